@@ -1,0 +1,1 @@
+"""pycompose engine: images, containers, networks, volumes, daemon. Never reads YAML."""
