@@ -14,6 +14,10 @@ __all__ = [
     "CLONE_NEWCGROUP", "MS_RDONLY", "MS_NOSUID", "MS_NODEV", "MS_NOEXEC", "MS_REMOUNT", "MS_BIND", "MS_REC",
     "MS_PRIVATE", "MS_SLAVE", "MS_SHARED", "MS_STRICTATIME", "MS_RELATIME", "MNT_DETACH",
     "unshare", "setns", "mount", "umount", "pivot_root", "sethostname", "setdomainname", "prctl",
+    "MS_UNBINDABLE", "MS_NOATIME", "MS_NODIRATIME", "PR_SET_PDEATHSIG",
+    "PR_SET_NO_NEW_PRIVS", "PR_SET_CHILD_SUBREAPER", "PR_CAPBSET_DROP", "PR_SET_KEEPCAPS", "PR_CAP_AMBIENT",
+    "PR_CAP_AMBIENT_RAISE", "PR_CAP_AMBIENT_CLEAR_ALL", "PR_SET_NAME",
+    "pidfd_open", "pidfd_send_signal", "capget", "capset",
 ]
 
 CLONE_NEWNS = 0x00020000
@@ -37,6 +41,19 @@ MS_SHARED = 1 << 20
 MS_RELATIME = 1 << 21
 MS_STRICTATIME = 1 << 24
 MNT_DETACH = 2
+MS_UNBINDABLE = 1 << 17
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+
+PR_SET_PDEATHSIG = 1
+PR_SET_KEEPCAPS = 8
+PR_SET_NAME = 15
+PR_CAPBSET_DROP = 24
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -49,8 +66,13 @@ _libc.syscall.restype = ctypes.c_long
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
 _SYS_PIVOT_ROOT = 155  # x86_64
+_SYS_CAPGET, _SYS_CAPSET = 125, 126
 if os.uname().machine in ("aarch64", "arm64"):
     _SYS_PIVOT_ROOT = 41
+    _SYS_CAPGET, _SYS_CAPSET = 90, 91
+_SYS_PIDFD_SEND_SIGNAL = 424  # same number on every architecture
+_SYS_PIDFD_OPEN = 434
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
 def _check(ret: int, what: str) -> int:
@@ -106,3 +128,48 @@ def setdomainname(name: str) -> None:
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
     return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), f"prctl({option})")
+
+
+def pidfd_open(pid: int) -> int:
+    """A pidfd for ``pid`` (``os.pidfd_open`` where the platform has it)."""
+    if hasattr(os, "pidfd_open"):
+        return os.pidfd_open(pid)
+    return _check(_libc.syscall(_SYS_PIDFD_OPEN, ctypes.c_int(pid), ctypes.c_uint(0)), "pidfd_open")
+
+
+def pidfd_send_signal(pidfd: int, sig: int) -> None:
+    """Signal the process behind ``pidfd``; immune to pid reuse."""
+    if hasattr(os, "pidfd_send_signal"):  # pragma: no cover - not in CPython today, kept for the future
+        os.pidfd_send_signal(pidfd, sig)
+        return
+    _check(_libc.syscall(_SYS_PIDFD_SEND_SIGNAL, ctypes.c_int(pidfd), ctypes.c_int(sig), None, ctypes.c_uint(0)),
+           "pidfd_send_signal")
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def capget(pid: int = 0) -> tuple[int, int, int]:
+    """(effective, permitted, inheritable) capability masks of ``pid`` (0: this thread)."""
+    hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, pid)
+    data = (_CapData * 2)()
+    _check(_libc.syscall(_SYS_CAPGET, ctypes.byref(hdr), ctypes.byref(data)), "capget")
+    def join(name: str) -> int:
+        return getattr(data[0], name) | (getattr(data[1], name) << 32)
+    return join("effective"), join("permitted"), join("inheritable")
+
+
+def capset(effective: int, permitted: int, inheritable: int) -> None:
+    """Set this thread's effective, permitted and inheritable capability masks (64-bit each)."""
+    hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    for i in (0, 1):
+        data[i].effective = (effective >> (32 * i)) & 0xFFFFFFFF
+        data[i].permitted = (permitted >> (32 * i)) & 0xFFFFFFFF
+        data[i].inheritable = (inheritable >> (32 * i)) & 0xFFFFFFFF
+    _check(_libc.syscall(_SYS_CAPSET, ctypes.byref(hdr), ctypes.byref(data)), "capset")
