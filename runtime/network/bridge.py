@@ -1,0 +1,93 @@
+"""Linux bridges for bridge networks, over netlink (pyroute2): create with gateway addresses, look up, delete."""
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Sequence
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from runtime.errors import Conflict, InvalidArgument
+from runtime.network.netns import write_sysctl_in
+
+__all__ = ["bridge_name_for", "check_ifname", "random_mac", "create_bridge", "delete_bridge", "link_index",
+           "set_forwarding"]
+
+_IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+_EEXIST = 17
+_ENODEV = 19
+
+
+def check_ifname(name: str) -> str:
+    if not _IFNAME.match(name) or name in (".", ".."):
+        raise InvalidArgument(f"invalid interface name {name!r} (1-15 letters, digits, '_', '.', '-')")
+    return name
+
+
+def bridge_name_for(network_id: str) -> str:
+    """Docker's naming: ``br-`` and the first 12 hex digits of the network id."""
+    return f"br-{network_id[:12]}"
+
+
+def random_mac() -> str:
+    """A random locally administered unicast MAC address."""
+    raw = bytearray(os.urandom(6))
+    raw[0] = (raw[0] & 0xFE) | 0x02
+    return ":".join(f"{b:02x}" for b in raw)
+
+
+def link_index(ipr: IPRoute, name: str) -> int | None:
+    found = ipr.link_lookup(ifname=name)
+    return found[0] if found else None
+
+
+def create_bridge(ipr: IPRoute, name: str, gateways: Sequence[ipaddress.IPv4Interface | ipaddress.IPv6Interface],
+                  mtu: int | None = None) -> int:
+    """Create bridge ``name`` holding the gateway addresses, and set it up. Returns its index.
+
+    A bridge of that name that already exists is an error (it may belong to someone else).
+    """
+    check_ifname(name)
+    spec: dict[str, object] = {"ifname": name, "kind": "bridge", "address": random_mac()}
+    if mtu:
+        spec["mtu"] = mtu
+    try:
+        ipr.link("add", **spec)
+    except NetlinkError as err:
+        if err.code == _EEXIST:
+            raise Conflict(f"an interface named {name} already exists on the host") from err
+        raise
+    index = link_index(ipr, name)
+    assert index is not None
+    try:
+        if any(gw.version == 6 for gw in gateways):
+            write_sysctl_in(None, f"net/ipv6/conf/{name}/disable_ipv6", "0")
+        for gw in gateways:
+            ipr.addr("add", index=index, address=str(gw.ip), prefixlen=gw.network.prefixlen,
+                     **({"nodad": True} if gw.version == 6 else {}))
+        ipr.link("set", index=index, state="up")
+    except BaseException:
+        delete_bridge(ipr, name)
+        raise
+    return index
+
+
+def set_forwarding(name: str, enabled: bool) -> None:
+    """Per-interface IPv4 forwarding of packets received on the bridge (leaves the host-wide switch alone)."""
+    write_sysctl_in(None, f"net/ipv4/conf/{name}/forwarding", "1" if enabled else "0")
+
+
+def delete_bridge(ipr: IPRoute, name: str) -> bool:
+    """Delete bridge ``name`` (its addresses and routes go with it). False when it did not exist."""
+    index = link_index(ipr, name)
+    if index is None:
+        return False
+    try:
+        ipr.link("del", index=index)
+    except NetlinkError as err:
+        if err.code != _ENODEV:
+            raise
+        return False
+    return True

@@ -1,0 +1,177 @@
+"""Named network namespaces: nsfs bind mounts under ``<run_dir>/netns/<id>``.
+
+A namespace is made in a thread created for that one call (``unshare(CLONE_NEWNET)`` moves only the calling
+thread), its ``/proc/thread-self/ns/net`` is bind-mounted onto the file that names it, and ``lo`` is brought up.
+The thread then exits; the bind mount keeps the namespace alive until :meth:`NetnsStore.delete`.
+Work inside a namespace (netlink sockets, sysctls) also runs in a thread of its own: see :func:`run_in_netns`.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from pyroute2 import IPRoute
+
+from runtime import linux
+from runtime.errors import InvalidArgument, NotFound
+
+__all__ = ["NetnsStore", "run_in_netns", "netlink_in", "is_netns_file", "write_sysctl_in"]
+
+T = TypeVar("T")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_NETLINK_ROUTE = 0
+
+
+def _nsfs_dev() -> int:
+    return os.stat("/proc/self/ns/net").st_dev
+
+
+def is_netns_file(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a live network-namespace reference (an nsfs bind mount or a /proc ns link)."""
+    try:
+        return os.stat(path).st_dev == _nsfs_dev()
+    except OSError:
+        return False
+
+
+def run_in_netns(path: str | os.PathLike[str], func: Callable[..., T], *args: object) -> T:
+    """Run ``func(*args)`` in a fresh thread that has joined the network namespace at ``path``.
+
+    The thread is never reused, so the caller's threads keep their namespace. Exceptions propagate.
+    """
+    box: dict[str, object] = {}
+
+    def _body() -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                linux.setns(fd, linux.CLONE_NEWNET)
+            finally:
+                os.close(fd)
+            box["value"] = func(*args)
+        except BaseException as err:  # noqa: BLE001 - re-raised in the caller
+            box["error"] = err
+
+    thread = threading.Thread(target=_body, name="pycompose-netns", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]
+
+
+def netlink_in(path: str | os.PathLike[str] | None) -> IPRoute:
+    """An ``IPRoute`` whose netlink socket lives in the namespace at ``path`` (the host's when ``None``).
+
+    The socket is opened by a thread inside the namespace and stays bound to it, so the returned object can be
+    used from any thread without forking.
+    """
+    if path is None:
+        return IPRoute()
+
+    def _open() -> int:
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_ROUTE)
+        return sock.detach()
+
+    fd = run_in_netns(path, _open)
+    try:
+        return IPRoute(fileno=fd)
+    except BaseException:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+        raise
+
+
+def write_sysctl_in(path: str | os.PathLike[str] | None, key: str, value: str) -> None:
+    """Write ``/proc/sys/<key>`` (dots or slashes) as seen from the namespace at ``path``."""
+    rel = key.replace(".", "/") if "/" not in key else key
+
+    def _write() -> None:
+        # /proc/sys/net resolves to the namespace of the task that opens it: this thread.
+        with open(f"/proc/sys/{rel}", "w") as fh:
+            fh.write(value)
+
+    if path is None:
+        with open(f"/proc/sys/{rel}", "w") as fh:
+            fh.write(value)
+        return
+    run_in_netns(path, _write)
+
+
+def _bring_lo_up() -> None:
+    with IPRoute() as ipr:
+        idx = ipr.link_lookup(ifname="lo")
+        if idx:
+            ipr.link("set", index=idx[0], state="up")
+
+
+class NetnsStore:
+    """Network namespaces named by id, as nsfs bind mounts in ``<run_dir>/netns``."""
+
+    def __init__(self, run_dir: str | os.PathLike[str]) -> None:
+        self.dir = Path(run_dir) / "netns"
+
+    def path(self, ns_id: str) -> Path:
+        if not _NAME.match(ns_id):
+            raise InvalidArgument(f"invalid network namespace name {ns_id!r}")
+        return self.dir / ns_id
+
+    def exists(self, ns_id: str) -> bool:
+        return is_netns_file(self.path(ns_id))
+
+    def list(self) -> list[str]:
+        if not self.dir.is_dir():
+            return []
+        return sorted(p.name for p in self.dir.iterdir() if is_netns_file(p))
+
+    def create(self, ns_id: str) -> Path:
+        """Make a new network namespace named ``ns_id`` with ``lo`` up; returns its path. Idempotent."""
+        target = self.path(ns_id)
+        if is_netns_file(target):
+            return target
+        self.dir.mkdir(parents=True, exist_ok=True)
+        target.touch(mode=0o444, exist_ok=True)
+        box: dict[str, BaseException] = {}
+
+        def _body() -> None:
+            try:
+                linux.unshare(linux.CLONE_NEWNET)
+                linux.mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", str(target), None,
+                            linux.MS_BIND)
+                _bring_lo_up()
+            except BaseException as err:  # noqa: BLE001 - re-raised in the caller
+                box["error"] = err
+
+        thread = threading.Thread(target=_body, name="pycompose-netns-create", daemon=True)
+        thread.start()
+        thread.join()
+        if "error" in box:
+            self._remove_file(target)
+            raise box["error"]
+        return target
+
+    def delete(self, ns_id: str) -> None:
+        """Unmount and remove the namespace file. The namespace dies once no process or mount holds it."""
+        target = self.path(ns_id)
+        if not target.exists():
+            raise NotFound(f"network namespace {ns_id} not found")
+        self._remove_file(target)
+
+    @staticmethod
+    def _remove_file(target: Path) -> None:
+        while is_netns_file(target):
+            try:
+                linux.umount(str(target), linux.MNT_DETACH)
+            except OSError:
+                break
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            pass
