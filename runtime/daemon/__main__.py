@@ -1,0 +1,72 @@
+"""``python -m runtime.daemon [--config F] [--host unix://PATH] [--data-root DIR] [--debug]``: run the engine in
+the foreground until SIGTERM or SIGINT. Containers keep running after the engine exits."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from runtime.engine_config import load_config, socket_path
+from runtime.errors import InvalidArgument
+
+__all__ = ["main"]
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m runtime.daemon", description="the pycompose engine")
+    parser.add_argument("--config", help="engine configuration file (default /etc/pycompose/engine.json)")
+    parser.add_argument("--host", "-H", help="socket to listen on (unix://PATH)")
+    parser.add_argument("--data-root", help="where the engine keeps its state (overrides the configuration)")
+    parser.add_argument("--debug", action="store_true", help="log every request")
+    return parser.parse_args(argv)
+
+
+async def _run(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from runtime.daemon.app import serve
+
+    config = load_config(args.config, Path(args.data_root) if args.data_root else None)
+    if args.data_root:
+        from dataclasses import replace
+
+        config = replace(config, data_root=Path(args.data_root))
+    host = args.host or (config.hosts[0] if config.hosts else None)
+    path = socket_path(host)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    config.data_root.mkdir(parents=True, exist_ok=True)
+    pidfile = config.data_root / "engine.pid"
+    pidfile.write_text(f"{os.getpid()}\n")
+    try:
+        await serve(config, path, stop=stop)
+    finally:
+        try:
+            pidfile.unlink()
+        except FileNotFoundError:
+            pass
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(_run(args))
+    except InvalidArgument as err:
+        print(f"pycompose engine: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
