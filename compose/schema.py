@@ -32,6 +32,7 @@ _TYPE_NAMES = {
     "boolean": "a boolean",
     "null": "an empty value",
 }
+_TYPE_PREFIX = "\0type:"  # marks type mismatches internally; stripped before the user sees them
 _TYPE_ORDER = ["string", "integer", "number", "boolean", "array", "object", "null"]
 # Messages for unanchored spec patterns and name maps, where a regex is no help to a person.
 _PATTERN_MESSAGES = {
@@ -64,15 +65,19 @@ def validate(config: dict[str, Any], sources: SourceLocator | None) -> list[Prob
 
     Problems are sorted by location in the source (then by key path), duplicates removed.
     """
-    seen: set[tuple[Path, str]] = set()
-    problems: list[Problem] = []
+    found: dict[Path, list[str]] = {}
     for error in _validator().iter_errors(config):
         for path, message in _explain(error):
-            if (path, message) in seen:
-                continue
-            seen.add((path, message))
+            messages = found.setdefault(path, [])
+            if message not in messages:
+                messages.append(message)
+    problems: list[Problem] = []
+    for path, messages in found.items():
+        # A wrong type makes every other complaint about the same value noise (an enum of strings, a range).
+        typed = [m for m in messages if m.startswith(_TYPE_PREFIX)]
+        for message in typed or messages:
             location = sources.locate(path) if sources is not None else None
-            problems.append(Problem(message, path, location))
+            problems.append(Problem(message.removeprefix(_TYPE_PREFIX), path, location))
     problems.sort(key=_sort_key)
     return problems
 
@@ -109,7 +114,8 @@ def _explain(error: ValidationError) -> Iterator[tuple[Path, str]]:
     if kind in ("oneOf", "anyOf"):
         yield from _explain_alternatives(error, path)
     elif kind == "type":
-        yield path, f"expected {_join_types(_as_list(error.validator_value))}, got {describe_value(error.instance)}"
+        wanted = _join_types(_as_list(error.validator_value))
+        yield path, f"{_TYPE_PREFIX}expected {wanted}, got {describe_value(error.instance)}"
     elif kind == "additionalProperties":
         yield from _explain_unknown_keys(error, path)
     elif kind == "required":
@@ -146,7 +152,8 @@ def _explain_alternatives(error: ValidationError, path: Path) -> Iterator[tuple[
         types: set[str] = set()
         for branch in branches:
             types |= _branch_types(branch)
-        yield path, f"expected {_join_types(sorted(types, key=_TYPE_ORDER.index))}, got {describe_value(error.instance)}"
+        wanted = _join_types(sorted(types, key=_TYPE_ORDER.index))
+        yield path, f"{_TYPE_PREFIX}expected {wanted}, got {describe_value(error.instance)}"
         return
     yield path, f"{describe_value(error.instance)} matches more than one form allowed here; {error.message}"
 
