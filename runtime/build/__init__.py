@@ -1,0 +1,1 @@
+"""Image builds from Dockerfiles: parsing, variable substitution, .dockerignore, and the builder."""
