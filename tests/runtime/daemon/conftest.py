@@ -1,0 +1,99 @@
+"""A real engine daemon per test: a subprocess on a temporary socket and data root, stopped by its PID."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _answers(path: Path) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(1)
+            s.connect(str(path))
+            s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return s.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+@dataclass
+class Daemon:
+    root: Path
+    sock: Path
+    proc: subprocess.Popen[bytes]
+    log: Path
+    config: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.sock}"
+
+    def client(self):
+        import docker
+
+        return docker.DockerClient(base_url=self.url, version="auto", timeout=60)
+
+    def cli(self, *args: str, check: bool = True, input: bytes | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "DOCKER_HOST": self.url, "DOCKER_CONFIG": str(self.root.parent / "docker-cli")}
+        out = subprocess.run(["/usr/local/bin/docker", *args], env=env, capture_output=True, text=True,
+                             timeout=timeout, input=input.decode() if input else None)
+        if check and out.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} failed ({out.returncode}): {out.stderr}")
+        return out
+
+    def kill(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+
+
+def start_daemon(base: Path, config: dict | None = None, extra: tuple[str, ...] = ()) -> Daemon:
+    base.mkdir(parents=True, exist_ok=True)
+    root, sock, log = base / "root", base / "engine.sock", base / "engine.log"
+    args = [sys.executable, "-m", "runtime.daemon", "--host", f"unix://{sock}", "--data-root", str(root), *extra]
+    cfg_path = None
+    if config is not None:
+        cfg_path = base / "engine.json"
+        cfg_path.write_text(json.dumps(config))
+        args += ["--config", str(cfg_path)]
+    else:
+        args += ["--config", str(_empty_config(base))]
+    logfh = open(log, "ab")
+    proc = subprocess.Popen(args, cwd=REPO, stdout=logfh, stderr=subprocess.STDOUT, start_new_session=True)
+    logfh.close()
+    deadline = time.monotonic() + 30
+    while not _answers(sock):
+        if proc.poll() is not None:
+            raise RuntimeError(f"daemon exited {proc.returncode}: {log.read_text()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"daemon did not answer within 30 s: {log.read_text()}")
+        time.sleep(0.02)  # polling the socket with a deadline, not synchronisation by sleep
+    return Daemon(root, sock, proc, log, cfg_path)
+
+
+def _empty_config(base: Path) -> Path:
+    path = base / "empty-engine.json"
+    path.write_text("{}")
+    return path
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    d = start_daemon(tmp_path / "engine")
+    try:
+        yield d
+    finally:
+        d.kill()

@@ -1,0 +1,108 @@
+"""The daemon answers /_ping, /version, /info like Docker, maps errors to Docker's statuses, and survives junk."""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.runtime.daemon.conftest import REPO, start_daemon
+
+
+def _raw(sock, data: bytes) -> bytes:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(str(sock))
+        s.sendall(data)
+        chunks = []
+        while True:
+            got = s.recv(65536)
+            if not got:
+                break
+            chunks.append(got)
+    return b"".join(chunks)
+
+
+def test_ping_head_and_version_prefix(daemon):
+    reply = _raw(daemon.sock, b"HEAD /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head = reply.decode()
+    assert head.startswith("HTTP/1.1 200")
+    assert "API-Version: 1.47" in head and head.endswith("\r\n\r\n")
+    reply = _raw(daemon.sock, b"GET /v1.41/_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert reply.endswith(b"\r\n\r\nOK")
+    reply = _raw(daemon.sock, b"GET /v1.99/version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 400") and b"too new" in reply
+
+
+def test_docker_py_version_and_info(daemon):
+    client = daemon.client()
+    version = client.version()
+    assert version["ApiVersion"] == "1.47" and version["Os"] == "linux"
+    info = client.info()
+    assert info["DockerRootDir"] == str(daemon.root)
+    assert info["Containers"] == 0 and info["OSType"] == "linux"
+
+
+def test_docker_cli_negotiates_version(daemon):
+    out = daemon.cli("version", "--format", "{{.Client.APIVersion}} {{.Server.APIVersion}}").stdout.split()
+    assert out == ["1.47", "1.47"]
+    info = daemon.cli("info", "--format", "{{json .}}").stdout
+    assert json.loads(info)["DockerRootDir"] == str(daemon.root)
+
+
+def test_bad_requests_get_4xx_and_daemon_keeps_serving(daemon):
+    assert _raw(daemon.sock, b"garbage\r\n\r\n").startswith(b"HTTP/1.1 400")
+    body = b"{not json"
+    reply = _raw(daemon.sock, b"POST /volumes/create HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                 b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    assert reply.startswith(b"HTTP/1.1 400")
+    assert b"malformed JSON" in reply
+    reply = _raw(daemon.sock, b"GET /no/such/thing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 404")
+    assert json.loads(reply.split(b"\r\n\r\n", 1)[1])["message"]
+    assert daemon.client().ping() is True
+
+
+def test_keep_alive_and_chunked_request_body(daemon):
+    body = json.dumps({"Name": "chunky"}).encode()
+    req = (b"POST /volumes/create HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    req += b"GET /volumes/chunky HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    reply = _raw(daemon.sock, req)
+    assert reply.count(b"HTTP/1.1 ") == 2
+    assert reply.startswith(b"HTTP/1.1 201") and b"HTTP/1.1 200" in reply
+
+
+def test_bad_config_refused_naming_the_key(tmp_path):
+    cfg = tmp_path / "engine.json"
+    for raw, key in (({"default-address-pools": [{"base": "10.0.0.0/33", "size": 24}]},
+                      "default-address-pools[0].base"),
+                     ({"log-opts": {"max-size": "ten"}}, "log-opts.max-size"),
+                     ({"dns": ["not-an-ip"]}, "dns"),
+                     ({"bogus": 1}, "bogus")):
+        cfg.write_text(json.dumps(raw))
+        out = subprocess.run([sys.executable, "-m", "runtime.daemon", "--config", str(cfg), "--host",
+                              f"unix://{tmp_path}/s.sock", "--data-root", str(tmp_path / "root")],
+                             cwd=REPO, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 1, out.stderr
+        assert key in out.stderr and "Traceback" not in out.stderr
+
+
+def test_config_values_reach_info(tmp_path):
+    d = start_daemon(tmp_path / "e", config={"registry-mirrors": ["http://127.0.0.1:5999"],
+                                             "default-address-pools": [{"base": "10.99.0.0/16", "size": 24}]})
+    try:
+        info = d.client().info()
+        assert info["RegistryConfig"]["Mirrors"] == ["http://127.0.0.1:5999"]
+        assert info["DefaultAddressPools"] == [{"Base": "10.99.0.0/16", "Size": 24}]
+    finally:
+        d.kill()
+
+
+def test_socket_mode(daemon):
+    import os
+    import stat
+
+    assert stat.S_IMODE(os.stat(daemon.sock).st_mode) == 0o660
