@@ -26,4 +26,5 @@ fi
 "$VENV/bin/python" -m pip install -q -e ".[test]"
 
 "$VENV/bin/lint-imports" --config pyproject.toml
+export PYCOMPOSE_LEAK_CHECK=1
 exec "$VENV/bin/python" -m pytest "$@"

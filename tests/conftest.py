@@ -21,6 +21,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_leaks():
+    """With PYCOMPOSE_LEAK_CHECK=1 (the test command sets it) the run fails on any leftover kernel object."""
+    if os.environ.get("PYCOMPOSE_LEAK_CHECK") != "1" or os.geteuid() != 0:
+        yield
+        return
+    from tests.support.leaks import leaks_between, take_snapshot
+
+    before = take_snapshot()
+    yield
+    problems = leaks_between(before, take_snapshot())
+    if problems:
+        pytest.fail("the tests left kernel objects behind:\n" + "\n".join(problems), pytrace=False)
+
+
 def _build_busybox_rootfs(root: Path) -> None:
     """A minimal rootfs from Debian's busybox-static: the applets, /etc/passwd with root and nobody."""
     for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "var/www", "run"):
