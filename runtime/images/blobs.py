@@ -1,0 +1,119 @@
+"""Content-addressed blobs under ``<root>/blobs/sha256/<hex>``, as in an OCI image layout.
+
+A blob is only ever visible complete and verified: ingestion writes a temporary file in ``<root>/ingest``,
+hashes while writing, and renames into place only when the digest matches.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from runtime.errors import InvalidArgument, NotFound
+from runtime.images.digest import digest_hex
+
+__all__ = ["BlobStore", "BlobWriter", "DigestMismatch"]
+
+
+class DigestMismatch(InvalidArgument):
+    """Content did not hash to the digest it was announced with."""
+
+
+class BlobWriter:
+    """Write a blob by chunks; ``commit()`` verifies the digest and publishes it. Use as a context manager."""
+
+    def __init__(self, store: BlobStore, expected: str | None, label: str) -> None:
+        self._store = store
+        self._expected = expected
+        self._label = label
+        store.ingest_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=store.ingest_dir, prefix="blob-")
+        self._file = os.fdopen(fd, "wb")
+        self._tmp = Path(name)
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._hash.update(data)
+        self.size += len(data)
+        return self._file.write(data)
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self._hash.hexdigest()
+
+    def commit(self) -> str:
+        digest = self.digest
+        if self._expected is not None and digest != self._expected:
+            self.abort()
+            raise DigestMismatch(
+                f"{self._label}: digest mismatch: expected {self._expected}, got {digest} "
+                f"({self.size} bytes); the content is corrupt and was discarded")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        target = self._store.path(digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(self._tmp, 0o644)
+        os.rename(self._tmp, target)
+        return digest
+
+    def abort(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None or not self._file.closed:
+            self.abort()
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blob_dir = root / "blobs" / "sha256"
+        self.ingest_dir = root / "ingest"
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, digest: str) -> Path:
+        return self.blob_dir / digest_hex(digest)
+
+    def has(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    def size(self, digest: str) -> int:
+        try:
+            return self.path(digest).stat().st_size
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} not found") from None
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return open(self.path(digest), "rb")
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} not found") from None
+
+    def read(self, digest: str) -> bytes:
+        with self.open(digest) as fh:
+            return fh.read()
+
+    def writer(self, expected: str | None = None, label: str = "blob") -> BlobWriter:
+        return BlobWriter(self, expected, label)
+
+    def put(self, data: bytes, expected: str | None = None, label: str = "blob") -> str:
+        with self.writer(expected, label) as w:
+            w.write(data)
+            return w.commit()
+
+    def delete(self, digest: str) -> None:
+        self.path(digest).unlink(missing_ok=True)
+
+    def digests(self) -> Iterator[str]:
+        for entry in os.scandir(self.blob_dir):
+            if len(entry.name) == 64:
+                yield "sha256:" + entry.name

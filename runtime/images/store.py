@@ -1,0 +1,380 @@
+"""The image store under ``<data_root>/images``: blobs, unpacked layers, image records, the repositories index.
+
+Layout (OCI image-layout-like)::
+
+    blobs/sha256/<hex>      configs, manifests, compressed layer blobs (content-addressed, verified)
+    layers/<chain hex>/     one unpacked layer: diff/ (overlay lower dir) + layer.json
+    imagedb/<id hex>.json   per image: its layer blobs, registry manifest descriptor, sources
+    repositories.json       full reference -> image id
+
+Image id = sha256 of the config blob, as Docker. Mutations hold one lock; every file is written atomically.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import threading
+from pathlib import Path
+from typing import IO, Any, BinaryIO, Callable, Iterable, Mapping
+
+from runtime.errors import Conflict, InvalidArgument, NotFound
+from runtime.images._atomic import read_json, write_json_atomic
+from runtime.images.blobs import BlobStore
+from runtime.images.config import apply_changes, config_bytes, new_config, now_rfc3339
+from runtime.images.digest import chain_ids, digest_hex, sha256_digest, short_id
+from runtime.images.image import Image, LayerBlob
+from runtime.images.layers import Layer, LayerStore
+from runtime.images.layertar import write_layer_tar
+from runtime.images.reference import Reference, is_image_id, normalize_id, parse_reference
+from runtime.images.unpack import open_decompressed
+
+__all__ = ["ImageStore", "InUse", "MEDIA_LAYER_GZIP", "MEDIA_CONFIG"]
+
+MEDIA_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+MEDIA_CONFIG = "application/vnd.docker.container.image.v1+json"
+_GZIP_LEVEL = 6
+InUse = Callable[[str], "bool | str | None"]  # image id -> truthy (e.g. a container id) when a container uses it
+
+
+class _Tee:
+    """Reader that copies everything read into ``sink``."""
+
+    def __init__(self, source: BinaryIO, sink: IO[bytes]) -> None:
+        self._source, self._sink = source, sink
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        if data:
+            self._sink.write(data)
+        return data
+
+
+class ImageStore:
+    def __init__(self, root: Path | str, in_use: InUse | None = None) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.blobs = BlobStore(self.root)
+        self.layers = LayerStore(self.root)
+        self._db = self.root / "imagedb"
+        self._db.mkdir(exist_ok=True)
+        from runtime.images.tags import TagIndex
+
+        self.tags = TagIndex(self.root / "repositories.json")
+        self.in_use: InUse = in_use or (lambda _id: False)
+        self.lock = threading.RLock()
+        self.layers.cleanup_temporaries()
+
+    # ---- lookup -------------------------------------------------------------------------------------------
+    def get(self, image_id: str) -> Image:
+        """The image with full id ``image_id`` (``sha256:<hex>``); ``NotFound`` otherwise."""
+        record = read_json(self._db / f"{digest_hex(image_id)}.json")
+        if record is None:
+            raise NotFound(f"No such image: {image_id}")
+        cfg = _json(self.blobs.read(image_id))
+        diff_ids = (cfg.get("rootfs") or {}).get("diff_ids") or []
+        return Image(
+            id=image_id,
+            image_config=cfg,
+            references=tuple(self.tags.refs_of(image_id)),
+            layers=tuple(self.layers.chain(diff_ids)),
+            blobs=tuple(LayerBlob(b["digest"], b["mediaType"], b["size"]) for b in record.get("layers", [])),
+            manifest=record.get("manifest"),
+            last_tag_time=record.get("last_tag_time"),
+            sources=tuple(record.get("sources", [])),
+        )
+
+    def exists(self, image_id: str) -> bool:
+        return (self._db / f"{digest_hex(image_id)}.json").is_file()
+
+    def resolve(self, ref_or_id: str) -> Image:
+        """An image by full or short id, by tag (``busybox``, ``busybox:1``), or by ``name@sha256:digest``.
+
+        Raises ``NotFound("No such image: <ref>")`` as Docker words it.
+        """
+        image_id = self.resolve_id(ref_or_id)
+        return self.get(image_id)
+
+    def resolve_id(self, ref_or_id: str) -> str:
+        return self._lookup(ref_or_id)[0]
+
+    def _lookup(self, ref_or_id: str) -> tuple[str, Reference | None]:
+        """(image id, the reference that matched or None when matched by id)."""
+        text = ref_or_id.strip()
+        if is_image_id(text) and (text.startswith("sha256:") or self.exists(normalize_id(text))):
+            image_id = normalize_id(text)
+            if self.exists(image_id):
+                return image_id, None
+            raise NotFound(f"No such image: {ref_or_id}")
+        try:
+            ref: Reference | None = parse_reference(text)
+        except InvalidArgument:
+            ref = None
+        if ref is not None:
+            key = ref.with_digest(ref.digest) if ref.digest else ref
+            found = self.tags.get(str(key))
+            if found and self.exists(found):
+                return found, key
+        candidate = text.removeprefix("sha256:")
+        if candidate and all(c in "0123456789abcdef" for c in candidate) and len(candidate) <= 64:
+            matches = [n[:-5] for n in os.listdir(self._db) if n.startswith(candidate) and n.endswith(".json")]
+            if len(matches) == 1:
+                return "sha256:" + matches[0], None
+            if len(matches) > 1:
+                raise NotFound(f"No such image: {ref_or_id} (ambiguous short id, {len(matches)} images match)")
+        raise NotFound(f"No such image: {ref_or_id}")
+
+    def list(self) -> list[Image]:
+        out = []
+        for name in sorted(os.listdir(self._db)):
+            if name.endswith(".json") and not name.startswith("."):
+                try:
+                    out.append(self.get("sha256:" + name[:-5]))
+                except NotFound:
+                    continue  # removed meanwhile
+        return out
+
+    # ---- adding images ----------------------------------------------------------------------------------------
+    def add_image(self, config: bytes, blobs: Iterable[LayerBlob], *, references: Iterable[str | Reference] = (),
+                  manifest: Mapping[str, Any] | None = None, sources: Iterable[str] = ()) -> Image:
+        """Record an image whose config bytes, layer blobs and layers are all present. Returns it.
+
+        ``config`` is stored verbatim (its sha256 is the image id). Existing records are merged, not replaced.
+        """
+        image_id = self.blobs.put(config, label="image config")
+        cfg = _json(config)
+        diff_ids = (cfg.get("rootfs") or {}).get("diff_ids") or []
+        blobs = list(blobs)
+        if len(blobs) != len(diff_ids):
+            raise InvalidArgument(f"image {short_id(image_id)}: {len(blobs)} layer blobs for {len(diff_ids)} diff ids")
+        for chain in chain_ids(diff_ids):
+            if not self.layers.has(chain):
+                raise InvalidArgument(f"image {short_id(image_id)}: layer {chain} is not in the store")
+        with self.lock:
+            path = self._db / f"{digest_hex(image_id)}.json"
+            record = read_json(path, {}) or {}
+            record["layers"] = [b.descriptor() for b in blobs]
+            if manifest is not None:
+                record["manifest"] = dict(manifest)
+            record["sources"] = sorted(set(record.get("sources", [])) | set(sources))
+            record.setdefault("last_tag_time", now_rfc3339())
+            write_json_atomic(path, record)
+            for ref in references:
+                self._set_ref(str(ref), image_id)
+        return self.get(image_id)
+
+    def _set_ref(self, ref: str, image_id: str) -> None:
+        self.tags.set(ref, image_id)
+        path = self._db / f"{digest_hex(image_id)}.json"
+        record = read_json(path, {}) or {}
+        record["last_tag_time"] = now_rfc3339()
+        write_json_atomic(path, record)
+
+    def add_layer(self, parent: str | None, tar_stream: BinaryIO, *, label: str = "layer") -> tuple[Layer, LayerBlob]:
+        """Unpack a (plain/gzip/zstd) layer tar above chain id ``parent`` and keep it gzip-compressed as a blob."""
+        source = open_decompressed(tar_stream)
+        with self.blobs.writer(label=label) as writer:
+            with gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=_GZIP_LEVEL, mtime=0) as gz:  # type: ignore[arg-type]
+                layer = self.layers.create(parent, _Tee(source, gz), label=label)  # type: ignore[arg-type]
+            digest = writer.commit()
+            blob = LayerBlob(digest, MEDIA_LAYER_GZIP, writer.size)
+        return layer, blob
+
+    def import_rootfs(self, source: str | os.PathLike[str] | BinaryIO, reference: str | None = None,
+                      changes: Mapping[str, Any] | Iterable[str] | None = None, *, comment: str | None = None,
+                      message: str = "") -> Image:
+        """Like ``docker import``: a (plain/gzip/zstd) rootfs tarball becomes a one-layer image.
+
+        ``changes``: config keys (``{"Cmd": ["sh"]}``) or ``--change`` lines (``['CMD ["sh"]', 'ENV A=1']``).
+        """
+        if isinstance(source, (str, os.PathLike)):
+            with open(source, "rb") as fh:
+                return self.import_rootfs(fh, reference, changes, comment=comment, message=message)
+        ref = parse_reference(reference) if reference else None
+        layer, blob = self.add_layer(None, source, label="imported rootfs")
+        created = now_rfc3339()
+        history = [{"created": created, "created_by": "", "comment": comment or "Imported from -"}]
+        cfg = new_config([layer.diff_id], container_config=apply_changes({}, changes), history=history,
+                         created=created, comment=comment or message or None)
+        return self.add_image(config_bytes(cfg), [blob], references=[ref] if ref else [])
+
+    def create_layer_from_dir(self, diff_dir: Path, parent: str | None = None) -> tuple[Layer, LayerBlob]:
+        """A layer from a directory (e.g. an overlay upper dir; its whiteouts become ``.wh.`` entries)."""
+        import tempfile
+
+        with tempfile.TemporaryFile(dir=self.root) as spool:
+            write_layer_tar(Path(diff_dir), spool)  # type: ignore[arg-type]
+            spool.seek(0)
+            return self.add_layer(parent, spool, label=f"layer from {diff_dir}")
+
+    def commit(self, parent_image: str | Image | None, layer_tar: BinaryIO | Path | None,
+               config_changes: Mapping[str, Any] | Iterable[str] | None = None, reference: str | None = None, *,
+               created_by: str = "", comment: str = "") -> Image:
+        """A new image: ``parent_image`` (or scratch) + an optional layer (a tar stream with whiteouts, or a
+        directory to diff) + config changes. History gets one entry (``empty_layer`` when no layer)."""
+        parent = self.resolve(parent_image) if isinstance(parent_image, str) else parent_image
+        base_cfg = dict(parent.image_config) if parent else new_config([])
+        blobs = list(parent.blobs) if parent else []
+        diff_ids = list(parent.diff_ids) if parent else []
+        entry: dict[str, Any] = {"created": now_rfc3339(), "created_by": created_by}
+        if comment:
+            entry["comment"] = comment
+        if layer_tar is not None:
+            top = parent.layers[-1].chain_id if parent and parent.layers else None
+            if isinstance(layer_tar, Path) and layer_tar.is_dir():
+                layer, blob = self.create_layer_from_dir(layer_tar, top)
+            elif isinstance(layer_tar, Path):
+                with open(layer_tar, "rb") as fh:
+                    layer, blob = self.add_layer(top, fh)
+            else:
+                layer, blob = self.add_layer(top, layer_tar)
+            diff_ids.append(layer.diff_id)
+            blobs.append(blob)
+        else:
+            entry["empty_layer"] = True
+        cfg = dict(base_cfg)
+        cfg["created"] = entry["created"]
+        cfg["config"] = apply_changes(base_cfg.get("config") or {}, config_changes)
+        cfg["rootfs"] = {"type": "layers", "diff_ids": diff_ids}
+        cfg["history"] = list(base_cfg.get("history") or []) + [entry]
+        refs = [parse_reference(reference)] if reference else []
+        return self.add_image(config_bytes(cfg), blobs, references=refs)
+
+    # ---- tags ---------------------------------------------------------------------------------------------
+    def tag(self, ref_or_id: str, new_reference: str) -> Image:
+        image_id = self.resolve_id(ref_or_id)
+        ref = parse_reference(new_reference)
+        if ref.digest:
+            raise InvalidArgument(f"refusing to create a tag with a digest reference: {new_reference}")
+        with self.lock:
+            self._set_ref(str(ref), image_id)
+        return self.get(image_id)
+
+    def add_reference(self, reference: str | Reference, image_id: str) -> None:
+        with self.lock:
+            self._set_ref(str(reference), image_id)
+
+    def set_manifest(self, image_id: str, manifest: Mapping[str, Any], source: str | None = None) -> None:
+        with self.lock:
+            path = self._db / f"{digest_hex(image_id)}.json"
+            record = read_json(path)
+            if record is None:
+                raise NotFound(f"No such image: {image_id}")
+            record["manifest"] = dict(manifest)
+            if source:
+                record["sources"] = sorted(set(record.get("sources", [])) | {source})
+            write_json_atomic(path, record)
+
+    # ---- removal ------------------------------------------------------------------------------------------
+    def remove(self, ref_or_id: str, *, force: bool = False) -> list[dict[str, str]]:
+        """``docker rmi``: untag a reference, and delete the image once no reference is left.
+
+        Returns Docker's ``[{"Untagged": ...}, {"Deleted": ...}]``. Refuses with ``Conflict`` while a container
+        uses the image (with ``force``: untags and keeps the image, dangling, as Docker does), or when an id
+        names an image with several repositories (unless ``force``).
+        """
+        with self.lock:
+            image_id, ref = self._lookup(ref_or_id)
+            refs = self.tags.refs_of(image_id)
+            user = self.in_use(image_id)
+            out: list[dict[str, str]] = []
+            if ref is not None:
+                named = str(ref)
+                others = [r for r in refs if r != named and "@" not in r]
+                if not others and user and not force:
+                    raise Conflict(
+                        f'conflict: unable to remove repository reference "{ref_or_id}" (must force) - '
+                        f"container {_user_name(user)} is using its referenced image {short_id(image_id)}")
+                if others or user:
+                    self.tags.delete(named)
+                    out.append({"Untagged": ref.familiar()})
+                    return out
+            else:
+                tagged = [r for r in refs if "@" not in r]
+                if len({parse_reference(r).name for r in tagged}) > 1 and not force:
+                    raise Conflict(f"conflict: unable to delete {short_id(image_id)} (must be forced) - "
+                                   "image is referenced in multiple repositories")
+                if user and not force:
+                    raise Conflict(f"conflict: unable to delete {short_id(image_id)} (must be forced) - "
+                                   f"image is being used by container {_user_name(user)}")
+            for r in self.tags.delete_image(image_id):
+                out.append({"Untagged": parse_reference(r).familiar()})
+            if user:
+                return out  # forced while in use: untagged, kept (dangling) for the container
+            out.append({"Deleted": image_id})
+            self._delete_image(image_id)
+            return out
+
+    def prune(self, *, dangling_only: bool = True) -> dict[str, Any]:
+        """Delete unused images: dangling ones (no tag), or all unused ones. Docker's prune report."""
+        deleted: list[dict[str, str]] = []
+        reclaimed = 0
+        with self.lock:
+            for image in self.list():
+                tagged = [r for r in image.references if "@" not in r]
+                if (dangling_only and tagged) or self.in_use(image.id):
+                    continue
+                before = self._disk_usage()
+                for r in self.tags.delete_image(image.id):
+                    deleted.append({"Untagged": parse_reference(r).familiar()})
+                self._delete_image(image.id)
+                deleted.append({"Deleted": image.id})
+                reclaimed += max(0, before - self._disk_usage())
+        return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    def _delete_image(self, image_id: str) -> None:
+        (self._db / f"{digest_hex(image_id)}.json").unlink(missing_ok=True)
+        self.collect_garbage()
+
+    def collect_garbage(self) -> None:
+        """Remove layers and blobs that no image record references any more."""
+        with self.lock:
+            keep_blobs: set[str] = set()
+            keep_layers: set[str] = set()
+            for name in os.listdir(self._db):
+                if not name.endswith(".json") or name.startswith("."):
+                    continue
+                image_id = "sha256:" + name[:-5]
+                record = read_json(self._db / name, {}) or {}
+                keep_blobs.add(image_id)
+                keep_blobs.update(b["digest"] for b in record.get("layers", []))
+                if record.get("manifest"):
+                    keep_blobs.add(record["manifest"]["digest"])
+                    keep_blobs.update(record.get("manifest_blobs", []))
+                try:
+                    cfg = _json(self.blobs.read(image_id))
+                except NotFound:
+                    continue
+                keep_layers.update(chain_ids((cfg.get("rootfs") or {}).get("diff_ids") or []))
+            for chain in list(self.layers.chain_ids()):
+                if chain not in keep_layers:
+                    self.layers.remove(chain)
+            for digest in list(self.blobs.digests()):
+                if digest not in keep_blobs:
+                    self.blobs.delete(digest)
+
+    def _disk_usage(self) -> int:
+        total = 0
+        for base in (self.blobs.blob_dir, self.layers.dir):
+            for dirpath, _dirs, files in os.walk(base):
+                for f in files:
+                    try:
+                        total += os.lstat(os.path.join(dirpath, f)).st_size
+                    except FileNotFoundError:
+                        pass
+        return total
+
+
+def _user_name(user: object) -> str:
+    return short_id(user) if isinstance(user, str) else "(unknown)"
+
+
+def _json(data: bytes) -> dict[str, Any]:
+    import json
+
+    try:
+        value = json.loads(data)
+    except ValueError as err:
+        raise InvalidArgument(f"image config is not valid JSON: {err}") from err
+    if not isinstance(value, dict):
+        raise InvalidArgument("image config is not a JSON object")
+    return value

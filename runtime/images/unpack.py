@@ -1,0 +1,265 @@
+"""Unpack one layer tar (plain, gzip or zstd) into its own directory, ready to be an overlayfs lower dir.
+
+AUFS-style whiteouts become overlayfs whiteouts: ``.wh.x`` -> a 0/0 character device ``x``; ``.wh..wh..opq`` ->
+``trusted.overlay.opaque=y`` on the directory. Entries that would land outside the layer directory are refused:
+absolute names, ``..`` components, writes through a symlink that leads out, hard links to outside targets.
+Ownership, modes (setuid included), xattrs, device nodes, fifos, hard and symbolic links and mtimes are kept.
+"""
+from __future__ import annotations
+
+import errno
+import gzip
+import os
+import shutil
+import stat
+import tarfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from runtime.errors import InvalidArgument
+from runtime.images.digest import HashingReader
+
+__all__ = ["UnpackResult", "unpack_layer", "open_decompressed", "WHITEOUT_PREFIX", "OPAQUE_MARKER",
+           "OPAQUE_XATTR"]
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+OPAQUE_XATTR = "trusted.overlay.opaque"
+_META_PREFIX = ".wh..wh."
+_XATTR_PAX = "SCHILY.xattr."
+_UNTRUSTED_XATTRS = ("trusted.overlay.",)
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class UnpackResult:
+    diff_id: str  # sha256 of the uncompressed tar stream
+    tar_size: int  # bytes of the uncompressed tar stream
+    size: int  # sum of regular file sizes (what Docker reports as a layer's size)
+
+
+class _Prefixed:
+    """A reader that first returns ``prefix`` then the rest of ``source`` (to sniff compression magic)."""
+
+    def __init__(self, prefix: bytes, source: BinaryIO) -> None:
+        self._prefix = prefix
+        self._source = source
+
+    def read(self, size: int = -1) -> bytes:
+        if self._prefix:
+            if size is None or size < 0:
+                data, self._prefix = self._prefix + self._source.read(), b""
+                return data
+            data, self._prefix = self._prefix[:size], self._prefix[size:]
+            if len(data) < size:
+                data += self._source.read(size - len(data))
+            return data
+        return self._source.read(size)
+
+    def readable(self) -> bool:
+        return True
+
+
+def open_decompressed(stream: BinaryIO) -> BinaryIO:
+    """Wrap ``stream`` so reads give the uncompressed tar, whatever the compression (none, gzip, zstd)."""
+    head = b""
+    while len(head) < 4:
+        more = stream.read(4 - len(head))
+        if not more:
+            break
+        head += more
+    source = _Prefixed(head, stream)
+    if head.startswith(_GZIP_MAGIC):
+        return gzip.GzipFile(fileobj=source, mode="rb")  # type: ignore[return-value]
+    if head.startswith(_ZSTD_MAGIC):
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(source, read_size=_CHUNK, read_across_frames=True)
+    return source  # type: ignore[return-value]
+
+
+def unpack_layer(stream: BinaryIO, dest: Path, *, label: str = "layer") -> UnpackResult:
+    """Unpack the (possibly compressed) tar ``stream`` into the existing empty directory ``dest``.
+
+    Reads the stream to its end, so a caller's hashing wrapper sees every byte. Raises ``InvalidArgument``
+    naming the entry on an unsafe or malformed entry; the caller discards ``dest`` then.
+    """
+    hashed = HashingReader(open_decompressed(stream))
+    unpacker = _Unpacker(dest, label)
+    try:
+        with tarfile.open(fileobj=hashed, mode="r|", bufsize=_CHUNK) as tar:  # type: ignore[call-overload]
+            for member in tar:
+                unpacker.add(tar, member)
+    except tarfile.TarError as err:
+        raise InvalidArgument(f"{label}: not a valid tar archive: {err}") from err
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise InvalidArgument(f"{label}: truncated or corrupt archive: {err}") from err
+    except Exception as err:
+        if type(err).__name__ == "ZstdError":
+            raise InvalidArgument(f"{label}: corrupt zstd stream: {err}") from err
+        raise
+    hashed.drain()
+    unpacker.finish()
+    return UnpackResult(hashed.digest, hashed.count, unpacker.size)
+
+
+def _split_name(name: str, label: str) -> list[str]:
+    if name.startswith("/"):
+        raise InvalidArgument(f"{label}: entry {name!r} has an absolute path; refusing to unpack")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise InvalidArgument(f"{label}: entry {name!r} escapes the layer ('..'); refusing to unpack")
+    return parts
+
+
+class _Unpacker:
+    def __init__(self, dest: Path, label: str) -> None:
+        self.root = os.path.realpath(dest)
+        self.label = label
+        self.size = 0
+        self._safe_dirs: set[str] = {self.root}
+        self._dir_times: list[tuple[str, float]] = []
+        self._is_root = os.geteuid() == 0
+
+    def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        parts = _split_name(member.name, self.label)
+        if not parts:
+            if member.isdir():
+                self._set_attrs(self.root, member)
+                self._dir_times.append((self.root, member.mtime))
+            return
+        base = parts[-1]
+        parent = self._parent_dir(parts[:-1], member.name)
+        if base == OPAQUE_MARKER:
+            os.setxattr(parent, OPAQUE_XATTR, b"y")
+            return
+        if base.startswith(_META_PREFIX):
+            return  # other AUFS metadata (.wh..wh.plnk, .wh..wh.aufs) has no overlay meaning
+        if base.startswith(WHITEOUT_PREFIX):
+            path = os.path.join(parent, base[len(WHITEOUT_PREFIX):])
+            self._clear(path, keep_dir=False)
+            os.mknod(path, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+            return
+        path = os.path.join(parent, base)
+        if member.isdir():
+            self._clear(path, keep_dir=True)
+            if not os.path.isdir(path) or os.path.islink(path):
+                os.mkdir(path, 0o700)
+            self._safe_dirs.add(path)
+            self._set_attrs(path, member)
+            self._dir_times.append((path, member.mtime))
+            return
+        self._clear(path, keep_dir=False)
+        if member.isreg():
+            self._write_file(tar, member, path)
+        elif member.issym():
+            os.symlink(member.linkname, path)
+        elif member.islnk():
+            self._hardlink(member, path)
+            return  # a hard link shares the target's inode: no attributes of its own
+        elif member.ischr() or member.isblk():
+            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
+            os.mknod(path, kind | 0o600, os.makedev(member.devmajor, member.devminor))
+        elif member.isfifo():
+            os.mkfifo(path, 0o600)
+        else:
+            raise InvalidArgument(f"{self.label}: entry {member.name!r} has unsupported type {member.type!r}")
+        self._set_attrs(path, member)
+        os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+
+    def finish(self) -> None:
+        for path, mtime in reversed(self._dir_times):
+            os.utime(path, (mtime, mtime), follow_symlinks=False)
+
+    def _parent_dir(self, parts: list[str], name: str) -> str:
+        path = os.path.join(self.root, *parts) if parts else self.root
+        if path in self._safe_dirs:
+            return path
+        current = self.root
+        for part in parts:
+            current = os.path.join(current, part)
+            try:
+                st = os.lstat(current)
+            except FileNotFoundError:
+                os.mkdir(current, 0o755)
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                resolved = os.path.realpath(current)
+                if not self._inside(resolved):
+                    raise InvalidArgument(
+                        f"{self.label}: entry {name!r} would be written through symlink "
+                        f"{os.path.relpath(current, self.root)!r} which points outside the layer; refusing to unpack")
+                if not os.path.isdir(resolved):
+                    raise InvalidArgument(f"{self.label}: entry {name!r}: parent is not a directory")
+                current = resolved
+            elif not stat.S_ISDIR(st.st_mode):
+                raise InvalidArgument(f"{self.label}: entry {name!r}: parent is not a directory")
+        self._safe_dirs.add(path)
+        return current
+
+    def _inside(self, resolved: str) -> bool:
+        return resolved == self.root or resolved.startswith(self.root + os.sep)
+
+    def _clear(self, path: str, *, keep_dir: bool) -> None:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            if keep_dir:
+                return
+            shutil.rmtree(path)
+            self._safe_dirs = {self.root}
+        else:
+            os.unlink(path)
+            if stat.S_ISLNK(st.st_mode):
+                self._safe_dirs = {self.root}
+
+    def _write_file(self, tar: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> None:
+        source = tar.extractfile(member)
+        assert source is not None
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(source, out, _CHUNK)
+        self.size += member.size
+
+    def _hardlink(self, member: tarfile.TarInfo, path: str) -> None:
+        parts = _split_name(member.linkname, self.label)
+        if not parts:
+            raise InvalidArgument(f"{self.label}: hard link {member.name!r} has an empty target")
+        target_parent = os.path.realpath(os.path.join(self.root, *parts[:-1]))
+        target = os.path.join(target_parent, parts[-1])
+        if not self._inside(target_parent):
+            raise InvalidArgument(
+                f"{self.label}: hard link {member.name!r} -> {member.linkname!r} points outside the layer; "
+                "refusing to unpack")
+        try:
+            st = os.lstat(target)
+        except FileNotFoundError:
+            raise InvalidArgument(
+                f"{self.label}: hard link {member.name!r} -> {member.linkname!r}: target is not in this layer"
+            ) from None
+        if stat.S_ISDIR(st.st_mode):
+            raise InvalidArgument(f"{self.label}: hard link {member.name!r} points to a directory")
+        os.link(target, path, follow_symlinks=False)
+
+    def _set_attrs(self, path: str, member: tarfile.TarInfo) -> None:
+        if self._is_root:
+            os.lchown(path, member.uid, member.gid)
+        if not member.issym():
+            os.chmod(path, member.mode & 0o7777)
+        for key, value in member.pax_headers.items():
+            if not key.startswith(_XATTR_PAX):
+                continue
+            name = key[len(_XATTR_PAX):]
+            if name.startswith(_UNTRUSTED_XATTRS):
+                continue
+            try:
+                os.setxattr(path, name, value.encode("utf-8", "surrogateescape"), follow_symlinks=False)
+            except OSError as err:
+                if err.errno not in (errno.ENOTSUP, errno.EPERM):
+                    raise
