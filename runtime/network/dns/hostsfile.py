@@ -1,0 +1,60 @@
+"""The container's ``/etc/hosts``: loopback names, the container's own name, and ``extra_hosts``."""
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+
+from runtime.errors import InvalidArgument
+
+__all__ = ["HOST_GATEWAY", "parse_extra_host", "render_hosts"]
+
+HOST_GATEWAY = "host-gateway"  # the magic address compose and Docker accept in extra_hosts
+_HOSTNAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$")
+_BASE = (
+    "127.0.0.1\tlocalhost\n"
+    "::1\tlocalhost ip6-localhost ip6-loopback\n"
+    "fe00::0\tip6-localnet\n"
+    "ff00::0\tip6-mcastprefix\n"
+    "ff02::1\tip6-allnodes\n"
+    "ff02::2\tip6-allrouters\n"
+)
+
+
+def parse_extra_host(entry: str, host_gateway: str | None = None) -> tuple[str, str]:
+    """``"name:ip"``, ``"name=ip"`` or ``"name:[v6]"`` -> (name, ip). ``host-gateway`` needs ``host_gateway``."""
+    sep = "=" if "=" in entry else ":"
+    name, _, addr = entry.partition(sep)
+    name, addr = name.strip(), addr.strip()
+    if addr.startswith("[") and addr.endswith("]"):
+        addr = addr[1:-1]
+    if not _HOSTNAME.match(name):
+        raise InvalidArgument(f"extra_hosts: {entry!r}: {name!r} is not a valid host name")
+    if addr == HOST_GATEWAY:
+        if not host_gateway:
+            raise InvalidArgument(f"extra_hosts: {entry!r}: no host-gateway address is known")
+        addr = host_gateway
+    try:
+        ipaddress.ip_address(addr)
+    except ValueError as err:
+        raise InvalidArgument(f"extra_hosts: {entry!r}: {addr!r} is not an IP address (use name:ip)") from err
+    return name, addr
+
+
+def render_hosts(hostname: str, addresses: Iterable[str] = (), extra_hosts: Iterable[str] = (), *,
+                 domainname: str = "", aliases: Iterable[str] = (), host_gateway: str | None = None,
+                 ipv6: bool = True) -> str:
+    """/etc/hosts text: the base entries, ``extra_hosts`` in order, then each address of the container."""
+    out = [_BASE if ipv6 else "127.0.0.1\tlocalhost\n"]
+    for entry in extra_hosts:
+        name, addr = parse_extra_host(entry, host_gateway)
+        out.append(f"{addr}\t{name}\n")
+    names = [f"{hostname}.{domainname}", hostname] if domainname else [hostname]
+    names += [a for a in aliases if a and a not in names]
+    for addr in addresses:
+        try:
+            ipaddress.ip_address(addr)
+        except ValueError as err:
+            raise InvalidArgument(f"container address {addr!r} is not an IP address") from err
+        out.append(f"{addr}\t{' '.join(names)}\n")
+    return "".join(out)

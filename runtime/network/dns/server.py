@@ -1,0 +1,331 @@
+"""The embedded DNS server: one UDP and one TCP socket on 127.0.0.11:53 inside each container's netns.
+
+The sockets are opened by a thread made for that one call, which joins the container's network namespace
+and exits; the daemon's loop then serves them. The socket a query arrives on names the asking container (its
+*scope*), and the name table answers only from networks that container is attached to. Unknown names go
+to the scope's upstreams (from the daemon's own netns) or get NXDOMAIN when there are none.
+
+Hot path: a readable UDP socket is drained in batches; a reply for a query seen before (same bytes after the
+id) comes from a per-scope cache that is dropped whenever the name table changes.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import random
+import socket
+import struct
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from runtime import linux
+from runtime.errors import Conflict, InvalidArgument, NotFound
+from runtime.network.dns.forwarder import Forwarder, Upstream, host_upstreams, parse_upstreams
+from runtime.network.dns.records import Records
+from runtime.network.dns.wire import (
+    CLASS_ANY, CLASS_IN, RCODE_BADVERS, RCODE_NOERROR, RCODE_NOTIMP, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA,
+    TYPE_ANY, TYPE_PTR, Query, build_error, build_reply, encode_name, parse_query, truncate_reply,
+)
+
+__all__ = ["DnsServer", "Scope", "DEFAULT_ADDRESS"]
+
+DEFAULT_ADDRESS = "127.0.0.11"
+_IP_FREEBIND = 15  # bind before lo is up: the socket starts working as soon as it is
+_BATCH = 256  # datagrams handled per readiness event before yielding to the loop
+_CACHE_MAX = 4096
+_TCP_IDLE = 10.0
+_TCP_MAX_CLIENTS = 64
+_U16 = struct.Struct("!H")
+_REVERSE = (".in-addr.arpa", ".ip6.arpa")
+
+
+@dataclass(eq=False)
+class Scope:
+    """One asking container: its sockets, its upstreams and its search domains."""
+
+    container_id: str
+    netns_path: str
+    upstreams: list[Upstream]
+    search: tuple[str, ...]
+    udp: socket.socket
+    tcp: socket.socket
+    address: tuple[str, int]
+    server: asyncio.base_events.Server | None = None
+    cache: dict[bytes, bytes | tuple[bytes, ...]] = field(default_factory=dict)
+    version: int = -1
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    clients: set[asyncio.StreamWriter] = field(default_factory=set)
+
+
+def _open_sockets(address: str, port: int) -> tuple[socket.socket, socket.socket]:
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+    try:
+        for sock in (udp, tcp):
+            sock.setsockopt(socket.IPPROTO_IP, _IP_FREEBIND, 1)
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        udp.bind((address, port))
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        tcp.bind((address, udp.getsockname()[1]))
+        tcp.listen(64)
+    except BaseException:
+        udp.close()
+        tcp.close()
+        raise
+    return udp, tcp
+
+
+async def _open_in_netns(netns_path: str, address: str, port: int) -> tuple[socket.socket, socket.socket]:
+    """Open the scope's sockets inside ``netns_path`` from a thread that exists for this call alone."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[tuple[socket.socket, socket.socket]] = loop.create_future()
+
+    def _deliver(result: object, error: BaseException | None) -> None:
+        if done.cancelled():
+            if error is None:
+                for sock in result:  # type: ignore[attr-defined]
+                    sock.close()
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)  # type: ignore[arg-type]
+
+    def _body() -> None:
+        try:
+            fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                linux.setns(fd, linux.CLONE_NEWNET)
+            finally:
+                os.close(fd)
+            result: object = _open_sockets(address, port)
+            error = None
+        except BaseException as err:  # noqa: BLE001 - handed to the awaiting coroutine
+            result, error = None, err
+        loop.call_soon_threadsafe(_deliver, result, error)
+
+    threading.Thread(target=_body, name="pycompose-dns-netns", daemon=True).start()
+    return await done
+
+
+def _variants(v4: Sequence[bytes], v6: Sequence[bytes]) -> list[tuple[list[bytes], list[bytes]]]:
+    """Orders to answer in: every permutation for up to 4 addresses, else 16 random shuffles."""
+    def orders(addrs: Sequence[bytes]) -> list[list[bytes]]:
+        if len(addrs) <= 1:
+            return [list(addrs)]
+        if len(addrs) <= 4:
+            return [list(p) for p in itertools.permutations(addrs)]
+        out = []
+        for _ in range(16):
+            copy = list(addrs)
+            random.shuffle(copy)
+            out.append(copy)
+        return out
+
+    o4, o6 = orders(v4), orders(v6)
+    count = max(len(o4), len(o6))
+    return [(o4[i % len(o4)], o6[i % len(o6)]) for i in range(count)]
+
+
+class DnsServer:
+    """The embedded DNS server for every container of one daemon. Create and use it inside the loop."""
+
+    def __init__(self, records: Records | None = None, *, forwarder: Forwarder | None = None,
+                 address: str = DEFAULT_ADDRESS, port: int = 53, ttl: int = 10) -> None:
+        self.records = records if records is not None else Records()
+        self.forwarder = forwarder if forwarder is not None else Forwarder()
+        self.address = address
+        self.port = port
+        self.ttl = ttl
+        self._scopes: dict[str, Scope] = {}
+        self._closed = False
+
+    # -- scopes --------------------------------------------------------------------------------------
+
+    async def add_scope(self, container_id: str, netns_path: str | os.PathLike[str],
+                        upstreams: Iterable[str | tuple[str, int]] | None = None,
+                        search: Iterable[str] = ()) -> tuple[str, int]:
+        """Serve DNS inside the container's network namespace; returns the (address, port) listened on.
+
+        ``upstreams``: where unknown names go (``None``: the host's resolv.conf; empty: nowhere, NXDOMAIN).
+        ``search``: the container's search domains; ``web.<domain>`` is answered like ``web``.
+        """
+        if self._closed:
+            raise InvalidArgument("the DNS server is closed")
+        if container_id in self._scopes:
+            raise Conflict(f"DNS scope for container {container_id} already exists")
+        ups = host_upstreams() if upstreams is None else parse_upstreams(upstreams)
+        domains = tuple(d.strip().strip(".").lower() for d in search if d.strip().strip("."))
+        path = os.fspath(netns_path)
+        try:
+            udp, tcp = await _open_in_netns(path, self.address, self.port)
+        except FileNotFoundError as err:
+            raise NotFound(f"network namespace {path} not found") from err
+        except OSError as err:
+            raise InvalidArgument(f"cannot listen on {self.address}:{self.port} in {path}: {err}") from err
+        if container_id in self._scopes or self._closed:  # lost a race with a twin call or close()
+            udp.close()
+            tcp.close()
+            raise Conflict(f"DNS scope for container {container_id} already exists")
+        scope = Scope(container_id, path, ups, domains, udp, tcp, udp.getsockname())
+        self._scopes[container_id] = scope
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_reader(udp.fileno(), self._on_udp, scope)
+            scope.server = await asyncio.start_server(
+                lambda r, w: self._on_tcp(scope, r, w), sock=tcp, limit=65536 + 2)
+        except BaseException:
+            self.remove_scope(container_id)
+            raise
+        return scope.address
+
+    def remove_scope(self, container_id: str) -> None:
+        """Stop serving the container (a no-op when it has no scope)."""
+        scope = self._scopes.pop(container_id, None)
+        if scope is None:
+            return
+        try:
+            asyncio.get_running_loop().remove_reader(scope.udp.fileno())
+        except (RuntimeError, ValueError):
+            pass
+        scope.udp.close()
+        if scope.server is not None:
+            scope.server.close()
+        scope.tcp.close()
+        for writer in list(scope.clients):
+            writer.close()
+        for task in list(scope.tasks):
+            task.cancel()
+
+    def scope(self, container_id: str) -> Scope:
+        try:
+            return self._scopes[container_id]
+        except KeyError:
+            raise NotFound(f"no DNS scope for container {container_id}") from None
+
+    def scopes(self) -> list[str]:
+        return list(self._scopes)
+
+    def set_upstreams(self, container_id: str, upstreams: Iterable[str | tuple[str, int]]) -> None:
+        self.scope(container_id).upstreams = parse_upstreams(upstreams)
+
+    def close(self) -> None:
+        """Remove every scope; the server takes no new ones."""
+        self._closed = True
+        for container_id in list(self._scopes):
+            self.remove_scope(container_id)
+
+    # -- answering -----------------------------------------------------------------------------------
+
+    def answer_local(self, scope: Scope, query: Query, max_size: int | None) -> list[bytes] | None:
+        """Replies (one per answer order) from the name table, or ``None`` when the name is not ours."""
+        name = query.name
+        qtype = query.qtype
+        records = self.records
+        asker = scope.container_id
+        if name.endswith(_REVERSE):
+            res = records.resolve_ptr(asker, name)
+            if res is None:
+                return None
+            answers = [(TYPE_PTR, encode_name(t)) for t in res.ptr] if qtype in (TYPE_PTR, TYPE_ANY) else []
+            return [build_reply(query, RCODE_NOERROR, answers, self.ttl, max_size=max_size)]
+        res = records.resolve(asker, name)
+        if res is None:
+            for domain in scope.search:
+                if name.endswith("." + domain):
+                    res = records.resolve(asker, name[:-len(domain) - 1])
+                    break
+            if res is None:
+                return None
+        v4 = res.ipv4 if qtype in (TYPE_A, TYPE_ANY) else ()
+        v6 = res.ipv6 if qtype in (TYPE_AAAA, TYPE_ANY) else ()
+        return [build_reply(query, RCODE_NOERROR, [(TYPE_A, a) for a in o4] + [(TYPE_AAAA, a) for a in o6],
+                            self.ttl, max_size=max_size) for o4, o6 in _variants(v4, v6)]
+
+    def _answer(self, scope: Scope, data: bytes, udp: bool) -> tuple[Query | None, list[bytes] | None]:
+        """(query, local replies); (query, None) means forward; (None, None) means drop."""
+        query = parse_query(data)
+        if query is None:
+            return None, None
+        max_size = query.udp_size if udp else None
+        if query.opcode != 0:
+            return query, [build_error(query, RCODE_NOTIMP)]
+        if query.edns and query.edns_version > 0:
+            return query, [build_error(query, RCODE_BADVERS)]
+        if query.qclass in (CLASS_IN, CLASS_ANY):
+            local = self.answer_local(scope, query, max_size)
+            if local is not None:
+                return query, local
+        if not scope.upstreams:
+            return query, [build_reply(query, RCODE_NXDOMAIN, [], self.ttl, max_size=max_size)]
+        return query, None
+
+    def _on_udp(self, scope: Scope) -> None:
+        sock = scope.udp
+        recvfrom = sock.recvfrom
+        sendto = sock.sendto
+        if scope.version != self.records.version:
+            scope.cache.clear()
+            scope.version = self.records.version
+        cache = scope.cache
+        for _ in range(_BATCH):
+            try:
+                data, addr = recvfrom(4096)
+            except OSError:  # EAGAIN: drained (or the socket went away)
+                return
+            hit = cache.get(data[2:])
+            if hit is None:
+                query, replies = self._answer(scope, data, True)
+                if query is None:
+                    continue
+                if replies is None:
+                    self._spawn_forward(scope, query, data, addr)
+                    continue
+                if len(cache) >= _CACHE_MAX:
+                    cache.clear()
+                bodies = tuple(r[2:] for r in replies)
+                hit = cache[data[2:]] = bodies[0] if len(bodies) == 1 else bodies
+            reply = data[:2] + (hit if hit.__class__ is bytes else hit[random.randrange(len(hit))])  # type: ignore
+            try:
+                sendto(reply, addr)
+            except OSError:
+                pass  # a full socket buffer drops the reply as the network would; the client retries
+
+    def _spawn_forward(self, scope: Scope, query: Query, data: bytes, addr: tuple[str, int]) -> None:
+        async def _run() -> None:
+            reply = await self.forwarder.forward(data, query, scope.upstreams)
+            try:
+                scope.udp.sendto(truncate_reply(reply, query.udp_size), addr)
+            except OSError:
+                pass
+
+        task = asyncio.get_running_loop().create_task(_run())
+        scope.tasks.add(task)
+        task.add_done_callback(scope.tasks.discard)
+
+    async def _on_tcp(self, scope: Scope, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(scope.clients) >= _TCP_MAX_CLIENTS:
+            writer.close()
+            return
+        scope.clients.add(writer)
+        try:
+            while True:
+                async with asyncio.timeout(_TCP_IDLE):
+                    size = _U16.unpack(await reader.readexactly(2))[0]
+                    data = await reader.readexactly(size)
+                query, replies = self._answer(scope, data, False)
+                if query is None:
+                    break  # a malformed message ends the connection
+                if replies is None:
+                    reply = await self.forwarder.forward(data, query, scope.upstreams, tcp=True)
+                else:
+                    reply = random.choice(replies)
+                writer.write(_U16.pack(len(reply)) + reply)
+                await writer.drain()
+        except (OSError, TimeoutError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            scope.clients.discard(writer)
+            writer.close()

@@ -1,0 +1,288 @@
+"""Helpers and fixtures for the embedded DNS tests: fresh netns, the server on a loop thread, a stub upstream, a client.
+
+Every netns is named ``pct-<hex>`` and removed in teardown; stub upstreams listen on a random 127.0.0.x
+with a kernel-chosen port; clients are real sockets opened inside the test's netns by a thread made for
+that call alone, driven by dnspython (an independent codec, so our wire module is not checked by itself).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import secrets
+import selectors
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import pytest
+from pyroute2 import IPRoute, netns
+
+from runtime import linux
+from runtime.network.dns import DnsServer, Forwarder
+
+DNS_ADDR = "127.0.0.11"
+
+
+# -- network namespaces -------------------------------------------------------------------------------
+
+@pytest.fixture
+def make_netns() -> Iterator[Callable[[], str]]:
+    """Factory: a new netns ``pct-<hex>`` with ``lo`` up; returns its path. All removed at teardown."""
+    created: list[str] = []
+
+    def _make() -> str:
+        name = f"pct-{secrets.token_hex(3)}"
+        netns.create(name)
+        created.append(name)
+        with IPRoute(netns=name) as ipr:
+            ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+        return f"/var/run/netns/{name}"
+
+    yield _make
+    for name in created:
+        netns.remove(name)
+    leftover = [n for n in created if os.path.exists(f"/var/run/netns/{n}")]
+    assert not leftover, f"netns left behind: {leftover}"
+
+
+def in_netns(path: str, func: Callable[[], Any]) -> Any:
+    """Run ``func`` in a fresh thread that joined the netns at ``path`` (that thread alone changes netns)."""
+    box: dict[str, Any] = {}
+
+    def _body() -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                linux.setns(fd, linux.CLONE_NEWNET)
+            finally:
+                os.close(fd)
+            box["value"] = func()
+        except BaseException as err:  # noqa: BLE001
+            box["error"] = err
+
+    thread = threading.Thread(target=_body)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def netns_socket(path: str, kind: int = socket.SOCK_DGRAM) -> socket.socket:
+    return in_netns(path, lambda: socket.socket(socket.AF_INET, kind))
+
+
+# -- the server on a loop thread ------------------------------------------------------------------------
+
+class LoopThread:
+    """An asyncio loop in a thread of its own, as the daemon runs one; tests hand it work."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="dns-test-loop", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any, timeout: float = 20) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        async def _call() -> Any:
+            return func(*args, **kwargs)
+        return self.run(_call())
+
+    def stop(self) -> None:
+        async def _drain() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self.run(_drain())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+@dataclass
+class Dns:
+    server: DnsServer
+    lt: LoopThread
+
+    def add_scope(self, container_id: str, path: str, upstreams: Any = (), search: Any = ()) -> Any:
+        return self.lt.run(self.server.add_scope(container_id, path, upstreams, search))
+
+    def add_endpoint(self, network_id: str, container_id: str, name: str, **kw: Any) -> Any:
+        return self.lt.call(self.server.records.add_endpoint, network_id, container_id, name, **kw)
+
+    def records(self, method: str, *args: Any, **kw: Any) -> Any:
+        return self.lt.call(getattr(self.server.records, method), *args, **kw)
+
+
+@pytest.fixture
+def dns_server() -> Iterator[Dns]:
+    lt = LoopThread()
+    server = lt.call(DnsServer, forwarder=Forwarder(timeout=0.4, total_timeout=1.5))
+    try:
+        yield Dns(server, lt)
+    finally:
+        lt.call(server.close)
+        lt.stop()
+
+
+# -- a client inside the netns ----------------------------------------------------------------------------
+
+def ask(path: str, name: str, rdtype: str = "A", *, tcp: bool = False, timeout: float = 5,
+        **make: Any) -> dns.message.Message:
+    """Send one query to 127.0.0.11 from inside the netns at ``path``; the parsed answer."""
+    query = dns.message.make_query(name, rdtype, **make)
+    if tcp:
+        sock = netns_socket(path, socket.SOCK_STREAM)
+        with sock:
+            sock.settimeout(timeout)
+            sock.connect((DNS_ADDR, 53))
+            sock.setblocking(False)
+            return dns.query.tcp(query, DNS_ADDR, timeout=timeout, sock=sock)
+    sock = netns_socket(path, socket.SOCK_DGRAM)
+    with sock:
+        sock.setblocking(False)
+        return dns.query.udp(query, DNS_ADDR, timeout=timeout, sock=sock, raise_on_truncation=False)
+
+
+def addresses(reply: dns.message.Message) -> list[str]:
+    """The A/AAAA addresses of a reply, in answer order."""
+    return [rr.address for rrset in reply.answer for rr in rrset
+            if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA)]
+
+
+# -- a stub upstream on 127.0.0.x -------------------------------------------------------------------------
+
+@dataclass
+class Stub:
+    """A tiny resolver: answers names from ``records`` (name -> list of IPv4), NXDOMAIN otherwise.
+
+    ``mode``: ``answer``, ``drop`` (never replies: a dead upstream), ``servfail``. Names in ``big`` get
+    enough A records that the answer does not fit 512 bytes (so UDP answers are truncated).
+    """
+
+    records: dict[str, list[str]]
+    mode: str = "answer"
+    big: set[str] = field(default_factory=set)
+    address: tuple[str, int] = ("", 0)
+    udp_queries: int = 0
+    tcp_queries: int = 0
+    _stop: tuple[socket.socket, socket.socket] | None = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def upstream(self) -> str:
+        return f"{self.address[0]}:{self.address[1]}"
+
+    def _reply(self, wire: bytes, tcp: bool) -> bytes | None:
+        query = dns.message.from_wire(wire)
+        if self.mode == "drop":
+            return None
+        resp = dns.message.make_response(query)
+        if self.mode == "servfail":
+            resp.set_rcode(dns.rcode.SERVFAIL)
+            return resp.to_wire()
+        qname = query.question[0].name.to_text(omit_final_dot=True).lower()
+        if qname in self.big:
+            ips = [f"10.9.{i // 250}.{i % 250 + 1}" for i in range(60)]
+        elif qname in self.records:
+            ips = self.records[qname]
+        else:
+            resp.set_rcode(dns.rcode.NXDOMAIN)
+            return resp.to_wire()
+        if query.question[0].rdtype == dns.rdatatype.A:
+            resp.answer.append(dns.rrset.from_text_list(query.question[0].name, 30, "IN", "A", ips))
+        limit = 65535 if tcp else max(512, query.payload if query.edns >= 0 else 512)
+        wire_out = resp.to_wire()
+        if len(wire_out) > limit:
+            resp.answer = []
+            resp.flags |= dns.flags.TC
+            wire_out = resp.to_wire()
+        return wire_out
+
+    def start(self) -> None:
+        host = f"127.0.0.{random.randint(20, 250)}"
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind((host, 0))
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        tcp.bind((host, udp.getsockname()[1]))
+        tcp.listen(16)
+        self.address = udp.getsockname()
+        self._stop = socket.socketpair()
+        self._thread = threading.Thread(target=self._serve, args=(udp, tcp), daemon=True)
+        self._thread.start()
+
+    def _serve(self, udp: socket.socket, tcp: socket.socket) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(udp, selectors.EVENT_READ, "udp")
+        sel.register(tcp, selectors.EVENT_READ, "tcp")
+        sel.register(self._stop[1], selectors.EVENT_READ, "stop")
+        try:
+            while True:
+                for key, _ in sel.select():
+                    if key.data == "stop":
+                        return
+                    if key.data == "udp":
+                        data, peer = udp.recvfrom(65535)
+                        self.udp_queries += 1
+                        out = self._reply(data, tcp=False)
+                        if out is not None:
+                            udp.sendto(out, peer)
+                    else:
+                        conn, _ = tcp.accept()
+                        with conn:
+                            conn.settimeout(5)
+                            self.tcp_queries += 1
+                            size = struct.unpack("!H", _recv_exact(conn, 2))[0]
+                            out = self._reply(_recv_exact(conn, size), tcp=True)
+                            if out is not None:
+                                conn.sendall(struct.pack("!H", len(out)) + out)
+        finally:
+            sel.close()
+            udp.close()
+            tcp.close()
+
+    def stop(self) -> None:
+        if self._stop is not None and self._thread is not None:
+            self._stop[0].send(b"x")
+            self._thread.join()
+            for s in self._stop:
+                s.close()
+
+
+def _recv_exact(conn: socket.socket, size: int) -> bytes:
+    buf = b""
+    while len(buf) < size:
+        chunk = conn.recv(size - len(buf))
+        if not chunk:
+            raise ConnectionError("peer closed")
+        buf += chunk
+    return buf
+
+
+@pytest.fixture
+def make_stub() -> Iterator[Callable[..., Stub]]:
+    stubs: list[Stub] = []
+
+    def _make(records: dict[str, list[str]] | None = None, **kw: Any) -> Stub:
+        stub = Stub(records or {}, **kw)
+        stub.start()
+        stubs.append(stub)
+        return stub
+
+    yield _make
+    for stub in stubs:
+        stub.stop()
