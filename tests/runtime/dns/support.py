@@ -176,6 +176,7 @@ class Stub:
     records: dict[str, list[str]]
     mode: str = "answer"
     big: set[str] = field(default_factory=set)
+    udp_limit: int | None = None  # set: ignore the asker's EDNS size (an old server), truncate above this
     address: tuple[str, int] = ("", 0)
     udp_queries: int = 0
     tcp_queries: int = 0
@@ -205,6 +206,8 @@ class Stub:
         if query.question[0].rdtype == dns.rdatatype.A:
             resp.answer.append(dns.rrset.from_text_list(query.question[0].name, 30, "IN", "A", ips))
         limit = 65535 if tcp else max(512, query.payload if query.edns >= 0 else 512)
+        if not tcp and self.udp_limit is not None:
+            limit = self.udp_limit
         wire_out = resp.to_wire()
         if len(wire_out) > limit:
             resp.answer = []

@@ -1,0 +1,101 @@
+"""Names the table does not know go to upstream stubs on 127.0.0.x (never to the host's resolvers)."""
+from __future__ import annotations
+
+import socket
+
+import dns.flags
+import dns.rcode
+import pytest
+
+from runtime.errors import InvalidArgument
+from runtime.network.dns import host_upstreams, parse_upstreams
+from tests.runtime.dns.support import addresses, ask
+
+pytestmark = pytest.mark.root
+
+CLIENT = "c" * 64
+
+
+def _scope(dns_server, make_netns, upstreams):
+    path = make_netns()
+    dns_server.add_endpoint("n1", "a" * 64, "web", ipv4="10.50.0.2")
+    dns_server.add_endpoint("n1", CLIENT, "client", ipv4="10.50.0.3")
+    dns_server.add_scope(CLIENT, path, upstreams=upstreams)
+    return path
+
+
+def _closed_port() -> str:
+    """An address on loopback where nothing listens (a bound, unlistened UDP port we then close)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.9", 0))
+        return f"127.0.0.9:{s.getsockname()[1]}"
+
+
+def test_unknown_names_are_forwarded_and_local_ones_are_not(dns_server, make_netns, make_stub):
+    stub = make_stub({"example.org": ["192.0.2.10"], "web": ["192.0.2.99"]})
+    path = _scope(dns_server, make_netns, [stub.upstream])
+    assert addresses(ask(path, "example.org")) == ["192.0.2.10"]
+    assert ask(path, "missing.example.org").rcode() == dns.rcode.NXDOMAIN  # upstream's NXDOMAIN passes through
+    assert stub.udp_queries == 2
+    assert addresses(ask(path, "web")) == ["10.50.0.2"]  # ours wins, upstream never asked
+    assert stub.udp_queries == 2
+
+
+def test_truncated_udp_reply_is_retried_over_tcp(dns_server, make_netns, make_stub):
+    stub = make_stub(big={"big.example"}, udp_limit=512)
+    path = _scope(dns_server, make_netns, [stub.upstream])
+    reply = ask(path, "big.example", use_edns=0, payload=4096)
+    assert len(addresses(reply)) == 60 and not reply.flags & dns.flags.TC
+    assert stub.udp_queries == 1 and stub.tcp_queries == 1
+    # Without EDNS the asker's limit is 512 bytes: it gets TC and comes back over TCP.
+    small = ask(path, "big.example")
+    assert small.flags & dns.flags.TC and small.answer == []
+    assert len(addresses(ask(path, "big.example", tcp=True))) == 60
+
+
+def test_dead_upstream_fails_over_to_the_next(dns_server, make_netns, make_stub):
+    dead = make_stub(mode="drop")
+    good = make_stub({"example.org": ["192.0.2.10"]})
+    path = _scope(dns_server, make_netns, [dead.upstream, good.upstream])
+    assert addresses(ask(path, "example.org", timeout=5)) == ["192.0.2.10"]
+    assert dead.udp_queries == 1 and good.udp_queries == 1
+
+
+def test_refused_port_and_servfail_fail_over(dns_server, make_netns, make_stub):
+    sick = make_stub(mode="servfail")
+    good = make_stub({"example.org": ["192.0.2.10"]})
+    path = _scope(dns_server, make_netns, [_closed_port(), sick.upstream, good.upstream])
+    assert addresses(ask(path, "example.org", timeout=5)) == ["192.0.2.10"]
+    assert sick.udp_queries == 1
+
+
+def test_all_upstreams_dead_gives_servfail_within_the_bound(dns_server, make_netns, make_stub):
+    # The fixture's forwarder: 0.4 s per upstream, 1.5 s in all; the client waits up to 5 s.
+    dead = [make_stub(mode="drop") for _ in range(5)]
+    path = _scope(dns_server, make_netns, [d.upstream for d in dead])
+    reply = ask(path, "example.org", timeout=5)
+    assert reply.rcode() == dns.rcode.SERVFAIL
+    # The 4th upstream gets what is left of the 1.5 s; the total bound stops it before the 5th.
+    assert [d.udp_queries for d in dead] == [1, 1, 1, 1, 0]
+
+
+def test_tcp_asker_is_forwarded_over_tcp(dns_server, make_netns, make_stub):
+    stub = make_stub({"example.org": ["192.0.2.10"]})
+    path = _scope(dns_server, make_netns, [stub.upstream])
+    assert addresses(ask(path, "example.org", tcp=True)) == ["192.0.2.10"]
+    assert stub.tcp_queries == 1 and stub.udp_queries == 0
+
+
+def test_upstream_parsing():
+    assert parse_upstreams(["1.2.3.4", "127.0.0.53:5353", "[::1]:54", "::1", ("10.0.0.1", 53)]) == [
+        ("1.2.3.4", 53), ("127.0.0.53", 5353), ("::1", 54), ("::1", 53), ("10.0.0.1", 53)]
+    for bad in ("dns.google", "1.2.3.4:0", "1.2.3.4:x"):
+        with pytest.raises(InvalidArgument):
+            parse_upstreams([bad])
+
+
+def test_host_upstreams_from_resolv_conf(tmp_path):
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("# c\nnameserver 127.0.0.53\nnameserver fe80::1%eth0\nnameserver bogus\nsearch x\n")
+    assert host_upstreams(conf) == [("127.0.0.53", 53), ("fe80::1%eth0", 53)]
+    assert host_upstreams(tmp_path / "missing") == []
