@@ -1,0 +1,128 @@
+"""Firewall rules of bridge networks, in our own nftables table (``inet pycompose`` by default).
+
+Per network, in one nft transaction:
+- its bridge joins the set ``bridges``;
+- forward chain: traffic entering the bridge and leaving through another of our bridges is dropped (isolation);
+  an internal network drops everything entering or leaving it through any other interface (no way out);
+  ``enable_icc=false`` drops bridged traffic between its containers (seen only with br_netfilter);
+- postrouting chain: traffic from its subnets leaving through another interface is masqueraded (non-internal).
+Every rule carries the comment ``pycompose:<network id>``; removing a network deletes its rules by handle and
+the table itself once it is empty. No other table is ever read or written. All edits hold the host lock.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.errors import EngineError, Unsupported
+from runtime.network.hostlock import host_lock
+from runtime.network.ipam import IPNetwork
+
+__all__ = ["BridgeRules", "Firewall", "DEFAULT_TABLE"]
+
+DEFAULT_TABLE = "pycompose"
+
+
+@dataclass(frozen=True)
+class BridgeRules:
+    network_id: str
+    bridge: str
+    subnets: tuple[IPNetwork, ...]
+    internal: bool = False
+    masquerade: bool = True
+    icc: bool = True
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', "") + '"'
+
+
+class Firewall:
+    """Our nftables table: add and remove the rules of one bridge network at a time."""
+
+    def __init__(self, table: str = DEFAULT_TABLE, nft: str | None = None) -> None:
+        self.table = table
+        self._nft = nft or shutil.which("nft") or "/usr/sbin/nft"
+
+    def _run(self, args: Sequence[str], script: str | None = None) -> str:
+        try:
+            proc = subprocess.run([self._nft, *args], input=script, capture_output=True, text=True, check=False)
+        except FileNotFoundError as err:
+            raise Unsupported("nftables ('nft') is not installed; it is needed for bridge network rules") from err
+        if proc.returncode != 0:
+            raise EngineError(f"nft {' '.join(args)} failed: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def _comment(self, network_id: str) -> str:
+        return f"pycompose:{network_id}"
+
+    def _base(self) -> list[str]:
+        t = f"inet {self.table}"
+        return [
+            f"add table {t}",
+            f"add set {t} bridges {{ type ifname; }}",
+            f"add chain {t} forward {{ type filter hook forward priority filter - 1; policy accept; }}",
+            f"add chain {t} postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}",
+        ]
+
+    def render(self, rules: BridgeRules) -> str:
+        """The nft script adding ``rules`` (public so tests and debugging can read it)."""
+        t, br, c = f"inet {self.table}", _q(rules.bridge), _q(self._comment(rules.network_id))
+        lines = self._base() + [f"add element {t} bridges {{ {br} }}"]
+        if rules.internal:
+            lines += [f"add rule {t} forward iifname {br} oifname != {br} drop comment {c}",
+                      f"add rule {t} forward oifname {br} iifname != {br} drop comment {c}"]
+        else:
+            lines.append(f"add rule {t} forward iifname {br} oifname != {br} oifname @bridges drop comment {c}")
+        if not rules.icc:
+            lines.append(f"add rule {t} forward iifname {br} oifname {br} drop comment {c}")
+        if rules.masquerade and not rules.internal:
+            for net in rules.subnets:
+                fam = "ip" if net.version == 4 else "ip6"
+                lines.append(f"add rule {t} postrouting {fam} saddr {net} oifname != {br} masquerade comment {c}")
+        return "\n".join(lines) + "\n"
+
+    def add(self, rules: BridgeRules) -> None:
+        with host_lock():
+            self._run(["-f", "-"], self.render(rules))
+
+    def listing(self) -> list[dict[str, Any]]:
+        """Our table as nft's JSON objects (``[]`` when it does not exist)."""
+        proc = subprocess.run([self._nft, "-j", "-a", "list", "table", "inet", self.table],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            return []
+        return [obj for obj in json.loads(proc.stdout).get("nftables", []) if "metainfo" not in obj]
+
+    def rules_of(self, network_id: str) -> list[dict[str, Any]]:
+        comment = self._comment(network_id)
+        return [o["rule"] for o in self.listing() if "rule" in o and o["rule"].get("comment") == comment]
+
+    def bridges(self) -> list[str]:
+        for obj in self.listing():
+            if "set" in obj and obj["set"]["name"] == "bridges":
+                return [e if isinstance(e, str) else str(e) for e in obj["set"].get("elem", [])]
+        return []
+
+    def remove(self, network_id: str, bridge: str) -> None:
+        """Delete the network's rules and set element; drop the table when nothing of anyone is left in it."""
+        with host_lock():
+            objs = self.listing()
+            if not objs:
+                return
+            t = f"inet {self.table}"
+            comment = self._comment(network_id)
+            lines = [f"delete rule {t} {o['rule']['chain']} handle {o['rule']['handle']}"
+                     for o in objs if "rule" in o and o["rule"].get("comment") == comment]
+            members = next((o["set"].get("elem", []) for o in objs if "set" in o and o["set"]["name"] == "bridges"), [])
+            if bridge in members:
+                lines.append(f"delete element {t} bridges {{ {_q(bridge)} }}")
+            others = [o for o in objs if "rule" in o and o["rule"].get("comment") != comment]
+            if not others and set(members) <= {bridge}:
+                lines = [f"delete table {t}"]
+            if lines:
+                self._run(["-f", "-"], "\n".join(lines) + "\n")

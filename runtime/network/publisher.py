@@ -1,0 +1,150 @@
+"""Starting, finding and stopping the per-container port proxies; their records live under ``<root>/ports``.
+
+A record names the proxy by pid and kernel start time, so a recycled pid is never signalled by mistake.
+Stopping waits on a pidfd for the exit, with a deadline, then falls back to SIGKILL.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from runtime.errors import Conflict
+from runtime.network.ports import BoundPort, PortBinding, bind_ports, close_sockets
+from runtime.network.store import atomic_write_json, read_json
+
+__all__ = ["Publisher", "process_start_time"]
+
+_STOP_TIMEOUT = 5.0
+
+
+def process_start_time(pid: int) -> int | None:
+    """Field 22 of ``/proc/<pid>/stat`` (start time in clock ticks), or ``None`` when there is no such process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2:].split()
+    if fields[0] == "Z":
+        return None
+    return int(fields[19])
+
+
+class Publisher:
+    """Published ports per container, each container's served by one proxy process."""
+
+    def __init__(self, state_dir: Path, log_dir: Path) -> None:
+        self.dir = state_dir
+        self.log_dir = log_dir
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+
+    def _record_path(self, container_id: str) -> Path:
+        return self.dir / f"{container_id}.json"
+
+    def record(self, container_id: str) -> dict[str, Any] | None:
+        return read_json(self._record_path(container_id))
+
+    def published(self, container_id: str) -> list[BoundPort]:
+        rec = self.record(container_id)
+        return [BoundPort.from_dict(p) for p in rec["ports"]] if rec else []
+
+    def alive(self, container_id: str) -> bool:
+        rec = self.record(container_id)
+        return bool(rec) and process_start_time(rec["pid"]) == rec["start_time"]
+
+    def publish(self, container_id: str, wishes: Iterable[PortBinding], target_ip: str) -> list[BoundPort]:
+        """Bind every wished port (all or nothing), then start the proxy forwarding them to ``target_ip``."""
+        with self._lock:
+            if self.record(container_id) is not None:
+                raise Conflict(f"container {container_id[:12]} already has published ports")
+            bound = bind_ports(wishes)
+            if not bound:
+                return []
+            try:
+                entries, fds = [], []
+                for port, sock in bound:
+                    fds.append(sock.fileno())
+                    entries.append({"fd": sock.fileno(), "proto": port.protocol,
+                                    "target": [target_ip, port.container_port]})
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                with open(self.log_dir / f"{container_id}.proxy.log", "ab") as log:
+                    proc = subprocess.Popen(
+                        [sys.executable, "-m", "runtime.network.proxy", json.dumps(entries)],
+                        pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                        start_new_session=True, cwd="/",
+                        env={**os.environ, "PYTHONPATH": _package_root()},
+                    )
+            finally:
+                close_sockets(s for _, s in bound)
+            start = process_start_time(proc.pid)
+            self._children[proc.pid] = proc
+            ports = [p for p, _ in bound]
+            self.dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self._record_path(container_id), {
+                "pid": proc.pid, "start_time": start, "target": target_ip,
+                "ports": [p.to_dict() for p in ports],
+            })
+            return ports
+
+    def unpublish(self, container_id: str) -> bool:
+        """Stop the container's proxy (its ports close with it). False when nothing was published."""
+        with self._lock:
+            rec = self.record(container_id)
+            if rec is None:
+                return False
+            self._stop(int(rec["pid"]), rec.get("start_time"))
+            self._record_path(container_id).unlink(missing_ok=True)
+            return True
+
+    def containers(self) -> list[str]:
+        if not self.dir.is_dir():
+            return []
+        return sorted(p.stem for p in self.dir.glob("*.json"))
+
+    def restore(self) -> list[str]:
+        """Forget records whose proxy is gone (e.g. after a reboot); returns the containers forgotten."""
+        gone = []
+        for cid in self.containers():
+            if not self.alive(cid):
+                self._record_path(cid).unlink(missing_ok=True)
+                gone.append(cid)
+        return gone
+
+    def _stop(self, pid: int, start_time: int | None) -> None:
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            self._reap(pid)
+            return
+        try:
+            if process_start_time(pid) != start_time:
+                return  # the pid now names another process
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    signal.pidfd_send_signal(pidfd, sig)
+                except ProcessLookupError:
+                    break
+                if select.select([pidfd], [], [], _STOP_TIMEOUT)[0]:
+                    break
+        finally:
+            os.close(pidfd)
+            self._reap(pid)
+
+    def _reap(self, pid: int) -> None:
+        proc = self._children.pop(pid, None)
+        if proc is not None:
+            proc.wait()
+
+
+def _package_root() -> str:
+    here = Path(__file__).resolve().parents[2]
+    extra = os.environ.get("PYTHONPATH")
+    return f"{here}{os.pathsep}{extra}" if extra else str(here)
