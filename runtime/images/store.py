@@ -169,12 +169,14 @@ class ImageStore:
         record["last_tag_time"] = now_rfc3339()
         write_json_atomic(path, record)
 
-    def add_layer(self, parent: str | None, tar_stream: BinaryIO, *, label: str = "layer") -> tuple[Layer, LayerBlob]:
+    def add_layer(self, parent: str | None, tar_stream: BinaryIO, *, label: str = "layer",
+                  expected_diff_id: str | None = None) -> tuple[Layer, LayerBlob]:
         """Unpack a (plain/gzip/zstd) layer tar above chain id ``parent`` and keep it gzip-compressed as a blob."""
         source = open_decompressed(tar_stream)
         with self.blobs.writer(label=label) as writer:
             with gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=_GZIP_LEVEL, mtime=0) as gz:  # type: ignore[arg-type]
-                layer = self.layers.create(parent, _Tee(source, gz), label=label)  # type: ignore[arg-type]
+                layer = self.layers.create(parent, _Tee(source, gz), label=label,  # type: ignore[arg-type]
+                                           expected_diff_id=expected_diff_id)
             digest = writer.commit()
             blob = LayerBlob(digest, MEDIA_LAYER_GZIP, writer.size)
         return layer, blob
@@ -238,6 +240,21 @@ class ImageStore:
         cfg["history"] = list(base_cfg.get("history") or []) + [entry]
         refs = [parse_reference(reference)] if reference else []
         return self.add_image(config_bytes(cfg), blobs, references=refs)
+
+    def find_layer_blob(self, diff_id: str) -> LayerBlob | None:
+        """A stored blob of the layer with ``diff_id``, from any image that has it (to skip re-compressing)."""
+        for name in os.listdir(self._db):
+            if not name.endswith(".json") or name.startswith("."):
+                continue
+            record = read_json(self._db / name, {}) or {}
+            try:
+                cfg = _json(self.blobs.read("sha256:" + name[:-5]))
+            except NotFound:
+                continue
+            for d, b in zip((cfg.get("rootfs") or {}).get("diff_ids") or [], record.get("layers", [])):
+                if d == diff_id and self.blobs.has(b["digest"]):
+                    return LayerBlob(b["digest"], b["mediaType"], b["size"])
+        return None
 
     # ---- tags ---------------------------------------------------------------------------------------------
     def tag(self, ref_or_id: str, new_reference: str) -> Image:
