@@ -1,0 +1,254 @@
+"""All mount work for a container, run by its init in a fresh mount namespace.
+
+``mount_rootfs`` builds the tree before ``pivot_root`` (overlay of the image layers plus the container's upper dir,
+bind/volume/tmpfs mounts, /proc, /sys, /dev, shm, mqueue, the managed /etc files), ``pivot_into`` switches root, and
+``lock_rootfs`` applies masked paths, read-only paths and a read-only rootfs once sysctls are written. Every mount
+lives only in the container's mount namespace, so it disappears with the container: nothing to clean on the host.
+Only the standard library, ``spec`` and ``linux`` are imported.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+
+from runtime import linux
+from runtime.linux import (MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC,
+                           MS_RELATIME, MS_REMOUNT, MS_SHARED, MS_SLAVE, MS_STRICTATIME)
+from runtime.spec import ContainerSpec, Mount
+
+__all__ = ["RootfsPaths", "mount_rootfs", "pivot_into", "lock_rootfs", "secure_join", "MANAGED_FILES"]
+
+MANAGED_FILES = ("hosts", "hostname", "resolv.conf")
+_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
+_DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+              ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore"), ("ptmx", "pts/ptmx"))
+_PROPAGATION = {"private": MS_PRIVATE, "rprivate": MS_PRIVATE | MS_REC, "shared": MS_SHARED,
+                "rshared": MS_SHARED | MS_REC, "slave": MS_SLAVE, "rslave": MS_SLAVE | MS_REC}
+_FLAG_OPTIONS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC}
+_TTY_GID = 5
+
+
+class RootfsPaths:
+    """Where a container's pieces live in its state dir."""
+
+    def __init__(self, state_dir: str) -> None:
+        self.state_dir = state_dir
+        self.merged = os.path.join(state_dir, "rootfs")
+        self.upper = os.path.join(state_dir, "upper")
+        self.work = os.path.join(state_dir, "work")
+        self.empty = os.path.join(state_dir, "empty")
+
+
+def secure_join(root: str, path: str) -> str:
+    """``path`` inside ``root``, following symlinks as if ``root`` were ``/`` (so nothing escapes it)."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    resolved: list[str] = []
+    links = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root, *resolved, part)
+        try:
+            st = os.lstat(candidate)
+        except FileNotFoundError:
+            resolved.append(part)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            links += 1
+            if links > 255:
+                raise OSError(errno.ELOOP, f"too many levels of symbolic links in {path}")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        resolved.append(part)
+    return os.path.join(root, *resolved)
+
+
+def _flags(options: tuple[str, ...]) -> int:
+    return sum(flag for name, flag in _FLAG_OPTIONS.items() if name in options)
+
+
+def _ensure(path: str, is_dir: bool) -> None:
+    if os.path.lexists(path):
+        return
+    if is_dir:
+        os.makedirs(path, 0o755, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+
+
+def _overlay(spec: ContainerSpec, paths: RootfsPaths) -> None:
+    lowers = list(reversed(spec.rootfs)) or [paths.empty]  # overlayfs wants the top layer first
+    if not spec.rootfs:
+        os.makedirs(paths.empty, exist_ok=True)
+    for d in (paths.merged, paths.upper, paths.work):
+        os.makedirs(d, 0o755, exist_ok=True)
+    data = f"lowerdir={':'.join(lowers)},upperdir={paths.upper},workdir={paths.work}"
+    if len(data) < 4000:
+        linux.mount("overlay", paths.merged, "overlay", 0, data)
+        return
+    # Long layer lists exceed a page of mount options: name the layers relative to their common parent.
+    common = os.path.commonpath(lowers + [paths.upper, paths.work])
+    old = os.open(".", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.chdir(common)
+        rel = [os.path.relpath(p, common) for p in lowers]
+        data = (f"lowerdir={':'.join(rel)},upperdir={os.path.relpath(paths.upper, common)},"
+                f"workdir={os.path.relpath(paths.work, common)}")
+        linux.mount("overlay", paths.merged, "overlay", 0, data)
+    finally:
+        os.fchdir(old)
+        os.close(old)
+
+
+def _copy_up(image_dir: str, volume_dir: str) -> None:
+    """Docker's volume copy-up: an empty new volume gets the image's files at the mount point."""
+    if not os.path.isdir(image_dir) or os.listdir(volume_dir) or not os.listdir(image_dir):
+        return
+    shutil.copytree(image_dir, volume_dir, symlinks=True, dirs_exist_ok=True, copy_function=shutil.copy2)
+    st = os.lstat(image_dir)
+    os.chown(volume_dir, st.st_uid, st.st_gid)
+    os.chmod(volume_dir, stat.S_IMODE(st.st_mode))
+
+
+def _bind(m: Mount, target: str) -> None:
+    if not os.path.exists(m.source):
+        raise OSError(errno.ENOENT, f"bind source path does not exist: {m.source}")
+    is_dir = os.path.isdir(m.source)
+    if m.type == "volume" and is_dir and "nocopy" not in m.options:
+        _copy_up(target, m.source)
+    _ensure(target, is_dir)
+    linux.mount(m.source, target, None, MS_BIND | (MS_REC if m.recursive else 0))
+    extra = _flags(m.options)
+    if m.read_only or extra:
+        linux.mount(None, target, None, MS_BIND | MS_REMOUNT | (MS_RDONLY if m.read_only else 0) | extra)
+    linux.mount(None, target, None, _PROPAGATION[m.propagation or "rprivate"])
+
+
+def _tmpfs(m: Mount, target: str) -> None:
+    _ensure(target, True)
+    data = f"mode={m.tmpfs_mode:o}" + (f",size={m.tmpfs_size}" if m.tmpfs_size else "")
+    flags = MS_NOSUID | MS_NODEV | _flags(m.options) | (MS_RDONLY if m.read_only else 0)
+    linux.mount("tmpfs", target, "tmpfs", flags, data)
+
+
+def _mount_user(spec: ContainerSpec, root: str) -> None:
+    for m in sorted(spec.mounts, key=lambda m: len([p for p in m.target.split("/") if p])):
+        target = secure_join(root, m.target)
+        if m.type == "tmpfs":
+            _tmpfs(m, target)
+        else:
+            _bind(m, target)
+
+
+def _mount_dev(spec: ContainerSpec, root: str, console: str | None) -> None:
+    dev = secure_join(root, "/dev")
+    _ensure(dev, True)
+    linux.mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k")
+    for name, major, minor in _DEVICES:
+        path = os.path.join(dev, name)
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+        os.chmod(path, 0o666)  # mknod honours the umask
+    for name, target in _DEV_LINKS:
+        os.symlink(target, os.path.join(dev, name))
+    for sub in ("pts", "shm", "mqueue"):
+        os.mkdir(os.path.join(dev, sub), 0o755)
+    linux.mount("devpts", os.path.join(dev, "pts"), "devpts", MS_NOSUID | MS_NOEXEC,
+                f"newinstance,ptmxmode=0666,mode=0620,gid={_TTY_GID}")
+    linux.mount("shm", os.path.join(dev, "shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                f"mode=1777,size={spec.shm_size}")
+    linux.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if console:
+        _ensure(os.path.join(dev, "console"), False)
+        linux.mount(console, os.path.join(dev, "console"), None, MS_BIND)
+
+
+def _mount_kernel_fs(spec: ContainerSpec, root: str) -> None:
+    proc = secure_join(root, "/proc")
+    _ensure(proc, True)
+    linux.mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    sys_dir = secure_join(root, "/sys")
+    _ensure(sys_dir, True)
+    ro = 0 if spec.privileged else MS_RDONLY
+    base = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    try:
+        linux.mount("sysfs", sys_dir, "sysfs", base | ro)
+    except PermissionError:
+        # Joined a network namespace we do not own: sysfs refuses; bind the host's read-only instead.
+        linux.mount("/sys", sys_dir, None, MS_BIND | MS_REC)
+        linux.mount(None, sys_dir, None, MS_BIND | MS_REMOUNT | base | ro)
+    if "cgroup" in spec.namespaces and os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        linux.mount("cgroup2", os.path.join(sys_dir, "fs/cgroup"), "cgroup2", base | MS_RELATIME | ro)
+
+
+def _mount_managed(paths: RootfsPaths, root: str) -> None:
+    for name in MANAGED_FILES:
+        src = os.path.join(paths.state_dir, name)
+        if not os.path.exists(src):
+            continue
+        target = secure_join(root, "/etc/" + name)
+        if os.path.isdir(target):
+            continue  # an image with a directory there: leave it alone, like Docker
+        _ensure(target, False)
+        linux.mount(src, target, None, MS_BIND)
+
+
+def mount_rootfs(spec: ContainerSpec, state_dir: str, console: str | None = None) -> str:
+    """Build the container's tree under ``<state_dir>/rootfs`` and return that path. Call in a new mount ns."""
+    shared = any(m.propagation in ("shared", "rshared", "slave", "rslave") for m in spec.mounts)
+    linux.mount(None, "/", None, MS_REC | (MS_SLAVE if shared else MS_PRIVATE))
+    paths = RootfsPaths(state_dir)
+    _overlay(spec, paths)
+    root = paths.merged
+    _mount_kernel_fs(spec, root)
+    _mount_dev(spec, root, console)
+    _mount_user(spec, root)
+    _mount_managed(paths, root)
+    return root
+
+
+def pivot_into(root: str) -> None:
+    """Make ``root`` the root of this mount namespace and drop the old root entirely."""
+    os.chdir(root)
+    linux.pivot_root(".", ".")
+    linux.mount(None, ".", None, MS_SLAVE | MS_REC)  # keep the unmount below from reaching any peer
+    linux.umount(".", MNT_DETACH)
+    os.chdir("/")
+
+
+def _mask(path: str) -> None:
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return
+    if stat.S_ISDIR(st.st_mode):
+        linux.mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0,mode=0555")
+    else:
+        linux.mount("/dev/null", path, None, MS_BIND)
+
+
+def _make_readonly(path: str) -> None:
+    try:
+        linux.mount(path, path, None, MS_BIND | MS_REC)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    linux.mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def lock_rootfs(spec: ContainerSpec) -> None:
+    """After ``pivot_into`` and the sysctls: masked paths, read-only paths, read-only rootfs."""
+    if not spec.privileged:
+        for path in spec.readonly_paths:
+            _make_readonly(path)
+        for path in spec.masked_paths:
+            _mask(path)
+    if spec.readonly_rootfs:
+        linux.mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY)
