@@ -1,0 +1,167 @@
+"""Load a Compose project: find its files, read them, interpolate each, resolve include and extends, merge
+them in order, pick the project name and apply profiles. The result is a plain dict plus a source map.
+
+Environment precedence (as Docker Compose): the process environment wins over ``--env-file`` files (later
+ones win over earlier), which replace the project directory's ``.env``. ``COMPOSE_FILE``,
+``COMPOSE_PROJECT_NAME`` and ``COMPOSE_PROFILES`` may come from either.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compose.dotenv import read_dotenv
+from compose.errors import Problem
+from compose.extends import ExtendsResolver
+from compose.files import STDIN, choose_project_name, find_files, project_directory, read_file
+from compose.include import apply_includes
+from compose.interpolate import Interpolator
+from compose.merge import merge_configs, strip_tags
+from compose.profiles import active_profiles, apply_profiles
+from compose.sourcemap import LocatedDict, SourceMap, to_plain
+from compose.yamlread import read_yaml
+
+__all__ = ["LoadOptions", "LoadResult", "load", "load_environment"]
+
+
+@dataclass
+class LoadOptions:
+    """What the global CLI options say (and what tests inject: ``environ``, ``cwd``, ``stdin``)."""
+
+    files: list[str] = field(default_factory=list)
+    project_name: str | None = None
+    project_directory: str | None = None
+    env_files: list[str] = field(default_factory=list)
+    profiles: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)  # named on the command line: enabled whatever profiles
+    interpolate: bool = True
+    environ: Mapping[str, str] | None = None  # default: os.environ
+    cwd: Path | None = None  # default: the working directory
+    stdin: Callable[[], str] | None = None
+
+
+@dataclass
+class LoadResult:
+    config: dict[str, Any]
+    sources: SourceMap
+    warnings: list[Problem]
+    project_name: str
+    project_dir: Path
+    environment: dict[str, str]
+    files: list[str]
+    disabled_services: dict[str, dict[str, Any]]
+    profiles: list[str] = field(default_factory=list)  # the active ones
+
+
+def load_environment(env_files: list[Path], environ: Mapping[str, str]) -> dict[str, str]:
+    """The env files in order (later wins), then the process environment over them."""
+    values: dict[str, str] = {}
+    for path in env_files:
+        values.update(read_dotenv(path, {**values, **environ}))
+    values.update(environ)
+    return values
+
+
+def _env_files(options: LoadOptions, cwd: Path, directory: Path) -> list[Path]:
+    if options.env_files:
+        return [p if p.is_absolute() else cwd / p for p in (Path(f).expanduser() for f in options.env_files)]
+    default = directory / ".env"
+    return [default] if default.is_file() else []
+
+
+class _FileLoader:
+    """Reads, interpolates and resolves the files of one project (an included project gets its own)."""
+
+    def __init__(self, environment: Mapping[str, str], interpolate: bool, stdin: Callable[[], str],
+                 warnings: list[Problem], cwd: Path) -> None:
+        self.environment = environment
+        self.interpolator = Interpolator(environment) if interpolate else None
+        self.interpolate = interpolate
+        self.stdin = stdin
+        self.warnings = warnings
+        self.cwd = cwd
+        self._raw: dict[str, LocatedDict] = {}
+        self.extends = ExtendsResolver(self._other)
+
+    def read(self, name: str) -> tuple[LocatedDict, Path]:
+        """One file parsed and interpolated (no include/extends yet), and its directory."""
+        source = read_file(name, self.stdin)
+        tree = read_yaml(source.text, source.name)
+        if self.interpolator is not None:
+            before = len(self.interpolator.warnings)
+            self.interpolator.tree(tree)
+            self.warnings.extend(self.interpolator.warnings[before:])
+        return tree, source.directory or self.cwd
+
+    def _other(self, path: Path) -> LocatedDict:
+        key = str(path)
+        if key not in self._raw:
+            tree, _ = self.read(key)
+            self._raw[key] = tree
+        return self._raw[key]
+
+    def load_one(self, name: str, stack: tuple[Path, ...]) -> LocatedDict:
+        tree, directory = self.read(name)
+        apply_includes(tree, directory, self.environment, self._load_sub, stack)
+        self.extends.apply(tree, name if name != STDIN else "<stdin>", directory)
+        return tree
+
+    def load_all(self, names: list[str], stack: tuple[Path, ...] = ()) -> LocatedDict:
+        merged: Any = None
+        for name in names:
+            tree = self.load_one(name, stack + ((Path(name),) if name != STDIN else ()))
+            merged = strip_tags(tree) if merged is None else merge_configs(merged, tree)
+        return merged if isinstance(merged, LocatedDict) else LocatedDict()
+
+    def _load_sub(self, files: list[Path], project_dir: Path, environment: dict[str, str],
+                  stack: tuple[Path, ...]) -> LocatedDict:
+        sub = _FileLoader(environment, self.interpolate, self.stdin, self.warnings, project_dir)
+        return sub.load_all([str(f) for f in files], stack)
+
+
+def load(options: LoadOptions | None = None) -> LoadResult:
+    """Load the project the options describe. Raises ``UserError`` for anything the user must fix."""
+    options = options or LoadOptions()
+    environ = dict(os.environ if options.environ is None else options.environ)
+    cwd = (options.cwd or Path.cwd()).absolute()
+    stdin_text: list[str] = []
+
+    def stdin() -> str:
+        if not stdin_text:
+            import sys
+
+            stdin_text.append((options.stdin or sys.stdin.read)())
+        return stdin_text[0]
+
+    warnings: list[Problem] = []
+    # COMPOSE_FILE & co may be set in the .env of the working (or --project-directory) directory.
+    first_dir = Path(options.project_directory).expanduser() if options.project_directory else cwd
+    first_dir = first_dir if first_dir.is_absolute() else cwd / first_dir
+    early_env = load_environment(_env_files(options, cwd, first_dir), environ)
+    files, found_warnings = find_files(options.files, early_env, cwd)
+    warnings.extend(found_warnings)
+    project_dir = project_directory(files, options.project_directory, cwd)
+    environment = (early_env if project_dir == first_dir
+                   else load_environment(_env_files(options, cwd, project_dir), environ))
+
+    loader = _FileLoader(environment, options.interpolate, stdin, warnings, cwd)
+    merged = loader.load_all(files)
+    name = choose_project_name(options.project_name, environment, merged.get("name"), project_dir)
+    profiles = active_profiles(options.profiles, environment)
+    disabled = apply_profiles(merged, profiles, options.services)
+    if "name" in merged and merged.get("name") != name:
+        merged["name"] = name
+    return LoadResult(
+        config=to_plain(merged),
+        sources=SourceMap.from_tree(merged),
+        warnings=warnings,
+        project_name=name,
+        project_dir=project_dir,
+        environment=environment,
+        files=[f if f != STDIN else "<stdin>" for f in files],
+        disabled_services=disabled,
+        profiles=profiles,
+    )

@@ -1,0 +1,58 @@
+"""Profiles: services listing ``profiles`` run only when one of them is active (``--profile``,
+``COMPOSE_PROFILES``; ``*`` activates all) or when the service is named explicitly on the command line.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from compose.sourcemap import to_plain
+
+__all__ = ["active_profiles", "all_profiles", "apply_profiles"]
+
+
+def active_profiles(cli: Iterable[str], environment: Mapping[str, str]) -> list[str]:
+    """``--profile`` values (each may be comma-separated), else ``COMPOSE_PROFILES``."""
+    chosen = [p.strip() for value in cli for p in value.split(",") if p.strip()]
+    if chosen:
+        return chosen
+    return [p.strip() for p in environment.get("COMPOSE_PROFILES", "").split(",") if p.strip()]
+
+
+def _profiles_of(service: Any) -> list[str]:
+    if not isinstance(service, dict):
+        return []
+    profiles = service.get("profiles")
+    if isinstance(profiles, list):
+        return [str(p) for p in profiles if p is not None]
+    return []
+
+
+def all_profiles(config: Mapping[str, Any]) -> list[str]:
+    """Every profile any service names, sorted (``config --profiles``)."""
+    services = config.get("services")
+    if not isinstance(services, dict):
+        return []
+    return sorted({p for s in services.values() for p in _profiles_of(s)})
+
+
+def apply_profiles(
+    tree: dict[str, Any], profiles: Iterable[str], explicit_services: Iterable[str] = ()
+) -> dict[str, dict[str, Any]]:
+    """Remove the services no active profile enables from ``tree`` (in place); return them, as plain dicts."""
+    services = tree.get("services")
+    if not isinstance(services, dict):
+        return {}
+    active = set(profiles)
+    explicit = set(explicit_services)
+    disabled: dict[str, dict[str, Any]] = {}
+    for name in list(services):
+        own = _profiles_of(services[name])
+        if not own or "*" in active or name in explicit or active.intersection(own):
+            continue
+        disabled[name] = to_plain(services[name])
+        if hasattr(services, "drop"):
+            services.drop(name)
+        else:
+            del services[name]
+    return disabled
