@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from runtime.daemon import system, volumes
+from runtime.daemon import images, system, volumes
 from runtime.daemon.errors import error_response
 from runtime.daemon.events import EventBus
 from runtime.daemon.router import API_VERSION, Router
@@ -30,7 +30,9 @@ class Engine:
         self.bus = EventBus()
         self.volumes = VolumeService(self.root, self._volume_event)
         self.engine_id = self._engine_id()
-        self.images: Any = None
+        from runtime.images import ImageStore
+
+        self.images = ImageStore(self.root / "images", in_use=self._image_user)
         self.containers: Any = None
         self.networks: Any = None
         self._closers: list[Any] = []
@@ -56,7 +58,24 @@ class Engine:
         return counts
 
     def image_count(self) -> int:
-        return len(self.images.list()) if self.images is not None else 0
+        return len(self.images.list())
+
+    def image_users(self) -> dict[str, int]:
+        """Image id -> number of containers made from it."""
+        counts: dict[str, int] = {}
+        if self.containers is not None:
+            for image_id in self.containers.image_ids():
+                counts[image_id] = counts.get(image_id, 0) + 1
+        return counts
+
+    def _image_user(self, image_id: str) -> str | None:
+        if self.containers is None:
+            return None
+        return self.containers.user_of_image(image_id)
+
+    def registry_options(self) -> dict[str, Any]:
+        return {"mirrors": list(self.config.registry_mirrors),
+                "insecure": list(self.config.insecure_registries)}
 
     async def disk_usage(self) -> dict[str, Any]:
         from runtime.daemon.volumes import volume_json
@@ -81,6 +100,7 @@ def build_router(engine: Engine) -> Router:
     router = Router()
     system.register(router, engine)
     volumes.register(router, engine)
+    images.register(router, engine)
     return router
 
 

@@ -1,0 +1,229 @@
+"""``/images``: list, inspect, history, tag, remove, prune, import (``create?fromSrc``), pull
+(``create?fromImage``), push, load and save (``get``)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from runtime.daemon.filters import labels_match, parse_filters
+from runtime.daemon.router import Router
+from runtime.daemon.server import Reply, Request, Response, Stream, json_response
+from runtime.errors import EngineError, InvalidArgument, Unsupported
+
+if TYPE_CHECKING:
+    from runtime.daemon.app import Engine
+
+__all__ = ["register"]
+
+
+def _line(value: dict[str, Any]) -> bytes:
+    return json.dumps(value).encode() + b"\r\n"
+
+
+async def _spool(req: Request, directory: str) -> BinaryIO:
+    """The request body in an unnamed temp file (image archives and rootfs tarballs can be large)."""
+    fh = tempfile.TemporaryFile(dir=directory)
+    async for chunk in req.chunks():
+        await asyncio.to_thread(fh.write, chunk)
+    fh.seek(0)
+    return fh  # type: ignore[return-value]
+
+
+def _progress_stream(work: Callable[[Callable[[dict[str, Any]], None]], list[dict[str, Any]] | None]) -> Stream:
+    """Run blocking ``work(emit)`` in a thread; stream each emitted progress message; errors end the stream with
+    Docker's ``{"errorDetail": {"message": ...}, "error": ...}`` (the status is already 200 by then)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+    def emit(msg: dict[str, Any]) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, msg)
+
+    def run() -> None:
+        try:
+            for msg in work(emit) or []:
+                emit(msg)
+        except EngineError as err:
+            emit({"errorDetail": {"message": str(err)}, "error": str(err)})
+        except Exception as err:  # noqa: BLE001 - reported to the client in the stream
+            emit({"errorDetail": {"message": f"{type(err).__name__}: {err}"}, "error": f"{err}"})
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    async def body() -> AsyncIterator[bytes]:
+        task = asyncio.ensure_future(asyncio.to_thread(run))
+        try:
+            while (msg := await queue.get()) is not None:
+                yield _line(msg)
+        finally:
+            await asyncio.shield(task)
+
+    return Stream(body())
+
+
+def register(router: Router, engine: Engine) -> None:
+    from runtime.images.inspect import image_history, image_inspect, image_summary
+
+    store = engine.images
+    tmp = str(store.root)
+
+    async def listing(req: Request) -> Response:
+        filters = parse_filters(req, ("reference", "label", "dangling", "before", "since", "until"))
+        images = await asyncio.to_thread(store.list)
+        usage = engine.image_users()
+        out = []
+        for image in images:
+            tags = image.repo_tags
+            if filters.get("dangling"):
+                dangling = filters["dangling"][-1].lower() in ("1", "true")
+                if dangling == bool(tags):
+                    continue
+            if filters.get("label") and not labels_match(image.config.get("Labels") or {}, filters["label"]):
+                continue
+            if filters.get("reference"):
+                import fnmatch
+
+                pats = filters["reference"]
+                if not any(fnmatch.fnmatch(t, p) or fnmatch.fnmatch(t.rsplit(":", 1)[0], p)
+                           for t in tags for p in pats):
+                    continue
+            out.append(image_summary(image, usage.get(image.id, 0)))
+        return json_response(out)
+
+    async def inspect(req: Request) -> Response:
+        image = await asyncio.to_thread(store.resolve, req.params["name"])
+        return json_response(image_inspect(image))
+
+    async def history(req: Request) -> Response:
+        image = await asyncio.to_thread(store.resolve, req.params["name"])
+        return json_response(image_history(image))
+
+    async def tag(req: Request) -> Response:
+        repo = req.arg("repo")
+        if not repo:
+            raise InvalidArgument("repository name must have at least one component")
+        path = repo.split("/", 1)[1] if "/" in repo and any(c in repo.split("/")[0] for c in ".:") else repo
+        if path != path.lower():
+            raise InvalidArgument(f"invalid reference format: repository name ({repo}) must be lowercase")
+        ref = f"{repo}:{req.arg('tag')}" if req.arg("tag") else repo
+        image = await asyncio.to_thread(store.tag, req.params["name"], ref)
+        engine.bus.publish("image", "tag", image.id, {"name": ref})
+        return Response(201, content_type="text/plain")
+
+    async def remove(req: Request) -> Response:
+        result = await asyncio.to_thread(store.remove, req.params["name"], force=req.flag("force"))
+        for item in result:
+            for action, value in item.items():
+                engine.bus.publish("image", "untag" if action == "Untagged" else "delete", value, {"name": value})
+        return json_response(result)
+
+    async def prune(req: Request) -> Response:
+        filters = parse_filters(req, ("dangling", "label", "until"))
+        dangling = not filters.get("dangling") or filters["dangling"][-1].lower() in ("1", "true")
+        report = await asyncio.to_thread(store.prune, dangling_only=dangling)
+        return json_response(report)
+
+    async def create(req: Request) -> Reply:
+        src, image_name = req.arg("fromSrc"), req.arg("fromImage")
+        tag = req.arg("tag") or ""
+        if src is not None:
+            if src != "-":
+                raise InvalidArgument("importing from a URL is not supported; send the tarball as the body")
+            repo = req.arg("repo") or ""
+            reference = (f"{repo}:{tag}" if tag else repo) or None
+            changes = req.query.get("changes", [])
+            body = await _spool(req, tmp)
+
+            def work(emit: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
+                with body:
+                    image = store.import_rootfs(body, reference, changes or None, message=req.arg("message") or "")
+                engine.bus.publish("image", "import", image.id, {"name": reference or image.id})
+                return [{"status": image.id}]
+
+            return _progress_stream(work)
+        if not image_name:
+            raise InvalidArgument("fromImage or fromSrc is required")
+        ref = image_name if not tag or "@" in image_name else f"{image_name}:{tag}"
+        pull = _registry_call("pull")
+
+        def pull_work(emit: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
+            image = pull(store, ref, engine.registry_options(), emit)
+            engine.bus.publish("image", "pull", ref, {"name": ref})
+            return [{"status": f"Digest: {getattr(image, 'id', '')}"},
+                    {"status": f"Status: Downloaded newer image for {ref}"}]
+
+        return _progress_stream(pull_work)
+
+    async def push(req: Request) -> Reply:
+        name = req.params["name"]
+        ref = f"{name}:{req.arg('tag')}" if req.arg("tag") else name
+        push_fn = _registry_call("push")
+
+        def work(emit: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
+            result = push_fn(store, ref, engine.registry_options(), emit)
+            engine.bus.publish("image", "push", ref, {"name": ref})
+            return [] if result is None else list(result) if isinstance(result, list) else []
+
+        return _progress_stream(work)
+
+    async def load(req: Request) -> Reply:
+        from runtime.images.archive import load_images
+
+        body = await _spool(req, tmp)
+
+        def work(emit: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
+            with body:
+                messages = load_images(store, body)
+            for msg in messages:
+                engine.bus.publish("image", "load", msg.split(": ", 1)[-1], {})
+            return [{"stream": m + "\n"} for m in messages]
+
+        return _progress_stream(work)
+
+    async def save(req: Request) -> Reply:
+        from runtime.images.archive import save_images
+
+        names = req.query.get("names") or ([req.params["name"]] if "name" in req.params else [])
+        if not names:
+            raise InvalidArgument("no images named to save")
+        for name in names:  # fail before the 200 when an image is unknown
+            await asyncio.to_thread(store.resolve, name)
+        fd, path = tempfile.mkstemp(dir=tmp)
+        out = os.fdopen(fd, "w+b")
+        os.unlink(path)
+        await asyncio.to_thread(save_images, store, names, out)
+        out.seek(0)
+
+        async def body() -> AsyncIterator[bytes]:
+            with out:
+                while chunk := await asyncio.to_thread(out.read, 1 << 20):
+                    yield chunk
+
+        return Stream(body(), content_type="application/x-tar")
+
+    router.add("GET", "/images/json", listing)
+    router.add("POST", "/images/create", create)
+    router.add("POST", "/images/load", load)
+    router.add("GET", "/images/get", save)
+    router.add("POST", "/images/prune", prune)
+    router.add("GET", "/images/{name:path}/json", inspect)
+    router.add("GET", "/images/{name:path}/history", history)
+    router.add("GET", "/images/{name:path}/get", save)
+    router.add("POST", "/images/{name:path}/tag", tag)
+    router.add("POST", "/images/{name:path}/push", push)
+    router.add("DELETE", "/images/{name:path}", remove)
+
+
+def _registry_call(name: str) -> Callable[..., Any]:
+    """The image store's registry client entry (``pull``/``push``) when the tree has it."""
+    try:
+        from runtime.images import registry  # type: ignore[attr-defined]
+    except ImportError:
+        registry = None
+    fn = getattr(registry, name, None) if registry is not None else None
+    if fn is None:
+        raise Unsupported(f"image {name} is not available in this engine build (no registry client)")
+    return fn  # type: ignore[no-any-return]

@@ -1,0 +1,58 @@
+"""Image endpoints over docker-py and the docker CLI: import, list, inspect, tag, history, save/load, remove."""
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+import docker
+import pytest
+
+
+def _import(daemon, busybox_tar, ref="busybox:latest"):
+    repo, _, tag = ref.partition(":")
+    client = daemon.client()
+    with open(busybox_tar, "rb") as fh:
+        out = client.api.import_image_from_data(fh.read(), repository=repo, tag=tag,
+                                                changes=['CMD ["sh"]', "ENV HELLO=world"])
+    return client, out
+
+
+def test_import_list_inspect_tag_remove(daemon, busybox_tar):
+    client, out = _import(daemon, busybox_tar)
+    image_id = json.loads(out.strip().splitlines()[-1])["status"]
+    assert image_id.startswith("sha256:")
+    image = client.images.get("busybox")
+    assert image.id == image_id and image.tags == ["busybox:latest"]
+    assert image.attrs["Config"]["Cmd"] == ["sh"] and "HELLO=world" in image.attrs["Config"]["Env"]
+    assert image.tag("localhost:5000/bb", "v1")
+    assert set(client.images.get(image_id).tags) == {"busybox:latest", "localhost:5000/bb:v1"}
+    assert [i.id for i in client.images.list(name="busybox")] == [image_id]
+    assert len(client.images.list(filters={"dangling": True})) == 0
+    assert client.api.history("busybox")[0]["Id"] == image_id
+    res = client.api.remove_image("localhost:5000/bb:v1")
+    assert res == [{"Untagged": "localhost:5000/bb:v1"}]
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get("nope:latest")
+    client.images.remove("busybox")
+    assert client.images.list() == []
+
+
+def test_save_and_load_roundtrip(daemon, busybox_tar):
+    client, _ = _import(daemon, busybox_tar)
+    data = b"".join(client.images.get("busybox").save(named=True))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        assert "manifest.json" in tar.getnames()
+    client.images.remove("busybox")
+    loaded = client.images.load(data)
+    assert [i.tags for i in loaded] == [["busybox:latest"]]
+
+
+def test_cli_images_and_bad_names(daemon, busybox_tar):
+    _import(daemon, busybox_tar)
+    out = daemon.cli("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    assert out == ["busybox:latest"]
+    bad = daemon.cli("image", "inspect", "no-such-image", check=False)
+    assert bad.returncode != 0 and "No such image" in bad.stderr
+    bad = daemon.cli("tag", "busybox", "UPPER/case", check=False)
+    assert bad.returncode != 0
