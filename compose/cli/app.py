@@ -1,0 +1,92 @@
+"""The typer application: global options, one module per command, and ``run(argv) -> exit code``.
+
+Start-up stays light: command modules import their heavy dependencies inside the command body, so
+``pycompose --help`` loads only typer/click and these small modules.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import click
+import typer
+
+from compose.cli.options import GlobalOptions
+from compose.cli.output import print_problems
+from compose.errors import UserError
+
+__all__ = ["EXIT_BUG", "EXIT_OK", "EXIT_USER_ERROR", "build_app", "run"]
+
+EXIT_OK = 0
+EXIT_USER_ERROR = 1
+EXIT_BUG = 2
+
+_HELP = "Define and run multi-container applications, on pycompose's own container runtime."
+
+
+def _global_options(
+    ctx: typer.Context,
+    file: Annotated[Optional[list[str]], typer.Option(
+        "--file", "-f", help="Compose configuration file(s); '-' reads stdin.", metavar="FILE")] = None,
+    project_name: Annotated[Optional[str], typer.Option("--project-name", "-p", help="Project name.", metavar="NAME")] = None,
+    project_directory: Annotated[Optional[str], typer.Option(
+        "--project-directory", help="Working directory (default: the first file's directory).",
+        metavar="DIR")] = None,
+    env_file: Annotated[Optional[list[str]], typer.Option(
+        "--env-file", help="Alternate environment file(s).", metavar="FILE")] = None,
+    profile: Annotated[Optional[list[str]], typer.Option(
+        "--profile", help="Enable a profile (repeatable).", metavar="PROFILE")] = None,
+) -> None:
+    ctx.obj = GlobalOptions(
+        files=list(file or []),
+        project_name=project_name,
+        project_directory=project_directory,
+        env_files=list(env_file or []),
+        profiles=list(profile or []),
+    )
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="pycompose",
+        help=_HELP,
+        add_completion=False,
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_global_options)
+    from compose.cli import config as config_cmd
+
+    config_cmd.register(app)
+    return app
+
+
+def run(argv: list[str]) -> int:
+    """Run one command line; return the exit code. User errors exit 1, bugs print a traceback and exit 2."""
+    try:
+        command = typer.main.get_command(build_app())
+        result = command.main(args=list(argv), prog_name="pycompose", standalone_mode=False)
+    except UserError as err:
+        print_problems(err.problems)
+        return EXIT_USER_ERROR
+    except click.exceptions.Exit as err:
+        return err.exit_code
+    except click.ClickException as err:
+        err.show()
+        return EXIT_USER_ERROR
+    except click.exceptions.Abort:
+        print("Aborted.", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_USER_ERROR
+    except Exception:  # a bug: say so loudly
+        import traceback
+
+        traceback.print_exc()
+        print("pycompose: internal error (a bug, please report it with the traceback above)", file=sys.stderr)
+        return EXIT_BUG
+    return result if isinstance(result, int) else EXIT_OK

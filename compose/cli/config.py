@@ -1,0 +1,216 @@
+"""``pycompose config``: parse, resolve and render the project in canonical form (like ``docker compose config``).
+
+Without flags it prints the canonical project as YAML (``--format json`` for JSON). The listing flags print
+one name per line instead: ``--services`` (start order), ``--volumes``, ``--networks``, ``--profiles``,
+``--images``, ``--hash SERVICE[,SERVICE...]|*`` (``name hash`` lines), ``--variables`` (the variables the files
+use, with their defaults). ``-q`` only validates. ``--no-interpolate`` keeps ``${VAR}`` as written.
+"""
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from compose.cli.options import GlobalOptions
+    from compose.project import LoadedProject
+
+__all__ = ["register", "render_config", "start_order"]
+
+_TOP_LEVEL_ORDER = ("name", "services", "networks", "volumes", "secrets", "configs", "models")
+
+
+class Format(str, Enum):
+    yaml = "yaml"
+    json = "json"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("config", help="Parse, resolve and render the Compose file in canonical format.")(config)
+
+
+def config(
+    ctx: typer.Context,
+    services: Annotated[Optional[list[str]], typer.Argument(help="Only these services.", metavar="SERVICE",
+                                                            show_default=False)] = None,
+    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.yaml,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only validate; print nothing.")] = False,
+    list_services: Annotated[bool, typer.Option("--services", help="Print the service names.")] = False,
+    list_volumes: Annotated[bool, typer.Option("--volumes", help="Print the volume names.")] = False,
+    list_networks: Annotated[bool, typer.Option("--networks", help="Print the network names.")] = False,
+    list_profiles: Annotated[bool, typer.Option("--profiles", help="Print the profile names.")] = False,
+    list_images: Annotated[bool, typer.Option("--images", help="Print the image names.")] = False,
+    hash: Annotated[Optional[str], typer.Option(
+        "--hash", help="Print the config hash of SERVICE[,SERVICE...] or '*' for all.", metavar="SERVICES")] = None,
+    no_interpolate: Annotated[bool, typer.Option("--no-interpolate", help="Don't interpolate variables.")] = False,
+    variables: Annotated[bool, typer.Option("--variables", help="Print the variables the files use.")] = False,
+    environment: Annotated[bool, typer.Option(
+        "--environment", help="Print the environment used for interpolation.")] = False,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write to FILE instead of stdout.",
+                                                  metavar="FILE")] = None,
+) -> int:
+    from compose.cli.output import print_warnings
+    from compose.project import load_project
+
+    opts: GlobalOptions = ctx.obj
+    wanted = list(services or [])
+    if variables:
+        text = _render_variables(opts, format)
+        return _emit(text, output)
+    loaded = load_project(opts.load_options(services=wanted, interpolate=not no_interpolate))
+    print_warnings(loaded.warnings)
+    _check_services(loaded, wanted)
+    if quiet:
+        return 0
+    if environment:
+        text = "".join(f"{k}={v}\n" for k, v in sorted(loaded.load.environment.items()))
+    elif list_services:
+        text = _lines(start_order(loaded, wanted))
+    elif list_volumes:
+        text = _lines(loaded.canonical.get("volumes") or {})
+    elif list_networks:
+        text = _lines(loaded.canonical.get("networks") or {})
+    elif list_profiles:
+        text = _lines(_profiles(loaded))
+    elif list_images:
+        text = _lines(_images(loaded, wanted))
+    elif hash is not None:
+        text = _render_hashes(loaded, hash)
+    else:
+        document = render_config(loaded, wanted)
+        if format is Format.json:
+            from compose.cli.output import dump_json
+
+            text = dump_json(document)
+        else:
+            from compose.cli.output import dump_yaml
+
+            text = dump_yaml(document)
+    return _emit(text, output)
+
+
+def _emit(text: str, output: str | None) -> int:
+    if output:
+        from pathlib import Path
+
+        from compose.errors import UserError
+
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as err:
+            raise UserError.single(f"cannot write {output}: {err.strerror}") from None
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return 0
+
+
+def _lines(names: Any) -> str:
+    return "".join(f"{n}\n" for n in names)
+
+
+def _check_services(loaded: "LoadedProject", wanted: list[str]) -> None:
+    from compose.errors import UserError
+
+    known = loaded.canonical.get("services") or {}
+    unknown = [s for s in wanted if s not in known]
+    if unknown:
+        disabled = [s for s in unknown if s in loaded.load.disabled_services]
+        if disabled:
+            raise UserError.single(f"service {disabled[0]!r} is disabled: enable one of its profiles with --profile")
+        raise UserError.single(f"no such service: {unknown[0]}")
+
+
+def start_order(loaded: "LoadedProject", wanted: list[str] | None = None) -> list[str]:
+    """Service names, dependencies first; within one level sorted by name."""
+    from compose.graph import ServiceGraph
+
+    graph = ServiceGraph(loaded.project)
+    if wanted:
+        graph = graph.subgraph(wanted, with_deps=True)
+    return [name for level in graph.levels() for name in sorted(level)]
+
+
+def _selected(loaded: "LoadedProject", wanted: list[str]) -> dict[str, Any]:
+    services = loaded.canonical.get("services") or {}
+    if not wanted:
+        return dict(services)
+    keep = set(start_order(loaded, wanted))
+    return {name: svc for name, svc in services.items() if name in keep}
+
+
+def render_config(loaded: "LoadedProject", wanted: list[str] | None = None) -> dict[str, Any]:
+    """The canonical project with ``name`` first and Docker Compose's top-level order."""
+    canonical = dict(loaded.canonical)
+    canonical["name"] = loaded.name
+    canonical["services"] = _selected(loaded, list(wanted or []))
+    ordered = {k: canonical[k] for k in _TOP_LEVEL_ORDER if k in canonical and canonical[k] not in (None, {})}
+    if "services" not in ordered:
+        ordered["services"] = {}
+    for key, value in canonical.items():
+        if key not in ordered and key not in _TOP_LEVEL_ORDER:
+            ordered[key] = value
+    return ordered
+
+
+def _profiles(loaded: "LoadedProject") -> list[str]:
+    from compose.profiles import all_profiles
+
+    every = dict(loaded.load.config.get("services") or {})
+    every.update(loaded.load.disabled_services)
+    return all_profiles({"services": every})
+
+
+def _images(loaded: "LoadedProject", wanted: list[str]) -> list[str]:
+    services = _selected(loaded, wanted)
+    out = []
+    for name in start_order(loaded, wanted):
+        if name in services:
+            out.append(services[name].get("image") or f"{loaded.name}-{name}")
+    return out
+
+
+def _render_hashes(loaded: "LoadedProject", spec: str) -> str:
+    from compose.confighash import service_hash
+    from compose.errors import UserError
+
+    services = loaded.canonical.get("services") or {}
+    names = sorted(services) if spec.strip() == "*" else [s.strip() for s in spec.split(",") if s.strip()]
+    for name in names:
+        if name not in services:
+            raise UserError.single(f"--hash: no such service: {name}")
+    return "".join(f"{name} {service_hash(loaded.project, name)}\n" for name in names)
+
+
+def _render_variables(opts: "GlobalOptions", format: Format) -> str:
+    """The variables the (uninterpolated) files use: name, required, default, alternate."""
+    from compose.interpolate import Variable, template_variables
+    from compose.loader import load
+
+    result = load(opts.load_options(interpolate=False))
+    found: dict[str, Variable] = {}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            template_variables(value, found)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(result.config)
+    walk(result.disabled_services)
+    rows = [found[k] for k in sorted(found)]
+    if format is Format.json:
+        from compose.cli.output import dump_json
+
+        return dump_json({v.name: {"Name": v.name, "DefaultValue": v.default or "",
+                                   "PresenceValue": v.alternate or "", "Required": v.required} for v in rows})
+    table = [("NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE")]
+    table += [(v.name, str(v.required).lower(), v.default or "", v.alternate or "") for v in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    return "".join("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n" for r in table)
