@@ -1,0 +1,67 @@
+"""Docker's masked and read-only paths, and the child-side calls that apply them inside the container's mount
+namespace (after ``pivot_root``, with /proc and /sys mounted). Standard library and ``runtime.linux`` only.
+
+A masked directory gets an empty read-only tmpfs over it, a masked file ``/dev/null``; a read-only path is bind
+mounted onto itself and remounted read-only. Paths that do not exist are skipped, as runc does.
+"""
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterable
+
+from runtime import linux
+
+__all__ = ["DEFAULT_MASKED_PATHS", "DEFAULT_READONLY_PATHS", "mask_paths", "readonly_paths", "mask_path",
+           "readonly_path"]
+
+# moby oci/defaults.go
+DEFAULT_MASKED_PATHS = (
+    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+)
+DEFAULT_READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+_ST_FLAGS = ((os.ST_NOSUID, linux.MS_NOSUID), (os.ST_NODEV, linux.MS_NODEV), (os.ST_NOEXEC, linux.MS_NOEXEC))
+
+
+def mask_path(path: str, mount_label: str = "") -> None:
+    """Hide ``path``: an empty read-only tmpfs over a directory, ``/dev/null`` over anything else."""
+    try:
+        is_dir = os.path.isdir(path) and not os.path.islink(path)
+        if is_dir:
+            data = "size=0" + (f",{mount_label}" if mount_label else "")
+            linux.mount("tmpfs", path, "tmpfs", linux.MS_RDONLY, data)
+        else:
+            linux.mount("/dev/null", path, None, linux.MS_BIND)
+    except OSError as err:
+        if err.errno in (errno.ENOENT, errno.ENOTDIR):
+            return
+        raise
+
+
+def readonly_path(path: str) -> None:
+    """Make ``path`` (and everything mounted below it) read-only."""
+    try:
+        linux.mount(path, path, None, linux.MS_BIND | linux.MS_REC)
+    except OSError as err:
+        if err.errno == errno.ENOENT:
+            return
+        raise
+    flags = linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY
+    st = os.statvfs(path)
+    for st_flag, ms_flag in _ST_FLAGS:
+        if st.f_flag & st_flag:
+            flags |= ms_flag  # keep the locked flags of the underlying mount
+    linux.mount(path, path, None, flags)
+
+
+def mask_paths(paths: Iterable[str] = DEFAULT_MASKED_PATHS) -> None:
+    for path in paths:
+        mask_path(path)
+
+
+def readonly_paths(paths: Iterable[str] = DEFAULT_READONLY_PATHS) -> None:
+    for path in paths:
+        readonly_path(path)

@@ -1,0 +1,34 @@
+"""Process-wide privilege switches set in the child: ``no_new_privs`` and the OOM score adjustment."""
+from __future__ import annotations
+
+import errno
+
+from runtime import linux
+
+__all__ = ["set_no_new_privs", "no_new_privs", "set_oom_score_adj"]
+
+_PR_GET_NO_NEW_PRIVS = 39
+
+
+def set_no_new_privs() -> None:
+    """From now on execve never grants privileges (setuid bits, file capabilities); irreversible."""
+    linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def no_new_privs() -> bool:
+    return linux.prctl(_PR_GET_NO_NEW_PRIVS) == 1
+
+
+def set_oom_score_adj(value: int, pid: int | str = "self") -> None:
+    """Write ``oom_score_adj`` (-1000..1000). Lowering it below the current value needs CAP_SYS_RESOURCE."""
+    if not -1000 <= value <= 1000:
+        raise ValueError(f"oom_score_adj {value} is out of range -1000..1000")
+    fd = open(f"/proc/{pid}/oom_score_adj", "w", encoding="ascii")  # noqa: SIM115 - closed below
+    try:
+        fd.write(str(value))
+        fd.close()
+    except OSError as err:
+        if err.errno in (errno.EACCES, errno.EPERM):
+            raise PermissionError(err.errno, f"oom_score_adj {value}: lowering the OOM score needs "
+                                             "CAP_SYS_RESOURCE, which this host does not give the engine") from err
+        raise
