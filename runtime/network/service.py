@@ -1,0 +1,531 @@
+"""The network service: bridge networks, sandboxes (container netns), endpoints and published ports.
+
+``NetworkService(root, run_dir)`` keeps one JSON record per network under ``<root>/networks`` (atomic writes),
+port-proxy records under ``<root>/ports``, and sandboxes as nsfs bind mounts under ``<run_dir>/netns``. A new
+instance over the same root re-adopts everything (:meth:`restore` rebuilds what a reboot took away).
+
+Read API for the embedded DNS and the daemon: :meth:`list`, :meth:`get`, :meth:`endpoints`,
+:meth:`endpoints_of`, :meth:`sandbox_path`, :meth:`endpoint_by_ip`; :meth:`subscribe` delivers a
+:class:`NetworkEvent` after every create / remove / connect / disconnect (state already on disk).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import ipaddress
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pyroute2 import IPRoute
+
+from runtime.errors import Conflict, InvalidArgument, InvalidState, NotFound, Unsupported
+from runtime.network import bridge as _bridge
+from runtime.network import endpoint as _veth
+from runtime.network.hostlock import host_lock
+from runtime.network.ipam import (
+    DEFAULT_POOLS, AddressPool, IpamSpec, IPNetwork, Pool, choose_subnet, host_networks, ula_subnet,
+)
+from runtime.network.model import (
+    OPT_BRIDGE_NAME, OPT_DEFAULT_BRIDGE, OPT_ICC, OPT_MASQUERADE, OPT_MTU, Endpoint, Network, NetworkEvent,
+)
+from runtime.network.nat import DEFAULT_TABLE, BridgeRules, Firewall
+from runtime.network.netns import NetnsStore, is_netns_file
+from runtime.network.ports import BoundPort, PortBinding, bind_ports, close_sockets
+from runtime.network.publisher import Publisher
+from runtime.network.store import atomic_write_json, read_json
+
+__all__ = ["NetworkService", "Network", "Endpoint", "NetworkEvent"]
+
+log = logging.getLogger(__name__)
+
+_PREDEFINED = {"host": "host", "none": "null"}
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _truthy(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.lower() in ("1", "true", "yes", "on")
+
+
+class NetworkService:
+    """Networks, sandboxes and endpoints of one engine. Thread-safe; every call is blocking kernel work."""
+
+    def __init__(self, root: str | os.PathLike[str], run_dir: str | os.PathLike[str], *,
+                 pools: Iterable[Pool] = DEFAULT_POOLS, nft_table: str = DEFAULT_TABLE,
+                 default_bridge_name: str = "pycompose0", enable_ip_forward: bool = True) -> None:
+        self.root = Path(root)
+        self.run_dir = Path(run_dir)
+        self.pools = tuple(pools)
+        self.default_bridge_name = default_bridge_name
+        self.enable_ip_forward = enable_ip_forward
+        self.netns = NetnsStore(self.run_dir)
+        self.firewall = Firewall(nft_table)
+        self.publisher = Publisher(self.root / "ports", self.run_dir / "proxy")
+        self._dir = self.root / "networks"
+        self._lock = threading.RLock()
+        self._subscribers: list[Callable[[NetworkEvent], None]] = []
+        self._networks: dict[str, Network] = {}
+        self._load()
+
+    # -- persistence -----------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        if self._dir.is_dir():
+            for path in sorted(self._dir.glob("*.json")):
+                raw = read_json(path)
+                if raw is not None:
+                    net = Network.from_state(raw)
+                    self._networks[net.id] = net
+        for name, driver in _PREDEFINED.items():
+            if not any(n.name == name and n.driver == driver for n in self._networks.values()):
+                net = Network(os.urandom(32).hex(), name, driver, _now())
+                self._networks[net.id] = net
+                self._save(net)
+
+    def _save(self, net: Network) -> None:
+        atomic_write_json(self._dir / f"{net.id}.json", net.to_state())
+
+    # -- events ----------------------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[NetworkEvent], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` after each change; returns a function that unsubscribes."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def _unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+        return _unsubscribe
+
+    def _emit(self, event: NetworkEvent) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception:  # noqa: BLE001 - a listener's bug must not undo a finished change
+                log.exception("network event listener failed on %s", event.action)
+
+    # -- lookup ----------------------------------------------------------------------------------------
+
+    def get(self, ref: str) -> Network:
+        """By full id, exact name, or unique id prefix (Docker's order)."""
+        with self._lock:
+            if ref in self._networks:
+                return self._networks[ref]
+            by_name = [n for n in self._networks.values() if n.name == ref]
+            if by_name:
+                return by_name[0]
+            by_prefix = [n for n in self._networks.values() if n.id.startswith(ref)] if ref else []
+            if len(by_prefix) == 1:
+                return by_prefix[0]
+            if len(by_prefix) > 1:
+                raise InvalidArgument(f"network {ref} is ambiguous ({len(by_prefix)} matches found on id prefix)")
+            raise NotFound(f"network {ref} not found")
+
+    def list(self, filters: Mapping[str, Iterable[str]] | None = None) -> list[Network]:
+        """Networks matching Docker's filters: ``name`` (substring), ``id`` (prefix), ``label`` (``k`` or
+        ``k=v``), ``driver``, ``type`` (``custom``/``builtin``)."""
+        with self._lock:
+            nets = sorted(self._networks.values(), key=lambda n: (n.created, n.name))
+        for key, wanted in (filters or {}).items():
+            values = list(wanted)
+            if not values:
+                continue
+            if key == "name":
+                nets = [n for n in nets if any(v in n.name for v in values)]
+            elif key == "id":
+                nets = [n for n in nets if any(n.id.startswith(v) for v in values)]
+            elif key == "label":
+                nets = [n for n in nets if all(_label_match(n.labels, v) for v in values)]
+            elif key == "driver":
+                nets = [n for n in nets if n.driver in values]
+            elif key == "type":
+                nets = [n for n in nets if ("builtin" if n.predefined else "custom") in values]
+            elif key == "scope":
+                nets = [n for n in nets if n.scope in values]
+            elif key == "dangling":
+                want = values[0].lower() in ("1", "true")
+                nets = [n for n in nets if (not n.endpoints and not n.predefined) == want]
+            else:
+                raise InvalidArgument(f"invalid filter {key!r}")
+        return nets
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        return self.get(ref).inspect()
+
+    def endpoints(self, ref: str) -> list[Endpoint]:
+        return list(self.get(ref).endpoints.values())
+
+    def endpoints_of(self, container_id: str) -> list[Endpoint]:
+        """The container's endpoints, eth0 first."""
+        with self._lock:
+            eps = [n.endpoints[container_id] for n in self._networks.values() if container_id in n.endpoints]
+        return sorted(eps, key=lambda e: (len(e.ifname), e.ifname))
+
+    def endpoint_by_ip(self, address: str) -> Endpoint | None:
+        """The endpoint holding ``address`` (IPv4 or IPv6) on any network."""
+        ip = ipaddress.ip_address(address)
+        with self._lock:
+            for net in self._networks.values():
+                for ep in net.endpoints.values():
+                    if (ep.ipv4 and ep.ipv4.ip == ip) or (ep.ipv6 and ep.ipv6.ip == ip):
+                        return ep
+        return None
+
+    # -- networks --------------------------------------------------------------------------------------
+
+    def create(self, name: str, driver: str = "bridge", ipam: IpamSpec | Mapping[str, Any] | None = None,
+               internal: bool = False, enable_ipv6: bool = False, options: Mapping[str, str] | None = None,
+               labels: Mapping[str, str] | None = None, attachable: bool = False,
+               check_duplicate: bool = True) -> Network:
+        """Create a bridge network: subnets, bridge with gateways, firewall rules. All or nothing."""
+        if not name or "/" in name:
+            raise InvalidArgument(f"invalid network name {name!r}")
+        driver = driver or "bridge"
+        if driver != "bridge":
+            if driver in ("host", "null"):
+                raise Unsupported(f"only one instance of \"{driver}\" network is allowed")
+            raise Unsupported(f"network driver {driver!r} is not supported (only 'bridge')")
+        spec = ipam if isinstance(ipam, IpamSpec) else IpamSpec.from_dict(dict(ipam) if ipam else None)
+        opts = {str(k): str(v) for k, v in (options or {}).items()}
+        mtu = int(opts[OPT_MTU]) if opts.get(OPT_MTU) else None
+        with self._lock, host_lock():
+            if any(n.name == name for n in self._networks.values()):
+                raise Conflict(f"network with name {name} already exists")
+            net_id = os.urandom(32).hex()
+            bridge = _bridge.check_ifname(opts.get(OPT_BRIDGE_NAME) or _bridge.bridge_name_for(net_id))
+            if any(n.bridge == bridge for n in self._networks.values()):
+                raise Conflict(f"bridge name {bridge} is already used by another network")
+            pools = self._plan_pools(net_id, spec, enable_ipv6)
+            net = Network(net_id, name, driver, _now(), bridge=bridge, internal=internal, attachable=attachable,
+                          enable_ipv6=enable_ipv6, ipam=spec, options=opts, labels=dict(labels or {}),
+                          pools=pools)
+            self._build(net, mtu)
+            self._networks[net.id] = net
+            try:
+                self._save(net)
+            except BaseException:
+                del self._networks[net.id]
+                self._teardown(net)
+                raise
+        self._emit(NetworkEvent("create", net.id, net.name))
+        return net
+
+    def _plan_pools(self, net_id: str, spec: IpamSpec, enable_ipv6: bool) -> list[AddressPool]:
+        ours = [p.subnet for n in self._networks.values() for p in n.pools]
+        host = host_networks()
+        pools: list[AddressPool] = []
+        for cfg in spec.config:
+            if cfg.subnet is None:
+                continue
+            if cfg.subnet.version == 6 and not enable_ipv6:
+                raise InvalidArgument(f"subnet {cfg.subnet} is IPv6 but enable_ipv6 is not set")
+            clash = [o for o in ours + [p.subnet for p in pools] if _overlap(o, cfg.subnet)]
+            if clash:
+                raise Conflict(f"subnet {cfg.subnet} overlaps {clash[0]} of another network")
+            clash = [o for o in host if _overlap(o, cfg.subnet)]
+            if clash:
+                raise Conflict(f"subnet {cfg.subnet} overlaps host route or address {clash[0]}")
+            pools.append(AddressPool(cfg.subnet, cfg.gateway, cfg.ip_range, cfg.aux_addresses.values()))
+        taken = ours + host + [p.subnet for p in pools]
+        if not any(p.subnet.version == 4 for p in pools):
+            pools.insert(0, AddressPool(choose_subnet(self.pools, taken, 4)))
+        if enable_ipv6 and not any(p.subnet.version == 6 for p in pools):
+            v6_pools = [p for p in self.pools if p.base.version == 6]
+            subnet = choose_subnet(v6_pools, taken, 6) if v6_pools else ula_subnet(net_id, taken)
+            pools.append(AddressPool(subnet))
+        return pools
+
+    def _rules(self, net: Network) -> BridgeRules:
+        return BridgeRules(net.id, net.bridge, tuple(p.subnet for p in net.pools), net.internal,
+                           _truthy(net.options.get(OPT_MASQUERADE), True), _truthy(net.options.get(OPT_ICC), True))
+
+    def _build(self, net: Network, mtu: int | None) -> None:
+        gateways = [ipaddress.ip_interface(f"{p.gateway}/{p.subnet.prefixlen}") for p in net.pools]
+        with IPRoute() as ipr:
+            _bridge.create_bridge(ipr, net.bridge, gateways, mtu)
+            try:
+                _bridge.set_forwarding(net.bridge, not net.internal)
+                self.firewall.add(self._rules(net))
+                if self.enable_ip_forward and not net.internal:
+                    _enable_host_forwarding(net.enable_ipv6)
+            except BaseException:
+                self.firewall.remove(net.id, net.bridge)
+                _bridge.delete_bridge(ipr, net.bridge)
+                raise
+
+    def _teardown(self, net: Network) -> None:
+        self.firewall.remove(net.id, net.bridge)
+        with IPRoute() as ipr:
+            _bridge.delete_bridge(ipr, net.bridge)
+
+    def remove(self, ref: str) -> None:
+        """Delete a network; refused while any container is attached."""
+        with self._lock:
+            net = self.get(ref)
+            if net.driver in ("host", "null") or net.options.get(OPT_DEFAULT_BRIDGE) == "true":
+                raise Conflict(f"{net.name} is a pre-defined network and cannot be removed")
+            if net.endpoints:
+                names = ", ".join(sorted(ep.name or cid[:12] for cid, ep in net.endpoints.items()))
+                raise Conflict(f"error while removing network: network {net.name} id {net.id} has active "
+                               f"endpoints ({names})")
+            with host_lock():
+                self._teardown(net)
+            (self._dir / f"{net.id}.json").unlink(missing_ok=True)
+            del self._networks[net.id]
+        self._emit(NetworkEvent("remove", net.id, net.name))
+
+    def prune(self, filters: Mapping[str, Iterable[str]] | None = None) -> list[str]:
+        """Remove unused custom networks matching ``label`` / ``label!`` / ``until`` filters; their names."""
+        filters = {k: list(v) for k, v in (filters or {}).items()}
+        removed = []
+        for net in self.list({"type": ["custom"], **({"label": filters["label"]} if "label" in filters else {})}):
+            if net.endpoints:
+                continue
+            if any(_label_match(net.labels, v) for v in filters.get("label!", [])):
+                continue
+            if filters.get("until") and not _created_before(net.created, filters["until"][0]):
+                continue
+            try:
+                self.remove(net.id)
+            except (Conflict, NotFound):
+                continue
+            removed.append(net.name)
+        return removed
+
+    def default_bridge(self) -> Network:
+        """Docker's default ``bridge`` network, created on first use."""
+        with self._lock:
+            for net in self._networks.values():
+                if net.options.get(OPT_DEFAULT_BRIDGE) == "true":
+                    return net
+            return self.create("bridge", options={OPT_BRIDGE_NAME: self.default_bridge_name,
+                                                  OPT_DEFAULT_BRIDGE: "true", OPT_ICC: "true",
+                                                  OPT_MASQUERADE: "true"})
+
+    # -- sandboxes -------------------------------------------------------------------------------------
+
+    def sandbox_path(self, container_id: str) -> Path:
+        return self.netns.path(container_id)
+
+    def create_sandbox(self, container_id: str) -> Path:
+        """A fresh network namespace for the container (only ``lo``, up); returns its path."""
+        return self.netns.create(container_id)
+
+    def sandbox_for_mode(self, mode: str, container_id: str) -> Path | None:
+        """The netns a container joins for its ``network_mode``: ``None`` for ``host`` (no new namespace),
+        the other container's for ``container:<id>``, a new one for ``none`` and every network name."""
+        if mode == "host":
+            return None
+        if mode.startswith("container:"):
+            other = mode.split(":", 1)[1]
+            path = self.sandbox_path(other)
+            if not is_netns_file(path):
+                raise NotFound(f"cannot join network of container {other[:12]}: it has no network namespace")
+            return path
+        if mode.startswith("service:"):
+            raise InvalidArgument("network_mode service:NAME is resolved by the client to container:<id>")
+        return self.create_sandbox(container_id)
+
+    def destroy_sandbox(self, container_id: str) -> None:
+        """Unpublish the ports, disconnect every network, delete the namespace. Missing parts are fine."""
+        self.unpublish(container_id)
+        for ep in self.endpoints_of(container_id):
+            try:
+                self.disconnect(ep.network_id, container_id, force=True)
+            except NotFound:
+                pass
+        if self.netns.path(container_id).exists():
+            self.netns.delete(container_id)
+
+    # -- endpoints -------------------------------------------------------------------------------------
+
+    def connect(self, network: str, container_id: str, sandbox: str | os.PathLike[str] | None = None, *,
+                name: str | None = None, aliases: Iterable[str] = (), ipv4_address: str | None = None,
+                ipv6_address: str | None = None, mac_address: str | None = None, priority: int = 0) -> Endpoint:
+        """Attach the container's sandbox to ``network``: veth on the bridge, ``ethN`` with addresses inside."""
+        with self._lock:
+            net = self.get(network)
+            if net.driver != "bridge":
+                raise InvalidArgument(f"container cannot be connected to the {net.name} network")
+            if container_id in net.endpoints:
+                raise Conflict(f"endpoint with name {name or container_id[:12]} already exists in network "
+                               f"{net.name}")
+            sandbox_path = str(sandbox) if sandbox else str(self.sandbox_path(container_id))
+            if not is_netns_file(sandbox_path):
+                raise InvalidState(f"container {container_id[:12]} has no network namespace at {sandbox_path}")
+            if ipv6_address and not net.enable_ipv6:
+                raise InvalidArgument(f"network {net.name} does not have IPv6 enabled")
+            v4_pool, v6_pool = net.pool(4), net.pool(6)
+            ipv4 = v4_pool.allocate(ipv4_address) if v4_pool else None
+            try:
+                ipv6 = v6_pool.allocate(ipv6_address) if v6_pool else None
+            except BaseException:
+                if v4_pool and ipv4:
+                    v4_pool.release(ipv4)
+                raise
+            try:
+                ep = self._attach(net, container_id, sandbox_path, name, tuple(aliases), ipv4, ipv6,
+                                  mac_address, priority)
+            except BaseException:
+                for pool, addr in ((v4_pool, ipv4), (v6_pool, ipv6)):
+                    if pool and addr:
+                        pool.release(addr)
+                raise
+            net.endpoints[container_id] = ep
+            self._save(net)
+            self._elect_gateway(container_id)
+            ep = self.get(net.id).endpoints[container_id]
+        self._emit(NetworkEvent("connect", net.id, net.name, ep))
+        return ep
+
+    def _attach(self, net: Network, container_id: str, sandbox: str, name: str | None, aliases: tuple[str, ...],
+                ipv4: Any, ipv6: Any, mac_address: str | None, priority: int) -> Endpoint:
+        v4_pool, v6_pool = net.pool(4), net.pool(6)
+        ifname = _veth.next_ifname(_veth.sandbox_ifnames(sandbox))
+        mac = mac_address or _veth.mac_for(ipv4)
+        addrs = []
+        if ipv4 is not None and v4_pool:
+            addrs.append(ipaddress.ip_interface(f"{ipv4}/{v4_pool.subnet.prefixlen}"))
+        if ipv6 is not None and v6_pool:
+            addrs.append(ipaddress.ip_interface(f"{ipv6}/{v6_pool.subnet.prefixlen}"))
+        mtu = int(net.options[OPT_MTU]) if net.options.get(OPT_MTU) else None
+        with IPRoute() as ipr:
+            host = _veth.attach_veth(ipr, _veth.VethSpec(net.bridge, sandbox, ifname, tuple(addrs), mac, mtu))
+        return Endpoint(
+            net.id, container_id, os.urandom(32).hex(), (name or container_id[:12]).lstrip("/"), aliases,
+            ifname, host, sandbox, mac,
+            addrs[0] if addrs and addrs[0].version == 4 else None,  # type: ignore[arg-type]
+            next((a for a in addrs if a.version == 6), None),  # type: ignore[arg-type]
+            v4_pool.gateway if v4_pool else None,  # type: ignore[arg-type]
+            v6_pool.gateway if v6_pool else None,  # type: ignore[arg-type]
+            priority,
+        )
+
+    def _elect_gateway(self, container_id: str) -> None:
+        """Give the sandbox's default route to its best non-internal endpoint (highest priority, then eth0..)."""
+        eps = self.endpoints_of(container_id)
+        candidates = [e for e in eps if not self._networks[e.network_id].internal and e.gateway]
+        best = max(candidates, key=lambda e: e.priority, default=None)
+        current = next((e for e in eps if e.default_route), None)
+        if current is not None and best is not None and best.priority <= current.priority \
+                and current in candidates:
+            return
+        if best is not None:
+            _veth.set_default_route(best.sandbox, best.ifname, best.gateway)  # type: ignore[arg-type]
+            if best.gateway6:
+                _veth.set_default_route(best.sandbox, best.ifname, best.gateway6)
+        elif eps:
+            for version in (4, 6):
+                _veth.clear_default_route(eps[0].sandbox, version)
+        for ep in eps:
+            flag = best is not None and ep.network_id == best.network_id
+            if ep.default_route != flag:
+                net = self._networks[ep.network_id]
+                net.endpoints[container_id] = ep.with_default_route(flag)
+                self._save(net)
+
+    def disconnect(self, network: str, container_id: str, force: bool = False) -> None:
+        """Detach the container from ``network`` (its ``ethN`` disappears); re-elect the default route."""
+        with self._lock:
+            net = self.get(network)
+            ep = net.endpoints.get(container_id)
+            if ep is None:
+                if force:
+                    return
+                raise NotFound(f"container {container_id[:12]} is not connected to network {net.name}")
+            with IPRoute() as ipr:
+                _veth.detach_veth(ipr, ep.host_veth)
+            for pool, iface in ((net.pool(4), ep.ipv4), (net.pool(6), ep.ipv6)):
+                if pool and iface:
+                    pool.release(iface.ip)
+            del net.endpoints[container_id]
+            self._save(net)
+            if ep.default_route and is_netns_file(ep.sandbox):
+                self._elect_gateway(container_id)
+        self._emit(NetworkEvent("disconnect", net.id, net.name, ep))
+
+    # -- published ports -------------------------------------------------------------------------------
+
+    def check_ports(self, bindings: Iterable[PortBinding]) -> None:
+        """Raise :class:`Conflict` now if any wished host port is taken (binds, then lets go)."""
+        close_sockets(s for _, s in bind_ports(bindings))
+
+    def publish(self, container_id: str, bindings: Iterable[PortBinding]) -> list[BoundPort]:
+        """Publish ports to the container's address on its default-route network; returns what was bound."""
+        bindings = list(bindings)
+        if not bindings:
+            return []
+        eps = self.endpoints_of(container_id)
+        target = next((e for e in eps if e.default_route and e.ipv4), None) or \
+            next((e for e in eps if e.ipv4 and not self._networks[e.network_id].internal), None)
+        if target is None:
+            raise InvalidState(f"container {container_id[:12]} has no address on a non-internal bridge network "
+                               "to publish ports to")
+        return self.publisher.publish(container_id, bindings, target.ip)
+
+    def unpublish(self, container_id: str) -> bool:
+        return self.publisher.unpublish(container_id)
+
+    def published(self, container_id: str) -> list[BoundPort]:
+        return self.publisher.published(container_id)
+
+    # -- restart ---------------------------------------------------------------------------------------
+
+    def restore(self) -> None:
+        """Re-adopt after a daemon restart: rebuild missing bridges and rules, forget dead endpoints/proxies."""
+        with self._lock, host_lock():
+            with IPRoute() as ipr:
+                for net in list(self._networks.values()):
+                    if net.driver != "bridge":
+                        continue
+                    if _bridge.link_index(ipr, net.bridge) is None:
+                        mtu = int(net.options[OPT_MTU]) if net.options.get(OPT_MTU) else None
+                        self._build(net, mtu)
+                    elif not self.firewall.rules_of(net.id):
+                        self.firewall.add(self._rules(net))
+                    for cid, ep in list(net.endpoints.items()):
+                        if _bridge.link_index(ipr, ep.host_veth) is None or not is_netns_file(ep.sandbox):
+                            for pool, iface in ((net.pool(4), ep.ipv4), (net.pool(6), ep.ipv6)):
+                                if pool and iface:
+                                    pool.release(iface.ip)
+                            del net.endpoints[cid]
+                    self._save(net)
+        self.publisher.restore()
+
+
+def _overlap(a: IPNetwork, b: IPNetwork) -> bool:
+    return a.version == b.version and a.overlaps(b)  # type: ignore[arg-type]
+
+
+def _label_match(labels: Mapping[str, str], wanted: str) -> bool:
+    key, sep, value = wanted.partition("=")
+    return key in labels and (not sep or labels[key] == value)
+
+
+def _created_before(created: str, until: str) -> bool:
+    try:
+        stamp = _dt.datetime.fromisoformat(created.replace("Z", "+00:00"))
+        if until.isdigit():
+            limit = _dt.datetime.fromtimestamp(int(until), _dt.timezone.utc)
+        else:
+            limit = _dt.datetime.fromisoformat(until.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise InvalidArgument(f"invalid until filter {until!r}") from err
+    return stamp < limit
+
+
+def _enable_host_forwarding(ipv6: bool) -> None:
+    """Docker's behaviour: turn on host-wide IP forwarding so non-internal networks reach the outside."""
+    for key in (["net/ipv4/ip_forward"] + (["net/ipv6/conf/all/forwarding"] if ipv6 else [])):
+        path = Path("/proc/sys") / key
+        if path.read_text().strip() != "1":
+            log.info("enabling %s for bridge networks", key.replace("/", "."))
+            path.write_text("1")
