@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from runtime.errors import NotFound
 from runtime.images._atomic import read_json, write_json_atomic
@@ -61,16 +61,19 @@ class LayerStore:
         return [self.get(c) for c in chain_ids(diff_ids)]
 
     def create(self, parent: str | None, stream: BinaryIO, *, expected_diff_id: str | None = None,
-               label: str = "layer") -> Layer:
+               label: str = "layer", verify: Callable[[], None] | None = None) -> Layer:
         """Unpack ``stream`` (plain/gzip/zstd tar) as the layer above chain id ``parent``.
 
         If the resulting layer already exists the new copy is discarded and the existing one returned.
-        Raises ``DigestMismatch`` when the content's diff id is not ``expected_diff_id``.
+        Raises ``DigestMismatch`` when the content's diff id is not ``expected_diff_id``. ``verify`` runs after the
+        stream is consumed and before the layer is published (e.g. to check the compressed blob's digest).
         """
         tmp = Path(tempfile.mkdtemp(dir=self.dir, prefix=".tmp-"))
         try:
             (tmp / "diff").mkdir()
             result = unpack_layer(stream, tmp / "diff", label=label)
+            if verify is not None:
+                verify()
             if expected_diff_id is not None and result.diff_id != expected_diff_id:
                 raise DigestMismatch(
                     f"{label}: uncompressed content has diff id {result.diff_id}, but the image config says "

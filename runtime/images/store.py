@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import os
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Callable, Iterable, Mapping
 
@@ -49,6 +50,29 @@ class _Tee:
         return data
 
 
+class _Lease:
+    def __init__(self, store: ImageStore) -> None:
+        self._store = store
+        self._keys: list[str] = []
+
+    def add(self, *keys: str) -> None:
+        with self._store.lock:
+            self._store._pins.update(keys)
+            self._keys.extend(keys)
+
+    def release(self) -> None:
+        with self._store.lock:
+            self._store._pins.subtract(self._keys)
+            self._store._pins += Counter()  # drop zero counts
+            self._keys = []
+
+    def __enter__(self) -> _Lease:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 class ImageStore:
     def __init__(self, root: Path | str, in_use: InUse | None = None) -> None:
         self.root = Path(root)
@@ -62,7 +86,12 @@ class ImageStore:
         self.tags = TagIndex(self.root / "repositories.json")
         self.in_use: InUse = in_use or (lambda _id: False)
         self.lock = threading.RLock()
+        self._pins: Counter[str] = Counter()
         self.layers.cleanup_temporaries()
+
+    def lease(self) -> _Lease:
+        """Protect blobs and layers being added (by digest / chain id) from garbage collection until released."""
+        return _Lease(self)
 
     # ---- lookup -------------------------------------------------------------------------------------------
     def get(self, image_id: str) -> Image:
@@ -135,7 +164,8 @@ class ImageStore:
 
     # ---- adding images ----------------------------------------------------------------------------------------
     def add_image(self, config: bytes, blobs: Iterable[LayerBlob], *, references: Iterable[str | Reference] = (),
-                  manifest: Mapping[str, Any] | None = None, sources: Iterable[str] = ()) -> Image:
+                  manifest: Mapping[str, Any] | None = None, sources: Iterable[str] = (),
+                  extra_blobs: Iterable[str] = ()) -> Image:
         """Record an image whose config bytes, layer blobs and layers are all present. Returns it.
 
         ``config`` is stored verbatim (its sha256 is the image id). Existing records are merged, not replaced.
@@ -155,6 +185,7 @@ class ImageStore:
             record["layers"] = [b.descriptor() for b in blobs]
             if manifest is not None:
                 record["manifest"] = dict(manifest)
+            record["manifest_blobs"] = sorted(set(record.get("manifest_blobs", [])) | set(extra_blobs))
             record["sources"] = sorted(set(record.get("sources", [])) | set(sources))
             record.setdefault("last_tag_time", now_rfc3339())
             write_json_atomic(path, record)
@@ -362,11 +393,12 @@ class ImageStore:
                 except NotFound:
                     continue
                 keep_layers.update(chain_ids((cfg.get("rootfs") or {}).get("diff_ids") or []))
+            pinned = set(self._pins)
             for chain in list(self.layers.chain_ids()):
-                if chain not in keep_layers:
+                if chain not in keep_layers and chain not in pinned:
                     self.layers.remove(chain)
             for digest in list(self.blobs.digests()):
-                if digest not in keep_blobs:
+                if digest not in keep_blobs and digest not in pinned:
                     self.blobs.delete(digest)
 
     def _disk_usage(self) -> int:

@@ -1,0 +1,263 @@
+"""Pull an image over the OCI distribution API into the store.
+
+Manifest lists / OCI indexes are resolved to the requested platform (the host's by default); Docker schema2 and
+OCI manifests; gzip, zstd and plain layers. Every blob (manifests, config, layers) is checked against its digest
+and every unpacked layer against the config's diff id before anything is published. Layers are downloaded and
+unpacked in one pass, several at a time; layers already in the store are skipped. A failed pull leaves no image,
+layer or blob of its own behind.
+"""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from runtime.errors import InvalidArgument, NotFound, Unsupported
+from runtime.images.blobs import DigestMismatch
+from runtime.images.config import host_platform
+from runtime.images.digest import HashingReader, chain_ids, check_digest, sha256_digest, short_id
+from runtime.images.image import Image, LayerBlob
+from runtime.images.reference import Reference, parse_reference
+from runtime.images.registry.auth import Credentials, load_credentials
+from runtime.images.registry.config import Endpoint, RegistryConfig
+from runtime.images.registry.errors import BadContent, ManifestUnknown, RegistryError
+from runtime.images.registry.progress import Progress, ProgressFn
+from runtime.images.registry.session import RegistrySession
+from runtime.images.store import ImageStore
+
+__all__ = ["pull", "parse_platform", "MANIFEST_TYPES", "INDEX_TYPES", "IMAGE_MANIFEST_TYPES"]
+
+MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+INDEX_TYPES = (MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST)
+IMAGE_MANIFEST_TYPES = (MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST)
+MANIFEST_TYPES = INDEX_TYPES + IMAGE_MANIFEST_TYPES
+_SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+prettyjws",
+            "application/vnd.docker.distribution.manifest.v1+json")
+_LAYER_TYPES = ("application/vnd.docker.image.rootfs.diff.tar.gzip", "application/vnd.oci.image.layer.v1.tar",
+                "application/vnd.oci.image.layer.v1.tar+gzip", "application/vnd.oci.image.layer.v1.tar+zstd",
+                "application/vnd.docker.image.rootfs.diff.tar")
+
+
+def parse_platform(text: str | None) -> dict[str, str]:
+    """``linux/arm64/v8`` -> ``{"os": "linux", "architecture": "arm64", "variant": "v8"}``; None -> the host's."""
+    if not text:
+        return host_platform()
+    parts = text.lower().split("/")
+    if len(parts) == 1:
+        return {"os": "linux", "architecture": parts[0]}
+    if len(parts) > 3:
+        raise InvalidArgument(f"invalid platform {text!r}: expected os/arch[/variant]")
+    out = {"os": parts[0], "architecture": parts[1]}
+    if len(parts) == 3:
+        out["variant"] = parts[2]
+    return out
+
+
+def pull(store: ImageStore, reference: str, *, config: RegistryConfig | None = None, platform: str | None = None,
+         progress: ProgressFn | None = None, credentials: Credentials | None = None) -> Image:
+    """Pull ``reference`` (``busybox``, ``localhost:5000/app:1``, ``x@sha256:...``) into ``store``."""
+    config = config or RegistryConfig()
+    ref = parse_reference(reference)
+    creds = credentials or load_credentials(config.credentials_path, ref.domain)
+    report = Progress(progress)
+    errors: list[str] = []
+    endpoints = config.endpoints(ref.domain)
+    for endpoint in endpoints:
+        session = RegistrySession(endpoint, None if endpoint.mirror else creds, timeout=config.timeout,
+                                  pool_size=config.max_concurrent_downloads + 2)
+        try:
+            return _Puller(store, session, ref, parse_platform(platform), report, config).run()
+        except (RegistryError, NotFound) as err:
+            if not endpoint.mirror:
+                raise
+            errors.append(f"{endpoint.base_url}: {err}")
+        finally:
+            session.close()
+    raise RegistryError("; ".join(errors))  # not reached: the last endpoint is never a mirror
+
+
+class _Puller:
+    def __init__(self, store: ImageStore, session: RegistrySession, ref: Reference, plat: dict[str, str],
+                 report: Progress, config: RegistryConfig) -> None:
+        self.store, self.session, self.ref, self.platform = store, session, ref, plat
+        self.report, self.config = report, config
+        self.scope = f"repository:{ref.path}:pull"
+        self.endpoint: Endpoint = session.endpoint
+
+    def run(self) -> Image:
+        ref = self.ref
+        self.report.status(f"Pulling from {ref.path}", ref.tag or ref.digest)
+        top_bytes, top_type, top_digest = self._manifest(ref.digest or ref.tag or "latest", ref.digest)
+        extra_blobs: list[tuple[str, bytes]] = []
+        manifest_bytes, manifest_type, manifest_digest = top_bytes, top_type, top_digest
+        if top_type in INDEX_TYPES:
+            extra_blobs.append((top_digest, top_bytes))
+            chosen = self._select(json.loads(top_bytes))
+            manifest_bytes, manifest_type, manifest_digest = self._manifest(chosen["digest"], chosen["digest"])
+            if manifest_type in INDEX_TYPES:
+                raise Unsupported(f"{ref.familiar()}: nested image indexes are not supported")
+        manifest = json.loads(manifest_bytes)
+        config_desc = manifest.get("config") or {}
+        config_digest = check_digest(config_desc.get("digest", ""))
+        layers = manifest.get("layers") or []
+        config_bytes = self._config(config_digest)
+        cfg = json.loads(config_bytes)
+        diff_ids = (cfg.get("rootfs") or {}).get("diff_ids") or []
+        if len(diff_ids) != len(layers):
+            raise BadContent(f"{ref.familiar()}: manifest lists {len(layers)} layers, config {len(diff_ids)} diff ids")
+        for layer in layers:
+            if layer.get("mediaType") not in _LAYER_TYPES:
+                raise Unsupported(f"{ref.familiar()}: layer {layer.get('digest')} has unsupported media type "
+                                  f"{layer.get('mediaType')!r}")
+        existed = self.store.exists(config_digest) and all(self.store.layers.has(c) for c in chain_ids(diff_ids))
+        with self.store.lease() as lease:
+            lease.add(config_digest, manifest_digest, *(d for d, _ in extra_blobs), *chain_ids(diff_ids),
+                      *(layer["digest"] for layer in layers))
+            try:
+                blobs = self._layers(layers, diff_ids)
+                for digest, data in [*extra_blobs, (manifest_digest, manifest_bytes)]:
+                    self.store.blobs.put(data, digest, label=f"manifest {digest}")
+                refs: list[Reference] = [ref.with_digest(top_digest)]
+                if ref.tag and not ref.digest:
+                    refs.insert(0, ref.with_tag(ref.tag))
+                image = self.store.add_image(
+                    config_bytes, blobs, references=refs, sources=[ref.name],
+                    manifest={"mediaType": manifest_type, "digest": manifest_digest, "size": len(manifest_bytes)},
+                    extra_blobs=[d for d, _ in extra_blobs])
+            except BaseException:
+                lease.release()
+                self.store.collect_garbage()
+                raise
+        self.report.status(f"Digest: {top_digest}")
+        verb = "Image is up to date for" if existed else "Downloaded newer image for"
+        self.report.status(f"Status: {verb} {ref.familiar()}")
+        return image
+
+    def _manifest(self, reference: str, expected: str | None) -> tuple[bytes, str, str]:
+        path = f"/v2/{self.ref.path}/manifests/{reference}"
+        try:
+            resp = self.session.request("GET", path, scopes=[self.scope],
+                                        headers={"Accept": ", ".join(MANIFEST_TYPES + _SCHEMA1)})
+        except NotFound as err:
+            raise ManifestUnknown(f"manifest for {self.ref.familiar()} not found: manifest unknown ({err})") from err
+        body = resp.content
+        media = (resp.headers.get("Content-Type") or "").split(";")[0].strip()
+        try:
+            parsed = json.loads(body)
+        except ValueError as err:
+            raise BadContent(f"{self.ref.familiar()}: manifest is not JSON: {err}") from err
+        media = parsed.get("mediaType") or media
+        if media in _SCHEMA1 or parsed.get("schemaVersion") == 1:
+            raise Unsupported(f"{self.ref.familiar()}: Docker image manifest schema 1 is deprecated and not supported")
+        if media not in MANIFEST_TYPES:
+            media = MEDIA_OCI_INDEX if "manifests" in parsed else MEDIA_OCI_MANIFEST
+        digest = sha256_digest(body)
+        announced = resp.headers.get("Docker-Content-Digest")
+        if expected and digest != expected:
+            raise BadContent(f"{self.ref.familiar()}: manifest digest mismatch: expected {expected}, got {digest}")
+        if announced and announced != digest:
+            raise BadContent(f"{self.ref.familiar()}: manifest digest mismatch: registry says {announced}, "
+                             f"content is {digest}")
+        return body, media, digest
+
+    def _select(self, index: dict[str, Any]) -> dict[str, Any]:
+        want = self.platform
+        candidates = []
+        for entry in index.get("manifests") or []:
+            plat = entry.get("platform") or {}
+            if (entry.get("annotations") or {}).get("vnd.docker.reference.type") == "attestation-manifest":
+                continue
+            if plat.get("os", "linux") != want["os"] or plat.get("architecture") != want["architecture"]:
+                continue
+            if want.get("variant") and plat.get("variant") not in (None, want["variant"]):
+                continue
+            candidates.append(entry)
+        if not candidates:
+            name = "/".join(v for v in (want["os"], want["architecture"], want.get("variant")) if v)
+            raise ManifestUnknown(f"no matching manifest for {name} in the manifest list entries "
+                                  f"of {self.ref.familiar()}")
+        if want.get("variant"):
+            exact = [c for c in candidates if (c.get("platform") or {}).get("variant") == want["variant"]]
+            candidates = exact or candidates
+        return candidates[0]
+
+    def _config(self, digest: str) -> bytes:
+        if self.store.blobs.has(digest):
+            return self.store.blobs.read(digest)
+        resp = self.session.request("GET", f"/v2/{self.ref.path}/blobs/{digest}", scopes=[self.scope])
+        data = resp.content
+        if sha256_digest(data) != digest:
+            raise BadContent(f"{self.ref.familiar()}: image config digest mismatch: expected {digest}, "
+                             f"got {sha256_digest(data)}")
+        return data
+
+    def _layers(self, layers: list[dict[str, Any]], diff_ids: list[str]) -> list[LayerBlob]:
+        chains = chain_ids(diff_ids)
+        parents: list[str | None] = [None, *chains[:-1]]
+        for layer in layers:
+            self.report.layer(layer["digest"], "Pulling fs layer")
+        workers = max(1, self.config.max_concurrent_downloads)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pull") as pool:
+            futures = [pool.submit(self._layer, layer, diff_id, parent, chain)
+                       for layer, diff_id, parent, chain in zip(layers, diff_ids, parents, chains)]
+            results, first_error = [], None
+            for future in futures:
+                try:
+                    results.append(future.result())
+                except BaseException as err:  # wait for every download, then report the first failure
+                    first_error = first_error or err
+            if first_error is not None:
+                raise first_error
+        return results
+
+    def _layer(self, desc: dict[str, Any], diff_id: str, parent: str | None, chain: str) -> LayerBlob:
+        digest = check_digest(desc["digest"])
+        blob = LayerBlob(digest, desc["mediaType"], int(desc.get("size", 0)))
+        have_layer = self.store.layers.has(chain)
+        if have_layer and self.store.blobs.has(digest):
+            self.report.layer(digest, "Already exists")
+            return blob
+        label = f"layer {short_id(digest)}"
+        resp = self.session.request("GET", f"/v2/{self.ref.path}/blobs/{digest}", scopes=[self.scope], stream=True)
+        total = blob.size or int(resp.headers.get("Content-Length") or 0)
+        done = 0
+
+        def _tick(n: int) -> None:
+            nonlocal done
+            done += n
+            self.report.bytes(digest, "Downloading", done, total)
+
+        try:
+            with self.store.blobs.writer(digest, label) as writer:
+                hashing = HashingReader(resp.raw, sink=writer, on_read=_tick)
+                if have_layer:
+                    hashing.drain()
+                    writer.commit()
+                else:
+                    try:
+                        self.store.layers.create(parent, hashing, expected_diff_id=diff_id, label=label,
+                                                 verify=lambda: self._verify(writer, digest))
+                    except InvalidArgument as err:
+                        if isinstance(err, (DigestMismatch, BadContent)):
+                            raise
+                        hashing.drain()  # a corrupt blob often fails to decompress first: name the real cause
+                        if hashing.digest != digest:
+                            raise BadContent(f"{label}: digest mismatch: expected {digest}, got {hashing.digest}; "
+                                             "the download is corrupt and was discarded") from err
+                        raise
+        finally:
+            resp.close()
+        self.report.bytes(digest, "Downloading", done, total, force=True)
+        for status in ("Verifying Checksum", "Download complete", "Extracting", "Pull complete"):
+            self.report.layer(digest, status)
+        return blob
+
+    @staticmethod
+    def _verify(writer, digest: str) -> None:
+        try:
+            writer.commit()
+        except DigestMismatch as err:
+            raise BadContent(str(err)) from err

@@ -1,0 +1,135 @@
+"""One registry endpoint over ``requests``: answers 401 challenges (bearer token from the ``realm``, or basic),
+caches tokens per scope, and turns error responses into engine errors with the registry's own message."""
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterable
+
+import requests
+
+from runtime.errors import NotFound
+from runtime.images.registry.auth import Credentials, parse_challenge
+from runtime.images.registry.config import Endpoint
+from runtime.images.registry.errors import RegistryError, Unauthorized
+
+__all__ = ["RegistrySession", "USER_AGENT"]
+
+USER_AGENT = "pycompose/0.1"
+
+
+class RegistrySession:
+    def __init__(self, endpoint: Endpoint, credentials: Credentials | None, *, timeout: float = 60.0,
+                 pool_size: int = 8) -> None:
+        self.endpoint = endpoint
+        self.credentials = credentials
+        self.timeout = timeout
+        self.http = requests.Session()
+        self.http.headers["User-Agent"] = USER_AGENT
+        adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        self.http.mount("http://", adapter)
+        self.http.mount("https://", adapter)
+        self._lock = threading.Lock()
+        self._tokens: dict[frozenset[str], str] = {}
+        self._basic = False
+
+    def close(self) -> None:
+        self.http.close()
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.endpoint.base_url}{path}"
+
+    def request(self, method: str, path: str, *, scopes: Iterable[str] = (), ok: Iterable[int] = (200,),
+                **kwargs: Any) -> requests.Response:
+        """Send a request; on 401 authenticate (once) and resend. Raises unless the status is in ``ok``."""
+        scope_set = frozenset(scopes)
+        kwargs.setdefault("timeout", self.timeout)
+        resp = self._send(method, path, scope_set, kwargs)
+        if resp.status_code == 401:
+            challenge = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
+            if challenge is not None and self._authenticate(challenge, scope_set):
+                resp.close()
+                body = kwargs.get("data")
+                if hasattr(body, "seek"):
+                    body.seek(0)
+                resp = self._send(method, path, scope_set, kwargs)
+        ok_set = set(ok)
+        if resp.status_code not in ok_set:
+            self.raise_for(resp, f"{method} {path}")
+        return resp
+
+    def _send(self, method: str, path: str, scopes: frozenset[str], kwargs: dict[str, Any]) -> requests.Response:
+        headers = dict(kwargs.pop("headers", None) or {})
+        with self._lock:
+            token = self._tokens.get(scopes)
+        auth = None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        elif self._basic and self.credentials:
+            auth = (self.credentials.username, self.credentials.password)
+        try:
+            resp = self.http.request(method, self.url(path), headers=headers, auth=auth, **kwargs)
+        except requests.RequestException as err:
+            raise RegistryError(f"{self.endpoint.base_url}: {err}") from err
+        kwargs["headers"] = headers
+        return resp
+
+    def _authenticate(self, challenge, scopes: frozenset[str]) -> bool:
+        if challenge.scheme == "basic":
+            if not self.credentials:
+                return False
+            self._basic = True
+            return True
+        if challenge.scheme != "bearer" or "realm" not in challenge.params:
+            return False
+        token = self.fetch_token(challenge.params, scopes)
+        with self._lock:
+            self._tokens[scopes] = token
+        return True
+
+    def fetch_token(self, params: dict[str, str], scopes: Iterable[str]) -> str:
+        query: list[tuple[str, str]] = []
+        if params.get("service"):
+            query.append(("service", params["service"]))
+        wanted = set(scopes)
+        if params.get("scope"):
+            wanted.update(params["scope"].split(" "))
+        query += [("scope", s) for s in sorted(wanted)]
+        auth = None
+        if self.credentials:
+            auth = (self.credentials.username, self.credentials.password)
+            query.append(("account", self.credentials.username))
+        try:
+            resp = self.http.get(params["realm"], params=query, auth=auth, timeout=self.timeout)
+        except requests.RequestException as err:
+            raise RegistryError(f"token server {params['realm']}: {err}") from err
+        if resp.status_code in (401, 403):
+            raise Unauthorized(f"unauthorized: {_message(resp) or 'incorrect username or password'}")
+        if resp.status_code != 200:
+            raise RegistryError(f"token server {params['realm']}: HTTP {resp.status_code}: {_message(resp)}")
+        body = resp.json()
+        token = body.get("token") or body.get("access_token")
+        if not token:
+            raise RegistryError(f"token server {params['realm']} returned no token")
+        return str(token)
+
+    def raise_for(self, resp: requests.Response, what: str) -> None:
+        message = _message(resp)
+        if resp.status_code in (401, 403):
+            raise Unauthorized(f"{what}: unauthorized: {message or 'authentication required'}")
+        if resp.status_code == 404:
+            raise NotFound(f"{what}: {message or 'not found'}")
+        raise RegistryError(f"{what}: HTTP {resp.status_code}: {message}")
+
+
+def _message(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text.strip()[:200]
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if errors:
+        return "; ".join(f"{e.get('code', '').lower().replace('_', ' ')}: {e.get('message', '')}".strip(": ")
+                         for e in errors if isinstance(e, dict))
+    if isinstance(body, dict) and body.get("details"):
+        return str(body["details"])
+    return resp.text.strip()[:200]
