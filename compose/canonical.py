@@ -354,8 +354,8 @@ def _ulimits(value: Any, path: KeyPath, ctx: _Context) -> dict[str, dict[str, in
     for name, limit in value.items():
         where = path + (name,)
         if isinstance(limit, dict):
-            out[name] = {"soft": _int(limit["soft"], where + ("soft",), ctx),
-                         "hard": _int(limit["hard"], where + ("hard",), ctx)}
+            out[name] = {"soft": _int(limit.get("soft"), where + ("soft",), ctx),
+                         "hard": _int(limit.get("hard"), where + ("hard",), ctx)}
         else:
             single = _int(limit, where, ctx)
             out[name] = {"soft": single, "hard": single}

@@ -26,6 +26,8 @@ _FALSE = {"0", "f", "false", "n", "no", "off"}
 
 def parse_duration(value: str | int | float) -> float:
     """Seconds from a Go-style duration (``1m30s``, ``1.5h``, ``300ms``, ``-5s``); a bare number means seconds."""
+    if not isinstance(value, (str, int, float)):
+        raise ValueError(f"expected a duration like '1m30s', got {_kind(value)}")
     if isinstance(value, bool):
         raise ValueError(f"expected a duration like '1m30s', got {value!r}")
     if isinstance(value, (int, float)):
@@ -76,6 +78,8 @@ def _trim(number: float) -> str:
 
 def parse_bytes(value: str | int | float) -> int:
     """Bytes from ``512m``, ``1g``, ``1.5GB``, ``100kib``, ``1024`` (binary units, as Docker's RAMInBytes)."""
+    if not isinstance(value, (str, int, float)):
+        raise ValueError(f"expected a size like '512m', got {_kind(value)}")
     if isinstance(value, bool):
         raise ValueError(f"expected a size like '512m', got {value!r}")
     if isinstance(value, int):
@@ -94,6 +98,8 @@ def parse_bytes(value: str | int | float) -> int:
 
 def parse_bool(value: str | bool | int) -> bool:
     """A boolean from YAML or from an interpolated string (``true``, ``False``, ``1``, ``no``...)."""
+    if not isinstance(value, (str, int, float)):
+        raise ValueError(f"expected true or false, got {_kind(value)}")
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -108,6 +114,8 @@ def parse_bool(value: str | bool | int) -> bool:
 
 def parse_int(value: str | int | float) -> int:
     """An integer from YAML or an interpolated string."""
+    if not isinstance(value, (str, int, float)):
+        raise ValueError(f"expected an integer, got {_kind(value)}")
     if isinstance(value, bool):
         raise ValueError(f"expected an integer, got {value!r}")
     if isinstance(value, int):
@@ -124,6 +132,8 @@ def parse_int(value: str | int | float) -> int:
 
 def parse_float(value: str | int | float) -> float:
     """A number from YAML or an interpolated string."""
+    if not isinstance(value, (str, int, float)):
+        raise ValueError(f"expected a number, got {_kind(value)}")
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got {value!r}")
     if isinstance(value, (int, float)):
@@ -132,3 +142,11 @@ def parse_float(value: str | int | float) -> float:
         return float(value.strip())
     except ValueError:
         raise ValueError(f"expected a number, got {value!r}") from None
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return "an empty value" if value is None else type(value).__name__
