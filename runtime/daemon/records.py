@@ -1,0 +1,100 @@
+"""The daemon's record of each container: what the Engine API was asked for (Config, HostConfig, networking),
+its name, restart and health state. One JSON file per container under ``<root>/daemon/containers``, written
+atomically; the container service keeps the process side (spec, pid, exit status) in its own records."""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from runtime.errors import Conflict, InvalidArgument, NotFound
+from runtime.state import read_record, write_record
+
+__all__ = ["Records", "new_id", "now_rfc3339", "NAME_RE"]
+
+NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+_ADJ = ("brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nifty", "proud",
+        "quirky", "sharp", "tender", "vivid", "witty", "zen")
+_NOUN = ("turing", "hopper", "lovelace", "ritchie", "thompson", "torvalds", "knuth", "dijkstra", "liskov", "hamilton",
+         "perlman", "wozniak", "kay", "lamport", "backus", "mccarthy", "shannon", "noether")
+
+
+def new_id() -> str:
+    return secrets.token_hex(32)
+
+
+def now_rfc3339(ts: float | None = None) -> str:
+    ts = time.time() if ts is None else ts
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e9):09d}Z"
+
+
+class Records:
+    def __init__(self, root: Path) -> None:
+        self._dir = root / "daemon" / "containers"
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._by_id: dict[str, dict[str, Any]] = {}
+        for entry in self._dir.glob("*.json"):
+            rec = read_record(entry)
+            if isinstance(rec, dict) and "Id" in rec:
+                self._by_id[rec["Id"]] = rec
+
+    def all(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return sorted(self._by_id.values(), key=lambda r: r["Created"], reverse=True)
+
+    def save(self, rec: dict[str, Any]) -> None:
+        with self._lock:
+            self._by_id[rec["Id"]] = rec
+            write_record(self._dir / f"{rec['Id']}.json", rec, durable=False)
+
+    def delete(self, cid: str) -> None:
+        with self._lock:
+            self._by_id.pop(cid, None)
+            try:
+                os.unlink(self._dir / f"{cid}.json")
+            except FileNotFoundError:
+                pass
+
+    def find(self, ref: str) -> dict[str, Any]:
+        """By full id, name (with or without the leading slash) or unique id prefix, as Docker resolves."""
+        with self._lock:
+            if ref in self._by_id:
+                return self._by_id[ref]
+            name = "/" + ref.lstrip("/")
+            for rec in self._by_id.values():
+                if rec["Name"] == name:
+                    return rec
+            if ref and all(c in "0123456789abcdef" for c in ref):
+                hits = [r for cid, r in self._by_id.items() if cid.startswith(ref)]
+                if len(hits) == 1:
+                    return hits[0]
+                if len(hits) > 1:
+                    raise InvalidArgument(f"multiple IDs found with provided prefix: {ref}")
+        raise NotFound(f"No such container: {ref}")
+
+    def claim_name(self, name: str | None, cid: str) -> str:
+        """A unique ``/name``: the one asked for (Conflict when taken) or a generated one."""
+        with self._lock:
+            taken = {r["Name"]: r["Id"] for r in self._by_id.values()}
+            if name:
+                if not NAME_RE.match(name.lstrip("/")):
+                    raise InvalidArgument(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are "
+                                          f"allowed")
+                full = "/" + name.lstrip("/")
+                if full in taken and taken[full] != cid:
+                    raise Conflict(f'Conflict. The container name "{full}" is already in use by container '
+                                   f'"{taken[full]}". You have to remove (or rename) that container to be able to '
+                                   f'reuse that name.')
+                return full
+            while True:
+                full = f"/{secrets.choice(_ADJ)}_{secrets.choice(_NOUN)}"
+                if full not in taken:
+                    return full
+                full += f"{secrets.randbelow(100)}"
+                if full not in taken:
+                    return full
