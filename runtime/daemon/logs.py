@@ -100,11 +100,12 @@ def _encode(entry: LogEntry, q: LogQuery) -> bytes:
 async def log_stream(path: Path, q: LogQuery, running: Callable[[], bool],
                      stopped: Callable[[], Awaitable[None]] | None = None) -> AsyncIterator[bytes]:
     """The log as the Engine API sends it; with ``follow`` new lines until ``stopped()`` completes."""
-    entries = await asyncio.to_thread(lambda: [e for e in read_entries(path) if _wanted(e, q)])
-    if q.tail is not None and q.tail >= 0:
+    entries = await asyncio.to_thread(lambda: list(read_entries(path)))
+    if q.tail is not None and q.tail >= 0:  # Docker takes the tail of the file first, then filters
         entries = list(deque(entries, maxlen=q.tail)) if q.tail else []
     for entry in entries:
-        yield _encode(entry, q)
+        if _wanted(entry, q):
+            yield _encode(entry, q)
     if not q.follow or not running():
         return
     # follow: remember where the live file ends and read what is appended (and new files after a rotation)
