@@ -17,7 +17,7 @@ from runtime.errors import InvalidArgument
 
 __all__ = ["Endpoint", "Records", "Resolution", "reverse_name"]
 
-_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+_LABEL = re.compile(r"^[a-z0-9_-]{1,63}$")  # lenient: Docker accepts names like "web-" as aliases
 _HEX12 = re.compile(r"^[0-9a-f]{12}")
 
 

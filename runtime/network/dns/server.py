@@ -11,6 +11,7 @@ id) comes from a per-scope cache that is dropped whenever the name table changes
 from __future__ import annotations
 
 import asyncio
+import errno
 import itertools
 import os
 import random
@@ -52,6 +53,7 @@ class Scope:
     udp: socket.socket
     tcp: socket.socket
     address: tuple[str, int]
+    loop: asyncio.AbstractEventLoop | None = None
     server: asyncio.base_events.Server | None = None
     cache: dict[bytes, bytes | tuple[bytes, ...]] = field(default_factory=dict)
     version: int = -1
@@ -164,14 +166,16 @@ class DnsServer:
         except FileNotFoundError as err:
             raise NotFound(f"network namespace {path} not found") from err
         except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise Conflict(f"{self.address}:{self.port} is already taken in {path}") from err
             raise InvalidArgument(f"cannot listen on {self.address}:{self.port} in {path}: {err}") from err
         if container_id in self._scopes or self._closed:  # lost a race with a twin call or close()
             udp.close()
             tcp.close()
             raise Conflict(f"DNS scope for container {container_id} already exists")
-        scope = Scope(container_id, path, ups, domains, udp, tcp, udp.getsockname())
-        self._scopes[container_id] = scope
         loop = asyncio.get_running_loop()
+        scope = Scope(container_id, path, ups, domains, udp, tcp, udp.getsockname(), loop)
+        self._scopes[container_id] = scope
         try:
             loop.add_reader(udp.fileno(), self._on_udp, scope)
             scope.server = await asyncio.start_server(
@@ -186,10 +190,8 @@ class DnsServer:
         scope = self._scopes.pop(container_id, None)
         if scope is None:
             return
-        try:
-            asyncio.get_running_loop().remove_reader(scope.udp.fileno())
-        except (RuntimeError, ValueError):
-            pass
+        if scope.loop is not None and not scope.loop.is_closed():
+            scope.loop.remove_reader(scope.udp.fileno())
         scope.udp.close()
         if scope.server is not None:
             scope.server.close()
@@ -209,7 +211,10 @@ class DnsServer:
         return list(self._scopes)
 
     def set_upstreams(self, container_id: str, upstreams: Iterable[str | tuple[str, int]]) -> None:
-        self.scope(container_id).upstreams = parse_upstreams(upstreams)
+        """Change where a scope's unknown names go (its cached NXDOMAINs are dropped)."""
+        scope = self.scope(container_id)
+        scope.upstreams = parse_upstreams(upstreams)
+        scope.cache.clear()
 
     def close(self) -> None:
         """Remove every scope; the server takes no new ones."""

@@ -99,3 +99,11 @@ def test_host_upstreams_from_resolv_conf(tmp_path):
     conf.write_text("# c\nnameserver 127.0.0.53\nnameserver fe80::1%eth0\nnameserver bogus\nsearch x\n")
     assert host_upstreams(conf) == [("127.0.0.53", 53), ("fe80::1%eth0", 53)]
     assert host_upstreams(tmp_path / "missing") == []
+
+
+def test_new_upstreams_replace_cached_nxdomain(dns_server, make_netns, make_stub):
+    stub = make_stub({"example.org": ["192.0.2.10"]})
+    path = _scope(dns_server, make_netns, [])
+    assert ask(path, "example.org").rcode() == dns.rcode.NXDOMAIN
+    dns_server.lt.call(dns_server.server.set_upstreams, CLIENT, [stub.upstream])
+    assert addresses(ask(path, "example.org")) == ["192.0.2.10"]

@@ -177,3 +177,9 @@ def test_busybox_nslookup_from_inside_the_netns(project):
                          capture_output=True, text=True, timeout=20)
     assert bad.returncode != 0
     assert "NXDOMAIN" in bad.stdout + bad.stderr
+
+
+def test_second_scope_in_the_same_netns_conflicts(dns_server, project):
+    with pytest.raises(Conflict):
+        dns_server.add_scope("other" + "0" * 59, project)
+    assert addresses(ask(project, "web")) == ["10.88.0.2"]  # the first scope is untouched
