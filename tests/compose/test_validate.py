@@ -1,0 +1,257 @@
+"""Semantic checks: every rule, with its message, key path and location; warnings apart from errors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
+
+from compose.canonical import canonicalize
+from compose.errors import Location, UserError
+from compose.schema import load_schema
+from compose.validate import check
+
+from ._corpus import RtLocator, load_plain, sample_files, valid_files
+from ._fuzz import generated_docs, mutated_docs
+
+
+def _errors(doc, disabled=None) -> list[str]:
+    return [str(p) for p in check(doc, None, disabled)[0]]
+
+
+def _warnings(doc) -> list[str]:
+    return [str(p) for p in check(doc, None)[1]]
+
+
+def _svc(**services) -> dict:
+    return {"services": {name: {"image": "busybox", **spec} for name, spec in services.items()}}
+
+
+@pytest.mark.parametrize("path", [p for p in valid_files() + sample_files() if p.name not in
+                                  ("include-extends.yaml", "network-open-names.yaml", "ulimits-open.yaml")],
+                         ids=lambda p: p.name)
+def test_valid_corpus_has_no_semantic_errors(path: Path):
+    assert _errors(load_plain(path)) == []
+
+
+def test_undefined_networks_are_named_in_both_forms():
+    doc = _svc(a={"networks": ["front", "default"]}, b={"networks": {"back": {"aliases": ["x"]}}})
+    assert _errors(doc) == [
+        "services.a.networks[0]: service 'a' uses network 'front', which is not defined in the top-level 'networks'",
+        "services.b.networks.back: service 'b' uses network 'back', which is not defined in the top-level 'networks'",
+    ]
+
+
+def test_undefined_volumes_short_and_long():
+    doc = _svc(a={"volumes": ["data:/data", "./here:/here", "/anon"],
+                  "tmpfs": "/t"}, b={"volumes": [{"type": "volume", "source": "cache", "target": "/c"}]})
+    assert _errors(doc) == [
+        "services.a.volumes[0]: service 'a' mounts volume 'data', which is not defined in the top-level 'volumes'",
+        "services.b.volumes[0].source: service 'b' mounts volume 'cache', which is not defined in the top-level "
+        "'volumes'",
+    ]
+
+
+def test_mount_target_must_be_absolute_and_bind_needs_a_source():
+    doc = _svc(a={"volumes": [{"type": "bind", "target": "rel"}, "data:rel"]})
+    doc["volumes"] = {"data": None}
+    assert _errors(doc) == [
+        "services.a.volumes[0]: a bind mount needs a 'source' (a host path)",
+        "services.a.volumes[0].target: the container path 'rel' must be absolute",
+        "services.a.volumes[1]: invalid volume 'data:rel': the container path 'rel' must be absolute",
+    ]
+
+
+def test_undefined_secrets_and_configs():
+    doc = _svc(a={"secrets": ["token", {"source": "cert"}], "configs": ["conf"],
+                  "build": {"context": ".", "secrets": ["npmrc"]}})
+    doc["secrets"] = {"token": {"file": "t"}}
+    assert _errors(doc) == [
+        "services.a.build.secrets[0]: service 'a' uses secret 'npmrc', which is not defined in the top-level 'secrets'",
+        "services.a.configs[0]: service 'a' uses config 'conf', which is not defined in the top-level 'configs'",
+        "services.a.secrets[1]: service 'a' uses secret 'cert', which is not defined in the top-level 'secrets'",
+    ]
+
+
+def test_secret_without_a_source():
+    doc = _svc(a={})
+    doc["secrets"] = {"s": {"name": "x"}}
+    assert _errors(doc) == ["secrets.s: secret 's' needs one of 'file', 'environment' or 'external'"]
+
+
+def test_depends_on_unknown_service_suggests_by_case():
+    assert _errors(_svc(web={"depends_on": ["DB"]}, db={})) == [
+        "services.web.depends_on[0]: service 'web' depends on undefined service 'DB', did you mean 'db'?"
+    ]
+
+
+def test_depends_on_a_service_disabled_by_profiles():
+    disabled = {"debug": {"image": "busybox", "profiles": ["dev", "test"]}}
+    doc = _svc(web={"depends_on": {"debug": {"condition": "service_started"}}})
+    assert _errors(doc, disabled) == [
+        "services.web.depends_on.debug: service 'web' depends on service 'debug', which is not enabled by the "
+        "active profiles (its profiles: dev, test); enable one with --profile"
+    ]
+
+
+def test_optional_dependency_on_a_missing_service_only_warns():
+    doc = _svc(web={"depends_on": {"db": {"condition": "service_started", "required": False}}})
+    errors, warnings = check(doc, None)
+    assert errors == []
+    assert [str(w) for w in warnings] == [
+        "services.web.depends_on.db: service 'web' depends on undefined service 'db'; ignored (required: false)"
+    ]
+
+
+def test_links_network_mode_volumes_from_ipc_need_services():
+    doc = _svc(a={"links": ["db:database"], "network_mode": "service:vpn", "volumes_from": ["data:ro",
+               "container:other"], "ipc": "service:shm"})
+    assert _errors(doc) == [
+        "services.a.ipc: service 'a' shares the ipc namespace of undefined service 'shm'",
+        "services.a.links[0]: service 'a' links to undefined service 'db'",
+        "services.a.network_mode: service 'a' shares the network of undefined service 'vpn'",
+        "services.a.volumes_from[0]: service 'a' takes volumes from undefined service 'data'",
+    ]
+
+
+def test_dependency_cycle_is_named():
+    doc = _svc(a={"depends_on": ["b"]}, b={"links": ["c"]}, c={"volumes_from": ["a"]}, d={"depends_on": ["a"]})
+    assert _errors(doc) == ["services.a.depends_on: dependency cycle: a -> b -> c -> a"]
+
+
+def test_self_dependency():
+    assert _errors(_svc(a={"depends_on": ["a"]})) == ["services.a.depends_on[0]: service 'a' depends on itself"]
+
+
+def test_container_names_unique_valid_and_not_scaled():
+    doc = _svc(a={"container_name": "app"}, b={"container_name": "app"}, c={"container_name": "_x"},
+               d={"container_name": "solo", "deploy": {"replicas": 2}})
+    assert _errors(doc) == [
+        "services.b.container_name: container name 'app' is already used by service 'a'",
+        "services.c.container_name: invalid container name '_x': it must start with a letter or digit and use "
+        "only letters, digits, '_', '.' and '-'",
+        "services.d.container_name: service 'd' sets container_name and runs 2 replicas; names must be unique",
+    ]
+
+
+@pytest.mark.parametrize("port, message", [
+    ("abc", "invalid container port 'abc': expected a port number or a range like 8000-8010"),
+    ("70000:80", "invalid published port '70000': ports are 0-65535"),
+    ("8000-8002:80-81", "invalid port '8000-8002:80-81': host and container port ranges differ in size"),
+    ("1.2.3:80:80", "invalid host IP '1.2.3' in port '1.2.3:80:80'"),
+    ("80/icmp", "invalid protocol 'icmp' in port '80/icmp': expected tcp, udp or sctp"),
+    ("90-80", "invalid container port '90-80': the range ends before it starts"),
+])
+def test_port_syntax(port, message):
+    assert _errors(_svc(a={"ports": ["8080:80", port]})) == [f"services.a.ports[1]: {message}"]
+
+
+def test_long_port_values():
+    doc = _svc(a={"ports": [{"target": 0}, {"target": 80, "published": "x", "protocol": "icmp", "mode": "swarm",
+                                            "host_ip": "localhost"}], "expose": ["99999"]})
+    assert _errors(doc) == [
+        "services.a.expose[0]: invalid exposed port '99999': ports are 1-65535",
+        "services.a.ports[0].target: invalid container port '0': ports are 1-65535",
+        "services.a.ports[1].host_ip: 'localhost' is not an IP address",
+        "services.a.ports[1].mode: expected 'host' or 'ingress', got 'swarm'",
+        "services.a.ports[1].protocol: expected tcp, udp or sctp, got 'icmp'",
+        "services.a.ports[1].published: invalid published port 'x': expected a port number or a range like "
+        "8000-8010",
+    ]
+
+
+def test_network_mode_and_networks_conflict():
+    doc = _svc(a={"network_mode": "host", "networks": ["default"]})
+    assert _errors(doc) == [
+        "services.a.network_mode: 'network_mode: host' and 'networks' cannot be combined; remove one of them"
+    ]
+
+
+def test_unreadable_durations_sizes_and_flags():
+    doc = _svc(a={"healthcheck": {"test": "true", "interval": "5 minutes"}, "mem_limit": "lots",
+                  "init": "maybe", "stop_grace_period": "1x"})
+    assert _errors(doc) == [
+        "services.a.healthcheck.interval: expected a duration like '1m30s' or '500ms', got '5 minutes'",
+        "services.a.init: expected true or false, got 'maybe'",
+        "services.a.mem_limit: expected a size like '512m' or '2g', got 'lots'",
+        "services.a.stop_grace_period: expected a duration like '1m30s' or '500ms', got '1x'",
+    ]
+
+
+def test_service_values():
+    doc = _svc(a={"restart": "sometimes", "pull_policy": "xalways", "healthcheck": {"test": ["RUN", "x"]},
+                  "scale": 2, "deploy": {"replicas": 3}, "ulimits": {"nofile": {"soft": 10, "hard": 5}}})
+    doc["services"]["b"] = {"command": "true"}
+    assert _errors(doc) == [
+        "services.a.healthcheck.test[0]: the first item must be NONE, CMD or CMD-SHELL, got 'RUN'",
+        "services.a.pull_policy: expected always, never, missing, build, if_not_present, refresh, daily, weekly or "
+        "every_<duration>, got 'xalways'",
+        "services.a.restart: expected 'no', 'always', 'on-failure[:max-retries]' or 'unless-stopped', got 'sometimes'",
+        "services.a.scale: 'scale: 2' and 'deploy.replicas: 3' disagree; set one",
+        "services.a.ulimits.nofile: the soft limit (10) is above the hard limit (5)",
+        "services.b: service 'b' has neither an 'image' nor a 'build' context",
+    ]
+
+
+def test_unknown_ulimit_and_odd_network_names_the_spec_lets_through():
+    doc = _svc(a={"ulimits": {"NOFILE": 5}})
+    doc["networks"] = {"odd name!": {}}
+    assert _errors(doc) == [
+        "networks.odd name!: invalid network name 'odd name!': use only letters, digits, '.', '_' and '-'",
+        "services.a.ulimits.NOFILE: unknown ulimit 'NOFILE'; expected one of as, core, cpu, data, fsize, locks, "
+        "memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack",
+    ]
+
+
+def test_unsupported_keys_warn_by_name_and_are_not_errors():
+    doc = _svc(a={"credential_spec": {"file": "x"}, "deploy": {"placement": {"constraints": ["a"]}}})
+    doc["version"] = "3.8"
+    doc["networks"] = {"o": {"driver": "overlay"}}
+    doc["volumes"] = {"v": {"driver": "nfs"}}
+    errors, warnings = check(doc, None)
+    assert errors == []
+    assert [str(w) for w in warnings] == [
+        "networks.o.driver: network driver 'overlay' is not supported; pycompose creates bridge networks",
+        "services.a.credential_spec: 'credential_spec' is not supported by pycompose (Windows only); ignored",
+        "services.a.deploy.placement: 'deploy.placement' is not supported by pycompose (swarm only); ignored",
+        "version: the 'version' key is obsolete and ignored; remove it",
+        "volumes.v.driver: volume driver 'nfs' is not supported; pycompose creates local volumes",
+    ]
+
+
+def test_errors_carry_file_line_and_column_and_come_in_file_order():
+    text = (
+        "services:\n"
+        "  web:\n"
+        "    image: nginx\n"
+        "    depends_on: [db]\n"
+        "    networks: [front]\n"
+        "    ports:\n"
+        "      - '80:80:80:80'\n"
+    )
+    errors, _ = check(YAML(typ="safe", pure=True).load(text), RtLocator(text, "compose.yaml"))
+    assert [str(e) for e in errors] == [
+        "compose.yaml:4:18: services.web.depends_on[0]: service 'web' depends on undefined service 'db'",
+        "compose.yaml:5:16: services.web.networks[0]: service 'web' uses network 'front', which is not defined in "
+        "the top-level 'networks'",
+        "compose.yaml:7:9: services.web.ports[0]: invalid host IP '80:80' in port '80:80:80:80'",
+    ]
+    assert errors[0].location == Location("compose.yaml", 4, 18)
+
+
+_VALID = jsonschema.Draft202012Validator(load_schema())
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(doc=st.one_of(mutated_docs(), generated_docs()))
+def test_checks_and_canonical_form_never_crash_on_schema_valid_input(doc):
+    if not _VALID.is_valid(doc):
+        return
+    errors, _ = check(doc, None)
+    try:
+        canonicalize(doc, Path("/project"), {})
+    except UserError as err:
+        assert errors, f"canonicalize failed ({err}) where check found nothing"
