@@ -1,0 +1,151 @@
+"""Push to and pull from a real registry (Debian's docker-registry on 127.0.0.1), with and without auth."""
+from __future__ import annotations
+
+import base64
+import filecmp
+import json
+import os
+from pathlib import Path
+
+import pytest
+import requests
+
+from runtime.errors import NotFound
+from runtime.images import ImageStore
+from runtime.images.registry import (BadContent, ManifestUnknown, RegistryConfig, Unauthorized, login, pull,
+                                     push)
+
+
+@pytest.fixture
+def config(tmp_path) -> RegistryConfig:
+    return RegistryConfig(auth_file=tmp_path / "docker-config" / "config.json")
+
+
+@pytest.fixture
+def store(tmp_path) -> ImageStore:
+    return ImageStore(tmp_path / "images")
+
+
+def _tree(root: Path) -> dict[str, tuple]:
+    out = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        content = os.readlink(path) if path.is_symlink() else (path.read_bytes() if path.is_file() else None)
+        out[str(path.relative_to(root))] = (st.st_mode, st.st_uid, st.st_gid, content)
+    return out
+
+
+def test_push_remove_pull_roundtrip(store, registry, config, busybox_tar, tmp_path):
+    ref = f"{registry.host}/pc/busybox:1.0"
+    image = store.import_rootfs(busybox_tar, ref, {"Cmd": ["sh"]})
+    before = _tree(image.layer_dirs()[0])
+    events: list[dict] = []
+    digest = push(store, ref, config=config, progress=events.append)
+    assert digest.startswith("sha256:")
+    assert any(e.get("status") == "Pushed" for e in events)
+    assert events[-1]["aux"]["Digest"] == digest
+    # the registry serves exactly what we pushed
+    resp = requests.get(f"http://{registry.host}/v2/pc/busybox/manifests/1.0",
+                        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    assert resp.headers["Docker-Content-Digest"] == digest
+
+    store.remove(ref)
+    assert store.list() == []
+    with pytest.raises(NotFound):
+        store.resolve(ref)
+    assert list(store.layers.chain_ids()) == []
+
+    events.clear()
+    pulled = pull(store, ref, config=config, progress=events.append)
+    assert pulled.id == image.id
+    assert f"{registry.host}/pc/busybox@{digest}" in pulled.repo_digests
+    assert pulled.config["Cmd"] == ["sh"]
+    assert _tree(pulled.layer_dirs()[0]) == before
+    statuses = [e.get("status") for e in events]
+    assert "Pull complete" in statuses and f"Digest: {digest}" in statuses
+    assert statuses[-1].startswith("Status: Downloaded newer image for")
+
+    # pulling again downloads nothing
+    events.clear()
+    again = pull(store, ref, config=config, progress=events.append)
+    assert again.id == image.id
+    assert events[-1]["status"].startswith("Status: Image is up to date for")
+    # push again: every blob already there, same manifest digest
+    events.clear()
+    assert push(store, ref, config=config, progress=events.append) == digest
+    assert any(e.get("status") == "Layer already exists" for e in events)
+
+
+def test_chunked_push_and_cross_repo_mount(store, registry, config, busybox_tar):
+    first = f"{registry.host}/pc/one:latest"
+    store.import_rootfs(busybox_tar, first)
+    digest = push(store, first, config=config, chunk_size=256 * 1024)  # busybox layer is ~1 MB: 4+ PATCHes
+    store.tag(first, f"{registry.host}/pc/two:latest")
+    events: list[dict] = []
+    assert push(store, f"{registry.host}/pc/two:latest", config=config, progress=events.append) == digest
+    assert any(e.get("status", "").startswith("Mounted from pc/one") for e in events)
+    fresh = ImageStore(store.root.parent / "fresh")
+    assert pull(fresh, f"{registry.host}/pc/two", config=config).id == store.resolve(first).id
+
+
+def test_pull_by_digest_and_unknown(store, registry, config, busybox_tar):
+    ref = f"{registry.host}/pc/bb:latest"
+    store.import_rootfs(busybox_tar, ref)
+    digest = push(store, ref, config=config)
+    fresh = ImageStore(store.root.parent / "fresh")
+    image = pull(fresh, f"{registry.host}/pc/bb@{digest}", config=config)
+    assert image.repo_tags == [] and image.repo_digests == [f"{registry.host}/pc/bb@{digest}"]
+    with pytest.raises(ManifestUnknown, match="manifest for .*nope.* not found"):
+        pull(fresh, f"{registry.host}/pc/bb:nope", config=config)
+
+
+def test_corrupted_blob_detected_and_nothing_stored(store, registry, config, busybox_tar):
+    ref = f"{registry.host}/pc/corrupt:latest"
+    image = store.import_rootfs(busybox_tar, ref)
+    push(store, ref, config=config)
+    data = registry.blob_data("pc/corrupt", image.blobs[0].digest)
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    data.write_bytes(bytes(raw))
+
+    fresh = ImageStore(store.root.parent / "fresh")
+    with pytest.raises(BadContent, match="digest mismatch"):
+        pull(fresh, ref, config=config)
+    assert fresh.list() == []
+    assert list(fresh.layers.chain_ids()) == []
+    assert list(fresh.blobs.digests()) == []
+    assert [p.name for p in fresh.layers.dir.iterdir()] == []
+    assert not any((fresh.root / "ingest").iterdir())
+
+
+def test_htpasswd_auth_login_and_credentials_file(store, registry_factory, config, busybox_tar, tmp_path):
+    registry = registry_factory(auth=True)
+    ref = f"{registry.host}/pc/private:latest"
+    store.import_rootfs(busybox_tar, ref)
+    assert requests.get(f"http://{registry.host}/v2/").status_code == 401
+    with pytest.raises(Unauthorized):
+        push(store, ref, config=config)
+    with pytest.raises(Unauthorized, match="incorrect username or password"):
+        login(registry.host, registry.user, "wrong", config=config)
+    assert not config.credentials_path.exists()
+
+    assert login(registry.host, registry.user, registry.password, config=config) == "Login Succeeded"
+    saved = json.loads(config.credentials_path.read_text())
+    assert base64.b64decode(saved["auths"][registry.host]["auth"]).decode() == f"{registry.user}:{registry.password}"
+    assert config.credentials_path.stat().st_mode & 0o777 == 0o600
+
+    digest = push(store, ref, config=config)  # credentials come from the config file now
+    fresh = ImageStore(tmp_path / "fresh")
+    assert pull(fresh, ref, config=config).repo_digests == [f"{registry.host}/pc/private@{digest}"]
+    with pytest.raises(Unauthorized):
+        pull(ImageStore(tmp_path / "anon"), ref, config=RegistryConfig(auth_file=tmp_path / "none.json"))
+
+
+def test_mirror_serves_docker_hub_names(store, registry_factory, tmp_path, busybox_tar):
+    mirror = registry_factory()
+    cfg = RegistryConfig(auth_file=tmp_path / "c.json", mirrors={"docker.io": (f"http://{mirror.host}",)})
+    store.import_rootfs(busybox_tar, f"{mirror.host}/library/busybox:latest")
+    push(store, f"{mirror.host}/library/busybox:latest", config=cfg)
+    fresh = ImageStore(tmp_path / "fresh")
+    image = fresh_image = pull(fresh, "busybox", config=cfg)
+    assert "busybox:latest" in image.repo_tags and fresh_image.id == store.resolve(f"{mirror.host}/library/busybox").id
