@@ -68,16 +68,28 @@ def _parse(line: bytes) -> LogEntry | None:
 
 
 def read_entries(path: Path) -> Iterator[LogEntry]:
+    yield from _snapshot(path)[0]
+
+
+def _snapshot(path: Path) -> tuple[list[LogEntry], int, int]:
+    """Every complete entry now, plus where the live file's complete lines end and its inode (to follow on)."""
+    entries: list[LogEntry] = []
+    position = inode = 0
     for file in _files(path):
         try:
             with open(file, "rb") as fh:
-                for line in fh:
-                    if line.endswith(b"\n"):
-                        entry = _parse(line)
-                        if entry is not None:
-                            yield entry
+                st = os.fstat(fh.fileno())
+                data = fh.read()
         except FileNotFoundError:
             continue
+        end = data.rfind(b"\n") + 1
+        for line in data[:end].split(b"\n")[:-1]:
+            entry = _parse(line)
+            if entry is not None:
+                entries.append(entry)
+        if file == path:
+            position, inode = end, st.st_ino
+    return entries, position, inode
 
 
 def _wanted(entry: LogEntry, q: LogQuery) -> bool:
@@ -100,7 +112,7 @@ def _encode(entry: LogEntry, q: LogQuery) -> bytes:
 async def log_stream(path: Path, q: LogQuery, running: Callable[[], bool],
                      stopped: Callable[[], Awaitable[None]] | None = None) -> AsyncIterator[bytes]:
     """The log as the Engine API sends it; with ``follow`` new lines until ``stopped()`` completes."""
-    entries = await asyncio.to_thread(lambda: list(read_entries(path)))
+    entries, position, inode = await asyncio.to_thread(_snapshot, path)
     if q.tail is not None and q.tail >= 0:  # Docker takes the tail of the file first, then filters
         entries = list(deque(entries, maxlen=q.tail)) if q.tail else []
     for entry in entries:
@@ -108,9 +120,7 @@ async def log_stream(path: Path, q: LogQuery, running: Callable[[], bool],
             yield _encode(entry, q)
     if not q.follow or not running():
         return
-    # follow: remember where the live file ends and read what is appended (and new files after a rotation)
-    position = path.stat().st_size if path.exists() else 0
-    inode = path.stat().st_ino if path.exists() else 0
+    # follow: read what is appended after the snapshot (and the new file after a rotation)
     done = asyncio.ensure_future(stopped()) if stopped is not None else None
     try:
         async with Watch([str(path.parent)]) as watch:
