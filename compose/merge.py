@@ -224,11 +224,11 @@ def _rule(path: KeyPath) -> Merger | None:
 
 
 def _merge_value(base: Any, over: Any, path: KeyPath) -> Any:
+    if over is None and isinstance(base, (dict, list)):
+        return base  # an empty override (``web:`` with nothing under it) leaves the base alone
     rule = _rule(path)
     if rule is not None:
         return rule(base, over, path)
-    if over is None and isinstance(base, (dict, list)):
-        return base  # an empty override (``web:`` with nothing under it) leaves the base alone
     if isinstance(base, dict) and isinstance(over, dict):
         return _merge_mappings(_ld(base), _ld(over), path)
     if isinstance(base, list) and isinstance(over, list):
