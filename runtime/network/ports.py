@@ -22,8 +22,7 @@ __all__ = ["PortBinding", "BoundPort", "parse_port_spec", "bindings_from_engine"
            "bind_ports", "close_sockets"]
 
 _PROTOCOLS = ("tcp", "udp")
-_SPEC = re.compile(r"^(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+|[0-9a-fA-F:]+(?=:[0-9-]*:)):)?"
-                   r"(?:(?P<host>[0-9]*(?:-[0-9]+)?):)?(?P<cont>[0-9]+(?:-[0-9]+)?)(?:/(?P<proto>[a-z]+))?$")
+_PORTS = re.compile(r"^[0-9]{1,5}(?:-[0-9]{1,5})?$")
 
 
 @dataclass(frozen=True)
@@ -91,15 +90,33 @@ def _range(text: str, what: str) -> tuple[int, int]:
 
 def parse_port_spec(text: str) -> list[PortBinding]:
     """Short syntax: ``80``, ``8080:80``, ``127.0.0.1:8080:80/udp``, ``[::1]::80``, ``8000-8001:80-81``."""
-    m = _SPEC.match(text.strip())
-    if not m:
+    body, _, proto = text.strip().partition("/")
+    host_ip = ""
+    if body.startswith("["):
+        host_ip, sep, rest = body[1:].partition("]:")
+        if not sep:
+            raise InvalidArgument(f"invalid port specification {text!r}")
+        parts = rest.split(":")
+        if len(parts) != 2:
+            raise InvalidArgument(f"invalid port specification {text!r}")
+        host_text, cont_text = parts
+    else:
+        parts = body.split(":")
+        if len(parts) == 1:
+            host_text, cont_text = "", parts[0]
+        elif len(parts) == 2:
+            host_text, cont_text = parts
+        else:
+            host_ip, host_text, cont_text = ":".join(parts[:-2]), parts[-2], parts[-1]
+            if not host_ip:
+                raise InvalidArgument(f"invalid port specification {text!r}")
+    if not cont_text or not _PORTS.match(cont_text) or (host_text and not _PORTS.match(host_text)):
         raise InvalidArgument(f"invalid port specification {text!r}")
-    host_ip = (m["ip"] or "").strip("[]")
-    proto = m["proto"] or "tcp"
-    c_lo, c_hi = _range(m["cont"], "container port")
-    if not m["host"]:
+    proto = proto or "tcp"
+    c_lo, c_hi = _range(cont_text, "container port")
+    if not host_text:
         return [PortBinding(p, proto, host_ip) for p in range(c_lo, c_hi + 1)]
-    h_lo, h_hi = _range(m["host"], "host port")
+    h_lo, h_hi = _range(host_text, "host port")
     if c_lo == c_hi:
         return [PortBinding(c_lo, proto, host_ip, h_lo, h_hi if h_hi != h_lo else 0)]
     if h_hi - h_lo != c_hi - c_lo:

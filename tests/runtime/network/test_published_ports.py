@@ -1,0 +1,141 @@
+"""Published ports on the real kernel: busybox httpd in a sandbox, reached from the host and by hairpin."""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import urllib.request
+
+import pytest
+
+from runtime.errors import Conflict, InvalidState
+from runtime.network.ports import PortBinding, parse_port_spec
+from runtime.network.publisher import process_start_time
+
+from .conftest import run_in
+
+pytestmark = pytest.mark.root
+
+
+def _connectable(ip: str, port: int) -> bool:
+    try:
+        with socket.create_connection((ip, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=5) as resp:
+        return resp.read()
+
+
+@pytest.fixture
+def web(net, tmp_path, wait_for):
+    """A network, a sandbox on it running ``busybox httpd`` on port 80, and a second sandbox as a client."""
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text("hello from the sandbox\n")
+    n = net.create()
+    cid, ns = net.sandbox()
+    ep = net.svc.connect(n.name, cid, ns, name="web")
+    net.spawn(ns, ["busybox", "httpd", "-f", "-p", "80", "-h", str(www)])
+    wait_for(lambda: _connectable(ep.ip, 80), "httpd in the sandbox")
+    client, client_ns = net.sandbox()
+    net.svc.connect(n.name, client, client_ns, name="client")
+    return {"net": n, "cid": cid, "ns": ns, "ep": ep, "client_ns": client_ns}
+
+
+def test_host_reaches_published_httpd_on_loopback_and_on_a_random_port(net, web):
+    bound = net.svc.publish(web["cid"], parse_port_spec("127.0.0.1::80") + parse_port_spec("80"))
+    loopback = [b for b in bound if b.host_ip == "127.0.0.1"]
+    anyaddr = [b for b in bound if b.host_ip == "0.0.0.0"]
+    assert len(loopback) == 1 and len(anyaddr) == 1
+    assert loopback[0].host_port > 0 and anyaddr[0].host_port > 0
+    assert _get(f"http://127.0.0.1:{loopback[0].host_port}/") == b"hello from the sandbox\n"
+    assert _get(f"http://127.0.0.1:{anyaddr[0].host_port}/") == b"hello from the sandbox\n"
+    assert net.svc.published(web["cid"]) == bound
+
+
+def test_hairpin_from_another_container_through_the_host_address(net, web):
+    (port,) = [b for b in net.svc.publish(web["cid"], [PortBinding(80)]) if b.host_ip == "0.0.0.0"]
+    gateway = str(web["net"].pools[0].gateway)
+    out = run_in(web["client_ns"], ["busybox", "wget", "-q", "-O", "-", f"http://{gateway}:{port.host_port}/"])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == b"hello from the sandbox\n"
+    # and the container reaches its own published port the same way
+    out = run_in(web["ns"], ["busybox", "wget", "-q", "-O", "-", f"http://{gateway}:{port.host_port}/"])
+    assert out.stdout == b"hello from the sandbox\n"
+
+
+def test_port_taken_is_a_conflict_before_anything_is_created(net, web):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            free = probe.getsockname()[1]
+        wishes = [PortBinding(80, host_ip="127.0.0.1", host_port=free),
+                  PortBinding(80, host_ip="127.0.0.1", host_port=taken)]
+        with pytest.raises(Conflict, match=f"127.0.0.1:{taken} failed: port is already allocated"):
+            net.svc.check_ports(wishes)
+        with pytest.raises(Conflict, match="already allocated"):
+            net.svc.publish(web["cid"], wishes)
+    assert net.svc.published(web["cid"]) == []
+    assert net.svc.publisher.record(web["cid"]) is None
+    # the first wish's socket was let go: its port binds again
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", free))
+
+
+def test_udp_port_and_unpublish_stops_the_proxy(net, tmp_path, wait_for):
+    n = net.create()
+    cid, ns = net.sandbox()
+    ep = net.svc.connect(n.name, cid, ns)
+    echo = ("import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('0.0.0.0',5353))\n"
+            "print('ready',flush=True)\nwhile True:\n d,a=s.recvfrom(2048)\n s.sendto(b'echo:'+d,a)\n")
+    proc = net.spawn(ns, [sys.executable, "-c", echo])
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    (port,) = net.svc.publish(cid, parse_port_spec("127.0.0.1::5353/udp"))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        for i in range(3):
+            s.sendto(b"ping%d" % i, ("127.0.0.1", port.host_port))
+            assert s.recvfrom(2048)[0] == b"echo:ping%d" % i
+    rec = net.svc.publisher.record(cid)
+    assert rec is not None and process_start_time(rec["pid"]) == rec["start_time"]
+    assert net.svc.unpublish(cid)
+    assert process_start_time(rec["pid"]) is None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", port.host_port))  # the port is free again
+    assert ep.ip
+
+
+def test_tcp_range_and_destroy_sandbox_closes_ports(net, web):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        base = probe.getsockname()[1]
+    bound = net.svc.publish(web["cid"], [PortBinding(80, host_ip="127.0.0.1", host_port=base,
+                                                     host_port_end=base + 20)])
+    assert len(bound) == 1 and base <= bound[0].host_port <= base + 20
+    assert _get(f"http://127.0.0.1:{bound[0].host_port}/") == b"hello from the sandbox\n"
+    pid = net.svc.publisher.record(web["cid"])["pid"]
+    net.svc.destroy_sandbox(web["cid"])
+    assert process_start_time(pid) is None
+    assert not _connectable("127.0.0.1", bound[0].host_port)
+
+
+def test_publish_needs_a_bridge_address(net):
+    cid, _ = net.sandbox()
+    with pytest.raises(InvalidState):
+        net.svc.publish(cid, [PortBinding(80)])
+
+
+def test_restore_forgets_a_dead_proxy(net, web):
+    net.svc.publish(web["cid"], [PortBinding(80, host_ip="127.0.0.1")])
+    rec = net.svc.publisher.record(web["cid"])
+    os.kill(rec["pid"], 9)
+    net.svc.publisher._children.pop(rec["pid"]).wait()  # noqa: SLF001 - reap our child like the daemon would
+    net.svc.restore()
+    assert net.svc.publisher.record(web["cid"]) is None
