@@ -1,7 +1,8 @@
 """Embedded DNS: containers on user-defined networks resolve each other by name via 127.0.0.11.
 
-``server.DnsServer`` (scopes, sockets, answering), ``records.Records`` (the name table), ``forwarder``
-(upstreams), ``wire`` (the message codec), ``resolvconf`` and ``hostsfile`` (the files containers get).
+``server.DnsServer`` (scopes, sockets, answering), ``records.Records`` (the name table), ``sync.DnsSync``
+(network-service events into the table), ``forwarder`` (upstreams), ``wire`` (the message codec),
+``resolvconf`` and ``hostsfile`` (the files containers get).
 """
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from runtime.network.dns.hostsfile import parse_extra_host, render_hosts
 from runtime.network.dns.records import Endpoint, Records
 from runtime.network.dns.resolvconf import ResolvConf, read_resolv_conf, render_resolv_conf
 from runtime.network.dns.server import DEFAULT_ADDRESS, DnsServer
+from runtime.network.dns.sync import DnsSync
 
 __all__ = [
-    "DEFAULT_ADDRESS", "DnsServer", "Endpoint", "Forwarder", "Records", "ResolvConf", "host_upstreams",
+    "DEFAULT_ADDRESS", "DnsServer", "DnsSync", "Endpoint", "Forwarder", "Records", "ResolvConf", "host_upstreams",
     "parse_extra_host", "parse_upstreams", "read_resolv_conf", "render_hosts", "render_resolv_conf",
 ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from runtime.errors import InvalidArgument
 
-__all__ = ["Endpoint", "Records", "Resolution", "reverse_name"]
+__all__ = ["Endpoint", "Records", "Resolution", "is_dns_name", "reverse_name"]
 
 _LABEL = re.compile(r"^[a-z0-9_-]{1,63}$")  # lenient: Docker accepts names like "web-" as aliases
 _HEX12 = re.compile(r"^[0-9a-f]{12}")
@@ -47,9 +47,21 @@ def reverse_name(address: str) -> str:
     return ipaddress.ip_address(address).reverse_pointer
 
 
-def _clean_name(name: str, what: str) -> str:
+def _normalize(name: str) -> str | None:
     norm = name.strip().lstrip("/").rstrip(".").lower()  # Docker names come as "/name"
     if not norm or len(norm) > 253 or not all(_LABEL.match(part) for part in norm.split(".")):
+        return None
+    return norm
+
+
+def is_dns_name(name: str) -> bool:
+    """Whether ``name`` can be put in the table (letters, digits, ``-``/``_``, dots between labels)."""
+    return _normalize(name) is not None
+
+
+def _clean_name(name: str, what: str) -> str:
+    norm = _normalize(name)
+    if norm is None:
         raise InvalidArgument(f"invalid DNS {what} {name!r}")
     return norm
 
