@@ -1,0 +1,53 @@
+"""The nft script of a network, and the table's life on the real kernel (our own table name only)."""
+from __future__ import annotations
+
+import ipaddress
+import secrets
+
+import pytest
+
+from runtime.network.nat import BridgeRules, Firewall
+
+
+def test_render_non_internal_network():
+    fw = Firewall("pcttable")
+    script = fw.render(BridgeRules("abc", "br-abc", (ipaddress.ip_network("172.18.0.0/16"),
+                                                     ipaddress.ip_network("fd00:1::/64"))))
+    assert 'add element inet pcttable bridges { "br-abc" }' in script
+    assert ('add rule inet pcttable forward iifname "br-abc" oifname != "br-abc" oifname @bridges drop '
+            'comment "pycompose:abc"') in script
+    assert 'ip saddr 172.18.0.0/16 oifname != "br-abc" masquerade comment "pycompose:abc"' in script
+    assert 'ip6 saddr fd00:1::/64 oifname != "br-abc" masquerade' in script
+    assert "pycompose:abc" in script and "table inet pcttable" in script
+
+
+def test_render_internal_network_has_no_masquerade_and_drops_both_ways():
+    script = Firewall("t").render(BridgeRules("i", "br-i", (ipaddress.ip_network("10.1.0.0/24"),), internal=True))
+    assert "masquerade" not in script
+    assert 'forward iifname "br-i" oifname != "br-i" drop' in script
+    assert 'forward oifname "br-i" iifname != "br-i" drop' in script
+
+
+def test_render_options():
+    script = Firewall("t").render(BridgeRules("o", "br-o", (ipaddress.ip_network("10.1.0.0/24"),),
+                                              masquerade=False, icc=False))
+    assert "masquerade" not in script and 'forward iifname "br-o" oifname "br-o" drop' in script
+
+
+@pytest.mark.root
+def test_add_and_remove_two_networks_then_the_table_is_gone():
+    fw = Firewall("pct" + secrets.token_hex(3))
+    try:
+        a = BridgeRules("a" * 64, "pctnata", (ipaddress.ip_network("10.77.1.0/24"),))
+        b = BridgeRules("b" * 64, "pctnatb", (ipaddress.ip_network("10.77.2.0/24"),), internal=True)
+        fw.add(a)
+        fw.add(b)
+        assert sorted(fw.bridges()) == ["pctnata", "pctnatb"]
+        assert len(fw.rules_of(a.network_id)) == 2 and len(fw.rules_of(b.network_id)) == 2
+        fw.remove(a.network_id, a.bridge)
+        assert fw.rules_of(a.network_id) == [] and fw.bridges() == ["pctnatb"]
+        fw.remove(b.network_id, b.bridge)
+        assert fw.listing() == []
+    finally:
+        if fw.listing():
+            fw._run(["delete", "table", "inet", fw.table])  # noqa: SLF001

@@ -1,0 +1,73 @@
+"""Named network namespaces: nsfs bind mounts in a run dir, entered only by threads made for the call."""
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from runtime.errors import InvalidArgument, NotFound
+from runtime.network.netns import NetnsStore, is_netns_file, netlink_in, run_in_netns, write_sysctl_in
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = NetnsStore(tmp_path / "run")
+    yield s
+    for name in s.list():
+        s.delete(name)
+    assert s.list() == []
+    with open("/proc/self/mountinfo") as fh:
+        assert str(tmp_path) not in fh.read(), "a netns mount outlived the test"
+
+
+def _inode(path: str) -> int:
+    return os.stat(path).st_ino
+
+
+def test_create_is_a_new_namespace_with_lo_up_and_idempotent(store):
+    path = store.create("one")
+    assert is_netns_file(path) and store.list() == ["one"]
+    assert _inode(str(path)) != _inode("/proc/self/ns/net")
+    with netlink_in(path) as ipr:
+        links = {ln.get("ifname"): ln.get("state") for ln in ipr.get_links()}
+    assert links == {"lo": "up"}
+    assert store.create("one") == path and _inode(str(path)) == _inode(str(store.path("one")))
+    other = store.create("two")
+    assert _inode(str(other)) != _inode(str(path))
+
+
+def test_the_callers_thread_keeps_its_namespace(store):
+    path = store.create("x")
+    before = _inode(f"/proc/self/task/{threading.get_native_id()}/ns/net")
+    seen = run_in_netns(path, lambda: _inode(f"/proc/self/task/{threading.get_native_id()}/ns/net"))
+    assert seen == _inode(str(path)) != before
+    assert _inode(f"/proc/self/task/{threading.get_native_id()}/ns/net") == before
+
+
+def test_sysctl_written_inside_only(store):
+    path = store.create("s")
+    write_sysctl_in(path, "net.ipv4.ip_forward", "1")
+    assert run_in_netns(path, lambda: open("/proc/sys/net/ipv4/ip_forward").read().strip()) == "1"
+
+
+def test_errors_propagate_from_the_netns_thread(store):
+    path = store.create("e")
+
+    def boom() -> None:
+        raise ValueError("inside")
+    with pytest.raises(ValueError, match="inside"):
+        run_in_netns(path, boom)
+
+
+def test_delete_and_bad_names(store):
+    path = store.create("gone")
+    store.delete("gone")
+    assert not path.exists() and store.list() == []
+    with pytest.raises(NotFound):
+        store.delete("gone")
+    for bad in ("../x", "", "a/b"):
+        with pytest.raises(InvalidArgument):
+            store.path(bad)
