@@ -1,0 +1,519 @@
+"""The container service: create, start, stop, kill, wait, pause, exec, top, remove, list, inspect.
+
+Every container is a directory ``<root>/containers/<id>/`` holding ``config.json`` (name, spec; written at
+create), ``state.json`` (written by this service at start/pause), ``exit.json`` (written by the monitor when the
+process ends), the json-file log, the managed /etc files, the overlay ``upper``/``work`` dirs and the monitor's
+socket. The state is derived from those files and the liveness of the recorded monitor, so a new service (a
+restarted daemon) adopts running containers just by reading the directory. Mounts exist only inside each
+container's mount namespace; the cgroup is made at start and removed at remove.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import re
+import secrets
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runtime import exec as execs
+from runtime import linux
+from runtime.errors import Conflict, InvalidArgument, InvalidState, NotFound
+from runtime.forkserver import ForkServer
+from runtime.monitor import EXIT_RECORD, SOCKET_NAME, read_line, rfc3339nano
+from runtime.paths import data_root
+from runtime.process import StartFailed
+from runtime.spec import ContainerSpec, ExecSpec, parse_signal, spec_from_dict, spec_to_dict, validate
+from runtime.state import read_record, write_record
+
+__all__ = ["ContainerService", "ContainerState", "StartFailed", "LOG_SUFFIX", "default_hosts"]
+
+LOG_SUFFIX = "-json.log"
+_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_LAUNCH_TIMEOUT = 60.0
+_EXIT_UNKNOWN = 255  # the monitor vanished without recording an exit (Docker reports 255 too)
+_LOCALHOST = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+              "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    id: str
+    name: str
+    created: str
+    status: str  # created, running, paused, exited
+    pid: int = 0
+    exit_code: int = 0
+    error: str = ""
+    oom_killed: bool = False
+    started_at: str = ""
+    finished_at: str = ""
+    image: str = ""
+    spec: ContainerSpec = dataclasses.field(default_factory=ContainerSpec)
+    state_dir: str = ""
+    log_path: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("running", "paused")
+
+
+def default_hosts(extra: str = "") -> str:
+    return _LOCALHOST + extra
+
+
+def _host_resolv() -> str:
+    try:
+        text = Path("/etc/resolv.conf").read_text()
+    except OSError:
+        text = ""
+    lines = [ln for ln in text.splitlines()
+             if not (ln.startswith("nameserver") and ln.split()[1:2] and
+                     (ln.split()[1].startswith("127.") or ln.split()[1] == "::1"))]
+    if not any(ln.startswith("nameserver") for ln in lines):
+        lines += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]  # Docker's fallback when the host only has loopback
+    return "\n".join(lines) + "\n"
+
+
+def _proc_start(pid: int) -> int:
+    """The process's start time in clock ticks (field 22 of /proc/pid/stat): with the pid, a unique identity."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return -1
+    return int(data[data.rindex(b")") + 2:].split()[19])
+
+
+def _alive(pid: int, start: int) -> bool:
+    return pid > 0 and _proc_start(pid) == start
+
+
+def _connect(path: str, timeout: float | None) -> socket.socket:
+    """Connect to a unix socket whose path may be longer than sun_path allows."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    if len(path.encode()) < 100:
+        try:
+            sock.connect(path)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    dfd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        sock.connect(f"/proc/self/fd/{dfd}/{os.path.basename(path)}")
+    except OSError:
+        sock.close()
+        raise
+    finally:
+        os.close(dfd)
+    return sock
+
+
+class ContainerService:
+    """Containers under ``<root>/containers``. ``images``: an ``ImageStore`` (for ``spec.image`` without
+    ``spec.rootfs``); ``cgroups``: a factory ``(name, parent) -> CgroupManager`` (default ``runtime.cgroups``)."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, images: Any = None,
+                 cgroups: Callable[[str, str], Any] | None = None, cgroup_parent: str = "pycompose") -> None:
+        self.root = data_root(root)
+        self.dir = self.root / "containers"
+        self._names = self.dir / ".names"
+        self._names.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.dir, 0o700)
+        self.images = images
+        if cgroups is None:
+            from runtime.cgroups import new_manager as cgroups
+        self._cgroups = cgroups
+        self.cgroup_parent = cgroup_parent
+        self._forkserver = ForkServer()
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # --- lookup --------------------------------------------------------------------------------------------------
+    def resolve(self, ref: str) -> str:
+        """Full id of a container by id, unique id prefix or name (with or without a leading ``/``)."""
+        ref = ref.lstrip("/")
+        if len(ref) == 64 and (self.dir / ref / "config.json").exists():
+            return ref
+        link = self._names / ref
+        if link.is_symlink():
+            return os.readlink(link)
+        if ref and re.fullmatch(r"[0-9a-f]+", ref):
+            hits = [d for d in self._ids() if d.startswith(ref)]
+            if len(hits) == 1:
+                return hits[0]
+            if len(hits) > 1:
+                raise InvalidArgument(f"multiple IDs found with provided prefix: {ref}")
+        raise NotFound(f"No such container: {ref}")
+
+    def _ids(self) -> list[str]:
+        try:
+            return [e.name for e in os.scandir(self.dir) if len(e.name) == 64 and e.is_dir()]
+        except FileNotFoundError:
+            return []
+
+    def _lock(self, cid: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(cid, threading.Lock())
+
+    def _config(self, cid: str) -> dict[str, Any]:
+        cfg = read_record(self.dir / cid / "config.json")
+        if cfg is None:
+            raise NotFound(f"No such container: {cid}")
+        return cfg
+
+    def state_dir(self, ref: str) -> Path:
+        return self.dir / self.resolve(ref)
+
+    def log_path(self, ref: str) -> Path:
+        cid = self.resolve(ref)
+        return self.dir / cid / f"{cid}{LOG_SUFFIX}"
+
+    # --- create --------------------------------------------------------------------------------------------------
+    def create(self, name: str | None, spec: ContainerSpec) -> str:
+        """Record a new container; returns its 64-hex id. ``Conflict`` if the name is taken."""
+        problems = validate(spec)
+        if problems:
+            raise InvalidArgument("; ".join(problems))
+        image_id = ""
+        if self.images is not None and spec.image and not spec.rootfs:
+            img = self.images.resolve(spec.image)
+            image_id = img.id
+            spec = dataclasses.replace(spec, rootfs=tuple(str(p) for p in img.layer_dirs()))
+        cid = secrets.token_hex(32)
+        name = (name or "").lstrip("/") or f"pycompose_{cid[:12]}"
+        if not _NAME_RE.match(name):
+            raise InvalidArgument(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        try:
+            os.symlink(cid, self._names / name)
+        except FileExistsError:
+            other = os.readlink(self._names / name)
+            raise Conflict(f'Conflict. The container name "/{name}" is already in use by container "{other}". '
+                           "You have to remove (or rename) that container to be able to reuse that name.") from None
+        state_dir = self.dir / cid
+        try:
+            state_dir.mkdir(mode=0o700)
+            hostname = spec.hostname or cid[:12]
+            (state_dir / "hostname").write_text(hostname + "\n")
+            (state_dir / "hosts").write_text(default_hosts(spec.hosts))
+            (state_dir / "resolv.conf").write_text(spec.resolv_conf or _host_resolv())
+            write_record(state_dir / "state.json", {"status": "created"}, durable=False)
+            write_record(state_dir / "config.json", {"id": cid, "name": name, "created": rfc3339nano(time.time_ns()),
+                                                     "image_id": image_id, "spec": spec_to_dict(spec)})
+        except BaseException:
+            shutil.rmtree(state_dir, ignore_errors=True)
+            os.unlink(self._names / name)
+            raise
+        return cid
+
+    def write_managed_file(self, ref: str, name: str, content: str) -> None:
+        """Rewrite ``hosts``, ``hostname`` or ``resolv.conf`` in place (a running container sees it at once)."""
+        if name not in ("hosts", "hostname", "resolv.conf"):
+            raise InvalidArgument(f"not a managed file: {name}")
+        with open(self.state_dir(ref) / name, "r+") as fh:
+            fh.write(content)
+            fh.truncate()
+
+    # --- state ---------------------------------------------------------------------------------------------------
+    def inspect(self, ref: str) -> ContainerState:
+        cid = self.resolve(ref)
+        cfg = self._config(cid)
+        d = self.dir / cid
+        st = read_record(d / "state.json", {}) or {}
+        ex = read_record(d / EXIT_RECORD)
+        status = st.get("status", "created")
+        kw: dict[str, Any] = {"pid": 0, "started_at": st.get("started_at", ""), "exit_code": 0}
+        if ex is not None:
+            kw.update(exit_code=ex["exit_code"], error=ex.get("error", ""), oom_killed=ex.get("oom_killed", False),
+                      finished_at=ex.get("finished_at", ""))
+        if status in ("running", "paused"):
+            if ex is not None:
+                status = "exited"
+            elif _alive(st.get("monitor_pid", 0), st.get("monitor_start", -2)):
+                kw["pid"] = st["pid"]
+            else:
+                status = "exited"
+                kw.update(exit_code=_EXIT_UNKNOWN, error="the container's monitor exited without a record")
+        return ContainerState(id=cid, name=cfg["name"], created=cfg["created"], status=status,
+                              image=cfg.get("image_id", ""), spec=spec_from_dict(cfg["spec"]), state_dir=str(d),
+                              log_path=str(d / f"{cid}{LOG_SUFFIX}"), **kw)
+
+    def list(self, all: bool = True) -> list[ContainerState]:  # noqa: A002 - Docker's parameter name
+        out = []
+        for cid in self._ids():
+            try:
+                state = self.inspect(cid)
+            except NotFound:
+                continue  # removed meanwhile
+            if all or state.running:
+                out.append(state)
+        return sorted(out, key=lambda s: s.created, reverse=True)
+
+    def image_in_use(self, image_id: str) -> bool:
+        """For the image store: does any container use ``image_id``?"""
+        return any((read_record(self.dir / cid / "config.json") or {}).get("image_id") == image_id
+                   for cid in self._ids())
+
+    # --- cgroups -------------------------------------------------------------------------------------------------
+    def _cgroup(self, cid: str, spec: ContainerSpec) -> Any:
+        return self._cgroups(cid, spec.cgroup_parent or self.cgroup_parent)
+
+    def cgroup(self, ref: str) -> Any:
+        """The container's cgroup manager (stats, pids)."""
+        state = self.inspect(ref)
+        return self._cgroup(state.id, state.spec)
+
+    @staticmethod
+    def _cgroup_files(mgr: Any) -> tuple[list[str], list[str]]:
+        paths = mgr.paths()
+        procs = [str(p / "cgroup.procs") for p in dict.fromkeys(paths.values())]
+        oom = [str(p / name) for p in dict.fromkeys(paths.values())
+               for name in ("memory.events", "memory.oom_control") if (p / name).exists()]
+        return procs, oom
+
+    # --- start ---------------------------------------------------------------------------------------------------
+    def start(self, ref: str, *, attach: dict[str, bool] | None = None,
+              console_size: tuple[int, int] | None = None) -> socket.socket | None:
+        """Start the container. With ``attach`` ({"stdin","stdout","stderr"}), return the attached stream
+        (raw for a tty, else Docker's multiplexed frames), connected before the process runs."""
+        cid = self.resolve(ref)
+        with self._lock(cid):
+            state = self.inspect(cid)
+            if state.running:
+                raise InvalidState(f"container {cid[:12]} is already running")
+            spec = state.spec
+            d = self.dir / cid
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(d / EXIT_RECORD)
+            mgr = self._cgroup(cid, spec)
+            mgr.create()
+            try:
+                self._apply_resources(mgr, spec)
+                procs, oom = self._cgroup_files(mgr)
+                request = {"mode": "start", "id": cid, "state_dir": str(d), "spec": spec_to_dict(spec),
+                           "cgroup_procs": procs, "oom_files": oom, "exit_path": str(d / EXIT_RECORD),
+                           "log_path": str(d / f"{cid}{LOG_SUFFIX}"), "socket": str(d / SOCKET_NAME),
+                           "attach": attach, "console_size": console_size}
+                conn, reply = self._launch(request)
+            except BaseException:
+                mgr.destroy()
+                raise
+            if "error" in reply:
+                conn.close()
+                mgr.destroy()
+                raise StartFailed(reply["error"], int(reply.get("exit_code", 1)))
+            write_record(d / "state.json", {
+                "status": "running", "pid": reply["pid"], "pid_start": _proc_start(reply["pid"]),
+                "monitor_pid": reply["monitor_pid"], "monitor_start": _proc_start(reply["monitor_pid"]),
+                "started_at": rfc3339nano(time.time_ns())}, durable=False)
+            if attach:
+                conn.settimeout(None)
+                return conn
+            conn.close()
+            return None
+
+    @staticmethod
+    def _apply_resources(mgr: Any, spec: ContainerSpec) -> list[str]:
+        from runtime.cgroups import resources_from
+
+        return list(mgr.apply(resources_from(dataclasses.asdict(spec.resources))))
+
+    def _launch(self, request: dict[str, Any]) -> tuple[socket.socket, dict[str, Any]]:
+        import json
+
+        conn = self._forkserver.launch(request)
+        conn.settimeout(_LAUNCH_TIMEOUT)
+        try:
+            line, _rest = read_line(conn)
+        except (EOFError, OSError) as err:
+            conn.close()
+            raise InvalidState(f"container monitor failed to start: {err}") from err
+        return conn, json.loads(line)
+
+    # --- signals, wait, stop -------------------------------------------------------------------------------------
+    def _running(self, ref: str) -> tuple[ContainerState, dict[str, Any]]:
+        state = self.inspect(ref)
+        if not state.running:
+            raise InvalidState(f"Container {state.id} is not running")
+        return state, read_record(Path(state.state_dir) / "state.json")
+
+    def kill(self, ref: str, sig: str | int = "SIGKILL") -> None:
+        try:
+            num = parse_signal(sig)
+        except ValueError as err:
+            raise InvalidArgument(str(err)) from err
+        state, st = self._running(ref)
+        try:
+            pidfd = linux.pidfd_open(st["pid"])
+        except ProcessLookupError:
+            return  # exited meanwhile
+        try:
+            if _proc_start(st["pid"]) != st["pid_start"]:
+                return
+            linux.pidfd_send_signal(pidfd, num)
+        except ProcessLookupError:
+            pass
+        finally:
+            os.close(pidfd)
+
+    def wait(self, ref: str, timeout: float | None = None) -> int:
+        """Block until the container is not running; its exit code. ``InvalidState`` on timeout."""
+        state = self.inspect(ref)
+        if not state.running:
+            return state.exit_code
+        try:
+            sock = _connect(os.path.join(state.state_dir, SOCKET_NAME), timeout)
+        except OSError:
+            sock = None  # the monitor just finished
+        if sock is not None:
+            try:
+                sock.sendall(b'{"op":"wait"}\n')
+                read_line(sock)
+            except (socket.timeout, TimeoutError) as err:
+                raise InvalidState(f"timed out waiting for container {state.id[:12]}") from err
+            except (EOFError, OSError):
+                pass
+            finally:
+                sock.close()
+        deadline = time.monotonic() + 5
+        while True:  # the record is written before waiters are answered; this loop only covers a monitor crash
+            state = self.inspect(ref)
+            if not state.running or time.monotonic() > deadline:
+                return state.exit_code
+            time.sleep(0.01)
+
+    def stop(self, ref: str, timeout: int | None = None, signal: str | int | None = None) -> int:
+        """Stop signal, ``timeout`` seconds' grace (the spec's by default; -1 waits forever), then SIGKILL."""
+        state = self.inspect(ref)
+        if not state.running:
+            return state.exit_code
+        spec = state.spec
+        grace = spec.stop_timeout if timeout is None else timeout
+        with contextlib.suppress(InvalidState):
+            self.kill(state.id, signal or spec.stop_signal)
+        if state.status == "paused":
+            self.unpause(state.id)
+        try:
+            return self.wait(state.id, None if grace < 0 else grace)
+        except InvalidState:
+            with contextlib.suppress(InvalidState):
+                self.kill(state.id, "SIGKILL")
+            return self.wait(state.id, 60)
+
+    # --- pause ---------------------------------------------------------------------------------------------------
+    def _set_status(self, cid: str, status: str) -> None:
+        path = self.dir / cid / "state.json"
+        st = read_record(path, {})
+        st["status"] = status
+        write_record(path, st, durable=False)
+
+    def pause(self, ref: str) -> None:
+        state, _ = self._running(ref)
+        if state.status == "paused":
+            raise InvalidState(f"Container {state.id} is already paused")
+        self._cgroup(state.id, state.spec).freeze()
+        self._set_status(state.id, "paused")
+
+    def unpause(self, ref: str) -> None:
+        state, _ = self._running(ref)
+        if state.status != "paused":
+            raise InvalidState(f"Container {state.id} is not paused")
+        self._cgroup(state.id, state.spec).thaw()
+        self._set_status(state.id, "running")
+
+    # --- processes -----------------------------------------------------------------------------------------------
+    def top(self, ref: str) -> list[dict[str, Any]]:
+        """Processes in the container's pid namespace: pid (host), ppid, uid, cmd."""
+        state, st = self._running(ref)
+        try:
+            ns = os.stat(f"/proc/{st['pid']}/ns/pid").st_ino
+        except OSError:
+            return []
+        out = []
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{entry.name}/ns/pid").st_ino != ns:
+                    continue
+                with open(f"/proc/{entry.name}/status") as fh:
+                    fields = dict(line.split(":\t", 1) for line in fh.read().splitlines() if ":\t" in line)
+                with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
+                    cmd = fh.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            out.append({"pid": int(entry.name), "ppid": int(fields.get("PPid", "0")),
+                        "uid": int(fields.get("Uid", "0").split()[0]), "cmd": cmd or f"[{fields.get('Name', '')}]"})
+        return sorted(out, key=lambda p: p["pid"])
+
+    def exec(self, ref: str, spec: ExecSpec, *, attach: bool = True,
+             console_size: tuple[int, int] | None = None) -> execs.ExecProcess:
+        """Start ``spec`` inside the running container (its namespaces, cgroup, env, user, working dir)."""
+        state, st = self._running(ref)
+        mgr = self._cgroup(state.id, state.spec)
+        procs, _ = self._cgroup_files(mgr)
+        return execs.launch(self._forkserver, container_id=state.id, state_dir=state.state_dir,
+                            container_spec=state.spec, pid=st["pid"], cgroup_procs=procs, spec=spec,
+                            attach=attach, console_size=console_size)
+
+    def exec_run(self, ref: str, args: list[str] | tuple[str, ...], **kw: Any) -> tuple[int, bytes, bytes]:
+        """Run a command inside the container to completion: (exit code, stdout, stderr)."""
+        proc = self.exec(ref, ExecSpec(args=tuple(args), **kw))
+        return proc.communicate()
+
+    # --- remove --------------------------------------------------------------------------------------------------
+    def remove(self, ref: str, force: bool = False) -> None:
+        """Remove the container: kill it first if ``force``; delete its cgroup and its directory."""
+        cid = self.resolve(ref)
+        with self._lock(cid):
+            state = self.inspect(cid)
+            if state.running:
+                if not force:
+                    raise Conflict(f"You cannot remove a running container {cid}. Stop the container before "
+                                   "attempting removal or force remove")
+                if state.status == "paused":
+                    with contextlib.suppress(InvalidState):
+                        self.kill(cid, "SIGKILL")
+                        self.unpause(cid)
+                with contextlib.suppress(InvalidState):
+                    self.kill(cid, "SIGKILL")
+                self.wait(cid, 60)
+            self._cgroup(cid, state.spec).destroy()
+            shutil.rmtree(self.dir / cid, ignore_errors=True)
+            with contextlib.suppress(FileNotFoundError):
+                if os.readlink(self._names / state.name) == cid:
+                    os.unlink(self._names / state.name)
+        with self._locks_guard:
+            self._locks.pop(cid, None)
+
+    def rename(self, ref: str, new_name: str) -> None:
+        cid = self.resolve(ref)
+        new_name = new_name.lstrip("/")
+        if not _NAME_RE.match(new_name):
+            raise InvalidArgument(f"Invalid container name ({new_name})")
+        cfg = self._config(cid)
+        try:
+            os.symlink(cid, self._names / new_name)
+        except FileExistsError:
+            raise Conflict(f'Conflict. The container name "/{new_name}" is already in use') from None
+        old = cfg["name"]
+        cfg["name"] = new_name
+        write_record(self.dir / cid / "config.json", cfg)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._names / old)
+
+    def close(self) -> None:
+        """Stop the fork server. Running containers and their monitors carry on."""
+        self._forkserver.close()
+
+    def __iter__(self) -> Iterator[ContainerState]:
+        return iter(self.list())

@@ -1,0 +1,173 @@
+"""Processes started inside a running container (``docker exec``), each with its own monitor.
+
+The monitor joins the container's pid namespace before it forks, so the process is born inside it; the child
+joins the cgroup and the other namespaces itself (``init._exec_in``), then takes the container's env (plus the
+exec's), user, working dir, capabilities and seccomp profile. The launch connection carries the output (Docker's
+multiplexed frames, raw for a tty) and takes stdin. The exit record lands in ``<state_dir>/execs/<id>.json``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import struct
+import time
+from pathlib import Path
+from typing import Any
+
+from runtime.errors import InvalidState, NotFound
+from runtime.forkserver import ForkServer
+from runtime.monitor import read_line
+from runtime.process import StartFailed
+from runtime.spec import ContainerSpec, ExecSpec, exec_to_dict, spec_to_dict
+from runtime.state import read_record
+
+__all__ = ["ExecProcess", "launch", "read_exec", "demux"]
+
+
+def demux(data: bytes) -> tuple[bytes, bytes]:
+    """Split Docker's multiplexed stream into (stdout, stderr)."""
+    out, err = bytearray(), bytearray()
+    pos = 0
+    while pos + 8 <= len(data):
+        stream, size = struct.unpack(">BxxxI", data[pos:pos + 8])
+        (err if stream == 2 else out).extend(data[pos + 8:pos + 8 + size])
+        pos += 8 + size
+    return bytes(out), bytes(err)
+
+
+class ExecProcess:
+    """A started exec. ``conn`` is the attached stream (``None`` when detached)."""
+
+    def __init__(self, exec_id: str, pid: int, conn: socket.socket | None, exit_path: Path, socket_path: Path,
+                 tty: bool, early: bytes = b"") -> None:
+        self.id, self.pid, self.conn, self.tty = exec_id, pid, conn, tty
+        self.exit_path, self.socket_path = exit_path, socket_path
+        self._early = early
+
+    def read_all(self) -> bytes:
+        """Everything the process writes until it ends (attached execs)."""
+        if self.conn is None:
+            return b""
+        chunks = [self._early]
+        while True:
+            data = self.conn.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+        self.conn.close()
+        self.conn = None
+        return b"".join(chunks)
+
+    def wait(self, timeout: float | None = None) -> int:
+        """The exit code (128+n after signal n)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if self.conn is not None:
+            self.conn.settimeout(timeout)
+            self.read_all()
+        while True:
+            rec = read_record(self.exit_path)
+            if rec is not None:
+                return int(rec["exit_code"])
+            if not _monitor_alive(self.socket_path):
+                rec = read_record(self.exit_path)
+                return int(rec["exit_code"]) if rec is not None else 255
+            if deadline is not None and time.monotonic() > deadline:
+                raise InvalidState(f"timed out waiting for exec {self.id[:12]}")
+            _wait_socket(self.socket_path, timeout)
+
+    def communicate(self, stdin: bytes = b"") -> tuple[int, bytes, bytes]:
+        """Send ``stdin`` (then close it), collect the output; (exit code, stdout, stderr)."""
+        if self.conn is not None and stdin:
+            self.conn.sendall(stdin)
+        if self.conn is not None:
+            self.conn.shutdown(socket.SHUT_WR)
+        raw = self.read_all()
+        code = self.wait()
+        if self.tty:
+            return code, raw, b""
+        out, err = demux(raw)
+        return code, out, err
+
+    def resize(self, height: int, width: int) -> None:
+        sock = _connect(self.socket_path)
+        try:
+            sock.sendall(json.dumps({"op": "resize", "height": height, "width": width}).encode() + b"\n")
+            read_line(sock)
+        finally:
+            sock.close()
+
+
+def _connect(path: Path) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        sock.connect(f"/proc/self/fd/{dfd}/{path.name}")
+    except OSError:
+        sock.close()
+        raise
+    finally:
+        os.close(dfd)
+    return sock
+
+
+def _monitor_alive(path: Path) -> bool:
+    try:
+        _connect(path).close()
+        return True
+    except OSError:
+        return False
+
+
+def _wait_socket(path: Path, timeout: float | None) -> None:
+    try:
+        sock = _connect(path)
+    except OSError:
+        return
+    try:
+        sock.settimeout(timeout)
+        sock.sendall(b'{"op":"wait"}\n')
+        read_line(sock)
+    except (EOFError, OSError):
+        pass
+    finally:
+        sock.close()
+
+
+def launch(forkserver: ForkServer, *, container_id: str, state_dir: str, container_spec: ContainerSpec, pid: int,
+           cgroup_procs: list[str], spec: ExecSpec, attach: bool = True,
+           console_size: tuple[int, int] | None = None) -> ExecProcess:
+    """Start ``spec`` in the container whose init is host ``pid``."""
+    exec_id = secrets.token_hex(32)
+    execs = Path(state_dir) / "execs"
+    execs.mkdir(exist_ok=True, mode=0o700)
+    exit_path, socket_path = execs / f"{exec_id}.json", execs / f"{exec_id}.sock"
+    request: dict[str, Any] = {
+        "mode": "exec", "id": container_id, "pid": pid, "spec": spec_to_dict(container_spec),
+        "exec": exec_to_dict(spec), "cgroup_procs": cgroup_procs, "exit_path": str(exit_path),
+        "socket": str(socket_path), "console_size": console_size,
+        "attach": {"stdin": spec.open_stdin, "stdout": True, "stderr": True} if attach else None}
+    conn = forkserver.launch(request)
+    conn.settimeout(60)
+    try:
+        line, early = read_line(conn)
+    except (EOFError, OSError) as err:
+        conn.close()
+        raise InvalidState(f"exec monitor failed to start: {err}") from err
+    reply = json.loads(line)
+    if "error" in reply:
+        conn.close()
+        raise StartFailed(reply["error"], int(reply.get("exit_code", 126)))
+    conn.settimeout(None)
+    if not attach:
+        conn.close()
+    return ExecProcess(exec_id, int(reply["pid"]), conn if attach else None, exit_path, socket_path, spec.tty, early)
+
+
+def read_exec(state_dir: str, exec_id: str) -> dict[str, Any]:
+    """The exit record of a finished exec; ``NotFound`` if there is none (yet)."""
+    rec = read_record(Path(state_dir) / "execs" / f"{exec_id}.json")
+    if rec is None:
+        raise NotFound(f"No such exec instance: {exec_id}")
+    return rec

@@ -1,0 +1,347 @@
+"""Child side of a container (or exec) process: runs in the forked child, finishes in ``execve``.
+
+The parent (``process.py``) sends one JSON message with the stdio fds over a SOCK_SEQPACKET socketpair. This side
+sets up namespaces, the rootfs, hostname, sysctls, rlimits, stdio, user, working dir, capabilities,
+no_new_privs and seccomp (last), then execs. The socket is close-on-exec: the parent reading EOF means the exec
+happened. On failure one JSON message ``{"error": ..., "exit_code": ...}`` goes back (127: command not found, 126:
+not executable, like Docker) and the child exits. Imports only the standard library, ``spec``, ``linux``,
+``rootfs``, ``users`` and ``security``.
+"""
+from __future__ import annotations
+
+import array
+import errno
+import fcntl
+import json
+import os
+import resource
+import signal
+import socket
+import termios
+from typing import Any
+
+from runtime import linux, rootfs
+from runtime.spec import DEFAULT_PATH, ContainerSpec, ExecSpec, exec_from_dict, spec_from_dict
+from runtime.users import ResolvedUser, resolve_user
+
+__all__ = ["InitError", "child_main", "send_msg", "recv_msg", "EXIT_NOT_FOUND", "EXIT_CANNOT_EXEC"]
+
+EXIT_NOT_FOUND = 127
+EXIT_CANNOT_EXEC = 126
+_MAX_FDS = 8
+_NS_FLAGS = {"mount": linux.CLONE_NEWNS, "uts": linux.CLONE_NEWUTS, "ipc": linux.CLONE_NEWIPC,
+             "net": linux.CLONE_NEWNET, "cgroup": linux.CLONE_NEWCGROUP}
+_NS_FILES = ("cgroup", "ipc", "uts", "net", "mnt")  # setns order for exec; mnt last
+_RLIMITS = {"core": "RLIMIT_CORE", "cpu": "RLIMIT_CPU", "data": "RLIMIT_DATA", "fsize": "RLIMIT_FSIZE",
+            "locks": "RLIMIT_LOCKS", "memlock": "RLIMIT_MEMLOCK", "msgqueue": "RLIMIT_MSGQUEUE",
+            "nice": "RLIMIT_NICE", "nofile": "RLIMIT_NOFILE", "nproc": "RLIMIT_NPROC", "rss": "RLIMIT_RSS",
+            "rtprio": "RLIMIT_RTPRIO", "rttime": "RLIMIT_RTTIME", "sigpending": "RLIMIT_SIGPENDING",
+            "stack": "RLIMIT_STACK", "as": "RLIMIT_AS"}
+
+
+class InitError(Exception):
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def send_msg(sock: socket.socket, data: Any, fds: list[int] | tuple[int, ...] = ()) -> None:
+    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())] if fds else []
+    sock.sendmsg([json.dumps(data).encode()], anc)
+
+
+def recv_msg(sock: socket.socket, bufsize: int = 1 << 20) -> tuple[Any, list[int]]:
+    """One message and its fds; ``(None, [])`` at EOF."""
+    msg, anc, _flags, _addr = sock.recvmsg(bufsize, socket.CMSG_LEN(_MAX_FDS * 4))
+    fds: list[int] = []
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.extend(array.array("i", data[: len(data) - len(data) % 4]))
+    return (json.loads(msg) if msg else None), fds
+
+
+# --- steps ---------------------------------------------------------------------------------------------------------
+
+def _join_cgroup(procs_files: list[str]) -> None:
+    for path in procs_files:
+        with open(path, "w") as fh:
+            fh.write("0")
+
+
+def _unshare(spec: ContainerSpec) -> None:
+    flags = 0
+    for name in spec.namespaces:
+        if name == "net" and spec.netns_path:
+            continue
+        if name == "cgroup" and not os.path.exists("/proc/self/ns/cgroup"):
+            continue
+        flags |= _NS_FLAGS.get(name, 0)
+    if spec.netns_path:
+        fd = os.open(spec.netns_path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            linux.setns(fd, linux.CLONE_NEWNET)
+        finally:
+            os.close(fd)
+    linux.unshare(flags)
+
+
+def _sysctls(spec: ContainerSpec) -> None:
+    for key, value in spec.sysctls.items():
+        with open("/proc/sys/" + key.replace(".", "/"), "w") as fh:
+            fh.write(str(value))
+
+
+def _oom_score_adj(value: int | None) -> None:
+    if value is not None:
+        with open("/proc/self/oom_score_adj", "w") as fh:
+            fh.write(str(value))
+
+
+def _rlimits(spec: ContainerSpec) -> None:
+    for u in spec.ulimits:
+        limit = getattr(resource, _RLIMITS[u.name])
+        soft = resource.RLIM_INFINITY if u.soft < 0 else u.soft
+        hard = resource.RLIM_INFINITY if u.hard < 0 else u.hard
+        try:
+            resource.setrlimit(limit, (soft, hard))
+        except (ValueError, OSError) as err:
+            raise InitError(f"setrlimit {u.name}={u.soft}:{u.hard}: {err}") from err
+
+
+def _open_console(sock: socket.socket, bind_console: bool) -> int:
+    """A pty from the container's own devpts; the master goes to the parent, the slave becomes the console."""
+    master, slave = os.openpty()
+    if bind_console:
+        name = os.ttyname(slave)
+        if not os.path.exists("/dev/console"):
+            os.close(os.open("/dev/console", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        linux.mount(name, "/dev/console", None, linux.MS_BIND)
+    send_msg(sock, {"console": True}, [master])
+    os.close(master)
+    return slave
+
+
+def _stdio(fds: list[int], tty_slave: int | None) -> None:
+    os.setsid()
+    if tty_slave is not None:
+        fcntl.ioctl(tty_slave, termios.TIOCSCTTY, 0)
+        targets = [fds[0] if fds else tty_slave, tty_slave, tty_slave]
+    else:
+        targets = fds[:3]
+    for want, fd in enumerate(targets):
+        if fd != want:
+            os.dup2(fd, want)
+    for fd in set(fds) | ({tty_slave} if tty_slave is not None else set()):
+        if fd > 2:
+            os.close(fd)
+
+
+def _environment(env: tuple[str, ...], user: ResolvedUser, hostname: str, tty: bool) -> dict[str, str]:
+    out: dict[str, str] = {"PATH": DEFAULT_PATH}
+    if hostname:
+        out["HOSTNAME"] = hostname
+    if tty:
+        out["TERM"] = "xterm"
+    for entry in env:
+        key, _, value = entry.partition("=")
+        out[key] = value
+    out.setdefault("HOME", user.home or "/")
+    return out
+
+
+def _lookup(cmd: str, env: dict[str, str]) -> str:
+    if "/" in cmd:
+        try:
+            os.stat(cmd)
+        except OSError as err:
+            raise InitError(f'exec: "{cmd}": stat {cmd}: {err.strerror.lower()}', EXIT_NOT_FOUND) from err
+        return cmd
+    for d in env.get("PATH", DEFAULT_PATH).split(":"):
+        path = os.path.join(d or ".", cmd)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    raise InitError(f'exec: "{cmd}": executable file not found in $PATH', EXIT_NOT_FOUND)
+
+
+def _workdir(path: str, user: ResolvedUser) -> None:
+    path = path or "/"
+    if not os.path.isdir(path):
+        try:
+            os.makedirs(path, 0o755, exist_ok=True)
+            os.chown(path, user.uid, user.gid)
+        except OSError as err:
+            raise InitError(f"mkdir {path}: {err.strerror}", EXIT_NOT_FOUND) from err
+    try:
+        os.chdir(path)
+    except OSError as err:
+        raise InitError(f"chdir to cwd (\"{path}\") set in config.json failed: {err.strerror}") from err
+
+
+_CAPS = {"CHOWN": 0, "DAC_OVERRIDE": 1, "DAC_READ_SEARCH": 2, "FOWNER": 3, "FSETID": 4, "KILL": 5, "SETGID": 6,
+         "SETUID": 7, "SETPCAP": 8, "LINUX_IMMUTABLE": 9, "NET_BIND_SERVICE": 10, "NET_BROADCAST": 11,
+         "NET_ADMIN": 12, "NET_RAW": 13, "IPC_LOCK": 14, "IPC_OWNER": 15, "SYS_MODULE": 16, "SYS_RAWIO": 17,
+         "SYS_CHROOT": 18, "SYS_PTRACE": 19, "SYS_PACCT": 20, "SYS_ADMIN": 21, "SYS_BOOT": 22, "SYS_NICE": 23,
+         "SYS_RESOURCE": 24, "SYS_TIME": 25, "SYS_TTY_CONFIG": 26, "MKNOD": 27, "LEASE": 28, "AUDIT_WRITE": 29,
+         "AUDIT_CONTROL": 30, "SETFCAP": 31, "MAC_OVERRIDE": 32, "MAC_ADMIN": 33, "SYSLOG": 34, "WAKE_ALARM": 35,
+         "BLOCK_SUSPEND": 36, "AUDIT_READ": 37, "PERFMON": 38, "BPF": 39, "CHECKPOINT_RESTORE": 40}
+_DOCKER_DEFAULT_CAPS = ("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
+                        "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE")
+
+
+def _cap_bits(names: tuple[str, ...], last: int) -> int:
+    bits = 0
+    for name in names:
+        key = name.upper().removeprefix("CAP_")
+        if key == "ALL":
+            return (1 << (last + 1)) - 1
+        if key in _CAPS:
+            bits |= 1 << _CAPS[key]
+    return bits
+
+
+def _capabilities(spec: ContainerSpec, privileged: bool) -> int:
+    with open("/proc/sys/kernel/cap_last_cap") as fh:
+        last = int(fh.read())
+    everything = (1 << (last + 1)) - 1
+    if privileged:
+        return everything
+    caps = _cap_bits(_DOCKER_DEFAULT_CAPS, last) | _cap_bits(spec.cap_add, last)
+    return caps & ~_cap_bits(spec.cap_drop, last) & everything
+
+
+def _local_security(spec: ContainerSpec, user: ResolvedUser, privileged: bool) -> None:
+    """Groups, gid, uid keeping the capability set, then caps and no_new_privs (no seccomp filter)."""
+    caps = _capabilities(spec, privileged)
+    with open("/proc/sys/kernel/cap_last_cap") as fh:
+        last = int(fh.read())
+    for cap in range(last + 1):
+        if not caps & (1 << cap):
+            linux.prctl(linux.PR_CAPBSET_DROP, cap)
+    os.setgroups(list(user.groups))
+    linux.prctl(linux.PR_SET_KEEPCAPS, 1)
+    os.setresgid(user.gid, user.gid, user.gid)
+    os.setresuid(user.uid, user.uid, user.uid)
+    linux.capset(caps, caps, 0)
+    if spec.no_new_privs:
+        linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def _security(spec: ContainerSpec, user: ResolvedUser, privileged: bool) -> None:
+    """Drop to the user, then capabilities, no_new_privs and seccomp (last)."""
+    _local_security(spec, user, privileged)
+
+
+def _exec(args: tuple[str, ...], env: dict[str, str], sock: socket.socket) -> None:
+    path = _lookup(args[0], env)
+    try:
+        os.execve(path, list(args), env)
+    except PermissionError as err:
+        raise InitError(f'exec: "{args[0]}": permission denied', EXIT_CANNOT_EXEC) from err
+    except OSError as err:
+        code = EXIT_NOT_FOUND if err.errno == errno.ENOENT else EXIT_CANNOT_EXEC
+        raise InitError(f'exec: "{args[0]}": {err.strerror.lower()}', code) from err
+
+
+def _reaper(args: tuple[str, ...], env: dict[str, str], sock: socket.socket) -> None:
+    """``init: true``: PID 1 forks the command, forwards signals to it and reaps every zombie."""
+    path = _lookup(args[0], env)
+    child = os.fork()
+    if child == 0:
+        _run_guarded(sock, lambda: _exec((path,) + tuple(args[1:]), env, sock))
+    sock.close()
+    linux.prctl(linux.PR_SET_NAME, 0)  # keep the comm short; not essential
+    forward = lambda signum, _frame: os.kill(child, signum)  # noqa: E731
+    for sig in signal.Signals:
+        if sig not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
+            try:
+                signal.signal(sig, forward)
+            except (OSError, ValueError):
+                pass
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(code if code >= 0 else 128 - code)
+
+
+def _run_guarded(sock: socket.socket, step: Any) -> None:
+    try:
+        step()
+        raise InitError("exec returned")
+    except InitError as err:
+        _report(sock, str(err), err.exit_code)
+    except BaseException as err:  # noqa: BLE001 - any failure must reach the parent, never a traceback
+        _report(sock, f"{type(err).__name__}: {err}", 1)
+
+
+def _report(sock: socket.socket, message: str, code: int) -> None:
+    try:
+        send_msg(sock, {"error": message, "exit_code": code})
+    finally:
+        os._exit(code)
+
+
+def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None:
+    spec = spec_from_dict(cfg["spec"])
+    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+    _join_cgroup(cfg.get("cgroup_procs", []))
+    _unshare(spec)
+    root = rootfs.mount_rootfs(spec, cfg["state_dir"])
+    rootfs.pivot_into(root)
+    if "uts" in spec.namespaces:
+        linux.sethostname(spec.hostname or cfg["id"][:12])
+        if spec.domainname:
+            linux.setdomainname(spec.domainname)
+    _sysctls(spec)
+    _oom_score_adj(spec.oom_score_adj)
+    rootfs.lock_rootfs(spec)
+    _rlimits(spec)
+    slave = _open_console(sock, True) if spec.tty else None
+    _stdio(fds, slave)
+    try:
+        user = resolve_user(spec.user)
+    except LookupError as err:
+        raise InitError(str(err)) from err
+    env = _environment(spec.env, user, spec.hostname or cfg["id"][:12], spec.tty)
+    _workdir(spec.working_dir, user)
+    _security(spec, user, spec.privileged)
+    (_reaper if spec.init else _exec)(spec.args, env, sock)
+
+
+def _exec_in(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None:
+    """An exec: the parent already joined the pid namespace; join the rest, then as a container process."""
+    spec = spec_from_dict(cfg["spec"])
+    proc: ExecSpec = exec_from_dict(cfg["exec"])
+    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+    _join_cgroup(cfg.get("cgroup_procs", []))
+    ns_fds = [os.open(f"/proc/{cfg['pid']}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC) for name in _NS_FILES]
+    for fd in ns_fds:
+        linux.setns(fd, 0)
+        os.close(fd)
+    os.chdir("/")
+    _rlimits(spec)
+    slave = _open_console(sock, False) if proc.tty else None
+    _stdio(fds, slave)
+    try:
+        user = resolve_user(proc.user or spec.user)
+    except LookupError as err:
+        raise InitError(str(err)) from err
+    env = _environment(spec.env + proc.env, user, spec.hostname, proc.tty)
+    _workdir(proc.working_dir or spec.working_dir, user)
+    _security(spec, user, spec.privileged or proc.privileged)
+    _exec(proc.args, env, sock)
+
+
+def child_main(sock: socket.socket) -> None:
+    """Entry of the forked child; never returns."""
+    try:
+        cfg, fds = recv_msg(sock)
+        if cfg is None:
+            os._exit(1)
+    except BaseException:  # noqa: BLE001
+        os._exit(1)
+    step = _exec_in if cfg.get("mode") == "exec" else _container
+    _run_guarded(sock, lambda: step(sock, cfg, fds))

@@ -1,0 +1,481 @@
+"""The per-container (or per-exec) monitor: parent of the container's init, outliving the daemon.
+
+Forked from the fork server (never exec'd, so it shares the server's pages), it starts its own session, spawns
+the process (``process.spawn``), then runs one ``selectors`` loop until the process exits: output goes to the
+json-file log (``<id>-json.log``, Docker's format, rotated) and to attached clients; attached clients' input goes
+to the process's stdin; the pidfd says when it ended. It then records exit code, finish time and the OOM-killed
+flag atomically, answers every waiter and exits.
+
+Wire protocol (unix stream socket): the client sends one JSON line. ``{"op": "wait"}`` gets one JSON line, the exit
+record, when the process ends. ``{"op": "attach", "stdin": bool, "stdout": bool, "stderr": bool}`` gets ``{"ok":
+true}`` then the output (raw for a tty, else Docker's 8-byte multiplexed frames) and forwards what the client
+sends to stdin (client half-close closes stdin if ``stdin_once``). ``{"op": "resize", "height": h, "width": w}``
+resizes the pty. The launch connection itself carries the request, the launch reply and, if asked, an attach.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import gc
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import termios
+import time
+from typing import Any, NoReturn
+
+from runtime import process
+from runtime.state import write_record
+
+__all__ = ["monitor_main", "JsonLog", "rfc3339nano", "frame", "read_line", "EXIT_RECORD", "SOCKET_NAME"]
+
+EXIT_RECORD = "exit.json"
+SOCKET_NAME = "monitor.sock"
+_CHUNK = 65536
+_MAX_LINE = 16 * 1024  # Docker splits longer lines into partial messages
+_CLIENT_BUFFER_LIMIT = 4 << 20
+_STDOUT, _STDERR = 1, 2
+
+
+def rfc3339nano(ns: int) -> str:
+    """Go's RFC3339Nano in UTC (fraction without trailing zeros), as Docker writes it."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    digits = f"{frac:09d}".rstrip("0")
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + (f".{digits}" if digits else "") + "Z"
+
+
+def frame(stream: int, data: bytes) -> bytes:
+    """Docker's multiplexed stream frame: stream byte, three zero bytes, big-endian length, payload."""
+    return struct.pack(">BxxxI", stream, len(data)) + data
+
+
+def read_line(sock: socket.socket, limit: int = 1 << 20) -> tuple[bytes, bytes]:
+    """Read one ``\\n``-terminated line; return (line, bytes already read past it)."""
+    buf = b""
+    while b"\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed before a full line")
+        buf += chunk
+        if len(buf) > limit:
+            raise ValueError("line too long")
+    line, _, rest = buf.partition(b"\n")
+    return line, rest
+
+
+class JsonLog:
+    """Docker's json-file log: one ``{"log","stream","time"}`` object per line, rotated at ``max_size``."""
+
+    def __init__(self, path: str, max_size: int = 0, max_file: int = 1) -> None:
+        self.path, self.max_size, self.max_file = path, max_size, max(1, max_file)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        self._size = os.fstat(self._fd).st_size
+        self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+
+    def _emit(self, stream: str, data: bytes) -> None:
+        text = data.decode("utf-8", "replace")
+        rec = json.dumps({"log": text, "stream": stream, "time": rfc3339nano(time.time_ns())},
+                         ensure_ascii=False, separators=(",", ":"))
+        raw = (rec.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n").encode()
+        if self.max_size and self._size + len(raw) > self.max_size and self._size > 0:
+            self._rotate()
+        os.write(self._fd, raw)
+        self._size += len(raw)
+
+    def _rotate(self) -> None:
+        os.close(self._fd)
+        if self.max_file > 1:
+            for n in range(self.max_file - 1, 0, -1):
+                src = self.path if n == 1 else f"{self.path}.{n - 1}"
+                if os.path.exists(src):
+                    os.replace(src, f"{self.path}.{n}")
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        else:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC
+        self._fd = os.open(self.path, flags, 0o640)
+        self._size = 0
+
+    def write(self, stream: str, data: bytes) -> None:
+        buf = self._partial[stream] + data
+        while True:
+            cut = buf.find(b"\n")
+            if cut < 0:
+                break
+            self._emit(stream, buf[: cut + 1])
+            buf = buf[cut + 1:]
+        while len(buf) >= _MAX_LINE:
+            self._emit(stream, buf[:_MAX_LINE])
+            buf = buf[_MAX_LINE:]
+        self._partial[stream] = buf
+
+    def close(self) -> None:
+        for stream, rest in self._partial.items():
+            if rest:
+                self._emit(stream, rest)
+        os.close(self._fd)
+
+
+class _Client:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.inbuf = b""
+        self.out = bytearray()
+        self.op = ""
+        self.streams: set[int] = set()
+        self.stdin = False
+        self.eof = False
+        self.registered = False
+
+
+class _Monitor:
+    def __init__(self, req: dict[str, Any], conn: socket.socket, early: bytes) -> None:
+        self.req = req
+        spec = req["spec"]
+        self.exec_mode = req.get("mode") == "exec"
+        proc = req["exec"] if self.exec_mode else spec
+        self.tty = bool(proc.get("tty"))
+        self.open_stdin = bool(proc.get("open_stdin"))
+        self.stdin_once = bool(spec.get("stdin_once")) and not self.exec_mode
+        self.sel = selectors.DefaultSelector()
+        self.clients: dict[int, _Client] = {}
+        self.outputs: dict[int, int] = {}  # fd -> stream
+        self.stdin_fd: int | None = None
+        self.stdin_buf = bytearray()
+        self.console: int | None = None
+        self.log: JsonLog | None = None
+        self.listener: socket.socket | None = None
+        self.conn, self.early = conn, early
+        self.done = False
+
+    # --- setup ---------------------------------------------------------------------------------------------------
+    def _stdio(self) -> tuple[list[int], list[int]]:
+        """(fds for the child, their ends kept here)."""
+        child: list[int] = []
+        if self.open_stdin:
+            r, w = os.pipe()
+            child.append(r)
+            if not self.tty:
+                self.stdin_fd = w
+            else:
+                os.close(w)
+        else:
+            child.append(os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC))
+        if not self.tty:
+            for stream in (_STDOUT, _STDERR):
+                r, w = os.pipe()
+                child.append(w)
+                self.outputs[r] = stream
+        if self.tty and not self.open_stdin:
+            child = []
+        return child, list(self.outputs)
+
+    def _listen(self, path: str) -> None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        os.chdir(os.path.dirname(path))  # sun_path holds 108 bytes; state dirs can be longer
+        self.listener.bind(os.path.basename(path))
+        os.chdir("/")
+        self.listener.listen(64)
+        self.listener.setblocking(False)
+        self.sel.register(self.listener, selectors.EVENT_READ, "listen")
+
+    def start(self) -> None:
+        req = self.req
+        child_fds, _ = self._stdio()
+        if not self.exec_mode and req.get("log_path"):
+            log = req["spec"].get("log") or {}
+            self.log = JsonLog(req["log_path"], int(log.get("max_size") or 0), int(log.get("max_file") or 1))
+        if req.get("socket"):
+            self._listen(req["socket"])
+        cfg = {k: req[k] for k in ("mode", "spec", "state_dir", "id", "cgroup_procs", "pid", "exec") if k in req}
+        self.oom_before = _oom_count(req.get("oom_files", []))
+        spawned = process.spawn(cfg, child_fds, new_pidns=(not self.exec_mode and "pid" in req["spec"]["namespaces"]),
+                                join_pidns=req.get("pid") if self.exec_mode else None)
+        for fd in child_fds:
+            os.close(fd)
+        if spawned.error:
+            self._finish_record({"exit_code": spawned.exit_code, "error": spawned.error, "oom_killed": False})
+            _send_line(self.conn, {"error": spawned.error, "exit_code": spawned.exit_code})
+            os._exit(0)
+        self.pid = spawned.pid
+        if spawned.console is not None:
+            self.console = spawned.console
+            self.outputs[self.console] = _STDOUT
+            if self.open_stdin:
+                self.stdin_fd = self.console
+            size = req.get("console_size")
+            if size:
+                _resize(self.console, int(size[0]), int(size[1]))
+        for fd in list(self.outputs):
+            os.set_blocking(fd, False)
+            self.sel.register(fd, selectors.EVENT_READ, "output")
+        if self.stdin_fd is not None and self.stdin_fd != self.console:
+            os.set_blocking(self.stdin_fd, False)
+        self.pidfd = os.pidfd_open(self.pid)
+        self.sel.register(self.pidfd, selectors.EVENT_READ, "exit")
+        _send_line(self.conn, {"pid": self.pid, "monitor_pid": os.getpid()})
+        attach = req.get("attach")
+        if attach:
+            client = self._add_client(self.conn)
+            self._attach(client, attach)
+            if self.early:
+                self._client_input(client, self.early)
+        else:
+            self.conn.close()
+
+    # --- clients -------------------------------------------------------------------------------------------------
+    def _add_client(self, sock: socket.socket) -> _Client:
+        sock.setblocking(False)
+        client = _Client(sock)
+        self.clients[sock.fileno()] = client
+        self._update(client)
+        return client
+
+    def _update(self, client: _Client) -> None:
+        events = (0 if client.eof else selectors.EVENT_READ) | (selectors.EVENT_WRITE if client.out else 0)
+        if events and client.registered:
+            self.sel.modify(client.sock, events, "client")
+        elif events:
+            self.sel.register(client.sock, events, "client")
+        elif client.registered:
+            self.sel.unregister(client.sock)
+        client.registered = bool(events)
+
+    def _drop(self, client: _Client) -> None:
+        if client.registered:
+            self.sel.unregister(client.sock)
+            client.registered = False
+        self.clients.pop(client.sock.fileno(), None)
+        client.sock.close()
+
+    def _attach(self, client: _Client, opts: dict[str, Any]) -> None:
+        client.op = "attach"
+        client.stdin = bool(opts.get("stdin")) and self.stdin_fd is not None
+        client.streams = {s for s, key in ((_STDOUT, "stdout"), (_STDERR, "stderr")) if opts.get(key, True)}
+
+    def _handle_request(self, client: _Client, line: bytes) -> None:
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            self._drop(client)
+            return
+        op = msg.get("op")
+        if op == "wait":
+            client.op = "wait"
+        elif op == "attach":
+            self._attach(client, msg)
+            self._queue(client, b'{"ok":true}\n')
+        elif op == "resize" and self.console is not None:
+            _resize(self.console, int(msg.get("height", 24)), int(msg.get("width", 80)))
+            self._queue(client, b'{"ok":true}\n')
+        else:
+            self._queue(client, json.dumps({"ok": False, "error": f"unknown op {op!r}"}).encode() + b"\n")
+
+    def _client_input(self, client: _Client, data: bytes) -> None:
+        if client.op == "":
+            client.inbuf += data
+            if b"\n" in client.inbuf:
+                line, _, rest = client.inbuf.partition(b"\n")
+                client.inbuf = b""
+                self._handle_request(client, line)
+                if rest and client.sock.fileno() in self.clients:
+                    self._client_input(client, rest)
+        elif client.op == "attach" and client.stdin:
+            self.stdin_buf += data
+            self._flush_stdin()
+
+    def _client_readable(self, client: _Client) -> None:
+        try:
+            data = client.sock.recv(_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if data:
+            self._client_input(client, data)
+            return
+        if client.op not in ("attach", "wait"):
+            self._drop(client)
+            return
+        if client.op == "attach" and client.stdin and self.stdin_once:
+            self._close_stdin_when_flushed = True
+            self._flush_stdin()
+        client.stdin = False
+        client.eof = True  # half-closed: keep sending it output / the exit record
+        self._update(client)
+
+    def _queue(self, client: _Client, data: bytes) -> None:
+        if len(client.out) > _CLIENT_BUFFER_LIMIT:
+            return  # a client that stopped reading loses output rather than stalling the container
+        client.out += data
+        self._client_writable(client)
+
+    def _client_writable(self, client: _Client) -> None:
+        try:
+            sent = client.sock.send(client.out)
+            del client.out[:sent]
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:
+            self._drop(client)
+            return
+        self._update(client)
+
+    # --- process io ----------------------------------------------------------------------------------------------
+    _close_stdin_when_flushed = False
+
+    def _flush_stdin(self) -> None:
+        if self.stdin_fd is None:
+            self.stdin_buf.clear()
+            return
+        while self.stdin_buf:
+            try:
+                n = os.write(self.stdin_fd, self.stdin_buf)
+            except BlockingIOError:
+                return  # the rest goes when the client sends more or at exit; pipes hold 64 KiB
+            except OSError:
+                self.stdin_buf.clear()
+                break
+            del self.stdin_buf[:n]
+        if self._close_stdin_when_flushed and self.stdin_fd != self.console:
+            os.close(self.stdin_fd)
+            self.stdin_fd = None
+
+    def _output(self, fd: int) -> str:
+        """Move one chunk from ``fd``; ``"data"``, ``"again"`` or ``"eof"``."""
+        try:
+            data = os.read(fd, _CHUNK)
+        except BlockingIOError:
+            return "again"
+        except OSError as err:  # EIO: the pty's last slave closed
+            if err.errno != errno.EIO:
+                raise
+            data = b""
+        if not data:
+            self.sel.unregister(fd)
+            del self.outputs[fd]
+            if fd != self.console:
+                os.close(fd)
+            return "eof"
+        stream = self.outputs[fd]
+        if self.log is not None:
+            self.log.write("stdout" if stream == _STDOUT else "stderr", data)
+        payload = data if self.tty else frame(stream, data)
+        for client in list(self.clients.values()):
+            if client.op == "attach" and stream in client.streams:
+                self._queue(client, payload)
+        return "data"
+
+    def _drain(self) -> None:
+        """After the exit: everything still buffered in the pipes (the writers are gone with the pid ns)."""
+        for fd in list(self.outputs):
+            while self._output(fd) == "data":
+                pass
+
+    # --- exit ----------------------------------------------------------------------------------------------------
+    def _finish_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        record["finished_at"] = rfc3339nano(time.time_ns())
+        path = self.req.get("exit_path")
+        if path:
+            write_record(path, record)
+        return record
+
+    def _exited(self) -> dict[str, Any]:
+        _, status = os.waitpid(self.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        code = code if code >= 0 else 128 - code
+        self._drain()
+        if self.log is not None:
+            self.log.close()
+        oom = _oom_count(self.req.get("oom_files", [])) > self.oom_before
+        return self._finish_record({"exit_code": code, "error": "", "oom_killed": oom})
+
+    def run(self) -> NoReturn:
+        record: dict[str, Any] | None = None
+        while record is None:
+            for key, _events in self.sel.select():
+                tag = key.data
+                if tag == "output":
+                    self._output(key.fd)  # type: ignore[arg-type]
+                elif tag == "exit":
+                    record = self._exited()
+                    break
+                elif tag == "listen":
+                    try:
+                        sock, _ = self.listener.accept()  # type: ignore[union-attr]
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    self._add_client(sock)
+                elif tag == "client":
+                    client = self.clients.get(key.fd)  # type: ignore[arg-type]
+                    if client is not None and _events & selectors.EVENT_WRITE:
+                        self._client_writable(client)
+                    client = self.clients.get(key.fd)  # type: ignore[arg-type]
+                    if client is not None and _events & selectors.EVENT_READ and not client.eof:
+                        self._client_readable(client)
+        if self.listener is not None:
+            try:
+                os.unlink(self.req["socket"])
+            except OSError:
+                pass
+        line = json.dumps(record).encode() + b"\n"
+        for client in list(self.clients.values()):
+            try:
+                client.sock.setblocking(True)
+                client.sock.settimeout(5)
+                if client.op == "wait":
+                    client.out += line
+                if client.out:
+                    client.sock.sendall(client.out)
+            except OSError:
+                pass
+            client.sock.close()
+        os._exit(0)
+
+
+def _send_line(sock: socket.socket, data: dict[str, Any]) -> None:
+    try:
+        sock.sendall(json.dumps(data).encode() + b"\n")
+    except OSError:
+        pass
+
+
+def _resize(fd: int, height: int, width: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
+
+def _oom_count(files: list[str]) -> int:
+    total = 0
+    for path in files:
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        total += int(value)
+        except OSError:
+            pass
+    return total
+
+
+def monitor_main(conn: socket.socket) -> NoReturn:
+    """Entry of a freshly forked monitor: read the launch request from ``conn`` and run. Never returns."""
+    try:
+        os.setsid()
+        gc.disable()
+        for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_IGN if sig in (signal.SIGPIPE, signal.SIGHUP) else signal.SIG_DFL)
+        line, early = read_line(conn)
+        req = json.loads(line)
+        mon = _Monitor(req, conn, early)
+        mon.start()
+    except BaseException as err:  # noqa: BLE001 - report to the launcher, never a traceback on its terminal
+        _send_line(conn, {"error": f"monitor: {type(err).__name__}: {err}", "exit_code": 1})
+        os._exit(1)
+    mon.run()

@@ -1,0 +1,80 @@
+"""Parent side of a container's (or an exec's) first process, run inside its monitor.
+
+``spawn`` forks the child (after ``unshare(CLONE_NEWPID)`` so it is PID 1 of a new pid namespace, or after
+``setns`` into the container's pid namespace for an exec), hands it its config as JSON plus its stdio fds over a
+SOCK_SEQPACKET socketpair, and waits: EOF means the child exec'd (the socket is close-on-exec); a message means it
+failed (``error``, ``exit_code``) or sent the pty master of a tty container (``console``).
+"""
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from runtime import init, linux
+from runtime.errors import InvalidArgument
+
+__all__ = ["Spawned", "spawn", "StartFailed"]
+
+
+class StartFailed(InvalidArgument):
+    """The process could not be started; ``exit_code`` is 127 (not found) or 126 (not executable), like Docker."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class Spawned:
+    pid: int
+    console: int | None = None  # pty master fd for tty processes
+    error: str = ""
+    exit_code: int = 0
+
+
+def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_pidns: int | None = None) -> Spawned:
+    """Fork the child described by ``cfg`` with stdio ``fds``; return once it exec'd or failed.
+
+    ``join_pidns``: pid of a process whose pid namespace the child is born into (exec). Call this only in a
+    process made for it (the monitor): it changes the pid namespace of every later child of the caller.
+    """
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    if new_pidns:
+        linux.unshare(linux.CLONE_NEWPID)
+    elif join_pidns is not None:
+        fd = os.open(f"/proc/{join_pidns}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            linux.setns(fd, linux.CLONE_NEWPID)
+        finally:
+            os.close(fd)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        parent.close()
+        init.child_main(child)
+        os._exit(1)
+    child.close()
+    result = Spawned(pid)
+    try:
+        init.send_msg(parent, cfg, fds)
+        while True:
+            msg, got = init.recv_msg(parent)
+            if msg is None:
+                break
+            if msg.get("console") and got:
+                result.console = got[0]
+                for extra in got[1:]:
+                    os.close(extra)
+            elif "error" in msg:
+                result.error, result.exit_code = str(msg["error"]), int(msg.get("exit_code", 1))
+    except OSError as err:  # the child died before reading its config
+        result.error, result.exit_code = f"container init failed: {err}", 1
+    finally:
+        parent.close()
+    if result.error:
+        os.waitpid(pid, 0)
+        if result.console is not None:
+            os.close(result.console)
+            result.console = None
+    return result
