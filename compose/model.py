@@ -1,36 +1,449 @@
-"""The typed, normalized Compose model: frozen dataclasses built from a canonical dict."""
+"""The typed, normalized Compose model: frozen dataclasses built from ``canonicalize()`` output.
+
+``Project.from_dict(canonical, name)`` reads the canonical dict; ``Project.to_dict()`` gives it back (with
+``name`` and engine names filled in), so the model loses nothing: keys it does not type (``x-*``, ``develop``,
+``blkio_config``...) are kept in each object's ``extras``. Durations are seconds (float), sizes bytes (int).
+``Service.limits`` maps ``mem_limit``/``cpus``/``pids_limit`` and ``deploy.resources`` onto cgroup limits.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import copy
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable
 
-__all__ = ["Project", "Service", "Network", "Volume", "Secret", "Config"]
+from compose.units import format_duration, parse_duration
+
+__all__ = ["Project", "Service", "Network", "Volume", "Secret", "Config", "Port", "Mount", "Grant",
+           "Dependency", "ServiceNetwork", "Healthcheck", "Ulimit", "Limits", "Build", "Device", "EnvFile"]
+
+_Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]
+_PLAIN: _Codec = (copy.deepcopy, copy.deepcopy)
+_TUPLE: _Codec = (tuple, list)
+
+
+def _decode(cls: type, data: dict[str, Any], codecs: dict[str, _Codec], **given: Any) -> Any:
+    """Build ``cls`` from ``data``: keys in ``codecs`` become fields (``-`` -> ``_``), the rest go to extras."""
+    values: dict[str, Any] = dict(given)
+    extras: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in codecs:
+            values[key.replace("-", "_")] = codecs[key][0](value)
+        else:
+            extras[key] = copy.deepcopy(value)
+    if "extras" in {f.name for f in fields(cls)}:
+        values["extras"] = extras
+    return cls(**values)
+
+
+def _encode(obj: Any, codecs: dict[str, _Codec]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, (_, encode) in codecs.items():
+        value = getattr(obj, key.replace("-", "_"))
+        if value is not None:
+            out[key] = encode(value)
+    out.update(copy.deepcopy(getattr(obj, "extras", {})))
+    return out
+
+
+def _seconds(value: Any) -> float:
+    return parse_duration(value)
+
+
+_DURATION: _Codec = (_seconds, format_duration)
+
+
+def _nested(cls: type) -> _Codec:
+    return (cls.from_dict, lambda obj: obj.to_dict())
+
+
+def _nested_tuple(cls: type) -> _Codec:
+    return (lambda items: tuple(cls.from_dict(i) for i in items), lambda objs: [o.to_dict() for o in objs])
+
+
+def _nested_map(cls: type) -> _Codec:
+    return (lambda m: {k: None if v is None else cls.from_dict(v) for k, v in m.items()},
+            lambda m: {k: None if v is None else v.to_dict() for k, v in m.items()})
+
+
+class _Node:
+    """Shared from_dict/to_dict for model objects with a codec table."""
+
+    _codecs: dict[str, _Codec] = {}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        return _decode(cls, data, cls._codecs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _encode(self, self._codecs)
+
+
+@dataclass(frozen=True)
+class Port(_Node):
+    target: int
+    published: str | None = None  # "8080", a range "8000-8010", or None for a random host port
+    host_ip: str | None = None
+    protocol: str | None = "tcp"
+    mode: str | None = "ingress"
+    name: str | None = None
+    app_protocol: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    _codecs = {k: _PLAIN for k in ("name", "mode", "host_ip", "target", "published", "protocol", "app_protocol")}
+
+
+@dataclass(frozen=True)
+class Mount(_Node):
+    type: str
+    target: str | None = None
+    source: str | None = None  # absolute host path (bind), volume key (volume), image (image), None (anonymous)
+    read_only: bool | None = None
+    consistency: str | None = None
+    bind: dict[str, Any] | None = None  # propagation, create_host_path, selinux, recursive
+    volume: dict[str, Any] | None = None  # nocopy, subpath, labels
+    tmpfs: dict[str, Any] | None = None  # size (bytes), mode (int)
+    image: dict[str, Any] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    _codecs = {k: _PLAIN for k in ("type", "source", "target", "read_only", "consistency", "bind", "volume",
+                                   "tmpfs", "image")}
+
+
+@dataclass(frozen=True)
+class Grant(_Node):
+    """A service's use of a secret or config."""
+
+    source: str
+    target: str | None = None
+    uid: str | None = None
+    gid: str | None = None
+    mode: int | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    _codecs = {k: _PLAIN for k in ("source", "target", "uid", "gid", "mode")}
+
+    def path(self, kind: str) -> str:
+        """Where the file appears in the container: ``/run/secrets/<source>`` or ``/<source>`` by default."""
+        base = "/run/secrets/" if kind == "secrets" else "/"
+        if not self.target:
+            return base + self.source
+        return self.target if self.target.startswith("/") else base + self.target
+
+
+@dataclass(frozen=True)
+class Dependency(_Node):
+    condition: str = "service_started"
+    required: bool = True
+    restart: bool | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    _codecs = {k: _PLAIN for k in ("condition", "required", "restart")}
+
+
+@dataclass(frozen=True)
+class ServiceNetwork(_Node):
+    aliases: tuple[str, ...] | None = None
+    ipv4_address: str | None = None
+    ipv6_address: str | None = None
+    link_local_ips: tuple[str, ...] | None = None
+    mac_address: str | None = None
+    interface_name: str | None = None
+    driver_opts: dict[str, Any] | None = None
+    priority: int | float | None = None
+    gw_priority: int | float | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    _codecs = {"aliases": _TUPLE, "ipv4_address": _PLAIN, "ipv6_address": _PLAIN, "link_local_ips": _TUPLE,
+               "mac_address": _PLAIN, "interface_name": _PLAIN, "driver_opts": _PLAIN, "priority": _PLAIN,
+               "gw_priority": _PLAIN}
+
+
+@dataclass(frozen=True)
+class Healthcheck(_Node):
+    test: tuple[str, ...] | None = None  # ("CMD", ...), ("CMD-SHELL", "..."), ("NONE",)
+    interval: float | None = None
+    timeout: float | None = None
+    start_period: float | None = None
+    start_interval: float | None = None
+    retries: int | None = None
+    disable: bool | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    _codecs = {"test": _TUPLE, "interval": _DURATION, "timeout": _DURATION, "start_period": _DURATION,
+               "start_interval": _DURATION, "retries": _PLAIN, "disable": _PLAIN}
+
+    @property
+    def disabled(self) -> bool:
+        return bool(self.disable) or (self.test is not None and tuple(self.test[:1]) == ("NONE",))
+
+
+@dataclass(frozen=True)
+class Ulimit(_Node):
+    soft: int
+    hard: int
+    _codecs = {"soft": _PLAIN, "hard": _PLAIN}
+
+
+@dataclass(frozen=True)
+class Device(_Node):
+    source: str
+    target: str
+    permissions: str = "rwm"
+    _codecs = {"source": _PLAIN, "target": _PLAIN, "permissions": _PLAIN}
+
+
+@dataclass(frozen=True)
+class EnvFile(_Node):
+    path: str
+    required: bool = True
+    format: str | None = None
+    _codecs = {"path": _PLAIN, "required": _PLAIN, "format": _PLAIN}
+
+
+@dataclass(frozen=True)
+class Build(_Node):
+    context: str
+    dockerfile: str | None = None
+    dockerfile_inline: str | None = None
+    args: dict[str, str | None] | None = None
+    target: str | None = None
+    labels: dict[str, str] | None = None
+    tags: tuple[str, ...] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    _codecs = {"context": _PLAIN, "dockerfile": _PLAIN, "dockerfile_inline": _PLAIN, "args": _PLAIN,
+               "target": _PLAIN, "labels": _PLAIN, "tags": _TUPLE}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """cgroup limits for one container, from the service keys and ``deploy.resources`` (explicit keys win)."""
+
+    memory: int | None = None  # bytes (memory.max / memory.limit_in_bytes)
+    memory_reservation: int | None = None  # bytes (memory.low / soft_limit_in_bytes)
+    memory_swap: int | None = None  # bytes of memory+swap; -1 unlimited
+    memory_swappiness: int | None = None
+    cpu_quota: int | None = None  # microseconds per cpu_period
+    cpu_period: int | None = None
+    cpu_shares: int | None = None
+    cpuset: str | None = None
+    pids: int | None = None
+    oom_score_adj: int | None = None
+    oom_kill_disable: bool | None = None
+    blkio_weight: int | None = None
+    shm_size: int | None = None
+
+
+_SERVICE_CODECS: dict[str, _Codec] = {
+    **{k: _PLAIN for k in ("image", "restart", "user", "working_dir", "hostname", "domainname", "container_name",
+                           "network_mode", "stop_signal", "pull_policy", "platform", "ipc", "pid", "uts",
+                           "cgroup", "cgroup_parent", "mac_address", "init", "privileged", "read_only", "tty",
+                           "stdin_open", "environment", "labels", "annotations", "sysctls", "logging", "deploy",
+                           "scale", "mem_limit", "mem_reservation", "memswap_limit", "mem_swappiness", "cpus",
+                           "cpu_shares", "cpu_quota", "cpu_period", "cpuset", "pids_limit", "shm_size",
+                           "oom_score_adj", "oom_kill_disable", "post_start", "pre_stop")},
+    **{k: _TUPLE for k in ("command", "entrypoint", "expose", "links", "volumes_from", "tmpfs", "cap_add",
+                           "cap_drop", "dns", "dns_search", "dns_opt", "extra_hosts", "security_opt", "group_add",
+                           "profiles")},
+    "build": _nested(Build),
+    "ports": _nested_tuple(Port),
+    "volumes": _nested_tuple(Mount),
+    "secrets": _nested_tuple(Grant),
+    "configs": _nested_tuple(Grant),
+    "devices": _nested_tuple(Device),
+    "env_file": _nested_tuple(EnvFile),
+    "depends_on": _nested_map(Dependency),
+    "networks": _nested_map(ServiceNetwork),
+    "ulimits": _nested_map(Ulimit),
+    "healthcheck": _nested(Healthcheck),
+    "stop_grace_period": _DURATION,
+}
 
 
 @dataclass(frozen=True)
 class Service:
     name: str
-    raw: dict[str, Any] = field(default_factory=dict)
+    image: str | None = None
+    build: Build | None = None
+    command: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    environment: dict[str, str | None] | None = None
+    env_file: tuple[EnvFile, ...] | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    ports: tuple[Port, ...] | None = None
+    expose: tuple[str, ...] | None = None
+    volumes: tuple[Mount, ...] | None = None
+    volumes_from: tuple[str, ...] | None = None
+    tmpfs: tuple[str, ...] | None = None
+    secrets: tuple[Grant, ...] | None = None
+    configs: tuple[Grant, ...] | None = None
+    depends_on: dict[str, Dependency] | None = None
+    links: tuple[str, ...] | None = None
+    networks: dict[str, ServiceNetwork | None] | None = None
+    network_mode: str | None = None
+    healthcheck: Healthcheck | None = None
+    restart: str | None = None
+    user: str | None = None
+    working_dir: str | None = None
+    hostname: str | None = None
+    domainname: str | None = None
+    container_name: str | None = None
+    init: bool | None = None
+    privileged: bool | None = None
+    read_only: bool | None = None
+    tty: bool | None = None
+    stdin_open: bool | None = None
+    cap_add: tuple[str, ...] | None = None
+    cap_drop: tuple[str, ...] | None = None
+    security_opt: tuple[str, ...] | None = None
+    devices: tuple[Device, ...] | None = None
+    dns: tuple[str, ...] | None = None
+    dns_search: tuple[str, ...] | None = None
+    dns_opt: tuple[str, ...] | None = None
+    extra_hosts: tuple[str, ...] | None = None  # "host=ip"
+    group_add: tuple[str, ...] | None = None
+    sysctls: dict[str, str] | None = None
+    ulimits: dict[str, Ulimit] | None = None
+    stop_signal: str | None = None
+    stop_grace_period: float | None = None
+    profiles: tuple[str, ...] | None = None
+    pull_policy: str | None = None
+    platform: str | None = None
+    ipc: str | None = None
+    pid: str | None = None
+    uts: str | None = None
+    cgroup: str | None = None
+    cgroup_parent: str | None = None
+    mac_address: str | None = None
+    logging: dict[str, Any] | None = None
+    deploy: dict[str, Any] | None = None
+    scale: int | None = None
+    mem_limit: int | None = None
+    mem_reservation: int | None = None
+    memswap_limit: int | None = None
+    mem_swappiness: int | None = None
+    cpus: float | None = None
+    cpu_shares: int | None = None
+    cpu_quota: int | None = None
+    cpu_period: int | None = None
+    cpuset: str | None = None
+    pids_limit: int | None = None
+    shm_size: int | None = None
+    oom_score_adj: int | None = None
+    oom_kill_disable: bool | None = None
+    post_start: list[dict[str, Any]] | None = None
+    pre_stop: list[dict[str, Any]] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, name: str, data: dict[str, Any]) -> "Service":
+        result: Service = _decode(cls, data, _SERVICE_CODECS, name=name)
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(sorted(_encode(self, _SERVICE_CODECS).items()))
+
+    @property
+    def replicas(self) -> int:
+        """How many containers ``up`` runs: ``scale``, else ``deploy.replicas``, else 1."""
+        if self.scale is not None:
+            return self.scale
+        replicas = (self.deploy or {}).get("replicas")
+        return 1 if replicas is None else int(replicas)
+
+    @property
+    def needed_services(self) -> set[str]:
+        """Services this one needs started first (depends_on, links, ``service:`` modes, volumes_from)."""
+        out = set(self.depends_on or {})
+        out.update(link.split(":", 1)[0] for link in self.links or ())
+        for mode in (self.network_mode, self.ipc, self.pid):
+            if mode and mode.startswith("service:"):
+                out.add(mode.split(":", 1)[1])
+        for item in self.volumes_from or ():
+            ref = item.rsplit(":", 1)[0] if item.endswith((":ro", ":rw")) else item
+            if not ref.startswith("container:"):
+                out.add(ref.removeprefix("service:"))
+        return out
+
+    @property
+    def limits(self) -> Limits:
+        resources = (self.deploy or {}).get("resources") or {}
+        limit, reserve = resources.get("limits") or {}, resources.get("reservations") or {}
+        cpus = self.cpus if self.cpus is not None else limit.get("cpus")
+        period = self.cpu_period if self.cpu_period is not None else (100_000 if cpus else None)
+        quota = self.cpu_quota if self.cpu_quota is not None else (round(cpus * period) if cpus and period else None)
+        blkio = self.extras.get("blkio_config") or {}
+        return Limits(
+            memory=self.mem_limit if self.mem_limit is not None else limit.get("memory"),
+            memory_reservation=self.mem_reservation if self.mem_reservation is not None else reserve.get("memory"),
+            memory_swap=self.memswap_limit,
+            memory_swappiness=self.mem_swappiness,
+            cpu_quota=quota,
+            cpu_period=period,
+            cpu_shares=self.cpu_shares,
+            cpuset=self.cpuset,
+            pids=self.pids_limit if self.pids_limit is not None else limit.get("pids"),
+            oom_score_adj=self.oom_score_adj,
+            oom_kill_disable=self.oom_kill_disable,
+            blkio_weight=blkio.get("weight"),
+            shm_size=self.shm_size,
+        )
 
 
 @dataclass(frozen=True)
-class Network:
-    name: str
+class _Resource:
+    key: str  # the key in the Compose file
+    name: str  # the engine's name (<project>_<key>, or as set)
+    external: bool = False
+    labels: dict[str, str] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    _codecs = {"name": _PLAIN, "external": _PLAIN, "labels": _PLAIN}
+
+    @classmethod
+    def from_dict(cls, key: str, data: dict[str, Any] | None, project: str) -> Any:
+        data = dict(data or {})
+        if not data.get("name"):
+            data["name"] = key if data.get("external") else f"{project}_{key}"
+        data.setdefault("external", False)
+        return _decode(cls, data, cls._codecs, key=key)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = _encode(self, self._codecs)
+        if not out.get("external"):
+            out.pop("external", None)
+        return dict(sorted(out.items()))
 
 
 @dataclass(frozen=True)
-class Volume:
-    name: str
+class Network(_Resource):
+    driver: str | None = None
+    driver_opts: dict[str, str] | None = None
+    ipam: dict[str, Any] | None = None
+    internal: bool | None = None
+    attachable: bool | None = None
+    enable_ipv4: bool | None = None
+    enable_ipv6: bool | None = None
+    _codecs = {**_Resource._codecs, **{k: _PLAIN for k in ("driver", "driver_opts", "ipam", "internal",
+                                                           "attachable", "enable_ipv4", "enable_ipv6")}}
 
 
 @dataclass(frozen=True)
-class Secret:
-    name: str
+class Volume(_Resource):
+    driver: str | None = None
+    driver_opts: dict[str, str] | None = None
+    _codecs = {**_Resource._codecs, "driver": _PLAIN, "driver_opts": _PLAIN}
 
 
 @dataclass(frozen=True)
-class Config:
-    name: str
+class Secret(_Resource):
+    file: str | None = None  # absolute path
+    environment: str | None = None  # name of the variable holding the value
+    _codecs = {**_Resource._codecs, "file": _PLAIN, "environment": _PLAIN}
+
+
+@dataclass(frozen=True)
+class Config(_Resource):
+    file: str | None = None
+    environment: str | None = None
+    content: str | None = None
+    _codecs = {**_Resource._codecs, "file": _PLAIN, "environment": _PLAIN, "content": _PLAIN}
+
+
+_KINDS: dict[str, type] = {"networks": Network, "volumes": Volume, "secrets": Secret, "configs": Config}
 
 
 @dataclass(frozen=True)
@@ -41,12 +454,26 @@ class Project:
     volumes: dict[str, Volume] = field(default_factory=dict)
     secrets: dict[str, Secret] = field(default_factory=dict)
     configs: dict[str, Config] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)  # models, x-* and anything else at the top level
 
     @classmethod
     def from_dict(cls, canonical: dict[str, Any], name: str) -> "Project":
-        """Build the model from ``canonicalize()`` output."""
-        raise NotImplementedError
+        """Build the model from ``canonicalize()`` output; ``name`` is the resolved project name."""
+        services = {key: Service.from_dict(key, spec or {}) for key, spec in (canonical.get("services") or {}).items()}
+        resources = {kind: {key: klass.from_dict(key, spec, name) for key, spec in (canonical.get(kind) or {}).items()}
+                     for kind, klass in _KINDS.items()}
+        extras = {k: copy.deepcopy(v) for k, v in canonical.items() if k not in ("name", "services", *_KINDS)}
+        return cls(name=name, services=services, extras=extras, **resources)
 
     def to_dict(self) -> dict[str, Any]:
-        """The canonical dict again (``Project.from_dict(d, n).to_dict() == d`` plus ``name``)."""
-        raise NotImplementedError
+        """The canonical dict: ``name``, ``services``, then networks, volumes, secrets, configs, extras."""
+        out: dict[str, Any] = {"name": self.name, "services": {k: s.to_dict() for k, s in self.services.items()}}
+        for kind in _KINDS:
+            entries: dict[str, Any] = getattr(self, kind)
+            if entries:
+                out[kind] = {k: v.to_dict() for k, v in entries.items()}
+        out.update(copy.deepcopy(self.extras))
+        return out
+
+    def service_names(self) -> list[str]:
+        return sorted(self.services)
