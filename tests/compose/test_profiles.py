@@ -1,0 +1,59 @@
+"""profiles: services without profiles always on; --profile / COMPOSE_PROFILES / '*' / explicit services."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compose.loader import LoadOptions, load
+from compose.profiles import active_profiles, all_profiles
+
+COMPOSE = """
+services:
+  web: {image: a}
+  debug: {image: b, profiles: [debug]}
+  tools: {image: c, profiles: [debug, ops]}
+  ops: {image: d, profiles: [ops]}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "compose.yaml").write_text(COMPOSE)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("cli", "environ", "enabled"),
+    [
+        ([], {}, {"web"}),
+        (["debug"], {}, {"web", "debug", "tools"}),
+        (["ops"], {}, {"web", "tools", "ops"}),
+        (["debug,ops"], {}, {"web", "debug", "tools", "ops"}),
+        ([], {"COMPOSE_PROFILES": "ops"}, {"web", "tools", "ops"}),
+        (["debug"], {"COMPOSE_PROFILES": "ops"}, {"web", "debug", "tools"}),  # --profile wins over env
+        (["*"], {}, {"web", "debug", "tools", "ops"}),
+        (["unknown"], {}, {"web"}),
+    ],
+)
+def test_enabled_services(project, cli, environ, enabled):
+    result = load(LoadOptions(cwd=project, environ=environ, profiles=cli))
+    assert set(result.config["services"]) == enabled
+    assert set(result.disabled_services) == {"web", "debug", "tools", "ops"} - enabled
+
+
+def test_explicit_service_is_enabled(project):
+    result = load(LoadOptions(cwd=project, environ={}, services=["ops"]))
+    assert set(result.config["services"]) == {"web", "ops"}
+    assert result.disabled_services["debug"] == {"image": "b", "profiles": ["debug"]}
+
+
+def test_profiles_from_dotenv(project):
+    (project / ".env").write_text("COMPOSE_PROFILES=debug\n")
+    assert "debug" in load(LoadOptions(cwd=project, environ={})).config["services"]
+
+
+def test_helpers():
+    assert active_profiles(["a, b", "c"], {"COMPOSE_PROFILES": "x"}) == ["a", "b", "c"]
+    assert active_profiles([], {"COMPOSE_PROFILES": "x,,y"}) == ["x", "y"]
+    assert all_profiles({"services": {"a": {"profiles": ["z", "b"]}, "b": {}, "c": None}}) == ["b", "z"]
