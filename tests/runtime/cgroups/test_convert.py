@@ -1,0 +1,74 @@
+"""Pure unit conversions and checks shared by v1 and v2 (runc's formulas, Docker's rules)."""
+from __future__ import annotations
+
+import pytest
+
+from runtime.cgroups.base import (
+    Resources, blkio_weight_to_io_weight, cpus_to_quota, memswap_to_v2_swap, resources_from, shares_to_weight,
+)
+from runtime.errors import InvalidArgument
+
+MB = 1024 * 1024
+
+
+@pytest.mark.parametrize(("shares", "weight"), [(0, 0), (2, 1), (1024, 39), (262144, 10000), (1, 1),
+                                                 (10**7, 10000)])
+def test_shares_to_weight(shares, weight):
+    assert shares_to_weight(shares) == weight
+
+
+@pytest.mark.parametrize(("blkio", "io"), [(0, 0), (10, 1), (500, 4950), (1000, 10000)])
+def test_blkio_weight_to_io_weight(blkio, io):
+    assert blkio_weight_to_io_weight(blkio) == io
+
+
+def test_cpus_to_quota():
+    assert cpus_to_quota(1.5) == (150000, 100000)
+    assert cpus_to_quota(0.5, 50000) == (25000, 50000)
+    assert cpus_to_quota(0.001) == (1000, 100000)  # the kernel's minimum quota
+    assert cpus_to_quota(0) == (-1, 100000)
+
+
+def test_quota_period_from_nano_cpus_and_quota():
+    assert Resources(nano_cpus=2_000_000_000).quota_period() == (200000, 100000)
+    assert Resources(cpu_quota=30000, cpu_period=60000).quota_period() == (30000, 60000)
+    assert Resources().quota_period() == (-1, 100000)
+
+
+def test_memswap_to_v2_swap():
+    assert memswap_to_v2_swap(-1, 64 * MB) == "max"
+    assert memswap_to_v2_swap(0, 64 * MB) is None
+    assert memswap_to_v2_swap(96 * MB, 64 * MB) == str(32 * MB)
+
+
+def test_docker_default_swap_is_as_much_again():
+    assert Resources(memory=64 * MB).effective_memory_swap() == 128 * MB
+    assert Resources(memory=64 * MB, memory_swap=-1).effective_memory_swap() == -1
+    assert Resources().effective_memory_swap() == 0
+
+
+@pytest.mark.parametrize(("kw", "msg"), [
+    ({"memory": 1024}, "Minimum memory limit"),
+    ({"memory": 64 * MB, "memory_swap": 32 * MB}, "memoryswap limit should be larger"),
+    ({"memory_swap": 32 * MB}, "always set the Memory limit"),
+    ({"memory": 64 * MB, "memory_reservation": 128 * MB}, "memory reservation"),
+    ({"nano_cpus": 1, "cpu_quota": 50000}, "Nano CPUs and CPU Period/Quota"),
+    ({"cpu_period": 10}, "CPU cfs period"),
+    ({"cpu_quota": 10}, "CPU cfs quota"),
+    ({"blkio_weight": 5}, "blkio weight"),
+    ({"memory_swappiness": 101}, "swappiness"),
+])
+def test_resources_reject_what_docker_rejects(kw, msg):
+    with pytest.raises(InvalidArgument, match=msg):
+        Resources(**kw)
+
+
+def test_resources_from_any_object_with_the_same_names():
+    class Spec:
+        memory = 64 * MB
+        nano_cpus = 500_000_000
+        pids_limit = 10
+        unrelated = "x"
+    res = resources_from(Spec())
+    assert (res.memory, res.nano_cpus, res.pids_limit, res.cpu_shares) == (64 * MB, 500_000_000, 10, 0)
+    assert resources_from({"cpu_shares": 512}).cpu_shares == 512
