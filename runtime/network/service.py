@@ -33,7 +33,7 @@ from runtime.network.model import (
 )
 from runtime.network.nat import DEFAULT_TABLE, BridgeRules, Firewall
 from runtime.network.netns import NetnsStore, is_netns_file
-from runtime.network.ports import BoundPort, PortBinding, bind_ports, close_sockets
+from runtime.network.ports import BoundPort, PortBinding, bind_ports, close_sockets, ports_to_engine
 from runtime.network.publisher import Publisher
 from runtime.network.store import atomic_write_json, read_json
 
@@ -476,6 +476,26 @@ class NetworkService:
 
     def published(self, container_id: str) -> list[BoundPort]:
         return self.publisher.published(container_id)
+
+    def network_settings(self, container_id: str, exposed: Iterable[str] = ()) -> dict[str, Any]:
+        """``NetworkSettings`` of a container inspect: per-network settings, ports, the sandbox key, and the
+        legacy top-level address fields (from the default-route endpoint, as Docker fills them)."""
+        eps = self.endpoints_of(container_id)
+        nets = {ep.network_id: self._networks[ep.network_id] for ep in eps}
+        main = next((e for e in eps if e.default_route), eps[0] if eps else None)
+        path = self.sandbox_path(container_id)
+        return {
+            "SandboxID": container_id if is_netns_file(path) else "",
+            "SandboxKey": str(path) if is_netns_file(path) else "",
+            "Ports": ports_to_engine(self.published(container_id), exposed),
+            "Networks": {nets[e.network_id].name: e.settings(nets[e.network_id]) for e in eps},
+            "EndpointID": main.endpoint_id if main else "", "Gateway": str(main.gateway or "") if main else "",
+            "IPAddress": main.ip if main else "", "IPPrefixLen": main.prefix if main else 0,
+            "MacAddress": main.mac if main else "",
+            "GlobalIPv6Address": str(main.ipv6.ip) if main and main.ipv6 else "",
+            "GlobalIPv6PrefixLen": main.ipv6.network.prefixlen if main and main.ipv6 else 0,
+            "IPv6Gateway": str(main.gateway6 or "") if main else "",
+        }
 
     # -- restart ---------------------------------------------------------------------------------------
 

@@ -139,3 +139,15 @@ def test_restore_forgets_a_dead_proxy(net, web):
     net.svc.publisher._children.pop(rec["pid"]).wait()  # noqa: SLF001 - reap our child like the daemon would
     net.svc.restore()
     assert net.svc.publisher.record(web["cid"]) is None
+
+
+def test_network_settings_for_container_inspect(net, web):
+    bound = net.svc.publish(web["cid"], [PortBinding(80, host_ip="127.0.0.1")])
+    settings = net.svc.network_settings(web["cid"], exposed=["80/tcp", "443/tcp"])
+    ep = web["ep"]
+    assert settings["SandboxKey"] == web["ns"] and settings["IPAddress"] == ep.ip
+    assert settings["Gateway"] == str(web["net"].pools[0].gateway) and settings["MacAddress"] == ep.mac
+    assert settings["Ports"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(bound[0].host_port)}],
+                                 "443/tcp": None}
+    entry = settings["Networks"][web["net"].name]
+    assert entry["NetworkID"] == web["net"].id and entry["IPAddress"] == ep.ip and entry["DNSNames"][0] == "web"

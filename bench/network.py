@@ -1,0 +1,139 @@
+"""Network plumbing timings: network create/remove, sandbox create, connect/disconnect, publish/unpublish,
+and the userland proxy's TCP throughput and request latency (loopback -> proxy -> sandbox).
+
+Run as root: ``python bench/network.py [-n 20]``. Everything it makes carries a ``pcb<hex>`` prefix and is
+removed at the end. Prints figures; asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from runtime import linux  # noqa: E402
+from runtime.network.model import OPT_BRIDGE_NAME  # noqa: E402
+from runtime.network.ports import PortBinding  # noqa: E402
+from runtime.network.service import NetworkService  # noqa: E402
+
+
+def _ms(samples: list[float]) -> str:
+    samples = sorted(samples)
+    p50 = statistics.median(samples) * 1000
+    p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1000
+    return f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms"
+
+
+def _sink_server(netns: str, port: int, ready: threading.Event, stop: threading.Event) -> None:
+    fd = os.open(netns, os.O_RDONLY)
+    linux.setns(fd, linux.CLONE_NEWNET)
+    os.close(fd)
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("0.0.0.0", port))
+    srv.listen(128)
+    srv.settimeout(0.2)
+    ready.set()
+
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                if data.startswith(b"PING"):
+                    conn.sendall(b"PONG")
+    while not stop.is_set():
+        try:
+            conn, _ = srv.accept()
+        except socket.timeout:
+            continue
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
+    srv.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=20, help="repetitions of each step")
+    ap.add_argument("--mb", type=int, default=200, help="megabytes pushed through the proxy")
+    args = ap.parse_args()
+    prefix = "pcb" + secrets.token_hex(3)
+    tmp = Path(tempfile.mkdtemp(prefix="pycompose-bench-"))
+    svc = NetworkService(tmp / "root", tmp / "run", nft_table=prefix, enable_ip_forward=False)
+    times: dict[str, list[float]] = {k: [] for k in
+                                     ("network create", "sandbox create", "connect", "publish", "unpublish",
+                                      "disconnect", "sandbox destroy", "network remove")}
+    try:
+        for i in range(args.n):
+            t0 = time.perf_counter()
+            net = svc.create(f"{prefix}-{i}", options={OPT_BRIDGE_NAME: f"{prefix}{i}"})
+            t1 = time.perf_counter()
+            cid = secrets.token_hex(32)
+            ns = svc.create_sandbox(cid)
+            t2 = time.perf_counter()
+            svc.connect(net.name, cid, ns, name=f"c{i}")
+            t3 = time.perf_counter()
+            svc.publish(cid, [PortBinding(80, host_ip="127.0.0.1")])
+            t4 = time.perf_counter()
+            svc.unpublish(cid)
+            t5 = time.perf_counter()
+            svc.disconnect(net.name, cid)
+            t6 = time.perf_counter()
+            svc.destroy_sandbox(cid)
+            t7 = time.perf_counter()
+            svc.remove(net.name)
+            t8 = time.perf_counter()
+            for key, a, b in zip(times, (t0, t1, t2, t3, t4, t5, t6, t7), (t1, t2, t3, t4, t5, t6, t7, t8)):
+                times[key].append(b - a)
+        for key, samples in times.items():
+            print(f"{key:16s} {_ms(samples)}")
+
+        net = svc.create(f"{prefix}-tp", options={OPT_BRIDGE_NAME: f"{prefix}tp"})
+        cid = secrets.token_hex(32)
+        ns = svc.create_sandbox(cid)
+        ep = svc.connect(net.name, cid, ns)
+        ready, stop = threading.Event(), threading.Event()
+        threading.Thread(target=_sink_server, args=(str(ns), 9000, ready, stop), daemon=True).start()
+        ready.wait(5)
+        (port,) = svc.publish(cid, [PortBinding(9000, host_ip="127.0.0.1")])
+        lat = []
+        with socket.create_connection(("127.0.0.1", port.host_port)) as s:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for _ in range(2000):
+                t = time.perf_counter()
+                s.sendall(b"PING")
+                s.recv(16)
+                lat.append(time.perf_counter() - t)
+        print(f"proxy round trip {_ms(lat)}  (direct to {ep.ip} would skip the proxy)")
+        chunk = b"x" * 65536
+        total = args.mb * 1024 * 1024
+        with socket.create_connection(("127.0.0.1", port.host_port)) as s:
+            t = time.perf_counter()
+            sent = 0
+            while sent < total:
+                s.sendall(chunk)
+                sent += len(chunk)
+            s.shutdown(socket.SHUT_WR)
+            s.recv(1)
+            dt = time.perf_counter() - t
+        print(f"proxy throughput {total / dt / 1e6:8.1f} MB/s")
+        stop.set()
+        svc.destroy_sandbox(cid)
+        svc.remove(net.name)
+    finally:
+        for cid in svc.netns.list():
+            svc.destroy_sandbox(cid)
+        for n in svc.list({"type": ["custom"]}):
+            svc.remove(n.id)
+
+
+if __name__ == "__main__":
+    main()
