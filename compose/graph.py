@@ -1,34 +1,134 @@
-"""The service dependency graph (networkx): start order as parallel levels, stop order, sub-graphs."""
+"""The service dependency graph (networkx): start order as parallel levels, stop order, sub-graphs.
+
+Nodes: each service by its name (``kind="service"``), each network as ``network:<key>`` and each named volume as
+``volume:<key>`` (``kind="network"``/``"volume"``). An edge ``a -> b`` means ``a`` needs ``b`` first; service edges
+carry ``via`` (``depends_on``, ``links``, ``network_mode``, ``ipc``, ``pid``, ``volumes_from``) and, for
+depends_on, ``condition``, ``required`` and ``restart``.
+"""
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 import networkx as nx
 
-from compose.model import Project
+from compose.errors import UserError
+from compose.model import Project, Service
 
-__all__ = ["ServiceGraph"]
+__all__ = ["ServiceGraph", "network_node", "volume_node"]
+
+
+def network_node(key: str) -> str:
+    return f"network:{key}"
+
+
+def volume_node(key: str) -> str:
+    return f"volume:{key}"
 
 
 class ServiceGraph:
     """Services, networks and volumes as nodes; an edge ``a -> b`` means ``a`` needs ``b`` started first."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, services: Iterable[str] | None = None) -> None:
         self.project = project
+        chosen = list(project.services) if services is None else list(services)
         self.graph: nx.DiGraph = nx.DiGraph()
+        for name in chosen:
+            self.graph.add_node(name, kind="service")
+        for name in chosen:
+            self._add_edges(name, project.services[name], set(chosen))
+
+    @property
+    def services(self) -> list[str]:
+        """The services in this graph, sorted."""
+        return sorted(n for n, kind in self.graph.nodes(data="kind") if kind == "service")
+
+    def _add_edges(self, name: str, service: Service, chosen: set[str]) -> None:
+        graph = self.graph
+        for target, dep in (service.depends_on or {}).items():
+            if target in chosen:
+                graph.add_edge(name, target, via="depends_on", condition=dep.condition, required=dep.required,
+                               restart=bool(dep.restart))
+        for target, via in self._other_needs(service):
+            if target in chosen and not graph.has_edge(name, target):
+                graph.add_edge(name, target, via=via, condition="service_started", required=True, restart=False)
+        for key in service.networks or {}:
+            if key in self.project.networks:
+                graph.add_node(network_node(key), kind="network")
+                graph.add_edge(name, network_node(key), via="networks")
+        for mount in service.volumes or ():
+            if mount.type == "volume" and mount.source and mount.source in self.project.volumes:
+                graph.add_node(volume_node(mount.source), kind="volume")
+                graph.add_edge(name, volume_node(mount.source), via="volumes")
+
+    @staticmethod
+    def _other_needs(service: Service) -> list[tuple[str, str]]:
+        out = [(link.split(":", 1)[0], "links") for link in service.links or ()]
+        for via, mode in (("network_mode", service.network_mode), ("ipc", service.ipc), ("pid", service.pid)):
+            if mode and mode.startswith("service:"):
+                out.append((mode.split(":", 1)[1], via))
+        for item in service.volumes_from or ():
+            ref = item.rsplit(":", 1)[0] if item.endswith((":ro", ":rw")) else item
+            if not ref.startswith("container:"):
+                out.append((ref.removeprefix("service:"), "volumes_from"))
+        return out
+
+    def _service_graph(self, services: Iterable[str] | None) -> nx.DiGraph:
+        names = self.services if services is None else list(services)
+        self._require_known(names)
+        view: nx.DiGraph = self.graph.subgraph(names)
+        return view
+
+    def _require_known(self, names: Iterable[str]) -> None:
+        unknown = [n for n in names if self.graph.nodes.get(n, {}).get("kind") != "service"]
+        if unknown:
+            known = ", ".join(self.services) or "none"
+            raise UserError.single(f"no such service: {', '.join(unknown)} (services: {known})")
 
     def levels(self, services: Iterable[str] | None = None) -> list[set[str]]:
-        """Start order: sets of services that can start in parallel, dependencies first."""
-        raise NotImplementedError
+        """Start order: sets of services that can start in parallel, dependencies first.
+
+        ``services`` restricts the order to those services (their dependencies are not added; see ``subgraph``).
+        """
+        view = self._service_graph(services)
+        cycle = self._find_cycle(view)
+        if cycle:
+            raise UserError.single("dependency cycle: " + " -> ".join(cycle))
+        return [set(level) for level in nx.topological_generations(view.reverse(copy=False))]
 
     def reverse_levels(self, services: Iterable[str] | None = None) -> list[set[str]]:
-        """Stop order: dependents first."""
-        raise NotImplementedError
+        """Stop order: dependents first, then what they depend on."""
+        return list(reversed(self.levels(services)))
 
     def subgraph(self, services: Iterable[str], with_deps: bool = True) -> "ServiceGraph":
-        """The graph restricted to ``services`` (plus everything they depend on if ``with_deps``)."""
-        raise NotImplementedError
+        """The graph restricted to ``services``, plus everything they need if ``with_deps`` (``up SVC``);
+        ``with_deps=False`` is ``--no-deps``."""
+        names = list(services)
+        self._require_known(names)
+        chosen = set(names)
+        if with_deps:
+            services_only = self.graph.subgraph(self.services)
+            for name in names:
+                chosen |= nx.descendants(services_only, name)
+        return ServiceGraph(self.project, sorted(chosen))
+
+    def dependencies(self, name: str) -> set[str]:
+        """Services ``name`` needs directly."""
+        return {t for t in self.graph.successors(name) if self.graph.nodes[t]["kind"] == "service"}
+
+    def dependents(self, name: str) -> set[str]:
+        """Services that need ``name`` directly."""
+        return set(self.graph.predecessors(name))
 
     def cycle(self) -> list[str] | None:
-        """One dependency cycle as a list of service names, or None."""
-        raise NotImplementedError
+        """One dependency cycle as service names, first one repeated at the end (``[a, b, a]``), or None."""
+        return self._find_cycle(self._service_graph(None))
+
+    @staticmethod
+    def _find_cycle(view: nx.DiGraph) -> list[str] | None:
+        for component in sorted(nx.strongly_connected_components(view), key=min):
+            if len(component) == 1 and not view.has_edge(next(iter(component)), next(iter(component))):
+                continue
+            start = min(component)
+            edges = nx.find_cycle(view.subgraph(component), source=start)
+            return [edge[0] for edge in edges] + [start]
+        return None
