@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, Iterable
 
 from runtime.errors import InvalidArgument
 from runtime.images.config import host_platform
-from runtime.images.digest import chain_ids, digest_hex, sha256_digest
+from runtime.images.digest import HashingReader, chain_ids, digest_hex, sha256_digest
 from runtime.images.image import Image, LayerBlob
 from runtime.images.reference import parse_reference
 from runtime.images.store import ImageStore
@@ -125,12 +125,16 @@ def load_images(store: ImageStore, source: BinaryIO) -> list[str]:
             tar = tarfile.open(fileobj=spool, mode="r:*")
         except tarfile.TarError as err:
             raise InvalidArgument(f"not a valid image archive: {err}") from err
-        with tar:
+        with tar, store.lease() as lease:
             reader = _ArchiveReader(tar)
-            if reader.has("manifest.json"):
-                return _load_docker(store, reader)
-            if reader.has("index.json"):
-                return _load_oci(store, reader)
+            loader = _load_docker if reader.has("manifest.json") else _load_oci if reader.has("index.json") else None
+            if loader is not None:
+                try:
+                    return loader(store, reader, lease)
+                except BaseException:
+                    lease.release()
+                    store.collect_garbage()  # drop the layers and blobs this failed load added
+                    raise
         raise InvalidArgument("not an image archive: neither manifest.json nor index.json found")
 
 
@@ -170,7 +174,7 @@ def _clean(name: str) -> str:
     return name.lstrip("/")
 
 
-def _load_docker(store: ImageStore, reader: _ArchiveReader) -> list[str]:
+def _load_docker(store: ImageStore, reader: _ArchiveReader, lease) -> list[str]:
     messages: list[str] = []
     entries = reader.json("manifest.json")
     if not isinstance(entries, list):
@@ -182,6 +186,7 @@ def _load_docker(store: ImageStore, reader: _ArchiveReader) -> list[str]:
         paths = entry.get("Layers") or []
         if len(paths) != len(diff_ids):
             raise InvalidArgument(f"image archive: {entry['Config']}: {len(paths)} layers for {len(diff_ids)} diff ids")
+        lease.add(*chain_ids(diff_ids))
         blobs = [_ensure_layer(store, reader, parent, diff_id, path, None)
                  for parent, diff_id, path in zip([None, *chain_ids(diff_ids)], diff_ids, paths)]
         tags = [parse_reference(t) for t in entry.get("RepoTags") or []]
@@ -190,7 +195,7 @@ def _load_docker(store: ImageStore, reader: _ArchiveReader) -> list[str]:
     return messages
 
 
-def _load_oci(store: ImageStore, reader: _ArchiveReader) -> list[str]:
+def _load_oci(store: ImageStore, reader: _ArchiveReader, lease) -> list[str]:
     messages: list[str] = []
     index = reader.json("index.json")
     for desc, name in _manifests(reader, index.get("manifests") or [], None):
@@ -206,6 +211,7 @@ def _load_oci(store: ImageStore, reader: _ArchiveReader) -> list[str]:
         layers = manifest.get("layers") or []
         if len(layers) != len(diff_ids):
             raise InvalidArgument(f"image archive: manifest has {len(layers)} layers for {len(diff_ids)} diff ids")
+        lease.add(*chain_ids(diff_ids), *(layer["digest"] for layer in layers))
         blobs = [_ensure_layer(store, reader, parent, diff_id, reader.blob(layer["digest"]), layer)
                  for parent, diff_id, layer in zip([None, *chain_ids(diff_ids)], diff_ids, layers)]
         refs = [name] if name else []
@@ -248,10 +254,8 @@ def _ensure_layer(store: ImageStore, reader: _ArchiveReader, parent: str | None,
     if descriptor and media.endswith(_COMPRESSED_SUFFIXES):
         digest = descriptor["digest"]
         with store.blobs.writer(digest, label) as writer:
-            shutil.copyfileobj(reader.open(path), writer, 1 << 20)  # type: ignore[misc]
-            writer.commit()
-        with store.blobs.open(digest) as fh:
-            store.layers.create(parent, fh, expected_diff_id=diff_id, label=label)
+            store.layers.create(parent, HashingReader(reader.open(path), sink=writer), expected_diff_id=diff_id,
+                                label=label, verify=writer.commit)
         return LayerBlob(digest, media, store.blobs.size(digest))
     _layer, blob = store.add_layer(parent, reader.open(path), label=label, expected_diff_id=diff_id)
     return blob
