@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Embedded DNS bench: queries/s and p50/p99 latency from inside a netns, beside dnsmasq on the same machine.
 
-Run as root: ``.venv/bin/python bench/dns.py [--seconds 5] [--rate 5000] [--inflight 20]``.
+Run as root: ``.venv/bin/python bench/dns.py [--seconds 3] [--repeat 3] [--rate 5000] [--inflight 20]``.
 
 What it does, all inside one fresh netns ``pct-<hex>`` (removed at the end):
 - starts the embedded server (runtime.network.dns.DnsServer) in a child process of its own, as the daemon
@@ -13,7 +13,8 @@ What it does, all inside one fresh netns ``pct-<hex>`` (removed at the end):
   installed, else with a small Python client (then the client, not the server, may be the limit):
   1. a fixed rate (``--rate``, default 5,000 q/s): p50 / p99 latency from dnsperf's per-query report;
   2. flat out with ``--inflight`` (20) queries outstanding: queries/s, mean latency;
-- prints a table and the ratios to dnsmasq and to the peers' figures (aardvark-dns 80,265 q/s and Docker
+- alternates the two servers run by run (``--repeat``) and prints medians, so load from elsewhere on the
+  machine hits both alike; then a table and the ratios to dnsmasq and to the peers' figures (aardvark-dns 80,265 q/s and Docker
   70,648 q/s, dnsperf with 20 in flight, on this machine).
 """
 from __future__ import annotations
@@ -191,10 +192,11 @@ def pyclient(netns_path: str, server: str, seconds: float, *, rate: int | None, 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--rate", type=int, default=5000)
     ap.add_argument("--inflight", type=int, default=20)
     ap.add_argument("--client", choices=["auto", "dnsperf", "python"], default="auto")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per server, alternated; medians are printed")
     ap.add_argument("--serve", metavar="NETNS", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
@@ -241,13 +243,24 @@ def main() -> int:
             return 1
         qfile = os.path.join(tmp.name, "queries.txt")
         Path(qfile).write_text("web A\n")
-        print(f"client: {client}; {args.seconds:g} s per run; netns {name}; query 'web A' over UDP")
+        print(f"client: {client}; {args.repeat} x {args.seconds:g} s per server and mode, alternated; "
+              f"netns {name}; query 'web A' over UDP; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         results: dict[str, dict[str, dict[str, float]]] = {}
-        for label, addr in targets:
-            run = (lambda **kw: dnsperf(path, addr, qfile, args.seconds, **kw)) if client == "dnsperf" else \
-                (lambda **kw: pyclient(path, addr, args.seconds, **kw))
-            results[label] = {"rate": run(rate=args.rate, inflight=args.inflight),
-                              "flat": run(rate=None, inflight=args.inflight)}
+        runs: dict[str, dict[str, list[dict[str, float]]]] = {label: {"rate": [], "flat": []} for label, _ in targets}
+        # Alternate the servers, run by run, so a burst of load from elsewhere on the machine hits both alike.
+        for _ in range(args.repeat):
+            for label, addr in targets:
+                def run(**kw: object) -> dict[str, float]:
+                    if client == "dnsperf":
+                        return dnsperf(path, addr, qfile, args.seconds, **kw)  # type: ignore[arg-type]
+                    return pyclient(path, addr, args.seconds, **kw)  # type: ignore[arg-type]
+                runs[label]["rate"].append(run(rate=args.rate, inflight=args.inflight))
+                runs[label]["flat"].append(run(rate=None, inflight=args.inflight))
+        for label, by_kind in runs.items():
+            results[label] = {kind: {key: statistics.median(r[key] for r in rs) for key in rs[0]}
+                              for kind, rs in by_kind.items()}
+            flat = sorted(r["qps"] for r in by_kind["flat"])
+            print(f"{label}: flat-out q/s per run: {', '.join(f'{q:,.0f}' for q in flat)}")
         print()
         print(f"{'server':<11} {'fixed ' + str(args.rate) + ' q/s':>22} {'':>10}   "
               f"{'flat out, ' + str(args.inflight) + ' in flight':>34}")
