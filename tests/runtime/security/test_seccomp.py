@@ -1,0 +1,186 @@
+"""The default profile and user profiles, compiled by libseccomp and installed in a real forked child."""
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import socket
+
+import pytest
+
+from runtime import linux
+from runtime.errors import InvalidArgument
+from runtime.security import capabilities as caps
+from runtime.security import libseccomp, seccomp
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+
+def _raw_syscall(name: str, *args: int) -> int:
+    """errno of a raw syscall (0 on success)."""
+    nr = libseccomp.resolve_syscall(name)
+    assert nr is not None and nr >= 0, name
+    ret = _libc.syscall(nr, *(ctypes.c_long(a) for a in args))
+    return ctypes.get_errno() if ret < 0 else 0
+
+
+def _probe() -> dict[str, int]:
+    """What a confined process can do: errno per operation, 0 = worked."""
+    out: dict[str, int] = {}
+    try:
+        linux.unshare(linux.CLONE_NEWNS)
+        out["unshare"] = 0
+    except OSError as err:
+        out["unshare"] = err.errno
+    out["keyctl"] = _raw_syscall("keyctl", 0, 0, 0, 0, 0)  # KEYCTL_GET_KEYRING_ID of nothing
+    out["clone3"] = _raw_syscall("clone3", 0, 0)
+    out["getpid"] = 0 if os.getpid() > 0 else -1
+    r, w = os.pipe()
+    out["pipe_io"] = 0 if (os.write(w, b"x"), os.read(r, 1))[1] == b"x" else -1
+    for family, key in ((socket.AF_INET, "socket_inet"), (40, "socket_vsock"), (38, "socket_alg")):
+        try:
+            socket.socket(family, socket.SOCK_STREAM if family != 38 else socket.SOCK_SEQPACKET).close()
+            out[key] = 0
+        except OSError as err:
+            out[key] = err.errno
+    return out
+
+
+def _confined(bpf: bytes):
+    def child():
+        if bpf:
+            seccomp.install_filter(bpf)
+        return _probe()
+    return child
+
+
+def test_default_profile_is_dockers_shape():
+    profile = seccomp.default_profile()
+    assert profile["defaultAction"] == "SCMP_ACT_ERRNO"
+    assert profile["defaultErrnoRet"] == errno.EPERM
+    allowed = set(profile["syscalls"][0]["names"])
+    assert {"read", "write", "execve", "capset", "setuid", "prctl"} <= allowed
+    assert not {"keyctl", "add_key", "request_key", "mount", "unshare", "setns", "clone", "bpf", "ptrace",
+                "kexec_load", "init_module", "reboot", "open_by_handle_at"} & allowed
+
+
+def test_load_profile_forms(tmp_path):
+    assert seccomp.load_profile("unconfined") is None
+    assert seccomp.load_profile(None) == seccomp.default_profile()
+    assert seccomp.load_profile("default") == seccomp.default_profile()
+    text = json.dumps({"defaultAction": "SCMP_ACT_ALLOW"})
+    assert seccomp.load_profile(text) == {"defaultAction": "SCMP_ACT_ALLOW"}
+    path = tmp_path / "p.json"
+    path.write_text(text)
+    assert seccomp.load_profile(str(path)) == {"defaultAction": "SCMP_ACT_ALLOW"}
+    assert seccomp.load_profile(path) == {"defaultAction": "SCMP_ACT_ALLOW"}
+
+
+@pytest.mark.parametrize(("profile", "msg"), [
+    ("{not json", "decoding seccomp profile"),
+    ("/nonexistent/profile.json", "opening seccomp profile"),
+    ({"syscalls": []}, "defaultAction is missing"),
+    ({"defaultAction": "SCMP_ACT_MAYBE"}, "unknown action"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"action": "SCMP_ACT_ERRNO"}]}, "names no syscall"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO",
+                                                        "args": [{"index": 0, "op": "SCMP_CMP_ABOUT"}]}]},
+     "unknown comparison"),
+    ({"defaultAction": "SCMP_ACT_NOTIFY"}, "not supported"),
+])
+def test_bad_profiles_are_invalid_arguments(profile, msg):
+    with pytest.raises(InvalidArgument, match=msg):
+        seccomp.load_profile(profile)
+
+
+def test_compiled_program_depends_on_capabilities():
+    profile = seccomp.default_profile()
+    plain = seccomp.compile_profile(profile, caps.DEFAULT_CAPABILITIES)
+    admin = seccomp.compile_profile(profile, [*caps.DEFAULT_CAPABILITIES, "CAP_SYS_ADMIN"])
+    assert plain and len(plain) % 8 == 0
+    assert plain != admin
+    assert seccomp.compile_profile(profile, caps.DEFAULT_CAPABILITIES) == plain  # cached, stable
+
+
+@pytest.mark.root
+def test_default_profile_blocks_namespaces_and_keyring(in_child):
+    bpf = seccomp.compile_profile(seccomp.default_profile(), caps.DEFAULT_CAPABILITIES)
+    got = in_child(_confined(bpf))
+    assert got["unshare"] == errno.EPERM
+    assert got["keyctl"] == errno.EPERM
+    assert got["clone3"] == errno.ENOSYS  # as Docker: libc falls back to clone
+    assert got["socket_vsock"] == errno.EPERM
+    assert got["socket_alg"] == errno.EPERM
+    assert got["getpid"] == 0 and got["pipe_io"] == 0 and got["socket_inet"] == 0
+
+
+@pytest.mark.root
+def test_unconfined_allows_them(in_child):
+    got = in_child(_confined(b""))
+    assert got["unshare"] == 0
+    assert got["keyctl"] != errno.EPERM  # the kernel's own answer for a bogus request, not the filter's
+    assert got["clone3"] != errno.ENOSYS
+
+
+@pytest.mark.root
+def test_cap_sys_admin_reopens_unshare(in_child):
+    bpf = seccomp.compile_profile(seccomp.default_profile(), [*caps.DEFAULT_CAPABILITIES, "CAP_SYS_ADMIN"])
+    got = in_child(_confined(bpf))
+    assert got["unshare"] == 0
+    assert got["keyctl"] == errno.EPERM
+
+
+@pytest.mark.root
+def test_fork_and_exec_work_under_the_default_profile(in_child):
+    bpf = seccomp.compile_profile(seccomp.default_profile(), caps.DEFAULT_CAPABILITIES)
+
+    def child():
+        import subprocess
+        seccomp.install_filter(bpf)
+        return subprocess.run(["/bin/busybox", "echo", "hi"], capture_output=True, text=True, check=True).stdout
+    assert in_child(child) == "hi\n"
+
+
+@pytest.mark.root
+def test_user_profile_from_a_file(in_child, tmp_path):
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EACCES},
+            {"names": ["getppid"], "action": "SCMP_ACT_ERRNO",
+             "args": [{"index": 0, "value": 7, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["no_such_syscall_anywhere"], "action": "SCMP_ACT_ERRNO"},
+        ],
+    }))
+    bpf = seccomp.compile_profile(seccomp.load_profile(str(path)), caps.DEFAULT_CAPABILITIES)
+    target = tmp_path / "made"
+
+    def child():
+        seccomp.install_filter(bpf)
+        out = {"getppid": _raw_syscall("getppid", 7), "getppid0": _raw_syscall("getppid", 0)}
+        try:
+            os.mkdir(target)
+            out["mkdir"] = 0
+        except OSError as err:
+            out["mkdir"] = err.errno
+        return out
+    got = in_child(child)
+    assert got == {"mkdir": errno.EACCES, "getppid": errno.EPERM, "getppid0": 0}
+    assert not target.exists()
+
+
+@pytest.mark.root
+def test_install_without_privilege_or_nnp_is_refused(in_child):
+    bpf = seccomp.compile_profile({"defaultAction": "SCMP_ACT_ALLOW",
+                                   "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}, [])
+
+    def child():
+        caps.apply_capabilities(caps.DEFAULT_MASK)  # no CAP_SYS_ADMIN, no no_new_privs
+        try:
+            seccomp.install_filter(bpf)
+        except OSError as err:
+            return err.errno
+        return 0
+    assert in_child(child) == errno.EACCES
