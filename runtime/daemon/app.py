@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from runtime.daemon import images, system, volumes
+from runtime.daemon import container_io, containers, images, system, volumes
 from runtime.daemon.errors import error_response
 from runtime.daemon.events import EventBus
 from runtime.daemon.router import API_VERSION, Router
@@ -33,8 +33,15 @@ class Engine:
         from runtime.images import ImageStore
 
         self.images = ImageStore(self.root / "images", in_use=self._image_user)
-        self.containers: Any = None
+        from runtime.containers import ContainerService
+        from runtime.daemon.records import Records
+        from runtime.daemon.supervisor import Supervisor
+
+        self.containers = ContainerService(self.root, images=self.images, cgroup_parent=config.cgroup_parent)
+        self.records = Records(self.root)
         self.networks: Any = None
+        self.execs: dict[str, Any] = {}
+        self.supervisor = Supervisor(self)
         self._closers: list[Any] = []
 
     def _engine_id(self) -> str:
@@ -51,10 +58,9 @@ class Engine:
 
     def container_counts(self) -> dict[str, int]:
         counts = {"running": 0, "paused": 0, "stopped": 0}
-        if self.containers is not None:
-            for state in self.containers.states():
-                key = state if state in ("running", "paused") else "stopped"
-                counts[key] += 1
+        for state in self.supervisor.states():
+            key = state if state in ("running", "paused") else "stopped"
+            counts[key] += 1
         return counts
 
     def image_count(self) -> int:
@@ -63,15 +69,23 @@ class Engine:
     def image_users(self) -> dict[str, int]:
         """Image id -> number of containers made from it."""
         counts: dict[str, int] = {}
-        if self.containers is not None:
-            for image_id in self.containers.image_ids():
-                counts[image_id] = counts.get(image_id, 0) + 1
+        for rec in self.records.all():
+            counts[rec["ImageID"]] = counts.get(rec["ImageID"], 0) + 1
         return counts
 
     def _image_user(self, image_id: str) -> str | None:
-        if self.containers is None:
+        """The id of a container made from ``image_id`` (the image store refuses to delete it)."""
+        if not hasattr(self, "records"):
             return None
-        return self.containers.user_of_image(image_id)
+        for rec in self.records.all():
+            if rec["ImageID"] == image_id:
+                return rec["Id"]
+        return None
+
+    def publish_container(self, rec: dict[str, Any], action: str, extra: dict[str, str] | None = None) -> None:
+        attrs = {**(rec["Config"].get("Labels") or {}), "image": rec["Config"].get("Image", ""),
+                 "name": rec["Name"].lstrip("/"), **(extra or {})}
+        self.bus.publish("container", action, rec["Id"], attrs)
 
     def registry_options(self) -> dict[str, Any]:
         return {"mirrors": list(self.config.registry_mirrors),
@@ -85,8 +99,11 @@ class Engine:
 
     async def start(self) -> None:
         self.bus.bind(asyncio.get_running_loop())
+        await self.supervisor.adopt()
 
     async def close(self) -> None:
+        await self.supervisor.close()
+        self.containers.close()
         for closer in reversed(self._closers):
             try:
                 result = closer()
@@ -101,6 +118,8 @@ def build_router(engine: Engine) -> Router:
     system.register(router, engine)
     volumes.register(router, engine)
     images.register(router, engine)
+    containers.register(router, engine)
+    container_io.register(router, engine)
     return router
 
 

@@ -1,0 +1,550 @@
+"""The daemon's side of every container: create from an Engine API body, start/stop/kill/pause/remove through
+the container service, watch each running container's monitor for its exit, then report (events, waiters),
+restart by policy with back-off, auto-remove, run health checks; and re-adopt everything after a daemon restart.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runtime.daemon.container_view import ZERO_TIME, Live
+from runtime.daemon.logs import parse_log_time
+from runtime.daemon.records import now_rfc3339
+from runtime.daemon.specconv import Conversion, VolumeUse, convert
+from runtime.errors import Conflict, EngineError, InvalidArgument, InvalidState, NotFound
+from runtime.health import HealthConfig, HealthMonitor, HealthState
+from runtime.restart import RestartPolicy, RestartTracker
+from runtime.spec import Mount, Ulimit
+
+if TYPE_CHECKING:
+    from runtime.daemon.app import Engine
+
+__all__ = ["Supervisor", "connect_unix"]
+
+_log = logging.getLogger(__name__)
+_RUNNING = ("running", "paused")
+
+
+async def connect_unix(path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect to a unix socket whose path may exceed sun_path (through /proc/self/fd of its directory)."""
+    if len(path.encode()) < 100:
+        return await asyncio.open_unix_connection(path, limit=1 << 20)
+    dfd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            await asyncio.get_running_loop().sock_connect(sock, f"/proc/self/fd/{dfd}/{os.path.basename(path)}")
+        except BaseException:
+            sock.close()
+            raise
+    finally:
+        os.close(dfd)
+    return await asyncio.open_unix_connection(sock=sock, limit=1 << 20)
+
+
+def _seconds(stamp: str) -> float:
+    try:
+        return parse_log_time(stamp) / 1e9 if stamp and not stamp.startswith("0001") else 0.0
+    except ValueError:
+        return 0.0
+
+
+class Supervisor:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.svc = engine.containers
+        self.records = engine.records
+        self._watchers: dict[str, asyncio.Task[None]] = {}
+        self._health: dict[str, asyncio.Task[None]] = {}
+        self._restarts: dict[str, asyncio.TimerHandle] = {}
+        self._exit_waiters: dict[str, list[asyncio.Future[dict[str, Any]]]] = {}
+        self._remove_waiters: dict[str, list[asyncio.Future[dict[str, Any]]]] = {}
+        self._pending_attach: dict[str, list[tuple[dict[str, bool], asyncio.Future[Any]]]] = {}
+        self._stopping: set[str] = set()
+
+    # --- views ---------------------------------------------------------------------------------------------------
+    def live(self, cid: str) -> Live:
+        try:
+            st = self.svc.inspect(cid)
+        except NotFound:
+            return Live(status="removing")
+        status = st.status
+        if status == "exited" and cid in self._restarts:
+            status = "restarting"
+        rec = self._rec_or_none(cid)
+        ports = (rec or {}).get("PortsPublished", []) if status in _RUNNING else []
+        return Live(status=status, pid=st.pid, exit_code=st.exit_code, error=st.error, oom_killed=st.oom_killed,
+                    started_at=st.started_at or ZERO_TIME, finished_at=st.finished_at or ZERO_TIME, ports=ports)
+
+    def _rec_or_none(self, cid: str) -> dict[str, Any] | None:
+        try:
+            return self.records.find(cid)
+        except (NotFound, InvalidArgument):
+            return None
+
+    def states(self) -> list[str]:
+        return [self.live(r["Id"]).status for r in self.records.all()]
+
+    # --- create --------------------------------------------------------------------------------------------------
+    def _defaults(self) -> dict[str, Any]:
+        cfg = self.engine.config
+        return {"ulimits": [Ulimit(u.name, u.soft, u.hard) for u in cfg.default_ulimits],
+                "log_opts": dict(cfg.log_opts), "cgroup_parent": ""}
+
+    async def create(self, body: dict[str, Any], name: str | None, platform: str | None = None) -> dict[str, Any]:
+        image_ref = body.get("Image")
+        if not image_ref or not isinstance(image_ref, str):
+            raise InvalidArgument("config: Image is required")
+        image = await asyncio.to_thread(self.engine.images.resolve, image_ref)
+        if name is not None and name != "":
+            from runtime.daemon.records import NAME_RE
+
+            if not NAME_RE.match(name.lstrip("/")):
+                raise InvalidArgument(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        conv = convert(body, image.config, container_id="", image=image.id, defaults=self._defaults())
+        mounts, uses, inspect_mounts = await asyncio.to_thread(self._prepare_volumes, conv, image)
+        spec = replace(conv.spec, mounts=conv.spec.mounts + tuple(mounts), image=image.id)
+        try:
+            cid = await asyncio.to_thread(self.svc.create, name, spec)
+        except BaseException:
+            await asyncio.to_thread(self._release_volumes, "", uses)
+            raise
+        # volumes were taken under a provisional holder: hand them to the container
+        await asyncio.to_thread(self._rehome_volumes, uses, cid)
+        st = self.svc.inspect(cid)
+        config = dict(conv.config)
+        config["Hostname"] = config["Hostname"] or cid[:12]
+        config["Image"] = image_ref
+        inspect_mounts += [{"Type": "bind", "Source": m.source, "Destination": m.target, "Mode": "",
+                            "RW": not m.read_only, "Propagation": m.propagation or "rprivate"}
+                           for m in conv.spec.mounts if m.type == "bind"]
+        state_dir = Path(st.state_dir)
+        rec = {
+            "Id": cid, "Name": "/" + st.name, "Created": st.created or now_rfc3339(),
+            "Path": spec.args[0], "Args": list(spec.args[1:]), "ImageID": image.id, "Config": config,
+            "HostConfig": conv.host_config, "Exposed": conv.exposed, "Mounts": inspect_mounts,
+            "VolumeNames": [u for u in uses], "Networks": {}, "RestartCount": 0, "ManuallyStopped": False,
+            "AutoRemove": conv.auto_remove, "Restart": conv.restart, "Healthcheck": conv.healthcheck,
+            "Health": {"Status": "starting", "FailingStreak": 0, "Log": []} if
+            HealthConfig.from_api(conv.healthcheck) else None,
+            "LastStatus": "created", "LogPath": str(st.log_path), "HostnamePath": str(state_dir / "hostname"),
+            "HostsPath": str(state_dir / "hosts"), "ResolvConfPath": str(state_dir / "resolv.conf"),
+            "Ports": [p.__dict__ for p in conv.ports], "NetworkMode": conv.network_mode,
+            "Endpoints": conv.endpoints, "ExecIDs": [],
+        }
+        if self.engine.networks is not None:
+            await self.engine.networks_attach_on_create(rec)
+        self.records.save(rec)
+        self.engine.publish_container(rec, "create")
+        return rec
+
+    def _prepare_volumes(self, conv: Conversion, image: Any) -> tuple[list[Mount], list[str], list[dict[str, Any]]]:
+        vols = self.engine.volumes
+        mounts: list[Mount] = []
+        names: list[str] = []
+        inspect: list[dict[str, Any]] = []
+        holder = "creating"
+        try:
+            for use in conv.volumes:
+                vol, _new = vols.create(use.name or None, use.driver, dict(use.driver_opts) or None,
+                                        dict(use.labels) or None)
+                vols.acquire(vol.name, holder)
+                names.append(vol.name)
+                path = vols.mount(vol.name, holder)
+                if not use.nocopy:
+                    source = _image_path(image, use.target)
+                    if source is not None:
+                        vols.fill(vol.name, source)
+                mounts.append(Mount("volume", use.target, str(path), use.read_only))
+                inspect.append({"Type": "volume", "Name": vol.name, "Source": str(path), "Destination": use.target,
+                                "Driver": vol.driver, "Mode": "" if not use.read_only else "ro",
+                                "RW": not use.read_only, "Propagation": ""})
+        except BaseException:
+            self._release_volumes(holder, names)
+            raise
+        return mounts, names, inspect
+
+    def _rehome_volumes(self, names: list[str], cid: str) -> None:
+        vols = self.engine.volumes
+        for name in names:
+            vols.acquire(name, cid)
+            vols.mount(name, cid)
+            vols.release(name, "creating")
+
+    def _release_volumes(self, holder: str, names: list[str]) -> None:
+        for name in names:
+            self.engine.volumes.release(name, holder or "creating")
+
+    # --- start / stop --------------------------------------------------------------------------------------------
+    async def start(self, cid: str, by_user: bool = True) -> None:
+        rec = self.records.find(cid)
+        handle = self._restarts.pop(cid, None)
+        if handle is not None:
+            handle.cancel()
+        if by_user:
+            rec["ManuallyStopped"] = False
+            tracker = self._tracker(rec)
+            tracker.started_by_user()
+        pending = self._pending_attach.pop(cid, [])
+        attach = pending[0][0] if pending else None
+        if self.engine.networks is not None:
+            await self.engine.networks_before_start(rec)
+        try:
+            conn = await asyncio.to_thread(self.svc.start, cid, attach=attach)
+        except EngineError:
+            for _flags, fut in pending:
+                if not fut.done():
+                    fut.set_result(None)
+            if self.engine.networks is not None:
+                await self.engine.networks_after_stop(rec)
+            raise
+        for i, (_flags, fut) in enumerate(pending):
+            if not fut.done():
+                fut.set_result(conn if i == 0 else None)
+        if rec.get("Health") is not None:
+            rec["Health"] = {"Status": "starting", "FailingStreak": 0, "Log": (rec.get("Health") or {}).get("Log", [])}
+        rec["LastStatus"] = "running"
+        self.records.save(rec)
+        self.engine.publish_container(rec, "start")
+        self._watch(cid)
+        self._start_health(rec)
+
+    async def stop(self, cid: str, timeout: int | None, signal: str | None) -> None:
+        rec = self.records.find(cid)
+        rec["ManuallyStopped"] = True
+        self._tracker(rec).stopped_by_user()
+        self.records.save(rec)
+        handle = self._restarts.pop(cid, None)
+        if handle is not None:
+            handle.cancel()
+        self._stopping.add(cid)
+        try:
+            if self.live(cid).status in _RUNNING:
+                self.engine.publish_container(rec, "kill", {"signal": str(signal or "15")})
+                await asyncio.to_thread(self.svc.stop, cid, timeout, signal)
+            await self._exited(cid)
+        finally:
+            self._stopping.discard(cid)
+        self.engine.publish_container(rec, "stop")
+
+    async def _exited(self, cid: str) -> None:
+        """Wait until the exit watcher has handled the exit (so the events are in order)."""
+        task = self._watchers.get(cid)
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)
+
+    async def kill(self, cid: str, sig: int) -> None:
+        rec = self.records.find(cid)
+        if self.live(cid).status not in _RUNNING:
+            raise InvalidState(f"Cannot kill container: {cid}: Container {cid} is not running")
+        await asyncio.to_thread(self.svc.kill, cid, sig)
+        self.engine.publish_container(rec, "kill", {"signal": str(sig)})
+
+    async def pause(self, cid: str, on: bool) -> None:
+        rec = self.records.find(cid)
+        await asyncio.to_thread(self.svc.pause if on else self.svc.unpause, cid)
+        self.engine.publish_container(rec, "pause" if on else "unpause")
+
+    async def remove(self, cid: str, force: bool, volumes: bool) -> None:
+        rec = self.records.find(cid)
+        if self.live(cid).status in _RUNNING:
+            if not force:
+                raise Conflict(f"cannot remove container \"{rec['Name']}\": container is running: stop the "
+                               f"container before removing or force remove")
+            rec["ManuallyStopped"] = True
+            self.records.save(rec)
+            await asyncio.to_thread(self.svc.kill, cid, 9)
+            await self._exited(cid)
+        handle = self._restarts.pop(cid, None)
+        if handle is not None:
+            handle.cancel()
+        await self._destroy(rec, volumes)
+
+    async def _destroy(self, rec: dict[str, Any], volumes: bool) -> None:
+        cid = rec["Id"]
+        self._stop_health(cid)
+        if self.engine.networks is not None:
+            await self.engine.networks_on_remove(rec)
+        try:
+            await asyncio.to_thread(self.svc.remove, cid, True)
+        except NotFound:
+            pass
+        for name in rec.get("VolumeNames", []):
+            await asyncio.to_thread(self.engine.volumes.release, name, cid)
+            if volumes:
+                with contextlib.suppress(NotFound, Conflict):
+                    vol = self.engine.volumes.get(name)
+                    if vol.anonymous:
+                        await asyncio.to_thread(self.engine.volumes.remove, name)
+        for ex in rec.get("ExecIDs", []):
+            self.engine.execs.pop(ex, None)
+        self.records.delete(cid)
+        self.engine.publish_container(rec, "destroy")
+        for fut in self._remove_waiters.pop(cid, []):
+            if not fut.done():
+                fut.set_result({"StatusCode": self._last_code(cid, rec), "Error": None})
+        for fut in self._exit_waiters.pop(cid, []):
+            if not fut.done():
+                fut.set_result({"StatusCode": self._last_code(cid, rec), "Error": None})
+
+    def _last_code(self, cid: str, rec: dict[str, Any]) -> int:
+        return int(rec.get("LastExitCode", 0))
+
+    async def update(self, cid: str, body: dict[str, Any]) -> list[str]:
+        rec = self.records.find(cid)
+        if "RestartPolicy" in body and body["RestartPolicy"]:
+            policy = RestartPolicy.parse(body["RestartPolicy"])
+            if policy.name != "no" and rec.get("AutoRemove"):
+                raise InvalidArgument("Restart policy cannot be updated because AutoRemove is enabled for the "
+                                      "container")
+            rec["Restart"] = policy.to_api()
+            rec["HostConfig"]["RestartPolicy"] = policy.to_api()
+            self._trackers_reset(cid)
+        resources = {k: v for k, v in body.items() if k != "RestartPolicy" and v not in (None, 0, "", [])}
+        warnings: list[str] = []
+        if resources:
+            if self.live(cid).status in _RUNNING:
+                from runtime.cgroups import resources_from
+
+                mapping = {"Memory": "memory", "MemoryReservation": "memory_reservation", "MemorySwap": "memory_swap",
+                           "NanoCpus": "nano_cpus", "CpuQuota": "cpu_quota", "CpuPeriod": "cpu_period",
+                           "CpuShares": "cpu_shares", "CpusetCpus": "cpuset_cpus", "CpusetMems": "cpuset_mems",
+                           "PidsLimit": "pids_limit"}
+                unknown = sorted(set(resources) - set(mapping))
+                if unknown:
+                    raise InvalidArgument(f"update: unsupported fields: {', '.join(unknown)}")
+                mgr = await asyncio.to_thread(self.svc.cgroup, cid)
+                warnings = list(await asyncio.to_thread(
+                    mgr.apply, resources_from({mapping[k]: v for k, v in resources.items()})) or [])
+            rec["HostConfig"].update(resources)
+        self.records.save(rec)
+        self.engine.publish_container(rec, "update")
+        return warnings
+
+    # --- waiting -------------------------------------------------------------------------------------------------
+    def waiter(self, cid: str, condition: str) -> Awaitable[dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[dict[str, Any]] = loop.create_future()
+        rec = self.records.find(cid)
+        status = self.live(cid).status
+        if condition == "removed":
+            self._remove_waiters.setdefault(cid, []).append(fut)
+        elif condition == "not-running" and status not in _RUNNING and status != "restarting":
+            fut.set_result({"StatusCode": self.live(cid).exit_code if status == "exited" else 0, "Error": None})
+        else:
+            self._exit_waiters.setdefault(cid, []).append(fut)
+        del rec
+        return fut
+
+    # --- exits ---------------------------------------------------------------------------------------------------
+    def _watch(self, cid: str) -> None:
+        old = self._watchers.get(cid)
+        if old is not None and not old.done():
+            return
+        self._watchers[cid] = asyncio.ensure_future(self._watch_exit(cid))
+
+    async def _watch_exit(self, cid: str) -> None:
+        try:
+            st = self.svc.inspect(cid)
+        except NotFound:
+            return
+        path = os.path.join(st.state_dir, "monitor.sock")
+        if st.status in _RUNNING:
+            try:
+                reader, writer = await connect_unix(path)
+            except OSError:
+                reader = writer = None  # the monitor already finished
+            if writer is not None:
+                try:
+                    writer.write(b'{"op":"wait"}\n')
+                    await writer.drain()
+                    await reader.readline()  # type: ignore[union-attr]
+                except (OSError, asyncio.IncompleteReadError):
+                    pass
+                finally:
+                    writer.close()
+            # the monitor writes the exit record before answering; a crashed monitor leaves "exited" (255)
+        try:
+            await self._on_exit(cid)
+        except Exception:  # noqa: BLE001 - keep supervising the others
+            _log.exception("handling the exit of %s failed", cid[:12])
+
+    async def _on_exit(self, cid: str) -> None:
+        rec = self._rec_or_none(cid)
+        if rec is None:
+            return
+        try:
+            st = await asyncio.to_thread(self.svc.inspect, cid)
+        except NotFound:
+            return
+        if st.status in _RUNNING:
+            self._watchers.pop(cid, None)
+            self._watch(cid)  # woken for another reason; keep watching
+            return
+        self._stop_health(cid)
+        if rec.get("LastStatus") != "running":
+            return
+        rec["LastStatus"] = "exited"
+        rec["LastExitCode"] = st.exit_code
+        self.records.save(rec)
+        if self.engine.networks is not None:
+            await self.engine.networks_after_stop(rec)
+        if st.oom_killed:
+            self.engine.publish_container(rec, "oom")
+        self.engine.publish_container(rec, "die", {"exitCode": str(st.exit_code)})
+        result = {"StatusCode": st.exit_code, "Error": {"Message": st.error} if st.error else None}
+        for fut in self._exit_waiters.pop(cid, []):
+            if not fut.done():
+                fut.set_result(result)
+        if rec.get("AutoRemove"):
+            await self._destroy(rec, volumes=True)
+            return
+        tracker = self._tracker(rec)
+        run = max(0.0, _seconds(st.finished_at) - _seconds(st.started_at))
+        delay = tracker.decide(st.exit_code, run)
+        rec["RestartCount"] = tracker.restart_count
+        rec["ManuallyStopped"] = tracker.manually_stopped
+        self.records.save(rec)
+        if delay is not None:
+            loop = asyncio.get_running_loop()
+            self._restarts[cid] = loop.call_later(delay, lambda: asyncio.ensure_future(self._policy_restart(cid)))
+
+    async def _policy_restart(self, cid: str) -> None:
+        if self._restarts.pop(cid, None) is None:
+            return
+        try:
+            await self.start(cid, by_user=False)
+        except EngineError as err:
+            _log.warning("restart of %s failed: %s", cid[:12], err)
+            rec = self._rec_or_none(cid)
+            if rec is not None:
+                rec["LastStatus"] = "running"  # treat as an immediate exit so the policy's back-off applies
+                self.records.save(rec)
+                await self._on_exit(cid)
+
+    _trackers: dict[str, RestartTracker]
+
+    def _tracker(self, rec: dict[str, Any]) -> RestartTracker:
+        trackers = self.__dict__.setdefault("_trackers", {})
+        t = trackers.get(rec["Id"])
+        if t is None:
+            t = RestartTracker(RestartPolicy.parse(rec.get("Restart")), int(rec.get("RestartCount", 0)),
+                               bool(rec.get("ManuallyStopped")))
+            trackers[rec["Id"]] = t
+        return t
+
+    def _trackers_reset(self, cid: str) -> None:
+        self.__dict__.setdefault("_trackers", {}).pop(cid, None)
+
+    # --- health --------------------------------------------------------------------------------------------------
+    def _start_health(self, rec: dict[str, Any]) -> None:
+        cfg = HealthConfig.from_api(rec.get("Healthcheck"))
+        cid = rec["Id"]
+        if cfg is None:
+            return
+        self._stop_health(cid)
+        state = HealthState.from_api(rec.get("Health"))
+        state.status, state.failing_streak = "starting", 0
+
+        async def probe(argv: list[str], timeout: float) -> tuple[int, str]:
+            code, out, err = await asyncio.to_thread(self.svc.exec_run, cid, argv)
+            return code, (out + err).decode("utf-8", "replace")
+
+        def on_probe(s: HealthState) -> None:
+            current = self._rec_or_none(cid)
+            if current is not None:
+                current["Health"] = s.to_api()
+                self.records.save(current)
+
+        def on_change(s: HealthState) -> None:
+            current = self._rec_or_none(cid)
+            if current is not None:
+                self.engine.publish_container(current, f"health_status: {s.status}")
+
+        started = _seconds(self.live(cid).started_at) or time.time()
+        mon = HealthMonitor(cfg, probe, on_change, started, state, on_probe)
+        self._health[cid] = asyncio.ensure_future(mon.run())
+
+    def _stop_health(self, cid: str) -> None:
+        task = self._health.pop(cid, None)
+        if task is not None:
+            task.cancel()
+
+    # --- attach --------------------------------------------------------------------------------------------------
+    def attach_at_start(self, cid: str, flags: dict[str, bool]) -> asyncio.Future[Any]:
+        """For an attach to a container that is not running yet: resolved with the stream at its start."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending_attach.setdefault(cid, []).append((flags, fut))
+        return fut
+
+    # --- processes -----------------------------------------------------------------------------------------------
+    async def top(self, cid: str, ps_args: str) -> dict[str, Any]:
+        procs = await asyncio.to_thread(self.svc.top, cid)
+        titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+        rows = [[str(p["uid"]), str(p["pid"]), str(p["ppid"]), "0", "", "?", "00:00:00", p["cmd"]] for p in procs]
+        return {"Titles": titles, "Processes": rows}
+
+    async def stats(self, cid: str, previous: dict[str, Any] | None) -> dict[str, Any]:
+        rec = self.records.find(cid)
+        base: dict[str, Any] = {"read": now_rfc3339(), "preread": (previous or {}).get("read", ZERO_TIME),
+                                "id": cid, "name": rec["Name"], "num_procs": 0,
+                                "precpu_stats": (previous or {}).get("cpu_stats", {}), "networks": {}}
+        if self.live(cid).status in _RUNNING:
+            mgr = await asyncio.to_thread(self.svc.cgroup, cid)
+            base.update(await asyncio.to_thread(mgr.stats))
+        else:
+            base.update({"cpu_stats": {}, "memory_stats": {}, "pids_stats": {}, "blkio_stats": {}})
+        return base
+
+    # --- adoption ------------------------------------------------------------------------------------------------
+    async def adopt(self) -> None:
+        """After a (re)start of the daemon: watch running containers, report those that ended meanwhile, start
+        the ones their policy restarts on engine start."""
+        for rec in self.records.all():
+            cid = rec["Id"]
+            try:
+                st = self.svc.inspect(cid)
+            except NotFound:
+                self.records.delete(cid)
+                continue
+            if st.status in _RUNNING:
+                self._watch(cid)
+                self._start_health(rec)
+            elif rec.get("LastStatus") == "running":
+                await self._on_exit(cid)
+            elif st.status == "exited" and self._tracker(rec).on_engine_start() and rec.get("LastStatus") == "exited":
+                with contextlib.suppress(EngineError):
+                    await self.start(cid, by_user=False)
+
+    async def close(self) -> None:
+        for handle in self._restarts.values():
+            handle.cancel()
+        tasks = list(self._watchers.values()) + list(self._health.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _image_path(image: Any, target: str) -> Path | None:
+    """The image's directory at ``target`` (top-most layer holding it) for a new volume's copy-up."""
+    rel = target.strip("/")
+    for layer_dir in reversed(list(image.layer_dirs())):
+        candidate = Path(layer_dir) / rel
+        if candidate.is_dir() and not candidate.is_symlink():
+            return candidate
+    return None
+
+
+def _json_line(value: Any) -> bytes:
+    return json.dumps(value).encode() + b"\n"
