@@ -13,7 +13,7 @@ from pathlib import Path
 
 from runtime.errors import InvalidArgument
 
-__all__ = ["ResolvConf", "read_resolv_conf", "render_resolv_conf"]
+__all__ = ["ResolvConf", "read_resolv_conf", "render_resolv_conf", "reachable_nameservers"]
 
 _OPTION = re.compile(r"^[a-z][a-z0-9-]*(:[0-9]+)?$")
 _DOMAIN = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$")
@@ -71,3 +71,16 @@ def render_resolv_conf(nameservers: Iterable[str] = ("127.0.0.11",), search: Ite
     if opts:
         lines.append("options " + " ".join(opts))
     return "\n".join(lines) + "\n"
+
+
+def reachable_nameservers(nameservers: Iterable[str]) -> list[str]:
+    """The servers a container in its own netns can reach: loopback ones (e.g. systemd-resolved's 127.0.0.53)
+    are the host's, not the container's. The embedded server has no such limit: it forwards from the host."""
+    out = []
+    for server in nameservers:
+        try:
+            if not ipaddress.ip_address(server.split("%")[0]).is_loopback:
+                out.append(server)
+        except ValueError:
+            continue
+    return out

@@ -57,3 +57,8 @@ def test_hosts_with_extra_hosts_and_own_addresses():
 def test_bad_extra_hosts(entry):
     with pytest.raises(InvalidArgument):
         parse_extra_host(entry)
+
+
+def test_reachable_nameservers_drop_the_hosts_loopback():
+    from runtime.network.dns.resolvconf import reachable_nameservers
+    assert reachable_nameservers(["127.0.0.53", "10.0.0.1", "::1", "fd00::53", "junk"]) == ["10.0.0.1", "fd00::53"]
