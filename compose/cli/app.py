@@ -8,8 +8,12 @@ from __future__ import annotations
 import sys
 from typing import Annotated, Optional
 
-import click
 import typer
+
+try:  # recent typer vendors click as typer._click; older typer uses click itself
+    from typer._click.exceptions import ClickException as _ClickException
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click.exceptions import ClickException as _ClickException  # type: ignore[no-redef,assignment]
 
 from compose.cli.options import GlobalOptions
 from compose.cli.output import print_problems
@@ -71,12 +75,12 @@ def run(argv: list[str]) -> int:
     except UserError as err:
         print_problems(err.problems)
         return EXIT_USER_ERROR
-    except click.exceptions.Exit as err:
+    except typer.Exit as err:
         return err.exit_code
-    except click.ClickException as err:
+    except _ClickException as err:
         err.show()
         return EXIT_USER_ERROR
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("Aborted.", file=sys.stderr)
         return 130
     except KeyboardInterrupt:

@@ -35,7 +35,7 @@ def config(
     ctx: typer.Context,
     services: Annotated[Optional[list[str]], typer.Argument(help="Only these services.", metavar="SERVICE",
                                                             show_default=False)] = None,
-    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.yaml,
+    format: Annotated[str, typer.Option("--format", help="Output format: yaml or json.")] = "yaml",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only validate; print nothing.")] = False,
     list_services: Annotated[bool, typer.Option("--services", help="Print the service names.")] = False,
     list_volumes: Annotated[bool, typer.Option("--volumes", help="Print the volume names.")] = False,
@@ -56,8 +56,9 @@ def config(
 
     opts: GlobalOptions = ctx.obj
     wanted = list(services or [])
+    fmt = _format(format)
     if variables:
-        text = _render_variables(opts, format)
+        text = _render_variables(opts, fmt)
         return _emit(text, output)
     loaded = load_project(opts.load_options(services=wanted, interpolate=not no_interpolate))
     print_warnings(loaded.warnings)
@@ -80,7 +81,7 @@ def config(
         text = _render_hashes(loaded, hash)
     else:
         document = render_config(loaded, wanted)
-        if format is Format.json:
+        if fmt is Format.json:
             from compose.cli.output import dump_json
 
             text = dump_json(document)
@@ -89,6 +90,15 @@ def config(
 
             text = dump_yaml(document)
     return _emit(text, output)
+
+
+def _format(value: str) -> Format:
+    try:
+        return Format(value.lower())
+    except ValueError:
+        from compose.errors import UserError
+
+        raise UserError.single(f"--format: unsupported format {value!r}: use yaml or json") from None
 
 
 def _emit(text: str, output: str | None) -> int:
