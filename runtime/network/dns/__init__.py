@@ -9,11 +9,12 @@ from __future__ import annotations
 from runtime.network.dns.forwarder import Forwarder, host_upstreams, parse_upstreams
 from runtime.network.dns.hostsfile import parse_extra_host, render_hosts
 from runtime.network.dns.records import Endpoint, Records
-from runtime.network.dns.resolvconf import ResolvConf, read_resolv_conf, render_resolv_conf
+from runtime.network.dns.resolvconf import ResolvConf, reachable_nameservers, read_resolv_conf, render_resolv_conf
 from runtime.network.dns.server import DEFAULT_ADDRESS, DnsServer
 from runtime.network.dns.sync import DnsSync
 
 __all__ = [
     "DEFAULT_ADDRESS", "DnsServer", "DnsSync", "Endpoint", "Forwarder", "Records", "ResolvConf", "host_upstreams",
-    "parse_extra_host", "parse_upstreams", "read_resolv_conf", "render_hosts", "render_resolv_conf",
+    "parse_extra_host", "parse_upstreams", "reachable_nameservers", "read_resolv_conf", "render_hosts",
+    "render_resolv_conf",
 ]
