@@ -92,8 +92,11 @@ class Firewall:
 
     def listing(self) -> list[dict[str, Any]]:
         """Our table as nft's JSON objects (``[]`` when it does not exist)."""
-        proc = subprocess.run([self._nft, "-j", "-a", "list", "table", "inet", self.table],
-                              capture_output=True, text=True, check=False)
+        try:
+            proc = subprocess.run([self._nft, "-j", "-a", "list", "table", "inet", self.table],
+                                  capture_output=True, text=True, check=False)
+        except FileNotFoundError:
+            return []
         if proc.returncode != 0:
             return []
         return [obj for obj in json.loads(proc.stdout).get("nftables", []) if "metainfo" not in obj]

@@ -69,6 +69,7 @@ async def _serve_tcp(listener: socket.socket, target: tuple[str, int]) -> None:
         try:
             client, _ = await loop.sock_accept(listener)
         except OSError:
+            await asyncio.sleep(0.05)  # e.g. EMFILE: back off instead of spinning on the ready listener
             continue
         task = loop.create_task(_handle_tcp(loop, client, target))
         tasks.add(task)

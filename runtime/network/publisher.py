@@ -102,6 +102,7 @@ class Publisher:
                 return False
             self._stop(int(rec["pid"]), rec.get("start_time"))
             self._record_path(container_id).unlink(missing_ok=True)
+            (self.log_dir / f"{container_id}.proxy.log").unlink(missing_ok=True)
             return True
 
     def containers(self) -> list[str]:

@@ -14,6 +14,7 @@ import datetime as _dt
 import ipaddress
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -29,7 +30,8 @@ from runtime.network.ipam import (
     DEFAULT_POOLS, AddressPool, IpamSpec, IPNetwork, Pool, choose_subnet, host_networks, ula_subnet,
 )
 from runtime.network.model import (
-    OPT_BRIDGE_NAME, OPT_DEFAULT_BRIDGE, OPT_ICC, OPT_MASQUERADE, OPT_MTU, Endpoint, Network, NetworkEvent,
+    OPT_BRIDGE_NAME, OPT_DEFAULT_BRIDGE, OPT_HOST_BINDING, OPT_ICC, OPT_MASQUERADE, OPT_MTU, Endpoint, Network,
+    NetworkEvent,
 )
 from runtime.network.nat import DEFAULT_TABLE, BridgeRules, Firewall
 from runtime.network.netns import NetnsStore, is_netns_file
@@ -42,6 +44,7 @@ __all__ = ["NetworkService", "Network", "Endpoint", "NetworkEvent"]
 log = logging.getLogger(__name__)
 
 _PREDEFINED = {"host": "host", "none": "null"}
+_MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
 
 def _now() -> str:
@@ -361,6 +364,8 @@ class NetworkService:
             sandbox_path = str(sandbox) if sandbox else str(self.sandbox_path(container_id))
             if not is_netns_file(sandbox_path):
                 raise InvalidState(f"container {container_id[:12]} has no network namespace at {sandbox_path}")
+            if mac_address and (not _MAC.match(mac_address) or int(mac_address[:2], 16) & 1):
+                raise InvalidArgument(f"invalid MAC address {mac_address!r} (a unicast xx:xx:xx:xx:xx:xx)")
             if ipv6_address and not net.enable_ipv6:
                 raise InvalidArgument(f"network {net.name} does not have IPv6 enabled")
             v4_pool, v6_pool = net.pool(4), net.pool(6)
@@ -450,7 +455,21 @@ class NetworkService:
             self._save(net)
             if ep.default_route and is_netns_file(ep.sandbox):
                 self._elect_gateway(container_id)
+            self._retarget_ports(container_id, ep)
         self._emit(NetworkEvent("disconnect", net.id, net.name, ep))
+
+    def _retarget_ports(self, container_id: str, gone: Endpoint) -> None:
+        """Published ports aimed at a disconnected endpoint move to the container's next eligible address
+        (same host ports), or are unpublished when there is none."""
+        rec = self.publisher.record(container_id)
+        if rec is None or rec.get("target") != gone.ip:
+            return
+        ports = self.publisher.published(container_id)
+        self.publisher.unpublish(container_id)
+        target = self._port_target(container_id)
+        if target is not None:
+            self.publisher.publish(container_id, [PortBinding(p.container_port, p.protocol, p.host_ip, p.host_port)
+                                                  for p in ports], target.ip)
 
     # -- published ports -------------------------------------------------------------------------------
 
@@ -463,13 +482,20 @@ class NetworkService:
         bindings = list(bindings)
         if not bindings:
             return []
-        eps = self.endpoints_of(container_id)
-        target = next((e for e in eps if e.default_route and e.ipv4), None) or \
-            next((e for e in eps if e.ipv4 and not self._networks[e.network_id].internal), None)
+        target = self._port_target(container_id)
         if target is None:
             raise InvalidState(f"container {container_id[:12]} has no address on a non-internal bridge network "
                                "to publish ports to")
+        default_ip = self._networks[target.network_id].options.get(OPT_HOST_BINDING, "")
+        if default_ip:
+            bindings = [b if b.host_ip else PortBinding(b.container_port, b.protocol, default_ip, b.host_port,
+                                                        b.host_port_end) for b in bindings]
         return self.publisher.publish(container_id, bindings, target.ip)
+
+    def _port_target(self, container_id: str) -> Endpoint | None:
+        eps = self.endpoints_of(container_id)
+        return next((e for e in eps if e.default_route and e.ipv4), None) or \
+            next((e for e in eps if e.ipv4 and not self._networks[e.network_id].internal), None)
 
     def unpublish(self, container_id: str) -> bool:
         return self.publisher.unpublish(container_id)

@@ -151,3 +151,22 @@ def test_network_settings_for_container_inspect(net, web):
                                  "443/tcp": None}
     entry = settings["Networks"][web["net"].name]
     assert entry["NetworkID"] == web["net"].id and entry["IPAddress"] == ep.ip and entry["DNSNames"][0] == "web"
+
+
+def test_ports_follow_the_container_when_its_target_network_goes(net, web, wait_for):
+    other = net.create()
+    ep2 = net.svc.connect(other.name, web["cid"], web["ns"])
+    (bound,) = net.svc.publish(web["cid"], [PortBinding(80, host_ip="127.0.0.1")])
+    assert net.svc.publisher.record(web["cid"])["target"] == web["ep"].ip
+    net.svc.disconnect(web["net"].name, web["cid"])
+    assert net.svc.publisher.record(web["cid"])["target"] == ep2.ip
+    assert net.svc.published(web["cid"]) == [bound]
+    assert _get(f"http://127.0.0.1:{bound.host_port}/") == b"hello from the sandbox\n"
+
+
+def test_host_binding_option_sets_the_default_host_address(net, tmp_path, wait_for):
+    n = net.create(options={"com.docker.network.bridge.host_binding_ipv4": "127.0.0.1"})
+    cid, ns = net.sandbox()
+    net.svc.connect(n.name, cid, ns)
+    bound = net.svc.publish(cid, [PortBinding(80)])
+    assert [b.host_ip for b in bound] == ["127.0.0.1"]
