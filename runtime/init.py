@@ -249,8 +249,13 @@ def _reaper(args: tuple[str, ...], env: dict[str, str], sock: socket.socket) -> 
     if child == 0:
         _run_guarded(sock, lambda: _exec((path,) + tuple(args[1:]), env, sock))
     sock.close()
-    linux.prctl(linux.PR_SET_NAME, 0)  # keep the comm short; not essential
-    forward = lambda signum, _frame: os.kill(child, signum)  # noqa: E731
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(child, signum)
+        except ProcessLookupError:
+            pass
+
     for sig in signal.Signals:
         if sig not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
             try:

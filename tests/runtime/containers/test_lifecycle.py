@@ -1,0 +1,203 @@
+"""Create, start, stop, kill, wait, restart, pause, remove; failures leave nothing behind; a new service adopts
+running containers."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from runtime.containers import ContainerService, StartFailed
+from runtime.errors import Conflict, InvalidArgument, InvalidState, NotFound
+from runtime.spec import ContainerSpec, LogConfig
+from tests.runtime.containers.helpers import cgroup_dirs, mounts_under, processes_mentioning, read_log, run
+
+pytestmark = pytest.mark.root
+
+
+def _spec(rootfs, *args, **kw):
+    return ContainerSpec(args=args, rootfs=rootfs, **kw)
+
+
+def test_ids_names_and_lookup(svc, rootfs):
+    cid = svc.create("web", _spec(rootfs, "true"))
+    assert len(cid) == 64 and all(c in "0123456789abcdef" for c in cid)
+    assert svc.resolve("web") == svc.resolve("/web") == svc.resolve(cid[:10]) == cid
+    with pytest.raises(Conflict, match='"/web" is already in use'):
+        svc.create("web", _spec(rootfs, "true"))
+    with pytest.raises(InvalidArgument):
+        svc.create("bad name!", _spec(rootfs, "true"))
+    with pytest.raises(NotFound):
+        svc.resolve("nope")
+    state = svc.inspect("web")
+    assert (state.status, state.name, state.exit_code) == ("created", "web", 0)
+    svc.rename("web", "web2")
+    assert svc.resolve("web2") == cid
+    with pytest.raises(NotFound):
+        svc.resolve("web")
+
+
+def test_missing_command_is_127_with_dockers_message_and_leaves_nothing(svc, rootfs, cgroup_parent, tmp_path):
+    cid = svc.create(None, _spec(rootfs, "nosuchcmd"))
+    with pytest.raises(StartFailed) as err:
+        svc.start(cid)
+    assert err.value.exit_code == 127
+    assert str(err.value) == 'exec: "nosuchcmd": executable file not found in $PATH'
+    state = svc.inspect(cid)
+    assert (state.status, state.exit_code) == ("created", 127)
+    assert "executable file not found" in state.error
+    assert cgroup_dirs(cgroup_parent) == []
+    assert mounts_under(str(tmp_path)) == []
+    assert processes_mentioning(str(tmp_path)) == []
+
+
+def test_not_executable_is_126(svc, rootfs):
+    cid = svc.create(None, _spec(rootfs, "/etc/passwd"))
+    with pytest.raises(StartFailed) as err:
+        svc.start(cid)
+    assert err.value.exit_code == 126
+    assert "permission denied" in str(err.value)
+
+
+def test_exit_codes_and_signals(svc, rootfs):
+    assert run(svc, rootfs, "sh", "-c", "exit 7")[0] == 7
+    cid = svc.create(None, _spec(rootfs, "sleep", "100"))
+    svc.start(cid)
+    assert svc.inspect(cid).status == "running"
+    with pytest.raises(InvalidState):
+        svc.start(cid)
+    svc.kill(cid, "SIGKILL")
+    assert svc.wait(cid, 10) == 137
+    state = svc.inspect(cid)
+    assert (state.status, state.exit_code, state.pid) == ("exited", 137, 0)
+    assert state.finished_at > state.started_at
+    with pytest.raises(InvalidState):
+        svc.kill(cid, "SIGTERM")
+
+
+def test_handled_signal_gives_its_exit(svc, rootfs):
+    cid = svc.create(None, _spec(rootfs, "sh", "-c", "trap 'exit 42' USR1; echo ready; while :; do sleep 1; done"))
+    svc.start(cid)
+    _wait_for_log(svc, cid, "ready")
+    svc.kill(cid, "USR1")
+    assert svc.wait(cid, 10) == 42
+
+
+def test_stop_of_a_process_ignoring_sigterm_is_137_after_the_timeout(svc, rootfs):
+    cid = svc.create(None, _spec(rootfs, "sleep", "100", stop_timeout=1))
+    svc.start(cid)
+    t0 = time.monotonic()
+    assert svc.stop(cid) == 137
+    assert time.monotonic() - t0 >= 1.0
+    assert svc.inspect(cid).status == "exited"
+
+
+def test_stop_with_init_forwards_sigterm(svc, rootfs):
+    cid = svc.create(None, _spec(rootfs, "sleep", "100", init=True, stop_timeout=20))
+    svc.start(cid)
+    t0 = time.monotonic()
+    assert svc.stop(cid) == 143  # the reaper forwarded SIGTERM to sleep (pid 2): 128 + 15
+    assert time.monotonic() - t0 < 10
+
+
+def test_init_reaps_zombies(svc, rootfs):
+    script = ("(sleep 0 &); i=0; while [ $i -lt 500 ]; do "
+              "ps -o stat | grep -q '^Z' || { echo clean; ps -o pid,comm | sed -n 2p; exit 0; }; i=$((i+1)); done; "
+              "echo zombie")
+    code, out, _ = run(svc, rootfs, "sh", "-c", script, init=True)
+    assert code == 0
+    assert out.split()[0] == "clean"
+    assert out.split()[1] == "1"  # pid 1 is the reaper, not the shell
+
+
+def test_restart_keeps_the_container_layer(svc, rootfs):
+    cid = svc.create(None, _spec(rootfs, "sh", "-c", "cat /kept 2>/dev/null || echo first; echo again > /kept"))
+    for _ in range(2):
+        svc.start(cid)
+        assert svc.wait(cid, 30) == 0
+    assert read_log(svc, cid)[0] == "first\nagain\n"
+
+
+def test_remove_running_needs_force(svc, rootfs, cgroup_parent, tmp_path):
+    cid = svc.create(None, _spec(rootfs, "sleep", "100"))
+    svc.start(cid)
+    with pytest.raises(Conflict):
+        svc.remove(cid)
+    svc.remove(cid, force=True)
+    with pytest.raises(NotFound):
+        svc.inspect(cid)
+    assert cgroup_dirs(cgroup_parent) == []
+    assert processes_mentioning(str(tmp_path)) == []
+
+
+def test_pause_and_unpause_freeze_the_processes(svc, rootfs):
+    cid = svc.create(None, _spec(rootfs, "sh", "-c", "while :; do echo tick; sleep 0.05; done"))
+    svc.start(cid)
+    _wait_for_log(svc, cid, "tick")
+    svc.pause(cid)
+    assert svc.inspect(cid).status == "paused"
+    pid = svc.inspect(cid).pid
+    with open(f"/proc/{pid}/status") as fh:
+        assert any(line.startswith("State:") for line in fh)
+    assert svc.cgroup(cid).frozen()
+    size = os.path.getsize(svc.log_path(cid))
+    svc.unpause(cid)
+    assert svc.inspect(cid).status == "running"
+    _wait_until(lambda: os.path.getsize(svc.log_path(cid)) > size, "output after unpause")
+    assert svc.stop(cid, timeout=5) in (143, 137)
+
+
+def test_a_new_service_adopts_running_containers(svc, rootfs, tmp_path, cgroup_parent):
+    cid = svc.create("adopted", _spec(rootfs, "sleep", "100"))
+    svc.start(cid)
+    svc.close()  # the fork server goes away; the monitor and the container stay
+    again = ContainerService(tmp_path / "root", cgroup_parent=cgroup_parent)
+    try:
+        state = again.inspect("adopted")
+        assert state.status == "running" and state.pid > 0
+        again.kill("adopted", "KILL")
+        assert again.wait("adopted", 10) == 137
+        again.remove("adopted")
+    finally:
+        again.close()
+
+
+def test_json_file_log_format_and_rotation(svc, rootfs):
+    code, out, err = run(svc, rootfs, "sh", "-c", "echo out; echo err >&2; printf partial")
+    assert (code, out, err) == (0, "out\npartial", "err\n")
+    cid = svc.create(None, _spec(rootfs, "sh", "-c", "i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done",
+                                 log=LogConfig(max_size=4096, max_file=3)))
+    svc.start(cid)
+    assert svc.wait(cid, 30) == 0
+    path = str(svc.log_path(cid))
+    assert os.path.exists(path + ".1") and os.path.exists(path + ".2") and not os.path.exists(path + ".3")
+    for p in (path, path + ".1", path + ".2"):
+        assert os.path.getsize(p) <= 4096
+    with open(path) as fh:
+        last = [json.loads(line) for line in fh][-1]
+    assert last["log"] == "line-299\n" and last["stream"] == "stdout"
+    assert last["time"].endswith("Z") and "T" in last["time"]
+    assert list(last) == ["log", "stream", "time"]
+
+
+def test_failed_start_of_a_bad_mount_cleans_up(svc, rootfs, cgroup_parent, tmp_path):
+    from runtime.spec import Mount
+
+    cid = svc.create(None, _spec(rootfs, "true", mounts=(Mount("bind", "/x", str(tmp_path / "missing")),)))
+    with pytest.raises(StartFailed, match="does not exist"):
+        svc.start(cid)
+    assert cgroup_dirs(cgroup_parent) == []
+    assert mounts_under(str(tmp_path)) == []
+    assert processes_mentioning(str(tmp_path)) == []
+
+
+def _wait_until(cond, what, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def _wait_for_log(svc, cid, text):
+    _wait_until(lambda: os.path.exists(svc.log_path(cid)) and text in read_log(svc, cid)[0], f"{text!r} in log")
