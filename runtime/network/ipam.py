@@ -159,7 +159,7 @@ def host_networks(ipr: IPRoute | None = None) -> list[IPNetwork]:
     try:
         found: list[IPNetwork] = []
         for family in (socket.AF_INET, socket.AF_INET6):
-            for route in ipr.get_routes(family=family, table=0):
+            for route in ipr.get_routes(family=family):  # every table; a table= filter would narrow it
                 if route["type"] != _RTN_UNICAST or route["dst_len"] == 0:
                     continue
                 dst = route.get("dst")

@@ -71,3 +71,19 @@ def test_delete_and_bad_names(store):
     for bad in ("../x", "", "a/b"):
         with pytest.raises(InvalidArgument):
             store.path(bad)
+
+
+def test_host_networks_sees_routes_of_every_table_and_addresses(store):
+    import ipaddress
+
+    from runtime.network.ipam import DEFAULT_POOLS, choose_subnet, host_networks
+    path = store.create("routes")
+    with netlink_in(path) as ipr:
+        lo = ipr.link_lookup(ifname="lo")[0]
+        ipr.addr("add", index=lo, address="172.17.0.1", prefixlen=16)
+        ipr.route("add", dst="172.18.0.0/16", oif=lo, table=100)
+        ipr.route("add", dst="172.19.0.0/24", oif=lo)
+        found = host_networks(ipr)
+    for want in ("172.17.0.0/16", "172.18.0.0/16", "172.19.0.0/24"):
+        assert ipaddress.ip_network(want) in found
+    assert str(choose_subnet(DEFAULT_POOLS, found)) == "172.20.0.0/16"
