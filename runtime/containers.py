@@ -370,6 +370,8 @@ class ContainerService:
         state = self.inspect(ref)
         if not state.running:
             return state.exit_code
+        if timeout is not None and timeout <= 0:
+            raise InvalidState(f"timed out waiting for container {state.id[:12]}")
         try:
             sock = _connect(os.path.join(state.state_dir, SOCKET_NAME), timeout)
         except OSError:
@@ -387,8 +389,10 @@ class ContainerService:
         deadline = time.monotonic() + 5
         while True:  # the record is written before waiters are answered; this loop only covers a monitor crash
             state = self.inspect(ref)
-            if not state.running or time.monotonic() > deadline:
+            if not state.running:
                 return state.exit_code
+            if time.monotonic() > deadline:
+                raise InvalidState(f"container {state.id[:12]} is still running but its monitor does not answer")
             time.sleep(0.01)
 
     def stop(self, ref: str, timeout: int | None = None, signal: str | int | None = None) -> int:

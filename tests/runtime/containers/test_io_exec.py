@@ -1,0 +1,94 @@
+"""Attach (stdin/stdout/stderr, tty) and exec into a running container."""
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from runtime.containers import StartFailed
+from runtime.exec import demux
+from runtime.spec import ContainerSpec, ExecSpec
+
+pytestmark = pytest.mark.root
+
+
+def _recv_all(sock: socket.socket, timeout: float = 20.0) -> bytes:
+    sock.settimeout(timeout)
+    chunks = []
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+
+
+def test_attach_at_start_carries_stdin_and_demuxed_output(svc, rootfs):
+    cid = svc.create(None, ContainerSpec(args=("sh", "-c", "cat; echo done >&2"), rootfs=rootfs,
+                                         open_stdin=True, stdin_once=True))
+    conn = svc.start(cid, attach={"stdin": True, "stdout": True, "stderr": True})
+    try:
+        conn.sendall(b"hello\nworld\n")
+        conn.shutdown(socket.SHUT_WR)
+        out, err = demux(_recv_all(conn))
+    finally:
+        conn.close()
+    assert (out, err) == (b"hello\nworld\n", b"done\n")
+    assert svc.wait(cid, 10) == 0
+
+
+def test_tty_container_gets_a_pty_of_its_own(svc, rootfs):
+    cid = svc.create(None, ContainerSpec(args=("sh", "-c", "tty; stty size; echo $TERM"), rootfs=rootfs, tty=True))
+    conn = svc.start(cid, attach={"stdout": True}, console_size=(33, 101))
+    try:
+        raw = _recv_all(conn)
+    finally:
+        conn.close()
+    assert svc.wait(cid, 10) == 0
+    assert raw.replace(b"\r\n", b"\n").split(b"\n")[:3] == [b"/dev/pts/0", b"33 101", b"xterm"]
+
+
+def test_exec_runs_in_the_containers_namespaces_env_and_cwd(svc, rootfs):
+    cid = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs, hostname="box", env=("A=1",),
+                                         working_dir="/tmp"))
+    svc.start(cid)
+    code, out, err = svc.exec_run(cid, ["sh", "-c", "hostname; echo $A $B; pwd; ps -o pid,comm | sed -n 2p; "
+                                        "echo oops >&2; exit 3"], env=("B=2",))
+    assert code == 3
+    assert out.decode().split("\n")[:4] == ["box", "1 2", "/tmp", "    1 sleep"]
+    assert err == b"oops\n"
+    code, out, _ = svc.exec_run(cid, ["id", "-u"], user="nobody", working_dir="/")
+    assert (code, out) == (0, b"65534\n")
+    # the exec is in the container's cgroup while it runs
+    code, out, _ = svc.exec_run(cid, ["sh", "-c", "cat /proc/self/cgroup; echo ==; cat /proc/1/cgroup"])
+    mine, init = out.decode().split("==\n")
+    assert code == 0 and mine == init and ".." not in mine
+
+
+def test_exec_stdin_and_missing_command(svc, rootfs):
+    cid = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
+    svc.start(cid)
+    proc = svc.exec(cid, ExecSpec(args=("sh", "-c", "read x; echo got-$x"), open_stdin=True))
+    code, out, _ = proc.communicate(b"abc\n")
+    assert (code, out) == (0, b"got-abc\n")
+    with pytest.raises(StartFailed) as err:
+        svc.exec(cid, ExecSpec(args=("nope",)))
+    assert err.value.exit_code == 127
+
+
+def test_exec_detached_then_wait(svc, rootfs):
+    cid = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
+    svc.start(cid)
+    proc = svc.exec(cid, ExecSpec(args=("sh", "-c", "exit 5")), attach=False)
+    assert proc.wait(10) == 5
+    t0 = time.monotonic()
+    assert svc.stop(cid, timeout=0) == 137
+    assert time.monotonic() - t0 < 10
+
+
+def test_top_lists_the_containers_processes(svc, rootfs):
+    cid = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
+    svc.start(cid)
+    procs = svc.top(cid)
+    assert [p["cmd"] for p in procs] == ["sleep 100"]
+    assert procs[0]["pid"] == svc.inspect(cid).pid
