@@ -12,11 +12,12 @@ import errno
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from runtime.cgroups.devices import DEFAULT_DEVICES, DeviceRule
 from runtime.errors import InvalidArgument, InvalidState, NotFound
 
 __all__ = [
@@ -200,8 +201,13 @@ class CgroupManager(ABC):
     def exists(self) -> bool: ...
 
     @abstractmethod
-    def create(self) -> None:
-        """Make the cgroup (and its parents); idempotent."""
+    def create(self, devices: Sequence[DeviceRule] | None = DEFAULT_DEVICES) -> None:
+        """Make the cgroup (and its parents); idempotent. A newly made cgroup gets the device policy ``devices``
+        (default: Docker's; ``ALL`` from ``devices.ALLOW_ALL`` for privileged containers; ``None``: none)."""
+
+    @abstractmethod
+    def set_devices(self, devices: Sequence[DeviceRule]) -> None:
+        """Replace the device policy: deny everything but what ``devices`` allows."""
 
     @abstractmethod
     def add(self, pid: int) -> None:

@@ -9,18 +9,20 @@ import errno
 import os
 import signal
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from runtime.cgroups.base import (
     CgroupManager, OomWatch, Resources, host_memory, iter_pid_files, online_cpus, read_int, read_keyed,
     read_text, remove_tree, resources_from, signal_all, drain_eventfd, wait_for, write_text,
 )
+from runtime.cgroups.devices import DEFAULT_DEVICES, DeviceRule, v1_lines
 from runtime.errors import NotFound, Unsupported
 
 __all__ = ["V1Manager", "CONTROLLERS", "v1_mounts"]
 
 # The hierarchies a container joins, in the order we write them.
-CONTROLLERS = ("cpuset", "cpu", "cpuacct", "memory", "pids", "blkio", "freezer")
+CONTROLLERS = ("cpuset", "cpu", "cpuacct", "memory", "pids", "blkio", "freezer", "devices")
 
 
 def v1_mounts(mountinfo: str = "/proc/self/mountinfo") -> dict[str, Path]:
@@ -74,12 +76,23 @@ class V1Manager(CgroupManager):
         return self._main_dir().is_dir()
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
-    def create(self) -> None:
+    def create(self, devices: Sequence[DeviceRule] | None = DEFAULT_DEVICES) -> None:
+        dev = self._path("devices")
+        fresh = dev is not None and not dev.exists()
         for path in self._dirs():
             path.mkdir(parents=True, exist_ok=True)
         cpuset = self._mounts.get("cpuset")
         if cpuset is not None:
             _fill_cpuset(cpuset, self.relpath)
+        if fresh and devices is not None:
+            self.set_devices(devices)
+
+    def set_devices(self, devices: Sequence[DeviceRule]) -> None:
+        dev = self._path("devices")
+        if dev is None:
+            raise Unsupported("the cgroup v1 devices controller is not mounted: cannot restrict device access")
+        for fname, line in v1_lines(devices):
+            write_text(dev / fname, line)
 
     def add(self, pid: int) -> None:
         for path in self._dirs():

@@ -10,6 +10,7 @@ import errno
 import os
 import signal
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from runtime.cgroups.base import (
@@ -17,6 +18,7 @@ from runtime.cgroups.base import (
     online_cpus, read_int, read_keyed, read_text, remove_tree, resources_from, shares_to_weight, signal_all, wait_for,
     write_text,
 )
+from runtime.cgroups.devices import DEFAULT_DEVICES, DeviceRule, attach_program
 from runtime.errors import InvalidState, NotFound, Unsupported
 
 __all__ = ["V2Manager", "WANTED_CONTROLLERS", "v2_mountpoint"]
@@ -63,12 +65,19 @@ class V2Manager(CgroupManager):
             return set()
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
-    def create(self) -> None:
+    def create(self, devices: Sequence[DeviceRule] | None = DEFAULT_DEVICES) -> None:
+        fresh = not self.path.exists()
         current = self.root
         for part in self.relpath.split("/"):
             _enable_controllers(current)
             current = current / part
             current.mkdir(exist_ok=True)
+        if fresh and devices is not None:
+            self.set_devices(devices)
+
+    def set_devices(self, devices: Sequence[DeviceRule]) -> None:
+        """Attach the eBPF device filter. Programs stack (each must allow): set the policy once, at create."""
+        attach_program(self.path, devices)
 
     def add(self, pid: int) -> None:
         try:
