@@ -112,14 +112,18 @@ def net(tmp_path: Path) -> Iterator[Net]:
             "links": _our_links(prefix, veths),
             "nft": svc.firewall.listing(),
             "netns": svc.netns.list(),
-            "routes": [r for r in _routes() if r in subnets],
+            "routes": _routes(subnets, prefix, veths),
         }
         assert not any(leftovers.values()), f"left behind: {leftovers}"
 
 
-def _routes() -> list[str]:
+def _routes(subnets: list[str], prefix: str, veths: set[str]) -> list[str]:
+    """Routes to our subnets through an interface of ours (other engineers' tests may route the same subnet)."""
     with IPRoute() as ipr:
-        return [f"{r.get('dst')}/{r['dst_len']}" for r in ipr.get_routes(table=254) if r.get("dst")]
+        names = {ln["index"]: ln.get("ifname", "") for ln in ipr.get_links()}
+        return [f"{r.get('dst')}/{r['dst_len']}" for r in ipr.get_routes()
+                if f"{r.get('dst')}/{r['dst_len']}" in subnets
+                and (names.get(r.get("oif"), "").startswith(prefix) or names.get(r.get("oif")) in veths)]
 
 
 @pytest.fixture
