@@ -2,8 +2,11 @@
 """Embedded DNS bench: queries/s and p50/p99 latency from inside a netns, beside dnsmasq on the same machine.
 
 Run as root: ``.venv/bin/python bench/dns.py [--seconds 3] [--repeat 3] [--rate 5000] [--inflight 20]``.
+Needs Debian's ``dnsmasq-base`` and ``dnsperf`` (``apt-get install -y dnsmasq-base dnsperf``); without them
+it measures the embedded server alone and/or with its own Python client.
 
 What it does, all inside one fresh netns ``pct-<hex>`` (removed at the end):
+
 - starts the embedded server (runtime.network.dns.DnsServer) in a child process of its own, as the daemon
   runs it: one asyncio loop, a scope for a "client" container, names web / api (3 replicas), listening on
   127.0.0.11:53 in the netns;
@@ -14,8 +17,8 @@ What it does, all inside one fresh netns ``pct-<hex>`` (removed at the end):
   1. a fixed rate (``--rate``, default 5,000 q/s): p50 / p99 latency from dnsperf's per-query report;
   2. flat out with ``--inflight`` (20) queries outstanding: queries/s, mean latency;
 - alternates the two servers run by run (``--repeat``) and prints medians, so load from elsewhere on the
-  machine hits both alike; then a table and the ratios to dnsmasq and to the peers' figures (aardvark-dns 80,265 q/s and Docker
-  70,648 q/s, dnsperf with 20 in flight, on this machine).
+  machine hits both alike; then a table and the ratios to dnsmasq and to the peers' figures (aardvark-dns
+  80,265 q/s and Docker 70,648 q/s, dnsperf with 20 in flight, measured on this machine).
 """
 from __future__ import annotations
 

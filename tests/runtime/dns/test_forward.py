@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 
 import dns.flags
+import dns.message
 import dns.rcode
 import pytest
 
@@ -107,3 +108,17 @@ def test_new_upstreams_replace_cached_nxdomain(dns_server, make_netns, make_stub
     assert ask(path, "example.org").rcode() == dns.rcode.NXDOMAIN
     dns_server.lt.call(dns_server.server.set_upstreams, CLIENT, [stub.upstream])
     assert addresses(ask(path, "example.org")) == ["192.0.2.10"]
+
+
+def test_forwarder_refuses_beyond_its_inflight_cap():
+    import asyncio
+
+    from runtime.network.dns import Forwarder
+    from runtime.network.dns.wire import parse_query
+
+    wire = dns.message.make_query("example.org", "A").to_wire()
+    query = parse_query(wire)
+    reply = asyncio.run(Forwarder(max_inflight=0).forward(wire, query, [("127.0.0.1", 9)]))
+    assert dns.message.from_wire(reply).rcode() == dns.rcode.SERVFAIL
+    none = asyncio.run(Forwarder().forward(wire, query, []))
+    assert dns.message.from_wire(none).rcode() == dns.rcode.SERVFAIL
