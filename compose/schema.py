@@ -18,6 +18,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError
 
 from compose.errors import Location, Problem
+from compose.schemafast import compile_schema
 
 __all__ = ["SourceLocator", "load_schema", "validate", "describe_value"]
 
@@ -56,6 +57,11 @@ def load_schema() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
+def _accepts() -> Any:
+    return compile_schema(load_schema())
+
+
+@lru_cache(maxsize=1)
 def _validator() -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(load_schema())
 
@@ -65,6 +71,13 @@ def validate(config: dict[str, Any], sources: SourceLocator | None) -> list[Prob
 
     Problems are sorted by location in the source (then by key path), duplicates removed.
     """
+    odd_keys = [Problem(f"expected a string key, got {describe_value(key)}", path + (str(key),),
+                        sources.locate(path) if sources is not None else None)
+                for path, key in _non_string_keys(config, ())]
+    if odd_keys:
+        return odd_keys
+    if _accepts()(config):  # the common case, several times faster than jsonschema
+        return []
     found: dict[Path, list[str]] = {}
     for error in _validator().iter_errors(config):
         for path, message in _explain(error):
@@ -80,6 +93,18 @@ def validate(config: dict[str, Any], sources: SourceLocator | None) -> list[Prob
             problems.append(Problem(message.removeprefix(_TYPE_PREFIX), path, location))
     problems.sort(key=_sort_key)
     return problems
+
+
+def _non_string_keys(node: Any, path: Path) -> Iterator[tuple[Path, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if not isinstance(key, str):
+                yield path, key
+            else:
+                yield from _non_string_keys(value, path + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _non_string_keys(value, path + (index,))
 
 
 def describe_value(value: Any) -> str:

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from compose.schema import load_schema, validate
+from compose.schemafast import compile_schema
 
 from ._corpus import REPO, invalid_files, load_plain, sample_files, valid_files
 from ._fuzz import generated_docs, mutated_docs
@@ -35,13 +36,16 @@ pytestmark = pytest.mark.skipif(SPEC is None, reason="official compose-spec.json
 _EXAMPLES = int(os.environ.get("ORACLE_EXAMPLES", "400"))
 _official = jsonschema.Draft7Validator(json.loads(SPEC.read_text())) if SPEC else None
 _ours = jsonschema.Draft202012Validator(load_schema())
+_fast = compile_schema(load_schema())
 
 
 def _agree(doc: Any) -> None:
     theirs = _official.is_valid(doc)
     mine = _ours.is_valid(doc)
     assert mine == theirs, f"ours={'accepts' if mine else 'rejects'}, spec={'accepts' if theirs else 'rejects'}: {doc!r}"
-    # Our message layer reports something exactly when the document is invalid, and never crashes.
+    # The fast checker gives jsonschema's answer; the message layer reports something exactly when the
+    # document is invalid, and never crashes.
+    assert _fast(doc) == mine
     assert (validate(doc, None) == []) == mine
 
 
@@ -50,6 +54,7 @@ def test_valid_files_and_samples_pass_both_schemas(path: Path):
     doc = load_plain(path)
     assert _official.is_valid(doc), [e.message for e in _official.iter_errors(doc)]
     assert _ours.is_valid(doc)
+    assert _fast(doc)
 
 
 @pytest.mark.parametrize("path", invalid_files(), ids=lambda p: p.name)
@@ -57,6 +62,7 @@ def test_invalid_files_fail_both_schemas(path: Path):
     doc = load_plain(path)
     assert not _official.is_valid(doc)
     assert not _ours.is_valid(doc)
+    assert not _fast(doc)
 
 
 @settings(max_examples=_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -95,3 +95,17 @@ def load_plain_text(text: str):
     from ruamel.yaml import YAML
 
     return YAML(typ="safe", pure=True).load(text)
+
+
+def test_non_string_keys_are_reported_not_crashed_on():
+    problems = validate({"services": {"web": {"image": "x", "environment": {80: "x"}}}}, None)
+    assert [str(p) for p in problems] == ["services.web.environment.80: expected a string key, got an integer (80)"]
+
+
+def test_fast_checker_refuses_keywords_it_does_not_implement():
+    from compose.schemafast import UnsupportedKeyword, compile_schema
+
+    with pytest.raises(UnsupportedKeyword):
+        compile_schema({"type": "object", "minProperties": 1})
+    check = compile_schema({"type": "array", "items": {"enum": [1]}, "uniqueItems": True})
+    assert check([1]) and not check([True]) and not check([1, 1.0]) and check([])
