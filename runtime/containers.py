@@ -82,6 +82,18 @@ def _host_resolv() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _security_plan(spec: ContainerSpec, privileged: bool = False) -> dict[str, Any]:
+    """The confinement the child applies (capabilities, seccomp BPF, rlimits, sysctls, paths), as JSON."""
+    from runtime.security import build_plan
+
+    private = set(spec.namespaces) | ({"net"} if spec.netns_path else set())
+    return build_plan(cap_add=spec.cap_add, cap_drop=spec.cap_drop, privileged=spec.privileged or privileged,
+                      seccomp_profile=spec.seccomp, no_new_privs=spec.no_new_privs,
+                      ulimits=[(u.name, u.soft, u.hard) for u in spec.ulimits], sysctl=spec.sysctls,
+                      oom_score_adj=spec.oom_score_adj, namespaces=private, masked_paths=spec.masked_paths,
+                      readonly_paths=spec.readonly_paths).to_dict()
+
+
 def _proc_start(pid: int) -> int:
     """The process's start time in clock ticks (field 22 of /proc/pid/stat): with the pid, a unique identity."""
     try:
@@ -294,13 +306,14 @@ class ContainerService:
             d = self.dir / cid
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(d / EXIT_RECORD)
+            plan = _security_plan(spec)
             mgr = self._cgroup(cid, spec)
             mgr.create()
             try:
                 self._apply_resources(mgr, spec)
                 procs, oom = self._cgroup_files(mgr)
                 request = {"mode": "start", "id": cid, "state_dir": str(d), "spec": spec_to_dict(spec),
-                           "cgroup_procs": procs, "oom_files": oom, "exit_path": str(d / EXIT_RECORD),
+                           "security": plan, "cgroup_procs": procs, "oom_files": oom, "exit_path": str(d / EXIT_RECORD),
                            "log_path": str(d / f"{cid}{LOG_SUFFIX}"), "socket": str(d / SOCKET_NAME),
                            "attach": attach, "console_size": console_size}
                 conn, reply = self._launch(request)
@@ -467,6 +480,7 @@ class ContainerService:
         procs, _ = self._cgroup_files(mgr)
         return execs.launch(self._forkserver, container_id=state.id, state_dir=state.state_dir,
                             container_spec=state.spec, pid=st["pid"], cgroup_procs=procs, spec=spec,
+                            security=_security_plan(state.spec, spec.privileged),
                             attach=attach, console_size=console_size)
 
     def exec_run(self, ref: str, args: list[str] | tuple[str, ...], **kw: Any) -> tuple[int, bytes, bytes]:

@@ -10,6 +10,7 @@ the monitors live on (they are not children the daemon waits on).
 """
 from __future__ import annotations
 
+import codecs
 import gc
 import json
 import os
@@ -21,10 +22,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from runtime import init, monitor
+from runtime import init, monitor, security  # noqa: F401 - loaded once here, shared by every child
 
 __all__ = ["ForkServer", "serve"]
 
+_PRELOAD_CODECS = ("ascii", "latin-1", "utf-8", "idna")
 _PKG_PARENT = str(Path(__file__).resolve().parent.parent)
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from runtime.forkserver import serve; serve(int(sys.argv[2]))")
 
@@ -32,6 +34,8 @@ _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from runtime.forkserver i
 def serve(fd: int) -> None:
     """Fork-server loop on the SOCK_SEQPACKET socket ``fd``: one message (with one fd) per monitor to fork."""
     sock = socket.socket(fileno=fd)
+    for name in _PRELOAD_CODECS:  # a container's init runs after pivot_root: nothing can be imported then
+        codecs.lookup(name)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.collect()

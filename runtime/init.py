@@ -14,13 +14,12 @@ import errno
 import fcntl
 import json
 import os
-import resource
 import signal
 import socket
 import termios
 from typing import Any
 
-from runtime import linux, rootfs
+from runtime import linux, rootfs, security
 from runtime.spec import DEFAULT_PATH, ContainerSpec, ExecSpec, exec_from_dict, spec_from_dict
 from runtime.users import ResolvedUser, resolve_user
 
@@ -32,11 +31,6 @@ _MAX_FDS = 8
 _NS_FLAGS = {"mount": linux.CLONE_NEWNS, "uts": linux.CLONE_NEWUTS, "ipc": linux.CLONE_NEWIPC,
              "net": linux.CLONE_NEWNET, "cgroup": linux.CLONE_NEWCGROUP}
 _NS_FILES = ("cgroup", "ipc", "uts", "net", "mnt")  # setns order for exec; mnt last
-_RLIMITS = {"core": "RLIMIT_CORE", "cpu": "RLIMIT_CPU", "data": "RLIMIT_DATA", "fsize": "RLIMIT_FSIZE",
-            "locks": "RLIMIT_LOCKS", "memlock": "RLIMIT_MEMLOCK", "msgqueue": "RLIMIT_MSGQUEUE",
-            "nice": "RLIMIT_NICE", "nofile": "RLIMIT_NOFILE", "nproc": "RLIMIT_NPROC", "rss": "RLIMIT_RSS",
-            "rtprio": "RLIMIT_RTPRIO", "rttime": "RLIMIT_RTTIME", "sigpending": "RLIMIT_SIGPENDING",
-            "stack": "RLIMIT_STACK", "as": "RLIMIT_AS"}
 
 
 class InitError(Exception):
@@ -83,29 +77,6 @@ def _unshare(spec: ContainerSpec) -> None:
         finally:
             os.close(fd)
     linux.unshare(flags)
-
-
-def _sysctls(spec: ContainerSpec) -> None:
-    for key, value in spec.sysctls.items():
-        with open("/proc/sys/" + key.replace(".", "/"), "w") as fh:
-            fh.write(str(value))
-
-
-def _oom_score_adj(value: int | None) -> None:
-    if value is not None:
-        with open("/proc/self/oom_score_adj", "w") as fh:
-            fh.write(str(value))
-
-
-def _rlimits(spec: ContainerSpec) -> None:
-    for u in spec.ulimits:
-        limit = getattr(resource, _RLIMITS[u.name])
-        soft = resource.RLIM_INFINITY if u.soft < 0 else u.soft
-        hard = resource.RLIM_INFINITY if u.hard < 0 else u.hard
-        try:
-            resource.setrlimit(limit, (soft, hard))
-        except (ValueError, OSError) as err:
-            raise InitError(f"setrlimit {u.name}={u.soft}:{u.hard}: {err}") from err
 
 
 def _open_console(sock: socket.socket, bind_console: bool) -> int:
@@ -177,62 +148,21 @@ def _workdir(path: str, user: ResolvedUser) -> None:
         raise InitError(f"chdir to cwd (\"{path}\") set in config.json failed: {err.strerror}") from err
 
 
-_CAPS = {"CHOWN": 0, "DAC_OVERRIDE": 1, "DAC_READ_SEARCH": 2, "FOWNER": 3, "FSETID": 4, "KILL": 5, "SETGID": 6,
-         "SETUID": 7, "SETPCAP": 8, "LINUX_IMMUTABLE": 9, "NET_BIND_SERVICE": 10, "NET_BROADCAST": 11,
-         "NET_ADMIN": 12, "NET_RAW": 13, "IPC_LOCK": 14, "IPC_OWNER": 15, "SYS_MODULE": 16, "SYS_RAWIO": 17,
-         "SYS_CHROOT": 18, "SYS_PTRACE": 19, "SYS_PACCT": 20, "SYS_ADMIN": 21, "SYS_BOOT": 22, "SYS_NICE": 23,
-         "SYS_RESOURCE": 24, "SYS_TIME": 25, "SYS_TTY_CONFIG": 26, "MKNOD": 27, "LEASE": 28, "AUDIT_WRITE": 29,
-         "AUDIT_CONTROL": 30, "SETFCAP": 31, "MAC_OVERRIDE": 32, "MAC_ADMIN": 33, "SYSLOG": 34, "WAKE_ALARM": 35,
-         "BLOCK_SUSPEND": 36, "AUDIT_READ": 37, "PERFMON": 38, "BPF": 39, "CHECKPOINT_RESTORE": 40}
-_DOCKER_DEFAULT_CAPS = ("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
-                        "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE")
-
-
-def _cap_bits(names: tuple[str, ...], last: int) -> int:
-    bits = 0
-    for name in names:
-        key = name.upper().removeprefix("CAP_")
-        if key == "ALL":
-            return (1 << (last + 1)) - 1
-        if key in _CAPS:
-            bits |= 1 << _CAPS[key]
-    return bits
-
-
-def _capabilities(spec: ContainerSpec, privileged: bool) -> int:
-    with open("/proc/sys/kernel/cap_last_cap") as fh:
-        last = int(fh.read())
-    everything = (1 << (last + 1)) - 1
-    if privileged:
-        return everything
-    caps = _cap_bits(_DOCKER_DEFAULT_CAPS, last) | _cap_bits(spec.cap_add, last)
-    return caps & ~_cap_bits(spec.cap_drop, last) & everything
-
-
-def _local_security(spec: ContainerSpec, user: ResolvedUser, privileged: bool) -> None:
-    """Groups, gid, uid keeping the capability set, then caps and no_new_privs (no seccomp filter)."""
-    caps = _capabilities(spec, privileged)
-    with open("/proc/sys/kernel/cap_last_cap") as fh:
-        last = int(fh.read())
-    for cap in range(last + 1):
-        if not caps & (1 << cap):
-            linux.prctl(linux.PR_CAPBSET_DROP, cap)
+def _switch_user(user: ResolvedUser) -> None:
     os.setgroups(list(user.groups))
-    linux.prctl(linux.PR_SET_KEEPCAPS, 1)
     os.setresgid(user.gid, user.gid, user.gid)
     os.setresuid(user.uid, user.uid, user.uid)
-    linux.capset(caps, caps, 0)
-    if spec.no_new_privs:
-        linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
 
 
-def _security(spec: ContainerSpec, user: ResolvedUser, privileged: bool) -> None:
-    """Drop to the user, then capabilities, no_new_privs and seccomp (last)."""
-    _local_security(spec, user, privileged)
+def _confine(plan: security.SecurityPlan, user: ResolvedUser) -> None:
+    """rlimits, oom_score_adj, bounding set (and seccomp without no_new_privs), the user, then capabilities,
+    no_new_privs and seccomp: runc's order."""
+    security.apply_before_user(plan)
+    _switch_user(user)
+    security.apply_after_user(plan)
 
 
-def _exec(args: tuple[str, ...], env: dict[str, str], sock: socket.socket) -> None:
-    path = _lookup(args[0], env)
+def _exec(path: str, args: tuple[str, ...], env: dict[str, str]) -> None:
     try:
         os.execve(path, list(args), env)
     except PermissionError as err:
@@ -242,12 +172,11 @@ def _exec(args: tuple[str, ...], env: dict[str, str], sock: socket.socket) -> No
         raise InitError(f'exec: "{args[0]}": {err.strerror.lower()}', code) from err
 
 
-def _reaper(args: tuple[str, ...], env: dict[str, str], sock: socket.socket) -> None:
+def _reaper(path: str, args: tuple[str, ...], env: dict[str, str], sock: socket.socket) -> None:
     """``init: true``: PID 1 forks the command, forwards signals to it and reaps every zombie."""
-    path = _lookup(args[0], env)
     child = os.fork()
     if child == 0:
-        _run_guarded(sock, lambda: _exec((path,) + tuple(args[1:]), env, sock))
+        _run_guarded(sock, lambda: _exec(path, args, env))
     sock.close()
 
     def forward(signum: int, _frame: object) -> None:
@@ -291,6 +220,7 @@ def _report(sock: socket.socket, message: str, code: int) -> None:
 
 def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None:
     spec = spec_from_dict(cfg["spec"])
+    plan = security.SecurityPlan.from_dict(cfg["security"])
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     _join_cgroup(cfg.get("cgroup_procs", []))
     _unshare(spec)
@@ -300,10 +230,8 @@ def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None
         linux.sethostname(spec.hostname or cfg["id"][:12])
         if spec.domainname:
             linux.setdomainname(spec.domainname)
-    _sysctls(spec)
-    _oom_score_adj(spec.oom_score_adj)
+    security.apply_sysctls_and_paths(plan)
     rootfs.lock_rootfs(spec)
-    _rlimits(spec)
     slave = _open_console(sock, True) if spec.tty else None
     _stdio(fds, slave)
     try:
@@ -312,14 +240,18 @@ def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None
         raise InitError(str(err)) from err
     env = _environment(spec.env, user, spec.hostname or cfg["id"][:12], spec.tty)
     _workdir(spec.working_dir, user)
-    _security(spec, user, spec.privileged)
-    (_reaper if spec.init else _exec)(spec.args, env, sock)
+    path = _lookup(spec.args[0], env)
+    _confine(plan, user)
+    if spec.init:
+        _reaper(path, spec.args, env, sock)
+    _exec(path, spec.args, env)
 
 
 def _exec_in(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None:
     """An exec: the parent already joined the pid namespace; join the rest, then as a container process."""
     spec = spec_from_dict(cfg["spec"])
     proc: ExecSpec = exec_from_dict(cfg["exec"])
+    plan = security.SecurityPlan.from_dict(cfg["security"])
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     _join_cgroup(cfg.get("cgroup_procs", []))
     ns_fds = [os.open(f"/proc/{cfg['pid']}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC) for name in _NS_FILES]
@@ -327,7 +259,6 @@ def _exec_in(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None:
         linux.setns(fd, 0)
         os.close(fd)
     os.chdir("/")
-    _rlimits(spec)
     slave = _open_console(sock, False) if proc.tty else None
     _stdio(fds, slave)
     try:
@@ -336,8 +267,9 @@ def _exec_in(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None:
         raise InitError(str(err)) from err
     env = _environment(spec.env + proc.env, user, spec.hostname, proc.tty)
     _workdir(proc.working_dir or spec.working_dir, user)
-    _security(spec, user, spec.privileged or proc.privileged)
-    _exec(proc.args, env, sock)
+    path = _lookup(proc.args[0], env)
+    _confine(plan, user)
+    _exec(path, proc.args, env)
 
 
 def child_main(sock: socket.socket) -> None:

@@ -2,7 +2,7 @@
 
 ``mount_rootfs`` builds the tree before ``pivot_root`` (overlay of the image layers plus the container's upper dir,
 bind/volume/tmpfs mounts, /proc, /sys, /dev, shm, mqueue, the managed /etc files), ``pivot_into`` switches root, and
-``lock_rootfs`` applies masked paths, read-only paths and a read-only rootfs once sysctls are written. Every mount
+``lock_rootfs`` makes the rootfs read-only if asked (after ``runtime.security`` masked paths and sysctls). Every mount
 lives only in the container's mount namespace, so it disappears with the container: nothing to clean on the host.
 Only the standard library, ``spec`` and ``linux`` are imported.
 """
@@ -224,31 +224,7 @@ def pivot_into(root: str) -> None:
     os.chdir("/")
 
 
-def _mask(path: str) -> None:
-    try:
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError, PermissionError):
-        return
-    if stat.S_ISDIR(st.st_mode):
-        linux.mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0,mode=0555")
-    else:
-        linux.mount("/dev/null", path, None, MS_BIND)
-
-
-def _make_readonly(path: str) -> None:
-    try:
-        linux.mount(path, path, None, MS_BIND | MS_REC)
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    linux.mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | MS_NOSUID | MS_NODEV | MS_NOEXEC)
-
-
 def lock_rootfs(spec: ContainerSpec) -> None:
-    """After ``pivot_into`` and the sysctls: masked paths, read-only paths, read-only rootfs."""
-    if not spec.privileged:
-        for path in spec.readonly_paths:
-            _make_readonly(path)
-        for path in spec.masked_paths:
-            _mask(path)
+    """After ``pivot_into`` (and the masked/read-only paths, which ``runtime.security`` applies)."""
     if spec.readonly_rootfs:
         linux.mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY)
