@@ -23,7 +23,8 @@ from runtime.errors import InvalidState, NotFound, Unsupported
 
 __all__ = ["V2Manager", "WANTED_CONTROLLERS", "v2_mountpoint"]
 
-WANTED_CONTROLLERS = ("cpuset", "cpu", "io", "memory", "pids", "hugetlb")
+# Only what ``apply`` uses: enabling a controller binds it to v2 (a hybrid host could then not mount it on v1).
+WANTED_CONTROLLERS = ("cpuset", "cpu", "io", "memory", "pids")
 
 _IN_MODIFY = 0x2
 _IN_NONBLOCK = 0o4000

@@ -85,8 +85,10 @@ def cg_parent() -> Iterator[str]:
     name = f"pycompose-test-{secrets.token_hex(3)}"
     roots = list(dict.fromkeys(v1_mounts().values()))
     v2 = v2_mountpoint()
+    enabled_before = None
     if v2 is not None:
         roots.append(v2)
+        enabled_before = set((v2 / "cgroup.subtree_control").read_text().split())
     yield name
     from runtime.cgroups.base import wait_for
     for root in roots:
@@ -101,6 +103,13 @@ def cg_parent() -> Iterator[str]:
                 return False
             return not top.exists()
         wait_for(removed, 10, f"test cgroup {top} to be removed")
+    if v2 is not None and enabled_before is not None:
+        # leave the host's root as found: switch off controllers this test enabled there
+        for ctrl in set((v2 / "cgroup.subtree_control").read_text().split()) - enabled_before:
+            try:
+                (v2 / "cgroup.subtree_control").write_text(f"-{ctrl}")
+            except OSError:
+                pass  # still used below the root by someone else: theirs to keep
     leftovers = [str(root / name) for root in roots if (root / name).exists()]
     assert not leftovers, f"cgroup dirs left behind: {leftovers}"
 
