@@ -76,8 +76,10 @@ def test_all_upstreams_dead_gives_servfail_within_the_bound(dns_server, make_net
     path = _scope(dns_server, make_netns, [d.upstream for d in dead])
     reply = ask(path, "example.org", timeout=5)
     assert reply.rcode() == dns.rcode.SERVFAIL
-    # The 4th upstream gets what is left of the 1.5 s; the total bound stops it before the 5th.
-    assert [d.udp_queries for d in dead] == [1, 1, 1, 1, 0]
+    # 0.4 s each for the first three, the 4th gets what is left of the 1.5 s (if the loop was not starved
+    # past it); the total bound always stops it before the 5th.
+    counts = [d.udp_queries for d in dead]
+    assert counts[:3] == [1, 1, 1] and counts[3] in (0, 1) and counts[4] == 0
 
 
 def test_tcp_asker_is_forwarded_over_tcp(dns_server, make_netns, make_stub):
