@@ -338,8 +338,8 @@ def _devices(value: Any, path: KeyPath, ctx: _Context) -> list[dict[str, Any]]:
 def _env_file(value: Any, path: KeyPath, ctx: _Context) -> list[dict[str, Any]]:
     out = []
     for index, item in enumerate([value] if isinstance(value, str) else value):
-        entry = {"path": item, "required": True} if isinstance(item, str) else dict(item)
-        entry["path"] = resolve_path(entry["path"], ctx.project_dir, ctx.environment)
+        entry: dict[str, Any] = {"path": item, "required": True} if isinstance(item, str) else dict(item)
+        entry["path"] = resolve_path(str(entry["path"]), ctx.project_dir, ctx.environment)
         entry["required"] = _flag(entry.get("required", True), path + (index, "required"), ctx)
         out.append(entry)
     return out
@@ -363,7 +363,7 @@ def _ulimits(value: Any, path: KeyPath, ctx: _Context) -> dict[str, dict[str, in
 
 
 def _healthcheck(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any]:
-    out = copy.deepcopy(value)
+    out: dict[str, Any] = copy.deepcopy(value)
     test = out.get("test")
     if isinstance(test, str):
         out["test"] = ["CMD-SHELL", test]
@@ -378,7 +378,7 @@ def _healthcheck(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any]:
 
 
 def _logging(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any]:
-    out = copy.deepcopy(value)
+    out: dict[str, Any] = copy.deepcopy(value)
     if out.get("options"):
         out["options"] = {k: None if v is None else _text(v) for k, v in out["options"].items()}
     return out
@@ -417,7 +417,7 @@ def _build(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any]:
 def _deploy(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any] | None:
     if value is None:
         return None
-    out = copy.deepcopy(value)
+    out: dict[str, Any] = copy.deepcopy(value)
     if "replicas" in out:
         out["replicas"] = _int(out["replicas"], path + ("replicas",), ctx)
     if "labels" in out:
@@ -452,7 +452,7 @@ def _deploy(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any] | None:
 
 
 def _blkio(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any]:
-    out = copy.deepcopy(value)
+    out: dict[str, Any] = copy.deepcopy(value)
     if "weight" in out:
         out["weight"] = _int(out["weight"], path + ("weight",), ctx)
     for key in ("device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops"):

@@ -52,15 +52,15 @@ def _seconds(value: Any) -> float:
 _DURATION: _Codec = (_seconds, format_duration)
 
 
-def _nested(cls: type) -> _Codec:
+def _nested(cls: Any) -> _Codec:
     return (cls.from_dict, lambda obj: obj.to_dict())
 
 
-def _nested_tuple(cls: type) -> _Codec:
+def _nested_tuple(cls: Any) -> _Codec:
     return (lambda items: tuple(cls.from_dict(i) for i in items), lambda objs: [o.to_dict() for o in objs])
 
 
-def _nested_map(cls: type) -> _Codec:
+def _nested_map(cls: Any) -> _Codec:
     return (lambda m: {k: None if v is None else cls.from_dict(v) for k, v in m.items()},
             lambda m: {k: None if v is None else v.to_dict() for k, v in m.items()})
 
@@ -443,7 +443,7 @@ class Config(_Resource):
     _codecs = {**_Resource._codecs, "file": _PLAIN, "environment": _PLAIN, "content": _PLAIN}
 
 
-_KINDS: dict[str, type] = {"networks": Network, "volumes": Volume, "secrets": Secret, "configs": Config}
+_KINDS: dict[str, Any] = {"networks": Network, "volumes": Volume, "secrets": Secret, "configs": Config}
 
 
 @dataclass(frozen=True)

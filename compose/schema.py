@@ -37,7 +37,7 @@ _TYPE_PREFIX = "\0type:"  # marks type mismatches internally; stripped before th
 _TYPE_ORDER = ["string", "integer", "number", "boolean", "array", "object", "null"]
 # Messages for unanchored spec patterns and name maps, where a regex is no help to a person.
 _PATTERN_MESSAGES = {
-    "container_name": "expected a container name of letters, digits, '_', '.' or '-'",
+    "container_name": "expected a container name of 2 or more letters, digits, '_', '.' or '-'",
     "pull_policy": "expected always, never, missing, build, if_not_present, refresh, daily, weekly or every_<duration>",
 }
 _NAME_MAPS = {"services": "service", "volumes": "volume", "networks": "network", "secrets": "secret",

@@ -95,7 +95,7 @@ def _type(node: Any, value: Any, build: Any, ref: Any) -> Check:
 def _equal(one: Any, two: Any) -> bool:
     """jsonschema's equality: booleans never equal numbers; containers compare item by item."""
     if isinstance(one, str) or isinstance(two, str):
-        return one == two
+        return bool(one == two)
     if isinstance(one, dict) and isinstance(two, dict):
         return one.keys() == two.keys() and all(_equal(one[k], two[k]) for k in one)
     if isinstance(one, list) and isinstance(two, list):
