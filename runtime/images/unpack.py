@@ -64,6 +64,58 @@ class _Prefixed:
         return True
 
 
+class _GzipReader:
+    """Streaming gzip decompression reading 1 MiB of input at a time (``gzip.GzipFile`` reads 8 KiB, which is
+    slow over a network stream); handles multi-member files; raises on truncation or trailing garbage."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._source = source
+        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._pending = b""
+        self._eof = False
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            parts = []
+            while chunk := self.read(_CHUNK):
+                parts.append(chunk)
+            return b"".join(parts)
+        while not self._eof:
+            if self._pending:
+                data = self._inflater.decompress(self._pending, size)
+                self._pending = self._inflater.unconsumed_tail
+            else:
+                compressed = self._source.read(_CHUNK)
+                if not compressed:
+                    if not self._inflater.eof:
+                        raise EOFError("compressed stream ended before the end-of-stream marker")
+                    self._eof = True
+                    break
+                data = self._inflater.decompress(compressed, size)
+                self._pending = self._inflater.unconsumed_tail
+            if self._inflater.eof:
+                rest = self._inflater.unused_data + self._pending
+                self._pending = b""
+                self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                if rest.strip(b"\0"):
+                    self._pending = rest  # another gzip member follows
+                else:
+                    self._drain_padding()
+            if data:
+                return data
+        return b""
+
+    def _drain_padding(self) -> None:
+        while chunk := self._source.read(_CHUNK):
+            if chunk.strip(b"\0"):
+                self._pending = chunk
+                return
+        self._eof = True
+
+    def readable(self) -> bool:
+        return True
+
+
 def open_decompressed(stream: BinaryIO) -> BinaryIO:
     """Wrap ``stream`` so reads give the uncompressed tar, whatever the compression (none, gzip, zstd)."""
     head = b""
@@ -74,7 +126,7 @@ def open_decompressed(stream: BinaryIO) -> BinaryIO:
         head += more
     source = _Prefixed(head, stream)
     if head.startswith(_GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=source, mode="rb")  # type: ignore[return-value]
+        return _GzipReader(source)  # type: ignore[return-value]
     if head.startswith(_ZSTD_MAGIC):
         import zstandard
 
@@ -94,6 +146,7 @@ def unpack_layer(stream: BinaryIO, dest: Path, *, label: str = "layer") -> Unpac
         with tarfile.open(fileobj=hashed, mode="r|", bufsize=_CHUNK) as tar:  # type: ignore[call-overload]
             for member in tar:
                 unpacker.add(tar, member)
+        hashed.drain()  # tar padding after the end-of-archive blocks counts towards the diff id
     except tarfile.TarError as err:
         raise InvalidArgument(f"{label}: not a valid tar archive: {err}") from err
     except (EOFError, zlib.error, gzip.BadGzipFile) as err:
@@ -102,7 +155,6 @@ def unpack_layer(stream: BinaryIO, dest: Path, *, label: str = "layer") -> Unpac
         if type(err).__name__ == "ZstdError":
             raise InvalidArgument(f"{label}: corrupt zstd stream: {err}") from err
         raise
-    hashed.drain()
     unpacker.finish()
     return UnpackResult(hashed.digest, hashed.count, unpacker.size)
 
