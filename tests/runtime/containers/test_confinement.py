@@ -1,0 +1,71 @@
+"""Limits and confinement seen from inside: memory OOM kill reported, pids limit, seccomp default and unconfined,
+no_new_privs, privileged."""
+from __future__ import annotations
+
+import pytest
+
+from runtime.spec import Resources
+from tests.runtime.containers.helpers import run
+
+pytestmark = pytest.mark.root
+
+_MIB = 1024 * 1024
+
+
+def test_memory_limit_oom_kill_is_reported(svc, rootfs):
+    from runtime.spec import ContainerSpec
+
+    # a shell variable far past the limit: the kernel's OOM killer ends the container
+    cid = svc.create(None, ContainerSpec(args=("sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo no"),
+                                         rootfs=rootfs, resources=Resources(memory=32 * _MIB, memory_swap=32 * _MIB)))
+    svc.start(cid)
+    code = svc.wait(cid, 60)
+    state = svc.inspect(cid)
+    assert state.oom_killed is True
+    assert code in (137, 1) and code == state.exit_code  # 137 when pid 1 itself was killed
+
+
+def test_no_oom_flag_without_an_oom(svc, rootfs):
+    from runtime.spec import ContainerSpec
+
+    cid = svc.create(None, ContainerSpec(args=("true",), rootfs=rootfs, resources=Resources(memory=32 * _MIB)))
+    svc.start(cid)
+    assert svc.wait(cid, 30) == 0
+    assert svc.inspect(cid).oom_killed is False
+
+
+def test_pids_limit_refuses_forks(svc, rootfs):
+    # after the refusal only shell builtins run: every pid is taken
+    script = ("sh -c 'i=0; while [ $i -lt 30 ]; do sleep 30 & i=$((i+1)); done' 2>/tmp/err; echo rc=$?; "
+              "n=0; for d in /proc/[0-9]*; do n=$((n+1)); done; echo $n; kill -9 -1; read err < /tmp/err; "
+              "echo \"$err\"")
+    code, out, _ = run(svc, rootfs, "sh", "-c", script, resources=Resources(pids_limit=10))
+    assert code == 0
+    rc, count, err = out.split("\n", 2)
+    assert rc == "rc=2" and "can't fork" in err
+    assert 8 <= int(count) <= 10  # the limit was reached (the refused shell itself has exited since)
+
+
+def test_default_seccomp_blocks_unshare_and_unconfined_allows_it(svc, rootfs):
+    code, _, err = run(svc, rootfs, "unshare", "-U", "true")
+    assert code != 0 and "Operation not permitted" in err
+    assert run(svc, rootfs, "unshare", "-U", "true", seccomp="unconfined")[0] == 0
+    out = run(svc, rootfs, "grep", "^Seccomp:", "/proc/self/status", seccomp="unconfined")[1]
+    assert out.split() == ["Seccomp:", "0"]
+    out = run(svc, rootfs, "grep", "^Seccomp:", "/proc/self/status")[1]
+    assert out.split() == ["Seccomp:", "2"]
+
+
+def test_no_new_privs(svc, rootfs):
+    assert run(svc, rootfs, "grep", "NoNewPrivs", "/proc/self/status")[1].split()[1] == "0"
+    assert run(svc, rootfs, "grep", "NoNewPrivs", "/proc/self/status", no_new_privs=True)[1].split()[1] == "1"
+
+
+def test_privileged_has_every_capability_and_no_masks(svc, rootfs):
+    code, out, _ = run(svc, rootfs, "sh", "-c", "grep CapEff /proc/self/status; grep -c ' /proc/keys ' /proc/mounts",
+                       privileged=True)
+    lines = out.split("\n")
+    with open("/proc/self/status") as fh:  # every capability the engine itself may hand out
+        bounding = next(line.split()[1] for line in fh if line.startswith("CapBnd"))
+    assert lines[0].split()[1] == bounding
+    assert lines[1] == "0"
