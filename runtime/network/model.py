@@ -167,7 +167,8 @@ class Network:
 
 @dataclass(frozen=True)
 class NetworkEvent:
-    """What changed: ``create`` / ``remove`` (endpoint is None) or ``connect`` / ``disconnect``."""
+    """What changed, named as Docker's network events: ``create`` / ``destroy`` (endpoint is None),
+    ``connect`` / ``disconnect``."""
 
     action: str
     network_id: str

@@ -283,7 +283,7 @@ class NetworkService:
                 self._teardown(net)
             (self._dir / f"{net.id}.json").unlink(missing_ok=True)
             del self._networks[net.id]
-        self._emit(NetworkEvent("remove", net.id, net.name))
+        self._emit(NetworkEvent("destroy", net.id, net.name))
 
     def prune(self, filters: Mapping[str, Iterable[str]] | None = None) -> list[str]:
         """Remove unused custom networks matching ``label`` / ``label!`` / ``until`` filters; their names."""
