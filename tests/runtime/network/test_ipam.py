@@ -104,3 +104,31 @@ def test_subnet_config_checks():
         IpamSpec.from_dict({"driver": "dhcp"})
     spec = IpamSpec.from_dict({"config": [{"subnet": "10.9.0.0/24"}], "options": {"a": 1}})
     assert spec.config[0].subnet == net("10.9.0.0/24") and spec.options == {"a": "1"}
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(prefix=st.integers(24, 30), ops=st.lists(st.tuples(st.booleans(), st.integers(0, 255)), max_size=80))
+def test_allocation_never_repeats_or_hands_out_reserved(prefix, ops):
+    subnet = net(f"10.9.8.0/{prefix}")
+    pool = AddressPool(subnet)
+    live: set = set()
+    for alloc, pick in ops:
+        if alloc:
+            try:
+                addr = pool.allocate()
+            except Conflict:
+                assert len(live) == subnet.num_addresses - 3  # network, broadcast, gateway
+                continue
+            assert addr not in live and addr in subnet
+            assert addr not in (subnet.network_address, subnet.broadcast_address, pool.gateway)
+            live.add(addr)
+        elif live:
+            victim = sorted(live)[pick % len(live)]
+            pool.release(victim)
+            live.discard(victim)
+        again = AddressPool.from_state(pool.to_state())
+        assert again.allocated == live
