@@ -104,19 +104,31 @@ def _check_profile(profile: Any) -> None:
     _action(profile["defaultAction"], profile.get("defaultErrnoRet"))
     if profile.get("architectures") and profile.get("archMap"):
         raise InvalidArgument("seccomp profile: use either 'architectures' or 'archMap', not both")
-    for i, call in enumerate(profile.get("syscalls") or ()):
+    calls = profile.get("syscalls")
+    calls = [] if calls is None else calls
+    if not isinstance(calls, list):
+        raise InvalidArgument("seccomp profile: syscalls must be a list")
+    for i, call in enumerate(calls):
+        where = f"syscalls[{i}]"
         if not isinstance(call, dict):
-            raise InvalidArgument(f"seccomp profile: syscalls[{i}] is not an object")
+            raise InvalidArgument(f"seccomp profile: {where} is not an object")
         if call.get("name") and call.get("names"):
-            raise InvalidArgument(f"seccomp profile: syscalls[{i}]: use either 'name' or 'names', not both")
-        if not (call.get("name") or call.get("names")):
-            raise InvalidArgument(f"seccomp profile: syscalls[{i}] names no syscall")
-        _action(call.get("action", ""), call.get("errnoRet"), f"syscalls[{i}]")
-        for arg in call.get("args") or ():
-            if arg.get("op") not in _cmp_ops():
-                raise InvalidArgument(f"seccomp profile: syscalls[{i}]: unknown comparison {arg.get('op')!r}")
-            if not 0 <= int(arg.get("index", -1)) <= 5:
-                raise InvalidArgument(f"seccomp profile: syscalls[{i}]: argument index must be 0-5")
+            raise InvalidArgument(f"seccomp profile: {where}: use either 'name' or 'names', not both")
+        names = call.get("names") or ([call["name"]] if call.get("name") else [])
+        if not names:
+            raise InvalidArgument(f"seccomp profile: {where} names no syscall")
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise InvalidArgument(f"seccomp profile: {where}.names must be a list of syscall names")
+        _action(call.get("action", ""), call.get("errnoRet"), where)
+        for j, arg in enumerate(call.get("args") or ()):
+            if not isinstance(arg, dict) or arg.get("op") not in _cmp_ops():
+                op = arg.get("op") if isinstance(arg, dict) else arg
+                raise InvalidArgument(f"seccomp profile: {where}.args[{j}]: unknown comparison {op!r}")
+            for key in ("index", "value", "valueTwo"):
+                if not isinstance(arg.get(key, 0), int) or isinstance(arg.get(key, 0), bool):
+                    raise InvalidArgument(f"seccomp profile: {where}.args[{j}].{key} must be an integer")
+            if not 0 <= arg.get("index", -1) <= 5:
+                raise InvalidArgument(f"seccomp profile: {where}.args[{j}]: index must be 0-5")
 
 
 def _cmp_ops() -> dict[str, int]:

@@ -148,3 +148,27 @@ def test_v2_missing_controllers_become_warnings(manager):
         pytest.skip("needs a cgroup2 hierarchy without the memory controller (hybrid host)")
     warnings = manager.apply(Resources(memory=64 * MB))
     assert warnings and "memory" in warnings[0]
+
+
+def test_v1_blkio_weight_swappiness_and_oom_kill_disable(manager):
+    if manager.version != 1:
+        pytest.skip("v1 files: blkio weight, swappiness, oom_kill_disable (v2 warns and discards the last two)")
+    warnings = manager.apply(Resources(blkio_weight=300, memory_swappiness=10, oom_kill_disable=True))
+    blkio = manager.paths()["blkio"]
+    weight_files = [blkio / f for f in ("blkio.weight", "blkio.bfq.weight") if (blkio / f).exists()]
+    if weight_files:
+        assert weight_files[0].read_text().split()[-1] == "300"
+        assert warnings == []
+    else:
+        assert any("Block I/O weight" in w for w in warnings)
+    mem = manager.paths()["memory"]
+    assert (mem / "memory.swappiness").read_text().strip() == "10"
+    assert "oom_kill_disable 1" in (mem / "memory.oom_control").read_text()
+
+
+def test_v2_warns_for_what_it_cannot_do(manager):
+    if manager.version != 2:
+        pytest.skip("v2 only")
+    warnings = manager.apply(Resources(memory_swappiness=10, oom_kill_disable=True))
+    assert any("swappiness" in w for w in warnings)
+    assert any("oom_kill_disable" in w for w in warnings)

@@ -88,6 +88,15 @@ def test_load_profile_forms(tmp_path):
                                                         "args": [{"index": 0, "op": "SCMP_CMP_ABOUT"}]}]},
      "unknown comparison"),
     ({"defaultAction": "SCMP_ACT_NOTIFY"}, "not supported"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": "read", "action": "SCMP_ACT_ERRNO"}]},
+     "must be a list"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO",
+                                                        "args": [{"index": 9, "op": "SCMP_CMP_EQ"}]}]},
+     "index must be 0-5"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO",
+                                                        "args": [{"index": 0, "value": "x", "op": "SCMP_CMP_EQ"}]}]},
+     "must be an integer"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": {}}, "must be a list"),
 ])
 def test_bad_profiles_are_invalid_arguments(profile, msg):
     with pytest.raises(InvalidArgument, match=msg):
