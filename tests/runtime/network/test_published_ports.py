@@ -55,6 +55,10 @@ def test_host_reaches_published_httpd_on_loopback_and_on_a_random_port(net, web)
     assert _get(f"http://127.0.0.1:{loopback[0].host_port}/") == b"hello from the sandbox\n"
     assert _get(f"http://127.0.0.1:{anyaddr[0].host_port}/") == b"hello from the sandbox\n"
     assert net.svc.published(web["cid"]) == bound
+    v6 = [b for b in bound if b.host_ip == "::"]
+    if socket.has_ipv6 and v6:  # "80" binds [::] too (v6-only socket) on the same port, as Docker does
+        assert v6[0].host_port == anyaddr[0].host_port
+        assert _get(f"http://[::1]:{v6[0].host_port}/") == b"hello from the sandbox\n"
 
 
 def test_hairpin_from_another_container_through_the_host_address(net, web):
