@@ -1,0 +1,52 @@
+"""200 create/start/stop/remove cycles leave mounts, cgroups and processes under the test's root as they were."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from runtime.spec import ContainerSpec, Mount, Resources
+from tests.runtime.containers.helpers import cgroup_dirs, mounts_under, processes_mentioning
+
+pytestmark = pytest.mark.root
+
+CYCLES = 200
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                    data = fh.read()
+            except OSError:
+                continue
+            if int(data[data.rindex(b")") + 2:].split()[1]) == pid:
+                out.add(int(entry.name))
+    return out
+
+
+@pytest.mark.timeout(120)
+def test_200_cycles_leave_nothing_behind(svc, rootfs, tmp_path, cgroup_parent):
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    spec = ContainerSpec(args=("sleep", "100"), rootfs=rootfs, stop_timeout=0, resources=Resources(memory=64 << 20),
+                         mounts=(Mount("volume", "/data", str(vol)), Mount("tmpfs", "/tmp")))
+    svc.create("warmup", spec)
+    svc.start("warmup")
+    svc.remove("warmup", force=True)
+    children_before = _children(os.getpid())
+    for i in range(CYCLES):
+        cid = svc.create(f"c{i}", spec)
+        svc.start(cid)
+        assert svc.inspect(cid).status == "running"
+        assert svc.stop(cid) == 137
+        svc.remove(cid)
+    assert svc.list() == []
+    assert mounts_under(str(tmp_path)) == []
+    assert cgroup_dirs(cgroup_parent) == []
+    assert processes_mentioning(str(tmp_path)) == []
+    assert _children(os.getpid()) == children_before  # only the fork server, as before
+    assert sorted(os.listdir(tmp_path / "root" / "containers")) == [".names"]
+    assert os.listdir(tmp_path / "root" / "containers" / ".names") == []
