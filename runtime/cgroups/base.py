@@ -99,10 +99,9 @@ def resources_from(obj: Any) -> Resources:
     """A ``Resources`` from any object or mapping carrying (some of) the same field names (e.g. the spec's)."""
     if isinstance(obj, Resources):
         return obj
-    get = obj.get if isinstance(obj, dict) else (lambda k, d: getattr(obj, k, d))
-    kw = {}
+    kw: dict[str, Any] = {}
     for f in fields(Resources):
-        value = get(f.name, None)
+        value = obj.get(f.name) if isinstance(obj, dict) else getattr(obj, f.name, None)
         if value is not None:
             kw[f.name] = value
     return Resources(**kw)

@@ -42,8 +42,11 @@ class DeviceRule:
         """The line for ``devices.allow``/``devices.deny``: ``c 1:3 rwm``."""
         if self.type == "a":
             return "a"
-        num = lambda n: "*" if n < 0 else str(n)  # noqa: E731
-        return f"{self.type} {num(self.major)}:{num(self.minor)} {self.access}"
+        return f"{self.type} {_num(self.major)}:{_num(self.minor)} {self.access}"
+
+
+def _num(n: int) -> str:
+    return "*" if n < 0 else str(n)
 
 
 def parse_rule(text: str, allow: bool = True) -> DeviceRule:

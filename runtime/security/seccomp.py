@@ -65,7 +65,8 @@ def _default_text() -> str:
 
 def default_profile() -> dict[str, Any]:
     """Our default profile (equivalent in effect to Docker's), as a fresh dict."""
-    return json.loads(_default_text())
+    profile: dict[str, Any] = json.loads(_default_text())
+    return profile
 
 
 def load_profile(value: str | os.PathLike[str] | dict[str, Any] | None) -> dict[str, Any] | None:

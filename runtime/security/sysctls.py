@@ -60,6 +60,6 @@ def apply_sysctls(sysctls: Mapping[str, str], proc: str = "/proc") -> None:
         try:
             os.write(fd, str(value).encode())
         except OSError as err:
-            raise OSError(err.errno, f"sysctl {key}={value}: {os.strerror(err.errno)}") from err
+            raise OSError(err.errno, f"sysctl {key}={value}: {err.strerror}") from err
         finally:
             os.close(fd)
