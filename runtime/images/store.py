@@ -230,12 +230,17 @@ class ImageStore:
                          created=created, comment=comment or message or None)
         return self.add_image(config_bytes(cfg), [blob], references=[ref] if ref else [])
 
-    def create_layer_from_dir(self, diff_dir: Path, parent: str | None = None) -> tuple[Layer, LayerBlob]:
-        """A layer from a directory (e.g. an overlay upper dir; its whiteouts become ``.wh.`` entries)."""
+    def create_layer_from_dir(self, diff_dir: Path, parent: str | None = None) -> Layer:
+        """A layer from a directory (e.g. an overlay upper dir; its whiteouts become ``.wh.`` entries), above the
+        layer with chain id ``parent``. The layer is kept only while an image uses it: pass the directory to
+        ``commit`` to make one."""
+        return self._layer_from_dir(Path(diff_dir), parent)[0]
+
+    def _layer_from_dir(self, diff_dir: Path, parent: str | None) -> tuple[Layer, LayerBlob]:
         import tempfile
 
         with tempfile.TemporaryFile(dir=self.root) as spool:
-            write_layer_tar(Path(diff_dir), spool)  # type: ignore[arg-type]
+            write_layer_tar(diff_dir, spool)  # type: ignore[arg-type]
             spool.seek(0)
             return self.add_layer(parent, spool, label=f"layer from {diff_dir}")
 
@@ -254,7 +259,7 @@ class ImageStore:
         if layer_tar is not None:
             top = parent.layers[-1].chain_id if parent and parent.layers else None
             if isinstance(layer_tar, Path) and layer_tar.is_dir():
-                layer, blob = self.create_layer_from_dir(layer_tar, top)
+                layer, blob = self._layer_from_dir(layer_tar, top)
             elif isinstance(layer_tar, Path):
                 with open(layer_tar, "rb") as fh:
                     layer, blob = self.add_layer(top, fh)

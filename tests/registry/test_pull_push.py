@@ -149,3 +149,77 @@ def test_mirror_serves_docker_hub_names(store, registry_factory, tmp_path, busyb
     fresh = ImageStore(tmp_path / "fresh")
     image = fresh_image = pull(fresh, "busybox", config=cfg)
     assert "busybox:latest" in image.repo_tags and fresh_image.id == store.resolve(f"{mirror.host}/library/busybox").id
+
+
+def _tar_bytes(files: dict[str, bytes]) -> bytes:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _upload(host: str, repo: str, data: bytes) -> dict:
+    resp = requests.post(f"http://{host}/v2/{repo}/blobs/uploads/")
+    assert resp.status_code == 202
+    location = resp.headers["Location"]
+    location = location if location.startswith("http") else f"http://{host}{location}"
+    sep = "&" if "?" in location else "?"
+    assert requests.put(f"{location}{sep}digest={_sha(data)}", data=data).status_code == 201
+    return {"digest": _sha(data), "size": len(data)}
+
+
+def _put_manifest(host: str, repo: str, ref: str, body: dict) -> bytes:
+    data = json.dumps(body).encode()
+    resp = requests.put(f"http://{host}/v2/{repo}/manifests/{ref}", data=data,
+                        headers={"Content-Type": body["mediaType"]})
+    assert resp.status_code == 201, resp.text
+    return data
+
+
+def test_index_platform_selection_gzip_and_zstd(registry, config, tmp_path):
+    import gzip
+
+    import zstandard
+
+    repo = "pc/multi"
+    entries = []
+    for arch, compress, media in (
+            ("amd64", gzip.compress, "application/vnd.oci.image.layer.v1.tar+gzip"),
+            ("arm64", zstandard.ZstdCompressor().compress, "application/vnd.oci.image.layer.v1.tar+zstd")):
+        layer = _tar_bytes({"arch": arch.encode()})
+        cfg = json.dumps({"architecture": arch, "os": "linux", "config": {"Cmd": ["cat", "/arch"]},
+                          "rootfs": {"type": "layers", "diff_ids": [_sha(layer)]}}).encode()
+        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **_upload(registry.host, repo, cfg)},
+                    "layers": [{"mediaType": media, **_upload(registry.host, repo, compress(layer))}]}
+        data = _put_manifest(registry.host, repo, f"only-{arch}", manifest)
+        entries.append({"mediaType": manifest["mediaType"], "digest": _sha(data), "size": len(data),
+                        "platform": {"os": "linux", "architecture": arch, **({"variant": "v8"} if arch == "arm64" else {})}})
+    index = _put_manifest(registry.host, repo, "multi", {"schemaVersion": 2,
+                                                         "mediaType": "application/vnd.oci.image.index.v1+json",
+                                                         "manifests": entries})
+    ref = f"{registry.host}/{repo}:multi"
+    amd = pull(ImageStore(tmp_path / "amd"), ref, config=config, platform="linux/amd64")
+    assert (amd.layer_dirs()[0] / "arch").read_bytes() == b"amd64"
+    assert amd.repo_digests == [f"{registry.host}/{repo}@{_sha(index)}"]  # the digest that was asked for
+    arm_store = ImageStore(tmp_path / "arm")
+    arm = pull(arm_store, ref, config=config, platform="linux/arm64/v8")
+    assert (arm.layer_dirs()[0] / "arch").read_bytes() == b"arm64"
+    assert arm.blobs[0].media_type.endswith("+zstd") and arm.image_config["architecture"] == "arm64"
+    # the zstd image pushes back as it came: same manifest digest
+    arm_store.tag(arm.id, f"{registry.host}/pc/copy:arm")
+    assert push(arm_store, f"{registry.host}/pc/copy:arm", config=config) == entries[1]["digest"]
+    with pytest.raises(ManifestUnknown, match="no matching manifest for linux/s390x"):
+        pull(ImageStore(tmp_path / "s390x"), ref, config=config, platform="linux/s390x")
