@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from compose.errors import Problem, UserError
+from compose.include import with_context
 from compose.merge import merge_service
 from compose.relpaths import rebase_service
 from compose.sourcemap import KeyPath, LocatedDict, copy_tree, entry_location
@@ -62,7 +63,10 @@ class ExtendsResolver:
         if other_file:
             other_path = Path(other_file).expanduser()
             other_path = other_path if other_path.is_absolute() else directory / other_path
-            base_tree = self._load_other(other_path)
+            try:
+                base_tree = self._load_other(other_path)
+            except UserError as err:
+                raise with_context(err, path + ("file",), loc) from None
             base_name, base_dir = str(other_path), other_path.parent
         else:
             base_tree, base_name, base_dir = tree, file_name, directory

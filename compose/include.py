@@ -17,12 +17,17 @@ from compose.errors import Location, Problem, UserError
 from compose.relpaths import rebase_paths
 from compose.sourcemap import KeyPath, LocatedDict, entry_location, to_plain
 
-__all__ = ["SECTIONS", "apply_includes"]
+__all__ = ["SECTIONS", "apply_includes", "with_context"]
 
 SECTIONS = ("services", "networks", "volumes", "secrets", "configs")
 
 # load_sub(files, project_dir, environment, stack) -> the merged, interpolated tree of the included project
 LoadSub = Callable[[list[Path], Path, dict[str, str], tuple[Path, ...]], LocatedDict]
+
+
+def with_context(err: UserError, path: KeyPath, loc: Location | None) -> UserError:
+    """``err`` with the problems that have no location of their own pinned to ``path`` at ``loc``."""
+    return UserError([p if p.location else Problem(p.message, p.path or path, loc) for p in err.problems])
 
 
 def _paths(value: Any, base: Path, path: KeyPath, loc: Location | None) -> list[Path]:
@@ -76,11 +81,14 @@ def apply_includes(
                 raise UserError([Problem(f"include cycle: {chain}", path, loc)])
         if not env_files and (project_dir / ".env").is_file():
             env_files = [project_dir / ".env"]
-        sub_env: dict[str, str] = {}
-        for env_file in env_files:
-            sub_env.update(read_dotenv(env_file, {**sub_env, **environment}))
-        sub_env.update(environment)  # the including project's environment wins over the included defaults
-        sub = load_sub(files, project_dir, sub_env, stack + tuple(files))
+        try:
+            sub_env: dict[str, str] = {}
+            for env_file in env_files:
+                sub_env.update(read_dotenv(env_file, {**sub_env, **environment}))
+            sub_env.update(environment)  # the including project's environment wins over the included defaults
+            sub = load_sub(files, project_dir, sub_env, stack + tuple(files))
+        except UserError as err:
+            raise with_context(err, path, loc) from None
         rebase_paths(sub, project_dir)
         _absorb(tree, sub, path, loc)
 

@@ -122,11 +122,23 @@ class SourceMap:
     """Key path -> the file:line:col its (winning) value was written at."""
 
     def __init__(self, table: dict[KeyPath, Location] | None = None) -> None:
-        self._table: dict[KeyPath, Location] = dict(table or {})
+        self._table_: dict[KeyPath, Location] | None = dict(table or {})
+        self._tree: Any = None
 
     @classmethod
     def from_tree(cls, tree: Any) -> "SourceMap":
-        return cls(dict(_walk(tree, (), getattr(tree, "loc", None))))
+        """A map over ``tree`` (a located tree the caller no longer mutates); the table is built on first use."""
+        out = cls()
+        out._table_ = None
+        out._tree = tree
+        return out
+
+    @property
+    def _table(self) -> dict[KeyPath, Location]:
+        if self._table_ is None:
+            self._table_ = dict(_walk(self._tree, (), getattr(self._tree, "loc", None)))
+            self._tree = None
+        return self._table_
 
     def locate(self, path: KeyPath) -> Location | None:
         """Location of ``path``, or of its nearest located ancestor; None if nothing is known."""

@@ -102,6 +102,19 @@ def _resolve_plain(text: str) -> Any:
     return text
 
 
+def _tag(node: Node) -> str | None:
+    """``node.tag`` without ruamel's per-node URI decoding (hot path: called for every node)."""
+    ctag = node.ctag
+    if ctag is None:
+        return None
+    if ctag.handle is None:
+        return ctag.suffix  # type: ignore[no-any-return]
+    return node.tag
+
+
+_new_location = object.__new__
+
+
 class _Builder:
     def __init__(self, filename: str) -> None:
         self.filename = filename
@@ -109,15 +122,18 @@ class _Builder:
         self.active: set[int] = set()
 
     def loc(self, node: Node) -> Location:
+        # Hot path (every node): fill the frozen dataclass directly, skipping its __init__/__setattr__ checks.
         mark = node.start_mark
-        return Location(self.filename, mark.line + 1, mark.column + 1)
+        loc = _new_location(Location)
+        loc.__dict__.update(file=self.filename, line=mark.line + 1, column=mark.column + 1)
+        return loc
 
     def fail(self, node: Node, message: str) -> UserError:
         return UserError.single(message, location=self.loc(node))
 
     def tag_of(self, node: Node) -> str | None:
         """The Compose tag on ``node`` (``reset``/``override``), None for none; unknown local tags fail."""
-        tag = node.tag
+        tag = _tag(node)
         if tag is None or tag == _PLAIN or tag.startswith(_STD) or tag in ("?", "!"):
             return None
         if tag in COMPOSE_TAGS:
@@ -125,7 +141,7 @@ class _Builder:
         raise self.fail(node, f"unsupported YAML tag {tag!r}: Compose files allow only !reset and !override")
 
     def scalar(self, node: ScalarNode) -> Any:
-        tag = node.tag or ""
+        tag = _tag(node) or ""
         text = node.value
         if tag == _PLAIN:
             return _resolve_plain(text)
@@ -171,7 +187,8 @@ class _Builder:
         out = LocatedDict(loc=self.loc(node))
         merged: list[LocatedDict] = []
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG or (key_node.tag == _PLAIN and key_node.value == "<<"):
+            key_tag = _tag(key_node)
+            if key_tag == _MERGE_TAG or (key_tag == _PLAIN and key_node.value == "<<"):
                 merged.extend(self.merge_sources(value_node))
                 continue
             key = self.key_text(key_node)
