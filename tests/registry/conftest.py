@@ -59,7 +59,7 @@ def registry_factory(tmp_path):
         pytest.skip("Debian's docker-registry is not installed")
     started: list[Registry] = []
 
-    def start(auth: bool = False) -> Registry:
+    def start(auth: bool = False, extra_config: list[str] | None = None) -> Registry:
         base = tmp_path / f"registry{len(started)}"
         storage = base / "storage"
         storage.mkdir(parents=True)
@@ -85,6 +85,7 @@ def registry_factory(tmp_path):
             out = subprocess.run(["htpasswd", "-Bbn", USER, PASSWORD], check=True, capture_output=True, text=True)
             (base / "htpasswd").write_text(out.stdout)
             cfg += ["auth:", "  htpasswd:", "    realm: pycompose-test", f"    path: {base / 'htpasswd'}"]
+        cfg += extra_config or []
         (base / "config.yml").write_text("\n".join(cfg) + "\n")
         proc = subprocess.Popen([str(REGISTRY_BIN), "serve", str(base / "config.yml")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
