@@ -25,6 +25,7 @@ from runtime import linux
 from runtime.errors import Conflict, InvalidArgument, NotFound
 from runtime.network.dns.forwarder import Forwarder, Upstream, host_upstreams, parse_upstreams
 from runtime.network.dns.records import Records
+from runtime.network.dns.redirect import install_redirect
 from runtime.network.dns.wire import (
     CLASS_ANY, CLASS_IN, RCODE_BADVERS, RCODE_NOERROR, RCODE_NOTIMP, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA,
     TYPE_ANY, TYPE_PTR, Query, build_error, build_reply, encode_name, parse_query, truncate_reply,
@@ -70,7 +71,7 @@ def _open_sockets(address: str, port: int) -> tuple[socket.socket, socket.socket
         udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         udp.bind((address, port))
         tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        tcp.bind((address, udp.getsockname()[1]))
+        tcp.bind((address, port))  # port 0 (redirect mode): each its own free port, DNAT says which
         tcp.listen(64)
     except BaseException:
         udp.close()
@@ -135,12 +136,13 @@ class DnsServer:
     """The embedded DNS server for every container of one daemon. Create and use it inside the loop."""
 
     def __init__(self, records: Records | None = None, *, forwarder: Forwarder | None = None,
-                 address: str = DEFAULT_ADDRESS, port: int = 53, ttl: int = 10) -> None:
+                 address: str = DEFAULT_ADDRESS, port: int = 53, ttl: int = 10, redirect: bool = False) -> None:
         self.records = records if records is not None else Records()
         self.forwarder = forwarder if forwarder is not None else Forwarder()
         self.address = address
         self.port = port
         self.ttl = ttl
+        self.redirect = redirect
         self._scopes: dict[str, Scope] = {}
         self._closed = False
 
@@ -148,11 +150,13 @@ class DnsServer:
 
     async def add_scope(self, container_id: str, netns_path: str | os.PathLike[str],
                         upstreams: Iterable[str | tuple[str, int]] | None = None,
-                        search: Iterable[str] = ()) -> tuple[str, int]:
+                        search: Iterable[str] = (), *, redirect: bool | None = None) -> tuple[str, int]:
         """Serve DNS inside the container's network namespace; returns the (address, port) listened on.
 
         ``upstreams``: where unknown names go (``None``: the host's resolv.conf; empty: nowhere, NXDOMAIN).
         ``search``: the container's search domains; ``web.<domain>`` is answered like ``web``.
+        ``redirect`` (default: the server's): listen on a free port and DNAT 127.0.0.11:53 to it, leaving
+        port 53 of the netns to the container's own programs (see ``redirect.py``).
         """
         if self._closed:
             raise InvalidArgument("the DNS server is closed")
@@ -161,8 +165,9 @@ class DnsServer:
         ups = host_upstreams() if upstreams is None else parse_upstreams(upstreams)
         domains = tuple(d.strip().strip(".").lower() for d in search if d.strip().strip("."))
         path = os.fspath(netns_path)
+        redirect = self.redirect if redirect is None else redirect
         try:
-            udp, tcp = await _open_in_netns(path, self.address, self.port)
+            udp, tcp = await _open_in_netns(path, self.address, 0 if redirect else self.port)
         except FileNotFoundError as err:
             raise NotFound(f"network namespace {path} not found") from err
         except OSError as err:
@@ -177,6 +182,8 @@ class DnsServer:
         scope = Scope(container_id, path, ups, domains, udp, tcp, udp.getsockname(), loop)
         self._scopes[container_id] = scope
         try:
+            if redirect:
+                await install_redirect(path, self.address, scope.address[1], tcp.getsockname()[1])
             loop.add_reader(udp.fileno(), self._on_udp, scope)
             scope.server = await asyncio.start_server(
                 lambda r, w: self._on_tcp(scope, r, w), sock=tcp, limit=65536 + 2)

@@ -183,3 +183,46 @@ def test_second_scope_in_the_same_netns_conflicts(dns_server, project):
     with pytest.raises(Conflict):
         dns_server.add_scope("other" + "0" * 59, project)
     assert addresses(ask(project, "web")) == ["10.88.0.2"]  # the first scope is untouched
+
+
+def _bind_53(path: str) -> list[str]:
+    """Try to bind 0.0.0.0:53 (UDP and TCP) in the netns as a container's own DNS server would."""
+    import socket
+
+    from tests.runtime.dns.support import in_netns
+
+    def _try() -> list[str]:
+        got = []
+        for kind, name in ((socket.SOCK_DGRAM, "udp"), (socket.SOCK_STREAM, "tcp")):
+            with socket.socket(socket.AF_INET, kind) as sock:
+                try:
+                    sock.bind(("0.0.0.0", 53))
+                    got.append(name)
+                except OSError:
+                    pass
+        return got
+
+    return in_netns(path, _try)
+
+
+@pytest.mark.skipif(not shutil.which("nft"), reason="nftables is not installed")
+def test_redirect_mode_leaves_port_53_to_the_container(dns_server, make_netns):
+    plain, redirected = make_netns(), make_netns()
+    dns_server.add_endpoint("n1", WEB, "proj-web-1", aliases=["web"], ipv4="10.88.0.2")
+    dns_server.add_endpoint("n1", CLIENT, "proj-client-1", ipv4="10.88.0.4")
+    dns_server.add_endpoint("n1", DB, "proj-db-1", ipv4="10.88.0.3")
+    assert dns_server.add_scope(CLIENT, plain) == ("127.0.0.11", 53)
+    address, port = dns_server.lt.run(dns_server.server.add_scope(DB, redirected, [], redirect=True))
+    assert address == "127.0.0.11" and port != 53
+    assert _bind_53(plain) == []  # the embedded server holds it
+    assert _bind_53(redirected) == ["udp", "tcp"]
+    # Clients still ask 127.0.0.11:53 and get answers, over UDP and TCP, through the DNAT.
+    assert addresses(ask(redirected, "web")) == ["10.88.0.2"]
+    assert addresses(ask(redirected, "web", tcp=True)) == ["10.88.0.2"]
+    # Re-adding the scope (a daemon restart) replaces the rule with the new port.
+    dns_server.lt.call(dns_server.server.remove_scope, DB)
+    _, port2 = dns_server.lt.run(dns_server.server.add_scope(DB, redirected, [], redirect=True))
+    assert addresses(ask(redirected, "web")) == ["10.88.0.2"]
+    listing = subprocess.run(["nsenter", f"--net={redirected}", "nft", "list", "table", "ip", "pycompose_dns"],
+                             capture_output=True, text=True, check=True).stdout
+    assert f"127.0.0.11:{port2}" in listing and listing.count("dnat to") == 2
