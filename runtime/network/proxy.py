@@ -1,6 +1,6 @@
 """The userland port proxy: one process per container, forwarding its published host sockets to it.
 
-Run as ``python -m runtime.network.proxy CONFIG_JSON`` with the already bound (and listening) sockets inherited
+Run as ``python -I -S .../proxy.py CONFIG_JSON`` with the already bound (and listening) sockets inherited
 as file descriptors; CONFIG_JSON is ``[{"fd": 3, "proto": "tcp", "target": ["172.18.0.2", 80]}, ...]``.
 The process outlives the daemon that started it and stops on SIGTERM. Standard library only, so it starts fast.
 
@@ -160,15 +160,26 @@ async def serve(entries: list[dict[str, Any]]) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     tasks = [loop.create_task(j) for j in jobs]
+    _report_ready()
     await stop.wait()
     for task in tasks:
         task.cancel()
 
 
+def _report_ready() -> None:
+    """Tell the publisher every socket is served: one line on stdout, then stdout is closed."""
+    try:
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+        sys.stdout.close()
+    except OSError:
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m runtime.network.proxy CONFIG_JSON", file=sys.stderr)
+        print("usage: proxy.py CONFIG_JSON", file=sys.stderr)
         return 2
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     asyncio.run(serve(json.loads(args[0])))

@@ -16,13 +16,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import Conflict
+from runtime.errors import Conflict, EngineError
 from runtime.network.ports import BoundPort, PortBinding, bind_ports, close_sockets
 from runtime.network.store import atomic_write_json, read_json
 
 __all__ = ["Publisher", "process_start_time"]
 
 _STOP_TIMEOUT = 5.0
+_READY_TIMEOUT = 10.0
+_PROXY = Path(__file__).resolve().with_name("proxy.py")
 
 
 def process_start_time(pid: int) -> int | None:
@@ -77,15 +79,19 @@ class Publisher:
                 self.log_dir.mkdir(parents=True, exist_ok=True)
                 with open(self.log_dir / f"{container_id}.proxy.log", "ab") as log:
                     proc = subprocess.Popen(
-                        [sys.executable, "-m", "runtime.network.proxy", json.dumps(entries)],
-                        pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                        # -I -S: no site, no user paths; the proxy imports only the standard library.
+                        [sys.executable, "-I", "-S", str(_PROXY), json.dumps(entries)],
+                        pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
                         start_new_session=True, cwd="/",
-                        env={**os.environ, "PYTHONPATH": _package_root()},
                     )
             finally:
                 close_sockets(s for _, s in bound)
-            start = process_start_time(proc.pid)
             self._children[proc.pid] = proc
+            start = process_start_time(proc.pid)
+            if not self._wait_ready(proc):
+                self._stop(proc.pid, start)
+                raise EngineError(f"port proxy for container {container_id[:12]} did not start: "
+                                  f"{self._log_tail(container_id)}")
             ports = [p for p, _ in bound]
             self.dir.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self._record_path(container_id), {
@@ -93,6 +99,23 @@ class Publisher:
                 "ports": [p.to_dict() for p in ports],
             })
             return ports
+
+    @staticmethod
+    def _wait_ready(proc: subprocess.Popen[bytes]) -> bool:
+        assert proc.stdout is not None
+        try:
+            if not select.select([proc.stdout], [], [], _READY_TIMEOUT)[0]:
+                return False
+            return proc.stdout.readline() == b"ready\n"
+        finally:
+            proc.stdout.close()
+
+    def _log_tail(self, container_id: str) -> str:
+        try:
+            text = (self.log_dir / f"{container_id}.proxy.log").read_text(errors="replace").strip()
+        except OSError:
+            return "no log"
+        return text.splitlines()[-1] if text else "no output"
 
     def unpublish(self, container_id: str) -> bool:
         """Stop the container's proxy (its ports close with it). False when nothing was published."""
@@ -143,9 +166,3 @@ class Publisher:
         proc = self._children.pop(pid, None)
         if proc is not None:
             proc.wait()
-
-
-def _package_root() -> str:
-    here = Path(__file__).resolve().parents[2]
-    extra = os.environ.get("PYTHONPATH")
-    return f"{here}{os.pathsep}{extra}" if extra else str(here)
