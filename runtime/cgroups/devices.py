@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import stat as _stat
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pathlib import Path
 from runtime.errors import InvalidArgument, Unsupported
 
 __all__ = ["DeviceRule", "DEFAULT_DEVICES", "ALLOW_ALL", "parse_rule", "v1_lines", "build_program",
-           "attach_program", "device_rule_for"]
+           "attach_program", "device_rule_for", "device_policy"]
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,11 @@ def parse_rule(text: str, allow: bool = True) -> DeviceRule:
 
 def device_rule_for(path: str, access: str = "rwm") -> DeviceRule:
     """An allow rule for the device node at ``path`` (what ``devices: [/dev/x]`` needs)."""
-    st = os.stat(path)
-    import stat as _stat
+    try:
+        st = os.stat(path)
+    except OSError as err:
+        raise InvalidArgument(f"error gathering device information while adding custom device {path!r}: "
+                              f"{err.strerror}") from err
     if _stat.S_ISCHR(st.st_mode):
         kind = "c"
     elif _stat.S_ISBLK(st.st_mode):
@@ -89,6 +93,19 @@ DEFAULT_DEVICES: tuple[DeviceRule, ...] = (
     DeviceRule("c", 10, 200, "rwm"),
 )
 ALLOW_ALL: tuple[DeviceRule, ...] = (DeviceRule("a", -1, -1, "rwm"),)
+
+
+def device_policy(privileged: bool = False, devices: Iterable[tuple[str, str]] = (),
+                  cgroup_rules: Iterable[str] = ()) -> tuple[DeviceRule, ...]:
+    """The rules for a container: everything when privileged, else Docker's defaults plus each mapped host device
+    (``devices``: (host path, permissions like ``rwm``)) and each ``device_cgroup_rules`` line."""
+    if privileged:
+        return ALLOW_ALL
+    rules = list(DEFAULT_DEVICES)
+    for path, perms in devices:
+        rules.append(device_rule_for(path, perms or "rwm"))
+    rules.extend(parse_rule(line) for line in cgroup_rules)
+    return tuple(rules)
 
 
 def v1_lines(rules: Sequence[DeviceRule]) -> list[tuple[str, str]]:

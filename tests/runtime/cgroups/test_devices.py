@@ -52,6 +52,16 @@ def test_program_shape():
     assert len(build_program(())) == 8 * 8  # header (6) + default deny (2)
 
 
+def test_device_policy():
+    from runtime.cgroups.devices import device_policy
+    assert device_policy(privileged=True) == ALLOW_ALL
+    assert device_policy() == DEFAULT_DEVICES
+    got = device_policy(devices=[("/dev/null", "r")], cgroup_rules=["c 10:229 rwm"])
+    assert got[-2:] == (DeviceRule("c", 1, 3, "r"), DeviceRule("c", 10, 229, "rwm"))
+    with pytest.raises(InvalidArgument, match="custom device"):
+        device_policy(devices=[("/dev/no-such-device", "rwm")])
+
+
 def test_rule_for_a_device_node():
     assert device_rule_for("/dev/null") == DeviceRule("c", 1, 3, "rwm")
     with pytest.raises(InvalidArgument):
