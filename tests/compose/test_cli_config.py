@@ -239,3 +239,31 @@ def test_user_errors_exit_1(shop, args, fragment):
 def test_no_compose_file(tmp_path):
     run = pycompose("config", cwd=tmp_path)
     assert run.code == 1 and "no Compose file found" in run.err
+
+
+@pytest.mark.parametrize("sample", sorted(p.parent.name for p in (REPO / "samples").glob("*/compose.yaml")))
+def test_every_sample_is_valid_without_warnings(sample):
+    run = pycompose("config", "-q", cwd=REPO / "samples" / sample)
+    assert (run.code, run.out, run.err) == (0, "", "")
+
+
+def test_layered_sample_with_prod_overrides():
+    layered = REPO / "samples" / "layered"
+    doc = json.loads(pycompose("-f", "compose.yaml", "-f", "prod.yaml", "config", "--format", "json",
+                               cwd=layered).out)
+    web, worker, store = doc["services"]["web"], doc["services"]["worker"], doc["services"]["store"]
+    assert "ports" not in web  # !reset
+    assert web["environment"] == {"TZ": "Europe/Paris", "PORT": "8080"}  # extends chain + override
+    assert worker["command"] == ["sh", "-c", "exec run-worker"]  # !override
+    assert store["command"][-1] == "echo store primary && sleep 3600"  # include env_file
+    assert store["volumes"][0]["source"] == str(layered / "db" / "data")  # include's own directory
+    assert web["volumes"][0]["source"] == str(layered / "app" / "shared")  # extends file's directory
+
+
+def test_webapp_sample_override_and_dotenv():
+    doc = json.loads(pycompose("config", "--format", "json", cwd=REPO / "samples" / "webapp").out)
+    api = doc["services"]["api"]
+    assert api["image"] == "registry.local/webapp/api:2.1.0"
+    assert api["environment"]["LOG_LEVEL"] == "debug"
+    assert api["environment"]["DATABASE_URL"] == "postgres://app@db:5432/webapp"
+    assert "debug" not in doc["services"]
