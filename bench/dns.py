@@ -48,7 +48,7 @@ CLIENT_ID = "c" * 64
 
 # -- the embedded server, in a child process ---------------------------------------------------------------
 
-def serve(netns_path: str) -> None:
+def serve(netns_path: str, redirect: bool) -> None:
     """Child: run the DNS server until stdin closes; print 'ready' once it listens."""
     import asyncio
 
@@ -62,7 +62,7 @@ def serve(netns_path: str) -> None:
         for i in range(3):
             rec.add_endpoint("n1", f"{i}" * 64, f"bench-api-{i + 1}", aliases=["api"], ipv4=f"10.88.0.{10 + i}")
         rec.add_endpoint("n1", CLIENT_ID, "bench-client-1", ipv4="10.88.0.4")
-        await server.add_scope(CLIENT_ID, netns_path, upstreams=[])
+        await server.add_scope(CLIENT_ID, netns_path, upstreams=[], redirect=redirect)
         done = asyncio.get_running_loop().create_future()
         asyncio.get_running_loop().add_reader(sys.stdin.fileno(), lambda: done.done() or done.set_result(None))
         print("ready", flush=True)
@@ -200,10 +200,12 @@ def main() -> int:
     ap.add_argument("--inflight", type=int, default=20)
     ap.add_argument("--client", choices=["auto", "dnsperf", "python"], default="auto")
     ap.add_argument("--repeat", type=int, default=3, help="runs per server, alternated; medians are printed")
+    ap.add_argument("--redirect", action="store_true",
+                    help="run the server in redirect mode (free port + nftables DNAT of 127.0.0.11:53)")
     ap.add_argument("--serve", metavar="NETNS", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, args.redirect)
         return 0
     if os.geteuid() != 0:
         print("bench/dns.py needs root (network namespaces)", file=sys.stderr)
@@ -222,8 +224,8 @@ def main() -> int:
     try:
         with IPRoute(netns=name) as ipr:
             ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
-        ours = subprocess.Popen([sys.executable, __file__, "--serve", path], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True)
+        serve_cmd = [sys.executable, __file__, "--serve", path] + (["--redirect"] if args.redirect else [])
+        ours = subprocess.Popen(serve_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         procs.append(ours)
         if ours.stdout is None or ours.stdout.readline().strip() != "ready":
             print("embedded DNS server did not start", file=sys.stderr)
@@ -247,7 +249,7 @@ def main() -> int:
         qfile = os.path.join(tmp.name, "queries.txt")
         Path(qfile).write_text("web A\n")
         print(f"client: {client}; {args.repeat} x {args.seconds:g} s per server and mode, alternated; "
-              f"netns {name}; query 'web A' over UDP; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+              f"netns {name}; query 'web A' over UDP; {'redirect (DNAT) mode; ' if args.redirect else ''}load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         results: dict[str, dict[str, dict[str, float]]] = {}
         runs: dict[str, dict[str, list[dict[str, float]]]] = {label: {"rate": [], "flat": []} for label, _ in targets}
         # Alternate the servers, run by run, so a burst of load from elsewhere on the machine hits both alike.
