@@ -249,7 +249,8 @@ def main() -> int:
         qfile = os.path.join(tmp.name, "queries.txt")
         Path(qfile).write_text("web A\n")
         print(f"client: {client}; {args.repeat} x {args.seconds:g} s per server and mode, alternated; "
-              f"netns {name}; query 'web A' over UDP; {'redirect (DNAT) mode; ' if args.redirect else ''}load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+              f"netns {name}; query 'web A' over UDP; {'redirect (DNAT) mode; ' if args.redirect else ''}"
+              f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         results: dict[str, dict[str, dict[str, float]]] = {}
         runs: dict[str, dict[str, list[dict[str, float]]]] = {label: {"rate": [], "flat": []} for label, _ in targets}
         # Alternate the servers, run by run, so a burst of load from elsewhere on the machine hits both alike.
