@@ -9,7 +9,8 @@ from ruamel.yaml import YAML
 
 from compose.errors import Location
 
-__all__ = ["REPO", "CORPUS", "valid_files", "invalid_files", "sample_files", "load_plain", "RtLocator", "expectations"]
+__all__ = ["REPO", "CORPUS", "valid_files", "invalid_files", "sample_files", "sample_projects", "load_sample",
+           "load_plain", "RtLocator", "expectations"]
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -26,6 +27,18 @@ def invalid_files() -> list[Path]:
 def sample_files() -> list[Path]:
     found = [p for p in (REPO / "samples").rglob("*") if p.suffix in (".yaml", ".yml") and "compose" in p.name]
     return sorted(found)
+
+
+def sample_projects() -> list[Path]:
+    """Directories under samples/ that hold a project (a compose.yaml), loaded whole by ``load_sample``."""
+    return sorted(p.parent for p in (REPO / "samples").glob("*/compose.yaml"))
+
+
+def load_sample(directory: Path) -> Any:
+    """The sample project as the loader hands it on (merged, interpolated with an empty environment)."""
+    from compose.loader import LoadOptions, load
+
+    return load(LoadOptions(cwd=directory, environ={}))
 
 
 def load_plain(path: Path) -> Any:

@@ -10,7 +10,7 @@ from compose.canonical import canonicalize
 from compose.errors import UserError
 from compose.units import format_duration, parse_bool, parse_bytes, parse_duration
 
-from ._corpus import load_plain, sample_files, valid_files
+from ._corpus import load_plain, load_sample, sample_projects, valid_files
 
 PROJECT = Path("/srv/app")
 
@@ -148,14 +148,13 @@ def test_resources_get_engine_names_external_keeps_its_own():
 
 
 def test_input_is_not_modified_and_output_is_idempotent():
-    for path in valid_files() + sample_files():
-        if path.name == "ulimits-open.yaml":
-            continue
-        doc = load_plain(path)
+    docs = [load_plain(p) for p in valid_files() if p.name != "ulimits-open.yaml"]
+    docs += [load_sample(d).config for d in sample_projects()]
+    for doc in docs:
         before = repr(doc)
         once = canonicalize(doc, PROJECT, {})
         assert repr(doc) == before
-        assert canonicalize(once, PROJECT, {}) == once, path.name
+        assert canonicalize(once, PROJECT, {}) == once
 
 
 def test_unreadable_values_raise_one_user_error_with_every_path():

@@ -9,13 +9,16 @@ from compose.canonical import canonicalize
 from compose.model import Grant, Healthcheck, Limits, Mount, Port, Project
 
 from ._build import project_from_yaml
-from ._corpus import load_plain, sample_files, valid_files
+from ._corpus import load_plain, load_sample, sample_projects, valid_files
 
 
-@pytest.mark.parametrize("path", [p for p in valid_files() + sample_files() if p.name != "ulimits-open.yaml"],
-                         ids=lambda p: p.name)
-def test_round_trip_is_lossless(path: Path):
-    doc = load_plain(path)
+_DOCS = [(p.name, lambda p=p: load_plain(p)) for p in valid_files() if p.name != "ulimits-open.yaml"]
+_DOCS += [(f"samples/{d.name}", lambda d=d: load_sample(d).config) for d in sample_projects()]
+
+
+@pytest.mark.parametrize("name, read", _DOCS, ids=[name for name, _ in _DOCS])
+def test_round_trip_is_lossless(name, read):
+    doc = read()
     doc["name"] = "proj"
     canonical = canonicalize(doc, Path("/p"), {})
     project = Project.from_dict(canonical, "proj")

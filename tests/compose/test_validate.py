@@ -14,7 +14,7 @@ from compose.errors import Location, UserError
 from compose.schema import load_schema
 from compose.validate import check
 
-from ._corpus import RtLocator, load_plain, sample_files, valid_files
+from ._corpus import RtLocator, load_plain, load_sample, sample_projects, valid_files
 from ._fuzz import generated_docs, mutated_docs
 
 
@@ -30,11 +30,18 @@ def _svc(**services) -> dict:
     return {"services": {name: {"image": "busybox", **spec} for name, spec in services.items()}}
 
 
-@pytest.mark.parametrize("path", [p for p in valid_files() + sample_files() if p.name not in
+@pytest.mark.parametrize("path", [p for p in valid_files() if p.name not in
                                   ("include-extends.yaml", "network-open-names.yaml", "ulimits-open.yaml")],
                          ids=lambda p: p.name)
 def test_valid_corpus_has_no_semantic_errors(path: Path):
     assert _errors(load_plain(path)) == []
+
+
+@pytest.mark.parametrize("directory", sample_projects(), ids=lambda p: p.name)
+def test_samples_have_no_semantic_errors(directory: Path):
+    loaded = load_sample(directory)
+    errors, _ = check(loaded.config, loaded.sources, loaded.disabled_services)
+    assert [str(e) for e in errors] == []
 
 
 def test_undefined_networks_are_named_in_both_forms():
