@@ -9,7 +9,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from runtime.errors import InvalidArgument, NotFound
 from runtime.images.digest import digest_hex
@@ -29,7 +29,7 @@ class BlobWriter:
         self._expected = expected
         self._label = label
         store.ingest_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=store.ingest_dir, prefix="blob-")
+        fd, name = tempfile.mkstemp(dir=store.ingest_dir, prefix=f"blob-{os.getpid()}-")
         self._file = os.fdopen(fd, "wb")
         self._tmp = Path(name)
         self._hash = hashlib.sha256()
@@ -112,6 +112,14 @@ class BlobStore:
 
     def delete(self, digest: str) -> None:
         self.path(digest).unlink(missing_ok=True)
+
+    def cleanup_ingest(self, alive: Callable[[str], bool]) -> None:
+        """Remove partial blobs left by processes that died (``alive(name)`` tells from the file name)."""
+        if not self.ingest_dir.is_dir():
+            return
+        for entry in os.scandir(self.ingest_dir):
+            if not alive(entry.name):
+                Path(entry.path).unlink(missing_ok=True)
 
     def digests(self) -> Iterator[str]:
         for entry in os.scandir(self.blob_dir):

@@ -19,7 +19,7 @@ from runtime.images.blobs import DigestMismatch
 from runtime.images.digest import chain_ids, digest_hex, sha256_digest
 from runtime.images.unpack import unpack_layer
 
-__all__ = ["Layer", "LayerStore"]
+__all__ = ["Layer", "LayerStore", "pid_alive"]
 
 _META = "layer.json"
 
@@ -68,7 +68,7 @@ class LayerStore:
         Raises ``DigestMismatch`` when the content's diff id is not ``expected_diff_id``. ``verify`` runs after the
         stream is consumed and before the layer is published (e.g. to check the compressed blob's digest).
         """
-        tmp = Path(tempfile.mkdtemp(dir=self.dir, prefix=".tmp-"))
+        tmp = Path(tempfile.mkdtemp(dir=self.dir, prefix=f".tmp-{os.getpid()}-"))
         try:
             (tmp / "diff").mkdir()
             result = unpack_layer(stream, tmp / "diff", label=label)
@@ -98,9 +98,12 @@ class LayerStore:
         path = self._path(chain_id)
         if not path.exists():
             return
-        doomed = self.dir / f".del-{path.name}-{os.getpid()}"
-        os.rename(path, doomed)
-        _remove_tree(doomed)
+        doomed = Path(tempfile.mkdtemp(dir=self.dir, prefix=f".del-{os.getpid()}-")) / path.name
+        try:
+            os.rename(path, doomed)
+        except FileNotFoundError:
+            pass  # removed meanwhile
+        _remove_tree(doomed.parent)
 
     def chain_ids(self) -> Iterator[str]:
         for entry in os.scandir(self.dir):
@@ -108,10 +111,25 @@ class LayerStore:
                 yield "sha256:" + entry.name
 
     def cleanup_temporaries(self) -> None:
-        """Remove leftovers of an interrupted unpack or removal."""
+        """Remove leftovers of an unpack or removal whose process died (names carry the pid)."""
         for entry in os.scandir(self.dir):
-            if entry.name.startswith((".tmp-", ".del-")):
+            if entry.name.startswith((".tmp-", ".del-")) and not pid_alive(entry.name):
                 _remove_tree(Path(entry.path))
+
+
+def pid_alive(name: str) -> bool:
+    """For a temporary named ``<prefix>-<pid>-<random>``: is that process still running?"""
+    try:
+        pid = int(name.split("-")[1])
+    except (IndexError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _remove_tree(path: Path) -> None:

@@ -24,7 +24,7 @@ from runtime.images.blobs import BlobStore
 from runtime.images.config import apply_changes, config_bytes, new_config, now_rfc3339
 from runtime.images.digest import chain_ids, digest_hex, sha256_digest, short_id
 from runtime.images.image import Image, LayerBlob
-from runtime.images.layers import Layer, LayerStore
+from runtime.images.layers import Layer, LayerStore, pid_alive
 from runtime.images.layertar import write_layer_tar
 from runtime.images.reference import Reference, is_image_id, normalize_id, parse_reference
 from runtime.images.unpack import open_decompressed
@@ -88,6 +88,7 @@ class ImageStore:
         self.lock = threading.RLock()
         self._pins: Counter[str] = Counter()
         self.layers.cleanup_temporaries()
+        self.blobs.cleanup_ingest(pid_alive)
 
     def lease(self) -> _Lease:
         """Protect blobs and layers being added (by digest / chain id) from garbage collection until released."""
