@@ -52,9 +52,21 @@ class Resources:
     pids_limit: int = 0
     blkio_weight: int = 0
     oom_kill_disable: bool = False
+    # (device path or "major:minor", value) pairs
+    blkio_weight_device: tuple[tuple[str, int], ...] = ()
+    blkio_read_bps: tuple[tuple[str, int], ...] = ()
+    blkio_write_bps: tuple[tuple[str, int], ...] = ()
+    blkio_read_iops: tuple[tuple[str, int], ...] = ()
+    blkio_write_iops: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
+        for name in _DEVICE_FIELDS:  # lists from JSON become tuples, so the value stays hashable
+            object.__setattr__(self, name, tuple((str(d), int(v)) for d, v in getattr(self, name)))
         _validate(self)
+
+    def throttles(self) -> dict[str, tuple[tuple[str, int], ...]]:
+        """The non-empty per-device throttle fields."""
+        return {f: getattr(self, f) for f in _DEVICE_FIELDS[1:] if getattr(self, f)}
 
     def effective_memory_swap(self) -> int:
         """Docker's rule: a memory limit without ``memory_swap`` allows as much swap again (total 2 x memory)."""
@@ -68,6 +80,10 @@ class Resources:
             return cpus_to_quota(self.nano_cpus / 1e9, self.cpu_period or DEFAULT_CPU_PERIOD)
         period = self.cpu_period or DEFAULT_CPU_PERIOD
         return (self.cpu_quota if self.cpu_quota > 0 else -1), period
+
+
+_DEVICE_FIELDS = ("blkio_weight_device", "blkio_read_bps", "blkio_write_bps", "blkio_read_iops",
+                  "blkio_write_iops")
 
 
 def _validate(r: Resources) -> None:
@@ -93,6 +109,13 @@ def _validate(r: Resources) -> None:
         raise InvalidArgument(f"invalid CPU shares {r.cpu_shares}: must not be negative")
     if r.blkio_weight and not 10 <= r.blkio_weight <= 1000:
         raise InvalidArgument("Range of blkio weight is from 10 to 1000")
+    for device, weight in r.blkio_weight_device:
+        if not 10 <= weight <= 1000:
+            raise InvalidArgument(f"invalid weight for device {device}: {weight}: range is 10 to 1000")
+    for name in _DEVICE_FIELDS[1:]:
+        for device, value in getattr(r, name):
+            if value < 0:
+                raise InvalidArgument(f"{name} for device {device}: {value} must not be negative")
 
 
 def resources_from(obj: Any) -> Resources:

@@ -16,6 +16,7 @@ from runtime.cgroups.base import (
     CgroupManager, OomWatch, Resources, host_memory, iter_pid_files, online_cpus, read_int, read_keyed,
     read_text, remove_tree, resources_from, signal_all, drain_eventfd, wait_for, write_text,
 )
+from runtime.cgroups.blkio import device_number, v1_throttle_lines
 from runtime.cgroups.devices import DEFAULT_DEVICES, DeviceRule, v1_lines
 from runtime.errors import NotFound, Unsupported
 
@@ -189,7 +190,29 @@ class V1Manager(CgroupManager):
                 warnings.append("Your kernel does not support Block I/O weight: blkio_weight discarded")
             else:
                 write_text(target, str(res.blkio_weight))
+        self._apply_blkio_devices(res, warnings)
         return warnings
+
+    def _apply_blkio_devices(self, res: Resources, warnings: list[str]) -> None:
+        if not (res.blkio_weight_device or res.throttles()):
+            return
+        blkio = self._path("blkio")
+        if blkio is None:
+            warnings.append("blkio controller not mounted: per-device I/O limits discarded")
+            return
+        if res.blkio_weight_device:
+            target = next((blkio / f for f in ("blkio.weight_device", "blkio.bfq.weight_device")
+                           if (blkio / f).exists()), None)
+            if target is None:
+                warnings.append("Your kernel does not support Block I/O weight_device: discarded")
+            else:
+                for device, weight in res.blkio_weight_device:
+                    write_text(target, f"{device_number(device)} {weight}")
+        for fname, line in v1_throttle_lines(res.throttles()):
+            if not (blkio / fname).exists():
+                warnings.append(f"Your kernel does not support {fname}: discarded")
+                continue
+            write_text(blkio / fname, line)
 
     def _apply_memory(self, res: Resources, warnings: list[str]) -> None:
         wants = (res.memory or res.memory_reservation or res.memory_swap or res.memory_swappiness >= 0

@@ -18,6 +18,7 @@ from runtime.cgroups.base import (
     online_cpus, read_int, read_keyed, read_text, remove_tree, resources_from, shares_to_weight, signal_all, wait_for,
     write_text,
 )
+from runtime.cgroups.blkio import device_number, v2_io_max_lines
 from runtime.cgroups.devices import DEFAULT_DEVICES, DeviceRule, attach_program
 from runtime.errors import InvalidState, NotFound, Unsupported
 
@@ -180,6 +181,13 @@ class V2Manager(CgroupManager):
                 writes.append(("io", "io.bfq.weight", str(res.blkio_weight)))
             else:
                 writes.append(("io", "io.weight", f"default {blkio_weight_to_io_weight(res.blkio_weight)}"))
+        if res.blkio_weight_device:
+            bfq = (self.path / "io.bfq.weight").exists()
+            for device, weight in res.blkio_weight_device:
+                value = f"{device_number(device)} {weight if bfq else blkio_weight_to_io_weight(weight)}"
+                writes.append(("io", "io.bfq.weight" if bfq else "io.weight", value))
+        for line in v2_io_max_lines(res.throttles()):
+            writes.append(("io", "io.max", line))
         for ctrl, fname, value in writes:
             target = self.path / fname
             if ctrl not in have or not target.exists():

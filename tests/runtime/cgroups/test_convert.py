@@ -72,3 +72,24 @@ def test_resources_from_any_object_with_the_same_names():
     res = resources_from(Spec())
     assert (res.memory, res.nano_cpus, res.pids_limit, res.cpu_shares) == (64 * MB, 500_000_000, 10, 0)
     assert resources_from({"cpu_shares": 512}).cpu_shares == 512
+
+
+def test_device_numbers_and_lines(tmp_path):
+    from runtime.cgroups.blkio import device_number, v1_throttle_lines, v2_io_max_lines
+    assert device_number("8:16") == "8:16"
+    for bad in ("8:x", "/dev/null", str(tmp_path)):
+        with pytest.raises(InvalidArgument):
+            device_number(bad)
+    limits = {"blkio_read_bps": [("8:0", 100)], "blkio_write_iops": [("8:0", 5), ("8:16", 7)]}
+    assert v1_throttle_lines(limits) == [("blkio.throttle.read_bps_device", "8:0 100"),
+                                         ("blkio.throttle.write_iops_device", "8:0 5"),
+                                         ("blkio.throttle.write_iops_device", "8:16 7")]
+    assert v2_io_max_lines(limits) == ["8:0 rbps=100 wiops=5", "8:16 wiops=7"]
+
+
+def test_device_fields_accept_json_lists():
+    res = resources_from({"blkio_read_bps": [["8:0", 100]], "blkio_weight_device": [["8:0", 300]]})
+    assert res.blkio_read_bps == (("8:0", 100),)
+    assert res.throttles() == {"blkio_read_bps": (("8:0", 100),)}
+    with pytest.raises(InvalidArgument, match="range is 10 to 1000"):
+        Resources(blkio_weight_device=(("8:0", 5),))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import select
 import signal
 
@@ -172,3 +173,29 @@ def test_v2_warns_for_what_it_cannot_do(manager):
     warnings = manager.apply(Resources(memory_swappiness=10, oom_kill_disable=True))
     assert any("swappiness" in w for w in warnings)
     assert any("oom_kill_disable" in w for w in warnings)
+
+
+def _block_device() -> str:
+    import stat as st
+    for name in sorted(os.listdir("/sys/block")):
+        path = f"/dev/{name}"
+        if not name.startswith(("loop", "ram", "zram")) and os.path.exists(path) \
+                and st.S_ISBLK(os.stat(path).st_mode):
+            return path
+    pytest.skip("no real block device node under /dev to name in a throttle")
+
+
+def test_per_device_throttles_written(manager):
+    _needs(manager, "io" if manager.version == 2 else "blkio")
+    dev = _block_device()
+    rdev = os.stat(dev).st_rdev
+    num = f"{os.major(rdev)}:{os.minor(rdev)}"
+    warnings = manager.apply(Resources(blkio_read_bps=((dev, 1048576),), blkio_write_iops=((num, 100),)))
+    if manager.version == 1:
+        assert warnings == []
+        blkio = manager.paths()["blkio"]
+        assert (blkio / "blkio.throttle.read_bps_device").read_text().split() == [num, "1048576"]
+        assert (blkio / "blkio.throttle.write_iops_device").read_text().split() == [num, "100"]
+    else:
+        line = next(x for x in (manager.path / "io.max").read_text().splitlines() if x.startswith(num))
+        assert "rbps=1048576" in line and "wiops=100" in line
