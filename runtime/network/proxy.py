@@ -1,169 +1,154 @@
 """The userland port proxy: one process per container, forwarding its published host sockets to it.
 
-Run as ``python -I -S .../proxy.py CONFIG_JSON`` with the already bound (and listening) sockets inherited
-as file descriptors; CONFIG_JSON is ``[{"fd": 3, "proto": "tcp", "target": ["172.18.0.2", 80]}, ...]``.
-The process outlives the daemon that started it and stops on SIGTERM. Standard library only, so it starts fast.
+Run as ``python -I -S .../proxy.py CONFIG_JSON`` with the already bound (and listening) sockets inherited as
+file descriptors; CONFIG_JSON is ``[{"fd": 3, "proto": "tcp", "target": ["172.18.0.2", 80]}, ...]``. Once every
+socket is served it writes ``ready`` on stdout and closes it. It outlives the daemon that started it and stops
+on SIGTERM. Standard library only and no asyncio, so it is up in a few tens of milliseconds.
 
-TCP: each accepted connection gets a connection to the target; bytes are copied both ways and a half-close
-is passed on. UDP: each client address gets its own connected socket to the target; replies go back to the
-client from the published socket; a flow idle for ``UDP_IDLE`` seconds is forgotten.
+TCP: an accept thread per listener; each connection gets a connection to the target and two copy threads,
+passing a half-close on; a refused target resets the client. UDP: each client address gets its own connected
+socket to the target and a thread relaying replies back from the published socket; a flow idle for
+``UDP_IDLE`` seconds is forgotten.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import socket
 import sys
+import threading
 from typing import Any
 
 __all__ = ["serve", "main", "UDP_IDLE"]
 
 UDP_IDLE = 60.0
 _BUF = 65536
+_RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # struct linger {on, 0 s}: close sends a reset
 
 
-async def _pipe(loop: asyncio.AbstractEventLoop, src: socket.socket, dst: socket.socket) -> None:
+def _start(target: Any, *args: Any) -> None:
+    threading.Thread(target=target, args=args, daemon=True).start()
+
+
+def _copy(src: socket.socket, dst: socket.socket, done: threading.Semaphore) -> None:
     buf = bytearray(_BUF)
     view = memoryview(buf)
     try:
         while True:
-            n = await loop.sock_recv_into(src, buf)
+            n = src.recv_into(buf)
             if not n:
                 break
-            await loop.sock_sendall(dst, view[:n])
+            dst.sendall(view[:n])
     except OSError:
-        pass
+        for s in (src, dst):  # a reset on one side ends both directions, waking the other copier
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
     finally:
         try:
             dst.shutdown(socket.SHUT_WR)
         except OSError:
             pass
+        if not done.acquire(blocking=False):  # the other direction finished first: close both
+            src.close()
+            dst.close()
 
 
-async def _handle_tcp(loop: asyncio.AbstractEventLoop, client: socket.socket, target: tuple[str, int]) -> None:
+def _tcp_connection(client: socket.socket, target: tuple[str, int]) -> None:
     family = socket.AF_INET6 if ":" in target[0] else socket.AF_INET
     upstream = socket.socket(family, socket.SOCK_STREAM)
-    upstream.setblocking(False)
-    client.setblocking(False)
+    upstream.settimeout(10)
     try:
-        try:
-            await loop.sock_connect(upstream, target)
-        except OSError:
-            # Refused or unreachable: reset the client rather than accept-then-hang.
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            return
-        for s in (client, upstream):
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        await asyncio.gather(_pipe(loop, client, upstream), _pipe(loop, upstream, client))
-    finally:
-        client.close()
+        upstream.connect(target)
+    except OSError:
         upstream.close()
+        try:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RST)
+        finally:
+            client.close()
+        return
+    upstream.settimeout(None)
+    for s in (client, upstream):
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    done = threading.Semaphore(1)
+    _start(_copy, upstream, client, done)
+    _copy(client, upstream, done)
 
 
-async def _serve_tcp(listener: socket.socket, target: tuple[str, int]) -> None:
-    loop = asyncio.get_running_loop()
-    listener.setblocking(False)
-    tasks: set[asyncio.Task[None]] = set()
+def _serve_tcp(listener: socket.socket, target: tuple[str, int]) -> None:
     while True:
         try:
-            client, _ = await loop.sock_accept(listener)
+            client, _ = listener.accept()
         except OSError:
-            await asyncio.sleep(0.05)  # e.g. EMFILE: back off instead of spinning on the ready listener
+            threading.Event().wait(0.05)  # e.g. EMFILE: back off instead of spinning on the ready listener
             continue
-        task = loop.create_task(_handle_tcp(loop, client, target))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        _start(_tcp_connection, client, target)
 
 
-class _UdpFlow(asyncio.DatagramProtocol):
-    def __init__(self, listener: asyncio.DatagramTransport, client: Any, flows: dict[Any, "_UdpFlow"]) -> None:
-        self.listener, self.client, self.flows = listener, client, flows
-        self.transport: asyncio.DatagramTransport | None = None
-        self.idle: asyncio.TimerHandle | None = None
+class _Udp:
+    def __init__(self, listener: socket.socket, target: tuple[str, int]) -> None:
+        self.listener, self.target = listener, target
+        self.flows: dict[Any, socket.socket] = {}
+        self.lock = threading.Lock()
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    def serve(self) -> None:
+        while True:
+            try:
+                data, addr = self.listener.recvfrom(_BUF)
+            except OSError:
+                continue
+            with self.lock:
+                flow = self.flows.get(addr)
+                if flow is None:
+                    flow = self._open(addr)
+            if flow is not None:
+                try:
+                    flow.send(data)
+                except OSError:
+                    pass
 
-    def touch(self) -> None:
-        if self.idle is not None:
-            self.idle.cancel()
-        self.idle = asyncio.get_running_loop().call_later(UDP_IDLE, self.close)
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.touch()
-        self.listener.sendto(data, self.client)
-
-    def error_received(self, exc: Exception) -> None:
-        pass
-
-    def close(self) -> None:
-        self.flows.pop(self.client, None)
-        if self.transport is not None:
-            self.transport.close()
-
-
-class _UdpListener(asyncio.DatagramProtocol):
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.flows: dict[Any, _UdpFlow] = {}
-        self.pending: dict[Any, list[bytes]] = {}
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def error_received(self, exc: Exception) -> None:
-        pass
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        flow = self.flows.get(addr)
-        if flow is not None and flow.transport is not None:
-            flow.touch()
-            flow.transport.sendto(data)
-            return
-        if addr in self.pending:
-            self.pending[addr].append(data)
-            return
-        self.pending[addr] = [data]
-        asyncio.get_running_loop().create_task(self._open(addr))
-
-    async def _open(self, addr: Any) -> None:
-        loop = asyncio.get_running_loop()
-        assert self.transport is not None
-        flow = _UdpFlow(self.transport, addr, self.flows)
+    def _open(self, addr: Any) -> socket.socket | None:
+        family = socket.AF_INET6 if ":" in self.target[0] else socket.AF_INET
+        flow = socket.socket(family, socket.SOCK_DGRAM)
         try:
-            await loop.create_datagram_endpoint(lambda: flow, remote_addr=self.target)
+            flow.connect(self.target)
         except OSError:
-            self.pending.pop(addr, None)
-            return
+            flow.close()
+            return None
+        flow.settimeout(UDP_IDLE)
         self.flows[addr] = flow
-        flow.touch()
-        for data in self.pending.pop(addr, []):
-            assert flow.transport is not None
-            flow.transport.sendto(data)
+        _start(self._replies, addr, flow)
+        return flow
+
+    def _replies(self, addr: Any, flow: socket.socket) -> None:
+        try:
+            while True:
+                try:
+                    data = flow.recv(_BUF)
+                except socket.timeout:
+                    break
+                except ConnectionRefusedError:
+                    continue  # ICMP port unreachable from the target: keep the flow, like conntrack does
+                self.listener.sendto(data, addr)
+        except OSError:
+            pass
+        finally:
+            with self.lock:
+                self.flows.pop(addr, None)
+            flow.close()
 
 
-async def serve(entries: list[dict[str, Any]]) -> None:
-    """Forward every entry until cancelled."""
-    loop = asyncio.get_running_loop()
-    jobs = []
+def serve(entries: list[dict[str, Any]]) -> None:
+    """Start serving every entry in background threads."""
     for entry in entries:
         sock = socket.socket(fileno=int(entry["fd"]))
+        sock.setblocking(True)
         target = (str(entry["target"][0]), int(entry["target"][1]))
         if entry["proto"] == "tcp":
-            jobs.append(_serve_tcp(sock, target))
+            _start(_serve_tcp, sock, target)
         else:
-            sock.setblocking(False)
-            await loop.create_datagram_endpoint(lambda t=target: _UdpListener(t), sock=sock)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    tasks = [loop.create_task(j) for j in jobs]
-    _report_ready()
-    await stop.wait()
-    for task in tasks:
-        task.cancel()
+            _start(_Udp(sock, target).serve)
 
 
 def _report_ready() -> None:
@@ -182,7 +167,13 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: proxy.py CONFIG_JSON", file=sys.stderr)
         return 2
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    asyncio.run(serve(json.loads(args[0])))
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    serve(json.loads(args[0]))
+    _report_ready()
+    while not stop.wait(3600):
+        pass
     return 0
 
 

@@ -174,3 +174,44 @@ def test_host_binding_option_sets_the_default_host_address(net, tmp_path, wait_f
     net.svc.connect(n.name, cid, ns)
     bound = net.svc.publish(cid, [PortBinding(80)])
     assert [b.host_ip for b in bound] == ["127.0.0.1"]
+
+
+_UPPER = ("import socket,threading\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+          "s.bind(('0.0.0.0',7000))\ns.listen(128)\nprint('ready',flush=True)\n"
+          "def h(c):\n b=b''\n while True:\n  d=c.recv(65536)\n  if not d: break\n  b+=d\n"
+          " c.sendall(b.upper())\n c.close()\n"
+          "while True:\n c,_=s.accept()\n threading.Thread(target=h,args=(c,)).start()\n")
+
+
+def test_tcp_half_close_concurrency_and_refused_target(net):
+    n = net.create()
+    cid, ns = net.sandbox()
+    net.svc.connect(n.name, cid, ns)
+    proc = net.spawn(ns, [sys.executable, "-c", _UPPER])
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    bound = net.svc.publish(cid, [PortBinding(7000, host_ip="127.0.0.1"), PortBinding(7001, host_ip="127.0.0.1")])
+    port = next(b.host_port for b in bound if b.container_port == 7000)
+    dead = next(b.host_port for b in bound if b.container_port == 7001)
+
+    def ask(payload: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)  # the server answers only after EOF: the half-close must pass through
+            out = b""
+            while chunk := s.recv(65536):
+                out += chunk
+            return out
+
+    big = os.urandom(3 * 1024 * 1024).hex().encode()[:2_000_000]
+    assert ask(big) == big.upper()
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(ask, [b"conn-%d" % i for i in range(64)]))
+    assert answers == [b"CONN-%d" % i for i in range(64)]
+
+    with socket.create_connection(("127.0.0.1", dead), timeout=10) as s:
+        s.settimeout(10)
+        try:
+            assert s.recv(1) == b""
+        except ConnectionResetError:
+            pass  # the target refused: the client is reset instead of left hanging
