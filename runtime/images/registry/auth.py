@@ -17,7 +17,8 @@ from runtime.errors import InvalidArgument
 from runtime.images._atomic import write_bytes_atomic
 from runtime.images.registry.config import auth_key
 
-__all__ = ["Credentials", "Challenge", "load_credentials", "store_credentials", "parse_challenge"]
+__all__ = ["Credentials", "Challenge", "load_credentials", "store_credentials", "parse_challenge",
+           "credentials_from_header"]
 
 _PARAM = re.compile(r'([A-Za-z][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
 
@@ -90,3 +91,18 @@ def parse_challenge(header: str) -> Challenge | None:
     params = {m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3)).replace('\\"', '"')
               for m in _PARAM.finditer(rest)}
     return Challenge(scheme.lower(), params)
+
+
+def credentials_from_header(value: str | None) -> Credentials | None:
+    """Decode the Engine API's ``X-Registry-Auth`` header (base64url JSON with ``username``/``password``) that the
+    docker CLI and docker-py send with pull and push. Empty or ``{}`` means anonymous."""
+    if not value:
+        return None
+    padded = value + "=" * (-len(value) % 4)
+    try:
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InvalidArgument(f"X-Registry-Auth header is not base64url-encoded JSON: {err}") from err
+    if not isinstance(data, dict) or not data.get("username"):
+        return None
+    return Credentials(str(data["username"]), str(data.get("password", "")))
