@@ -29,6 +29,7 @@ __all__ = ["SecurityPlan", "build_plan", "apply_sysctls_and_paths", "apply_befor
 class SecurityPlan:
     capabilities: int = capabilities.DEFAULT_MASK
     seccomp_bpf: bytes = b""  # empty: unconfined
+    seccomp_flags: int = 0  # SECCOMP_FILTER_FLAG_* from the profile's "flags"
     no_new_privs: bool = False
     rlimits: tuple[tuple[int, int, int], ...] = ()
     sysctls: Mapping[str, str] = field(default_factory=dict)
@@ -40,6 +41,7 @@ class SecurityPlan:
         return {
             "capabilities": self.capabilities,
             "seccomp_bpf": base64.b64encode(self.seccomp_bpf).decode(),
+            "seccomp_flags": self.seccomp_flags,
             "no_new_privs": self.no_new_privs,
             "rlimits": [list(r) for r in self.rlimits],
             "sysctls": dict(self.sysctls),
@@ -53,6 +55,7 @@ class SecurityPlan:
         return cls(
             capabilities=int(data["capabilities"]),
             seccomp_bpf=base64.b64decode(data.get("seccomp_bpf") or ""),
+            seccomp_flags=int(data.get("seccomp_flags") or 0),
             no_new_privs=bool(data.get("no_new_privs")),
             rlimits=tuple((int(a), int(b), int(c)) for a, b, c in data.get("rlimits") or ()),
             sysctls=dict(data.get("sysctls") or {}),
@@ -94,7 +97,8 @@ def build_plan(*, cap_add: Iterable[str] = (), cap_drop: Iterable[str] = (), pri
         raise InvalidArgument(f"Invalid value {oom_score_adj}, range for oom score adj is [-1000, 1000]")
     masked = () if privileged else tuple(paths.DEFAULT_MASKED_PATHS if masked_paths is None else masked_paths)
     ro = () if privileged else tuple(paths.DEFAULT_READONLY_PATHS if readonly_paths is None else readonly_paths)
-    return SecurityPlan(capabilities=mask, seccomp_bpf=bpf, no_new_privs=no_new_privs,
+    flags = 0 if profile is None else seccomp.profile_flags(profile)
+    return SecurityPlan(capabilities=mask, seccomp_bpf=bpf, seccomp_flags=flags, no_new_privs=no_new_privs,
                         rlimits=tuple(rlimits.check_ulimits(ulimits)), sysctls=checked,
                         oom_score_adj=oom_score_adj, masked_paths=masked, readonly_paths=ro)
 
@@ -112,7 +116,7 @@ def apply_before_user(plan: SecurityPlan) -> None:
     if plan.oom_score_adj is not None:
         privileges.set_oom_score_adj(plan.oom_score_adj)
     if plan.seccomp_bpf and not plan.no_new_privs:
-        seccomp.install_filter(plan.seccomp_bpf)
+        seccomp.install_filter(plan.seccomp_bpf, plan.seccomp_flags)
     capabilities.prepare_capabilities(plan.capabilities)
 
 
@@ -122,4 +126,4 @@ def apply_after_user(plan: SecurityPlan) -> None:
     if plan.no_new_privs:
         privileges.set_no_new_privs()
         if plan.seccomp_bpf:
-            seccomp.install_filter(plan.seccomp_bpf)
+            seccomp.install_filter(plan.seccomp_bpf, plan.seccomp_flags)

@@ -22,7 +22,7 @@ from runtime import linux
 
 __all__ = [
     "UNCONFINED", "DEFAULT", "default_profile", "load_profile", "compile_profile", "install_filter",
-    "go_arch",
+    "go_arch", "FILTER_FLAGS", "profile_flags",
 ]
 
 UNCONFINED = "unconfined"
@@ -31,6 +31,10 @@ _DEFAULT_FILE = Path(__file__).with_name("seccomp_default.json")
 _PR_SET_SECCOMP = 22
 _SECCOMP_MODE_FILTER = 2
 _EPERM = 1
+_SECCOMP_SET_MODE_FILTER = 1
+_SYS_SECCOMP = {"x86_64": 317, "aarch64": 277, "s390x": 348, "ppc64le": 358, "riscv64": 277}
+# Docker profile "flags" -> SECCOMP_FILTER_FLAG_* (linux/seccomp.h); TSYNC is meaningless for one thread.
+FILTER_FLAGS = {"SECCOMP_FILTER_FLAG_TSYNC": 1, "SECCOMP_FILTER_FLAG_LOG": 2, "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4}
 _GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv6l": "arm", "i686": "386",
             "i386": "386", "s390x": "s390x", "ppc64le": "ppc64le", "riscv64": "riscv64", "mips64": "mips64"}
 
@@ -41,13 +45,26 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def install_filter(bpf: bytes) -> None:
-    """Install a compiled BPF program (from ``compile_profile``) in this thread. Raises ``OSError`` on refusal."""
+def install_filter(bpf: bytes, flags: int = 0) -> None:
+    """Install a compiled BPF program (from ``compile_profile``) in this thread, with ``SECCOMP_FILTER_FLAG_*``
+    ``flags`` (``profile_flags``). Raises ``OSError`` on refusal."""
     if not bpf or len(bpf) % 8:
         raise ValueError(f"not a BPF program: {len(bpf)} bytes")
     buf = ctypes.create_string_buffer(bpf, len(bpf))
     prog = _SockFprog(len(bpf) // 8, ctypes.addressof(buf))
-    linux.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(prog))
+    if not flags:
+        linux.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(prog))
+        return
+    nr = _SYS_SECCOMP.get(os.uname().machine)
+    if nr is None:
+        raise OSError(38, f"seccomp filter flags: unknown seccomp syscall number on {os.uname().machine}")
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    ret = libc.syscall(ctypes.c_long(nr), ctypes.c_uint(_SECCOMP_SET_MODE_FILTER), ctypes.c_uint(flags),
+                       ctypes.c_void_p(ctypes.addressof(prog)))
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"seccomp(SET_MODE_FILTER, {flags:#x}): {os.strerror(err)}")
 
 
 # -- parent side ---------------------------------------------------------------------------------------------------
@@ -105,6 +122,9 @@ def _check_profile(profile: Any) -> None:
     _action(profile["defaultAction"], profile.get("defaultErrnoRet"))
     if profile.get("architectures") and profile.get("archMap"):
         raise InvalidArgument("seccomp profile: use either 'architectures' or 'archMap', not both")
+    flags = profile.get("flags") or []
+    if not isinstance(flags, list) or any(f not in FILTER_FLAGS for f in flags):
+        raise InvalidArgument(f"seccomp profile: flags must be a list of {', '.join(FILTER_FLAGS)}")
     calls = profile.get("syscalls")
     calls = [] if calls is None else calls
     if not isinstance(calls, list):
@@ -130,6 +150,14 @@ def _check_profile(profile: Any) -> None:
                     raise InvalidArgument(f"seccomp profile: {where}.args[{j}].{key} must be an integer")
             if not 0 <= arg.get("index", -1) <= 5:
                 raise InvalidArgument(f"seccomp profile: {where}.args[{j}]: index must be 0-5")
+
+
+def profile_flags(profile: dict[str, Any]) -> int:
+    """The profile's ``flags`` as a ``SECCOMP_FILTER_FLAG_*`` mask (TSYNC dropped: the child has one thread)."""
+    mask = 0
+    for name in profile.get("flags") or ():
+        mask |= FILTER_FLAGS[name]
+    return mask & ~FILTER_FLAGS["SECCOMP_FILTER_FLAG_TSYNC"]
 
 
 def _cmp_ops() -> dict[str, int]:

@@ -97,6 +97,7 @@ def test_load_profile_forms(tmp_path):
                                                         "args": [{"index": 0, "value": "x", "op": "SCMP_CMP_EQ"}]}]},
      "must be an integer"),
     ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": {}}, "must be a list"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_FAST"]}, "flags must be a list"),
 ])
 def test_bad_profiles_are_invalid_arguments(profile, msg):
     with pytest.raises(InvalidArgument, match=msg):
@@ -193,3 +194,21 @@ def test_install_without_privilege_or_nnp_is_refused(in_child):
             return err.errno
         return 0
     assert in_child(child) == errno.EACCES
+
+
+@pytest.mark.root
+def test_profile_flags_reach_the_kernel(in_child, tmp_path):
+    profile = {"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_TSYNC"],
+               "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}
+    flags = seccomp.profile_flags(seccomp.load_profile(profile))
+    assert flags == seccomp.FILTER_FLAGS["SECCOMP_FILTER_FLAG_LOG"]
+    bpf = seccomp.compile_profile(profile, [])
+
+    def child():
+        seccomp.install_filter(bpf, flags)
+        try:
+            os.mkdir(tmp_path / "x")
+        except OSError as err:
+            return err.errno
+        return 0
+    assert in_child(child) == errno.EPERM
