@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import os
+import posixpath
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,11 @@ def _resource(kind: str, key: str, value: Any, project: str | None, ctx: _Contex
             body[flag] = _flag(body[flag], path + (flag,), ctx)
     if kind in ("secrets", "configs") and "file" in body:
         body["file"] = resolve_path(body["file"], ctx.project_dir, ctx.environment)
+    if kind in ("secrets", "configs") and body.get("environment") in ctx.environment:
+        body["content"] = ctx.environment[body["environment"]]
+    options = body.get("driver_opts") or {}
+    if kind == "volumes" and body.get("driver") == "local" and options.get("o") == "bind" and "device" in options:
+        options["device"] = resolve_path(options["device"], ctx.project_dir, ctx.environment)
     if not body.get("name"):
         if body.get("external"):
             body["name"] = key
@@ -126,9 +132,30 @@ def _service(raw: dict[str, Any], path: KeyPath, ctx: _Context) -> dict[str, Any
         result = rule(value, path + (key,), ctx) if rule else copy.deepcopy(value)
         if result is not None:
             out[key] = result
-    if "networks" not in out and "network_mode" not in out:
+    if "networks" not in out and "network_mode" not in out and "provider" not in out:
         out["networks"] = {"default": None}
+    if out.get("pull_policy") == "if_not_present":
+        out["pull_policy"] = "missing"
+    _infer_depends_on(out)
     return dict(sorted(out.items()))
+
+
+def _infer_depends_on(service: dict[str, Any]) -> None:
+    """Links, ``service:`` namespaces and volumes_from imply a dependency (as Docker Compose records them)."""
+    implied: list[tuple[str, bool]] = [(link.split(":", 1)[0], True) for link in service.get("links") or []]
+    for key in ("network_mode", "ipc", "pid", "uts"):
+        value = service.get(key)
+        if isinstance(value, str) and value.startswith("service:"):
+            implied.append((value.split(":", 1)[1], True))
+    for item in service.get("volumes_from") or []:
+        if not item.startswith("container:"):
+            implied.append((item.split(":", 1)[0], False))
+    if not implied:
+        return
+    depends = service.setdefault("depends_on", {})
+    for name, restart in implied:
+        if name not in depends:
+            depends[name] = {"condition": "service_started", "required": True, **({"restart": True} if restart else {})}
 
 
 def _command(value: Any, path: KeyPath, ctx: _Context) -> list[str] | None:
@@ -257,6 +284,10 @@ def _volumes(value: Any, path: KeyPath, ctx: _Context) -> list[dict[str, Any]]:
                 del mount["read_only"]
         if mount.get("type") == "bind" and mount.get("source"):
             mount["source"] = resolve_path(mount["source"], ctx.project_dir, ctx.environment)
+        if isinstance(mount.get("target"), str) and mount["target"].startswith("/"):
+            mount["target"] = posixpath.normpath(mount["target"])
+        if mount.get("type") == "bind" and isinstance(mount.get("bind"), dict):
+            mount["bind"].setdefault("create_host_path", True)
         for section, flags in (("bind", ("create_host_path",)), ("volume", ("nocopy",))):
             for flag in flags:
                 if flag in (mount.get(section) or {}):
@@ -271,13 +302,16 @@ def _volumes(value: Any, path: KeyPath, ctx: _Context) -> list[dict[str, Any]]:
 
 
 def _grants(value: Any, path: KeyPath, ctx: _Context) -> list[dict[str, Any]]:
-    """A service's secrets or configs: ``[name]`` -> ``[{source: name}]``; ``mode`` as an int (strings are octal)."""
+    """A service's secrets or configs: ``[name]`` -> ``[{source: name}]``; ``mode`` as an int (strings are octal).
+
+    A secret without a target gets ``/run/secrets/<source>``, as Docker Compose records it.
+    """
     out = []
     for index, item in enumerate(value):
-        if isinstance(item, str):
-            out.append({"source": item})
-            continue
-        grant = copy.deepcopy(item)
+        grant = {"source": item} if isinstance(item, str) else copy.deepcopy(item)
+        if path[-1] == "secrets" and path[-2] != "build":
+            target = grant.get("target") or str(grant.get("source"))
+            grant["target"] = target if target.startswith("/") else f"/run/secrets/{target}"
         if isinstance(grant.get("mode"), str):
             grant["mode"] = _converter(lambda v: int(v, 8))(grant["mode"], path + (index, "mode"), ctx)
         out.append(grant)
@@ -414,6 +448,16 @@ def _build(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any]:
     return out
 
 
+def _develop(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    out: dict[str, Any] = copy.deepcopy(value)
+    for rule in out.get("watch") or []:
+        if isinstance(rule.get("path"), str):
+            rule["path"] = resolve_path(rule["path"], ctx.project_dir, ctx.environment)
+    return out
+
+
 def _deploy(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any] | None:
     if value is None:
         return None
@@ -432,6 +476,11 @@ def _deploy(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any] | None:
             section["memory"] = _bytes(section["memory"], where + ("memory",), ctx)
         if "pids" in section:
             section["pids"] = _int(section["pids"], where + ("pids",), ctx)
+        for device in section.get("devices") or []:
+            if device.get("count") is None and not device.get("device_ids"):
+                device["count"] = -1  # "all", as Docker Compose records it
+            elif device.get("count") == "all":
+                device["count"] = -1
     policy = out.get("restart_policy") or {}
     for key in ("delay", "window"):
         if key in policy:
@@ -525,4 +574,5 @@ _SERVICE_RULES: dict[str, Callable[[Any, KeyPath, _Context], Any]] = {
     "ulimits": _ulimits,
     "volumes": _volumes,
     "deploy": _deploy,
+    "develop": _develop,
 }

@@ -44,11 +44,12 @@ class ServiceGraph:
 
     def _add_edges(self, name: str, service: Service, chosen: set[str]) -> None:
         graph = self.graph
+        other = dict(reversed(self._other_needs(service)))  # target -> first way it is needed
         for target, dep in (service.depends_on or {}).items():
             if target in chosen:
-                graph.add_edge(name, target, via="depends_on", condition=dep.condition, required=dep.required,
-                               restart=bool(dep.restart))
-        for target, via in self._other_needs(service):
+                graph.add_edge(name, target, via=other.get(target, "depends_on"), condition=dep.condition,
+                               required=dep.required, restart=bool(dep.restart))
+        for target, via in other.items():
             if target in chosen and not graph.has_edge(name, target):
                 graph.add_edge(name, target, via=via, condition="service_started", required=True, restart=False)
         for key in service.networks or {}:
@@ -63,7 +64,9 @@ class ServiceGraph:
     @staticmethod
     def _other_needs(service: Service) -> list[tuple[str, str]]:
         out = [(link.split(":", 1)[0], "links") for link in service.links or ()]
-        for via, mode in (("network_mode", service.network_mode), ("ipc", service.ipc), ("pid", service.pid)):
+        modes = (("network_mode", service.network_mode), ("ipc", service.ipc), ("pid", service.pid),
+                 ("uts", service.uts))
+        for via, mode in modes:
             if mode and mode.startswith("service:"):
                 out.append((mode.split(":", 1)[1], via))
         for item in service.volumes_from or ():

@@ -350,7 +350,7 @@ class Service:
         """Services this one needs started first (depends_on, links, ``service:`` modes, volumes_from)."""
         out = set(self.depends_on or {})
         out.update(link.split(":", 1)[0] for link in self.links or ())
-        for mode in (self.network_mode, self.ipc, self.pid):
+        for mode in (self.network_mode, self.ipc, self.pid, self.uts):
             if mode and mode.startswith("service:"):
                 out.add(mode.split(":", 1)[1])
         for item in self.volumes_from or ():

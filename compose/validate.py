@@ -221,7 +221,7 @@ def _dependencies(c: _Checker) -> None:
             c.service_ref(where, name, target, "depends on", required)
         for index, link in enumerate(service.get("links") or []):
             c.service_ref(path + ("links", index), name, link.split(":", 1)[0], "links to")
-        for key in ("ipc", "pid"):
+        for key in ("ipc", "pid", "uts"):
             value = service.get(key)
             if isinstance(value, str) and value.startswith("service:"):
                 c.service_ref(path + (key,), name, value.split(":", 1)[1], f"shares the {key} namespace of")
@@ -235,7 +235,7 @@ def dependency_edges(services: dict[str, dict[str, Any]]) -> Iterator[tuple[str,
             yield name, target, "depends_on"
         for link in service.get("links") or []:
             yield name, link.split(":", 1)[0], "links"
-        for key in ("network_mode", "ipc", "pid"):
+        for key in ("network_mode", "ipc", "pid", "uts"):
             value = service.get(key)
             if isinstance(value, str) and value.startswith("service:"):
                 yield name, value.split(":", 1)[1], key

@@ -55,7 +55,21 @@ TABLE = [
      "[{type: bind, source: /srv/app/rel, target: /r, read_only: true}]"),
     ("volumes: [{type: tmpfs, target: /t, tmpfs: {size: 64m, mode: '1777'}}]", "volumes",
      "[{type: tmpfs, target: /t, tmpfs: {size: 67108864, mode: 1023}}]"),
-    ("secrets: [token, {source: cert, mode: '0440'}]", "secrets", "[{source: token}, {source: cert, mode: 288}]"),
+    ("secrets: [token, {source: cert, mode: '0440'}, {source: k, target: k.pem}]", "secrets",
+     "[{source: token, target: /run/secrets/token}, {source: cert, target: /run/secrets/cert, mode: 288},"
+     " {source: k, target: /run/secrets/k.pem}]"),
+    ("links: ['db:database']\nnetwork_mode: 'service:vpn'\nvolumes_from: ['data:ro']\n"
+     "depends_on: {db: {condition: service_healthy}}", "depends_on",
+     "{db: {condition: service_healthy, required: true}, vpn: {condition: service_started, required: true,"
+     " restart: true}, data: {condition: service_started, required: true}}"),
+    ("pull_policy: if_not_present", "pull_policy", "missing"),
+    ("volumes: ['/data/../cache/']", "volumes", "[{type: volume, target: /cache, volume: {}}]"),
+    ("volumes: [{type: bind, source: /x, target: /y, bind: {propagation: shared}}]", "volumes",
+     "[{type: bind, source: /x, target: /y, bind: {propagation: shared, create_host_path: true}}]"),
+    ("develop: {watch: [{path: ./src, action: sync, target: /app}]}", "develop",
+     "{watch: [{path: /srv/app/src, action: sync, target: /app}]}"),
+    ("deploy: {resources: {reservations: {devices: [{capabilities: [gpu]}]}}}", "deploy",
+     "{resources: {reservations: {devices: [{capabilities: [gpu], count: -1}]}}}"),
     ("configs: [conf]", "configs", "[{source: conf}]"),
     ("depends_on: [db]", "depends_on", "{db: {condition: service_started, required: true}}"),
     ("depends_on: {db: {condition: service_healthy, restart: true}}", "depends_on",
@@ -144,6 +158,11 @@ def test_resources_get_engine_names_external_keeps_its_own():
                                "named": {"name": "custom"}, "old": {"external": True, "name": "legacy"}}
     assert out["volumes"] == {"e": {"external": True, "name": "e"}, "v": {"name": "demo_v"}}
     assert out["secrets"] == {"s": {"file": "/srv/app/s.txt", "name": "demo_s"}}
+    from_env = canonicalize({"services": {}, "secrets": {"e": {"environment": "TOKEN"}},
+                             "volumes": {"d": {"driver": "local", "driver_opts": {"o": "bind", "device": "./data"}}}},
+                            PROJECT, {"TOKEN": "s3cret"})
+    assert from_env["secrets"] == {"e": {"content": "s3cret", "environment": "TOKEN"}}
+    assert from_env["volumes"]["d"]["driver_opts"]["device"] == "/srv/app/data"
     assert out["configs"] == {"c": {"content": "x", "name": "demo_c"}}
 
 

@@ -50,7 +50,7 @@ secrets: {token: {file: ./token.txt}}
     assert project.networks["default"].name == "demo_default"
     assert project.volumes["data"].name == "demo_data"
     assert project.secrets["token"].file == "/srv/demo/token.txt"
-    assert web.secrets == (Grant(source="token"),)
+    assert web.secrets == (Grant(source="token", target="/run/secrets/token"),)
     assert web.secrets[0].path("secrets") == "/run/secrets/token"
     assert Grant(source="c", target="etc/c").path("configs") == "/etc/c"
 
