@@ -14,9 +14,14 @@ import shutil
 
 from runtime.errors import EngineError, Unsupported
 
-__all__ = ["TABLE", "install_redirect", "redirect_script"]
+__all__ = ["TABLE", "install_redirect", "redirect_available", "redirect_script"]
 
 TABLE = "pycompose_dns"
+
+
+def redirect_available() -> bool:
+    """Whether the tools redirection needs are installed."""
+    return shutil.which("nft") is not None and shutil.which("nsenter") is not None
 
 
 def redirect_script(address: str, udp_port: int, tcp_port: int) -> str:

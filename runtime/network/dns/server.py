@@ -25,7 +25,7 @@ from runtime import linux
 from runtime.errors import Conflict, InvalidArgument, NotFound
 from runtime.network.dns.forwarder import Forwarder, Upstream, host_upstreams, parse_upstreams
 from runtime.network.dns.records import Records
-from runtime.network.dns.redirect import install_redirect
+from runtime.network.dns.redirect import install_redirect, redirect_available
 from runtime.network.dns.wire import (
     CLASS_ANY, CLASS_IN, RCODE_BADVERS, RCODE_NOERROR, RCODE_NOTIMP, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA,
     TYPE_ANY, TYPE_PTR, Query, build_error, build_reply, encode_name, parse_query, truncate_reply,
@@ -55,6 +55,7 @@ class Scope:
     tcp: socket.socket
     address: tuple[str, int]
     loop: asyncio.AbstractEventLoop | None = None
+    netns_id: tuple[int, int] = (0, 0)
     server: asyncio.base_events.Server | None = None
     cache: dict[bytes, bytes | tuple[bytes, ...]] = field(default_factory=dict)
     version: int = -1
@@ -113,6 +114,20 @@ async def _open_in_netns(netns_path: str, address: str, port: int) -> tuple[sock
     return await done
 
 
+def _netns_identity(path: str) -> tuple[int, int]:
+    """(device, inode) naming a network namespace, whichever file refers to it.
+
+    A scope in the daemon's own netns (``network_mode: host``) would take the host's 127.0.0.11:53: refused.
+    """
+    try:
+        st, own = os.stat(path), os.stat("/proc/self/ns/net")
+    except FileNotFoundError as err:
+        raise NotFound(f"network namespace {path} not found") from err
+    if (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino):
+        raise InvalidArgument("no embedded DNS in the host's network namespace (network_mode: host)")
+    return st.st_dev, st.st_ino
+
+
 def _variants(v4: Sequence[bytes], v6: Sequence[bytes]) -> list[tuple[list[bytes], list[bytes]]]:
     """Orders to answer in: every permutation for up to 4 addresses, else 16 random shuffles."""
     def orders(addrs: Sequence[bytes]) -> list[list[bytes]]:
@@ -136,13 +151,15 @@ class DnsServer:
     """The embedded DNS server for every container of one daemon. Create and use it inside the loop."""
 
     def __init__(self, records: Records | None = None, *, forwarder: Forwarder | None = None,
-                 address: str = DEFAULT_ADDRESS, port: int = 53, ttl: int = 10, redirect: bool = False) -> None:
+                 address: str = DEFAULT_ADDRESS, port: int = 53, ttl: int = 10,
+                 redirect: bool | None = None) -> None:
         self.records = records if records is not None else Records()
         self.forwarder = forwarder if forwarder is not None else Forwarder()
         self.address = address
         self.port = port
         self.ttl = ttl
-        self.redirect = redirect
+        # Redirect (as Docker does) wherever nft is there to do it: port 53 stays free for the container.
+        self.redirect = redirect_available() if redirect is None else redirect
         self._scopes: dict[str, Scope] = {}
         self._closed = False
 
@@ -165,6 +182,10 @@ class DnsServer:
         ups = host_upstreams() if upstreams is None else parse_upstreams(upstreams)
         domains = tuple(d.strip().strip(".").lower() for d in search if d.strip().strip("."))
         path = os.fspath(netns_path)
+        identity = _netns_identity(path)
+        holder = next((s.container_id for s in self._scopes.values() if s.netns_id == identity), None)
+        if holder is not None:  # containers sharing a netns (network_mode: container:X) share its scope
+            raise Conflict(f"the network namespace {path} is already served for container {holder[:12]}")
         redirect = self.redirect if redirect is None else redirect
         try:
             udp, tcp = await _open_in_netns(path, self.address, 0 if redirect else self.port)
@@ -174,12 +195,13 @@ class DnsServer:
             if err.errno == errno.EADDRINUSE:
                 raise Conflict(f"{self.address}:{self.port} is already taken in {path}") from err
             raise InvalidArgument(f"cannot listen on {self.address}:{self.port} in {path}: {err}") from err
-        if container_id in self._scopes or self._closed:  # lost a race with a twin call or close()
+        racing = any(s.netns_id == identity for s in self._scopes.values())
+        if container_id in self._scopes or racing or self._closed:  # lost a race with a twin call or close()
             udp.close()
             tcp.close()
             raise Conflict(f"DNS scope for container {container_id} already exists")
         loop = asyncio.get_running_loop()
-        scope = Scope(container_id, path, ups, domains, udp, tcp, udp.getsockname(), loop)
+        scope = Scope(container_id, path, ups, domains, udp, tcp, udp.getsockname(), loop, identity)
         self._scopes[container_id] = scope
         try:
             if redirect:

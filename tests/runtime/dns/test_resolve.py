@@ -211,7 +211,7 @@ def test_redirect_mode_leaves_port_53_to_the_container(dns_server, make_netns):
     dns_server.add_endpoint("n1", WEB, "proj-web-1", aliases=["web"], ipv4="10.88.0.2")
     dns_server.add_endpoint("n1", CLIENT, "proj-client-1", ipv4="10.88.0.4")
     dns_server.add_endpoint("n1", DB, "proj-db-1", ipv4="10.88.0.3")
-    assert dns_server.add_scope(CLIENT, plain) == ("127.0.0.11", 53)
+    assert dns_server.lt.run(dns_server.server.add_scope(CLIENT, plain, [], redirect=False)) == ("127.0.0.11", 53)
     address, port = dns_server.lt.run(dns_server.server.add_scope(DB, redirected, [], redirect=True))
     assert address == "127.0.0.11" and port != 53
     assert _bind_53(plain) == []  # the embedded server holds it
@@ -226,3 +226,9 @@ def test_redirect_mode_leaves_port_53_to_the_container(dns_server, make_netns):
     listing = subprocess.run(["nsenter", f"--net={redirected}", "nft", "list", "table", "ip", "pycompose_dns"],
                              capture_output=True, text=True, check=True).stdout
     assert f"127.0.0.11:{port2}" in listing and listing.count("dnat to") == 2
+
+
+def test_no_scope_in_the_hosts_own_netns(dns_server):
+    from runtime.errors import InvalidArgument
+    with pytest.raises(InvalidArgument):
+        dns_server.add_scope(CLIENT, "/proc/self/ns/net")
