@@ -176,7 +176,7 @@ def host_networks(ipr: IPRoute | None = None) -> list[IPNetwork]:
 
 
 def _overlaps(net: IPNetwork, others: Iterable[IPNetwork]) -> bool:
-    return any(net.version == o.version and net.overlaps(o) for o in others)  # type: ignore[arg-type]
+    return any(net.version == o.version and net.overlaps(o) for o in others)
 
 
 def choose_subnet(pools: Sequence[Pool], taken: Iterable[IPNetwork], version: int = 4) -> IPNetwork:

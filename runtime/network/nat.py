@@ -121,7 +121,7 @@ class Firewall:
             comment = self._comment(network_id)
             lines = [f"delete rule {t} {o['rule']['chain']} handle {o['rule']['handle']}"
                      for o in objs if "rule" in o and o["rule"].get("comment") == comment]
-            members = next((o["set"].get("elem", []) for o in objs if "set" in o and o["set"]["name"] == "bridges"), [])
+            members: list[str] = next((o["set"].get("elem", []) for o in objs if "set" in o and o["set"]["name"] == "bridges"), [])
             if bridge in members:
                 lines.append(f"delete element {t} bridges {{ {_q(bridge)} }}")
             others = [o for o in objs if "rule" in o and o["rule"].get("comment") != comment]

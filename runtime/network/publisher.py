@@ -52,7 +52,8 @@ class Publisher:
         return self.dir / f"{container_id}.json"
 
     def record(self, container_id: str) -> dict[str, Any] | None:
-        return read_json(self._record_path(container_id))
+        rec: dict[str, Any] | None = read_json(self._record_path(container_id))
+        return rec
 
     def published(self, container_id: str) -> list[BoundPort]:
         rec = self.record(container_id)
@@ -60,7 +61,7 @@ class Publisher:
 
     def alive(self, container_id: str) -> bool:
         rec = self.record(container_id)
-        return bool(rec) and process_start_time(rec["pid"]) == rec["start_time"]
+        return rec is not None and process_start_time(rec["pid"]) == rec["start_time"]
 
     def publish(self, container_id: str, wishes: Iterable[PortBinding], target_ip: str) -> list[BoundPort]:
         """Bind every wished port (all or nothing), then start the proxy forwarding them to ``target_ip``."""

@@ -44,6 +44,7 @@ __all__ = ["NetworkService", "Network", "Endpoint", "NetworkEvent"]
 log = logging.getLogger(__name__)
 
 _PREDEFINED = {"host": "host", "none": "null"}
+_List = list  # the class has a method named ``list``: annotations inside it use this alias
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
 
@@ -73,7 +74,7 @@ class NetworkService:
         self.publisher = Publisher(self.root / "ports", self.run_dir / "proxy")
         self._dir = self.root / "networks"
         self._lock = threading.RLock()
-        self._subscribers: list[Callable[[NetworkEvent], None]] = []
+        self._subscribers: _List[Callable[[NetworkEvent], None]] = []
         self._networks: dict[str, Network] = {}
         self._load()
 
@@ -132,7 +133,7 @@ class NetworkService:
                 raise InvalidArgument(f"network {ref} is ambiguous ({len(by_prefix)} matches found on id prefix)")
             raise NotFound(f"network {ref} not found")
 
-    def list(self, filters: Mapping[str, Iterable[str]] | None = None) -> list[Network]:
+    def list(self, filters: Mapping[str, Iterable[str]] | None = None) -> _List[Network]:
         """Networks matching Docker's filters: ``name`` (substring), ``id`` (prefix), ``label`` (``k`` or
         ``k=v``), ``driver``, ``type`` (``custom``/``builtin``)."""
         with self._lock:
@@ -163,10 +164,10 @@ class NetworkService:
     def inspect(self, ref: str) -> dict[str, Any]:
         return self.get(ref).inspect()
 
-    def endpoints(self, ref: str) -> list[Endpoint]:
+    def endpoints(self, ref: str) -> _List[Endpoint]:
         return list(self.get(ref).endpoints.values())
 
-    def endpoints_of(self, container_id: str) -> list[Endpoint]:
+    def endpoints_of(self, container_id: str) -> _List[Endpoint]:
         """The container's endpoints, eth0 first."""
         with self._lock:
             eps = [n.endpoints[container_id] for n in self._networks.values() if container_id in n.endpoints]
@@ -221,10 +222,10 @@ class NetworkService:
         self._emit(NetworkEvent("create", net.id, net.name))
         return net
 
-    def _plan_pools(self, net_id: str, spec: IpamSpec, enable_ipv6: bool) -> list[AddressPool]:
+    def _plan_pools(self, net_id: str, spec: IpamSpec, enable_ipv6: bool) -> _List[AddressPool]:
         ours = [p.subnet for n in self._networks.values() for p in n.pools]
         host = host_networks()
-        pools: list[AddressPool] = []
+        pools: _List[AddressPool] = []
         for cfg in spec.config:
             if cfg.subnet is None:
                 continue
@@ -285,16 +286,16 @@ class NetworkService:
             del self._networks[net.id]
         self._emit(NetworkEvent("destroy", net.id, net.name))
 
-    def prune(self, filters: Mapping[str, Iterable[str]] | None = None) -> list[str]:
+    def prune(self, filters: Mapping[str, Iterable[str]] | None = None) -> _List[str]:
         """Remove unused custom networks matching ``label`` / ``label!`` / ``until`` filters; their names."""
-        filters = {k: list(v) for k, v in (filters or {}).items()}
+        wanted: dict[str, _List[str]] = {k: _List(v) for k, v in (filters or {}).items()}
         removed = []
-        for net in self.list({"type": ["custom"], **({"label": filters["label"]} if "label" in filters else {})}):
+        for net in self.list({"type": ["custom"], **({"label": wanted["label"]} if "label" in wanted else {})}):
             if net.endpoints:
                 continue
-            if any(_label_match(net.labels, v) for v in filters.get("label!", [])):
+            if any(_label_match(net.labels, v) for v in wanted.get("label!", [])):
                 continue
-            if filters.get("until") and not _created_before(net.created, filters["until"][0]):
+            if wanted.get("until") and not _created_before(net.created, wanted["until"][0]):
                 continue
             try:
                 self.remove(net.id)
@@ -407,8 +408,8 @@ class NetworkService:
         return Endpoint(
             net.id, container_id, os.urandom(32).hex(), (name or container_id[:12]).lstrip("/"), aliases,
             ifname, host, sandbox, mac,
-            addrs[0] if addrs and addrs[0].version == 4 else None,  # type: ignore[arg-type]
-            next((a for a in addrs if a.version == 6), None),  # type: ignore[arg-type]
+            addrs[0] if addrs and addrs[0].version == 4 else None,
+            next((a for a in addrs if a.version == 6), None),
             v4_pool.gateway if v4_pool else None,  # type: ignore[arg-type]
             v6_pool.gateway if v6_pool else None,  # type: ignore[arg-type]
             priority,
@@ -477,7 +478,7 @@ class NetworkService:
         """Raise :class:`Conflict` now if any wished host port is taken (binds, then lets go)."""
         close_sockets(s for _, s in bind_ports(bindings))
 
-    def publish(self, container_id: str, bindings: Iterable[PortBinding]) -> list[BoundPort]:
+    def publish(self, container_id: str, bindings: Iterable[PortBinding]) -> _List[BoundPort]:
         """Publish ports to the container's address on its default-route network; returns what was bound."""
         bindings = list(bindings)
         if not bindings:
@@ -500,7 +501,7 @@ class NetworkService:
     def unpublish(self, container_id: str) -> bool:
         return self.publisher.unpublish(container_id)
 
-    def published(self, container_id: str) -> list[BoundPort]:
+    def published(self, container_id: str) -> _List[BoundPort]:
         return self.publisher.published(container_id)
 
     def network_settings(self, container_id: str, exposed: Iterable[str] = ()) -> dict[str, Any]:
@@ -548,7 +549,7 @@ class NetworkService:
 
 
 def _overlap(a: IPNetwork, b: IPNetwork) -> bool:
-    return a.version == b.version and a.overlaps(b)  # type: ignore[arg-type]
+    return a.version == b.version and a.overlaps(b)
 
 
 def _label_match(labels: Mapping[str, str], wanted: str) -> bool:
