@@ -22,7 +22,7 @@ from runtime.cgroups.blkio import device_number, v2_io_max_lines
 from runtime.cgroups.devices import DEFAULT_DEVICES, DeviceRule, attach_program
 from runtime.errors import InvalidState, NotFound, Unsupported
 
-__all__ = ["V2Manager", "WANTED_CONTROLLERS", "v2_mountpoint"]
+__all__ = ["V2Manager", "WANTED_CONTROLLERS", "v2_mountpoint", "v2_writes"]
 
 # Only what ``apply`` uses: enabling a controller binds it to v2 (a hybrid host could then not mount it on v1).
 WANTED_CONTROLLERS = ("cpuset", "cpu", "io", "memory", "pids")
@@ -149,45 +149,8 @@ class V2Manager(CgroupManager):
 
     # -- limits ------------------------------------------------------------------------------------------------
     def apply(self, resources: Resources) -> list[str]:
-        res = resources_from(resources)
         have = self.available_controllers()
-        warnings: list[str] = []
-        writes: list[tuple[str, str, str]] = []  # (controller, file, value)
-        swap = memswap_to_v2_swap(res.effective_memory_swap(), res.memory) if res.memory > 0 else (
-            "max" if res.memory_swap == -1 else None)
-        if res.memory:
-            writes.append(("memory", "memory.max", str(res.memory) if res.memory > 0 else "max"))
-        if swap is not None:
-            writes.append(("memory", "memory.swap.max", swap))
-        if res.memory_reservation:
-            writes.append(("memory", "memory.low", str(res.memory_reservation)))
-        if res.memory_swappiness >= 0:
-            warnings.append("memory_swappiness is not supported by cgroup v2: discarded")
-        if res.oom_kill_disable:
-            warnings.append("oom_kill_disable is not supported by cgroup v2: discarded")
-        if res.nano_cpus or res.cpu_quota or res.cpu_period:
-            quota, period = res.quota_period()
-            writes.append(("cpu", "cpu.max", f"{quota if quota > 0 else 'max'} {period}"))
-        if res.cpu_shares:
-            writes.append(("cpu", "cpu.weight", str(shares_to_weight(res.cpu_shares))))
-        if res.cpuset_cpus:
-            writes.append(("cpuset", "cpuset.cpus", res.cpuset_cpus))
-        if res.cpuset_mems:
-            writes.append(("cpuset", "cpuset.mems", res.cpuset_mems))
-        if res.pids_limit:
-            writes.append(("pids", "pids.max", str(res.pids_limit) if res.pids_limit > 0 else "max"))
-        if res.blkio_weight:
-            if (self.path / "io.bfq.weight").exists():
-                writes.append(("io", "io.bfq.weight", str(res.blkio_weight)))
-            else:
-                writes.append(("io", "io.weight", f"default {blkio_weight_to_io_weight(res.blkio_weight)}"))
-        if res.blkio_weight_device:
-            bfq = (self.path / "io.bfq.weight").exists()
-            for device, weight in res.blkio_weight_device:
-                value = f"{device_number(device)} {weight if bfq else blkio_weight_to_io_weight(weight)}"
-                writes.append(("io", "io.bfq.weight" if bfq else "io.weight", value))
-        for line in v2_io_max_lines(res.throttles()):
-            writes.append(("io", "io.max", line))
+        writes, warnings = v2_writes(resources_from(resources), bfq=(self.path / "io.bfq.weight").exists())
         for ctrl, fname, value in writes:
             target = self.path / fname
             if ctrl not in have or not target.exists():
@@ -278,6 +241,47 @@ class V2Manager(CgroupManager):
                     entries.append({"major": major, "minor": minor, "op": op, "value": int(kv[key])})
         return {"io_service_bytes_recursive": entries}
 
+
+
+def v2_writes(res: Resources, bfq: bool = False) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """What ``apply`` writes, in order: (controller, file, value) triples, plus warnings for what v2 lacks.
+    ``bfq``: the cgroup has ``io.bfq.weight`` (BFQ scheduler), which takes v1-style weights."""
+    warnings: list[str] = []
+    writes: list[tuple[str, str, str]] = []
+    swap = memswap_to_v2_swap(res.effective_memory_swap(), res.memory) if res.memory > 0 else (
+        "max" if res.memory_swap == -1 else None)
+    if res.memory:
+        writes.append(("memory", "memory.max", str(res.memory) if res.memory > 0 else "max"))
+    if swap is not None:
+        writes.append(("memory", "memory.swap.max", swap))
+    if res.memory_reservation:
+        writes.append(("memory", "memory.low", str(res.memory_reservation)))
+    if res.memory_swappiness >= 0:
+        warnings.append("memory_swappiness is not supported by cgroup v2: discarded")
+    if res.oom_kill_disable:
+        warnings.append("oom_kill_disable is not supported by cgroup v2: discarded")
+    if res.nano_cpus or res.cpu_quota or res.cpu_period:
+        quota, period = res.quota_period()
+        writes.append(("cpu", "cpu.max", f"{quota if quota > 0 else 'max'} {period}"))
+    if res.cpu_shares:
+        writes.append(("cpu", "cpu.weight", str(shares_to_weight(res.cpu_shares))))
+    if res.cpuset_cpus:
+        writes.append(("cpuset", "cpuset.cpus", res.cpuset_cpus))
+    if res.cpuset_mems:
+        writes.append(("cpuset", "cpuset.mems", res.cpuset_mems))
+    if res.pids_limit:
+        writes.append(("pids", "pids.max", str(res.pids_limit) if res.pids_limit > 0 else "max"))
+    if res.blkio_weight:
+        if bfq:
+            writes.append(("io", "io.bfq.weight", str(res.blkio_weight)))
+        else:
+            writes.append(("io", "io.weight", f"default {blkio_weight_to_io_weight(res.blkio_weight)}"))
+    for device, weight in res.blkio_weight_device:
+        value = f"{device_number(device)} {weight if bfq else blkio_weight_to_io_weight(weight)}"
+        writes.append(("io", "io.bfq.weight" if bfq else "io.weight", value))
+    for line in v2_io_max_lines(res.throttles()):
+        writes.append(("io", "io.max", line))
+    return writes, warnings
 
 def _enable_controllers(cgroup: Path) -> None:
     """Enable in ``cgroup``'s subtree_control every wanted controller it has; one at a time so one refusal

@@ -93,3 +93,40 @@ def test_device_fields_accept_json_lists():
     assert res.throttles() == {"blkio_read_bps": (("8:0", 100),)}
     with pytest.raises(InvalidArgument, match="range is 10 to 1000"):
         Resources(blkio_weight_device=(("8:0", 5),))
+
+
+def test_v2_writes_cover_every_limit():
+    """What the v2 manager writes (this host's unified hierarchy has no controllers to write them to)."""
+    from runtime.cgroups.v2 import v2_writes
+    res = Resources(memory=64 * MB, memory_reservation=32 * MB, memory_swap=96 * MB, nano_cpus=1_500_000_000,
+                    cpu_shares=1024, cpuset_cpus="0-1", cpuset_mems="0", pids_limit=50, blkio_weight=500,
+                    blkio_read_bps=(("8:0", 1000),), blkio_weight_device=(("8:0", 300),))
+    writes, warnings = v2_writes(res)
+    assert writes == [
+        ("memory", "memory.max", str(64 * MB)),
+        ("memory", "memory.swap.max", str(32 * MB)),
+        ("memory", "memory.low", str(32 * MB)),
+        ("cpu", "cpu.max", "150000 100000"),
+        ("cpu", "cpu.weight", "39"),
+        ("cpuset", "cpuset.cpus", "0-1"),
+        ("cpuset", "cpuset.mems", "0"),
+        ("pids", "pids.max", "50"),
+        ("io", "io.weight", "default 4950"),
+        ("io", "io.weight", "8:0 2930"),
+        ("io", "io.max", "8:0 rbps=1000"),
+    ]
+    assert warnings == []
+    bfq_writes, _ = v2_writes(Resources(blkio_weight=500, blkio_weight_device=(("8:0", 300),)), bfq=True)
+    assert bfq_writes == [("io", "io.bfq.weight", "500"), ("io", "io.bfq.weight", "8:0 300")]
+
+
+def test_v2_writes_unlimited_and_defaults():
+    from runtime.cgroups.v2 import v2_writes
+    assert v2_writes(Resources(memory=64 * MB))[0] == [("memory", "memory.max", str(64 * MB)),
+                                                      ("memory", "memory.swap.max", str(64 * MB))]
+    assert v2_writes(Resources(memory=-1, memory_swap=-1, pids_limit=-1))[0] == [
+        ("memory", "memory.max", "max"), ("memory", "memory.swap.max", "max"), ("pids", "pids.max", "max")]
+    assert v2_writes(Resources(cpu_period=50000))[0] == [("cpu", "cpu.max", "max 50000")]
+    assert v2_writes(Resources(memory_swappiness=0, oom_kill_disable=True))[1] == [
+        "memory_swappiness is not supported by cgroup v2: discarded",
+        "oom_kill_disable is not supported by cgroup v2: discarded"]
