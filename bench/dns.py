@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Embedded DNS bench: queries/s and p50/p99 latency from inside a netns, beside dnsmasq on the same machine.
 
-Run as root: ``.venv/bin/python bench/dns.py [--seconds 3] [--repeat 3] [--rate 5000] [--inflight 20]``.
+Run as root: ``.venv/bin/python bench/dns.py [--seconds 3] [--repeat 3] [--rate 5000] [--inflight 20]
+[--mode redirect|direct]``.
 Needs Debian's ``dnsmasq-base`` and ``dnsperf`` (``apt-get install -y dnsmasq-base dnsperf``); without them
 it measures the embedded server alone and/or with its own Python client.
 
 What it does, all inside one fresh netns ``pct-<hex>`` (removed at the end):
 
 - starts the embedded server (runtime.network.dns.DnsServer) in a child process of its own, as the daemon
-  runs it: one asyncio loop, a scope for a "client" container, names web / api (3 replicas), listening on
-  127.0.0.11:53 in the netns;
+  runs it: one asyncio loop, a scope for a "client" container, names web / api (3 replicas), answering on
+  127.0.0.11:53 in the netns (``--mode redirect``, the default: via nftables DNAT to a free port; ``direct``:
+  bound to port 53 itself);
 - starts Debian's dnsmasq on 127.0.0.12:53 in the same netns with the same names (``--host-record``),
   ``--no-resolv --no-hosts``, and stops it by its PID;
 - asks both with dnsperf (the tool the peers were measured with, shared/peers/32-dns-test.sh) when it is
@@ -200,12 +202,12 @@ def main() -> int:
     ap.add_argument("--inflight", type=int, default=20)
     ap.add_argument("--client", choices=["auto", "dnsperf", "python"], default="auto")
     ap.add_argument("--repeat", type=int, default=3, help="runs per server, alternated; medians are printed")
-    ap.add_argument("--redirect", action="store_true",
-                    help="run the server in redirect mode (free port + nftables DNAT of 127.0.0.11:53)")
+    ap.add_argument("--mode", choices=["redirect", "direct"], default="redirect",
+                    help="redirect: the default (free port + nftables DNAT of 127.0.0.11:53); direct: bind :53")
     ap.add_argument("--serve", metavar="NETNS", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.serve, args.redirect)
+        serve(args.serve, args.mode == "redirect")
         return 0
     if os.geteuid() != 0:
         print("bench/dns.py needs root (network namespaces)", file=sys.stderr)
@@ -224,7 +226,7 @@ def main() -> int:
     try:
         with IPRoute(netns=name) as ipr:
             ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
-        serve_cmd = [sys.executable, __file__, "--serve", path] + (["--redirect"] if args.redirect else [])
+        serve_cmd = [sys.executable, __file__, "--serve", path, "--mode", args.mode]
         ours = subprocess.Popen(serve_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         procs.append(ours)
         if ours.stdout is None or ours.stdout.readline().strip() != "ready":
@@ -249,7 +251,7 @@ def main() -> int:
         qfile = os.path.join(tmp.name, "queries.txt")
         Path(qfile).write_text("web A\n")
         print(f"client: {client}; {args.repeat} x {args.seconds:g} s per server and mode, alternated; "
-              f"netns {name}; query 'web A' over UDP; {'redirect (DNAT) mode; ' if args.redirect else ''}"
+              f"netns {name}; query 'web A' over UDP; {args.mode} mode; "
               f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         results: dict[str, dict[str, dict[str, float]]] = {}
         runs: dict[str, dict[str, list[dict[str, float]]]] = {label: {"rate": [], "flat": []} for label, _ in targets}
