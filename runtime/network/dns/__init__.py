@@ -1,5 +1,11 @@
 """Embedded DNS: containers on user-defined networks resolve each other by name via 127.0.0.11.
 
+The daemon makes one :class:`DnsServer` in its loop, subscribes a :class:`DnsSync` to the network service,
+and for each started container with its own netns calls ``await server.add_scope(container_id, netns_path,
+upstreams=HostConfig.Dns or None, search=HostConfig.DnsSearch)``; ``server.remove_scope(container_id)`` when
+it stops (a scope's sockets keep the netns alive). The container gets ``render_resolv_conf(search=...,
+options=...)`` as /etc/resolv.conf and ``render_hosts(...)`` as /etc/hosts.
+
 ``server.DnsServer`` (scopes, sockets, answering), ``records.Records`` (the name table), ``sync.DnsSync``
 (network-service events into the table), ``forwarder`` (upstreams), ``wire`` (the message codec),
 ``resolvconf`` and ``hostsfile`` (the files containers get).
