@@ -7,8 +7,10 @@ ones win over earlier), which replace the project directory's ``.env``. ``COMPOS
 """
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,20 @@ from compose.profiles import active_profiles, apply_profiles
 from compose.sourcemap import LocatedDict, SourceMap, to_plain
 from compose.yamlread import read_yaml
 
-__all__ = ["LoadOptions", "LoadResult", "load", "load_environment"]
+__all__ = ["LoadOptions", "LoadResult", "load", "load_environment", "paused_gc"]
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic GC while building large trees of fresh objects (it costs 3-4x on a 1,000-service file and
+    finds nothing: the trees hold no garbage cycles). Re-enabled, if it was, on the way out."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass
@@ -124,7 +139,11 @@ class _FileLoader:
 
 def load(options: LoadOptions | None = None) -> LoadResult:
     """Load the project the options describe. Raises ``UserError`` for anything the user must fix."""
-    options = options or LoadOptions()
+    with paused_gc():
+        return _load(options or LoadOptions())
+
+
+def _load(options: LoadOptions) -> LoadResult:
     environ = dict(os.environ if options.environ is None else options.environ)
     cwd = (options.cwd or Path.cwd()).absolute()
     stdin_text: list[str] = []

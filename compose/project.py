@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compose.errors import Problem, UserError
-from compose.loader import LoadOptions, LoadResult, load
+from compose.loader import LoadOptions, LoadResult, load, paused_gc
 from compose.model import Project
 
 __all__ = ["LoadedProject", "load_project", "validate_loaded"]
@@ -45,8 +45,9 @@ def load_project(options: LoadOptions | None = None) -> LoadedProject:
     """Load, validate, canonicalize and model the project the options describe."""
     from compose.canonical import canonicalize
 
-    result = load(options)
-    warnings = list(result.warnings) + validate_loaded(result)
-    canonical = canonicalize(result.config, result.project_dir, result.environment)
-    project = Project.from_dict(canonical, result.project_name)
+    with paused_gc():
+        result = load(options)
+        warnings = list(result.warnings) + validate_loaded(result)
+        canonical = canonicalize(result.config, result.project_dir, result.environment)
+        project = Project.from_dict(canonical, result.project_name)
     return LoadedProject(result, canonical, project, warnings)
