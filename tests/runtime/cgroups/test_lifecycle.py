@@ -155,3 +155,34 @@ def test_no_leftover_pids_after_test_process_exit(manager, park):
     p.go()
     assert p.wait()[0] == 0
     assert manager.pids() == []
+
+
+def test_repeated_cycles_leave_nothing(manager, cg_parent):
+    """create / apply / add / kill / destroy, many times: no directory and no process is left behind."""
+    from runtime.cgroups.v1 import V1Manager
+    from runtime.cgroups.v2 import V2Manager
+
+    manager.destroy()
+    procs = []
+    try:
+        for i in range(30):
+            if manager.version == 1:
+                mgr = V1Manager(f"cycle{i}", cg_parent)
+            else:
+                mgr = V2Manager(f"cycle{i}", cg_parent, root=manager.root)
+            mgr.create()
+            mgr.apply(Resources(pids_limit=16) if manager.version == 1 else Resources())
+            proc = subprocess.Popen(["/bin/busybox", "sleep", "1000"])
+            procs.append(proc)
+            mgr.add(proc.pid)
+            mgr.kill_all()
+            assert proc.wait(timeout=10) == -signal.SIGKILL
+            mgr.destroy()
+            assert not any(p.exists() for p in mgr.paths().values())
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    for path in manager.paths().values():
+        assert not [p for p in path.parent.iterdir() if p.is_dir()], "a cgroup was left under the test parent"
