@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import queue
 import re
 import secrets
 import shutil
@@ -27,7 +28,7 @@ from runtime import exec as execs
 from runtime import linux
 from runtime.errors import Conflict, InvalidArgument, InvalidState, NotFound
 from runtime.forkserver import ForkServer
-from runtime.monitor import EXIT_RECORD, SOCKET_NAME, read_line, rfc3339nano
+from runtime.monitor import EXIT_RECORD, SOCKET_NAME, read_line, read_reply, rfc3339nano
 from runtime.paths import data_root
 from runtime.process import StartFailed
 from runtime.spec import ContainerSpec, ExecSpec, parse_signal, spec_from_dict, spec_to_dict, validate
@@ -130,6 +131,36 @@ def _connect(path: str, timeout: float | None) -> socket.socket:
     return sock
 
 
+class _Cleaner:
+    """Deletes removed containers' directories on a thread of its own (unlinks wait on the disk journal)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._guard = threading.Lock()
+
+    def submit(self, path: Path) -> None:
+        with self._guard:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="container-cleaner", daemon=True)
+                self._thread.start()
+        self._queue.put(path)
+
+    def _run(self) -> None:
+        while True:
+            path = self._queue.get()
+            if path is None:
+                return
+            shutil.rmtree(path, ignore_errors=True)
+
+    def close(self) -> None:
+        with self._guard:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
+
+
 class ContainerService:
     """Containers under ``<root>/containers``. ``images``: an ``ImageStore`` (for ``spec.image`` without
     ``spec.rootfs``); ``cgroups``: a factory ``(name, parent) -> CgroupManager`` (default ``runtime.cgroups``)."""
@@ -140,6 +171,11 @@ class ContainerService:
         self.dir = self.root / "containers"
         self._names = self.dir / ".names"
         self._names.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._trash = self.dir / ".trash"
+        self._trash.mkdir(exist_ok=True, mode=0o700)
+        self._cleaner = _Cleaner()
+        for leftover in os.listdir(self._trash):
+            self._cleaner.submit(self._trash / leftover)
         os.chmod(self.dir, 0o700)
         self.images = images
         if cgroups is None:
@@ -220,7 +256,8 @@ class ContainerService:
             (state_dir / "resolv.conf").write_text(spec.resolv_conf or _host_resolv())
             write_record(state_dir / "state.json", {"status": "created"}, durable=False)
             write_record(state_dir / "config.json", {"id": cid, "name": name, "created": rfc3339nano(time.time_ns()),
-                                                     "image_id": image_id, "spec": spec_to_dict(spec)})
+                                                     "image_id": image_id, "spec": spec_to_dict(spec)},
+                         durable=False)  # rename keeps it whole; a crash right after create may lose the container
         except BaseException:
             shutil.rmtree(state_dir, ignore_errors=True)
             os.unlink(self._names / name)
@@ -254,7 +291,12 @@ class ContainerService:
                 kw["pid"] = st["pid"]
             else:
                 status = "exited"
-                kw.update(exit_code=_EXIT_UNKNOWN, error="the container's monitor exited without a record")
+                ex = read_record(d / EXIT_RECORD)  # the monitor may have written it and exited just now
+                if ex is not None:
+                    kw.update(exit_code=ex["exit_code"], error=ex.get("error", ""),
+                              oom_killed=ex.get("oom_killed", False), finished_at=ex.get("finished_at", ""))
+                else:
+                    kw.update(exit_code=_EXIT_UNKNOWN, error="the container's monitor exited without a record")
         return ContainerState(id=cid, name=cfg["name"], created=cfg["created"], status=status,
                               image=cfg.get("image_id", ""), spec=spec_from_dict(cfg["spec"]), state_dir=str(d),
                               log_path=str(d / f"{cid}{LOG_SUFFIX}"), **kw)
@@ -346,7 +388,7 @@ class ContainerService:
         conn = self._forkserver.launch(request)
         conn.settimeout(_LAUNCH_TIMEOUT)
         try:
-            line, _rest = read_line(conn)
+            line = read_reply(conn)
         except (EOFError, OSError) as err:
             conn.close()
             raise InvalidState(f"container monitor failed to start: {err}") from err
@@ -506,7 +548,8 @@ class ContainerService:
                     self.kill(cid, "SIGKILL")
                 self.wait(cid, 60)
             self._cgroup(cid, state.spec).destroy()
-            shutil.rmtree(self.dir / cid, ignore_errors=True)
+            os.rename(self.dir / cid, self._trash / cid)  # gone at once; the files are deleted in the background
+            self._cleaner.submit(self._trash / cid)
             with contextlib.suppress(FileNotFoundError):
                 if os.readlink(self._names / state.name) == cid:
                     os.unlink(self._names / state.name)
@@ -530,8 +573,9 @@ class ContainerService:
             os.unlink(self._names / old)
 
     def close(self) -> None:
-        """Stop the fork server. Running containers and their monitors carry on."""
+        """Stop the fork server and finish deleting removed containers. Running containers carry on."""
         self._forkserver.close()
+        self._cleaner.close()
 
     def __iter__(self) -> Iterator[ContainerState]:
         return iter(self.list())

@@ -18,7 +18,7 @@ from typing import Any
 
 from runtime.errors import InvalidState, NotFound
 from runtime.forkserver import ForkServer
-from runtime.monitor import read_line
+from runtime.monitor import read_line, read_reply
 from runtime.process import StartFailed
 from runtime.spec import ContainerSpec, ExecSpec, exec_to_dict, spec_to_dict
 from runtime.state import read_record
@@ -151,7 +151,7 @@ def launch(forkserver: ForkServer, *, container_id: str, state_dir: str, contain
     conn = forkserver.launch(request)
     conn.settimeout(60)
     try:
-        line, early = read_line(conn)
+        line, early = read_reply(conn), b""
     except (EOFError, OSError) as err:
         conn.close()
         raise InvalidState(f"exec monitor failed to start: {err}") from err

@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 from runtime import process
 from runtime.state import write_record
 
-__all__ = ["monitor_main", "JsonLog", "rfc3339nano", "frame", "read_line", "EXIT_RECORD", "SOCKET_NAME"]
+__all__ = ["monitor_main", "JsonLog", "rfc3339nano", "frame", "read_line", "read_reply", "EXIT_RECORD", "SOCKET_NAME"]
 
 EXIT_RECORD = "exit.json"
 SOCKET_NAME = "monitor.sock"
@@ -50,6 +50,22 @@ def rfc3339nano(ns: int) -> str:
 def frame(stream: int, data: bytes) -> bytes:
     """Docker's multiplexed stream frame: stream byte, three zero bytes, big-endian length, payload."""
     return struct.pack(">BxxxI", stream, len(data)) + data
+
+
+def read_reply(sock: socket.socket, limit: int = 1 << 20) -> bytes:
+    """Read exactly one ``\\n``-terminated line and nothing past it (the stream that follows stays unread)."""
+    buf = b""
+    while True:
+        peek = sock.recv(65536, socket.MSG_PEEK)
+        if not peek:
+            raise EOFError("connection closed before a full line")
+        cut = peek.find(b"\n")
+        take = len(peek) if cut < 0 else cut + 1
+        buf += sock.recv(take)
+        if cut >= 0:
+            return buf[:-1]
+        if len(buf) > limit:
+            raise ValueError("line too long")
 
 
 def read_line(sock: socket.socket, limit: int = 1 << 20) -> tuple[bytes, bytes]:
@@ -383,7 +399,8 @@ class _Monitor:
         record["finished_at"] = rfc3339nano(time.time_ns())
         path = self.req.get("exit_path")
         if path:
-            write_record(path, record)
+            # Not fsync'd: after a crash the container is gone anyway and the service reports the lost exit.
+            write_record(path, record, durable=False)
         return record
 
     def _exited(self) -> dict[str, Any]:
