@@ -60,7 +60,11 @@ def config(
     if variables:
         text = _render_variables(opts, fmt)
         return _emit(text, output)
-    loaded = load_project(opts.load_options(services=wanted, interpolate=not no_interpolate))
+    if no_interpolate:
+        text = _render_uninterpolated(opts, wanted, fmt, quiet, list_services, list_volumes, list_networks,
+                                      list_profiles)
+        return _emit(text, output)
+    loaded = load_project(opts.load_options(services=wanted))
     print_warnings(loaded.warnings)
     _check_services(loaded, wanted)
     if quiet:
@@ -192,6 +196,40 @@ def _render_hashes(loaded: "LoadedProject", spec: str) -> str:
         if name not in services:
             raise UserError.single(f"--hash: no such service: {name}")
     return "".join(f"{name} {service_hash(loaded.project, name)}\n" for name in names)
+
+
+def _render_uninterpolated(opts: "GlobalOptions", wanted: list[str], fmt: Format, quiet: bool,
+                           services: bool, volumes: bool, networks: bool, profiles: bool) -> str:
+    """``--no-interpolate``: the merged files as written (templates kept), schema-checked but not normalized:
+    short syntax such as ``"${PORT}:80"`` cannot be parsed before its variables are known."""
+    from compose.cli.output import dump_json, dump_yaml, print_warnings
+    from compose.errors import UserError
+    from compose.loader import load
+    from compose.profiles import all_profiles
+    from compose.schema import validate
+
+    result = load(opts.load_options(services=wanted, interpolate=False))
+    problems = validate(result.config, result.sources)
+    if problems:
+        raise UserError(list(problems))
+    print_warnings(result.warnings)
+    config = dict(result.config)
+    all_services = config.get("services") or {}
+    unknown = [s for s in wanted if s not in all_services]
+    if unknown:
+        raise UserError.single(f"no such service: {unknown[0]}")
+    if quiet:
+        return ""
+    if services:
+        return _lines(sorted(all_services))
+    if volumes or networks:
+        return _lines(sorted(config.get("volumes" if volumes else "networks") or {}))
+    if profiles:
+        return _lines(all_profiles({"services": {**all_services, **result.disabled_services}}))
+    if wanted:
+        config["services"] = {k: v for k, v in all_services.items() if k in wanted}
+    document = {"name": result.project_name, **{k: v for k, v in config.items() if k != "name"}}
+    return dump_json(document) if fmt is Format.json else dump_yaml(document)
 
 
 def _render_variables(opts: "GlobalOptions", format: Format) -> str:

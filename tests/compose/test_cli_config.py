@@ -149,7 +149,22 @@ def test_variables(shop):
 
 def test_no_interpolate(shop):
     doc = _yaml(pycompose("config", "--no-interpolate", cwd=shop).out)
+    assert doc["name"] == "shop"
     assert doc["services"]["web"]["image"] == "nginx:${TAG:-latest}"
+    assert doc["services"]["api"]["environment"]["DB_URL"] == "postgres://db/${DB_NAME?}"
+
+
+def test_no_interpolate_keeps_short_syntax_templates(tmp_path):
+    (tmp_path / "compose.yaml").write_text("services:\n  s:\n    image: a\n    ports: ['${P:-80}:80']\n"
+                                           "    command: echo $$HOME\n")
+    run = pycompose("config", "--no-interpolate", "--format", "json", cwd=tmp_path)
+    assert run.code == 0, run.err
+    assert json.loads(run.out)["services"]["s"] == {"image": "a", "ports": ["${P:-80}:80"],
+                                                   "command": "echo $$HOME"}
+    bad = tmp_path / "compose.yaml"
+    bad.write_text("services:\n  s:\n    image: [a]\n")
+    run = pycompose("config", "--no-interpolate", cwd=tmp_path)
+    assert run.code == 1 and f"{bad}:3:5: services.s.image" in run.err
 
 
 def test_output_file_and_environment(shop):
