@@ -11,7 +11,6 @@ naming the key path; all such problems are collected and raised together.
 """
 from __future__ import annotations
 
-import copy
 import os
 import posixpath
 import shlex
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from compose.errors import Problem, UserError
+from compose.plain import clone
 from compose.shortsyntax import parse_device, parse_extra_host, parse_port, parse_volume
 from compose.units import format_duration, parse_bool, parse_bytes, parse_duration, parse_float, parse_int
 
@@ -65,10 +65,10 @@ def canonicalize(config: dict[str, Any], project_dir: Path, environment: dict[st
         if entries:
             out[kind] = entries
     if config.get("models"):
-        out["models"] = copy.deepcopy(config["models"])
+        out["models"] = clone(config["models"])
     for key, value in config.items():
         if isinstance(key, str) and key.startswith("x-"):
-            out[key] = copy.deepcopy(value)
+            out[key] = clone(value)
     if ctx.problems:
         raise UserError(ctx.problems)
     return out
@@ -87,7 +87,7 @@ def resolve_path(path: str, project_dir: Path, environment: dict[str, str] | Non
 
 def _resource(kind: str, key: str, value: Any, project: str | None, ctx: _Context) -> dict[str, Any]:
     path: KeyPath = (kind, key)
-    body = copy.deepcopy(value) if isinstance(value, dict) else {}
+    body = clone(value) if isinstance(value, dict) else {}
     external = body.get("external")
     if external is not None:
         if isinstance(external, dict):
@@ -129,7 +129,7 @@ def _service(raw: dict[str, Any], path: KeyPath, ctx: _Context) -> dict[str, Any
         if key in _DROPPED:
             continue
         rule = _SERVICE_RULES.get(key)
-        result = rule(value, path + (key,), ctx) if rule else copy.deepcopy(value)
+        result = rule(value, path + (key,), ctx) if rule else clone(value)
         if result is not None:
             out[key] = result
     if "networks" not in out and "network_mode" not in out and "provider" not in out:
@@ -277,7 +277,7 @@ def _volumes(value: Any, path: KeyPath, ctx: _Context) -> list[dict[str, Any]]:
                 ctx.fail(where, str(err))
                 continue
         else:
-            mount = copy.deepcopy(item)
+            mount = clone(item)
         if "read_only" in mount:
             mount["read_only"] = _flag(mount["read_only"], where + ("read_only",), ctx)
             if not mount["read_only"]:
@@ -308,7 +308,7 @@ def _grants(value: Any, path: KeyPath, ctx: _Context) -> list[dict[str, Any]]:
     """
     out = []
     for index, item in enumerate(value):
-        grant = {"source": item} if isinstance(item, str) else copy.deepcopy(item)
+        grant = {"source": item} if isinstance(item, str) else clone(item)
         if path[-1] == "secrets" and path[-2] != "build":
             target = grant.get("target") or str(grant.get("source"))
             grant["target"] = target if target.startswith("/") else f"/run/secrets/{target}"
@@ -335,7 +335,7 @@ def _depends_on(value: Any, path: KeyPath, ctx: _Context) -> dict[str, dict[str,
 def _service_networks(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any]:
     if isinstance(value, list):
         return {name: None for name in value}
-    return {name: copy.deepcopy(spec) for name, spec in value.items()}
+    return {name: clone(spec) for name, spec in value.items()}
 
 
 def _extra_hosts(value: Any, path: KeyPath, ctx: _Context) -> list[str]:
@@ -397,7 +397,7 @@ def _ulimits(value: Any, path: KeyPath, ctx: _Context) -> dict[str, dict[str, in
 
 
 def _healthcheck(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any]:
-    out: dict[str, Any] = copy.deepcopy(value)
+    out: dict[str, Any] = clone(value)
     test = out.get("test")
     if isinstance(test, str):
         out["test"] = ["CMD-SHELL", test]
@@ -412,7 +412,7 @@ def _healthcheck(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any]:
 
 
 def _logging(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any]:
-    out: dict[str, Any] = copy.deepcopy(value)
+    out: dict[str, Any] = clone(value)
     if out.get("options"):
         out["options"] = {k: None if v is None else _text(v) for k, v in out["options"].items()}
     return out
@@ -423,7 +423,7 @@ def _is_remote(context: str) -> bool:
 
 
 def _build(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any]:
-    out: dict[str, Any] = {"context": value} if isinstance(value, str) else copy.deepcopy(value)
+    out: dict[str, Any] = {"context": value} if isinstance(value, str) else clone(value)
     context = out.get("context", ".")
     out["context"] = context if _is_remote(context) else resolve_path(context, ctx.project_dir, ctx.environment)
     if "dockerfile_inline" not in out:
@@ -451,7 +451,7 @@ def _build(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any]:
 def _develop(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any] | None:
     if value is None:
         return None
-    out: dict[str, Any] = copy.deepcopy(value)
+    out: dict[str, Any] = clone(value)
     for rule in out.get("watch") or []:
         if isinstance(rule.get("path"), str):
             rule["path"] = resolve_path(rule["path"], ctx.project_dir, ctx.environment)
@@ -461,7 +461,7 @@ def _develop(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any] | None:
 def _deploy(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any] | None:
     if value is None:
         return None
-    out: dict[str, Any] = copy.deepcopy(value)
+    out: dict[str, Any] = clone(value)
     if "replicas" in out:
         out["replicas"] = _int(out["replicas"], path + ("replicas",), ctx)
     if "labels" in out:
@@ -501,7 +501,7 @@ def _deploy(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any] | None:
 
 
 def _blkio(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any]:
-    out: dict[str, Any] = copy.deepcopy(value)
+    out: dict[str, Any] = clone(value)
     if "weight" in out:
         out["weight"] = _int(out["weight"], path + ("weight",), ctx)
     for key in ("device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops"):
@@ -516,7 +516,7 @@ def _blkio(value: Any, path: KeyPath, ctx: _Context) -> dict[str, Any]:
 
 
 def _as_is(value: Any, path: KeyPath, ctx: _Context) -> Any:
-    return copy.deepcopy(value)
+    return clone(value)
 
 
 _DROPPED = frozenset({"extends"})  # resolved by the loader before canonicalization

@@ -7,19 +7,19 @@ an error unless ``required: false``. ``format: raw`` takes every ``KEY=VALUE`` l
 """
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Mapping
 
 from compose.dotenv import read_dotenv
 from compose.errors import Problem, UserError
+from compose.plain import clone
 
 __all__ = ["apply_env_files"]
 
 
 def apply_env_files(canonical: dict[str, Any], environment: Mapping[str, str]) -> dict[str, Any]:
     """A copy of ``canonical`` whose services' ``environment`` includes their env files' variables."""
-    out = copy.deepcopy(canonical)
+    out = clone(canonical)
     problems: list[Problem] = []
     cache: dict[tuple[str, str], dict[str, str]] = {}
     for name, service in (out.get("services") or {}).items():

@@ -76,10 +76,14 @@ class ServiceGraph:
         return out
 
     def _service_graph(self, services: Iterable[str] | None) -> nx.DiGraph:
+        """A plain DiGraph of services only (networkx views are slow to walk on large graphs)."""
         names = self.services if services is None else list(services)
         self._require_known(names)
-        view: nx.DiGraph = self.graph.subgraph(names)
-        return view
+        chosen = set(names)
+        graph = nx.DiGraph()
+        graph.add_nodes_from(names)
+        graph.add_edges_from((a, b) for a, b in self.graph.edges(names) if b in chosen)
+        return graph
 
     def _require_known(self, names: Iterable[str]) -> None:
         unknown = [n for n in names if self.graph.nodes.get(n, {}).get("kind") != "service"]
@@ -109,7 +113,7 @@ class ServiceGraph:
         self._require_known(names)
         chosen = set(names)
         if with_deps:
-            services_only = self.graph.subgraph(self.services)
+            services_only = self._service_graph(None)
             for name in names:
                 chosen |= nx.descendants(services_only, name)
         return ServiceGraph(self.project, sorted(chosen))
@@ -128,6 +132,8 @@ class ServiceGraph:
 
     @staticmethod
     def _find_cycle(view: nx.DiGraph) -> list[str] | None:
+        if nx.is_directed_acyclic_graph(view):
+            return None
         for component in sorted(nx.strongly_connected_components(view), key=min):
             if len(component) == 1 and not view.has_edge(next(iter(component)), next(iter(component))):
                 continue

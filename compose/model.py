@@ -7,17 +7,17 @@
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
+from compose.plain import clone
 from compose.units import format_duration, parse_duration
 
 __all__ = ["Project", "Service", "Network", "Volume", "Secret", "Config", "Port", "Mount", "Grant",
            "Dependency", "ServiceNetwork", "Healthcheck", "Ulimit", "Limits", "Build", "Device", "EnvFile"]
 
 _Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]
-_PLAIN: _Codec = (copy.deepcopy, copy.deepcopy)
+_PLAIN: _Codec = (clone, clone)
 _TUPLE: _Codec = (tuple, list)
 
 
@@ -29,7 +29,7 @@ def _decode(cls: type, data: dict[str, Any], codecs: dict[str, _Codec], **given:
         if key in codecs:
             values[key.replace("-", "_")] = codecs[key][0](value)
         else:
-            extras[key] = copy.deepcopy(value)
+            extras[key] = clone(value)
     if "extras" in {f.name for f in fields(cls)}:
         values["extras"] = extras
     return cls(**values)
@@ -41,7 +41,7 @@ def _encode(obj: Any, codecs: dict[str, _Codec]) -> dict[str, Any]:
         value = getattr(obj, key.replace("-", "_"))
         if value is not None:
             out[key] = encode(value)
-    out.update(copy.deepcopy(getattr(obj, "extras", {})))
+    out.update(clone(getattr(obj, "extras", {})))
     return out
 
 
@@ -462,7 +462,7 @@ class Project:
         services = {key: Service.from_dict(key, spec or {}) for key, spec in (canonical.get("services") or {}).items()}
         resources = {kind: {key: klass.from_dict(key, spec, name) for key, spec in (canonical.get(kind) or {}).items()}
                      for kind, klass in _KINDS.items()}
-        extras = {k: copy.deepcopy(v) for k, v in canonical.items() if k not in ("name", "services", *_KINDS)}
+        extras = {k: clone(v) for k, v in canonical.items() if k not in ("name", "services", *_KINDS)}
         return cls(name=name, services=services, extras=extras, **resources)
 
     def to_dict(self) -> dict[str, Any]:
@@ -472,7 +472,7 @@ class Project:
             entries: dict[str, Any] = getattr(self, kind)
             if entries:
                 out[kind] = {k: v.to_dict() for k, v in entries.items()}
-        out.update(copy.deepcopy(self.extras))
+        out.update(clone(self.extras))
         return out
 
     def service_names(self) -> list[str]:
