@@ -27,8 +27,8 @@ from runtime.network.dns.forwarder import Forwarder, Upstream, host_upstreams, p
 from runtime.network.dns.records import Records
 from runtime.network.dns.redirect import install_redirect, redirect_available
 from runtime.network.dns.wire import (
-    CLASS_ANY, CLASS_IN, RCODE_BADVERS, RCODE_NOERROR, RCODE_NOTIMP, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA,
-    TYPE_ANY, TYPE_PTR, Query, build_error, build_reply, encode_name, parse_query, truncate_reply,
+    CLASS_ANY, CLASS_IN, RCODE_BADVERS, RCODE_NOERROR, RCODE_NOTIMP, RCODE_NXDOMAIN, RCODE_SERVFAIL, TYPE_A,
+    TYPE_AAAA, TYPE_ANY, TYPE_PTR, Query, build_error, build_reply, encode_name, parse_query, truncate_reply,
 )
 
 __all__ = ["DnsServer", "Scope", "DEFAULT_ADDRESS"]
@@ -39,6 +39,7 @@ _BATCH = 256  # datagrams handled per readiness event before yielding to the loo
 _CACHE_MAX = 512  # per scope: a hostile asker costs at most ~0.5 MB of cached replies
 _TCP_IDLE = 10.0
 _TCP_MAX_CLIENTS = 64
+_SCOPE_FORWARDS = 256  # forwarded UDP queries in flight per container: one cannot starve the others
 _U16 = struct.Struct("!H")
 _REVERSE = (".in-addr.arpa", ".ip6.arpa")
 
@@ -328,6 +329,13 @@ class DnsServer:
                 pass  # a full socket buffer drops the reply as the network would; the client retries
 
     def _spawn_forward(self, scope: Scope, query: Query, data: bytes, addr: tuple[str, int]) -> None:
+        if len(scope.tasks) >= _SCOPE_FORWARDS:
+            try:
+                scope.udp.sendto(build_error(query, RCODE_SERVFAIL), addr)
+            except OSError:
+                pass
+            return
+
         async def _run() -> None:
             reply = await self.forwarder.forward(data, query, scope.upstreams)
             try:

@@ -124,3 +124,20 @@ def test_forwarder_refuses_beyond_its_inflight_cap():
     assert dns.message.from_wire(reply).rcode() == dns.rcode.SERVFAIL
     none = asyncio.run(Forwarder().forward(wire, query, []))
     assert dns.message.from_wire(none).rcode() == dns.rcode.SERVFAIL
+
+
+def test_one_container_cannot_take_every_forwarding_slot(dns_server, make_netns, make_stub):
+    import socket
+
+    from tests.runtime.dns.support import DNS_ADDR, netns_socket
+
+    dead = make_stub(mode="drop")
+    path = _scope(dns_server, make_netns, [dead.upstream])
+    sock = netns_socket(path, socket.SOCK_DGRAM)
+    with sock:
+        sock.settimeout(5)
+        for i in range(300):
+            sock.sendto(dns.message.make_query(f"n{i}.example.org", "A", id=i).to_wire(), (DNS_ADDR, 53))
+        codes = [dns.message.from_wire(sock.recv(512)).rcode() for _ in range(300)]
+    assert codes == [dns.rcode.SERVFAIL] * 300
+    assert dead.udp_queries == 256  # the rest were refused at once, never sent upstream
