@@ -1,7 +1,8 @@
-"""The embedded DNS server: one UDP and one TCP socket on 127.0.0.11:53 inside each container's netns.
+"""The embedded DNS server: one UDP and one TCP socket on 127.0.0.11 inside each container's netns.
 
-The sockets are opened by a thread made for that one call, which joins the container's network namespace
-and exits; the daemon's loop then serves them. The socket a query arrives on names the asking container (its
+The sockets are opened inside the container's network namespace (``listener.py``) and served by the
+daemon's loop; they listen on port 53 itself or, in redirect mode, on a free port that 127.0.0.11:53 is
+DNAT-ed to (``redirect.py``). The socket a query arrives on names the asking container (its
 *scope*), and the name table answers only from networks that container is attached to. Unknown names go
 to the scope's upstreams (from the daemon's own netns) or get NXDOMAIN when there are none.
 
@@ -17,13 +18,12 @@ import os
 import random
 import socket
 import struct
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from runtime import linux
 from runtime.errors import Conflict, InvalidArgument, NotFound
 from runtime.network.dns.forwarder import Forwarder, Upstream, host_upstreams, parse_upstreams
+from runtime.network.dns.listener import netns_identity, open_listeners
 from runtime.network.dns.records import Records
 from runtime.network.dns.redirect import install_redirect, redirect_available
 from runtime.network.dns.wire import (
@@ -34,7 +34,6 @@ from runtime.network.dns.wire import (
 __all__ = ["DnsServer", "Scope", "DEFAULT_ADDRESS"]
 
 DEFAULT_ADDRESS = "127.0.0.11"
-_IP_FREEBIND = 15  # bind before lo is up: the socket starts working as soon as it is
 _BATCH = 256  # datagrams handled per readiness event before yielding to the loop
 _CACHE_MAX = 512  # per scope: a hostile asker costs at most ~0.5 MB of cached replies
 _TCP_IDLE = 10.0
@@ -62,71 +61,6 @@ class Scope:
     version: int = -1
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     clients: set[asyncio.StreamWriter] = field(default_factory=set)
-
-
-def _open_sockets(address: str, port: int) -> tuple[socket.socket, socket.socket]:
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
-    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
-    try:
-        for sock in (udp, tcp):
-            sock.setsockopt(socket.IPPROTO_IP, _IP_FREEBIND, 1)
-        udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        udp.bind((address, port))
-        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        tcp.bind((address, port))  # port 0 (redirect mode): each its own free port, DNAT says which
-        tcp.listen(64)
-    except BaseException:
-        udp.close()
-        tcp.close()
-        raise
-    return udp, tcp
-
-
-async def _open_in_netns(netns_path: str, address: str, port: int) -> tuple[socket.socket, socket.socket]:
-    """Open the scope's sockets inside ``netns_path`` from a thread that exists for this call alone."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[tuple[socket.socket, socket.socket]] = loop.create_future()
-
-    def _deliver(result: object, error: BaseException | None) -> None:
-        if done.cancelled():
-            if error is None:
-                for sock in result:  # type: ignore[attr-defined]
-                    sock.close()
-            return
-        if error is not None:
-            done.set_exception(error)
-        else:
-            done.set_result(result)  # type: ignore[arg-type]
-
-    def _body() -> None:
-        try:
-            fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                linux.setns(fd, linux.CLONE_NEWNET)
-            finally:
-                os.close(fd)
-            result: object = _open_sockets(address, port)
-            error = None
-        except BaseException as err:  # noqa: BLE001 - handed to the awaiting coroutine
-            result, error = None, err
-        loop.call_soon_threadsafe(_deliver, result, error)
-
-    threading.Thread(target=_body, name="pycompose-dns-netns", daemon=True).start()
-    return await done
-
-
-def _netns_identity(path: str) -> tuple[int, int]:
-    """(device, inode) naming a network namespace, whichever file refers to it.
-
-    A scope in the daemon's own netns (``network_mode: host``) would take the host's 127.0.0.11:53: refused.
-    """
-    try:
-        st, own = os.stat(path), os.stat("/proc/self/ns/net")
-    except FileNotFoundError as err:
-        raise NotFound(f"network namespace {path} not found") from err
-    if (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino):
-        raise InvalidArgument("no embedded DNS in the host's network namespace (network_mode: host)")
-    return st.st_dev, st.st_ino
 
 
 def _variants(v4: Sequence[bytes], v6: Sequence[bytes]) -> list[tuple[list[bytes], list[bytes]]]:
@@ -183,13 +117,13 @@ class DnsServer:
         ups = host_upstreams() if upstreams is None else parse_upstreams(upstreams)
         domains = tuple(d.strip().strip(".").lower() for d in search if d.strip().strip("."))
         path = os.fspath(netns_path)
-        identity = _netns_identity(path)
+        identity = netns_identity(path)
         holder = next((s.container_id for s in self._scopes.values() if s.netns_id == identity), None)
         if holder is not None:  # containers sharing a netns (network_mode: container:X) share its scope
             raise Conflict(f"the network namespace {path} is already served for container {holder[:12]}")
         redirect = self.redirect if redirect is None else redirect
         try:
-            udp, tcp = await _open_in_netns(path, self.address, 0 if redirect else self.port)
+            udp, tcp = await open_listeners(path, self.address, 0 if redirect else self.port)
         except FileNotFoundError as err:
             raise NotFound(f"network namespace {path} not found") from err
         except OSError as err:

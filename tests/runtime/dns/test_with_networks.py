@@ -30,12 +30,12 @@ def _nslookup(sandbox: str, name: str) -> subprocess.CompletedProcess[bytes]:
 
 
 def test_resolve_and_ping_by_service_name_across_a_bridge(wired, tmp_path):
-    net, dns = wired
-    network = net.create()
-    web, web_ns = net.sandbox()
-    cli, cli_ns = net.sandbox()
-    ep_web = net.svc.connect(network.id, web, web_ns, name="proj-web-1", aliases=["web"])
-    net.svc.connect(network.id, cli, cli_ns, name="proj-client-1", aliases=["client"])
+    nw, dns = wired
+    network = nw.create()
+    web, web_ns = nw.sandbox()
+    cli, cli_ns = nw.sandbox()
+    ep_web = nw.svc.connect(network.id, web, web_ns, name="proj-web-1", aliases=["web"])
+    nw.svc.connect(network.id, cli, cli_ns, name="proj-client-1", aliases=["client"])
     dns.add_scope(cli, cli_ns, upstreams=[])
     dns.lt.call(lambda: None)  # events queued by connect() have been applied
 
@@ -52,22 +52,22 @@ def test_resolve_and_ping_by_service_name_across_a_bridge(wired, tmp_path):
         assert ping.returncode == 0, ping.stdout + ping.stderr
         assert ep_web.ip.encode() in ping.stdout
 
-    net.svc.disconnect(network.id, web)
+    nw.svc.disconnect(network.id, web)
     dns.lt.call(lambda: None)
     gone = _nslookup(cli_ns, "web")
     assert gone.returncode != 0 and b"NXDOMAIN" in gone.stdout + gone.stderr
 
 
 def test_two_networks_isolated_and_a_container_on_both(wired):
-    net, dns = wired
-    n_a, n_b = net.create(), net.create()
-    a, a_ns = net.sandbox()
-    b, b_ns = net.sandbox()
-    both, both_ns = net.sandbox()
-    ep_a = net.svc.connect(n_a.id, a, a_ns, name="pa-web-1", aliases=["web"])
-    ep_b = net.svc.connect(n_b.id, b, b_ns, name="pb-web-1", aliases=["web"])
-    net.svc.connect(n_a.id, both, both_ns, name="gw-1")
-    net.svc.connect(n_b.id, both, both_ns, name="gw-1")
+    nw, dns = wired
+    n_a, n_b = nw.create(), nw.create()
+    a, a_ns = nw.sandbox()
+    b, b_ns = nw.sandbox()
+    both, both_ns = nw.sandbox()
+    ep_a = nw.svc.connect(n_a.id, a, a_ns, name="pa-web-1", aliases=["web"])
+    ep_b = nw.svc.connect(n_b.id, b, b_ns, name="pb-web-1", aliases=["web"])
+    nw.svc.connect(n_a.id, both, both_ns, name="gw-1")
+    nw.svc.connect(n_b.id, both, both_ns, name="gw-1")
     for cid, ns in ((a, a_ns), (b, b_ns), (both, both_ns)):
         dns.add_scope(cid, ns, upstreams=[])
     dns.lt.call(lambda: None)

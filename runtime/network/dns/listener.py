@@ -1,0 +1,89 @@
+"""The sockets of one DNS scope, opened inside a container's network namespace.
+
+``setns`` moves only the calling thread, so the sockets are made by a thread that exists for that one call,
+joins the namespace, binds and exits; the sockets stay in the namespace they were made in, and the daemon's
+loop serves them from its own. They keep that namespace alive until they are closed.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+
+from runtime import linux
+from runtime.errors import InvalidArgument, NotFound
+
+__all__ = ["open_listeners", "netns_identity"]
+
+_IP_FREEBIND = 15  # bind before lo is up: the socket starts working as soon as it is
+
+
+def _bind(address: str, port: int) -> tuple[socket.socket, socket.socket]:
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+    try:
+        for sock in (udp, tcp):
+            sock.setsockopt(socket.IPPROTO_IP, _IP_FREEBIND, 1)
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        udp.bind((address, port))
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        tcp.bind((address, port))  # port 0 (redirect mode): each its own free port, DNAT says which
+        tcp.listen(64)
+    except BaseException:
+        udp.close()
+        tcp.close()
+        raise
+    return udp, tcp
+
+
+async def open_listeners(netns_path: str, address: str, port: int) -> tuple[socket.socket, socket.socket]:
+    """Open the scope's sockets inside ``netns_path`` from a thread that exists for this call alone."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[tuple[socket.socket, socket.socket]] = loop.create_future()
+
+    def _deliver(result: object, error: BaseException | None) -> None:
+        if done.cancelled():
+            if error is None:
+                for sock in result:  # type: ignore[attr-defined]
+                    sock.close()
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)  # type: ignore[arg-type]
+
+    def _body() -> None:
+        try:
+            fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                linux.setns(fd, linux.CLONE_NEWNET)
+            finally:
+                os.close(fd)
+            result: object = _bind(address, port)
+            error = None
+        except BaseException as err:  # noqa: BLE001 - handed to the awaiting coroutine
+            result, error = None, err
+        try:
+            loop.call_soon_threadsafe(_deliver, result, error)
+        except RuntimeError:  # the loop closed meanwhile: nobody will take the sockets
+            if error is None:
+                for sock in result:  # type: ignore[attr-defined]
+                    sock.close()
+
+    threading.Thread(target=_body, name="pycompose-dns-netns", daemon=True).start()
+    return await done
+
+
+def netns_identity(path: str) -> tuple[int, int]:
+    """(device, inode) naming a network namespace, whichever file refers to it.
+
+    A scope in the daemon's own netns (``network_mode: host``) would take the host's 127.0.0.11:53: refused.
+    """
+    try:
+        st, own = os.stat(path), os.stat("/proc/self/ns/net")
+    except FileNotFoundError as err:
+        raise NotFound(f"network namespace {path} not found") from err
+    if (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino):
+        raise InvalidArgument("no embedded DNS in the host's network namespace (network_mode: host)")
+    return st.st_dev, st.st_ino
