@@ -19,11 +19,14 @@ from compose.cli.options import GlobalOptions
 from compose.cli.output import print_problems
 from compose.errors import UserError
 
-__all__ = ["EXIT_BUG", "EXIT_OK", "EXIT_USER_ERROR", "build_app", "run"]
+__all__ = ["COMMAND_MODULES", "EXIT_BUG", "EXIT_OK", "EXIT_USER_ERROR", "build_app", "run"]
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 1
 EXIT_BUG = 2
+
+# One module per command, each with ``register(app)``; keep their top-level imports light (``--help`` loads all).
+COMMAND_MODULES = ("config", "version")
 
 _HELP = "Define and run multi-container applications, on pycompose's own container runtime."
 
@@ -61,14 +64,26 @@ def build_app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(_global_options)
-    from compose.cli import config as config_cmd
+    import importlib
 
-    config_cmd.register(app)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"compose.cli.{name}").register(app)
     return app
 
 
 def run(argv: list[str]) -> int:
     """Run one command line; return the exit code. User errors exit 1, bugs print a traceback and exit 2."""
+    try:
+        return _run(argv)
+    except BrokenPipeError:  # stdout closed early (``pycompose config | head``): not an error of ours
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_USER_ERROR
+
+
+def _run(argv: list[str]) -> int:
     try:
         command = typer.main.get_command(build_app())
         result = command.main(args=list(argv), prog_name="pycompose", standalone_mode=False)
@@ -78,6 +93,9 @@ def run(argv: list[str]) -> int:
     except typer.Exit as err:
         return err.exit_code
     except _ClickException as err:
+        if type(err).__name__ == "NoArgsIsHelpError":  # bare ``pycompose``: help on stdout, like docker compose
+            print(err.format_message())
+            return EXIT_OK
         err.show()
         return EXIT_USER_ERROR
     except typer.Abort:
@@ -86,7 +104,7 @@ def run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        return EXIT_USER_ERROR
+        raise
     except Exception:  # a bug: say so loudly
         import traceback
 

@@ -282,3 +282,9 @@ def test_webapp_sample_override_and_dotenv():
     assert api["environment"]["LOG_LEVEL"] == "debug"
     assert api["environment"]["DATABASE_URL"] == "postgres://app@db:5432/webapp"
     assert "debug" not in doc["services"]
+
+
+def test_bare_command_prints_help_and_version_works():
+    run = pycompose(cwd=REPO)
+    assert run.code == 0 and run.out.startswith("Usage: pycompose")
+    assert pycompose("version", "--short", cwd=REPO).out.strip() == "0.1.0"
