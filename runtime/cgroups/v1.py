@@ -14,7 +14,7 @@ from typing import Any
 
 from runtime.cgroups.base import (
     CgroupManager, OomWatch, Resources, host_memory, iter_pid_files, online_cpus, read_int, read_keyed,
-    read_text, remove_tree, resources_from, signal_all, drain_eventfd, wait_for, write_text,
+    read_text, remove_tree, resources_from, signal_all, drain_eventfd, system_cpu_usage, wait_for, write_text,
 )
 from runtime.cgroups.blkio import device_number, v1_throttle_lines
 from runtime.cgroups.devices import DEFAULT_DEVICES, DeviceRule, v1_lines
@@ -334,7 +334,8 @@ class V1Manager(CgroupManager):
                 ticks = read_keyed(acct / "cpuacct.stat")
                 usage["usage_in_usermode"] = ticks.get("user", 0) * tick_ns
                 usage["usage_in_kernelmode"] = ticks.get("system", 0) * tick_ns
-        out: dict[str, Any] = {"cpu_usage": usage, "online_cpus": online_cpus()}
+        out: dict[str, Any] = {"cpu_usage": usage, "online_cpus": online_cpus(),
+                               "system_cpu_usage": system_cpu_usage()}
         if cpu is not None and cpu.is_dir():
             st = read_keyed(cpu / "cpu.stat")
             out["throttling_data"] = {

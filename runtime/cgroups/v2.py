@@ -15,8 +15,8 @@ from typing import Any
 
 from runtime.cgroups.base import (
     CgroupManager, OomWatch, Resources, blkio_weight_to_io_weight, host_memory, iter_pid_files, memswap_to_v2_swap,
-    online_cpus, read_int, read_keyed, read_text, remove_tree, resources_from, shares_to_weight, signal_all, wait_for,
-    write_text,
+    online_cpus, read_int, read_keyed, read_text, remove_tree, resources_from, shares_to_weight, signal_all,
+    system_cpu_usage, wait_for, write_text,
 )
 from runtime.cgroups.blkio import device_number, v2_io_max_lines
 from runtime.cgroups.devices import DEFAULT_DEVICES, DeviceRule, attach_program
@@ -208,6 +208,7 @@ class V2Manager(CgroupManager):
                 "usage_in_kernelmode": st.get("system_usec", 0) * 1000,
             },
             "online_cpus": online_cpus(),
+            "system_cpu_usage": system_cpu_usage(),
             "throttling_data": {
                 "periods": st.get("nr_periods", 0),
                 "throttled_periods": st.get("nr_throttled", 0),

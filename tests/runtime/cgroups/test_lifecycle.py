@@ -127,6 +127,8 @@ def test_stats_cpu_usage_grows(manager, park):
     stats = manager.stats()
     assert stats["cpu_stats"]["cpu_usage"]["total_usage"] > 10_000_000  # > 10 ms of CPU, in ns
     assert stats["cpu_stats"]["online_cpus"] >= 1
+    # docker stats' CPU %: container delta over host delta, both in ns
+    assert stats["cpu_stats"]["system_cpu_usage"] > stats["cpu_stats"]["cpu_usage"]["total_usage"]
 
 
 def test_add_unknown_pid_is_not_found(manager):
