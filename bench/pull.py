@@ -17,7 +17,6 @@ import argparse
 import gzip
 import hashlib
 import io
-import os
 import resource
 import shutil
 import socket

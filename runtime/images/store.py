@@ -14,19 +14,21 @@ from __future__ import annotations
 import gzip
 import os
 import threading
-from collections import Counter
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Callable, Iterable, Mapping
 
-from runtime.errors import Conflict, InvalidArgument, NotFound
+from runtime.errors import InvalidArgument, NotFound
 from runtime.images._atomic import read_json, write_json_atomic
 from runtime.images.blobs import BlobStore
 from runtime.images.config import apply_changes, config_bytes, new_config, now_rfc3339
-from runtime.images.digest import chain_ids, digest_hex, sha256_digest, short_id
+from runtime.images.digest import chain_ids, digest_hex, short_id
 from runtime.images.image import Image, LayerBlob
 from runtime.images.layers import Layer, LayerStore, pid_alive
 from runtime.images.layertar import write_layer_tar
+from runtime.images.lease import Lease, Pins
 from runtime.images.reference import Reference, is_image_id, normalize_id, parse_reference
+from runtime.images.removal import prune_images, remove_image
+from runtime.images.tags import TagIndex
 from runtime.images.unpack import open_decompressed
 
 __all__ = ["ImageStore", "InUse", "MEDIA_LAYER_GZIP", "MEDIA_CONFIG"]
@@ -50,29 +52,6 @@ class _Tee:
         return data
 
 
-class _Lease:
-    def __init__(self, store: ImageStore) -> None:
-        self._store = store
-        self._keys: list[str] = []
-
-    def add(self, *keys: str) -> None:
-        with self._store.lock:
-            self._store._pins.update(keys)
-            self._keys.extend(keys)
-
-    def release(self) -> None:
-        with self._store.lock:
-            self._store._pins.subtract(self._keys)
-            self._store._pins += Counter()  # drop zero counts
-            self._keys = []
-
-    def __enter__(self) -> _Lease:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
 class ImageStore:
     def __init__(self, root: Path | str, in_use: InUse | None = None) -> None:
         self.root = Path(root)
@@ -81,18 +60,16 @@ class ImageStore:
         self.layers = LayerStore(self.root)
         self._db = self.root / "imagedb"
         self._db.mkdir(exist_ok=True)
-        from runtime.images.tags import TagIndex
-
         self.tags = TagIndex(self.root / "repositories.json")
         self.in_use: InUse = in_use or (lambda _id: False)
         self.lock = threading.RLock()
-        self._pins: Counter[str] = Counter()
+        self.pins = Pins(self.lock)
         self.layers.cleanup_temporaries()
         self.blobs.cleanup_ingest(pid_alive)
 
-    def lease(self) -> _Lease:
+    def lease(self) -> Lease:
         """Protect blobs and layers being added (by digest / chain id) from garbage collection until released."""
-        return _Lease(self)
+        return Lease(self.pins)
 
     # ---- lookup -------------------------------------------------------------------------------------------
     def get(self, image_id: str) -> Image:
@@ -320,60 +297,20 @@ class ImageStore:
 
     # ---- removal ------------------------------------------------------------------------------------------
     def remove(self, ref_or_id: str, *, force: bool = False) -> list[dict[str, str]]:
-        """``docker rmi``: untag a reference, and delete the image once no reference is left.
-
-        Returns Docker's ``[{"Untagged": ...}, {"Deleted": ...}]``. Refuses with ``Conflict`` while a container
-        uses the image (with ``force``: untags and keeps the image, dangling, as Docker does), or when an id
-        names an image with several repositories (unless ``force``).
-        """
-        with self.lock:
-            image_id, ref = self._lookup(ref_or_id)
-            refs = self.tags.refs_of(image_id)
-            user = self.in_use(image_id)
-            out: list[dict[str, str]] = []
-            if ref is not None:
-                named = str(ref)
-                others = [r for r in refs if r != named and "@" not in r]
-                if not others and user and not force:
-                    raise Conflict(
-                        f'conflict: unable to remove repository reference "{ref_or_id}" (must force) - '
-                        f"container {_user_name(user)} is using its referenced image {short_id(image_id)}")
-                if others or user:
-                    self.tags.delete(named)
-                    out.append({"Untagged": ref.familiar()})
-                    return out
-            else:
-                tagged = [r for r in refs if "@" not in r]
-                if len({parse_reference(r).name for r in tagged}) > 1 and not force:
-                    raise Conflict(f"conflict: unable to delete {short_id(image_id)} (must be forced) - "
-                                   "image is referenced in multiple repositories")
-                if user and not force:
-                    raise Conflict(f"conflict: unable to delete {short_id(image_id)} (must be forced) - "
-                                   f"image is being used by container {_user_name(user)}")
-            for r in self.tags.delete_image(image_id):
-                out.append({"Untagged": parse_reference(r).familiar()})
-            if user:
-                return out  # forced while in use: untagged, kept (dangling) for the container
-            out.append({"Deleted": image_id})
-            self._delete_image(image_id)
-            return out
+        """``docker rmi``; see ``runtime.images.removal.remove_image``."""
+        return remove_image(self, ref_or_id, force=force)
 
     def prune(self, *, dangling_only: bool = True) -> dict[str, Any]:
-        """Delete unused images: dangling ones (no tag), or all unused ones. Docker's prune report."""
-        deleted: list[dict[str, str]] = []
-        reclaimed = 0
-        with self.lock:
-            for image in self.list():
-                tagged = [r for r in image.references if "@" not in r]
-                if (dangling_only and tagged) or self.in_use(image.id):
-                    continue
-                before = self._disk_usage()
-                for r in self.tags.delete_image(image.id):
-                    deleted.append({"Untagged": parse_reference(r).familiar()})
-                self._delete_image(image.id)
-                deleted.append({"Deleted": image.id})
-                reclaimed += max(0, before - self._disk_usage())
-        return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+        """``docker image prune [-a]``; see ``runtime.images.removal.prune_images``."""
+        return prune_images(self, dangling_only=dangling_only)
+
+    def lookup(self, ref_or_id: str) -> tuple[str, Reference | None]:
+        """(image id, the reference that matched, or None when ``ref_or_id`` matched as an id)."""
+        return self._lookup(ref_or_id)
+
+    def delete_image(self, image_id: str) -> None:
+        """Drop the image record (its references must be gone) and collect what nothing uses any more."""
+        self._delete_image(image_id)
 
     def _delete_image(self, image_id: str) -> None:
         (self._db / f"{digest_hex(image_id)}.json").unlink(missing_ok=True)
@@ -399,7 +336,7 @@ class ImageStore:
                 except NotFound:
                     continue
                 keep_layers.update(chain_ids((cfg.get("rootfs") or {}).get("diff_ids") or []))
-            pinned = set(self._pins)
+            pinned = self.pins.snapshot()
             for chain in list(self.layers.chain_ids()):
                 if chain not in keep_layers and chain not in pinned:
                     self.layers.remove(chain)
@@ -407,7 +344,7 @@ class ImageStore:
                 if digest not in keep_blobs and digest not in pinned:
                     self.blobs.delete(digest)
 
-    def _disk_usage(self) -> int:
+    def disk_usage(self) -> int:
         total = 0
         for base in (self.blobs.blob_dir, self.layers.dir):
             for dirpath, _dirs, files in os.walk(base):
@@ -417,10 +354,6 @@ class ImageStore:
                     except FileNotFoundError:
                         pass
         return total
-
-
-def _user_name(user: object) -> str:
-    return short_id(user) if isinstance(user, str) else "(unknown)"
 
 
 def _json(data: bytes) -> dict[str, Any]:
