@@ -66,20 +66,24 @@ def next_ifname(taken: Sequence[str], prefix: str = "eth") -> str:
     return f"{prefix}{n}"
 
 
-def attach_veth(ipr: IPRoute, spec: VethSpec) -> str:
-    """Create the pair, enslave the host side to ``spec.bridge``, configure the peer. Returns the host name."""
+def attach_veth(ipr: IPRoute, spec: VethSpec, ns: IPRoute | None = None,
+                gateways: Sequence[ipaddress.IPv4Address | ipaddress.IPv6Address] = ()) -> str:
+    """Create the pair (host side enslaved to ``spec.bridge`` and up), address the peer, and point the sandbox's
+    default routes at ``gateways`` when given. Returns the host side's name.
+
+    ``ns``: an open netlink socket inside the sandbox (one is opened otherwise).
+    """
     bridge = link_index(ipr, spec.bridge)
     if bridge is None:
         raise Conflict(f"bridge {spec.bridge} does not exist")
+    mtu = {"mtu": spec.mtu} if spec.mtu else {}
     nsfd = os.open(spec.sandbox, os.O_RDONLY | os.O_CLOEXEC)
     host = new_veth_name()
     try:
         for _ in range(8):
             try:
-                ipr.link("add", ifname=host, kind="veth",
-                         peer={"ifname": spec.ifname, "net_ns_fd": nsfd, "address": spec.mac,
-                               **({"mtu": spec.mtu} if spec.mtu else {})},
-                         **({"mtu": spec.mtu} if spec.mtu else {}))
+                ipr.link("add", ifname=host, kind="veth", master=bridge, state="up",
+                         peer={"ifname": spec.ifname, "net_ns_fd": nsfd, "address": spec.mac, **mtu}, **mtu)
                 break
             except NetlinkError as err:
                 if err.code != _EEXIST:
@@ -92,26 +96,30 @@ def attach_veth(ipr: IPRoute, spec: VethSpec) -> str:
     finally:
         os.close(nsfd)
     try:
-        index = link_index(ipr, host)
-        assert index is not None
-        ipr.link("set", index=index, master=bridge, state="up")
-        _configure_peer(spec)
+        if any(a.version == 6 for a in spec.addresses):
+            write_sysctl_in(spec.sandbox, f"net/ipv6/conf/{spec.ifname}/disable_ipv6", "0")
+        if ns is None:
+            with netlink_in(spec.sandbox) as own:
+                _configure_peer(spec, own, gateways)
+        else:
+            _configure_peer(spec, ns, gateways)
     except BaseException:
         detach_veth(ipr, host)
         raise
     return host
 
 
-def _configure_peer(spec: VethSpec) -> None:
-    if any(a.version == 6 for a in spec.addresses):
-        write_sysctl_in(spec.sandbox, f"net/ipv6/conf/{spec.ifname}/disable_ipv6", "0")
-    with netlink_in(spec.sandbox) as ns:
-        index = link_index(ns, spec.ifname)
-        assert index is not None
-        for addr in spec.addresses:
-            ns.addr("add", index=index, address=str(addr.ip), prefixlen=addr.network.prefixlen,
-                    **({"flags": _IFA_F_NODAD} if addr.version == 6 else {}))
-        ns.link("set", index=index, state="up")
+def _configure_peer(spec: VethSpec, ns: IPRoute,
+                    gateways: Sequence[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> None:
+    index = link_index(ns, spec.ifname)
+    assert index is not None
+    for addr in spec.addresses:
+        ns.addr("add", index=index, address=str(addr.ip), prefixlen=addr.network.prefixlen,
+                **({"flags": _IFA_F_NODAD} if addr.version == 6 else {}))
+    ns.link("set", index=index, state="up")
+    for gateway in gateways:
+        family = socket.AF_INET if gateway.version == 4 else socket.AF_INET6
+        ns.route("replace", dst="default", family=family, gateway=str(gateway), oif=index)
 
 
 def detach_veth(ipr: IPRoute, host: str) -> bool:

@@ -34,7 +34,7 @@ from runtime.network.model import (
     NetworkEvent,
 )
 from runtime.network.nat import DEFAULT_TABLE, BridgeRules, Firewall
-from runtime.network.netns import NetnsStore, is_netns_file
+from runtime.network.netns import NetnsStore, is_netns_file, netlink_in
 from runtime.network.ports import BoundPort, PortBinding, bind_ports, close_sockets, ports_to_engine
 from runtime.network.publisher import Publisher
 from runtime.network.store import atomic_write_json, read_json
@@ -321,7 +321,8 @@ class NetworkService:
 
     def create_sandbox(self, container_id: str) -> Path:
         """A fresh network namespace for the container (only ``lo``, up); returns its path."""
-        return self.netns.create(container_id)
+        with self._lock:
+            return self.netns.create(container_id)
 
     def sandbox_for_mode(self, mode: str, container_id: str) -> Path | None:
         """The netns a container joins for its ``network_mode``: ``None`` for ``host`` (no new namespace),
@@ -377,9 +378,12 @@ class NetworkService:
                 if v4_pool and ipv4:
                     v4_pool.release(ipv4)
                 raise
+            # The default route goes to the best non-internal network: this one if it outranks the holder.
+            holder = next((e for e in self.endpoints_of(container_id) if e.default_route), None)
+            takes = not net.internal and v4_pool is not None and (holder is None or priority > holder.priority)
             try:
                 ep = self._attach(net, container_id, sandbox_path, name, tuple(aliases), ipv4, ipv6,
-                                  mac_address, priority)
+                                  mac_address, priority, takes)
             except BaseException:
                 for pool, addr in ((v4_pool, ipv4), (v6_pool, ipv6)):
                     if pool and addr:
@@ -387,15 +391,16 @@ class NetworkService:
                 raise
             net.endpoints[container_id] = ep
             self._save(net)
-            self._elect_gateway(container_id)
-            ep = self.get(net.id).endpoints[container_id]
+            if takes and holder is not None:
+                old = self._networks[holder.network_id]
+                old.endpoints[container_id] = holder.with_default_route(False)
+                self._save(old)
         self._emit(NetworkEvent("connect", net.id, net.name, ep))
         return ep
 
     def _attach(self, net: Network, container_id: str, sandbox: str, name: str | None, aliases: tuple[str, ...],
-                ipv4: Any, ipv6: Any, mac_address: str | None, priority: int) -> Endpoint:
+                ipv4: Any, ipv6: Any, mac_address: str | None, priority: int, default_route: bool) -> Endpoint:
         v4_pool, v6_pool = net.pool(4), net.pool(6)
-        ifname = _veth.next_ifname(_veth.sandbox_ifnames(sandbox))
         mac = mac_address or _veth.mac_for(ipv4)
         addrs = []
         if ipv4 is not None and v4_pool:
@@ -403,8 +408,11 @@ class NetworkService:
         if ipv6 is not None and v6_pool:
             addrs.append(ipaddress.ip_interface(f"{ipv6}/{v6_pool.subnet.prefixlen}"))
         mtu = int(net.options[OPT_MTU]) if net.options.get(OPT_MTU) else None
-        with IPRoute() as ipr:
-            host = _veth.attach_veth(ipr, _veth.VethSpec(net.bridge, sandbox, ifname, tuple(addrs), mac, mtu))
+        gateways = [p.gateway for p in (v4_pool, v6_pool) if p is not None] if default_route else []
+        with IPRoute() as ipr, netlink_in(sandbox) as ns:
+            ifname = _veth.next_ifname([link.get("ifname") for link in ns.get_links()])
+            host = _veth.attach_veth(ipr, _veth.VethSpec(net.bridge, sandbox, ifname, tuple(addrs), mac, mtu), ns,
+                                     gateways)
         return Endpoint(
             net.id, container_id, os.urandom(32).hex(), (name or container_id[:12]).lstrip("/"), aliases,
             ifname, host, sandbox, mac,
@@ -412,7 +420,7 @@ class NetworkService:
             next((a for a in addrs if a.version == 6), None),
             v4_pool.gateway if v4_pool else None,  # type: ignore[arg-type]
             v6_pool.gateway if v6_pool else None,  # type: ignore[arg-type]
-            priority,
+            priority, default_route,
         )
 
     def _elect_gateway(self, container_id: str) -> None:
