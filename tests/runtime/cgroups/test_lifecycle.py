@@ -188,3 +188,30 @@ def test_repeated_cycles_leave_nothing(manager, cg_parent):
                 proc.wait()
     for path in manager.paths().values():
         assert not [p for p in path.parent.iterdir() if p.is_dir()], "a cgroup was left under the test parent"
+
+
+def test_kill_all_catches_a_process_that_keeps_forking(manager, park):
+    """Children forked while kill_all runs must not escape: SIGKILL is atomic (cgroup.kill, or freeze first)."""
+    spinner = """
+import os, signal
+print("ready", flush=True)
+for depth in range(300):  # a chain that keeps growing: each new process forks the next one, then waits
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid:
+        os.waitpid(pid, 0)
+        os._exit(0)
+signal.pause()
+"""
+    if manager.version == 1:
+        manager.apply(Resources(pids_limit=64))
+    p = park(spinner)
+    manager.add(p.pid)
+    p.go()
+    assert p.proc.stdout.readline() == "ready\n"
+    manager.kill_all()
+    assert p.proc.wait(timeout=10) == -signal.SIGKILL
+    manager.destroy(timeout=10)
+    assert not manager.exists()
