@@ -215,3 +215,18 @@ def test_tcp_half_close_concurrency_and_refused_target(net):
             assert s.recv(1) == b""
         except ConnectionResetError:
             pass  # the target refused: the client is reset instead of left hanging
+
+
+def test_a_new_service_adopts_and_stops_a_running_proxy(net, web):
+    from runtime.network.service import NetworkService
+    (bound,) = net.svc.publish(web["cid"], [PortBinding(80, host_ip="127.0.0.1")])
+    rec = net.svc.publisher.record(web["cid"])
+    again = NetworkService(net.svc.root, net.svc.run_dir, nft_table=net.svc.firewall.table,
+                           enable_ip_forward=False)
+    again.restore()
+    assert again.published(web["cid"]) == [bound] and again.publisher.alive(web["cid"])
+    assert _get(f"http://127.0.0.1:{bound.host_port}/") == b"hello from the sandbox\n"
+    assert again.unpublish(web["cid"])  # not its child: found by pid + start time, waited on by pidfd
+    assert process_start_time(rec["pid"]) is None
+    net.svc.publisher._children.pop(rec["pid"]).wait()  # noqa: SLF001 - reap: this process started it
+    assert not _connectable("127.0.0.1", bound.host_port)
