@@ -28,7 +28,8 @@ from runtime.network.dns.records import Records
 from runtime.network.dns.redirect import install_redirect, redirect_available
 from runtime.network.dns.wire import (
     CLASS_ANY, CLASS_IN, RCODE_BADVERS, RCODE_NOERROR, RCODE_NOTIMP, RCODE_NXDOMAIN, RCODE_SERVFAIL, TYPE_A,
-    TYPE_AAAA, TYPE_ANY, TYPE_PTR, Query, build_error, build_reply, encode_name, parse_query, truncate_reply,
+    TYPE_AAAA, TYPE_ANY, TYPE_PTR, Query, build_error, build_reply, encode_name, parse_query, reply_rcode,
+    truncate_reply,
 )
 
 __all__ = ["DnsServer", "Scope", "DEFAULT_ADDRESS"]
@@ -106,7 +107,8 @@ class DnsServer:
         """Serve DNS inside the container's network namespace; returns the (address, port) listened on.
 
         ``upstreams``: where unknown names go (``None``: the host's resolv.conf; empty: nowhere, NXDOMAIN).
-        ``search``: the container's search domains; ``web.<domain>`` is answered like ``web``.
+        ``search``: the container's search domains; ``web.<domain>`` is answered like ``web`` when no
+        upstream owns it.
         ``redirect`` (default: the server's): listen on a free port and DNAT 127.0.0.11:53 to it, leaving
         port 53 of the netns to the container's own programs (see ``redirect.py``).
         """
@@ -188,8 +190,13 @@ class DnsServer:
 
     # -- answering -----------------------------------------------------------------------------------
 
-    def answer_local(self, scope: Scope, query: Query, max_size: int | None) -> list[bytes] | None:
-        """Replies (one per answer order) from the name table, or ``None`` when the name is not ours."""
+    def answer_local(self, scope: Scope, query: Query, max_size: int | None, *,
+                     search: bool = False) -> list[bytes] | None:
+        """Replies (one per answer order) from the name table, or ``None`` when the name is not ours.
+
+        ``search``: also take ``web.<search domain>`` for ``web``. That is done only when nothing upstream
+        could own the longer name (no upstreams, or they said NXDOMAIN), so no real name is ever shadowed.
+        """
         name = query.name
         qtype = query.qtype
         records = self.records
@@ -202,6 +209,8 @@ class DnsServer:
             return [build_reply(query, RCODE_NOERROR, answers, self.ttl, max_size=max_size)]
         res = records.resolve(asker, name)
         if res is None:
+            if not search:
+                return None
             for domain in scope.search:
                 if name.endswith("." + domain):
                     res = records.resolve(asker, name[:-len(domain) - 1])
@@ -224,7 +233,7 @@ class DnsServer:
         if query.edns and query.edns_version > 0:
             return query, [build_error(query, RCODE_BADVERS)]
         if query.qclass in (CLASS_IN, CLASS_ANY):
-            local = self.answer_local(scope, query, max_size)
+            local = self.answer_local(scope, query, max_size, search=not scope.upstreams)
             if local is not None:
                 return query, local
         if not scope.upstreams:
@@ -262,6 +271,14 @@ class DnsServer:
             except OSError:
                 pass  # a full socket buffer drops the reply as the network would; the client retries
 
+    def _after_upstream(self, scope: Scope, query: Query, reply: bytes, max_size: int | None) -> bytes:
+        """An upstream NXDOMAIN for ``web.<search domain>`` becomes the answer for our own ``web``."""
+        if scope.search and reply_rcode(reply) == RCODE_NXDOMAIN and query.qclass in (CLASS_IN, CLASS_ANY):
+            local = self.answer_local(scope, query, max_size, search=True)
+            if local:
+                return random.choice(local)
+        return reply
+
     def _spawn_forward(self, scope: Scope, query: Query, data: bytes, addr: tuple[str, int]) -> None:
         if len(scope.tasks) >= _SCOPE_FORWARDS:
             try:
@@ -271,7 +288,8 @@ class DnsServer:
             return
 
         async def _run() -> None:
-            reply = await self.forwarder.forward(data, query, scope.upstreams)
+            reply = self._after_upstream(scope, query, await self.forwarder.forward(data, query, scope.upstreams),
+                                         query.udp_size)
             try:
                 scope.udp.sendto(truncate_reply(reply, query.udp_size), addr)
             except OSError:
@@ -296,6 +314,7 @@ class DnsServer:
                     break  # a malformed message ends the connection
                 if replies is None:
                     reply = await self.forwarder.forward(data, query, scope.upstreams, tcp=True)
+                    reply = self._after_upstream(scope, query, reply, None)
                 else:
                     reply = random.choice(replies)
                 writer.write(_U16.pack(len(reply)) + reply)

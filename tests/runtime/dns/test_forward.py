@@ -141,3 +141,17 @@ def test_one_container_cannot_take_every_forwarding_slot(dns_server, make_netns,
         codes = [dns.message.from_wire(sock.recv(512)).rcode() for _ in range(300)]
     assert codes == [dns.rcode.SERVFAIL] * 300
     assert dead.udp_queries == 256  # the rest were refused at once, never sent upstream
+
+
+def test_search_domain_names_are_local_only_when_upstream_has_none(dns_server, make_netns, make_stub):
+    stub = make_stub({"www.corp.example": ["192.0.2.80"]})
+    path = make_netns()
+    dns_server.add_endpoint("n1", "a" * 64, "web", aliases=["www"], ipv4="10.50.0.2")
+    dns_server.add_endpoint("n1", CLIENT, "client", ipv4="10.50.0.3")
+    dns_server.add_scope(CLIENT, path, upstreams=[stub.upstream], search=["corp.example"])
+    # A real upstream name is never shadowed by a local one...
+    assert addresses(ask(path, "www.corp.example")) == ["192.0.2.80"]
+    # ...but what upstream does not know, the search domain's local meaning answers (saving a round trip).
+    assert addresses(ask(path, "web.corp.example")) == ["10.50.0.2"]
+    assert addresses(ask(path, "web.corp.example", tcp=True)) == ["10.50.0.2"]
+    assert ask(path, "nosuch.corp.example").rcode() == dns.rcode.NXDOMAIN
