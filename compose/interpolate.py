@@ -2,7 +2,8 @@
 
 Forms: ``$VAR``, ``${VAR}``, ``${VAR:-default}``, ``${VAR-default}``, ``${VAR:?message}``, ``${VAR?message}``,
 ``${VAR:+alternate}``, ``${VAR+alternate}``; defaults, messages and alternates are templates themselves
-(``${A:-${B:-x}}``), evaluated only when used; ``$$`` is a literal ``$``. An unset variable warns once and
+(``${A:-${B:-x}}``), evaluated only when used; ``$$`` is a literal ``$``, and so is a ``$`` that starts
+no reference (``$1``, ``5$``). An unset variable warns once and
 becomes the empty string; a required one fails naming the variable, the key path, file and line.
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ _OPS = (":-", ":?", ":+", "-", "?", "+")
 
 
 class TemplateError(ValueError):
-    """A malformed template (``$`` not followed by a name or ``{``, an unclosed ``${``)."""
+    """A malformed ``${...}``: no name, an unknown modifier, or no closing ``}``."""
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,10 @@ def _parse(text: str, pos: int, nested: bool) -> tuple[tuple[Part, ...], int]:
             var, pos = _parse_braced(text, pos + 2)
         else:
             match = _NAME.match(text, pos + 1)
-            if not match:
-                raise TemplateError("'$' must be followed by a variable name or '{'; write '$$' for a literal '$'")
+            if not match:  # "$1", "5$", "$ x": not a reference; kept as written (as Docker Compose does)
+                buf.append("$")
+                pos += 1
+                continue
             var, pos = Var(match.group()), match.end()
         if buf:
             parts.append("".join(buf))

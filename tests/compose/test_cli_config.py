@@ -287,4 +287,6 @@ def test_webapp_sample_override_and_dotenv():
 def test_bare_command_prints_help_and_version_works():
     run = pycompose(cwd=REPO)
     assert run.code == 0 and run.out.startswith("Usage: pycompose")
-    assert pycompose("version", "--short", cwd=REPO).out.strip() == "0.1.0"
+    from importlib.metadata import version
+
+    assert pycompose("version", "--short", cwd=REPO).out.strip() == version("pycompose")

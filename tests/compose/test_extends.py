@@ -107,3 +107,25 @@ def test_malformed_extends(tmp_path, bad):
     _write(tmp_path / "compose.yaml", f"services:\n  a:\n    {bad}\n")
     with pytest.raises(UserError, match="services.a.extends"):
         _services(tmp_path)
+
+
+def test_reset_and_override_against_the_extended_service(tmp_path):
+    _write(tmp_path / "compose.yaml", """
+services:
+  base:
+    image: busybox
+    ports: ["80:80"]
+    environment: {A: "1", B: "2"}
+  child:
+    extends: base
+    ports: !reset []
+    environment: !override {C: "3"}
+""")
+    assert _services(tmp_path)["child"] == {"image": "busybox", "environment": {"C": "3"}}
+
+
+def test_location_of_inherited_values_is_the_base_file(tmp_path):
+    _write(tmp_path / "base.yaml", "services:\n  b:\n    image: [not-a-string]\n")
+    _write(tmp_path / "compose.yaml", "services:\n  a:\n    extends: {file: base.yaml, service: b}\n")
+    result = load(LoadOptions(cwd=tmp_path, environ={}))
+    assert str(result.sources.locate(("services", "a", "image"))) == f"{tmp_path}/base.yaml:3:5"

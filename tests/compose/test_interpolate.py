@@ -52,6 +52,10 @@ ENV = {"SET": "value", "EMPTY": "", "OTHER": "o"}
         ("${UNSET:-default with : colon}", "default with : colon"),
         ("${UNSET:-${SET:?never evaluated when not used}}", "value"),
         ("${SET:-${NEEDED:?not evaluated}}", "value"),
+        ("$", "$"),
+        ("echo $1 $@", "echo $1 $@"),
+        ("5$ or $ 5", "5$ or $ 5"),
+        ("$-x", "$-x"),
     ],
 )
 def test_forms(template, expected):
@@ -73,8 +77,8 @@ def test_required(template, message):
     assert str(info.value) == message
 
 
-@pytest.mark.parametrize("template", ["$", "a $ b", "$1", "${", "${SET", "${}", "${1X}", "${SET/x/y}",
-                                      "${SET:-unclosed", "${SET:x}"])
+@pytest.mark.parametrize("template", ["${", "${SET", "${}", "${1X}", "${SET/x/y}", "${SET:-unclosed", "${SET:x}",
+                                      "a ${ b}", "${UNSET:-${}}"])
 def test_malformed(template):
     with pytest.raises(TemplateError):
         substitute(template, ENV.get)
@@ -97,7 +101,7 @@ def test_unset_warns_once_with_location():
 
 
 def test_errors_name_variable_file_line_and_path_all_at_once():
-    text = "services:\n  web:\n    image: ${IMG:?set IMG}\n    command: [run, '$ bad']\n"
+    text = "services:\n  web:\n    image: ${IMG:?set IMG}\n    command: [run, '${ bad}']\n"
     tree = read_yaml(text, "c.yaml")
     with pytest.raises(UserError) as info:
         Interpolator(ENV).tree(tree)
