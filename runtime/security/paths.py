@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 from runtime import linux
 
-__all__ = ["DEFAULT_MASKED_PATHS", "DEFAULT_READONLY_PATHS", "mask_paths", "readonly_paths", "mask_path",
-           "readonly_path"]
+__all__ = ["DEFAULT_MASKED_PATHS", "DEFAULT_READONLY_PATHS", "MASKED_PATH_GLOBS", "default_masked_paths",
+           "mask_paths", "readonly_paths", "mask_path", "readonly_path"]
 
 # moby oci/defaults.go
 DEFAULT_MASKED_PATHS = (
@@ -22,8 +22,18 @@ DEFAULT_MASKED_PATHS = (
     "/sys/devices/virtual/powercap",
 )
 DEFAULT_READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+# Per-CPU entries, expanded on the host (thermal side channel, moby GHSA-6fw5-f8r9-fgfm).
+MASKED_PATH_GLOBS = ("/sys/devices/system/cpu/cpu*/thermal_throttle",)
 
 _ST_FLAGS = ((os.ST_NOSUID, linux.MS_NOSUID), (os.ST_NODEV, linux.MS_NODEV), (os.ST_NOEXEC, linux.MS_NOEXEC))
+
+
+def default_masked_paths() -> tuple[str, ...]:
+    """``DEFAULT_MASKED_PATHS`` plus this host's matches of ``MASKED_PATH_GLOBS`` (parent side)."""
+    import glob
+
+    extra = sorted(m for pattern in MASKED_PATH_GLOBS for m in glob.glob(pattern))
+    return DEFAULT_MASKED_PATHS + tuple(extra)
 
 
 def mask_path(path: str, mount_label: str = "") -> None:

@@ -95,7 +95,7 @@ def build_plan(*, cap_add: Iterable[str] = (), cap_drop: Iterable[str] = (), pri
                                     uts_private="uts" in ns)
     if oom_score_adj is not None and not -1000 <= oom_score_adj <= 1000:
         raise InvalidArgument(f"Invalid value {oom_score_adj}, range for oom score adj is [-1000, 1000]")
-    masked = () if privileged else tuple(paths.DEFAULT_MASKED_PATHS if masked_paths is None else masked_paths)
+    masked = () if privileged else tuple(paths.default_masked_paths() if masked_paths is None else masked_paths)
     ro = () if privileged else tuple(paths.DEFAULT_READONLY_PATHS if readonly_paths is None else readonly_paths)
     flags = 0 if profile is None else seccomp.profile_flags(profile)
     return SecurityPlan(capabilities=mask, seccomp_bpf=bpf, seccomp_flags=flags, no_new_privs=no_new_privs,

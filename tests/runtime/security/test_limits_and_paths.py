@@ -183,3 +183,11 @@ def test_oom_score_adj(in_child):
     assert in_child(child) == "500"
     with pytest.raises(ValueError):
         privileges.set_oom_score_adj(1001)
+
+
+def test_default_masked_paths_expand_per_cpu_globs():
+    import glob as globmod
+    expanded = paths.default_masked_paths()
+    assert expanded[:len(paths.DEFAULT_MASKED_PATHS)] == paths.DEFAULT_MASKED_PATHS
+    assert set(expanded[len(paths.DEFAULT_MASKED_PATHS):]) == set(
+        globmod.glob("/sys/devices/system/cpu/cpu*/thermal_throttle"))
