@@ -4,7 +4,7 @@ Mappings merge key by key, the override winning; scalars are replaced; sequences
 the table says otherwise: ``command``, ``entrypoint`` and ``healthcheck.test`` are replaced, key/value lists
 (``environment``, ``labels``, ...) merge by key in either list or mapping form, and lists with a natural key
 (ports, volumes by target, secrets, configs, env_file, dns, cap_add, expose, ...) are appended with
-de-duplication by that key, the override's entry replacing the base's in place. The YAML tags ``!reset``
+de-duplication by that key: entries sharing a key merge in place (mappings), else the later one replaces. The YAML tags ``!reset``
 (drop the base value) and ``!override`` (replace without merging) act on the entry that carries them.
 
 Works on located trees (``sourcemap``): every merged entry keeps the location of the file it came from.
@@ -98,9 +98,12 @@ def _unique(key: Callable[[Any], Any]) -> Merger:
             for i, item in enumerate(source):
                 k = key(item)
                 loc = entry_location(source, i)
-                if k in index:
-                    out[index[k]] = item
-                    out.item_locs[index[k]] = loc
+                if k in index:  # same unique key: entries merge (mappings) or the later one replaces
+                    at = index[k]
+                    if isinstance(out[at], dict) and isinstance(item, dict):
+                        item = _merge_mappings(_ld(copy_tree(out[at])), _ld(item), path + (at,))
+                    out[at] = item
+                    out.item_locs[at] = loc
                 else:
                     index[k] = len(out)
                     out.add(item, loc)
