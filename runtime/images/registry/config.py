@@ -6,7 +6,7 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from runtime.images.reference import DEFAULT_DOMAIN
 
@@ -44,6 +44,22 @@ class RegistryConfig:
     timeout: float = 60.0
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
+
+    @classmethod
+    def coerce(cls, value: RegistryConfig | Mapping[str, Any] | None) -> RegistryConfig:
+        """A config from daemon options as ``daemon.json`` spells them: ``{"mirrors": [url, ...] (Docker Hub's,
+        like ``registry-mirrors``) or {domain: [url, ...]}, "insecure": ["host:port" | CIDR, ...]}``."""
+        if value is None:
+            return cls()
+        if isinstance(value, RegistryConfig):
+            return value
+        mirrors = value.get("mirrors") or value.get("registry-mirrors") or {}
+        if not isinstance(mirrors, Mapping):
+            mirrors = {DEFAULT_DOMAIN: tuple(mirrors)}
+        insecure = value.get("insecure") or value.get("insecure-registries") or ()
+        extra = {k: value[k] for k in ("auth_file", "timeout", "max_concurrent_downloads", "max_concurrent_uploads")
+                 if k in value}
+        return cls(insecure=tuple(insecure), mirrors={k: tuple(v) for k, v in mirrors.items()}, **extra)
 
     @property
     def credentials_path(self) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Mapping
 
 from runtime.errors import InvalidArgument, NotFound, Unsupported
 from runtime.images.blobs import DigestMismatch
@@ -56,10 +56,16 @@ def parse_platform(text: str | None) -> dict[str, str]:
     return out
 
 
-def pull(store: ImageStore, reference: str, *, config: RegistryConfig | None = None, platform: str | None = None,
-         progress: ProgressFn | None = None, credentials: Credentials | None = None) -> Image:
-    """Pull ``reference`` (``busybox``, ``localhost:5000/app:1``, ``x@sha256:...``) into ``store``."""
-    config = config or RegistryConfig()
+def pull(store: ImageStore, reference: str, config: RegistryConfig | Mapping[str, Any] | None = None,
+         progress: ProgressFn | None = None, *, platform: str | None = None,
+         credentials: Credentials | None = None) -> Image:
+    """Pull ``reference`` (``busybox``, ``localhost:5000/app:1``, ``x@sha256:...``) into ``store``.
+
+    ``config``: a ``RegistryConfig`` or daemon options (see ``RegistryConfig.coerce``). ``progress`` gets Docker's
+    JSON progress messages, ending with ``Digest: ...`` and ``Status: ...``. ``credentials`` override the ones
+    in the Docker config file (the daemon passes those of the ``X-Registry-Auth`` header).
+    """
+    config = RegistryConfig.coerce(config)
     ref = parse_reference(reference)
     creds = credentials or load_credentials(config.credentials_path, ref.domain)
     report = Progress(progress)

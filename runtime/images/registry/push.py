@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import urlencode
 
 from runtime.errors import InvalidArgument
@@ -29,11 +29,14 @@ MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DEFAULT_CHUNK_SIZE = 64 << 20
 
 
-def push(store: ImageStore, reference: str, *, config: RegistryConfig | None = None,
-         progress: ProgressFn | None = None, credentials: Credentials | None = None,
+def push(store: ImageStore, reference: str, config: RegistryConfig | Mapping[str, Any] | None = None,
+         progress: ProgressFn | None = None, *, credentials: Credentials | None = None,
          chunk_size: int = DEFAULT_CHUNK_SIZE) -> str:
-    """Push the local image tagged ``reference`` to its registry; returns the manifest digest."""
-    config = config or RegistryConfig()
+    """Push the local image tagged ``reference`` to its registry; returns the manifest digest.
+
+    ``progress`` gets Docker's JSON messages, ending with ``<tag>: digest: ... size: ...`` and the ``aux`` one.
+    """
+    config = RegistryConfig.coerce(config)
     ref = parse_reference(reference)
     if ref.digest:
         raise InvalidArgument(f"cannot push a digest reference: {reference}")
@@ -154,11 +157,11 @@ def _with_digest(location: str, digest: str) -> str:
     return f"{location}{'&' if '?' in location else '?'}{urlencode({'digest': digest})}"
 
 
-def login(registry: str, username: str, password: str, *, config: RegistryConfig | None = None,
-          store: bool = True) -> str:
+def login(registry: str, username: str, password: str, *,
+          config: RegistryConfig | Mapping[str, Any] | None = None, store: bool = True) -> str:
     """Check ``username``/``password`` against ``registry`` (``localhost:5000``, ``docker.io``) and, when they
     work, save them in the Docker config file. Returns ``"Login Succeeded"``; ``Unauthorized`` otherwise."""
-    config = config or RegistryConfig()
+    config = RegistryConfig.coerce(config)
     domain = parse_reference(f"{registry.removeprefix('https://').removeprefix('http://').rstrip('/')}/x").domain \
         if registry not in ("docker.io", "index.docker.io", "https://index.docker.io/v1/") else "docker.io"
     creds = Credentials(username, password)

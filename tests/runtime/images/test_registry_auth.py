@@ -57,3 +57,10 @@ def test_insecure_and_endpoints():
     assert [e.base_url for e in cfg.endpoints("docker.io")] == ["https://mirror.example", "https://registry-1.docker.io"]
     assert [e.base_url for e in cfg.endpoints("localhost:5000")] == ["http://localhost:5000"]
     assert [e.base_url for e in cfg.endpoints("ghcr.io")] == ["https://ghcr.io"]
+
+
+def test_config_from_daemon_options():
+    cfg = RegistryConfig.coerce({"mirrors": ["https://m.example"], "insecure": ["reg.lan:5000"]})
+    assert cfg.mirrors == {"docker.io": ("https://m.example",)} and cfg.is_insecure("reg.lan:5000")
+    assert RegistryConfig.coerce(None) == RegistryConfig()
+    assert RegistryConfig.coerce(cfg) is cfg
