@@ -180,6 +180,7 @@ class Stub:
     address: tuple[str, int] = ("", 0)
     udp_queries: int = 0
     tcp_queries: int = 0
+    malformed: int = 0
     _stop: tuple[socket.socket, socket.socket] | None = None
     _thread: threading.Thread | None = None
 
@@ -188,6 +189,13 @@ class Stub:
         return f"{self.address[0]}:{self.address[1]}"
 
     def _reply(self, wire: bytes, tcp: bool) -> bytes | None:
+        try:
+            return self._answer(wire, tcp)
+        except Exception:  # noqa: BLE001 - a stub that cannot parse a query drops it, as servers do
+            self.malformed += 1
+            return None
+
+    def _answer(self, wire: bytes, tcp: bool) -> bytes | None:
         query = dns.message.from_wire(wire)
         if self.mode == "drop":
             return None

@@ -1,8 +1,9 @@
 """Fuzzing: random bytes and mutated valid queries never crash the codec or the server.
 
 At the codec level every mutated query that is answered must give a reply dnspython can parse. At the
-socket level the server inside a real netns takes a hail of garbage over UDP and TCP and must then still
-answer a valid query, with no exception ever reaching the loop's handler.
+socket level the server inside a real netns takes a hail of garbage over UDP and TCP (answering locally,
+and forwarding what parses to a stub upstream) and must then still answer valid queries, with no exception
+ever reaching the loop's handler.
 """
 from __future__ import annotations
 
@@ -102,14 +103,16 @@ def test_mutated_queries_get_well_formed_replies(offline_scope):
 
 
 @pytest.mark.root
-def test_server_keeps_answering_after_garbage(dns_server, make_netns):
+@pytest.mark.parametrize("upstream", [False, True], ids=["local", "forwarding"])
+def test_server_keeps_answering_after_garbage(dns_server, make_netns, make_stub, upstream):
     path = make_netns()
     errors: list[dict] = []
     dns_server.lt.loop.call_soon_threadsafe(dns_server.lt.loop.set_exception_handler,
                                             lambda loop, ctx: errors.append(ctx))
     dns_server.add_endpoint("n1", "a" * 64, "web", ipv4="10.88.0.2")
     dns_server.add_endpoint("n1", "c" * 64, "client", ipv4="10.88.0.4")
-    dns_server.add_scope("c" * 64, path, upstreams=[])
+    stub = make_stub({"example.org": ["192.0.2.10"]})
+    dns_server.add_scope("c" * 64, path, upstreams=[stub.upstream] if upstream else [])
     udp = netns_socket(path, socket.SOCK_DGRAM)
     udp.connect((DNS_ADDR, 53))
 
@@ -139,4 +142,7 @@ def test_server_keeps_answering_after_garbage(dns_server, make_netns):
     assert addresses(ask(path, "web")) == ["10.88.0.2"]
     assert addresses(ask(path, "web", tcp=True)) == ["10.88.0.2"]
     assert ask(path, "nope").rcode() == dns.rcode.NXDOMAIN
+    if upstream:
+        assert addresses(ask(path, "example.org")) == ["192.0.2.10"]
+        assert addresses(ask(path, "example.org", tcp=True)) == ["192.0.2.10"]
     assert errors == []
