@@ -552,8 +552,20 @@ class NetworkService:
                                 if pool and iface:
                                     pool.release(iface.ip)
                             del net.endpoints[cid]
+                    self._drop_stray_veths(ipr, net)
                     self._save(net)
         self.publisher.restore()
+
+    @staticmethod
+    def _drop_stray_veths(ipr: IPRoute, net: Network) -> None:
+        """Delete veths on the network's bridge that no endpoint names (left by a crash mid-connect)."""
+        bridge = _bridge.link_index(ipr, net.bridge)
+        known = {ep.host_veth for ep in net.endpoints.values()}
+        for link in ipr.get_links():
+            if link.get("master") == bridge and link.get("ifname") not in known \
+                    and link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") == "veth":
+                log.warning("removing stray veth %s from bridge %s", link.get("ifname"), net.bridge)
+                _veth.detach_veth(ipr, link.get("ifname"))
 
 
 def _overlap(a: IPNetwork, b: IPNetwork) -> bool:
