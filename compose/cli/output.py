@@ -31,6 +31,25 @@ def _plain_scalars(value: Any) -> Any:
     return value
 
 
+# Strings a YAML 1.1 reader (PyYAML, older tools) would take for booleans: quote them in our output.
+_YAML11_BOOLS = frozenset("y yes n no on off true false".split())
+
+
+def _represent_str(representer: Any, value: str) -> Any:
+    style = '"' if value.lower() in _YAML11_BOOLS else None
+    return representer.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+def _representer_class() -> type:
+    from ruamel.yaml.representer import SafeRepresenter
+
+    class _Representer(SafeRepresenter):  # type: ignore[misc]
+        pass
+
+    _Representer.add_representer(str, _represent_str)
+    return _Representer
+
+
 def dump_yaml(document: Any) -> str:
     """Block-style YAML, two-space indents, sequences indented under their key, key order kept."""
     import io
@@ -43,6 +62,7 @@ def dump_yaml(document: Any) -> str:
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 1 << 16
     yaml.allow_unicode = True
+    yaml.Representer = _representer_class()
     buf = io.StringIO()
     yaml.dump(_plain_scalars(document), buf)
     return buf.getvalue()

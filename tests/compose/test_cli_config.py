@@ -290,3 +290,10 @@ def test_bare_command_prints_help_and_version_works():
     from importlib.metadata import version
 
     assert pycompose("version", "--short", cwd=REPO).out.strip() == version("pycompose")
+
+
+def test_yaml_output_quotes_yaml11_booleans(tmp_path):
+    (tmp_path / "compose.yaml").write_text("services:\n  s:\n    image: a\n    environment: {FLAG: 'yes', MODE: 'on'}\n")
+    out = pycompose("config", cwd=tmp_path).out
+    assert 'FLAG: "yes"' in out and 'MODE: "on"' in out
+    assert _yaml(out)["services"]["s"]["environment"] == {"FLAG": "yes", "MODE": "on"}
