@@ -8,8 +8,9 @@ from __future__ import annotations
 import errno
 import os
 import signal
-from pathlib import Path
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from runtime.cgroups.base import (
@@ -117,10 +118,10 @@ class V1Manager(CgroupManager):
         return sorted(out)
 
     def destroy(self, timeout: float = 5.0) -> None:
-        deadline_left = timeout
-        wait_for(lambda: not self.pids(), deadline_left, f"cgroup {self.relpath} to empty")
+        deadline = time.monotonic() + timeout
+        wait_for(lambda: not self.pids(), timeout, f"cgroup {self.relpath} to empty")
         for path in self._dirs():
-            remove_tree(path, timeout)
+            remove_tree(path, max(0.1, deadline - time.monotonic()))
 
     def kill_all(self, sig: int = signal.SIGKILL) -> None:
         if sig == signal.SIGKILL and self._path("freezer") is not None and self.exists():
