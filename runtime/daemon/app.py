@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.daemon import container_io, containers, images, system, volumes
+from runtime.daemon import exec as exec_handlers
 from runtime.daemon.errors import error_response
 from runtime.daemon.events import EventBus
 from runtime.daemon.router import API_VERSION, Router
@@ -120,6 +121,7 @@ def build_router(engine: Engine) -> Router:
     images.register(router, engine)
     containers.register(router, engine)
     container_io.register(router, engine)
+    exec_handlers.register(router, engine)
     return router
 
 

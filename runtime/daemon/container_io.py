@@ -49,13 +49,9 @@ async def pipe_streams(client: tuple[asyncio.StreamReader, asyncio.StreamWriter]
     out = asyncio.ensure_future(_copy(p_reader, c_writer, half_close=False))
     inp = asyncio.ensure_future(_copy(c_reader, p_writer, half_close=True)) if stdin else None
     try:
-        if inp is None:
-            # no stdin: still notice a client that hangs up, so the monitor drops us
-            hangup = asyncio.ensure_future(c_reader.read())
-            await asyncio.wait({out, hangup}, return_when=asyncio.FIRST_COMPLETED)
-            hangup.cancel()
-        else:
-            await out
+        # a client half-close (docker's CLI always closes its write side once its input ends) is not a hangup:
+        # the output goes on until the process ends or a write to the client fails
+        await out
     finally:
         for task in (out, inp):
             if task is not None and not task.done():

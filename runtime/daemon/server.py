@@ -260,6 +260,7 @@ class HttpServer:
         if req is None:
             return False
         keep = req.headers.get("connection", "").lower() != "close"
+        _log.debug("%s %s %s", req.method, req.path, req.query)
         try:
             reply: Reply = await self._dispatch(req)
         except asyncio.CancelledError:
