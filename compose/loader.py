@@ -80,9 +80,16 @@ def load_environment(env_files: list[Path], environ: Mapping[str, str]) -> dict[
     return values
 
 
-def _env_files(options: LoadOptions, cwd: Path, directory: Path) -> list[Path]:
-    if options.env_files:
-        return [p if p.is_absolute() else cwd / p for p in (Path(f).expanduser() for f in options.env_files)]
+def _env_files(options: LoadOptions, environ: Mapping[str, str], cwd: Path, directory: Path) -> list[Path]:
+    """``--env-file`` files, else ``COMPOSE_ENV_FILES`` (comma-separated), else ``<project dir>/.env`` unless
+    ``COMPOSE_DISABLE_ENV_FILE`` is set. Relative names are relative to the working directory."""
+    names = list(options.env_files)
+    if not names:
+        names = [n.strip() for n in environ.get("COMPOSE_ENV_FILES", "").split(",") if n.strip()]
+    if names:
+        return [p if p.is_absolute() else cwd / p for p in (Path(f).expanduser() for f in names)]
+    if environ.get("COMPOSE_DISABLE_ENV_FILE", "").lower() in ("1", "true", "yes"):
+        return []
     default = directory / ".env"
     return [default] if default.is_file() else []
 
@@ -159,12 +166,13 @@ def _load(options: LoadOptions) -> LoadResult:
     # COMPOSE_FILE & co may be set in the .env of the working (or --project-directory) directory.
     first_dir = Path(options.project_directory).expanduser() if options.project_directory else cwd
     first_dir = first_dir if first_dir.is_absolute() else cwd / first_dir
-    early_env = load_environment(_env_files(options, cwd, first_dir), environ)
-    files, found_warnings = find_files(options.files, early_env, cwd)
+    early_env = load_environment(_env_files(options, environ, cwd, first_dir), environ)
+    # Without -f, files are looked for from the project directory if one is given, as Docker Compose does.
+    files, found_warnings = find_files(options.files, early_env, first_dir if not options.files else cwd)
     warnings.extend(found_warnings)
     project_dir = project_directory(files, options.project_directory, cwd)
     environment = (early_env if project_dir == first_dir
-                   else load_environment(_env_files(options, cwd, project_dir), environ))
+                   else load_environment(_env_files(options, environ, cwd, project_dir), environ))
 
     loader = _FileLoader(environment, options.interpolate, stdin, warnings, cwd)
     merged = loader.load_all(files)

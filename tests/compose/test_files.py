@@ -198,3 +198,22 @@ def test_result_is_plain_and_sources_locate(tmp_path):
     result = _load(tmp_path)
     assert type(result.config) is dict and type(result.config["services"]["web"]) is dict
     assert str(result.sources.locate(("services", "web", "image"))) == f"{tmp_path}/compose.yaml:3:5"
+
+
+def test_project_directory_without_f_is_where_files_are_found(tmp_path):
+    _write(tmp_path / "proj" / "compose.yaml", "services: {web: {image: '${IMG}'}}\n")
+    _write(tmp_path / "proj" / ".env", "IMG=from-proj\n")
+    result = _load(tmp_path, project_directory="proj")
+    assert result.files == [str(tmp_path / "proj" / "compose.yaml")]
+    assert result.config["services"]["web"]["image"] == "from-proj"
+
+
+def test_compose_env_files_and_disable_env_file(tmp_path):
+    _write(tmp_path / "compose.yaml", "services: {web: {image: '${A:-none}-${B:-none}'}}\n")
+    _write(tmp_path / ".env", "A=dotenv\n")
+    _write(tmp_path / "x.env", "A=x\n")
+    _write(tmp_path / "y.env", "B=y\n")
+    image = lambda env: _load(tmp_path, env).config["services"]["web"]["image"]  # noqa: E731
+    assert image({}) == "dotenv-none"
+    assert image({"COMPOSE_ENV_FILES": "x.env,y.env"}) == "x-y"
+    assert image({"COMPOSE_DISABLE_ENV_FILE": "true"}) == "none-none"
