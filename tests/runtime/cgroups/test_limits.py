@@ -199,3 +199,17 @@ def test_per_device_throttles_written(manager):
     else:
         line = next(x for x in (manager.path / "io.max").read_text().splitlines() if x.startswith(num))
         assert "rbps=1048576" in line and "wiops=100" in line
+
+
+def test_cpu_quota_throttles_a_busy_process(manager, park):
+    """A process that burns 60 ms of CPU under a 10 ms / 100 ms quota must be throttled by the kernel."""
+    _needs(manager, "cpu")
+    manager.apply(Resources(cpu_quota=10_000, cpu_period=100_000))
+    p = park("import time\nwhile time.process_time() < 0.06:\n    pass\nprint('done', flush=True)\n")
+    manager.add(p.pid)
+    p.go()
+    rc, out = p.wait()
+    assert rc == 0 and out == "done\n"
+    throttling = manager.stats()["cpu_stats"]["throttling_data"]
+    assert throttling["throttled_periods"] >= 1
+    assert throttling["throttled_time"] > 0
