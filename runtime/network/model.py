@@ -113,6 +113,7 @@ class Network:
     pools: list[AddressPool] = field(default_factory=list)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     scope: str = "local"
+    removing: bool = False  # set on disk before teardown starts, so a crash mid-removal is finished later
 
     @property
     def predefined(self) -> bool:
@@ -131,6 +132,7 @@ class Network:
             "options": self.options, "labels": self.labels,
             "pools": [p.to_state() for p in self.pools],
             "endpoints": {cid: ep.to_state() for cid, ep in self.endpoints.items()},
+            "removing": self.removing,
         }
 
     @classmethod
@@ -141,6 +143,7 @@ class Network:
             ipam=IpamSpec.from_dict(raw.get("ipam")), options=dict(raw.get("options", {})),
             labels=dict(raw.get("labels", {})), pools=[AddressPool.from_state(p) for p in raw.get("pools", [])],
             endpoints={cid: Endpoint.from_state(ep) for cid, ep in raw.get("endpoints", {}).items()},
+            removing=bool(raw.get("removing", False)),
         )
 
     def inspect(self) -> dict[str, Any]:

@@ -211,14 +211,13 @@ class NetworkService:
             net = Network(net_id, name, driver, _now(), bridge=bridge, internal=internal, attachable=attachable,
                           enable_ipv6=enable_ipv6, ipam=spec, options=opts, labels=dict(labels or {}),
                           pools=pools)
-            self._build(net, mtu)
-            self._networks[net.id] = net
+            self._save(net)  # write-ahead: restore() completes a create cut short by a crash
             try:
-                self._save(net)
+                self._build(net, mtu)
             except BaseException:
-                del self._networks[net.id]
-                self._teardown(net)
+                (self._dir / f"{net.id}.json").unlink(missing_ok=True)
                 raise
+            self._networks[net.id] = net
         self._emit(NetworkEvent("create", net.id, net.name))
         return net
 
@@ -280,6 +279,8 @@ class NetworkService:
                 names = ", ".join(sorted(ep.name or cid[:12] for cid, ep in net.endpoints.items()))
                 raise Conflict(f"error while removing network: network {net.name} id {net.id} has active "
                                f"endpoints ({names})")
+            net.removing = True
+            self._save(net)  # restore() finishes a removal cut short by a crash
             with host_lock():
                 self._teardown(net)
             (self._dir / f"{net.id}.json").unlink(missing_ok=True)
@@ -540,6 +541,11 @@ class NetworkService:
             with IPRoute() as ipr:
                 for net in list(self._networks.values()):
                     if net.driver != "bridge":
+                        continue
+                    if net.removing:
+                        self._teardown(net)
+                        (self._dir / f"{net.id}.json").unlink(missing_ok=True)
+                        del self._networks[net.id]
                         continue
                     if _bridge.link_index(ipr, net.bridge) is None:
                         mtu = int(net.options[OPT_MTU]) if net.options.get(OPT_MTU) else None
