@@ -1,4 +1,9 @@
-"""cgroups v1 and v2 behind one interface: ``new_manager(name, parent)`` picks the right one for the host."""
+"""cgroups v1 and v2 behind one interface. ``new_manager(name, parent)`` picks the manager for the host (pure v2,
+hybrid -> v1, v1); ``Resources`` holds the limits; ``device_policy`` gives the device rules ``create`` applies.
+
+Modules: ``base`` (the ``CgroupManager`` interface), ``resources`` (limits and unit conversions), ``v1``, ``v2``,
+``factory``, ``devices`` (v1 devices.allow/deny, v2 eBPF filter), ``blkio`` (per-device I/O limits), ``fs``.
+"""
 from __future__ import annotations
 
 from runtime.cgroups.base import CgroupManager, OomWatch, Resources, resources_from
