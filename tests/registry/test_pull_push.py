@@ -222,3 +222,44 @@ def test_index_platform_selection_gzip_and_zstd(registry, config, tmp_path):
     assert push(arm_store, f"{registry.host}/pc/copy:arm", config=config) == entries[1]["digest"]
     with pytest.raises(ManifestUnknown, match="no matching manifest for linux/s390x"):
         pull(ImageStore(tmp_path / "s390x"), ref, config=config, platform="linux/s390x")
+
+
+def test_shared_base_layer_already_exists_and_concurrent_pulls(store, registry, config, busybox_tar, tmp_path):
+    import io
+    import threading
+
+    base_ref, app_ref = f"{registry.host}/pc/base:1", f"{registry.host}/pc/app:1"
+    base = store.import_rootfs(busybox_tar, base_ref)
+    app = store.commit(base, io.BytesIO(_tar_bytes({"app/run": b"#!/bin/sh\necho hi\n"})), {"Cmd": ["/app/run"]},
+                       app_ref)
+    push(store, base_ref, config=config)
+    push(store, app_ref, config=config)
+
+    fresh = ImageStore(tmp_path / "fresh")
+    pull(fresh, base_ref, config=config)
+    events: list[dict] = []
+    pulled = pull(fresh, app_ref, config=config, progress=events.append)
+    by_layer = {e["id"]: e["status"] for e in events if e.get("id") and e.get("status") in
+                ("Already exists", "Pull complete")}
+    assert by_layer == {base.blobs[0].digest[7:19]: "Already exists", app.blobs[1].digest[7:19]: "Pull complete"}
+    assert pulled.id == app.id and pulled.layer_dirs()[0] == fresh.resolve(base_ref).layer_dirs()[0]
+
+    # several threads pulling the same image into one store: all succeed, one copy of each layer
+    shared = ImageStore(tmp_path / "shared")
+    results, errors = [], []
+
+    def worker() -> None:
+        try:
+            results.append(pull(shared, app_ref, config=config).id)
+        except Exception as err:  # noqa: BLE001 - collected and asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and results == [app.id] * 4
+    assert len(list(shared.layers.chain_ids())) == 2
+    assert [p.name for p in shared.layers.dir.iterdir() if p.name.startswith(".")] == []
+    assert not any((shared.root / "ingest").iterdir())
