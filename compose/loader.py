@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from compose.dotenv import read_dotenv
-from compose.errors import Problem
+from compose.errors import Problem, UserError
 from compose.extends import ExtendsResolver
 from compose.files import STDIN, choose_project_name, find_files, project_directory, read_file
-from compose.include import apply_includes
+from compose.include import apply_includes, with_context
 from compose.interpolate import Interpolator
 from compose.merge import merge_configs, strip_tags
 from compose.profiles import active_profiles, apply_profiles
-from compose.sourcemap import LocatedDict, SourceMap, to_plain
+from compose.sourcemap import LocatedDict, SourceMap, entry_location, to_plain
 from compose.yamlread import read_yaml
 
 __all__ = ["LoadOptions", "LoadResult", "load", "load_environment", "paused_gc"]
@@ -176,7 +176,12 @@ def _load(options: LoadOptions) -> LoadResult:
 
     loader = _FileLoader(environment, options.interpolate, stdin, warnings, cwd)
     merged = loader.load_all(files)
-    name = choose_project_name(options.project_name, environment, merged.get("name"), project_dir)
+    try:
+        name = choose_project_name(options.project_name, environment, merged.get("name"), project_dir)
+    except UserError as err:
+        if options.project_name is None and not environment.get("COMPOSE_PROJECT_NAME") and "name" in merged:
+            raise with_context(err, ("name",), entry_location(merged, "name")) from None
+        raise
     profiles = active_profiles(options.profiles, environment)
     disabled = apply_profiles(merged, profiles, options.services)
     if "name" in merged and merged.get("name") != name:

@@ -128,9 +128,10 @@ def test_invalid_explicit_project_name_is_rejected(tmp_path, bad):
 
 
 def test_invalid_name_in_file_is_rejected(tmp_path):
-    _write(tmp_path / "compose.yaml", "name: Bad Name\nservices: {}\n")
-    with pytest.raises(UserError, match="is not a valid project name"):
+    _write(tmp_path / "compose.yaml", "services: {}\nname: Bad Name\n")
+    with pytest.raises(UserError, match="is not a valid project name") as info:
         _load(tmp_path)
+    assert str(info.value).startswith(f"{tmp_path}/compose.yaml:2:1: name: 'Bad Name'")
 
 
 def test_name_in_file_is_interpolated(tmp_path):
