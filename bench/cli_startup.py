@@ -1,0 +1,37 @@
+"""Start-up time of the ``pycompose`` CLI: ``--help`` (goal: well under 0.5 s) and ``config -q`` on a sample.
+
+Usage: python bench/cli_startup.py [ROUNDS]
+"""
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PYCOMPOSE = Path(sys.executable).with_name("pycompose")
+
+
+def _time(args: list[str], cwd: Path, rounds: int) -> list[float]:
+    out = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        subprocess.run([str(PYCOMPOSE), *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def main() -> None:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    for label, args, cwd in (("pycompose --help", ["--help"], REPO),
+                             ("pycompose config -q (samples/webapp)", ["config", "-q"], REPO / "samples" / "webapp"),
+                             ("pycompose config (samples/webapp)", ["config"], REPO / "samples" / "webapp")):
+        times = _time(args, cwd, rounds)
+        print(f"{label:40s} min {min(times) * 1000:7.1f} ms   median {statistics.median(times) * 1000:7.1f} ms")
+    print("goal: --help well under 500 ms")
+
+
+if __name__ == "__main__":
+    main()
