@@ -20,6 +20,7 @@ import networkx as nx
 from compose.canonical import canonicalize
 from compose.errors import Problem, UserError
 from compose.shortsyntax import PROTOCOLS, is_path_source, port_range
+from compose.validate_engine import ENGINE_RULES
 
 __all__ = ["check", "dependency_edges", "UNSUPPORTED_SERVICE_KEYS", "UNSUPPORTED_DEPLOY_KEYS", "ULIMITS"]
 
@@ -118,6 +119,8 @@ def check(
     checker = _Checker(config, sources, dict(disabled_services or {}))
     for rule in _RULES:
         rule(checker)
+    for engine_rule in ENGINE_RULES:
+        engine_rule(checker)
     key = _sort_key
     return sorted(checker.errors, key=key), sorted(checker.warnings, key=key)
 

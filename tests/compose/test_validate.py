@@ -262,3 +262,60 @@ def test_checks_and_canonical_form_never_crash_on_schema_valid_input(doc):
         canonicalize(doc, Path("/project"), {})
     except UserError as err:
         assert errors, f"canonicalize failed ({err}) where check found nothing"
+
+
+def test_engine_values_are_judged_at_load_time():
+    doc = _svc(a={"image": "MyApp:latest", "cap_add": ["NET_ADMN", "cap_sys_admin", "ALL"], "stop_signal": "SIGFOO",
+                  "working_dir": "app", "tmpfs": ["/run", "tmp:size=1m"], "dns": ["8.8.8.8", "dns.google"],
+                  "mac_address": "02:42:zz:00:00:01"},
+               b={"image": "localhost:5000/team/app:1.2@sha256:" + "a" * 64, "stop_signal": "9",
+                  "cap_drop": ["CAP_CHOWN"]})
+    assert _errors(doc) == [
+        "services.a.cap_add[0]: unknown capability 'NET_ADMN', did you mean 'NET_ADMIN'?",
+        "services.a.dns[1]: DNS server 'dns.google' is not an IP address",
+        "services.a.image: invalid image reference 'MyApp:latest': the repository name must be lowercase",
+        "services.a.mac_address: invalid MAC address '02:42:zz:00:00:01': expected six hex pairs like "
+        "02:42:ac:11:00:02",
+        "services.a.stop_signal: unknown signal 'SIGFOO'",
+        "services.a.tmpfs[1]: the tmpfs mount point 'tmp' must be an absolute path",
+        "services.a.working_dir: the working directory 'app' must be an absolute path",
+    ]
+
+
+@pytest.mark.parametrize("image", ["nginx", "nginx:1.27-alpine", "library/nginx", "ghcr.io/org/app:v1",
+                                   "registry.local:5000/a/b/c", "[::1]:5000/app", "app@sha256:" + "0" * 64,
+                                   "sha256:" + "f" * 64, "my_app__x-y.z"])
+def test_good_image_references(image):
+    assert _errors(_svc(a={"image": image})) == []
+
+
+def test_mount_options_must_match_the_type():
+    doc = _svc(a={"volumes": [{"type": "volume", "source": "v", "target": "/v", "bind": {"propagation": "shared"}},
+                              {"type": "tmpfs", "source": "x", "target": "/t"}]})
+    doc["volumes"] = {"v": None}
+    assert _errors(doc) == [
+        "services.a.volumes[0].bind: 'bind' options do not apply to a mount of type 'volume'",
+        "services.a.volumes[1].source: a tmpfs mount has no 'source'",
+    ]
+
+
+def test_ipam_and_static_addresses():
+    doc = _svc(a={"networks": {"n": {"ipv4_address": "10.1.0.5"}, "m": {"ipv4_address": "10.9.0.5",
+                                                                        "ipv6_address": "10.0.0.1"},
+                               "plain": {"ipv4_address": "172.20.0.9"}}})
+    doc["networks"] = {
+        "n": {"ipam": {"config": [{"subnet": "10.0.0.0/16", "gateway": "10.1.0.1", "ip_range": "10.0.128.0/17"}]}},
+        "m": {"ipam": {"config": [{"subnet": "10.9.0.1/24"}]}},
+        "plain": {},
+        "ext": {"external": True, "driver": "bridge"},
+    }
+    assert _errors(doc) == [
+        "networks.ext.driver: network 'ext' is external: 'driver' belongs to whoever created it; remove it here",
+        "networks.m.ipam.config[0].subnet: invalid subnet '10.9.0.1/24': 10.9.0.1/24 has host bits set",
+        "networks.n.ipam.config[0].gateway: the gateway 10.1.0.1 is outside the subnet 10.0.0.0/16",
+        "services.a.networks.m.ipv4_address: a static address needs a subnet declared in networks.m.ipam.config",
+        "services.a.networks.m.ipv6_address: '10.0.0.1' is not an IPv6 address",
+        "services.a.networks.n.ipv4_address: 10.1.0.5 is outside the subnets of network 'n' (10.0.0.0/16)",
+        "services.a.networks.plain.ipv4_address: a static address needs a subnet declared in "
+        "networks.plain.ipam.config",
+    ]

@@ -1,0 +1,151 @@
+"""Semantic rules about values the engine would only reject at container-create time: image references,
+capabilities, stop signals, absolute paths, DNS servers, MAC and IP addresses, IPAM subnets and static
+addresses, and external resources that also set options only Compose-created ones can have.
+
+Each rule takes the checker from ``compose.validate`` (duck-typed by ``Checker`` below) and reports through it.
+"""
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Callable, Iterator, Protocol
+
+from compose.valuechecks import capability, image_reference, ip_address, mac_address, stop_signal, subnet
+
+__all__ = ["ENGINE_RULES", "Checker"]
+
+KeyPath = tuple[str | int, ...]
+
+
+class Checker(Protocol):
+    def error(self, path: KeyPath, message: str) -> None: ...
+
+    def each_service(self) -> Iterator[tuple[str, dict[str, Any], KeyPath]]: ...
+
+    def declared(self, kind: str) -> dict[str, Any]: ...
+
+
+def _interpolation_left(value: Any) -> bool:
+    """A value still holding ``${...}`` came from ``--no-interpolate``: leave it to be judged later."""
+    return isinstance(value, str) and "${" in value
+
+
+def _service_strings(c: Checker) -> None:
+    for name, service, path in c.each_service():
+        image = service.get("image")
+        if isinstance(image, str) and image and not _interpolation_left(image):
+            problem = image_reference(image)
+            if problem:
+                c.error(path + ("image",), problem)
+        for key in ("cap_add", "cap_drop"):
+            for index, cap in enumerate(service.get(key) or []):
+                problem = capability(cap) if isinstance(cap, str) else None
+                if problem:
+                    c.error(path + (key, index), problem)
+        signal_name = service.get("stop_signal")
+        if isinstance(signal_name, str) and not _interpolation_left(signal_name):
+            problem = stop_signal(signal_name)
+            if problem:
+                c.error(path + ("stop_signal",), problem)
+        workdir = service.get("working_dir")
+        if isinstance(workdir, str) and workdir and not workdir.startswith("/") and not _interpolation_left(workdir):
+            c.error(path + ("working_dir",), f"the working directory {workdir!r} must be an absolute path")
+        tmpfs = service.get("tmpfs")
+        for index, item in enumerate([tmpfs] if isinstance(tmpfs, str) else tmpfs or []):
+            target = str(item).split(":", 1)[0]
+            if not target.startswith("/"):
+                where = path + (("tmpfs",) if isinstance(tmpfs, str) else ("tmpfs", index))
+                c.error(where, f"the tmpfs mount point {target!r} must be an absolute path")
+        dns = service.get("dns")
+        for index, server in enumerate([dns] if isinstance(dns, str) else dns or []):
+            if not _interpolation_left(server) and ip_address(server):
+                where = path + (("dns",) if isinstance(dns, str) else ("dns", index))
+                c.error(where, f"DNS server {server!r} is not an IP address")
+        mac = service.get("mac_address")
+        if isinstance(mac, str) and not _interpolation_left(mac) and mac_address(mac):
+            c.error(path + ("mac_address",), str(mac_address(mac)))
+
+
+def _mount_options(c: Checker) -> None:
+    """Long-syntax mounts: options of one type given to another."""
+    for name, service, path in c.each_service():
+        for index, item in enumerate(service.get("volumes") or []):
+            if not isinstance(item, dict):
+                continue
+            kind = item.get("type")
+            for option in ("bind", "volume", "tmpfs", "image"):
+                if option in item and option != kind:
+                    c.error(path + ("volumes", index, option), f"'{option}' options do not apply to a mount of "
+                                                               f"type {kind!r}")
+            if kind == "tmpfs" and item.get("source"):
+                c.error(path + ("volumes", index, "source"), "a tmpfs mount has no 'source'")
+
+
+def _networks(c: Checker) -> None:
+    """IPAM blocks, static addresses inside the declared subnets, external networks without local options."""
+    subnets: dict[str, list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = {}
+    for key, spec in c.declared("networks").items():
+        if not isinstance(spec, dict):
+            continue
+        where: KeyPath = ("networks", key)
+        if spec.get("external"):
+            for option in ("driver", "driver_opts", "ipam", "internal", "attachable", "enable_ipv6", "labels"):
+                if option in spec:
+                    c.error(where + (option,), f"network {key!r} is external: {option!r} belongs to whoever "
+                                               "created it; remove it here")
+        subnets[key] = []
+        for index, block in enumerate((spec.get("ipam") or {}).get("config") or []):
+            subnets[key].extend(_ipam_block(c, where + ("ipam", "config", index), block))
+    for name, service, path in c.each_service():
+        attached = service.get("networks")
+        if not isinstance(attached, dict):
+            continue
+        for network, spec in attached.items():
+            if not isinstance(spec, dict):
+                continue
+            for key, version in (("ipv4_address", 4), ("ipv6_address", 6)):
+                address = spec.get(key)
+                if not isinstance(address, str) or _interpolation_left(address):
+                    continue
+                where = path + ("networks", network, key)
+                problem = ip_address(address, version)
+                if problem:
+                    c.error(where, problem)
+                    continue
+                declared = [n for n in subnets.get(network, []) if n.version == version]
+                if network in subnets and not declared:
+                    c.error(where, f"a static address needs a subnet declared in networks.{network}.ipam.config")
+                elif declared and not any(ipaddress.ip_address(address) in n for n in declared):
+                    shown = ", ".join(str(n) for n in declared)
+                    c.error(where, f"{address} is outside the subnets of network {network!r} ({shown})")
+            mac = spec.get("mac_address")
+            if isinstance(mac, str) and not _interpolation_left(mac) and mac_address(mac):
+                c.error(path + ("networks", network, "mac_address"), str(mac_address(mac)))
+
+
+def _ipam_block(c: Checker, where: KeyPath, block: Any) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    if not isinstance(block, dict) or not isinstance(block.get("subnet"), str):
+        return []
+    problem = subnet(block["subnet"])
+    if problem:
+        c.error(where + ("subnet",), problem)
+        return []
+    network = ipaddress.ip_network(block["subnet"])
+    gateway = block.get("gateway")
+    if isinstance(gateway, str):
+        problem = ip_address(gateway)
+        if problem:
+            c.error(where + ("gateway",), problem)
+        elif ipaddress.ip_address(gateway) not in network:
+            c.error(where + ("gateway",), f"the gateway {gateway} is outside the subnet {network}")
+    ip_range = block.get("ip_range")
+    if isinstance(ip_range, str):
+        try:
+            pool = ipaddress.ip_network(ip_range, strict=True)
+            if pool.version != network.version or not pool.subnet_of(network):  # type: ignore[arg-type]
+                c.error(where + ("ip_range",), f"the range {ip_range} is outside the subnet {network}")
+        except ValueError as err:
+            c.error(where + ("ip_range",), f"invalid ip_range {ip_range!r}: {err}")
+    return [network]
+
+
+ENGINE_RULES: list[Callable[[Checker], None]] = [_service_strings, _mount_options, _networks]
