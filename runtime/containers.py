@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime import exec as execs
-from runtime import linux
+from runtime import linux, native
 from runtime.errors import Conflict, InvalidArgument, InvalidState, NotFound
 from runtime.forkserver import ForkServer
 from runtime.monitor import EXIT_RECORD, SOCKET_NAME, read_line, read_reply, rfc3339nano
@@ -183,6 +183,7 @@ class ContainerService:
         self._cgroups = cgroups
         self.cgroup_parent = cgroup_parent
         self._forkserver = ForkServer()
+        self._helper = native.monitor_binary()
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -357,7 +358,7 @@ class ContainerService:
                 request = {"mode": "start", "id": cid, "state_dir": str(d), "spec": spec_to_dict(spec),
                            "security": plan, "cgroup_procs": procs, "oom_files": oom, "exit_path": str(d / EXIT_RECORD),
                            "log_path": str(d / f"{cid}{LOG_SUFFIX}"), "socket": str(d / SOCKET_NAME),
-                           "attach": attach, "console_size": console_size}
+                           "attach": attach, "console_size": console_size, "helper": self._helper}
                 conn, reply = self._launch(request)
             except BaseException:
                 mgr.destroy()
@@ -522,7 +523,7 @@ class ContainerService:
         procs, _ = self._cgroup_files(mgr)
         return execs.launch(self._forkserver, container_id=state.id, state_dir=state.state_dir,
                             container_spec=state.spec, pid=st["pid"], cgroup_procs=procs, spec=spec,
-                            security=_security_plan(state.spec, spec.privileged),
+                            security=_security_plan(state.spec, spec.privileged), helper=self._helper,
                             attach=attach, console_size=console_size)
 
     def exec_run(self, ref: str, args: list[str] | tuple[str, ...], **kw: Any) -> tuple[int, bytes, bytes]:

@@ -136,7 +136,8 @@ def _wait_socket(path: Path, timeout: float | None) -> None:
 
 
 def launch(forkserver: ForkServer, *, container_id: str, state_dir: str, container_spec: ContainerSpec, pid: int,
-           cgroup_procs: list[str], spec: ExecSpec, security: dict[str, Any], attach: bool = True,
+           cgroup_procs: list[str], spec: ExecSpec, security: dict[str, Any], helper: str | None = None,
+           attach: bool = True,
            console_size: tuple[int, int] | None = None) -> ExecProcess:
     """Start ``spec`` in the container whose init is host ``pid``."""
     exec_id = secrets.token_hex(32)
@@ -146,7 +147,7 @@ def launch(forkserver: ForkServer, *, container_id: str, state_dir: str, contain
     request: dict[str, Any] = {
         "mode": "exec", "id": container_id, "pid": pid, "spec": spec_to_dict(container_spec),
         "exec": exec_to_dict(spec), "security": security, "cgroup_procs": cgroup_procs, "exit_path": str(exit_path),
-        "socket": str(socket_path), "console_size": console_size,
+        "socket": str(socket_path), "console_size": console_size, "helper": helper,
         "attach": {"stdin": spec.open_stdin, "stdout": True, "stderr": True} if attach else None}
     conn = forkserver.launch(request)
     conn.settimeout(60)

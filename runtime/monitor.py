@@ -170,13 +170,10 @@ class _Monitor:
     def _stdio(self) -> tuple[list[int], list[int]]:
         """(fds for the child, their ends kept here)."""
         child: list[int] = []
-        if self.open_stdin:
+        if self.open_stdin and not self.tty:
             r, w = os.pipe()
             child.append(r)
-            if not self.tty:
-                self.stdin_fd = w
-            else:
-                os.close(w)
+            self.stdin_fd = w
         else:
             child.append(os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC))
         if not self.tty:
@@ -184,7 +181,9 @@ class _Monitor:
                 r, w = os.pipe()
                 child.append(w)
                 self.outputs[r] = stream
-        if self.tty and not self.open_stdin:
+        if self.tty:
+            for fd in child:  # a tty's stdin is the pty slave; input goes to the master
+                os.close(fd)
             child = []
         return child, list(self.outputs)
 
@@ -204,7 +203,8 @@ class _Monitor:
     def start(self) -> None:
         req = self.req
         child_fds, _ = self._stdio()
-        if not self.exec_mode and req.get("log_path"):
+        self.helper = req.get("helper")
+        if not self.exec_mode and req.get("log_path") and not self.helper:
             log = req["spec"].get("log") or {}
             self.log = JsonLog(req["log_path"], int(log.get("max_size") or 0), int(log.get("max_file") or 1))
         if req.get("socket"):
@@ -236,6 +236,8 @@ class _Monitor:
         self.pidfd = os.pidfd_open(self.pid)
         self.sel.register(self.pidfd, selectors.EVENT_READ, "exit")
         _send_line(self.conn, {"pid": self.pid, "monitor_pid": os.getpid()})
+        if self.helper:
+            self._exec_helper()
         attach = req.get("attach")
         if attach:
             client = self._add_client(self.conn)
@@ -244,6 +246,48 @@ class _Monitor:
                 self._client_input(client, self.early)
         else:
             self.conn.close()
+
+    def _exec_helper(self) -> NoReturn:
+        """Hand the loop to the C helper (same protocol, a fraction of the memory); it inherits our fds."""
+        req = self.req
+        args = [self.helper, "-p", str(self.pid), "-f", str(self.pidfd)]
+        keep = [self.pidfd]
+        streams = {stream: fd for fd, stream in self.outputs.items()}
+        if self.console is not None:
+            args += ["-t", "-o", str(self.console)]
+            keep.append(self.console)
+        else:
+            args += ["-o", str(streams[_STDOUT]), "-e", str(streams[_STDERR])]
+            keep += [streams[_STDOUT], streams[_STDERR]]
+        if self.stdin_fd is not None:
+            if self.early:
+                os.set_blocking(self.stdin_fd, True)
+                os.write(self.stdin_fd, self.early)
+            args += ["-i", str(self.stdin_fd)]
+            keep.append(self.stdin_fd)
+        if self.listener is not None:
+            args += ["-l", str(self.listener.fileno()), "-u", req["socket"]]
+            keep.append(self.listener.fileno())
+        attach = req.get("attach")
+        if attach:
+            flags = "".join(f for f, key in (("i", "stdin"), ("o", "stdout"), ("e", "stderr"))
+                            if attach.get(key, key != "stdin"))
+            args += ["-c", str(self.conn.fileno()), "-a", flags or "-"]
+            keep.append(self.conn.fileno())
+        if self.stdin_once:
+            args.append("-S")
+        if not self.exec_mode and req.get("log_path"):
+            log = req["spec"].get("log") or {}
+            args += ["-L", req["log_path"], "-s", str(int(log.get("max_size") or 0)),
+                     "-m", str(int(log.get("max_file") or 1))]
+        if req.get("exit_path"):
+            args += ["-x", req["exit_path"]]
+        for path in req.get("oom_files", []):
+            args += ["-O", path]
+        args += ["-b", str(self.oom_before)]
+        for fd in keep:
+            os.set_inheritable(fd, True)
+        os.execv(self.helper, args)
 
     # --- clients -------------------------------------------------------------------------------------------------
     def _add_client(self, sock: socket.socket) -> _Client:
