@@ -115,6 +115,8 @@ def apply_before_user(plan: SecurityPlan) -> None:
     rlimits.apply_rlimits(plan.rlimits)
     if plan.oom_score_adj is not None:
         privileges.set_oom_score_adj(plan.oom_score_adj)
+    else:
+        privileges.drop_inherited_oom_protection()
     if plan.seccomp_bpf and not plan.no_new_privs:
         seccomp.install_filter(plan.seccomp_bpf, plan.seccomp_flags)
     capabilities.prepare_capabilities(plan.capabilities)

@@ -5,7 +5,7 @@ import errno
 
 from runtime import linux
 
-__all__ = ["set_no_new_privs", "no_new_privs", "set_oom_score_adj"]
+__all__ = ["set_no_new_privs", "no_new_privs", "set_oom_score_adj", "oom_score_adj", "drop_inherited_oom_protection"]
 
 _PR_GET_NO_NEW_PRIVS = 39
 
@@ -32,3 +32,15 @@ def set_oom_score_adj(value: int, pid: int | str = "self") -> None:
             raise PermissionError(err.errno, f"oom_score_adj {value}: lowering the OOM score needs "
                                              "CAP_SYS_RESOURCE, which this host does not give the engine") from err
         raise
+
+
+def oom_score_adj(pid: int | str = "self") -> int:
+    with open(f"/proc/{pid}/oom_score_adj", encoding="ascii") as fh:
+        return int(fh.read())
+
+
+def drop_inherited_oom_protection() -> None:
+    """A container without its own ``oom_score_adj`` gets Docker's 0, never the engine's protective negative
+    value (raising the score needs no privilege; a positive inherited score is left alone)."""
+    if oom_score_adj() < 0:
+        set_oom_score_adj(0)

@@ -191,3 +191,24 @@ def test_default_masked_paths_expand_per_cpu_globs():
     assert expanded[:len(paths.DEFAULT_MASKED_PATHS)] == paths.DEFAULT_MASKED_PATHS
     assert set(expanded[len(paths.DEFAULT_MASKED_PATHS):]) == set(
         globmod.glob("/sys/devices/system/cpu/cpu*/thermal_throttle"))
+
+
+@pytest.mark.root
+def test_container_does_not_inherit_the_engines_oom_protection(in_child):
+    def positive():
+        privileges.set_oom_score_adj(300)
+        privileges.drop_inherited_oom_protection()
+        return privileges.oom_score_adj()
+    assert in_child(positive) == 300
+
+    def child():
+        try:
+            privileges.set_oom_score_adj(-500)  # as an engine protected by its service manager would run
+        except PermissionError:
+            return None
+        privileges.drop_inherited_oom_protection()
+        return privileges.oom_score_adj()
+    got = in_child(child)
+    if got is None:
+        pytest.skip("no CAP_SYS_RESOURCE here: a negative (protected) score cannot even be set up")
+    assert got == 0
