@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import os
 
 from runtime import linux
 
@@ -23,16 +24,16 @@ def set_oom_score_adj(value: int, pid: int | str = "self") -> None:
     """Write ``oom_score_adj`` (-1000..1000). Lowering it below the current value needs CAP_SYS_RESOURCE."""
     if not -1000 <= value <= 1000:
         raise ValueError(f"oom_score_adj {value} is out of range -1000..1000")
-    fd = open(f"/proc/{pid}/oom_score_adj", "w", encoding="ascii")  # noqa: SIM115 - closed below
+    fd = os.open(f"/proc/{pid}/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
     try:
-        fd.write(str(value))
-        fd.close()
+        os.write(fd, str(value).encode())
     except OSError as err:
         if err.errno in (errno.EACCES, errno.EPERM):
             raise PermissionError(err.errno, f"oom_score_adj {value}: lowering the OOM score needs "
                                              "CAP_SYS_RESOURCE, which this host does not give the engine") from err
         raise
-
+    finally:
+        os.close(fd)
 
 def oom_score_adj(pid: int | str = "self") -> int:
     with open(f"/proc/{pid}/oom_score_adj", encoding="ascii") as fh:
