@@ -76,8 +76,9 @@ def apply_includes(
         else:
             raise UserError([Problem("an include entry must be a path or a mapping with 'path'", path, loc)])
         for f in files:
-            if f in stack:
-                chain = " -> ".join(str(p) for p in stack[stack.index(f):] + (f,))
+            real = f.resolve()
+            if real in stack:
+                chain = " -> ".join(str(p) for p in stack[stack.index(real):] + (real,))
                 raise UserError([Problem(f"include cycle: {chain}", path, loc)])
         if not env_files and (project_dir / ".env").is_file():
             env_files = [project_dir / ".env"]
@@ -86,7 +87,7 @@ def apply_includes(
             for env_file in env_files:
                 sub_env.update(read_dotenv(env_file, {**sub_env, **environment}))
             sub_env.update(environment)  # the including project's environment wins over the included defaults
-            sub = load_sub(files, project_dir, sub_env, stack + tuple(files))
+            sub = load_sub(files, project_dir, sub_env, stack)  # load_all puts each file on the stack
         except UserError as err:
             raise with_context(err, path, loc) from None
         rebase_paths(sub, project_dir)

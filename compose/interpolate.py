@@ -215,6 +215,10 @@ class Interpolator:
     def lookup(self, name: str) -> str | None:
         return self.environment.get(name)
 
+    def share_warned(self, other: "Interpolator") -> None:
+        """Warn about a variable once across both interpolators (an included project has its own)."""
+        self._warned = other._warned
+
     def tree(self, tree: Any, base: KeyPath = ()) -> None:
         """Interpolate every string value under ``tree`` in place; keys are left alone. All errors at once."""
         errors: list[Problem] = []

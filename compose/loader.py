@@ -134,13 +134,15 @@ class _FileLoader:
     def load_all(self, names: list[str], stack: tuple[Path, ...] = ()) -> LocatedDict:
         merged: Any = None
         for name in names:
-            tree = self.load_one(name, stack + ((Path(name),) if name != STDIN else ()))
+            tree = self.load_one(name, stack + ((Path(name).resolve(),) if name != STDIN else ()))
             merged = strip_tags(tree) if merged is None else merge_configs(merged, tree)
         return merged if isinstance(merged, LocatedDict) else LocatedDict()
 
     def _load_sub(self, files: list[Path], project_dir: Path, environment: dict[str, str],
                   stack: tuple[Path, ...]) -> LocatedDict:
         sub = _FileLoader(environment, self.interpolate, self.stdin, self.warnings, project_dir)
+        if sub.interpolator is not None and self.interpolator is not None:
+            sub.interpolator.share_warned(self.interpolator)  # one warning per variable for the whole load
         return sub.load_all([str(f) for f in files], stack)
 
 

@@ -112,3 +112,30 @@ def test_missing_included_file(tmp_path):
     _write(tmp_path / "compose.yaml", "include: [missing.yaml]\n")
     with pytest.raises(UserError, match="missing.yaml not found"):
         _load(tmp_path)
+
+
+def test_cycle_through_dotdot_and_symlink(tmp_path):
+    (tmp_path / "sub").mkdir()
+    _write(tmp_path / "compose.yaml", "include: [sub/../compose.yaml]\n")
+    with pytest.raises(UserError, match="include cycle"):
+        _load(tmp_path)
+    (tmp_path / "link.yaml").symlink_to(tmp_path / "compose.yaml")
+    _write(tmp_path / "compose.yaml", "include: [link.yaml]\n")
+    with pytest.raises(UserError, match="include cycle"):
+        _load(tmp_path)
+
+
+def test_same_file_in_two_branches_is_not_a_cycle(tmp_path):
+    _write(tmp_path / "common.yaml", "networks: {shared: {}}\n")
+    _write(tmp_path / "a.yaml", "include: [common.yaml]\nservices: {a: {image: a}}\n")
+    _write(tmp_path / "b.yaml", "include: [common.yaml]\nservices: {b: {image: b}}\n")
+    _write(tmp_path / "compose.yaml", "include:\n  - path: [a.yaml, b.yaml]\n")
+    config = _load(tmp_path).config
+    assert set(config["services"]) == {"a", "b"} and config["networks"] == {"shared": {}}
+
+
+def test_unset_variable_warns_once_across_included_projects(tmp_path):
+    _write(tmp_path / "sub.yaml", "services: {s: {image: 'x$NOPE'}}\n")
+    _write(tmp_path / "compose.yaml", "include: [sub.yaml]\nservices: {m: {image: 'y$NOPE'}}\n")
+    assert [w.message for w in _load(tmp_path).warnings] == [
+        'the "NOPE" variable is not set; defaulting to a blank string']
