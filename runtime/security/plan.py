@@ -95,6 +95,11 @@ def build_plan(*, cap_add: Iterable[str] = (), cap_drop: Iterable[str] = (), pri
                                     uts_private="uts" in ns)
     if oom_score_adj is not None and not -1000 <= oom_score_adj <= 1000:
         raise InvalidArgument(f"Invalid value {oom_score_adj}, range for oom score adj is [-1000, 1000]")
+    if oom_score_adj is not None and oom_score_adj < privileges.oom_score_adj() \
+            and not capabilities.read_status_caps()["CapEff"] >> capabilities.cap_number("SYS_RESOURCE") & 1:
+        raise InvalidArgument(f"oom_score_adj {oom_score_adj} is below the engine's own "
+                              f"({privileges.oom_score_adj()}): lowering it needs CAP_SYS_RESOURCE, which this "
+                              "host does not give the engine")
     masked = () if privileged else tuple(paths.default_masked_paths() if masked_paths is None else masked_paths)
     ro = () if privileged else tuple(paths.DEFAULT_READONLY_PATHS if readonly_paths is None else readonly_paths)
     flags = 0 if profile is None else seccomp.profile_flags(profile)

@@ -104,3 +104,15 @@ def test_root_child_keeps_default_caps_and_unshare_is_blocked(in_child):
     got = in_child(child)
     assert int(got["status"]["CapEff"], 16) == caps.DEFAULT_MASK
     assert got["blocked"]
+
+
+def test_lowering_oom_score_without_cap_sys_resource_is_refused_up_front():
+    from runtime.security import privileges
+    if caps.read_status_caps()["CapEff"] >> caps.cap_number("SYS_RESOURCE") & 1:
+        pytest.skip("the engine holds CAP_SYS_RESOURCE here: it may lower OOM scores")
+    own = privileges.oom_score_adj()
+    if own <= -1000:
+        pytest.skip("the engine's own score is already the lowest")
+    with pytest.raises(InvalidArgument, match="CAP_SYS_RESOURCE"):
+        build_plan(oom_score_adj=own - 1)
+    assert build_plan(oom_score_adj=min(own + 1, 1000)).oom_score_adj == min(own + 1, 1000)
