@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import queue
 import re
@@ -384,8 +385,6 @@ class ContainerService:
         return list(mgr.apply(resources_from(dataclasses.asdict(spec.resources))))
 
     def _launch(self, request: dict[str, Any]) -> tuple[socket.socket, dict[str, Any]]:
-        import json
-
         conn = self._forkserver.launch(request)
         conn.settimeout(_LAUNCH_TIMEOUT)
         try:
@@ -489,6 +488,38 @@ class ContainerService:
             raise InvalidState(f"Container {state.id} is not paused")
         self._cgroup(state.id, state.spec).thaw()
         self._set_status(state.id, "running")
+
+    # --- attach ------------------------------------------------------------------------------------------------
+    def _monitor(self, ref: str) -> socket.socket:
+        state, _ = self._running(ref)
+        try:
+            return _connect(os.path.join(state.state_dir, SOCKET_NAME), 10)
+        except OSError as err:
+            raise InvalidState(f"Container {state.id} is not running") from err
+
+    def attach(self, ref: str, *, stdin: bool = False, stdout: bool = True, stderr: bool = True) -> socket.socket:
+        """A stream of the running container's output from now on (raw for a tty, else Docker's frames); what the
+        caller sends goes to its stdin when ``stdin`` (half-close it to close stdin if the spec has stdin_once)."""
+        sock = self._monitor(ref)
+        sock.sendall(json.dumps({"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr}).encode()
+                     + b"\n")
+        reply = json.loads(read_reply(sock))
+        if not reply.get("ok"):
+            sock.close()
+            raise InvalidState(f"attach refused: {reply.get('error')}")
+        sock.settimeout(None)
+        return sock
+
+    def resize(self, ref: str, height: int, width: int) -> None:
+        """Resize a tty container's terminal."""
+        if not self.inspect(ref).spec.tty:
+            return
+        sock = self._monitor(ref)
+        try:
+            sock.sendall(json.dumps({"op": "resize", "height": height, "width": width}).encode() + b"\n")
+            read_reply(sock)
+        finally:
+            sock.close()
 
     # --- processes -----------------------------------------------------------------------------------------------
     def top(self, ref: str) -> list[dict[str, Any]]:

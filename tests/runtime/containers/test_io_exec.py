@@ -92,3 +92,33 @@ def test_top_lists_the_containers_processes(svc, rootfs):
     procs = svc.top(cid)
     assert [p["cmd"] for p in procs] == ["sleep 100"]
     assert procs[0]["pid"] == svc.inspect(cid).pid
+
+
+def test_attach_to_a_running_container_and_resize_its_tty(svc, rootfs):
+    cid = svc.create(None, ContainerSpec(args=("sh", "-c", "read line; stty size; echo got-$line"), rootfs=rootfs,
+                                         tty=True, open_stdin=True))
+    svc.start(cid)
+    svc.resize(cid, 40, 120)
+    conn = svc.attach(cid, stdin=True)
+    try:
+        conn.sendall(b"hello\n")
+        raw = _recv_all(conn)
+    finally:
+        conn.close()
+    assert svc.wait(cid, 10) == 0
+    lines = raw.replace(b"\r\n", b"\n").split(b"\n")
+    assert b"40 120" in lines and b"got-hello" in lines
+
+
+def test_attach_without_tty_gets_frames_per_stream(svc, rootfs):
+    cid = svc.create(None, ContainerSpec(args=("sh", "-c", "read x; echo out-$x; echo err-$x >&2"), rootfs=rootfs,
+                                         open_stdin=True))
+    svc.start(cid)
+    conn = svc.attach(cid, stdin=True, stderr=False)
+    try:
+        conn.sendall(b"1\n")
+        out, err = demux(_recv_all(conn))
+    finally:
+        conn.close()
+    assert (out, err) == (b"out-1\n", b"")
+    assert svc.wait(cid, 10) == 0

@@ -201,3 +201,69 @@ def _wait_until(cond, what, timeout=10.0):
 
 def _wait_for_log(svc, cid, text):
     _wait_until(lambda: os.path.exists(svc.log_path(cid)) and text in read_log(svc, cid)[0], f"{text!r} in log")
+
+
+@pytest.fixture
+def netns_file(tmp_path):
+    """A network namespace of the test's own, pinned by a bind mount on a file under tmp_path."""
+    from runtime import linux
+
+    path = tmp_path / "netns"
+    path.touch()
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            linux.unshare(linux.CLONE_NEWNET)
+            os.write(ready_w, b"x")
+            os.read(go_r, 1)
+        finally:
+            os._exit(0)
+    try:
+        assert os.read(ready_r, 1) == b"x"
+        linux.mount(f"/proc/{pid}/ns/net", str(path), None, linux.MS_BIND)
+    finally:
+        os.write(go_w, b"x")
+        os.waitpid(pid, 0)
+        for fd in (ready_r, ready_w, go_r, go_w):
+            os.close(fd)
+    try:
+        yield path
+    finally:
+        linux.umount(str(path), linux.MNT_DETACH)
+
+
+def test_joins_a_given_network_namespace(svc, rootfs, netns_file):
+    code, out, _ = run(svc, rootfs, "readlink", "/proc/self/ns/net", netns_path=str(netns_file))
+    assert code == 0
+    assert out.strip() == f"net:[{os.stat(netns_file).st_ino}]"
+
+
+def test_monitor_is_the_small_helper_when_a_compiler_exists(svc, rootfs):
+    import shutil
+
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler: the Python monitor loop is used")
+    cid = svc.create(None, _spec(rootfs, "sleep", "100"))
+    svc.start(cid)
+    st = json.loads((svc.dir / cid / "state.json").read_text())
+    assert os.path.basename(os.readlink(f"/proc/{st['monitor_pid']}/exe")).startswith("pycompose-monitor-")
+    assert os.getsid(st["monitor_pid"]) == st["monitor_pid"]  # its own session: not tied to the engine
+    svc.remove(cid, force=True)
+
+
+def test_python_monitor_fallback(tmp_path, rootfs, cgroup_parent, monkeypatch):
+    monkeypatch.setenv("PYCOMPOSE_PYTHON_MONITOR", "1")
+    service = ContainerService(tmp_path / "py", cgroup_parent=cgroup_parent)
+    try:
+        code, out, err = run(service, rootfs, "sh", "-c", "echo out; echo err >&2; exit 3")
+        assert (code, out, err) == (3, "out\n", "err\n")
+        cid = service.create(None, _spec(rootfs, "sleep", "100", stop_timeout=0))
+        service.start(cid)
+        st = json.loads((service.dir / cid / "state.json").read_text())
+        assert "python" in os.path.basename(os.readlink(f"/proc/{st['monitor_pid']}/exe"))
+        assert service.stop(cid) == 137
+        service.remove(cid)
+    finally:
+        service.close()
