@@ -24,16 +24,16 @@ from pyroute2 import IPRoute
 
 from runtime.errors import Conflict, InvalidArgument, InvalidState, NotFound, Unsupported
 from runtime.network import bridge as _bridge
+from runtime.network import bridgenet
 from runtime.network import endpoint as _veth
+from runtime.network.filters import created_before, filter_networks, label_match
 from runtime.network.hostlock import host_lock
-from runtime.network.ipam import (
-    DEFAULT_POOLS, AddressPool, IpamSpec, IPNetwork, Pool, choose_subnet, host_networks, ula_subnet,
-)
+from runtime.network.ipam import DEFAULT_POOLS, IpamSpec, Pool, host_networks
 from runtime.network.model import (
     OPT_BRIDGE_NAME, OPT_DEFAULT_BRIDGE, OPT_HOST_BINDING, OPT_ICC, OPT_MASQUERADE, OPT_MTU, Endpoint, Network,
     NetworkEvent,
 )
-from runtime.network.nat import DEFAULT_TABLE, BridgeRules, Firewall
+from runtime.network.nat import DEFAULT_TABLE, Firewall
 from runtime.network.netns import NetnsStore, is_netns_file, netlink_in
 from runtime.network.ports import BoundPort, PortBinding, bind_ports, close_sockets, ports_to_engine
 from runtime.network.publisher import Publisher
@@ -50,12 +50,6 @@ _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _truthy(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    return value.lower() in ("1", "true", "yes", "on")
 
 
 class NetworkService:
@@ -138,28 +132,7 @@ class NetworkService:
         ``k=v``), ``driver``, ``type`` (``custom``/``builtin``)."""
         with self._lock:
             nets = sorted(self._networks.values(), key=lambda n: (n.created, n.name))
-        for key, wanted in (filters or {}).items():
-            values = list(wanted)
-            if not values:
-                continue
-            if key == "name":
-                nets = [n for n in nets if any(v in n.name for v in values)]
-            elif key == "id":
-                nets = [n for n in nets if any(n.id.startswith(v) for v in values)]
-            elif key == "label":
-                nets = [n for n in nets if all(_label_match(n.labels, v) for v in values)]
-            elif key == "driver":
-                nets = [n for n in nets if n.driver in values]
-            elif key == "type":
-                nets = [n for n in nets if ("builtin" if n.predefined else "custom") in values]
-            elif key == "scope":
-                nets = [n for n in nets if n.scope in values]
-            elif key == "dangling":
-                want = values[0].lower() in ("1", "true")
-                nets = [n for n in nets if (not n.endpoints and not n.predefined) == want]
-            else:
-                raise InvalidArgument(f"invalid filter {key!r}")
-        return nets
+        return filter_networks(nets, filters)
 
     def inspect(self, ref: str) -> dict[str, Any]:
         return self.get(ref).inspect()
@@ -199,7 +172,6 @@ class NetworkService:
             raise Unsupported(f"network driver {driver!r} is not supported (only 'bridge')")
         spec = ipam if isinstance(ipam, IpamSpec) else IpamSpec.from_dict(dict(ipam) if ipam else None)
         opts = {str(k): str(v) for k, v in (options or {}).items()}
-        mtu = int(opts[OPT_MTU]) if opts.get(OPT_MTU) else None
         with self._lock, host_lock():
             if any(n.name == name for n in self._networks.values()):
                 raise Conflict(f"network with name {name} already exists")
@@ -207,13 +179,15 @@ class NetworkService:
             bridge = _bridge.check_ifname(opts.get(OPT_BRIDGE_NAME) or _bridge.bridge_name_for(net_id))
             if any(n.bridge == bridge for n in self._networks.values()):
                 raise Conflict(f"bridge name {bridge} is already used by another network")
-            pools = self._plan_pools(net_id, spec, enable_ipv6)
+            pools = bridgenet.plan_pools(net_id, spec, enable_ipv6,
+                                         [p.subnet for n in self._networks.values() for p in n.pools],
+                                         host_networks(), self.pools)
             net = Network(net_id, name, driver, _now(), bridge=bridge, internal=internal, attachable=attachable,
                           enable_ipv6=enable_ipv6, ipam=spec, options=opts, labels=dict(labels or {}),
                           pools=pools)
             self._save(net)  # write-ahead: restore() completes a create cut short by a crash
             try:
-                self._build(net, mtu)
+                bridgenet.build(net, self.firewall, self.enable_ip_forward)
             except BaseException:
                 (self._dir / f"{net.id}.json").unlink(missing_ok=True)
                 raise
@@ -221,53 +195,8 @@ class NetworkService:
         self._emit(NetworkEvent("create", net.id, net.name))
         return net
 
-    def _plan_pools(self, net_id: str, spec: IpamSpec, enable_ipv6: bool) -> _List[AddressPool]:
-        ours = [p.subnet for n in self._networks.values() for p in n.pools]
-        host = host_networks()
-        pools: _List[AddressPool] = []
-        for cfg in spec.config:
-            if cfg.subnet is None:
-                continue
-            if cfg.subnet.version == 6 and not enable_ipv6:
-                raise InvalidArgument(f"subnet {cfg.subnet} is IPv6 but enable_ipv6 is not set")
-            clash = [o for o in ours + [p.subnet for p in pools] if _overlap(o, cfg.subnet)]
-            if clash:
-                raise Conflict(f"subnet {cfg.subnet} overlaps {clash[0]} of another network")
-            clash = [o for o in host if _overlap(o, cfg.subnet)]
-            if clash:
-                raise Conflict(f"subnet {cfg.subnet} overlaps host route or address {clash[0]}")
-            pools.append(AddressPool(cfg.subnet, cfg.gateway, cfg.ip_range, cfg.aux_addresses.values()))
-        taken = ours + host + [p.subnet for p in pools]
-        if not any(p.subnet.version == 4 for p in pools):
-            pools.insert(0, AddressPool(choose_subnet(self.pools, taken, 4)))
-        if enable_ipv6 and not any(p.subnet.version == 6 for p in pools):
-            v6_pools = [p for p in self.pools if p.base.version == 6]
-            subnet = choose_subnet(v6_pools, taken, 6) if v6_pools else ula_subnet(net_id, taken)
-            pools.append(AddressPool(subnet))
-        return pools
-
-    def _rules(self, net: Network) -> BridgeRules:
-        return BridgeRules(net.id, net.bridge, tuple(p.subnet for p in net.pools), net.internal,
-                           _truthy(net.options.get(OPT_MASQUERADE), True), _truthy(net.options.get(OPT_ICC), True))
-
-    def _build(self, net: Network, mtu: int | None) -> None:
-        gateways = [ipaddress.ip_interface(f"{p.gateway}/{p.subnet.prefixlen}") for p in net.pools]
-        with IPRoute() as ipr:
-            _bridge.create_bridge(ipr, net.bridge, gateways, mtu)
-            try:
-                _bridge.set_forwarding(net.bridge, not net.internal)
-                self.firewall.add(self._rules(net))
-                if self.enable_ip_forward and not net.internal:
-                    _enable_host_forwarding(net.enable_ipv6)
-            except BaseException:
-                self.firewall.remove(net.id, net.bridge)
-                _bridge.delete_bridge(ipr, net.bridge)
-                raise
-
     def _teardown(self, net: Network) -> None:
-        self.firewall.remove(net.id, net.bridge)
-        with IPRoute() as ipr:
-            _bridge.delete_bridge(ipr, net.bridge)
+        bridgenet.teardown(net, self.firewall)
 
     def remove(self, ref: str) -> None:
         """Delete a network; refused while any container is attached."""
@@ -294,9 +223,9 @@ class NetworkService:
         for net in self.list({"type": ["custom"], **({"label": wanted["label"]} if "label" in wanted else {})}):
             if net.endpoints:
                 continue
-            if any(_label_match(net.labels, v) for v in wanted.get("label!", [])):
+            if any(label_match(net.labels, v) for v in wanted.get("label!", [])):
                 continue
-            if wanted.get("until") and not _created_before(net.created, wanted["until"][0]):
+            if wanted.get("until") and not created_before(net.created, wanted["until"][0]):
                 continue
             try:
                 self.remove(net.id)
@@ -548,57 +477,15 @@ class NetworkService:
                         del self._networks[net.id]
                         continue
                     if _bridge.link_index(ipr, net.bridge) is None:
-                        mtu = int(net.options[OPT_MTU]) if net.options.get(OPT_MTU) else None
-                        self._build(net, mtu)
+                        bridgenet.build(net, self.firewall, self.enable_ip_forward)
                     elif not self.firewall.rules_of(net.id):
-                        self.firewall.add(self._rules(net))
+                        self.firewall.add(bridgenet.bridge_rules(net))
                     for cid, ep in list(net.endpoints.items()):
                         if _bridge.link_index(ipr, ep.host_veth) is None or not is_netns_file(ep.sandbox):
                             for pool, iface in ((net.pool(4), ep.ipv4), (net.pool(6), ep.ipv6)):
                                 if pool and iface:
                                     pool.release(iface.ip)
                             del net.endpoints[cid]
-                    self._drop_stray_veths(ipr, net)
+                    bridgenet.drop_stray_veths(ipr, net)
                     self._save(net)
         self.publisher.restore()
-
-    @staticmethod
-    def _drop_stray_veths(ipr: IPRoute, net: Network) -> None:
-        """Delete veths on the network's bridge that no endpoint names (left by a crash mid-connect)."""
-        bridge = _bridge.link_index(ipr, net.bridge)
-        known = {ep.host_veth for ep in net.endpoints.values()}
-        for link in ipr.get_links():
-            if link.get("master") == bridge and link.get("ifname") not in known \
-                    and link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") == "veth":
-                log.warning("removing stray veth %s from bridge %s", link.get("ifname"), net.bridge)
-                _veth.detach_veth(ipr, link.get("ifname"))
-
-
-def _overlap(a: IPNetwork, b: IPNetwork) -> bool:
-    return a.version == b.version and a.overlaps(b)
-
-
-def _label_match(labels: Mapping[str, str], wanted: str) -> bool:
-    key, sep, value = wanted.partition("=")
-    return key in labels and (not sep or labels[key] == value)
-
-
-def _created_before(created: str, until: str) -> bool:
-    try:
-        stamp = _dt.datetime.fromisoformat(created.replace("Z", "+00:00"))
-        if until.isdigit():
-            limit = _dt.datetime.fromtimestamp(int(until), _dt.timezone.utc)
-        else:
-            limit = _dt.datetime.fromisoformat(until.replace("Z", "+00:00"))
-    except ValueError as err:
-        raise InvalidArgument(f"invalid until filter {until!r}") from err
-    return stamp < limit
-
-
-def _enable_host_forwarding(ipv6: bool) -> None:
-    """Docker's behaviour: turn on host-wide IP forwarding so non-internal networks reach the outside."""
-    for key in (["net/ipv4/ip_forward"] + (["net/ipv6/conf/all/forwarding"] if ipv6 else [])):
-        path = Path("/proc/sys") / key
-        if path.read_text().strip() != "1":
-            log.info("enabling %s for bridge networks", key.replace("/", "."))
-            path.write_text("1")
