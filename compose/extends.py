@@ -6,6 +6,7 @@ its own directory. Chains are followed; a cycle is an error naming it.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ class ExtendsResolver:
             raise UserError([Problem("extends.file must be a path", path + ("file",), loc)])
         if other_file:
             other_path = Path(other_file).expanduser()
-            other_path = other_path if other_path.is_absolute() else directory / other_path
+            other_path = Path(os.path.normpath(other_path if other_path.is_absolute() else directory / other_path))
             try:
                 base_tree = self._load_other(other_path)
             except UserError as err:

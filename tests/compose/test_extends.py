@@ -129,3 +129,14 @@ def test_location_of_inherited_values_is_the_base_file(tmp_path):
     _write(tmp_path / "compose.yaml", "services:\n  a:\n    extends: {file: base.yaml, service: b}\n")
     result = load(LoadOptions(cwd=tmp_path, environ={}))
     assert str(result.sources.locate(("services", "a", "image"))) == f"{tmp_path}/base.yaml:3:5"
+
+
+def test_cycle_through_other_files_and_dotdot(tmp_path):
+    (tmp_path / "sub").mkdir()
+    _write(tmp_path / "compose.yaml", "services:\n  a:\n    extends: {file: sub/../compose.yaml, service: a}\n")
+    with pytest.raises(UserError, match="extends cycle"):
+        _services(tmp_path)
+    _write(tmp_path / "other.yaml", "services:\n  b:\n    extends: {file: compose.yaml, service: a}\n")
+    _write(tmp_path / "compose.yaml", "services:\n  a:\n    extends: {file: other.yaml, service: b}\n")
+    with pytest.raises(UserError, match="extends cycle"):
+        _services(tmp_path)
