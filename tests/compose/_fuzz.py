@@ -3,6 +3,8 @@ schema's own keys and enum values (so that deep branches get exercised)."""
 from __future__ import annotations
 
 import copy
+import json
+import re
 from typing import Any
 
 from hypothesis import strategies as st
@@ -11,7 +13,7 @@ from compose.schema import load_schema
 
 from ._corpus import load_plain, sample_files, valid_files
 
-__all__ = ["values", "keys", "names", "mutated_docs", "generated_docs", "VALID_DOCS"]
+__all__ = ["values", "keys", "names", "mutated_docs", "generated_docs", "schema_docs", "VALID_DOCS"]
 
 
 def _vocabulary() -> tuple[list[str], list[Any]]:
@@ -108,3 +110,76 @@ def generated_docs(draw: Any) -> dict[str, Any]:
     top = draw(st.dictionaries(st.sampled_from(["networks", "volumes", "secrets", "configs", "models", "include",
                                                 "name", "version", "x-a", "other"]), values, max_size=2))
     return {"services": services, **top}
+
+
+# ------------------------------------------------------------------ documents the schema accepts, key by key
+
+_NAME_POOL = ["web", "db", "cache", "a.b", "x_1", "front", "default", "data", "nofile", "nproc"]
+_STRING_POOL = ["", "x", "80", "8080:80", "127.0.0.1:80:80/udp", "/data", "data:/data", "./src:/src:ro", "1m30s",
+                "512m", "true", "db", "service:db", "container:c", "host", "none", "SIGTERM", "NET_ADMIN",
+                "A=1", "nginx:1.27", "10.0.0.0/24", "10.0.0.5", "always", "on-failure:3", "CMD-SHELL", "0440"]
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = schema
+        for part in node["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def _from(schema: dict[str, Any], node: Any, depth: int) -> st.SearchStrategy[Any]:
+    node = _resolve(schema, node if isinstance(node, dict) else {})
+    if "oneOf" in node or "anyOf" in node:
+        return st.one_of([_from(schema, b, depth) for b in node.get("oneOf", node.get("anyOf"))])
+    if "enum" in node:
+        return st.sampled_from(node["enum"])
+    types = node.get("type", ["string", "integer", "boolean", "null"] if depth > 3 else ["string", "object"])
+    types = types if isinstance(types, list) else [types]
+    return st.one_of([_typed(schema, node, t, depth) for t in types])
+
+
+def _typed(schema: dict[str, Any], node: dict[str, Any], kind: str, depth: int) -> st.SearchStrategy[Any]:
+    low, high = node.get("minimum", -5), node.get("maximum", 70000)
+    if kind == "string":
+        if "pattern" in node:
+            return st.from_regex(node["pattern"], fullmatch=True).filter(lambda s: len(s) < 40)
+        return st.sampled_from(_STRING_POOL)
+    if kind == "integer":
+        return st.integers(min_value=low, max_value=high)
+    if kind == "number":
+        return st.one_of(st.integers(min_value=low, max_value=high), st.floats(min_value=0, max_value=64))
+    if kind == "boolean":
+        return st.booleans()
+    if kind == "null":
+        return st.none()
+    if kind == "array":
+        items = _from(schema, node.get("items", {}), depth + 1)
+        return st.lists(items, max_size=3, unique_by=(lambda v: json.dumps(v, sort_keys=True))
+                        if node.get("uniqueItems") else None)
+    if depth > 6:
+        return st.just({})
+    properties = node.get("properties") or {}
+    required = set(node.get("required") or [])
+    optional = {k: _from(schema, v, depth + 1) for k, v in properties.items() if k not in required}
+    fixed = {k: _from(schema, properties.get(k, {}), depth + 1) for k in required}
+    patterns = [p for p in (node.get("patternProperties") or {}) if p != "^x-"]
+    named: st.SearchStrategy[dict[str, Any]] = st.just({})
+    if patterns:
+        value = _from(schema, node["patternProperties"][patterns[0]], depth + 1)
+        names = st.sampled_from([n for n in _NAME_POOL if re.search(patterns[0], n)] or ["a"])
+        at_least = 1 if node is schema.get("properties", {}).get("services") else 0
+        named = st.dictionaries(names, value, min_size=at_least, max_size=3)
+    picked = st.fixed_dictionaries(fixed, optional=optional) if len(optional) < 20 else st.fixed_dictionaries(
+        fixed).flatmap(lambda base: st.dictionaries(st.sampled_from(sorted(optional)), st.none(), max_size=5)
+                       .flatmap(lambda keys: st.fixed_dictionaries({**{k: st.just(v) for k, v in base.items()},
+                                                                    **{k: optional[k] for k in keys}})))
+    return st.tuples(picked, named).map(lambda pair: {**pair[1], **pair[0]})
+
+
+def schema_docs() -> st.SearchStrategy[dict[str, Any]]:
+    """Documents built from our schema's own rules: almost all accepted, covering every key and form."""
+    schema = load_schema()
+    top = {k: _from(schema, v, 1) for k, v in schema["properties"].items() if k != "services"}
+    return st.fixed_dictionaries({"services": _from(schema, schema["properties"]["services"], 1)}, optional=top)

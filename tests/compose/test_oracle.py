@@ -19,7 +19,7 @@ from compose.schema import load_schema, validate
 from compose.schemafast import compile_schema
 
 from ._corpus import REPO, invalid_files, load_plain, sample_files, valid_files
-from ._fuzz import generated_docs, mutated_docs
+from ._fuzz import generated_docs, mutated_docs, schema_docs
 
 
 def _spec_path() -> Path | None:
@@ -74,4 +74,10 @@ def test_mutations_of_valid_files_are_judged_alike(doc):
 @settings(max_examples=_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(doc=generated_docs())
 def test_generated_documents_are_judged_alike(doc):
+    _agree(doc)
+
+
+@settings(max_examples=_EXAMPLES // 2, deadline=None, suppress_health_check=list(HealthCheck))
+@given(doc=schema_docs())
+def test_documents_built_from_our_schema_are_judged_alike(doc):
     _agree(doc)

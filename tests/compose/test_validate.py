@@ -11,11 +11,13 @@ from ruamel.yaml import YAML
 
 from compose.canonical import canonicalize
 from compose.errors import Location, UserError
+from compose.graph import ServiceGraph
+from compose.model import Project
 from compose.schema import load_schema
 from compose.validate import check
 
 from ._corpus import RtLocator, load_plain, load_sample, sample_projects, valid_files
-from ._fuzz import generated_docs, mutated_docs
+from ._fuzz import generated_docs, mutated_docs, schema_docs
 
 
 def _errors(doc, disabled=None) -> list[str]:
@@ -252,16 +254,23 @@ def test_errors_carry_file_line_and_column_and_come_in_file_order():
 _VALID = jsonschema.Draft202012Validator(load_schema())
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(doc=st.one_of(mutated_docs(), generated_docs()))
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(doc=st.one_of(mutated_docs(), generated_docs(), schema_docs()))
 def test_checks_and_canonical_form_never_crash_on_schema_valid_input(doc):
     if not _VALID.is_valid(doc):
         return
     errors, _ = check(doc, None)
     try:
-        canonicalize(doc, Path("/project"), {})
+        canonical = canonicalize(doc, Path("/project"), {})
     except UserError as err:
         assert errors, f"canonicalize failed ({err}) where check found nothing"
+        return
+    if errors:
+        return
+    # A project the checks pass goes through the model and the graph without a surprise.
+    project = Project.from_dict(canonical, "fuzz")
+    assert Project.from_dict(project.to_dict(), "fuzz") == project
+    ServiceGraph(project).levels()
 
 
 def test_engine_values_are_judged_at_load_time():
