@@ -119,6 +119,13 @@ class Network:
     def predefined(self) -> bool:
         return self.driver in ("host", "null") or self.options.get(OPT_DEFAULT_BRIDGE) == "true"
 
+    def put_endpoint(self, ep: Endpoint) -> None:
+        """Add or replace an endpoint. Copy-on-write: a reader iterating ``endpoints`` is never disturbed."""
+        self.endpoints = {**self.endpoints, ep.container_id: ep}
+
+    def drop_endpoint(self, container_id: str) -> None:
+        self.endpoints = {cid: ep for cid, ep in self.endpoints.items() if cid != container_id}
+
     def pool(self, version: int) -> AddressPool | None:
         return next((p for p in self.pools if p.subnet.version == version), None)
 

@@ -135,7 +135,8 @@ class NetworkService:
         return filter_networks(nets, filters)
 
     def inspect(self, ref: str) -> dict[str, Any]:
-        return self.get(ref).inspect()
+        with self._lock:
+            return self.get(ref).inspect()
 
     def endpoints(self, ref: str) -> _List[Endpoint]:
         return list(self.get(ref).endpoints.values())
@@ -319,11 +320,11 @@ class NetworkService:
                     if pool and addr:
                         pool.release(addr)
                 raise
-            net.endpoints[container_id] = ep
+            net.put_endpoint(ep)
             self._save(net)
             if takes and holder is not None:
                 old = self._networks[holder.network_id]
-                old.endpoints[container_id] = holder.with_default_route(False)
+                old.put_endpoint(holder.with_default_route(False))
                 self._save(old)
         self._emit(NetworkEvent("connect", net.id, net.name, ep))
         return ep
@@ -373,7 +374,7 @@ class NetworkService:
             flag = best is not None and ep.network_id == best.network_id
             if ep.default_route != flag:
                 net = self._networks[ep.network_id]
-                net.endpoints[container_id] = ep.with_default_route(flag)
+                net.put_endpoint(ep.with_default_route(flag))
                 self._save(net)
 
     def disconnect(self, network: str, container_id: str, force: bool = False) -> None:
@@ -390,7 +391,7 @@ class NetworkService:
             for pool, iface in ((net.pool(4), ep.ipv4), (net.pool(6), ep.ipv6)):
                 if pool and iface:
                     pool.release(iface.ip)
-            del net.endpoints[container_id]
+            net.drop_endpoint(container_id)
             self._save(net)
             if ep.default_route and is_netns_file(ep.sandbox):
                 self._elect_gateway(container_id)
@@ -485,7 +486,7 @@ class NetworkService:
                             for pool, iface in ((net.pool(4), ep.ipv4), (net.pool(6), ep.ipv6)):
                                 if pool and iface:
                                     pool.release(iface.ip)
-                            del net.endpoints[cid]
+                            net.drop_endpoint(cid)
                     bridgenet.drop_stray_veths(ipr, net)
                     self._save(net)
         self.publisher.restore()
