@@ -8,7 +8,9 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import select
 import signal
+import time
 from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 from runtime.cgroups.base import (
     CgroupManager, OomWatch, Resources, blkio_weight_to_io_weight, host_memory, iter_pid_files, memswap_to_v2_swap,
     online_cpus, read_int, read_keyed, read_text, remove_tree, resources_from, shares_to_weight, signal_all,
-    system_cpu_usage, wait_for, write_text,
+    system_cpu_usage, write_text,
 )
 from runtime.cgroups.blkio import device_number, v2_io_max_lines
 from runtime.cgroups.devices import DEFAULT_DEVICES, DeviceRule, attach_program
@@ -109,8 +111,9 @@ class V2Manager(CgroupManager):
     def destroy(self, timeout: float = 5.0) -> None:
         if not self.path.is_dir():
             return
-        wait_for(lambda: not self.populated(), timeout, f"cgroup {self.relpath} to empty")
-        remove_tree(self.path, timeout)
+        deadline = time.monotonic() + timeout
+        self._wait_event("populated", 0, timeout, "to empty")
+        remove_tree(self.path, max(0.1, deadline - time.monotonic()))
 
     def kill_all(self, sig: int = signal.SIGKILL) -> None:
         if not self.path.is_dir():
@@ -141,11 +144,34 @@ class V2Manager(CgroupManager):
 
     def freeze(self, timeout: float = 5.0) -> None:
         write_text(self._freeze_file(), "1")
-        wait_for(self.frozen, timeout, f"cgroup {self.relpath} to freeze")
+        self._wait_event("frozen", 1, timeout, "to freeze")
 
     def thaw(self, timeout: float = 5.0) -> None:
         write_text(self._freeze_file(), "0")
-        wait_for(lambda: not self.frozen(), timeout, f"cgroup {self.relpath} to thaw")
+        self._wait_event("frozen", 0, timeout, "to thaw")
+
+    def _wait_event(self, key: str, want: int, timeout: float, what: str) -> None:
+        """Wait until ``cgroup.events`` says ``key want``: the kernel wakes pollers (POLLPRI) on every change."""
+        try:
+            fd = os.open(self.path / "cgroup.events", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            if want == 0:
+                return  # no cgroup: nothing populated, nothing frozen
+            raise NotFound(f"cgroup {self.relpath} does not exist") from None
+        try:
+            poller = select.poll()
+            poller.register(fd, select.POLLPRI | select.POLLERR)
+            deadline = time.monotonic() + timeout
+            while True:
+                events = _parse_events(os.pread(fd, 4096, 0))
+                if events.get(key, 0) == want:
+                    return
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise InvalidState(f"timed out after {timeout:g}s waiting for cgroup {self.relpath} {what}")
+                poller.poll(max(1, int(left * 1000)))
+        finally:
+            os.close(fd)
 
     # -- limits ------------------------------------------------------------------------------------------------
     def apply(self, resources: Resources) -> list[str]:
@@ -283,6 +309,15 @@ def v2_writes(res: Resources, bfq: bool = False) -> tuple[list[tuple[str, str, s
     for line in v2_io_max_lines(res.throttles()):
         writes.append(("io", "io.max", line))
     return writes, warnings
+
+def _parse_events(raw: bytes) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for line in raw.decode("ascii", "replace").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
+
 
 def _enable_controllers(cgroup: Path) -> None:
     """Enable in ``cgroup``'s subtree_control every wanted controller it has; one at a time so one refusal
