@@ -201,12 +201,22 @@ class Supervisor:
             await self.engine.networks_before_start(rec)
         try:
             conn = await asyncio.to_thread(self.svc.start, cid, attach=attach)
-        except EngineError:
+        except EngineError as err:
             for _flags, fut in pending:
                 if not fut.done():
                     fut.set_result(None)
             if self.engine.networks is not None:
                 await self.engine.networks_after_stop(rec)
+            code = int(getattr(err, "exit_code", 128))
+            rec["LastExitCode"] = code
+            self.records.save(rec)
+            self.engine.publish_container(rec, "die", {"exitCode": str(code)})
+            result = {"StatusCode": code, "Error": {"Message": str(err)}}
+            for fut in self._exit_waiters.pop(cid, []):
+                if not fut.done():
+                    fut.set_result(result)
+            if rec.get("AutoRemove"):
+                await self._destroy(rec, volumes=True)
             raise
         for i, (_flags, fut) in enumerate(pending):
             if not fut.done():

@@ -97,3 +97,50 @@ def daemon(tmp_path):
         yield d
     finally:
         d.kill()
+
+
+@pytest.fixture
+def engine(tmp_path, busybox_tar):
+    """A daemon with the busybox image imported as ``busybox:latest`` (CMD sh)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (containers)")
+    d = start_daemon(tmp_path / "engine")
+    try:
+        client = d.client()
+        with open(busybox_tar, "rb") as fh:
+            client.api.import_image_from_data(fh.read(), repository="busybox", tag="latest", changes=['CMD ["sh"]'])
+        yield d
+    finally:
+        try:
+            for c in d.client().containers.list(all=True):
+                c.remove(force=True)
+        except Exception:  # noqa: BLE001 - the daemon may be the thing that failed
+            pass
+        d.kill()
+        _reap_leftovers(d.root)
+
+
+def _reap_leftovers(root: Path) -> None:
+    """Kill container processes a failed test left behind (monitors record their pid under our root only)."""
+    import json as _json
+
+    for state in (root / "containers").glob("*/state.json"):
+        try:
+            rec = _json.loads(state.read_text())
+            for key in ("pid", "monitor_pid"):
+                if rec.get(key):
+                    os.kill(int(rec[key]), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)

@@ -1,0 +1,100 @@
+"""The unmodified docker CLI against our engine: run --rm, run -d, ps, logs -f, exec, inspect, stop, rm, events."""
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import time
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+
+def test_run_rm_prints_and_removes(engine):
+    out = engine.cli("run", "--rm", "busybox", "echo", "hi")
+    assert out.stdout == "hi\n"
+    assert engine.cli("ps", "-aq").stdout == ""
+    failed = engine.cli("run", "--rm", "busybox", "sh", "-c", "echo oops >&2; exit 7", check=False)
+    assert failed.returncode == 7 and failed.stderr.endswith("oops\n")
+
+
+def test_run_detached_ps_logs_inspect_stop_rm(engine):
+    cid = engine.cli("run", "-d", "--name", "ticker", "--label", "com.docker.compose.project=demo", "busybox",
+                     "sh", "-c", "for i in 1 2 3; do echo line $i; done; exec sleep 1000").stdout.strip()
+    assert len(cid) == 64
+    ps = engine.cli("ps", "--filter", "label=com.docker.compose.project=demo", "--format", "{{.Names}} {{.State}}")
+    assert ps.stdout.split() == ["ticker", "running"]
+    assert engine.cli("ps", "-q", "--filter", "name=tick").stdout.strip() == cid[:12]
+    assert engine.cli("ps", "-q", "--filter", "status=exited").stdout.strip() == ""
+    # logs -f: follow until the container stops
+    follower = subprocess.Popen(["/usr/local/bin/docker", "logs", "-f", "ticker"], stdout=subprocess.PIPE,
+                                env={**os.environ, "DOCKER_HOST": engine.url})
+    try:
+        got = [follower.stdout.readline() for _ in range(3)]
+        assert got == [b"line 1\n", b"line 2\n", b"line 3\n"]
+        state = json.loads(engine.cli("inspect", "ticker").stdout)[0]
+        assert state["State"]["Running"] and state["State"]["Pid"] > 0
+        assert state["Config"]["Labels"]["com.docker.compose.project"] == "demo"
+        assert state["Name"] == "/ticker" and state["Id"] == cid
+        engine.cli("stop", "-t", "1", "ticker")
+        assert follower.wait(timeout=30) == 0
+    finally:
+        follower.kill()
+        follower.wait()
+    state = json.loads(engine.cli("inspect", "ticker").stdout)[0]["State"]
+    assert state["Status"] == "exited" and state["ExitCode"] == 137
+    assert engine.cli("ps", "-aq", "--filter", "status=exited").stdout.strip() == cid[:12]
+    engine.cli("rm", "ticker")
+    missing = engine.cli("inspect", "ticker", check=False)
+    assert missing.returncode != 0 and "No such object: ticker" in missing.stderr
+
+
+def test_exec_and_exit_code(engine):
+    engine.cli("run", "-d", "--name", "box", "busybox", "sleep", "1000")
+    out = engine.cli("exec", "box", "sh", "-c", "echo out; echo err >&2; exit 3", check=False)
+    assert out.returncode == 3 and out.stdout == "out\n" and out.stderr == "err\n"
+    assert engine.cli("exec", "-e", "X=42", "-w", "/tmp", "box", "sh", "-c", "echo $X $PWD").stdout == "42 /tmp\n"
+    fed = engine.cli("exec", "-i", "box", "sh", "-c", "read line; echo got $line", input=b"hello\n", timeout=30)
+    assert fed.stdout == "got hello\n"
+
+
+def test_exec_it_under_a_pty(engine):
+    engine.cli("run", "-d", "--name", "ttybox", "busybox", "sleep", "1000")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["DOCKER_HOST"] = engine.url
+        os.execv("/usr/local/bin/docker", ["docker", "exec", "-it", "ttybox", "sh", "-c", "tty && exit 5"])
+    out = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            data = os.read(fd, 1024)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert b"/dev/pts/" in out, out
+    assert os.waitstatus_to_exitcode(status) == 5
+
+
+def test_cli_errors_and_name_conflict(engine):
+    engine.cli("create", "--name", "dup", "busybox", "true")
+    again = engine.cli("create", "--name", "dup", "busybox", "true", check=False)
+    assert again.returncode != 0 and "already in use" in again.stderr
+    bad = engine.cli("run", "--rm", "busybox", "/no/such/binary", check=False)
+    assert bad.returncode == 127
+    assert engine.cli("ps", "-aq", "--filter", "name=dup").stdout.strip()
+    engine.cli("rm", "dup")
+
+
+def test_events_stream_for_a_container_run(engine):
+    since = str(int(time.time()) - 1)
+    engine.cli("run", "--rm", "--name", "evented", "busybox", "true")
+    out = engine.cli("events", "--since", since, "--until", str(int(time.time()) + 1), "--filter",
+                     "container=evented", "--format", "{{.Action}}").stdout.split()
+    assert out[:3] == ["create", "start", "die"] and out[-1] == "destroy"
