@@ -138,5 +138,16 @@ def manager(request, cg_parent):
     yield mgr
 
 
+@pytest.fixture
+def uncreated_manager(cg_parent):
+    """``uncreated_manager("v1" | "v2")``: a manager under the test parent, not created yet (skips as above)."""
+    def make(version: str):
+        if version == "v1":
+            v1_or_skip()
+            return V1Manager("ctr", cg_parent)
+        return V2Manager("ctr", cg_parent, root=v2_root_or_skip())
+    return make
+
+
 def host_mode() -> CgroupMode:
     return detect_mode()

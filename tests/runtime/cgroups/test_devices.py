@@ -10,11 +10,7 @@ import pytest
 from runtime.cgroups.devices import (
     ALLOW_ALL, DEFAULT_DEVICES, DeviceRule, build_program, device_rule_for, parse_rule, v1_lines,
 )
-from runtime.cgroups.v1 import V1Manager
-from runtime.cgroups.v2 import V2Manager
 from runtime.errors import InvalidArgument
-
-from .conftest import v1_or_skip, v2_root_or_skip  # noqa: F401  (helpers live beside the fixtures)
 
 PROBE = """
 import os, sys, json
@@ -68,13 +64,6 @@ def test_rule_for_a_device_node():
         device_rule_for("/etc/hostname")
 
 
-def _mgr(version: str, parent: str):
-    if version == "v1":
-        v1_or_skip()
-        return V1Manager("ctr", parent)
-    return V2Manager("ctr", parent, root=v2_root_or_skip())
-
-
 
 
 @pytest.mark.root
@@ -85,11 +74,11 @@ def _mgr(version: str, parent: str):
     (ALLOW_ALL + (DeviceRule("c", 1, 11, "rwm", allow=False),), errno.EPERM),  # the last matching rule wins
     (DEFAULT_DEVICES + (DeviceRule("c", 1, 11, "r"),), 0),  # like `devices: [/dev/kmsg:/dev/kmsg:r]`
 ])
-def test_device_policy_decides_what_opens(version, devices, kmsg_errno, cg_parent, tmp_path):
+def test_device_policy_decides_what_opens(version, devices, kmsg_errno, uncreated_manager, tmp_path):
     import json
     import subprocess
     import sys
-    mgr = _mgr(version, cg_parent)
+    mgr = uncreated_manager(version)
     mgr.create(devices=devices)
     kmsg = tmp_path / "kmsg"
     os.mknod(kmsg, 0o600 | stat.S_IFCHR, os.makedev(1, 11))  # /dev/kmsg: harmless to open read-only
@@ -116,10 +105,10 @@ def test_device_policy_decides_what_opens(version, devices, kmsg_errno, cg_paren
 
 @pytest.mark.root
 @pytest.mark.parametrize("version", ["v1", "v2"])
-def test_mknod_stays_allowed_by_default(version, cg_parent, tmp_path):
+def test_mknod_stays_allowed_by_default(version, uncreated_manager, tmp_path):
     import subprocess
     import sys
-    mgr = _mgr(version, cg_parent)
+    mgr = uncreated_manager(version)
     mgr.create()
     r, w = os.pipe()
     node = tmp_path / "node"
