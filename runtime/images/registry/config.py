@@ -32,6 +32,9 @@ class Endpoint:
     base_url: str  # "https://registry-1.docker.io", "http://127.0.0.1:5000"
     domain: str  # the registry domain credentials are looked up for
     mirror: bool = False
+    verify: bool | str = True  # requests' ``verify``: True, False (insecure registry) or a CA bundle path
+    cert: tuple[str, str] | None = None  # client certificate and key (certs.d ``client.cert``/``client.key``)
+    fallback: bool = False  # when unreachable (no TLS there, refused), try the next endpoint
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class RegistryConfig:
     timeout: float = 60.0
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
+    certs_dir: Path | None = Path("/etc/docker/certs.d")  # <dir>/<host:port>/{ca.crt,client.cert,client.key}
+    loopback_insecure: bool = True  # 127.0.0.0/8 and localhost count as insecure, as in Docker
 
     @classmethod
     def coerce(cls, value: RegistryConfig | Mapping[str, Any] | None) -> RegistryConfig:
@@ -57,8 +62,8 @@ class RegistryConfig:
         if not isinstance(mirrors, Mapping):
             mirrors = {DEFAULT_DOMAIN: tuple(mirrors)}
         insecure = value.get("insecure") or value.get("insecure-registries") or ()
-        extra = {k: value[k] for k in ("auth_file", "timeout", "max_concurrent_downloads", "max_concurrent_uploads")
-                 if k in value}
+        extra = {k: value[k] for k in ("auth_file", "timeout", "max_concurrent_downloads", "max_concurrent_uploads",
+                                       "certs_dir", "loopback_insecure") if k in value}
         return cls(insecure=tuple(insecure), mirrors={k: tuple(v) for k, v in mirrors.items()}, **extra)
 
     @property
@@ -67,9 +72,9 @@ class RegistryConfig:
 
     def is_insecure(self, domain: str) -> bool:
         host = _host_of(domain)
-        if host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost"):
-            return True
         if domain in self.insecure or host in self.insecure:
+            return True
+        if self.loopback_insecure and (host == "localhost" or host.endswith(".localhost")):
             return True
         try:
             addr = ipaddress.ip_address(host)
@@ -81,15 +86,29 @@ class RegistryConfig:
                     return True
             except ValueError:
                 continue
-        return addr.is_loopback
+        return self.loopback_insecure and addr.is_loopback
 
     def endpoints(self, domain: str) -> list[Endpoint]:
-        """Mirrors first (pull only), then the registry itself."""
-        out = [Endpoint(url.rstrip("/"), domain, mirror=True) for url in self.mirrors.get(domain, ())]
+        """Mirrors first (pull only), then the registry itself. An insecure registry is tried over HTTPS without
+        certificate checks first and over plain HTTP when HTTPS is not there, as Docker does."""
+        out = [Endpoint(url.rstrip("/"), domain, mirror=True, fallback=True) for url in self.mirrors.get(domain, ())]
         api_host = _DOCKER_HUB_API if domain == DEFAULT_DOMAIN else domain
-        scheme = "http" if self.is_insecure(domain) else "https"
-        out.append(Endpoint(f"{scheme}://{api_host}", domain))
+        if self.is_insecure(domain):
+            out.append(Endpoint(f"https://{api_host}", domain, verify=False, fallback=True))
+            out.append(Endpoint(f"http://{api_host}", domain))
+        else:
+            verify, cert = self._tls_files(domain)
+            out.append(Endpoint(f"https://{api_host}", domain, verify=verify, cert=cert))
         return out
+
+    def _tls_files(self, domain: str) -> tuple[bool | str, tuple[str, str] | None]:
+        """certs.d: ``ca.crt`` (extra CA, used instead of the system bundle) and ``client.cert``/``client.key``."""
+        if self.certs_dir is None:
+            return True, None
+        base = self.certs_dir / domain
+        ca = base / "ca.crt"
+        cert, key = base / "client.cert", base / "client.key"
+        return (str(ca) if ca.is_file() else True), ((str(cert), str(key)) if cert.is_file() and key.is_file() else None)
 
 
 def _host_of(domain: str) -> str:

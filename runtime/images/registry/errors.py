@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from runtime.errors import EngineError, InvalidArgument, NotFound
 
-__all__ = ["RegistryError", "Unauthorized", "ManifestUnknown", "BadContent"]
+__all__ = ["RegistryError", "RegistryUnreachable", "Unauthorized", "ManifestUnknown", "BadContent"]
 
 
 class RegistryError(EngineError):
     """The registry answered with an error or could not be reached (HTTP 500 to our clients, as Docker)."""
+
+
+class RegistryUnreachable(RegistryError):
+    """No HTTP conversation was possible (connection refused, TLS handshake failed, timeout)."""
 
 
 class Unauthorized(RegistryError):

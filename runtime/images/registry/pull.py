@@ -22,7 +22,7 @@ from runtime.images.registry.auth import Credentials, load_credentials
 from runtime.images.registry.config import Endpoint, RegistryConfig
 from runtime.images.registry.errors import BadContent, ManifestUnknown, RegistryError
 from runtime.images.registry.progress import Progress, ProgressFn
-from runtime.images.registry.session import RegistrySession
+from runtime.images.registry.session import RegistrySession, open_session
 from runtime.images.store import ImageStore
 
 __all__ = ["pull", "parse_platform", "MANIFEST_TYPES", "INDEX_TYPES", "IMAGE_MANIFEST_TYPES"]
@@ -69,20 +69,22 @@ def pull(store: ImageStore, reference: str, config: RegistryConfig | Mapping[str
     ref = parse_reference(reference)
     creds = credentials or load_credentials(config.credentials_path, ref.domain)
     report = Progress(progress)
-    errors: list[str] = []
+    plat = parse_platform(platform)
+    pool = config.max_concurrent_downloads + 2
     endpoints = config.endpoints(ref.domain)
-    for endpoint in endpoints:
-        session = RegistrySession(endpoint, None if endpoint.mirror else creds, timeout=config.timeout,
-                                  pool_size=config.max_concurrent_downloads + 2)
+    for mirror in [e for e in endpoints if e.mirror]:
+        session = RegistrySession(mirror, None, timeout=config.timeout, pool_size=pool)
         try:
-            return _Puller(store, session, ref, parse_platform(platform), report, config).run()
-        except (RegistryError, NotFound) as err:
-            if not endpoint.mirror:
-                raise
-            errors.append(f"{endpoint.base_url}: {err}")
+            return _Puller(store, session, ref, plat, report, config).run()
+        except (RegistryError, NotFound):
+            continue  # a mirror that fails or lacks the image: on to the next one, then the registry
         finally:
             session.close()
-    raise RegistryError("; ".join(errors))  # not reached: the last endpoint is never a mirror
+    session = open_session([e for e in endpoints if not e.mirror], creds, timeout=config.timeout, pool_size=pool)
+    try:
+        return _Puller(store, session, ref, plat, report, config).run()
+    finally:
+        session.close()
 
 
 class _Puller:

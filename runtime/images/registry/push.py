@@ -20,7 +20,7 @@ from runtime.images.registry.auth import Credentials, load_credentials, parse_ch
 from runtime.images.registry.config import RegistryConfig
 from runtime.images.registry.errors import RegistryError, Unauthorized
 from runtime.images.registry.progress import Progress, ProgressFn
-from runtime.images.registry.session import RegistrySession
+from runtime.images.registry.session import RegistrySession, open_session
 from runtime.images.store import MEDIA_CONFIG, ImageStore
 
 __all__ = ["push", "login", "DEFAULT_CHUNK_SIZE", "MEDIA_DOCKER_MANIFEST"]
@@ -42,8 +42,8 @@ def push(store: ImageStore, reference: str, config: RegistryConfig | Mapping[str
         raise InvalidArgument(f"cannot push a digest reference: {reference}")
     image = store.resolve(str(ref))
     creds = credentials or load_credentials(config.credentials_path, ref.domain)
-    endpoint = [e for e in config.endpoints(ref.domain) if not e.mirror][0]
-    session = RegistrySession(endpoint, creds, timeout=config.timeout, pool_size=config.max_concurrent_uploads + 2)
+    session = open_session([e for e in config.endpoints(ref.domain) if not e.mirror], creds,
+                           timeout=config.timeout, pool_size=config.max_concurrent_uploads + 2)
     try:
         return _Pusher(store, session, ref, image, Progress(progress), config, chunk_size).run()
     finally:
@@ -165,8 +165,7 @@ def login(registry: str, username: str, password: str, *,
     domain = parse_reference(f"{registry.removeprefix('https://').removeprefix('http://').rstrip('/')}/x").domain \
         if registry not in ("docker.io", "index.docker.io", "https://index.docker.io/v1/") else "docker.io"
     creds = Credentials(username, password)
-    endpoint = [e for e in config.endpoints(domain) if not e.mirror][0]
-    session = RegistrySession(endpoint, creds, timeout=config.timeout)
+    session = open_session([e for e in config.endpoints(domain) if not e.mirror], creds, timeout=config.timeout)
     try:
         resp = session.http.get(session.url("/v2/"), timeout=config.timeout)
         if resp.status_code == 401:

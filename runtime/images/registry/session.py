@@ -3,16 +3,18 @@ caches tokens per scope, and turns error responses into engine errors with the r
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import Any, Iterable
 
 import requests
+import urllib3
 
 from runtime.errors import NotFound
 from runtime.images.registry.auth import Credentials, parse_challenge
 from runtime.images.registry.config import Endpoint
-from runtime.images.registry.errors import RegistryError, Unauthorized
+from runtime.images.registry.errors import RegistryError, RegistryUnreachable, Unauthorized
 
-__all__ = ["RegistrySession", "USER_AGENT"]
+__all__ = ["RegistrySession", "USER_AGENT", "open_session"]
 
 USER_AGENT = "pycompose/0.1"
 
@@ -25,6 +27,11 @@ class RegistrySession:
         self.timeout = timeout
         self.http = requests.Session()
         self.http.headers["User-Agent"] = USER_AGENT
+        self.http.verify = endpoint.verify
+        if endpoint.verify is False:  # an insecure registry, by configuration: no warning per request
+            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+        if endpoint.cert:
+            self.http.cert = endpoint.cert
         adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
         self.http.mount("http://", adapter)
         self.http.mount("https://", adapter)
@@ -68,6 +75,8 @@ class RegistrySession:
             auth = (self.credentials.username, self.credentials.password)
         try:
             resp = self.http.request(method, self.url(path), headers=headers, auth=auth, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as err:
+            raise RegistryUnreachable(f"{self.endpoint.base_url}: {_reason(err)}") from err
         except requests.RequestException as err:
             raise RegistryError(f"{self.endpoint.base_url}: {err}") from err
         kwargs["headers"] = headers
@@ -119,6 +128,36 @@ class RegistrySession:
         if resp.status_code == 404:
             raise NotFound(f"{what}: {message or 'not found'}")
         raise RegistryError(f"{what}: HTTP {resp.status_code}: {message}")
+
+
+def open_session(endpoints: list[Endpoint], credentials: Credentials | None, *, timeout: float,
+                 pool_size: int = 8) -> RegistrySession:
+    """A session on the first endpoint that answers ``GET /v2/`` at all (any status). Endpoints marked
+    ``fallback`` that cannot be reached (no TLS on an insecure registry) give way to the next one."""
+    last: Exception | None = None
+    for endpoint in endpoints:
+        session = RegistrySession(endpoint, credentials, timeout=timeout, pool_size=pool_size)
+        try:
+            session.http.get(session.url("/v2/"), timeout=timeout).close()
+            return session
+        except (requests.ConnectionError, requests.Timeout) as err:
+            session.close()
+            last = RegistryUnreachable(f"{endpoint.base_url}: {_reason(err)}")
+            if not endpoint.fallback:
+                break
+    assert last is not None
+    raise last
+
+
+def _reason(err: Exception) -> str:
+    """The innermost cause of a requests/urllib3 error, without the wrapper noise."""
+    while err.__cause__ is not None or (err.args and isinstance(err.args[0], Exception)):
+        inner = err.__cause__ if err.__cause__ is not None else err.args[0]
+        if inner is err:
+            break
+        err = inner  # type: ignore[assignment]
+    reason = getattr(err, "reason", None)
+    return str(reason if reason is not None else err)
 
 
 def _message(resp: requests.Response) -> str:

@@ -55,8 +55,21 @@ def test_insecure_and_endpoints():
     assert cfg.is_insecure("10.1.2.3:5000") and cfg.is_insecure("reg.lan:5000")
     assert not cfg.is_insecure("10.2.0.1:5000") and not cfg.is_insecure("ghcr.io")
     assert [e.base_url for e in cfg.endpoints("docker.io")] == ["https://mirror.example", "https://registry-1.docker.io"]
-    assert [e.base_url for e in cfg.endpoints("localhost:5000")] == ["http://localhost:5000"]
-    assert [e.base_url for e in cfg.endpoints("ghcr.io")] == ["https://ghcr.io"]
+    # insecure: HTTPS without certificate checks first, then plain HTTP (Docker's order)
+    assert [(e.base_url, e.verify, e.fallback) for e in cfg.endpoints("localhost:5000")] == [
+        ("https://localhost:5000", False, True), ("http://localhost:5000", True, False)]
+    assert [(e.base_url, e.verify) for e in cfg.endpoints("ghcr.io")] == [("https://ghcr.io", True)]
+    assert not RegistryConfig(loopback_insecure=False).is_insecure("127.0.0.1:5000")
+
+
+def test_certs_d(tmp_path):
+    (tmp_path / "reg.example:5000").mkdir()
+    (tmp_path / "reg.example:5000/ca.crt").write_text("x")
+    (tmp_path / "reg.example:5000/client.cert").write_text("x")
+    (tmp_path / "reg.example:5000/client.key").write_text("x")
+    (endpoint,) = RegistryConfig(certs_dir=tmp_path).endpoints("reg.example:5000")
+    assert endpoint.verify == str(tmp_path / "reg.example:5000/ca.crt")
+    assert endpoint.cert == (str(tmp_path / "reg.example:5000/client.cert"), str(tmp_path / "reg.example:5000/client.key"))
 
 
 def test_config_from_daemon_options():
