@@ -22,7 +22,7 @@ from typing import Any
 
 from pyroute2 import IPRoute
 
-from runtime.errors import Conflict, InvalidArgument, InvalidState, NotFound, Unsupported
+from runtime.errors import Conflict, EngineError, InvalidArgument, InvalidState, NotFound, Unsupported
 from runtime.network import bridge as _bridge
 from runtime.network import bridgenet
 from runtime.network import endpoint as _veth
@@ -395,7 +395,10 @@ class NetworkService:
             self._save(net)
             if ep.default_route and is_netns_file(ep.sandbox):
                 self._elect_gateway(container_id)
-            self._retarget_ports(container_id, ep)
+            try:
+                self._retarget_ports(container_id, ep)
+            except EngineError as err:  # the disconnect itself is done; say what was lost
+                log.warning("published ports of %s dropped on disconnect: %s", container_id[:12], err)
         self._emit(NetworkEvent("disconnect", net.id, net.name, ep))
 
     def _retarget_ports(self, container_id: str, gone: Endpoint) -> None:
