@@ -8,7 +8,7 @@ from typing import Any
 from runtime.errors import InvalidArgument
 
 __all__ = ["Resources", "DEFAULT_CPU_PERIOD", "resources_from", "cpus_to_quota", "shares_to_weight",
-           "blkio_weight_to_io_weight", "memswap_to_v2_swap"]
+           "blkio_weight_to_io_weight", "memswap_to_v2_swap", "parse_cpuset", "check_cpuset_available"]
 
 DEFAULT_CPU_PERIOD = 100_000  # µs, the kernel's and Docker's default CFS period
 
@@ -90,6 +90,8 @@ def _validate(r: Resources) -> None:
         raise InvalidArgument("CPU cfs quota can not be less than 1ms (i.e. 1000)")
     if r.cpu_shares < 0:
         raise InvalidArgument(f"invalid CPU shares {r.cpu_shares}: must not be negative")
+    parse_cpuset(r.cpuset_cpus, "cpuset_cpus")
+    parse_cpuset(r.cpuset_mems, "cpuset_mems")
     if r.blkio_weight and not 10 <= r.blkio_weight <= 1000:
         raise InvalidArgument("Range of blkio weight is from 10 to 1000")
     for device, weight in r.blkio_weight_device:
@@ -144,3 +146,39 @@ def memswap_to_v2_swap(memory_swap: int, memory: int) -> str | None:
     if memory <= 0:
         raise InvalidArgument("memory_swap needs a memory limit")
     return str(memory_swap - memory)
+
+
+def parse_cpuset(text: str, what: str = "cpuset") -> frozenset[int]:
+    """``0-2,5`` -> {0, 1, 2, 5}; ``""`` -> empty. Raises ``InvalidArgument`` naming ``what`` on bad syntax."""
+    out: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            if text.strip():
+                raise InvalidArgument(f"invalid {what} {text!r}: empty element")
+            continue
+        lo, sep, hi = part.partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            raise InvalidArgument(f"invalid {what} {text!r}: want a list like 0-2,5")
+        first, last = int(lo), int(hi) if sep else int(lo)
+        if last < first:
+            raise InvalidArgument(f"invalid {what} {text!r}: range {part} runs backwards")
+        out.update(range(first, last + 1))
+    return frozenset(out)
+
+
+def check_cpuset_available(res: Resources) -> None:
+    """Docker's check: every requested CPU / memory node must be online on this host."""
+    for field, sysfile, kind in (("cpuset_cpus", "/sys/devices/system/cpu/online", "CPUs"),
+                                 ("cpuset_mems", "/sys/devices/system/node/online", "memory nodes")):
+        wanted = parse_cpuset(getattr(res, field), field)
+        if not wanted:
+            continue
+        try:
+            with open(sysfile, encoding="ascii") as fh:
+                online_text = fh.read().strip()
+        except OSError:
+            online_text = "0"  # no NUMA sysfs: one node
+        missing = wanted - parse_cpuset(online_text)
+        if missing:
+            raise InvalidArgument(f"Requested {kind} are not available - requested {getattr(res, field)}, "
+                                  f"available: {online_text}")

@@ -19,6 +19,7 @@ from runtime.cgroups.base import (
 )
 from runtime.cgroups.blkio import device_number, v1_throttle_lines
 from runtime.cgroups.devices import DEFAULT_DEVICES, DeviceRule, v1_lines
+from runtime.cgroups.resources import check_cpuset_available
 from runtime.errors import NotFound, Unsupported
 
 __all__ = ["V1Manager", "CONTROLLERS", "v1_mounts"]
@@ -162,6 +163,7 @@ class V1Manager(CgroupManager):
     # -- limits ------------------------------------------------------------------------------------------------
     def apply(self, resources: Resources) -> list[str]:
         res = resources_from(resources)
+        check_cpuset_available(res)
         warnings: list[str] = []
         self._apply_memory(res, warnings)
         self._apply_cpu(res, warnings)

@@ -22,6 +22,7 @@ from runtime.cgroups.base import (
 )
 from runtime.cgroups.blkio import device_number, v2_io_max_lines
 from runtime.cgroups.devices import DEFAULT_DEVICES, DeviceRule, attach_program
+from runtime.cgroups.resources import check_cpuset_available
 from runtime.errors import InvalidState, NotFound, Unsupported
 
 __all__ = ["V2Manager", "WANTED_CONTROLLERS", "v2_mountpoint", "v2_writes"]
@@ -175,8 +176,10 @@ class V2Manager(CgroupManager):
 
     # -- limits ------------------------------------------------------------------------------------------------
     def apply(self, resources: Resources) -> list[str]:
+        res = resources_from(resources)
+        check_cpuset_available(res)
         have = self.available_controllers()
-        writes, warnings = v2_writes(resources_from(resources), bfq=(self.path / "io.bfq.weight").exists())
+        writes, warnings = v2_writes(res, bfq=(self.path / "io.bfq.weight").exists())
         for ctrl, fname, value in writes:
             target = self.path / fname
             if ctrl not in have or not target.exists():

@@ -130,3 +130,15 @@ def test_v2_writes_unlimited_and_defaults():
     assert v2_writes(Resources(memory_swappiness=0, oom_kill_disable=True))[1] == [
         "memory_swappiness is not supported by cgroup v2: discarded",
         "oom_kill_disable is not supported by cgroup v2: discarded"]
+
+
+def test_parse_cpuset():
+    from runtime.cgroups.resources import parse_cpuset
+    assert parse_cpuset("0-2,5") == {0, 1, 2, 5}
+    assert parse_cpuset("") == frozenset()
+    assert parse_cpuset("3") == {3}
+    for bad in ("a", "1-", "3-1", "1,,2", "-1"):
+        with pytest.raises(InvalidArgument):
+            parse_cpuset(bad)
+    with pytest.raises(InvalidArgument, match="cpuset_cpus"):
+        Resources(cpuset_cpus="0-x")

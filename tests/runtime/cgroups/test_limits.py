@@ -137,11 +137,19 @@ def test_cpuset_written(manager):
     assert (d / "cpuset.mems").read_text().strip() == "0"
 
 
-def test_kernel_refusal_is_a_typed_error(manager):
-    _needs(manager, "cpuset")
+def test_unavailable_cpus_are_refused_as_docker_does(manager):
     from runtime.errors import InvalidArgument
-    with pytest.raises(InvalidArgument, match="cpuset.cpus"):
+    with pytest.raises(InvalidArgument, match="Requested CPUs are not available - requested 4095"):
         manager.apply(Resources(cpuset_cpus="4095"))
+
+
+def test_kernel_refusal_is_a_typed_error(manager):
+    from runtime.cgroups.fs import write_text
+    from runtime.errors import InvalidArgument
+    _needs(manager, "pids")
+    d = manager.paths()["pids"] if manager.version == 1 else manager.path
+    with pytest.raises(InvalidArgument, match="pids.max"):
+        write_text(d / "pids.max", "many")
 
 
 def test_v2_missing_controllers_become_warnings(manager):
