@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import random
+import secrets
 import socket
 import struct
 from collections.abc import Iterable, Sequence
@@ -98,7 +98,7 @@ class Forwarder:
         try:
             loop = asyncio.get_running_loop()
             hard = loop.time() + self.total_timeout
-            qid = random.getrandbits(16)
+            qid = secrets.randbits(16)  # unpredictable: a spoofed reply must guess id and port
             out = replace_id(message, qid)
             last: bytes | None = None
             for upstream in upstreams:

@@ -42,6 +42,7 @@ _TCP_MAX_CLIENTS = 64
 _SCOPE_FORWARDS = 256  # forwarded UDP queries in flight per container: one cannot starve the others
 _U16 = struct.Struct("!H")
 _REVERSE = (".in-addr.arpa", ".ip6.arpa")
+_rng = random.Random()  # answer orders: our own generator, not the process-wide one
 
 
 @dataclass(eq=False)
@@ -74,7 +75,7 @@ def _variants(v4: Sequence[bytes], v6: Sequence[bytes]) -> list[tuple[list[bytes
         out = []
         for _ in range(16):
             copy = list(addrs)
-            random.shuffle(copy)
+            _rng.shuffle(copy)
             out.append(copy)
         return out
 
@@ -265,7 +266,7 @@ class DnsServer:
                     cache.clear()
                 bodies = tuple(r[2:] for r in replies)
                 hit = cache[data[2:]] = bodies[0] if len(bodies) == 1 else bodies
-            reply = data[:2] + (hit if hit.__class__ is bytes else hit[random.randrange(len(hit))])  # type: ignore
+            reply = data[:2] + (hit if hit.__class__ is bytes else hit[_rng.randrange(len(hit))])  # type: ignore
             try:
                 sendto(reply, addr)
             except OSError:
@@ -276,7 +277,7 @@ class DnsServer:
         if scope.search and reply_rcode(reply) == RCODE_NXDOMAIN and query.qclass in (CLASS_IN, CLASS_ANY):
             local = self.answer_local(scope, query, max_size, search=True)
             if local:
-                return random.choice(local)
+                return _rng.choice(local)
         return reply
 
     def _spawn_forward(self, scope: Scope, query: Query, data: bytes, addr: tuple[str, int]) -> None:
@@ -316,7 +317,7 @@ class DnsServer:
                     reply = await self.forwarder.forward(data, query, scope.upstreams, tcp=True)
                     reply = self._after_upstream(scope, query, reply, None)
                 else:
-                    reply = random.choice(replies)
+                    reply = _rng.choice(replies)
                 writer.write(_U16.pack(len(reply)) + reply)
                 await writer.drain()
         except (OSError, TimeoutError, asyncio.IncompleteReadError):

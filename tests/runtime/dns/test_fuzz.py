@@ -96,6 +96,9 @@ def test_mutated_queries_get_well_formed_replies(offline_scope):
         for reply in replies:
             if udp:
                 assert len(reply) <= query.udp_size
+            if query.opcode != 0:  # NOTIMP; dnspython reads an UPDATE's question as a zone, so: header only
+                assert reply[:2] == data[:2] and reply[2] & 0x80 and reply[3] & 0xF == dns.rcode.NOTIMP
+                continue
             msg = dns.message.from_wire(reply)
             assert msg.id == query.id
 
