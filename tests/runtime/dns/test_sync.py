@@ -10,9 +10,11 @@ from tests.runtime.dns.support import LoopThread
 
 
 def _ep(net: str, cid: str, name: str, ip: str, aliases=(), ip6=None) -> Endpoint:
-    return Endpoint(net, cid, "e" * 64, name, tuple(aliases), "eth0", "vethx", "/run/netns/x", "02:42:00:00:00:01",
-                    ipaddress.IPv4Interface(f"{ip}/24"), ipaddress.IPv6Interface(f"{ip6}/64") if ip6 else None,
-                    ipaddress.IPv4Address("10.9.0.1"), None)
+    return Endpoint(network_id=net, container_id=cid, endpoint_id="e" * 64, name=name, aliases=tuple(aliases),
+                    ifname="eth0", host_veth="vethx", sandbox="/run/netns/x", mac="02:42:00:00:00:01",
+                    ipv4=ipaddress.IPv4Interface(f"{ip}/24"),
+                    ipv6=ipaddress.IPv6Interface(f"{ip6}/64") if ip6 else None,
+                    gateway=ipaddress.IPv4Address("10.9.0.1"), gateway6=None)
 
 
 def _resolve(records: Records, asker: str, name: str) -> list[str]:
