@@ -8,7 +8,7 @@ from typing import Any
 from runtime.network.ipam import AddressPool, IpamSpec, SubnetConfig
 
 __all__ = ["Endpoint", "Network", "NetworkEvent", "OPT_BRIDGE_NAME", "OPT_MASQUERADE", "OPT_ICC", "OPT_MTU",
-           "OPT_DEFAULT_BRIDGE", "OPT_HOST_BINDING"]
+           "OPT_DEFAULT_BRIDGE", "OPT_HOST_BINDING", "OPT_IFACE_PREFIX"]
 
 OPT_BRIDGE_NAME = "com.docker.network.bridge.name"
 OPT_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
@@ -16,6 +16,7 @@ OPT_ICC = "com.docker.network.bridge.enable_icc"
 OPT_MTU = "com.docker.network.driver.mtu"
 OPT_DEFAULT_BRIDGE = "com.docker.network.bridge.default_bridge"
 OPT_HOST_BINDING = "com.docker.network.bridge.host_binding_ipv4"
+OPT_IFACE_PREFIX = "com.docker.network.container_iface_prefix"
 
 
 @dataclass(frozen=True)

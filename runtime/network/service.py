@@ -30,8 +30,8 @@ from runtime.network.filters import created_before, filter_networks, label_match
 from runtime.network.hostlock import host_lock
 from runtime.network.ipam import DEFAULT_POOLS, IpamSpec, Pool, host_networks
 from runtime.network.model import (
-    OPT_BRIDGE_NAME, OPT_DEFAULT_BRIDGE, OPT_HOST_BINDING, OPT_ICC, OPT_MASQUERADE, OPT_MTU, Endpoint, Network,
-    NetworkEvent,
+    OPT_BRIDGE_NAME, OPT_DEFAULT_BRIDGE, OPT_HOST_BINDING, OPT_ICC, OPT_IFACE_PREFIX, OPT_MASQUERADE, OPT_MTU,
+    Endpoint, Network, NetworkEvent,
 )
 from runtime.network.nat import DEFAULT_TABLE, Firewall
 from runtime.network.netns import NetnsStore, is_netns_file, netlink_in
@@ -285,8 +285,12 @@ class NetworkService:
 
     def connect(self, network: str, container_id: str, sandbox: str | os.PathLike[str] | None = None, *,
                 name: str | None = None, aliases: Iterable[str] = (), ipv4_address: str | None = None,
-                ipv6_address: str | None = None, mac_address: str | None = None, priority: int = 0) -> Endpoint:
-        """Attach the container's sandbox to ``network``: veth on the bridge, ``ethN`` with addresses inside."""
+                ipv6_address: str | None = None, mac_address: str | None = None, priority: int = 0,
+                ifname: str | None = None) -> Endpoint:
+        """Attach the container's sandbox to ``network``: veth on the bridge, ``ethN`` with addresses inside.
+
+        ``ifname`` (compose ``interface_name``) names the interface instead of the next free ``eth<N>``
+        (the prefix comes from the ``com.docker.network.container_iface_prefix`` option when set)."""
         with self._lock:
             net = self.get(network)
             if net.driver != "bridge":
@@ -299,6 +303,8 @@ class NetworkService:
                 raise InvalidState(f"container {container_id[:12]} has no network namespace at {sandbox_path}")
             if mac_address and (not _MAC.match(mac_address) or int(mac_address[:2], 16) & 1):
                 raise InvalidArgument(f"invalid MAC address {mac_address!r} (a unicast xx:xx:xx:xx:xx:xx)")
+            if ifname is not None:
+                _bridge.check_ifname(ifname)
             if ipv6_address and not net.enable_ipv6:
                 raise InvalidArgument(f"network {net.name} does not have IPv6 enabled")
             v4_pool, v6_pool = net.pool(4), net.pool(6)
@@ -314,7 +320,7 @@ class NetworkService:
             takes = not net.internal and v4_pool is not None and (holder is None or priority > holder.priority)
             try:
                 ep = self._attach(net, container_id, sandbox_path, name, tuple(aliases), ipv4, ipv6,
-                                  mac_address, priority, takes)
+                                  mac_address, priority, takes, ifname)
             except BaseException:
                 for pool, addr in ((v4_pool, ipv4), (v6_pool, ipv6)):
                     if pool and addr:
@@ -330,7 +336,8 @@ class NetworkService:
         return ep
 
     def _attach(self, net: Network, container_id: str, sandbox: str, name: str | None, aliases: tuple[str, ...],
-                ipv4: Any, ipv6: Any, mac_address: str | None, priority: int, default_route: bool) -> Endpoint:
+                ipv4: Any, ipv6: Any, mac_address: str | None, priority: int, default_route: bool,
+                ifname: str | None) -> Endpoint:
         v4_pool, v6_pool = net.pool(4), net.pool(6)
         mac = mac_address or _veth.mac_for(ipv4)
         addrs = []
@@ -341,7 +348,9 @@ class NetworkService:
         mtu = int(net.options[OPT_MTU]) if net.options.get(OPT_MTU) else None
         gateways = [p.gateway for p in (v4_pool, v6_pool) if p is not None] if default_route else []
         with IPRoute() as ipr, netlink_in(sandbox) as ns:
-            ifname = _veth.next_ifname([link.get("ifname") for link in ns.get_links()])
+            if ifname is None:
+                prefix = _bridge.check_ifname(net.options.get(OPT_IFACE_PREFIX) or "eth")
+                ifname = _veth.next_ifname([link.get("ifname") for link in ns.get_links()], prefix)
             host = _veth.attach_veth(ipr, _veth.VethSpec(net.bridge, sandbox, ifname, tuple(addrs), mac, mtu), ns,
                                      gateways)
         return Endpoint(

@@ -357,3 +357,19 @@ def test_icc_disabled_blocks_containers_on_one_bridge(net):
     e2 = net.svc.connect(n.name, c2, ns2)
     assert _ping(ns1, str(n.pools[0].gateway))
     assert not _ping(ns1, e2.ip)
+
+
+def test_interface_name_and_prefix(net):
+    plain = net.create()
+    custom = net.create(options={"com.docker.network.container_iface_prefix": "lan"})
+    cid, ns = net.sandbox()
+    a = net.svc.connect(plain.name, cid, ns, ifname="uplink0")
+    b = net.svc.connect(custom.name, cid, ns)
+    assert (a.ifname, b.ifname) == ("uplink0", "lan0")
+    assert _ns_state(ns)["links"] == ["lan0", "lo", "uplink0"]
+    other = net.create()
+    with pytest.raises(Conflict):  # the name is taken inside the sandbox
+        net.svc.connect(other.name, cid, ns, ifname="lan0")
+    assert net.svc.endpoints(other.name) == [] and other.pools[0].allocated == set()
+    with pytest.raises(InvalidArgument):
+        net.svc.connect(other.name, cid, ns, ifname="bad/name")
