@@ -189,7 +189,8 @@ def pyclient(netns_path: str, server: str, seconds: float, *, rate: int | None, 
                 del sent[k]
     elapsed = time.perf_counter() - start
     ms = [x * 1000 for x in lat]
-    return {"qps": len(lat) / elapsed, "lost": float(nsent - len(lat)), "mean_ms": statistics.fmean(ms) if ms else 0.0,
+    lost = nsent - len(lat) - len(sent)  # still in flight at the end is not lost
+    return {"qps": len(lat) / elapsed, "lost": float(lost), "mean_ms": statistics.fmean(ms) if ms else 0.0,
             "p50_ms": _pct(ms, 0.5), "p99_ms": _pct(ms, 0.99)}
 
 
