@@ -373,3 +373,35 @@ def test_interface_name_and_prefix(net):
     assert net.svc.endpoints(other.name) == [] and other.pools[0].allocated == set()
     with pytest.raises(InvalidArgument):
         net.svc.connect(other.name, cid, ns, ifname="bad/name")
+
+
+def test_concurrent_connects_and_two_engines_creating_at_once(net, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    n = net.create()
+    boxes = [net.sandbox() for _ in range(12)]
+    with ThreadPoolExecutor(6) as pool:
+        eps = list(pool.map(lambda b: net.svc.connect(n.name, b[0], b[1]), boxes))
+    assert len({e.ip for e in eps}) == 12 and len({e.host_veth for e in eps}) == 12
+    assert all(_link(e.host_veth) is not None for e in eps)
+    assert set(net.svc.inspect(n.name)["Containers"]) == {b[0] for b in boxes}
+
+    # a second engine on the same host (own root, own table): the host lock keeps subnets apart
+    other = NetworkService(tmp_path / "other-root", tmp_path / "other-run", nft_table=net.prefix + "o",
+                           enable_ip_forward=False)
+    made = []
+    try:
+        def make(i: int):
+            svc = net.svc if i % 2 else other
+            name = f"{net.prefix}-c{i}"
+            made.append((svc, name))
+            return svc.create(name, options={"com.docker.network.bridge.name": f"{net.prefix}c{i}"})
+        with ThreadPoolExecutor(4) as pool:
+            nets = list(pool.map(make, range(6)))
+        subnets = [x.pools[0].subnet for x in nets] + [n.pools[0].subnet]
+        assert all(not a.overlaps(b) for i, a in enumerate(subnets) for b in subnets[i + 1:])
+    finally:
+        for svc, name in made:
+            try:
+                svc.remove(name)
+            except NotFound:
+                pass
