@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +45,9 @@ def _wait_ready(url: str, proc: subprocess.Popen, deadline_s: float = 15.0) -> N
         if proc.poll() is not None:
             raise RuntimeError(f"docker-registry exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
         try:
-            resp = requests.get(url, timeout=0.5)
+            with warnings.catch_warnings():  # the TLS registry's certificate is self-signed
+                warnings.simplefilter("ignore")
+                resp = requests.get(url, timeout=0.5, verify=False)
             if resp.status_code in (200, 401):
                 return
         except requests.ConnectionError:
@@ -59,7 +62,7 @@ def registry_factory(tmp_path):
         pytest.skip("Debian's docker-registry is not installed")
     started: list[Registry] = []
 
-    def start(auth: bool = False, extra_config: list[str] | None = None) -> Registry:
+    def start(auth: bool = False, extra_config: list[str] | None = None, tls: bool = False) -> Registry:
         base = tmp_path / f"registry{len(started)}"
         storage = base / "storage"
         storage.mkdir(parents=True)
@@ -91,7 +94,7 @@ def registry_factory(tmp_path):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         reg = Registry(f"127.0.0.1:{port}", storage, proc, USER if auth else None, PASSWORD if auth else None)
         started.append(reg)
-        _wait_ready(f"http://{reg.host}/v2/", proc)
+        _wait_ready(f"{'https' if tls else 'http'}://{reg.host}/v2/", proc)
         return reg
 
     yield start

@@ -167,7 +167,7 @@ def login(registry: str, username: str, password: str, *,
     creds = Credentials(username, password)
     session = open_session([e for e in config.endpoints(domain) if not e.mirror], creds, timeout=config.timeout)
     try:
-        resp = session.http.get(session.url("/v2/"), timeout=config.timeout)
+        resp = session.get("/v2/")
         if resp.status_code == 401:
             challenge = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
             if challenge is None:
@@ -175,7 +175,7 @@ def login(registry: str, username: str, password: str, *,
             if challenge.scheme == "bearer":
                 session.fetch_token(challenge.params, [])
             else:
-                check = session.http.get(session.url("/v2/"), auth=(username, password), timeout=config.timeout)
+                check = session.get("/v2/", auth=(username, password))
                 if check.status_code != 200:
                     raise Unauthorized("unauthorized: incorrect username or password")
         elif resp.status_code != 200:

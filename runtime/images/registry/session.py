@@ -2,6 +2,7 @@
 caches tokens per scope, and turns error responses into engine errors with the registry's own message."""
 from __future__ import annotations
 
+import ssl
 import threading
 import warnings
 from typing import Any, Iterable
@@ -27,11 +28,8 @@ class RegistrySession:
         self.timeout = timeout
         self.http = requests.Session()
         self.http.headers["User-Agent"] = USER_AGENT
-        self.http.verify = endpoint.verify
         if endpoint.verify is False:  # an insecure registry, by configuration: no warning per request
             warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
-        if endpoint.cert:
-            self.http.cert = endpoint.cert
         adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
         self.http.mount("http://", adapter)
         self.http.mount("https://", adapter)
@@ -41,6 +39,18 @@ class RegistrySession:
 
     def close(self) -> None:
         self.http.close()
+
+    def tls(self, url: str | None = None) -> dict[str, Any]:
+        """``verify``/``cert`` for a request to ``url`` (the registry by default). Given per request because
+        ``REQUESTS_CA_BUNDLE`` in the environment overrides a session-wide ``verify``."""
+        if url is not None and not url.startswith(self.endpoint.base_url):
+            return {}
+        return {"verify": self.endpoint.verify, "cert": self.endpoint.cert}
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        """A plain GET on the registry (no auth handling), with its TLS settings."""
+        kwargs.setdefault("timeout", self.timeout)
+        return self.http.get(self.url(path), **self.tls(), **kwargs)
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else f"{self.endpoint.base_url}{path}"
@@ -74,7 +84,8 @@ class RegistrySession:
         elif self._basic and self.credentials:
             auth = (self.credentials.username, self.credentials.password)
         try:
-            resp = self.http.request(method, self.url(path), headers=headers, auth=auth, **kwargs)
+            resp = self.http.request(method, self.url(path), headers=headers, auth=auth, **self.tls(self.url(path)),
+                                     **kwargs)
         except (requests.ConnectionError, requests.Timeout) as err:
             raise RegistryUnreachable(f"{self.endpoint.base_url}: {_reason(err)}") from err
         except requests.RequestException as err:
@@ -108,7 +119,8 @@ class RegistrySession:
             auth = (self.credentials.username, self.credentials.password)
             query.append(("account", self.credentials.username))
         try:
-            resp = self.http.get(params["realm"], params=query, auth=auth, timeout=self.timeout)
+            resp = self.http.get(params["realm"], params=query, auth=auth, timeout=self.timeout,
+                                 **self.tls(params["realm"]))
         except requests.RequestException as err:
             raise RegistryError(f"token server {params['realm']}: {err}") from err
         if resp.status_code in (401, 403):
@@ -138,7 +150,7 @@ def open_session(endpoints: list[Endpoint], credentials: Credentials | None, *, 
     for endpoint in endpoints:
         session = RegistrySession(endpoint, credentials, timeout=timeout, pool_size=pool_size)
         try:
-            session.http.get(session.url("/v2/"), timeout=timeout).close()
+            session.get("/v2/").close()
             return session
         except (requests.ConnectionError, requests.Timeout) as err:
             session.close()
@@ -156,6 +168,8 @@ def _reason(err: Exception) -> str:
         if inner is err:
             break
         err = inner  # type: ignore[assignment]
+    if isinstance(err, ssl.SSLError):
+        return f"TLS: {err}"
     reason = getattr(err, "reason", None)
     return str(reason if reason is not None else err)
 
