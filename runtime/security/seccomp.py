@@ -141,6 +141,13 @@ def _check_profile(profile: Any) -> None:
         if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
             raise InvalidArgument(f"seccomp profile: {where}.names must be a list of syscall names")
         _action(call.get("action", ""), call.get("errnoRet"), where)
+        for key in ("includes", "excludes"):
+            cond = call.get(key) or {}
+            if not isinstance(cond, dict) or any(
+                    not isinstance(cond.get(k) or [], list) for k in ("caps", "arches")) \
+                    or not isinstance(cond.get("minKernel") or "", str):
+                raise InvalidArgument(f"seccomp profile: {where}.{key}: want {{caps: [...], arches: [...], "
+                                      "minKernel: \"x.y\"}")
         for j, arg in enumerate(call.get("args") or ()):
             if not isinstance(arg, dict) or arg.get("op") not in _cmp_ops():
                 op = arg.get("op") if isinstance(arg, dict) else arg
@@ -176,6 +183,9 @@ def _action(name: str, errno_ret: int | None, where: str = "defaultAction") -> i
     }
     if name in simple:
         return simple[name]
+    if errno_ret is not None and (not isinstance(errno_ret, int) or isinstance(errno_ret, bool)
+                                  or not 0 <= errno_ret <= 0xFFFF):
+        raise InvalidArgument(f"seccomp profile: {where}: errnoRet must be an errno number, not {errno_ret!r}")
     if name == "SCMP_ACT_ERRNO":
         return ls.act_errno(_EPERM if errno_ret is None else int(errno_ret))
     if name == "SCMP_ACT_TRACE":
@@ -187,8 +197,13 @@ def _action(name: str, errno_ret: int | None, where: str = "defaultAction") -> i
 
 def compile_profile(profile: dict[str, Any], capabilities: Iterable[str], machine: str | None = None) -> bytes:
     """The BPF program for ``profile`` given the container's capabilities (names, e.g. ``CAP_SYS_ADMIN``)."""
+    from runtime.errors import InvalidArgument
+
     caps = frozenset(c.upper() if c.upper().startswith("CAP_") else "CAP_" + c.upper() for c in capabilities)
-    return _compile(json.dumps(profile, sort_keys=True), caps, machine or os.uname().machine)
+    try:
+        return _compile(json.dumps(profile, sort_keys=True), caps, machine or os.uname().machine)
+    except OSError as err:
+        raise InvalidArgument(f"seccomp profile: libseccomp refused it: {err.strerror}") from err
 
 
 @functools.lru_cache(maxsize=32)

@@ -98,6 +98,9 @@ def test_load_profile_forms(tmp_path):
      "must be an integer"),
     ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": {}}, "must be a list"),
     ({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_FAST"]}, "flags must be a list"),
+    ({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": "EPERM"}, "errnoRet must be an errno number"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO",
+                                                        "includes": {"caps": "CAP_SYS_ADMIN"}}]}, "includes"),
 ])
 def test_bad_profiles_are_invalid_arguments(profile, msg):
     with pytest.raises(InvalidArgument, match=msg):
