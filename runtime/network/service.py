@@ -6,7 +6,17 @@ instance over the same root re-adopts everything (:meth:`restore` rebuilds what 
 
 Read API for the embedded DNS and the daemon: :meth:`list`, :meth:`get`, :meth:`endpoints`,
 :meth:`endpoints_of`, :meth:`sandbox_path`, :meth:`endpoint_by_ip`; :meth:`subscribe` delivers a
-:class:`NetworkEvent` after every create / remove / connect / disconnect (state already on disk).
+:class:`NetworkEvent` after every create / destroy / connect / disconnect (state already on disk).
+
+A container's network life, as the daemon drives it:
+1. ``check_ports(bindings)`` - a taken host port fails here, before anything exists;
+2. ``sandbox_for_mode(network_mode, cid)`` - a new netns (``None`` for host, the other's for
+   ``container:<id>``), given to the container spec as ``netns_path``;
+3. ``connect(net, cid, name=..., aliases=..., priority=...)`` per network, highest priority first
+   (``default_bridge()`` for Docker's ``bridge``/``default``); the best non-internal one gets the default route;
+4. ``publish(cid, bindings)`` - host sockets bound, proxy started; ``network_settings(cid)`` for inspect;
+5. on stop/remove: ``destroy_sandbox(cid)`` - unpublish, disconnect all, delete the netns.
+At daemon start: ``restore()``.
 """
 from __future__ import annotations
 
