@@ -41,10 +41,11 @@ class ExecProcess:
     """A started exec. ``conn`` is the attached stream (``None`` when detached)."""
 
     def __init__(self, exec_id: str, pid: int, conn: socket.socket | None, exit_path: Path, socket_path: Path,
-                 tty: bool, early: bytes = b"") -> None:
+                 tty: bool, early: bytes = b"", monitor_pid: int = 0) -> None:
         self.id, self.pid, self.conn, self.tty = exec_id, pid, conn, tty
         self.exit_path, self.socket_path = exit_path, socket_path
         self._early = early
+        self.monitor_pid, self.monitor_start = monitor_pid, _start_time(monitor_pid)
 
     def read_all(self) -> bytes:
         """Everything the process writes until it ends (attached execs)."""
@@ -71,8 +72,12 @@ class ExecProcess:
             if rec is not None:
                 return int(rec["exit_code"])
             if not _monitor_alive(self.socket_path):
-                rec = read_record(self.exit_path)
-                return int(rec["exit_code"]) if rec is not None else 255
+                # the socket goes first, the record right after; only a crashed monitor never writes it
+                if not _process_alive(self.monitor_pid, self.monitor_start):
+                    rec = read_record(self.exit_path)
+                    return int(rec["exit_code"]) if rec is not None else 255
+                time.sleep(0.002)
+                continue
             if deadline is not None and time.monotonic() > deadline:
                 raise InvalidState(f"timed out waiting for exec {self.id[:12]}")
             _wait_socket(self.socket_path, timeout)
@@ -97,6 +102,19 @@ class ExecProcess:
             read_line(sock)
         finally:
             sock.close()
+
+
+def _start_time(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return -1
+    return int(data[data.rindex(b")") + 2:].split()[19])
+
+
+def _process_alive(pid: int, start: int) -> bool:
+    return pid > 0 and _start_time(pid) == start
 
 
 def _connect(path: Path) -> socket.socket:
@@ -163,7 +181,8 @@ def launch(forkserver: ForkServer, *, container_id: str, state_dir: str, contain
     conn.settimeout(None)
     if not attach:
         conn.close()
-    return ExecProcess(exec_id, int(reply["pid"]), conn if attach else None, exit_path, socket_path, spec.tty, early)
+    return ExecProcess(exec_id, int(reply["pid"]), conn if attach else None, exit_path, socket_path, spec.tty, early,
+                       int(reply["monitor_pid"]))
 
 
 def read_exec(state_dir: str, exec_id: str) -> dict[str, Any]:

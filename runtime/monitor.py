@@ -237,7 +237,12 @@ class _Monitor:
         self.sel.register(self.pidfd, selectors.EVENT_READ, "exit")
         _send_line(self.conn, {"pid": self.pid, "monitor_pid": os.getpid()})
         if self.helper:
-            self._exec_helper()
+            try:
+                self._exec_helper()
+            except OSError:  # the helper is gone or broken: the Python loop does the same work
+                if not self.exec_mode and req.get("log_path"):
+                    log = req["spec"].get("log") or {}
+                    self.log = JsonLog(req["log_path"], int(log.get("max_size") or 0), int(log.get("max_file") or 1))
         attach = req.get("attach")
         if attach:
             client = self._add_client(self.conn)
@@ -447,6 +452,14 @@ class _Monitor:
             write_record(path, record, durable=False)
         return record
 
+    def _unlink_socket(self) -> None:
+        """Before the exit record: a restarted container's new monitor may bind the same path right after."""
+        if self.listener is not None:
+            try:
+                os.unlink(self.req["socket"])
+            except OSError:
+                pass
+
     def _exited(self) -> dict[str, Any]:
         _, status = os.waitpid(self.pid, 0)
         code = os.waitstatus_to_exitcode(status)
@@ -455,6 +468,7 @@ class _Monitor:
         if self.log is not None:
             self.log.close()
         oom = _oom_count(self.req.get("oom_files", [])) > self.oom_before
+        self._unlink_socket()
         return self._finish_record({"exit_code": code, "error": "", "oom_killed": oom})
 
     def run(self) -> NoReturn:
@@ -480,11 +494,6 @@ class _Monitor:
                     client = self.clients.get(key.fd)  # type: ignore[arg-type]
                     if client is not None and _events & selectors.EVENT_READ and not client.eof:
                         self._client_readable(client)
-        if self.listener is not None:
-            try:
-                os.unlink(self.req["socket"])
-            except OSError:
-                pass
         line = json.dumps(record).encode() + b"\n"
         for client in list(self.clients.values()):
             try:

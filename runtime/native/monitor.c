@@ -364,12 +364,9 @@ static long oom_count(void) {
     return total;
 }
 
-static void write_exit(int code, int oom) {
-    char ts[64], tmp[4200], rec[256];
+static void write_exit(const char *rec, int n) {
+    char tmp[4200];
     if (!exit_path) return;
-    rfc3339nano(ts, sizeof ts);
-    int n = snprintf(rec, sizeof rec, "{\"error\":\"\",\"exit_code\":%d,\"finished_at\":\"%s\",\"oom_killed\":%s}",
-                     code, ts, oom ? "true" : "false");
     const char *slash = strrchr(exit_path, '/');
     snprintf(tmp, sizeof tmp, "%.*s/.%s.%d.tmp", (int)(slash ? slash - exit_path : 1), slash ? exit_path : ".",
              slash ? slash + 1 : exit_path, getpid());
@@ -457,12 +454,12 @@ int main(int argc, char **argv) {
     while (err_fd >= 0 && output(&err_fd, 2) > 0) {}
     for (int s = 1; s <= 2; s++) if (partial[s].len) log_emit(s, partial[s].p, partial[s].len);
     int oom = n_oom && oom_count() > oom_before;
-    write_exit(code, oom);
-    if (sock_path) unlink(sock_path);
     char rec[256], ts[64];
     rfc3339nano(ts, sizeof ts);
     int rn = snprintf(rec, sizeof rec, "{\"error\":\"\",\"exit_code\":%d,\"finished_at\":\"%s\",\"oom_killed\":%s}\n",
                       code, ts, oom ? "true" : "false");
+    if (sock_path) unlink(sock_path); /* first: a restarted container's new monitor may bind it right after */
+    write_exit(rec, rn - 1);
     for (int i = 0; i < MAX_CLIENTS; i++) {
         struct client *c = clients[i];
         if (!c) continue;
