@@ -7,249 +7,59 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
+from compose.model_parts import (
+    DURATION,
+    PLAIN,
+    TUPLE,
+    Build,
+    Codec,
+    Dependency,
+    Device,
+    EnvFile,
+    Grant,
+    Healthcheck,
+    Limits,
+    Mount,
+    Port,
+    ServiceNetwork,
+    Ulimit,
+    decode,
+    encode,
+    nested,
+    nested_map,
+    nested_tuple,
+)
 from compose.plain import clone
-from compose.units import format_duration, parse_duration
 
 __all__ = ["Project", "Service", "Network", "Volume", "Secret", "Config", "Port", "Mount", "Grant",
            "Dependency", "ServiceNetwork", "Healthcheck", "Ulimit", "Limits", "Build", "Device", "EnvFile"]
 
-_Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]
-_PLAIN: _Codec = (clone, clone)
-_TUPLE: _Codec = (tuple, list)
-
-
-def _decode(cls: type, data: dict[str, Any], codecs: dict[str, _Codec], **given: Any) -> Any:
-    """Build ``cls`` from ``data``: keys in ``codecs`` become fields (``-`` -> ``_``), the rest go to extras."""
-    values: dict[str, Any] = dict(given)
-    extras: dict[str, Any] = {}
-    for key, value in data.items():
-        if key in codecs:
-            values[key.replace("-", "_")] = codecs[key][0](value)
-        else:
-            extras[key] = clone(value)
-    if "extras" in {f.name for f in fields(cls)}:
-        values["extras"] = extras
-    return cls(**values)
-
-
-def _encode(obj: Any, codecs: dict[str, _Codec]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, (_, encode) in codecs.items():
-        value = getattr(obj, key.replace("-", "_"))
-        if value is not None:
-            out[key] = encode(value)
-    out.update(clone(getattr(obj, "extras", {})))
-    return out
-
-
-def _seconds(value: Any) -> float:
-    return parse_duration(value)
-
-
-_DURATION: _Codec = (_seconds, format_duration)
-
-
-def _nested(cls: Any) -> _Codec:
-    return (cls.from_dict, lambda obj: obj.to_dict())
-
-
-def _nested_tuple(cls: Any) -> _Codec:
-    return (lambda items: tuple(cls.from_dict(i) for i in items), lambda objs: [o.to_dict() for o in objs])
-
-
-def _nested_map(cls: Any) -> _Codec:
-    return (lambda m: {k: None if v is None else cls.from_dict(v) for k, v in m.items()},
-            lambda m: {k: None if v is None else v.to_dict() for k, v in m.items()})
-
-
-class _Node:
-    """Shared from_dict/to_dict for model objects with a codec table."""
-
-    _codecs: dict[str, _Codec] = {}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Any:
-        return _decode(cls, data, cls._codecs)
-
-    def to_dict(self) -> dict[str, Any]:
-        return _encode(self, self._codecs)
-
-
-@dataclass(frozen=True)
-class Port(_Node):
-    target: int
-    published: str | None = None  # "8080", a range "8000-8010", or None for a random host port
-    host_ip: str | None = None
-    protocol: str | None = "tcp"
-    mode: str | None = "ingress"
-    name: str | None = None
-    app_protocol: str | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
-    _codecs = {k: _PLAIN for k in ("name", "mode", "host_ip", "target", "published", "protocol", "app_protocol")}
-
-
-@dataclass(frozen=True)
-class Mount(_Node):
-    type: str
-    target: str | None = None
-    source: str | None = None  # absolute host path (bind), volume key (volume), image (image), None (anonymous)
-    read_only: bool | None = None
-    consistency: str | None = None
-    bind: dict[str, Any] | None = None  # propagation, create_host_path, selinux, recursive
-    volume: dict[str, Any] | None = None  # nocopy, subpath, labels
-    tmpfs: dict[str, Any] | None = None  # size (bytes), mode (int)
-    image: dict[str, Any] | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
-    _codecs = {k: _PLAIN for k in ("type", "source", "target", "read_only", "consistency", "bind", "volume",
-                                   "tmpfs", "image")}
-
-
-@dataclass(frozen=True)
-class Grant(_Node):
-    """A service's use of a secret or config."""
-
-    source: str
-    target: str | None = None
-    uid: str | None = None
-    gid: str | None = None
-    mode: int | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
-    _codecs = {k: _PLAIN for k in ("source", "target", "uid", "gid", "mode")}
-
-    def path(self, kind: str) -> str:
-        """Where the file appears in the container: ``/run/secrets/<source>`` or ``/<source>`` by default."""
-        base = "/run/secrets/" if kind == "secrets" else "/"
-        if not self.target:
-            return base + self.source
-        return self.target if self.target.startswith("/") else base + self.target
-
-
-@dataclass(frozen=True)
-class Dependency(_Node):
-    condition: str = "service_started"
-    required: bool = True
-    restart: bool | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
-    _codecs = {k: _PLAIN for k in ("condition", "required", "restart")}
-
-
-@dataclass(frozen=True)
-class ServiceNetwork(_Node):
-    aliases: tuple[str, ...] | None = None
-    ipv4_address: str | None = None
-    ipv6_address: str | None = None
-    link_local_ips: tuple[str, ...] | None = None
-    mac_address: str | None = None
-    interface_name: str | None = None
-    driver_opts: dict[str, Any] | None = None
-    priority: int | float | None = None
-    gw_priority: int | float | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
-    _codecs = {"aliases": _TUPLE, "ipv4_address": _PLAIN, "ipv6_address": _PLAIN, "link_local_ips": _TUPLE,
-               "mac_address": _PLAIN, "interface_name": _PLAIN, "driver_opts": _PLAIN, "priority": _PLAIN,
-               "gw_priority": _PLAIN}
-
-
-@dataclass(frozen=True)
-class Healthcheck(_Node):
-    test: tuple[str, ...] | None = None  # ("CMD", ...), ("CMD-SHELL", "..."), ("NONE",)
-    interval: float | None = None
-    timeout: float | None = None
-    start_period: float | None = None
-    start_interval: float | None = None
-    retries: int | None = None
-    disable: bool | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
-    _codecs = {"test": _TUPLE, "interval": _DURATION, "timeout": _DURATION, "start_period": _DURATION,
-               "start_interval": _DURATION, "retries": _PLAIN, "disable": _PLAIN}
-
-    @property
-    def disabled(self) -> bool:
-        return bool(self.disable) or (self.test is not None and tuple(self.test[:1]) == ("NONE",))
-
-
-@dataclass(frozen=True)
-class Ulimit(_Node):
-    soft: int
-    hard: int
-    _codecs = {"soft": _PLAIN, "hard": _PLAIN}
-
-
-@dataclass(frozen=True)
-class Device(_Node):
-    source: str
-    target: str
-    permissions: str = "rwm"
-    _codecs = {"source": _PLAIN, "target": _PLAIN, "permissions": _PLAIN}
-
-
-@dataclass(frozen=True)
-class EnvFile(_Node):
-    path: str
-    required: bool = True
-    format: str | None = None
-    _codecs = {"path": _PLAIN, "required": _PLAIN, "format": _PLAIN}
-
-
-@dataclass(frozen=True)
-class Build(_Node):
-    context: str
-    dockerfile: str | None = None
-    dockerfile_inline: str | None = None
-    args: dict[str, str | None] | None = None
-    target: str | None = None
-    labels: dict[str, str] | None = None
-    tags: tuple[str, ...] | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
-    _codecs = {"context": _PLAIN, "dockerfile": _PLAIN, "dockerfile_inline": _PLAIN, "args": _PLAIN,
-               "target": _PLAIN, "labels": _PLAIN, "tags": _TUPLE}
-
-
-@dataclass(frozen=True)
-class Limits:
-    """cgroup limits for one container, from the service keys and ``deploy.resources`` (explicit keys win)."""
-
-    memory: int | None = None  # bytes (memory.max / memory.limit_in_bytes)
-    memory_reservation: int | None = None  # bytes (memory.low / soft_limit_in_bytes)
-    memory_swap: int | None = None  # bytes of memory+swap; -1 unlimited
-    memory_swappiness: int | None = None
-    cpu_quota: int | None = None  # microseconds per cpu_period
-    cpu_period: int | None = None
-    cpu_shares: int | None = None
-    cpuset: str | None = None
-    pids: int | None = None
-    oom_score_adj: int | None = None
-    oom_kill_disable: bool | None = None
-    blkio_weight: int | None = None
-    shm_size: int | None = None
-
-
-_SERVICE_CODECS: dict[str, _Codec] = {
-    **{k: _PLAIN for k in ("image", "restart", "user", "working_dir", "hostname", "domainname", "container_name",
+_SERVICE_CODECS: dict[str, Codec] = {
+    **{k: PLAIN for k in ("image", "restart", "user", "working_dir", "hostname", "domainname", "container_name",
                            "network_mode", "stop_signal", "pull_policy", "platform", "ipc", "pid", "uts",
                            "cgroup", "cgroup_parent", "mac_address", "init", "privileged", "read_only", "tty",
                            "stdin_open", "environment", "labels", "annotations", "sysctls", "logging", "deploy",
                            "scale", "mem_limit", "mem_reservation", "memswap_limit", "mem_swappiness", "cpus",
                            "cpu_shares", "cpu_quota", "cpu_period", "cpuset", "pids_limit", "shm_size",
                            "oom_score_adj", "oom_kill_disable", "post_start", "pre_stop")},
-    **{k: _TUPLE for k in ("command", "entrypoint", "expose", "links", "volumes_from", "tmpfs", "cap_add",
+    **{k: TUPLE for k in ("command", "entrypoint", "expose", "links", "volumes_from", "tmpfs", "cap_add",
                            "cap_drop", "dns", "dns_search", "dns_opt", "extra_hosts", "security_opt", "group_add",
                            "profiles")},
-    "build": _nested(Build),
-    "ports": _nested_tuple(Port),
-    "volumes": _nested_tuple(Mount),
-    "secrets": _nested_tuple(Grant),
-    "configs": _nested_tuple(Grant),
-    "devices": _nested_tuple(Device),
-    "env_file": _nested_tuple(EnvFile),
-    "depends_on": _nested_map(Dependency),
-    "networks": _nested_map(ServiceNetwork),
-    "ulimits": _nested_map(Ulimit),
-    "healthcheck": _nested(Healthcheck),
-    "stop_grace_period": _DURATION,
+    "build": nested(Build),
+    "ports": nested_tuple(Port),
+    "volumes": nested_tuple(Mount),
+    "secrets": nested_tuple(Grant),
+    "configs": nested_tuple(Grant),
+    "devices": nested_tuple(Device),
+    "env_file": nested_tuple(EnvFile),
+    "depends_on": nested_map(Dependency),
+    "networks": nested_map(ServiceNetwork),
+    "ulimits": nested_map(Ulimit),
+    "healthcheck": nested(Healthcheck),
+    "stop_grace_period": DURATION,
 }
 
 
@@ -331,11 +141,11 @@ class Service:
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any]) -> "Service":
-        result: Service = _decode(cls, data, _SERVICE_CODECS, name=name)
+        result: Service = decode(cls, data, _SERVICE_CODECS, name=name)
         return result
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(sorted(_encode(self, _SERVICE_CODECS).items()))
+        return dict(sorted(encode(self, _SERVICE_CODECS).items()))
 
     @property
     def replicas(self) -> int:
@@ -391,7 +201,7 @@ class _Resource:
     external: bool = False
     labels: dict[str, str] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
-    _codecs = {"name": _PLAIN, "external": _PLAIN, "labels": _PLAIN}
+    _codecs = {"name": PLAIN, "external": PLAIN, "labels": PLAIN}
 
     @classmethod
     def from_dict(cls, key: str, data: dict[str, Any] | None, project: str) -> Any:
@@ -399,10 +209,10 @@ class _Resource:
         if not data.get("name"):
             data["name"] = key if data.get("external") else f"{project}_{key}"
         data.setdefault("external", False)
-        return _decode(cls, data, cls._codecs, key=key)
+        return decode(cls, data, cls._codecs, key=key)
 
     def to_dict(self) -> dict[str, Any]:
-        out = _encode(self, self._codecs)
+        out = encode(self, self._codecs)
         if not out.get("external"):
             out.pop("external", None)
         return dict(sorted(out.items()))
@@ -417,7 +227,7 @@ class Network(_Resource):
     attachable: bool | None = None
     enable_ipv4: bool | None = None
     enable_ipv6: bool | None = None
-    _codecs = {**_Resource._codecs, **{k: _PLAIN for k in ("driver", "driver_opts", "ipam", "internal",
+    _codecs = {**_Resource._codecs, **{k: PLAIN for k in ("driver", "driver_opts", "ipam", "internal",
                                                            "attachable", "enable_ipv4", "enable_ipv6")}}
 
 
@@ -425,14 +235,14 @@ class Network(_Resource):
 class Volume(_Resource):
     driver: str | None = None
     driver_opts: dict[str, str] | None = None
-    _codecs = {**_Resource._codecs, "driver": _PLAIN, "driver_opts": _PLAIN}
+    _codecs = {**_Resource._codecs, "driver": PLAIN, "driver_opts": PLAIN}
 
 
 @dataclass(frozen=True)
 class Secret(_Resource):
     file: str | None = None  # absolute path
     environment: str | None = None  # name of the variable holding the value
-    _codecs = {**_Resource._codecs, "file": _PLAIN, "environment": _PLAIN}
+    _codecs = {**_Resource._codecs, "file": PLAIN, "environment": PLAIN}
 
 
 @dataclass(frozen=True)
@@ -440,7 +250,7 @@ class Config(_Resource):
     file: str | None = None
     environment: str | None = None
     content: str | None = None
-    _codecs = {**_Resource._codecs, "file": _PLAIN, "environment": _PLAIN, "content": _PLAIN}
+    _codecs = {**_Resource._codecs, "file": PLAIN, "environment": PLAIN, "content": PLAIN}
 
 
 _KINDS: dict[str, Any] = {"networks": Network, "volumes": Volume, "secrets": Secret, "configs": Config}
