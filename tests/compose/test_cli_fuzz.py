@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 from compose.cli.app import run
 
 from ._cli import REPO, pycompose
-from ._fuzz import generated_docs, mutated_docs
+from ._fuzz import generated_docs, mutated_docs, values
 
 _SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _YAML_CHARS = st.sampled_from(list("abcxyz019:-{}[],#&*!|>'\"%@`? \n\t$<=./\\~") + ["  ", "- ", ": ", "\n  ",
@@ -88,6 +88,7 @@ def test_mutated_valid_files_as_text(text):
 
 def _dump(doc) -> str:
     yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False  # ruamel's flow style writes "80:80" unquoted, which libyaml rejects
     buf = io.StringIO()
     yaml.dump(doc, buf)
     return buf.getvalue()
@@ -114,3 +115,55 @@ def test_the_real_binary_on_garbage(tmp_path):
     (tmp_path / "compose.yaml").write_text("services: {web: [: ]\n  - !!python/object:os.system x\n")
     result = pycompose("config", cwd=tmp_path)
     assert result.code == 1 and result.err.startswith(f"{tmp_path}/compose.yaml:")
+
+
+_FILES = ["compose.yaml", "a.yaml", "sub/b.yaml", "sub/../a.yaml", "missing.yaml", "sub", "/dev/null"]
+_SERVICES = ["web", "db", "base", "nope"]
+
+
+@st.composite
+def _multi_file_projects(draw):
+    """A few files whose services extend each other and which include each other (cycles, missing files,
+    directories and all): the loader's cross-file paths must end in exit 0 or 1."""
+    def service(draw_extends: bool) -> dict:
+        svc: dict = {"image": draw(st.sampled_from(["busybox", "x:1", "${IMG:-y}"]))}
+        if draw_extends and draw(st.booleans()):
+            ext = draw(st.one_of(
+                st.sampled_from(_SERVICES),
+                st.fixed_dictionaries({"service": st.sampled_from(_SERVICES)},
+                                      optional={"file": st.sampled_from(_FILES)}),
+                values))
+            svc["extends"] = ext
+        if draw(st.booleans()):
+            svc["ports"] = draw(st.lists(st.sampled_from(["80:80", "81:81", "${P}:80"]), max_size=2))
+        return svc
+
+    files = {}
+    for name in ("compose.yaml", "a.yaml", "sub/b.yaml"):
+        doc: dict = {"services": {n: service(True) for n in draw(st.lists(st.sampled_from(_SERVICES), max_size=3))}}
+        if draw(st.booleans()):
+            doc["include"] = draw(st.lists(st.one_of(
+                st.sampled_from(_FILES),
+                st.fixed_dictionaries({"path": st.one_of(st.sampled_from(_FILES), st.lists(st.sampled_from(_FILES),
+                                                                                          max_size=2))},
+                                      optional={"project_directory": st.sampled_from([".", "sub", "nowhere"]),
+                                                "env_file": st.sampled_from(["x.env", "missing.env"])}),
+                values), max_size=2))
+        files[name] = _dump(doc)
+    return files
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_multi_file_projects())
+def test_multi_file_projects(files):
+    with tempfile.TemporaryDirectory(prefix="pycompose-fuzz-") as tmp:
+        root = Path(tmp)
+        (root / "sub").mkdir()
+        (root / "x.env").write_text("IMG=z\nP=8080\n")
+        for name, text in files.items():
+            (root / name).write_text(text)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = run(["-f", str(root / "compose.yaml"), "-f", str(root / "a.yaml"), "config", "--format", "json"])
+        assert code in (0, 1), err.getvalue()
+        assert "Traceback" not in err.getvalue(), err.getvalue()
