@@ -38,7 +38,7 @@ _COMPRESSED_SUFFIXES = ("gzip", "zstd")
 
 def save_images(store: ImageStore, names: Iterable[str], out: BinaryIO) -> None:
     """Write the images ``names`` (references or ids) as one archive to ``out`` (a tar stream)."""
-    images: list[tuple[Image, list[str]]] = []
+    by_id: dict[str, tuple[Image, list[str]]] = {}
     for name in names:
         image = store.resolve(name)
         try:
@@ -48,7 +48,9 @@ def save_images(store: ImageStore, names: Iterable[str], out: BinaryIO) -> None:
             tags = []
         if not tags and not name.startswith("sha256:") and not all(c in "0123456789abcdef" for c in name):
             tags = [r for r in image.references if "@" not in r]
-        images.append((image, tags))
+        entry = by_id.setdefault(image.id, (image, []))
+        entry[1].extend(t for t in tags if t not in entry[1])  # one entry per image, all its asked-for tags
+    images = list(by_id.values())
     now = int(time.time())
     written: set[str] = set()
     manifest_json: list[dict[str, Any]] = []

@@ -59,8 +59,8 @@ def prune_images(store: ImageStore, *, dangling_only: bool = True) -> dict[str, 
     reclaimed = 0
     with store.lock:
         for image in store.list():
-            tagged = [r for r in image.references if "@" not in r]
-            if (dangling_only and tagged) or store.in_use(image.id):
+            # dangling = no reference at all; a digest reference (pulled by digest) keeps an image, as in Docker
+            if (dangling_only and image.references) or store.in_use(image.id):
                 continue
             before = store.disk_usage()
             for r in store.tags.delete_image(image.id):

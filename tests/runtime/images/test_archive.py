@@ -45,16 +45,18 @@ def test_save_load_round_trip_same_id(tmp_path, busybox_tar):
     base = store.import_rootfs(busybox_tar, "busybox:1", {"Cmd": ["sh"]})
     child = store.commit(base, io.BytesIO(_layer({"hello": b"world"})), {"Env": ["X=1"]}, "localhost:5000/app:v2")
     archive = tmp_path / "out.tar"
+    store.tag("busybox:1", "busybox:also")
     with open(archive, "wb") as fh:
-        save_images(store, ["busybox:1", "localhost:5000/app:v2"], fh)
+        save_images(store, ["busybox:1", "localhost:5000/app:v2", "busybox:also"], fh)
     names = set(tarfile.open(archive).getnames())
     assert {"manifest.json", "index.json", "oci-layout", "repositories"} <= names
     manifest = json.loads(tarfile.open(archive).extractfile("manifest.json").read())
-    assert [m["RepoTags"] for m in manifest] == [["busybox:1"], ["localhost:5000/app:v2"]]
+    assert [m["RepoTags"] for m in manifest] == [["busybox:1", "busybox:also"], ["localhost:5000/app:v2"]]
 
     fresh = ImageStore(tmp_path / "b")
     with open(archive, "rb") as fh:
-        assert load_images(fresh, fh) == ["Loaded image: busybox:1", "Loaded image: localhost:5000/app:v2"]
+        assert load_images(fresh, fh) == ["Loaded image: busybox:1", "Loaded image: busybox:also",
+                                          "Loaded image: localhost:5000/app:v2"]
     assert fresh.resolve("busybox:1").id == base.id
     loaded = fresh.resolve("localhost:5000/app:v2")
     assert loaded.id == child.id and loaded.config["Env"] == ["X=1"]
