@@ -91,7 +91,8 @@ class Endpoint:
             "IPv6Gateway": str(self.gateway6) if self.gateway6 else "",
             "GlobalIPv6Address": str(self.ipv6.ip) if self.ipv6 else "",
             "GlobalIPv6PrefixLen": self.ipv6.network.prefixlen if self.ipv6 else 0,
-            "MacAddress": self.mac, "DriverOpts": None, "DNSNames": [self.name, *self.aliases],
+            "MacAddress": self.mac, "DriverOpts": None,
+            "DNSNames": list(dict.fromkeys([self.name, *self.aliases, self.container_id[:12]])),
             "GwPriority": self.priority,
         }
 
