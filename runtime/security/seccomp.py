@@ -155,6 +155,8 @@ def _check_profile(profile: Any) -> None:
             for key in ("index", "value", "valueTwo"):
                 if not isinstance(arg.get(key, 0), int) or isinstance(arg.get(key, 0), bool):
                     raise InvalidArgument(f"seccomp profile: {where}.args[{j}].{key} must be an integer")
+            if not (0 <= arg.get("value", 0) < 2**64 and 0 <= arg.get("valueTwo", 0) < 2**64):
+                raise InvalidArgument(f"seccomp profile: {where}.args[{j}]: values must fit in 64 bits unsigned")
             if not 0 <= arg.get("index", -1) <= 5:
                 raise InvalidArgument(f"seccomp profile: {where}.args[{j}]: index must be 0-5")
 
@@ -181,6 +183,8 @@ def _action(name: str, errno_ret: int | None, where: str = "defaultAction") -> i
         "SCMP_ACT_KILL_PROCESS": ls.ACT_KILL_PROCESS, "SCMP_ACT_TRAP": ls.ACT_TRAP, "SCMP_ACT_LOG": ls.ACT_LOG,
         "SCMP_ACT_ALLOW": ls.ACT_ALLOW,
     }
+    if not isinstance(name, str):
+        raise InvalidArgument(f"seccomp profile: {where}: the action must be a string, not {name!r}")
     if name in simple:
         return simple[name]
     if errno_ret is not None and (not isinstance(errno_ret, int) or isinstance(errno_ret, bool)

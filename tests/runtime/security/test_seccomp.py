@@ -8,6 +8,8 @@ import os
 import socket
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runtime import linux
 from runtime.errors import InvalidArgument
@@ -215,3 +217,57 @@ def test_profile_flags_reach_the_kernel(in_child, tmp_path):
             return err.errno
         return 0
     assert in_child(child) == errno.EPERM
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 300) | st.sampled_from(
+        ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_CMP_EQ", "read", "CAP_SYS_ADMIN", "x", ""]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["defaultAction", "syscalls", "names", "name", "action", "args", "index", "value", "op",
+                         "errnoRet", "includes", "excludes", "caps", "arches", "flags", "archMap"]),
+        inner, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(profile=_json)
+def test_any_json_is_a_profile_or_a_clear_error(profile):
+    """Whatever a user writes, loading and compiling it gives a program or InvalidArgument - never a traceback."""
+    try:
+        loaded = seccomp.load_profile(profile if isinstance(profile, dict) else json.dumps(profile))
+        if loaded is not None:
+            assert len(seccomp.compile_profile(loaded, caps.DEFAULT_CAPABILITIES)) % 8 == 0
+    except InvalidArgument:
+        pass
+
+
+_anything = st.none() | st.booleans() | st.integers(-3, 70000) | st.text(max_size=4) | st.sampled_from(
+    ["read", "mkdir", "SCMP_ACT_ERRNO", "SCMP_ACT_ALLOW", "SCMP_CMP_EQ", "SCMP_CMP_MASKED_EQ", "CAP_SYS_ADMIN"])
+_call = st.fixed_dictionaries({}, optional={
+    "names": st.lists(st.sampled_from(["read", "mkdir", "getppid", "nosuchcall", ""]), max_size=3) | _anything,
+    "name": _anything,
+    "action": st.sampled_from(["SCMP_ACT_ERRNO", "SCMP_ACT_ALLOW", "SCMP_ACT_KILL", "SCMP_ACT_LOG"]) | _anything,
+    "errnoRet": st.integers(-1, 70000) | _anything,
+    "args": st.lists(st.fixed_dictionaries({}, optional={
+        "index": st.integers(-1, 7) | _anything, "value": st.integers(0, 2**64 + 1) | _anything,
+        "valueTwo": st.integers(0, 5) | _anything,
+        "op": st.sampled_from(["SCMP_CMP_EQ", "SCMP_CMP_NE", "SCMP_CMP_MASKED_EQ"]) | _anything}), max_size=3),
+    "includes": st.fixed_dictionaries({}, optional={"caps": st.lists(_anything, max_size=2) | _anything,
+                                                    "arches": st.lists(_anything, max_size=2),
+                                                    "minKernel": st.sampled_from(["4.8", "x", "99.0"]) | _anything}),
+    "excludes": st.fixed_dictionaries({}, optional={"caps": st.lists(_anything, max_size=2)}) | _anything,
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(default=st.sampled_from(["SCMP_ACT_ERRNO", "SCMP_ACT_ALLOW"]) | _anything,
+       default_errno=st.none() | st.integers(-1, 70000), calls=st.lists(_call, max_size=4))
+def test_structured_profiles_compile_or_fail_clearly(default, default_errno, calls):
+    profile = {"defaultAction": default, "syscalls": calls}
+    if default_errno is not None:
+        profile["defaultErrnoRet"] = default_errno
+    try:
+        loaded = seccomp.load_profile(profile)
+        assert len(seccomp.compile_profile(loaded, caps.DEFAULT_CAPABILITIES)) % 8 == 0
+    except InvalidArgument:
+        pass
