@@ -367,6 +367,10 @@ def _unsupported(c: _Checker) -> None:
         for key, why in UNSUPPORTED_SERVICE_KEYS.items():
             if service.get(key) not in (None, [], {}):
                 c.warn(path + (key,), f"{key!r} is not supported by pycompose ({why}); ignored")
+        driver = (service.get("logging") or {}).get("driver")
+        if driver not in (None, "json-file", "local", "none"):
+            c.warn(path + ("logging", "driver"), f"logging driver {driver!r} is not supported; pycompose keeps "
+                                                 "json-file logs")
         deploy = service.get("deploy") or {}
         for key, why in UNSUPPORTED_DEPLOY_KEYS.items():
             if deploy.get(key) not in (None, [], {}):
