@@ -10,11 +10,15 @@ import asyncio
 import os
 import socket
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 from runtime import linux
 from runtime.errors import InvalidArgument, NotFound
 
-__all__ = ["open_listeners", "netns_identity"]
+__all__ = ["open_listeners", "netns_identity", "run_in_netns"]
+
+T = TypeVar("T")
 
 _IP_FREEBIND = 15  # bind before lo is up: the socket starts working as soon as it is
 
@@ -37,16 +41,19 @@ def _bind(address: str, port: int) -> tuple[socket.socket, socket.socket]:
     return udp, tcp
 
 
-async def open_listeners(netns_path: str, address: str, port: int) -> tuple[socket.socket, socket.socket]:
-    """Open the scope's sockets inside ``netns_path`` from a thread that exists for this call alone."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[tuple[socket.socket, socket.socket]] = loop.create_future()
+async def run_in_netns(netns_path: str, func: Callable[[], T],
+                       orphan: Callable[[T], None] | None = None) -> T:
+    """``func()`` in a thread made for this call alone, joined to ``netns_path``; the loop is not blocked.
 
-    def _deliver(result: object, error: BaseException | None) -> None:
+    ``orphan(result)`` disposes of a result nobody awaits any more (the caller was cancelled, the loop closed).
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def _deliver(result: T | None, error: BaseException | None) -> None:
         if done.cancelled():
-            if error is None:
-                for sock in result:  # type: ignore[attr-defined]
-                    sock.close()
+            if error is None and orphan is not None:
+                orphan(result)  # type: ignore[arg-type]
             return
         if error is not None:
             done.set_exception(error)
@@ -54,25 +61,35 @@ async def open_listeners(netns_path: str, address: str, port: int) -> tuple[sock
             done.set_result(result)  # type: ignore[arg-type]
 
     def _body() -> None:
+        result: T | None = None
+        error: BaseException | None = None
         try:
             fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
             try:
                 linux.setns(fd, linux.CLONE_NEWNET)
             finally:
                 os.close(fd)
-            result: object = _bind(address, port)
-            error = None
+            result = func()
         except BaseException as err:  # noqa: BLE001 - handed to the awaiting coroutine
-            result, error = None, err
+            error = err
         try:
             loop.call_soon_threadsafe(_deliver, result, error)
-        except RuntimeError:  # the loop closed meanwhile: nobody will take the sockets
-            if error is None:
-                for sock in result:  # type: ignore[attr-defined]
-                    sock.close()
+        except RuntimeError:  # the loop closed meanwhile: nobody will take the result
+            if error is None and orphan is not None:
+                orphan(result)  # type: ignore[arg-type]
 
     threading.Thread(target=_body, name="pycompose-dns-netns", daemon=True).start()
     return await done
+
+
+def _close_all(socks: tuple[socket.socket, socket.socket]) -> None:
+    for sock in socks:
+        sock.close()
+
+
+async def open_listeners(netns_path: str, address: str, port: int) -> tuple[socket.socket, socket.socket]:
+    """The scope's (UDP, TCP) sockets on ``address:port`` inside ``netns_path`` (port 0: free ports)."""
+    return await run_in_netns(netns_path, lambda: _bind(address, port), _close_all)
 
 
 def netns_identity(path: str) -> tuple[int, int]:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 
 from runtime.errors import EngineError, Unsupported
+from runtime.network.dns.listener import run_in_netns
 
 __all__ = ["TABLE", "install_redirect", "redirect_available", "redirect_script"]
 
@@ -51,3 +53,27 @@ async def install_redirect(netns_path: str | os.PathLike[str], address: str, udp
     if proc.returncode != 0:
         raise EngineError(f"cannot redirect {address}:53 in {os.fspath(netns_path)}: "
                           f"{err.decode(errors='replace').strip()}")
+    # A client that keeps its source port (a caching resolver, a long-lived socket) would otherwise follow
+    # its old conntrack entry to the previous scope's port for as long as it keeps asking.
+    await run_in_netns(os.fspath(netns_path), lambda: _forget_mappings(address))
+
+
+def _forget_mappings(address: str) -> int:
+    """Delete the netns's conntrack entries for ``address``:53 (UDP and TCP); returns how many."""
+    from pyroute2 import Conntrack
+    from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
+
+    count = 0
+    with Conntrack() as ct:
+        for proto in (socket.IPPROTO_UDP, socket.IPPROTO_TCP):
+            wanted = NFCTAttrTuple(daddr=address, proto=proto, dport=53)
+            for entry in list(ct.dump_entries(tuple_orig=wanted)):
+                orig = entry.tuple_orig
+                if (orig.daddr, orig.dport, orig.proto) != (address, 53, proto):  # the kernel filter, checked
+                    continue
+                try:
+                    ct.delete(entry)
+                    count += 1
+                except OSError:  # gone meanwhile
+                    continue
+    return count

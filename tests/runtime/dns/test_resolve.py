@@ -219,9 +219,20 @@ def test_redirect_mode_leaves_port_53_to_the_container(dns_server, make_netns):
     # Clients still ask 127.0.0.11:53 and get answers, over UDP and TCP, through the DNAT.
     assert addresses(ask(redirected, "web")) == ["10.88.0.2"]
     assert addresses(ask(redirected, "web", tcp=True)) == ["10.88.0.2"]
-    # Re-adding the scope (a daemon restart) replaces the rule with the new port.
-    dns_server.lt.call(dns_server.server.remove_scope, DB)
-    _, port2 = dns_server.lt.run(dns_server.server.add_scope(DB, redirected, [], redirect=True))
+    # Re-adding the scope (a daemon restart) replaces the rule with the new port, and a client that keeps
+    # its source port (so its old conntrack mapping) reaches the new one too.
+    import dns.message
+    import dns.query
+
+    from tests.runtime.dns.support import netns_socket
+    keeper = netns_socket(redirected)
+    keeper.setblocking(False)
+    with keeper:
+        query = dns.message.make_query("web", "A")
+        assert addresses(dns.query.udp(query, "127.0.0.11", sock=keeper, timeout=5)) == ["10.88.0.2"]
+        dns_server.lt.call(dns_server.server.remove_scope, DB)
+        _, port2 = dns_server.lt.run(dns_server.server.add_scope(DB, redirected, [], redirect=True))
+        assert addresses(dns.query.udp(query, "127.0.0.11", sock=keeper, timeout=5)) == ["10.88.0.2"]
     assert addresses(ask(redirected, "web")) == ["10.88.0.2"]
     listing = subprocess.run(["nsenter", f"--net={redirected}", "nft", "list", "table", "ip", "pycompose_dns"],
                              capture_output=True, text=True, check=True).stdout
