@@ -176,6 +176,8 @@ def _load(options: LoadOptions) -> LoadResult:
     environment = (early_env if project_dir == first_dir
                    else load_environment(_env_files(options, environ, cwd, project_dir), environ))
 
+    if options.project_name:  # ${COMPOSE_PROJECT_NAME} in the files means the name chosen with -p
+        environment = {**environment, "COMPOSE_PROJECT_NAME": options.project_name}
     loader = _FileLoader(environment, options.interpolate, stdin, warnings, cwd)
     merged = loader.load_all(files)
     try:

@@ -218,3 +218,9 @@ def test_compose_env_files_and_disable_env_file(tmp_path):
     assert image({}) == "dotenv-none"
     assert image({"COMPOSE_ENV_FILES": "x.env,y.env"}) == "x-y"
     assert image({"COMPOSE_DISABLE_ENV_FILE": "true"}) == "none-none"
+
+
+def test_cli_project_name_is_visible_to_interpolation(tmp_path):
+    _write(tmp_path / "compose.yaml", "services: {web: {image: 'img-${COMPOSE_PROJECT_NAME:-none}'}}\n")
+    assert _load(tmp_path, {}, project_name="proj").config["services"]["web"]["image"] == "img-proj"
+    assert _load(tmp_path, {"COMPOSE_PROJECT_NAME": "env"}).config["services"]["web"]["image"] == "img-env"
