@@ -330,3 +330,23 @@ def test_ipam_and_static_addresses():
         "services.a.networks.plain.ipv4_address: a static address needs a subnet declared in "
         "networks.plain.ipam.config",
     ]
+
+
+def test_locations_come_from_the_loaders_source_map_across_files(tmp_path: Path):
+    from compose.loader import LoadOptions, load
+    from compose.schema import validate
+
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx\n    depends_on: [db]\n  db:\n"
+                                           "    image: postgres\n")
+    (tmp_path / "compose.override.yaml").write_text("services:\n  web:\n    networks: [front]\n  db:\n"
+                                                    "    healthcheck:\n      interval: 10\n")
+    loaded = load(LoadOptions(cwd=tmp_path, environ={}))
+    schema_problems = [str(p) for p in validate(loaded.config, loaded.sources)]
+    assert schema_problems == [
+        f"{tmp_path / 'compose.override.yaml'}:6:7: services.db.healthcheck.interval: expected a string, "
+        "got an integer (10)"]
+    loaded.config["services"]["db"]["healthcheck"]["interval"] = "10s"
+    errors, _ = check(loaded.config, loaded.sources, loaded.disabled_services)
+    assert [str(e) for e in errors] == [
+        f"{tmp_path / 'compose.override.yaml'}:3:16: services.web.networks[0]: service 'web' uses network 'front', "
+        "which is not defined in the top-level 'networks'"]
