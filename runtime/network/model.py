@@ -179,8 +179,8 @@ class Network:
 
 @dataclass(frozen=True)
 class NetworkEvent:
-    """What changed, named as Docker's network events: ``create`` / ``destroy`` (endpoint is None),
-    ``connect`` / ``disconnect``."""
+    """What changed: ``create`` / ``remove`` (endpoint is None), ``connect`` / ``disconnect``. (Docker's event
+    stream calls a removal ``destroy``: the daemon maps it.)"""
 
     action: str
     network_id: str

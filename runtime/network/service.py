@@ -6,7 +6,7 @@ instance over the same root re-adopts everything (:meth:`restore` rebuilds what 
 
 Read API for the embedded DNS and the daemon: :meth:`list`, :meth:`get`, :meth:`endpoints`,
 :meth:`endpoints_of`, :meth:`sandbox_path`, :meth:`endpoint_by_ip`; :meth:`subscribe` delivers a
-:class:`NetworkEvent` after every create / destroy / connect / disconnect (state already on disk).
+:class:`NetworkEvent` after every create / remove / connect / disconnect (state already on disk).
 
 A container's network life, as the daemon drives it:
 1. ``check_ports(bindings)`` - a taken host port fails here, before anything exists;
@@ -225,7 +225,7 @@ class NetworkService:
                 self._teardown(net)
             (self._dir / f"{net.id}.json").unlink(missing_ok=True)
             del self._networks[net.id]
-        self._emit(NetworkEvent("destroy", net.id, net.name))
+        self._emit(NetworkEvent("remove", net.id, net.name))
 
     def prune(self, filters: Mapping[str, Iterable[str]] | None = None) -> _List[str]:
         """Remove unused custom networks matching ``label`` / ``label!`` / ``until`` filters; their names."""

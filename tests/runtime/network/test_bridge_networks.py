@@ -274,7 +274,7 @@ def test_events_and_read_api(net):
     net.svc.remove(n.name)
     unsubscribe()
     net.create()
-    assert [e.action for e in events] == ["create", "connect", "disconnect", "destroy"]
+    assert [e.action for e in events] == ["create", "connect", "disconnect", "remove"]
     connect = events[1]
     assert connect.network_name == n.name and connect.endpoint.name == "web-1"
     assert connect.endpoint.aliases == ("web", "alias") and connect.endpoint.ip == ep.ip
