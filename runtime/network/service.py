@@ -471,9 +471,10 @@ class NetworkService:
         eps = self.endpoints_of(container_id)
         nets = {ep.network_id: self._networks[ep.network_id] for ep in eps}
         main = next((e for e in eps if e.default_route), eps[0] if eps else None)
-        path = self.sandbox_path(container_id)
+        # The sandbox may be keyed by something other than the container id: the endpoints know its path.
+        path = Path(eps[0].sandbox) if eps else self.sandbox_path(container_id)
         return {
-            "SandboxID": container_id if is_netns_file(path) else "",
+            "SandboxID": path.name if is_netns_file(path) else "",
             "SandboxKey": str(path) if is_netns_file(path) else "",
             "Ports": ports_to_engine(self.published(container_id), exposed),
             "Networks": {nets[e.network_id].name: e.settings(nets[e.network_id]) for e in eps},
