@@ -11,6 +11,7 @@ Child order (what runc does), around the switch to the container's user::
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from runtime import linux
@@ -39,9 +40,6 @@ DEFAULT_CAPABILITIES = (
     "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
     "CAP_AUDIT_WRITE",
 )
-
-_PR_CAPBSET_READ = 23
-_PR_CAP_AMBIENT_IS_SET = 1
 
 
 def cap_number(name: str) -> int:
@@ -78,8 +76,10 @@ def to_names(mask: int) -> list[str]:
 DEFAULT_MASK = to_mask(DEFAULT_CAPABILITIES)
 
 
+@functools.cache
 def last_cap() -> int:
-    """The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap)."""
+    """The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap); read once per process
+    (and inherited by forked children, which then need not read it)."""
     try:
         with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as fh:
             return int(fh.read())
@@ -146,12 +146,9 @@ def read_status_caps(pid: int | str = "self") -> dict[str, int]:
 def prepare_capabilities(mask: int) -> None:
     """Drop every capability outside ``mask`` from the bounding set and keep permitted caps across setuid.
     Needs CAP_SETPCAP (call while still root with the engine's capabilities)."""
-    top = last_cap()
-    for cap in range(top + 1):
-        if mask >> cap & 1:
-            continue
-        if linux.prctl(_PR_CAPBSET_READ, cap) == 1:
-            linux.prctl(linux.PR_CAPBSET_DROP, cap)
+    for cap in range(last_cap() + 1):
+        if not mask >> cap & 1:
+            linux.prctl(linux.PR_CAPBSET_DROP, cap)  # dropping an absent capability succeeds too
     linux.prctl(linux.PR_SET_KEEPCAPS, 1)
 
 
@@ -175,3 +172,5 @@ def apply_capabilities(mask: int) -> None:
     prepare_capabilities(mask)
     finish_capabilities(mask)
 
+
+last_cap()  # warm the cache at import, before any fork
