@@ -281,11 +281,18 @@ class NetworkService:
         return self.create_sandbox(container_id)
 
     def destroy_sandbox(self, container_id: str) -> None:
-        """Unpublish the ports, disconnect every network, delete the namespace. Missing parts are fine."""
-        self.unpublish(container_id)
-        for ep in self.endpoints_of(container_id):
+        """Unpublish the ports, disconnect every network, delete the namespace. Missing parts are fine.
+
+        ``container_id`` is the sandbox's key: endpoints of any container living in that sandbox go too."""
+        path = str(self.netns.path(container_id))
+        with self._lock:
+            eps = [ep for n in self._networks.values() for ep in n.endpoints.values()
+                   if ep.container_id == container_id or ep.sandbox == path]
+        for cid in {container_id, *(ep.container_id for ep in eps)}:
+            self.unpublish(cid)
+        for ep in eps:
             try:
-                self.disconnect(ep.network_id, container_id, force=True)
+                self.disconnect(ep.network_id, ep.container_id, force=True)
             except NotFound:
                 pass
         if self.netns.path(container_id).exists():

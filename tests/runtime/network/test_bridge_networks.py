@@ -405,3 +405,15 @@ def test_concurrent_connects_and_two_engines_creating_at_once(net, tmp_path):
                 svc.remove(name)
             except NotFound:
                 pass
+
+
+def test_destroy_sandbox_by_its_own_key_takes_the_endpoints_in_it(net):
+    n = net.create()
+    key = "sbx" + net.prefix
+    sandbox = str(net.svc.create_sandbox(key))
+    cid = "c" * 64
+    ep = net.svc.connect(n.name, cid, sandbox, name="keyed")
+    assert net.svc.network_settings(cid)["SandboxKey"] == sandbox
+    net.svc.destroy_sandbox(key)
+    assert net.svc.endpoints_of(cid) == [] and _link(ep.host_veth) is None
+    assert not net.svc.netns.exists(key)
