@@ -1,7 +1,7 @@
 """The engine's configuration file, like Docker's daemon.json (``/etc/pycompose/engine.json`` or ``--config``).
 
 Keys: data-root, default-address-pools, dns, registry-mirrors, insecure-registries, log-driver, log-opts,
-default-ulimits, cgroup-parent, hosts. Every value is checked at start; a bad one is refused naming its key.
+default-ulimits, cgroup-parent, hosts, bridge (the default bridge's interface name). Every value is checked at start; a bad one is refused naming its key.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ _ULIMITS = {"core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nic
             "rtprio", "rttime", "sigpending", "stack", "as"}
 _LOG_OPTS = {"max-size", "max-file", "compress", "mode", "max-buffer-size", "tag", "labels", "env"}
 _KNOWN = {"data-root", "default-address-pools", "dns", "registry-mirrors", "insecure-registries", "log-driver",
-          "log-opts", "default-ulimits", "cgroup-parent", "hosts", "debug", "dns-search", "dns-opts"}
+          "log-opts", "default-ulimits", "cgroup-parent", "hosts", "debug", "dns-search", "dns-opts", "bridge"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ class EngineConfig:
     log_opts: dict[str, str] = field(default_factory=dict)
     default_ulimits: tuple[Ulimit, ...] = ()
     cgroup_parent: str = "pycompose"
+    bridge: str = "pycompose0"  # the default bridge network's interface (Docker's "bridge": docker0)
     debug: bool = False
 
 
@@ -177,6 +178,11 @@ def parse_config(raw: Any, default_root: Path | None = None) -> EngineConfig:
         if not isinstance(parent, str) or not parent or ".." in parent.split("/"):
             raise _bad("cgroup-parent", f"{parent!r} must be a cgroup path without '..'")
         kwargs["cgroup_parent"] = parent
+    if "bridge" in raw:
+        name = raw["bridge"]
+        if not isinstance(name, str) or not re.match(r"^[a-zA-Z0-9_.-]{1,15}$", name):
+            raise _bad("bridge", f"{name!r} is not an interface name (1-15 of a-z A-Z 0-9 _ . -)")
+        kwargs["bridge"] = name
     if "debug" in raw:
         if not isinstance(raw["debug"], bool):
             raise _bad("debug", "must be true or false")

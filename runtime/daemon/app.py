@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from runtime.daemon import container_io, containers, images, system, volumes
+from runtime.daemon import container_io, containers, images, networks, system, volumes
 from runtime.daemon import exec as exec_handlers
 from runtime.daemon.errors import error_response
 from runtime.daemon.events import EventBus
@@ -40,7 +40,9 @@ class Engine:
 
         self.containers = ContainerService(self.root, images=self.images, cgroup_parent=config.cgroup_parent)
         self.records = Records(self.root)
-        self.networks: Any = None
+        from runtime.daemon.networking import Networking
+
+        self.networks: Networking | None = Networking(self, config.bridge)
         self.execs: dict[str, Any] = {}
         self.supervisor = Supervisor(self)
         self._closers: list[Any] = []
@@ -100,10 +102,14 @@ class Engine:
 
     async def start(self) -> None:
         self.bus.bind(asyncio.get_running_loop())
+        if self.networks is not None:
+            await self.networks.start()
         await self.supervisor.adopt()
 
     async def close(self) -> None:
         await self.supervisor.close()
+        if self.networks is not None:
+            await self.networks.close()
         self.containers.close()
         for closer in reversed(self._closers):
             try:
@@ -122,6 +128,7 @@ def build_router(engine: Engine) -> Router:
     containers.register(router, engine)
     container_io.register(router, engine)
     exec_handlers.register(router, engine)
+    networks.register(router, engine)
     return router
 
 

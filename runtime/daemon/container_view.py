@@ -103,12 +103,12 @@ def inspect_json(rec: dict[str, Any], live: Live, root: str) -> dict[str, Any]:
         "GraphDriver": {"Name": "overlay", "Data": None}, "Mounts": rec.get("Mounts", []),
         "Config": rec["Config"],
         "NetworkSettings": {
-            "Bridge": "", "SandboxID": rec.get("SandboxID", ""), "SandboxKey": rec.get("SandboxKey", ""),
-            "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-            "Ports": _ports_map(live, rec.get("Exposed", [])), "SecondaryIPAddresses": None,
-            "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
-            "Networks": rec.get("Networks", {}),
+            "Bridge": "", "SandboxID": "", "SandboxKey": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+            "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
+            "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+            **(rec.get("NetworkSettings") or {}),
+            "Ports": _ports_map(live, rec.get("Exposed", [])), "Networks": rec.get("Networks", {}),
         },
     }
 

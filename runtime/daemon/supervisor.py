@@ -114,10 +114,19 @@ class Supervisor:
         conv = convert(body, image.config, container_id="", image=image.id, defaults=self._defaults())
         mounts, uses, inspect_mounts = await asyncio.to_thread(self._prepare_volumes, conv, image)
         spec = replace(conv.spec, mounts=conv.spec.mounts + tuple(mounts), image=image.id)
+        net_rec: dict[str, Any] = {"NetworkMode": conv.network_mode, "Endpoints": conv.endpoints}
+        nets = self.engine.networks
         try:
+            if nets is not None:
+                spec = replace(spec, netns_path=await nets.sandbox_for_create(net_rec))
+                if nets.uses_embedded_dns(net_rec):
+                    spec = replace(spec, resolv_conf=nets.resolv_conf(net_rec, body.get("HostConfig") or {}))
             cid = await asyncio.to_thread(self.svc.create, name, spec)
         except BaseException:
             await asyncio.to_thread(self._release_volumes, "", uses)
+            if nets is not None and net_rec.get("SandboxKeyName") and not net_rec.get("SandboxShared"):
+                with contextlib.suppress(EngineError, OSError):
+                    await asyncio.to_thread(nets.svc.destroy_sandbox, net_rec["SandboxKeyName"])
             raise
         # volumes were taken under a provisional holder: hand them to the container
         await asyncio.to_thread(self._rehome_volumes, uses, cid)
@@ -139,11 +148,10 @@ class Supervisor:
             HealthConfig.from_api(conv.healthcheck) else None,
             "LastStatus": "created", "LogPath": str(st.log_path), "HostnamePath": str(state_dir / "hostname"),
             "HostsPath": str(state_dir / "hosts"), "ResolvConfPath": str(state_dir / "resolv.conf"),
-            "Ports": [p.__dict__ for p in conv.ports], "NetworkMode": conv.network_mode,
-            "Endpoints": conv.endpoints, "ExecIDs": [],
+            "Ports": [p.__dict__ for p in conv.ports], "ExecIDs": [], **net_rec,
         }
-        if self.engine.networks is not None:
-            await self.engine.networks_attach_on_create(rec)
+        if nets is not None:
+            nets.refresh(rec, running=False)
         self.records.save(rec)
         self.engine.publish_container(rec, "create")
         return rec
@@ -197,16 +205,16 @@ class Supervisor:
             tracker.started_by_user()
         pending = self._pending_attach.pop(cid, [])
         attach = pending[0][0] if pending else None
-        if self.engine.networks is not None:
-            await self.engine.networks_before_start(rec)
         try:
+            if self.engine.networks is not None:
+                await self.engine.networks.before_start(rec)
             conn = await asyncio.to_thread(self.svc.start, cid, attach=attach)
         except EngineError as err:
             for _flags, fut in pending:
                 if not fut.done():
                     fut.set_result(None)
             if self.engine.networks is not None:
-                await self.engine.networks_after_stop(rec)
+                await self.engine.networks.after_stop(rec)
             code = int(getattr(err, "exit_code", 128))
             rec["LastExitCode"] = code
             self.records.save(rec)
@@ -285,7 +293,7 @@ class Supervisor:
         cid = rec["Id"]
         self._stop_health(cid)
         if self.engine.networks is not None:
-            await self.engine.networks_on_remove(rec)
+            await self.engine.networks.on_remove(rec)
         try:
             await asyncio.to_thread(self.svc.remove, cid, True)
         except NotFound:
@@ -409,7 +417,8 @@ class Supervisor:
         rec["LastExitCode"] = st.exit_code
         self.records.save(rec)
         if self.engine.networks is not None:
-            await self.engine.networks_after_stop(rec)
+            await self.engine.networks.after_stop(rec)
+            self.records.save(rec)
         if st.oom_killed:
             self.engine.publish_container(rec, "oom")
         self.engine.publish_container(rec, "die", {"exitCode": str(st.exit_code)})
@@ -531,6 +540,8 @@ class Supervisor:
             if st.status in _RUNNING:
                 self._watch(cid)
                 self._start_health(rec)
+                if self.engine.networks is not None:
+                    await self.engine.networks.adopt(rec)
             elif rec.get("LastStatus") == "running":
                 await self._on_exit(cid)
             elif st.status == "exited" and self._tracker(rec).on_engine_start() and rec.get("LastStatus") == "exited":

@@ -1,0 +1,273 @@
+"""The daemon's glue to the network service and the embedded DNS: a sandbox (network namespace) per container
+from create to removal; endpoints, published ports, /etc/hosts and a DNS scope while it runs; network events on
+the bus; everything re-adopted after a daemon restart."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runtime.errors import EngineError, InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from runtime.daemon.app import Engine
+
+__all__ = ["Networking", "BUILTIN_MODES"]
+
+_log = logging.getLogger(__name__)
+BUILTIN_MODES = ("host", "none", "default", "bridge")
+
+
+class Networking:
+    def __init__(self, engine: Engine, default_bridge: str = "pycompose0") -> None:
+        from runtime.network.ipam import Pool
+        from runtime.network.service import NetworkService
+
+        cfg = engine.config
+        self.engine = engine
+        pools = [Pool(p.base, p.size) for p in cfg.default_address_pools]
+        self.svc = NetworkService(engine.root, engine.root / "run", pools=pools, default_bridge_name=default_bridge)
+        self.dns: Any = None
+        self._sync: Any = None
+        self._unsubscribe: Any = None
+
+    # --- life ------------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        from runtime.network.dns.records import Records
+        from runtime.network.dns.server import DnsServer
+        from runtime.network.dns.sync import DnsSync
+
+        loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self.svc.restore)
+        self.dns = DnsServer(Records())
+        self._sync = DnsSync(self.dns.records, loop)
+        self._sync.load(self.svc.list())
+        self._unsubscribe = self.svc.subscribe(self._on_event)
+
+    def _on_event(self, event: Any) -> None:
+        self._sync(event)
+        attrs = {"name": event.network_name, "type": "bridge"}
+        if event.endpoint is not None:
+            attrs["container"] = event.endpoint.container_id
+        self.engine.bus.publish("network", event.action, event.network_id, attrs)
+
+    async def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self.dns is not None:
+            self.dns.close()
+
+    # --- container hooks ---------------------------------------------------------------------------------------
+    def _mode(self, rec: dict[str, Any]) -> str:
+        mode = rec.get("NetworkMode") or "default"
+        return "bridge" if mode == "default" else mode
+
+    async def sandbox_for_create(self, rec: dict[str, Any]) -> str:
+        """Before the container exists: the netns path its spec names ("" for host mode). The sandbox is keyed
+        by a token of ours (the container id is not known yet); the record keeps it."""
+        mode = self._mode(rec)
+        if mode == "host":
+            return ""
+        if mode == "bridge":
+            await asyncio.to_thread(self.svc.default_bridge)
+        elif mode != "none" and not mode.startswith("container:"):
+            await asyncio.to_thread(self.svc.get, mode)  # NotFound now, not at start
+        for name in (rec.get("Endpoints") or {}):
+            if name not in (mode, "default", "bridge"):
+                await asyncio.to_thread(self.svc.get, name)
+        if mode.startswith("container:"):
+            other = self.engine.records.find(mode.split(":", 1)[1])
+            key = other.get("SandboxKeyName")
+            if not key:
+                raise InvalidArgument(f"cannot join network of container {other['Id'][:12]}: it has no network "
+                                      f"namespace")
+            rec["SandboxShared"] = True
+            rec["SandboxKeyName"] = key
+            return str(self.svc.sandbox_path(key))
+        key = secrets.token_hex(16)
+        path = await asyncio.to_thread(self.svc.create_sandbox, key)
+        rec["SandboxKeyName"] = key
+        return str(path)
+
+    def uses_embedded_dns(self, rec: dict[str, Any]) -> bool:
+        """Containers on a user-defined network resolve names through 127.0.0.11, as with Docker."""
+        mode = self._mode(rec)
+        if mode in ("host", "none") or mode.startswith("container:"):
+            return False
+        return any(name not in ("bridge", "default") for name, _c, _p in self._wishes(rec))
+
+    def resolv_conf(self, rec: dict[str, Any], host_config: dict[str, Any]) -> str:
+        from runtime.network.dns.resolvconf import render_resolv_conf
+
+        return render_resolv_conf(["127.0.0.11"], host_config.get("DnsSearch") or self.engine.config.dns_search,
+                                  host_config.get("DnsOptions") or self.engine.config.dns_opts)
+
+    def _wishes(self, rec: dict[str, Any]) -> list[tuple[str, dict[str, Any], int]]:
+        mode = self._mode(rec)
+        if mode in ("host", "none") or mode.startswith("container:"):
+            return []
+        endpoints = dict(rec.get("Endpoints") or {})
+        out = [(mode, endpoints.pop(mode, None) or endpoints.pop("default", None) or {}, 1)]
+        out += [(name, cfg or {}, 0) for name, cfg in endpoints.items()]
+        return out
+
+    async def before_start(self, rec: dict[str, Any]) -> None:
+        """Connect the sandbox to its networks, publish ports, write /etc/hosts, open the DNS scope."""
+        cid = rec["Id"]
+        key = rec.get("SandboxKeyName")
+        if not key:
+            return
+        sandbox = str(self.svc.sandbox_path(key))
+        name = rec["Name"].lstrip("/")
+        user_defined = False
+        addresses = []
+        for net_name, cfg, priority in self._wishes(rec):
+            net = await asyncio.to_thread(self.svc.default_bridge) if net_name == "bridge" else \
+                await asyncio.to_thread(self.svc.get, net_name)
+            if net.options.get("com.docker.network.bridge.default_bridge") != "true":
+                user_defined = True
+            if cid in net.endpoints:
+                continue
+            ipam = cfg.get("IPAMConfig") or {}
+            aliases = list(cfg.get("Aliases") or [])
+            ep = await asyncio.to_thread(self.svc.connect, net.id, cid, sandbox, name=name, aliases=aliases,
+                                         ipv4_address=ipam.get("IPv4Address") or None,
+                                         ipv6_address=ipam.get("IPv6Address") or None,
+                                         mac_address=cfg.get("MacAddress") or None, priority=priority)
+            if ep.ipv4:
+                addresses.append(str(ep.ipv4.ip))
+        await self._publish(rec)
+        await self._write_hosts(rec, addresses)
+        if user_defined and self.dns is not None and not rec.get("SandboxShared"):
+            with contextlib.suppress(EngineError):
+                host_cfg = rec.get("HostConfig") or {}
+                upstreams = list(host_cfg.get("Dns") or self.engine.config.dns) or None
+                await self.dns.add_scope(cid, sandbox, upstreams, host_cfg.get("DnsSearch") or ())
+        self.refresh(rec)
+
+    async def _publish(self, rec: dict[str, Any]) -> None:
+        from runtime.network.ports import PortBinding
+
+        wishes = [PortBinding(p["container_port"], p["protocol"], p["host_ip"], p["host_port"])
+                  for p in rec.get("Ports", [])]
+        if rec.get("HostConfig", {}).get("PublishAllPorts"):
+            for key in rec.get("Exposed", []):
+                port, _, proto = key.partition("/")
+                wishes.append(PortBinding(int(port), proto or "tcp"))
+        if wishes:
+            await asyncio.to_thread(self.svc.publish, rec["Id"], wishes)
+
+    async def _write_hosts(self, rec: dict[str, Any], addresses: list[str]) -> None:
+        from runtime.network.dns.hostsfile import render_hosts
+
+        if rec.get("SandboxShared") or self._mode(rec) == "host":
+            return
+        cfg = rec["Config"]
+        try:
+            text = render_hosts(cfg.get("Hostname") or rec["Id"][:12], addresses,
+                                rec.get("HostConfig", {}).get("ExtraHosts") or [], domainname=cfg.get("Domainname") or "")
+        except InvalidArgument as err:
+            _log.warning("hosts file of %s not written: %s", rec["Id"][:12], err)
+            return
+        with contextlib.suppress(NotFound, OSError):
+            await asyncio.to_thread(self.engine.containers.write_managed_file, rec["Id"], "hosts", text)
+
+    async def after_stop(self, rec: dict[str, Any]) -> None:
+        """The container ended: close its DNS scope, unpublish, leave its networks (the sandbox stays)."""
+        cid = rec["Id"]
+        if self.dns is not None:
+            self.dns.remove_scope(cid)
+        with contextlib.suppress(EngineError):
+            await asyncio.to_thread(self.svc.unpublish, cid)
+        for ep in await asyncio.to_thread(self.svc.endpoints_of, cid):
+            with contextlib.suppress(EngineError):
+                await asyncio.to_thread(self.svc.disconnect, ep.network_id, cid, True)
+        self.refresh(rec, running=False)
+
+    async def on_remove(self, rec: dict[str, Any]) -> None:
+        await self.after_stop(rec)
+        key = rec.get("SandboxKeyName")
+        if key and not rec.get("SandboxShared"):
+            with contextlib.suppress(EngineError, OSError):
+                await asyncio.to_thread(self.svc.destroy_sandbox, key)
+
+    async def adopt(self, rec: dict[str, Any]) -> None:
+        """A running container found at daemon start: reopen its DNS scope (sockets died with the daemon)."""
+        cid = rec["Id"]
+        key = rec.get("SandboxKeyName")
+        if not key or self.dns is None or rec.get("SandboxShared"):
+            return
+        nets = [self.svc.get(ep.network_id) for ep in self.svc.endpoints_of(cid)]
+        if any(n.options.get("com.docker.network.bridge.default_bridge") != "true" for n in nets):
+            host_cfg = rec.get("HostConfig") or {}
+            with contextlib.suppress(EngineError):
+                await self.dns.add_scope(cid, str(self.svc.sandbox_path(key)),
+                                         list(host_cfg.get("Dns") or self.engine.config.dns) or None,
+                                         host_cfg.get("DnsSearch") or ())
+
+    def refresh(self, rec: dict[str, Any], running: bool = True) -> None:
+        """Copy the network view into the record (what inspect and list show)."""
+        cid = rec["Id"]
+        settings = self.svc.network_settings(cid, rec.get("Exposed", []))
+        key = rec.get("SandboxKeyName")
+        if key:
+            settings["SandboxKey"] = str(self.svc.sandbox_path(key))
+            settings["SandboxID"] = key
+        if not running or not settings["Networks"]:
+            names = [n for n, _c, _p in self._wishes(rec)]
+            settings["Networks"] = {n: {**(rec.get("Networks", {}).get(n) or {}), "IPAddress": "",
+                                        "Gateway": "", "EndpointID": "", "MacAddress": "", "IPPrefixLen": 0}
+                                    for n in names} if not running else settings["Networks"]
+        rec["Networks"] = settings.pop("Networks")
+        rec["NetworkSettings"] = settings
+        rec["PortsPublished"] = [{"IP": b["HostIp"], "PrivatePort": int(k.split("/")[0]),
+                                  "PublicPort": int(b["HostPort"]), "Type": k.split("/")[1]}
+                                 for k, v in (settings.get("Ports") or {}).items() for b in (v or [])]
+
+    async def connect(self, rec: dict[str, Any], network: str, cfg: dict[str, Any]) -> None:
+        """``POST /networks/{id}/connect``: remember the wish; attach now if the container runs."""
+        net = await asyncio.to_thread(self.svc.get, network)
+        endpoints = dict(rec.get("Endpoints") or {})
+        mode = self._mode(rec)
+        if mode in ("host", "none") or mode.startswith("container:"):
+            raise InvalidArgument(f"container sharing network namespace with another container or host cannot be "
+                                  f"connected to any other network" if mode != "none" else
+                                  "container cannot be disconnected from host network or connected to host network")
+        if net.name in endpoints or net.name == mode or (mode == "bridge" and net.options.get(
+                "com.docker.network.bridge.default_bridge") == "true"):
+            if rec["Id"] in net.endpoints:
+                from runtime.errors import Conflict
+
+                raise Conflict(f"endpoint with name {rec['Name'].lstrip('/')} already exists in network {net.name}")
+        endpoints[net.name] = cfg or {}
+        rec["Endpoints"] = endpoints
+        if self.engine.supervisor.live(rec["Id"]).status in ("running", "paused") and rec["Id"] not in net.endpoints:
+            key = rec.get("SandboxKeyName")
+            ipam = (cfg or {}).get("IPAMConfig") or {}
+            await asyncio.to_thread(self.svc.connect, net.id, rec["Id"], str(self.svc.sandbox_path(key)),
+                                    name=rec["Name"].lstrip("/"), aliases=list((cfg or {}).get("Aliases") or []),
+                                    ipv4_address=ipam.get("IPv4Address") or None)
+            self.refresh(rec)
+        self.engine.records.save(rec)
+
+    async def disconnect(self, rec: dict[str, Any], network: str, force: bool) -> None:
+        net = await asyncio.to_thread(self.svc.get, network)
+        endpoints = dict(rec.get("Endpoints") or {})
+        known = net.name in endpoints or net.name == self._mode(rec) or rec["Id"] in net.endpoints
+        if not known and not force:
+            raise NotFound(f"container {rec['Id'][:12]} is not connected to network {net.name}")
+        endpoints.pop(net.name, None)
+        rec["Endpoints"] = endpoints
+        if net.name == self._mode(rec):
+            rec["NetworkMode"] = "none" if not endpoints else next(iter(endpoints))
+        if rec["Id"] in net.endpoints:
+            await asyncio.to_thread(self.svc.disconnect, net.id, rec["Id"], force)
+        self.refresh(rec, running=self.engine.supervisor.live(rec["Id"]).status in ("running", "paused"))
+        self.engine.records.save(rec)
+
+
+def sandbox_path(path: str) -> Path:
+    return Path(path)
