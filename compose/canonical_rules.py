@@ -131,16 +131,18 @@ def _service_networks(value: Any, path: KeyPath, ctx: Context) -> dict[str, Any]
 
 def _extra_hosts(value: Any, path: KeyPath, ctx: Context) -> list[str]:
     out: list[str] = []
+    entries: list[tuple[KeyPath, str]] = []
     if isinstance(value, dict):
         for host, addresses in value.items():
             for address in [addresses] if isinstance(addresses, str) else addresses:
-                out.append(f"{host}={address.strip('[]')}")
-        return out
-    for index, item in enumerate(value):
+                entries.append((path + (host,), f"{host}={address}"))
+    else:
+        entries = [(path + (index,), item) for index, item in enumerate(value)]
+    for where, item in entries:
         try:
             host, address = parse_extra_host(item)
         except ValueError as err:
-            ctx.fail(path + (index,), str(err))
+            ctx.fail(where, str(err))
             continue
         out.append(f"{host}={address}")
     return out

@@ -3,14 +3,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from compose.canonical import canonicalize
 from compose.errors import UserError
+from compose.schema import load_schema
 from compose.units import format_duration, parse_bool, parse_bytes, parse_duration
 
 from ._corpus import load_plain, load_sample, sample_projects, valid_files
+from ._fuzz import mutated_docs, schema_docs
 
 PROJECT = Path("/srv/app")
 
@@ -220,3 +225,19 @@ def test_parse_bool():
         True, False, True, False, True, False, True]
     with pytest.raises(ValueError):
         parse_bool("maybe")
+
+
+_SCHEMA = jsonschema.Draft202012Validator(load_schema())
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
+@given(doc=st.one_of(schema_docs(), mutated_docs()))
+def test_canonical_form_is_a_fixed_point(doc):
+    """Whatever the canonicalizer can read, its output canonicalizes to itself (and stays schema-valid)."""
+    if not _SCHEMA.is_valid(doc):
+        return
+    try:
+        once = canonicalize(doc, PROJECT, {"HOME": "/home/u"})
+    except UserError:
+        return
+    assert canonicalize(once, PROJECT, {"HOME": "/home/u"}) == once
