@@ -200,10 +200,11 @@ def _bind_wish(wish: PortBinding, v6: bool) -> list[tuple[BoundPort, socket.sock
             return got
         except OSError as err:
             close_sockets(s for _, s in got)
-            if err.errno not in (errno.EADDRINUSE, errno.EACCES):
-                if err.errno == errno.EADDRNOTAVAIL:
-                    raise InvalidArgument(f"cannot publish on {wish.host_ip}: not an address of this host") from err
-                raise
+            if err.errno == errno.EADDRNOTAVAIL:
+                raise InvalidArgument(f"cannot publish on {wish.host_ip}: not an address of this host") from err
+            if err.errno != errno.EADDRINUSE:
+                raise InvalidArgument(f"cannot publish {wish.protocol} port {port} on "
+                                      f"{wish.host_ip or 'all addresses'}: {err.strerror}") from err
             last = err
     where = wish.host_ip or "0.0.0.0"
     if wish.host_port_end:

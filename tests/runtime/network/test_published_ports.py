@@ -230,3 +230,10 @@ def test_a_new_service_adopts_and_stops_a_running_proxy(net, web):
     assert process_start_time(rec["pid"]) is None
     net.svc.publisher._children.pop(rec["pid"]).wait()  # noqa: SLF001 - reap: this process started it
     assert not _connectable("127.0.0.1", bound.host_port)
+
+
+def test_publishing_on_an_address_the_host_lacks_is_a_clear_error(net, web):
+    from runtime.errors import InvalidArgument
+    with pytest.raises(InvalidArgument, match="not an address of this host"):
+        net.svc.publish(web["cid"], [PortBinding(80, host_ip="203.0.113.7")])
+    assert net.svc.publisher.record(web["cid"]) is None
