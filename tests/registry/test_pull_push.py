@@ -263,3 +263,97 @@ def test_shared_base_layer_already_exists_and_concurrent_pulls(store, registry, 
     assert len(list(shared.layers.chain_ids())) == 2
     assert [p.name for p in shared.layers.dir.iterdir() if p.name.startswith(".")] == []
     assert not any((shared.root / "ingest").iterdir())
+
+
+class _CuttingProxy:
+    """A TCP proxy to the registry that cuts the first response carrying ``needle``'s blob after ``cut`` bytes."""
+
+    def __init__(self, upstream: str, needle: bytes, cut: int = 50_000) -> None:
+        import socket
+        import threading
+
+        self.upstream = upstream.split(":")
+        self.needle, self.cut, self.cuts = needle, cut, 0
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.host = f"127.0.0.1:{self.server.getsockname()[1]}"
+        self.lock = threading.Lock()
+        self.threads: list[threading.Thread] = []
+        self.sockets: list = []
+        self.accepter = threading.Thread(target=self._accept, daemon=True)
+        self.accepter.start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection((self.upstream[0], int(self.upstream[1])))
+            state = {"limit": None, "sent": 0}
+            self.sockets += [client, upstream]
+            for args in ((client, upstream, state, True), (upstream, client, state, False)):
+                t = threading.Thread(target=self._pipe, args=args, daemon=True)
+                t.start()
+                self.threads.append(t)
+
+    def _pipe(self, src, dst, state, to_server: bool) -> None:
+        import socket
+
+        try:
+            while data := src.recv(65536):
+                if to_server:
+                    with self.lock:
+                        if self.cuts == 0 and self.needle in data and state["limit"] is None:
+                            state["limit"] = state["sent"] + self.cut
+                            self.cuts += 1
+                    dst.sendall(data)
+                    continue
+                limit = state["limit"]
+                if limit is not None and state["sent"] + len(data) > limit:
+                    dst.sendall(data[: max(0, limit - state["sent"])])
+                    for s in (src, dst):
+                        s.shutdown(socket.SHUT_RDWR)
+                    return
+                state["sent"] += len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        import socket
+
+        for s in [self.server, *self.sockets]:  # shutdown wakes the threads blocked in accept()/recv()
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+        self.accepter.join(timeout=5)
+        for t in self.threads:
+            t.join(timeout=5)
+
+
+def test_interrupted_layer_download_is_retried(store, registry, config, busybox_tar, tmp_path):
+    from dataclasses import replace
+
+    ref = f"{registry.host}/pc/flaky:1"
+    image = store.import_rootfs(busybox_tar, ref)
+    push(store, ref, config=config)
+    proxy = _CuttingProxy(registry.host, needle=f"/blobs/{image.blobs[0].digest}".encode())
+    try:
+        events: list[dict] = []
+        fresh = ImageStore(tmp_path / "fresh")
+        pulled = pull(fresh, f"{proxy.host}/pc/flaky:1", config=replace(config, retry_delay=0.01),
+                      progress=events.append)
+        assert proxy.cuts == 1
+        assert any(e.get("status", "").startswith("Retrying in") for e in events)
+        assert pulled.id == image.id
+        assert not any((fresh.root / "ingest").iterdir())
+        assert [p.name for p in fresh.layers.dir.iterdir() if p.name.startswith(".")] == []
+    finally:
+        proxy.close()

@@ -47,6 +47,8 @@ class RegistryConfig:
     timeout: float = 60.0
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
+    download_attempts: int = 3  # a layer download cut off mid-way is retried, from the start
+    retry_delay: float = 1.0  # seconds before retry n is n * retry_delay
     certs_dir: Path | None = Path("/etc/docker/certs.d")  # <dir>/<host:port>/{ca.crt,client.cert,client.key}
     loopback_insecure: bool = True  # 127.0.0.0/8 and localhost count as insecure, as in Docker
 

@@ -9,8 +9,12 @@ layer or blob of its own behind.
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping
+
+import requests
+import urllib3
 
 from runtime.errors import InvalidArgument, NotFound, Unsupported
 from runtime.images.blobs import DigestMismatch
@@ -20,7 +24,7 @@ from runtime.images.image import Image, LayerBlob
 from runtime.images.reference import Reference, parse_reference
 from runtime.images.registry.auth import Credentials, load_credentials
 from runtime.images.registry.config import Endpoint, RegistryConfig
-from runtime.images.registry.errors import BadContent, ManifestUnknown, RegistryError
+from runtime.images.registry.errors import BadContent, ManifestUnknown, RegistryError, RegistryUnreachable
 from runtime.images.registry.progress import Progress, ProgressFn
 from runtime.images.registry.session import RegistrySession, open_session
 from runtime.images.store import ImageStore
@@ -85,6 +89,20 @@ def pull(store: ImageStore, reference: str, config: RegistryConfig | Mapping[str
         return _Puller(store, session, ref, plat, report, config).run()
     finally:
         session.close()
+
+
+class _NetReader:
+    """``resp.raw`` with connection failures mid-body turned into ``RegistryUnreachable`` (worth a retry)."""
+
+    def __init__(self, resp: requests.Response, label: str) -> None:
+        self._raw = resp.raw
+        self._label = label
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._raw.read(size)
+        except (urllib3.exceptions.HTTPError, requests.RequestException, ConnectionError, TimeoutError) as err:
+            raise RegistryUnreachable(f"{self._label}: connection lost while downloading: {err}") from err
 
 
 class _Puller:
@@ -229,8 +247,27 @@ class _Puller:
             self.report.layer(digest, "Already exists")
             return blob
         label = f"layer {short_id(digest)}"
+        attempts = max(1, self.config.download_attempts)
+        for attempt in range(1, attempts + 1):
+            try:
+                done, total = self._download(desc, digest, diff_id, parent, label, have_layer)
+                break
+            except RegistryUnreachable as err:
+                if attempt == attempts:
+                    raise RegistryUnreachable(f"{label}: download failed {attempt} times, last: {err}") from err
+                delay = self.config.retry_delay * attempt
+                self.report.layer(digest, f"Retrying in {delay:g} second{'s' if delay != 1 else ''}")
+                time.sleep(delay)  # back off before asking the registry again (Docker waits 5 s)
+        self.report.bytes(digest, "Downloading", done, total, force=True)
+        for status in ("Verifying Checksum", "Download complete", "Extracting", "Pull complete"):
+            self.report.layer(digest, status)
+        return blob
+
+    def _download(self, desc: dict[str, Any], digest: str, diff_id: str, parent: str | None, label: str,
+                  have_layer: bool) -> tuple[int, int]:
+        """One attempt: stream the blob into the blob store and (unless present) unpack it on the way."""
         resp = self.session.request("GET", f"/v2/{self.ref.path}/blobs/{digest}", scopes=[self.scope], stream=True)
-        total = blob.size or int(resp.headers.get("Content-Length") or 0)
+        total = int(desc.get("size", 0)) or int(resp.headers.get("Content-Length") or 0)
         done = 0
 
         def _tick(n: int) -> None:
@@ -240,7 +277,7 @@ class _Puller:
 
         try:
             with self.store.blobs.writer(digest, label) as writer:
-                hashing = HashingReader(resp.raw, sink=writer, on_read=_tick)
+                hashing = HashingReader(_NetReader(resp, label), sink=writer, on_read=_tick)
                 if have_layer:
                     hashing.drain()
                     writer.commit()
@@ -258,10 +295,7 @@ class _Puller:
                         raise
         finally:
             resp.close()
-        self.report.bytes(digest, "Downloading", done, total, force=True)
-        for status in ("Verifying Checksum", "Download complete", "Extracting", "Pull complete"):
-            self.report.layer(digest, status)
-        return blob
+        return done, total
 
     @staticmethod
     def _verify(writer, digest: str) -> None:
