@@ -41,8 +41,7 @@ def mask_path(path: str, mount_label: str = "") -> None:
     try:
         is_dir = os.path.isdir(path) and not os.path.islink(path)
         if is_dir:
-            data = "size=0" + (f",{mount_label}" if mount_label else "")
-            linux.mount("tmpfs", path, "tmpfs", linux.MS_RDONLY, data)
+            linux.mount("tmpfs", path, "tmpfs", linux.MS_RDONLY, mount_label or None)
         else:
             linux.mount("/dev/null", path, None, linux.MS_BIND)
     except OSError as err:
