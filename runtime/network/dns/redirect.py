@@ -16,7 +16,7 @@ import socket
 from runtime.errors import EngineError, Unsupported
 from runtime.network.dns.listener import run_in_netns
 
-__all__ = ["TABLE", "install_redirect", "redirect_available", "redirect_script"]
+__all__ = ["TABLE", "forget_mappings", "install_redirect", "redirect_available", "redirect_script"]
 
 TABLE = "pycompose_dns"
 
@@ -53,9 +53,15 @@ async def install_redirect(netns_path: str | os.PathLike[str], address: str, udp
     if proc.returncode != 0:
         raise EngineError(f"cannot redirect {address}:53 in {os.fspath(netns_path)}: "
                           f"{err.decode(errors='replace').strip()}")
-    # A client that keeps its source port (a caching resolver, a long-lived socket) would otherwise follow
-    # its old conntrack entry to the previous scope's port for as long as it keeps asking.
-    await run_in_netns(os.fspath(netns_path), lambda: _forget_mappings(address))
+
+
+async def forget_mappings(netns_path: str | os.PathLike[str], address: str) -> int:
+    """Drop the netns's conntrack entries for ``address``:53, which still point at a previous scope's port.
+
+    A client that keeps its source port (a caching resolver, a long-lived socket) would otherwise follow
+    its old entry to the old port for as long as it keeps asking. Returns how many entries went.
+    """
+    return await run_in_netns(os.fspath(netns_path), lambda: _forget_mappings(address))
 
 
 def _forget_mappings(address: str) -> int:

@@ -14,18 +14,20 @@ from __future__ import annotations
 import asyncio
 import errno
 import itertools
+import logging
 import os
 import random
 import socket
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from runtime.errors import Conflict, InvalidArgument, NotFound
 from runtime.network.dns.forwarder import Forwarder, Upstream, host_upstreams, parse_upstreams
 from runtime.network.dns.listener import netns_identity, open_listeners
 from runtime.network.dns.records import Records
-from runtime.network.dns.redirect import install_redirect, redirect_available
+from runtime.network.dns.redirect import forget_mappings, install_redirect, redirect_available
 from runtime.network.dns.wire import (
     CLASS_ANY, CLASS_IN, RCODE_BADVERS, RCODE_NOERROR, RCODE_NOTIMP, RCODE_NXDOMAIN, RCODE_SERVFAIL, TYPE_A,
     TYPE_AAAA, TYPE_ANY, TYPE_PTR, Query, build_error, build_reply, encode_name, parse_query, reply_rcode,
@@ -41,6 +43,7 @@ _TCP_IDLE = 10.0
 _TCP_MAX_CLIENTS = 64
 _SCOPE_FORWARDS = 256  # forwarded UDP queries in flight per container: one cannot starve the others
 _U16 = struct.Struct("!H")
+log = logging.getLogger(__name__)
 _REVERSE = (".in-addr.arpa", ".ip6.arpa")
 _rng = random.Random()  # answer orders: our own generator, not the process-wide one
 
@@ -61,7 +64,8 @@ class Scope:
     server: asyncio.base_events.Server | None = None
     cache: dict[bytes, bytes | tuple[bytes, ...]] = field(default_factory=dict)
     version: int = -1
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    tasks: set[asyncio.Task[object]] = field(default_factory=set)
+    forwarding: int = 0  # UDP queries waiting on upstreams
     clients: set[asyncio.StreamWriter] = field(default_factory=set)
 
 
@@ -144,6 +148,7 @@ class DnsServer:
         try:
             if redirect:
                 await install_redirect(path, self.address, scope.address[1], tcp.getsockname()[1])
+                self._track(scope, forget_mappings(path, self.address))  # off the container's start path
             loop.add_reader(udp.fileno(), self._on_udp, scope)
             scope.server = await asyncio.start_server(
                 lambda r, w: self._on_tcp(scope, r, w), sock=tcp, limit=65536 + 2)
@@ -281,7 +286,7 @@ class DnsServer:
         return reply
 
     def _spawn_forward(self, scope: Scope, query: Query, data: bytes, addr: tuple[str, int]) -> None:
-        if len(scope.tasks) >= _SCOPE_FORWARDS:
+        if scope.forwarding >= _SCOPE_FORWARDS:
             try:
                 scope.udp.sendto(build_error(query, RCODE_SERVFAIL), addr)
             except OSError:
@@ -289,16 +294,31 @@ class DnsServer:
             return
 
         async def _run() -> None:
-            reply = self._after_upstream(scope, query, await self.forwarder.forward(data, query, scope.upstreams),
-                                         query.udp_size)
+            try:
+                reply = await self.forwarder.forward(data, query, scope.upstreams)
+            finally:
+                scope.forwarding -= 1
+            reply = self._after_upstream(scope, query, reply, query.udp_size)
             try:
                 scope.udp.sendto(truncate_reply(reply, query.udp_size), addr)
             except OSError:
                 pass
 
-        task = asyncio.get_running_loop().create_task(_run())
+        scope.forwarding += 1
+
+        self._track(scope, _run())
+
+    @staticmethod
+    def _track(scope: Scope, coro: Coroutine[Any, Any, object]) -> None:
+        """Run ``coro`` as a task of the scope (cancelled with it); a failure is logged, never raised."""
+        task = asyncio.get_running_loop().create_task(coro)
         scope.tasks.add(task)
-        task.add_done_callback(scope.tasks.discard)
+
+        def _done(t: asyncio.Task[object]) -> None:
+            scope.tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.warning("DNS scope %s: %s", scope.container_id[:12], t.exception())
+        task.add_done_callback(_done)
 
     async def _on_tcp(self, scope: Scope, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(scope.clients) >= _TCP_MAX_CLIENTS:
