@@ -114,10 +114,15 @@ def compute_capabilities(cap_add: Iterable[str] = (), cap_drop: Iterable[str] = 
 
 
 def compute_mask(cap_add: Iterable[str] = (), cap_drop: Iterable[str] = (), privileged: bool = False) -> int:
-    """``compute_capabilities`` as a bit mask; for ``privileged`` it is limited to what this engine holds itself
-    (a capability missing from our own bounding set can never be granted)."""
-    mask = to_mask(compute_capabilities(cap_add, cap_drop, privileged))
-    return mask & bounding_mask() if privileged else mask
+    """``compute_capabilities`` as a bit mask. ``privileged`` and ``cap_add: [ALL]`` mean "everything this engine
+    holds": a capability missing from our own bounding set can never be granted, so it is left out (a named one
+    is kept, for the caller to refuse with ``ungrantable``)."""
+    adds = list(cap_add)
+    mask = to_mask(compute_capabilities(adds, cap_drop, privileged))
+    if privileged or "ALL" in (normalize(c) for c in adds):
+        named = 0 if privileged else to_mask(c for c in adds if normalize(c) != "ALL")
+        mask &= bounding_mask() | named
+    return mask
 
 
 def bounding_mask(pid: int | str = "self") -> int:

@@ -51,6 +51,13 @@ def test_privileged_mask_is_limited_to_what_the_engine_holds():
     assert caps.compute_mask(privileged=True) & ~caps.bounding_mask() == 0
 
 
+def test_add_all_is_limited_to_what_the_engine_holds():
+    assert caps.compute_mask(cap_add=["ALL"]) & ~caps.bounding_mask() == 0
+    missing = caps.to_names(~caps.bounding_mask() & caps.to_mask(caps.all_capabilities()))
+    if missing:  # naming a withheld capability explicitly keeps it, so the plan can refuse it clearly
+        assert caps.compute_mask(cap_add=["ALL", missing[0]]) & caps.to_mask([missing[0]])
+
+
 def test_unknown_name_is_refused():
     with pytest.raises(ValueError, match="unknown capability"):
         caps.compute_capabilities(cap_add=["FLY"])
