@@ -1,7 +1,8 @@
 """The engine's configuration file, like Docker's daemon.json (``/etc/pycompose/engine.json`` or ``--config``).
 
 Keys: data-root, default-address-pools, dns, registry-mirrors, insecure-registries, log-driver, log-opts,
-default-ulimits, cgroup-parent, hosts, bridge (the default bridge's interface name). Every value is checked at start; a bad one is refused naming its key.
+default-ulimits, cgroup-parent, hosts, bridge (the default bridge's interface name), nft-table (our nftables
+table). Every value is checked at start; a bad one is refused naming its key.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ _ULIMITS = {"core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nic
             "rtprio", "rttime", "sigpending", "stack", "as"}
 _LOG_OPTS = {"max-size", "max-file", "compress", "mode", "max-buffer-size", "tag", "labels", "env"}
 _KNOWN = {"data-root", "default-address-pools", "dns", "registry-mirrors", "insecure-registries", "log-driver",
-          "log-opts", "default-ulimits", "cgroup-parent", "hosts", "debug", "dns-search", "dns-opts", "bridge"}
+          "log-opts", "default-ulimits", "cgroup-parent", "hosts", "debug", "dns-search", "dns-opts", "bridge",
+          "nft-table"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class EngineConfig:
     default_ulimits: tuple[Ulimit, ...] = ()
     cgroup_parent: str = "pycompose"
     bridge: str = "pycompose0"  # the default bridge network's interface (Docker's "bridge": docker0)
+    nft_table: str = "pycompose"  # our nftables table (inet family)
     debug: bool = False
 
 
@@ -183,6 +186,11 @@ def parse_config(raw: Any, default_root: Path | None = None) -> EngineConfig:
         if not isinstance(name, str) or not re.match(r"^[a-zA-Z0-9_.-]{1,15}$", name):
             raise _bad("bridge", f"{name!r} is not an interface name (1-15 of a-z A-Z 0-9 _ . -)")
         kwargs["bridge"] = name
+    if "nft-table" in raw:
+        table = raw["nft-table"]
+        if not isinstance(table, str) or not re.match(r"^[a-zA-Z][a-zA-Z0-9_]{0,31}$", table):
+            raise _bad("nft-table", f"{table!r} is not an nftables table name")
+        kwargs["nft_table"] = table
     if "debug" in raw:
         if not isinstance(raw["debug"], bool):
             raise _bad("debug", "must be true or false")

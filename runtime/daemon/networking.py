@@ -29,7 +29,8 @@ class Networking:
         cfg = engine.config
         self.engine = engine
         pools = [Pool(p.base, p.size) for p in cfg.default_address_pools]
-        self.svc = NetworkService(engine.root, engine.root / "run", pools=pools, default_bridge_name=default_bridge)
+        self.svc = NetworkService(engine.root, engine.root / "run", pools=pools, default_bridge_name=default_bridge,
+                                  nft_table=cfg.nft_table)
         self.dns: Any = None
         self._sync: Any = None
         self._unsubscribe: Any = None
@@ -52,7 +53,8 @@ class Networking:
         attrs = {"name": event.network_name, "type": "bridge"}
         if event.endpoint is not None:
             attrs["container"] = event.endpoint.container_id
-        self.engine.bus.publish("network", event.action, event.network_id, attrs)
+        action = {"remove": "destroy"}.get(event.action, event.action)  # Docker's word for it
+        self.engine.bus.publish("network", action, event.network_id, attrs)
 
     async def close(self) -> None:
         if self._unsubscribe is not None:

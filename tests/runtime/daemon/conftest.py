@@ -34,6 +34,7 @@ class Daemon:
     proc: subprocess.Popen[bytes]
     log: Path
     config: Path | None = None
+    prefix: str = ""
 
     @property
     def url(self) -> str:
@@ -60,16 +61,20 @@ class Daemon:
 
 
 def start_daemon(base: Path, config: dict | None = None, extra: tuple[str, ...] = ()) -> Daemon:
+    """Start (or restart, over the same ``base``) a daemon; its default bridge and nft table carry a unique
+    ``pct`` prefix so concurrent tests never share kernel objects."""
+    import secrets
+
     base.mkdir(parents=True, exist_ok=True)
     root, sock, log = base / "root", base / "engine.sock", base / "engine.log"
     args = [sys.executable, "-m", "runtime.daemon", "--host", f"unix://{sock}", "--data-root", str(root), *extra]
-    cfg_path = None
-    if config is not None:
-        cfg_path = base / "engine.json"
-        cfg_path.write_text(json.dumps(config))
-        args += ["--config", str(cfg_path)]
-    else:
-        args += ["--config", str(_empty_config(base))]
+    prefix_file = base / "prefix"
+    if not prefix_file.exists():
+        prefix_file.write_text("pct" + secrets.token_hex(3))
+    prefix = prefix_file.read_text()
+    cfg_path = base / "engine.json"
+    cfg_path.write_text(json.dumps({"bridge": f"{prefix}d0", "nft-table": prefix, **(config or {})}))
+    args += ["--config", str(cfg_path)]
     logfh = open(log, "ab")
     proc = subprocess.Popen(args, cwd=REPO, stdout=logfh, stderr=subprocess.STDOUT, start_new_session=True)
     logfh.close()
@@ -81,13 +86,45 @@ def start_daemon(base: Path, config: dict | None = None, extra: tuple[str, ...] 
             proc.kill()
             raise RuntimeError(f"daemon did not answer within 30 s: {log.read_text()}")
         time.sleep(0.02)  # polling the socket with a deadline, not synchronisation by sleep
-    return Daemon(root, sock, proc, log, cfg_path)
+    return Daemon(root, sock, proc, log, cfg_path, prefix)
 
 
-def _empty_config(base: Path) -> Path:
-    path = base / "empty-engine.json"
-    path.write_text("{}")
-    return path
+def cleanup(d: Daemon) -> None:
+    """Stop the daemon, then remove every kernel object it made (as the network tests do) and check for leaks
+    under its prefix and root only."""
+    try:
+        for c in d.client().containers.list(all=True):
+            c.remove(force=True)
+    except Exception:  # noqa: BLE001 - the daemon may be the thing that failed
+        pass
+    d.kill()
+    _reap_leftovers(d.root)
+    if os.geteuid() != 0 or not (d.root / "networks").exists():
+        return
+    from pyroute2 import IPRoute
+
+    from runtime.network.service import NetworkService
+
+    svc = NetworkService(d.root, d.root / "run", nft_table=d.prefix, default_bridge_name=f"{d.prefix}d0",
+                         enable_ip_forward=False)
+    veths = {ep.host_veth for n in svc.list() for ep in n.endpoints.values()}
+    for cid in svc.netns.list():
+        svc.destroy_sandbox(cid)
+    for cid in svc.publisher.containers():
+        svc.unpublish(cid)
+    for n in svc.list({"type": ["custom"]}):
+        svc.remove(n.id)
+    bridges = set()
+    for n in svc.list():
+        if n.bridge:
+            bridges.add(n.bridge)
+            svc._teardown(n)  # noqa: SLF001 - the default bridge is never removed through the API
+    with IPRoute() as ipr:
+        links = [ln.get("ifname") for ln in ipr.get_links()
+                 if ln.get("ifname", "").startswith(d.prefix) or ln.get("ifname") in veths | bridges]
+    mounts = [line.split()[4] for line in open("/proc/self/mountinfo") if str(d.root) in line.split()[4]]
+    leftovers = {"links": links, "nft": svc.firewall.listing(), "netns": svc.netns.list(), "mounts": mounts}
+    assert not any(leftovers.values()), f"left behind: {leftovers}"
 
 
 @pytest.fixture
@@ -96,7 +133,7 @@ def daemon(tmp_path):
     try:
         yield d
     finally:
-        d.kill()
+        cleanup(d)
 
 
 @pytest.fixture
@@ -111,13 +148,7 @@ def engine(tmp_path, busybox_tar):
             client.api.import_image_from_data(fh.read(), repository="busybox", tag="latest", changes=['CMD ["sh"]'])
         yield d
     finally:
-        try:
-            for c in d.client().containers.list(all=True):
-                c.remove(force=True)
-        except Exception:  # noqa: BLE001 - the daemon may be the thing that failed
-            pass
-        d.kill()
-        _reap_leftovers(d.root)
+        cleanup(d)
 
 
 def _reap_leftovers(root: Path) -> None:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.runtime.daemon.conftest import REPO, start_daemon
+from tests.runtime.daemon.conftest import REPO, cleanup, start_daemon
 
 
 def _raw(sock, data: bytes) -> bytes:
@@ -98,7 +98,7 @@ def test_config_values_reach_info(tmp_path):
         assert info["RegistryConfig"]["Mirrors"] == ["http://127.0.0.1:5999"]
         assert info["DefaultAddressPools"] == [{"Base": "10.99.0.0/16", "Size": 24}]
     finally:
-        d.kill()
+        cleanup(d)
 
 
 def test_socket_mode(daemon):

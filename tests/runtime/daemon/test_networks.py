@@ -1,0 +1,96 @@
+"""Networks through the docker CLI and docker-py: create/ls/rm, names resolving between containers, published
+ports, connect/disconnect, and all of it still there after the daemon is killed and restarted."""
+from __future__ import annotations
+
+import signal
+import socket
+import time
+import urllib.request
+
+import docker
+import pytest
+
+from tests.runtime.daemon.conftest import start_daemon, wait_for
+
+pytestmark = pytest.mark.root
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback only
+        return resp.read().decode()
+
+
+def test_network_cli_create_ls_rm(engine):
+    name = engine.prefix + "n1"
+    net_id = engine.cli("network", "create", "--label", "com.docker.compose.project=demo", name).stdout.strip()
+    assert len(net_id) == 64
+    listed = engine.cli("network", "ls", "--filter", "label=com.docker.compose.project=demo",
+                        "--format", "{{.Name}}").stdout.split()
+    assert listed == [name]
+    assert {"bridge", "host", "none"} <= set(engine.cli("network", "ls", "--format", "{{.Name}}").stdout.split())
+    dup = engine.cli("network", "create", name, check=False)
+    assert dup.returncode != 0 and "already exists" in dup.stderr
+    engine.cli("network", "rm", name)
+    gone = engine.cli("network", "inspect", name, check=False)
+    assert gone.returncode != 0
+
+
+def test_names_resolve_ports_publish_and_survive_a_daemon_kill(engine):
+    client = engine.client()
+    net = client.networks.create(engine.prefix + "app")
+    port = _free_port()
+    web = client.containers.run("busybox", ["httpd", "-f", "-p", "80", "-h", "/var/www"], detach=True, name="web",
+                                network=net.name, ports={"80/tcp": ("127.0.0.1", port)})
+    out = client.containers.run("busybox", ["wget", "-qO-", "http://web/"], network=net.name, remove=True)
+    assert out == b"<h1>busybox</h1>\n"
+    assert wait_for(lambda: _get(f"http://127.0.0.1:{port}/")) == "<h1>busybox</h1>\n"
+    web.reload()
+    assert web.attrs["NetworkSettings"]["Ports"]["80/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(port)}]
+    address = web.attrs["NetworkSettings"]["Networks"][net.name]["IPAddress"]
+    assert address
+    ps = engine.cli("ps", "--format", "{{.Names}} {{.Ports}}").stdout.strip()
+    assert ps == f"web 127.0.0.1:{port}->80/tcp"
+
+    engine.kill(signal.SIGKILL)
+    assert _get(f"http://127.0.0.1:{port}/") == "<h1>busybox</h1>\n"  # the port proxy lives on its own
+    restarted = start_daemon(engine.root.parent)
+    engine.proc = restarted.proc
+    client = restarted.client()
+    web = client.containers.get("web")
+    assert web.status == "running"
+    assert web.attrs["NetworkSettings"]["Networks"][net.name]["IPAddress"] == address
+    out = client.containers.run("busybox", ["wget", "-qO-", "http://web/"], network=net.name, remove=True)
+    assert out == b"<h1>busybox</h1>\n"
+    assert _get(f"http://127.0.0.1:{port}/") == "<h1>busybox</h1>\n"
+    web.remove(force=True)
+    client.networks.get(net.id).remove()
+
+
+def test_connect_disconnect_and_events(engine):
+    client = engine.client()
+    since = time.time()
+    net = client.networks.create(engine.prefix + "side")
+    box = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="joiner")
+    net.connect(box, aliases=["helper"])
+    box.reload()
+    assert net.name in box.attrs["NetworkSettings"]["Networks"]
+    peer = client.containers.run("busybox", ["nslookup", "helper", "127.0.0.11"], network=net.name, remove=True)
+    assert box.attrs["NetworkSettings"]["Networks"][net.name]["IPAddress"].encode() in peer
+    with pytest.raises(docker.errors.APIError) as err:
+        net.remove()
+    assert err.value.status_code == 409
+    net.disconnect(box)
+    box.reload()
+    assert net.name not in box.attrs["NetworkSettings"]["Networks"]
+    box.remove(force=True)
+    net.remove()
+    actions = [e["Action"] for e in client.events(since=since, until=time.time() + 0.5, decode=True,
+                                                   filters={"type": "network", "network": net.id})]
+    assert actions[0] == "create" and "connect" in actions and "disconnect" in actions
+    assert actions[-1] == "destroy"
