@@ -20,7 +20,7 @@ from runtime.cgroups.base import (
 from runtime.cgroups.blkio import device_number, v1_throttle_lines
 from runtime.cgroups.devices import DEFAULT_DEVICES, DeviceRule, v1_lines
 from runtime.cgroups.resources import check_cpuset_available
-from runtime.errors import NotFound, Unsupported
+from runtime.errors import InvalidState, NotFound, Unsupported
 
 __all__ = ["V1Manager", "CONTROLLERS", "v1_mounts"]
 
@@ -153,7 +153,11 @@ class V1Manager(CgroupManager):
                 write_text(state, "FROZEN")  # the kernel may stop at FREEZING; asking again resumes it
             return now == "FROZEN"
         write_text(state, "FROZEN")
-        wait_for(settled, timeout, f"cgroup {self.relpath} to freeze")
+        try:
+            wait_for(settled, timeout, f"cgroup {self.relpath} to freeze")
+        except InvalidState:
+            write_text(state, "THAWED")  # never leave a half-frozen container behind
+            raise
 
     def thaw(self, timeout: float = 5.0) -> None:
         state = self._freezer_state()

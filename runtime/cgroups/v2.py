@@ -145,7 +145,11 @@ class V2Manager(CgroupManager):
 
     def freeze(self, timeout: float = 5.0) -> None:
         write_text(self._freeze_file(), "1")
-        self._wait_event("frozen", 1, timeout, "to freeze")
+        try:
+            self._wait_event("frozen", 1, timeout, "to freeze")
+        except InvalidState:
+            write_text(self._freeze_file(), "0")  # never leave a half-frozen container behind
+            raise
 
     def thaw(self, timeout: float = 5.0) -> None:
         write_text(self._freeze_file(), "0")
