@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """What confinement costs on the container start path: cgroup create/apply/add/destroy, seccomp compile (cold and
-cached) and install, the whole child-side SecurityPlan - beside runc's own cgroup work where it can be timed.
+cached) and install, the whole child-side SecurityPlan. (runc does the same work inside its ~22 ms ``runc run``;
+it cannot be timed apart there, so the figures stand alone.)
 
 Run as root: ``.venv/bin/python bench/cgroups_security.py [--repeat 200]``. Cgroups go under a unique parent
 ``pycompose-bench-<hex>``, removed at the end. Prints medians and p90 per step, in milliseconds.
