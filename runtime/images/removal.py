@@ -56,18 +56,17 @@ def remove_image(store: ImageStore, ref_or_id: str, *, force: bool = False) -> l
 def prune_images(store: ImageStore, *, dangling_only: bool = True) -> dict[str, Any]:
     """Delete unused images: dangling ones (no tag), or every unused one. Docker's prune report."""
     deleted: list[dict[str, str]] = []
-    reclaimed = 0
     with store.lock:
+        before = store.disk_usage()
         for image in store.list():
             # dangling = no reference at all; a digest reference (pulled by digest) keeps an image, as in Docker
             if (dangling_only and image.references) or store.in_use(image.id):
                 continue
-            before = store.disk_usage()
             for r in store.tags.delete_image(image.id):
                 deleted.append({"Untagged": parse_reference(r).familiar()})
             store.delete_image(image.id)
             deleted.append({"Deleted": image.id})
-            reclaimed += max(0, before - store.disk_usage())
+        reclaimed = max(0, before - store.disk_usage()) if deleted else 0
     return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import threading
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Callable, Iterable, Mapping
 
@@ -25,7 +24,7 @@ from runtime.images.digest import chain_ids, digest_hex, short_id
 from runtime.images.image import Image, LayerBlob
 from runtime.images.layers import Layer, LayerStore, pid_alive
 from runtime.images.layertar import write_layer_tar
-from runtime.images.lease import Lease, Pins
+from runtime.images.lease import Lease, Pins, StoreLock
 from runtime.images.reference import Reference, is_image_id, normalize_id, parse_reference
 from runtime.images.removal import prune_images, remove_image
 from runtime.images.tags import TagIndex
@@ -62,8 +61,8 @@ class ImageStore:
         self._db.mkdir(exist_ok=True)
         self.tags = TagIndex(self.root / "repositories.json")
         self.in_use: InUse = in_use or (lambda _id: False)
-        self.lock = threading.RLock()
-        self.pins = Pins(self.lock)
+        self.lock = StoreLock(self.root / ".lock")
+        self.pins = Pins()
         self.layers.cleanup_temporaries()
         self.blobs.cleanup_ingest(pid_alive)
 
