@@ -1,6 +1,7 @@
 """Read one Compose YAML document into located containers (see ``sourcemap``), keeping file:line:col.
 
-Scalars follow the YAML 1.2 core schema, as Docker Compose's parser does (``yes``/``on`` stay strings).
+Scalars are typed as Docker Compose's parser (go-yaml v3) types them: YAML 1.2 booleans and nulls (``yes``/``on``
+stay strings), Go integer syntax including ``0440`` as octal (file modes).
 Mapping keys are always strings (their source text). Anchors and aliases are expanded (each use is a fresh
 copy, with a size budget against alias bombs); ``<<`` merge keys are applied. The Compose tags ``!reset`` and
 ``!override`` are recorded on the parent container's entry for ``merge`` to act on.
@@ -23,8 +24,8 @@ COMPOSE_TAGS = {"!reset": "reset", "!override": "override"}
 _MAX_NODES = 2_000_000  # expanded nodes per document: stops "billion laughs" alias bombs
 
 _INT_RE = re.compile(r"[-+]?[0-9]+")
-_OCT_RE = re.compile(r"0o[0-7]+")
-_HEX_RE = re.compile(r"0x[0-9a-fA-F]+")
+_OCT11_RE = re.compile(r"0[0-7]+")
+_PREFIXED_INT_RE = re.compile(r"[-+]?0([xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)")
 _FLOAT_RE = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _NULLS = {"", "~", "null", "Null", "NULL"}
 _TRUES = {"true", "True", "TRUE"}
@@ -78,20 +79,30 @@ def _compose(text: str) -> Node | None:
 
 
 def _resolve_plain(text: str) -> Any:
+    """Type an untagged plain scalar the way Docker Compose's parser (go-yaml v3) does: YAML 1.2 core booleans
+    and nulls, integers as Go's ``ParseInt(s, 0)`` reads them (``0x1f``, ``0o17``, ``0b101``, and ``0440`` as
+    octal for YAML 1.1 compatibility, which file modes rely on), underscores ignored in numbers."""
     if text in _NULLS:
         return None
     if text in _TRUES:
         return True
     if text in _FALSES:
         return False
-    if _INT_RE.fullmatch(text):
-        return int(text)
-    if _OCT_RE.fullmatch(text):
-        return int(text[2:], 8)
-    if _HEX_RE.fullmatch(text):
-        return int(text[2:], 16)
-    if _FLOAT_RE.fullmatch(text):
-        return float(text)
+    first = text[:1]
+    if not (first.isdigit() or first in "+-."):
+        return text
+    plain = text.replace("_", "")
+    if _INT_RE.fullmatch(plain):
+        sign, digits = ("-" if plain[0] == "-" else ""), plain.lstrip("+-")
+        if len(digits) > 1 and digits[0] == "0":
+            if _OCT11_RE.fullmatch(digits):
+                return int(sign + digits[1:], 8)
+            return float(plain)  # "08": not an octal integer; Go then reads it as a float
+        return int(plain)
+    if _PREFIXED_INT_RE.fullmatch(plain):
+        return int(plain, 0)
+    if _FLOAT_RE.fullmatch(plain):
+        return float(plain)
     low = text.lower()
     if low in (".inf", "+.inf"):
         return math.inf
