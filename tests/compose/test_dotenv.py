@@ -71,3 +71,21 @@ def test_errors_name_file_line_and_column(text, where, fragment):
 def test_read_dotenv_missing_file(tmp_path):
     with pytest.raises(UserError, match="not found"):
         read_dotenv(tmp_path / "nope.env")
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = st.sampled_from(["A", "b_1", "=", ":", " ", "\t", "\n", "#", "'", '"', "\\", "$", "{", "}", ":-", "?",
+                           "export ", "x", "9", "\r\n", "${A}", "$$"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=40).map("".join))
+def test_any_text_parses_or_fails_with_a_located_user_error(text):
+    try:
+        values = parse_dotenv(text, "f.env", {"A": "a"})
+    except UserError as err:
+        assert all(p.location is not None and p.location.file == "f.env" for p in err.problems)
+    else:
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in values.items())
