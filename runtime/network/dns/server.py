@@ -23,7 +23,7 @@ from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.errors import Conflict, InvalidArgument, NotFound
+from runtime.errors import Conflict, EngineError, InvalidArgument, NotFound
 from runtime.network.dns.forwarder import Forwarder, Upstream, host_upstreams, parse_upstreams
 from runtime.network.dns.listener import netns_identity, open_listeners
 from runtime.network.dns.records import Records
@@ -102,6 +102,7 @@ class DnsServer:
         # Redirect (as Docker does) wherever nft is there to do it: port 53 stays free for the container.
         self.redirect = redirect_available() if redirect is None else redirect
         self._scopes: dict[str, Scope] = {}
+        self._pending: set[object] = set()  # container ids and netns identities whose scope is being made
         self._closed = False
 
     # -- scopes --------------------------------------------------------------------------------------
@@ -119,35 +120,30 @@ class DnsServer:
         """
         if self._closed:
             raise InvalidArgument("the DNS server is closed")
-        if container_id in self._scopes:
+        if container_id in self._scopes or container_id in self._pending:
             raise Conflict(f"DNS scope for container {container_id} already exists")
         ups = host_upstreams() if upstreams is None else parse_upstreams(upstreams)
         domains = tuple(d.strip().strip(".").lower() for d in search if d.strip().strip("."))
         path = os.fspath(netns_path)
         identity = netns_identity(path)
         holder = next((s.container_id for s in self._scopes.values() if s.netns_id == identity), None)
-        if holder is not None:  # containers sharing a netns (network_mode: container:X) share its scope
-            raise Conflict(f"the network namespace {path} is already served for container {holder[:12]}")
-        redirect = self.redirect if redirect is None else redirect
+        if holder is not None or identity in self._pending:
+            # Containers sharing a netns (network_mode: container:X) share the scope of its owner.
+            raise Conflict(f"the network namespace {path} is already served for container {(holder or '?')[:12]}")
+        self._pending.update((container_id, identity))
         try:
-            udp, tcp = await open_listeners(path, self.address, 0 if redirect else self.port)
-        except FileNotFoundError as err:
-            raise NotFound(f"network namespace {path} not found") from err
-        except OSError as err:
-            if err.errno == errno.EADDRINUSE:
-                raise Conflict(f"{self.address}:{self.port} is already taken in {path}") from err
-            raise InvalidArgument(f"cannot listen on {self.address}:{self.port} in {path}: {err}") from err
-        racing = any(s.netns_id == identity for s in self._scopes.values())
-        if container_id in self._scopes or racing or self._closed:  # lost a race with a twin call or close()
-            udp.close()
-            tcp.close()
-            raise Conflict(f"DNS scope for container {container_id} already exists")
-        loop = asyncio.get_running_loop()
-        scope = Scope(container_id, path, ups, domains, udp, tcp, udp.getsockname(), loop, identity)
-        self._scopes[container_id] = scope
+            udp, tcp, redirected = await self._listen(path, self.redirect if redirect is None else redirect)
+            if self._closed:
+                udp.close()
+                tcp.close()
+                raise InvalidArgument("the DNS server is closed")
+            loop = asyncio.get_running_loop()
+            scope = Scope(container_id, path, ups, domains, udp, tcp, udp.getsockname(), loop, identity)
+            self._scopes[container_id] = scope
+        finally:
+            self._pending.difference_update((container_id, identity))
         try:
-            if redirect:
-                await install_redirect(path, self.address, scope.address[1], tcp.getsockname()[1])
+            if redirected:
                 self._track(scope, forget_mappings(path, self.address))  # off the container's start path
             loop.add_reader(udp.fileno(), self._on_udp, scope)
             scope.server = await asyncio.start_server(
@@ -156,6 +152,34 @@ class DnsServer:
             self.remove_scope(container_id)
             raise
         return scope.address
+
+    async def _listen(self, path: str, redirect: bool) -> tuple[socket.socket, socket.socket, bool]:
+        """(udp, tcp, redirected): free ports behind a DNAT when asked and possible, else port 53 itself."""
+        if redirect:
+            udp, tcp = await self._open(path, 0)
+            try:
+                await install_redirect(path, self.address, udp.getsockname()[1], tcp.getsockname()[1])
+                return udp, tcp, True
+            except EngineError as err:  # no nf_tables/nat in this kernel, no nft: serve port 53 directly
+                log.warning("DNS in %s without redirection (port 53 stays taken): %s", path, err)
+                udp.close()
+                tcp.close()
+            except BaseException:
+                udp.close()
+                tcp.close()
+                raise
+        udp, tcp = await self._open(path, self.port)
+        return udp, tcp, False
+
+    async def _open(self, path: str, port: int) -> tuple[socket.socket, socket.socket]:
+        try:
+            return await open_listeners(path, self.address, port)
+        except FileNotFoundError as err:
+            raise NotFound(f"network namespace {path} not found") from err
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise Conflict(f"{self.address}:{port} is already taken in {path}") from err
+            raise InvalidArgument(f"cannot listen on {self.address}:{port} in {path}: {err}") from err
 
     def remove_scope(self, container_id: str) -> None:
         """Stop serving the container (a no-op when it has no scope)."""

@@ -252,3 +252,12 @@ def test_no_scope_in_the_hosts_own_netns(dns_server):
     from runtime.errors import InvalidArgument
     with pytest.raises(InvalidArgument):
         dns_server.add_scope(CLIENT, "/proc/self/ns/net")
+
+
+def test_redirect_falls_back_to_port_53_without_nft(dns_server, make_netns, monkeypatch, tmp_path):
+    path = make_netns()
+    dns_server.add_endpoint("n1", WEB, "proj-web-1", aliases=["web"], ipv4="10.88.0.2")
+    dns_server.add_endpoint("n1", CLIENT, "proj-client-1", ipv4="10.88.0.4")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no nft, no nsenter to be found
+    assert dns_server.lt.run(dns_server.server.add_scope(CLIENT, path, [], redirect=True)) == ("127.0.0.11", 53)
+    assert addresses(ask(path, "web")) == ["10.88.0.2"]
