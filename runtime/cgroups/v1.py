@@ -6,6 +6,7 @@ events use the v1 eventfd interface (``cgroup.event_control`` + ``memory.oom_con
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import signal
 import time
@@ -44,12 +45,18 @@ def v1_mounts(mountinfo: str = "/proc/self/mountinfo") -> dict[str, Path]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _host_mounts() -> dict[str, Path]:
+    """This host's hierarchies, read once per process (the mount table can be long on a busy host)."""
+    return v1_mounts()
+
+
 class V1Manager(CgroupManager):
     version = 1
 
     def __init__(self, name: str, parent: str = "pycompose", mounts: dict[str, Path] | None = None) -> None:
         super().__init__(name, parent)
-        self._mounts = v1_mounts() if mounts is None else mounts
+        self._mounts = _host_mounts() if mounts is None else mounts
         if not self._mounts:
             raise Unsupported("no cgroup v1 hierarchy is mounted")
 

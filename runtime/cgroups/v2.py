@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import functools
 import os
 import select
 import signal
@@ -45,12 +46,18 @@ def v2_mountpoint(mountinfo: str = "/proc/self/mountinfo") -> Path | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _host_mountpoint() -> Path | None:
+    """The unified hierarchy's mountpoint, read once per process."""
+    return v2_mountpoint()
+
+
 class V2Manager(CgroupManager):
     version = 2
 
     def __init__(self, name: str, parent: str = "pycompose", root: Path | str | None = None) -> None:
         super().__init__(name, parent)
-        found = Path(root) if root is not None else v2_mountpoint()
+        found = Path(root) if root is not None else _host_mountpoint()
         if found is None:
             raise Unsupported("no cgroup2 hierarchy is mounted")
         self.root = found
