@@ -117,3 +117,26 @@ def test_template_variables():
     assert {n: (v.required, v.default, v.alternate) for n, v in found.items()} == {
         "A": (False, "x", None), "B": (True, None, None), "C": (False, None, None),
         "D": (False, None, "alt"), "E": (False, "${F}", None), "F": (False, None, None)}
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = st.sampled_from(["$", "{", "}", ":", "-", "+", "?", "SET", "UNSET", "EMPTY", "x", " ", "$$", "${", "_1"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=20).map("".join))
+def test_any_text_interpolates_or_fails_cleanly(text):
+    try:
+        out = substitute(text, ENV.get)
+    except (TemplateError, ValueError):
+        return
+    assert isinstance(out, str)
+    template_variables(text)  # never raises
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=30))
+def test_escaped_text_comes_back_unchanged(text):
+    assert substitute(text.replace("$", "$$"), ENV.get) == text
