@@ -124,6 +124,7 @@ def _tag(node: Node) -> str | None:
 
 
 _new_location = object.__new__
+_FAST_LOCATION = "__slots__" not in vars(Location)  # the shortcut needs an instance __dict__
 
 
 class _Builder:
@@ -133,8 +134,10 @@ class _Builder:
         self.active: set[int] = set()
 
     def loc(self, node: Node) -> Location:
-        # Hot path (every node): fill the frozen dataclass directly, skipping its __init__/__setattr__ checks.
         mark = node.start_mark
+        if not _FAST_LOCATION:
+            return Location(self.filename, mark.line + 1, mark.column + 1)
+        # Hot path (every node): fill the frozen dataclass directly, skipping its __init__/__setattr__ checks.
         loc = _new_location(Location)
         loc.__dict__.update(file=self.filename, line=mark.line + 1, column=mark.column + 1)
         return loc
