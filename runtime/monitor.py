@@ -235,14 +235,16 @@ class _Monitor:
             os.set_blocking(self.stdin_fd, False)
         self.pidfd = os.pidfd_open(self.pid)
         self.sel.register(self.pidfd, selectors.EVENT_READ, "exit")
-        _send_line(self.conn, {"pid": self.pid, "monitor_pid": os.getpid()})
-        if self.helper:
+        if not self.helper:
+            _send_line(self.conn, {"pid": self.pid, "monitor_pid": os.getpid()})
+        else:
             try:
                 self._exec_helper()
             except OSError:  # the helper is gone or broken: the Python loop does the same work
                 if not self.exec_mode and req.get("log_path"):
                     log = req["spec"].get("log") or {}
                     self.log = JsonLog(req["log_path"], int(log.get("max_size") or 0), int(log.get("max_file") or 1))
+                _send_line(self.conn, {"pid": self.pid, "monitor_pid": os.getpid()})
         attach = req.get("attach")
         if attach:
             client = self._add_client(self.conn)
@@ -274,11 +276,12 @@ class _Monitor:
             args += ["-l", str(self.listener.fileno()), "-u", req["socket"]]
             keep.append(self.listener.fileno())
         attach = req.get("attach")
+        args += ["-c", str(self.conn.fileno())]  # the helper sends the launch reply on it
+        keep.append(self.conn.fileno())
         if attach:
             flags = "".join(f for f, key in (("i", "stdin"), ("o", "stdout"), ("e", "stderr"))
                             if attach.get(key, key != "stdin"))
-            args += ["-c", str(self.conn.fileno()), "-a", flags or "-"]
-            keep.append(self.conn.fileno())
+            args += ["-a", flags or "-"]
         if self.stdin_once:
             args.append("-S")
         if not self.exec_mode and req.get("log_path"):

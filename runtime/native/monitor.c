@@ -8,7 +8,7 @@
  *
  * Arguments (all numbers are fds unless said otherwise; -1 = none):
  *   -p PID -f PIDFD -o OUT -e ERR -t (OUT is a pty master: raw output, stdin goes there too) -i STDIN -l LISTEN
- *   -c CONN (an attached client: -a its flags, any of "ioe") -S (stdin_once) -L LOGPATH -s MAXSIZE -m MAXFILE
+ *   -c CONN (the launch connection: gets the launch reply; attached if -a gives flags, any of "ioe") -S (stdin_once) -L LOGPATH -s MAXSIZE -m MAXFILE
  *   -x EXITPATH -O OOMFILE (repeatable) -b OOM_BEFORE -u SOCKETPATH (unlinked at exit)
  */
 #define _GNU_SOURCE
@@ -420,7 +420,13 @@ int main(int argc, char **argv) {
     if (tty && stdin_fd >= 0) stdin_fd = out_fd;
     set_events(pidfd, EPOLLIN, &tag_pid, &ev_pid);
     if (listen_fd >= 0) { fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK); set_events(listen_fd, EPOLLIN, &tag_listen, &ev_listen); }
-    if (conn >= 0) { struct client *c = client_add(conn); if (c) attach(c, conn_flags, 0); }
+    if (conn >= 0) { /* the launch connection: the reply says we run; then it is an attached client or done */
+        char reply[96];
+        int n = snprintf(reply, sizeof reply, "{\"pid\": %d, \"monitor_pid\": %d}\n", child_pid, (int)getpid());
+        if (send(conn, reply, (size_t)n, MSG_NOSIGNAL) != n) { close(conn); conn = -1; }
+    }
+    if (conn >= 0 && *conn_flags) { struct client *c = client_add(conn); if (c) attach(c, conn_flags, 0); }
+    else if (conn >= 0) close(conn);
 
     int exited = 0;
     while (!exited) {

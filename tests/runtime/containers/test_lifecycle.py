@@ -240,17 +240,22 @@ def test_joins_a_given_network_namespace(svc, rootfs, netns_file):
     assert out.strip() == f"net:[{os.stat(netns_file).st_ino}]"
 
 
-def test_monitor_is_the_small_helper_when_a_compiler_exists(svc, rootfs):
+def test_monitor_is_the_small_helper_when_a_compiler_exists(tmp_path, rootfs, cgroup_parent, monkeypatch):
     import shutil
 
     if shutil.which("cc") is None and shutil.which("gcc") is None:
         pytest.skip("no C compiler: the Python monitor loop is used")
-    cid = svc.create(None, _spec(rootfs, "sleep", "100"))
-    svc.start(cid)
-    st = json.loads((svc.dir / cid / "state.json").read_text())
-    assert os.path.basename(os.readlink(f"/proc/{st['monitor_pid']}/exe")).startswith("pycompose-monitor-")
-    assert os.getsid(st["monitor_pid"]) == st["monitor_pid"]  # its own session: not tied to the engine
-    svc.remove(cid, force=True)
+    monkeypatch.delenv("PYCOMPOSE_PYTHON_MONITOR", raising=False)
+    svc = ContainerService(tmp_path / "c", cgroup_parent=cgroup_parent)
+    try:
+        cid = svc.create(None, _spec(rootfs, "sleep", "100"))
+        svc.start(cid)
+        st = json.loads((svc.dir / cid / "state.json").read_text())
+        assert os.path.basename(os.readlink(f"/proc/{st['monitor_pid']}/exe")).startswith("pycompose-monitor-")
+        assert os.getsid(st["monitor_pid"]) == st["monitor_pid"]  # its own session: not tied to the engine
+        svc.remove(cid, force=True)
+    finally:
+        svc.close()
 
 
 def test_python_monitor_fallback(tmp_path, rootfs, cgroup_parent, monkeypatch):
