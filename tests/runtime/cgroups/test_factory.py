@@ -72,3 +72,16 @@ def test_bad_names_are_refused(name):
 def test_bad_parent_is_refused():
     with pytest.raises(InvalidArgument):
         V2Manager("x", "a/../b", root="/sys/fs/cgroup")
+
+
+def test_host_features_match_the_hierarchies():
+    from runtime.cgroups.features import feature_warnings, host_features
+    f = host_features()
+    assert f["CgroupVersion"] == ("2" if detect_mode() is CgroupMode.V2 else "1")
+    if detect_mode() is not CgroupMode.V2:
+        mounts = v1_mounts()
+        assert f["MemoryLimit"] == ("memory" in mounts)
+        assert f["PidsLimit"] == ("pids" in mounts)
+        assert f["SwapLimit"] == (("memory" in mounts)
+                                  and (mounts["memory"] / "memory.memsw.limit_in_bytes").exists())
+    assert all(w.startswith("WARNING: No ") for w in feature_warnings())
