@@ -116,3 +116,11 @@ def test_lowering_oom_score_without_cap_sys_resource_is_refused_up_front():
     with pytest.raises(InvalidArgument, match="CAP_SYS_RESOURCE"):
         build_plan(oom_score_adj=own - 1)
     assert build_plan(oom_score_adj=min(own + 1, 1000)).oom_score_adj == min(own + 1, 1000)
+
+
+def test_security_options_reflect_the_host():
+    from runtime.security.features import seccomp_supported, security_options
+    opts = security_options()
+    assert ("name=seccomp,profile=builtin" in opts) == seccomp_supported()
+    assert seccomp_supported()  # this machine has libseccomp2 and a seccomp-capable kernel
+    assert "name=no-new-privileges" in security_options(no_new_privileges=True)
