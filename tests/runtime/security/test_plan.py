@@ -122,5 +122,4 @@ def test_security_options_reflect_the_host():
     from runtime.security.features import seccomp_supported, security_options
     opts = security_options()
     assert ("name=seccomp,profile=builtin" in opts) == seccomp_supported()
-    assert seccomp_supported()  # this machine has libseccomp2 and a seccomp-capable kernel
     assert "name=no-new-privileges" in security_options(no_new_privileges=True)
