@@ -3,7 +3,7 @@
 ``KEY=value`` (or ``KEY: value``), an optional ``export`` prefix, ``#`` comment lines and inline comments
 (`` #`` after an unquoted value), single quotes (literal, may span lines), double quotes (escapes ``\\n \\t
 \\r \\\\ \\" \\$``, may span lines), unquoted values trimmed. Unquoted and double-quoted values are
-interpolated (``${VAR:-x}`` and friends) against the variables defined above them, then the environment.
+interpolated (``${VAR:-x}`` and friends) against the environment, then the variables defined above them.
 A bare ``KEY`` takes its value from the environment (and is skipped when unset there).
 """
 from __future__ import annotations
@@ -40,9 +40,9 @@ class _Parser:
         return UserError.single(message, location=self.location(pos))
 
     def lookup(self, name: str) -> str | None:
-        if name in self.values:
-            return self.values[name]
-        return self.environment.get(name)
+        # The process environment first: it wins over the file in the end, so references agree with it.
+        value = self.environment.get(name)
+        return value if value is not None else self.values.get(name)
 
     def expand(self, raw: str, start: int) -> str:
         try:

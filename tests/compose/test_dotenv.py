@@ -39,10 +39,11 @@ def test_syntax(text, expected):
     assert parse_dotenv(text) == expected
 
 
-def test_values_see_the_environment_after_earlier_lines():
+def test_values_see_the_environment_before_earlier_lines():
+    # the process environment wins over .env in the end, so a reference sees its value too
     env = {"HOME_DIR": "/home/u", "A": "env"}
-    assert parse_dotenv("A=file\nB=$A\nC=${HOME_DIR}/x", environment=env) == {
-        "A": "file", "B": "file", "C": "/home/u/x"}
+    assert parse_dotenv("A=file\nB=$A\nC=${HOME_DIR}/x\nD=${E:-}\nE=e\nF=$E", environment=env) == {
+        "A": "file", "B": "env", "C": "/home/u/x", "D": "", "E": "e", "F": "e"}
 
 
 def test_bare_key_passes_the_environment_through():
