@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from compose.canonical import canonicalize  # noqa: E402
 from compose.graph import ServiceGraph  # noqa: E402
-from compose.loader import LoadOptions, load  # noqa: E402
+from compose.loader import LoadOptions, load, paused_gc  # noqa: E402
 from compose.model import Project  # noqa: E402
 from compose.project import validate_loaded  # noqa: E402
 
@@ -52,19 +52,23 @@ def main() -> None:
         path = Path(tmp) / "compose.yaml"
         path.write_text(generate(n))
         best: dict[str, float] = {}
+        best_cpu = float("inf")
         for _ in range(rounds):
             stages: dict[str, float] = {}
-            t0 = time.perf_counter()
-            result = load(LoadOptions(cwd=Path(tmp), environ={}))
-            t1 = time.perf_counter()
-            validate_loaded(result)
-            t2 = time.perf_counter()
-            canonical = canonicalize(result.config, result.project_dir, result.environment)
-            project = Project.from_dict(canonical, result.project_name)
-            t3 = time.perf_counter()
-            graph = ServiceGraph(project)
-            levels = graph.levels()
-            t4 = time.perf_counter()
+            c0 = time.process_time()
+            with paused_gc():  # as compose.project.load_project runs it
+                t0 = time.perf_counter()
+                result = load(LoadOptions(cwd=Path(tmp), environ={}))
+                t1 = time.perf_counter()
+                validate_loaded(result)
+                t2 = time.perf_counter()
+                canonical = canonicalize(result.config, result.project_dir, result.environment)
+                project = Project.from_dict(canonical, result.project_name)
+                t3 = time.perf_counter()
+                graph = ServiceGraph(project)
+                levels = graph.levels()
+                t4 = time.perf_counter()
+            best_cpu = min(best_cpu, time.process_time() - c0)
             stages = {"load (read+interpolate+merge)": t1 - t0, "validate (schema+checks)": t2 - t1,
                       "canonical+model": t3 - t2, "graph+levels": t4 - t3, "TOTAL": t4 - t0}
             for k, v in stages.items():
@@ -73,6 +77,7 @@ def main() -> None:
               f"best of {rounds}")
         for k, v in best.items():
             print(f"  {k:32s} {v * 1000:8.1f} ms")
+        print(f"  (best cpu time of a round: {best_cpu * 1000:.1f} ms; wall times suffer when the machine is busy)")
         print(f"  goal: TOTAL < 1000 ms -> {'OK' if best['TOTAL'] < 1.0 else 'SLOWER THAN GOAL'}")
 
 
