@@ -272,3 +272,17 @@ def test_python_monitor_fallback(tmp_path, rootfs, cgroup_parent, monkeypatch):
         service.remove(cid)
     finally:
         service.close()
+
+
+def test_containers_outlive_a_killed_fork_server_and_a_new_one_is_started(svc, rootfs):
+    import signal as _signal
+
+    cid = svc.create(None, _spec(rootfs, "sleep", "100"))
+    svc.start(cid)
+    server = svc._forkserver._proc  # noqa: SLF001 - the test kills the engine-side helper on purpose
+    server.send_signal(_signal.SIGKILL)
+    server.wait()
+    assert svc.inspect(cid).status == "running"
+    assert run(svc, rootfs, "echo", "again") == (0, "again\n", "")  # a fresh fork server
+    svc.kill(cid, "KILL")
+    assert svc.wait(cid, 10) == 137
