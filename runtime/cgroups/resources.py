@@ -2,6 +2,7 @@
 conversions v1 and v2 share (Docker's ``cpus`` to a CFS quota, v1 shares/weights to v2 weights, as runc does)."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -82,8 +83,9 @@ def _validate(r: Resources) -> None:
         raise InvalidArgument(f"Invalid value: {r.memory_swappiness}, valid memory swappiness range is 0-100")
     if r.nano_cpus and (r.cpu_quota or r.cpu_period):
         raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period/Quota cannot both be set")
-    if r.nano_cpus < 0:
-        raise InvalidArgument("Range of CPUs is from 0.01 to the number of CPUs available on the machine")
+    ncpu = os.cpu_count() or 1
+    if r.nano_cpus < 0 or 0 < r.nano_cpus < 10_000_000 or r.nano_cpus > ncpu * 1_000_000_000:
+        raise InvalidArgument(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available")
     if r.cpu_period and not 1000 <= r.cpu_period <= 1_000_000:
         raise InvalidArgument("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
     if r.cpu_quota and 0 < r.cpu_quota < 1000:

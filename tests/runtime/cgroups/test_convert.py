@@ -30,7 +30,7 @@ def test_cpus_to_quota():
 
 
 def test_quota_period_from_nano_cpus_and_quota():
-    assert Resources(nano_cpus=2_000_000_000).quota_period() == (200000, 100000)
+    assert Resources(nano_cpus=750_000_000).quota_period() == (75000, 100000)
     assert Resources(cpu_quota=30000, cpu_period=60000).quota_period() == (30000, 60000)
     assert Resources().quota_period() == (-1, 100000)
 
@@ -56,6 +56,8 @@ def test_docker_default_swap_is_as_much_again():
     ({"cpu_period": 10}, "CPU cfs period"),
     ({"cpu_quota": 10}, "CPU cfs quota"),
     ({"blkio_weight": 5}, "blkio weight"),
+    ({"nano_cpus": 1_000_000}, "Range of CPUs is from 0.01"),
+    ({"nano_cpus": 10**12}, "Range of CPUs is from 0.01"),
     ({"memory_swappiness": 101}, "swappiness"),
 ])
 def test_resources_reject_what_docker_rejects(kw, msg):
@@ -98,7 +100,7 @@ def test_device_fields_accept_json_lists():
 def test_v2_writes_cover_every_limit():
     """What the v2 manager writes (this host's unified hierarchy has no controllers to write them to)."""
     from runtime.cgroups.v2 import v2_writes
-    res = Resources(memory=64 * MB, memory_reservation=32 * MB, memory_swap=96 * MB, nano_cpus=1_500_000_000,
+    res = Resources(memory=64 * MB, memory_reservation=32 * MB, memory_swap=96 * MB, nano_cpus=500_000_000,
                     cpu_shares=1024, cpuset_cpus="0-1", cpuset_mems="0", pids_limit=50, blkio_weight=500,
                     blkio_read_bps=(("8:0", 1000),), blkio_weight_device=(("8:0", 300),))
     writes, warnings = v2_writes(res)
@@ -106,7 +108,7 @@ def test_v2_writes_cover_every_limit():
         ("memory", "memory.max", str(64 * MB)),
         ("memory", "memory.swap.max", str(32 * MB)),
         ("memory", "memory.low", str(32 * MB)),
-        ("cpu", "cpu.max", "150000 100000"),
+        ("cpu", "cpu.max", "50000 100000"),
         ("cpu", "cpu.weight", "39"),
         ("cpuset", "cpuset.cpus", "0-1"),
         ("cpuset", "cpuset.mems", "0"),

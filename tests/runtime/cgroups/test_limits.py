@@ -107,14 +107,14 @@ def test_pids_limit_makes_fork_fail(manager, park):
 
 def test_cpu_quota_and_shares_written(manager):
     _needs(manager, "cpu")
-    assert manager.apply(Resources(nano_cpus=1_500_000_000, cpu_shares=512)) == []
+    assert manager.apply(Resources(nano_cpus=500_000_000, cpu_shares=512)) == []
     if manager.version == 1:
         cpu = manager.paths()["cpu"]
-        assert (cpu / "cpu.cfs_quota_us").read_text().strip() == "150000"
+        assert (cpu / "cpu.cfs_quota_us").read_text().strip() == "50000"
         assert (cpu / "cpu.cfs_period_us").read_text().strip() == "100000"
         assert (cpu / "cpu.shares").read_text().strip() == "512"
     else:
-        assert (manager.path / "cpu.max").read_text().split() == ["150000", "100000"]
+        assert (manager.path / "cpu.max").read_text().split() == ["50000", "100000"]
         assert (manager.path / "cpu.weight").read_text().strip() == "20"
 
 
