@@ -22,6 +22,7 @@ from runtime.images.config import host_platform
 from runtime.images.digest import HashingReader, chain_ids, digest_hex, sha256_digest
 from runtime.images.image import Image, LayerBlob
 from runtime.images.reference import parse_reference
+from runtime.images.lease import Lease
 from runtime.images.store import ImageStore
 from runtime.images.unpack import open_decompressed
 
@@ -176,7 +177,7 @@ def _clean(name: str) -> str:
     return name.lstrip("/")
 
 
-def _load_docker(store: ImageStore, reader: _ArchiveReader, lease) -> list[str]:
+def _load_docker(store: ImageStore, reader: _ArchiveReader, lease: Lease) -> list[str]:
     messages: list[str] = []
     entries = reader.json("manifest.json")
     if not isinstance(entries, list):
@@ -189,7 +190,7 @@ def _load_docker(store: ImageStore, reader: _ArchiveReader, lease) -> list[str]:
         if len(paths) != len(diff_ids):
             raise InvalidArgument(f"image archive: {entry['Config']}: {len(paths)} layers for {len(diff_ids)} diff ids")
         lease.add(*chain_ids(diff_ids))
-        blobs = [_ensure_layer(store, reader, parent, diff_id, path, None)
+        blobs = [_ensure_layer(store, reader, parent, diff_id, path, None, lease)
                  for parent, diff_id, path in zip([None, *chain_ids(diff_ids)], diff_ids, paths)]
         tags = [parse_reference(t) for t in entry.get("RepoTags") or []]
         image = store.add_image(config, blobs, references=tags)
@@ -197,7 +198,7 @@ def _load_docker(store: ImageStore, reader: _ArchiveReader, lease) -> list[str]:
     return messages
 
 
-def _load_oci(store: ImageStore, reader: _ArchiveReader, lease) -> list[str]:
+def _load_oci(store: ImageStore, reader: _ArchiveReader, lease: Lease) -> list[str]:
     messages: list[str] = []
     index = reader.json("index.json")
     for desc, name in _manifests(reader, index.get("manifests") or [], None):
@@ -214,7 +215,7 @@ def _load_oci(store: ImageStore, reader: _ArchiveReader, lease) -> list[str]:
         if len(layers) != len(diff_ids):
             raise InvalidArgument(f"image archive: manifest has {len(layers)} layers for {len(diff_ids)} diff ids")
         lease.add(*chain_ids(diff_ids), *(layer["digest"] for layer in layers))
-        blobs = [_ensure_layer(store, reader, parent, diff_id, reader.blob(layer["digest"]), layer)
+        blobs = [_ensure_layer(store, reader, parent, diff_id, reader.blob(layer["digest"]), layer, lease)
                  for parent, diff_id, layer in zip([None, *chain_ids(diff_ids)], diff_ids, layers)]
         refs = [name] if name else []
         image = store.add_image(config, blobs, references=refs)
@@ -246,10 +247,11 @@ def _manifests(reader: _ArchiveReader, descs: list[dict[str, Any]], name: Any):
 
 
 def _ensure_layer(store: ImageStore, reader: _ArchiveReader, parent: str | None, diff_id: str, path: str,
-                  descriptor: dict[str, Any] | None) -> LayerBlob:
+                  descriptor: dict[str, Any] | None, lease: Lease) -> LayerBlob:
     chain = diff_id if parent is None else sha256_digest(f"{parent} {diff_id}".encode())
     existing = store.find_layer_blob(diff_id) if store.layers.has(chain) else None
     if existing is not None:
+        lease.add(existing.digest)
         return existing
     label = f"layer {diff_id[:19]}"
     media = (descriptor or {}).get("mediaType", "")
@@ -259,5 +261,5 @@ def _ensure_layer(store: ImageStore, reader: _ArchiveReader, parent: str | None,
             store.layers.create(parent, HashingReader(reader.open(path), sink=writer), expected_diff_id=diff_id,
                                 label=label, verify=writer.commit)
         return LayerBlob(digest, media, store.blobs.size(digest))
-    _layer, blob = store.add_layer(parent, reader.open(path), label=label, expected_diff_id=diff_id)
+    _layer, blob = store.add_layer(parent, reader.open(path), label=label, expected_diff_id=diff_id, lease=lease)
     return blob

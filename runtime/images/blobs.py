@@ -44,7 +44,8 @@ class BlobWriter:
     def digest(self) -> str:
         return "sha256:" + self._hash.hexdigest()
 
-    def commit(self) -> str:
+    def commit(self, pin: Callable[[str], None] | None = None) -> str:
+        """Verify and publish; ``pin(digest)`` runs just before the blob becomes visible (see ``Lease``)."""
         digest = self.digest
         if self._expected is not None and digest != self._expected:
             self.abort()
@@ -57,6 +58,8 @@ class BlobWriter:
         target = self._store.path(digest)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(self._tmp, 0o644)
+        if pin is not None:
+            pin(digest)
         os.rename(self._tmp, target)
         return digest
 
@@ -105,10 +108,11 @@ class BlobStore:
     def writer(self, expected: str | None = None, label: str = "blob") -> BlobWriter:
         return BlobWriter(self, expected, label)
 
-    def put(self, data: bytes, expected: str | None = None, label: str = "blob") -> str:
+    def put(self, data: bytes, expected: str | None = None, label: str = "blob",
+            pin: Callable[[str], None] | None = None) -> str:
         with self.writer(expected, label) as w:
             w.write(data)
-            return w.commit()
+            return w.commit(pin)
 
     def delete(self, digest: str) -> None:
         self.path(digest).unlink(missing_ok=True)

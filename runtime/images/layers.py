@@ -61,12 +61,14 @@ class LayerStore:
         return [self.get(c) for c in chain_ids(diff_ids)]
 
     def create(self, parent: str | None, stream: BinaryIO, *, expected_diff_id: str | None = None,
-               label: str = "layer", verify: Callable[[], None] | None = None) -> Layer:
+               label: str = "layer", verify: Callable[[], None] | None = None,
+               pin: Callable[[str], None] | None = None) -> Layer:
         """Unpack ``stream`` (plain/gzip/zstd tar) as the layer above chain id ``parent``.
 
         If the resulting layer already exists the new copy is discarded and the existing one returned.
         Raises ``DigestMismatch`` when the content's diff id is not ``expected_diff_id``. ``verify`` runs after the
-        stream is consumed and before the layer is published (e.g. to check the compressed blob's digest).
+        stream is consumed and before the layer is published (e.g. to check the compressed blob's digest);
+        ``pin(chain_id)`` just before it becomes visible (see ``Lease``).
         """
         tmp = Path(tempfile.mkdtemp(dir=self.dir, prefix=f".tmp-{os.getpid()}-"))
         try:
@@ -82,6 +84,8 @@ class LayerStore:
             meta = {"chain_id": chain_id, "diff_id": result.diff_id, "parent": parent,
                     "size": result.size, "tar_size": result.tar_size}
             write_json_atomic(tmp / _META, meta)
+            if pin is not None:
+                pin(chain_id)
             final = self._path(chain_id)
             try:
                 os.rename(tmp, final)

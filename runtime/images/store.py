@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import tempfile
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Callable, Iterable, Mapping
 
@@ -20,7 +21,7 @@ from runtime.errors import InvalidArgument, NotFound
 from runtime.images._atomic import read_json, write_json_atomic
 from runtime.images.blobs import BlobStore
 from runtime.images.config import apply_changes, config_bytes, new_config, now_rfc3339
-from runtime.images.digest import chain_ids, digest_hex, short_id
+from runtime.images.digest import chain_ids, digest_hex, sha256_digest, short_id
 from runtime.images.image import Image, LayerBlob
 from runtime.images.layers import Layer, LayerStore, pid_alive
 from runtime.images.layertar import write_layer_tar
@@ -147,16 +148,20 @@ class ImageStore:
 
         ``config`` is stored verbatim (its sha256 is the image id). Existing records are merged, not replaced.
         """
-        image_id = self.blobs.put(config, label="image config")
         cfg = _json(config)
+        image_id = sha256_digest(config)
         diff_ids = (cfg.get("rootfs") or {}).get("diff_ids") or []
         blobs = list(blobs)
         if len(blobs) != len(diff_ids):
             raise InvalidArgument(f"image {short_id(image_id)}: {len(blobs)} layer blobs for {len(diff_ids)} diff ids")
-        for chain in chain_ids(diff_ids):
-            if not self.layers.has(chain):
-                raise InvalidArgument(f"image {short_id(image_id)}: layer {chain} is not in the store")
-        with self.lock:
+        with self.lock:  # garbage collection holds it too: nothing referenced below vanishes meanwhile
+            for chain in chain_ids(diff_ids):
+                if not self.layers.has(chain):
+                    raise InvalidArgument(f"image {short_id(image_id)}: layer {chain} is not in the store")
+            for blob in blobs:
+                if not self.blobs.has(blob.digest):
+                    raise InvalidArgument(f"image {short_id(image_id)}: layer blob {blob.digest} is not in the store")
+            self.blobs.put(config, image_id, label="image config")
             path = self._db / f"{digest_hex(image_id)}.json"
             record = read_json(path, {}) or {}
             record["layers"] = [b.descriptor() for b in blobs]
@@ -178,14 +183,18 @@ class ImageStore:
         write_json_atomic(path, record)
 
     def add_layer(self, parent: str | None, tar_stream: BinaryIO, *, label: str = "layer",
-                  expected_diff_id: str | None = None) -> tuple[Layer, LayerBlob]:
-        """Unpack a (plain/gzip/zstd) layer tar above chain id ``parent`` and keep it gzip-compressed as a blob."""
+                  expected_diff_id: str | None = None, lease: Lease | None = None) -> tuple[Layer, LayerBlob]:
+        """Unpack a (plain/gzip/zstd) layer tar above chain id ``parent`` and keep it gzip-compressed as a blob.
+
+        Until an image references them, the new layer and blob are only safe from garbage collection under a
+        ``lease`` (``import_rootfs`` and ``commit`` hold one)."""
         source = open_decompressed(tar_stream)
+        pin = lease.add if lease is not None else None
         with self.blobs.writer(label=label) as writer:
             with gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=_GZIP_LEVEL, mtime=0) as gz:  # type: ignore[arg-type]
                 layer = self.layers.create(parent, _Tee(source, gz), label=label,  # type: ignore[arg-type]
-                                           expected_diff_id=expected_diff_id)
-            digest = writer.commit()
+                                           expected_diff_id=expected_diff_id, pin=pin)
+            digest = writer.commit(pin)
             blob = LayerBlob(digest, MEDIA_LAYER_GZIP, writer.size)
         return layer, blob
 
@@ -200,12 +209,14 @@ class ImageStore:
             with open(source, "rb") as fh:
                 return self.import_rootfs(fh, reference, changes, comment=comment, message=message)
         ref = parse_reference(reference) if reference else None
-        layer, blob = self.add_layer(None, source, label="imported rootfs")
-        created = now_rfc3339()
-        history = [{"created": created, "created_by": "", "comment": comment or "Imported from -"}]
-        cfg = new_config([layer.diff_id], container_config=apply_changes({}, changes), history=history,
-                         created=created, comment=comment or message or None)
-        return self.add_image(config_bytes(cfg), [blob], references=[ref] if ref else [])
+        container_config = apply_changes({}, changes)
+        with self.lease() as lease:
+            layer, blob = self.add_layer(None, source, label="imported rootfs", lease=lease)
+            created = now_rfc3339()
+            history = [{"created": created, "created_by": "", "comment": comment or "Imported from -"}]
+            cfg = new_config([layer.diff_id], container_config=container_config, history=history,
+                             created=created, comment=comment or message or None)
+            return self.add_image(config_bytes(cfg), [blob], references=[ref] if ref else [])
 
     def create_layer_from_dir(self, diff_dir: Path, parent: str | None = None) -> Layer:
         """A layer from a directory (e.g. an overlay upper dir; its whiteouts become ``.wh.`` entries), above the
@@ -213,13 +224,12 @@ class ImageStore:
         ``commit`` to make one."""
         return self._layer_from_dir(Path(diff_dir), parent)[0]
 
-    def _layer_from_dir(self, diff_dir: Path, parent: str | None) -> tuple[Layer, LayerBlob]:
-        import tempfile
-
+    def _layer_from_dir(self, diff_dir: Path, parent: str | None,
+                        lease: Lease | None = None) -> tuple[Layer, LayerBlob]:
         with tempfile.TemporaryFile(dir=self.root) as spool:
             write_layer_tar(diff_dir, spool)  # type: ignore[arg-type]
             spool.seek(0)
-            return self.add_layer(parent, spool, label=f"layer from {diff_dir}")
+            return self.add_layer(parent, spool, label=f"layer from {diff_dir}", lease=lease)
 
     def commit(self, parent_image: str | Image | None, layer_tar: BinaryIO | Path | None,
                config_changes: Mapping[str, Any] | Iterable[str] | None = None, reference: str | None = None, *,
@@ -233,26 +243,27 @@ class ImageStore:
         entry: dict[str, Any] = {"created": now_rfc3339(), "created_by": created_by}
         if comment:
             entry["comment"] = comment
-        if layer_tar is not None:
-            top = parent.layers[-1].chain_id if parent and parent.layers else None
-            if isinstance(layer_tar, Path) and layer_tar.is_dir():
-                layer, blob = self._layer_from_dir(layer_tar, top)
-            elif isinstance(layer_tar, Path):
-                with open(layer_tar, "rb") as fh:
-                    layer, blob = self.add_layer(top, fh)
-            else:
-                layer, blob = self.add_layer(top, layer_tar)
-            diff_ids.append(layer.diff_id)
-            blobs.append(blob)
-        else:
-            entry["empty_layer"] = True
         cfg = dict(base_cfg)
-        cfg["created"] = entry["created"]
         cfg["config"] = apply_changes(base_cfg.get("config") or {}, config_changes)
-        cfg["rootfs"] = {"type": "layers", "diff_ids": diff_ids}
-        cfg["history"] = list(base_cfg.get("history") or []) + [entry]
         refs = [parse_reference(reference)] if reference else []
-        return self.add_image(config_bytes(cfg), blobs, references=refs)
+        with self.lease() as lease:
+            if layer_tar is not None:
+                top = parent.layers[-1].chain_id if parent and parent.layers else None
+                if isinstance(layer_tar, Path) and layer_tar.is_dir():
+                    layer, blob = self._layer_from_dir(layer_tar, top, lease)
+                elif isinstance(layer_tar, Path):
+                    with open(layer_tar, "rb") as fh:
+                        layer, blob = self.add_layer(top, fh, lease=lease)
+                else:
+                    layer, blob = self.add_layer(top, layer_tar, lease=lease)
+                diff_ids.append(layer.diff_id)
+                blobs.append(blob)
+            else:
+                entry["empty_layer"] = True
+            cfg["created"] = entry["created"]
+            cfg["rootfs"] = {"type": "layers", "diff_ids": diff_ids}
+            cfg["history"] = list(base_cfg.get("history") or []) + [entry]
+            return self.add_image(config_bytes(cfg), blobs, references=refs)
 
     def find_layer_blob(self, diff_id: str) -> LayerBlob | None:
         """A stored blob of the layer with ``diff_id``, from any image that has it (to skip re-compressing)."""

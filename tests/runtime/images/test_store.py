@@ -196,3 +196,12 @@ def test_empty_rootfs_and_scratch_commit(store):
     image = store.commit(None, None, {"Cmd": ["x"]}, "scratchy")
     assert image.layer_dirs() == [] and image.config == {"Cmd": ["x"]}
     assert store.resolve("scratchy").id == image.id
+
+
+def test_lease_protects_new_layer_from_garbage_collection(store):
+    with store.lease() as lease:
+        layer, blob = store.add_layer(None, _tar({"f": b"x"}), lease=lease)
+        store.collect_garbage()  # e.g. another client's rmi, while this layer waits for its image record
+        assert store.layers.has(layer.chain_id) and store.blobs.has(blob.digest)
+    store.collect_garbage()
+    assert not store.layers.has(layer.chain_id) and not store.blobs.has(blob.digest)
