@@ -220,6 +220,14 @@ def test_index_platform_selection_gzip_and_zstd(registry, config, tmp_path):
     # the zstd image pushes back as it came: same manifest digest
     arm_store.tag(arm.id, f"{registry.host}/pc/copy:arm")
     assert push(arm_store, f"{registry.host}/pc/copy:arm", config=config) == entries[1]["digest"]
+    # a new image over the zstd layer has no manifest yet: pushed with an OCI manifest (zstd is OCI-only)
+    child = arm_store.commit(arm, None, ["USER nobody"], f"{registry.host}/pc/copy:child")
+    child_digest = push(arm_store, f"{registry.host}/pc/copy:child", config=config)
+    got = requests.get(f"http://{registry.host}/v2/pc/copy/manifests/{child_digest}",
+                       headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    assert got.headers["Content-Type"] == "application/vnd.oci.image.manifest.v1+json"
+    assert pull(ImageStore(tmp_path / "child"), f"{registry.host}/pc/copy:child", config=config,
+                platform="linux/arm64").id == child.id
     with pytest.raises(ManifestUnknown, match="no matching manifest for linux/s390x"):
         pull(ImageStore(tmp_path / "s390x"), ref, config=config, platform="linux/s390x")
 

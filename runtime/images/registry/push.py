@@ -26,6 +26,8 @@ from runtime.images.store import MEDIA_CONFIG, ImageStore
 __all__ = ["push", "login", "DEFAULT_CHUNK_SIZE", "MEDIA_DOCKER_MANIFEST"]
 
 MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 DEFAULT_CHUNK_SIZE = 64 << 20
 
 
@@ -75,12 +77,13 @@ class _Pusher:
         self._blob(LayerBlob(self.image.id, MEDIA_CONFIG, config_size), quiet=True)
         resp = self.session.request("PUT", f"/v2/{self.ref.path}/manifests/{self.ref.tag}", scopes=self.scopes,
                                     data=manifest_bytes, headers={"Content-Type": media}, ok=(201, 200))
-        digest = self.store.blobs.put(manifest_bytes, label="manifest")
-        announced = resp.headers.get("Docker-Content-Digest")
-        if announced and announced != digest:
-            raise RegistryError(f"registry stored manifest as {announced}, expected {digest}")
-        self.store.set_manifest(self.image.id, {"mediaType": media, "digest": digest, "size": len(manifest_bytes)},
-                                source=self.ref.name)
+        with self.store.lease() as lease:
+            digest = self.store.blobs.put(manifest_bytes, label="manifest", pin=lease.add)
+            announced = resp.headers.get("Docker-Content-Digest")
+            if announced and announced != digest:
+                raise RegistryError(f"registry stored manifest as {announced}, expected {digest}")
+            self.store.set_manifest(self.image.id, {"mediaType": media, "digest": digest,
+                                                    "size": len(manifest_bytes)}, source=self.ref.name)
         self.store.add_reference(self.ref.with_digest(digest), self.image.id)
         self.report.status(f"{self.ref.tag}: digest: {digest} size: {len(manifest_bytes)}")
         self.report.aux({"Tag": self.ref.tag, "Digest": digest, "Size": len(manifest_bytes)})
@@ -95,14 +98,17 @@ class _Pusher:
             if (manifest.get("config") or {}).get("digest") == self.image.id and \
                     layer_digests == [b.digest for b in self.image.blobs]:
                 return data, desc["mediaType"]
+        # Docker schema2 when every layer has a Docker media type (what Docker pushes), OCI otherwise (zstd...)
+        docker = all(b.media_type.startswith("application/vnd.docker.") for b in self.image.blobs)
+        media = MEDIA_DOCKER_MANIFEST if docker else MEDIA_OCI_MANIFEST
         manifest: dict[str, Any] = {
             "schemaVersion": 2,
-            "mediaType": MEDIA_DOCKER_MANIFEST,
-            "config": {"mediaType": MEDIA_CONFIG, "size": self.store.blobs.size(self.image.id),
-                       "digest": self.image.id},
+            "mediaType": media,
+            "config": {"mediaType": MEDIA_CONFIG if docker else MEDIA_OCI_CONFIG,
+                       "size": self.store.blobs.size(self.image.id), "digest": self.image.id},
             "layers": [b.descriptor() for b in self.image.blobs],
         }
-        return json.dumps(manifest, indent=3).encode(), MEDIA_DOCKER_MANIFEST
+        return json.dumps(manifest, indent=3).encode(), media
 
     def _blob(self, blob: LayerBlob, quiet: bool = False) -> None:
         path = f"/v2/{self.ref.path}/blobs/{blob.digest}"
