@@ -44,7 +44,7 @@ from runtime.network.model import (
     Endpoint, Network, NetworkEvent,
 )
 from runtime.network.nat import DEFAULT_TABLE, Firewall
-from runtime.network.netns import NetnsStore, is_netns_file, netlink_in
+from runtime.network.netns import NetnsStore, is_netns_file, netlink_in, run_in_netns
 from runtime.network.ports import BoundPort, PortBinding, bind_ports, close_sockets, ports_to_engine
 from runtime.network.publisher import Publisher
 from runtime.network.store import atomic_write_json, read_json
@@ -261,9 +261,16 @@ class NetworkService:
         return self.netns.path(container_id)
 
     def create_sandbox(self, container_id: str) -> Path:
-        """A fresh network namespace for the container (only ``lo``, up); returns its path."""
+        """A fresh network namespace for the container (only ``lo``, up); returns its path.
+
+        As Docker does, unprivileged processes in it may bind ports below 1024 and send pings (both sysctls
+        are per network namespace, so the host is unaffected)."""
         with self._lock:
-            return self.netns.create(container_id)
+            fresh = not self.netns.exists(container_id)
+            path = self.netns.create(container_id)
+            if fresh:
+                run_in_netns(path, _container_sysctls)
+            return path
 
     def sandbox_for_mode(self, mode: str, container_id: str) -> Path | None:
         """The netns a container joins for its ``network_mode``: ``None`` for ``host`` (no new namespace),
@@ -520,3 +527,14 @@ class NetworkService:
                     bridgenet.drop_stray_veths(ipr, net)
                     self._save(net)
         self.publisher.restore()
+
+
+def _container_sysctls() -> None:
+    """Docker's defaults inside a container's network namespace (run in a thread that joined it)."""
+    for key, value in (("net/ipv4/ip_unprivileged_port_start", "0"),
+                       ("net/ipv4/ping_group_range", "0 2147483647")):
+        try:
+            with open(f"/proc/sys/{key}", "w") as fh:
+                fh.write(value)
+        except OSError as err:  # an older kernel without the knob: keep its default
+            log.debug("sandbox sysctl %s not set: %s", key, err)

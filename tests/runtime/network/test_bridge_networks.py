@@ -4,6 +4,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import subprocess
+import sys
 
 import pytest
 from pyroute2 import IPRoute
@@ -417,3 +418,17 @@ def test_destroy_sandbox_by_its_own_key_takes_the_endpoints_in_it(net):
     net.svc.destroy_sandbox(key)
     assert net.svc.endpoints_of(cid) == [] and _link(ep.host_veth) is None
     assert not net.svc.netns.exists(key)
+
+
+def test_sandbox_lets_unprivileged_processes_bind_low_ports_and_ping(net):
+    from runtime.network.netns import run_in_netns
+    _, ns = net.sandbox()
+    read = lambda key: open(f"/proc/sys/net/ipv4/{key}").read().split()  # noqa: E731
+    assert run_in_netns(ns, read, "ip_unprivileged_port_start") == ["0"]
+    assert run_in_netns(ns, read, "ping_group_range") == ["0", "2147483647"]
+    out = run_in(ns, ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                      "import socket; s = socket.socket(); s.bind(('0.0.0.0', 80)); print('bound')"])
+    assert out.returncode == 0 and out.stdout == b"bound\n", out.stderr
+    ping = run_in(ns, ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                       "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)"])
+    assert ping.returncode == 0, ping.stderr
