@@ -185,8 +185,48 @@ def _mount_kernel_fs(spec: ContainerSpec, root: str) -> None:
         # Joined a network namespace we do not own: sysfs refuses; bind the host's read-only instead.
         linux.mount("/sys", sys_dir, None, MS_BIND | MS_REC)
         linux.mount(None, sys_dir, None, MS_BIND | MS_REMOUNT | base | ro)
-    if "cgroup" in spec.namespaces and os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
-        linux.mount("cgroup2", os.path.join(sys_dir, "fs/cgroup"), "cgroup2", base | MS_RELATIME | ro)
+    if "cgroup" in spec.namespaces:
+        _mount_cgroups(os.path.join(sys_dir, "fs/cgroup"), base | ro)
+
+
+def _host_cgroup_mounts() -> list[tuple[str, str, str]]:
+    """(mount point relative to /sys/fs/cgroup, fstype, superblock options) of the host's cgroup mounts."""
+    out = []
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            left, _, right = line.partition(" - ")
+            fields, rest = left.split(), right.split()
+            if len(rest) < 3 or rest[0] not in ("cgroup", "cgroup2"):
+                continue
+            point = fields[4]
+            if point == "/sys/fs/cgroup" or point.startswith("/sys/fs/cgroup/"):
+                opts = ",".join(o for o in rest[2].split(",") if o not in ("rw", "ro"))
+                out.append((point[len("/sys/fs/cgroup"):].lstrip("/"), rest[0], opts))
+    return out
+
+
+def _mount_cgroups(target: str, flags: int) -> None:
+    """The container's own view of the cgroup hierarchies (its cgroup namespace makes its cgroup the root):
+    cgroup2 on a v2 host; on v1 a tmpfs with each controller hierarchy, as Docker does. Read-only unless
+    privileged."""
+    mounts = _host_cgroup_mounts()
+    if not mounts or not os.path.isdir(target):
+        return
+    if mounts[0][0] == "" and mounts[0][1] == "cgroup2":
+        linux.mount("cgroup2", target, "cgroup2", flags | MS_RELATIME)
+        return
+    linux.mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755")
+    for sub, fstype, opts in mounts:
+        if not sub or "/" in sub:
+            continue
+        path = os.path.join(target, sub)
+        os.mkdir(path, 0o755)
+        try:
+            linux.mount("cgroup", path, fstype, flags, None if fstype == "cgroup2" else opts)
+        except OSError:
+            os.rmdir(path)  # a hierarchy this kernel will not show again (busy or gone): leave it out
+    if flags & MS_RDONLY:
+        linux.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
 def _mount_managed(paths: RootfsPaths, root: str) -> None:

@@ -69,3 +69,12 @@ def test_privileged_has_every_capability_and_no_masks(svc, rootfs):
         bounding = next(line.split()[1] for line in fh if line.startswith("CapBnd"))
     assert lines[0].split()[1] == bounding
     assert lines[1] == "0"
+
+
+def test_the_container_sees_its_own_cgroup_read_only(svc, rootfs):
+    script = ("if [ -f /sys/fs/cgroup/cgroup.controllers ]; then cat /sys/fs/cgroup/memory.max; "
+              "else cat /sys/fs/cgroup/memory/memory.limit_in_bytes; fi; "
+              "mkdir /sys/fs/cgroup/x 2>/dev/null && echo writable || echo read-only")
+    code, out, _ = run(svc, rootfs, "sh", "-c", script, resources=Resources(memory=48 * _MIB))
+    assert code == 0
+    assert out.split() == [str(48 * _MIB), "read-only"]
