@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import gzip
+import lzma
 import os
 import shutil
 import stat
@@ -32,6 +33,8 @@ _XATTR_PAX = "SCHILY.xattr."
 _UNTRUSTED_XATTRS = ("trusted.overlay.",)
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_XZ_MAGIC = b"\xfd7zXZ\x00"
+_BZIP2_MAGIC = b"BZh"
 _CHUNK = 1 << 20
 
 
@@ -117,10 +120,11 @@ class _GzipReader:
 
 
 def open_decompressed(stream: BinaryIO) -> BinaryIO:
-    """Wrap ``stream`` so reads give the uncompressed tar, whatever the compression (none, gzip, zstd)."""
+    """Wrap ``stream`` so reads give the uncompressed tar, whatever the compression (none, gzip, zstd; xz and
+    bzip2 too, for ``docker import``)."""
     head = b""
-    while len(head) < 4:
-        more = stream.read(4 - len(head))
+    while len(head) < 6:
+        more = stream.read(6 - len(head))
         if not more:
             break
         head += more
@@ -131,6 +135,14 @@ def open_decompressed(stream: BinaryIO) -> BinaryIO:
         import zstandard
 
         return zstandard.ZstdDecompressor().stream_reader(source, read_size=_CHUNK, read_across_frames=True)
+    if head.startswith(_XZ_MAGIC):  # accepted by docker import / ADD, never used by registries
+        import lzma
+
+        return lzma.LZMAFile(source)  # type: ignore[return-value,arg-type]
+    if head.startswith(_BZIP2_MAGIC):
+        import bz2
+
+        return bz2.BZ2File(source)  # type: ignore[return-value,arg-type]
     return source  # type: ignore[return-value]
 
 
@@ -149,11 +161,13 @@ def unpack_layer(stream: BinaryIO, dest: Path, *, label: str = "layer") -> Unpac
         hashed.drain()  # tar padding after the end-of-archive blocks counts towards the diff id
     except tarfile.TarError as err:
         raise InvalidArgument(f"{label}: not a valid tar archive: {err}") from err
-    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+    except (EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError) as err:
         raise InvalidArgument(f"{label}: truncated or corrupt archive: {err}") from err
     except Exception as err:
         if type(err).__name__ == "ZstdError":
             raise InvalidArgument(f"{label}: corrupt zstd stream: {err}") from err
+        if isinstance(err, OSError) and err.errno is None:  # bz2 "Invalid data stream" and the like
+            raise InvalidArgument(f"{label}: corrupt archive: {err}") from err
         raise
     unpacker.finish()
     return UnpackResult(hashed.digest, hashed.count, unpacker.size)

@@ -162,7 +162,12 @@ def test_metadata_preserved(dirs):
 def test_compressions_give_same_diff_id(tmp_path):
     data = _tar(_info("a", tarfile.DIRTYPE), (_info("a/b"), b"content" * 1000))
     ids = set()
-    for i, blob in enumerate([data, gzip.compress(data), zstandard.ZstdCompressor().compress(data)]):
+    import bz2
+    import lzma
+
+    blobs = [data, gzip.compress(data), zstandard.ZstdCompressor().compress(data), lzma.compress(data),
+             bz2.compress(data), gzip.compress(data[:5000]) + gzip.compress(data[5000:])]  # multi-member gzip
+    for i, blob in enumerate(blobs):
         dest = tmp_path / f"l{i}"
         dest.mkdir()
         result = unpack_layer(io.BytesIO(blob), dest)
@@ -174,7 +179,9 @@ def test_compressions_give_same_diff_id(tmp_path):
 
 def test_corrupt_and_garbage_streams_rejected(tmp_path):
     data = gzip.compress(_tar((_info("f"), os.urandom(200_000))))
-    for i, blob in enumerate([data[: len(data) // 2], b"\x1f\x8b" + b"\x00" * 100, b"not a tar at all" * 64]):
+    bad = [data[: len(data) // 2], b"\x1f\x8b" + b"\x00" * 100, b"not a tar at all" * 64, b"BZh9" + b"\x01" * 100,
+           b"\xfd7zXZ\x00" + b"\x02" * 100, b"\x28\xb5\x2f\xfd" + b"\x03" * 100]
+    for i, blob in enumerate(bad):
         dest = tmp_path / f"c{i}"
         dest.mkdir()
         with pytest.raises(InvalidArgument):
