@@ -46,7 +46,7 @@ def send_msg(sock: socket.socket, data: Any, fds: list[int] | tuple[int, ...] = 
 
 def recv_msg(sock: socket.socket, bufsize: int = 1 << 20) -> tuple[Any, list[int]]:
     """One message and its fds; ``(None, [])`` at EOF."""
-    msg, anc, _flags, _addr = sock.recvmsg(bufsize, socket.CMSG_LEN(_MAX_FDS * 4))
+    msg, anc, _flags, _addr = sock.recvmsg(bufsize, socket.CMSG_LEN(_MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC)
     fds: list[int] = []
     for level, kind, data in anc:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
@@ -162,7 +162,19 @@ def _confine(plan: security.SecurityPlan, user: ResolvedUser) -> None:
     security.apply_after_user(plan)
 
 
+def _cloexec_all() -> None:
+    """Nothing but stdio crosses into the container's program, whatever the engine had open."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass  # the listing's own fd, closed by now
+
+
 def _exec(path: str, args: tuple[str, ...], env: dict[str, str]) -> None:
+    _cloexec_all()
     try:
         os.execve(path, list(args), env)
     except PermissionError as err:

@@ -160,3 +160,14 @@ def test_sysctl_and_oom_score_adj(svc, rootfs):
                        "/proc/self/oom_score_adj", sysctls={"net.ipv4.ip_unprivileged_port_start": "80"},
                        oom_score_adj=500)
     assert (code, out.split()) == (0, ["80", "500"])
+
+
+def test_only_stdio_is_open_in_the_container(svc, rootfs):
+    from runtime.spec import ContainerSpec
+
+    for init in (False, True):
+        cid = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs, init=init))
+        svc.start(cid)
+        pid = svc.top(cid)[-1]["pid"]  # the sleep (pid 2 under init)
+        assert sorted(os.listdir(f"/proc/{pid}/fd")) == ["0", "1", "2"]
+        svc.remove(cid, force=True)
