@@ -234,6 +234,7 @@ class ContainerService:
         problems = validate(spec)
         if problems:
             raise InvalidArgument("; ".join(problems))
+        _security_plan(spec)  # bad capabilities, sysctls or seccomp profiles fail at create, as with Docker
         image_id = ""
         if self.images is not None and spec.image and not spec.rootfs:
             img = self.images.resolve(spec.image)
@@ -550,6 +551,8 @@ class ContainerService:
              console_size: tuple[int, int] | None = None) -> execs.ExecProcess:
         """Start ``spec`` inside the running container (its namespaces, cgroup, env, user, working dir)."""
         state, st = self._running(ref)
+        if state.status == "paused":
+            raise Conflict(f"Container {state.id} is paused, unpause the container before exec")
         mgr = self._cgroup(state.id, state.spec)
         procs, _ = self._cgroup_files(mgr)
         return execs.launch(self._forkserver, container_id=state.id, state_dir=state.state_dir,

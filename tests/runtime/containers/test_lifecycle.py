@@ -10,7 +10,7 @@ import pytest
 
 from runtime.containers import ContainerService, StartFailed
 from runtime.errors import Conflict, InvalidArgument, InvalidState, NotFound
-from runtime.spec import ContainerSpec, LogConfig
+from runtime.spec import ContainerSpec, ExecSpec, LogConfig
 from tests.runtime.containers.helpers import cgroup_dirs, mounts_under, processes_mentioning, read_log, run
 
 pytestmark = pytest.mark.root
@@ -30,6 +30,10 @@ def test_ids_names_and_lookup(svc, rootfs):
         svc.create("bad name!", _spec(rootfs, "true"))
     with pytest.raises(NotFound):
         svc.resolve("nope")
+    with pytest.raises(InvalidArgument, match="CAP_NOPE|NOPE"):
+        svc.create(None, _spec(rootfs, "true", cap_add=("NOPE",)))
+    with pytest.raises(InvalidArgument, match="no command"):
+        svc.create(None, _spec(rootfs))
     state = svc.inspect("web")
     assert (state.status, state.name, state.exit_code) == ("created", "web", 0)
     svc.rename("web", "web2")
@@ -142,6 +146,8 @@ def test_pause_and_unpause_freeze_the_processes(svc, rootfs):
         assert any(line.startswith("State:") for line in fh)
     assert svc.cgroup(cid).frozen()
     size = os.path.getsize(svc.log_path(cid))
+    with pytest.raises(Conflict, match="paused"):
+        svc.exec(cid, ExecSpec(args=("true",)))
     svc.unpause(cid)
     assert svc.inspect(cid).status == "running"
     _wait_until(lambda: os.path.getsize(svc.log_path(cid)) > size, "output after unpause")
