@@ -38,6 +38,8 @@ class Endpoint:
     gateway6: ipaddress.IPv6Address | None
     priority: int = 0
     default_route: bool = False  # this endpoint's gateway is the sandbox's default route
+    static_ipv4: str = ""  # the addresses asked for (Docker's IPAMConfig), "" when chosen by IPAM
+    static_ipv6: str = ""
 
     @property
     def ip(self) -> str:
@@ -56,6 +58,7 @@ class Endpoint:
             "gateway": str(self.gateway) if self.gateway else None,
             "gateway6": str(self.gateway6) if self.gateway6 else None,
             "priority": self.priority, "default_route": self.default_route,
+            "static_ipv4": self.static_ipv4, "static_ipv6": self.static_ipv6,
         }
 
     @classmethod
@@ -68,6 +71,7 @@ class Endpoint:
             ipaddress.IPv4Address(raw["gateway"]) if raw.get("gateway") else None,
             ipaddress.IPv6Address(raw["gateway6"]) if raw.get("gateway6") else None,
             int(raw.get("priority", 0)), bool(raw.get("default_route", False)),
+            raw.get("static_ipv4", ""), raw.get("static_ipv6", ""),
         )
 
     def with_default_route(self, value: bool) -> "Endpoint":
@@ -84,7 +88,9 @@ class Endpoint:
     def settings(self, network: "Network") -> dict[str, Any]:
         """``NetworkSettings.Networks[<name>]`` of a container inspect."""
         return {
-            "IPAMConfig": None, "Links": None, "Aliases": list(self.aliases) or None,
+            "IPAMConfig": {k: v for k, v in (("IPv4Address", self.static_ipv4), ("IPv6Address", self.static_ipv6))
+                           if v} or None,
+            "Links": None, "Aliases": list(self.aliases) or None,
             "NetworkID": network.id, "EndpointID": self.endpoint_id,
             "Gateway": str(self.gateway) if self.gateway else "",
             "IPAddress": self.ip, "IPPrefixLen": self.prefix,

@@ -344,7 +344,7 @@ class NetworkService:
             takes = not net.internal and v4_pool is not None and (holder is None or priority > holder.priority)
             try:
                 ep = self._attach(net, container_id, sandbox_path, name, tuple(aliases), ipv4, ipv6,
-                                  mac_address, priority, takes, ifname)
+                                  mac_address, priority, takes, ifname, bool(ipv4_address), bool(ipv6_address))
             except BaseException:
                 for pool, addr in ((v4_pool, ipv4), (v6_pool, ipv6)):
                     if pool and addr:
@@ -361,7 +361,7 @@ class NetworkService:
 
     def _attach(self, net: Network, container_id: str, sandbox: str, name: str | None, aliases: tuple[str, ...],
                 ipv4: Any, ipv6: Any, mac_address: str | None, priority: int, default_route: bool,
-                ifname: str | None) -> Endpoint:
+                ifname: str | None, ipv4_address: bool, ipv6_address: bool) -> Endpoint:
         v4_pool, v6_pool = net.pool(4), net.pool(6)
         mac = mac_address or _veth.mac_for(ipv4)
         addrs = []
@@ -385,6 +385,7 @@ class NetworkService:
             v4_pool.gateway if v4_pool else None,  # type: ignore[arg-type]
             v6_pool.gateway if v6_pool else None,  # type: ignore[arg-type]
             priority, default_route,
+            str(ipv4) if ipv4_address else "", str(ipv6) if ipv6_address else "",
         )
 
     def _elect_gateway(self, container_id: str) -> None:

@@ -101,6 +101,7 @@ def test_explicit_ipam_static_address_and_mac(net):
     assert f"{static}/{sub.prefixlen}" in state["addrs"]["eth0"]
     assert state["macs"]["eth0"] == "02:aa:bb:cc:dd:ee"
     assert ("default", 0, str(sub.network_address + 254)) in state["routes"]
+    assert ep.settings(n)["IPAMConfig"] == {"IPv4Address": static}
     # an automatic address comes from ip_range (upper half)
     cid2, ns2 = net.sandbox()
     ep2 = net.svc.connect(n.name, cid2, ns2)

@@ -155,6 +155,7 @@ def test_network_settings_for_container_inspect(net, web):
                                  "443/tcp": None}
     entry = settings["Networks"][web["net"].name]
     assert entry["NetworkID"] == web["net"].id and entry["IPAddress"] == ep.ip and entry["DNSNames"][0] == "web"
+    assert entry["IPAMConfig"] is None  # the address was chosen, not asked for
 
 
 def test_ports_follow_the_container_when_its_target_network_goes(net, web, wait_for):
