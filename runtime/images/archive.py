@@ -49,8 +49,8 @@ def save_images(store: ImageStore, names: Iterable[str], out: BinaryIO) -> None:
             tags = []
         if not tags and not name.startswith("sha256:") and not all(c in "0123456789abcdef" for c in name):
             tags = [r for r in image.references if "@" not in r]
-        entry = by_id.setdefault(image.id, (image, []))
-        entry[1].extend(t for t in tags if t not in entry[1])  # one entry per image, all its asked-for tags
+        slot = by_id.setdefault(image.id, (image, []))
+        slot[1].extend(t for t in tags if t not in slot[1])  # one entry per image, all its asked-for tags
     images = list(by_id.values())
     now = int(time.time())
     written: set[str] = set()
@@ -78,8 +78,9 @@ def save_images(store: ImageStore, names: Iterable[str], out: BinaryIO) -> None:
             manifest_bytes = json.dumps(manifest, separators=(",", ":")).encode()
             manifest_digest = sha256_digest(manifest_bytes)
             _add_blob(tar, written, manifest_digest, manifest_bytes, now)
-            descriptor = {"mediaType": MEDIA_OCI_MANIFEST, "digest": manifest_digest, "size": len(manifest_bytes)}
-            for tag in tags or [None]:
+            descriptor: dict[str, Any] = {"mediaType": MEDIA_OCI_MANIFEST, "digest": manifest_digest,
+                                          "size": len(manifest_bytes)}
+            for tag in tags or [""]:
                 entry = dict(descriptor)
                 if tag:
                     ref = parse_reference(tag)
@@ -259,7 +260,7 @@ def _ensure_layer(store: ImageStore, reader: _ArchiveReader, parent: str | None,
         digest = descriptor["digest"]
         with store.blobs.writer(digest, label) as writer:
             store.layers.create(parent, HashingReader(reader.open(path), sink=writer), expected_diff_id=diff_id,
-                                label=label, verify=writer.commit)
+                                label=label, verify=lambda: None if writer.commit() else None)
         return LayerBlob(digest, media, store.blobs.size(digest))
     _layer, blob = store.add_layer(parent, reader.open(path), label=label, expected_diff_id=diff_id, lease=lease)
     return blob

@@ -129,7 +129,7 @@ def _pairs(rest: str, line: str) -> dict[str, str]:
         raise InvalidArgument(f"{line!r}: missing arguments")
     if "=" not in words[0]:
         return {words[0]: rest.split(None, 1)[1] if len(words) > 1 else ""}  # legacy "ENV key value"
-    out = {}
+    out: dict[str, str] = {}
     for w in words:
         if "=" not in w:
             raise InvalidArgument(f"{line!r}: expected key=value, got {w!r}")
@@ -138,8 +138,8 @@ def _pairs(rest: str, line: str) -> dict[str, str]:
     return out
 
 
-def _ports(rest: str, line: str) -> dict[str, dict]:
-    out = {}
+def _ports(rest: str, line: str) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
     for p in rest.split():
         port, _, proto = p.partition("/")
         if not port.replace("-", "").isdigit():

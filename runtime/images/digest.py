@@ -2,9 +2,20 @@
 from __future__ import annotations
 
 import hashlib
-from typing import BinaryIO, Iterable
+from typing import Callable, Iterable, Protocol
 
-__all__ = ["sha256_digest", "chain_ids", "HashingReader", "short_id", "digest_hex", "check_digest"]
+__all__ = ["sha256_digest", "chain_ids", "HashingReader", "short_id", "digest_hex", "check_digest", "Reader",
+           "Writer"]
+
+
+class Reader(Protocol):
+    """What the layer pipeline reads from: a file, a socket's body, a decompressor."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class Writer(Protocol):
+    def write(self, data: bytes, /) -> int: ...
 
 from runtime.errors import InvalidArgument
 
@@ -46,7 +57,8 @@ def chain_ids(diff_ids: Iterable[str]) -> list[str]:
 class HashingReader:
     """A read-only file object that hashes (and optionally copies to ``sink``) every byte read through it."""
 
-    def __init__(self, source: BinaryIO, sink: BinaryIO | None = None, on_read=None) -> None:
+    def __init__(self, source: Reader, sink: Writer | None = None,
+                 on_read: Callable[[int], None] | None = None) -> None:
         self._source = source
         self._sink = sink
         self._on_read = on_read
@@ -64,7 +76,7 @@ class HashingReader:
                 self._on_read(len(data))
         return data
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: bytearray | memoryview) -> int:
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)

@@ -11,12 +11,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import Callable, Iterator
 
 from runtime.errors import NotFound
 from runtime.images._atomic import read_json, write_json_atomic
 from runtime.images.blobs import DigestMismatch
-from runtime.images.digest import chain_ids, digest_hex, sha256_digest
+from runtime.images.digest import Reader, chain_ids, digest_hex, sha256_digest
 from runtime.images.unpack import unpack_layer
 
 __all__ = ["Layer", "LayerStore", "pid_alive"]
@@ -60,7 +60,7 @@ class LayerStore:
         """The layers of an image, lowest first; ``NotFound`` if one is missing."""
         return [self.get(c) for c in chain_ids(diff_ids)]
 
-    def create(self, parent: str | None, stream: BinaryIO, *, expected_diff_id: str | None = None,
+    def create(self, parent: str | None, stream: Reader, *, expected_diff_id: str | None = None,
                label: str = "layer", verify: Callable[[], None] | None = None,
                pin: Callable[[str], None] | None = None) -> Layer:
         """Unpack ``stream`` (plain/gzip/zstd tar) as the layer above chain id ``parent``.

@@ -15,13 +15,14 @@ import gzip
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Callable, Iterable, Mapping
+import builtins
+from typing import Any, BinaryIO, Callable, Iterable, Mapping
 
 from runtime.errors import InvalidArgument, NotFound
 from runtime.images._atomic import read_json, write_json_atomic
 from runtime.images.blobs import BlobStore
 from runtime.images.config import apply_changes, config_bytes, new_config, now_rfc3339
-from runtime.images.digest import chain_ids, digest_hex, sha256_digest, short_id
+from runtime.images.digest import Reader, Writer, chain_ids, digest_hex, sha256_digest, short_id
 from runtime.images.image import Image, LayerBlob
 from runtime.images.layers import Layer, LayerStore, pid_alive
 from runtime.images.layertar import write_layer_tar
@@ -42,7 +43,7 @@ InUse = Callable[[str], "bool | str | None"]  # image id -> truthy (e.g. a conta
 class _Tee:
     """Reader that copies everything read into ``sink``."""
 
-    def __init__(self, source: BinaryIO, sink: IO[bytes]) -> None:
+    def __init__(self, source: Reader, sink: Writer) -> None:
         self._source, self._sink = source, sink
 
     def read(self, size: int = -1) -> bytes:
@@ -182,7 +183,7 @@ class ImageStore:
         record["last_tag_time"] = now_rfc3339()
         write_json_atomic(path, record)
 
-    def add_layer(self, parent: str | None, tar_stream: BinaryIO, *, label: str = "layer",
+    def add_layer(self, parent: str | None, tar_stream: Reader, *, label: str = "layer",
                   expected_diff_id: str | None = None, lease: Lease | None = None) -> tuple[Layer, LayerBlob]:
         """Unpack a (plain/gzip/zstd) layer tar above chain id ``parent`` and keep it gzip-compressed as a blob.
 
@@ -191,8 +192,9 @@ class ImageStore:
         source = open_decompressed(tar_stream)
         pin = lease.add if lease is not None else None
         with self.blobs.writer(label=label) as writer:
-            with gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=_GZIP_LEVEL, mtime=0) as gz:  # type: ignore[arg-type]
-                layer = self.layers.create(parent, _Tee(source, gz), label=label,  # type: ignore[arg-type]
+            with gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=_GZIP_LEVEL,  # type: ignore[call-overload]
+                               mtime=0) as gz:
+                layer = self.layers.create(parent, _Tee(source, gz), label=label,
                                            expected_diff_id=expected_diff_id, pin=pin)
             digest = writer.commit(pin)
             blob = LayerBlob(digest, MEDIA_LAYER_GZIP, writer.size)
@@ -231,7 +233,7 @@ class ImageStore:
             spool.seek(0)
             return self.add_layer(parent, spool, label=f"layer from {diff_dir}", lease=lease)
 
-    def commit(self, parent_image: str | Image | None, layer_tar: BinaryIO | Path | None,
+    def commit(self, parent_image: str | Image | None, layer_tar: Reader | Path | None,
                config_changes: Mapping[str, Any] | Iterable[str] | None = None, reference: str | None = None, *,
                created_by: str = "", comment: str = "") -> Image:
         """A new image: ``parent_image`` (or scratch) + an optional layer (a tar stream with whiteouts, or a
@@ -306,7 +308,7 @@ class ImageStore:
             write_json_atomic(path, record)
 
     # ---- removal ------------------------------------------------------------------------------------------
-    def remove(self, ref_or_id: str, *, force: bool = False) -> list[dict[str, str]]:
+    def remove(self, ref_or_id: str, *, force: bool = False) -> builtins.list[dict[str, str]]:
         """``docker rmi``; see ``runtime.images.removal.remove_image``."""
         return remove_image(self, ref_or_id, force=force)
 

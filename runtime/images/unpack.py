@@ -17,10 +17,9 @@ import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from runtime.errors import InvalidArgument
-from runtime.images.digest import HashingReader
+from runtime.images.digest import HashingReader, Reader
 
 __all__ = ["UnpackResult", "unpack_layer", "open_decompressed", "WHITEOUT_PREFIX", "OPAQUE_MARKER",
            "OPAQUE_XATTR"]
@@ -48,7 +47,7 @@ class UnpackResult:
 class _Prefixed:
     """A reader that first returns ``prefix`` then the rest of ``source`` (to sniff compression magic)."""
 
-    def __init__(self, prefix: bytes, source: BinaryIO) -> None:
+    def __init__(self, prefix: bytes, source: Reader) -> None:
         self._prefix = prefix
         self._source = source
 
@@ -71,7 +70,7 @@ class _GzipReader:
     """Streaming gzip decompression reading 1 MiB of input at a time (``gzip.GzipFile`` reads 8 KiB, which is
     slow over a network stream); handles multi-member files; raises on truncation or trailing garbage."""
 
-    def __init__(self, source: BinaryIO) -> None:
+    def __init__(self, source: Reader) -> None:
         self._source = source
         self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._pending = b""
@@ -119,7 +118,7 @@ class _GzipReader:
         return True
 
 
-def open_decompressed(stream: BinaryIO) -> BinaryIO:
+def open_decompressed(stream: Reader) -> Reader:
     """Wrap ``stream`` so reads give the uncompressed tar, whatever the compression (none, gzip, zstd; xz and
     bzip2 too, for ``docker import``)."""
     head = b""
@@ -130,23 +129,24 @@ def open_decompressed(stream: BinaryIO) -> BinaryIO:
         head += more
     source = _Prefixed(head, stream)
     if head.startswith(_GZIP_MAGIC):
-        return _GzipReader(source)  # type: ignore[return-value]
+        return _GzipReader(source)
     if head.startswith(_ZSTD_MAGIC):
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(source, read_size=_CHUNK, read_across_frames=True)
+        return zstandard.ZstdDecompressor().stream_reader(  # type: ignore[no-any-return]
+            source, read_size=_CHUNK, read_across_frames=True)  # type: ignore[arg-type]
     if head.startswith(_XZ_MAGIC):  # accepted by docker import / ADD, never used by registries
         import lzma
 
-        return lzma.LZMAFile(source)  # type: ignore[return-value,arg-type]
+        return lzma.LZMAFile(source)  # type: ignore[arg-type]
     if head.startswith(_BZIP2_MAGIC):
         import bz2
 
-        return bz2.BZ2File(source)  # type: ignore[return-value,arg-type]
-    return source  # type: ignore[return-value]
+        return bz2.BZ2File(source)  # type: ignore[call-overload]
+    return source
 
 
-def unpack_layer(stream: BinaryIO, dest: Path, *, label: str = "layer") -> UnpackResult:
+def unpack_layer(stream: Reader, dest: Path, *, label: str = "layer") -> UnpackResult:
     """Unpack the (possibly compressed) tar ``stream`` into the existing empty directory ``dest``.
 
     Reads the stream to its end, so a caller's hashing wrapper sees every byte. Raises ``InvalidArgument``

@@ -93,9 +93,9 @@ class _Pusher:
         desc = self.image.manifest
         if desc and self.store.blobs.has(desc["digest"]):
             data = self.store.blobs.read(desc["digest"])
-            manifest = json.loads(data)
-            layer_digests = [layer["digest"] for layer in manifest.get("layers") or []]
-            if (manifest.get("config") or {}).get("digest") == self.image.id and \
+            stored = json.loads(data)
+            layer_digests = [layer["digest"] for layer in stored.get("layers") or []]
+            if (stored.get("config") or {}).get("digest") == self.image.id and \
                     layer_digests == [b.digest for b in self.image.blobs]:
                 return data, desc["mediaType"]
         # Docker schema2 when every layer has a Docker media type (what Docker pushes), OCI otherwise (zstd...)

@@ -66,7 +66,7 @@ class RegistrySession:
             if challenge is not None and self._authenticate(challenge, scope_set):
                 resp.close()
                 body = kwargs.get("data")
-                if hasattr(body, "seek"):
+                if body is not None and hasattr(body, "seek"):
                     body.seek(0)
                 resp = self._send(method, path, scope_set, kwargs)
         ok_set = set(ok)
