@@ -12,6 +12,7 @@ naming the key path; all such problems are collected and raised together.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = ["canonicalize", "resolve_path", "NETWORK_MODES_WITHOUT_NETWORKS"]
 
 NETWORK_MODES_WITHOUT_NETWORKS = ("host", "none", "bridge")
 _RESOURCES = ("networks", "volumes", "secrets", "configs")
+_SERVICE_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
 
 
 def canonicalize(config: dict[str, Any], project_dir: Path, environment: dict[str, str]) -> dict[str, Any]:
@@ -85,8 +87,8 @@ def _resource(kind: str, key: str, value: Any, project: str | None, ctx: Context
             body[flag] = as_flag(body[flag], path + (flag,), ctx)
     if kind in ("secrets", "configs") and "file" in body:
         body["file"] = resolve_path(body["file"], ctx.project_dir, ctx.environment)
-    if kind in ("secrets", "configs") and body.get("environment") in ctx.environment:
-        body["content"] = ctx.environment[body["environment"]]
+    if kind == "configs" and body.get("environment") in ctx.environment:
+        body["content"] = ctx.environment[body["environment"]]  # never for secrets: `config` must not print them
     options = body.get("driver_opts") or {}
     if kind == "volumes" and body.get("driver") == "local" and options.get("o") == "bind" and "device" in options:
         options["device"] = resolve_path(options["device"], ctx.project_dir, ctx.environment)
@@ -132,5 +134,5 @@ def _infer_depends_on(service: dict[str, Any]) -> None:
         return
     depends = service.setdefault("depends_on", {})
     for name, restart in implied:
-        if name not in depends:
+        if name not in depends and _SERVICE_NAME.match(name):
             depends[name] = {"condition": "service_started", "required": True, **({"restart": True} if restart else {})}

@@ -6,6 +6,7 @@ networks, extra hosts, devices, env files, ulimits, healthcheck, logging, build,
 from __future__ import annotations
 
 import posixpath
+import re
 from typing import Any
 
 from compose.canonical_values import (
@@ -32,6 +33,8 @@ from compose.shortsyntax import parse_device, parse_extra_host, parse_port, pars
 
 __all__ = ["SERVICE_RULES", "DROPPED"]
 
+_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
+
 
 def _ports(value: Any, path: KeyPath, ctx: Context) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
@@ -42,7 +45,10 @@ def _ports(value: Any, path: KeyPath, ctx: Context) -> list[dict[str, Any]]:
             entry["mode"] = item.get("mode", "ingress")
             if item.get("host_ip"):
                 entry["host_ip"] = item["host_ip"]
-            entry["target"] = as_int(item.get("target"), where + ("target",), ctx)
+            if item.get("target") in (None, ""):
+                ctx.fail(where, "a port needs a 'target' (the container port)")
+                continue
+            entry["target"] = as_int(item["target"], where + ("target",), ctx)
             if item.get("published") not in (None, ""):
                 entry["published"] = text(item["published"])
             entry["protocol"] = str(item.get("protocol", "tcp")).lower()
@@ -111,7 +117,8 @@ def _grants(value: Any, path: KeyPath, ctx: Context) -> list[dict[str, Any]]:
 
 def _depends_on(value: Any, path: KeyPath, ctx: Context) -> dict[str, dict[str, Any]]:
     if isinstance(value, list):
-        return {name: {"condition": "service_started", "required": True} for name in value}
+        return {name: {"condition": "service_started", "required": True}
+                for name in _names(value, path, ctx, "service")}
     out: dict[str, dict[str, Any]] = {}
     for name, spec in value.items():
         entry = {k: v for k, v in spec.items() if k.startswith("x-")}
@@ -125,8 +132,19 @@ def _depends_on(value: Any, path: KeyPath, ctx: Context) -> dict[str, dict[str, 
 
 def _service_networks(value: Any, path: KeyPath, ctx: Context) -> dict[str, Any]:
     if isinstance(value, list):
-        return {name: None for name in value}
+        return {name: None for name in _names(value, path, ctx, "network")}
     return {name: clone(spec) for name, spec in value.items()}
+
+
+def _names(items: list[str], path: KeyPath, ctx: Context, what: str) -> list[str]:
+    """Names from a short-syntax list that will become mapping keys (which the schema restricts)."""
+    good = []
+    for index, name in enumerate(items):
+        if _NAME.match(name):
+            good.append(name)
+        else:
+            ctx.fail(path + (index,), f"invalid {what} name {name!r}: use only letters, digits, '.', '_' and '-'")
+    return good
 
 
 def _extra_hosts(value: Any, path: KeyPath, ctx: Context) -> list[str]:
@@ -145,6 +163,15 @@ def _extra_hosts(value: Any, path: KeyPath, ctx: Context) -> list[str]:
             ctx.fail(where, str(err))
             continue
         out.append(f"{host}={address}")
+    return out
+
+
+def _unique(items: list[Any]) -> list[Any]:
+    """Drop repeats that only became equal in long syntax (``80`` and ``"80"``): the schema wants unique items."""
+    out: list[Any] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
     return out
 
 
@@ -265,8 +292,9 @@ def _deploy(value: Any, path: KeyPath, ctx: Context) -> dict[str, Any] | None:
         where = path + ("resources", part)
         if "cpus" in section:
             section["cpus"] = as_float(section["cpus"], where + ("cpus",), ctx)
-        if "memory" in section:
-            section["memory"] = as_bytes(section["memory"], where + ("memory",), ctx)
+        if "memory" in section:  # the schema wants a string here: bytes as a digit string, as Compose prints
+            memory = as_bytes(section["memory"], where + ("memory",), ctx)
+            section["memory"] = str(memory) if isinstance(memory, int) else memory
         if "pids" in section:
             section["pids"] = as_int(section["pids"], where + ("pids",), ctx)
         for device in section.get("devices") or []:
@@ -331,9 +359,9 @@ SERVICE_RULES: dict[str, Rule] = {
     "entrypoint": as_command,
     "env_file": _env_file,
     "environment": as_environment,
-    "expose": as_strings,
-    "extra_hosts": _extra_hosts,
-    "group_add": as_strings,
+    "expose": lambda v, p, c: _unique(as_strings(v, p, c)),
+    "extra_hosts": lambda v, p, c: _unique(_extra_hosts(v, p, c)),
+    "group_add": lambda v, p, c: _unique(as_strings(v, p, c)),
     "healthcheck": _healthcheck,
     "init": as_flag,
     "label_file": _label_file,
@@ -348,7 +376,7 @@ SERVICE_RULES: dict[str, Rule] = {
     "oom_score_adj": as_int,
     "pid": as_is,
     "pids_limit": as_int,
-    "ports": _ports,
+    "ports": lambda v, p, c: _unique(_ports(v, p, c)),
     "privileged": as_flag,
     "read_only": as_flag,
     "scale": as_int,
@@ -361,7 +389,7 @@ SERVICE_RULES: dict[str, Rule] = {
     "tmpfs": as_strings,
     "tty": as_flag,
     "ulimits": _ulimits,
-    "volumes": _volumes,
+    "volumes": lambda v, p, c: _unique(_volumes(v, p, c)),
     "deploy": _deploy,
     "develop": _develop,
 }

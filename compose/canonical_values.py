@@ -58,8 +58,11 @@ def as_mapping(value: Any, path: KeyPath, ctx: Context) -> dict[str, str]:
     if isinstance(value, dict):
         return {str(k): "" if v is None else text(v) for k, v in value.items()}
     out: dict[str, str] = {}
-    for item in value:
+    for index, item in enumerate(value):
         key, _, val = str(item).partition("=")
+        if not key.strip():
+            ctx.fail(path + (index,), f"{item!r} has no name before '='")
+            continue
         out[key.strip()] = val
     return out
 
@@ -68,8 +71,11 @@ def as_environment(value: Any, path: KeyPath, ctx: Context) -> dict[str, str | N
     """``[A=1, B]`` or ``{A: 1, B: null}`` -> ``{A: "1", B: <from the environment, else null>}``."""
     out: dict[str, str | None] = {}
     items = value.items() if isinstance(value, dict) else (_split_env(str(i)) for i in value)
-    for key, val in items:
+    for index, (key, val) in enumerate(items):
         key = str(key)
+        if not key:
+            ctx.fail(path + (index,), f"{value[index]!r} has no variable name before '='")
+            continue
         out[key] = ctx.environment.get(key) if val is None else text(val)
     return out
 

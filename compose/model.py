@@ -63,6 +63,11 @@ _SERVICE_CODECS: dict[str, Codec] = {
 }
 
 
+def _bytes(value: Any) -> int | None:
+    """deploy.resources memory: canonical form keeps it a digit string (the schema wants a string there)."""
+    return None if value is None else int(value)
+
+
 @dataclass(frozen=True)
 class Service:
     name: str
@@ -178,8 +183,9 @@ class Service:
         quota = self.cpu_quota if self.cpu_quota is not None else (round(cpus * period) if cpus and period else None)
         blkio = self.extras.get("blkio_config") or {}
         return Limits(
-            memory=self.mem_limit if self.mem_limit is not None else limit.get("memory"),
-            memory_reservation=self.mem_reservation if self.mem_reservation is not None else reserve.get("memory"),
+            memory=self.mem_limit if self.mem_limit is not None else _bytes(limit.get("memory")),
+            memory_reservation=self.mem_reservation if self.mem_reservation is not None else _bytes(
+                reserve.get("memory")),
             memory_swap=self.memswap_limit,
             memory_swappiness=self.mem_swappiness,
             cpu_quota=quota,

@@ -121,8 +121,18 @@ def check(
         rule(checker)
     for engine_rule in ENGINE_RULES:
         engine_rule(checker)
-    key = _sort_key
-    return sorted(checker.errors, key=key), sorted(checker.warnings, key=key)
+    return _unique_sorted(checker.errors), _unique_sorted(checker.warnings)
+
+
+def _unique_sorted(problems: list[Problem]) -> list[Problem]:
+    """Sorted by location; the same message twice for one key path (two rules agreeing) shown once."""
+    seen: set[tuple[KeyPath, str]] = set()
+    out = []
+    for problem in sorted(problems, key=_sort_key):
+        if (problem.path, problem.message) not in seen:
+            seen.add((problem.path, problem.message))
+            out.append(problem)
+    return out
 
 
 def _sort_key(problem: Problem) -> tuple[Any, ...]:

@@ -108,8 +108,11 @@ TABLE = [
      "{nofile: {soft: 1024, hard: 1024}, nproc: {soft: 10, hard: 20}}"),
     ("deploy: {replicas: '2', resources: {limits: {cpus: '1.5', memory: 1g, pids: '50'},"
      " reservations: {memory: 256m}}, restart_policy: {delay: 5000ms}}", "deploy",
-     "{replicas: 2, resources: {limits: {cpus: 1.5, memory: 1073741824, pids: 50},"
-     " reservations: {memory: 268435456}}, restart_policy: {delay: 5s}}"),
+     "{replicas: 2, resources: {limits: {cpus: 1.5, memory: '1073741824', pids: 50},"
+     " reservations: {memory: '268435456'}}, restart_policy: {delay: 5s}}"),
+    ("ports: [80, '80', '8080:80', {target: 80, published: '8080'}]", "ports",
+     "[{mode: ingress, target: 80, protocol: tcp}, {mode: ingress, target: 80, published: '8080', protocol: tcp}]"),
+    ("expose: [80, '80']", "expose", "['80']"),
     ("extra_hosts: ['a:1.2.3.4', 'b=::1', 'c:[fe80::1]']", "extra_hosts", "[a=1.2.3.4, b=::1, c=fe80::1]"),
     ("extra_hosts: {a: 1.2.3.4, b: [10.0.0.1, 10.0.0.2]}", "extra_hosts", "[a=1.2.3.4, b=10.0.0.1, b=10.0.0.2]"),
     ("devices: ['/dev/fuse', '/dev/sda:/dev/xvda:r']", "devices",
@@ -164,14 +167,16 @@ def test_resources_get_engine_names_external_keeps_its_own():
     assert out["volumes"] == {"e": {"external": True, "name": "e"}, "v": {"name": "demo_v"}}
     assert out["secrets"] == {"s": {"file": "/srv/app/s.txt", "name": "demo_s"}}
     from_env = canonicalize({"services": {}, "secrets": {"e": {"environment": "TOKEN"}},
+                             "configs": {"c": {"environment": "TOKEN"}},
                              "volumes": {"d": {"driver": "local", "driver_opts": {"o": "bind", "device": "./data"}}}},
                             PROJECT, {"TOKEN": "s3cret"})
-    assert from_env["secrets"] == {"e": {"content": "s3cret", "environment": "TOKEN"}}
+    assert from_env["secrets"] == {"e": {"environment": "TOKEN"}}  # a secret's value is never printed
+    assert from_env["configs"] == {"c": {"content": "s3cret", "environment": "TOKEN"}}
     assert from_env["volumes"]["d"]["driver_opts"]["device"] == "/srv/app/data"
     assert out["configs"] == {"c": {"content": "x", "name": "demo_c"}}
 
 
-def test_input_is_not_modified_and_output_is_idempotent():
+def test_input_is_not_modified_and_output_is_idempotent_and_valid():
     docs = [load_plain(p) for p in valid_files() if p.name != "ulimits-open.yaml"]
     docs += [load_sample(d).config for d in sample_projects()]
     for doc in docs:
@@ -179,6 +184,7 @@ def test_input_is_not_modified_and_output_is_idempotent():
         once = canonicalize(doc, PROJECT, {})
         assert repr(doc) == before
         assert canonicalize(once, PROJECT, {}) == once
+        assert _SCHEMA.is_valid(once), [e.message for e in _SCHEMA.iter_errors(once)][:3]
 
 
 def test_unreadable_values_raise_one_user_error_with_every_path():
@@ -241,3 +247,4 @@ def test_canonical_form_is_a_fixed_point(doc):
     except UserError:
         return
     assert canonicalize(once, PROJECT, {"HOME": "/home/u"}) == once
+    assert _SCHEMA.is_valid(once), [e.message for e in _SCHEMA.iter_errors(once)][:3]
