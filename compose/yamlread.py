@@ -5,6 +5,10 @@ stay strings), Go integer syntax including ``0440`` as octal (file modes).
 Mapping keys are always strings (their source text). Anchors and aliases are expanded (each use is a fresh
 copy, with a size budget against alias bombs); ``<<`` merge keys are applied. The Compose tags ``!reset`` and
 ``!override`` are recorded on the parent container's entry for ``merge`` to act on.
+
+The tree is built straight from the parser's event stream with an explicit stack (no node graph, no
+recursion), so a hostile file cannot overflow the C stack; nesting deeper than ``_MAX_DEPTH`` is refused
+so that later stages, which recurse, are safe too.
 """
 from __future__ import annotations
 
@@ -12,16 +16,17 @@ import math
 import re
 from typing import Any
 
+from ruamel.yaml import events as ev
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from compose.errors import Location, UserError
-from compose.sourcemap import LocatedDict, LocatedList
+from compose.sourcemap import LocatedDict, LocatedList, copy_tree
 
 __all__ = ["COMPOSE_TAGS", "read_yaml"]
 
 COMPOSE_TAGS = {"!reset": "reset", "!override": "override"}
 _MAX_NODES = 2_000_000  # expanded nodes per document: stops "billion laughs" alias bombs
+_MAX_DEPTH = 200  # nesting levels; real Compose files use about ten
 
 _INT_RE = re.compile(r"[-+]?[0-9]+")
 _OCT11_RE = re.compile(r"0[0-7]+")
@@ -34,48 +39,24 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STD = "tag:yaml.org,2002:"
 
 
-_PLAIN = "?plain"  # our tag for an untagged plain scalar: resolved by ``_resolve_plain``
-
-
-def _resolve(self: Any, kind: Any, value: Any, implicit: Any) -> str:
-    """Resolver hook: leave plain scalars for us to type; everything else gets its standard tag."""
-    if kind is ScalarNode:
-        return _PLAIN if implicit and implicit[0] else _STD + "str"
-    return _STD + ("seq" if kind is SequenceNode else "map")
-
-
-def _resolve_tag(self: Any, kind: Any, value: Any, implicit: Any) -> Any:
-    from ruamel.yaml.tag import Tag
-
-    return Tag(suffix=_resolve(self, kind, value, implicit))
+_MERGE = object()  # the pending key of a '<<' entry
 
 
 def _loader_class(pure: bool = False) -> type:
+    """The event parser: libyaml's through ruamel.yaml.clibz, else ruamel's pure-Python one."""
     if not pure:
         try:
             from ruamel.yaml.cyaml import CBaseLoader
         except ImportError:
             pass
         else:
-            return type("_ComposeLoader", (CBaseLoader,), {"resolve": _resolve})
-    # no libyaml: the pure-Python composer gives the same nodes, slower (it wants Tag objects)
+            return CBaseLoader  # type: ignore[no-any-return]
     from ruamel.yaml.loader import BaseLoader
 
-    return type("_ComposeLoader", (BaseLoader,), {"resolve": _resolve_tag, "max_depth": None})
+    return BaseLoader  # type: ignore[no-any-return]
 
 
 _LOADER: type | None = None
-
-
-def _compose(text: str) -> Node | None:
-    global _LOADER
-    if _LOADER is None:
-        _LOADER = _loader_class()
-    loader = _LOADER(text)
-    try:
-        return loader.get_single_node()  # type: ignore[no-any-return]
-    finally:
-        loader.dispose()
 
 
 def _resolve_plain(text: str) -> Any:
@@ -113,52 +94,61 @@ def _resolve_plain(text: str) -> Any:
     return text
 
 
-def _tag(node: Node) -> str | None:
-    """``node.tag`` without ruamel's per-node URI decoding (hot path: called for every node)."""
-    ctag = node.ctag
-    if ctag is None:
-        return None
-    if ctag.handle is None:
-        return ctag.suffix  # type: ignore[no-any-return]
-    return node.tag
-
-
 _new_location = object.__new__
 _FAST_LOCATION = "__slots__" not in vars(Location)  # the shortcut needs an instance __dict__
 
 
+class _Frame:
+    __slots__ = ("container", "anchor", "tag", "loc", "key", "key_loc", "merged")
+
+    def __init__(self, container: Any, anchor: str | None, tag: str | None, loc: Location) -> None:
+        self.container = container
+        self.anchor = anchor
+        self.tag = tag
+        self.loc = loc
+        self.key: Any = None  # mappings: the key waiting for its value (or _MERGE)
+        self.key_loc: Location | None = None
+        self.merged: list[LocatedDict] = []
+
+
 class _Builder:
+    """Turns the event stream of one document into located containers."""
+
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.budget = _MAX_NODES
-        self.active: set[int] = set()
+        self.anchors: dict[str, Any] = {}
+        self.open_anchors: set[str] = set()
+        self.stack: list[_Frame] = []
+        self.root: Any = None
+        self.done = False
 
-    def loc(self, node: Node) -> Location:
-        mark = node.start_mark
+    def loc(self, event: Any) -> Location:
+        mark = event.start_mark
         if not _FAST_LOCATION:
             return Location(self.filename, mark.line + 1, mark.column + 1)
-        # Hot path (every node): fill the frozen dataclass directly, skipping its __init__/__setattr__ checks.
+        # Hot path (every event): fill the frozen dataclass directly, skipping its __init__/__setattr__ checks.
         loc = _new_location(Location)
         loc.__dict__.update(file=self.filename, line=mark.line + 1, column=mark.column + 1)
         return loc
 
-    def fail(self, node: Node, message: str) -> UserError:
-        return UserError.single(message, location=self.loc(node))
+    def fail(self, event: Any, message: str) -> UserError:
+        return UserError.single(message, location=self.loc(event))
 
-    def tag_of(self, node: Node) -> str | None:
-        """The Compose tag on ``node`` (``reset``/``override``), None for none; unknown local tags fail."""
-        tag = _tag(node)
-        if tag is None or tag == _PLAIN or tag.startswith(_STD) or tag in ("?", "!"):
+    def compose_tag(self, event: Any) -> str | None:
+        """The Compose tag on ``event`` (``reset``/``override``), None for none; unknown local tags fail."""
+        tag = event.tag
+        if tag is None or tag == "!" or tag.startswith(_STD):
             return None
         if tag in COMPOSE_TAGS:
             return COMPOSE_TAGS[tag]
-        raise self.fail(node, f"unsupported YAML tag {tag!r}: Compose files allow only !reset and !override")
+        raise self.fail(event, f"unsupported YAML tag {tag!r}: Compose files allow only !reset and !override")
 
-    def scalar(self, node: ScalarNode) -> Any:
-        tag = _tag(node) or ""
-        text = node.value
-        if tag == _PLAIN:
-            return _resolve_plain(text)
+    def scalar_value(self, event: Any) -> Any:
+        tag = event.tag
+        text = event.value
+        if tag is None:
+            return _resolve_plain(text) if event.implicit[0] else text
         if tag.startswith(_STD):
             kind = tag[len(_STD):]
             if kind == "str":
@@ -166,73 +156,128 @@ class _Builder:
             value = _resolve_plain(text)
             wanted = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}.get(kind)
             if wanted is None or not isinstance(value, wanted) or (kind == "int" and isinstance(value, bool)):
-                raise self.fail(node, f"cannot read {text!r} as !!{kind}")
+                raise self.fail(event, f"cannot read {text!r} as !!{kind}")
             return float(value) if kind == "float" else value
-        return text  # quoted, or tagged !reset/!override
+        return text  # tagged !reset / !override / !
 
-    def build(self, node: Node) -> Any:
+    def feed(self, event: Any) -> None:
         self.budget -= 1
         if self.budget < 0:
-            raise self.fail(node, "document too large: too many nodes after expanding aliases")
-        if isinstance(node, ScalarNode):
-            return self.scalar(node)
-        if id(node) in self.active:
-            raise self.fail(node, "recursive YAML alias: an anchor refers to itself")
-        self.active.add(id(node))
-        try:
-            if isinstance(node, SequenceNode):
-                out = LocatedList(loc=self.loc(node))
-                for item in node.value:
-                    self.tag_of(item)  # reject unknown tags; a tag on a list item has no merge meaning
-                    out.add(self.build(item), self.loc(item))
-                return out
-            if isinstance(node, MappingNode):
-                return self.mapping(node)
-        finally:
-            self.active.discard(id(node))
-        raise self.fail(node, f"unexpected YAML node {type(node).__name__}")
+            raise self.fail(event, "document too large: too many nodes after expanding aliases")
+        top = self.stack[-1] if self.stack else None
+        expecting_key = top is not None and isinstance(top.container, dict) and top.key is None
+        if isinstance(event, ev.ScalarEvent):
+            if expecting_key:
+                self.take_key(top, event)
+                return
+            tag = self.compose_tag(event)
+            value = self.scalar_value(event)
+            if event.anchor:
+                self.anchors[event.anchor] = value
+            self.add(value, self.loc(event), tag, event)
+        elif isinstance(event, (ev.MappingStartEvent, ev.SequenceStartEvent)):
+            if expecting_key:
+                raise self.fail(event, "a mapping key must be a plain string, not a list or a mapping")
+            if len(self.stack) >= _MAX_DEPTH:
+                raise self.fail(event, f"document nested too deeply (more than {_MAX_DEPTH} levels)")
+            loc = self.loc(event)
+            container = (LocatedDict(loc=loc) if isinstance(event, ev.MappingStartEvent)
+                         else LocatedList(loc=loc))
+            if event.anchor:
+                self.open_anchors.add(event.anchor)
+            self.stack.append(_Frame(container, event.anchor, self.compose_tag(event), loc))
+        elif isinstance(event, (ev.MappingEndEvent, ev.SequenceEndEvent)):
+            frame = self.stack.pop()
+            container = frame.container
+            if isinstance(container, LocatedDict):
+                self.apply_merge_keys(frame)
+            if frame.anchor:
+                self.open_anchors.discard(frame.anchor)
+                self.anchors[frame.anchor] = container
+            self.add(container, frame.loc, frame.tag, event)
+        elif isinstance(event, ev.AliasEvent):
+            if expecting_key:
+                raise self.fail(event, "a mapping key must be a plain string, not an alias")
+            name = event.anchor
+            if name in self.open_anchors:
+                raise self.fail(event, "recursive YAML alias: an anchor refers to itself")
+            if name not in self.anchors:
+                raise self.fail(event, f"undefined YAML alias *{name}")
+            template = self.anchors[name]
+            value = copy_tree(template) if isinstance(template, (dict, list)) else template
+            self.budget -= _size(value)
+            if self.budget < 0:
+                raise self.fail(event, "document too large: too many nodes after expanding aliases")
+            self.add(value, self.loc(event), None, event)
+        elif isinstance(event, ev.DocumentStartEvent) and self.done:
+            raise self.fail(event, "expected a single document in the stream but found another document")
+        elif isinstance(event, ev.DocumentEndEvent):
+            self.done = True
 
-    def key_text(self, node: Node) -> str:
-        if not isinstance(node, ScalarNode):
-            raise self.fail(node, "a mapping key must be a plain string, not a list or a mapping")
-        return str(node.value)
+    def take_key(self, frame: _Frame, event: Any) -> None:
+        plain = event.tag is None and event.implicit[0]
+        if (plain and event.value == "<<") or event.tag == _MERGE_TAG:
+            frame.key = _MERGE
+        else:
+            self.compose_tag(event)  # reject unknown tags on keys too
+            frame.key = str(event.value)
+        frame.key_loc = self.loc(event)
 
-    def mapping(self, node: MappingNode) -> LocatedDict:
-        out = LocatedDict(loc=self.loc(node))
-        merged: list[LocatedDict] = []
-        for key_node, value_node in node.value:
-            key_tag = _tag(key_node)
-            if key_tag == _MERGE_TAG or (key_tag == _PLAIN and key_node.value == "<<"):
-                merged.extend(self.merge_sources(value_node))
-                continue
-            key = self.key_text(key_node)
-            if key in out:
-                first = out.key_locs[key]
-                raise self.fail(key_node, f"duplicate key {key!r} (first defined at line {first.line})")
-            tag = self.tag_of(value_node)
-            out.set_entry(key, self.build(value_node), self.loc(key_node), tag)
-        # Keys of a merge source count only where the mapping does not set them; earlier sources win.
-        for source in merged:
+    def add(self, value: Any, loc: Location, tag: str | None, event: Any) -> None:
+        if not self.stack:
+            self.root = value
+            return
+        frame = self.stack[-1]
+        container = frame.container
+        if isinstance(container, list):
+            container.add(value, loc)
+            return
+        key, key_loc = frame.key, frame.key_loc
+        frame.key = frame.key_loc = None
+        if key is _MERGE:
+            sources = value if isinstance(value, list) else [value]
+            if not sources or not all(isinstance(v, LocatedDict) for v in sources):
+                raise self.fail(event, "a '<<' merge key needs a mapping or a list of mappings")
+            frame.merged.extend(sources)
+            return
+        if key in container:
+            first = container.key_locs[key]
+            raise UserError.single(f"duplicate key {key!r} (first defined at line {first.line})", location=key_loc)
+        container.set_entry(key, value, key_loc, tag)
+
+    def apply_merge_keys(self, frame: _Frame) -> None:
+        """Keys of ``<<`` sources count only where the mapping does not set them; earlier sources win."""
+        out = frame.container
+        for source in frame.merged:
             for key, value in source.items():
                 if key not in out:
                     out.set_entry(key, value, source.key_locs.get(key), source.tags.get(key))
-        return out
 
-    def merge_sources(self, node: Node) -> list[LocatedDict]:
-        items = node.value if isinstance(node, SequenceNode) else [node]
-        sources = []
-        for item in items:
-            value = self.build(item)
-            if not isinstance(value, LocatedDict):
-                raise self.fail(item, "a '<<' merge key needs a mapping or a list of mappings")
-            sources.append(value)
-        return sources
+
+def _size(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + sum(_size(v) for v in value.values())
+    if isinstance(value, list):
+        return 1 + sum(_size(v) for v in value)
+    return 1
 
 
 def read_yaml(text: str, filename: str) -> LocatedDict:
     """Parse one Compose file. An empty file is an empty mapping; anything but a mapping at the top fails."""
+    global _LOADER
+    if _LOADER is None:
+        _LOADER = _loader_class()
+    builder = _Builder(filename)
     try:
-        node = _compose(text)
+        loader = _LOADER(text)
+        try:
+            while True:
+                event = loader.get_event()
+                if isinstance(event, ev.StreamEndEvent):
+                    break
+                builder.feed(event)
+        finally:
+            loader.dispose()
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         loc = Location(filename, mark.line + 1, mark.column + 1) if mark is not None else None
@@ -243,17 +288,14 @@ def read_yaml(text: str, filename: str) -> LocatedDict:
         raise UserError.single(f"invalid YAML: {first_line}", location=Location(filename, 1, 1)) from err
     except (UnicodeError, ValueError) as err:
         raise UserError.single(f"cannot read file: {err}", location=Location(filename, 1, 1)) from err
-    if node is None:
-        return LocatedDict(loc=Location(filename, 1, 1))
-    builder = _Builder(filename)
-    try:
-        value = builder.build(node)
-    except RecursionError as err:
-        raise UserError.single("document nested too deeply", location=builder.loc(node)) from err
+    except RecursionError as err:  # copying a deeply nested alias
+        raise UserError.single("document nested too deeply", location=Location(filename, 1, 1)) from err
+    value = builder.root
     if value is None:
-        return LocatedDict(loc=builder.loc(node))
+        return LocatedDict(loc=Location(filename, 1, 1))
     if not isinstance(value, LocatedDict):
-        raise builder.fail(node, f"a Compose file must be a mapping at the top level, not {_kind(value)}")
+        raise UserError.single(f"a Compose file must be a mapping at the top level, not {_kind(value)}",
+                               location=Location(filename, 1, 1))
     return value
 
 
