@@ -45,7 +45,10 @@ Part = Union[str, Var]
 
 
 def parse_template(text: str) -> tuple[Part, ...]:
-    parts, end = _parse(text, 0, nested=False)
+    try:
+        parts, end = _parse(text, 0, nested=False)
+    except RecursionError:
+        raise TemplateError("'${' nested too deeply") from None
     assert end == len(text)
     return parts
 
@@ -154,6 +157,8 @@ def substitute(text: str, lookup: Lookup, on_unset: Callable[[str], None] | None
         return _evaluate(parse_template(text), lookup, on_unset or (lambda _name: None))
     except _Required as err:
         raise ValueError(err.message) from None
+    except RecursionError:
+        raise TemplateError("'${' nested too deeply") from None
 
 
 @dataclass
@@ -171,9 +176,9 @@ def template_variables(text: str, into: dict[str, Variable] | None = None) -> di
     found = {} if into is None else into
     try:
         parts = parse_template(text) if "$" in text else ()
-    except TemplateError:
-        return found
-    _collect(parts, found)
+        _collect(parts, found)
+    except (TemplateError, RecursionError):
+        pass
     return found
 
 
@@ -254,5 +259,7 @@ class Interpolator:
             errors.append(Problem(f"invalid interpolation format {text!r}: {err}", path, loc))
         except _Required as err:
             errors.append(Problem(err.message, path, loc))
+        except RecursionError:
+            errors.append(Problem("invalid interpolation format: '${' nested too deeply", path, loc))
         return text
 

@@ -78,7 +78,7 @@ def test_required(template, message):
 
 
 @pytest.mark.parametrize("template", ["${", "${SET", "${}", "${1X}", "${SET/x/y}", "${SET:-unclosed", "${SET:x}",
-                                      "a ${ b}", "${UNSET:-${}}"])
+                                      "a ${ b}", "${UNSET:-${}}", "${A:-" * 3000 + "}" * 3000])
 def test_malformed(template):
     with pytest.raises(TemplateError):
         substitute(template, ENV.get)
