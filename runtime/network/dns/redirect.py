@@ -55,27 +55,31 @@ async def install_redirect(netns_path: str | os.PathLike[str], address: str, udp
                           f"{err.decode(errors='replace').strip()}")
 
 
-async def forget_mappings(netns_path: str | os.PathLike[str], address: str) -> int:
-    """Drop the netns's conntrack entries for ``address``:53, which still point at a previous scope's port.
+async def forget_mappings(netns_path: str | os.PathLike[str], address: str, udp_port: int, tcp_port: int) -> int:
+    """Drop the netns's conntrack entries for ``address``:53 that lead anywhere but the current ports.
 
     A client that keeps its source port (a caching resolver, a long-lived socket) would otherwise follow
-    its old entry to the old port for as long as it keeps asking. Returns how many entries went.
+    its old entry to a previous scope's port for as long as it keeps asking. Entries already mapped to the
+    current ports (flows that started after the new rule) are kept. Returns how many entries went.
     """
-    return await run_in_netns(os.fspath(netns_path), lambda: _forget_mappings(address))
+    current = {socket.IPPROTO_UDP: udp_port, socket.IPPROTO_TCP: tcp_port}
+    return await run_in_netns(os.fspath(netns_path), lambda: _forget_mappings(address, current))
 
 
-def _forget_mappings(address: str) -> int:
-    """Delete the netns's conntrack entries for ``address``:53 (UDP and TCP); returns how many."""
+def _forget_mappings(address: str, current: dict[int, int]) -> int:
+    """Delete this netns's conntrack entries for ``address``:53 not mapped to ``current[proto]``."""
     from pyroute2 import Conntrack
     from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
 
     count = 0
     with Conntrack() as ct:
-        for proto in (socket.IPPROTO_UDP, socket.IPPROTO_TCP):
+        for proto in current:
             wanted = NFCTAttrTuple(daddr=address, proto=proto, dport=53)
             for entry in list(ct.dump_entries(tuple_orig=wanted)):
                 orig = entry.tuple_orig
                 if (orig.daddr, orig.dport, orig.proto) != (address, 53, proto):  # the kernel filter, checked
+                    continue
+                if entry.tuple_reply.sport == current[proto]:  # already goes to this scope
                     continue
                 try:
                     ct.delete(entry)

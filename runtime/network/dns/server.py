@@ -144,7 +144,8 @@ class DnsServer:
             self._pending.difference_update((container_id, identity))
         try:
             if redirected:
-                self._track(scope, forget_mappings(path, self.address))  # off the container's start path
+                # Off the container's start path: only mappings to older ports go.
+                self._track(scope, forget_mappings(path, self.address, scope.address[1], tcp.getsockname()[1]))
             loop.add_reader(udp.fileno(), self._on_udp, scope)
             scope.server = await asyncio.start_server(
                 lambda r, w: self._on_tcp(scope, r, w), sock=tcp, limit=65536 + 2)

@@ -155,3 +155,27 @@ def test_search_domain_names_are_local_only_when_upstream_has_none(dns_server, m
     assert addresses(ask(path, "web.corp.example")) == ["10.50.0.2"]
     assert addresses(ask(path, "web.corp.example", tcp=True)) == ["10.50.0.2"]
     assert ask(path, "nosuch.corp.example").rcode() == dns.rcode.NXDOMAIN
+
+
+def test_cleanup_of_old_mappings_spares_queries_in_flight(dns_server, make_netns, make_stub):
+    import socket
+
+    from runtime.network.dns.redirect import forget_mappings
+    from tests.runtime.dns.support import DNS_ADDR, netns_socket
+
+    dead = make_stub(mode="drop")
+    good = make_stub({"example.org": ["192.0.2.10"]})
+    path = _scope(dns_server, make_netns, [dead.upstream, good.upstream])  # answers after ~0.4 s
+    scope = dns_server.server.scope(CLIENT)
+    if scope.address[1] == 53:
+        pytest.skip("the server runs without redirection here (no nft)")
+    sock = netns_socket(path, socket.SOCK_DGRAM)
+    with sock:
+        sock.settimeout(5)
+        sock.sendto(dns.message.make_query("example.org", "A", id=4242).to_wire(), (DNS_ADDR, 53))
+        # While the query waits on the dead upstream, the cleanup a re-added scope runs must spare its flow.
+        dropped = dns_server.lt.run(forget_mappings(path, DNS_ADDR, scope.address[1], scope.tcp.getsockname()[1]))
+        data, source = sock.recvfrom(512)
+    assert dropped == 0
+    assert source == (DNS_ADDR, 53)  # still translated back: the flow's mapping survived
+    assert addresses(dns.message.from_wire(data)) == ["192.0.2.10"]
