@@ -248,3 +248,22 @@ def test_canonical_form_is_a_fixed_point(doc):
         return
     assert canonicalize(once, PROJECT, {"HOME": "/home/u"}) == once
     assert _SCHEMA.is_valid(once), [e.message for e in _SCHEMA.iter_errors(once)][:3]
+
+
+@pytest.mark.parametrize("directory", sample_projects(), ids=lambda p: p.name)
+def test_canonical_output_read_back_as_a_compose_file_gives_itself(directory: Path, tmp_path: Path):
+    """What `config` prints is a Compose file: loading it again yields the same canonical form."""
+    import io
+
+    from compose.loader import LoadOptions, load
+
+    def pipeline(cwd: Path) -> dict:
+        loaded = load(LoadOptions(cwd=cwd, environ={}, project_name="rt"))
+        loaded.config["name"] = "rt"
+        return canonicalize(loaded.config, loaded.project_dir, loaded.environment)
+
+    first = pipeline(directory)
+    text = io.StringIO()
+    YAML().dump(first, text)
+    (tmp_path / "compose.yaml").write_text(text.getvalue())
+    assert pipeline(tmp_path) == first
