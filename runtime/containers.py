@@ -185,6 +185,7 @@ class ContainerService:
         self.cgroup_parent = cgroup_parent
         self._forkserver = ForkServer()
         self._helper = native.monitor_binary()
+        self._init_helper = native.init_binary()
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -360,7 +361,8 @@ class ContainerService:
                 request = {"mode": "start", "id": cid, "state_dir": str(d), "spec": spec_to_dict(spec),
                            "security": plan, "cgroup_procs": procs, "oom_files": oom, "exit_path": str(d / EXIT_RECORD),
                            "log_path": str(d / f"{cid}{LOG_SUFFIX}"), "socket": str(d / SOCKET_NAME),
-                           "attach": attach, "console_size": console_size, "helper": self._helper}
+                           "attach": attach, "console_size": console_size, "helper": self._helper,
+                           "init_helper": self._init_helper}
                 conn, reply = self._launch(request)
             except BaseException:
                 mgr.destroy()

@@ -185,7 +185,7 @@ def _exec(path: str, args: tuple[str, ...], env: dict[str, str]) -> None:
 
 
 def _reaper(path: str, args: tuple[str, ...], env: dict[str, str], sock: socket.socket) -> None:
-    """``init: true``: PID 1 forks the command, forwards signals to it and reaps every zombie."""
+    """``init: true`` without the C reaper: PID 1 forks the command, forwards signals, reaps every zombie."""
     child = os.fork()
     if child == 0:
         _run_guarded(sock, lambda: _exec(path, args, env))
@@ -236,6 +236,7 @@ def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     _join_cgroup(cfg.get("cgroup_procs", []))
     _unshare(spec)
+    reaper = os.open(cfg["init_helper"], os.O_RDONLY | os.O_CLOEXEC) if spec.init and cfg.get("init_helper") else None
     root = rootfs.mount_rootfs(spec, cfg["state_dir"])
     rootfs.pivot_into(root)
     if "uts" in spec.namespaces:
@@ -254,6 +255,12 @@ def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None
     _workdir(spec.working_dir, user)
     path = _lookup(spec.args[0], env)
     _confine(plan, user)
+    if reaper is not None:  # the static C reaper, exec'd by fd: it is not in the container's filesystem
+        _cloexec_all()
+        try:
+            os.execve(reaper, ["pycompose-init", path, *spec.args], env)
+        except OSError as err:
+            raise InitError(f"exec pycompose-init: {err.strerror}", EXIT_CANNOT_EXEC) from err
     if spec.init:
         _reaper(path, spec.args, env, sock)
     _exec(path, spec.args, env)

@@ -1,7 +1,8 @@
 """Small C helpers, compiled on first use with the system's C compiler and cached by source hash.
 
-``monitor_binary()`` is the path of ``pycompose-monitor`` (``monitor.c``), or ``None`` when no compiler is
-available (the Python loop in ``runtime.monitor`` then does the same work with more memory). The cache lives in
+``monitor_binary()`` is the path of ``pycompose-monitor`` (``monitor.c``) and ``init_binary()`` of the static
+``pycompose-init`` (``init.c``, PID 1 with ``init: true``), or ``None`` when they cannot be built (the Python
+loop in ``runtime.monitor`` and the Python reaper in ``runtime.init`` then do the same work with more memory). The cache lives in
 ``$PYCOMPOSE_HELPER_DIR`` or ``~/.cache/pycompose`` (a directory only we can write, never a shared /tmp path).
 """
 from __future__ import annotations
@@ -13,9 +14,9 @@ import subprocess
 import threading
 from pathlib import Path
 
-__all__ = ["monitor_binary", "helper_dir"]
+__all__ = ["monitor_binary", "init_binary", "helper_dir"]
 
-_SOURCE = Path(__file__).with_name("monitor.c")
+_HERE = Path(__file__).parent
 _lock = threading.Lock()
 _cached: dict[str, str | None] = {}
 
@@ -38,25 +39,34 @@ def monitor_binary() -> str | None:
     """The compiled monitor helper (built once per source version), or ``None`` without a C compiler."""
     if os.environ.get("PYCOMPOSE_PYTHON_MONITOR") == "1":
         return None
+    return _cached_build("pycompose-monitor", "monitor.c", ("-O2",))
+
+
+def init_binary() -> str | None:
+    """The static reaper for ``init: true``, or ``None`` without a compiler and a static libc."""
+    if os.environ.get("PYCOMPOSE_PYTHON_MONITOR") == "1":
+        return None
+    return _cached_build("pycompose-init", "init.c", ("-Os", "-static"))
+
+
+def _cached_build(name: str, source: str, flags: tuple[str, ...]) -> str | None:
     with _lock:
-        if "monitor" in _cached:
-            return _cached["monitor"]
-        _cached["monitor"] = path = _build()
-        return path
+        if name not in _cached:
+            _cached[name] = _build(name, _HERE / source, flags)
+        return _cached[name]
 
 
-def _build() -> str | None:
-    source = _SOURCE.read_bytes()
-    digest = hashlib.sha256(source).hexdigest()[:16]
+def _build(name: str, source: Path, flags: tuple[str, ...]) -> str | None:
+    digest = hashlib.sha256(source.read_bytes() + " ".join(flags).encode()).hexdigest()[:16]
     out_dir = helper_dir()
-    target = out_dir / f"pycompose-monitor-{digest}"
+    target = out_dir / f"{name}-{digest}"
     if target.exists():
         return str(target)
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if cc is None or not _safe_dir(out_dir):
         return None
-    tmp = out_dir / f".pycompose-monitor-{digest}.{os.getpid()}.tmp"
-    proc = subprocess.run([cc, "-O2", "-o", str(tmp), str(_SOURCE)], capture_output=True, text=True)
+    tmp = out_dir / f".{name}-{digest}.{os.getpid()}.tmp"
+    proc = subprocess.run([cc, *flags, "-o", str(tmp), str(source)], capture_output=True, text=True)
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)
         return None

@@ -260,6 +260,11 @@ def test_monitor_is_the_small_helper_when_a_compiler_exists(tmp_path, rootfs, cg
         assert os.path.basename(os.readlink(f"/proc/{st['monitor_pid']}/exe")).startswith("pycompose-monitor-")
         assert os.getsid(st["monitor_pid"]) == st["monitor_pid"]  # its own session: not tied to the engine
         svc.remove(cid, force=True)
+        cid = svc.create(None, _spec(rootfs, "sleep", "100", init=True))
+        svc.start(cid)
+        with open(f"/proc/{svc.inspect(cid).pid}/comm") as fh:
+            assert fh.read() == "pycompose-init\n"  # the static C reaper, not a copy of Python
+        svc.remove(cid, force=True)
     finally:
         svc.close()
 
