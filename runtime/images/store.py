@@ -19,6 +19,7 @@ import builtins
 from typing import Any, BinaryIO, Callable, Iterable, Mapping
 
 from runtime.errors import InvalidArgument, NotFound
+from runtime.paths import data_root
 from runtime.images._atomic import read_json, write_json_atomic
 from runtime.images.blobs import BlobStore
 from runtime.images.config import apply_changes, config_bytes, new_config, now_rfc3339
@@ -54,8 +55,10 @@ class _Tee:
 
 
 class ImageStore:
-    def __init__(self, root: Path | str, in_use: InUse | None = None) -> None:
-        self.root = Path(root)
+    def __init__(self, root: Path | str | None = None, in_use: InUse | None = None) -> None:
+        """``root``: the store's directory (default ``<data_root>/images``). ``in_use(image_id)``: truthy (best a
+        container id, for the message) while a container uses the image; removal is refused then."""
+        self.root = Path(root) if root is not None else data_root() / "images"
         self.root.mkdir(parents=True, exist_ok=True)
         self.blobs = BlobStore(self.root)
         self.layers = LayerStore(self.root)

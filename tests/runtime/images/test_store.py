@@ -205,3 +205,9 @@ def test_lease_protects_new_layer_from_garbage_collection(store):
         assert store.layers.has(layer.chain_id) and store.blobs.has(blob.digest)
     store.collect_garbage()
     assert not store.layers.has(layer.chain_id) and not store.blobs.has(blob.digest)
+
+
+def test_default_root_follows_pycompose_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYCOMPOSE_ROOT", str(tmp_path / "engine"))
+    assert ImageStore().root == tmp_path / "engine" / "images"
+    assert (tmp_path / "engine/images/blobs/sha256").is_dir()
