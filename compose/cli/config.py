@@ -35,14 +35,14 @@ def config(
     ctx: typer.Context,
     services: Annotated[Optional[list[str]], typer.Argument(help="Only these services.", metavar="SERVICE",
                                                             show_default=False)] = None,
-    format: Annotated[str, typer.Option("--format", help="Output format: yaml or json.")] = "yaml",
+    output_format: Annotated[str, typer.Option("--format", help="Output format: yaml or json.")] = "yaml",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only validate; print nothing.")] = False,
     list_services: Annotated[bool, typer.Option("--services", help="Print the service names.")] = False,
     list_volumes: Annotated[bool, typer.Option("--volumes", help="Print the volume names.")] = False,
     list_networks: Annotated[bool, typer.Option("--networks", help="Print the network names.")] = False,
     list_profiles: Annotated[bool, typer.Option("--profiles", help="Print the profile names.")] = False,
     list_images: Annotated[bool, typer.Option("--images", help="Print the image names.")] = False,
-    hash: Annotated[Optional[str], typer.Option(
+    hash_services: Annotated[Optional[str], typer.Option(
         "--hash", help="Print the config hash of SERVICE[,SERVICE...] or '*' for all.", metavar="SERVICES")] = None,
     no_interpolate: Annotated[bool, typer.Option("--no-interpolate", help="Don't interpolate variables.")] = False,
     variables: Annotated[bool, typer.Option("--variables", help="Print the variables the files use.")] = False,
@@ -56,7 +56,7 @@ def config(
 
     opts: GlobalOptions = ctx.obj
     wanted = list(services or [])
-    fmt = _format(format)
+    fmt = _format(output_format)
     if variables:
         text = _render_variables(opts, fmt)
         return _emit(text, output)
@@ -81,8 +81,8 @@ def config(
         text = _lines(_profiles(loaded))
     elif list_images:
         text = _lines(_images(loaded, wanted))
-    elif hash is not None:
-        text = _render_hashes(loaded, hash)
+    elif hash_services is not None:
+        text = _render_hashes(loaded, hash_services)
     else:
         document = render_config(loaded, wanted)
         if fmt is Format.json:
@@ -232,7 +232,7 @@ def _render_uninterpolated(opts: "GlobalOptions", wanted: list[str], fmt: Format
     return dump_json(document) if fmt is Format.json else dump_yaml(document)
 
 
-def _render_variables(opts: "GlobalOptions", format: Format) -> str:
+def _render_variables(opts: "GlobalOptions", fmt: Format) -> str:
     """The variables the (uninterpolated) files use: name, required, default, alternate."""
     from compose.interpolate import Variable, template_variables
     from compose.loader import load
@@ -253,7 +253,7 @@ def _render_variables(opts: "GlobalOptions", format: Format) -> str:
     walk(result.config)
     walk(result.disabled_services)
     rows = [found[k] for k in sorted(found)]
-    if format is Format.json:
+    if fmt is Format.json:
         from compose.cli.output import dump_json
 
         return dump_json({v.name: {"Name": v.name, "DefaultValue": v.default or "",
