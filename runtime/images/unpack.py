@@ -35,6 +35,7 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _XZ_MAGIC = b"\xfd7zXZ\x00"
 _BZIP2_MAGIC = b"BZh"
 _CHUNK = 1 << 20
+_HOST_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM, errno.EMFILE, errno.ENFILE}
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,12 @@ def unpack_layer(stream: Reader, dest: Path, *, label: str = "layer") -> UnpackR
     try:
         with tarfile.open(fileobj=hashed, mode="r|", bufsize=_CHUNK) as tar:  # type: ignore[call-overload]
             for member in tar:
-                unpacker.add(tar, member)
+                try:
+                    unpacker.add(tar, member)
+                except OSError as err:
+                    if err.errno in _HOST_ERRNOS:
+                        raise  # the host's trouble (disk full...), not the archive's
+                    raise InvalidArgument(f"{label}: entry {member.name!r}: {err.strerror or err}") from err
         hashed.drain()  # tar padding after the end-of-archive blocks counts towards the diff id
     except tarfile.TarError as err:
         raise InvalidArgument(f"{label}: not a valid tar archive: {err}") from err

@@ -208,3 +208,13 @@ def test_layer_tar_from_overlay_upper_dir_round_trips(tmp_path):
     assert os.lstat(dest / "etc/removed").st_rdev == 0 and stat.S_ISCHR(os.lstat(dest / "etc/removed").st_mode)
     assert os.getxattr(dest / "var", OPAQUE_XATTR) == b"y"
     assert os.lstat(dest / "etc/conf").st_ino == os.lstat(dest / "etc/conf.hard").st_ino
+
+
+def test_unwritable_entries_are_archive_errors(dirs):
+    layer, _ = dirs
+    data = _tar((_info("f"), b"file"), (_info("f/child"), b"x"))  # a file used as a directory
+    with pytest.raises(InvalidArgument, match="parent is not a directory"):
+        unpack_layer(io.BytesIO(data), layer)
+    too_long = _tar((_info("d/" + "n" * 300), b"x"))
+    with pytest.raises(InvalidArgument, match="File name too long"):
+        unpack_layer(io.BytesIO(too_long), layer)
