@@ -139,3 +139,11 @@ def test_unset_variable_warns_once_across_included_projects(tmp_path):
     _write(tmp_path / "compose.yaml", "include: [sub.yaml]\nservices: {m: {image: 'y$NOPE'}}\n")
     assert [w.message for w in _load(tmp_path).warnings] == [
         'the "NOPE" variable is not set; defaulting to a blank string']
+
+
+def test_locations_of_included_values_point_into_the_included_file(tmp_path):
+    _write(tmp_path / "db" / "compose.yaml", "services:\n  db:\n    image: postgres\n")
+    _write(tmp_path / "compose.yaml", "include: [db/compose.yaml]\nservices:\n  web:\n    image: nginx\n")
+    sources = _load(tmp_path).sources
+    assert str(sources.locate(("services", "db", "image"))) == f"{tmp_path}/db/compose.yaml:3:5"
+    assert str(sources.locate(("services", "web", "image"))) == f"{tmp_path}/compose.yaml:4:5"
