@@ -140,7 +140,11 @@ def test_htpasswd_auth_login_and_credentials_file(store, registry_factory, confi
         pull(ImageStore(tmp_path / "anon"), ref, config=RegistryConfig(auth_file=tmp_path / "none.json"))
 
 
-def test_mirror_serves_docker_hub_names(store, registry_factory, tmp_path, busybox_tar):
+def test_mirror_serves_docker_hub_names(store, registry_factory, tmp_path, busybox_tar, monkeypatch):
+    import runtime.images.registry.config as registry_config
+
+    # should the mirror fail, the fallback must not leave this machine: Docker Hub's API host -> a closed port
+    monkeypatch.setattr(registry_config, "_DOCKER_HUB_API", "127.0.0.1:9")
     mirror = registry_factory()
     cfg = RegistryConfig(auth_file=tmp_path / "c.json", mirrors={"docker.io": (f"http://{mirror.host}",)})
     store.import_rootfs(busybox_tar, f"{mirror.host}/library/busybox:latest")
