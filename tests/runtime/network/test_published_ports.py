@@ -195,7 +195,7 @@ def test_tcp_half_close_concurrency_and_refused_target(net):
     dead = next(b.host_port for b in bound if b.container_port == 7001)
 
     def ask(payload: bytes) -> bytes:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
             s.sendall(payload)
             s.shutdown(socket.SHUT_WR)  # the server answers only after EOF: the half-close must pass through
             out = b""
@@ -210,8 +210,8 @@ def test_tcp_half_close_concurrency_and_refused_target(net):
         answers = list(pool.map(ask, [b"conn-%d" % i for i in range(64)]))
     assert answers == [b"CONN-%d" % i for i in range(64)]
 
-    with socket.create_connection(("127.0.0.1", dead), timeout=10) as s:
-        s.settimeout(10)
+    with socket.create_connection(("127.0.0.1", dead), timeout=30) as s:
+        s.settimeout(30)
         try:
             assert s.recv(1) == b""
         except ConnectionResetError:
