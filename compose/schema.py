@@ -12,13 +12,14 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterator, Protocol
-
-import jsonschema
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 from compose.errors import Location, Problem
 from compose.schemafast import compile_schema
+
+if TYPE_CHECKING:  # jsonschema is imported only to explain a rejection (it costs ~70 ms to import)
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 __all__ = ["SourceLocator", "load_schema", "validate", "describe_value"]
 
@@ -62,7 +63,9 @@ def _accepts() -> Any:
 
 
 @lru_cache(maxsize=1)
-def _validator() -> jsonschema.protocols.Validator:
+def _validator() -> "jsonschema.protocols.Validator":
+    import jsonschema
+
     return jsonschema.Draft202012Validator(load_schema())
 
 

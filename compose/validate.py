@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import networkx as nx
-
 from compose.canonical import canonicalize
 from compose.errors import Problem, UserError
 from compose.shortsyntax import PROTOCOLS, is_path_source, port_range
@@ -259,18 +257,69 @@ def dependency_edges(services: dict[str, dict[str, Any]]) -> Iterator[tuple[str,
 
 
 def _cycles(c: _Checker) -> None:
-    graph = nx.DiGraph()
+    """One named cycle per group of services that need each other (a strongly connected component)."""
+    edges: dict[str, dict[str, str]] = {}
     for owner, target, key in dependency_edges(c.services):
         if owner != target and target in c.services:
-            graph.add_edge(owner, target, key=key)
-    for component in nx.strongly_connected_components(graph):
+            edges.setdefault(owner, {}).setdefault(target, key)
+    for component in _components(edges):
         if len(component) < 2:
             continue
-        start = min(component)
-        edges = nx.find_cycle(graph.subgraph(component), source=start)
-        names = [edge[0] for edge in edges] + [edges[0][0]]
-        first_key = graph.edges[edges[0][0], edges[0][1]]["key"]
-        c.error(("services", start, first_key), "dependency cycle: " + " -> ".join(names))
+        names = _cycle_from(min(component), edges, component)
+        c.error(("services", names[0], edges[names[0]][names[1]]), "dependency cycle: " + " -> ".join(names))
+
+
+def _components(edges: dict[str, dict[str, str]]) -> list[set[str]]:
+    """Strongly connected components (Tarjan's algorithm, iterative so deep chains cannot overflow the stack)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[set[str]] = []
+    for root in edges:
+        if root in index:
+            continue
+        work = [(root, iter(edges.get(root, {})))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(edges.get(child, {}))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.add(member)
+                    if member == node:
+                        break
+                found.append(component)
+    return found
+
+
+def _cycle_from(start: str, edges: dict[str, dict[str, str]], component: set[str]) -> list[str]:
+    """Walk from ``start`` inside ``component`` until a service repeats: that loop, closed."""
+    path = [start]
+    seen = {start: 0}
+    while True:
+        nxt = next(t for t in edges[path[-1]] if t in component)
+        if nxt in seen:
+            return path[seen[nxt]:] + [nxt]
+        seen[nxt] = len(path)
+        path.append(nxt)
 
 
 def _container_names(c: _Checker) -> None:

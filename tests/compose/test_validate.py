@@ -350,3 +350,26 @@ def test_locations_come_from_the_loaders_source_map_across_files(tmp_path: Path)
     assert [str(e) for e in errors] == [
         f"{tmp_path / 'compose.override.yaml'}:3:16: services.web.networks[0]: service 'web' uses network 'front', "
         "which is not defined in the top-level 'networks'"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(edges=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7)), max_size=20))
+def test_every_group_of_mutually_dependent_services_gets_one_real_cycle(edges):
+    import networkx as nx
+
+    names = [f"s{i}" for i in range(8)]
+    doc = _svc(**{n: {} for n in names})
+    for a, b in edges:
+        if a != b:
+            doc["services"][f"s{a}"].setdefault("depends_on", []).append(f"s{b}")
+    for spec in doc["services"].values():
+        if "depends_on" in spec:
+            spec["depends_on"] = list(dict.fromkeys(spec["depends_on"]))
+    graph = nx.DiGraph((f"s{a}", f"s{b}") for a, b in edges if a != b)
+    groups = [g for g in nx.strongly_connected_components(graph) if len(g) > 1]
+    cycles = [e.message.removeprefix("dependency cycle: ").split(" -> ") for e in check(doc, None)[0]]
+    assert len(cycles) == len(groups)
+    for cycle in cycles:
+        assert cycle[0] == cycle[-1] and len(set(cycle)) == len(cycle) - 1
+        assert all(graph.has_edge(a, b) for a, b in zip(cycle, cycle[1:]))
+        assert any(set(cycle) <= group for group in groups)
