@@ -74,6 +74,9 @@ def parse_binds(binds: list[str]) -> tuple[list[Mount], list[VolumeUse]]:
     mounts, vols = [], []
     for bind in binds:
         parts = bind.split(":")
+        if len(parts) == 1 and bind.startswith("/"):  # "/path": an anonymous volume there, as Docker reads it
+            vols.append(VolumeUse("", bind))
+            continue
         if len(parts) < 2 or len(parts) > 3 or not parts[0] or not parts[1]:
             raise _bad(f"invalid volume specification: '{bind}'")
         src, dst = parts[0], parts[1]

@@ -1,0 +1,125 @@
+"""docker-py (compose's client) against our engine: run, logs, wait, attach, list filters, volumes in use."""
+from __future__ import annotations
+
+import time
+
+import docker
+import pytest
+
+from tests.runtime.daemon.conftest import wait_for
+
+pytestmark = pytest.mark.root
+
+
+def test_run_wait_logs_and_filters(engine):
+    client = engine.client()
+    labels = {"com.docker.compose.project": "p1", "com.docker.compose.service": "db"}
+    done = client.containers.run("busybox", ["sh", "-c", "echo to-out; echo to-err >&2; exit 4"], detach=True,
+                                 name="p1-db-1", labels=labels)
+    assert done.wait()["StatusCode"] == 4
+    assert done.logs(stdout=True, stderr=False) == b"to-out\n"
+    assert done.logs(stdout=False, stderr=True) == b"to-err\n"
+    stamped = done.logs(timestamps=True).decode().splitlines()
+    assert all(line.split(" ", 1)[0].endswith("Z") for line in stamped)
+    up = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="p1-web-1",
+                               labels={"com.docker.compose.project": "p1", "com.docker.compose.service": "web"})
+    other = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="p2-web-1",
+                                  labels={"com.docker.compose.project": "p2"})
+    by = lambda **f: sorted(c.name for c in client.containers.list(all=True, filters=f))  # noqa: E731
+    assert by(label="com.docker.compose.project=p1") == ["p1-db-1", "p1-web-1"]
+    assert by(label=["com.docker.compose.project=p1", "com.docker.compose.service=web"]) == ["p1-web-1"]
+    assert by(name="web") == ["p1-web-1", "p2-web-1"]
+    assert by(status="exited") == ["p1-db-1"]
+    assert by(status="running", label="com.docker.compose.project") == ["p1-web-1", "p2-web-1"]
+    assert sorted(c.name for c in client.containers.list()) == ["p1-web-1", "p2-web-1"]
+    assert by(exited="4") == ["p1-db-1"]
+    assert by(id=up.id[:10]) == ["p1-web-1"]
+    up.kill(signal="SIGKILL")
+    assert up.wait()["StatusCode"] == 137
+    other.rename("renamed")
+    assert client.containers.get("renamed").id == other.id
+    other.pause()
+    assert client.containers.get("renamed").status == "paused"
+    other.unpause()
+    top = other.top()
+    assert any("sleep" in row[-1] for row in top["Processes"])
+    other.restart(timeout=0)
+    assert client.containers.get("renamed").status == "running"
+    stats = other.stats(stream=False)
+    assert stats["name"] == "/renamed" and "memory_stats" in stats
+    pruned = client.containers.prune()
+    assert set(pruned["ContainersDeleted"]) == {done.id, up.id}
+
+
+def test_attach_before_start_with_stdin(engine):
+    client = engine.client()
+    api = client.api
+    cid = api.create_container("busybox", ["sh", "-c", "read a; echo got $a; echo bye >&2"], stdin_open=True)["Id"]
+    sock = api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+    api.start(cid)
+    raw = sock._sock
+    raw.sendall(b"hello\n")
+    data = b""
+    while True:
+        chunk = raw.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    frames = []
+    while data:
+        stream, size = data[0], int.from_bytes(data[4:8], "big")
+        frames.append((stream, data[8:8 + size]))
+        data = data[8 + size:]
+    assert (1, b"got hello\n") in frames and (2, b"bye\n") in frames
+    assert api.wait(cid)["StatusCode"] == 0
+
+
+def test_named_volume_persists_is_refused_while_used_and_copied_up(engine):
+    client = engine.client()
+    client.containers.run("busybox", ["sh", "-c", "echo kept > /data/file"], volumes={"vol1": {"bind": "/data"}},
+                          remove=True)
+    assert client.containers.run("busybox", ["cat", "/data/file"], volumes={"vol1": {"bind": "/data"}},
+                                 remove=True) == b"kept\n"
+    holder = client.containers.create("busybox", ["true"], volumes={"vol1": {"bind": "/data"}})
+    with pytest.raises(docker.errors.APIError) as err:
+        client.volumes.get("vol1").remove()
+    assert err.value.status_code == 409
+    holder.remove()
+    client.volumes.get("vol1").remove()
+    # a new empty volume is first filled from the image's content at its mount path
+    out = client.containers.run("busybox", ["cat", "/var/www/index.html"], volumes={"www": {"bind": "/var/www"}},
+                                remove=True)
+    assert out == b"<h1>busybox</h1>\n"
+    assert (engine.root / "volumes/www/_data/index.html").exists()
+    # anonymous volumes (Config.Volumes / image VOLUME) are created, and removed with the container by --rm
+    anon = client.containers.create("busybox", ["true"], volumes=["/scratch"])
+    mounts = anon.attrs["Mounts"]
+    assert len(mounts) == 1 and mounts[0]["Destination"] == "/scratch" and len(mounts[0]["Name"]) == 64
+    anon.remove(v=True)
+    with pytest.raises(docker.errors.NotFound):
+        client.volumes.get(mounts[0]["Name"])
+
+
+def test_auto_remove_and_wait_removed(engine):
+    client = engine.client()
+    box = client.containers.run("busybox", ["sh", "-c", "exit 0"], detach=True, auto_remove=True)
+    result = client.api.wait(box.id, condition="removed")
+    assert result["StatusCode"] == 0
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(box.id)
+
+
+def test_bad_create_requests(engine):
+    client = engine.client()
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.containers.create("no-such-image:1", ["true"])
+    with pytest.raises(docker.errors.APIError) as err:
+        client.containers.create("busybox", ["true"], name="bad name!")
+    assert err.value.status_code == 400
+    with pytest.raises(docker.errors.APIError) as err:
+        client.api.create_container("busybox", ["true"], host_config=client.api.create_host_config(
+            binds=["relative:path:ro:x"]))
+    assert err.value.status_code == 400
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get("nope")
+    assert client.ping()
