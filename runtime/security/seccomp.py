@@ -123,8 +123,17 @@ def _check_profile(profile: Any) -> None:
     if profile.get("architectures") and profile.get("archMap"):
         raise InvalidArgument("seccomp profile: use either 'architectures' or 'archMap', not both")
     flags = profile.get("flags") or []
-    if not isinstance(flags, list) or any(f not in FILTER_FLAGS for f in flags):
+    if not isinstance(flags, list) or any(not isinstance(f, str) or f not in FILTER_FLAGS for f in flags):
         raise InvalidArgument(f"seccomp profile: flags must be a list of {', '.join(FILTER_FLAGS)}")
+    arch_map = profile.get("archMap") or []
+    architectures = profile.get("architectures") or []
+    if not isinstance(arch_map, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("architecture"), str)
+            and isinstance(e.get("subArchitectures") or [], list)
+            and all(isinstance(a, str) for a in e.get("subArchitectures") or []) for e in arch_map):
+        raise InvalidArgument("seccomp profile: archMap must be a list of {architecture, subArchitectures: [...]}")
+    if not isinstance(architectures, list) or not all(isinstance(a, str) for a in architectures):
+        raise InvalidArgument("seccomp profile: architectures must be a list of architecture names")
     calls = profile.get("syscalls")
     calls = [] if calls is None else calls
     if not isinstance(calls, list):
