@@ -1,0 +1,159 @@
+"""Engine API bench: N containers ``run -d`` (create + start) through our daemon's API, then removed.
+
+Prints per-container latency (create+start, remove) and memory: the PSS of the daemon (and its fork server) and
+of the per-container monitors while all N run, per container, beside the peers' figures measured on this
+machine (../shared/peers: Docker and Podman). Needs root. Usage: python bench/engine.py [N=50] [--network none]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import statistics
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.conftest import _build_busybox_rootfs  # noqa: E402 - the same rootfs the tests use
+from tests.runtime.daemon.conftest import cleanup, start_daemon  # noqa: E402
+
+PEERS = REPO.parent / "shared" / "peers"
+GOALS = {"start_ms": 20.0, "monitor_pss_kib": 1024.0}
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    data = fh.read()
+                if int(data[data.rindex(")") + 2:].split()[1]) == pid:
+                    out.append(int(entry))
+            except (OSError, ValueError):
+                continue
+    return out
+
+
+def _peer_lines() -> list[str]:
+    lines = []
+    for tsv in sorted(PEERS.glob("results-*.tsv")):
+        runs: dict[str, list[float]] = {}
+        for row in tsv.read_text().splitlines():
+            cols = row.split("\t")
+            if len(cols) == 6 and cols[0] == "run":
+                runs.setdefault(cols[1], []).append(float(cols[5]))
+            if len(cols) == 6 and cols[0] == "mem" and "pss" in cols[3] and cols[3].startswith("run"):
+                lines.append(f"  peers {tsv.name}: {cols[1]} N={cols[2]} {cols[3]} = {cols[5]} kB")
+        for label, vals in runs.items():
+            lines.append(f"  peers {tsv.name}: {label}: median {statistics.median(vals) * 1000:.0f} ms "
+                         f"(whole CLI run --rm)")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("n", nargs="?", type=int, default=50)
+    parser.add_argument("--network", default="none", help="network mode of the containers (default: none)")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("bench/engine.py needs root", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="pycompose-bench-"))
+    try:
+        rootfs = work / "rootfs"
+        rootfs.mkdir()
+        _build_busybox_rootfs(rootfs)
+        with tarfile.open(work / "bb.tar", "w") as tar:
+            tar.add(str(rootfs), arcname=".")
+        daemon = start_daemon(work / "engine")
+        try:
+            return _bench(daemon, work, args.n, args.network)
+        finally:
+            cleanup(daemon)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _bench(daemon, work: Path, n: int, network: str) -> int:
+    client = daemon.client()
+    api = client.api
+    with open(work / "bb.tar", "rb") as fh:
+        api.import_image_from_data(fh.read(), repository="busybox", tag="latest")
+    host_config = api.create_host_config(network_mode=network)
+    # warm-up: the fork server, the image's layers in the page cache
+    warm = api.create_container("busybox", ["true"], host_config=host_config)["Id"]
+    api.start(warm)
+    api.wait(warm)
+    api.remove_container(warm)
+    idle_daemon = _pss_kib(daemon.proc.pid) + sum(_pss_kib(p) for p in _children(daemon.proc.pid))
+    creates, starts, ids = [], [], []
+    label = f"bench-{secrets.token_hex(3)}"
+    for i in range(n):
+        t0 = time.perf_counter()
+        cid = api.create_container("busybox", ["sleep", "3600"], host_config=host_config,
+                                   labels={"bench": label}, name=f"bench{i}")["Id"]
+        t1 = time.perf_counter()
+        api.start(cid)
+        t2 = time.perf_counter()
+        creates.append(t1 - t0)
+        starts.append(t2 - t1)
+        ids.append(cid)
+    monitors = []
+    for cid in ids:
+        state = json.loads((daemon.root / "containers" / cid / "state.json").read_text())
+        monitors.append(state["monitor_pid"])
+    mon_pss = [_pss_kib(p) for p in monitors]
+    busy_daemon = _pss_kib(daemon.proc.pid) + sum(_pss_kib(p) for p in _children(daemon.proc.pid)
+                                                  if p not in monitors)
+    removes = []
+    for cid in ids:
+        t0 = time.perf_counter()
+        api.remove_container(cid, force=True)
+        removes.append(time.perf_counter() - t0)
+    total = [c + s for c, s in zip(creates, starts)]
+
+    def ms(vals: list[float]) -> str:
+        q = sorted(vals)
+        return (f"median {statistics.median(q) * 1000:6.1f} ms  p90 {q[int(len(q) * 0.9) - 1] * 1000:6.1f} ms  "
+                f"max {q[-1] * 1000:6.1f} ms")
+
+    print(f"pycompose engine, {n} containers 'sleep 3600', network={network}, through the Engine API (docker-py)")
+    print(f"  create          {ms(creates)}")
+    print(f"  start           {ms(starts)}")
+    print(f"  create+start    {ms(total)}   (goal < {GOALS['start_ms']:.0f} ms per start)")
+    print(f"  remove -f       {ms(removes)}")
+    print(f"  monitor PSS     median {statistics.median(mon_pss):6.0f} KiB per container  "
+          f"(goal < {GOALS['monitor_pss_kib']:.0f} KiB; conmon 475 KiB, containerd-shim 3.4 MiB)")
+    growth = (busy_daemon - idle_daemon) / n
+    print(f"  daemon PSS      idle {idle_daemon} KiB, with {n} running {busy_daemon} KiB "
+          f"({growth:+.0f} KiB per container)")
+    print(f"  engine total    {(busy_daemon + sum(mon_pss)) / n:6.0f} KiB PSS per running container "
+          f"(daemon + fork server + monitors)")
+    for line in _peer_lines():
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    sys.exit(main())
