@@ -3,7 +3,8 @@
 Credentials come from Docker's client config (``auths`` -> base64 ``user:password`` in ``auth``, or ``username`` and
 ``password``); ``store_credentials`` writes them back the way ``docker login`` does (file mode 0600, atomically,
 other keys kept). ``parse_challenge`` reads a ``WWW-Authenticate`` header (``Bearer realm="...",service="..."``).
-Credential helpers (``credsStore``/``credHelpers``) are not run; their registries count as anonymous.
+A credential helper named by ``credHelpers`` (per registry) or ``credsStore`` is asked first and stores what
+``login`` saves, as the docker CLI does.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from runtime.errors import InvalidArgument
 from runtime.images._atomic import write_bytes_atomic
 from runtime.images.registry.config import auth_key
+from runtime.images.registry.credhelpers import helper_get, helper_store
 
 __all__ = ["Credentials", "Challenge", "load_credentials", "store_credentials", "parse_challenge",
            "credentials_from_header"]
@@ -56,7 +58,13 @@ def _read(path: Path) -> dict:
 
 def load_credentials(path: Path, domain: str) -> Credentials | None:
     """The credentials stored for ``domain`` in the Docker config file at ``path``, if any."""
-    auths = _read(path).get("auths") or {}
+    data = _read(path)
+    helper = _helper_for(data, domain)
+    if helper:
+        found = helper_get(helper, auth_key(domain))
+        if found is not None:
+            return Credentials(*found)
+    auths = data.get("auths") or {}
     wanted = _normalize_key(domain)
     for key, entry in auths.items():
         if _normalize_key(key) != wanted or not isinstance(entry, dict):
@@ -77,9 +85,23 @@ def store_credentials(path: Path, domain: str, creds: Credentials) -> None:
     auths = data.setdefault("auths", {})
     for key in [k for k in auths if _normalize_key(k) == _normalize_key(domain)]:
         del auths[key]
-    token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
-    auths[auth_key(domain)] = {"auth": token}
+    helper = _helper_for(data, domain)
+    if helper:
+        helper_store(helper, auth_key(domain), creds.username, creds.password)
+        auths[auth_key(domain)] = {}  # the docker CLI leaves an empty entry: "this registry has a login"
+    else:
+        token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+        auths[auth_key(domain)] = {"auth": token}
     write_bytes_atomic(path, json.dumps(data, indent="\t").encode() + b"\n", mode=0o600)
+
+
+def _helper_for(data: dict, domain: str) -> str | None:
+    helpers = data.get("credHelpers") or {}
+    for key, name in helpers.items():
+        if _normalize_key(key) == _normalize_key(domain):
+            return str(name)
+    store = data.get("credsStore")
+    return str(store) if store else None
 
 
 def parse_challenge(header: str) -> Challenge | None:

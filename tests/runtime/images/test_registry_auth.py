@@ -26,7 +26,7 @@ def test_credentials_file_round_trip_and_keys(tmp_path):
     path.write_text(json.dumps({"auths": {
         "https://index.docker.io/v1/": {"auth": base64.b64encode(b"hub:pw:with:colons").decode()},
         "http://reg.example:5000/v2/": {"username": "u", "password": "p"}},
-        "credsStore": "desktop", "psFormat": "x"}))
+        "psFormat": "x"}))
     assert load_credentials(path, "docker.io") == Credentials("hub", "pw:with:colons")
     assert load_credentials(path, "reg.example:5000") == Credentials("u", "p")
     assert load_credentials(path, "other.example") is None
@@ -77,3 +77,38 @@ def test_config_from_daemon_options():
     assert cfg.mirrors == {"docker.io": ("https://m.example",)} and cfg.is_insecure("reg.lan:5000")
     assert RegistryConfig.coerce(None) == RegistryConfig()
     assert RegistryConfig.coerce(cfg) is cfg
+
+
+HELPER = """#!/usr/bin/env python3
+import json, sys
+from pathlib import Path
+db = Path(__file__).with_suffix(".json")
+data = json.loads(db.read_text()) if db.exists() else {}
+if sys.argv[1] == "store":
+    entry = json.load(sys.stdin)
+    data[entry["ServerURL"]] = [entry["Username"], entry["Secret"]]
+    db.write_text(json.dumps(data))
+elif sys.argv[1] == "get":
+    server = sys.stdin.read().strip()
+    if server not in data:
+        print("credentials not found in native keychain")
+        sys.exit(1)
+    print(json.dumps({"ServerURL": server, "Username": data[server][0], "Secret": data[server][1]}))
+"""
+
+
+def test_credential_helper_store_and_get(tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    helper = bindir / "docker-credential-pctest"
+    helper.write_text(HELPER)
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{__import__('os').environ['PATH']}")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"credsStore": "pctest", "credHelpers": {"other.example": "missing"}}))
+    assert load_credentials(path, "reg.example:5000") is None  # the helper has nothing yet
+    store_credentials(path, "reg.example:5000", Credentials("u", "s3cret"))
+    assert json.loads(path.read_text())["auths"] == {"reg.example:5000": {}}  # no secret in the file
+    assert json.loads((bindir / "docker-credential-pctest.json").read_text()) == {"reg.example:5000": ["u", "s3cret"]}
+    assert load_credentials(path, "reg.example:5000") == Credentials("u", "s3cret")
+    assert load_credentials(path, "other.example") is None  # its helper is not installed: anonymous
