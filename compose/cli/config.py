@@ -166,7 +166,18 @@ def render_config(loaded: "LoadedProject", wanted: list[str] | None = None) -> d
     for key, value in canonical.items():
         if key not in ordered and key not in _TOP_LEVEL_ORDER:
             ordered[key] = value
-    return ordered
+    return _escape_dollars(ordered)
+
+
+def _escape_dollars(value: Any) -> Any:
+    """``$`` -> ``$$`` in values, so that the output is itself a Compose file meaning the same thing."""
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, dict):
+        return {k: _escape_dollars(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape_dollars(v) for v in value]
+    return value
 
 
 def _profiles(loaded: "LoadedProject") -> list[str]:

@@ -88,6 +88,17 @@ def test_sample_renders_canonical_yaml(tmp_path):
     assert _yaml(again.out)["services"] == doc["services"]
 
 
+def test_output_escapes_dollars_so_it_round_trips(tmp_path):
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  s:\n    image: busybox\n    command: echo $$HOME ${GREETING:-hi}\n")
+    first = pycompose("config", cwd=tmp_path)
+    assert first.code == 0, first.err
+    assert _yaml(first.out)["services"]["s"]["command"] == ["echo", "$$HOME", "hi"]
+    (tmp_path / "compose.yaml").write_text(first.out)
+    again = pycompose("config", cwd=tmp_path, env={"HOME": "/should/not/appear"})
+    assert _yaml(again.out)["services"] == _yaml(first.out)["services"]
+
+
 def test_json_format(shop):
     run = pycompose("config", "--format", "json", cwd=shop)
     assert run.code == 0, run.err
