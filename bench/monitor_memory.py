@@ -6,7 +6,6 @@ Usage: python bench/monitor_memory.py [N=20]
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import statistics

@@ -9,11 +9,11 @@ container's mount namespace; the cgroup is made at start and removed at remove.
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import dataclasses
 import json
 import os
-import queue
 import re
 import secrets
 import shutil
@@ -26,10 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from runtime import exec as execs
-from runtime import linux, native
+from runtime import linux, monitor_client, native, procs
+from runtime.cleaner import Cleaner
 from runtime.errors import Conflict, InvalidArgument, InvalidState, NotFound
 from runtime.forkserver import ForkServer
-from runtime.monitor import EXIT_RECORD, SOCKET_NAME, read_line, read_reply, rfc3339nano
+from runtime.jsonlog import rfc3339nano
+from runtime.monitor import EXIT_RECORD, SOCKET_NAME
+from runtime.monitor_client import read_reply
 from runtime.paths import data_root
 from runtime.process import StartFailed
 from runtime.spec import ContainerSpec, ExecSpec, parse_signal, spec_from_dict, spec_to_dict, validate
@@ -96,72 +99,6 @@ def _security_plan(spec: ContainerSpec, privileged: bool = False) -> dict[str, A
                       readonly_paths=spec.readonly_paths).to_dict()
 
 
-def _proc_start(pid: int) -> int:
-    """The process's start time in clock ticks (field 22 of /proc/pid/stat): with the pid, a unique identity."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return -1
-    return int(data[data.rindex(b")") + 2:].split()[19])
-
-
-def _alive(pid: int, start: int) -> bool:
-    return pid > 0 and _proc_start(pid) == start
-
-
-def _connect(path: str, timeout: float | None) -> socket.socket:
-    """Connect to a unix socket whose path may be longer than sun_path allows."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    if len(path.encode()) < 100:
-        try:
-            sock.connect(path)
-        except OSError:
-            sock.close()
-            raise
-        return sock
-    dfd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        sock.connect(f"/proc/self/fd/{dfd}/{os.path.basename(path)}")
-    except OSError:
-        sock.close()
-        raise
-    finally:
-        os.close(dfd)
-    return sock
-
-
-class _Cleaner:
-    """Deletes removed containers' directories on a thread of its own (unlinks wait on the disk journal)."""
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._guard = threading.Lock()
-
-    def submit(self, path: Path) -> None:
-        with self._guard:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="container-cleaner", daemon=True)
-                self._thread.start()
-        self._queue.put(path)
-
-    def _run(self) -> None:
-        while True:
-            path = self._queue.get()
-            if path is None:
-                return
-            shutil.rmtree(path, ignore_errors=True)
-
-    def close(self) -> None:
-        with self._guard:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(None)
-            thread.join()
-
-
 class ContainerService:
     """Containers under ``<root>/containers``. ``images``: an ``ImageStore`` (for ``spec.image`` without
     ``spec.rootfs``); ``cgroups``: a factory ``(name, parent) -> CgroupManager`` (default ``runtime.cgroups``)."""
@@ -174,14 +111,15 @@ class ContainerService:
         self._names.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._trash = self.dir / ".trash"
         self._trash.mkdir(exist_ok=True, mode=0o700)
-        self._cleaner = _Cleaner()
+        self._cleaner = Cleaner()
         for leftover in os.listdir(self._trash):
             self._cleaner.submit(self._trash / leftover)
         os.chmod(self.dir, 0o700)
         self.images = images
         if cgroups is None:
-            from runtime.cgroups import new_manager as cgroups
-        self._cgroups = cgroups
+            from runtime.cgroups import new_manager
+            cgroups = new_manager
+        self._cgroups: Callable[[str, str], Any] = cgroups
         self.cgroup_parent = cgroup_parent
         self._forkserver = ForkServer()
         self._helper = native.monitor_binary()
@@ -206,7 +144,7 @@ class ContainerService:
                 raise InvalidArgument(f"multiple IDs found with provided prefix: {ref}")
         raise NotFound(f"No such container: {ref}")
 
-    def _ids(self) -> list[str]:
+    def _ids(self) -> builtins.list[str]:
         try:
             return [e.name for e in os.scandir(self.dir) if len(e.name) == 64 and e.is_dir()]
         except FileNotFoundError:
@@ -291,7 +229,7 @@ class ContainerService:
         if status in ("running", "paused"):
             if ex is not None:
                 status = "exited"
-            elif _alive(st.get("monitor_pid", 0), st.get("monitor_start", -2)):
+            elif procs.alive(st.get("monitor_pid", 0), st.get("monitor_start", -2)):
                 kw["pid"] = st["pid"]
             else:
                 status = "exited"
@@ -305,7 +243,7 @@ class ContainerService:
                               image=cfg.get("image_id", ""), spec=spec_from_dict(cfg["spec"]), state_dir=str(d),
                               log_path=str(d / f"{cid}{LOG_SUFFIX}"), **kw)
 
-    def list(self, all: bool = True) -> list[ContainerState]:  # noqa: A002 - Docker's parameter name
+    def list(self, all: bool = True) -> builtins.list[ContainerState]:  # noqa: A002 - Docker's parameter name
         out = []
         for cid in self._ids():
             try:
@@ -331,12 +269,12 @@ class ContainerService:
         return self._cgroup(state.id, state.spec)
 
     @staticmethod
-    def _cgroup_files(mgr: Any) -> tuple[list[str], list[str]]:
+    def _cgroup_files(mgr: Any) -> tuple[builtins.list[str], builtins.list[str]]:
         paths = mgr.paths()
-        procs = [str(p / "cgroup.procs") for p in dict.fromkeys(paths.values())]
+        files = [str(p / "cgroup.procs") for p in dict.fromkeys(paths.values())]
         oom = [str(p / name) for p in dict.fromkeys(paths.values())
                for name in ("memory.events", "memory.oom_control") if (p / name).exists()]
-        return procs, oom
+        return files, oom
 
     # --- start ---------------------------------------------------------------------------------------------------
     def start(self, ref: str, *, attach: dict[str, bool] | None = None,
@@ -357,9 +295,10 @@ class ContainerService:
             mgr.create()
             try:
                 self._apply_resources(mgr, spec)
-                procs, oom = self._cgroup_files(mgr)
+                procs_files, oom = self._cgroup_files(mgr)
                 request = {"mode": "start", "id": cid, "state_dir": str(d), "spec": spec_to_dict(spec),
-                           "security": plan, "cgroup_procs": procs, "oom_files": oom, "exit_path": str(d / EXIT_RECORD),
+                           "security": plan, "cgroup_procs": procs_files, "oom_files": oom,
+                           "exit_path": str(d / EXIT_RECORD),
                            "log_path": str(d / f"{cid}{LOG_SUFFIX}"), "socket": str(d / SOCKET_NAME),
                            "attach": attach, "console_size": console_size, "helper": self._helper,
                            "init_helper": self._init_helper}
@@ -372,8 +311,8 @@ class ContainerService:
                 mgr.destroy()
                 raise StartFailed(reply["error"], int(reply.get("exit_code", 1)))
             write_record(d / "state.json", {
-                "status": "running", "pid": reply["pid"], "pid_start": _proc_start(reply["pid"]),
-                "monitor_pid": reply["monitor_pid"], "monitor_start": _proc_start(reply["monitor_pid"]),
+                "status": "running", "pid": reply["pid"], "pid_start": procs.start_time(reply["pid"]),
+                "monitor_pid": reply["monitor_pid"], "monitor_start": procs.start_time(reply["monitor_pid"]),
                 "started_at": rfc3339nano(time.time_ns())}, durable=False)
             if attach:
                 conn.settimeout(None)
@@ -382,7 +321,7 @@ class ContainerService:
             return None
 
     @staticmethod
-    def _apply_resources(mgr: Any, spec: ContainerSpec) -> list[str]:
+    def _apply_resources(mgr: Any, spec: ContainerSpec) -> builtins.list[str]:
         from runtime.cgroups import resources_from
 
         return list(mgr.apply(resources_from(dataclasses.asdict(spec.resources))))
@@ -415,7 +354,7 @@ class ContainerService:
         except ProcessLookupError:
             return  # exited meanwhile
         try:
-            if _proc_start(st["pid"]) != st["pid_start"]:
+            if procs.start_time(st["pid"]) != st["pid_start"]:
                 return
             linux.pidfd_send_signal(pidfd, num)
         except ProcessLookupError:
@@ -431,27 +370,17 @@ class ContainerService:
         if timeout is not None and timeout <= 0:
             raise InvalidState(f"timed out waiting for container {state.id[:12]}")
         try:
-            sock = _connect(os.path.join(state.state_dir, SOCKET_NAME), timeout)
-        except OSError:
-            sock = None  # the monitor just finished
-        if sock is not None:
-            try:
-                sock.sendall(b'{"op":"wait"}\n')
-                read_line(sock)
-            except (socket.timeout, TimeoutError) as err:
-                raise InvalidState(f"timed out waiting for container {state.id[:12]}") from err
-            except (EOFError, OSError):
-                pass
-            finally:
-                sock.close()
+            monitor_client.wait_exit(os.path.join(state.state_dir, SOCKET_NAME), timeout)
+        except TimeoutError as err:
+            raise InvalidState(f"timed out waiting for container {state.id[:12]}") from err
         deadline = time.monotonic() + 5
-        while True:  # the record is written before waiters are answered; this loop only covers a monitor crash
+        while True:  # the monitor drops its socket just before it writes the record: at most a moment apart
             state = self.inspect(ref)
             if not state.running:
                 return state.exit_code
             if time.monotonic() > deadline:
                 raise InvalidState(f"container {state.id[:12]} is still running but its monitor does not answer")
-            time.sleep(0.01)
+            time.sleep(0.002)
 
     def stop(self, ref: str, timeout: int | None = None, signal: str | int | None = None) -> int:
         """Stop signal, ``timeout`` seconds' grace (the spec's by default; -1 waits forever), then SIGKILL."""
@@ -493,61 +422,31 @@ class ContainerService:
         self._set_status(state.id, "running")
 
     # --- attach ------------------------------------------------------------------------------------------------
-    def _monitor(self, ref: str) -> socket.socket:
+    def _socket(self, ref: str) -> str:
         state, _ = self._running(ref)
-        try:
-            return _connect(os.path.join(state.state_dir, SOCKET_NAME), 10)
-        except OSError as err:
-            raise InvalidState(f"Container {state.id} is not running") from err
+        path = os.path.join(state.state_dir, SOCKET_NAME)
+        if not monitor_client.answers(path):
+            raise InvalidState(f"Container {state.id} is not running")
+        return path
 
     def attach(self, ref: str, *, stdin: bool = False, stdout: bool = True, stderr: bool = True) -> socket.socket:
         """A stream of the running container's output from now on (raw for a tty, else Docker's frames); what the
         caller sends goes to its stdin when ``stdin`` (half-close it to close stdin if the spec has stdin_once)."""
-        sock = self._monitor(ref)
-        sock.sendall(json.dumps({"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr}).encode()
-                     + b"\n")
-        reply = json.loads(read_reply(sock))
-        if not reply.get("ok"):
-            sock.close()
-            raise InvalidState(f"attach refused: {reply.get('error')}")
-        sock.settimeout(None)
-        return sock
+        try:
+            return monitor_client.attach(self._socket(ref), stdin=stdin, stdout=stdout, stderr=stderr)
+        except OSError as err:
+            raise InvalidState(f"cannot attach: {err}") from err
 
     def resize(self, ref: str, height: int, width: int) -> None:
         """Resize a tty container's terminal."""
-        if not self.inspect(ref).spec.tty:
-            return
-        sock = self._monitor(ref)
-        try:
-            sock.sendall(json.dumps({"op": "resize", "height": height, "width": width}).encode() + b"\n")
-            read_reply(sock)
-        finally:
-            sock.close()
+        if self.inspect(ref).spec.tty:
+            monitor_client.resize(self._socket(ref), height, width)
 
     # --- processes -----------------------------------------------------------------------------------------------
-    def top(self, ref: str) -> list[dict[str, Any]]:
+    def top(self, ref: str) -> builtins.list[dict[str, Any]]:
         """Processes in the container's pid namespace: pid (host), ppid, uid, cmd."""
-        state, st = self._running(ref)
-        try:
-            ns = os.stat(f"/proc/{st['pid']}/ns/pid").st_ino
-        except OSError:
-            return []
-        out = []
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                if os.stat(f"/proc/{entry.name}/ns/pid").st_ino != ns:
-                    continue
-                with open(f"/proc/{entry.name}/status") as fh:
-                    fields = dict(line.split(":\t", 1) for line in fh.read().splitlines() if ":\t" in line)
-                with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
-                    cmd = fh.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            out.append({"pid": int(entry.name), "ppid": int(fields.get("PPid", "0")),
-                        "uid": int(fields.get("Uid", "0").split()[0]), "cmd": cmd or f"[{fields.get('Name', '')}]"})
-        return sorted(out, key=lambda p: p["pid"])
+        _state, st = self._running(ref)
+        return procs.pidns_processes(st["pid"])
 
     def exec(self, ref: str, spec: ExecSpec, *, attach: bool = True,
              console_size: tuple[int, int] | None = None) -> execs.ExecProcess:
@@ -556,13 +455,14 @@ class ContainerService:
         if state.status == "paused":
             raise Conflict(f"Container {state.id} is paused, unpause the container before exec")
         mgr = self._cgroup(state.id, state.spec)
-        procs, _ = self._cgroup_files(mgr)
+        procs_files, _ = self._cgroup_files(mgr)
         return execs.launch(self._forkserver, container_id=state.id, state_dir=state.state_dir,
-                            container_spec=state.spec, pid=st["pid"], cgroup_procs=procs, spec=spec,
+                            container_spec=state.spec, pid=st["pid"], cgroup_procs=procs_files, spec=spec,
                             security=_security_plan(state.spec, spec.privileged), helper=self._helper,
                             attach=attach, console_size=console_size)
 
-    def exec_run(self, ref: str, args: list[str] | tuple[str, ...], **kw: Any) -> tuple[int, bytes, bytes]:
+    def exec_run(self, ref: str, args: builtins.list[str] | tuple[str, ...],
+                 **kw: Any) -> tuple[int, bytes, bytes]:
         """Run a command inside the container to completion: (exit code, stdout, stderr)."""
         proc = self.exec(ref, ExecSpec(args=tuple(args), **kw))
         return proc.communicate()

@@ -8,7 +8,6 @@ multiplexed frames, raw for a tty) and takes stdin. The exit record lands in ``<
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
 import struct
@@ -18,7 +17,8 @@ from typing import Any
 
 from runtime.errors import InvalidState, NotFound
 from runtime.forkserver import ForkServer
-from runtime.monitor import read_line, read_reply
+from runtime import monitor_client, procs
+from runtime.monitor_client import read_reply
 from runtime.process import StartFailed
 from runtime.spec import ContainerSpec, ExecSpec, exec_to_dict, spec_to_dict
 from runtime.state import read_record
@@ -45,7 +45,7 @@ class ExecProcess:
         self.id, self.pid, self.conn, self.tty = exec_id, pid, conn, tty
         self.exit_path, self.socket_path = exit_path, socket_path
         self._early = early
-        self.monitor_pid, self.monitor_start = monitor_pid, _start_time(monitor_pid)
+        self.monitor_pid, self.monitor_start = monitor_pid, procs.start_time(monitor_pid)
 
     def read_all(self) -> bytes:
         """Everything the process writes until it ends (attached execs)."""
@@ -71,16 +71,19 @@ class ExecProcess:
             rec = read_record(self.exit_path)
             if rec is not None:
                 return int(rec["exit_code"])
-            if not _monitor_alive(self.socket_path):
+            if not monitor_client.answers(self.socket_path):
                 # the socket goes first, the record right after; only a crashed monitor never writes it
-                if not _process_alive(self.monitor_pid, self.monitor_start):
+                if not procs.alive(self.monitor_pid, self.monitor_start):
                     rec = read_record(self.exit_path)
                     return int(rec["exit_code"]) if rec is not None else 255
                 time.sleep(0.002)
                 continue
             if deadline is not None and time.monotonic() > deadline:
                 raise InvalidState(f"timed out waiting for exec {self.id[:12]}")
-            _wait_socket(self.socket_path, timeout)
+            try:
+                monitor_client.wait_exit(self.socket_path, timeout)
+            except TimeoutError as err:
+                raise InvalidState(f"timed out waiting for exec {self.id[:12]}") from err
 
     def communicate(self, stdin: bytes = b"") -> tuple[int, bytes, bytes]:
         """Send ``stdin`` (then close it), collect the output; (exit code, stdout, stderr)."""
@@ -96,61 +99,7 @@ class ExecProcess:
         return code, out, err
 
     def resize(self, height: int, width: int) -> None:
-        sock = _connect(self.socket_path)
-        try:
-            sock.sendall(json.dumps({"op": "resize", "height": height, "width": width}).encode() + b"\n")
-            read_line(sock)
-        finally:
-            sock.close()
-
-
-def _start_time(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return -1
-    return int(data[data.rindex(b")") + 2:].split()[19])
-
-
-def _process_alive(pid: int, start: int) -> bool:
-    return pid > 0 and _start_time(pid) == start
-
-
-def _connect(path: Path) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        sock.connect(f"/proc/self/fd/{dfd}/{path.name}")
-    except OSError:
-        sock.close()
-        raise
-    finally:
-        os.close(dfd)
-    return sock
-
-
-def _monitor_alive(path: Path) -> bool:
-    try:
-        _connect(path).close()
-        return True
-    except OSError:
-        return False
-
-
-def _wait_socket(path: Path, timeout: float | None) -> None:
-    try:
-        sock = _connect(path)
-    except OSError:
-        return
-    try:
-        sock.settimeout(timeout)
-        sock.sendall(b'{"op":"wait"}\n')
-        read_line(sock)
-    except (EOFError, OSError):
-        pass
-    finally:
-        sock.close()
+        monitor_client.resize(self.socket_path, height, width)
 
 
 def launch(forkserver: ForkServer, *, container_id: str, state_dir: str, container_spec: ContainerSpec, pid: int,

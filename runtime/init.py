@@ -125,7 +125,7 @@ def _lookup(cmd: str, env: dict[str, str]) -> str:
         try:
             os.stat(cmd)
         except OSError as err:
-            raise InitError(f'exec: "{cmd}": stat {cmd}: {err.strerror.lower()}', EXIT_NOT_FOUND) from err
+            raise InitError(f'exec: "{cmd}": stat {cmd}: {(err.strerror or str(err)).lower()}', EXIT_NOT_FOUND) from err
         return cmd
     for d in env.get("PATH", DEFAULT_PATH).split(":"):
         path = os.path.join(d or ".", cmd)
@@ -181,7 +181,7 @@ def _exec(path: str, args: tuple[str, ...], env: dict[str, str]) -> None:
         raise InitError(f'exec: "{args[0]}": permission denied', EXIT_CANNOT_EXEC) from err
     except OSError as err:
         code = EXIT_NOT_FOUND if err.errno == errno.ENOENT else EXIT_CANNOT_EXEC
-        raise InitError(f'exec: "{args[0]}": {err.strerror.lower()}', code) from err
+        raise InitError(f'exec: "{args[0]}": {(err.strerror or str(err)).lower()}', code) from err
 
 
 def _reaper(path: str, args: tuple[str, ...], env: dict[str, str], sock: socket.socket) -> None:

@@ -28,110 +28,22 @@ import time
 from typing import Any, NoReturn
 
 from runtime import process
+from runtime.jsonlog import JsonLog, rfc3339nano
+from runtime.monitor_client import read_line
 from runtime.state import write_record
 
-__all__ = ["monitor_main", "JsonLog", "rfc3339nano", "frame", "read_line", "read_reply", "EXIT_RECORD", "SOCKET_NAME"]
+__all__ = ["monitor_main", "frame", "EXIT_RECORD", "SOCKET_NAME"]
 
 EXIT_RECORD = "exit.json"
 SOCKET_NAME = "monitor.sock"
 _CHUNK = 65536
-_MAX_LINE = 16 * 1024  # Docker splits longer lines into partial messages
 _CLIENT_BUFFER_LIMIT = 4 << 20
 _STDOUT, _STDERR = 1, 2
-
-
-def rfc3339nano(ns: int) -> str:
-    """Go's RFC3339Nano in UTC (fraction without trailing zeros), as Docker writes it."""
-    secs, frac = divmod(ns, 1_000_000_000)
-    digits = f"{frac:09d}".rstrip("0")
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + (f".{digits}" if digits else "") + "Z"
 
 
 def frame(stream: int, data: bytes) -> bytes:
     """Docker's multiplexed stream frame: stream byte, three zero bytes, big-endian length, payload."""
     return struct.pack(">BxxxI", stream, len(data)) + data
-
-
-def read_reply(sock: socket.socket, limit: int = 1 << 20) -> bytes:
-    """Read exactly one ``\\n``-terminated line and nothing past it (the stream that follows stays unread)."""
-    buf = b""
-    while True:
-        peek = sock.recv(65536, socket.MSG_PEEK)
-        if not peek:
-            raise EOFError("connection closed before a full line")
-        cut = peek.find(b"\n")
-        take = len(peek) if cut < 0 else cut + 1
-        buf += sock.recv(take)
-        if cut >= 0:
-            return buf[:-1]
-        if len(buf) > limit:
-            raise ValueError("line too long")
-
-
-def read_line(sock: socket.socket, limit: int = 1 << 20) -> tuple[bytes, bytes]:
-    """Read one ``\\n``-terminated line; return (line, bytes already read past it)."""
-    buf = b""
-    while b"\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise EOFError("connection closed before a full line")
-        buf += chunk
-        if len(buf) > limit:
-            raise ValueError("line too long")
-    line, _, rest = buf.partition(b"\n")
-    return line, rest
-
-
-class JsonLog:
-    """Docker's json-file log: one ``{"log","stream","time"}`` object per line, rotated at ``max_size``."""
-
-    def __init__(self, path: str, max_size: int = 0, max_file: int = 1) -> None:
-        self.path, self.max_size, self.max_file = path, max_size, max(1, max_file)
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
-        self._size = os.fstat(self._fd).st_size
-        self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
-
-    def _emit(self, stream: str, data: bytes) -> None:
-        text = data.decode("utf-8", "replace")
-        rec = json.dumps({"log": text, "stream": stream, "time": rfc3339nano(time.time_ns())},
-                         ensure_ascii=False, separators=(",", ":"))
-        raw = (rec.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n").encode()
-        if self.max_size and self._size + len(raw) > self.max_size and self._size > 0:
-            self._rotate()
-        os.write(self._fd, raw)
-        self._size += len(raw)
-
-    def _rotate(self) -> None:
-        os.close(self._fd)
-        if self.max_file > 1:
-            for n in range(self.max_file - 1, 0, -1):
-                src = self.path if n == 1 else f"{self.path}.{n - 1}"
-                if os.path.exists(src):
-                    os.replace(src, f"{self.path}.{n}")
-            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-        else:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC
-        self._fd = os.open(self.path, flags, 0o640)
-        self._size = 0
-
-    def write(self, stream: str, data: bytes) -> None:
-        buf = self._partial[stream] + data
-        while True:
-            cut = buf.find(b"\n")
-            if cut < 0:
-                break
-            self._emit(stream, buf[: cut + 1])
-            buf = buf[cut + 1:]
-        while len(buf) >= _MAX_LINE:
-            self._emit(stream, buf[:_MAX_LINE])
-            buf = buf[_MAX_LINE:]
-        self._partial[stream] = buf
-
-    def close(self) -> None:
-        for stream, rest in self._partial.items():
-            if rest:
-                self._emit(stream, rest)
-        os.close(self._fd)
 
 
 class _Client:
@@ -209,8 +121,8 @@ class _Monitor:
             self.log = JsonLog(req["log_path"], int(log.get("max_size") or 0), int(log.get("max_file") or 1))
         if req.get("socket"):
             self._listen(req["socket"])
-        cfg = {k: req[k] for k in ("mode", "spec", "security", "state_dir", "id", "cgroup_procs", "pid", "exec",
-                                             "init_helper") if k in req}
+        keys = ("mode", "spec", "security", "state_dir", "id", "cgroup_procs", "pid", "exec", "init_helper")
+        cfg: dict[str, Any] = {k: req[k] for k in keys if k in req}
         self.oom_before = _oom_count(req.get("oom_files", []))
         spawned = process.spawn(cfg, child_fds, new_pidns=(not self.exec_mode and "pid" in req["spec"]["namespaces"]),
                                 join_pidns=req.get("pid") if self.exec_mode else None)
@@ -258,7 +170,8 @@ class _Monitor:
     def _exec_helper(self) -> NoReturn:
         """Hand the loop to the C helper (same protocol, a fraction of the memory); it inherits our fds."""
         req = self.req
-        args = [self.helper, "-p", str(self.pid), "-f", str(self.pidfd)]
+        helper = str(self.helper)
+        args: list[str] = [helper, "-p", str(self.pid), "-f", str(self.pidfd)]
         keep = [self.pidfd]
         streams = {stream: fd for fd, stream in self.outputs.items()}
         if self.console is not None:
@@ -296,7 +209,7 @@ class _Monitor:
         args += ["-b", str(self.oom_before)]
         for fd in keep:
             os.set_inheritable(fd, True)
-        os.execv(self.helper, args)
+        os.execv(helper, args)
 
     # --- clients -------------------------------------------------------------------------------------------------
     def _add_client(self, sock: socket.socket) -> _Client:
