@@ -73,7 +73,8 @@ def start_daemon(base: Path, config: dict | None = None, extra: tuple[str, ...] 
         prefix_file.write_text("pct" + secrets.token_hex(3))
     prefix = prefix_file.read_text()
     cfg_path = base / "engine.json"
-    cfg_path.write_text(json.dumps({"bridge": f"{prefix}d0", "nft-table": prefix, **(config or {})}))
+    cfg_path.write_text(json.dumps({"bridge": f"{prefix}d0", "nft-table": prefix,
+                                    "cgroup-parent": f"pycompose-test-{prefix[3:]}", **(config or {})}))
     args += ["--config", str(cfg_path)]
     logfh = open(log, "ab")
     proc = subprocess.Popen(args, cwd=REPO, stdout=logfh, stderr=subprocess.STDOUT, start_new_session=True)
@@ -99,7 +100,12 @@ def cleanup(d: Daemon) -> None:
         pass
     d.kill()
     _reap_leftovers(d.root)
-    if os.geteuid() != 0 or not (d.root / "networks").exists():
+    if os.geteuid() != 0:
+        return
+    from runtime.cgroups import remove_parent
+
+    remove_parent(f"pycompose-test-{d.prefix[3:]}")
+    if not (d.root / "networks").exists():
         return
     from pyroute2 import IPRoute
 
