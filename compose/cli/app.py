@@ -35,7 +35,8 @@ def _global_options(
     ctx: typer.Context,
     file: Annotated[Optional[list[str]], typer.Option(
         "--file", "-f", help="Compose configuration file(s); '-' reads stdin.", metavar="FILE")] = None,
-    project_name: Annotated[Optional[str], typer.Option("--project-name", "-p", help="Project name.", metavar="NAME")] = None,
+    project_name: Annotated[Optional[str], typer.Option(
+        "--project-name", "-p", help="Project name.", metavar="NAME")] = None,
     project_directory: Annotated[Optional[str], typer.Option(
         "--project-directory", help="Working directory (default: the first file's directory).",
         metavar="DIR")] = None,
