@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Callable, Iterator, Protocol
 
+from compose.shortsyntax import parse_port
 from compose.valuechecks import capability, image_reference, ip_address, mac_address, stop_signal, subnet
 
 __all__ = ["ENGINE_RULES", "Checker"]
@@ -94,7 +95,13 @@ def _networks(c: Checker) -> None:
                                                "created it; remove it here")
         subnets[key] = []
         for index, block in enumerate((spec.get("ipam") or {}).get("config") or []):
-            subnets[key].extend(_ipam_block(c, where + ("ipam", "config", index), block))
+            for network in _ipam_block(c, where + ("ipam", "config", index), block):
+                for other, networks in subnets.items():
+                    clash = next((n for n in networks if n.version == network.version and n.overlaps(network)), None)
+                    if clash is not None:
+                        c.error(where + ("ipam", "config", index, "subnet"),
+                                f"subnet {network} overlaps {clash} of network {other!r}")
+                subnets[key].append(network)
     for name, service, path in c.each_service():
         attached = service.get("networks")
         if not isinstance(attached, dict):
@@ -148,4 +155,62 @@ def _ipam_block(c: Checker, where: KeyPath, block: Any) -> list[ipaddress.IPv4Ne
     return [network]
 
 
-ENGINE_RULES: list[Callable[[Checker], None]] = [_service_strings, _mount_options, _networks]
+def _published_ports(c: Checker) -> None:
+    """Two containers cannot publish the same host port: not two services, nor two replicas of one."""
+    taken: dict[tuple[str, int], tuple[str, str]] = {}  # (protocol, host port) -> (service, host IP)
+    for name, service, path in c.each_service():
+        replicas = _replicas(service)
+        for index, item in enumerate(service.get("ports") or []):
+            for host_ip, low, high, protocol in _bindings(item):
+                where = path + ("ports", index)
+                if replicas > 1 and low == high:
+                    c.error(where, f"service {name!r} runs {replicas} replicas but publishes the single host port "
+                                   f"{low}; use a range (e.g. '{low}-{low + replicas - 1}:...') or no host port")
+                for port in range(low, high + 1) if high - low < 1024 else ():
+                    owner = taken.get((protocol, port))
+                    if owner and _same_address(owner[1], host_ip):
+                        who = "this service" if owner[0] == name else f"service {owner[0]!r}"
+                        c.error(where, f"host port {port}/{protocol} is already published by {who}")
+                        break
+                    taken.setdefault((protocol, port), (name, host_ip))
+
+
+def _bindings(item: Any) -> list[tuple[str, int, int, str]]:
+    """(host IP, first, last host port, protocol) for each published port of one ``ports`` entry."""
+    try:
+        entries = [item] if isinstance(item, dict) else parse_port(item)
+        out = []
+        for entry in entries:
+            published = entry.get("published")
+            if published in (None, "") or _interpolation_left(published):
+                continue
+            low, _, high = str(published).partition("-")
+            if int(low) == 0:
+                continue  # 0: the engine picks a free port
+            out.append((str(entry.get("host_ip") or ""), int(low), int(high or low),
+                        str(entry.get("protocol") or "tcp").lower()))
+        return out
+    except (ValueError, TypeError, AttributeError):
+        return []  # unreadable: reported by the canonical-form check
+
+
+def _same_address(one: str, two: str) -> bool:
+    """Bindings collide on equal addresses, or when one is a wildcard: "" (every address) or 0.0.0.0/:: (one family)."""
+    if one == two or "" in (one, two):
+        return True
+    if one in ("0.0.0.0", "::") or two in ("0.0.0.0", "::"):
+        return (":" in one) == (":" in two)
+    return False
+
+
+def _replicas(service: dict[str, Any]) -> int:
+    for value in (service.get("scale"), (service.get("deploy") or {}).get("replicas")):
+        try:
+            if value is not None:
+                return int(value)
+        except (TypeError, ValueError):
+            return 1
+    return 1
+
+
+ENGINE_RULES: list[Callable[[Checker], None]] = [_service_strings, _mount_options, _networks, _published_ports]

@@ -373,3 +373,27 @@ def test_every_group_of_mutually_dependent_services_gets_one_real_cycle(edges):
         assert cycle[0] == cycle[-1] and len(set(cycle)) == len(cycle) - 1
         assert all(graph.has_edge(a, b) for a, b in zip(cycle, cycle[1:]))
         assert any(set(cycle) <= group for group in groups)
+
+
+def test_host_ports_published_twice():
+    doc = _svc(a={"ports": ["8080:80", "127.0.0.1:9000:9000", "53:53/udp"]},
+               b={"ports": ["0.0.0.0:8080:80", "127.0.0.2:9000:9000", "53:53/tcp", "7000-7002:7000-7002"]},
+               c={"ports": ["[::1]:8080:80", {"target": 1, "published": "7001"}]},
+               d={"ports": ["6000:6000", "6000:6001"], "scale": 1},
+               e={"ports": ["5000:5000", "5100-5101:80", "0:81"], "deploy": {"replicas": 2}})
+    assert _errors(doc) == [
+        "services.b.ports[0]: host port 8080/tcp is already published by service 'a'",
+        "services.c.ports[0]: host port 8080/tcp is already published by service 'a'",
+        "services.c.ports[1]: host port 7001/tcp is already published by service 'b'",
+        "services.d.ports[1]: host port 6000/tcp is already published by this service",
+        "services.e.ports[0]: service 'e' runs 2 replicas but publishes the single host port 5000; use a range "
+        "(e.g. '5000-5001:...') or no host port",
+    ]
+
+
+def test_subnets_of_two_networks_must_not_overlap():
+    doc = _svc(a={})
+    doc["networks"] = {"one": {"ipam": {"config": [{"subnet": "10.10.0.0/16"}]}},
+                       "two": {"ipam": {"config": [{"subnet": "10.10.5.0/24"}, {"subnet": "fd00::/64"}]}}}
+    assert _errors(doc) == [
+        "networks.two.ipam.config[0].subnet: subnet 10.10.5.0/24 overlaps 10.10.0.0/16 of network 'one'"]
