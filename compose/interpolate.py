@@ -137,7 +137,8 @@ def _evaluate(parts: tuple[Part, ...], lookup: Lookup, on_unset: Callable[[str],
             if value is None or (op == ":?" and value == ""):
                 message = _evaluate(part.arg, lookup, on_unset)
                 state = "is not set" if value is None else "is empty"
-                raise _Required(part.name, f"required variable {part.name} {state}" + (f": {message}" if message else ""))
+                detail = f": {message}" if message else ""
+                raise _Required(part.name, f"required variable {part.name} {state}{detail}")
             out.append(value)
     return "".join(out)
 

@@ -4,8 +4,9 @@ Mappings merge key by key, the override winning; scalars are replaced; sequences
 the table says otherwise: ``command``, ``entrypoint`` and ``healthcheck.test`` are replaced, key/value lists
 (``environment``, ``labels``, ...) merge by key in either list or mapping form, and lists with a natural key
 (ports, volumes by target, secrets, configs, env_file, dns, cap_add, expose, ...) are appended with
-de-duplication by that key: entries sharing a key merge in place (mappings), else the later one replaces. The YAML tags ``!reset``
-(drop the base value) and ``!override`` (replace without merging) act on the entry that carries them.
+de-duplication by that key: entries sharing a key merge in place (mappings), else the later one replaces.
+The YAML tags ``!reset`` (drop the base value) and ``!override`` (replace without merging) act on the entry
+that carries them.
 
 Works on located trees (``sourcemap``): every merged entry keeps the location of the file it came from.
 """
