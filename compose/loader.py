@@ -154,7 +154,10 @@ def load(options: LoadOptions | None = None) -> LoadResult:
 
 def _load(options: LoadOptions) -> LoadResult:
     environ = dict(os.environ if options.environ is None else options.environ)
-    cwd = (options.cwd or Path.cwd()).absolute()
+    try:
+        cwd = (options.cwd or Path.cwd()).absolute()
+    except FileNotFoundError:
+        raise UserError.single("the working directory no longer exists; cd somewhere else") from None
     stdin_text: list[str] = []
 
     def stdin() -> str:
