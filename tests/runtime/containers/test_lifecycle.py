@@ -297,3 +297,29 @@ def test_containers_outlive_a_killed_fork_server_and_a_new_one_is_started(svc, r
     assert run(svc, rootfs, "echo", "again") == (0, "again\n", "")  # a fresh fork server
     svc.kill(cid, "KILL")
     assert svc.wait(cid, 10) == 137
+
+
+def test_c_and_python_monitors_write_the_same_log(tmp_path, rootfs, cgroup_parent, monkeypatch):
+    import re
+    import shutil
+
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler: only the Python monitor exists")
+    script = ("printf 'a<b>&c\\t\"q\"\\\\\\n\\001x\\377\\n'; head -c 20000 /dev/zero | tr '\\0' y; echo; "
+              "printf 'caf\\303\\251 \\342\\202\\254\\n' >&2; printf 'no newline'")
+    logs = []
+    for python in ("0", "1"):
+        monkeypatch.setenv("PYCOMPOSE_PYTHON_MONITOR", python)
+        service = ContainerService(tmp_path / f"m{python}", cgroup_parent=cgroup_parent)
+        try:
+            cid = service.create(None, _spec(rootfs, "sh", "-c", script))
+            service.start(cid)
+            assert service.wait(cid, 30) == 0
+            with open(service.log_path(cid), encoding="utf-8") as fh:
+                lines = [re.sub(r'"time":"[^"]+"', '"time":""', line) for line in fh]
+            # the order between the two streams depends on which pipe is read first; within a stream it is fixed
+            logs.append(sorted(lines, key=lambda line: '"stream":"stderr"' in line))
+        finally:
+            service.close()
+    assert logs[0] == logs[1]
+    assert len(logs[0]) == 6  # 2 lines, the 20000 bytes as a 16 KiB partial plus the rest, stderr, no newline
