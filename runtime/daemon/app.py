@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from runtime.daemon import container_io, containers, images, networks, system, volumes
+from runtime.daemon import archive, container_io, containers, images, networks, system, volumes
 from runtime.daemon import exec as exec_handlers
 from runtime.daemon.errors import error_response
 from runtime.daemon.events import EventBus
@@ -129,6 +129,7 @@ def build_router(engine: Engine) -> Router:
     container_io.register(router, engine)
     exec_handlers.register(router, engine)
     networks.register(router, engine)
+    archive.register(router, engine)
     return router
 
 

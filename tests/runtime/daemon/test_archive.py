@@ -1,0 +1,43 @@
+"""docker cp both ways (running and stopped containers), docker diff, export and commit."""
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+
+def test_cp_diff_export_commit(engine, tmp_path):
+    src = tmp_path / "hello.txt"
+    src.write_text("hello from the host\n")
+    engine.cli("run", "-d", "--name", "files", "busybox", "sh", "-c",
+               "echo made > /tmp/made; rm /etc/group; ln -s /etc/passwd /tmp/escape; exec sleep 1000")
+    engine.cli("cp", str(src), "files:/root/")
+    assert engine.cli("exec", "files", "cat", "/root/hello.txt").stdout == "hello from the host\n"
+    out = tmp_path / "out"
+    out.mkdir()
+    engine.cli("cp", "files:/etc/passwd", str(out / "passwd"))
+    assert (out / "passwd").read_text().startswith("root:x:0:0")
+    missing = engine.cli("cp", "files:/no/such", str(out), check=False)
+    assert missing.returncode != 0 and "Could not find the file" in missing.stderr
+    # a symlink in the container resolves inside the container, never to the host's file
+    engine.cli("cp", "-L", "files:/tmp/escape", str(out / "escaped"))
+    assert (out / "escaped").read_text().startswith("root:x:0:0:root:/root:/bin/sh")
+    changes = {line for line in engine.cli("diff", "files").stdout.splitlines()}
+    assert {"A /tmp/made", "D /etc/group", "A /root/hello.txt", "C /tmp"} <= changes
+    engine.cli("stop", "-t", "0", "files")
+    # a stopped container's files are reached through its overlay
+    engine.cli("cp", "files:/tmp/made", str(out / "made"))
+    assert (out / "made").read_text() == "made\n"
+    client = engine.client()
+    exported = b"".join(client.containers.get("files").export())
+    with tarfile.open(fileobj=io.BytesIO(exported)) as tar:
+        names = set(tar.getnames())
+    assert "tmp/made" in names and "etc/group" not in names and "bin/busybox" in names
+    image_id = engine.cli("commit", "-c", "ENV COMMITTED=1", "files", "snapshot:v1").stdout.strip()
+    assert image_id.startswith("sha256:")
+    out = engine.cli("run", "--rm", "snapshot:v1", "sh", "-c", "cat /tmp/made; echo $COMMITTED; ls /etc/group",
+                     check=False)
+    assert out.stdout.startswith("made\n1\n") and out.returncode != 0
