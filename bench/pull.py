@@ -66,12 +66,16 @@ def start_registry(base: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("docker-registry did not start")
 
 
-def make_layer(mb: int, seed: int) -> bytes:
-    """A gzip layer tar of ``mb`` MiB of incompressible data in 4 MiB files (gzip level 1, quick to build)."""
+def make_layer(mb: int, seed: int, kind: str = "random") -> bytes:
+    """A gzip layer tar of ``mb`` MiB in 4 MiB files (gzip level 1, quick to build): incompressible data, or
+    text-like data (hex of random bytes, ~2:1) closer to real images."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w") as tar:
         for i in range(max(1, mb // 4)):
-            data = hashlib.shake_256(f"{seed}-{i}".encode()).digest(4 << 20)
+            if kind == "text":
+                data = hashlib.shake_256(f"{seed}-{i}".encode()).hexdigest(2 << 20).encode()
+            else:
+                data = hashlib.shake_256(f"{seed}-{i}".encode()).digest(4 << 20)
             info = tarfile.TarInfo(f"data/{seed}/f{i}")
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -132,6 +136,8 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--mb-per-layer", type=int, default=32)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--data", choices=("random", "text"), default="random",
+                    help="layer content: incompressible, or text-like (~2:1 with gzip)")
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="pycompose-bench-pull-"))
     proc, host = start_registry(base / "registry")
@@ -140,7 +146,7 @@ def main() -> None:
         ref = f"{host}/bench/big:latest"
         image = None
         for i in range(args.layers):
-            image = src.commit(image, io.BytesIO(make_layer(args.mb_per_layer, i)), None,
+            image = src.commit(image, io.BytesIO(make_layer(args.mb_per_layer, i, args.data)), None,
                                ref if i == args.layers - 1 else None)
         push(src, ref)
         digests = [b.digest for b in image.blobs]
@@ -161,7 +167,7 @@ def main() -> None:
             cpu.append(total / used / 1e6)
             shutil.rmtree(base / f"dest{r}")
         raw_m, fetch_m, pull_m = statistics.median(raw), statistics.median(fetch), statistics.median(pulls)
-        print(f"image: {args.layers} layers, {total / 1e6:.1f} MB compressed (incompressible data)")
+        print(f"image: {args.layers} layers, {total / 1e6:.1f} MB compressed ({args.data} data)")
         print(f"raw loopback copy : {raw_m:8.1f} MB/s")
         print(f"registry fetch    : {fetch_m:8.1f} MB/s  (download + sha256, no unpack)")
         print(f"pycompose pull    : {pull_m:8.1f} MB/s  (download, verify, gunzip, unpack)")
