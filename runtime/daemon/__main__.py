@@ -10,7 +10,7 @@ import signal
 import sys
 
 from runtime.engine_config import load_config, socket_path
-from runtime.errors import InvalidArgument
+from runtime.errors import Conflict, InvalidArgument
 
 __all__ = ["main"]
 
@@ -41,6 +41,13 @@ async def _run(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     config.data_root.mkdir(parents=True, exist_ok=True)
+    import fcntl
+
+    lock = open(config.data_root / "engine.lock", "w")  # one engine per data root, held for our lifetime
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise InvalidArgument(f"another engine is running on the data root {config.data_root}") from None
     pidfile = config.data_root / "engine.pid"
     pidfile.write_text(f"{os.getpid()}\n")
     try:
@@ -48,10 +55,6 @@ async def _run(args: argparse.Namespace) -> None:
     finally:
         try:
             pidfile.unlink()
-        except FileNotFoundError:
-            pass
-        try:
-            os.unlink(path)
         except FileNotFoundError:
             pass
 
@@ -62,8 +65,12 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(_run(args))
-    except InvalidArgument as err:
+    except (InvalidArgument, Conflict) as err:
         print(f"pycompose engine: {err}", file=sys.stderr)
+        return 1
+    except PermissionError as err:
+        print(f"pycompose engine: {err.filename or ''}: permission denied (the engine runs as root)",
+              file=sys.stderr)
         return 1
     return 0
 

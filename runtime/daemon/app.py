@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -141,7 +143,11 @@ async def serve(config: EngineConfig, socket_path: str, ready: asyncio.Event | N
     router = build_router(engine)
     server = HttpServer(router.dispatch, error_response, {"Server": "pycompose-engine/0.1.0",
                                                           "Api-Version": API_VERSION})
-    await server.listen_unix(socket_path)
+    try:
+        await server.listen_unix(socket_path)
+    except BaseException:
+        await engine.close()
+        raise
     _log.info("engine listening on unix://%s (data root %s)", socket_path, config.data_root)
     if ready is not None:
         ready.set()
@@ -150,4 +156,6 @@ async def serve(config: EngineConfig, socket_path: str, ready: asyncio.Event | N
     finally:
         await server.close()
         await engine.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(socket_path)
 

@@ -162,6 +162,18 @@ def json_response(value: Any, status: int = 200) -> Response:
     return Response(status, json.dumps(value).encode() + b"\n")
 
 
+def _answers(path: str) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(2)
+        try:
+            sock.connect(path)
+        except OSError:
+            return False
+    return True
+
+
 def _head(status: int, headers: dict[str, str]) -> bytes:
     try:
         reason = HTTPStatus(status).phrase
@@ -184,7 +196,11 @@ class HttpServer:
 
     async def listen_unix(self, path: str, mode: int = 0o660, group: str | None = "pycompose") -> None:
         if os.path.exists(path) and stat.S_ISSOCK(os.lstat(path).st_mode):
-            os.unlink(path)
+            if _answers(path):
+                from runtime.errors import Conflict
+
+                raise Conflict(f"another engine is already listening on unix://{path}")
+            os.unlink(path)  # stale, left by an engine that was killed
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         self._server = await asyncio.start_unix_server(self._client, path=path, limit=_MAX_HEAD)
         os.chmod(path, mode)

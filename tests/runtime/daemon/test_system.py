@@ -106,3 +106,15 @@ def test_socket_mode(daemon):
     import stat
 
     assert stat.S_IMODE(os.stat(daemon.sock).st_mode) == 0o660
+
+
+def test_second_engine_is_refused_and_leaves_the_first_alone(daemon, tmp_path):
+    same_socket = subprocess.run([sys.executable, "-m", "runtime.daemon", "--host", daemon.url, "--data-root",
+                                  str(tmp_path / "other-root"), "--config", str(daemon.config)],
+                                 cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert same_socket.returncode == 1 and "already listening" in same_socket.stderr
+    same_root = subprocess.run([sys.executable, "-m", "runtime.daemon", "--host", f"unix://{tmp_path}/b.sock",
+                                "--data-root", str(daemon.root), "--config", str(daemon.config)],
+                               cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert same_root.returncode == 1 and "another engine is running" in same_root.stderr
+    assert daemon.client().ping()
