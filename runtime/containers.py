@@ -292,7 +292,9 @@ class ContainerService:
                 os.unlink(d / EXIT_RECORD)
             plan = _security_plan(spec)
             mgr = self._cgroup(cid, spec)
-            mgr.create()
+            from runtime.cgroups.devices import device_policy
+
+            mgr.create(device_policy(privileged=spec.privileged))
             try:
                 self._apply_resources(mgr, spec)
                 procs_files, oom = self._cgroup_files(mgr)

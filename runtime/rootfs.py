@@ -166,9 +166,35 @@ def _mount_dev(spec: ContainerSpec, root: str, console: str | None) -> None:
     linux.mount("shm", os.path.join(dev, "shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                 f"mode=1777,size={spec.shm_size}")
     linux.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if spec.privileged:
+        _copy_host_devices(dev)
     if console:
         _ensure(os.path.join(dev, "console"), False)
         linux.mount(console, os.path.join(dev, "console"), None, MS_BIND)
+
+
+_HOST_DEV_SKIP = ("pts", "shm", "mqueue", "hugepages", "console", "ptmx", "tty", "fd", "core")
+
+
+def _copy_host_devices(dev: str) -> None:
+    """Privileged containers get the host's device nodes (one directory level deep), as with Docker."""
+    for top in os.scandir("/dev"):
+        if top.name in _HOST_DEV_SKIP or top.name.startswith("tty") and top.name != "tty":
+            continue
+        entries = [top]
+        if top.is_dir(follow_symlinks=False):
+            entries = list(os.scandir(top.path))
+        for entry in entries:
+            st = entry.stat(follow_symlinks=False)
+            if not (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+                continue
+            target = os.path.join(dev, os.path.relpath(entry.path, "/dev"))
+            if os.path.lexists(target):
+                continue
+            os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+            os.mknod(target, st.st_mode, st.st_rdev)
+            os.chmod(target, stat.S_IMODE(st.st_mode))
+            os.chown(target, st.st_uid, st.st_gid)
 
 
 def _mount_kernel_fs(spec: ContainerSpec, root: str) -> None:
