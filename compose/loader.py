@@ -22,7 +22,7 @@ from compose.files import STDIN, choose_project_name, find_files, project_direct
 from compose.include import apply_includes, with_context
 from compose.interpolate import Interpolator
 from compose.merge import merge_configs, strip_tags
-from compose.profiles import active_profiles, apply_profiles
+from compose.profiles import active_profiles, apply_profiles, with_targeted_profiles
 from compose.sourcemap import LocatedDict, SourceMap, entry_location, to_plain
 from compose.yamlread import read_yaml
 
@@ -189,7 +189,7 @@ def _load(options: LoadOptions) -> LoadResult:
         if options.project_name is None and not environment.get("COMPOSE_PROJECT_NAME") and "name" in merged:
             raise with_context(err, ("name",), entry_location(merged, "name")) from None
         raise
-    profiles = active_profiles(options.profiles, environment)
+    profiles = with_targeted_profiles(active_profiles(options.profiles, environment), merged, options.services)
     disabled = apply_profiles(merged, profiles, options.services)
     if "name" in merged and merged.get("name") != name:
         merged["name"] = name

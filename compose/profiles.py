@@ -1,5 +1,6 @@
 """Profiles: services listing ``profiles`` run only when one of them is active (``--profile``,
-``COMPOSE_PROFILES``; ``*`` activates all) or when the service is named explicitly on the command line.
+``COMPOSE_PROFILES``; ``*`` activates all). Naming a service on the command line adds its profiles to the
+active set (so the other services of those profiles come too), as the Compose spec says.
 """
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from compose.sourcemap import to_plain
 
-__all__ = ["active_profiles", "all_profiles", "apply_profiles"]
+__all__ = ["active_profiles", "all_profiles", "apply_profiles", "with_targeted_profiles"]
 
 
 def active_profiles(cli: Iterable[str], environment: Mapping[str, str]) -> list[str]:
@@ -36,6 +37,20 @@ def all_profiles(config: Mapping[str, Any]) -> list[str]:
     return sorted({p for s in services.values() for p in _profiles_of(s)})
 
 
+def with_targeted_profiles(profiles: Iterable[str], config: Mapping[str, Any],
+                           explicit_services: Iterable[str]) -> list[str]:
+    """The active profiles plus those of the services named on the command line (the spec: a service
+    targeted explicitly has its profiles added to the active set)."""
+    out = list(dict.fromkeys(profiles))
+    services = config.get("services")
+    if isinstance(services, dict):
+        for name in explicit_services:
+            for profile in _profiles_of(services.get(name)):
+                if profile not in out:
+                    out.append(profile)
+    return out
+
+
 def apply_profiles(
     tree: dict[str, Any], profiles: Iterable[str], explicit_services: Iterable[str] = ()
 ) -> dict[str, dict[str, Any]]:
@@ -43,12 +58,12 @@ def apply_profiles(
     services = tree.get("services")
     if not isinstance(services, dict):
         return {}
-    active = set(profiles)
     explicit = set(explicit_services)
+    active = set(with_targeted_profiles(profiles, tree, explicit))
     disabled: dict[str, dict[str, Any]] = {}
     for name in list(services):
         own = _profiles_of(services[name])
-        if not own or "*" in active or name in explicit or active.intersection(own):
+        if not own or "*" in active or active.intersection(own):
             continue
         disabled[name] = to_plain(services[name])
         if hasattr(services, "drop"):

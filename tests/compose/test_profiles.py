@@ -42,10 +42,14 @@ def test_enabled_services(project, cli, environ, enabled):
     assert set(result.disabled_services) == {"web", "debug", "tools", "ops"} - enabled
 
 
-def test_explicit_service_is_enabled(project):
+def test_explicit_service_activates_its_profiles(project):
     result = load(LoadOptions(cwd=project, environ={}, services=["ops"]))
-    assert set(result.config["services"]) == {"web", "ops"}
-    assert result.disabled_services["debug"] == {"image": "b", "profiles": ["debug"]}
+    assert set(result.config["services"]) == {"web", "ops", "tools"}  # tools is in profile ops too
+    assert result.profiles == ["ops"]
+    assert result.disabled_services == {"debug": {"image": "b", "profiles": ["debug"]}}
+    result = load(LoadOptions(cwd=project, environ={}, profiles=["debug"], services=["ops", "nope"]))
+    assert set(result.config["services"]) == {"web", "debug", "tools", "ops"}
+    assert result.profiles == ["debug", "ops"]
 
 
 def test_profiles_from_dotenv(project):
