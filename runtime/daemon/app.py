@@ -99,8 +99,15 @@ class Engine:
     async def disk_usage(self) -> dict[str, Any]:
         from runtime.daemon.volumes import volume_json
 
+        from runtime.daemon.container_view import summary_json
+        from runtime.images.inspect import image_summary
+
         vols = [volume_json(self, v, usage=True) for v in await asyncio.to_thread(self.volumes.list)]
-        return {"LayersSize": 0, "Images": [], "Containers": [], "Volumes": vols, "BuildCache": []}
+        users = self.image_users()
+        images = [image_summary(i, users.get(i.id, 0)) for i in await asyncio.to_thread(self.images.list)]
+        containers = [summary_json(r, self.supervisor.live(r["Id"]), size=True) for r in self.records.all()]
+        return {"LayersSize": sum(i["Size"] for i in images), "Images": images, "Containers": containers,
+                "Volumes": vols, "BuildCache": []}
 
     async def start(self) -> None:
         self.bus.bind(asyncio.get_running_loop())

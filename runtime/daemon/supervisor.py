@@ -208,7 +208,9 @@ class Supervisor:
         try:
             if self.engine.networks is not None:
                 await self.engine.networks.before_start(rec)
-            conn = await asyncio.to_thread(self.svc.start, cid, attach=attach)
+            size = (rec.get("HostConfig") or {}).get("ConsoleSize") or [0, 0]
+            console = (int(size[0]), int(size[1])) if len(size) == 2 and size[0] and size[1] else None
+            conn = await asyncio.to_thread(self.svc.start, cid, attach=attach, console_size=console)
         except EngineError as err:
             for _flags, fut in pending:
                 if not fut.done():
