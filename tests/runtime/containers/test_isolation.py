@@ -171,3 +171,14 @@ def test_only_stdio_is_open_in_the_container(svc, rootfs):
         pid = svc.top(cid)[-1]["pid"]  # the sleep (pid 2 under init)
         assert sorted(os.listdir(f"/proc/{pid}/fd")) == ["0", "1", "2"]
         svc.remove(cid, force=True)
+
+
+def test_bind_a_single_file_and_a_nested_target(svc, rootfs, tmp_path):
+    conf = tmp_path / "app.conf"
+    conf.write_text("key=value\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    code, out, _ = run(svc, rootfs, "sh", "-c", "cat /etc/app/app.conf; ls -d /srv/deep/data",
+                       mounts=(Mount("bind", "/etc/app/app.conf", str(conf), read_only=True),
+                               Mount("bind", "/srv/deep/data", str(data))))
+    assert (code, out.split()) == (0, ["key=value", "/srv/deep/data"])
