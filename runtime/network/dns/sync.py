@@ -63,6 +63,16 @@ class DnsSync:
             return
         self.loop.call_soon_threadsafe(self.apply, event)
 
+    def attach(self, service: Any) -> Callable[[], None]:
+        """Subscribe to a network service, then load what it has (call in the loop); returns unsubscribe.
+
+        In that order, a change made meanwhile by another thread is queued behind the load and applied
+        after it, so nothing is missed.
+        """
+        unsubscribe: Callable[[], None] = service.subscribe(self)
+        self.load(service.list())
+        return unsubscribe
+
     def load(self, networks: Iterable[Any]) -> None:
         """Fill the table from existing networks (``Network`` objects with ``endpoints``); call in the loop."""
         for net in networks:

@@ -64,3 +64,28 @@ def test_load_existing_networks():
     assert _resolve(records, "d" * 64, "database") == ["10.9.1.2"]
     assert _resolve(records, "d" * 64, "bbbbbbbbbbbb") == ["10.9.1.2"]
     assert records.resolve_ptr("d" * 64, "2.1.9.10.in-addr.arpa").ptr == ("db.other_net",)
+
+
+def test_attach_subscribes_then_loads():
+    calls: list[str] = []
+    net = Network("n3", "third_net", "bridge", "2026-01-01T00:00:00Z")
+    net.endpoints["b" * 64] = _ep("n3", "b" * 64, "db", "10.9.2.2")
+
+    class _Service:  # the two calls DnsSync needs from runtime.network.service.NetworkService
+        def subscribe(self, callback):
+            calls.append("subscribe")
+            return lambda: calls.append("unsubscribe")
+
+        def list(self):
+            calls.append("list")
+            return [net]
+
+    records = Records()
+    lt = LoopThread()
+    try:
+        unsubscribe = lt.call(DnsSync(records, lt.loop).attach, _Service())
+        unsubscribe()
+    finally:
+        lt.stop()
+    assert calls == ["subscribe", "list", "unsubscribe"]
+    assert records.endpoints("n3")[0].name == "db"
