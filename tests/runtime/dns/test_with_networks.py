@@ -18,7 +18,8 @@ pytestmark = pytest.mark.root
 @pytest.fixture
 def wired(net, dns_server):  # noqa: F811 - ``net`` is the imported fixture
     """The network service's events feed the DNS server's table (torn down before ``net`` checks leaks)."""
-    unsubscribe = net.svc.subscribe(DnsSync(dns_server.server.records, dns_server.lt.loop))
+    sync = DnsSync(dns_server.server.records, dns_server.lt.loop)
+    unsubscribe = dns_server.lt.call(sync.attach, net.svc)
     try:
         yield net, dns_server
     finally:
