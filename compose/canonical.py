@@ -21,9 +21,8 @@ from compose.canonical_values import Context, KeyPath, as_flag, as_mapping, reso
 from compose.errors import UserError
 from compose.plain import clone
 
-__all__ = ["canonicalize", "resolve_path", "NETWORK_MODES_WITHOUT_NETWORKS"]
+__all__ = ["canonicalize", "resolve_path"]
 
-NETWORK_MODES_WITHOUT_NETWORKS = ("host", "none", "bridge")
 _RESOURCES = ("networks", "volumes", "secrets", "configs")
 _SERVICE_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
 

@@ -19,36 +19,12 @@ from compose.canonical import canonicalize
 from compose.errors import Problem, UserError
 from compose.shortsyntax import PROTOCOLS, is_path_source, port_range
 from compose.validate_engine import ENGINE_RULES
+from compose.validate_support import SUPPORT_RULES
 
-__all__ = ["check", "dependency_edges", "UNSUPPORTED_SERVICE_KEYS", "UNSUPPORTED_DEPLOY_KEYS", "ULIMITS"]
+__all__ = ["check", "dependency_edges", "ULIMITS"]
 
 KeyPath = tuple[str | int, ...]
 
-# Valid Compose that pycompose reads but does not act on: warned about by name, never silently dropped.
-UNSUPPORTED_SERVICE_KEYS = {
-    "credential_spec": "Windows only",
-    "isolation": "Windows only",
-    "cpu_count": "Windows only",
-    "cpu_percent": "Windows only",
-    "gpus": "no GPU support",
-    "develop": "'watch' is not implemented",
-    "provider": "provider services are not implemented",
-    "models": "AI models are not implemented",
-    "use_api_socket": "the engine socket is not mounted into containers",
-    "storage_opt": "the overlay storage takes no options",
-    "userns_mode": "user namespaces are not implemented",
-    "runtime": "pycompose has one runtime",
-    "cpu_rt_period": "real-time scheduling is not configured",
-    "cpu_rt_runtime": "real-time scheduling is not configured",
-    "device_cgroup_rules": "device cgroup rules are not applied",
-    "external_links": "links to containers outside the project are not made",
-}
-UNSUPPORTED_DEPLOY_KEYS = {
-    "placement": "swarm only",
-    "update_config": "swarm only",
-    "rollback_config": "swarm only",
-    "endpoint_mode": "swarm only",
-}
 ULIMITS = frozenset({"as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile",
                      "nproc", "rss", "rtprio", "rttime", "sigpending", "stack"})
 _NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
@@ -119,6 +95,8 @@ def check(
         rule(checker)
     for engine_rule in ENGINE_RULES:
         engine_rule(checker)
+    for support_rule in SUPPORT_RULES:
+        support_rule(checker)
     return _unique_sorted(checker.errors), _unique_sorted(checker.warnings)
 
 
@@ -417,49 +395,6 @@ def _service_values(c: _Checker) -> None:
                     pass  # reported by _readable_values
 
 
-def _unsupported(c: _Checker) -> None:
-    if "version" in c.config:
-        c.warn(("version",), "the 'version' key is obsolete and ignored; remove it")
-    for key in c.config.get("models") or {}:
-        c.warn(("models", key), "AI models are not implemented by pycompose; ignored")
-    for name, service, path in c.each_service():
-        for key, why in UNSUPPORTED_SERVICE_KEYS.items():
-            if service.get(key) not in (None, [], {}):
-                c.warn(path + (key,), f"{key!r} is not supported by pycompose ({why}); ignored")
-        driver = (service.get("logging") or {}).get("driver")
-        if driver not in (None, "json-file", "local", "none"):
-            c.warn(path + ("logging", "driver"), f"logging driver {driver!r} is not supported; pycompose keeps "
-                                                 "json-file logs")
-        deploy = service.get("deploy") or {}
-        for key, why in UNSUPPORTED_DEPLOY_KEYS.items():
-            if deploy.get(key) not in (None, [], {}):
-                c.warn(path + ("deploy", key), f"'deploy.{key}' is not supported by pycompose ({why}); ignored")
-        if deploy.get("mode") not in (None, "replicated"):
-            c.warn(path + ("deploy", "mode"), f"'deploy.mode: {deploy['mode']}' is swarm only; one replica per "
-                                              "host means one here")
-        reservations = (deploy.get("resources") or {}).get("reservations") or {}
-        for key in ("devices", "generic_resources"):
-            if reservations.get(key):
-                c.warn(path + ("deploy", "resources", "reservations", key), f"'{key}' reservations are not "
-                                                                             "supported by pycompose; ignored")
-    for key, spec in c.declared("networks").items():
-        spec = spec if isinstance(spec, dict) else {}
-        driver = spec.get("driver")
-        if driver not in (None, "bridge") and not spec.get("external"):
-            c.warn(("networks", key, "driver"), f"network driver {driver!r} is not supported; pycompose creates "
-                                                "bridge networks")
-    for key, spec in c.declared("volumes").items():
-        driver = (spec or {}).get("driver")
-        if driver not in (None, "local") and not (spec or {}).get("external"):
-            c.warn(("volumes", key, "driver"), f"volume driver {driver!r} is not supported; pycompose creates "
-                                               "local volumes")
-    for kind in ("secrets", "configs"):
-        for key, spec in c.declared(kind).items():
-            for opt in ("driver", "template_driver"):
-                if (spec or {}).get(opt):
-                    c.warn((kind, key, opt), f"'{opt}' is not supported by pycompose; ignored")
-
-
 _RULES: list[Callable[[_Checker], None]] = [
     _readable_values,
     _networks,
@@ -470,5 +405,4 @@ _RULES: list[Callable[[_Checker], None]] = [
     _container_names,
     _ports,
     _service_values,
-    _unsupported,
 ]
