@@ -50,3 +50,16 @@ def test_warnings_from_every_stage_are_collected(tmp_path):
     warnings = [str(w) for w in load_project(LoadOptions(cwd=tmp_path, environ={})).warnings]
     assert any('"UNSET_VAR" variable is not set' in w for w in warnings), warnings
     assert any(w.startswith(f"{tmp_path}/compose.yaml:1:1: version:") for w in warnings), warnings
+
+
+def test_env_files_fold_into_environment_and_missing_ones_are_located(tmp_path):
+    (tmp_path / "app.env").write_text("FROM_FILE=1\nBOTH=file\n")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  a:\n    image: busybox\n    env_file: [app.env]\n    environment: {BOTH: own}\n")
+    env = load_project(LoadOptions(cwd=tmp_path, environ={})).project.services["a"].to_dict()["environment"]
+    assert env == {"FROM_FILE": "1", "BOTH": "own"}
+    (tmp_path / "compose.yaml").write_text("services:\n  a:\n    image: busybox\n    env_file: [gone.env]\n")
+    with pytest.raises(UserError) as info:
+        load_project(LoadOptions(cwd=tmp_path, environ={}))
+    assert str(info.value).startswith(f"{tmp_path}/compose.yaml:4:")
+    assert "gone.env not found" in str(info.value)
