@@ -7,7 +7,8 @@ depends_on, ``condition``, ``required`` and ``restart``.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 
 import networkx as nx
 
@@ -117,6 +118,46 @@ class ServiceGraph:
             for name in names:
                 chosen |= nx.descendants(services_only, name)
         return ServiceGraph(self.project, sorted(chosen))
+
+    async def walk(self, visit: Callable[[str], Awaitable[None]], *, reverse: bool = False, limit: int | None = None,
+                   services: Iterable[str] | None = None) -> None:
+        """Call ``visit(service)`` for every service, each as soon as what it waits for is done: its dependencies
+        (start order) or, with ``reverse``, its dependents (stop order). At most ``limit`` visits run at once.
+
+        When a visit raises, no further visit starts; the ones running finish, then the first error is raised
+        (with a note naming the service).
+        """
+        graph = self._service_graph(services)
+        cycle = self._find_cycle(graph)
+        if cycle:
+            raise UserError.single("dependency cycle: " + " -> ".join(cycle))
+        waits = {n: set(graph.predecessors(n) if reverse else graph.successors(n)) for n in graph}
+        done = {n: asyncio.Event() for n in graph}
+        gate = asyncio.Semaphore(limit) if limit else None
+        errors: list[BaseException] = []
+
+        async def one(name: str) -> None:
+            try:
+                for other in waits[name]:
+                    await done[other].wait()
+                if errors:
+                    return
+                if gate is None:
+                    await visit(name)
+                else:
+                    async with gate:
+                        if errors:
+                            return
+                        await visit(name)
+            except Exception as err:  # noqa: BLE001 - reported below, after the running visits finish
+                err.add_note(f"while visiting service {name!r}")
+                errors.append(err)
+            finally:
+                done[name].set()
+
+        await asyncio.gather(*(one(n) for n in sorted(graph)))
+        if errors:
+            raise errors[0]
 
     def dependencies(self, name: str) -> set[str]:
         """Services ``name`` needs directly."""

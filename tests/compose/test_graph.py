@@ -90,3 +90,62 @@ def test_a_thousand_services_in_a_chain_of_levels():
     levels = ServiceGraph(project_from_yaml("\n".join(lines))).levels()
     # s<i> needs s<i // 2>: its level is the bit length of i (s0 alone first).
     assert levels == [{f"s{i}" for i in range(1000) if i.bit_length() == depth} for depth in range(11)]
+
+
+def _run(coro):
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+def test_walk_visits_each_service_after_what_it_needs(graph: ServiceGraph):
+    order: list[str] = []
+
+    async def visit(name: str) -> None:
+        order.append(name)
+
+    _run(graph.walk(visit))
+    assert sorted(order) == graph.services
+    for a, b in graph.graph.edges:
+        if graph.graph.nodes[b]["kind"] == "service":
+            assert order.index(b) < order.index(a), (a, b)
+    order.clear()
+    _run(graph.walk(visit, reverse=True))
+    for a, b in graph.graph.edges:
+        if graph.graph.nodes[b]["kind"] == "service":
+            assert order.index(a) < order.index(b), (a, b)
+
+
+def test_walk_holds_the_concurrency_limit():
+    import asyncio
+
+    graph = ServiceGraph(project_from_yaml("services:\n" + "".join(f"  s{i}: {{image: x}}\n" for i in range(6))))
+    running: set[str] = set()
+    peak = 0
+    release = asyncio.Event()
+
+    async def visit(name: str) -> None:
+        nonlocal peak
+        running.add(name)
+        peak = max(peak, len(running))
+        if len(running) == 2:
+            release.set()
+        await release.wait()
+        running.discard(name)
+
+    _run(graph.walk(visit, limit=2))
+    assert peak == 2
+
+
+def test_walk_stops_after_a_failure_and_raises_it(graph: ServiceGraph):
+    visited: list[str] = []
+
+    async def visit(name: str) -> None:
+        visited.append(name)
+        if name == "db":
+            raise RuntimeError("db failed")
+
+    with pytest.raises(RuntimeError, match="db failed") as caught:
+        _run(graph.walk(visit, limit=1))
+    assert "while visiting service 'db'" in caught.value.__notes__
+    assert not {"web", "proxy", "cache", "auth"} & set(visited)  # everything that needs db was never visited
