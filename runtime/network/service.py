@@ -87,10 +87,13 @@ class NetworkService:
     def _load(self) -> None:
         if self._dir.is_dir():
             for path in sorted(self._dir.glob("*.json")):
-                raw = read_json(path)
-                if raw is not None:
+                try:
+                    raw = read_json(path)
                     net = Network.from_state(raw)
-                    self._networks[net.id] = net
+                except (OSError, ValueError, KeyError, TypeError) as err:  # one bad record must not stop the engine
+                    log.error("network record %s is unreadable and was skipped: %s", path, err)
+                    continue
+                self._networks[net.id] = net
         for name, driver in _PREDEFINED.items():
             if not any(n.name == name and n.driver == driver for n in self._networks.values()):
                 net = Network(os.urandom(32).hex(), name, driver, _now())

@@ -433,3 +433,12 @@ def test_sandbox_lets_unprivileged_processes_bind_low_ports_and_ping(net):
     ping = run_in(ns, ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
                        "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)"])
     assert ping.returncode == 0, ping.stderr
+
+
+def test_an_unreadable_record_is_skipped_not_fatal(net):
+    n = net.create()
+    (net.svc.root / "networks" / ("f" * 64 + ".json")).write_text("{not json")
+    again = NetworkService(net.svc.root, net.svc.run_dir, nft_table=net.svc.firewall.table,
+                           enable_ip_forward=False)
+    assert again.get(n.name).id == n.id
+    (net.svc.root / "networks" / ("f" * 64 + ".json")).unlink()
