@@ -134,6 +134,7 @@ def build_router(engine: Engine) -> Router:
     system.register(router, engine)
     volumes.register(router, engine)
     images.register(router, engine)
+    images.register_auth(router, engine)
     containers.register(router, engine)
     container_io.register(router, engine)
     exec_handlers.register(router, engine)

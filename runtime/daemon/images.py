@@ -17,7 +17,7 @@ from runtime.errors import EngineError, InvalidArgument, Unsupported
 if TYPE_CHECKING:
     from runtime.daemon.app import Engine
 
-__all__ = ["register"]
+__all__ = ["register", "register_auth"]
 
 
 def _line(value: dict[str, Any]) -> bytes:
@@ -148,12 +148,13 @@ def register(router: Router, engine: Engine) -> None:
             raise InvalidArgument("fromImage or fromSrc is required")
         ref = image_name if not tag or "@" in image_name else f"{image_name}:{tag}"
         pull = _registry_call("pull")
+        creds = _credentials(req)
+        platform = req.arg("platform") or None
 
         def pull_work(emit: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
-            image = pull(store, ref, engine.registry_options(), emit)
+            pull(store, ref, engine.registry_options(), emit, platform=platform, credentials=creds)
             engine.bus.publish("image", "pull", ref, {"name": ref})
-            return [{"status": f"Digest: {getattr(image, 'id', '')}"},
-                    {"status": f"Status: Downloaded newer image for {ref}"}]
+            return []
 
         return _progress_stream(pull_work)
 
@@ -161,11 +162,13 @@ def register(router: Router, engine: Engine) -> None:
         name = req.params["name"]
         ref = f"{name}:{req.arg('tag')}" if req.arg("tag") else name
         push_fn = _registry_call("push")
+        await asyncio.to_thread(store.resolve, ref)  # 404 before the stream starts
+        creds = _credentials(req)
 
         def work(emit: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
-            result = push_fn(store, ref, engine.registry_options(), emit)
+            push_fn(store, ref, engine.registry_options(), emit, credentials=creds)
             engine.bus.publish("image", "push", ref, {"name": ref})
-            return [] if result is None else list(result) if isinstance(result, list) else []
+            return []
 
         return _progress_stream(work)
 
@@ -215,6 +218,33 @@ def register(router: Router, engine: Engine) -> None:
     router.add("POST", "/images/{name:path}/tag", tag)
     router.add("POST", "/images/{name:path}/push", push)
     router.add("DELETE", "/images/{name:path}", remove)
+
+
+def _credentials(req: Request) -> Any:
+    """Credentials of the ``X-Registry-Auth`` header (base64url JSON), as docker login stored them."""
+    header = req.headers.get("x-registry-auth")
+    if not header:
+        return None
+    from runtime.images.registry.auth import credentials_from_header
+
+    try:
+        return credentials_from_header(header)
+    except ValueError:
+        raise InvalidArgument("invalid X-Registry-Auth header") from None
+
+
+def register_auth(router: Router, engine: Engine) -> None:
+    """``POST /auth`` (docker login): check the credentials against the registry; the client stores them."""
+
+    async def auth(req: Request) -> Response:
+        body = await req.json({}) or {}
+        login = _registry_call("login")
+        server = body.get("serveraddress") or "docker.io"
+        status = await asyncio.to_thread(login, server, body.get("username") or "", body.get("password") or "",
+                                         config=engine.registry_options(), store=False)
+        return json_response({"Status": status, "IdentityToken": ""})
+
+    router.add("POST", "/auth", auth)
 
 
 def _registry_call(name: str) -> Callable[..., Any]:
