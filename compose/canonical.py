@@ -1,13 +1,16 @@
 """Short syntax to long syntax, defaults and resolved paths: a pure function over a plain dict.
 
 The output is what ``pycompose config`` prints and what ``Project.from_dict`` reads. It follows Docker Compose's
-``config`` output (compose-go's canonical form) with these choices of our own, made so that the model is typed:
-byte sizes are integers (``mem_limit: 536870912``), ulimits are always ``{soft, hard}``, durations are Go
-duration strings (``1m30s``), ``extra_hosts`` are ``host=ip`` strings, and every flag is a real boolean.
+``config`` output (compose-go's canonical form: default network, implied depends_on, secret targets, engine
+names...) with these choices of our own, made so that the model is typed: byte sizes are integers
+(``mem_limit: 536870912``; ``deploy.resources.*.memory`` a digit string, as the schema wants a string there),
+ulimits are always ``{soft, hard}``, durations are Go duration strings (``1m30s``), ``extra_hosts`` are
+``host=ip`` strings, and every flag is a real boolean. The output is itself a valid Compose file (schema-valid,
+and canonicalizing it again changes nothing); a secret's value is never copied into it.
 
-Each service key has one rule in ``SERVICE_RULES`` (key -> function of value, key path, context); keys without
-a rule are copied. A value the checks in ``validate`` let through but that cannot be read raises ``UserError``
-naming the key path; all such problems are collected and raised together.
+Each service key has one rule in ``SERVICE_RULES`` (``canonical_rules``); keys without one are copied. A value
+that cannot be read is reported with its key path; all such problems are raised together as one ``UserError``
+(``validate.check`` runs this function to locate them in the file first).
 """
 from __future__ import annotations
 
