@@ -51,15 +51,16 @@ class JsonLog:
 
     def write(self, stream: str, data: bytes) -> None:
         buf = self._partial[stream] + data
-        while True:
-            cut = buf.find(b"\n")
-            if cut < 0:
+        while True:  # whole lines, none longer than MAX_LINE: however the bytes arrived, the same records
+            cut = buf.find(b"\n", 0, MAX_LINE)
+            if cut >= 0:
+                self._emit(stream, buf[: cut + 1])
+                buf = buf[cut + 1:]
+            elif len(buf) >= MAX_LINE:
+                self._emit(stream, buf[:MAX_LINE])
+                buf = buf[MAX_LINE:]
+            else:
                 break
-            self._emit(stream, buf[: cut + 1])
-            buf = buf[cut + 1:]
-        while len(buf) >= MAX_LINE:
-            self._emit(stream, buf[:MAX_LINE])
-            buf = buf[MAX_LINE:]
         self._partial[stream] = buf
 
     def close(self) -> None:

@@ -192,14 +192,15 @@ static void log_write(int stream, const char *data, size_t n) {
     if (log_fd < 0) return;
     struct buf *p = &partial[stream];
     buf_add(p, data, n);
-    for (;;) {
-        char *nl = memchr(p->p, '\n', p->len);
-        if (!nl) break;
-        size_t len = (size_t)(nl - p->p) + 1;
+    for (;;) { /* whole lines, none longer than MAX_LINE: however the bytes arrived, the same records */
+        char *nl = p->len ? memchr(p->p, '\n', p->len < MAX_LINE ? p->len : MAX_LINE) : NULL;
+        size_t len;
+        if (nl) len = (size_t)(nl - p->p) + 1;
+        else if (p->len >= MAX_LINE) len = MAX_LINE;
+        else break;
         log_emit(stream, p->p, len);
         buf_drop(p, len);
     }
-    while (p->len >= MAX_LINE) { log_emit(stream, p->p, MAX_LINE); buf_drop(p, MAX_LINE); }
 }
 
 /* --- clients --------------------------------------------------------------------------------------------- */

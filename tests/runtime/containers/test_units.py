@@ -93,3 +93,15 @@ def test_records_are_replaced_whole(tmp_path):
     write_record(path, {"a": 2}, durable=False)
     assert read_record(path) == {"a": 2}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+@pytest.mark.parametrize("chunk", [1000, 7000, 16384, 50000])
+def test_long_lines_split_at_16k_whatever_the_chunks(tmp_path, chunk):
+    data = b"y" * 20000 + b"\n" + b"z" * 40000 + b"\nend"
+    log = JsonLog(str(tmp_path / "l"), 0, 1)
+    for i in range(0, len(data), chunk):
+        log.write("stdout", data[i:i + chunk])
+    log.close()
+    with open(tmp_path / "l") as fh:
+        sizes = [len(json.loads(line)["log"]) for line in fh]
+    assert sizes == [16384, 3617, 16384, 16384, 7233, 3]
