@@ -39,11 +39,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_ready(url: str, proc: subprocess.Popen, deadline_s: float = 15.0) -> None:
+def _wait_ready(url: str, proc: subprocess.Popen, log: Path, deadline_s: float = 15.0) -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"docker-registry exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"docker-registry exited with {proc.returncode}: {log.read_text()[-2000:]}")
         try:
             with warnings.catch_warnings():  # the TLS registry's certificate is self-signed
                 warnings.simplefilter("ignore")
@@ -90,11 +90,12 @@ def registry_factory(tmp_path):
             cfg += ["auth:", "  htpasswd:", "    realm: pycompose-test", f"    path: {base / 'htpasswd'}"]
         cfg += extra_config or []
         (base / "config.yml").write_text("\n".join(cfg) + "\n")
-        proc = subprocess.Popen([str(REGISTRY_BIN), "serve", str(base / "config.yml")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with open(base / "registry.log", "wb") as log:  # a file, not a pipe: a chatty registry never blocks
+            proc = subprocess.Popen([str(REGISTRY_BIN), "serve", str(base / "config.yml")],
+                                    stdout=subprocess.DEVNULL, stderr=log)
         reg = Registry(f"127.0.0.1:{port}", storage, proc, USER if auth else None, PASSWORD if auth else None)
         started.append(reg)
-        _wait_ready(f"{'https' if tls else 'http'}://{reg.host}/v2/", proc)
+        _wait_ready(f"{'https' if tls else 'http'}://{reg.host}/v2/", proc, base / "registry.log")
         return reg
 
     yield start
@@ -106,8 +107,6 @@ def registry_factory(tmp_path):
             except subprocess.TimeoutExpired:
                 reg.process.kill()
                 reg.process.wait()
-        if reg.process.stderr:
-            reg.process.stderr.close()
 
 
 @pytest.fixture
