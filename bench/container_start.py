@@ -1,5 +1,6 @@
 """Median latency of create + start + wait + remove of ``true`` with our runtime, beside Debian's ``runc run`` of a
-bundle made from the same busybox rootfs, in the same run. Prints milliseconds and the ratio. Needs root.
+bundle made from the same busybox rootfs, alternating in the same run. Prints milliseconds and the ratio.
+Needs root.
 
 Usage: python bench/container_start.py [REPS=50]
 """
@@ -36,29 +37,18 @@ def make_rootfs(root: Path) -> None:
     (root / "etc/group").write_text("root:x:0:\nnogroup:x:65534:\n")
 
 
-def bench_ours(rootfs: Path, work: Path, reps: int) -> list[float]:
-    parent = f"pycompose-bench-{secrets.token_hex(3)}"
-    svc = ContainerService(work / "root", cgroup_parent=parent)
-    spec = ContainerSpec(args=("/bin/true",), rootfs=(str(rootfs),), readonly_rootfs=True)
-    out = []
-    try:
-        for i in range(reps + 3):
-            t0 = time.perf_counter()
-            cid = svc.create(None, spec)
-            svc.start(cid)
-            code = svc.wait(cid)
-            svc.remove(cid)
-            if code != 0:
-                raise SystemExit(f"our container exited {code}")
-            if i >= 3:  # the first runs start the fork server and warm the caches
-                out.append(time.perf_counter() - t0)
-    finally:
-        svc.close()
-        remove_parent(parent)
-    return out
+def _ours(svc: ContainerService, spec: ContainerSpec) -> float:
+    t0 = time.perf_counter()
+    cid = svc.create(None, spec)
+    svc.start(cid)
+    code = svc.wait(cid)
+    svc.remove(cid)
+    if code != 0:
+        raise SystemExit(f"our container exited {code}")
+    return time.perf_counter() - t0
 
 
-def bench_runc(rootfs: Path, work: Path, reps: int) -> list[float] | None:
+def _bundle(rootfs: Path, work: Path) -> Path | None:
     runc = shutil.which("runc")
     if runc is None:
         return None
@@ -70,14 +60,35 @@ def bench_runc(rootfs: Path, work: Path, reps: int) -> list[float] | None:
     cfg["process"]["args"] = ["/bin/true"]
     cfg["root"] = {"path": str(rootfs), "readonly": True}
     (bundle / "config.json").write_text(json.dumps(cfg))
-    out = []
-    for i in range(reps + 3):
-        name = f"pcbench-{secrets.token_hex(4)}"
-        t0 = time.perf_counter()
-        subprocess.run([runc, "run", "-b", str(bundle), name], check=True, stdin=subprocess.DEVNULL)
-        if i >= 3:
-            out.append(time.perf_counter() - t0)
-    return out
+    return bundle
+
+
+def _runc(bundle: Path) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(["runc", "run", "-b", str(bundle), f"pcbench-{secrets.token_hex(4)}"], check=True,
+                   stdin=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def bench(rootfs: Path, work: Path, reps: int) -> tuple[list[float], list[float] | None]:
+    """Alternate the two so that whatever else the machine does weighs on both alike."""
+    parent = f"pycompose-bench-{secrets.token_hex(3)}"
+    svc = ContainerService(work / "root", cgroup_parent=parent)
+    spec = ContainerSpec(args=("/bin/true",), rootfs=(str(rootfs),), readonly_rootfs=True)
+    bundle = _bundle(rootfs, work)
+    ours: list[float] = []
+    theirs: list[float] = []
+    try:
+        for i in range(reps + 3):
+            a = _ours(svc, spec)
+            b = _runc(bundle) if bundle else 0.0
+            if i >= 3:  # the first runs start the fork server and warm the caches
+                ours.append(a)
+                theirs.append(b)
+    finally:
+        svc.close()
+        remove_parent(parent)
+    return ours, (theirs if bundle else None)
 
 
 def main() -> None:
@@ -88,8 +99,7 @@ def main() -> None:
     try:
         rootfs = work / "rootfs"
         make_rootfs(rootfs)
-        ours = bench_ours(rootfs, work, reps)
-        theirs = bench_runc(rootfs, work, reps)
+        ours, theirs = bench(rootfs, work, reps)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     med = statistics.median(ours) * 1000
