@@ -109,7 +109,9 @@ def register(router: Router, engine: Engine) -> None:
         if not new:
             raise InvalidArgument("new name is required")
         old = rec["Name"]
-        rec["Name"] = engine.records.claim_name(new, rec["Id"])
+        full = engine.records.claim_name(new, rec["Id"])
+        await asyncio.to_thread(engine.containers.rename, rec["Id"], full.lstrip("/"))
+        rec["Name"] = full
         engine.records.save(rec)
         engine.publish_container(rec, "rename", {"oldName": old})
         return _no_content()

@@ -469,17 +469,27 @@ class Supervisor:
         self.__dict__.setdefault("_trackers", {}).pop(cid, None)
 
     # --- health --------------------------------------------------------------------------------------------------
-    def _start_health(self, rec: dict[str, Any]) -> None:
+    def _start_health(self, rec: dict[str, Any], resume: bool = False) -> None:
+        """Probe the container's health check; ``resume`` keeps the recorded state (daemon restart)."""
         cfg = HealthConfig.from_api(rec.get("Healthcheck"))
         cid = rec["Id"]
         if cfg is None:
             return
         self._stop_health(cid)
         state = HealthState.from_api(rec.get("Health"))
-        state.status, state.failing_streak = "starting", 0
+        if not resume:
+            state.status, state.failing_streak = "starting", 0
 
         async def probe(argv: list[str], timeout: float) -> tuple[int, str]:
-            code, out, err = await asyncio.to_thread(self.svc.exec_run, cid, argv)
+            from runtime.spec import ExecSpec
+
+            proc = await asyncio.to_thread(self.svc.exec, cid, ExecSpec(args=tuple(argv)))
+            try:
+                code, out, err = await asyncio.shield(asyncio.to_thread(proc.communicate))
+            except asyncio.CancelledError:  # timed out: the probe process must not linger
+                with contextlib.suppress(OSError):
+                    os.kill(proc.pid, 9)
+                raise
             return code, (out + err).decode("utf-8", "replace")
 
         def on_probe(s: HealthState) -> None:
@@ -541,7 +551,7 @@ class Supervisor:
                 continue
             if st.status in _RUNNING:
                 self._watch(cid)
-                self._start_health(rec)
+                self._start_health(rec, resume=True)
                 if self.engine.networks is not None:
                     await self.engine.networks.adopt(rec)
             elif rec.get("LastStatus") == "running":

@@ -38,6 +38,7 @@ def test_run_wait_logs_and_filters(engine):
     assert up.wait()["StatusCode"] == 137
     other.rename("renamed")
     assert client.containers.get("renamed").id == other.id
+    client.containers.create("busybox", ["true"], name="p2-web-1").remove()  # the old name is free again
     other.pause()
     assert client.containers.get("renamed").status == "paused"
     other.unpause()
