@@ -9,7 +9,7 @@ from ruamel.yaml import YAML
 
 from compose.errors import Location
 
-__all__ = ["REPO", "CORPUS", "valid_files", "invalid_files", "sample_files", "sample_projects", "load_sample",
+__all__ = ["REPO", "CORPUS", "valid_files", "invalid_files", "semantic_files", "sample_files", "sample_projects", "load_sample",
            "load_plain", "RtLocator", "expectations"]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,6 +18,11 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 
 def valid_files() -> list[Path]:
     return sorted((CORPUS / "valid").glob("*.yaml"))
+
+
+def semantic_files() -> list[Path]:
+    """Schema-valid files that the semantic checks must reject (each names its errors in ``# expect:`` lines)."""
+    return sorted((CORPUS / "semantic").glob("*.yaml"))
 
 
 def invalid_files() -> list[Path]:

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from compose.schema import load_schema, validate
 from compose.schemafast import compile_schema
 
-from ._corpus import REPO, invalid_files, load_plain, sample_files, valid_files
+from ._corpus import REPO, invalid_files, load_plain, sample_files, semantic_files, valid_files
 from ._fuzz import generated_docs, mutated_docs, schema_docs
 
 
@@ -49,7 +49,7 @@ def _agree(doc: Any) -> None:
     assert (validate(doc, None) == []) == mine
 
 
-@pytest.mark.parametrize("path", valid_files() + sample_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", valid_files() + semantic_files() + sample_files(), ids=lambda p: p.name)
 def test_valid_files_and_samples_pass_both_schemas(path: Path):
     doc = load_plain(path)
     assert _official.is_valid(doc), [e.message for e in _official.iter_errors(doc)]

@@ -10,13 +10,13 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from compose.canonical import canonicalize
-from compose.errors import Location, UserError
+from compose.errors import Location, UserError, format_path
 from compose.graph import ServiceGraph
 from compose.model import Project
 from compose.schema import load_schema
 from compose.validate import check
 
-from ._corpus import RtLocator, load_plain, load_sample, sample_projects, valid_files
+from ._corpus import RtLocator, expectations, load_plain, load_sample, sample_projects, semantic_files, valid_files
 from ._fuzz import generated_docs, mutated_docs, schema_docs
 
 
@@ -37,6 +37,18 @@ def _svc(**services) -> dict:
                          ids=lambda p: p.name)
 def test_valid_corpus_has_no_semantic_errors(path: Path):
     assert _errors(load_plain(path)) == []
+
+
+@pytest.mark.parametrize("path", semantic_files(), ids=lambda p: p.name)
+def test_semantic_corpus_reports_the_expected_errors_with_locations(path: Path):
+    text = path.read_text()
+    errors, _ = check(YAML(typ="safe", pure=True).load(text), RtLocator(text, path.name))
+    got = [f"{format_path(e.path)}: {e.message}" for e in errors]
+    wanted = expectations(path)
+    assert wanted, f"{path.name} has no '# expect:' line"
+    for line in wanted:
+        assert any(g.startswith(line) for g in got), f"{line!r} not in {got!r}"
+    assert all(e.location is not None and e.location.file == path.name for e in errors)
 
 
 @pytest.mark.parametrize("directory", sample_projects(), ids=lambda p: p.name)
