@@ -121,25 +121,39 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes | None, now: int) ->
 
 def load_images(store: ImageStore, source: BinaryIO) -> list[str]:
     """Load every image of an archive into ``store``; returns Docker's messages (``Loaded image: busybox:latest``,
-    ``Loaded image ID: sha256:...`` for untagged ones)."""
+    ``Loaded image ID: sha256:...`` for untagged ones). A seekable ``source`` is read in place; a stream is
+    spooled to a temporary file first (archive members are read out of order)."""
+    if _seekable(source):
+        return _load(store, source)
     with tempfile.TemporaryFile(dir=store.root) as spool:
         shutil.copyfileobj(source, spool, 1 << 20)
         spool.seek(0)
-        try:
-            tar = tarfile.open(fileobj=spool, mode="r:*")
-        except tarfile.TarError as err:
-            raise InvalidArgument(f"not a valid image archive: {err}") from err
-        with tar, store.lease() as lease:
-            reader = _ArchiveReader(tar)
-            loader = _load_docker if reader.has("manifest.json") else _load_oci if reader.has("index.json") else None
-            if loader is not None:
-                try:
-                    return loader(store, reader, lease)
-                except BaseException:
-                    lease.release()
-                    store.collect_garbage()  # drop the layers and blobs this failed load added
-                    raise
-        raise InvalidArgument("not an image archive: neither manifest.json nor index.json found")
+        return _load(store, spool)  # type: ignore[arg-type]
+
+
+def _seekable(fh: BinaryIO) -> bool:
+    try:
+        return bool(fh.seekable()) and fh.tell() >= 0
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _load(store: ImageStore, archive: BinaryIO) -> list[str]:
+    try:
+        tar = tarfile.open(fileobj=archive, mode="r:*")
+    except tarfile.TarError as err:
+        raise InvalidArgument(f"not a valid image archive: {err}") from err
+    with tar, store.lease() as lease:
+        reader = _ArchiveReader(tar)
+        loader = _load_docker if reader.has("manifest.json") else _load_oci if reader.has("index.json") else None
+        if loader is not None:
+            try:
+                return loader(store, reader, lease)
+            except BaseException:
+                lease.release()
+                store.collect_garbage()  # drop the layers and blobs this failed load added
+                raise
+    raise InvalidArgument("not an image archive: neither manifest.json nor index.json found")
 
 
 class _ArchiveReader:

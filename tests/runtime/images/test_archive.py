@@ -145,3 +145,23 @@ def test_load_rejects_non_archives(tmp_path):
         load_images(store, io.BytesIO(b"garbage" * 100))
     with pytest.raises(InvalidArgument, match="neither manifest.json nor index.json"):
         load_images(store, io.BytesIO(_layer({"x": b"y"})))
+
+
+class _StreamOnly:
+    """A body that can only be read forward (like a request body)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._buf = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._buf.read(size)
+
+
+def test_load_from_a_forward_only_stream(tmp_path, busybox_tar):
+    store = ImageStore(tmp_path / "a")
+    image = store.import_rootfs(busybox_tar, "streamed:1")
+    out = io.BytesIO()
+    save_images(store, ["streamed:1"], out)
+    fresh = ImageStore(tmp_path / "b")
+    assert load_images(fresh, _StreamOnly(out.getvalue())) == ["Loaded image: streamed:1"]  # type: ignore[arg-type]
+    assert fresh.resolve("streamed:1").id == image.id
