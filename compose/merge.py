@@ -35,7 +35,8 @@ def _ll(value: Any) -> LocatedList:
 # ---- key functions for de-duplicated sequences --------------------------------------------------------------
 
 def _scalar_key(item: Any) -> Any:
-    return item if not isinstance(item, (dict, list)) else repr(item)
+    # typed: 1, 1.0 and True are equal in Python but different values in a Compose file
+    return (type(item).__name__, item if not isinstance(item, (dict, list)) else repr(item))
 
 
 def _port_key(item: Any) -> Any:

@@ -262,22 +262,35 @@ def _size(value: Any) -> int:
     return 1
 
 
+def _parse(loader_class: type, text: str, filename: str) -> Any:
+    builder = _Builder(filename)
+    loader = loader_class(text)
+    try:
+        while True:
+            event = loader.get_event()
+            if isinstance(event, ev.StreamEndEvent):
+                break
+            builder.feed(event)
+    finally:
+        loader.dispose()
+    return builder.root
+
+
 def read_yaml(text: str, filename: str) -> LocatedDict:
     """Parse one Compose file. An empty file is an empty mapping; anything but a mapping at the top fails."""
     global _LOADER
     if _LOADER is None:
         _LOADER = _loader_class()
-    builder = _Builder(filename)
     try:
-        loader = _LOADER(text)
         try:
-            while True:
-                event = loader.get_event()
-                if isinstance(event, ev.StreamEndEvent):
-                    break
-                builder.feed(event)
-        finally:
-            loader.dispose()
+            value = _parse(_LOADER, text, filename)
+        except MarkedYAMLError:
+            # libyaml follows YAML 1.1 in places where Docker Compose's parser follows 1.2, e.g. it rejects
+            # ``ports: [8080:80]``; the pure-Python parser reads those. Its verdict (or error) stands.
+            pure = _loader_class(pure=True)
+            if _LOADER is pure:
+                raise
+            value = _parse(pure, text, filename)
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         loc = Location(filename, mark.line + 1, mark.column + 1) if mark is not None else None
@@ -290,7 +303,6 @@ def read_yaml(text: str, filename: str) -> LocatedDict:
         raise UserError.single(f"cannot read file: {err}", location=Location(filename, 1, 1)) from err
     except RecursionError as err:  # copying a deeply nested alias
         raise UserError.single("document nested too deeply", location=Location(filename, 1, 1)) from err
-    value = builder.root
     if value is None:
         return LocatedDict(loc=Location(filename, 1, 1))
     if not isinstance(value, LocatedDict):

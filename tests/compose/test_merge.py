@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,52 @@ def test_locations_follow_the_winning_file():
     assert sources.locate(("services", "web", "ports", 0)) == Location("base.yaml", 4, 13)
     assert sources.locate(("services", "web", "ports", 1)) == Location("over.yaml", 4, 13)
     assert sources.locate(("services", "web", "environment", "A")) == Location("base.yaml", 5, 19)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_VALID = sorted((Path(__file__).parent / "corpus" / "valid").glob("*.yaml")) + sorted(
+    (Path(__file__).resolve().parents[2] / "samples").glob("*/compose.yaml"))
+
+
+@pytest.mark.parametrize("path", _VALID, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_merging_a_file_with_itself_changes_nothing(path):
+    tree = read_yaml(path.read_text(), str(path))
+    assert _normalized(to_plain(merge_configs(tree, read_yaml(path.read_text(), str(path))))) == _normalized(
+        to_plain(merge_configs({}, tree)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(_VALID), st.randoms(use_true_random=False))
+def test_splitting_services_across_two_files_merges_back(path, rnd):
+    """Each service attribute goes to the base, the override or both: merging gives the whole file back."""
+    whole = to_plain(merge_configs({}, read_yaml(path.read_text(), str(path))))
+    base, over = {}, {}
+    for section, value in whole.items():
+        if section != "services" or not isinstance(value, dict):
+            (base if rnd.random() < 0.5 else over)[section] = value
+            continue
+        for name, service in value.items():
+            if not isinstance(service, dict):
+                base.setdefault("services", {})[name] = service
+                continue
+            for key, attr in service.items():
+                where = rnd.choice(["base", "over", "both"])
+                if where in ("base", "both"):
+                    base.setdefault("services", {}).setdefault(name, {})[key] = attr
+                if where in ("over", "both"):
+                    over.setdefault("services", {}).setdefault(name, {})[key] = attr
+            base.setdefault("services", {}).setdefault(name, {})
+    merged = to_plain(merge_configs(base, over))
+    assert _normalized(merged) == _normalized(whole)
+
+
+def _normalized(doc):
+    """Key order is not part of the meaning, nor is ``build: dir`` against ``build: {context: dir}``."""
+    if isinstance(doc, dict):
+        return {k: _normalized({"context": v} if k == "build" and isinstance(v, str) else v)
+                for k, v in sorted(doc.items())}
+    if isinstance(doc, list):
+        return [_normalized(v) for v in doc]
+    return doc

@@ -54,6 +54,12 @@ def test_scalars_follow_yaml_1_2_core(parser, text, expected):
     assert read_yaml(text, "f.yaml")["a"] == expected
 
 
+def test_colons_inside_flow_scalars_read_as_yaml_1_2(parser):
+    # libyaml rejects these (YAML 1.1 rule); Docker Compose's parser and ours read them
+    data = to_plain(read_yaml("ports: [8080:80, 127.0.0.1:81:81]\nvolumes: [./a:/b:ro]\nx: {u: http://h}\n", "f"))
+    assert data == {"ports": ["8080:80", "127.0.0.1:81:81"], "volumes": ["./a:/b:ro"], "x": {"u": "http://h"}}
+
+
 def test_keys_are_always_strings(parser):
     data = read_yaml("80: a\ntrue: b\nnull: c\n1.5: d\n", "f.yaml")
     assert list(data) == ["80", "true", "null", "1.5"]
