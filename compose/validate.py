@@ -208,12 +208,25 @@ def _dependencies(c: _Checker) -> None:
                 c.error(where, f"service {name!r} depends on itself")
                 continue
             c.service_ref(where, name, target, "depends on", required)
+            condition = None if isinstance(depends, list) else depends[target].get("condition")
+            if condition == "service_healthy" and _healthcheck_disabled(c.services.get(target)):
+                c.error(where + ("condition",), f"service {name!r} waits for {target!r} to be healthy, but "
+                                                f"{target!r} disables its healthcheck, so it never will")
         for index, link in enumerate(service.get("links") or []):
             c.service_ref(path + ("links", index), name, link.split(":", 1)[0], "links to")
         for key in ("ipc", "pid", "uts"):
             value = service.get(key)
             if isinstance(value, str) and value.startswith("service:"):
                 c.service_ref(path + (key,), name, value.split(":", 1)[1], f"shares the {key} namespace of")
+
+
+def _healthcheck_disabled(service: Any) -> bool:
+    check = (service or {}).get("healthcheck") if isinstance(service, dict) else None
+    if not isinstance(check, dict):
+        return False
+    test = check.get("test")
+    disabled = check.get("disable") in (True, "true", "True", "1")
+    return disabled or (isinstance(test, list) and test[:1] == ["NONE"]) or test == "NONE"
 
 
 def dependency_edges(services: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, str]]:

@@ -409,3 +409,16 @@ def test_subnets_of_two_networks_must_not_overlap():
                        "two": {"ipam": {"config": [{"subnet": "10.10.5.0/24"}, {"subnet": "fd00::/64"}]}}}
     assert _errors(doc) == [
         "networks.two.ipam.config[0].subnet: subnet 10.10.5.0/24 overlaps 10.10.0.0/16 of network 'one'"]
+
+
+def test_waiting_for_health_of_a_service_without_healthcheck():
+    doc = _svc(web={"depends_on": {"db": {"condition": "service_healthy"}, "cache": {"condition": "service_healthy"},
+                                   "api": {"condition": "service_healthy"}}},
+               db={"healthcheck": {"disable": True}}, cache={"healthcheck": {"test": ["NONE"]}},
+               api={"healthcheck": {"test": ["CMD", "true"]}})
+    assert _errors(doc) == [
+        "services.web.depends_on.cache.condition: service 'web' waits for 'cache' to be healthy, but 'cache' "
+        "disables its healthcheck, so it never will",
+        "services.web.depends_on.db.condition: service 'web' waits for 'db' to be healthy, but 'db' disables its "
+        "healthcheck, so it never will",
+    ]
