@@ -121,7 +121,7 @@ class ContainerService:
             cgroups = new_manager
         self._cgroups: Callable[[str, str], Any] = cgroups
         self.cgroup_parent = cgroup_parent
-        self._forkserver = ForkServer()
+        self._forkserver = ForkServer(self.dir / "monitors.log")
         self._helper = native.monitor_binary()
         self._init_helper = native.init_binary()
         self._locks: dict[str, threading.Lock] = {}

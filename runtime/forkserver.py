@@ -61,7 +61,10 @@ def serve(fd: int) -> None:
 class ForkServer:
     """Starts the fork server on first use (and again if it died); thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, log_path: str | os.PathLike[str] | None = None) -> None:
+        """``log_path``: where the fork server and the monitors write their own errors (never the engine's
+        stderr: a monitor outlives the engine and would hold its terminal or pipe open)."""
+        self._log_path = log_path
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
@@ -71,10 +74,15 @@ class ForkServer:
             return self._sock
         self._close_locked()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _BOOT, _PKG_PARENT, str(theirs.fileno())],
-            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True)
-        theirs.close()
+        log = open(self._log_path, "ab") if self._log_path else open(os.devnull, "wb")  # noqa: SIM115
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-c", _BOOT, _PKG_PARENT, str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                start_new_session=True, close_fds=True)
+        finally:
+            log.close()
+            theirs.close()
         self._sock = ours
         return ours
 

@@ -323,3 +323,29 @@ def test_c_and_python_monitors_write_the_same_log(tmp_path, rootfs, cgroup_paren
             service.close()
     assert logs[0] == logs[1]
     assert len(logs[0]) == 6  # 2 lines, the 20000 bytes as a 16 KiB partial plus the rest, stderr, no newline
+
+
+def test_running_containers_hold_none_of_the_engines_stdio(tmp_path, rootfs, cgroup_parent):
+    """A monitor outlives the engine: it must not keep the engine's terminal or output pipe open."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+sys.path.insert(0, {os.getcwd()!r})
+from runtime.containers import ContainerService
+from runtime.spec import ContainerSpec
+svc = ContainerService({str(tmp_path / 'r')!r}, cgroup_parent={cgroup_parent!r})
+cid = svc.create('held', ContainerSpec(args=('sleep', '100'), rootfs={rootfs!r}))
+svc.start(cid)
+print('started', flush=True)
+"""
+    svc = ContainerService(tmp_path / "r", cgroup_parent=cgroup_parent)
+    try:
+        # communicate() returns only at EOF on both pipes: a monitor holding them would hang this
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert out.stdout == "started\n", out.stderr
+        assert svc.inspect("held").status == "running"
+        svc.remove("held", force=True)
+    finally:
+        svc.close()
