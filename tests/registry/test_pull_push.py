@@ -136,7 +136,8 @@ def test_htpasswd_auth_login_and_credentials_file(store, registry_factory, confi
     digest = push(store, ref, config=config)  # credentials come from the config file now
     fresh = ImageStore(tmp_path / "fresh")
     assert pull(fresh, ref, config=config).repo_digests == [f"{registry.host}/pc/private@{digest}"]
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized, match="pull access denied for .*/pc/private, repository does not exist or "
+                                           "may require 'docker login'"):
         pull(ImageStore(tmp_path / "anon"), ref, config=RegistryConfig(auth_file=tmp_path / "none.json"))
 
 

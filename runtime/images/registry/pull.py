@@ -24,7 +24,7 @@ from runtime.images.image import Image, LayerBlob
 from runtime.images.reference import Reference, parse_reference
 from runtime.images.registry.auth import Credentials, load_credentials
 from runtime.images.registry.config import Endpoint, RegistryConfig
-from runtime.images.registry.errors import BadContent, ManifestUnknown, RegistryError, RegistryUnreachable
+from runtime.images.registry.errors import BadContent, ManifestUnknown, RegistryError, RegistryUnreachable, Unauthorized
 from runtime.images.registry.progress import Progress, ProgressFn
 from runtime.images.registry.session import RegistrySession, open_session
 from runtime.images.store import ImageStore
@@ -169,6 +169,9 @@ class _Puller:
                                         headers={"Accept": ", ".join(MANIFEST_TYPES + _SCHEMA1)})
         except NotFound as err:
             raise ManifestUnknown(f"manifest for {self.ref.familiar()} not found: manifest unknown ({err})") from err
+        except Unauthorized as err:  # Docker's words: registries answer 401 for missing repositories too
+            raise Unauthorized(f"pull access denied for {self.ref.familiar_name}, repository does not exist or "
+                               f"may require 'docker login': {err}") from err
         body = resp.content
         media = (resp.headers.get("Content-Type") or "").split(";")[0].strip()
         try:
