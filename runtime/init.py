@@ -284,7 +284,7 @@ def _exec_in(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None:
         user = resolve_user(proc.user or spec.user)
     except LookupError as err:
         raise InitError(str(err)) from err
-    env = _environment(spec.env + proc.env, user, spec.hostname, proc.tty)
+    env = _environment(spec.env + proc.env, user, spec.hostname or cfg["id"][:12], proc.tty)
     _workdir(proc.working_dir or spec.working_dir, user)
     path = _lookup(proc.args[0], env)
     _confine(plan, user)
