@@ -3,6 +3,7 @@ removed, pulled back with the same digest, and run as a container of our runtime
 from __future__ import annotations
 
 import io
+import json
 import secrets
 import tarfile
 
@@ -13,7 +14,6 @@ from runtime.containers import ContainerService
 from runtime.images import ImageStore
 from runtime.images.registry import RegistryConfig, pull, push
 from runtime.spec import ContainerSpec
-from tests.runtime.containers.helpers import read_log
 
 pytestmark = pytest.mark.root
 
@@ -27,6 +27,15 @@ def _layer() -> io.BytesIO:
         tar.addfile(tarfile.TarInfo("etc/.wh.nsswitch.conf"))
     raw.seek(0)
     return raw
+
+
+def _read_log(svc: ContainerService, cid: str) -> tuple[str, str]:
+    """(stdout, stderr) from the container's json-file log."""
+    out: dict[str, str] = {"stdout": "", "stderr": ""}
+    for line in svc.log_path(cid).read_text().splitlines():
+        rec = json.loads(line)
+        out[rec["stream"]] += rec["log"]
+    return out["stdout"], out["stderr"]
 
 
 @pytest.fixture
@@ -55,7 +64,7 @@ def test_push_remove_pull_run(registry, busybox_tar, tmp_path, cgroup_parent):
         cid = svc.create(None, ContainerSpec(args=tuple(pulled.config["Cmd"]), image=ref))
         svc.start(cid)
         assert svc.wait(cid, 30) == 1  # ls of the whited-out file fails
-        out, err = read_log(svc, cid)
+        out, err = _read_log(svc, cid)
         assert out == "pulled and running\n" and "No such file" in err
     finally:
         if cid:
