@@ -182,3 +182,12 @@ def test_bind_a_single_file_and_a_nested_target(svc, rootfs, tmp_path):
                        mounts=(Mount("bind", "/etc/app/app.conf", str(conf), read_only=True),
                                Mount("bind", "/srv/deep/data", str(data))))
     assert (code, out.split()) == (0, ["key=value", "/srv/deep/data"])
+
+
+def test_host_pid_and_network_namespaces_when_asked(svc, rootfs):
+    code, out, _ = run(svc, rootfs, "sh", "-c", "echo $$; ls /sys/class/net | wc -l; ls /proc | grep -c '^[0-9]'",
+                       namespaces=("mount", "ipc", "uts"))
+    pid, links, procs = (int(x) for x in out.split())
+    assert code == 0 and pid > 1
+    assert links == len(os.listdir("/sys/class/net"))
+    assert procs > 10
