@@ -394,6 +394,14 @@ class Supervisor:
                     pass
                 finally:
                     writer.close()
+            else:  # no monitor socket to ask: wait on the process, then on its monitor (it writes the record)
+                from runtime.state import read_record
+
+                if st.pid:
+                    await _wait_pid(st.pid)
+                monitor = (read_record(Path(st.state_dir) / "state.json", {}) or {}).get("monitor_pid")
+                if monitor:
+                    await _wait_pid(int(monitor))
             # the monitor writes the exit record before answering; a crashed monitor leaves "exited" (255)
         try:
             await self._on_exit(cid)
@@ -567,6 +575,24 @@ class Supervisor:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _wait_pid(pid: int) -> None:
+    """Until process ``pid`` ends (pidfd readable), or at once when it is gone already."""
+    from runtime import linux
+
+    try:
+        fd = linux.pidfd_open(pid)
+    except OSError:
+        return
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+    try:
+        await done
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
 
 
 def _image_path(image: Any, target: str) -> Path | None:
