@@ -99,6 +99,8 @@ def _unique(key: Callable[[Any], Any]) -> Merger:
         for source in (base, over):
             for i, item in enumerate(source):
                 k = key(item)
+                if isinstance(k, (dict, list)):  # malformed entry (the schema reports it): keep it distinct
+                    k = ("unhashable", repr(k))
                 loc = entry_location(source, i)
                 if k in index:  # same unique key: entries merge (mappings) or the later one replaces
                     at = index[k]

@@ -117,6 +117,9 @@ def test_the_real_binary_on_garbage(tmp_path):
     assert result.code == 1 and result.err.startswith(f"{tmp_path}/compose.yaml:")
 
 
+_MERGED_KEYS = ["environment", "labels", "ports", "volumes", "secrets", "configs", "env_file", "depends_on",
+                "networks", "build", "logging", "ulimits", "command", "extra_hosts", "dns", "devices", "healthcheck",
+                "deploy", "profiles", "x-ext"]
 _FILES = ["compose.yaml", "a.yaml", "sub/b.yaml", "sub/../a.yaml", "missing.yaml", "sub", "/dev/null"]
 _SERVICES = ["web", "db", "base", "nope"]
 
@@ -136,6 +139,8 @@ def _multi_file_projects(draw):
             svc["extends"] = ext
         if draw(st.booleans()):
             svc["ports"] = draw(st.lists(st.sampled_from(["80:80", "81:81", "${P}:80"]), max_size=2))
+        # random attributes (right or wrong type) so that merging the two -f files meets odd shapes
+        svc.update(draw(st.dictionaries(st.sampled_from(_MERGED_KEYS), values, max_size=3)))
         return svc
 
     files = {}
