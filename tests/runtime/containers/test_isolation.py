@@ -189,5 +189,5 @@ def test_host_pid_and_network_namespaces_when_asked(svc, rootfs):
                        namespaces=("mount", "ipc", "uts"))
     pid, links, procs = (int(x) for x in out.split())
     assert code == 0 and pid > 1
-    assert links == len(os.listdir("/sys/class/net"))
+    assert links > 1 or len(os.listdir("/sys/class/net")) == 1  # the host's links (others make some concurrently)
     assert procs > 10
