@@ -125,3 +125,14 @@ def test_bind_volume(tmp_path):
     finally:
         svc.unmount("bindvol", "c1")
     assert not _mounted(svc.data_path("bindvol"))
+
+
+@pytest.mark.root
+def test_tmpfs_volume_through_a_container(engine):
+    engine.cli("volume", "create", "--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt", "o=size=2m", "tmpvol")
+    out = engine.cli("run", "--rm", "-v", "tmpvol:/data", "busybox", "sh", "-c",
+                     "grep ' /data ' /proc/mounts | cut -d' ' -f3; echo x > /data/f; cat /data/f").stdout
+    assert out == "tmpfs\nx\n"
+    data = engine.root / "volumes/tmpvol/_data"
+    assert not _mounted(data)  # unmounted with its last user
+    engine.cli("volume", "rm", "tmpvol")
