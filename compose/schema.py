@@ -15,7 +15,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 from compose.errors import Location, Problem
-from compose.schemafast import compile_schema
+from compose.schemafast import compile_schema, json_equal
 
 if TYPE_CHECKING:  # jsonschema is imported only to explain a rejection (it costs ~70 ms to import)
     import jsonschema
@@ -215,13 +215,9 @@ def _explain_unknown_keys(error: ValidationError, path: Path) -> Iterator[tuple[
 def _explain_duplicates(error: ValidationError, path: Path) -> Iterator[tuple[Path, str]]:
     items = list(error.instance)
     for index, item in enumerate(items):
-        if any(_same(item, earlier) for earlier in items[:index]):
+        if any(json_equal(item, earlier) for earlier in items[:index]):
             shown = json.dumps(item) if not isinstance(item, str) else repr(item)
             yield path + (index,), f"duplicate entry {shown}; each entry may appear only once"
-
-
-def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
 
 
 def _as_list(value: Any) -> list[str]:

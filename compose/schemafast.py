@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-__all__ = ["compile_schema", "UnsupportedKeyword"]
+__all__ = ["compile_schema", "json_equal", "UnsupportedKeyword"]
 
 Check = Callable[[Any], bool]
 _ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "default", "deprecated", "$defs",
@@ -92,14 +92,14 @@ def _type(node: Any, value: Any, build: Any, ref: Any) -> Check:
     return lambda v: any(_is_type(v, n) for n in names)
 
 
-def _equal(one: Any, two: Any) -> bool:
+def json_equal(one: Any, two: Any) -> bool:
     """jsonschema's equality: booleans never equal numbers; containers compare item by item."""
     if isinstance(one, str) or isinstance(two, str):
         return bool(one == two)
     if isinstance(one, dict) and isinstance(two, dict):
-        return one.keys() == two.keys() and all(_equal(one[k], two[k]) for k in one)
+        return one.keys() == two.keys() and all(json_equal(one[k], two[k]) for k in one)
     if isinstance(one, list) and isinstance(two, list):
-        return len(one) == len(two) and all(_equal(a, b) for a, b in zip(one, two))
+        return len(one) == len(two) and all(json_equal(a, b) for a, b in zip(one, two))
     if isinstance(one, (dict, list)) or isinstance(two, (dict, list)):
         return False
     if isinstance(one, bool) or isinstance(two, bool):
@@ -108,7 +108,7 @@ def _equal(one: Any, two: Any) -> bool:
 
 
 def _enum(node: Any, options: Any, build: Any, ref: Any) -> Check:
-    return lambda v: any(_equal(v, option) for option in options)
+    return lambda v: any(json_equal(v, option) for option in options)
 
 
 def _pattern(node: Any, pattern: str, build: Any, ref: Any) -> Check:
@@ -131,7 +131,7 @@ def _unique(node: Any, wanted: bool, build: Any, ref: Any) -> Check:
             return True
         if all(isinstance(item, str) for item in v):
             return len(set(v)) == len(v)
-        return not any(_equal(v[i], v[j]) for i in range(len(v)) for j in range(i))
+        return not any(json_equal(v[i], v[j]) for i in range(len(v)) for j in range(i))
 
     return check
 
