@@ -189,3 +189,13 @@ def _normalized(doc):
     if isinstance(doc, list):
         return [_normalized(v) for v in doc]
     return doc
+
+
+from ._fuzz import generated_docs, mutated_docs  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(generated_docs(), mutated_docs()), st.one_of(generated_docs(), mutated_docs()))
+def test_merging_any_two_documents_never_crashes(base, override):
+    merged = to_plain(merge_configs(base, override))
+    assert isinstance(merged, dict) or merged == override
