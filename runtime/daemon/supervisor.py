@@ -286,6 +286,8 @@ class Supervisor:
             self.records.save(rec)
             await asyncio.to_thread(self.svc.kill, cid, 9)
             await self._exited(cid)
+            if self._rec_or_none(cid) is None:
+                return  # auto-removed on its exit
         handle = self._restarts.pop(cid, None)
         if handle is not None:
             handle.cancel()

@@ -124,3 +124,15 @@ def test_bad_create_requests(engine):
     with pytest.raises(docker.errors.NotFound):
         client.containers.get("nope")
     assert client.ping()
+
+
+def test_force_remove_of_an_auto_remove_container_reports_one_destroy(engine):
+    client = engine.client()
+    since = time.time()
+    box = client.containers.run("busybox", ["sleep", "1000"], detach=True, auto_remove=True, name="rmrm")
+    box.remove(force=True)
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get("rmrm")
+    actions = [e["Action"] for e in client.events(since=since, until=time.time() + 0.3, decode=True,
+                                                   filters={"container": "rmrm"})]
+    assert actions.count("destroy") == 1 and actions.count("die") == 1
