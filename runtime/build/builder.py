@@ -1,0 +1,182 @@
+"""The builder: a Dockerfile and a context in, an image in the store out, printed the way Docker's classic builder
+prints (``Step 2/5 : RUN ...``, `` ---> Using cache``, ``Successfully built``).
+
+Stages run in order up to the target; ARGs before the first FROM feed FROM lines and are re-declared inside a
+stage to be used there; build args override defaults; ENV beats ARG of the same name. Every step is cached on the
+state it starts from, the instruction after substitution and the checksums of what it copies (steps.py).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runtime.build.cache import BuildCache
+from runtime.build.context import BuildContext
+from runtime.build.dockerfile import Dockerfile, DockerfileError, Instruction, Stage, parse
+from runtime.build.metadata import arg_words, expand
+from runtime.build.state import BuildState
+from runtime.build.steps import StageRun, StepRunner
+from runtime.errors import InvalidArgument, NotFound
+from runtime.images.config import config_bytes
+from runtime.images.digest import short_id
+from runtime.images.image import Image
+from runtime.images.reference import parse_reference
+from runtime.images.store import ImageStore
+
+__all__ = ["BuildOptions", "Builder", "Emit"]
+
+Emit = Callable[[str], None]
+Pull = Callable[[str], Image]
+_PREDEFINED_ARGS = frozenset({"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
+                              "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"})
+
+
+@dataclass
+class BuildOptions:
+    dockerfile: str = "Dockerfile"
+    dockerfile_text: str | None = None  # inline Dockerfile (compose's dockerfile_inline); wins over ``dockerfile``
+    tags: list[str] = field(default_factory=list)
+    build_args: dict[str, str | None] = field(default_factory=dict)
+    target: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    no_cache: bool = False
+    pull: bool = False
+    network: str = "default"
+    shm_size: int = 0
+    quiet: bool = False
+
+
+class Builder:
+    """``containers`` is the runtime's ``ContainerService`` (RUN steps are its containers); ``pull(ref)`` fetches
+    a base image that is missing (or every base with ``pull``); ``root`` holds the cache and cache mounts."""
+
+    def __init__(self, store: ImageStore, containers: Any, root: Path, pull: Pull | None = None) -> None:
+        self.store = store
+        self.containers = containers
+        self.root = Path(root)
+        self.cache = BuildCache(self.root / "cache", store)
+        self.pull = pull
+
+    def build(self, context: BuildContext, options: BuildOptions, emit: Emit) -> Image:
+        say: Emit = (lambda _t: None) if options.quiet else emit
+        tags = [str(parse_reference(t)) for t in options.tags]  # bad names fail before any work
+        text = options.dockerfile_text if options.dockerfile_text is not None else context.read_dockerfile()
+        name = "Dockerfile" if options.dockerfile_text is not None else options.dockerfile
+        try:
+            dockerfile = parse(text, name)
+        except DockerfileError as err:
+            raise DockerfileError(f"dockerfile parse error: {err}") from err
+        target = dockerfile.stage(options.target)
+        stages = dockerfile.stages[: target.index + 1]
+        meta = self._meta_args(dockerfile, options.build_args)
+        total = sum(len(s.instructions) for s in stages) + (1 if options.labels else 0)
+        used: set[str] = set()
+        with self.store.lease() as lease:
+            steps = StepRunner(self, context, options, dockerfile.escape, lease, say, total)
+            done: dict[str, BuildState] = {}
+            state = BuildState.scratch()
+            for stage in stages:
+                state = self._stage(steps, stage, meta, done, used)
+                done[str(stage.index)] = state
+                if stage.name:
+                    done[stage.name] = state
+            if options.labels:
+                state = steps.labels(state, options.labels)
+            image = self.store.add_image(config_bytes(state.image_config), state.blobs, references=tags)
+        unused = sorted(set(options.build_args) - used - set(meta) - _PREDEFINED_ARGS)
+        if unused:
+            say(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n")
+        say(f"Successfully built {short_id(image.id)}\n")
+        for tag in options.tags:
+            say(f"Successfully tagged {_familiar_tag(tag)}\n")
+        return image
+
+    # ---- stages ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def _meta_args(dockerfile: Dockerfile, build_args: Mapping[str, str | None]) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for ins in dockerfile.meta_args:
+            for name, default in arg_words(ins, values, dockerfile.escape):
+                given = build_args.get(name)
+                if given is not None:
+                    values[name] = given
+                elif default is not None:
+                    values[name] = default
+        return values
+
+    def _stage(self, steps: StepRunner, stage: Stage, meta: dict[str, str], done: dict[str, BuildState],
+               used: set[str]) -> BuildState:
+        head = stage.instructions[0]
+        base = expand(head, stage.base, meta, steps.escape)
+        if not base:
+            raise DockerfileError("base name (" + stage.base + ") should not be blank", head.line)
+        steps.announce(head, f"FROM {base}" + (f" AS {stage.name}" if stage.name else ""))
+        state = self.base_state(base, done, steps.options.pull, steps.say)
+        if base.lower() != "scratch":
+            steps.say(f" ---> {short_id(state.id)}\n")
+        run = StageRun(state=state, meta=meta)
+        triggers = list(state.config.get("OnBuild") or [])
+        if triggers:
+            steps.say(f"# Executing {len(triggers)} build trigger{'s' if len(triggers) > 1 else ''}\n")
+            section = dict(run.state.config)
+            section.pop("OnBuild", None)
+            run.state = _replace_section(run.state, section)
+            for trigger in triggers:
+                ins = _parse_trigger(trigger, head.line)
+                steps.execute(run, ins, done, used, trigger=True)
+        for ins in stage.instructions[1:]:
+            steps.execute(run, ins, done, used)
+        return run.state
+
+    def base_state(self, base: str, done: Mapping[str, BuildState], pull: bool, say: Emit) -> BuildState:
+        """The state a FROM (or COPY --from) names: scratch, an earlier stage, or an image (pulled if needed)."""
+        if base.lower() == "scratch":
+            return BuildState.scratch()
+        if base.lower() in done:
+            return done[base.lower()]
+        image = self.resolve_image(base, pull, say)
+        return BuildState.of_image(image, base)
+
+    def resolve_image(self, ref: str, pull: bool, say: Emit) -> Image:
+        if not pull:
+            try:
+                return self.store.resolve(ref)
+            except NotFound:
+                if self.pull is None:
+                    raise
+        if self.pull is None:
+            raise InvalidArgument(f"cannot pull {ref}: this builder has no registry access")
+        say(f"Pulling {ref}\n")
+        try:
+            return self.pull(ref)
+        except NotFound:
+            raise
+        except Exception as err:  # noqa: BLE001 - registry failures are reported with the image name
+            raise NotFound(f"pull access denied or image not found: {ref}: {err}") from err
+
+
+def _replace_section(state: BuildState, section: dict[str, Any]) -> BuildState:
+    cfg = dict(state.image_config)
+    cfg["config"] = section
+    return BuildState(cfg, state.blobs, state.base_name)
+
+
+def _parse_trigger(text: str, line: int) -> Instruction:
+    try:
+        parsed = parse("FROM scratch\n" + text + "\n", "ONBUILD trigger")
+    except DockerfileError as err:
+        raise DockerfileError(f"invalid ONBUILD trigger {text!r}: {err}", line) from err
+    ins = parsed.stages[0].instructions[1]
+    return Instruction(ins.cmd, line, ins.original, ins.flags, ins.args, ins.rest, ins.json, ins.heredocs, ins.sub)
+
+
+def _familiar_tag(tag: str) -> str:
+    ref = parse_reference(tag)
+    text = str(ref)
+    for prefix in ("docker.io/library/", "docker.io/"):
+        if text.startswith(prefix):
+            return text[len(prefix):]
+    return text
+
