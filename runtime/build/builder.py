@@ -59,7 +59,9 @@ class Builder:
         self.cache = BuildCache(self.root / "cache", store)
         self.pull = pull
 
-    def build(self, context: BuildContext, options: BuildOptions, emit: Emit) -> Image:
+    def build(self, context: BuildContext, options: BuildOptions, emit: Emit,
+              built: Callable[[Image], None] | None = None) -> Image:
+        """Build; ``emit`` gets the progress text, ``built(image)`` the image just before the closing lines."""
         say: Emit = (lambda _t: None) if options.quiet else emit
         tags = [str(parse_reference(t)) for t in options.tags]  # bad names fail before any work
         text = options.dockerfile_text if options.dockerfile_text is not None else context.read_dockerfile()
@@ -88,6 +90,8 @@ class Builder:
         unused = sorted(set(options.build_args) - used - set(meta) - _PREDEFINED_ARGS)
         if unused:
             say(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n")
+        if built is not None:
+            built(image)
         say(f"Successfully built {short_id(image.id)}\n")
         for tag in options.tags:
             say(f"Successfully tagged {_familiar_tag(tag)}\n")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.daemon import archive, container_io, containers, images, networks, system, volumes
+from runtime.daemon import build as build_handlers
 from runtime.daemon import exec as exec_handlers
 from runtime.daemon.errors import error_response
 from runtime.daemon.events import EventBus
@@ -139,6 +140,7 @@ def build_router(engine: Engine) -> Router:
     container_io.register(router, engine)
     exec_handlers.register(router, engine)
     networks.register(router, engine)
+    build_handlers.register(router, engine)
     archive.register(router, engine)
     return router
 

@@ -1,0 +1,123 @@
+"""``POST /build``: the classic builder's endpoint. The body is the context as a tar (plain or compressed); the
+reply streams JSON lines as Docker's classic builder does: ``{"stream": "Step 1/5 : FROM ..."}``, then
+``{"aux": {"ID": "sha256:..."}}``, and on failure ``{"errorDetail": {...}, "error": ...}`` (the status is 200 by
+then). Query: ``dockerfile``, ``t`` (repeated), ``buildargs``, ``labels`` (JSON), ``target``, ``nocache``, ``q``,
+``pull``, ``networkmode``, ``shmsize``."""
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from runtime.daemon.router import Router
+from runtime.daemon.server import Reply, Request, Stream
+from runtime.errors import EngineError, InvalidArgument, Unsupported
+
+if TYPE_CHECKING:
+    from runtime.daemon.app import Engine
+
+__all__ = ["register", "build_options"]
+
+_NETWORKS = {"": "default", "default": "default", "bridge": "default", "host": "host", "none": "none"}
+
+
+def _line(value: dict[str, Any]) -> bytes:
+    return json.dumps(value).encode() + b"\r\n"
+
+
+def build_options(req: Request) -> Any:
+    """The query of a ``/build`` request as ``BuildOptions``; ``InvalidArgument`` for bad values."""
+    from runtime.build.builder import BuildOptions
+
+    if req.arg("remote"):
+        raise Unsupported("building from a remote context (remote=...) is not supported: send the context as tar")
+    args = req.json_arg("buildargs") or {}
+    labels = req.json_arg("labels") or {}
+    if not isinstance(args, dict) or not isinstance(labels, dict):
+        raise InvalidArgument("buildargs and labels must be JSON objects")
+    network = req.arg("networkmode") or ""
+    if network not in _NETWORKS:
+        raise InvalidArgument(f"network mode {network!r} is not supported for builds (use default, host or none)")
+    return BuildOptions(dockerfile=req.arg("dockerfile") or "Dockerfile", tags=list(req.query.get("t", [])),
+                        build_args={str(k): (None if v is None else str(v)) for k, v in args.items()},
+                        target=req.arg("target") or None, labels={str(k): str(v) for k, v in labels.items()},
+                        no_cache=req.flag("nocache"), pull=req.flag("pull"), network=_NETWORKS[network],
+                        shm_size=req.int_arg("shmsize") or 0, quiet=req.flag("q"))
+
+
+def register(router: Router, engine: Engine) -> None:
+    from runtime.build.builder import Builder
+
+    def pull(ref: str) -> Any:
+        from runtime.images.registry import pull as registry_pull
+
+        return registry_pull(engine.images, ref, engine.registry_options())
+
+    builder = Builder(engine.images, engine.containers, engine.root / "build", pull=pull)
+    scratch = engine.root / "build" / "contexts"
+    scratch.mkdir(parents=True, exist_ok=True)
+
+    async def build(req: Request) -> Reply:
+        from runtime.build.context import BuildContext
+
+        options = build_options(req)
+        body = tempfile.TemporaryFile(dir=scratch)
+        try:
+            async for chunk in req.chunks():
+                await asyncio.to_thread(body.write, chunk)
+            body.seek(0)
+        except BaseException:
+            body.close()
+            raise
+
+        def work(emit: Callable[[dict[str, Any]], None]) -> None:
+            with body:
+                context = BuildContext.from_tar(body, scratch, options.dockerfile)  # type: ignore[arg-type]
+            with context:
+                image = builder.build(context, options, lambda text: emit({"stream": text}),
+                                      built=lambda img: emit({"aux": {"ID": img.id}}))
+            if options.quiet:
+                emit({"stream": image.id + "\n"})
+            for tag in options.tags:
+                engine.bus.publish("image", "tag", image.id, {"name": tag})
+
+        return _stream(work)
+
+    router.add("POST", "/build", build)
+
+
+def _stream(work: Callable[[Callable[[dict[str, Any]], None]], None]) -> Stream:
+    """Run blocking ``work(emit)`` in a thread and stream what it emits; an error ends the stream the way Docker
+    reports it (a failed RUN carries its exit code in ``errorDetail``)."""
+    from runtime.build.run import RunFailed
+
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+    def emit(msg: dict[str, Any]) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, msg)
+
+    def run() -> None:
+        try:
+            work(emit)
+        except RunFailed as err:
+            emit({"errorDetail": {"code": err.code, "message": str(err)}, "error": str(err)})
+        except EngineError as err:
+            emit({"errorDetail": {"message": str(err)}, "error": str(err)})
+        except Exception as err:  # noqa: BLE001 - reported to the client in the stream
+            emit({"errorDetail": {"message": f"{type(err).__name__}: {err}"}, "error": f"{err}"})
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    async def body() -> AsyncIterator[bytes]:
+        task = asyncio.ensure_future(asyncio.to_thread(run))
+        try:
+            while (msg := await queue.get()) is not None:
+                yield _line(msg)
+        finally:
+            await asyncio.shield(task)
+
+    return Stream(body())
+
