@@ -349,3 +349,20 @@ print('started', flush=True)
         svc.remove("held", force=True)
     finally:
         svc.close()
+
+
+def test_parallel_lifecycles_from_many_threads(svc, rootfs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> tuple[int, str]:
+        cid = svc.create(f"par{i}", _spec(rootfs, "sh", "-c", f"echo {i}; exit {i % 5}"))
+        svc.start(cid)
+        code = svc.wait(cid, 60)
+        out = read_log(svc, cid)[0]
+        svc.remove(cid)
+        return code, out
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(24)))
+    assert results == [(i % 5, f"{i}\n") for i in range(24)]
+    assert svc.list() == []
