@@ -94,3 +94,32 @@ def test_device_nodes_can_be_made_but_not_used_unless_privileged(svc, rootfs):
     assert run(svc, rootfs, "sh", "-c", script, privileged=True)[1].strip() == "4"
     code, out, _ = run(svc, rootfs, "sh", "-c", "head -c 4 /dev/cpu_dma_latency | wc -c", privileged=True)
     assert out.strip() == "4"  # privileged containers get the host's device nodes
+
+
+def test_cgroup_v2_manager_join_freeze_and_namespace(tmp_path, rootfs, cgroup_parent):
+    """The v2 path (most users' hosts) on whatever unified hierarchy this host has."""
+    from runtime.cgroups import CgroupMode, new_manager, remove_parent
+    from runtime.cgroups.v2 import v2_mountpoint
+    from runtime.containers import ContainerService
+    from runtime.spec import ContainerSpec
+
+    if v2_mountpoint() is None:
+        pytest.skip("no cgroup2 hierarchy mounted")
+    svc = ContainerService(tmp_path / "v2", cgroup_parent=cgroup_parent,
+                           cgroups=lambda name, parent: new_manager(name, parent, CgroupMode.V2))
+    try:
+        cid = svc.create(None, ContainerSpec(args=("sh", "-c", "grep '^0::' /proc/self/cgroup; read x"),
+                                             rootfs=rootfs, open_stdin=True, stdin_once=True))
+        conn = svc.start(cid, attach={"stdin": True, "stdout": False, "stderr": False})
+        assert svc.cgroup(cid).pids() == [svc.inspect(cid).pid]
+        svc.pause(cid)
+        assert svc.cgroup(cid).frozen()
+        svc.unpause(cid)
+        conn.sendall(b"go\n")
+        conn.close()
+        assert svc.wait(cid, 30) == 0
+        assert open(svc.log_path(cid)).read().count('"log":"0::/\\n"') == 1  # its own cgroup namespace root
+        svc.remove(cid)
+    finally:
+        svc.close()
+        remove_parent(cgroup_parent, CgroupMode.V2)
