@@ -1,0 +1,113 @@
+"""``POST /build`` on a real engine daemon, driven by docker-py and by the Docker CLI's classic builder."""
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.runtime.build.conftest import tar_of
+from tests.runtime.daemon.conftest import Daemon, cleanup, start_daemon
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def engine(tmp_path, busybox_tar) -> Iterator[Daemon]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root (containers)")
+    d = start_daemon(tmp_path / "engine")
+    try:
+        with open(busybox_tar, "rb") as fh:
+            d.client().api.import_image_from_data(fh.read(), repository="busybox", tag="test", changes=['CMD ["sh"]'])
+        yield d
+    finally:
+        cleanup(d)
+
+
+def _run(client, image: str, cmd: list[str]) -> str:
+    return client.containers.run(image, cmd, remove=True).decode()
+
+
+def test_docker_py_build_from_fileobj_context(engine):
+    client = engine.client()
+    context = tar_of({
+        "Dockerfile": "FROM busybox:test\nARG WHO=nobody\nRUN echo hi $WHO > /greeting\nCOPY data.txt /data.txt\n"
+                      "LABEL stage=one\nCMD [\"cat\", \"/greeting\"]\n",
+        "data.txt": "payload\n",
+    })
+    image, logs = client.images.build(fileobj=io.BytesIO(context), custom_context=True, tag="pyb:1",
+                                      buildargs={"WHO": "docker-py"}, labels={"via": "api"})
+    logs = list(logs)
+    lines = [entry.get("stream", "") for entry in logs]
+    assert "Step 1/7 : FROM busybox:test\n" in lines, lines
+    assert any("aux" in entry for entry in logs)
+    assert image.tags == ["pyb:1"]
+    assert image.labels == {"stage": "one", "via": "api"}
+    assert _run(client, "pyb:1", ["cat", "/greeting", "/data.txt"]) == "hi docker-py\npayload\n"
+    # a second build is all cache hits and gives the same image
+    again, logs = client.images.build(fileobj=io.BytesIO(context), custom_context=True, tag="pyb:2",
+                                      buildargs={"WHO": "docker-py"}, labels={"via": "api"})
+    assert again.id == image.id
+    assert sum(" ---> Using cache" in entry.get("stream", "") for entry in logs) == 5  # all but FROM and ARG
+
+
+def test_docker_py_build_from_path_with_dockerignore(engine, tmp_path):
+    ctx = tmp_path / "ctx"
+    (ctx / "keep").mkdir(parents=True)
+    (ctx / "keep" / "a.txt").write_text("a\n")
+    (ctx / "secret.key").write_text("nope\n")
+    (ctx / ".dockerignore").write_text("*.key\n")
+    (ctx / "Dockerfile").write_text("FROM busybox:test\nCOPY . /ctx/\n")
+    image, _ = engine.client().images.build(path=str(ctx), tag="ign:1")
+    out = _run(engine.client(), "ign:1", ["sh", "-c", "ls -a /ctx | sort | tr '\\n' ' '"])
+    assert out == ". .. .dockerignore Dockerfile keep "
+
+
+def test_failed_run_is_a_build_error_with_the_exit_code(engine):
+    import docker.errors
+
+    context = tar_of({"Dockerfile": "FROM busybox:test\nRUN echo about to fail && exit 3\n"})
+    with pytest.raises(docker.errors.BuildError) as info:
+        engine.client().images.build(fileobj=io.BytesIO(context), custom_context=True)
+    assert "returned a non-zero code: 3" in str(info.value)
+    log = "".join(e.get("stream", "") for e in info.value.build_log)
+    assert "about to fail" in log
+    assert engine.client().containers.list(all=True) == []
+
+
+def test_dockerfile_errors_name_the_line(engine):
+    import docker.errors
+
+    context = tar_of({"Dockerfile": "FROM busybox:test\nFROBNICATE x\n"})
+    with pytest.raises(docker.errors.BuildError) as info:
+        engine.client().images.build(fileobj=io.BytesIO(context), custom_context=True)
+    assert "Dockerfile:2" in str(info.value) and "unknown instruction" in str(info.value)
+
+
+def test_quiet_build_streams_only_the_id(engine):
+    context = tar_of({"Dockerfile": "FROM busybox:test\nENV Q=1\n"})
+    out = list(engine.client().api.build(fileobj=io.BytesIO(context), custom_context=True, quiet=True,
+                                         decode=True))
+    streams = [e["stream"] for e in out if "stream" in e]
+    assert len(streams) == 1 and streams[0].startswith("sha256:")
+
+
+def test_docker_cli_classic_build(engine, tmp_path):
+    ctx = tmp_path / "cli"
+    ctx.mkdir()
+    (ctx / "Dockerfile.web").write_text("FROM busybox:test AS base\nRUN mkdir /out && echo cli > /out/x\n"
+                                        "FROM base AS final\nARG V\nENV V=$V\nWORKDIR /out\n")
+    env_args = ["build", "-f", str(ctx / "Dockerfile.web"), "--build-arg", "V=7", "-t", "cli:1", str(ctx)]
+    result = engine.cli(*env_args)
+    assert "Successfully built" in result.stdout and "Successfully tagged cli:1" in result.stdout
+    inspect = engine.client().images.get("cli:1").attrs
+    assert "V=7" in inspect["Config"]["Env"] and inspect["Config"]["WorkingDir"] == "/out"
+    out = _run(engine.client(), "cli:1", ["cat", "x"])
+    assert out == "cli\n"
+
+
+@pytest.fixture(autouse=True)
+def _classic_builder(monkeypatch):
+    monkeypatch.setenv("DOCKER_BUILDKIT", "0")
