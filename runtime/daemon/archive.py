@@ -12,7 +12,6 @@ import base64
 import contextlib
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys

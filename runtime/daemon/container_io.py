@@ -6,16 +6,14 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from runtime.daemon.events import parse_time
 from runtime.daemon.logs import LogQuery, log_stream
 from runtime.daemon.router import Router
 from runtime.daemon.server import Hijack, Reply, Request, Response, Stream
-from runtime.daemon.supervisor import connect_unix
+from runtime.daemon.unixconn import connect_unix
 from runtime.errors import InvalidArgument, InvalidState
 
 if TYPE_CHECKING:

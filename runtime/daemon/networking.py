@@ -235,9 +235,7 @@ class Networking:
         endpoints = dict(rec.get("Endpoints") or {})
         mode = self._mode(rec)
         if mode in ("host", "none") or mode.startswith("container:"):
-            raise InvalidArgument(f"container sharing network namespace with another container or host cannot be "
-                                  f"connected to any other network" if mode != "none" else
-                                  "container cannot be disconnected from host network or connected to host network")
+            raise InvalidArgument(f"container with network mode {mode!r} cannot be connected to another network")
         if net.name in endpoints or net.name == mode or (mode == "bridge" and net.options.get(
                 "com.docker.network.bridge.default_bridge") == "true"):
             if rec["Id"] in net.endpoints:

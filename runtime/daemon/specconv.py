@@ -273,7 +273,7 @@ def convert(body: Mapping[str, Any], image_config: Mapping[str, Any], *, contain
     if restart.get("Name", "") not in ("", "no", "always", "on-failure", "unless-stopped"):
         raise _bad(f"invalid restart policy '{restart.get('Name')}'")
     if restart.get("MaximumRetryCount") and restart.get("Name") != "on-failure":
-        raise _bad(f"invalid restart policy: maximum retry count can only be used with 'on-failure'")
+        raise _bad("invalid restart policy: maximum retry count can only be used with 'on-failure'")
     if host.get("AutoRemove") and restart.get("Name") not in (None, "", "no"):
         raise _bad("conflicting options: cannot specify both --restart and --rm")
     sysctls = dict(host.get("Sysctls") or {})

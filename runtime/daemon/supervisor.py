@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
-import socket
+import secrets
 import time
 from collections.abc import Awaitable
 from dataclasses import replace
@@ -17,39 +16,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime.daemon.container_view import ZERO_TIME, Live
+from runtime.daemon.container_volumes import prepare_volumes, rehome_volumes, release_volumes
 from runtime.daemon.logs import parse_log_time
 from runtime.daemon.records import now_rfc3339
-from runtime.daemon.specconv import Conversion, VolumeUse, convert
+from runtime.daemon.specconv import convert
+from runtime.daemon.unixconn import connect_unix, wait_pid
 from runtime.errors import Conflict, EngineError, InvalidArgument, InvalidState, NotFound
 from runtime.health import HealthConfig, HealthMonitor, HealthState
 from runtime.restart import RestartPolicy, RestartTracker
-from runtime.spec import Mount, Ulimit
+from runtime.spec import Ulimit
 
 if TYPE_CHECKING:
     from runtime.daemon.app import Engine
 
-__all__ = ["Supervisor", "connect_unix"]
+__all__ = ["Supervisor"]
 
 _log = logging.getLogger(__name__)
 _RUNNING = ("running", "paused")
-
-
-async def connect_unix(path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Connect to a unix socket whose path may exceed sun_path (through /proc/self/fd of its directory)."""
-    if len(path.encode()) < 100:
-        return await asyncio.open_unix_connection(path, limit=1 << 20)
-    dfd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        try:
-            await asyncio.get_running_loop().sock_connect(sock, f"/proc/self/fd/{dfd}/{os.path.basename(path)}")
-        except BaseException:
-            sock.close()
-            raise
-    finally:
-        os.close(dfd)
-    return await asyncio.open_unix_connection(sock=sock, limit=1 << 20)
 
 
 def _seconds(stamp: str) -> float:
@@ -112,7 +95,8 @@ class Supervisor:
             if not NAME_RE.match(name.lstrip("/")):
                 raise InvalidArgument(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         conv = convert(body, image.config, container_id="", image=image.id, defaults=self._defaults())
-        mounts, uses, inspect_mounts = await asyncio.to_thread(self._prepare_volumes, conv, image)
+        holder = f"creating-{secrets.token_hex(8)}"  # volumes are taken before the container has an id
+        mounts, uses, inspect_mounts = await asyncio.to_thread(prepare_volumes, self.engine.volumes, conv, image, holder)
         spec = replace(conv.spec, mounts=conv.spec.mounts + tuple(mounts), image=image.id)
         net_rec: dict[str, Any] = {"NetworkMode": conv.network_mode, "Endpoints": conv.endpoints}
         nets = self.engine.networks
@@ -123,13 +107,13 @@ class Supervisor:
                     spec = replace(spec, resolv_conf=nets.resolv_conf(net_rec, body.get("HostConfig") or {}))
             cid = await asyncio.to_thread(self.svc.create, name, spec)
         except BaseException:
-            await asyncio.to_thread(self._release_volumes, "", uses)
+            await asyncio.to_thread(release_volumes, self.engine.volumes, holder, uses)
             if nets is not None and net_rec.get("SandboxKeyName") and not net_rec.get("SandboxShared"):
                 with contextlib.suppress(EngineError, OSError):
                     await asyncio.to_thread(nets.svc.destroy_sandbox, net_rec["SandboxKeyName"])
             raise
         # volumes were taken under a provisional holder: hand them to the container
-        await asyncio.to_thread(self._rehome_volumes, uses, cid)
+        await asyncio.to_thread(rehome_volumes, self.engine.volumes, uses, holder, cid)
         st = self.svc.inspect(cid)
         config = dict(conv.config)
         config["Hostname"] = config["Hostname"] or cid[:12]
@@ -155,43 +139,6 @@ class Supervisor:
         self.records.save(rec)
         self.engine.publish_container(rec, "create")
         return rec
-
-    def _prepare_volumes(self, conv: Conversion, image: Any) -> tuple[list[Mount], list[str], list[dict[str, Any]]]:
-        vols = self.engine.volumes
-        mounts: list[Mount] = []
-        names: list[str] = []
-        inspect: list[dict[str, Any]] = []
-        holder = "creating"
-        try:
-            for use in conv.volumes:
-                vol, _new = vols.create(use.name or None, use.driver, dict(use.driver_opts) or None,
-                                        dict(use.labels) or None)
-                vols.acquire(vol.name, holder)
-                names.append(vol.name)
-                path = vols.mount(vol.name, holder)
-                if not use.nocopy:
-                    source = _image_path(image, use.target)
-                    if source is not None:
-                        vols.fill(vol.name, source)
-                mounts.append(Mount("volume", use.target, str(path), use.read_only))
-                inspect.append({"Type": "volume", "Name": vol.name, "Source": str(path), "Destination": use.target,
-                                "Driver": vol.driver, "Mode": "" if not use.read_only else "ro",
-                                "RW": not use.read_only, "Propagation": ""})
-        except BaseException:
-            self._release_volumes(holder, names)
-            raise
-        return mounts, names, inspect
-
-    def _rehome_volumes(self, names: list[str], cid: str) -> None:
-        vols = self.engine.volumes
-        for name in names:
-            vols.acquire(name, cid)
-            vols.mount(name, cid)
-            vols.release(name, "creating")
-
-    def _release_volumes(self, holder: str, names: list[str]) -> None:
-        for name in names:
-            self.engine.volumes.release(name, holder or "creating")
 
     # --- start / stop --------------------------------------------------------------------------------------------
     async def start(self, cid: str, by_user: bool = True) -> None:
@@ -400,10 +347,10 @@ class Supervisor:
                 from runtime.state import read_record
 
                 if st.pid:
-                    await _wait_pid(st.pid)
+                    await wait_pid(st.pid)
                 monitor = (read_record(Path(st.state_dir) / "state.json", {}) or {}).get("monitor_pid")
                 if monitor:
-                    await _wait_pid(int(monitor))
+                    await wait_pid(int(monitor))
             # the monitor writes the exit record before answering; a crashed monitor leaves "exited" (255)
         try:
             await self._on_exit(cid)
@@ -577,35 +524,3 @@ class Supervisor:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def _wait_pid(pid: int) -> None:
-    """Until process ``pid`` ends (pidfd readable), or at once when it is gone already."""
-    from runtime import linux
-
-    try:
-        fd = linux.pidfd_open(pid)
-    except OSError:
-        return
-    loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
-    try:
-        await done
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
-
-
-def _image_path(image: Any, target: str) -> Path | None:
-    """The image's directory at ``target`` (top-most layer holding it) for a new volume's copy-up."""
-    rel = target.strip("/")
-    for layer_dir in reversed(list(image.layer_dirs())):
-        candidate = Path(layer_dir) / rel
-        if candidate.is_dir() and not candidate.is_symlink():
-            return candidate
-    return None
-
-
-def _json_line(value: Any) -> bytes:
-    return json.dumps(value).encode() + b"\n"

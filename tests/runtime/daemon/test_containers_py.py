@@ -6,8 +6,6 @@ import time
 import docker
 import pytest
 
-from tests.runtime.daemon.conftest import wait_for
-
 pytestmark = pytest.mark.root
 
 

@@ -6,8 +6,6 @@ import socket
 import subprocess
 import sys
 
-import pytest
-
 from tests.runtime.daemon.conftest import REPO, cleanup, start_daemon
 
 
