@@ -24,6 +24,7 @@ from compose.canonical_values import (
     as_mapping,
     as_micros,
     as_strings,
+    bounded,
     converter,
     resolve_path,
     text,
@@ -91,7 +92,7 @@ def _volumes(value: Any, path: KeyPath, ctx: Context) -> list[dict[str, Any]]:
                     mount[section][flag] = as_flag(mount[section][flag], where + (section, flag), ctx)
         tmpfs = mount.get("tmpfs")
         if tmpfs and "size" in tmpfs:
-            tmpfs["size"] = as_bytes(tmpfs["size"], where + ("tmpfs", "size"), ctx)
+            tmpfs["size"] = bounded(as_bytes, 0, None)(tmpfs["size"], where + ("tmpfs", "size"), ctx)
         if tmpfs and isinstance(tmpfs.get("mode"), str):
             tmpfs["mode"] = converter(lambda v: int(v, 8))(tmpfs["mode"], where + ("tmpfs", "mode"), ctx)
         out.append(mount)
@@ -343,8 +344,8 @@ SERVICE_RULES: dict[str, Rule] = {
     "blkio_config": _blkio,
     "build": _build,
     "command": as_command,
-    "cpu_count": as_int,
-    "cpu_percent": as_int,
+    "cpu_count": bounded(as_int, 0, None),
+    "cpu_percent": bounded(as_int, 0, 100),
     "cpu_period": as_int,
     "cpu_quota": as_int,
     "cpu_rt_period": as_micros,
@@ -373,7 +374,7 @@ SERVICE_RULES: dict[str, Rule] = {
     "memswap_limit": as_bytes,
     "networks": _service_networks,
     "oom_kill_disable": as_flag,
-    "oom_score_adj": as_int,
+    "oom_score_adj": bounded(as_int, -1000, 1000),
     "pid": as_is,
     "pids_limit": as_int,
     "ports": lambda v, p, c: _unique(_ports(v, p, c)),

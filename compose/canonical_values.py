@@ -18,7 +18,7 @@ from compose.units import format_duration, parse_bool, parse_bytes, parse_durati
 
 __all__ = ["KeyPath", "Context", "Rule", "resolve_path", "text", "converter", "as_command", "as_mapping",
            "as_environment", "as_strings", "as_flag", "as_int", "as_float", "as_bytes", "as_duration", "as_micros",
-           "as_is"]
+           "as_is", "bounded"]
 
 KeyPath = tuple[str | int, ...]
 
@@ -136,3 +136,18 @@ def as_is(value: Any, path: KeyPath, ctx: Context) -> Any:
 
 
 Rule = Callable[[Any, KeyPath, Context], Any]
+
+
+def bounded(rule: Rule, low: int | None, high: int | None) -> Rule:
+    """``rule``, then the range the schema puts on numbers (a string from interpolation escapes it there)."""
+
+    def check(value: Any, path: KeyPath, ctx: Context) -> Any:
+        result = rule(value, path, ctx)
+        if isinstance(result, int) and not isinstance(result, bool):
+            if low is not None and result < low:
+                ctx.fail(path, f"expected at least {low}, got {result}")
+            elif high is not None and result > high:
+                ctx.fail(path, f"expected at most {high}, got {result}")
+        return result
+
+    return check

@@ -267,3 +267,16 @@ def test_canonical_output_read_back_as_a_compose_file_gives_itself(directory: Pa
     YAML().dump(first, text)
     (tmp_path / "compose.yaml").write_text(text.getvalue())
     assert pipeline(tmp_path) == first
+
+
+def test_numbers_from_strings_keep_the_schemas_ranges():
+    doc = {"services": {"s": {"image": "x", "cpu_percent": "440", "oom_score_adj": "-2000", "cpu_count": "-1",
+                              "volumes": [{"type": "tmpfs", "target": "/t", "tmpfs": {"size": "-5"}}]}}}
+    with pytest.raises(UserError) as caught:
+        canonicalize(doc, PROJECT, {})
+    assert sorted(str(p) for p in caught.value.problems) == [
+        "services.s.cpu_count: expected at least 0, got -1",
+        "services.s.cpu_percent: expected at most 100, got 440",
+        "services.s.oom_score_adj: expected at least -1000, got -2000",
+        "services.s.volumes[0].tmpfs.size: expected at least 0, got -5",
+    ]
