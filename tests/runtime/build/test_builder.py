@@ -1,0 +1,314 @@
+"""The builder with real Dockerfiles on the busybox base: every instruction, stages, args, cache, whiteouts."""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from runtime.build.dockerfile import DockerfileError
+from runtime.build.run import RunFailed
+from runtime.errors import NotFound
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> Path:
+    path = tmp_path / "ctx"
+    path.mkdir()
+    return path
+
+
+METADATA_DOCKERFILE = """\
+# syntax=docker/dockerfile:1
+FROM busybox:test
+MAINTAINER someone@example.com
+LABEL a=1 "b c"="two words"
+ENV GREETING="hello world" OTHER=x
+ENV LEGACY value with spaces
+EXPOSE 80 53/udp 8000-8001
+VOLUME ["/data", "/logs"]
+USER nobody
+WORKDIR /srv
+WORKDIR app
+STOPSIGNAL SIGQUIT
+HEALTHCHECK --interval=5s --retries=2 CMD wget -q -O- http://localhost/ || exit 1
+SHELL ["/bin/sh", "-ec"]
+ENTRYPOINT ["/bin/echo"]
+CMD ["from", "cmd"]
+ONBUILD RUN echo triggered
+"""
+
+
+def test_every_metadata_instruction_lands_in_the_config(benv, ctx):
+    image = benv.build(ctx, METADATA_DOCKERFILE, tags=["meta:1"])
+    cfg = image.config
+    assert image.image_config["author"] == "someone@example.com"
+    assert cfg["Labels"] == {"a": "1", "b c": "two words"}
+    env = dict(e.split("=", 1) for e in cfg["Env"])
+    assert env["GREETING"] == "hello world" and env["OTHER"] == "x" and env["LEGACY"] == "value with spaces"
+    assert set(cfg["ExposedPorts"]) == {"80/tcp", "53/udp", "8000/tcp", "8001/tcp"}
+    assert set(cfg["Volumes"]) == {"/data", "/logs"}
+    assert cfg["User"] == "nobody" and cfg["WorkingDir"] == "/srv/app" and cfg["StopSignal"] == "SIGQUIT"
+    assert cfg["Healthcheck"]["Test"] == ["CMD-SHELL", "wget -q -O- http://localhost/ || exit 1"]
+    assert cfg["Healthcheck"]["Interval"] == 5_000_000_000 and cfg["Healthcheck"]["Retries"] == 2
+    assert cfg["Shell"] == ["/bin/sh", "-ec"]
+    assert cfg["Entrypoint"] == ["/bin/echo"] and cfg["Cmd"] == ["from", "cmd"]
+    assert cfg["OnBuild"] == ["RUN echo triggered"]
+    base = benv.store.resolve("busybox:test")
+    assert len(image.diff_ids) == len(base.diff_ids) + 2  # only the WORKDIRs that made a directory add layers
+    empty = [h for h in image.history if h.get("empty_layer")]
+    assert len(empty) == 13
+    code, out = benv.run("meta:1", "sh", "-c", "pwd; id -u")
+    assert (code, out) == (0, "/srv/app\n65534\n")
+
+
+def test_entrypoint_clears_an_inherited_cmd_and_shell_form_uses_shell(benv, ctx):
+    image = benv.build(ctx, 'FROM busybox:test\nSHELL ["/bin/sh", "-xc"]\nENTRYPOINT echo hi\n')
+    assert image.config["Entrypoint"] == ["/bin/sh", "-xc", "echo hi"]
+    assert image.config.get("Cmd") is None
+
+
+RUN_DOCKERFILE = """\
+FROM busybox:test
+ARG FLAVOUR=plain
+ENV FROM_ENV=env
+RUN echo "$FLAVOUR $FROM_ENV" > /shell-form
+RUN ["/bin/sh", "-c", "echo exec form > /exec-form"]
+RUN <<EOF
+echo line one > /heredoc
+echo "arg is $FLAVOUR" >> /heredoc
+EOF
+RUN cat <<'EOT' > /quoted
+$NOT_EXPANDED
+EOT
+"""
+
+
+def test_run_forms_heredoc_args_and_env(benv, ctx):
+    benv.build(ctx, RUN_DOCKERFILE, tags=["runs:1"], build_args={"FLAVOUR": "spicy"})
+    code, out = benv.run("runs:1", "cat", "/shell-form", "/exec-form", "/heredoc", "/quoted")
+    assert code == 0
+    assert out == "spicy env\nexec form\nline one\narg is spicy\n$NOT_EXPANDED\n"
+    image = benv.store.resolve("runs:1")
+    assert not any(e.startswith("FLAVOUR=") for e in image.config["Env"])  # ARGs are not kept in the image
+    assert "|1 FLAVOUR=spicy" in json.dumps(image.history)
+
+
+def test_failing_run_raises_with_exit_code_and_leaves_no_container(benv, ctx):
+    with pytest.raises(RunFailed) as info:
+        benv.build(ctx, "FROM busybox:test\nRUN echo out; echo err >&2; exit 7\n")
+    assert info.value.code == 7
+    assert "out\n" in benv.output and "err\n" in benv.output
+    assert benv.containers.list() == []
+
+
+WHITEOUT_DOCKERFILE = """\
+FROM busybox:test
+RUN mkdir -p /opt/dir && echo 1 > /opt/dir/a && echo 2 > /opt/b && echo keep > /opt/c
+RUN rm /opt/b && rm -r /opt/dir && rm /etc/passwd
+RUN mkdir /opt/dir && echo fresh > /opt/dir/new
+"""
+
+
+def test_whiteouts_a_file_deleted_in_a_later_layer_is_absent(benv, ctx):
+    image = benv.build(ctx, WHITEOUT_DOCKERFILE, tags=["wh:1"])
+    code, out = benv.run("wh:1", "sh", "-c", "ls -A /opt /opt/dir; test -e /etc/passwd || echo nopasswd")
+    assert code == 0
+    assert out == "/opt:\nc\ndir\n\n/opt/dir:\nnew\nnopasswd\n"
+    # the deletion layer carries AUFS whiteouts, as registries and Docker expect
+    blob = image.blobs[-2]
+    with gzip.GzipFile(fileobj=io.BytesIO(benv.store.blobs.read(blob.digest))) as fh:
+        names = tarfile.open(fileobj=fh, mode="r|").getnames()
+    assert {"opt/.wh.b", "etc/.wh.passwd", "opt/.wh.dir"} <= set(names)
+    # mount points the runtime made for the RUN (hosts, resolv.conf, /proc...) are not part of any layer
+    for blob in image.blobs[1:]:
+        with gzip.GzipFile(fileobj=io.BytesIO(benv.store.blobs.read(blob.digest))) as fh:
+            names = tarfile.open(fileobj=fh, mode="r|").getnames()
+        assert not {"etc/hosts", "etc/resolv.conf", "etc/hostname", "proc", "sys"} & set(names), names
+
+
+COPY_DOCKERFILE = """\
+FROM busybox:test
+COPY src /dst/
+COPY src/one.txt /renamed.txt
+COPY *.conf /confs/
+COPY --chown=nobody:nogroup --chmod=640 src/one.txt /owned/
+COPY --chown=1234 --link src/sub /numeric
+WORKDIR /rel
+COPY src/one.txt here.txt
+RUN ln -s /dst /linkdir
+COPY a.conf /linkdir/
+"""
+
+
+def test_copy_rules_chown_chmod_and_dockerignore(benv, ctx):
+    (ctx / "src" / "sub").mkdir(parents=True)
+    (ctx / "src" / "one.txt").write_text("one\n")
+    (ctx / "src" / "sub" / "two.txt").write_text("two\n")
+    (ctx / "src" / "skip.log").write_text("log\n")
+    (ctx / "src" / "keep.log").write_text("kept\n")
+    (ctx / "a.conf").write_text("a\n")
+    (ctx / "b.conf").write_text("b\n")
+    (ctx / ".dockerignore").write_text("**/*.log\n!src/keep.log\n")
+    benv.build(ctx, COPY_DOCKERFILE, tags=["copy:1"])
+    code, out = benv.run("copy:1", "sh", "-c",
+                         "find /dst /confs /numeric | sort; cat /renamed.txt /rel/here.txt /dst/a.conf;"
+                         "stat -c '%u:%g %a' /owned/one.txt /numeric/two.txt /dst/one.txt")
+    assert code == 0, out
+    assert out.split("\n") == [
+        "/confs", "/confs/a.conf", "/confs/b.conf",
+        "/dst", "/dst/a.conf", "/dst/keep.log", "/dst/one.txt", "/dst/sub", "/dst/sub/two.txt",
+        "/numeric", "/numeric/two.txt",
+        "one", "one", "a",
+        "65534:65534 640", "1234:1234 644", "0:0 644", ""]
+    with pytest.raises(NotFound):
+        benv.build(ctx, "FROM busybox:test\nCOPY src/skip.log /x\n")
+
+
+def test_add_unpacks_archives_and_fetches_urls(benv, ctx, tmp_path):
+    import hashlib
+    import http.server
+    import threading
+
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w") as tar:
+        data = b"from the archive\n"
+        info = tarfile.TarInfo("pkg/readme")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    (ctx / "bundle.tar.gz").write_bytes(gzip.compress(inner.getvalue()))
+    served = tmp_path / "www"
+    served.mkdir()
+    (served / "remote.txt").write_text("over http\n")
+    digest = "sha256:" + hashlib.sha256(b"over http\n").hexdigest()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(served), **kw)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/remote.txt"
+        benv.build(ctx, f"FROM busybox:test\nADD bundle.tar.gz /unpacked/\nADD --checksum={digest} {url} /dl/\n"
+                        "COPY bundle.tar.gz /copied/\n", tags=["add:1"])
+        code, out = benv.run("add:1", "sh", "-c", "cat /unpacked/pkg/readme /dl/remote.txt; stat -c %a "
+                                                  "/dl/remote.txt; ls /copied")
+        assert (code, out) == (0, "from the archive\nover http\n600\nbundle.tar.gz\n")
+        with pytest.raises(Exception, match="checksum"):
+            benv.build(ctx, f"FROM busybox:test\nADD --checksum=sha256:{'0' * 64} {url} /dl/\n")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+HEREDOC_COPY = """\
+FROM busybox:test
+ARG NAME=world
+COPY <<EOF /greeting.txt
+hello ${NAME}
+EOF
+COPY <<-"RAW" /raw.txt
+\t$NAME stays
+\tRAW
+"""
+
+
+def test_copy_heredoc(benv, ctx):
+    benv.build(ctx, HEREDOC_COPY, tags=["hd:1"])
+    code, out = benv.run("hd:1", "cat", "/greeting.txt", "/raw.txt")
+    assert (code, out) == (0, "hello world\n$NAME stays\n")
+
+
+MULTI_STAGE = """\
+ARG BASE=busybox:test
+FROM ${BASE} AS builder
+ARG BASE
+RUN mkdir /out && echo "built on $BASE" > /out/artifact && chown 42:42 /out/artifact
+FROM scratch AS bare
+COPY --from=builder /out/artifact /artifact
+FROM busybox:test AS final
+COPY --from=builder /out /from-stage
+COPY --from=0 /out/artifact /from-index
+COPY --from=busybox:test /bin/busybox /copied-busybox
+FROM busybox:test AS unused
+RUN exit 1
+"""
+
+
+def test_multi_stage_target_scratch_and_copy_from(benv, ctx):
+    final = benv.build(ctx, MULTI_STAGE, target="final", tags=["ms:final"])
+    code, out = benv.run("ms:final", "sh", "-c", "cat /from-stage/artifact /from-index; stat -c %u "
+                                                 "/from-stage/artifact; test -x /copied-busybox && echo ok")
+    assert (code, out) == (0, "built on busybox:test\nbuilt on busybox:test\n42\nok\n")
+    bare = benv.build(ctx, MULTI_STAGE, target="bare", tags=["ms:bare"])
+    assert len(bare.diff_ids) == 1 and bare.id != final.id
+    with pytest.raises(DockerfileError, match="target stage"):
+        benv.build(ctx, MULTI_STAGE, target="nope")
+
+
+def test_cache_hits_misses_and_no_cache(benv, ctx):
+    (ctx / "file.txt").write_text("v1\n")
+    dockerfile = "FROM busybox:test\nRUN date +%s%N > /stamp\nCOPY file.txt /file.txt\nRUN cat /file.txt > /copy\n"
+    first = benv.build(ctx, dockerfile)
+    again = benv.build(ctx, dockerfile)
+    assert again.id == first.id and benv.output.count(" ---> Using cache") == 3
+    (ctx / "file.txt").write_text("v2\n")
+    changed = benv.build(ctx, dockerfile)
+    assert changed.id != first.id
+    assert benv.output.count(" ---> Using cache") == 1  # the RUN before the COPY
+    assert changed.diff_ids[:-2] == first.diff_ids[:-2]
+    fresh = benv.build(ctx, dockerfile, no_cache=True)
+    assert " ---> Using cache" not in benv.output and fresh.diff_ids[-3] != changed.diff_ids[-3]
+    benv.build(ctx, dockerfile, build_args={"UNUSED": "1"})
+    assert "[Warning] One or more build-args [UNUSED] were not consumed" in benv.output
+
+
+def test_onbuild_triggers_run_in_the_child_build(benv, ctx):
+    (ctx / "app.txt").write_text("app\n")
+    benv.build(ctx, "FROM busybox:test\nONBUILD COPY app.txt /app/\nONBUILD RUN echo child > /app/by-trigger\n",
+               tags=["onbuild:base"])
+    child = benv.build(ctx, "FROM onbuild:base\nRUN ls /app > /listing\n", tags=["onbuild:child"])
+    assert "# Executing 2 build triggers" in benv.output
+    assert not child.config.get("OnBuild")
+    code, out = benv.run("onbuild:child", "cat", "/listing", "/app/by-trigger")
+    assert (code, out) == (0, "app.txt\nby-trigger\nchild\n")
+
+
+MOUNTS = """\
+FROM busybox:test
+ARG N
+RUN --mount=type=cache,target=/cache echo $N >> /cache/runs && cat /cache/runs > /seen
+RUN --network=none ls /sys/class/net > /links
+RUN --mount=type=tmpfs,target=/scratch touch /scratch/x
+RUN --mount=type=bind,source=ctx.txt,target=/in.txt cp /in.txt /from-bind
+"""
+
+
+def test_run_mounts_cache_bind_tmpfs_and_network_none(benv, ctx):
+    (ctx / "ctx.txt").write_text("bound\n")
+    benv.build(ctx, MOUNTS, build_args={"N": "1"}, tags=["mnt:1"])
+    benv.build(ctx, MOUNTS, build_args={"N": "2"}, tags=["mnt:2"])
+    code, out = benv.run("mnt:2", "sh", "-c", "cat /seen /links /from-bind; ls -A /cache /scratch /in.txt 2>&1")
+    assert code != 0  # the mount targets are not in the image
+    lines = out.split("\n")
+    assert lines[:4] == ["1", "2", "lo", "bound"]  # the cache persisted across builds; no network but loopback
+    assert all("No such file" in line for line in lines[4:7])
+
+
+def test_errors_name_the_dockerfile_line(benv, ctx):
+    with pytest.raises(DockerfileError, match=r"Dockerfile:3: .*unknown instruction: BOGUS"):
+        benv.build(ctx, "FROM busybox:test\nRUN true\nBOGUS x\n")
+    with pytest.raises(NotFound, match="No such image"):
+        benv.build(ctx, "FROM nothere:1\n")
+    with pytest.raises(Exception, match="invalid reference format|invalid"):
+        benv.build(ctx, "FROM busybox:test\n", tags=["Bad Tag"])
