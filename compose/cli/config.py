@@ -51,10 +51,9 @@ def config(
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write to FILE instead of stdout.",
                                                   metavar="FILE")] = None,
 ) -> int:
-    from compose.cli.output import print_warnings
-    from compose.project import load_project
+    from compose.cli.context import global_options, load_for_command
 
-    opts: GlobalOptions = ctx.obj
+    opts = global_options(ctx)
     wanted = list(services or [])
     fmt = _format(output_format)
     if variables:
@@ -64,9 +63,7 @@ def config(
         text = _render_uninterpolated(opts, wanted, fmt, quiet, list_services, list_volumes, list_networks,
                                       list_profiles)
         return _emit(text, output)
-    loaded = load_project(opts.load_options(services=wanted))
-    print_warnings(loaded.warnings)
-    _check_services(loaded, wanted)
+    loaded = load_for_command(ctx, wanted)
     if quiet:
         return 0
     if environment:
@@ -123,18 +120,6 @@ def _emit(text: str, output: str | None) -> int:
 
 def _lines(names: Any) -> str:
     return "".join(f"{n}\n" for n in names)
-
-
-def _check_services(loaded: "LoadedProject", wanted: list[str]) -> None:
-    from compose.errors import UserError
-
-    known = loaded.canonical.get("services") or {}
-    unknown = [s for s in wanted if s not in known]
-    if unknown:
-        disabled = [s for s in unknown if s in loaded.load.disabled_services]
-        if disabled:
-            raise UserError.single(f"service {disabled[0]!r} is disabled: enable one of its profiles with --profile")
-        raise UserError.single(f"no such service: {unknown[0]}")
 
 
 def start_order(loaded: "LoadedProject", wanted: list[str] | None = None) -> list[str]:
