@@ -190,12 +190,16 @@ def _load(options: LoadOptions) -> LoadResult:
             raise with_context(err, ("name",), entry_location(merged, "name")) from None
         raise
     profiles = with_targeted_profiles(active_profiles(options.profiles, environment), merged, options.services)
+    before = merged.get("services")
+    located = ({name: (before[name], entry_location(before, name)) for name in before}
+               if isinstance(before, dict) else {})
     disabled = apply_profiles(merged, profiles, options.services)
     if "name" in merged and merged.get("name") != name:
         merged["name"] = name
     return LoadResult(
         config=to_plain(merged),
-        sources=SourceMap.from_tree(merged),
+        # disabled services keep their locations: checks report references to them
+        sources=SourceMap.from_tree(merged, {("services", n): located[n] for n in disabled if n in located}),
         warnings=warnings,
         project_name=name,
         project_dir=project_dir,

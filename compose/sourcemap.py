@@ -124,20 +124,29 @@ class SourceMap:
     def __init__(self, table: dict[KeyPath, Location] | None = None) -> None:
         self._table_: dict[KeyPath, Location] | None = dict(table or {})
         self._tree: Any = None
+        self._extra: dict[KeyPath, tuple[Any, Location | None]] = {}
 
     @classmethod
-    def from_tree(cls, tree: Any) -> "SourceMap":
-        """A map over ``tree`` (a located tree the caller no longer mutates); the table is built on first use."""
+    def from_tree(cls, tree: Any, extra: dict[KeyPath, tuple[Any, Location | None]] | None = None) -> "SourceMap":
+        """A map over ``tree`` (a located tree the caller no longer mutates); the table is built on first use.
+
+        ``extra`` adds sub-trees no longer in ``tree`` (services removed by profiles): path -> (value, location).
+        """
         out = cls()
         out._table_ = None
         out._tree = tree
+        out._extra = dict(extra or {})
         return out
 
     @property
     def _table(self) -> dict[KeyPath, Location]:
         if self._table_ is None:
-            self._table_ = dict(_walk(self._tree, (), getattr(self._tree, "loc", None)))
+            table = dict(_walk(self._tree, (), getattr(self._tree, "loc", None)))
+            for path, (value, loc) in self._extra.items():
+                table.update(_walk(value, path, loc))
+            self._table_ = table
             self._tree = None
+            self._extra = {}
         return self._table_
 
     def locate(self, path: KeyPath) -> Location | None:

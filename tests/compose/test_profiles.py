@@ -61,3 +61,9 @@ def test_helpers():
     assert active_profiles(["a, b", "c"], {"COMPOSE_PROFILES": "x"}) == ["a", "b", "c"]
     assert active_profiles([], {"COMPOSE_PROFILES": "x,,y"}) == ["x", "y"]
     assert all_profiles({"services": {"a": {"profiles": ["z", "b"]}, "b": {}, "c": None}}) == ["b", "z"]
+
+
+def test_disabled_services_keep_their_locations(project):
+    result = load(LoadOptions(cwd=project, environ={}))
+    assert "debug" not in result.config["services"]
+    assert str(result.sources.locate(("services", "debug", "image"))) == f"{project}/compose.yaml:4:11"
