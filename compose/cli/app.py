@@ -26,7 +26,7 @@ EXIT_USER_ERROR = 1
 EXIT_BUG = 2
 
 # One module per command, each with ``register(app)``; keep their top-level imports light (``--help`` loads all).
-COMMAND_MODULES = ("config", "version")
+COMMAND_MODULES = ("config", "version", "build")
 
 _HELP = "Define and run multi-container applications, on pycompose's own container runtime."
 
