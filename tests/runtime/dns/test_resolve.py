@@ -205,7 +205,7 @@ def _bind_53(path: str) -> list[str]:
     return in_netns(path, _try)
 
 
-@pytest.mark.skipif(not shutil.which("nft"), reason="nftables is not installed")
+@pytest.mark.skipif(not shutil.which("nft"), reason="nftables is not installed (nft lists the rule here)")
 def test_redirect_mode_leaves_port_53_to_the_container(dns_server, make_netns):
     plain, redirected = make_netns(), make_netns()
     dns_server.add_endpoint("n1", WEB, "proj-web-1", aliases=["web"], ipv4="10.88.0.2")
@@ -254,10 +254,16 @@ def test_no_scope_in_the_hosts_own_netns(dns_server):
         dns_server.add_scope(CLIENT, "/proc/self/ns/net")
 
 
-def test_redirect_falls_back_to_port_53_without_nft(dns_server, make_netns, monkeypatch, tmp_path):
+def test_redirect_falls_back_to_port_53_without_nftables(dns_server, make_netns, monkeypatch):
+    from runtime.errors import Unsupported
+    from runtime.network.dns import redirect
+
     path = make_netns()
     dns_server.add_endpoint("n1", WEB, "proj-web-1", aliases=["web"], ipv4="10.88.0.2")
     dns_server.add_endpoint("n1", CLIENT, "proj-client-1", ipv4="10.88.0.4")
-    monkeypatch.setenv("PATH", str(tmp_path))  # no nft, no nsenter to be found
+
+    def _missing() -> None:
+        raise Unsupported("libnftables is not installed (simulated)")
+    monkeypatch.setattr(redirect, "_libnftables", _missing)
     assert dns_server.lt.run(dns_server.server.add_scope(CLIENT, path, [], redirect=True)) == ("127.0.0.11", 53)
     assert addresses(ask(path, "web")) == ["10.88.0.2"]
