@@ -1,14 +1,16 @@
 """Embedded DNS: containers on user-defined networks resolve each other by name via 127.0.0.11.
 
-The daemon makes one :class:`DnsServer` in its loop, subscribes a :class:`DnsSync` to the network service,
-and for each started container with its own netns calls ``await server.add_scope(container_id, netns_path,
+The daemon makes one :class:`DnsServer` in its loop, attaches a :class:`DnsSync` to the network service
+(``DnsSync(server.records, loop).attach(network_service)``), and for each started container with its own
+netns (not ``network_mode: host``; once for containers sharing one) calls ``await server.add_scope(container_id, netns_path,
 upstreams=HostConfig.Dns or None, search=HostConfig.DnsSearch)``; ``server.remove_scope(container_id)`` when
 it stops (a scope's sockets keep the netns alive). The container gets ``render_resolv_conf(search=...,
 options=...)`` as /etc/resolv.conf and ``render_hosts(...)`` as /etc/hosts.
 
-``server.DnsServer`` (scopes, sockets, answering), ``records.Records`` (the name table), ``sync.DnsSync``
-(network-service events into the table), ``forwarder`` (upstreams), ``wire`` (the message codec),
-``resolvconf`` and ``hostsfile`` (the files containers get).
+``server.DnsServer`` (scopes and answering), ``listener`` (sockets made inside a netns), ``redirect``
+(127.0.0.11:53 DNAT-ed to the server's port, leaving port 53 to the container), ``records.Records`` (the
+name table), ``sync.DnsSync`` (network-service events into the table), ``forwarder`` (upstreams), ``wire``
+(the message codec), ``resolvconf`` and ``hostsfile`` (the files containers get).
 """
 from __future__ import annotations
 
