@@ -1,0 +1,56 @@
+"""What the engine has for a project: its containers, networks and volumes (found by ``com.docker.compose.*``
+labels, plus named/external ones looked up by name) and which service images are present."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from compose.engine.containers import ContainerInfo, list_containers
+from compose.engine.createbody import service_image
+from compose.engine.images import image_id
+from compose.engine.networks import find_network, list_networks
+from compose.engine.volumes import find_volume, list_volumes
+from compose.model import Project
+
+if TYPE_CHECKING:
+    import docker
+
+__all__ = ["Observed", "observe"]
+
+
+@dataclass
+class Observed:
+    """The engine's side of a project, as plain values (tests build it by hand)."""
+
+    containers: list[ContainerInfo] = field(default_factory=list)
+    networks: dict[str, dict[str, Any]] = field(default_factory=dict)  # engine name -> listing entry
+    volumes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    images: dict[str, str | None] = field(default_factory=dict)  # image ref -> local ID (None: absent)
+
+    def service_containers(self, service: str, oneoff: bool = False) -> list[ContainerInfo]:
+        return sorted((c for c in self.containers if c.service == service and c.oneoff == oneoff),
+                      key=lambda c: (c.number, c.name))
+
+
+def observe(client: "docker.APIClient", project: Project, *, services: list[str] | None = None,
+            images: bool = True, oneoff: bool | None = False) -> Observed:
+    """Read the engine's state for ``project`` (images only for ``services``, default all)."""
+    out = Observed(containers=list_containers(client, project.name, oneoff=oneoff))
+    out.networks = {n["Name"]: n for n in list_networks(client, project.name)}
+    for network in project.networks.values():
+        if network.name not in out.networks:
+            found = find_network(client, network.name)
+            if found is not None:
+                out.networks[network.name] = found
+    out.volumes = {v["Name"]: v for v in list_volumes(client, project.name)}
+    for volume in project.volumes.values():
+        if volume.name not in out.volumes:
+            found = find_volume(client, volume.name)
+            if found is not None:
+                out.volumes[volume.name] = found
+    if images:
+        for name in services if services is not None else list(project.services):
+            ref = service_image(project, project.services[name])
+            if ref not in out.images:
+                out.images[ref] = image_id(client, ref)
+    return out
