@@ -1,0 +1,343 @@
+"""Desired (the model) against observed (the engine): a DAG of operations, each named for the API call it makes
+and carrying its ``cause``. The executor runs the plan as given and decides nothing.
+
+``plan_up`` covers ``up``/``create`` (networks, volumes, images, containers to create, recreate, start, scale
+down, orphans, the waits ``depends_on`` conditions need and the restarts ``restart: true`` asks for);
+``plan_down`` covers ``down``. ``str(plan)`` is a stable listing, one step a line, in a fixed topological order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from compose.confighash import service_hash
+from compose.engine.containers import ContainerInfo
+from compose.engine.createbody import service_image
+from compose.errors import UserError
+from compose.graph import ServiceGraph
+from compose.model import Project, Service
+from compose.naming import container_name
+from compose.observe import Observed
+
+__all__ = ["Op", "Step", "Plan", "UpOptions", "DownOptions", "plan_up", "plan_down"]
+
+
+class Op(Enum):
+    CREATE_NETWORK = "create network"
+    CREATE_VOLUME = "create volume"
+    PULL_IMAGE = "pull image"
+    BUILD_IMAGE = "build image"
+    STOP_CONTAINER = "stop container"
+    REMOVE_CONTAINER = "remove container"
+    CREATE_CONTAINER = "create container"
+    START_CONTAINER = "start container"
+    WAIT_HEALTHY = "wait healthy"
+    WAIT_COMPLETED = "wait completed"
+    RESTART_CONTAINER = "restart container"
+    REMOVE_NETWORK = "remove network"
+    REMOVE_VOLUME = "remove volume"
+    REMOVE_IMAGE = "remove image"
+
+
+_RANK = {op: i for i, op in enumerate(Op)}
+
+
+@dataclass
+class Step:
+    key: str  # unique within the plan: "<OP> <target>"
+    op: Op
+    target: str  # the engine name acted on (container, network, volume, image)
+    cause: str
+    after: set[str] = field(default_factory=set)  # keys of steps that must succeed first
+    optional: set[str] = field(default_factory=set)  # of ``after``: a failure there only warns (required: false)
+    service: str | None = None
+    number: int | None = None
+    container_id: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)  # timeout, volumes, force, key...
+
+
+@dataclass
+class Plan:
+    steps: dict[str, Step] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, op: Op, target: str, cause: str, after: set[str] | None = None, **fields: Any) -> str:
+        key = f"{op.name} {target}"
+        if key in self.steps:
+            self.steps[key].after |= after or set()
+            return key
+        self.steps[key] = Step(key, op, target, cause, set(after or ()), **fields)
+        return key
+
+    def order(self) -> list[Step]:
+        """Every step after what it waits for; among ready steps by operation, then target (stable)."""
+        waiting = {k: {a for a in s.after if a in self.steps} for k, s in self.steps.items()}
+        done: set[str] = set()
+        out: list[Step] = []
+        while waiting:
+            ready = sorted((k for k, deps in waiting.items() if deps <= done),
+                           key=lambda k: (_RANK[self.steps[k].op], self.steps[k].target))
+            if not ready:
+                raise RuntimeError(f"plan has a cycle among {sorted(waiting)}")
+            step = self.steps[ready[0]]
+            out.append(step)
+            done.add(step.key)
+            del waiting[step.key]
+        return out
+
+    def __str__(self) -> str:
+        lines = []
+        for step in self.order():
+            line = f"{step.key}: {step.cause}"
+            after = sorted(a for a in step.after if a in self.steps)
+            if after:
+                line += " <- " + ", ".join(a + ("?" if a in step.optional else "") for a in after)
+            lines.append(line)
+        return "\n".join(lines) + ("\n" if lines else "")
+
+    def __bool__(self) -> bool:
+        return bool(self.steps)
+
+
+@dataclass
+class UpOptions:
+    services: list[str] | None = None  # the command line's SERVICE...; None means all
+    no_deps: bool = False
+    force_recreate: bool = False
+    no_recreate: bool = False
+    no_start: bool = False
+    remove_orphans: bool = False
+    scale: dict[str, int] = field(default_factory=dict)
+    pull: str | None = None  # --pull always|missing|never (None: each service's pull_policy)
+    build: bool | None = None  # --build True, --no-build False
+    timeout: int | None = None  # -t for stops of recreated containers
+    known_services: set[str] = field(default_factory=set)  # services disabled by profiles: not orphans
+
+
+@dataclass
+class DownOptions:
+    volumes: bool = False
+    rmi: str | None = None  # local | all
+    remove_orphans: bool = False
+    timeout: int | None = None
+    known_services: set[str] = field(default_factory=set)
+
+
+def _image_step(plan: Plan, project: Project, service: Service, observed: Observed, opts: UpOptions) -> str | None:
+    ref = service_image(project, service)
+    present = observed.images.get(ref) is not None
+    policy = (opts.pull or service.pull_policy or "missing").replace("if_not_present", "missing")
+    if service.build is not None and opts.build is not False:
+        if opts.build or policy == "build" or not present:
+            return plan.add(Op.BUILD_IMAGE, ref, "--build" if opts.build else ("pull_policy build" if present
+                            else "image missing"), service=service.name)
+    if policy == "always":  # daily/weekly/every_<d> act as "missing": we keep no pull timestamps
+        return plan.add(Op.PULL_IMAGE, ref, "pull_policy always", service=service.name)
+    if present:
+        return None
+    if policy == "never":
+        raise UserError.single(f"image {ref} of service {service.name} is not present and pull_policy is never",
+                               ("services", service.name, "image"))
+    if service.build is not None and opts.build is False:
+        raise UserError.single(f"image {ref} of service {service.name} is not present and --no-build was given")
+    return plan.add(Op.PULL_IMAGE, ref, "image missing", service=service.name)
+
+
+def _resources(plan: Plan, project: Project, service: Service, observed: Observed) -> set[str]:
+    """Create steps for the networks and volumes ``service`` uses; fail on a missing external one."""
+    after: set[str] = set()
+    if not service.network_mode:
+        for key in service.networks or {}:
+            net = project.networks.get(key)
+            if net is None or net.name in observed.networks:
+                continue
+            if net.external:
+                raise UserError.single(f"network {net.name} declared as external, but could not be found; "
+                                       "create it first", ("networks", key))
+            after.add(plan.add(Op.CREATE_NETWORK, net.name, "missing", args={"key": key}))
+    for mount in service.volumes or ():
+        vol = project.volumes.get(mount.source or "") if mount.type == "volume" else None
+        if vol is None or vol.name in observed.volumes:
+            continue
+        if vol.external:
+            raise UserError.single(f"volume {vol.name} declared as external, but could not be found; create it "
+                                   "first", ("volumes", mount.source or ""))
+        after.add(plan.add(Op.CREATE_VOLUME, vol.name, "missing", args={"key": mount.source}))
+    return after
+
+
+@dataclass
+class _ServicePlan:
+    creates: set[str] = field(default_factory=set)
+    starts: dict[str, str] = field(default_factory=dict)  # container name -> START step key
+    live: list[str] = field(default_factory=list)  # every container name that will run
+    untouched: list[ContainerInfo] = field(default_factory=list)  # running, up to date: no step
+    changed: bool = False
+
+
+def _remove_container(plan: Plan, c: ContainerInfo, cause: str, timeout: int | None,
+                      after: set[str] | None = None, volumes: bool = False) -> str:
+    stop = plan.add(Op.STOP_CONTAINER, c.name, cause, set(after or ()), service=c.service, number=c.number,
+                    container_id=c.id, args={"timeout": timeout}) if c.running else None
+    return plan.add(Op.REMOVE_CONTAINER, c.name, cause, {stop} if stop else set(after or ()), service=c.service,
+                    number=c.number, container_id=c.id, args={"volumes": volumes})
+
+
+def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, opts: UpOptions,
+                  needs: set[str]) -> _ServicePlan:
+    service = project.services[name]
+    wanted = opts.scale.get(name, service.replicas)
+    if service.container_name and wanted > 1:
+        raise UserError.single(f"service {name} sets container_name, so it cannot run {wanted} replicas",
+                               ("services", name, "container_name"))
+    digest = service_hash(project, name)
+    existing = observed.service_containers(name)
+    keep, extra = existing[:wanted], existing[wanted:]
+    out = _ServicePlan()
+    for c in extra:
+        _remove_container(plan, c, f"scale {name} to {wanted}", opts.timeout)
+        out.changed = True
+    numbers = {c.number for c in keep}
+    free = (n for n in range(1, 10**6) if n not in numbers)
+    slots: list[tuple[int, ContainerInfo | None]] = [(c.number, c) for c in keep]
+    slots += [(next(free), None) for _ in range(wanted - len(keep))]
+    for number, current in slots:
+        cname = current.name if current is not None else container_name(project.name, service, number)
+        after = set(needs)
+        if current is not None:
+            outdated = current.config_hash != digest
+            if not (opts.force_recreate or (outdated and not opts.no_recreate)):
+                if current.state in ("running", "restarting"):
+                    out.untouched.append(current)
+                    out.live.append(cname)
+                elif current.state == "paused":
+                    out.live.append(cname)
+                elif not opts.no_start:
+                    out.starts[cname] = plan.add(Op.START_CONTAINER, cname, current.state or "stopped",
+                                                 service=name, number=number, container_id=current.id)
+                    out.live.append(cname)
+                    out.changed = True
+                continue
+            cause = "--force-recreate" if opts.force_recreate else "config changed"
+            after.add(_remove_container(plan, current, cause, opts.timeout))
+            create_cause = cause
+        else:
+            create_cause = "missing"
+        out.changed = True
+        create = plan.add(Op.CREATE_CONTAINER, cname, create_cause, after, service=name, number=number,
+                          args={"config_hash": digest})
+        out.creates.add(create)
+        if not opts.no_start:
+            out.starts[cname] = plan.add(Op.START_CONTAINER, cname, "created", {create}, service=name,
+                                         number=number)
+            out.live.append(cname)
+    return out
+
+
+def _wait_steps(plan: Plan, dep: str, sp: _ServicePlan, condition: str, dependent: str) -> set[str]:
+    """Steps the dependent's start waits for, by condition, over every container of ``dep``."""
+    if condition == "service_started":
+        return set(sp.starts.values())
+    op = Op.WAIT_HEALTHY if condition == "service_healthy" else Op.WAIT_COMPLETED
+    out = set()
+    for cname in sp.live:
+        start = sp.starts.get(cname)
+        out.add(plan.add(op, cname, f"{dependent} depends on {dep} ({condition})", {start} if start else set(),
+                         service=dep))
+    return out
+
+
+def plan_up(project: Project, observed: Observed, opts: UpOptions | None = None) -> Plan:
+    opts = opts or UpOptions()
+    plan = Plan()
+    graph = ServiceGraph(project)
+    if opts.services:
+        graph = graph.subgraph(opts.services, with_deps=not opts.no_deps)
+    unknown_scale = sorted(set(opts.scale) - set(project.services))
+    if unknown_scale:
+        raise UserError.single(f"--scale: no such service: {', '.join(unknown_scale)}")
+    per: dict[str, _ServicePlan] = {}
+    for level in graph.levels():
+        for name in sorted(level):
+            service = project.services[name]
+            needs = _resources(plan, project, service, observed)
+            image = _image_step(plan, project, service, observed, opts)
+            if image:
+                needs.add(image)
+            for dep in graph.dependencies(name):  # containers this one names must exist before its create
+                if graph.graph.edges[name, dep].get("via") != "depends_on":
+                    needs |= per[dep].creates
+            per[name] = _plan_service(plan, project, name, observed, opts, needs)
+    for name in graph.services:
+        sp = per[name]
+        for dep in graph.dependencies(name):
+            edge = graph.graph.edges[name, dep]
+            waits = _wait_steps(plan, dep, per[dep], edge["condition"], name) if not opts.no_start else set()
+            for start in sp.starts.values():
+                plan.steps[start].after |= waits
+                if not edge["required"]:
+                    plan.steps[start].optional |= waits
+            if edge.get("restart") and per[dep].changed and not opts.no_start:
+                for c in sp.untouched:
+                    key = plan.add(Op.RESTART_CONTAINER, c.name, f"{dep} changed (depends_on restart: true)",
+                                   waits, service=name, number=c.number, container_id=c.id,
+                                   args={"timeout": opts.timeout})
+                    if not edge["required"]:
+                        plan.steps[key].optional |= waits
+    _orphans(plan, project, observed, opts.remove_orphans, opts.known_services, opts.timeout)
+    return plan
+
+
+def _orphans(plan: Plan, project: Project, observed: Observed, remove: bool, known: set[str],
+             timeout: int | None) -> None:
+    orphans = [c for c in observed.containers
+               if c.service not in project.services and c.service not in known]
+    if not orphans:
+        return
+    if remove:
+        for c in orphans:
+            _remove_container(plan, c, "orphan", timeout)
+    else:
+        names = ", ".join(sorted(c.name for c in orphans))
+        plan.warnings.append(f"Found orphan containers ({names}) for this project. If you removed or renamed "
+                             "this service in your compose file, you can run this command with the "
+                             "--remove-orphans flag to clean it up.")
+
+
+def plan_down(project: Project, observed: Observed, opts: DownOptions | None = None) -> Plan:
+    """Stop and remove the project's containers (dependents first), then its networks, volumes (``-v``) and
+    images (``--rmi``)."""
+    opts = opts or DownOptions()
+    plan = Plan()
+    graph = ServiceGraph(project)
+    removes: set[str] = set()
+    stops_of: dict[str, set[str]] = {}
+    ordered = [s for level in graph.reverse_levels() for s in sorted(level)]
+    for name in ordered:
+        after = set().union(*(stops_of.get(d, set()) for d in graph.dependents(name)))
+        mine: set[str] = set()
+        for c in [c for c in observed.containers if c.service == name]:
+            key = _remove_container(plan, c, "down", opts.timeout, after)
+            removes.add(key)
+            stop = f"{Op.STOP_CONTAINER.name} {c.name}"
+            mine.add(stop if stop in plan.steps else key)
+        stops_of[name] = mine
+    orphans_before = len(plan.steps)
+    _orphans(plan, project, observed, opts.remove_orphans, opts.known_services, opts.timeout)
+    removes |= {k for k in list(plan.steps)[orphans_before:] if k.startswith(Op.REMOVE_CONTAINER.name)}
+    for key, net in sorted(project.networks.items()):
+        if not net.external and net.name in observed.networks:
+            plan.add(Op.REMOVE_NETWORK, net.name, "down", set(removes), args={"key": key})
+    if opts.volumes:
+        for key, vol in sorted(project.volumes.items()):
+            if not vol.external and vol.name in observed.volumes:
+                plan.add(Op.REMOVE_VOLUME, vol.name, "down -v", set(removes), args={"key": key})
+    if opts.rmi:
+        for name in sorted(project.services):
+            service = project.services[name]
+            if opts.rmi == "all" or not service.image:
+                ref = service_image(project, service)
+                if observed.images.get(ref) is not None:
+                    plan.add(Op.REMOVE_IMAGE, ref, f"--rmi {opts.rmi}", set(removes))
+    return plan
