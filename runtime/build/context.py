@@ -14,6 +14,7 @@ from pathlib import Path
 from runtime.build.dockerignore import IgnoreRules, read_dockerignore
 from runtime.errors import InvalidArgument, NotFound
 from runtime.images.digest import Reader
+from runtime.rootfs import secure_join
 
 __all__ = ["BuildContext", "DEFAULT_DOCKERFILE"]
 
@@ -59,9 +60,7 @@ class BuildContext:
 
     # ---- the Dockerfile ------------------------------------------------------------------------------------
     def read_dockerfile(self) -> str:
-        path = self.root / self.dockerfile
-        if os.path.isabs(self.dockerfile):
-            path = Path(self.dockerfile)
+        path = self.path(os.path.normpath("/" + self.dockerfile).lstrip("/"))  # never outside the context
         try:
             return path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -74,7 +73,13 @@ class BuildContext:
         return not rel or not self.rules.ignored(rel)
 
     def path(self, rel: str) -> Path:
-        return self.root / rel if rel else self.root
+        """Where ``rel`` is, symlinks in its parents followed inside the context (nothing escapes it); the last
+        component is not followed (COPY copies a symlink as a symlink)."""
+        if not rel:
+            return self.root
+        parent, name = os.path.split(rel)
+        base = Path(secure_join(str(self.root), parent)) if parent else self.root
+        return base / name
 
     def match(self, source: str) -> list[str]:
         """Context-relative paths a COPY/ADD source names (wildcards expanded); ``NotFound`` when none."""

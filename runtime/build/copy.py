@@ -132,6 +132,8 @@ def copy_into(sources: Sequence[Source], dest: str, *, view: Path, layer: Path, 
         into_dir = True
     if not into_dir and len(sources) == 1 and sources[0].host.is_dir() and not sources[0].host.is_symlink():
         into_dir = True  # a directory's content goes into dest, which becomes a directory
+    if not into_dir and len(sources) == 1 and sources[0].archive and _is_archive(sources[0].host):
+        into_dir = True  # ADD unpacks an archive into dest, a directory
     rel = os.path.relpath(resolved, view)
     rel = "" if rel == "." else rel
     owner = chown

@@ -19,13 +19,14 @@ from runtime.build.cache import cache_key
 from runtime.build.context import BuildContext
 from runtime.build.copy import Source, copy_into, fetch_url, parse_chmod, resolve_chown
 from runtime.build.dockerfile import DockerfileError, Heredoc, Instruction
+from runtime.build.dockerignore import IgnoreRules
 from runtime.build.metadata import (DEFAULT_SHELL, METADATA, apply_metadata, arg_words, env_dict, expand,
                                     join_workdir)
 from runtime.build.run import RunFailed, cache_mount_dir, parse_run_mount, run_container
 from runtime.build.state import BuildState
 from runtime.build.substitution import expand_word
 from runtime.build.view import lookup, merged_view
-from runtime.errors import InvalidArgument, NotFound
+from runtime.errors import InvalidArgument, NotFound, Unsupported
 from runtime.images.config import now_rfc3339
 from runtime.images.digest import short_id
 from runtime.images.layertar import write_layer_tar
@@ -116,7 +117,8 @@ class StepRunner:
     # ---- steps ----------------------------------------------------------------------------------------------
     def execute(self, run: StageRun, ins: Instruction, done: Mapping[str, BuildState], used: set[str],
                 trigger: bool = False) -> None:
-        self.announce(ins)
+        if not trigger:  # triggers run under their FROM's step, as Docker prints them
+            self.announce(ins)
         variables = run.variables()
         state = run.state
         cmd = ins.cmd
@@ -250,6 +252,9 @@ class StepRunner:
         chown_spec = expand(ins, ins.flag("chown") or "", variables, self.escape) or None
         chmod = parse_chmod(ins.flag("chmod"))
         checksum = ins.flag("checksum")
+        if ins.flags.get("parents"):
+            raise Unsupported(f"Dockerfile:{ins.line}: {ins.cmd} --parents is not supported by this builder")
+        exclude = IgnoreRules([expand(ins, e, variables, self.escape) for e in ins.flags.get("exclude", [])])
         extra: list[str] = []
         heredocs = {h.name: h for h in ins.heredocs}
         with contextlib.ExitStack() as stack:
@@ -286,7 +291,7 @@ class StepRunner:
                 with contextlib.ExitStack() as inner:
                     view = inner.enter_context(self.view(state))
                     src_view = inner.enter_context(self.view(source_state)) if source_state is not None else None
-                    items = self._sources(plan, src_view, ins.cmd == "ADD")
+                    items = self._sources(plan, src_view, ins.cmd == "ADD", exclude)
                     chown = resolve_chown(chown_spec, view)
                     layer = inner.enter_context(self._layer_dir())
                     copy_into(items, dest, view=view, layer=layer, workdir=state.config.get("WorkingDir") or "/",
@@ -297,8 +302,10 @@ class StepRunner:
 
             return self._cached(state, text, extra, make)
 
-    def _sources(self, plan: list[tuple[str, Any]], src_view: Path | None, add: bool) -> list[Source]:
+    def _sources(self, plan: list[tuple[str, Any]], src_view: Path | None, add: bool,
+                 exclude: IgnoreRules) -> list[Source]:
         out: list[Source] = []
+        excluded = bool(exclude.patterns)
         for kind, data in plan:
             if kind == "file":
                 out.append(data)
@@ -306,6 +313,8 @@ class StepRunner:
                 rel = data
 
                 def include(sub: str, base: str = rel) -> bool:
+                    if excluded and exclude.ignored(sub):
+                        return False
                     return self.context.visible(f"{base}/{sub}" if base else sub)
 
                 host = self.context.path(rel)
@@ -317,7 +326,9 @@ class StepRunner:
                     else [str(lookup(src_view, data))]
                 if not paths or not all(os.path.lexists(p) for p in paths):
                     raise NotFound(f"COPY failed: stat {data}: file does not exist in the source stage")
-                out += [Source(Path(p), os.path.basename(p.rstrip("/")), keep_owner=True) for p in paths]
+                out += [Source(Path(p), os.path.basename(p.rstrip("/")), keep_owner=True,
+                               include=(lambda sub: not exclude.ignored(sub)) if excluded else None)
+                        for p in paths]
         if not out:
             raise InvalidArgument("no source files were specified")
         return out

@@ -312,3 +312,25 @@ def test_errors_name_the_dockerfile_line(benv, ctx):
         benv.build(ctx, "FROM nothere:1\n")
     with pytest.raises(Exception, match="invalid reference format|invalid"):
         benv.build(ctx, "FROM busybox:test\n", tags=["Bad Tag"])
+
+
+def test_add_archive_without_trailing_slash_exclude_and_symlinked_context(benv, ctx, tmp_path):
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w") as tar:
+        info = tarfile.TarInfo("inside.txt")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"in\n"))
+    (ctx / "a.tar").write_bytes(inner.getvalue())
+    (ctx / "tree").mkdir()
+    (ctx / "tree" / "keep.py").write_text("k\n")
+    (ctx / "tree" / "drop.pyc").write_text("d\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("host file\n")
+    (ctx / "escape").symlink_to(outside)
+    benv.build(ctx, "FROM busybox:test\nADD a.tar /unpacked\nCOPY --exclude=*.pyc tree /tree\n"
+                    "COPY escape /escape\n", tags=["misc:1"])
+    code, out = benv.run("misc:1", "sh", "-c", "cat /unpacked/inside.txt; ls /tree; readlink /escape")
+    assert (code, out) == (0, f"in\nkeep.py\n{outside}\n")  # a symlink is copied as a symlink, never followed
+    with pytest.raises(NotFound):  # a path through a symlink resolves inside the context
+        benv.build(ctx, "FROM busybox:test\nCOPY escape/secret /s\n")
