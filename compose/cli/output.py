@@ -50,6 +50,19 @@ def _representer_class() -> type:
     return _Representer
 
 
+def _emitter_class() -> type:
+    from ruamel.yaml.emitter import Emitter
+
+    class _Emitter(Emitter):  # type: ignore[misc]
+        """Double quotes where a string needs quoting, as ``docker compose config`` prints them."""
+
+        def choose_scalar_style(self) -> Any:
+            style = super().choose_scalar_style()
+            return '"' if style == "'" else style
+
+    return _Emitter
+
+
 def dump_yaml(document: Any) -> str:
     """Block-style YAML, two-space indents, sequences indented under their key, key order kept."""
     import io
@@ -63,6 +76,7 @@ def dump_yaml(document: Any) -> str:
     yaml.width = 1 << 16
     yaml.allow_unicode = True
     yaml.Representer = _representer_class()
+    yaml.Emitter = _emitter_class()
     buf = io.StringIO()
     yaml.dump(_plain_scalars(document), buf)
     return buf.getvalue()
