@@ -7,12 +7,14 @@ import pytest
 
 from runtime.build.builder import Builder
 from runtime.images.registry import RegistryConfig, pull, push
-from tests.registry.conftest import registry, registry_factory  # noqa: F401 - fixtures
+from tests.registry import conftest as _registry_fixtures
 
 pytestmark = pytest.mark.root
+registry_factory = _registry_fixtures.registry_factory  # a real registry server per test
+registry = _registry_fixtures.registry
 
 
-def test_push_a_built_image_then_build_from_it_pulling_the_base(benv, registry, tmp_path):  # noqa: F811
+def test_push_a_built_image_then_build_from_it_pulling_the_base(benv, registry, tmp_path):
     config = RegistryConfig(auth_file=tmp_path / "docker-config" / "config.json")
     ctx = tmp_path / "ctx"
     ctx.mkdir()
