@@ -54,7 +54,7 @@ def _rebase_files(value: Any, base: Path) -> Any:
 
 
 def rebase_service(service: Any, base: Path) -> None:
-    """Absolute build contexts, env files, bind-mount sources and ``extends.file`` of one service."""
+    """Absolute build contexts, env files, bind-mount sources, ``extends.file`` and ``develop.watch`` paths."""
     if not isinstance(service, dict):
         return
     build = service.get("build")
@@ -79,10 +79,16 @@ def rebase_service(service: Any, base: Path) -> None:
     extends = service.get("extends")
     if isinstance(extends, dict) and isinstance(extends.get("file"), str):
         extends["file"] = _abs(extends["file"], base)
+    develop = service.get("develop")
+    watches = develop.get("watch") if isinstance(develop, dict) else None
+    if isinstance(watches, list):
+        for watch in watches:
+            if isinstance(watch, dict) and isinstance(watch.get("path"), str):
+                watch["path"] = _abs(watch["path"], base)
 
 
 def rebase_paths(tree: Any, base: Path) -> None:
-    """``rebase_service`` for every service, plus ``file:`` of secrets and configs."""
+    """``rebase_service`` for every service, ``file:`` of secrets and configs, bind volumes' ``device``."""
     if not isinstance(tree, dict):
         return
     services = tree.get("services")
@@ -95,3 +101,11 @@ def rebase_paths(tree: Any, base: Path) -> None:
             for entry in entries.values():
                 if isinstance(entry, dict) and isinstance(entry.get("file"), str):
                     entry["file"] = _abs(entry["file"], base)
+    volumes = tree.get("volumes")
+    if isinstance(volumes, dict):
+        for volume in volumes.values():
+            opts = volume.get("driver_opts") if isinstance(volume, dict) else None
+            # the local driver's bind volumes name a host directory in "device"
+            if isinstance(opts, dict) and "bind" in str(opts.get("o", "")).split(",") and isinstance(
+                    opts.get("device"), str) and opts["device"].startswith("."):
+                opts["device"] = _abs(opts["device"], base)

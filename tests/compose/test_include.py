@@ -147,3 +147,23 @@ def test_locations_of_included_values_point_into_the_included_file(tmp_path):
     sources = _load(tmp_path).sources
     assert str(sources.locate(("services", "db", "image"))) == f"{tmp_path}/db/compose.yaml:3:5"
     assert str(sources.locate(("services", "web", "image"))) == f"{tmp_path}/compose.yaml:4:5"
+
+
+def test_watch_paths_and_bind_volume_devices_are_rebased(tmp_path):
+    _write(tmp_path / "sub" / "compose.yaml", """
+services:
+  s:
+    image: x
+    develop:
+      watch: [{path: ./src, action: sync, target: /app}]
+volumes:
+  data:
+    driver_opts: {type: none, o: bind, device: ./data}
+  other:
+    driver_opts: {type: nfs, o: "addr=1.2.3.4", device: ":/export"}
+""")
+    _write(tmp_path / "compose.yaml", "include: [sub/compose.yaml]\n")
+    config = _load(tmp_path).config
+    assert config["services"]["s"]["develop"]["watch"][0]["path"] == str(tmp_path / "sub" / "src")
+    assert config["volumes"]["data"]["driver_opts"]["device"] == str(tmp_path / "sub" / "data")
+    assert config["volumes"]["other"]["driver_opts"]["device"] == ":/export"
