@@ -1,0 +1,199 @@
+"""Run a ``Plan``: one ``asyncio.run`` per command, one task per step waiting on the steps it comes after,
+docker-py calls in a worker-thread pool, a semaphore capping how many run at once (``COMPOSE_PARALLEL_LIMIT``,
+default 32). Steps send events to a sink; nothing here prints.
+
+The first failure stops new steps from starting (the running ones finish) and is raised as a ``UserError``. A
+step after an optional dependency (``depends_on.required: false``) that failed goes on with a warning.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from compose.engine import containers as C
+from compose.engine.createbody import ContainerSpec, create_body, endpoint_config, ordered_networks
+from compose.engine.images import pull, remove_image
+from compose.engine.networks import create_network, remove_network
+from compose.engine.volumes import create_volume, remove_volume
+from compose.errors import Problem, UserError
+from compose.events import WORDS, Event, Sink, Status, null_sink
+from compose.model import Project
+from compose.naming import network_name
+from compose.plan import Op, Plan, Step
+
+if TYPE_CHECKING:
+    import docker
+
+__all__ = ["Context", "execute", "run_plan", "wait_healthy", "parallel_limit"]
+
+
+def parallel_limit() -> int:
+    try:
+        return max(1, int(os.environ.get("COMPOSE_PARALLEL_LIMIT", "32")))
+    except ValueError:
+        return 32
+
+
+@dataclass
+class Context:
+    client: "docker.APIClient"
+    project: Project
+    sink: Sink = null_sink
+    working_dir: str = ""
+    config_files: tuple[str, ...] = ()
+    wait_timeout: float | None = None  # for health/completion waits; None: from the healthcheck's settings
+    build: Callable[[str, str], None] | None = None  # (service, image ref) -> builds it
+    created: dict[str, str] = field(default_factory=dict)  # container name -> id, filled by CREATE steps
+
+
+def _health_deadline(ctx: Context, service: str | None) -> float:
+    if ctx.wait_timeout is not None:
+        return time.monotonic() + ctx.wait_timeout
+    hc = ctx.project.services[service].healthcheck if service in ctx.project.services else None
+    interval = (hc.interval if hc and hc.interval else 30.0)
+    timeout = (hc.timeout if hc and hc.timeout else 30.0)
+    retries = (hc.retries if hc and hc.retries else 3)
+    start = (hc.start_period if hc and hc.start_period else 0.0)
+    return time.monotonic() + start + (interval + timeout) * (retries + 1) + 30.0
+
+
+def wait_healthy(client: "docker.APIClient", name: str, deadline: float, *, healthy_required: bool = True) -> None:
+    """Poll the container's state until healthy (or running, without ``healthy_required``); raise a
+    ``UserError`` when it turns unhealthy, exits, or the deadline passes."""
+    pause = 0.05
+    while True:
+        state, health, code = C.health(client, name)
+        if state in ("exited", "dead"):
+            raise UserError.single(f"container {name} exited ({code})")
+        if health is None and healthy_required and state == "running":
+            raise UserError.single(f"container {name} has no healthcheck configured")
+        if health == "unhealthy":
+            raise UserError.single(f"container {name} is unhealthy")
+        if (health == "healthy") or (not healthy_required and health is None and state == "running"):
+            return
+        if time.monotonic() > deadline:
+            raise UserError.single(f"timed out waiting for container {name} to be healthy (state {state}, "
+                                   f"health {health})")
+        time.sleep(pause)  # inspect polling with a deadline, backing off
+        pause = min(pause * 1.5, 0.5)
+
+
+def _create(ctx: Context, step: Step) -> None:
+    project = ctx.project
+    service = project.services[step.service or ""]
+    spec = ContainerSpec(number=step.number or 1, config_hash=step.args.get("config_hash", ""),
+                         working_dir=ctx.working_dir, config_files=ctx.config_files)
+    body = create_body(project, service, spec)
+    cid = C.create(ctx.client, step.target, body, platform=service.platform)
+    ctx.created[step.target] = cid
+    if not service.network_mode:
+        for key in ordered_networks(service)[1:]:
+            endpoint = endpoint_config(service, key, number=spec.number, project=project.name)
+            C.connect(ctx.client, cid, network_name(project, key), endpoint)
+
+
+def _build(ctx: Context, step: Step) -> None:
+    if ctx.build is None:
+        raise UserError.single(f"service {step.service} needs its image {step.target} built, and this command "
+                               "cannot build (use `pycompose build` first)")
+    ctx.build(step.service or "", step.target)
+
+
+def _wait_completed(ctx: Context, step: Step) -> None:
+    code = C.wait(ctx.client, step.target)
+    if code != 0:
+        raise UserError.single(f"service {step.service} didn't complete successfully: exit {code}")
+
+
+def _run_step(ctx: Context, step: Step) -> None:
+    client, ref, args = ctx.client, step.container_id or step.target, step.args
+    project = ctx.project
+    if step.op is Op.CREATE_NETWORK:
+        create_network(client, project.name, project.networks[args["key"]])
+    elif step.op is Op.CREATE_VOLUME:
+        create_volume(client, project.name, project.volumes[args["key"]])
+    elif step.op is Op.PULL_IMAGE:
+        service = project.services.get(step.service or "")
+        pull(client, step.target, platform=service.platform if service else None)
+    elif step.op is Op.BUILD_IMAGE:
+        _build(ctx, step)
+    elif step.op is Op.CREATE_CONTAINER:
+        _create(ctx, step)
+    elif step.op is Op.START_CONTAINER:
+        C.start(client, ctx.created.get(step.target, ref))
+    elif step.op is Op.WAIT_HEALTHY:
+        wait_healthy(client, step.target, _health_deadline(ctx, step.service))
+    elif step.op is Op.WAIT_COMPLETED:
+        _wait_completed(ctx, step)
+    elif step.op is Op.RESTART_CONTAINER:
+        C.restart(client, ref, args.get("timeout"))
+    elif step.op is Op.STOP_CONTAINER:
+        C.stop(client, ref, args.get("timeout"))
+    elif step.op is Op.REMOVE_CONTAINER:
+        C.remove(client, ref, force=True, volumes=bool(args.get("volumes")))
+    elif step.op is Op.REMOVE_NETWORK:
+        remove_network(client, step.target)
+    elif step.op is Op.REMOVE_VOLUME:
+        remove_volume(client, step.target)
+    elif step.op is Op.REMOVE_IMAGE:
+        remove_image(client, step.target)
+    else:  # pragma: no cover - every Op is handled above
+        raise AssertionError(f"unhandled operation {step.op}")
+
+
+def _event(step: Step, status: Status, text: str | None = None) -> Event:
+    kind, working, done = WORDS[step.op.name]
+    return Event(kind, step.target, status, text or (working if status is Status.WORKING else done))
+
+
+async def run_plan(plan: Plan, ctx: Context, limit: int | None = None) -> None:
+    loop = asyncio.get_running_loop()
+    limit = limit or parallel_limit()
+    gate = asyncio.Semaphore(limit)
+    done = {key: loop.create_future() for key in plan.steps}  # result: True ok, False failed or skipped
+    errors: list[UserError] = []
+
+    async def one(step: Step) -> None:
+        ok = False
+        try:
+            for dep in sorted(step.after & set(done)):
+                if not await asyncio.shield(done[dep]):
+                    if dep not in step.optional:
+                        return
+                    ctx.sink(_event(step, Status.WARNING, f"{plan.steps[dep].target} failed, not required"))
+            if errors:
+                return
+            async with gate:
+                if errors:
+                    return
+                ctx.sink(_event(step, Status.WORKING))
+                try:
+                    await loop.run_in_executor(pool, _run_step, ctx, step)
+                except UserError as err:
+                    ctx.sink(_event(step, Status.ERROR, str(err)))
+                    errors.append(err)
+                    return
+                ctx.sink(_event(step, Status.DONE))
+                ok = True
+        finally:
+            if not done[step.key].done():
+                done[step.key].set_result(ok)
+
+    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="engine") as pool:
+        await asyncio.gather(*(one(s) for s in plan.order()))
+    if errors:
+        problems: list[Problem] = []
+        for err in errors:
+            problems.extend(err.problems)
+        raise UserError(problems)
+
+
+def execute(plan: Plan, ctx: Context, limit: int | None = None) -> None:
+    """Run ``plan`` to the end (one ``asyncio.run``); raise a ``UserError`` listing the failures."""
+    if plan:
+        asyncio.run(run_plan(plan, ctx, limit))
