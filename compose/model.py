@@ -152,6 +152,10 @@ class Service:
     def to_dict(self) -> dict[str, Any]:
         return dict(sorted(encode(self, _SERVICE_CODECS).items()))
 
+    def image_name(self, project: str) -> str:
+        """The image to run: ``image``, else the one ``build`` makes, named ``<project>-<service>`` as Compose does."""
+        return self.image or f"{project}-{self.name}"
+
     @property
     def replicas(self) -> int:
         """How many containers ``up`` runs: ``scale``, else ``deploy.replicas``, else 1."""

@@ -111,3 +111,9 @@ services:
     assert project.services["b"].limits == Limits(memory=2**30, memory_swap=-1, cpu_quota=200_000,
                                                   cpu_period=100_000, cpu_shares=512, pids=10)
     assert project.services["c"].limits == Limits(cpu_quota=5000, cpu_period=10000)
+
+
+def test_image_name_defaults_to_project_dash_service_for_builds():
+    project = project_from_yaml("services: {a: {image: nginx}, b: {build: .}}")
+    assert project.services["a"].image_name("demo") == "nginx"
+    assert project.services["b"].image_name("demo") == "demo-b"
