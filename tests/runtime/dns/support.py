@@ -177,6 +177,7 @@ class Stub:
     mode: str = "answer"
     big: set[str] = field(default_factory=set)
     udp_limit: int | None = None  # set: ignore the asker's EDNS size (an old server), truncate above this
+    ipv6: bool = False  # listen on ::1 instead of 127.0.0.x
     address: tuple[str, int] = ("", 0)
     udp_queries: int = 0
     tcp_queries: int = 0
@@ -186,6 +187,8 @@ class Stub:
 
     @property
     def upstream(self) -> str:
+        if self.ipv6:
+            return f"[{self.address[0]}]:{self.address[1]}"
         return f"{self.address[0]}:{self.address[1]}"
 
     def _reply(self, wire: bytes, tcp: bool) -> bytes | None:
@@ -224,14 +227,15 @@ class Stub:
         return wire_out
 
     def start(self) -> None:
-        host = f"127.0.0.{random.randint(20, 250)}"
-        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        family = socket.AF_INET6 if self.ipv6 else socket.AF_INET
+        host = "::1" if self.ipv6 else f"127.0.0.{random.randint(20, 250)}"
+        udp = socket.socket(family, socket.SOCK_DGRAM)
         udp.bind((host, 0))
-        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        tcp = socket.socket(family, socket.SOCK_STREAM)
         tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         tcp.bind((host, udp.getsockname()[1]))
         tcp.listen(16)
-        self.address = udp.getsockname()
+        self.address = udp.getsockname()[:2]
         self._stop = socket.socketpair()
         self._thread = threading.Thread(target=self._serve, args=(udp, tcp), daemon=True)
         self._thread.start()

@@ -179,3 +179,11 @@ def test_cleanup_of_old_mappings_spares_queries_in_flight(dns_server, make_netns
     assert dropped == 0
     assert source == (DNS_ADDR, 53)  # still translated back: the flow's mapping survived
     assert addresses(dns.message.from_wire(data)) == ["192.0.2.10"]
+
+
+def test_ipv6_upstream_over_udp_and_tcp(dns_server, make_netns, make_stub):
+    stub = make_stub({"example.org": ["192.0.2.10"]}, big={"big.example"}, udp_limit=512, ipv6=True)
+    path = _scope(dns_server, make_netns, [stub.upstream])
+    assert addresses(ask(path, "example.org")) == ["192.0.2.10"]
+    assert len(addresses(ask(path, "big.example", use_edns=0, payload=4096))) == 60  # UDP, then TCP
+    assert stub.udp_queries == 2 and stub.tcp_queries == 1
