@@ -44,6 +44,8 @@ def _global_options(
         "--env-file", help="Alternate environment file(s).", metavar="FILE")] = None,
     profile: Annotated[Optional[list[str]], typer.Option(
         "--profile", help="Enable a profile (repeatable).", metavar="PROFILE")] = None,
+    progress: Annotated[Optional[str], typer.Option(
+        "--progress", help="Progress output: auto, tty, plain, json or quiet.", metavar="MODE")] = None,
 ) -> None:
     ctx.obj = GlobalOptions(
         files=list(file or []),
@@ -51,6 +53,7 @@ def _global_options(
         project_directory=project_directory,
         env_files=list(env_file or []),
         profiles=list(profile or []),
+        progress=progress,
     )
 
 

@@ -17,6 +17,7 @@ class GlobalOptions:
     project_directory: str | None = None
     env_files: list[str] = field(default_factory=list)
     profiles: list[str] = field(default_factory=list)
+    progress: str | None = None  # auto|tty|plain|json|quiet (compose.display)
 
     def load_options(self, *, services: list[str] | None = None, interpolate: bool = True) -> "LoadOptions":
         from compose.loader import LoadOptions
