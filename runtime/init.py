@@ -62,12 +62,19 @@ def _join_cgroup(procs_files: list[str]) -> None:
             fh.write("0")
 
 
+def _await_cgroup(sock: socket.socket) -> None:
+    msg, fds = recv_msg(sock)
+    for fd in fds:
+        os.close(fd)
+    if not msg or not msg.get("joined"):
+        raise InitError("the container's monitor did not place it in its cgroup")
+
+
 def _unshare(spec: ContainerSpec) -> None:
+    """Every namespace but the cgroup one (that waits until the monitor has moved us into the cgroup)."""
     flags = 0
     for name in spec.namespaces:
-        if name == "net" and spec.netns_path:
-            continue
-        if name == "cgroup" and not os.path.exists("/proc/self/ns/cgroup"):
+        if (name == "net" and spec.netns_path) or name == "cgroup":
             continue
         flags |= _NS_FLAGS.get(name, 0)
     if spec.netns_path:
@@ -186,10 +193,9 @@ def _exec(path: str, args: tuple[str, ...], env: dict[str, str]) -> None:
 
 def _reaper(path: str, args: tuple[str, ...], env: dict[str, str], sock: socket.socket) -> None:
     """``init: true`` without the C reaper: PID 1 forks the command, forwards signals, reaps every zombie."""
-    child = os.fork()
-    if child == 0:
-        _run_guarded(sock, lambda: _exec(path, args, env))
-    sock.close()
+    catchable = set(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD}
+    signal.pthread_sigmask(signal.SIG_BLOCK, catchable)  # pending until the child exists: none is lost
+    child = 0
 
     def forward(signum: int, _frame: object) -> None:
         try:
@@ -197,12 +203,22 @@ def _reaper(path: str, args: tuple[str, ...], env: dict[str, str], sock: socket.
         except ProcessLookupError:
             pass
 
-    for sig in signal.Signals:
-        if sig not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
+    for sig in catchable:
+        try:
+            signal.signal(sig, forward)
+        except (OSError, ValueError):
+            pass
+    child = os.fork()
+    if child == 0:
+        for sig in catchable:  # exec resets handlers anyway; this covers the moment before it
             try:
-                signal.signal(sig, forward)
+                signal.signal(sig, signal.SIG_DFL)
             except (OSError, ValueError):
                 pass
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        _run_guarded(sock, lambda: _exec(path, args, env))
+    sock.close()
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
     while True:
         try:
             pid, status = os.wait()
@@ -234,10 +250,13 @@ def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None
     spec = spec_from_dict(cfg["spec"])
     plan = security.SecurityPlan.from_dict(cfg["security"])
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-    _join_cgroup(cfg.get("cgroup_procs", []))
     _unshare(spec)
     reaper = os.open(cfg["init_helper"], os.O_RDONLY | os.O_CLOEXEC) if spec.init and cfg.get("init_helper") else None
     root = rootfs.mount_rootfs(spec, cfg["state_dir"])
+    _await_cgroup(sock)  # the monitor moved us into the container's cgroup while we mounted (v1 moves are slow)
+    if "cgroup" in spec.namespaces and os.path.exists("/proc/self/ns/cgroup"):
+        linux.unshare(linux.CLONE_NEWCGROUP)
+    rootfs.mount_cgroups(spec, root)
     rootfs.pivot_into(root)
     if "uts" in spec.namespaces:
         linux.sethostname(spec.hostname or cfg["id"][:12])
@@ -257,6 +276,8 @@ def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None
     _confine(plan, user)
     if reaper is not None:  # the static C reaper, exec'd by fd: it is not in the container's filesystem
         _cloexec_all()
+        # blocked signals survive execve and stay pending: none sent before the reaper is ready gets lost
+        signal.pthread_sigmask(signal.SIG_BLOCK, set(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP})
         try:
             os.execve(reaper, ["pycompose-init", path, *spec.args], env)
         except OSError as err:

@@ -8,6 +8,7 @@ failed (``error``, ``exit_code``) or sent the pty master of a tty container (``c
 from __future__ import annotations
 
 import os
+import signal
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -34,11 +35,14 @@ class Spawned:
     exit_code: int = 0
 
 
-def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_pidns: int | None = None) -> Spawned:
+def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_pidns: int | None = None,
+          cgroup_procs: list[str] | None = None) -> Spawned:
     """Fork the child described by ``cfg`` with stdio ``fds``; return once it exec'd or failed.
 
     ``join_pidns``: pid of a process whose pid namespace the child is born into (exec). Call this only in a
     process made for it (the monitor): it changes the pid namespace of every later child of the caller.
+    ``cgroup_procs``: the container's ``cgroup.procs`` files; the child is moved there while it builds its rootfs
+    (it waits for the ``joined`` message before its cgroup namespace and anything of the user's).
     """
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     if new_pidns:
@@ -57,19 +61,7 @@ def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_
     child.close()
     result = Spawned(pid)
     try:
-        init.send_msg(parent, cfg, fds)
-        while True:
-            msg, got = init.recv_msg(parent)
-            if msg is None:
-                break
-            if msg.get("console") and got:
-                result.console = got[0]
-                for extra in got[1:]:
-                    os.close(extra)
-            elif "error" in msg:
-                result.error, result.exit_code = str(msg["error"]), int(msg.get("exit_code", 1))
-    except OSError as err:  # the child died before reading its config
-        result.error, result.exit_code = f"container init failed: {err}", 1
+        _converse(parent, pid, cfg, fds, cgroup_procs, result)
     finally:
         parent.close()
     if result.error:
@@ -78,3 +70,48 @@ def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_
             os.close(result.console)
             result.console = None
     return result
+
+
+def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[int],
+              cgroup_procs: list[str] | None, result: Spawned) -> None:
+    """Config out; cgroup move and ``joined`` out; console, error or EOF (= exec'd) back. A child that failed
+    early has its error message queued for us even when our sends fail: always read before concluding."""
+    try:
+        init.send_msg(parent, cfg, fds)
+    except OSError as err:  # the child died before reading its config
+        result.error, result.exit_code = f"container init failed: {err}", 1
+        return
+    join_error = ""
+    if cgroup_procs is not None:
+        try:
+            for path in cgroup_procs:
+                with open(path, "w") as fh:
+                    fh.write(str(pid))
+        except OSError as err:
+            join_error = f"cannot move the container into its cgroup: {err}"
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        else:
+            try:
+                init.send_msg(parent, {"joined": True})
+            except OSError:
+                pass  # it failed already; its message waits below
+    while True:
+        try:
+            msg, got = init.recv_msg(parent)
+        except OSError as err:
+            if not result.error:
+                result.error, result.exit_code = join_error or f"container init failed: {err}", 1
+            return
+        if msg is None:
+            break
+        if msg.get("console") and got:
+            result.console = got[0]
+            for extra in got[1:]:
+                os.close(extra)
+        elif "error" in msg:
+            result.error, result.exit_code = str(msg["error"]), int(msg.get("exit_code", 1))
+    if join_error and not result.error:
+        result.error, result.exit_code = join_error, 1

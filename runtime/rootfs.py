@@ -18,7 +18,8 @@ from runtime.linux import (MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, 
                            MS_RELATIME, MS_REMOUNT, MS_SHARED, MS_SLAVE, MS_STRICTATIME)
 from runtime.spec import ContainerSpec, Mount
 
-__all__ = ["RootfsPaths", "mount_rootfs", "pivot_into", "lock_rootfs", "secure_join", "MANAGED_FILES"]
+__all__ = ["RootfsPaths", "mount_rootfs", "mount_cgroups", "pivot_into", "lock_rootfs", "secure_join",
+           "MANAGED_FILES"]
 
 MANAGED_FILES = ("hosts", "hostname", "resolv.conf")
 _DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
@@ -211,8 +212,6 @@ def _mount_kernel_fs(spec: ContainerSpec, root: str) -> None:
         # Joined a network namespace we do not own: sysfs refuses; bind the host's read-only instead.
         linux.mount("/sys", sys_dir, None, MS_BIND | MS_REC)
         linux.mount(None, sys_dir, None, MS_BIND | MS_REMOUNT | base | ro)
-    if "cgroup" in spec.namespaces:
-        _mount_cgroups(os.path.join(sys_dir, "fs/cgroup"), base | ro)
 
 
 def _host_cgroup_mounts() -> list[tuple[str, str, str]]:
@@ -279,6 +278,13 @@ def mount_rootfs(spec: ContainerSpec, state_dir: str, console: str | None = None
     _mount_user(spec, root)
     _mount_managed(paths, root)
     return root
+
+
+def mount_cgroups(spec: ContainerSpec, root: str) -> None:
+    """The cgroup hierarchies at /sys/fs/cgroup; call once in the container's cgroup (and cgroup namespace)."""
+    if "cgroup" in spec.namespaces:
+        ro = 0 if spec.privileged else MS_RDONLY
+        _mount_cgroups(secure_join(root, "/sys/fs/cgroup"), MS_NOSUID | MS_NODEV | MS_NOEXEC | ro)
 
 
 def pivot_into(root: str) -> None:

@@ -15,15 +15,16 @@
 #include <unistd.h>
 
 int main(int argc, char **argv) {
-    sigset_t all, old;
+    sigset_t all, none;
     if (argc < 3) { fputs("usage: pycompose-init PATH ARGV0 [ARGS...]\n", stderr); return 2; }
     prctl(PR_SET_NAME, "pycompose-init", 0, 0, 0);
     sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &old);
+    sigemptyset(&none);
+    sigprocmask(SIG_BLOCK, &all, NULL); /* the engine exec'd us with all blocked already: nothing got lost */
     pid_t child = fork();
     if (child < 0) { perror("pycompose-init: fork"); return 1; }
     if (child == 0) {
-        sigprocmask(SIG_SETMASK, &old, NULL);
+        sigprocmask(SIG_SETMASK, &none, NULL); /* the command starts as under Docker: nothing blocked */
         execv(argv[1], argv + 2);
         fprintf(stderr, "exec: \"%s\": %s\n", argv[2], strerror(errno));
         _exit(errno == ENOENT ? 127 : 126);

@@ -49,6 +49,7 @@ def test_200_cycles_leave_nothing_behind(svc, rootfs, tmp_path, cgroup_parent):
     assert cgroup_dirs(cgroup_parent) == []
     assert processes_mentioning(str(tmp_path)) == []
     assert _children(os.getpid()) <= children_before  # the fork server was the only child; now closed
-    assert sorted(os.listdir(tmp_path / "root" / "containers")) == [".names", ".trash"]
+    assert sorted(os.listdir(tmp_path / "root" / "containers")) == [".names", ".trash", "monitors.log"]
+    assert (tmp_path / "root" / "containers" / "monitors.log").read_text() == ""  # no monitor complained
     assert os.listdir(tmp_path / "root" / "containers" / ".trash") == []
     assert os.listdir(tmp_path / "root" / "containers" / ".names") == []

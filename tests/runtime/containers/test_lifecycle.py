@@ -366,3 +366,15 @@ def test_parallel_lifecycles_from_many_threads(svc, rootfs):
         results = list(pool.map(one, range(24)))
     assert results == [(i % 5, f"{i}\n") for i in range(24)]
     assert svc.list() == []
+
+
+def test_init_stops_promptly_right_after_start_and_leaves_no_signal_blocked(svc, rootfs):
+    for _ in range(5):  # SIGTERM sent at once must not be lost before the reaper is ready
+        cid = svc.create(None, _spec(rootfs, "sleep", "100", init=True, stop_timeout=30))
+        svc.start(cid)
+        t0 = time.monotonic()
+        assert svc.stop(cid) == 143
+        assert time.monotonic() - t0 < 10
+        svc.remove(cid)
+    code, out, _ = run(svc, rootfs, "grep", "SigBlk", "/proc/self/status", init=True)
+    assert out.split() == ["SigBlk:", "0000000000000000"]
