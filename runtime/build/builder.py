@@ -18,7 +18,8 @@ from runtime.build.dockerfile import Dockerfile, DockerfileError, Instruction, S
 from runtime.build.metadata import arg_words, expand
 from runtime.build.state import BuildState
 from runtime.build.steps import StageRun, StepRunner
-from runtime.errors import InvalidArgument, NotFound
+from runtime.build.run import RunFailed
+from runtime.errors import EngineError, InvalidArgument, NotFound
 from runtime.images.config import config_bytes
 from runtime.images.digest import short_id
 from runtime.images.image import Image
@@ -66,17 +67,14 @@ class Builder:
         tags = [str(parse_reference(t)) for t in options.tags]  # bad names fail before any work
         text = options.dockerfile_text if options.dockerfile_text is not None else context.read_dockerfile()
         name = "Dockerfile" if options.dockerfile_text is not None else options.dockerfile
-        try:
-            dockerfile = parse(text, name)
-        except DockerfileError as err:
-            raise DockerfileError(f"dockerfile parse error: {err}") from err
+        dockerfile = parse(text, name)
         target = dockerfile.stage(options.target)
         stages = dockerfile.stages[: target.index + 1]
         meta = self._meta_args(dockerfile, options.build_args)
         total = sum(len(s.instructions) for s in stages) + (1 if options.labels else 0)
         used: set[str] = set()
         with self.store.lease() as lease:
-            steps = StepRunner(self, context, options, dockerfile.escape, lease, say, total)
+            steps = StepRunner(self, context, options, dockerfile.escape, lease, say, total, name)
             done: dict[str, BuildState] = {}
             state = BuildState.scratch()
             for stage in stages:
@@ -129,9 +127,9 @@ class Builder:
             run.state = _replace_section(run.state, section)
             for trigger in triggers:
                 ins = _parse_trigger(trigger, head.line)
-                steps.execute(run, ins, done, used, trigger=True)
+                _at_line(steps.execute, steps.filename, ins, run, ins, done, used, trigger=True)
         for ins in stage.instructions[1:]:
-            steps.execute(run, ins, done, used)
+            _at_line(steps.execute, steps.filename, ins, run, ins, done, used)
         return run.state
 
     def base_state(self, base: str, done: Mapping[str, BuildState], pull: bool, say: Emit) -> BuildState:
@@ -159,6 +157,20 @@ class Builder:
             raise
         except Exception as err:  # noqa: BLE001 - registry failures are reported with the image name
             raise NotFound(f"pull access denied or image not found: {ref}: {err}") from err
+
+
+def _at_line(step: Callable[..., None], filename: str, ins: Instruction, *args: Any, **kw: Any) -> None:
+    """Run a step; an engine error it raises names the Dockerfile line (the same error type, so the status
+    and the client's view stay right)."""
+    try:
+        step(*args, **kw)
+    except (DockerfileError, RunFailed):
+        raise
+    except EngineError as err:
+        text = str(err)
+        if text.startswith(f"{filename}:"):
+            raise
+        raise type(err)(f"{filename}:{ins.line}: {ins.cmd}: {text}") from err
 
 
 def _replace_section(state: BuildState, section: dict[str, Any]) -> BuildState:

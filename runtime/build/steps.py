@@ -62,8 +62,9 @@ class StageRun:
 
 class StepRunner:
     def __init__(self, builder: "Builder", context: BuildContext, options: "BuildOptions", escape: str,
-                 lease: Any, say: Callable[[str], None], total: int) -> None:
+                 lease: Any, say: Callable[[str], None], total: int, filename: str = "Dockerfile") -> None:
         self.builder = builder
+        self.filename = filename
         self.store = builder.store
         self.context = context
         self.options = options

@@ -310,6 +310,8 @@ def test_errors_name_the_dockerfile_line(benv, ctx):
         benv.build(ctx, "FROM busybox:test\nRUN true\nBOGUS x\n")
     with pytest.raises(NotFound, match="No such image"):
         benv.build(ctx, "FROM nothere:1\n")
+    with pytest.raises(NotFound, match=r"^Dockerfile:3: COPY: .*missing.txt"):
+        benv.build(ctx, "FROM busybox:test\nENV A=1\nCOPY missing.txt /x\n")
     with pytest.raises(Exception, match="invalid reference format|invalid"):
         benv.build(ctx, "FROM busybox:test\n", tags=["Bad Tag"])
 
