@@ -1,8 +1,10 @@
 """Child side of a container (or exec) process: runs in the forked child, finishes in ``execve``.
 
 The parent (``process.py``) sends one JSON message with the stdio fds over a SOCK_SEQPACKET socketpair. This side
-sets up namespaces, the rootfs, hostname, sysctls, rlimits, stdio, user, working dir, capabilities,
-no_new_privs and seccomp (last), then execs. The socket is close-on-exec: the parent reading EOF means the exec
+unshares its namespaces and builds the rootfs while the parent moves it into its cgroup; on the parent's
+``joined`` message it takes its cgroup namespace, mounts the cgroup hierarchies, pivots, then sets hostname,
+sysctls and masked paths, stdio, the user, working dir, rlimits, capabilities, no_new_privs and seccomp (last,
+through ``runtime.security``'s plan), and execs (with ``init: true``: the static C reaper, by fd). The socket is close-on-exec: the parent reading EOF means the exec
 happened. On failure one JSON message ``{"error": ..., "exit_code": ...}`` goes back (127: command not found, 126:
 not executable, like Docker) and the child exits. Imports only the standard library, ``spec``, ``linux``,
 ``rootfs``, ``users`` and ``security``.
