@@ -282,8 +282,8 @@ def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None
         signal.pthread_sigmask(signal.SIG_BLOCK, set(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP})
         try:
             os.execve(reaper, ["pycompose-init", path, *spec.args], env)
-        except OSError as err:
-            raise InitError(f"exec pycompose-init: {err.strerror}", EXIT_CANNOT_EXEC) from err
+        except OSError:
+            pass  # e.g. a noexec cache directory: the Python reaper below does the same work
     if spec.init:
         _reaper(path, spec.args, env, sock)
     _exec(path, spec.args, env)
