@@ -132,6 +132,7 @@ class Engine:
 
 def build_router(engine: Engine) -> Router:
     router = Router()
+    build_handlers.register(router, engine)  # first: its /build/prune replaces the stub in system
     system.register(router, engine)
     volumes.register(router, engine)
     images.register(router, engine)
@@ -140,7 +141,6 @@ def build_router(engine: Engine) -> Router:
     container_io.register(router, engine)
     exec_handlers.register(router, engine)
     networks.register(router, engine)
-    build_handlers.register(router, engine)
     archive.register(router, engine)
     return router
 
