@@ -7,6 +7,9 @@ state it starts from, the instruction after substitution and the checksums of wh
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +62,18 @@ class Builder:
         self.root = Path(root)
         self.cache = BuildCache(self.root / "cache", store)
         self.pull = pull
+
+    def prune(self, everything: bool = False) -> tuple[list[str], int]:
+        """``docker builder prune``: forget cached steps (all with ``everything``, else stale ones) and, with
+        ``everything``, the ``RUN --mount=type=cache`` directories. (ids removed, bytes freed)"""
+        removed, freed = self.cache.prune(everything)
+        mounts = self.root / "mounts"
+        if everything and mounts.is_dir():
+            for entry in sorted(mounts.iterdir()):
+                freed += _tree_size(entry)
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append("cache-mount:" + entry.name)
+        return removed, freed
 
     def build(self, context: BuildContext, options: BuildOptions, emit: Emit,
               built: Callable[[Image], None] | None = None) -> Image:
@@ -157,6 +172,15 @@ class Builder:
             raise
         except Exception as err:  # noqa: BLE001 - registry failures are reported with the image name
             raise NotFound(f"pull access denied or image not found: {ref}: {err}") from err
+
+
+def _tree_size(path: Path) -> int:
+    total = 0
+    for base, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(base, name)).st_size
+    return total
 
 
 def _at_line(step: Callable[..., None], filename: str, ins: Instruction, *args: Any, **kw: Any) -> None:

@@ -45,6 +45,21 @@ class BuildCache:
             return None
         return BuildState(cfg, blobs, record.get("base_name", ""))
 
+    def prune(self, everything: bool = False) -> tuple[list[str], int]:
+        """Forget cached steps: all of them, or those whose layers are gone. (keys removed, bytes freed)"""
+        removed: list[str] = []
+        freed = 0
+        for path in sorted(self.dir.glob("*.json")):
+            key = path.stem
+            if everything or self.get(key) is None:
+                try:
+                    freed += path.stat().st_size
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+                removed.append(key)
+        return removed, freed
+
     def put(self, key: str, state: BuildState) -> None:
         write_json_atomic(self.dir / f"{key}.json", {"config": state.image_config,
                                                      "blobs": [b.descriptor() for b in state.blobs],

@@ -1,4 +1,4 @@
-"""``POST /build``: the classic builder's endpoint. The body is the context as a tar (plain or compressed); the
+"""``POST /build`` (and ``POST /build/prune``): the classic builder's endpoint. The body is the context as a tar (plain or compressed); the
 reply streams JSON lines as Docker's classic builder does: ``{"stream": "Step 1/5 : FROM ..."}``, then
 ``{"aux": {"ID": "sha256:..."}}``, and on failure ``{"errorDetail": {...}, "error": ...}`` (the status is 200 by
 then). Query: ``dockerfile``, ``t`` (repeated), ``buildargs``, ``labels`` (JSON), ``target``, ``nocache``, ``q``,
@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from runtime.daemon.router import Router
-from runtime.daemon.server import Reply, Request, Stream
+from runtime.daemon.server import Reply, Request, Stream, json_response
 from runtime.errors import EngineError, InvalidArgument, Unsupported
 
 if TYPE_CHECKING:
@@ -85,7 +85,13 @@ def register(router: Router, engine: Engine) -> None:
 
         return _stream(work)
 
+    async def prune(req: Request) -> Reply:
+        everything = req.flag("all")
+        removed, freed = await asyncio.to_thread(builder.prune, everything)
+        return json_response({"CachesDeleted": removed, "SpaceReclaimed": freed})
+
     router.add("POST", "/build", build)
+    router.add("POST", "/build/prune", prune)
 
 
 def _stream(work: Callable[[Callable[[dict[str, Any]], None]], None]) -> Stream:

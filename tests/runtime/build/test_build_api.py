@@ -111,3 +111,15 @@ def test_docker_cli_classic_build(engine, tmp_path):
 @pytest.fixture(autouse=True)
 def _classic_builder(monkeypatch):
     monkeypatch.setenv("DOCKER_BUILDKIT", "0")
+
+
+def test_build_prune_forgets_the_cache(engine):
+    client = engine.client()
+    context = tar_of({"Dockerfile": "FROM busybox:test\nRUN --mount=type=cache,target=/c echo x > /c/f && cp /c/f /f\n"})
+    client.images.build(fileobj=io.BytesIO(context), custom_context=True, tag="pr:1")
+    result = client.api.prune_builds()  # stale entries only: every layer is still there
+    assert result["CachesDeleted"] in ([], None)
+    result = client.api.post(client.api._url("/build/prune"), params={"all": "1"}).json()  # noqa: SLF001
+    assert len(result["CachesDeleted"]) == 2 and result["SpaceReclaimed"] > 0  # one step, one cache mount
+    _, logs = client.images.build(fileobj=io.BytesIO(context), custom_context=True, tag="pr:2")
+    assert not any("Using cache" in e.get("stream", "") for e in logs)
