@@ -20,7 +20,7 @@ from compose.model import Project, Service
 from compose.naming import container_name
 from compose.observe import Observed
 
-__all__ = ["Op", "Step", "Plan", "UpOptions", "DownOptions", "plan_up", "plan_down"]
+__all__ = ["Op", "Step", "Plan", "UpOptions", "DownOptions", "plan_up", "plan_down", "plan_stop", "plan_start"]
 
 
 class Op(Enum):
@@ -318,7 +318,7 @@ def plan_down(project: Project, observed: Observed, opts: DownOptions | None = N
         after = set().union(*(stops_of.get(d, set()) for d in graph.dependents(name)))
         mine: set[str] = set()
         for c in [c for c in observed.containers if c.service == name]:
-            key = _remove_container(plan, c, "down", opts.timeout, after)
+            key = _remove_container(plan, c, "down", opts.timeout, after, volumes=opts.volumes)
             removes.add(key)
             stop = f"{Op.STOP_CONTAINER.name} {c.name}"
             mine.add(stop if stop in plan.steps else key)
@@ -340,4 +340,52 @@ def plan_down(project: Project, observed: Observed, opts: DownOptions | None = N
                 ref = service_image(project, service)
                 if observed.images.get(ref) is not None:
                     plan.add(Op.REMOVE_IMAGE, ref, f"--rmi {opts.rmi}", set(removes))
+    return plan
+
+
+def _project_graph(project: Project) -> ServiceGraph:
+    return ServiceGraph(project)
+
+
+def plan_stop(project: Project, observed: Observed, services: list[str] | None = None,
+              timeout: int | None = None, op: Op = Op.STOP_CONTAINER) -> Plan:
+    """Stop (or restart, with ``op``) the running containers of ``services`` (default all), each service after
+    the services that depend on it."""
+    plan = Plan()
+    graph = _project_graph(project)
+    chosen = set(services or project.services)
+    steps_of: dict[str, set[str]] = {}
+    for name in [s for level in graph.reverse_levels() for s in sorted(level)]:
+        after = set().union(*(steps_of.get(d, set()) for d in graph.dependents(name)))
+        steps_of[name] = set()
+        if name not in chosen:
+            continue
+        for c in observed.service_containers(name):
+            if c.running:
+                steps_of[name].add(plan.add(op, c.name, op.name.split("_")[0].lower(), after, service=name,
+                                            number=c.number, container_id=c.id, args={"timeout": timeout}))
+    return plan
+
+
+def plan_start(project: Project, observed: Observed, services: list[str] | None = None) -> Plan:
+    """Start the stopped containers of ``services`` (default all) in dependency order, waiting for the
+    ``depends_on`` conditions as ``up`` does; nothing is created."""
+    plan = Plan()
+    graph = _project_graph(project)
+    chosen = set(services or project.services)
+    per: dict[str, _ServicePlan] = {}
+    for name in [s for level in graph.levels() for s in sorted(level)]:
+        sp = per[name] = _ServicePlan()
+        for c in observed.service_containers(name):
+            if name in chosen and not c.running:
+                sp.starts[c.name] = plan.add(Op.START_CONTAINER, c.name, c.state or "stopped", service=name,
+                                             number=c.number, container_id=c.id)
+            sp.live.append(c.name)
+        for dep in graph.dependencies(name):
+            edge = graph.graph.edges[name, dep]
+            waits = _wait_steps(plan, dep, per[dep], edge["condition"], name) if sp.starts else set()
+            for start in sp.starts.values():
+                plan.steps[start].after |= waits
+                if not edge["required"]:
+                    plan.steps[start].optional |= waits
     return plan

@@ -1,0 +1,41 @@
+"""Shared body of the per-container commands (kill, pause, unpause): one API call per matching container, in
+parallel threads, each reported as an event."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from compose.cli.session import Session
+    from compose.engine.containers import ContainerInfo
+
+__all__ = ["for_each_container"]
+
+
+def for_each_container(session: "Session", containers: list["ContainerInfo"], words: tuple[str, str],
+                       call: Callable[[str], None]) -> None:
+    from compose.errors import Problem, UserError
+    from compose.events import Event, Status
+
+    working, done = words
+    problems: list[Problem] = []
+
+    def one(c: "ContainerInfo") -> None:
+        session.display(Event("Container", c.name, Status.WORKING, working))
+        try:
+            call(c.id)
+        except UserError as err:
+            session.display(Event("Container", c.name, Status.ERROR, str(err)))
+            problems.extend(err.problems)
+            return
+        session.display(Event("Container", c.name, Status.DONE, done))
+
+    try:
+        if containers:
+            with ThreadPoolExecutor(max_workers=min(32, len(containers))) as pool:
+                list(pool.map(one, containers))
+    finally:
+        session.display.close()
+    if problems:
+        raise UserError(problems)

@@ -1,0 +1,48 @@
+"""``pycompose logs``: the services' output, prefixed ``web-1  | `` (``-f`` follows, ``--tail``, ``-t``)."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+__all__ = ["register", "logs"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("logs", help="View output from containers.")(logs)
+
+
+def logs(
+    ctx: typer.Context,
+    services: Annotated[Optional[list[str]], typer.Argument(metavar="SERVICE", show_default=False)] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Follow log output.")] = False,
+    timestamps: Annotated[bool, typer.Option("--timestamps", "-t", help="Show timestamps.")] = False,
+    tail: Annotated[str, typer.Option("--tail", "-n", help="Lines to show from the end of each container's "
+                                      "logs.", metavar="N")] = "all",
+    no_log_prefix: Annotated[bool, typer.Option("--no-log-prefix", help="Don't print prefix in logs.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Produce monochrome output.")] = False,
+    index: Annotated[Optional[int], typer.Option("--index", help="Index of the container if the service has "
+                                                 "multiple replicas.")] = None,
+) -> int:
+    from compose.cli.logprinter import LogPrinter, Source
+    from compose.cli.session import open_session
+    from compose.engine.logs import log_lines
+    from compose.errors import UserError
+
+    if tail != "all" and not tail.lstrip("-").isdigit():
+        raise UserError.single(f"--tail {tail}: expected a number or 'all'")
+    tail_value: str | int = tail if tail == "all" else max(0, int(tail))
+    session = open_session(ctx, list(services or []))
+    printer = LogPrinter(prefix=not no_log_prefix, colour=False if no_color else None)
+    client = session.client
+    for c in session.containers(list(services or []), oneoff=None):
+        if index is not None and c.number != index:
+            continue
+        label = c.name.removeprefix(f"{session.name}-")
+        printer.add(Source(label, lambda cid=c.id: log_lines(client, cid, follow=follow, tail=tail_value,
+                                                            timestamps=timestamps), c.id))
+    try:
+        printer.run()
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,101 @@
+"""``pycompose ps``: the project's containers (``-a`` with stopped ones, ``-q`` IDs, ``--services``,
+``--status``, ``--format table|json``)."""
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from compose.engine.containers import ContainerInfo
+
+__all__ = ["register", "ps", "publishers", "format_ports", "table"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ps", help="List containers.")(ps)
+
+
+def publishers(c: "ContainerInfo") -> list[dict[str, Any]]:
+    return [{"URL": p.get("IP", ""), "TargetPort": p.get("PrivatePort"), "PublishedPort": p.get("PublicPort") or 0,
+             "Protocol": p.get("Type", "tcp")} for p in c.ports]
+
+
+def format_ports(c: "ContainerInfo") -> str:
+    out = []
+    for p in sorted(c.ports, key=lambda p: (p.get("PrivatePort") or 0, p.get("IP") or "")):
+        target = f"{p.get('PrivatePort')}/{p.get('Type', 'tcp')}"
+        if p.get("PublicPort"):
+            out.append(f"{p.get('IP') or '0.0.0.0'}:{p['PublicPort']}->{target}")
+        else:
+            out.append(target)
+    return ", ".join(dict.fromkeys(out))
+
+
+def _ago(created: int) -> str:
+    seconds = max(0, int(time.time()) - created)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n > 1 else ''} ago"
+    return f"{seconds} seconds ago"
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "".join("   ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n" for row in rows)
+
+
+def _record(c: "ContainerInfo", project: str) -> dict[str, Any]:
+    health = "healthy" if "(healthy)" in c.status else "unhealthy" if "(unhealthy)" in c.status else (
+        "starting" if "(health: starting)" in c.status else "")
+    exit_code = 0
+    if c.status.startswith("Exited ("):
+        try:
+            exit_code = int(c.status.split("(", 1)[1].split(")", 1)[0])
+        except ValueError:
+            pass
+    return {"ID": c.id, "Name": c.name, "Names": c.name, "Image": c.image, "Command": c.command,
+            "Project": project, "Service": c.service, "Created": c.created, "State": c.state, "Status": c.status,
+            "Health": health, "ExitCode": exit_code, "Publishers": publishers(c), "Ports": format_ports(c),
+            "Labels": ",".join(f"{k}={v}" for k, v in sorted(c.labels.items()))}
+
+
+def ps(
+    ctx: typer.Context,
+    services: Annotated[Optional[list[str]], typer.Argument(metavar="SERVICE", show_default=False)] = None,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="Show all stopped containers.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only display IDs.")] = False,
+    output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    list_services: Annotated[bool, typer.Option("--services", help="Display services.")] = False,
+    status: Annotated[Optional[list[str]], typer.Option("--status", help="Filter by status (created, running, "
+                                                        "paused, restarting, exited, dead).")] = None,
+    orphans: Annotated[bool, typer.Option("--orphans/--no-orphans", help="Include orphaned services.")] = True,
+) -> int:
+    from compose.cli.session import open_session
+    from compose.errors import UserError
+
+    if output_format not in ("table", "json"):
+        raise UserError.single(f"--format {output_format}: expected table or json")
+    session = open_session(ctx, list(services or []))
+    found = session.containers(list(services or []), all=all_ or bool(status))
+    if status:
+        found = [c for c in found if c.state in status]
+    if not orphans:
+        found = [c for c in found if c.service in session.project.services]
+    if list_services:
+        print("".join(f"{s}\n" for s in dict.fromkeys(c.service for c in found)), end="")
+    elif quiet:
+        print("".join(f"{c.id}\n" for c in found), end="")
+    elif output_format == "json":
+        print("".join(json.dumps(_record(c, session.name)) + "\n" for c in found), end="")
+    else:
+        rows = [["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]]
+        for c in found:
+            command = c.command if len(c.command) <= 22 else c.command[:21] + "…"
+            rows.append([c.name, c.image, json.dumps(command), c.service, _ago(c.created), c.status,
+                         format_ports(c)])
+        print(table(rows), end="")
+    return 0

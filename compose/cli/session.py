@@ -1,0 +1,92 @@
+"""What every engine command starts with: the loaded project, an engine client and a progress display.
+
+``open_session(ctx, services)`` loads and validates the project (warnings printed), checks the named services,
+connects to the engine and picks the display from ``--progress``. ``run_plan`` executes a plan with it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import docker
+    import typer
+
+    from compose.display import Display
+    from compose.engine.containers import ContainerInfo
+    from compose.execute import Context
+    from compose.model import Project
+    from compose.plan import Plan
+    from compose.project import LoadedProject
+
+__all__ = ["Session", "open_session", "parse_signal"]
+
+
+@dataclass
+class Session:
+    loaded: "LoadedProject"
+    client: "docker.APIClient"
+    display: "Display"
+
+    @property
+    def project(self) -> "Project":
+        return self.loaded.project
+
+    @property
+    def name(self) -> str:
+        return self.loaded.project.name
+
+    def context(self, **kw: Any) -> "Context":
+        from compose.execute import Context
+
+        return Context(self.client, self.project, self.display, working_dir=str(self.loaded.load.project_dir),
+                       config_files=tuple(self.loaded.load.files), **kw)
+
+    def run(self, plan: "Plan", **kw: Any) -> None:
+        """Print the plan's warnings, execute it, close the display (even on failure)."""
+        from compose.execute import execute
+
+        for warning in plan.warnings:
+            self.display.message(f"WARN[0000] {warning}")
+        try:
+            execute(plan, self.context(**kw))
+        finally:
+            self.display.close()
+
+    def known_services(self) -> set[str]:
+        return set(self.loaded.load.disabled_services)
+
+    def containers(self, services: list[str] | None = None, *, all: bool = True,
+                   oneoff: bool | None = False) -> list["ContainerInfo"]:
+        from compose.engine.containers import list_containers
+
+        return list_containers(self.client, self.name, all=all, services=services or None, oneoff=oneoff)
+
+    def check_services(self, services: list[str] | None) -> None:
+        from compose.errors import UserError
+
+        unknown = [s for s in services or () if s not in self.project.services]
+        if unknown:
+            known = ", ".join(sorted(self.project.services)) or "none"
+            raise UserError.single(f"no such service: {', '.join(unknown)} (services: {known})")
+
+
+def open_session(ctx: "typer.Context", services: list[str] | None = None) -> Session:
+    from compose.cli.output import print_warnings
+    from compose.display import make_display
+    from compose.engine.client import connect
+    from compose.project import load_project
+
+    opts = ctx.obj
+    loaded = load_project(opts.load_options(services=list(services or [])))
+    print_warnings(loaded.warnings)
+    session = Session(loaded, connect(), make_display(opts.progress))
+    session.check_services(services)
+    return session
+
+
+def parse_signal(value: str | None) -> str | None:
+    """``-s KILL``/``SIGKILL``/``9`` -> the form the API takes."""
+    if value is None:
+        return None
+    return value if value.isdigit() else ("SIG" + value.upper()).replace("SIGSIG", "SIG")

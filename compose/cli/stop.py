@@ -1,0 +1,29 @@
+"""``pycompose stop``: stop running containers, dependents first."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+__all__ = ["register", "stop"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("stop", help="Stop services.")(stop)
+
+
+def stop(
+    ctx: typer.Context,
+    services: Annotated[Optional[list[str]], typer.Argument(metavar="SERVICE", show_default=False)] = None,
+    timeout: Annotated[Optional[int], typer.Option("--timeout", "-t", help="Shutdown timeout in seconds.",
+                                                   metavar="SECONDS")] = None,
+) -> int:
+    from compose.cli.session import open_session
+    from compose.observe import observe
+    from compose.plan import plan_stop
+
+    wanted = list(services or [])
+    session = open_session(ctx, wanted)
+    observed = observe(session.client, session.project, images=False)
+    session.run(plan_stop(session.project, observed, wanted or None, timeout))
+    return 0

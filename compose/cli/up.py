@@ -1,0 +1,185 @@
+"""``pycompose up``: create and start the project's containers (networks, volumes and images first), then,
+unless ``-d``, stream their logs until they all exit or Ctrl-C stops them (as ``docker compose up``)."""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from compose.cli.session import Session
+
+__all__ = ["register", "up", "parse_scale", "wait_services", "attach_logs"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up", help="Create and start containers.")(up)
+
+
+def parse_scale(items: list[str] | None) -> dict[str, int]:
+    from compose.errors import UserError
+
+    out: dict[str, int] = {}
+    for item in items or ():
+        name, sep, count = item.partition("=")
+        if not sep or not count.isdigit():
+            raise UserError.single(f"--scale {item}: expected SERVICE=NUMBER")
+        out[name] = int(count)
+    return out
+
+
+def _pull_option(value: str | None) -> str | None:
+    from compose.errors import UserError
+
+    if value is not None and value not in ("always", "missing", "never", "build"):
+        raise UserError.single(f"--pull {value}: expected always, missing or never")
+    return value
+
+
+def wait_services(session: "Session", services: list[str], timeout: float | None) -> None:
+    """``--wait``: every container of ``services`` running, and healthy when it has a healthcheck."""
+    from compose.events import Event, Status
+    from compose.execute import wait_healthy
+
+    deadline = time.monotonic() + (timeout if timeout is not None else 3600.0)
+    for c in session.containers(services):
+        service = session.project.services.get(c.service)
+        hc = service.healthcheck if service else None
+        has_hc = hc is not None and not hc.disabled
+        session.display(Event("Container", c.name, Status.WORKING, "Waiting"))
+        try:
+            wait_healthy(session.client, c.name, deadline, healthy_required=has_hc)
+        except Exception:
+            session.display(Event("Container", c.name, Status.ERROR, "Error"))
+            session.display.close()
+            raise
+        session.display(Event("Container", c.name, Status.DONE, "Healthy" if has_hc else "Running"))
+    session.display.close()
+
+
+def attach_logs(session: "Session", services: list[str], since: int, *, abort_on_exit: bool = False,
+                exit_code_from: str | None = None, timeout: int | None = None) -> int:
+    """Print the containers' logs until they all exit (or one does, with ``abort_on_exit``); Ctrl-C stops them."""
+    from compose.cli.logprinter import LogPrinter, Source
+    from compose.engine import containers as C
+    from compose.engine.logs import log_lines
+
+    printer = LogPrinter()
+    client = session.client
+    by_label = {}
+    for c in session.containers(services):
+        label = c.name.removeprefix(f"{session.name}-")
+        by_label[label] = c
+        printer.add(Source(label, lambda cid=c.id: log_lines(client, cid, follow=True, since=since), c.id))
+    code = 0
+    try:
+        while printer.live:
+            ended = printer.next_event()
+            if ended is None:
+                continue
+            c = by_label[ended[0]]
+            exit_code = C.health(client, c.id)[2]
+            print(f"{ended[0]} exited with code {exit_code}", flush=True)
+            if exit_code_from and c.service == exit_code_from:
+                code = exit_code
+            if abort_on_exit:
+                print("Aborting on container exit...", flush=True)
+                _stop_all(session, services, timeout)
+                return code if exit_code_from else exit_code
+    except KeyboardInterrupt:
+        print("Gracefully stopping... (press Ctrl+C again to force)", flush=True)
+        _stop_all(session, services, timeout)
+        return 130
+    return code
+
+
+def _stop_all(session: "Session", services: list[str], timeout: int | None) -> None:
+    from compose.observe import observe
+    from compose.plan import plan_stop
+
+    observed = observe(session.client, session.project, images=False)
+    session.run(plan_stop(session.project, observed, services, timeout))
+
+
+def up(
+    ctx: typer.Context,
+    services: Annotated[Optional[list[str]], typer.Argument(metavar="SERVICE", show_default=False)] = None,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Run containers in the background.")] = False,
+    build: Annotated[bool, typer.Option("--build", help="Build images before starting containers.")] = False,
+    no_build: Annotated[bool, typer.Option("--no-build", help="Don't build an image, even if it's missing.")] = False,
+    force_recreate: Annotated[bool, typer.Option("--force-recreate", help="Recreate containers even if "
+                                                 "their configuration hasn't changed.")] = False,
+    no_recreate: Annotated[bool, typer.Option("--no-recreate", help="If containers already exist, don't "
+                                              "recreate them.")] = False,
+    no_deps: Annotated[bool, typer.Option("--no-deps", help="Don't start linked services.")] = False,
+    remove_orphans: Annotated[bool, typer.Option("--remove-orphans", help="Remove containers for services not "
+                                                 "defined in the Compose file.")] = False,
+    scale: Annotated[Optional[list[str]], typer.Option("--scale", help="Scale SERVICE to NUM instances.",
+                                                       metavar="SERVICE=NUM")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for services to be running|healthy. Implies "
+                                       "detached mode.")] = False,
+    wait_timeout: Annotated[Optional[float], typer.Option("--wait-timeout", help="Maximum seconds to wait.",
+                                                          metavar="SECONDS")] = None,
+    timeout: Annotated[Optional[int], typer.Option("--timeout", "-t", help="Shutdown timeout in seconds.",
+                                                   metavar="SECONDS")] = None,
+    abort_on_container_exit: Annotated[bool, typer.Option(
+        "--abort-on-container-exit", help="Stops all containers if any container was stopped.")] = False,
+    exit_code_from: Annotated[Optional[str], typer.Option(
+        "--exit-code-from", help="Return the exit code of the selected service container.",
+        metavar="SERVICE")] = None,
+    no_start: Annotated[bool, typer.Option("--no-start", help="Don't start the services after creating "
+                                           "them.")] = False,
+    pull: Annotated[Optional[str], typer.Option("--pull", help="Pull image before running "
+                                                "(always|missing|never).", metavar="POLICY")] = None,
+) -> int:
+    from compose.cli.session import open_session
+    from compose.errors import UserError
+    from compose.observe import observe
+    from compose.plan import UpOptions, plan_up
+
+    if build and no_build:
+        raise UserError.single("--build and --no-build are incompatible")
+    if force_recreate and no_recreate:
+        raise UserError.single("--force-recreate and --no-recreate are incompatible")
+    if detach and (abort_on_container_exit or exit_code_from):
+        raise UserError.single("--detach and --abort-on-container-exit/--exit-code-from are incompatible")
+    wanted = list(services or [])
+    session = open_session(ctx, wanted)
+    if exit_code_from:
+        session.check_services([exit_code_from])
+    opts = UpOptions(services=wanted or None, no_deps=no_deps, force_recreate=force_recreate,
+                     no_recreate=no_recreate, no_start=no_start, remove_orphans=remove_orphans,
+                     scale=parse_scale(scale), pull=_pull_option(pull),
+                     build=True if build else (False if no_build else None), timeout=timeout,
+                     known_services=session.known_services())
+    from compose.graph import ServiceGraph
+
+    graph = ServiceGraph(session.project)
+    chosen = graph.subgraph(wanted, with_deps=not no_deps).services if wanted else graph.services
+    started_at = int(time.time())
+    observed = observe(session.client, session.project, services=chosen)
+    plan = plan_up(session.project, observed, opts)
+    session.run(plan, build=_builder(session, build))
+    if no_start:
+        return 0
+    if wait:
+        wait_services(session, chosen, wait_timeout)
+        return 0
+    if detach:
+        return 0
+    return attach_logs(session, wanted or chosen, started_at,
+                       abort_on_exit=abort_on_container_exit or bool(exit_code_from),
+                       exit_code_from=exit_code_from, timeout=timeout)
+
+
+def _builder(session: "Session", _forced: bool):  # type: ignore[no-untyped-def]
+    """The build step's callable: F's ``compose.build`` when present."""
+    try:
+        import compose.build as builder  # noqa: F401
+    except ImportError:
+        return None
+    build_service = getattr(builder, "build_service", None)
+    if build_service is None:
+        return None
+    return lambda service, ref: build_service(session.client, session.project, service)
