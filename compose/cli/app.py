@@ -26,7 +26,9 @@ EXIT_USER_ERROR = 1
 EXIT_BUG = 2
 
 # One module per command, each with ``register(app)``; keep their top-level imports light (``--help`` loads all).
-COMMAND_MODULES = ("config", "version", "build")
+COMMAND_MODULES = ("config", "version", "build",
+                   "up", "down", "ps", "logs", "start", "stop", "restart", "rm", "kill", "pause", "unpause",
+                   "create")
 
 _HELP = "Define and run multi-container applications, on pycompose's own container runtime."
 
