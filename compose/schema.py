@@ -205,8 +205,11 @@ def _explain_unknown_keys(error: ValidationError, path: Path) -> Iterator[tuple[
             continue
         message = f"unknown key {str(key)!r}"
         close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        value = error.instance[key]
         if close:
             message += f", did you mean {close[0]!r}?"
+        elif not path and isinstance(value, dict) and ({"image", "build"} & set(value)):
+            message += ": it looks like a service; put it under 'services:'"
         elif extension_ok:
             message += " (extension keys must start with 'x-')"
         yield key_path, message

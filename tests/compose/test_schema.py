@@ -109,3 +109,8 @@ def test_fast_checker_refuses_keywords_it_does_not_implement():
         compile_schema({"type": "object", "minProperties": 1})
     check = compile_schema({"type": "array", "items": {"enum": [1]}, "uniqueItems": True})
     assert check([1]) and not check([True]) and not check([1, 1.0]) and check([])
+
+
+def test_a_service_written_at_the_top_level_is_recognised():
+    problems = validate({"services": {}, "web": {"image": "nginx"}}, None)
+    assert [str(p) for p in problems] == ["web: unknown key 'web': it looks like a service; put it under 'services:'"]
