@@ -123,3 +123,21 @@ def test_build_prune_forgets_the_cache(engine):
     assert len(result["CachesDeleted"]) == 2 and result["SpaceReclaimed"] > 0  # one step, one cache mount
     _, logs = client.images.build(fileobj=io.BytesIO(context), custom_context=True, tag="pr:2")
     assert not any("Using cache" in e.get("stream", "") for e in logs)
+
+
+def test_docker_cli_quiet_target_no_cache_network_and_labels(engine, tmp_path):
+    ctx = tmp_path / "flags"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:test AS one\nRUN ls /sys/class/net > /nets\n"
+                                    "FROM one AS two\nRUN exit 9\n")
+    out = engine.cli("build", "-q", "--target", "one", "--network", "none", "--label", "k=v", "-t", "flags:1",
+                     str(ctx))
+    image_id = out.stdout.strip()
+    assert image_id.startswith("sha256:") and "Step" not in out.stdout
+    image = engine.client().images.get("flags:1")
+    assert image.id == image_id and image.labels == {"k": "v"}
+    assert _run(engine.client(), "flags:1", ["cat", "/nets"]) == "lo\n"
+    again = engine.cli("build", "--no-cache", "--target", "one", "--network", "none", "--label", "k=v", str(ctx))
+    assert "Using cache" not in again.stdout
+    failed = engine.cli("build", str(ctx), check=False)
+    assert failed.returncode != 0 and "returned a non-zero code: 9" in failed.stderr + failed.stdout
