@@ -41,6 +41,17 @@ _PATTERN_MESSAGES = {
     "container_name": "expected a container name of 2 or more letters, digits, '_', '.' or '-'",
     "pull_policy": "expected always, never, missing, build, if_not_present, refresh, daily, weekly or every_<duration>",
 }
+# Keys people put on a service that live one level down.
+_MISPLACED = {"replicas": "'deploy' (deploy.replicas)", "resources": "'deploy' (deploy.resources)",
+              "restart_policy": "'deploy' (deploy.restart_policy)", "placement": "'deploy' (deploy.placement)",
+              "context": "'build' (build.context)", "dockerfile": "'build' (build.dockerfile)",
+              "args": "'build' (build.args)", "target": "'build' (build.target)",
+              "aliases": "'networks' (networks.<network>.aliases)",
+              "ipv4_address": "'networks' (networks.<network>.ipv4_address)",
+              "condition": "'depends_on' (depends_on.<service>.condition)",
+              "interval": "'healthcheck' (healthcheck.interval)", "test": "'healthcheck' (healthcheck.test)",
+              "memory": "'deploy' (deploy.resources.limits.memory), or use mem_limit",
+              "driver": "'logging' (logging.driver)", "options": "'logging' (logging.options)"}
 _NAME_MAPS = {"services": "service", "volumes": "volume", "networks": "network", "secrets": "secret",
               "configs": "config", "models": "model", "depends_on": "service", "ulimits": "ulimit"}
 
@@ -206,7 +217,10 @@ def _explain_unknown_keys(error: ValidationError, path: Path) -> Iterator[tuple[
         message = f"unknown key {str(key)!r}"
         close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
         value = error.instance[key]
-        if close:
+        misplaced = _MISPLACED.get(str(key)) if len(path) == 2 and path[0] == "services" else None
+        if misplaced:
+            message += f"; it belongs under {misplaced}"
+        elif close:
             message += f", did you mean {close[0]!r}?"
         elif not path and isinstance(value, dict) and ({"image", "build"} & set(value)):
             message += ": it looks like a service; put it under 'services:'"

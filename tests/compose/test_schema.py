@@ -114,3 +114,11 @@ def test_fast_checker_refuses_keywords_it_does_not_implement():
 def test_a_service_written_at_the_top_level_is_recognised():
     problems = validate({"services": {}, "web": {"image": "nginx"}}, None)
     assert [str(p) for p in problems] == ["web: unknown key 'web': it looks like a service; put it under 'services:'"]
+
+
+def test_keys_that_belong_one_level_down_say_where():
+    problems = validate({"services": {"web": {"image": "x", "replicas": 2, "aliases": ["a"]}}}, None)
+    assert [str(p) for p in problems] == [
+        "services.web.aliases: unknown key 'aliases'; it belongs under 'networks' (networks.<network>.aliases)",
+        "services.web.replicas: unknown key 'replicas'; it belongs under 'deploy' (deploy.replicas)",
+    ]
