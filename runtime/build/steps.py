@@ -187,10 +187,16 @@ class StepRunner:
         state = run.state
         section = state.config
         shell = list(section.get("Shell") or DEFAULT_SHELL)
+        script: Heredoc | None = None  # a heredoc with a #! line runs as a file, with its interpreter
         if ins.json:
             argv = list(ins.args)
         elif ins.heredocs and _HEREDOC_WORD.match(ins.rest.strip()):
-            argv = [*shell, ins.heredocs[0].content]
+            doc = ins.heredocs[0]
+            if doc.content.startswith("#!"):
+                script = doc
+                argv = [*doc.content[2:].splitlines()[0].split(), f"/dev/pipes/{doc.name}"]
+            else:
+                argv = [*shell, doc.content]
         elif ins.heredocs:
             argv = [*shell, ins.rest + "\n" + "".join(h.content + h.name + "\n" for h in ins.heredocs)]
         else:
@@ -200,11 +206,19 @@ class StepRunner:
         arg_env = run.arg_env()
         text = "RUN " + json.dumps(argv)
         extra = [f"network={network}", *[repr(m) for m in mounts], *arg_env]
+        if script is not None:
+            extra.append("script:" + hashlib.sha256(script.content.encode()).hexdigest())
         created_by = (f"|{len(arg_env)} {' '.join(arg_env)} " if arg_env else "") + " ".join(argv)
 
         def make() -> BuildState:
             with contextlib.ExitStack() as stack:
                 spec_mounts = [self._mount(m, stack, done) for m in mounts]
+                if script is not None:
+                    holder = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=self.scratch)))
+                    (holder / script.name).write_text(script.content)
+                    os.chmod(holder / script.name, 0o755)
+                    spec_mounts.append(Mount("bind", f"/dev/pipes/{script.name}", str(holder / script.name),
+                                             read_only=True))
                 env = [*(section.get("Env") or []), *arg_env]
 
                 def started(cid: str) -> None:

@@ -86,15 +86,22 @@ EOF
 RUN cat <<'EOT' > /quoted
 $NOT_EXPANDED
 EOT
+RUN <<SCRIPT
+#!/bin/sh -e
+echo "run as a file: $0" > /script
+SCRIPT
 """
 
 
 def test_run_forms_heredoc_args_and_env(benv, ctx):
     benv.build(ctx, RUN_DOCKERFILE, tags=["runs:1"], build_args={"FLAVOUR": "spicy"})
-    code, out = benv.run("runs:1", "cat", "/shell-form", "/exec-form", "/heredoc", "/quoted")
+    code, out = benv.run("runs:1", "cat", "/shell-form", "/exec-form", "/heredoc", "/quoted", "/script")
     assert code == 0
-    assert out == "spicy env\nexec form\nline one\narg is spicy\n$NOT_EXPANDED\n"
+    assert out == "spicy env\nexec form\nline one\narg is spicy\n$NOT_EXPANDED\nrun as a file: /dev/pipes/SCRIPT\n"
     image = benv.store.resolve("runs:1")
+    for blob in image.blobs[1:]:  # the script's mount point lives on the container's /dev, not in a layer
+        with gzip.GzipFile(fileobj=io.BytesIO(benv.store.blobs.read(blob.digest))) as fh:
+            assert not [n for n in tarfile.open(fileobj=fh, mode="r|").getnames() if n.startswith("dev")]
     assert not any(e.startswith("FLAVOUR=") for e in image.config["Env"])  # ARGs are not kept in the image
     assert "|1 FLAVOUR=spicy" in json.dumps(image.history)
 
