@@ -273,12 +273,14 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions | None = None)
         sp = per[name]
         for dep in graph.dependencies(name):
             edge = graph.graph.edges[name, dep]
-            waits = _wait_steps(plan, dep, per[dep], edge["condition"], name) if not opts.no_start else set()
+            restarts = bool(edge.get("restart") and per[dep].changed and sp.untouched)
+            waits = _wait_steps(plan, dep, per[dep], edge["condition"], name) if (
+                sp.starts or restarts) and not opts.no_start else set()
             for start in sp.starts.values():
                 plan.steps[start].after |= waits
                 if not edge["required"]:
                     plan.steps[start].optional |= waits
-            if edge.get("restart") and per[dep].changed and not opts.no_start:
+            if restarts and not opts.no_start:
                 for c in sp.untouched:
                     key = plan.add(Op.RESTART_CONTAINER, c.name, f"{dep} changed (depends_on restart: true)",
                                    waits, service=name, number=c.number, container_id=c.id,

@@ -95,7 +95,7 @@ def ps(
         rows = [["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]]
         for c in found:
             command = c.command if len(c.command) <= 22 else c.command[:21] + "…"
-            rows.append([c.name, c.image, json.dumps(command), c.service, _ago(c.created), c.status,
+            rows.append([c.name, c.image, json.dumps(command, ensure_ascii=False), c.service, _ago(c.created), c.status,
                          format_ports(c)])
         print(table(rows), end="")
     return 0

@@ -160,7 +160,7 @@ def up(
     started_at = int(time.time())
     observed = observe(session.client, session.project, services=chosen)
     plan = plan_up(session.project, observed, opts)
-    session.run(plan, build=_builder(session, build))
+    session.run(plan, build=_builder(session))
     if no_start:
         return 0
     if wait:
@@ -173,13 +173,15 @@ def up(
                        exit_code_from=exit_code_from, timeout=timeout)
 
 
-def _builder(session: "Session", _forced: bool):  # type: ignore[no-untyped-def]
-    """The build step's callable: F's ``compose.build`` when present."""
-    try:
-        import compose.build as builder  # noqa: F401
-    except ImportError:
-        return None
-    build_service = getattr(builder, "build_service", None)
-    if build_service is None:
-        return None
-    return lambda service, ref: build_service(session.client, session.project, service)
+def _builder(session: "Session"):  # type: ignore[no-untyped-def]
+    """The BUILD_IMAGE step's callable: F's ``compose.build`` request, built through ``compose.engine.build``."""
+    import os
+
+    from compose.build import build_request
+    from compose.engine.build import build_image
+
+    def run(service: str, _ref: str) -> None:
+        request = build_request(session.name, session.project.services[service], dict(os.environ))
+        build_image(session.client, request, None)
+
+    return run

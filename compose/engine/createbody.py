@@ -42,7 +42,7 @@ class ContainerSpec:
 
 def service_image(project: Project, service: Service) -> str:
     """The image a service's containers run: ``image``, else the built ``<project>-<service>``."""
-    return service.image or f"{project.name}-{service.name}"
+    return service.image or f"{project.name}-{service.name}".lower()
 
 
 def ordered_networks(service: Service) -> list[str]:
