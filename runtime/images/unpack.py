@@ -27,6 +27,7 @@ from pathlib import Path
 
 from runtime.errors import InvalidArgument
 from runtime.images.digest import HashingReader, Reader
+from runtime.images.tarstream import TarStream
 
 __all__ = ["UnpackResult", "unpack_layer", "open_decompressed", "WHITEOUT_PREFIX", "OPAQUE_MARKER",
            "OPAQUE_XATTR"]
@@ -161,16 +162,16 @@ def unpack_layer(stream: Reader, dest: Path, *, label: str = "layer") -> UnpackR
     naming the entry on an unsafe or malformed entry; the caller discards ``dest`` then.
     """
     hashed = HashingReader(open_decompressed(stream))
-    unpacker = _Unpacker(dest, label)
+    reader = TarStream(hashed)
+    unpacker = _Unpacker(dest, label, reader)
     try:
-        with tarfile.open(fileobj=hashed, mode="r|", bufsize=_CHUNK) as tar:  # type: ignore[call-overload]
-            for member in tar:
-                try:
-                    unpacker.add(tar, member)
-                except OSError as err:
-                    if err.errno in _HOST_ERRNOS:
-                        raise  # the host's trouble (disk full...), not the archive's
-                    raise InvalidArgument(f"{label}: entry {member.name!r}: {err.strerror or err}") from err
+        for member in reader.members():
+            try:
+                unpacker.add(member)
+            except OSError as err:
+                if err.errno in _HOST_ERRNOS:
+                    raise  # the host's trouble (disk full...), not the archive's
+                raise InvalidArgument(f"{label}: entry {member.name!r}: {err.strerror or err}") from err
         hashed.drain()  # tar padding after the end-of-archive blocks counts towards the diff id
     except tarfile.TarError as err:
         raise InvalidArgument(f"{label}: not a valid tar archive: {err}") from err
@@ -196,7 +197,8 @@ def _split_name(name: str, label: str) -> list[str]:
 
 
 class _Unpacker:
-    def __init__(self, dest: Path, label: str) -> None:
+    def __init__(self, dest: Path, label: str, reader: TarStream) -> None:
+        self.reader = reader
         self.root = os.path.realpath(dest)
         self.label = label
         self.size = 0
@@ -204,7 +206,7 @@ class _Unpacker:
         self._dir_times: list[tuple[str, float]] = []
         self._is_root = os.geteuid() == 0
 
-    def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+    def add(self, member: tarfile.TarInfo) -> None:
         parts = _split_name(member.name, self.label)
         if not parts:
             if member.isdir():
@@ -232,10 +234,11 @@ class _Unpacker:
             self._set_attrs(path, member)
             self._dir_times.append((path, member.mtime))
             return
-        self._clear(path, keep_dir=False)
         if member.isreg():
-            self._write_file(tar, member, path)
-        elif member.issym():
+            self._write_file(member, path)
+            return
+        self._clear(path, keep_dir=False)
+        if member.issym():
             os.symlink(member.linkname, path)
         elif member.islnk():
             self._hardlink(member, path)
@@ -298,12 +301,23 @@ class _Unpacker:
             if stat.S_ISLNK(st.st_mode):
                 self._safe_dirs = {self.root}
 
-    def _write_file(self, tar: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> None:
-        source = tar.extractfile(member)
-        assert source is not None
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(source, out, _CHUNK)
+    def _write_file(self, member: tarfile.TarInfo, path: str) -> None:
+        """Create, fill and set up the file through one descriptor (no path lookups after the open)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileExistsError:  # replaced by a later entry of the same layer
+            self._clear(path, keep_dir=False)
+            fd = os.open(path, flags, 0o600)
+        try:
+            self.reader.copy_to(fd, member)
+            if self._is_root:
+                os.fchown(fd, member.uid, member.gid)
+            os.fchmod(fd, member.mode & 0o7777)
+            self._set_xattrs(fd, member)
+            os.utime(fd, (member.mtime, member.mtime))
+        finally:
+            os.close(fd)
         self.size += member.size
 
     def _hardlink(self, member: tarfile.TarInfo, path: str) -> None:
@@ -331,6 +345,9 @@ class _Unpacker:
             os.lchown(path, member.uid, member.gid)
         if not member.issym():
             os.chmod(path, member.mode & 0o7777)
+        self._set_xattrs(path, member)
+
+    def _set_xattrs(self, target: str | int, member: tarfile.TarInfo) -> None:
         for key, value in member.pax_headers.items():
             if not key.startswith(_XATTR_PAX):
                 continue
@@ -338,7 +355,10 @@ class _Unpacker:
             if name.startswith(_UNTRUSTED_XATTRS):
                 continue
             try:
-                os.setxattr(path, name, value.encode("utf-8", "surrogateescape"), follow_symlinks=False)
+                if isinstance(target, int):
+                    os.setxattr(target, name, value.encode("utf-8", "surrogateescape"))
+                else:
+                    os.setxattr(target, name, value.encode("utf-8", "surrogateescape"), follow_symlinks=False)
             except OSError as err:
                 if err.errno not in (errno.ENOTSUP, errno.EPERM):
                     raise

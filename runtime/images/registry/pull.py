@@ -17,10 +17,11 @@ import requests
 import urllib3
 
 from runtime.errors import InvalidArgument, NotFound, Unsupported
-from runtime.images.blobs import DigestMismatch
+from runtime.images.blobs import BlobWriter, DigestMismatch
 from runtime.images.config import host_platform
-from runtime.images.digest import HashingReader, chain_ids, check_digest, sha256_digest, short_id
+from runtime.images.digest import chain_ids, check_digest, sha256_digest, short_id
 from runtime.images.image import Image, LayerBlob
+from runtime.images.pipe import ChunkPipe, run_two_stages
 from runtime.images.reference import Reference, parse_reference
 from runtime.images.registry.auth import Credentials, load_credentials
 from runtime.images.registry.config import Endpoint, RegistryConfig
@@ -43,6 +44,7 @@ _SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+prettyjws",
 _LAYER_TYPES = ("application/vnd.docker.image.rootfs.diff.tar.gzip", "application/vnd.oci.image.layer.v1.tar",
                 "application/vnd.oci.image.layer.v1.tar+gzip", "application/vnd.oci.image.layer.v1.tar+zstd",
                 "application/vnd.docker.image.rootfs.diff.tar")
+_CHUNK = 1 << 20  # bytes read from the network at a time
 
 
 def parse_platform(text: str | None) -> dict[str, str]:
@@ -268,34 +270,44 @@ class _Puller:
 
     def _download(self, desc: dict[str, Any], digest: str, diff_id: str, parent: str | None, label: str,
                   have_layer: bool) -> tuple[int, int]:
-        """One attempt: stream the blob into the blob store and (unless present) unpack it on the way."""
+        """One attempt, one pass over the blob: this thread receives it, hashes it and writes it to the blob store
+        while a second one decompresses, hashes (the diff id) and unpacks the same chunks (``run_two_stages``).
+        Both digests are checked before the blob or the layer is published."""
         resp = self.session.request("GET", f"/v2/{self.ref.path}/blobs/{digest}", scopes=[self.scope], stream=True)
         total = int(desc.get("size", 0)) or int(resp.headers.get("Content-Length") or 0)
         done = 0
+        net = _NetReader(resp, label)
 
-        def _tick(n: int) -> None:
+        def _receive(writer: BlobWriter, sink: ChunkPipe | None) -> None:
             nonlocal done
-            done += n
-            self.report.bytes(digest, "Downloading", done, total)
+            while chunk := net.read(_CHUNK):
+                writer.write(chunk)  # sha256 of the blob, on its way to the disk
+                if sink is not None:
+                    sink.write(chunk)
+                done += len(chunk)
+                self.report.bytes(digest, "Downloading", done, total)
 
         try:
             with self.store.blobs.writer(digest, label) as writer:
-                hashing = HashingReader(_NetReader(resp, label), sink=writer, on_read=_tick)
                 if have_layer:
-                    hashing.drain()
-                    writer.commit()
-                else:
-                    try:
-                        self.store.layers.create(parent, hashing, expected_diff_id=diff_id, label=label,
-                                                 verify=lambda: self._verify(writer, digest))
-                    except InvalidArgument as err:
-                        if isinstance(err, (DigestMismatch, BadContent)):
-                            raise
-                        hashing.drain()  # a corrupt blob often fails to decompress first: name the real cause
-                        if hashing.digest != digest:
-                            raise BadContent(f"{label}: digest mismatch: expected {digest}, got {hashing.digest}; "
-                                             "the download is corrupt and was discarded") from err
+                    _receive(writer, None)
+                    self._verify(writer, digest)
+                    return done, total
+                try:
+                    run_two_stages(
+                        lambda pipe: _receive(writer, pipe),
+                        lambda pipe: self.store.layers.create(parent, pipe, expected_diff_id=diff_id, label=label,
+                                                              verify=lambda: self._verify(writer, digest)),
+                        name=f"pull-{short_id(digest)}")
+                except InvalidArgument as err:
+                    if isinstance(err, (DigestMismatch, BadContent)):
                         raise
+                    # a corrupt blob often fails to decompress first: name the real cause
+                    _receive(writer, None)
+                    if writer.digest != digest:
+                        raise BadContent(f"{label}: digest mismatch: expected {digest}, got {writer.digest}; "
+                                         "the download is corrupt and was discarded") from err
+                    raise
         finally:
             resp.close()
         return done, total
