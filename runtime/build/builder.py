@@ -23,7 +23,7 @@ from runtime.build.state import BuildState
 from runtime.build.steps import StageRun, StepRunner
 from runtime.build.run import RunFailed
 from runtime.errors import EngineError, InvalidArgument, NotFound
-from runtime.images.config import config_bytes
+from runtime.images.config import config_bytes, host_platform
 from runtime.images.digest import short_id
 from runtime.images.image import Image
 from runtime.images.reference import parse_reference
@@ -100,7 +100,8 @@ class Builder:
             if options.labels:
                 state = steps.labels(state, options.labels)
             image = self.store.add_image(config_bytes(state.image_config), state.blobs, references=tags)
-        unused = sorted(set(options.build_args) - used - set(meta) - _PREDEFINED_ARGS)
+        declared = {n for ins in dockerfile.meta_args for n, _ in arg_words(ins, {}, dockerfile.escape)}
+        unused = sorted(set(options.build_args) - used - declared - _PREDEFINED_ARGS)
         if unused:
             say(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n")
         if built is not None:
@@ -113,7 +114,7 @@ class Builder:
     # ---- stages ---------------------------------------------------------------------------------------------
     @staticmethod
     def _meta_args(dockerfile: Dockerfile, build_args: Mapping[str, str | None]) -> dict[str, str]:
-        values: dict[str, str] = {}
+        values: dict[str, str] = _platform_args()
         for ins in dockerfile.meta_args:
             for name, default in arg_words(ins, values, dockerfile.escape):
                 given = build_args.get(name)
@@ -172,6 +173,18 @@ class Builder:
             raise
         except Exception as err:  # noqa: BLE001 - registry failures are reported with the image name
             raise NotFound(f"pull access denied or image not found: {ref}: {err}") from err
+
+
+def _platform_args() -> dict[str, str]:
+    """BuildKit's automatic platform args (TARGETARCH...), which many Dockerfiles declare with ``ARG``: we build
+    for the host only, so build and target platform are the host's."""
+    plat = host_platform()
+    text = f"{plat['os']}/{plat['architecture']}" + (f"/{plat['variant']}" if plat.get("variant") else "")
+    out = {}
+    for prefix in ("TARGET", "BUILD"):
+        out.update({f"{prefix}PLATFORM": text, f"{prefix}OS": plat["os"], f"{prefix}ARCH": plat["architecture"],
+                    f"{prefix}VARIANT": plat.get("variant", "")})
+    return out
 
 
 def _tree_size(path: Path) -> int:

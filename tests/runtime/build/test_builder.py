@@ -343,3 +343,13 @@ def test_add_archive_without_trailing_slash_exclude_and_symlinked_context(benv, 
     assert (code, out) == (0, f"in\nkeep.py\n{outside}\n")  # a symlink is copied as a symlink, never followed
     with pytest.raises(NotFound):  # a path through a symlink resolves inside the context
         benv.build(ctx, "FROM busybox:test\nCOPY escape/secret /s\n")
+
+
+def test_platform_args_as_buildkit_names_them(benv, ctx):
+    from runtime.images.config import host_platform
+
+    benv.build(ctx, "FROM --platform=$BUILDPLATFORM busybox:test\nARG TARGETARCH\nARG TARGETOS\n"
+                    "RUN echo $TARGETOS/$TARGETARCH > /arch\n", tags=["plat:1"])
+    code, out = benv.run("plat:1", "cat", "/arch")
+    assert (code, out) == (0, f"linux/{host_platform()['architecture']}\n")
+    assert "were not consumed" not in benv.output
