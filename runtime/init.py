@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import termios
 from typing import Any
 
@@ -88,9 +89,12 @@ def _unshare(spec: ContainerSpec) -> None:
     linux.unshare(flags)
 
 
-def _open_console(sock: socket.socket, bind_console: bool) -> int:
-    """A pty from the container's own devpts; the master goes to the parent, the slave becomes the console."""
+def _open_console(sock: socket.socket, bind_console: bool, size: list[int] | None) -> int:
+    """A pty from the container's own devpts, sized before the program can ask; the master goes to the parent,
+    the slave becomes the console."""
     master, slave = os.openpty()
+    if size:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", int(size[0]), int(size[1]), 0, 0))
     if bind_console:
         name = os.ttyname(slave)
         if not os.path.exists("/dev/console"):
@@ -266,7 +270,7 @@ def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None
             linux.setdomainname(spec.domainname)
     security.apply_sysctls_and_paths(plan)
     rootfs.lock_rootfs(spec)
-    slave = _open_console(sock, True) if spec.tty else None
+    slave = _open_console(sock, True, cfg.get("console_size")) if spec.tty else None
     _stdio(fds, slave)
     try:
         user = resolve_user(spec.user)
@@ -301,7 +305,7 @@ def _exec_in(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None:
         linux.setns(fd, 0)
         os.close(fd)
     os.chdir("/")
-    slave = _open_console(sock, False) if proc.tty else None
+    slave = _open_console(sock, False, cfg.get("console_size")) if proc.tty else None
     _stdio(fds, slave)
     try:
         user = resolve_user(proc.user or spec.user)

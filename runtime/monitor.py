@@ -123,7 +123,8 @@ class _Monitor:
             self.log = JsonLog(req["log_path"], int(log.get("max_size") or 0), int(log.get("max_file") or 1))
         if req.get("socket"):
             self._listen(req["socket"])
-        keys = ("mode", "spec", "security", "state_dir", "id", "cgroup_procs", "pid", "exec", "init_helper")
+        keys = ("mode", "spec", "security", "state_dir", "id", "cgroup_procs", "pid", "exec", "init_helper",
+                "console_size")
         cfg: dict[str, Any] = {k: req[k] for k in keys if k in req}
         self.oom_before = _oom_count(req.get("oom_files", []))
         spawned = process.spawn(cfg, child_fds, new_pidns=(not self.exec_mode and "pid" in req["spec"]["namespaces"]),

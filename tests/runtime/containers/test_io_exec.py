@@ -122,3 +122,12 @@ def test_attach_without_tty_gets_frames_per_stream(svc, rootfs):
         conn.close()
     assert (out, err) == (b"out-1\n", b"")
     assert svc.wait(cid, 10) == 0
+
+
+def test_exec_with_a_tty_of_the_asked_size(svc, rootfs):
+    cid = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
+    svc.start(cid)
+    proc = svc.exec(cid, ExecSpec(args=("sh", "-c", "stty size; tty"), tty=True), console_size=(20, 70))
+    code, out, _ = proc.communicate()
+    assert code == 0
+    assert out.replace(b"\r\n", b"\n").split(b"\n")[:2] == [b"20 70", b"/dev/pts/0"]
