@@ -98,3 +98,21 @@ def test_events_stream_for_a_container_run(engine):
     out = engine.cli("events", "--since", since, "--until", str(int(time.time()) + 1), "--filter",
                      "container=evented", "--format", "{{.Action}}").stdout.split()
     assert out[:3] == ["create", "start", "die"] and out[-1] == "destroy"
+
+
+def test_cli_housekeeping_commands(engine):
+    engine.cli("run", "-d", "--name", "keeper", "--network", "none", "busybox", "sleep", "1000")
+    stats = engine.cli("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}").stdout.split()
+    assert stats == ["keeper", "1"]
+    assert "sleep 1000" in engine.cli("top", "keeper").stdout
+    engine.cli("update", "--memory", "64m", "--memory-swap", "128m", "keeper")
+    assert json.loads(engine.cli("inspect", "keeper").stdout)[0]["HostConfig"]["Memory"] == 64 << 20
+    engine.cli("restart", "-t", "0", "keeper")
+    assert engine.cli("inspect", "-f", "{{.State.Running}}", "keeper").stdout.strip() == "true"
+    engine.cli("create", "--name", "once", "--network", "none", "busybox", "echo", "started")
+    assert engine.cli("start", "-a", "once").stdout == "started\n"
+    assert engine.cli("wait", "once").stdout.strip() == "0"
+    pruned = engine.cli("container", "prune", "-f").stdout
+    assert "Deleted Containers" in pruned and engine.cli("ps", "-aq", "--filter", "name=once").stdout == ""
+    engine.cli("system", "prune", "-f")
+    assert engine.cli("ps", "-q", "--filter", "name=keeper").stdout.strip()
