@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from compose.errors import UserError
+from compose.errors import Problem, UserError
 from compose.model import Project, Service
 
-__all__ = ["BuildRequest", "BuildOverrides", "image_name", "build_request", "build_requests"]
+__all__ = ["BuildRequest", "BuildOverrides", "image_name", "build_request", "build_requests", "ignored_warnings"]
 
 _NETWORKS = {"default": "default", "bridge": "default", "host": "host", "none": "none"}
+_HANDLED = frozenset({"no_cache", "pull", "network", "shm_size"})
 _REMOTE_PREFIXES = ("http://", "https://", "git://", "git@", "github.com/", "ssh://")
 
 
@@ -43,6 +44,7 @@ class BuildRequest:
     pull: bool = False
     network_mode: str | None = None
     shm_size: int | None = None
+    ignored: tuple[str, ...] = ()  # build keys the engine's builder does not do (ssh, secrets, cache_from...)
 
     def api_params(self) -> dict[str, Any]:
         """Keyword arguments for docker-py's ``APIClient.build`` (the context is sent separately)."""
@@ -102,6 +104,7 @@ def build_request(project: str, service: Service, environ: Mapping[str, str],
         pull=bool(extras.get("pull")) or overrides.pull,
         network_mode=_NETWORKS[network] if network else None,
         shm_size=int(shm) if shm is not None else None,
+        ignored=tuple(sorted(k for k in extras if k not in _HANDLED and not k.startswith("x-"))),
     )
 
 
@@ -117,3 +120,10 @@ def build_requests(project: Project, services: list[str] | None, environ: Mappin
         if service.build is not None:
             out.append(build_request(project.name, service, environ, overrides))
     return out
+
+
+def ignored_warnings(requests: list[BuildRequest]) -> list[Problem]:
+    """One warning per build key a request carries that the builder does not do, naming it."""
+    return [Problem(f"build.{key} is not supported by the pycompose builder; ignored",
+                    ("services", r.service, "build", key))
+            for r in requests for key in r.ignored]

@@ -43,8 +43,9 @@ def build(
 ) -> int:
     import os
 
-    from compose.build import BuildOverrides, build_requests
+    from compose.build import BuildOverrides, build_requests, ignored_warnings
     from compose.cli.context import load_for_command
+    from compose.cli.output import print_warnings
     from compose.engine.build import build_image
     from compose.engine.client import connect
     from compose.errors import Problem, UserError
@@ -57,6 +58,7 @@ def build(
     except UserError as err:  # point at the file and line of the key at fault
         raise UserError([Problem(p.message, p.path, p.location or loaded.load.sources.locate(p.path))
                          for p in err.problems]) from None
+    print_warnings(Problem(w.message, w.path, loaded.load.sources.locate(w.path)) for w in ignored_warnings(requests))
     if not requests:
         print("No services to build", file=sys.stderr)
         return 0

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from compose.build import BuildOverrides, build_request, build_requests, image_name
+from compose.build import BuildOverrides, build_request, build_requests, ignored_warnings, image_name
 from compose.errors import UserError
 from compose.loader import LoadOptions
 from compose.project import load_project
@@ -28,6 +28,8 @@ services:
       pull: true
       network: none
       shm_size: 2gb
+      ssh: ["default"]
+      cache_from: ["x:cache"]
   named:
     image: registry.local/named:2
     build:
@@ -53,6 +55,11 @@ def test_every_build_field_maps_to_the_api(project, tmp_path):
     assert req.context == str(tmp_path / "app") and req.dockerfile == "Dockerfile.dev"
     assert req.build_args == {"A": "1", "FROM_ENV": "env-value"}  # MISSING is unset: left out
     assert req.tags == ("extra/web:1",)
+    assert req.ignored == ("cache_from", "ssh")
+    warnings = ignored_warnings([req])
+    assert [w.path for w in warnings] == [("services", "web", "build", "cache_from"),
+                                          ("services", "web", "build", "ssh")]
+    assert "build.ssh is not supported" in warnings[1].message
     assert req.api_params() == {
         "tag": "shop-web", "buildargs": {"A": "1", "FROM_ENV": "env-value"}, "nocache": True, "pull": True,
         "rm": True, "forcerm": True, "decode": True, "target": "final", "labels": {"x": "y"},

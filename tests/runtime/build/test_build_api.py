@@ -115,7 +115,8 @@ def _classic_builder(monkeypatch):
 
 def test_build_prune_forgets_the_cache(engine):
     client = engine.client()
-    context = tar_of({"Dockerfile": "FROM busybox:test\nRUN --mount=type=cache,target=/c echo x > /c/f && cp /c/f /f\n"})
+    context = tar_of({"Dockerfile": "FROM busybox:test\n"
+                                    "RUN --mount=type=cache,target=/c echo x > /c/f && cp /c/f /f\n"})
     client.images.build(fileobj=io.BytesIO(context), custom_context=True, tag="pr:1")
     result = client.api.prune_builds()  # stale entries only: every layer is still there
     assert result["CachesDeleted"] in ([], None)
