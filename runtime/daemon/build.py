@@ -1,8 +1,8 @@
 """``POST /build`` (and ``POST /build/prune``): the classic builder's endpoint. The body is the context as a tar
-(plain or compressed); the reply streams JSON lines as Docker's classic builder does: ``{"stream": "Step 1/5 : FROM ..."}``, then
-``{"aux": {"ID": "sha256:..."}}``, and on failure ``{"errorDetail": {...}, "error": ...}`` (the status is 200 by
-then). Query: ``dockerfile``, ``t`` (repeated), ``buildargs``, ``labels`` (JSON), ``target``, ``nocache``, ``q``,
-``pull``, ``networkmode``, ``shmsize``."""
+(plain or compressed); the reply streams JSON lines as Docker's classic builder does:
+``{"stream": "Step 1/5 : FROM ..."}``, then ``{"aux": {"ID": "sha256:..."}}``, and on failure
+``{"errorDetail": {...}, "error": ...}`` (the status is 200 by then). Query: ``dockerfile``, ``t`` (repeated),
+``buildargs``, ``labels`` (JSON), ``target``, ``nocache``, ``q``, ``pull``, ``networkmode``, ``shmsize``."""
 from __future__ import annotations
 
 import asyncio
