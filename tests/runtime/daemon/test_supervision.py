@@ -150,3 +150,15 @@ def test_health_check_turns_unhealthy(engine):
             break
     events.close()
     assert client.containers.get("sick").attrs["State"]["Health"]["FailingStreak"] >= 2
+
+
+def test_oom_kill_is_reported(engine):
+    client = engine.client()
+    since = time.time()
+    box = client.containers.run("busybox", ["sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"],
+                                detach=True, mem_limit="16m", memswap_limit="16m", network_mode="none")
+    assert box.wait(timeout=60)["StatusCode"] == 137
+    box.reload()
+    assert box.attrs["State"]["OOMKilled"] is True
+    actions = [e["Action"] for e in _events(client, since, time.time() + 0.3, container=box.id)]
+    assert actions == ["create", "start", "oom", "die"]
