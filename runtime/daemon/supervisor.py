@@ -22,7 +22,8 @@ from runtime.daemon.records import now_rfc3339
 from runtime.daemon.specconv import convert
 from runtime.daemon.unixconn import connect_unix, wait_pid
 from runtime.errors import Conflict, EngineError, InvalidArgument, InvalidState, NotFound
-from runtime.health import HealthConfig, HealthMonitor, HealthState
+from runtime.daemon.health_runner import HealthRunner
+from runtime.health import HealthConfig
 from runtime.restart import RestartPolicy, RestartTracker
 from runtime.spec import Ulimit
 
@@ -48,7 +49,7 @@ class Supervisor:
         self.svc = engine.containers
         self.records = engine.records
         self._watchers: dict[str, asyncio.Task[None]] = {}
-        self._health: dict[str, asyncio.Task[None]] = {}
+        self.health = HealthRunner(engine)
         self._restarts: dict[str, asyncio.TimerHandle] = {}
         self._exit_waiters: dict[str, list[asyncio.Future[dict[str, Any]]]] = {}
         self._remove_waiters: dict[str, list[asyncio.Future[dict[str, Any]]]] = {}
@@ -427,47 +428,11 @@ class Supervisor:
 
     # --- health --------------------------------------------------------------------------------------------------
     def _start_health(self, rec: dict[str, Any], resume: bool = False) -> None:
-        """Probe the container's health check; ``resume`` keeps the recorded state (daemon restart)."""
-        cfg = HealthConfig.from_api(rec.get("Healthcheck"))
-        cid = rec["Id"]
-        if cfg is None:
-            return
-        self._stop_health(cid)
-        state = HealthState.from_api(rec.get("Health"))
-        if not resume:
-            state.status, state.failing_streak = "starting", 0
-
-        async def probe(argv: list[str], timeout: float) -> tuple[int, str]:
-            from runtime.spec import ExecSpec
-
-            proc = await asyncio.to_thread(self.svc.exec, cid, ExecSpec(args=tuple(argv)))
-            try:
-                code, out, err = await asyncio.shield(asyncio.to_thread(proc.communicate))
-            except asyncio.CancelledError:  # timed out: the probe process must not linger
-                with contextlib.suppress(OSError):
-                    os.kill(proc.pid, 9)
-                raise
-            return code, (out + err).decode("utf-8", "replace")
-
-        def on_probe(s: HealthState) -> None:
-            current = self._rec_or_none(cid)
-            if current is not None:
-                current["Health"] = s.to_api()
-                self.records.save(current)
-
-        def on_change(s: HealthState) -> None:
-            current = self._rec_or_none(cid)
-            if current is not None:
-                self.engine.publish_container(current, f"health_status: {s.status}")
-
-        started = _seconds(self.live(cid).started_at) or time.time()
-        mon = HealthMonitor(cfg, probe, on_change, started, state, on_probe)
-        self._health[cid] = asyncio.ensure_future(mon.run())
+        started = _seconds(self.live(rec["Id"]).started_at) or time.time()
+        self.health.start(rec, started, resume)
 
     def _stop_health(self, cid: str) -> None:
-        task = self._health.pop(cid, None)
-        if task is not None:
-            task.cancel()
+        self.health.stop(cid)
 
     # --- attach --------------------------------------------------------------------------------------------------
     def attach_at_start(self, cid: str, flags: dict[str, bool]) -> asyncio.Future[Any]:
@@ -520,7 +485,8 @@ class Supervisor:
     async def close(self) -> None:
         for handle in self._restarts.values():
             handle.cancel()
-        tasks = list(self._watchers.values()) + list(self._health.values())
+        tasks = list(self._watchers.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.health.close()
