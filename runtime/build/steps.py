@@ -138,8 +138,8 @@ class StepRunner:
             def make() -> BuildState:
                 new = self.metadata_state(state, section, text)
                 if cmd == "MAINTAINER":
-                    new.image_config["author"] = text.split(" ", 1)[1]
-                    new._id.clear()
+                    return BuildState({**new.image_config, "author": text.split(" ", 1)[1]}, new.blobs,
+                                      new.base_name)
                 return new
 
             run.state = self._cached(state, text, [], make)
