@@ -162,3 +162,28 @@ def test_oom_kill_is_reported(engine):
     assert box.attrs["State"]["OOMKilled"] is True
     actions = [e["Action"] for e in _events(client, since, time.time() + 0.3, container=box.id)]
     assert actions == ["create", "start", "oom", "die"]
+
+
+def test_always_policy_restarts_a_container_that_died_while_the_daemon_was_down(engine):
+    client = engine.client()
+    box = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="phoenix", network_mode="none",
+                                restart_policy={"Name": "always"})
+    box.reload()
+    first_pid = box.attrs["State"]["Pid"]
+    engine.kill(signal.SIGKILL)
+    os.kill(first_pid, signal.SIGKILL)
+    wait_for(lambda: _gone(first_pid), what="the container to die")
+    since = time.time()
+    restarted = start_daemon(engine.root.parent)
+    engine.proc = restarted.proc
+    client = restarted.client()
+    events = _events(client, since - 5, container="phoenix")
+    seen = []
+    for event in events:
+        seen.append(event["Action"])
+        if event["Action"] == "start":
+            break
+    events.close()
+    assert seen[-2:] == ["die", "start"]
+    box = client.containers.get("phoenix")
+    assert box.status == "running" and box.attrs["State"]["Pid"] != first_pid and box.attrs["RestartCount"] == 1
