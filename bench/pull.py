@@ -260,7 +260,6 @@ def http_get(host: str, digests: list[str], dest: Path, workers: int) -> float:
     elapsed = time.perf_counter() - start
     for s in sessions:
         s.close()
-    shutil.rmtree(dest)
     return elapsed
 
 
@@ -287,8 +286,10 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--scale", type=float, default=1.0, help="multiply file counts and sizes")
     ap.add_argument("--compression", choices=("gzip", "zstd"), default="gzip")
+    ap.add_argument("--root", help="directory for the registry, the GET files and the stores (default: a temp dir; "
+                                   "e.g. /dev/shm to take the file system's cost out)")
     args = ap.parse_args()
-    base = Path(tempfile.mkdtemp(prefix="pycompose-bench-pull-"))
+    base = Path(tempfile.mkdtemp(prefix="pycompose-bench-pull-", dir=args.root))
     proc, host = start_registry(base / "registry")
     try:
         t0 = time.perf_counter()
@@ -314,7 +315,8 @@ def main() -> None:
             os.sync()
             dest = base / f"store{r}"
             results[names[3]].append(_measured(lambda: pull(ImageStore(dest), ref) and None, proc.pid))
-            shutil.rmtree(dest)
+            # stores stay until the end: on ext4 without a journal, inodes freed in the last seconds make the
+            # allocator search (``recently_deleted``), so removing one run's files would slow the next run
             print(f"run {r + 1}: load {loads[-1]:.2f}  " + "  ".join(
                 f"{n.split(') ')[1]} {total / results[n][-1][0] / 1e6:.0f}" for n in names) + "  MB/s")
         med = {n: statistics.median(total / s / 1e6 for s, _, _ in results[n]) for n in names}
