@@ -35,7 +35,7 @@ from runtime.monitor import EXIT_RECORD, SOCKET_NAME
 from runtime.monitor_client import read_reply
 from runtime.paths import data_root
 from runtime.process import StartFailed
-from runtime.spec import ContainerSpec, ExecSpec, parse_signal, spec_from_dict, spec_to_dict, validate
+from runtime.spec import ContainerSpec, ExecSpec, Resources, parse_signal, spec_from_dict, spec_to_dict, validate
 from runtime.state import read_record, write_record
 
 __all__ = ["ContainerService", "ContainerState", "StartFailed", "LOG_SUFFIX", "default_hosts"]
@@ -494,6 +494,23 @@ class ContainerService:
                     os.unlink(self._names / state.name)
         with self._locks_guard:
             self._locks.pop(cid, None)
+
+    def update_resources(self, ref: str, resources: Resources) -> builtins.list[str]:
+        """``docker update``: keep ``resources`` in the container's spec (later starts use them) and apply them
+        now if it runs; returns the cgroup manager's warnings."""
+        cid = self.resolve(ref)
+        with self._lock(cid):
+            cfg = self._config(cid)
+            spec = dataclasses.replace(spec_from_dict(cfg["spec"]), resources=resources)
+            problems = validate(spec)
+            if problems:
+                raise InvalidArgument("; ".join(problems))
+            warnings: builtins.list[str] = []
+            if self.inspect(cid).running:
+                warnings = self._apply_resources(self._cgroup(cid, spec), spec)
+            cfg["spec"] = spec_to_dict(spec)
+            write_record(self.dir / cid / "config.json", cfg)
+            return warnings
 
     def rename(self, ref: str, new_name: str) -> None:
         cid = self.resolve(ref)

@@ -125,3 +125,22 @@ def test_cgroup_v2_manager_join_freeze_and_namespace(tmp_path, rootfs, cgroup_pa
             svc.remove(state.id, force=True)
         svc.close()
         remove_parent(cgroup_parent, CgroupMode.V2)
+
+
+def test_update_resources_applies_now_and_after_a_restart(svc, rootfs):
+    from runtime.spec import ContainerSpec
+    from tests.runtime.containers.helpers import read_log
+
+    show = "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"
+    cid = svc.create(None, ContainerSpec(args=("sh", "-c", show), rootfs=rootfs, resources=Resources(pids_limit=50)))
+    svc.start(cid)
+    assert svc.wait(cid, 30) == 0
+    svc.update_resources(cid, Resources(pids_limit=60))  # stopped: kept for the next start
+    svc.start(cid)
+    assert svc.wait(cid, 30) == 0
+    assert read_log(svc, cid)[0].split() == ["50", "60"]
+    assert svc.inspect(cid).spec.resources.pids_limit == 60
+    running = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs, resources=Resources(pids_limit=50)))
+    svc.start(running)
+    svc.update_resources(running, Resources(pids_limit=70))  # running: applied at once
+    assert svc.cgroup(running).stats()["pids_stats"].get("limit") == 70
