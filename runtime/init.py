@@ -273,7 +273,7 @@ def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None
     slave = _open_console(sock, True, cfg.get("console_size")) if spec.tty else None
     _stdio(fds, slave)
     try:
-        user = resolve_user(spec.user)
+        user = resolve_user(spec.user, extra_groups=spec.group_add)
     except LookupError as err:
         raise InitError(str(err)) from err
     env = _environment(spec.env, user, spec.hostname or cfg["id"][:12], spec.tty)
@@ -308,7 +308,7 @@ def _exec_in(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None:
     slave = _open_console(sock, False, cfg.get("console_size")) if proc.tty else None
     _stdio(fds, slave)
     try:
-        user = resolve_user(proc.user or spec.user)
+        user = resolve_user(proc.user or spec.user, extra_groups=spec.group_add)
     except LookupError as err:
         raise InitError(str(err)) from err
     env = _environment(spec.env + proc.env, user, spec.hostname or cfg["id"][:12], proc.tty)

@@ -99,6 +99,7 @@ class ContainerSpec:
     env: tuple[str, ...] = ()
     working_dir: str = ""
     user: str = ""
+    group_add: tuple[str, ...] = ()  # extra groups (names from the container's /etc/group, or numbers)
     hostname: str = ""
     domainname: str = ""
     tty: bool = False
@@ -281,7 +282,8 @@ def _tuple_of(cls: type, items: Any) -> tuple[Any, ...]:
 def spec_from_dict(data: Mapping[str, Any]) -> ContainerSpec:
     known = {f.name for f in dataclasses.fields(ContainerSpec)}
     kw: dict[str, Any] = {k: v for k, v in data.items() if k in known}
-    for key in ("args", "env", "rootfs", "namespaces", "cap_add", "cap_drop", "masked_paths", "readonly_paths"):
+    for key in ("args", "env", "rootfs", "namespaces", "cap_add", "cap_drop", "masked_paths", "readonly_paths",
+                "group_add"):
         if key in kw:
             kw[key] = tuple(kw[key])
     if "mounts" in kw:

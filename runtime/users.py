@@ -37,8 +37,10 @@ def _find(rows: list[list[str]], key: str, min_fields: int) -> list[str] | None:
     return None
 
 
-def resolve_user(spec: str, passwd: str = "/etc/passwd", group: str = "/etc/group") -> ResolvedUser:
-    """Resolve ``spec`` (``""``, ``name``, ``uid``, ``name:group``, ``uid:gid``...). Raises ``LookupError``."""
+def resolve_user(spec: str, passwd: str = "/etc/passwd", group: str = "/etc/group",
+                 extra_groups: tuple[str, ...] = ()) -> ResolvedUser:
+    """Resolve ``spec`` (``""``, ``name``, ``uid``, ``name:group``, ``uid:gid``...) plus ``extra_groups`` (names or
+    numbers, Docker's ``group_add``). Raises ``LookupError``."""
     user, _, grp = (spec or "0").partition(":")
     user = user or "0"
     pw = _find(_entries(passwd), user, 7)
@@ -57,6 +59,14 @@ def resolve_user(spec: str, passwd: str = "/etc/passwd", group: str = "/etc/grou
             gid = int(grp)
         else:
             raise LookupError(f"unable to find group {grp}: no matching entries in group file")
-    extra = tuple(sorted({int(r[2]) for r in groups_rows
-                          if len(r) >= 4 and r[2].isdigit() and name in r[3].split(",")} - {gid}))
+    members = {int(r[2]) for r in groups_rows if len(r) >= 4 and r[2].isdigit() and name in r[3].split(",")}
+    for wanted in extra_groups:
+        row = _find(groups_rows, wanted, 3)
+        if row is not None:
+            members.add(int(row[2]))
+        elif wanted.isdigit():
+            members.add(int(wanted))
+        else:
+            raise LookupError(f"unable to find group {wanted}: no matching entries in group file")
+    extra = tuple(sorted(members - {gid}))
     return ResolvedUser(uid=uid, gid=gid, groups=extra, home=home, name=name)

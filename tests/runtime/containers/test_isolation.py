@@ -191,3 +191,8 @@ def test_host_pid_and_network_namespaces_when_asked(svc, rootfs):
     assert code == 0 and pid > 1
     assert links > 1 or len(os.listdir("/sys/class/net")) == 1  # the host's links (others make some concurrently)
     assert procs > 10
+
+
+def test_group_add(svc, rootfs):
+    code, out, _ = run(svc, rootfs, "id", "-G", user="nobody", group_add=("root", "4242"))
+    assert (code, sorted(out.split())) == (0, sorted(["65534", "0", "4242"]))
