@@ -39,6 +39,14 @@ class BuildContext:
         """Unpack a (plain or compressed) context tarball into a new directory under ``workdir``."""
         workdir.mkdir(parents=True, exist_ok=True)
         root = Path(tempfile.mkdtemp(prefix="context-", dir=workdir))
+        head = _peek(stream)
+        if head is not None and not _is_archive(head):  # ``docker build - < Dockerfile``: the body is the file
+            try:
+                (root / DEFAULT_DOCKERFILE).write_bytes(stream.read())
+            except OSError as err:
+                shutil.rmtree(root, ignore_errors=True)
+                raise InvalidArgument(f"cannot read the build body: {err}") from err
+            return cls(root, DEFAULT_DOCKERFILE, owned=True)
         try:
             with tarfile.open(fileobj=stream, mode="r|*") as tar:  # type: ignore[call-overload]
                 for member in tar:
@@ -148,6 +156,36 @@ class BuildContext:
         value = "sha256:" + h.hexdigest()
         self._sums[rel] = value
         return value
+
+
+def _peek(stream: Reader) -> bytes | None:
+    """The first bytes of a seekable stream (rewound), else None."""
+    seek = getattr(stream, "seek", None)
+    tell = getattr(stream, "tell", None)
+    if seek is None or tell is None:
+        return None
+    try:
+        start = tell()
+        head = stream.read(512)
+        seek(start)
+    except (OSError, ValueError):
+        return None
+    return head
+
+
+def _is_archive(head: bytes) -> bool:
+    """tar (``ustar`` at 257, or an old-style header) or a compressed stream (gzip, bzip2, xz, zstd)."""
+    if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00" or head[:4] == b"\x28\xb5\x2f\xfd":
+        return True
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return True
+    if not head:
+        return True  # an empty body: let tar report it
+    try:
+        tarfile.TarInfo.frombuf(head.ljust(512, b"\0"), "utf-8", "surrogateescape")
+        return True
+    except tarfile.HeaderError:
+        return False
 
 
 def _context_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:

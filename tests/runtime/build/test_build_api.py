@@ -142,3 +142,9 @@ def test_docker_cli_quiet_target_no_cache_network_and_labels(engine, tmp_path):
     assert "Using cache" not in again.stdout
     failed = engine.cli("build", str(ctx), check=False)
     assert failed.returncode != 0 and "returned a non-zero code: 9" in failed.stderr + failed.stdout
+
+
+def test_docker_build_with_the_dockerfile_as_the_body(engine):
+    out = engine.cli("build", "-t", "stdin:1", "-", input=b"FROM busybox:test\nRUN echo piped > /p\n")
+    assert "Successfully tagged stdin:1" in out.stdout
+    assert _run(engine.client(), "stdin:1", ["cat", "/p"]) == "piped\n"

@@ -94,8 +94,12 @@ def test_context_from_tar_refuses_escapes(tmp_path):
     with pytest.raises(InvalidArgument, match="not a valid tar|outside"):
         BuildContext.from_tar(buf, tmp_path / "work")
     assert not (tmp_path / "evil").exists()
-    with pytest.raises(InvalidArgument):
-        BuildContext.from_tar(io.BytesIO(b"not a tar at all" * 100), tmp_path / "work")
+    with BuildContext.from_tar(io.BytesIO(b"FROM scratch\n"), tmp_path / "work") as ctx:  # a bare Dockerfile
+        assert ctx.read_dockerfile() == "FROM scratch\n"
+    broken = io.BytesIO(b"\x1f\x8b" + b"\0" * 100)  # gzip magic, then garbage
+    with pytest.raises(InvalidArgument, match="not a valid tar"):
+        BuildContext.from_tar(broken, tmp_path / "work")
+    assert list((tmp_path / "work").iterdir()) == []  # nothing left of either
 
 
 def test_cache_key_depends_on_parent_instruction_and_inputs():
