@@ -132,7 +132,7 @@ class Engine:
 
 def build_router(engine: Engine) -> Router:
     router = Router()
-    build_handlers.register(router, engine)  # first: its /build/prune replaces the stub in system
+    build_handlers.register(router, engine)
     system.register(router, engine)
     volumes.register(router, engine)
     images.register(router, engine)

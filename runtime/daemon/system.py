@@ -117,11 +117,6 @@ def register(router: Router, engine: Engine) -> None:
     async def events(req: Request) -> Reply:
         return await events_handler(req, engine.bus)
 
-    async def build_prune(req: Request) -> Response:
-        # this engine keeps no build cache of its own (images are built client-side): nothing to reclaim
-        return json_response({"CachesDeleted": None, "SpaceReclaimed": 0})
-
-    router.add("POST", "/build/prune", build_prune)
     router.add("GET", "/_ping", ping)
     router.add("HEAD", "/_ping", ping)
     router.add("GET", "/version", version)
