@@ -294,7 +294,8 @@ class ContainerService:
             mgr = self._cgroup(cid, spec)
             from runtime.cgroups.devices import device_policy
 
-            mgr.create(device_policy(privileged=spec.privileged))
+            mgr.create(device_policy(privileged=spec.privileged,
+                                     devices=[(d.host_path, d.permissions) for d in spec.devices]))
             try:
                 self._apply_resources(mgr, spec)
                 procs_files, oom = self._cgroup_files(mgr)

@@ -169,6 +169,8 @@ def _mount_dev(spec: ContainerSpec, root: str, console: str | None) -> None:
     linux.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     if spec.privileged:
         _copy_host_devices(dev)
+    for device in spec.devices:
+        _add_device(root, device.host_path, device.container_path or device.host_path)
     if console:
         _ensure(os.path.join(dev, "console"), False)
         linux.mount(console, os.path.join(dev, "console"), None, MS_BIND)
@@ -196,6 +198,19 @@ def _copy_host_devices(dev: str) -> None:
             os.mknod(target, st.st_mode, st.st_rdev)
             os.chmod(target, stat.S_IMODE(st.st_mode))
             os.chown(target, st.st_uid, st.st_gid)
+
+
+def _add_device(root: str, host_path: str, container_path: str) -> None:
+    st = os.stat(host_path)  # follows symlinks, as Docker does
+    if not (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+        raise OSError(errno.EINVAL, f"{host_path} is not a device node")
+    target = secure_join(root, container_path)
+    os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+    if os.path.lexists(target):
+        os.unlink(target)
+    os.mknod(target, st.st_mode, st.st_rdev)
+    os.chmod(target, stat.S_IMODE(st.st_mode))
+    os.chown(target, st.st_uid, st.st_gid)
 
 
 def _mount_kernel_fs(spec: ContainerSpec, root: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = [
     "NAMESPACES", "DEFAULT_NAMESPACES", "DEFAULT_MASKED_PATHS", "DEFAULT_READONLY_PATHS", "DEFAULT_SHM_SIZE",
-    "DEFAULT_PATH", "Mount", "Ulimit", "Resources", "LogConfig", "ContainerSpec", "ExecSpec",
+    "DEFAULT_PATH", "Mount", "Device", "Ulimit", "Resources", "LogConfig", "ContainerSpec", "ExecSpec",
     "validate", "CHECKS", "spec_to_dict", "spec_from_dict", "exec_to_dict", "exec_from_dict", "parse_signal",
 ]
 
@@ -54,6 +54,15 @@ class Mount:
     options: tuple[str, ...] = ()  # nosuid, nodev, noexec, nocopy (volume: do not copy image data in)
     tmpfs_size: int = 0  # bytes; 0 = kernel default (half of RAM)
     tmpfs_mode: int = 0o1777
+
+
+@dataclass(frozen=True)
+class Device:
+    """A host device node made available in the container (``devices: [/dev/fuse]``)."""
+
+    host_path: str
+    container_path: str = ""  # "" = same as host_path
+    permissions: str = "rwm"
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,7 @@ class ContainerSpec:
     namespaces: tuple[str, ...] = DEFAULT_NAMESPACES
     netns_path: str = ""
     mounts: tuple[Mount, ...] = ()
+    devices: tuple[Device, ...] = ()
     readonly_rootfs: bool = False
     shm_size: int = DEFAULT_SHM_SIZE
     resources: Resources = field(default_factory=Resources)
@@ -192,6 +202,16 @@ def _check_paths(spec: ContainerSpec) -> list[str]:
     return out
 
 
+def _check_devices(spec: ContainerSpec) -> list[str]:
+    out = []
+    for d in spec.devices:
+        if not d.host_path.startswith("/") or (d.container_path and not d.container_path.startswith("/")):
+            out.append(f"device {d.host_path}: paths must be absolute")
+        if not d.permissions or set(d.permissions) - set("rwm"):
+            out.append(f"device {d.host_path}: permissions {d.permissions!r} must be made of r, w and m")
+    return out
+
+
 def _check_namespaces(spec: ContainerSpec) -> list[str]:
     out = [f"unknown namespace {n!r}" for n in spec.namespaces if n not in NAMESPACES]
     if "mount" not in spec.namespaces:
@@ -258,7 +278,7 @@ def _check_seccomp(spec: ContainerSpec) -> list[str]:
 
 
 CHECKS: tuple[Callable[[ContainerSpec], list[str]], ...] = (
-    _check_args, _check_env, _check_paths, _check_namespaces, _check_names, _check_signals, _check_limits,
+    _check_args, _check_env, _check_paths, _check_devices, _check_namespaces, _check_names, _check_signals, _check_limits,
     _check_sysctls, _check_seccomp,
 )
 
@@ -290,6 +310,8 @@ def spec_from_dict(data: Mapping[str, Any]) -> ContainerSpec:
         kw["mounts"] = _tuple_of(Mount, kw["mounts"])
     if "ulimits" in kw:
         kw["ulimits"] = _tuple_of(Ulimit, kw["ulimits"])
+    if "devices" in kw:
+        kw["devices"] = _tuple_of(Device, kw["devices"])
     if isinstance(kw.get("resources"), dict):
         kw["resources"] = Resources(**kw["resources"])
     if isinstance(kw.get("log"), dict):

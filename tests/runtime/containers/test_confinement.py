@@ -144,3 +144,13 @@ def test_update_resources_applies_now_and_after_a_restart(svc, rootfs):
     svc.start(running)
     svc.update_resources(running, Resources(pids_limit=70))  # running: applied at once
     assert svc.cgroup(running).stats()["pids_stats"].get("limit") == 70
+
+
+def test_a_mapped_host_device_is_usable(svc, rootfs):
+    from runtime.spec import Device
+
+    if not os.path.exists("/dev/cpu_dma_latency"):
+        pytest.skip("the host has no /dev/cpu_dma_latency to test with")
+    code, out, _ = run(svc, rootfs, "sh", "-c", "head -c 4 /dev/lat | wc -c",
+                       devices=(Device("/dev/cpu_dma_latency", "/dev/lat"),))
+    assert (code, out.strip()) == (0, "4")
