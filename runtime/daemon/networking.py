@@ -168,9 +168,14 @@ class Networking:
         if rec.get("SandboxShared") or self._mode(rec) == "host":
             return
         cfg = rec["Config"]
+        extra = rec.get("HostConfig", {}).get("ExtraHosts") or []
+        gateway = None
+        if any("host-gateway" in e for e in extra):  # Docker's special value: the default bridge's address
+            pool = (await asyncio.to_thread(self.svc.default_bridge)).pool(4)
+            gateway = str(pool.gateway) if pool is not None else None
         try:
-            text = render_hosts(cfg.get("Hostname") or rec["Id"][:12], addresses,
-                                rec.get("HostConfig", {}).get("ExtraHosts") or [], domainname=cfg.get("Domainname") or "")
+            text = render_hosts(cfg.get("Hostname") or rec["Id"][:12], addresses, extra,
+                                domainname=cfg.get("Domainname") or "", host_gateway=gateway)
         except InvalidArgument as err:
             _log.warning("hosts file of %s not written: %s", rec["Id"][:12], err)
             return

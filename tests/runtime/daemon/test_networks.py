@@ -94,3 +94,11 @@ def test_connect_disconnect_and_events(engine):
                                                    filters={"type": "network", "network": net.id})]
     assert actions[0] == "create" and "connect" in actions and "disconnect" in actions
     assert actions[-1] == "destroy"
+
+
+def test_extra_hosts_and_host_gateway(engine):
+    out = engine.cli("run", "--rm", "--add-host", "db.local:10.1.2.3", "--add-host", "host.docker.internal:host-gateway",
+                     "busybox", "cat", "/etc/hosts").stdout
+    assert "10.1.2.3\tdb.local" in out
+    gateway = engine.client().networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    assert f"{gateway}\thost.docker.internal" in out
