@@ -20,7 +20,7 @@ from compose.model import Project, Service
 from compose.naming import container_name
 from compose.observe import Observed
 
-__all__ = ["Op", "Step", "Plan", "UpOptions", "DownOptions", "plan_up", "plan_down", "plan_stop", "plan_start"]
+__all__ = ["Op", "Step", "Plan", "UpOptions", "DownOptions", "plan_up", "plan_down", "plan_stop", "plan_start", "plan_run"]
 
 
 class Op(Enum):
@@ -390,4 +390,27 @@ def plan_start(project: Project, observed: Observed, services: list[str] | None 
                 plan.steps[start].after |= waits
                 if not edge["required"]:
                     plan.steps[start].optional |= waits
+    return plan
+
+
+def plan_run(project: Project, observed: Observed, service: str, opts: UpOptions | None = None) -> Plan:
+    """What ``run SERVICE`` needs before its one-off container: the services it depends on brought up as ``up``
+    would (unless ``no_deps``), their ``depends_on`` conditions met, and the service's networks, volumes and
+    image. The one-off container itself is made by the command after this plan ran."""
+    opts = opts or UpOptions()
+    graph = ServiceGraph(project)
+    deps = [] if opts.no_deps else [s for s in graph.subgraph([service]).services if s != service]
+    plan = plan_up(project, observed, UpOptions(**{**opts.__dict__, "services": deps})) if deps else Plan()
+    if not deps:
+        plan.warnings.clear()
+    _resources(plan, project, project.services[service], observed)
+    _image_step(plan, project, project.services[service], observed, opts)
+    if deps:
+        for dep in graph.dependencies(service):
+            edge = graph.graph.edges[service, dep]
+            sp = _ServicePlan(live=[c.name for c in observed.service_containers(dep)])
+            sp.starts = {st.target: k for k, st in plan.steps.items()
+                         if st.op is Op.START_CONTAINER and st.service == dep}
+            sp.live = sorted(set(sp.live) | set(sp.starts))
+            _wait_steps(plan, dep, sp, edge["condition"], service)
     return plan

@@ -1,0 +1,82 @@
+"""``pycompose run``: a one-off container of a service (dependencies brought up first unless ``--no-deps``),
+attached unless ``-d``; ``--rm`` removes it after it exits. Its exit code is ours."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+__all__ = ["register", "run"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run", help="Run a one-off command on a service.",
+                context_settings={"allow_interspersed_args": False})(run)
+
+
+def run(
+    ctx: typer.Context,
+    service: Annotated[str, typer.Argument(metavar="SERVICE")],
+    command: Annotated[Optional[list[str]], typer.Argument(metavar="[COMMAND] [ARGS...]")] = None,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Run container in background.")] = False,
+    rm: Annotated[bool, typer.Option("--rm", help="Remove the container when it exits.")] = False,
+    name: Annotated[Optional[str], typer.Option("--name", help="Assign a name to the container.")] = None,
+    entrypoint: Annotated[Optional[str], typer.Option("--entrypoint", help="Override the entrypoint.")] = None,
+    env: Annotated[Optional[list[str]], typer.Option("--env", "-e", metavar="KEY=VAL")] = None,
+    user: Annotated[Optional[str], typer.Option("--user", "-u")] = None,
+    workdir: Annotated[Optional[str], typer.Option("--workdir", "-w")] = None,
+    no_tty: Annotated[bool, typer.Option("--no-TTY", "-T", help="Disable pseudo-TTY allocation.")] = False,
+    no_deps: Annotated[bool, typer.Option("--no-deps", help="Don't start linked services.")] = False,
+    service_ports: Annotated[bool, typer.Option("--service-ports", help="Publish the service's ports.")] = False,
+    build: Annotated[bool, typer.Option("--build", help="Build the image first.")] = False,
+    pull: Annotated[Optional[str], typer.Option("--pull", metavar="POLICY")] = None,
+    quiet_pull: Annotated[bool, typer.Option("--quiet-pull")] = False,
+) -> int:
+    import shlex
+    import sys
+
+    from compose.cli.exec import parse_env
+    from compose.cli.session import open_session
+    from compose.cli.up import _builder
+    from compose.engine import containers as C
+    from compose.engine.createbody import ContainerSpec, create_body, endpoint_config, ordered_networks
+    from compose.engine.exec import attach, pump
+    from compose.naming import network_name, new_slug, oneoff_name
+    from compose.observe import observe
+    from compose.plan import UpOptions, plan_run
+
+    session = open_session(ctx, [service])
+    project = session.project
+    svc = project.services[service]
+    observed = observe(session.client, project)
+    plan = plan_run(project, observed, service, UpOptions(no_deps=no_deps, pull=pull, build=True if build else None,
+                                                          known_services=session.known_services()))
+    session.run(plan, build=_builder(session))
+    slug = new_slug()
+    tty = not no_tty and sys.stdin.isatty() and not detach
+    spec = ContainerSpec(number=1, config_hash="", oneoff=True, slug=slug,
+                         working_dir=str(session.loaded.load.project_dir),
+                         config_files=tuple(session.loaded.load.files),
+                         command=tuple(command) if command else None,
+                         entrypoint=tuple(shlex.split(entrypoint)) if entrypoint is not None else None,
+                         environment=parse_env(env), user=user, workdir=workdir, tty=tty,
+                         stdin_open=not detach, publish_ports=service_ports)
+    body = create_body(project, svc, spec)
+    cname = name or oneoff_name(project.name, service, slug)
+    cid = C.create(session.client, cname, body, platform=svc.platform)
+    try:
+        if not svc.network_mode:
+            for key in ordered_networks(svc)[1:]:
+                C.connect(session.client, cid, network_name(project, key),
+                          endpoint_config(svc, key, number=1, project=project.name))
+        if detach:
+            C.start(session.client, cid)
+            print(cname)
+            return 0
+        sock = attach(session.client, cid, stdin=True)
+        C.start(session.client, cid)
+        pump(sock, tty=tty, stdin=True)
+        return C.wait(session.client, cid)
+    finally:
+        if rm and not detach:
+            C.remove(session.client, cid, force=True, volumes=True)
