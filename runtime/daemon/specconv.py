@@ -292,7 +292,8 @@ def convert(body: Mapping[str, Any], image_config: Mapping[str, Any], *, contain
         ulimits=tuple(ulimits.values()), sysctls=sysctls, oom_score_adj=host.get("OomScoreAdj") or None,
         init=bool(host.get("Init")), stop_signal=str(stop_signal),
         stop_timeout=int(stop_timeout) if stop_timeout is not None else 10, labels=labels,
-        hosts="".join(f"{h.split(':', 1)[1]}\t{h.split(':', 1)[0]}\n" for h in extra_hosts if ":" in h),
+        hosts="".join(f"{h.split(':', 1)[1]}\t{h.split(':', 1)[0]}\n" for h in extra_hosts
+                      if ":" in h and not h.endswith(":host-gateway")),  # that one needs the network: at start
         resolv_conf=_resolv(host) if host.get("Dns") or host.get("DnsSearch") or host.get("DnsOptions") else "",
         log=log)
     problems = [p for p in validate(replace(spec, mounts=())) if "network namespace" not in p]
