@@ -21,7 +21,8 @@ from runtime.build.dockerfile import Dockerfile, DockerfileError, Instruction, S
 from runtime.build.metadata import arg_words, expand
 from runtime.build.state import BuildState
 from runtime.build.steps import StageRun, StepRunner
-from runtime.build.run import RunFailed
+from runtime.build.view import release_views
+from runtime.build.run import BUILD_LABEL, RunFailed
 from runtime.errors import EngineError, InvalidArgument, NotFound
 from runtime.images.config import config_bytes, host_platform
 from runtime.images.digest import short_id
@@ -62,6 +63,26 @@ class Builder:
         self.root = Path(root)
         self.cache = BuildCache(self.root / "cache", store)
         self.pull = pull
+
+    def remove_leftovers(self) -> int:
+        """After a crash: remove RUN containers and scratch files a build left (call before any build runs).
+        Returns how many containers were removed."""
+        removed = 0
+        for state in self.containers.list():
+            if state.spec.labels.get(BUILD_LABEL) == "true":
+                with contextlib.suppress(EngineError):
+                    self.containers.remove(state.id, force=True)
+                    removed += 1
+        for name in ("tmp", "contexts"):
+            scratch = self.root / name
+            if scratch.is_dir():
+                release_views(scratch)
+                for entry in scratch.iterdir():
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry, ignore_errors=True)
+                    else:
+                        entry.unlink(missing_ok=True)
+        return removed
 
     def prune(self, everything: bool = False) -> tuple[list[str], int]:
         """``docker builder prune``: forget cached steps (all with ``everything``, else stale ones) and, with

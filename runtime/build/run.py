@@ -21,7 +21,9 @@ from typing import Any
 from runtime.errors import InvalidArgument, Unsupported
 from runtime.spec import DEFAULT_NAMESPACES, DEFAULT_PATH, ContainerSpec, Mount
 
-__all__ = ["RunFailed", "RunMount", "parse_run_mount", "run_container", "NETWORK_MODES"]
+__all__ = ["BUILD_LABEL", "RunFailed", "RunMount", "parse_run_mount", "run_container", "NETWORK_MODES"]
+
+BUILD_LABEL = "com.pycompose.build"  # on every RUN container: leftovers of a crashed build are found by it
 
 NETWORK_MODES = ("default", "host", "none")
 _MANAGED = ("etc/hosts", "etc/hostname", "etc/resolv.conf")
@@ -112,7 +114,7 @@ def run_container(containers: Any, *, layer_dirs: Sequence[str], argv: Sequence[
     spec = ContainerSpec(args=tuple(argv), env=tuple(env), working_dir=workdir or "/", user=user,
                          rootfs=tuple(layer_dirs), namespaces=namespaces, mounts=tuple(mounts),
                          shm_size=shm_size or ContainerSpec().shm_size, cgroup_parent=cgroup_parent,
-                         labels={"com.pycompose.build": "true"})
+                         labels={BUILD_LABEL: "true"})
     cid = containers.create(None, spec)
     try:
         if started is not None:

@@ -13,7 +13,7 @@ from runtime import linux
 from runtime.errors import Unsupported
 from runtime.rootfs import secure_join
 
-__all__ = ["merged_view", "lookup"]
+__all__ = ["merged_view", "lookup", "release_views"]
 
 _MAX_OPTIONS = 4000  # overlay options must fit in one page
 
@@ -47,3 +47,11 @@ def merged_view(layer_dirs: Sequence[Path | str], scratch: Path) -> Iterator[Pat
 def lookup(view: Path, path: str) -> Path:
     """``path`` inside the view, symlinks followed as if the view were ``/``."""
     return Path(secure_join(str(view), path))
+
+
+def release_views(scratch: Path) -> None:
+    """Detach views a crashed build left mounted under ``scratch``."""
+    for entry in scratch.glob("view-*"):
+        if os.path.ismount(entry):
+            with contextlib.suppress(OSError):
+                linux.umount(str(entry), linux.MNT_DETACH)

@@ -56,6 +56,7 @@ def register(router: Router, engine: Engine) -> None:
         return registry_pull(engine.images, ref, engine.registry_options())
 
     builder = Builder(engine.images, engine.containers, engine.root / "build", pull=pull)
+    builder.remove_leftovers()  # a build the previous engine was running when it stopped
     scratch = engine.root / "build" / "contexts"
     scratch.mkdir(parents=True, exist_ok=True)
 

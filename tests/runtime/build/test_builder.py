@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import io
 import json
 import tarfile
@@ -353,3 +354,28 @@ def test_platform_args_as_buildkit_names_them(benv, ctx):
     code, out = benv.run("plat:1", "cat", "/arch")
     assert (code, out) == (0, f"linux/{host_platform()['architecture']}\n")
     assert "were not consumed" not in benv.output
+
+
+def test_leftovers_of_a_crashed_build_are_removed(benv, ctx):
+    from runtime import linux
+    from runtime.build.run import BUILD_LABEL
+    from runtime.spec import ContainerSpec
+
+    image = benv.build(ctx, "FROM busybox:test\nRUN echo one > /1\n")
+    cid = benv.containers.create(None, ContainerSpec(args=("sleep", "60"), image=image.id,
+                                                     labels={BUILD_LABEL: "true"}))
+    benv.containers.start(cid)
+    other = benv.containers.create(None, ContainerSpec(args=("true",), image=image.id))
+    scratch = benv.root / "build" / "tmp"
+    view = scratch / "view-crashed"
+    view.mkdir(parents=True)
+    layers = ":".join(str(d) for d in reversed(image.layer_dirs()))
+    linux.mount("overlay", str(view), "overlay", linux.MS_RDONLY, f"lowerdir={layers}")
+    try:
+        assert benv.builder.remove_leftovers() == 1
+    finally:
+        if os.path.ismount(view):
+            linux.umount(str(view), linux.MNT_DETACH)
+    assert [s.id for s in benv.containers.list()] == [other]
+    assert list(scratch.iterdir()) == []
+    assert all(layer.is_dir() for layer in image.layer_dirs())  # the layers under the view are untouched
