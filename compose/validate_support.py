@@ -37,6 +37,11 @@ UNSUPPORTED_SERVICE_KEYS = {
     "cpu_rt_runtime": "real-time scheduling is not configured",
     "device_cgroup_rules": "device cgroup rules are not applied",
     "external_links": "links to containers outside the project are not made",
+    "label_file": "label files are not read",
+    "post_start": "lifecycle hooks are not run",
+    "pre_stop": "lifecycle hooks are not run",
+    "pull_refresh_after": "images are not refreshed on a schedule",
+    "annotations": "annotations are not passed to the engine",
 }
 UNSUPPORTED_DEPLOY_KEYS = {
     "placement": "swarm only",
@@ -55,6 +60,9 @@ def _unsupported(c: Checker) -> None:
         for key, why in UNSUPPORTED_SERVICE_KEYS.items():
             if service.get(key) not in (None, [], {}):
                 c.warn(path + (key,), f"{key!r} is not supported by pycompose ({why}); ignored")
+        for key in sorted(set(service.get("blkio_config") or {}) - {"weight"}):
+            c.warn(path + ("blkio_config", key), f"'blkio_config.{key}' is not applied by pycompose (only the "
+                                                 "weight is); ignored")
         driver = (service.get("logging") or {}).get("driver")
         if driver not in (None, "json-file", "local", "none"):
             c.warn(path + ("logging", "driver"), f"logging driver {driver!r} is not supported; pycompose keeps "
