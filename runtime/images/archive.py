@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, Iterable
 
 from runtime.errors import InvalidArgument
 from runtime.images.config import host_platform
-from runtime.images.digest import HashingReader, chain_ids, digest_hex, sha256_digest
+from runtime.images.digest import TeeReader, chain_ids, digest_hex, sha256_digest
 from runtime.images.image import Image, LayerBlob
 from runtime.images.reference import parse_reference
 from runtime.images.lease import Lease
@@ -273,7 +273,7 @@ def _ensure_layer(store: ImageStore, reader: _ArchiveReader, parent: str | None,
     if descriptor and media.endswith(_COMPRESSED_SUFFIXES):
         digest = descriptor["digest"]
         with store.blobs.writer(digest, label) as writer:
-            store.layers.create(parent, HashingReader(reader.open(path), sink=writer), expected_diff_id=diff_id,
+            store.layers.create(parent, TeeReader(reader.open(path), writer), expected_diff_id=diff_id,
                                 label=label, verify=lambda: None if writer.commit() else None)
         return LayerBlob(digest, media, store.blobs.size(digest))
     _layer, blob = store.add_layer(parent, reader.open(path), label=label, expected_diff_id=diff_id, lease=lease)

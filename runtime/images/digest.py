@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 from typing import Callable, Iterable, Protocol
 
-__all__ = ["sha256_digest", "chain_ids", "HashingReader", "short_id", "digest_hex", "check_digest", "Reader",
+__all__ = ["sha256_digest", "chain_ids", "HashingReader", "TeeReader", "short_id", "digest_hex", "check_digest", "Reader",
            "Writer"]
 
 
@@ -91,3 +91,20 @@ class HashingReader:
     @property
     def digest(self) -> str:
         return _ALGO + self._hash.hexdigest()
+
+
+class TeeReader:
+    """A reader that copies every byte read into ``sink`` (e.g. a ``BlobWriter``, which hashes it itself: one sha256
+    pass, not two)."""
+
+    def __init__(self, source: Reader, sink: Writer) -> None:
+        self._source, self._sink = source, sink
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        if data:
+            self._sink.write(data)
+        return data
+
+    def readable(self) -> bool:
+        return True

@@ -23,7 +23,7 @@ from runtime.paths import data_root
 from runtime.images._atomic import read_json, write_json_atomic
 from runtime.images.blobs import BlobStore
 from runtime.images.config import apply_changes, config_bytes, new_config, now_rfc3339
-from runtime.images.digest import Reader, Writer, chain_ids, digest_hex, sha256_digest, short_id
+from runtime.images.digest import Reader, TeeReader, Writer, chain_ids, digest_hex, sha256_digest, short_id
 from runtime.images.image import Image, LayerBlob
 from runtime.images.layers import Layer, LayerStore, pid_alive
 from runtime.images.layertar import write_layer_tar
@@ -48,19 +48,6 @@ def _gzip_writer(sink: Writer) -> Any:
     except ImportError:  # pragma: no cover - isal is a dependency
         return gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=6, mtime=0)  # type: ignore[call-overload]
     return igzip.IGzipFile(fileobj=sink, mode="wb", compresslevel=_GZIP_LEVEL, mtime=0)
-
-
-class _Tee:
-    """Reader that copies everything read into ``sink``."""
-
-    def __init__(self, source: Reader, sink: Writer) -> None:
-        self._source, self._sink = source, sink
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._source.read(size)
-        if data:
-            self._sink.write(data)
-        return data
 
 
 class ImageStore:
@@ -205,7 +192,7 @@ class ImageStore:
         pin = lease.add if lease is not None else None
         with self.blobs.writer(label=label) as writer:
             with _gzip_writer(writer) as gz:
-                layer = self.layers.create(parent, _Tee(source, gz), label=label,
+                layer = self.layers.create(parent, TeeReader(source, gz), label=label,
                                            expected_diff_id=expected_diff_id, pin=pin)
             digest = writer.commit(pin)
             blob = LayerBlob(digest, MEDIA_LAYER_GZIP, writer.size)
