@@ -1,7 +1,8 @@
 """A service's canonical ``build:`` section to the parameters of one Engine API build (pure: no I/O).
 
 The image is named as Docker Compose names it: the service's ``image:`` when set, else ``<project>-<service>``;
-``build.tags`` are extra names for the same image. Build args without a value come from the environment (and are
+``build.tags`` are extra names for the same image, which carries the project and service labels Docker Compose
+puts on the images it builds. Build args without a value come from the environment (and are
 left out when it does not have them), as Docker Compose does.
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from compose import labels as keys
 from compose.errors import Problem, UserError
 from compose.model import Project, Service
 
@@ -98,7 +100,8 @@ def build_request(project: str, service: Service, environ: Mapping[str, str],
         dockerfile_inline=build.dockerfile_inline,
         build_args=args,
         target=build.target,
-        labels=dict(build.labels or {}),
+        labels={**(build.labels or {}), keys.VERSION: keys.COMPOSE_VERSION, keys.PROJECT: project,
+                keys.SERVICE: service.name},  # as Docker Compose labels the images it builds
         tags=tuple(t for t in (build.tags or ()) if t != image_name(project, service)),
         no_cache=bool(extras.get("no_cache")) or overrides.no_cache,
         pull=bool(extras.get("pull")) or overrides.pull,

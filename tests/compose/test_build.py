@@ -7,6 +7,7 @@ import pytest
 
 from compose.build import BuildOverrides, build_request, build_requests, ignored_warnings, image_name
 from compose.errors import UserError
+from compose.labels import COMPOSE_VERSION
 from compose.loader import LoadOptions
 from compose.project import load_project
 
@@ -62,7 +63,9 @@ def test_every_build_field_maps_to_the_api(project, tmp_path):
     assert "build.ssh is not supported" in warnings[1].message
     assert req.api_params() == {
         "tag": "shop-web", "buildargs": {"A": "1", "FROM_ENV": "env-value"}, "nocache": True, "pull": True,
-        "rm": True, "forcerm": True, "decode": True, "target": "final", "labels": {"x": "y"},
+        "rm": True, "forcerm": True, "decode": True, "target": "final",
+        "labels": {"x": "y", "com.docker.compose.project": "shop", "com.docker.compose.service": "web",
+                   "com.docker.compose.version": COMPOSE_VERSION},
         "network_mode": "none", "shmsize": 2 * 1024 ** 3}
 
 

@@ -85,7 +85,8 @@ def test_pycompose_build_builds_and_tags_every_service(engine, sample):
     client = engine.client()
     api = client.images.get("sample-api")
     assert set(api.tags) == {"sample-api:latest", "sample/api:extra"}
-    assert api.labels == {"tier": "backend"}
+    assert api.labels["tier"] == "backend" and api.labels["com.docker.compose.project"] == "sample"
+    assert api.labels["com.docker.compose.service"] == "api"
     assert _cat(engine, "sample-api", "/version", "/app/app.txt") == "1.2 cli\napi\n"
     assert _cat(engine, "sample-tool:dev", "/copy") == "shared\n"
     # nothing changed: all from cache, same image
