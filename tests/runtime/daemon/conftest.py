@@ -92,21 +92,32 @@ def start_daemon(base: Path, config: dict | None = None, extra: tuple[str, ...] 
 
 def cleanup(d: Daemon) -> None:
     """Stop the daemon, then remove every kernel object it made (as the network tests do) and check for leaks
-    under its prefix and root only."""
+    under its prefix and root only. Each step runs even when an earlier one failed."""
+    problems: list[str] = []
     try:
         for c in d.client().containers.list(all=True):
             c.remove(force=True)
-    except Exception:  # noqa: BLE001 - the daemon may be the thing that failed
-        pass
+    except Exception as err:  # noqa: BLE001 - the daemon may be the thing that failed
+        problems.append(f"removing containers through the API: {err}")
     d.kill()
     _reap_leftovers(d.root)
     if os.geteuid() != 0:
         return
     from runtime.cgroups import remove_parent
 
-    remove_parent(f"pycompose-test-{d.prefix[3:]}")
-    if not (d.root / "networks").exists():
-        return
+    try:
+        remove_parent(f"pycompose-test-{d.prefix[3:]}")
+    except Exception as err:  # noqa: BLE001 - reported below, after the network cleanup
+        problems.append(f"cgroup parent: {err}")
+    if (d.root / "networks").exists():
+        problems += _cleanup_network(d)
+    mounts = [line.split()[4] for line in open("/proc/self/mountinfo") if str(d.root) in line.split()[4]]
+    if mounts:
+        problems.append(f"mounts: {mounts}")
+    assert not problems, f"left behind: {problems}"
+
+
+def _cleanup_network(d: Daemon) -> list[str]:
     from pyroute2 import IPRoute
 
     from runtime.network.service import NetworkService
@@ -128,9 +139,8 @@ def cleanup(d: Daemon) -> None:
     with IPRoute() as ipr:
         links = [ln.get("ifname") for ln in ipr.get_links()
                  if ln.get("ifname", "").startswith(d.prefix) or ln.get("ifname") in veths | bridges]
-    mounts = [line.split()[4] for line in open("/proc/self/mountinfo") if str(d.root) in line.split()[4]]
-    leftovers = {"links": links, "nft": svc.firewall.listing(), "netns": svc.netns.list(), "mounts": mounts}
-    assert not any(leftovers.values()), f"left behind: {leftovers}"
+    leftovers = {"links": links, "nft": svc.firewall.listing(), "netns": svc.netns.list()}
+    return [f"{k}: {v}" for k, v in leftovers.items() if v]
 
 
 @pytest.fixture
@@ -158,17 +168,27 @@ def engine(tmp_path, busybox_tar):
 
 
 def _reap_leftovers(root: Path) -> None:
-    """Kill container processes a failed test left behind (monitors record their pid under our root only)."""
+    """Kill container processes a failed test left behind (monitors record their pid under our root only) and
+    wait until they are gone, so their cgroups can be removed."""
     import json as _json
 
+    pids = []
     for state in (root / "containers").glob("*/state.json"):
         try:
             rec = _json.loads(state.read_text())
-            for key in ("pid", "monitor_pid"):
-                if rec.get(key):
-                    os.kill(int(rec[key]), signal.SIGKILL)
         except (OSError, ValueError):
-            pass
+            continue
+        for key in ("pid", "monitor_pid"):
+            if rec.get(key):
+                try:
+                    os.kill(int(rec[key]), signal.SIGKILL)
+                    pids.append(int(rec[key]))
+                except OSError:
+                    pass
+    deadline = time.monotonic() + 10
+    for pid in pids:
+        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+            time.sleep(0.01)  # polling for the process to vanish, with a deadline
 
 
 def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
