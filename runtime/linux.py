@@ -18,6 +18,7 @@ __all__ = [
     "PR_SET_NO_NEW_PRIVS", "PR_SET_CHILD_SUBREAPER", "PR_CAPBSET_DROP", "PR_SET_KEEPCAPS", "PR_CAP_AMBIENT",
     "PR_CAP_AMBIENT_RAISE", "PR_CAP_AMBIENT_CLEAR_ALL", "PR_SET_NAME",
     "pidfd_open", "pidfd_send_signal", "capget", "capset",
+    "syncfs",
 ]
 
 CLONE_NEWNS = 0x00020000
@@ -128,6 +129,11 @@ def setdomainname(name: str) -> None:
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
     return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), f"prctl({option})")
+
+
+def syncfs(fd: int) -> None:
+    """Write back everything dirty on the file system holding ``fd`` (``os.syncfs`` is not in Python 3.11)."""
+    _check(_libc.syncfs(ctypes.c_int(fd)), "syncfs")
 
 
 def pidfd_open(pid: int) -> int:
