@@ -18,7 +18,7 @@ from compose.model import Project, Service
 __all__ = ["BuildRequest", "BuildOverrides", "image_name", "build_request", "build_requests", "ignored_warnings"]
 
 _NETWORKS = {"default": "default", "bridge": "default", "host": "host", "none": "none"}
-_HANDLED = frozenset({"no_cache", "pull", "network", "shm_size"})
+_HANDLED = frozenset({"no_cache", "pull", "network", "shm_size", "extra_hosts"})
 _REMOTE_PREFIXES = ("http://", "https://", "git://", "git@", "github.com/", "ssh://")
 
 
@@ -46,6 +46,7 @@ class BuildRequest:
     pull: bool = False
     network_mode: str | None = None
     shm_size: int | None = None
+    extra_hosts: tuple[str, ...] = ()  # "name:address", as the API takes them
     ignored: tuple[str, ...] = ()  # build keys the engine's builder does not do (ssh, secrets, cache_from...)
 
     def api_params(self) -> dict[str, Any]:
@@ -60,6 +61,8 @@ class BuildRequest:
             params["network_mode"] = self.network_mode
         if self.shm_size:
             params["shmsize"] = self.shm_size
+        if self.extra_hosts:
+            params["extra_hosts"] = list(self.extra_hosts)
         return params
 
 
@@ -107,8 +110,15 @@ def build_request(project: str, service: Service, environ: Mapping[str, str],
         pull=bool(extras.get("pull")) or overrides.pull,
         network_mode=_NETWORKS[network] if network else None,
         shm_size=int(shm) if shm is not None else None,
+        extra_hosts=tuple(_host_entry(h) for h in extras.get("extra_hosts") or ()),
         ignored=tuple(sorted(k for k in extras if k not in _HANDLED and not k.startswith("x-"))),
     )
+
+
+def _host_entry(entry: str) -> str:
+    """Canonical ``name=address`` (or the older ``name:address``) to the API's ``name:address``."""
+    name, sep, address = entry.partition("=")
+    return f"{name}:{address}" if sep else entry
 
 
 def build_requests(project: Project, services: list[str] | None, environ: Mapping[str, str],

@@ -50,6 +50,7 @@ class BuildOptions:
     pull: bool = False
     network: str = "default"
     shm_size: int = 0
+    extra_hosts: list[tuple[str, str]] = field(default_factory=list)  # (name, address) for RUN's /etc/hosts
     quiet: bool = False
 
 

@@ -102,7 +102,8 @@ def cache_mount_dir(cache_root: Path, mount: RunMount) -> Path:
 def run_container(containers: Any, *, layer_dirs: Sequence[str], argv: Sequence[str], env: Sequence[str],
                   workdir: str, user: str, network: str, mounts: Sequence[Mount], shm_size: int,
                   output: Callable[[bytes], None], command_text: str, cgroup_parent: str = "",
-                  started: Callable[[str], None] | None = None) -> Iterator[tuple[str, Path]]:
+                  started: Callable[[str], None] | None = None,
+                  extra_hosts: Sequence[tuple[str, str]] = ()) -> Iterator[tuple[str, Path]]:
     """Run ``argv`` to completion; yield (container id, its upper dir (cleaned of mount-point stubs) while the
     container exists, remove it afterwards. ``RunFailed`` on a non-zero exit."""
     if network not in NETWORK_MODES:
@@ -114,7 +115,8 @@ def run_container(containers: Any, *, layer_dirs: Sequence[str], argv: Sequence[
     spec = ContainerSpec(args=tuple(argv), env=tuple(env), working_dir=workdir or "/", user=user,
                          rootfs=tuple(layer_dirs), namespaces=namespaces, mounts=tuple(mounts),
                          shm_size=shm_size or ContainerSpec().shm_size, cgroup_parent=cgroup_parent,
-                         labels={BUILD_LABEL: "true"})
+                         labels={BUILD_LABEL: "true"},
+                         hosts="".join(f"{_host_address(addr, network)}\t{name}\n" for name, addr in extra_hosts))
     cid = containers.create(None, spec)
     try:
         if started is not None:
@@ -131,6 +133,11 @@ def run_container(containers: Any, *, layer_dirs: Sequence[str], argv: Sequence[
         yield cid, upper
     finally:
         containers.remove(cid, force=True)
+
+
+def _host_address(address: str, network: str) -> str:
+    """``host-gateway`` is the host itself: loopback when RUN shares the host's network."""
+    return "127.0.0.1" if address == "host-gateway" and network != "none" else address
 
 
 def _pump(conn: socket.socket, output: Callable[[bytes], None]) -> None:

@@ -231,6 +231,7 @@ class StepRunner:
                                    env=env, workdir=section.get("WorkingDir") or "/",
                                    user=section.get("User") or "", network=network, mounts=spec_mounts,
                                    shm_size=self.options.shm_size, output=output, started=started,
+                                   extra_hosts=self.options.extra_hosts,
                                    command_text=" ".join(argv)) as (cid, upper):
                     new = self.commit_dir(state, upper, dict(section), created_by)
             self.say(f"Removing intermediate container {cid[:12]}\n")

@@ -2,7 +2,8 @@
 (plain or compressed); the reply streams JSON lines as Docker's classic builder does:
 ``{"stream": "Step 1/5 : FROM ..."}``, then ``{"aux": {"ID": "sha256:..."}}``, and on failure
 ``{"errorDetail": {...}, "error": ...}`` (the status is 200 by then). Query: ``dockerfile``, ``t`` (repeated),
-``buildargs``, ``labels`` (JSON), ``target``, ``nocache``, ``q``, ``pull``, ``networkmode``, ``shmsize``."""
+``buildargs``, ``labels`` (JSON), ``target``, ``nocache``, ``q``, ``pull``, ``networkmode``, ``shmsize``,
+``extrahosts``."""
 from __future__ import annotations
 
 import asyncio
@@ -44,7 +45,20 @@ def build_options(req: Request) -> Any:
                         build_args={str(k): (None if v is None else str(v)) for k, v in args.items()},
                         target=req.arg("target") or None, labels={str(k): str(v) for k, v in labels.items()},
                         no_cache=req.flag("nocache"), pull=req.flag("pull"), network=_NETWORKS[network],
-                        shm_size=req.int_arg("shmsize") or 0, quiet=req.flag("q"))
+                        shm_size=req.int_arg("shmsize") or 0, quiet=req.flag("q"),
+                        extra_hosts=_extra_hosts(req.query.get("extrahosts", [])))
+
+
+def _extra_hosts(values: list[str]) -> list[tuple[str, str]]:
+    """``extrahosts``: ``name:address`` items, repeated or comma-separated (an IPv6 address keeps its colons)."""
+    out = []
+    for value in values:
+        for item in filter(None, (v.strip() for v in value.split(","))):
+            name, sep, address = item.partition(":")
+            if not sep or not name or not address:
+                raise InvalidArgument(f"invalid extra host {item!r}: want name:address")
+            out.append((name, address.strip("[]")))
+    return out
 
 
 def register(router: Router, engine: Engine) -> None:

@@ -29,6 +29,7 @@ services:
       pull: true
       network: none
       shm_size: 2gb
+      extra_hosts: ["db.local=10.0.0.5", "v6.local=fd00::1"]
       ssh: ["default"]
       cache_from: ["x:cache"]
   named:
@@ -66,7 +67,7 @@ def test_every_build_field_maps_to_the_api(project, tmp_path):
         "rm": True, "forcerm": True, "decode": True, "target": "final",
         "labels": {"x": "y", "com.docker.compose.project": "shop", "com.docker.compose.service": "web",
                    "com.docker.compose.version": COMPOSE_VERSION},
-        "network_mode": "none", "shmsize": 2 * 1024 ** 3}
+        "network_mode": "none", "shmsize": 2 * 1024 ** 3, "extra_hosts": ["db.local:10.0.0.5", "v6.local:fd00::1"]}
 
 
 def test_image_names_as_docker_compose(project):

@@ -148,3 +148,16 @@ def test_docker_build_with_the_dockerfile_as_the_body(engine):
     out = engine.cli("build", "-t", "stdin:1", "-", input=b"FROM busybox:test\nRUN echo piped > /p\n")
     assert "Successfully tagged stdin:1" in out.stdout
     assert _run(engine.client(), "stdin:1", ["cat", "/p"]) == "piped\n"
+
+
+def test_extra_hosts_reach_run_steps(engine, tmp_path):
+    context = tar_of({"Dockerfile": "FROM busybox:test\nRUN grep -h example /etc/hosts > /h\n"})
+    engine.client().images.build(fileobj=io.BytesIO(context), custom_context=True, tag="hosts:1",
+                                 extra_hosts={"build.example": "10.1.2.3"})
+    assert _run(engine.client(), "hosts:1", ["cat", "/h"]) == "10.1.2.3\tbuild.example\n"
+    ctx = tmp_path / "cli-hosts"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:test\nRUN grep -h example /etc/hosts > /h\n")
+    engine.cli("build", "--no-cache", "--add-host", "cli.example:10.9.9.9", "--add-host", "v6.example:fd00::1",
+               "-t", "hosts:2", str(ctx))
+    assert _run(engine.client(), "hosts:2", ["cat", "/h"]) == "10.9.9.9\tcli.example\nfd00::1\tv6.example\n"
