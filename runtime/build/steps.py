@@ -2,6 +2,7 @@
 a RUN in a container, a COPY/ADD into a new layer). Each step hands the next a new ``BuildState``."""
 from __future__ import annotations
 
+import codecs
 import contextlib
 import glob
 import hashlib
@@ -224,8 +225,12 @@ class StepRunner:
                 def started(cid: str) -> None:
                     self.say(f" ---> Running in {cid[:12]}\n")
 
+                decoder = codecs.getincrementaldecoder("utf-8")("replace")  # a character may span two frames
+
                 def output(data: bytes) -> None:
-                    self.say(data.decode("utf-8", "replace"))
+                    text = decoder.decode(data)
+                    if text:
+                        self.say(text)
 
                 with run_container(self.builder.containers, layer_dirs=self.layer_dirs(state), argv=argv,
                                    env=env, workdir=section.get("WorkingDir") or "/",
