@@ -116,3 +116,14 @@ def test_cli_housekeeping_commands(engine):
     assert "Deleted Containers" in pruned and engine.cli("ps", "-aq", "--filter", "name=once").stdout == ""
     engine.cli("system", "prune", "-f")
     assert engine.cli("ps", "-q", "--filter", "name=keeper").stdout.strip()
+
+
+def test_log_rotation_options(engine):
+    engine.cli("run", "--name", "chatty", "--network", "none", "--log-opt", "max-size=1k", "--log-opt", "max-file=3",
+               "busybox", "sh", "-c", "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); done")
+    log_path = json.loads(engine.cli("inspect", "chatty").stdout)[0]["LogPath"]
+    rotated = sorted(p for p in os.listdir(os.path.dirname(log_path)) if p.startswith(os.path.basename(log_path)))
+    assert 1 < len(rotated) <= 3
+    lines = engine.cli("logs", "chatty").stdout.splitlines()
+    assert lines[-1] == "line-399" and lines == [f"line-{i}" for i in range(400 - len(lines), 400)]
+    assert engine.cli("logs", "--tail", "2", "chatty").stdout == "line-398\nline-399\n"
