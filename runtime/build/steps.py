@@ -258,6 +258,13 @@ class StepRunner:
             source = self.context.path(rel if rel != "." else "")
         if not source.exists():
             raise NotFound(f"--mount: source {m.source or '.'} does not exist")
+        if not m.read_only:  # rw: the RUN may write, and the writes are thrown away (never into the source)
+            copy = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=self.scratch))) / "rw"
+            if source.is_dir():
+                shutil.copytree(source, copy, symlinks=True)
+            else:
+                shutil.copy2(source, copy)
+            source = copy
         return Mount("bind", m.target, str(source), read_only=m.read_only)
 
     # ---- COPY / ADD -----------------------------------------------------------------------------------------

@@ -299,6 +299,7 @@ RUN --mount=type=cache,target=/cache echo $N >> /cache/runs && cat /cache/runs >
 RUN --network=none ls /sys/class/net > /links
 RUN --mount=type=tmpfs,target=/scratch touch /scratch/x
 RUN --mount=type=bind,source=ctx.txt,target=/in.txt cp /in.txt /from-bind
+RUN --mount=type=bind,target=/ctx,rw echo scribble > /ctx/ctx.txt && cat /ctx/ctx.txt > /rw-seen
 """
 
 
@@ -311,6 +312,8 @@ def test_run_mounts_cache_bind_tmpfs_and_network_none(benv, ctx):
     lines = out.split("\n")
     assert lines[:4] == ["1", "2", "lo", "bound"]  # the cache persisted across builds; no network but loopback
     assert all("No such file" in line for line in lines[4:7])
+    assert (ctx / "ctx.txt").read_text() == "bound\n"  # a rw bind's writes are thrown away
+    assert benv.run("mnt:2", "cat", "/rw-seen") == (0, "scribble\n")
 
 
 def test_errors_name_the_dockerfile_line(benv, ctx):
