@@ -154,6 +154,7 @@ class Builder:
             raise DockerfileError("base name (" + stage.base + ") should not be blank", head.line)
         steps.announce(head, f"FROM {base}" + (f" AS {stage.name}" if stage.name else ""))
         state = self.base_state(base, done, steps.options.pull, steps.say)
+        steps.pin(state)
         if base.lower() != "scratch":
             steps.say(f" ---> {short_id(state.id)}\n")
         run = StageRun(state=state, meta=meta)

@@ -29,7 +29,7 @@ from runtime.build.substitution import expand_word
 from runtime.build.view import lookup, merged_view
 from runtime.errors import InvalidArgument, NotFound, Unsupported
 from runtime.images.config import now_rfc3339
-from runtime.images.digest import short_id
+from runtime.images.digest import chain_ids, short_id
 from runtime.images.layertar import write_layer_tar
 from runtime.spec import Mount
 
@@ -88,6 +88,9 @@ class StepRunner:
         if not self.options.no_cache:
             hit = self.builder.cache.get(key)
             if hit is not None:
+                self.pin(hit)  # from now on no garbage collection takes its layers; were they still there?
+                hit = self.builder.cache.get(key)
+            if hit is not None:
                 self.say(" ---> Using cache\n")
                 self.say(f" ---> {short_id(hit.id)}\n")
                 return hit
@@ -95,6 +98,10 @@ class StepRunner:
         self.builder.cache.put(key, new)
         self.say(f" ---> {short_id(new.id)}\n")
         return new
+
+    def pin(self, state: BuildState) -> None:
+        """Keep the layers and blobs of ``state`` from garbage collection until the build ends."""
+        self.lease.add(*chain_ids(state.diff_ids), *(b.digest for b in state.blobs))
 
     def layer_dirs(self, state: BuildState) -> list[str]:
         return [str(layer.diff_dir) for layer in self.store.layers.chain(state.diff_ids)]
