@@ -258,6 +258,7 @@ class StepRunner:
             return Mount("tmpfs", m.target, tmpfs_size=m.size)
         if m.from_:
             source_state = self.builder.base_state(m.from_, done, False, self.say)
+            self.pin(source_state)
             root = stack.enter_context(self.view(source_state))
             source = lookup(root, m.source or "/")
         else:
@@ -298,6 +299,7 @@ class StepRunner:
             source_state = None
             if from_:
                 source_state = self.builder.base_state(from_, done, self.options.pull, self.say)
+                self.pin(source_state)
                 extra.append(f"from={source_state.id}")
             for raw_word, word in zip(raw_sources, sources):
                 doc = _HEREDOC_WORD.match(raw_word)
