@@ -161,3 +161,13 @@ def test_extra_hosts_reach_run_steps(engine, tmp_path):
     engine.cli("build", "--no-cache", "--add-host", "cli.example:10.9.9.9", "--add-host", "v6.example:fd00::1",
                "-t", "hosts:2", str(ctx))
     assert _run(engine.client(), "hosts:2", ["cat", "/h"]) == "10.9.9.9\tcli.example\nfd00::1\tv6.example\n"
+
+
+def test_docker_cli_without_the_buildkit_switch_uses_our_builder(engine, tmp_path, monkeypatch):
+    monkeypatch.delenv("DOCKER_BUILDKIT", raising=False)  # the engine announces Builder-Version 1 on /_ping
+    ctx = tmp_path / "plain"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:test\nRUN echo plain > /p\n")
+    result = engine.cli("build", "-t", "plain:1", str(ctx), check=False)
+    assert result.returncode == 0, result.stderr
+    assert _run(engine.client(), "plain:1", ["cat", "/p"]) == "plain\n"
