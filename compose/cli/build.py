@@ -1,5 +1,5 @@
-"""``pycompose build [SERVICE...] [--no-cache] [--pull] [--build-arg K=V] [-q]``: build the services' images on the
-engine, one after another, printing the engine's progress."""
+"""``pycompose build [SERVICE...] [--no-cache] [--pull] [--build-arg K=V] [-q] [--push]``: build the services'
+images on the engine, one after another, printing the engine's progress; ``--push`` sends each to its registry."""
 from __future__ import annotations
 
 import sys
@@ -40,6 +40,7 @@ def build(
     build_arg: Annotated[Optional[list[str]], typer.Option(
         "--build-arg", help="Set build-time variables for services (KEY=VALUE).", metavar="KEY=VALUE")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Don't print anything to stdout.")] = False,
+    push: Annotated[bool, typer.Option("--push", help="Push service images after building them.")] = False,
 ) -> int:
     import os
 
@@ -75,4 +76,11 @@ def build(
         image_id = build_image(client, request, show)
         if not quiet:
             print(f"Service {request.service}: built {request.image} ({image_id[7:19]})", file=sys.stderr)
+        if push:
+            from compose.engine.images import push as push_image
+
+            for name in (request.image, *request.tags):
+                push_image(client, name)
+                if not quiet:
+                    print(f"Service {request.service}: pushed {name}", file=sys.stderr)
     return 0

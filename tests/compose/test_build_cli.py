@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.registry import conftest as _registry_fixtures
 from tests.runtime.daemon.conftest import cleanup, start_daemon
 
 pytestmark = pytest.mark.root
+registry_factory = _registry_fixtures.registry_factory  # a real registry server per test
+registry = _registry_fixtures.registry
 
 COMPOSE = """\
 name: sample
@@ -104,3 +107,18 @@ def test_pycompose_build_errors_are_one_line_user_errors(engine, sample):
     assert "returned a non-zero code: 4" in result.stderr and "Traceback" not in result.stderr
     unknown = _pycompose(engine, sample, "build", "nope")
     assert unknown.returncode == 1 and "no such service: nope" in unknown.stderr
+
+
+def test_pycompose_build_push_sends_the_image_to_its_registry(engine, registry, tmp_path):
+    import requests
+
+    proj = tmp_path / "pushme"
+    proj.mkdir()
+    (proj / "Dockerfile").write_text("FROM busybox:test\nRUN echo pushed > /p\n")
+    (proj / "compose.yaml").write_text(f"services:\n  app:\n    image: {registry.host}/pc/app:1\n    build: .\n")
+    result = _pycompose(engine, proj, "build", "--push")
+    assert result.returncode == 0, result.stderr
+    assert f"pushed {registry.host}/pc/app:1" in result.stderr
+    manifest = requests.get(f"http://{registry.host}/v2/pc/app/manifests/1", timeout=30, headers={
+        "Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    assert manifest.status_code == 200 and len(manifest.json()["layers"]) == 2
