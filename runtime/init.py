@@ -4,10 +4,10 @@ The parent (``process.py``) sends one JSON message with the stdio fds over a SOC
 unshares its namespaces and builds the rootfs while the parent moves it into its cgroup; on the parent's
 ``joined`` message it takes its cgroup namespace, mounts the cgroup hierarchies, pivots, then sets hostname,
 sysctls and masked paths, stdio, the user, working dir, rlimits, capabilities, no_new_privs and seccomp (last,
-through ``runtime.security``'s plan), and execs (with ``init: true``: the static C reaper, by fd). The socket is close-on-exec: the parent reading EOF means the exec
-happened. On failure one JSON message ``{"error": ..., "exit_code": ...}`` goes back (127: command not found, 126:
-not executable, like Docker) and the child exits. Imports only the standard library, ``spec``, ``linux``,
-``rootfs``, ``users`` and ``security``.
+through ``runtime.security``'s plan), and execs (with ``init: true``: the static C reaper, by fd). The socket is
+close-on-exec: the parent reading EOF means the exec happened. On failure one JSON message ``{"error": ...,
+"exit_code": ...}`` goes back (127: command not found, 126: not executable, like Docker) and the child exits.
+Imports only the standard library, ``spec``, ``linux``, ``rootfs``, ``users`` and ``security``.
 """
 from __future__ import annotations
 
@@ -80,10 +80,13 @@ def _unshare(spec: ContainerSpec) -> None:
         if (name == "net" and spec.netns_path) or name == "cgroup":
             continue
         flags |= _NS_FLAGS.get(name, 0)
+    joins = {name: path for name, path in spec.join_namespaces.items() if name in ("ipc", "uts", "cgroup")}
     if spec.netns_path:
-        fd = os.open(spec.netns_path, os.O_RDONLY | os.O_CLOEXEC)
+        joins["net"] = spec.netns_path
+    for name, path in joins.items():  # (pid was joined by the monitor, before it forked us)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            linux.setns(fd, linux.CLONE_NEWNET)
+            linux.setns(fd, _NS_FLAGS[name])
         finally:
             os.close(fd)
     linux.unshare(flags)

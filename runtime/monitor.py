@@ -128,7 +128,8 @@ class _Monitor:
         cfg: dict[str, Any] = {k: req[k] for k in keys if k in req}
         self.oom_before = _oom_count(req.get("oom_files", []))
         spawned = process.spawn(cfg, child_fds, new_pidns=(not self.exec_mode and "pid" in req["spec"]["namespaces"]),
-                                join_pidns=req.get("pid") if self.exec_mode else None,
+                                join_pidns=req.get("pid") if self.exec_mode else
+                                (req["spec"].get("join_namespaces") or {}).get("pid"),
                                 cgroup_procs=None if self.exec_mode else list(req.get("cgroup_procs", [])))
         for fd in child_fds:
             os.close(fd)

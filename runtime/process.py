@@ -35,12 +35,12 @@ class Spawned:
     exit_code: int = 0
 
 
-def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_pidns: int | None = None,
+def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_pidns: int | str | None = None,
           cgroup_procs: list[str] | None = None) -> Spawned:
     """Fork the child described by ``cfg`` with stdio ``fds``; return once it exec'd or failed.
 
-    ``join_pidns``: pid of a process whose pid namespace the child is born into (exec). Call this only in a
-    process made for it (the monitor): it changes the pid namespace of every later child of the caller.
+    ``join_pidns``: pid of a process (or a pid ns file) whose pid namespace the child is born into. Call this
+    only in a process made for it (the monitor): it changes the pid namespace of every later child of the caller.
     ``cgroup_procs``: the container's ``cgroup.procs`` files; the child is moved there while it builds its rootfs
     (it waits for the ``joined`` message before its cgroup namespace and anything of the user's).
     """
@@ -48,7 +48,8 @@ def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_
     if new_pidns:
         linux.unshare(linux.CLONE_NEWPID)
     elif join_pidns is not None:
-        fd = os.open(f"/proc/{join_pidns}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        path = join_pidns if isinstance(join_pidns, str) else f"/proc/{join_pidns}/ns/pid"
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             linux.setns(fd, linux.CLONE_NEWPID)
         finally:

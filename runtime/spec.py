@@ -118,6 +118,9 @@ class ContainerSpec:
     rootfs: tuple[str, ...] = ()
     namespaces: tuple[str, ...] = DEFAULT_NAMESPACES
     netns_path: str = ""
+    # namespaces to join instead of making them (``pid``/``ipc``/``uts``/``cgroup`` -> a ns file such as
+    # /proc/<pid>/ns/ipc of another container's init): compose's ``pid: service:x``, ``ipc: service:x``
+    join_namespaces: Mapping[str, str] = field(default_factory=dict)
     mounts: tuple[Mount, ...] = ()
     devices: tuple[Device, ...] = ()
     readonly_rootfs: bool = False
@@ -216,8 +219,15 @@ def _check_namespaces(spec: ContainerSpec) -> list[str]:
     out = [f"unknown namespace {n!r}" for n in spec.namespaces if n not in NAMESPACES]
     if "mount" not in spec.namespaces:
         out.append("the mount namespace is required")
-    if spec.netns_path and not os.path.exists(spec.netns_path):
+    if spec.netns_path and not os.path.lexists(spec.netns_path):
         out.append(f"network namespace {spec.netns_path} does not exist")
+    for name, path in spec.join_namespaces.items():
+        if name not in ("pid", "ipc", "uts", "cgroup"):
+            out.append(f"cannot join a {name!r} namespace (net: use netns_path; mount: never shared)")
+        elif name in spec.namespaces:
+            out.append(f"the {name} namespace is both private and joined")
+        if not os.path.lexists(path):
+            out.append(f"{name} namespace {path} does not exist")
     return out
 
 
@@ -278,7 +288,8 @@ def _check_seccomp(spec: ContainerSpec) -> list[str]:
 
 
 CHECKS: tuple[Callable[[ContainerSpec], list[str]], ...] = (
-    _check_args, _check_env, _check_paths, _check_devices, _check_namespaces, _check_names, _check_signals, _check_limits,
+    _check_args, _check_env, _check_paths, _check_devices, _check_namespaces, _check_names, _check_signals,
+    _check_limits,
     _check_sysctls, _check_seccomp,
 )
 

@@ -196,3 +196,18 @@ def test_host_pid_and_network_namespaces_when_asked(svc, rootfs):
 def test_group_add(svc, rootfs):
     code, out, _ = run(svc, rootfs, "id", "-G", user="nobody", group_add=("root", "4242"))
     assert (code, sorted(out.split())) == (0, sorted(["65534", "0", "4242"]))
+
+
+def test_join_another_containers_pid_and_ipc_namespaces(svc, rootfs):
+    from runtime.spec import ContainerSpec
+
+    first = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
+    svc.start(first)
+    pid = svc.inspect(first).pid
+    joins = {"pid": f"/proc/{pid}/ns/pid", "ipc": f"/proc/{pid}/ns/ipc"}
+    code, out, _ = run(svc, rootfs, "sh", "-c", "ps -o pid,comm | grep -c sleep; readlink /proc/self/ns/ipc",
+                       namespaces=("mount", "uts", "net", "cgroup"), join_namespaces=joins)
+    assert code == 0
+    sleeps, ipc = out.split()
+    assert sleeps == "1"  # the first container's sleep, seen from the second
+    assert ipc == os.readlink(f"/proc/{pid}/ns/ipc")

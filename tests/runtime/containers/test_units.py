@@ -16,7 +16,8 @@ from runtime.users import resolve_user
 
 def test_spec_round_trip_and_checks():
     spec = ContainerSpec(args=("sh",), env=("A=1",), mounts=(Mount("bind", "/x", "/tmp", options=("nosuid",)),),
-                         ulimits=(Ulimit("nofile", 1, 2),), resources=Resources(memory=64 << 20), sysctls={"net.x": "1"})
+                         ulimits=(Ulimit("nofile", 1, 2),), resources=Resources(memory=64 << 20),
+                         sysctls={"net.x": "1"})
     assert spec_from_dict(json.loads(json.dumps(spec_to_dict(spec)))) == spec
     assert validate(spec) == []
     bad = ContainerSpec(args=(), env=("NOEQUALS",), working_dir="rel", stop_signal="SIGNOPE",
