@@ -18,7 +18,7 @@ from typing import Any
 from runtime.build.cache import BuildCache
 from runtime.build.context import BuildContext
 from runtime.build.dockerfile import Dockerfile, DockerfileError, Instruction, Stage, parse
-from runtime.build.metadata import arg_words, expand
+from runtime.build.metadata import PREDEFINED_ARGS, arg_words, expand
 from runtime.build.state import BuildState
 from runtime.build.steps import StageRun, StepRunner
 from runtime.build.view import release_views
@@ -34,8 +34,6 @@ __all__ = ["BuildOptions", "Builder", "Emit"]
 
 Emit = Callable[[str], None]
 Pull = Callable[[str], Image]
-_PREDEFINED_ARGS = frozenset({"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
-                              "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"})
 
 
 @dataclass
@@ -123,7 +121,7 @@ class Builder:
                 state = steps.labels(state, options.labels)
             image = self.store.add_image(config_bytes(state.image_config), state.blobs, references=tags)
         declared = {n for ins in dockerfile.meta_args for n, _ in arg_words(ins, {}, dockerfile.escape)}
-        unused = sorted(set(options.build_args) - used - declared - _PREDEFINED_ARGS)
+        unused = sorted(set(options.build_args) - used - declared - PREDEFINED_ARGS)
         if unused:
             say(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n")
         if built is not None:

@@ -14,10 +14,13 @@ from runtime.build.substitution import SubstitutionError, expand_word, expand_wo
 from runtime.errors import InvalidArgument
 from runtime.images.config import parse_changes
 
-__all__ = ["DEFAULT_SHELL", "METADATA", "apply_metadata", "env_dict", "key_values", "expand", "expand_all",
-           "join_workdir", "arg_words"]
+__all__ = ["PREDEFINED_ARGS", "DEFAULT_SHELL", "METADATA", "apply_metadata", "env_dict", "key_values", "expand",
+           "expand_all", "join_workdir", "arg_words"]
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
+# Build args every RUN sees without an ARG, kept out of the image's history and the cache key (as Docker does).
+PREDEFINED_ARGS = frozenset({"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
+                             "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"})
 METADATA = frozenset({"ENV", "LABEL", "EXPOSE", "VOLUME", "USER", "CMD", "ENTRYPOINT", "STOPSIGNAL", "HEALTHCHECK",
                       "SHELL", "ONBUILD", "MAINTAINER"})
 

@@ -21,8 +21,8 @@ from runtime.build.context import BuildContext
 from runtime.build.copy import Source, copy_into, fetch_url, parse_chmod, resolve_chown
 from runtime.build.dockerfile import DockerfileError, Heredoc, Instruction
 from runtime.build.dockerignore import IgnoreRules
-from runtime.build.metadata import (DEFAULT_SHELL, METADATA, apply_metadata, arg_words, env_dict, expand,
-                                    join_workdir)
+from runtime.build.metadata import (DEFAULT_SHELL, METADATA, PREDEFINED_ARGS, apply_metadata, arg_words, env_dict,
+                                    expand, join_workdir)
 from runtime.build.run import RunFailed, cache_mount_dir, parse_run_mount, run_container
 from runtime.build.state import BuildState
 from runtime.build.substitution import expand_word
@@ -212,6 +212,9 @@ class StepRunner:
         network = ins.flag("network") or self.options.network or "default"
         mounts = [parse_run_mount(m) for m in ins.flags.get("mount", [])]
         arg_env = run.arg_env()
+        declared = env_dict(section).keys() | run.args.keys()
+        proxies = [f"{k}={v}" for k, v in sorted(self.options.build_args.items())
+                   if k in PREDEFINED_ARGS and v is not None and k not in declared]
         text = "RUN " + json.dumps(argv)
         extra = [f"network={network}", *[repr(m) for m in mounts], *arg_env]
         if script is not None:
@@ -227,7 +230,7 @@ class StepRunner:
                     os.chmod(holder / script.name, 0o755)
                     spec_mounts.append(Mount("bind", f"/dev/pipes/{script.name}", str(holder / script.name),
                                              read_only=True))
-                env = [*(section.get("Env") or []), *arg_env]
+                env = [*(section.get("Env") or []), *arg_env, *proxies]
 
                 def started(cid: str) -> None:
                     self.say(f" ---> Running in {cid[:12]}\n")

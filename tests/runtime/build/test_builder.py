@@ -382,3 +382,12 @@ def test_leftovers_of_a_crashed_build_are_removed(benv, ctx):
     assert [s.id for s in benv.containers.list()] == [other]
     assert list(scratch.iterdir()) == []
     assert all(layer.is_dir() for layer in image.layer_dirs())  # the layers under the view are untouched
+
+
+def test_proxy_args_reach_run_without_arg_and_stay_out_of_history(benv, ctx):
+    dockerfile = "FROM busybox:test\nRUN echo \"$HTTP_PROXY\" > /proxy\n"
+    image = benv.build(ctx, dockerfile, build_args={"HTTP_PROXY": "http://127.0.0.1:3128"}, tags=["proxy:1"])
+    assert benv.run("proxy:1", "cat", "/proxy") == (0, "http://127.0.0.1:3128\n")
+    assert "3128" not in json.dumps(image.history) and "were not consumed" not in benv.output
+    again = benv.build(ctx, dockerfile, build_args={"HTTP_PROXY": "http://127.0.0.1:9999"})
+    assert again.id == image.id  # not part of the cache key
