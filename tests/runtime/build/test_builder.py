@@ -117,17 +117,19 @@ def test_failing_run_raises_with_exit_code_and_leaves_no_container(benv, ctx):
 
 WHITEOUT_DOCKERFILE = """\
 FROM busybox:test
-RUN mkdir -p /opt/dir && echo 1 > /opt/dir/a && echo 2 > /opt/b && echo keep > /opt/c
+RUN mkdir -p /opt/dir /opt/opq && echo 1 > /opt/dir/a && echo 2 > /opt/b && echo keep > /opt/c && touch /opt/opq/old
 RUN rm /opt/b && rm -r /opt/dir && rm /etc/passwd
-RUN mkdir /opt/dir && echo fresh > /opt/dir/new
+RUN mkdir /opt/dir && echo fresh > /opt/dir/new && rm -r /opt/opq && mkdir /opt/opq && touch /opt/opq/only
 """
 
 
 def test_whiteouts_a_file_deleted_in_a_later_layer_is_absent(benv, ctx):
     image = benv.build(ctx, WHITEOUT_DOCKERFILE, tags=["wh:1"])
-    code, out = benv.run("wh:1", "sh", "-c", "ls -A /opt /opt/dir; test -e /etc/passwd || echo nopasswd")
+    code, out = benv.run("wh:1", "sh", "-c", "ls -A /opt /opt/dir /opt/opq; test -e /etc/passwd || echo nopasswd")
     assert code == 0
-    assert out == "/opt:\nc\ndir\n\n/opt/dir:\nnew\nnopasswd\n"
+    assert out == "/opt:\nc\ndir\nopq\n\n/opt/dir:\nnew\n\n/opt/opq:\nonly\nnopasswd\n"
+    with gzip.GzipFile(fileobj=io.BytesIO(benv.store.blobs.read(image.blobs[-1].digest))) as fh:
+        assert "opt/opq/.wh..wh..opq" in tarfile.open(fileobj=fh, mode="r|").getnames()  # an opaque directory
     # the deletion layer carries AUFS whiteouts, as registries and Docker expect
     blob = image.blobs[-2]
     with gzip.GzipFile(fileobj=io.BytesIO(benv.store.blobs.read(blob.digest))) as fh:
