@@ -194,8 +194,7 @@ def _load(options: LoadOptions) -> LoadResult:
     located = ({name: (before[name], entry_location(before, name)) for name in before}
                if isinstance(before, dict) else {})
     disabled = apply_profiles(merged, profiles, options.services)
-    if "name" in merged and merged.get("name") != name:
-        merged["name"] = name
+    merged["name"] = name  # the resolved name, so that resource names (<project>_default ...) follow from it
     return LoadResult(
         config=to_plain(merged),
         # disabled services keep their locations: checks report references to them
