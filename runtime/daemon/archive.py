@@ -220,7 +220,7 @@ def register(router: Router, engine: Engine) -> None:
         if not ref:
             raise InvalidArgument("container is required")
         rec, state = _state(ref)
-        body = await req.json({}) or {}
+        body = await req.json_object()
         repo, tag = req.arg("repo") or "", req.arg("tag") or ""
         reference = (f"{repo}:{tag}" if tag else repo) or None
         lines = req.query.get("changes", [])

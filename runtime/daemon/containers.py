@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from runtime.daemon.bodycheck import UPDATE, check_body
 from runtime.daemon.container_view import LIST_FILTERS, inspect_json, matches, summary_json
 from runtime.daemon.filters import parse_filters
 from runtime.daemon.router import Router
@@ -118,7 +119,8 @@ def register(router: Router, engine: Engine) -> None:
 
     async def update(req: Request) -> Response:
         rec = engine.records.find(req.params["id"])
-        body = await req.json({}) or {}
+        body = await req.json_object()
+        check_body(body, UPDATE)
         warnings = await sup.update(rec["Id"], body)
         return json_response({"Warnings": warnings})
 

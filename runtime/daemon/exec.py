@@ -7,6 +7,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from runtime.daemon.bodycheck import EXEC, EXEC_START, check_body
 from runtime.daemon.container_io import monitor_resize, pipe_streams
 from runtime.daemon.router import Router
 from runtime.daemon.server import Hijack, Reply, Request, Response, json_response
@@ -52,7 +53,8 @@ def register(router: Router, engine: Engine) -> None:
         import secrets
 
         rec = engine.records.find(req.params["id"])
-        body = await req.json({}) or {}
+        body = await req.json_object()
+        check_body(body, EXEC)
         cmd = body.get("Cmd")
         if isinstance(cmd, str):
             cmd = [cmd]
@@ -89,7 +91,8 @@ def register(router: Router, engine: Engine) -> None:
 
     async def start(req: Request) -> Reply:
         ex = _find(req.params["id"])
-        body = await req.json({}) or {}
+        body = await req.json_object()
+        check_body(body, EXEC_START)
         if ex.started:
             raise Conflict(f"Error: Exec command {ex.id} is already running" if ex.running else
                            f"Error: Exec command {ex.id} has already run")

@@ -237,7 +237,7 @@ def register_auth(router: Router, engine: Engine) -> None:
     """``POST /auth`` (docker login): check the credentials against the registry; the client stores them."""
 
     async def auth(req: Request) -> Response:
-        body = await req.json({}) or {}
+        body = await req.json_object()
         login = _registry_call("login")
         server = body.get("serveraddress") or "docker.io"
         status = await asyncio.to_thread(login, server, body.get("username") or "", body.get("password") or "",

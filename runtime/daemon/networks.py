@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from runtime.daemon.bodycheck import CONNECT, NETWORK, check_body
 from runtime.daemon.filters import parse_filters
 from runtime.daemon.router import Router
 from runtime.daemon.server import Request, Response, json_response
@@ -22,8 +23,9 @@ def register(router: Router, engine: Engine) -> None:
     svc = nets.svc
 
     async def create(req: Request) -> Response:
-        body = await req.json({}) or {}
-        if not isinstance(body, dict) or not body.get("Name"):
+        body = await req.json_object()
+        check_body(body, NETWORK)
+        if not body.get("Name"):
             raise InvalidArgument("network create: Name is required")
         for key, kind in (("Options", dict), ("Labels", dict), ("IPAM", dict)):
             if body.get(key) is not None and not isinstance(body[key], kind):
@@ -66,7 +68,8 @@ def register(router: Router, engine: Engine) -> None:
         return json_response({"NetworksDeleted": removed or None})
 
     async def connect(req: Request) -> Response:
-        body = await req.json({}) or {}
+        body = await req.json_object()
+        check_body(body, CONNECT)
         if not body.get("Container"):
             raise InvalidArgument("network connect: Container is required")
         rec = engine.records.find(body["Container"])
@@ -74,7 +77,8 @@ def register(router: Router, engine: Engine) -> None:
         return Response(200, content_type="text/plain")
 
     async def disconnect(req: Request) -> Response:
-        body = await req.json({}) or {}
+        body = await req.json_object()
+        check_body(body, CONNECT)
         if not body.get("Container"):
             raise InvalidArgument("network disconnect: Container is required")
         rec = engine.records.find(body["Container"])

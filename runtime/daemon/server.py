@@ -123,6 +123,17 @@ class Request:
         except ValueError as err:
             raise InvalidArgument(f"malformed JSON body: {err}") from None
 
+    async def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object ({} when empty); anything else is a 400."""
+        from runtime.errors import InvalidArgument
+
+        value = await self.json(None)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise InvalidArgument(f"the request body must be a JSON object, not {type(value).__name__}")
+        return value
+
     async def drain(self) -> None:
         async for _ in self.chunks():
             pass

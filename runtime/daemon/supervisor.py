@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runtime.daemon.bodycheck import check_create_body
 from runtime.daemon.container_view import ZERO_TIME, Live
 from runtime.daemon.container_volumes import prepare_volumes, rehome_volumes, release_volumes
 from runtime.daemon.logs import parse_log_time
@@ -86,6 +87,7 @@ class Supervisor:
                 "log_opts": dict(cfg.log_opts), "cgroup_parent": ""}
 
     async def create(self, body: dict[str, Any], name: str | None, platform: str | None = None) -> dict[str, Any]:
+        check_create_body(body)
         image_ref = body.get("Image")
         if not image_ref or not isinstance(image_ref, str):
             raise InvalidArgument("config: Image is required")

@@ -30,7 +30,7 @@ def register(router: Router, engine: Engine) -> None:
     svc = engine.volumes
 
     async def create(req: Request) -> Response:
-        body = await req.json({}) or {}
+        body = await req.json_object()
         if not isinstance(body, dict):
             raise InvalidArgument("volume create: body must be a JSON object")
         for key, kind in (("Name", str), ("Driver", str), ("DriverOpts", dict), ("Labels", dict)):
