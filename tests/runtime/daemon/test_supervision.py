@@ -187,3 +187,17 @@ def test_always_policy_restarts_a_container_that_died_while_the_daemon_was_down(
     assert seen[-2:] == ["die", "start"]
     box = client.containers.get("phoenix")
     assert box.status == "running" and box.attrs["State"]["Pid"] != first_pid and box.attrs["RestartCount"] == 1
+
+
+def test_orderly_daemon_stop_leaves_containers_running(engine):
+    client = engine.client()
+    box = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="stays", network_mode="none")
+    box.reload()
+    pid = box.attrs["State"]["Pid"]
+    engine.kill(signal.SIGTERM)
+    assert engine.proc.returncode == 0 and not engine.sock.exists()
+    assert not _gone(pid)
+    restarted = start_daemon(engine.root.parent)
+    engine.proc = restarted.proc
+    again = restarted.client().containers.get("stays")
+    assert again.status == "running" and again.attrs["State"]["Pid"] == pid
