@@ -22,7 +22,7 @@ from runtime.build.metadata import PREDEFINED_ARGS, arg_words, expand
 from runtime.build.state import BuildState
 from runtime.build.steps import StageRun, StepRunner
 from runtime.build.view import release_views
-from runtime.build.run import BUILD_LABEL, RunFailed
+from runtime.build.run import BUILD_LABEL, BuildCancelled, Cancellation, RunFailed
 from runtime.errors import EngineError, InvalidArgument, NotFound
 from runtime.images.config import config_bytes, host_platform
 from runtime.images.digest import short_id
@@ -96,8 +96,9 @@ class Builder:
         return removed, freed
 
     def build(self, context: BuildContext, options: BuildOptions, emit: Emit,
-              built: Callable[[Image], None] | None = None) -> Image:
-        """Build; ``emit`` gets the progress text, ``built(image)`` the image just before the closing lines."""
+              built: Callable[[Image], None] | None = None, cancellation: Cancellation | None = None) -> Image:
+        """Build; ``emit`` gets the progress text, ``built(image)`` the image just before the closing lines;
+        ``cancellation.cancel()`` from another thread stops it (``BuildCancelled``)."""
         say: Emit = (lambda _t: None) if options.quiet else emit
         tags = [str(parse_reference(t)) for t in options.tags]  # bad names fail before any work
         text = options.dockerfile_text if options.dockerfile_text is not None else context.read_dockerfile()
@@ -109,7 +110,7 @@ class Builder:
         total = sum(len(s.instructions) for s in stages) + (1 if options.labels else 0)
         used: set[str] = set()
         with self.store.lease() as lease:
-            steps = StepRunner(self, context, options, dockerfile.escape, lease, say, total, name)
+            steps = StepRunner(self, context, options, dockerfile.escape, lease, say, total, name, cancellation)
             done: dict[str, BuildState] = {}
             state = BuildState.scratch()
             for stage in stages:
@@ -222,7 +223,7 @@ def _at_line(step: Callable[..., None], filename: str, ins: Instruction, *args: 
     and the client's view stay right)."""
     try:
         step(*args, **kw)
-    except (DockerfileError, RunFailed):
+    except (DockerfileError, RunFailed, BuildCancelled):
         raise
     except EngineError as err:
         text = str(err)

@@ -13,15 +13,17 @@ import hashlib
 import os
 import socket
 import struct
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import InvalidArgument, Unsupported
+from runtime.errors import EngineError, InvalidArgument, InvalidState, Unsupported
 from runtime.spec import DEFAULT_NAMESPACES, DEFAULT_PATH, ContainerSpec, Mount
 
-__all__ = ["BUILD_LABEL", "RunFailed", "RunMount", "parse_run_mount", "run_container", "NETWORK_MODES"]
+__all__ = ["BUILD_LABEL", "BuildCancelled", "Cancellation", "RunFailed", "RunMount", "parse_run_mount",
+           "run_container", "NETWORK_MODES"]
 
 BUILD_LABEL = "com.pycompose.build"  # on every RUN container: leftovers of a crashed build are found by it
 
@@ -34,6 +36,50 @@ class RunFailed(Exception):
     def __init__(self, command: str, code: int) -> None:
         self.code = code
         super().__init__(f"The command '{command}' returned a non-zero code: {code}")
+
+
+class BuildCancelled(InvalidState):
+    def __init__(self) -> None:
+        super().__init__("the build was cancelled")
+
+
+class Cancellation:
+    """Cancel a build from another thread (its client went away): the RUN container running now is killed, and
+    the next step refuses to start."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._running: dict[str, Any] = {}  # container id -> its service
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def check(self) -> None:
+        if self._cancelled:
+            raise BuildCancelled()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            running = list(self._running.items())
+        for cid, containers in running:
+            with contextlib.suppress(EngineError):
+                containers.kill(cid)
+
+    @contextlib.contextmanager
+    def running(self, containers: Any, cid: str) -> Iterator[None]:
+        with self._lock:
+            self._running[cid] = containers
+            cancelled = self._cancelled
+        try:
+            if cancelled:
+                raise BuildCancelled()
+            yield
+        finally:
+            with self._lock:
+                self._running.pop(cid, None)
 
 
 @dataclass(frozen=True)
@@ -103,7 +149,8 @@ def run_container(containers: Any, *, layer_dirs: Sequence[str], argv: Sequence[
                   workdir: str, user: str, network: str, mounts: Sequence[Mount], shm_size: int,
                   output: Callable[[bytes], None], command_text: str, cgroup_parent: str = "",
                   started: Callable[[str], None] | None = None,
-                  extra_hosts: Sequence[tuple[str, str]] = ()) -> Iterator[tuple[str, Path]]:
+                  extra_hosts: Sequence[tuple[str, str]] = (),
+                  cancellation: Cancellation | None = None) -> Iterator[tuple[str, Path]]:
     """Run ``argv`` to completion; yield (container id, its upper dir (cleaned of mount-point stubs) while the
     container exists, remove it afterwards. ``RunFailed`` on a non-zero exit."""
     if network not in NETWORK_MODES:
@@ -121,11 +168,15 @@ def run_container(containers: Any, *, layer_dirs: Sequence[str], argv: Sequence[
     try:
         if started is not None:
             started(cid)
-        conn = containers.start(cid, attach={"stdin": False, "stdout": True, "stderr": True})
-        if conn is not None:
-            with conn:
-                _pump(conn, output)
-        code = containers.wait(cid)
+        guard = cancellation.running(containers, cid) if cancellation is not None else contextlib.nullcontext()
+        with guard:
+            conn = containers.start(cid, attach={"stdin": False, "stdout": True, "stderr": True})
+            if conn is not None:
+                with conn:
+                    _pump(conn, output)
+            code = containers.wait(cid)
+        if cancellation is not None:
+            cancellation.check()
         if code != 0:
             raise RunFailed(command_text, code)
         upper = Path(containers.state_dir(cid)) / "upper"

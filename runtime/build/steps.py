@@ -23,7 +23,7 @@ from runtime.build.dockerfile import DockerfileError, Heredoc, Instruction
 from runtime.build.dockerignore import IgnoreRules
 from runtime.build.metadata import (DEFAULT_SHELL, METADATA, PREDEFINED_ARGS, apply_metadata, arg_words, env_dict,
                                     expand, join_workdir)
-from runtime.build.run import RunFailed, cache_mount_dir, parse_run_mount, run_container
+from runtime.build.run import Cancellation, RunFailed, cache_mount_dir, parse_run_mount, run_container
 from runtime.build.state import BuildState
 from runtime.build.substitution import expand_word
 from runtime.build.view import lookup, merged_view
@@ -63,8 +63,10 @@ class StageRun:
 
 class StepRunner:
     def __init__(self, builder: "Builder", context: BuildContext, options: "BuildOptions", escape: str,
-                 lease: Any, say: Callable[[str], None], total: int, filename: str = "Dockerfile") -> None:
+                 lease: Any, say: Callable[[str], None], total: int, filename: str = "Dockerfile",
+                 cancellation: Cancellation | None = None) -> None:
         self.builder = builder
+        self.cancellation = cancellation
         self.filename = filename
         self.store = builder.store
         self.context = context
@@ -126,6 +128,8 @@ class StepRunner:
     # ---- steps ----------------------------------------------------------------------------------------------
     def execute(self, run: StageRun, ins: Instruction, done: Mapping[str, BuildState], used: set[str],
                 trigger: bool = False) -> None:
+        if self.cancellation is not None:
+            self.cancellation.check()
         if not trigger:  # triggers run under their FROM's step, as Docker prints them
             self.announce(ins)
         variables = run.variables()
@@ -246,7 +250,7 @@ class StepRunner:
                                    env=env, workdir=section.get("WorkingDir") or "/",
                                    user=section.get("User") or "", network=network, mounts=spec_mounts,
                                    shm_size=self.options.shm_size, output=output, started=started,
-                                   extra_hosts=self.options.extra_hosts,
+                                   extra_hosts=self.options.extra_hosts, cancellation=self.cancellation,
                                    command_text=" ".join(argv)) as (cid, upper):
                     new = self.commit_dir(state, upper, dict(section), created_by)
             self.say(f"Removing intermediate container {cid[:12]}\n")

@@ -63,6 +63,7 @@ def _extra_hosts(values: list[str]) -> list[tuple[str, str]]:
 
 def register(router: Router, engine: Engine) -> None:
     from runtime.build.builder import Builder
+    from runtime.build.run import Cancellation
 
     def pull(ref: str) -> Any:
         from runtime.images.registry import pull as registry_pull
@@ -87,18 +88,20 @@ def register(router: Router, engine: Engine) -> None:
             body.close()
             raise
 
+        cancellation = Cancellation()
+
         def work(emit: Callable[[dict[str, Any]], None]) -> None:
             with body:
                 context = BuildContext.from_tar(body, scratch, options.dockerfile)  # type: ignore[arg-type]
             with context:
                 image = builder.build(context, options, lambda text: emit({"stream": text}),
-                                      built=lambda img: emit({"aux": {"ID": img.id}}))
+                                      built=lambda img: emit({"aux": {"ID": img.id}}), cancellation=cancellation)
             if options.quiet:
                 emit({"stream": image.id + "\n"})
             for tag in options.tags:
                 engine.bus.publish("image", "tag", image.id, {"name": tag})
 
-        return _stream(work)
+        return _stream(work, cancellation.cancel)
 
     async def prune(req: Request) -> Reply:
         everything = req.flag("all")
@@ -109,9 +112,9 @@ def register(router: Router, engine: Engine) -> None:
     router.add("POST", "/build/prune", prune)
 
 
-def _stream(work: Callable[[Callable[[dict[str, Any]], None]], None]) -> Stream:
+def _stream(work: Callable[[Callable[[dict[str, Any]], None]], None], cancel: Callable[[], None]) -> Stream:
     """Run blocking ``work(emit)`` in a thread and stream what it emits; an error ends the stream the way Docker
-    reports it (a failed RUN carries its exit code in ``errorDetail``)."""
+    reports it (a failed RUN carries its exit code in ``errorDetail``). When the client goes away, ``cancel()``."""
     from runtime.build.run import RunFailed
 
     loop = asyncio.get_running_loop()
@@ -134,10 +137,14 @@ def _stream(work: Callable[[Callable[[dict[str, Any]], None]], None]) -> Stream:
 
     async def body() -> AsyncIterator[bytes]:
         task = asyncio.ensure_future(asyncio.to_thread(run))
+        finished = False
         try:
             while (msg := await queue.get()) is not None:
                 yield _line(msg)
+            finished = True
         finally:
+            if not finished:  # the client went away: stop the build (kill its RUN container)
+                cancel()
             await asyncio.shield(task)
 
     return Stream(body())

@@ -171,3 +171,35 @@ def test_docker_cli_without_the_buildkit_switch_uses_our_builder(engine, tmp_pat
     result = engine.cli("build", "-t", "plain:1", str(ctx), check=False)
     assert result.returncode == 0, result.stderr
     assert _run(engine.client(), "plain:1", ["cat", "/p"]) == "plain\n"
+
+
+def test_a_client_that_goes_away_cancels_the_build(engine):
+    import json as _json
+    import socket as _socket
+
+    from tests.runtime.daemon.conftest import wait_for
+
+    context = tar_of({"Dockerfile": "FROM busybox:test\nRUN echo started && sleep 600\n"})
+    with _socket.socket(_socket.AF_UNIX) as s:
+        s.connect(str(engine.sock))
+        s.sendall(b"POST /v1.43/build HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\n"
+                  + f"Content-Length: {len(context)}\r\n\r\n".encode() + context)
+        seen = b""
+        while b"started" not in seen:
+            chunk = s.recv(65536)
+            assert chunk, "the stream ended before the RUN started"
+            seen += chunk
+    containers = engine.root / "containers"
+
+    def build_containers() -> list[str]:
+        out = []
+        for cfg in containers.glob("*/config.json"):
+            try:
+                spec = _json.loads(cfg.read_text())["spec"]
+            except (OSError, ValueError):
+                continue
+            if (spec.get("labels") or {}).get("com.pycompose.build") == "true":
+                out.append(cfg.parent.name)
+        return out
+
+    wait_for(lambda: not build_containers(), timeout=60, what="the cancelled build's RUN container to go")

@@ -393,3 +393,40 @@ def test_proxy_args_reach_run_without_arg_and_stay_out_of_history(benv, ctx):
     assert "3128" not in json.dumps(image.history) and "were not consumed" not in benv.output
     again = benv.build(ctx, dockerfile, build_args={"HTTP_PROXY": "http://127.0.0.1:9999"})
     assert again.id == image.id  # not part of the cache key
+
+
+def test_cancelling_a_build_kills_its_run_container(benv, ctx):
+    import threading
+
+    from runtime.build.builder import BuildOptions
+    from runtime.build.context import BuildContext
+    from runtime.build.run import BuildCancelled, Cancellation
+
+    (ctx / "Dockerfile").write_text("FROM busybox:test\nRUN echo started && sleep 600\nRUN echo never\n")
+    cancellation = Cancellation()
+    running = threading.Event()
+    outcome: list[BaseException] = []
+
+    def emit(text: str) -> None:
+        if "started" in text:
+            running.set()
+
+    def build() -> None:
+        try:
+            with BuildContext(ctx) as context:
+                benv.builder.build(context, BuildOptions(), emit, cancellation=cancellation)
+        except BaseException as err:  # noqa: BLE001 - handed to the test thread
+            outcome.append(err)
+
+    thread = threading.Thread(target=build)
+    thread.start()
+    try:
+        assert running.wait(60), "the RUN never started"
+        cancellation.cancel()
+        thread.join(60)
+        assert not thread.is_alive()
+        assert len(outcome) == 1 and isinstance(outcome[0], BuildCancelled)
+        assert benv.containers.list() == []
+    finally:
+        cancellation.cancel()
+        thread.join(60)
