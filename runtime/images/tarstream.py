@@ -18,8 +18,11 @@ from runtime.images.digest import Reader
 
 __all__ = ["TarStream"]
 
-_BLOCK = tarfile.BLOCKSIZE
 _CHUNK = 1 << 20
+# tarfile's header errors (undocumented names, present in every Python 3; not in typeshed)
+_EOF_HEADER: type[Exception] = getattr(tarfile, "EOFHeaderError")  # the end-of-archive zero block
+_EMPTY_HEADER: type[Exception] = getattr(tarfile, "EmptyHeaderError")  # the stream ended at a header
+_TRUNCATED_HEADER: type[Exception] = getattr(tarfile, "TruncatedHeaderError")
 
 
 class TarStream:
@@ -67,13 +70,13 @@ class TarStream:
             self._skip(self.offset - self.tell())
             try:
                 member = tarfile.TarInfo.fromtarfile(self)  # type: ignore[arg-type]
-            except tarfile.EOFHeaderError:
+            except _EOF_HEADER:
                 return  # the end-of-archive zero blocks
-            except tarfile.EmptyHeaderError:
+            except _EMPTY_HEADER:
                 if self.tell() == 0:
                     raise tarfile.ReadError("empty file") from None
                 return  # no end-of-archive marker: Docker accepts that too
-            except tarfile.TruncatedHeaderError as err:
+            except _TRUNCATED_HEADER as err:
                 raise tarfile.ReadError(f"unexpected end of data: {err}") from None
             except tarfile.HeaderError as err:
                 raise tarfile.ReadError(str(err)) from None
