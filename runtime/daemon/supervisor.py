@@ -56,6 +56,7 @@ class Supervisor:
         self._remove_waiters: dict[str, list[asyncio.Future[dict[str, Any]]]] = {}
         self._pending_attach: dict[str, list[tuple[dict[str, bool], asyncio.Future[Any]]]] = {}
         self._stopping: set[str] = set()
+        self._trackers: dict[str, RestartTracker] = {}
 
     # --- views ---------------------------------------------------------------------------------------------------
     def live(self, cid: str) -> Live:
@@ -262,6 +263,8 @@ class Supervisor:
         for ex in rec.get("ExecIDs", []):
             self.engine.execs.pop(ex, None)
         self.records.delete(cid)
+        self._trackers.pop(cid, None)
+        self._watchers.pop(cid, None)
         self.engine.publish_container(rec, "destroy")
         for fut in self._remove_waiters.pop(cid, []):
             if not fut.done():
@@ -308,7 +311,7 @@ class Supervisor:
     def waiter(self, cid: str, condition: str) -> Awaitable[dict[str, Any]]:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[dict[str, Any]] = loop.create_future()
-        rec = self.records.find(cid)
+        self.records.find(cid)  # NotFound for an unknown container
         status = self.live(cid).status
         if condition == "removed":
             self._remove_waiters.setdefault(cid, []).append(fut)
@@ -316,7 +319,6 @@ class Supervisor:
             fut.set_result({"StatusCode": self.live(cid).exit_code if status == "exited" else 0, "Error": None})
         else:
             self._exit_waiters.setdefault(cid, []).append(fut)
-        del rec
         return fut
 
     # --- exits ---------------------------------------------------------------------------------------------------
@@ -414,19 +416,16 @@ class Supervisor:
                 self.records.save(rec)
                 await self._on_exit(cid)
 
-    _trackers: dict[str, RestartTracker]
-
     def _tracker(self, rec: dict[str, Any]) -> RestartTracker:
-        trackers = self.__dict__.setdefault("_trackers", {})
-        t = trackers.get(rec["Id"])
+        t = self._trackers.get(rec["Id"])
         if t is None:
             t = RestartTracker(RestartPolicy.parse(rec.get("Restart")), int(rec.get("RestartCount", 0)),
                                bool(rec.get("ManuallyStopped")))
-            trackers[rec["Id"]] = t
+            self._trackers[rec["Id"]] = t
         return t
 
     def _trackers_reset(self, cid: str) -> None:
-        self.__dict__.setdefault("_trackers", {}).pop(cid, None)
+        self._trackers.pop(cid, None)
 
     # --- health --------------------------------------------------------------------------------------------------
     def _start_health(self, rec: dict[str, Any], resume: bool = False) -> None:
