@@ -54,6 +54,8 @@ class BlobWriter:
                 f"({self.size} bytes); the content is corrupt and was discarded")
         self._file.flush()
         os.fsync(self._file.fileno())
+        # kept for push/save, rarely read soon: its now clean pages need not crowd the page cache
+        os.posix_fadvise(self._file.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
         self._file.close()
         target = self._store.path(digest)
         target.parent.mkdir(parents=True, exist_ok=True)
