@@ -331,6 +331,11 @@ def main() -> None:
         print(f"  pull / (b) GET x1   {pull_m / med[names[1]]:8.2f}")
         print(f"  pull / (b) GET x{workers}   {pull_m / med[names[2]]:8.2f}")
         print(f"  pull, unpacked      {unpacked / (total / pull_m):8.1f} MB/s of layer content written")
+        cpu_pull = statistics.median(c for _, c, _ in results[names[3]])
+        cpu_get = statistics.median(c for _, c, _ in results[names[1]])
+        print(f"  pull CPU            {total / cpu_pull / 1e6:8.1f} MB per CPU-second ({cpu_pull / cpu_get:.1f}x the "
+              "CPU of GET x1): the figure least moved by other load; wall-time figures above are bounded by it "
+              f"and by the {os.cpu_count()} CPUs shared with that load")
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -3,8 +3,10 @@
 Manifest lists / OCI indexes are resolved to the requested platform (the host's by default); Docker schema2 and
 OCI manifests; gzip, zstd and plain layers. Every blob (manifests, config, layers) is checked against its digest
 and every unpacked layer against the config's diff id before anything is published. Layers are downloaded and
-unpacked in one pass, several at a time; layers already in the store are skipped. A failed pull leaves no image,
-layer or blob of its own behind.
+unpacked in one pass, several at a time (``max_concurrent_downloads``), each over two threads: one receives the
+blob, hashes it and writes it to the blob store; the other decompresses the same chunks, hashes the tar (diff id)
+and unpacks it. Layers already in the store are skipped. A failed pull leaves no image, layer or blob of its own
+behind.
 """
 from __future__ import annotations
 
