@@ -23,7 +23,7 @@ from typing import Any
 from runtime import linux
 from runtime.errors import Conflict, EngineError, InvalidArgument, NotFound
 
-__all__ = ["ANONYMOUS_LABEL", "Volume", "VolumeService", "valid_volume_name"]
+__all__ = ["ANONYMOUS_LABEL", "Volume", "VolumeService", "valid_volume_name", "dir_size"]
 
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -62,6 +62,11 @@ def _atomic_write(path: Path, data: dict[str, Any]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def dir_size(path: Path) -> int:
+    """Bytes of disk the files under ``path`` take (``du``)."""
+    return _dir_size(path)
 
 
 def _dir_size(path: Path) -> int:

@@ -25,6 +25,19 @@ def _no_content() -> Response:
     return Response(204, content_type="text/plain")
 
 
+def _sizes(engine: Engine, rec: dict[str, Any]) -> tuple[int, int]:
+    """(bytes the container wrote: its upper dir, that plus its image), as ``docker ps -s`` shows them."""
+    from runtime.volumes import dir_size
+
+    upper = engine.containers.state_dir(rec["Id"]) / "upper"
+    rw = dir_size(upper) if upper.is_dir() else 0
+    try:
+        image = engine.images.get(rec["ImageID"]).size
+    except NotFound:
+        image = 0
+    return rw, rw + image
+
+
 def register(router: Router, engine: Engine) -> None:
     sup = engine.supervisor
 
@@ -53,14 +66,20 @@ def register(router: Router, engine: Engine) -> None:
                 continue
             if not matches(rec, live, filters, order):
                 continue
-            out.append(summary_json(rec, live, req.flag("size")))
+            item = summary_json(rec, live, req.flag("size"))
+            if req.flag("size"):
+                item["SizeRw"], item["SizeRootFs"] = await asyncio.to_thread(_sizes, engine, rec)
+            out.append(item)
             if 0 < limit <= len(out):
                 break
         return json_response(out)
 
     async def inspect(req: Request) -> Response:
         rec = engine.records.find(req.params["id"])
-        return json_response(inspect_json(rec, sup.live(rec["Id"]), str(engine.root)))
+        out = inspect_json(rec, sup.live(rec["Id"]), str(engine.root))
+        if req.flag("size"):
+            out["SizeRw"], out["SizeRootFs"] = await asyncio.to_thread(_sizes, engine, rec)
+        return json_response(out)
 
     async def start(req: Request) -> Response:
         rec = engine.records.find(req.params["id"])

@@ -114,6 +114,9 @@ def test_cli_housekeeping_commands(engine):
     assert engine.cli("wait", "once").stdout.strip() == "0"
     pruned = engine.cli("container", "prune", "-f").stdout
     assert "Deleted Containers" in pruned and engine.cli("ps", "-aq", "--filter", "name=once").stdout == ""
+    engine.cli("exec", "keeper", "dd", "if=/dev/zero", "of=/tmp/blob", "bs=1024", "count=256")
+    sized = engine.cli("ps", "-s", "--format", "{{.Names}} {{.Size}}").stdout
+    assert sized.startswith("keeper 26") and "virtual" in sized  # 262kB written (+ the image, virtual)
     engine.cli("system", "prune", "-f")
     assert engine.cli("ps", "-q", "--filter", "name=keeper").stdout.strip()
 
