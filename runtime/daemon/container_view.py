@@ -159,6 +159,13 @@ def matches(rec: dict[str, Any], live: Live, filters: dict[str, list[str]], orde
         used = {m.get("Name") for m in rec.get("Mounts", [])} | {m.get("Destination") for m in rec.get("Mounts", [])}
         if not any(v in used for v in filters["volume"]):
             return False
+    if filters.get("publish"):
+        published = {f"{p['PublicPort']}/{p['Type']}" for p in live.ports if p.get("PublicPort")}
+        if not any(_port_match(v, published) for v in filters["publish"]):
+            return False
+    if filters.get("expose"):
+        if not any(_port_match(v, set(rec.get("Exposed", []))) for v in filters["expose"]):
+            return False
     for key, newer in (("before", False), ("since", True)):
         if filters.get(key):
             ref = order.get(filters[key][-1])
@@ -168,3 +175,15 @@ def matches(rec: dict[str, Any], live: Live, filters: dict[str, list[str]], orde
             if (mine <= ref) if newer else (mine >= ref):
                 return False
     return True
+
+
+def _port_match(wanted: str, ports: set[str]) -> bool:
+    """``80``, ``80/udp`` or a range ``8000-8080/tcp`` against ``{"80/tcp", ...}``."""
+    spec, _, proto = wanted.partition("/")
+    proto = proto or "tcp"
+    low, _, high = spec.partition("-")
+    try:
+        lo, hi = int(low), int(high or low)
+    except ValueError:
+        return False
+    return any(p.split("/")[1] == proto and lo <= int(p.split("/")[0]) <= hi for p in ports)

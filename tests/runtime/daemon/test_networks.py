@@ -56,6 +56,9 @@ def test_names_resolve_ports_publish_and_survive_a_daemon_kill(engine):
     assert address
     ps = engine.cli("ps", "--format", "{{.Names}} {{.Ports}}").stdout.strip()
     assert ps == f"web 127.0.0.1:{port}->80/tcp"
+    assert engine.cli("ps", "-q", "--filter", f"publish={port}").stdout.strip() == web.id[:12]
+    assert engine.cli("ps", "-q", "--filter", f"publish={port}/udp").stdout.strip() == ""
+    assert engine.cli("ps", "-q", "--filter", "expose=80").stdout.strip() == web.id[:12]
 
     engine.kill(signal.SIGKILL)
     assert _get(f"http://127.0.0.1:{port}/") == "<h1>busybox</h1>\n"  # the port proxy lives on its own
