@@ -7,7 +7,7 @@ from typing import Any
 
 from runtime.errors import InvalidArgument
 
-__all__ = ["check_create_body", "check_body", "EXEC", "NETWORK", "CONNECT", "UPDATE", "EXEC_START"]
+__all__ = ["check_create_body", "check_body", "unsupported_warnings", "EXEC", "NETWORK", "CONNECT", "UPDATE", "EXEC_START"]
 
 Check = Callable[[Any], bool]
 
@@ -152,3 +152,30 @@ def check_body(body: Mapping[str, Any], table: Mapping[str, Check], where: str =
         _check(body["EndpointConfig"], _ENDPOINT, "EndpointConfig.")
     if table is UPDATE and body.get("RestartPolicy"):
         _check(body["RestartPolicy"], _RESTART, "RestartPolicy.")
+
+
+# HostConfig fields this engine acts on (the mode fields by their "host" value, see specconv)
+_HOST_SUPPORTED = {
+    "Binds", "Mounts", "Tmpfs", "PortBindings", "PublishAllPorts", "RestartPolicy", "AutoRemove", "NetworkMode",
+    "PidMode", "IpcMode", "UTSMode", "CgroupnsMode", "CgroupParent", "Memory", "MemoryReservation", "MemorySwap",
+    "NanoCpus", "CpuQuota", "CpuPeriod", "CpuShares", "CpusetCpus", "CpusetMems", "PidsLimit", "OomKillDisable",
+    "OomScoreAdj", "Ulimits", "LogConfig", "SecurityOpt", "CapAdd", "CapDrop", "Privileged", "ReadonlyRootfs",
+    "Init", "Sysctls", "ShmSize", "ExtraHosts", "Dns", "DnsSearch", "DnsOptions", "ConsoleSize",
+}
+_HOST_DEFAULTS_OK = {"Isolation": ("", "default"), "Runtime": ("", "runc", "pycompose"), "MemorySwappiness": (-1,),
+                     "LogConfig": (), "KernelMemory": (0,), "BlkioWeight": (0,), "CpuCount": (0,),
+                     "CpuPercent": (0,), "ContainerIDFile": ("",)}
+
+
+def unsupported_warnings(body: Mapping[str, Any]) -> list[str]:
+    """Docker's ``Warnings`` of a create: every HostConfig field set that this engine does not act on."""
+    out = []
+    for key, value in (body.get("HostConfig") or {}).items():
+        if key in _HOST_SUPPORTED or value in (None, "", [], {}, False):
+            continue
+        if key in _HOST_DEFAULTS_OK and value in _HOST_DEFAULTS_OK[key]:
+            continue
+        if isinstance(value, int) and not isinstance(value, bool) and value == 0:
+            continue
+        out.append(f"HostConfig.{key} is not supported by this engine and was ignored")
+    return out

@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from runtime.daemon.bodycheck import UPDATE, check_body
+from runtime.daemon.bodycheck import UPDATE, check_body, unsupported_warnings
 from runtime.daemon.container_view import LIST_FILTERS, inspect_json, matches, summary_json
 from runtime.daemon.filters import parse_filters
 from runtime.daemon.router import Router
@@ -46,7 +46,7 @@ def register(router: Router, engine: Engine) -> None:
         if not isinstance(body, dict):
             raise InvalidArgument("config cannot be empty in order to create a container")
         rec = await sup.create(body, req.arg("name"), req.arg("platform"))
-        return json_response({"Id": rec["Id"], "Warnings": []}, 201)
+        return json_response({"Id": rec["Id"], "Warnings": unsupported_warnings(body)}, 201)
 
     async def listing(req: Request) -> Response:
         filters = parse_filters(req, LIST_FILTERS)

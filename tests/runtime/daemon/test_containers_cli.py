@@ -130,3 +130,10 @@ def test_log_rotation_options(engine):
     lines = engine.cli("logs", "chatty").stdout.splitlines()
     assert lines[-1] == "line-399" and lines == [f"line-{i}" for i in range(400 - len(lines), 400)]
     assert engine.cli("logs", "--tail", "2", "chatty").stdout == "line-398\nline-399\n"
+
+
+def test_plain_cli_run_has_no_warnings(engine):
+    out = engine.cli("run", "--rm", "--network", "none", "-m", "64m", "--cpus", "0.5", "busybox", "true")
+    assert out.stderr == ""
+    warned = engine.cli("run", "--rm", "--network", "none", "--device", "/dev/null:/dev/x", "busybox", "true")
+    assert "HostConfig.Devices is not supported" in warned.stderr

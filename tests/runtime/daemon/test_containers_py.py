@@ -134,3 +134,13 @@ def test_force_remove_of_an_auto_remove_container_reports_one_destroy(engine):
     actions = [e["Action"] for e in client.events(since=since, until=time.time() + 0.3, decode=True,
                                                    filters={"container": "rmrm"})]
     assert actions.count("destroy") == 1 and actions.count("die") == 1
+
+
+def test_unsupported_host_settings_come_back_as_warnings(engine):
+    api = engine.client().api
+    hc = api.create_host_config(devices=["/dev/null:/dev/mynull:rwm"], blkio_weight=300)
+    resp = api.create_container("busybox", ["true"], host_config=hc)
+    assert sorted(resp["Warnings"]) == ["HostConfig.BlkioWeight is not supported by this engine and was ignored",
+                                        "HostConfig.Devices is not supported by this engine and was ignored"]
+    plain = api.create_container("busybox", ["true"], host_config=api.create_host_config(mem_limit="64m"))
+    assert not plain["Warnings"]
