@@ -89,6 +89,7 @@ class Supervisor:
 
     async def create(self, body: dict[str, Any], name: str | None, platform: str | None = None) -> dict[str, Any]:
         check_create_body(body)
+        body = self._volumes_from(body)
         image_ref = body.get("Image")
         if not image_ref or not isinstance(image_ref, str):
             raise InvalidArgument("config: Image is required")
@@ -143,6 +144,30 @@ class Supervisor:
         self.records.save(rec)
         self.engine.publish_container(rec, "create")
         return rec
+
+    def _volumes_from(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``HostConfig.VolumesFrom`` (``container[:ro|rw]``) as the binds of that container's volumes and binds;
+        the new container's own mounts win at the same path."""
+        host = dict(body.get("HostConfig") or {})
+        if not host.get("VolumesFrom"):
+            return body
+        own = {b.split(":")[1] if ":" in b else b for b in host.get("Binds") or []}
+        own |= {m.get("Target") for m in host.get("Mounts") or []}
+        extra = []
+        for item in host["VolumesFrom"]:
+            ref, _, mode = item.partition(":")
+            if mode not in ("", "ro", "rw"):
+                raise InvalidArgument(f"invalid mode for volumes-from: {item!r}")
+            other = self.records.find(ref)
+            for m in other.get("Mounts", []):
+                src = m.get("Name") if m.get("Type") == "volume" else m.get("Source")
+                if m.get("Type") not in ("volume", "bind") or not src or m["Destination"] in own:
+                    continue
+                read_only = mode == "ro" or (mode == "" and not m.get("RW", True))
+                extra.append(f"{src}:{m['Destination']}" + (":ro" if read_only else ""))
+                own.add(m["Destination"])
+        host["Binds"] = list(host.get("Binds") or []) + extra
+        return {**body, "HostConfig": host}
 
     # --- start / stop --------------------------------------------------------------------------------------------
     async def start(self, cid: str, by_user: bool = True) -> None:

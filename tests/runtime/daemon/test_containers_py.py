@@ -144,3 +144,14 @@ def test_unsupported_host_settings_come_back_as_warnings(engine):
                                         "HostConfig.Devices is not supported by this engine and was ignored"]
     plain = api.create_container("busybox", ["true"], host_config=api.create_host_config(mem_limit="64m"))
     assert not plain["Warnings"]
+
+
+def test_volumes_from(engine):
+    client = engine.client()
+    client.containers.run("busybox", ["sh", "-c", "echo shared > /data/f"], name="source",
+                          volumes={"sharedvol": {"bind": "/data"}}, network_mode="none")
+    out = client.containers.run("busybox", ["sh", "-c", "cat /data/f; touch /data/x 2>&1 || echo ro"],
+                                volumes_from=["source:ro"], network_mode="none", remove=True)
+    assert out.startswith(b"shared\n") and out.endswith(b"ro\n")
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.create("busybox", ["true"], volumes_from=["nobody"])
