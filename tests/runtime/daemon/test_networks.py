@@ -105,3 +105,16 @@ def test_extra_hosts_and_host_gateway(engine):
     assert "10.1.2.3\tdb.local" in out
     gateway = engine.client().networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
     assert f"{gateway}\thost.docker.internal" in out
+
+
+def test_port_conflict_fails_the_start_cleanly(engine):
+    port = _free_port()
+    engine.cli("run", "-d", "--name", "first", "-p", f"127.0.0.1:{port}:80", "busybox",
+               "httpd", "-f", "-p", "80", "-h", "/var/www")
+    second = engine.cli("run", "-d", "--name", "second", "-p", f"127.0.0.1:{port}:80", "busybox", "sleep", "100",
+                        check=False)
+    assert second.returncode != 0 and str(port) in second.stderr
+    state = engine.client().containers.get("second").attrs
+    assert state["State"]["Status"] in ("created", "exited") and not state["NetworkSettings"]["Networks"].get(
+        "bridge", {}).get("IPAddress")
+    assert wait_for(lambda: _get(f"http://127.0.0.1:{port}/")) == "<h1>busybox</h1>\n"
