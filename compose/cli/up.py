@@ -65,6 +65,13 @@ def attach_logs(session: "Session", services: list[str], since: int, *, abort_on
     from compose.engine import containers as C
     from compose.engine.logs import log_lines
 
+    import signal
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, _interrupt)  # also when started with SIGINT ignored (a background job)
+    signal.signal(signal.SIGTERM, _interrupt)
     printer = LogPrinter()
     client = session.client
     by_label = {}
@@ -72,6 +79,7 @@ def attach_logs(session: "Session", services: list[str], since: int, *, abort_on
         label = c.name.removeprefix(f"{session.name}-")
         by_label[label] = c
         printer.add(Source(label, lambda cid=c.id: log_lines(client, cid, follow=True, since=since), c.id))
+    print("Attaching to " + ", ".join(sorted(by_label)), flush=True)
     code = 0
     try:
         while printer.live:
