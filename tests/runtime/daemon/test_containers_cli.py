@@ -137,3 +137,9 @@ def test_plain_cli_run_has_no_warnings(engine):
     assert out.stderr == ""
     warned = engine.cli("run", "--rm", "--network", "none", "--device", "/dev/null:/dev/x", "busybox", "true")
     assert "HostConfig.Devices is not supported" in warned.stderr
+
+
+def test_run_interactive_stdin_pipe(engine):
+    out = engine.cli("run", "--rm", "-i", "--network", "none", "busybox", "sh", "-c", "tr a-z A-Z",
+                     input=b"piped through\n", timeout=30)
+    assert out.stdout == "PIPED THROUGH\n" and out.returncode == 0
