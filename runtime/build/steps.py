@@ -328,8 +328,9 @@ class StepRunner:
                     for rel in self.context.match(word):
                         plan.append(("context", rel))
                         extra.append(f"{rel}:{self.context.checksum(rel)}")
-            text = f"{ins.cmd} " + " ".join(f"--{k}={v}" for k, vs in sorted(ins.flags.items()) for v in vs
-                                            if k not in ("link",)) + f" {sources} {dest}"
+            flags = [f"--{k}={expand(ins, v, variables, self.escape)}" for k, vs in sorted(ins.flags.items())
+                     for v in vs if k != "link"]  # expanded: a changed --chown=$U is another step
+            text = f"{ins.cmd} {' '.join(flags)} {sources} {dest}"
 
             def make() -> BuildState:
                 with contextlib.ExitStack() as inner:

@@ -430,3 +430,12 @@ def test_cancelling_a_build_kills_its_run_container(benv, ctx):
     finally:
         cancellation.cancel()
         thread.join(60)
+
+
+def test_a_changed_chown_variable_is_a_cache_miss(benv, ctx):
+    (ctx / "f").write_text("f\n")
+    dockerfile = "FROM busybox:test\nARG U=1\nCOPY --chown=$U f /f\n"
+    benv.build(ctx, dockerfile, build_args={"U": "11"}, tags=["own:11"])
+    benv.build(ctx, dockerfile, build_args={"U": "22"}, tags=["own:22"])
+    assert "Using cache" not in benv.output
+    assert benv.run("own:22", "stat", "-c", "%u", "/f") == (0, "22\n")
