@@ -207,3 +207,71 @@ volumes:
         compose(engine, tmp_path, "--profile", "sick", "down", "-v", "-t", "0", check=False)
     assert _project_containers(engine, name) == []
     assert [v.name for v in engine.client().volumes.list() if v.name.startswith(name)] == []
+
+
+def test_attached_up_streams_logs_and_sigint_stops(engine, tmp_path):
+    name = f"attached{os.getpid()}"
+    (tmp_path / "compose.yaml").write_text(f"""
+name: {name}
+services:
+  talker:
+    image: busybox:local
+    command: ["sh", "-c", "echo ready-to-talk; exec sleep 3600"]
+""")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
+    environ.update({"PYCOMPOSE_HOST": engine.url, "COMPOSE_PROGRESS": "plain"})
+    proc = subprocess.Popen([str(PYCOMPOSE), "up", "-t", "1"], cwd=tmp_path, env=environ, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        seen = []
+        for line in proc.stdout:  # blocks on the pipe until up prints the container's first line
+            seen.append(line)
+            if "ready-to-talk" in line:
+                break
+        assert any(line.startswith("talker-1  | ready-to-talk") for line in seen), seen
+        proc.send_signal(2)
+        assert proc.wait(timeout=60) == 130
+        talker = engine.client().containers.get(f"{name}-talker-1")
+        assert talker.status == "exited"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        compose(engine, tmp_path, "down", "-t", "0", check=False)
+    assert _project_containers(engine, name) == []
+
+
+def test_exec_run_stop_start(engine, tmp_path):
+    name = f"oneoff{os.getpid()}"
+    (tmp_path / "compose.yaml").write_text(f"""
+name: {name}
+services:
+  box:
+    image: busybox:local
+    command: ["sleep", "3600"]
+    environment: {{WHO: box}}
+    stop_grace_period: 1s
+""")
+    try:
+        compose(engine, tmp_path, "up", "-d")
+        done = subprocess.run([str(PYCOMPOSE), "exec", "-T", "box", "sh", "-c", "echo in-$WHO; exit 3"],
+                              cwd=tmp_path, env={**os.environ, "PYCOMPOSE_HOST": engine.url},
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stdout) == (3, "in-box\n"), done.stderr
+        ran = subprocess.run([str(PYCOMPOSE), "run", "--rm", "-T", "-e", "EXTRA=x", "box", "sh", "-c",
+                              "echo $WHO-$EXTRA; exit 5"], cwd=tmp_path,
+                             env={**os.environ, "PYCOMPOSE_HOST": engine.url, "COMPOSE_PROGRESS": "quiet"},
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        assert (ran.returncode, ran.stdout) == (5, "box-x\n"), ran.stderr
+        leftovers = engine.client().containers.list(
+            all=True, filters={"label": [f"com.docker.compose.project={name}", "com.docker.compose.oneoff=True"]})
+        assert leftovers == []  # --rm
+        compose(engine, tmp_path, "stop")
+        assert engine.client().containers.get(f"{name}-box-1").status == "exited"
+        compose(engine, tmp_path, "start")
+        assert engine.client().containers.get(f"{name}-box-1").status == "running"
+        rows = [json.loads(line) for line in compose(engine, tmp_path, "ps", "--format", "json").out.splitlines()]
+        assert [r["Name"] for r in rows] == [f"{name}-box-1"]
+    finally:
+        compose(engine, tmp_path, "down", "-t", "0", check=False)
+    assert _project_containers(engine, name) == []
