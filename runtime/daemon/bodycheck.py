@@ -161,6 +161,7 @@ _HOST_SUPPORTED = {
     "NanoCpus", "CpuQuota", "CpuPeriod", "CpuShares", "CpusetCpus", "CpusetMems", "PidsLimit", "OomKillDisable",
     "OomScoreAdj", "Ulimits", "LogConfig", "SecurityOpt", "CapAdd", "CapDrop", "Privileged", "ReadonlyRootfs",
     "Init", "Sysctls", "ShmSize", "ExtraHosts", "Dns", "DnsSearch", "DnsOptions", "ConsoleSize", "VolumesFrom",
+    "Links",
 }
 _HOST_DEFAULTS_OK = {"Isolation": ("", "default"), "Runtime": ("", "runc", "pycompose"), "MemorySwappiness": (-1,),
                      "LogConfig": (), "KernelMemory": (0,), "BlkioWeight": (0,), "CpuCount": (0,),

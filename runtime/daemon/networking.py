@@ -168,7 +168,7 @@ class Networking:
         if rec.get("SandboxShared") or self._mode(rec) == "host":
             return
         cfg = rec["Config"]
-        extra = rec.get("HostConfig", {}).get("ExtraHosts") or []
+        extra = list(rec.get("HostConfig", {}).get("ExtraHosts") or []) + await self._link_hosts(rec)
         gateway = None
         if any("host-gateway" in e for e in extra):  # Docker's special value: the default bridge's address
             pool = (await asyncio.to_thread(self.svc.default_bridge)).pool(4)
@@ -181,6 +181,24 @@ class Networking:
             return
         with contextlib.suppress(NotFound, OSError):
             await asyncio.to_thread(self.engine.containers.write_managed_file, rec["Id"], "hosts", text)
+
+    async def _link_hosts(self, rec: dict[str, Any]) -> list[str]:
+        """Legacy links (``HostConfig.Links``: ``name:alias`` or ``/name:/me/alias``) as /etc/hosts entries with
+        the linked container's address on a network both share (or its first one)."""
+        out = []
+        mine = {ep.network_id for ep in await asyncio.to_thread(self.svc.endpoints_of, rec["Id"])}
+        for link in rec.get("HostConfig", {}).get("Links") or []:
+            name, _, alias = link.partition(":")
+            other = self.engine.records.find(name.lstrip("/"))
+            eps = await asyncio.to_thread(self.svc.endpoints_of, other["Id"])
+            ep = next((e for e in eps if e.network_id in mine and e.ipv4), None) or \
+                next((e for e in eps if e.ipv4), None)
+            if ep is None:
+                raise InvalidArgument(f"cannot link to {name.lstrip('/')}: it has no address (is it running?)")
+            for host in dict.fromkeys([alias.rsplit("/", 1)[-1] if alias else "", other["Name"].lstrip("/")]):
+                if host:
+                    out.append(f"{host}:{ep.ipv4.ip}")
+        return out
 
     async def after_stop(self, rec: dict[str, Any]) -> None:
         """The container ended: close its DNS scope, unpublish, leave its networks (the sandbox stays)."""

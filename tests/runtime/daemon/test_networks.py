@@ -118,3 +118,9 @@ def test_port_conflict_fails_the_start_cleanly(engine):
     assert state["State"]["Status"] in ("created", "exited") and not state["NetworkSettings"]["Networks"].get(
         "bridge", {}).get("IPAddress")
     assert wait_for(lambda: _get(f"http://127.0.0.1:{port}/")) == "<h1>busybox</h1>\n"
+
+
+def test_legacy_links_on_the_default_bridge(engine):
+    engine.cli("run", "-d", "--name", "linked", "busybox", "httpd", "-f", "-p", "80", "-h", "/var/www")
+    out = engine.cli("run", "--rm", "--link", "linked:db", "busybox", "wget", "-qO-", "http://db/").stdout
+    assert out == "<h1>busybox</h1>\n"
