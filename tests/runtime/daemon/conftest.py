@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
+DOCKER_CLI = "/usr/local/bin/docker"
 
 
 def _answers(path: Path) -> bool:
@@ -47,8 +49,11 @@ class Daemon:
 
     def cli(self, *args: str, check: bool = True, input: bytes | None = None,
             timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        docker = DOCKER_CLI if os.path.exists(DOCKER_CLI) else shutil.which("docker")
+        if docker is None:
+            pytest.skip("the docker CLI client is not installed (expected at /usr/local/bin/docker)")
         env = {**os.environ, "DOCKER_HOST": self.url, "DOCKER_CONFIG": str(self.root.parent / "docker-cli")}
-        out = subprocess.run(["/usr/local/bin/docker", *args], env=env, capture_output=True, text=True,
+        out = subprocess.run([docker, *args], env=env, capture_output=True, text=True,
                              timeout=timeout, input=input.decode() if input else None)
         if check and out.returncode != 0:
             raise AssertionError(f"docker {' '.join(args)} failed ({out.returncode}): {out.stderr}")
