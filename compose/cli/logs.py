@@ -24,6 +24,8 @@ def logs(
     index: Annotated[Optional[int], typer.Option("--index", help="Index of the container if the service has "
                                                  "multiple replicas.")] = None,
 ) -> int:
+    from functools import partial
+
     from compose.cli.logprinter import LogPrinter, Source
     from compose.cli.session import open_session
     from compose.engine.logs import log_lines
@@ -39,8 +41,8 @@ def logs(
         if index is not None and c.number != index:
             continue
         label = c.name.removeprefix(f"{session.name}-")
-        printer.add(Source(label, lambda cid=c.id: log_lines(client, cid, follow=follow, tail=tail_value,
-                                                            timestamps=timestamps), c.id))
+        printer.add(Source(label, partial(log_lines, client, c.id, follow=follow, tail=tail_value,
+                                          timestamps=timestamps), c.id))
     try:
         printer.run()
     except KeyboardInterrupt:

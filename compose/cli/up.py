@@ -61,6 +61,8 @@ def wait_services(session: "Session", services: list[str], timeout: float | None
 def attach_logs(session: "Session", services: list[str], since: int, *, abort_on_exit: bool = False,
                 exit_code_from: str | None = None, timeout: int | None = None) -> int:
     """Print the containers' logs until they all exit (or one does, with ``abort_on_exit``); Ctrl-C stops them."""
+    from functools import partial
+
     from compose.cli.logprinter import LogPrinter, Source
     from compose.engine import containers as C
     from compose.engine.logs import log_lines
@@ -78,7 +80,7 @@ def attach_logs(session: "Session", services: list[str], since: int, *, abort_on
     for c in session.containers(services):
         label = c.name.removeprefix(f"{session.name}-")
         by_label[label] = c
-        printer.add(Source(label, lambda cid=c.id: log_lines(client, cid, follow=True, since=since), c.id))
+        printer.add(Source(label, partial(log_lines, client, c.id, follow=True, since=since), c.id))
     print("Attaching to " + ", ".join(sorted(by_label)), flush=True)
     code = 0
     try:

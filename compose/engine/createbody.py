@@ -104,8 +104,8 @@ def _ports(service: Service) -> tuple[dict[str, Any], dict[str, list[dict[str, s
     exposed: dict[str, Any] = {}
     bindings: dict[str, list[dict[str, str]]] = {}
     for item in service.expose or ():
-        port, _, proto = str(item).partition("/")
-        exposed[_port_key(port, proto or None)] = {}
+        number, _, proto = str(item).partition("/")
+        exposed[_port_key(number, proto or None)] = {}
     for port in service.ports or ():
         key = _port_key(port.target, port.protocol)
         exposed[key] = {}
@@ -117,10 +117,10 @@ def _mount(project: Project, mount: Mount) -> tuple[str | None, dict[str, Any] |
     """One service volume: a ``Binds`` entry (short-syntax binds, which create the host path) or a ``Mounts``."""
     if mount.type == "bind" and (mount.bind or {}).get("create_host_path", True) and not (
             mount.bind or {}).get("recursive"):
-        opts = ["ro" if mount.read_only else "rw"]
+        flags = ["ro" if mount.read_only else "rw"]
         if (mount.bind or {}).get("propagation"):
-            opts.append(str(mount.bind["propagation"]))  # type: ignore[index]
-        return f"{mount.source}:{mount.target}:{','.join(opts)}", None
+            flags.append(str((mount.bind or {})["propagation"]))
+        return f"{mount.source}:{mount.target}:{','.join(flags)}", None
     out: dict[str, Any] = {"Type": mount.type, "Target": mount.target}
     if mount.read_only:
         out["ReadOnly"] = True
@@ -135,8 +135,8 @@ def _mount(project: Project, mount: Mount) -> tuple[str | None, dict[str, Any] |
     elif mount.type == "bind":
         out["Source"] = mount.source
         bind = mount.bind or {}
-        opts = {"Propagation": bind.get("propagation"), "CreateMountpoint": bind.get("create_host_path")}
-        opts = {k: v for k, v in opts.items() if v is not None}
+        given = {"Propagation": bind.get("propagation"), "CreateMountpoint": bind.get("create_host_path")}
+        opts = {k: v for k, v in given.items() if v is not None}
         if opts:
             out["BindOptions"] = opts
     elif mount.type == "tmpfs":
