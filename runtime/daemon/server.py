@@ -269,6 +269,8 @@ class HttpServer:
         url = urlsplit(parts[1])
         req = Request(parts[0].upper(), unquote(url.path), parse_qs(url.query, keep_blank_values=True),
                       headers, reader, writer)
+        if headers.get("expect", "").lower() == "100-continue":  # curl's large uploads wait for this
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if "chunked" in headers.get("transfer-encoding", "").lower():
             req._chunked = True
         else:

@@ -116,3 +116,18 @@ def test_second_engine_is_refused_and_leaves_the_first_alone(daemon, tmp_path):
                                cwd=REPO, capture_output=True, text=True, timeout=60)
     assert same_root.returncode == 1 and "another engine is running" in same_root.stderr
     assert daemon.client().ping()
+
+
+def test_expect_continue_upload_with_curl(daemon, tmp_path):
+    import shutil
+
+    if shutil.which("curl") is None:
+        import pytest
+
+        pytest.skip("curl is not installed")
+    body = tmp_path / "vol.json"
+    body.write_text(json.dumps({"Name": "curled", "Labels": {"pad": "x" * 4096}}))
+    out = subprocess.run(["curl", "-sS", "--unix-socket", str(daemon.sock), "-H", "Content-Type: application/json",
+                          "-H", "Expect: 100-continue", "--data-binary", f"@{body}",
+                          "http://localhost/v1.44/volumes/create"], capture_output=True, text=True, timeout=30)
+    assert json.loads(out.stdout)["Name"] == "curled"
