@@ -169,8 +169,8 @@ def parse_config(raw: Any, default_root: Path | None = None) -> EngineConfig:
         if key in raw:
             kwargs[key.replace("-", "_")] = _registries(raw, key)
     if "log-driver" in raw:
-        if raw["log-driver"] not in ("json-file", "local", "none"):
-            raise _bad("log-driver", f"{raw['log-driver']!r} is not supported (json-file, local, none)")
+        if raw["log-driver"] != "json-file":
+            raise _bad("log-driver", f"{raw['log-driver']!r} is not supported (only json-file)")
         kwargs["log_driver"] = raw["log-driver"]
     if "log-opts" in raw:
         kwargs["log_opts"] = _log_opts(raw["log-opts"])

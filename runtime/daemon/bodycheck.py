@@ -179,4 +179,7 @@ def unsupported_warnings(body: Mapping[str, Any]) -> list[str]:
         if isinstance(value, int) and not isinstance(value, bool) and value == 0:
             continue
         out.append(f"HostConfig.{key} is not supported by this engine and was ignored")
+    driver = ((body.get("HostConfig") or {}).get("LogConfig") or {}).get("Type") or "json-file"
+    if driver != "json-file":
+        out.append(f"log driver {driver!r} is not supported by this engine: json-file is used")
     return out
