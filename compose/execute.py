@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from compose.engine import containers as C
 from compose.engine.createbody import ContainerSpec, create_body, endpoint_config, ordered_networks
-from compose.engine.images import pull, remove_image
+from compose import labels as L
+from compose.engine.errors import translated
+from compose.engine.images import image_id, pull, remove_image
 from compose.engine.networks import create_network, remove_network
 from compose.engine.volumes import create_volume, remove_volume
 from compose.errors import Problem, UserError
 from compose.events import WORDS, Event, Sink, Status, null_sink
-from compose.model import Project
+from compose.model import Project, Service
 from compose.naming import network_name
 from compose.plan import Op, Plan, Step
 
@@ -48,6 +50,7 @@ class Context:
     config_files: tuple[str, ...] = ()
     wait_timeout: float | None = None  # for health/completion waits; None: from the healthcheck's settings
     build: Callable[[str, str], None] | None = None  # (service, image ref) -> builds it
+    environment: dict[str, str] = field(default_factory=dict)  # for secrets/configs from ``environment:``
     created: dict[str, str] = field(default_factory=dict)  # container name -> id, filled by CREATE steps
 
 
@@ -89,12 +92,58 @@ def _create(ctx: Context, step: Step) -> None:
     spec = ContainerSpec(number=step.number or 1, config_hash=step.args.get("config_hash", ""),
                          working_dir=ctx.working_dir, config_files=ctx.config_files)
     body = create_body(project, service, spec)
+    found = image_id(ctx.client, body["Image"])
+    if found:
+        body["Labels"][L.IMAGE] = found  # as Docker Compose: the image ID, so a new build or pull recreates
     cid = C.create(ctx.client, step.target, body, platform=service.platform)
     ctx.created[step.target] = cid
+    _inject_contents(ctx, service, cid)
     if not service.network_mode:
         for key in ordered_networks(service)[1:]:
             endpoint = endpoint_config(service, key, number=spec.number, project=project.name)
             C.connect(ctx.client, cid, network_name(project, key), endpoint)
+
+
+def _inject_contents(ctx: Context, service: Service, cid: str) -> None:
+    """Secrets and configs given by ``environment:`` or ``content:`` are written into the created container
+    (``PUT /containers/{id}/archive``) at their target, as Docker Compose does; file ones are bind mounts."""
+    import io
+    import tarfile
+
+    files: list[tuple[str, bytes, int]] = []
+    for kind in ("secrets", "configs"):
+        defined = getattr(ctx.project, kind)
+        for grant in getattr(service, kind) or ():
+            resource = defined.get(grant.source)
+            if resource is None or resource.file:
+                continue
+            if resource.environment:
+                value = ctx.environment.get(resource.environment)
+                if value is None:
+                    raise UserError.single(f"{kind[:-1]} {grant.source}: environment variable "
+                                           f"{resource.environment} is not set", (kind, grant.source, "environment"))
+            else:
+                value = getattr(resource, "content", None) or ""
+            files.append((grant.path(kind), value.encode(), grant.mode if grant.mode is not None else 0o444))
+    if not files:
+        return
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        dirs: set[str] = set()
+        for path, data, mode in files:
+            parts = path.strip("/").split("/")
+            for i in range(1, len(parts)):
+                d = "/".join(parts[:i])
+                if d not in dirs:
+                    dirs.add(d)
+                    info = tarfile.TarInfo(d)
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+            info = tarfile.TarInfo("/".join(parts))
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    with translated(f"copy secrets and configs into {cid[:12]}"):
+        ctx.client.put_archive(cid, "/", buf.getvalue())
 
 
 def _build(ctx: Context, step: Step) -> None:

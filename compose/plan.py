@@ -206,7 +206,7 @@ def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, o
         cname = current.name if current is not None else container_name(project.name, service, number)
         after = set(needs)
         if current is not None:
-            outdated = current.config_hash != digest
+            outdated = current.config_hash != digest or _image_changed(project, service, current, observed)
             if not (opts.force_recreate or (outdated and not opts.no_recreate)):
                 if current.state in ("running", "restarting"):
                     out.untouched.append(current)
@@ -219,7 +219,8 @@ def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, o
                     out.live.append(cname)
                     out.changed = True
                 continue
-            cause = "--force-recreate" if opts.force_recreate else "config changed"
+            cause = "--force-recreate" if opts.force_recreate else (
+                "config changed" if current.config_hash != digest else "image changed")
             after.add(_remove_container(plan, current, cause, opts.timeout))
             create_cause = cause
         else:
@@ -233,6 +234,15 @@ def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, o
                                          number=number)
             out.live.append(cname)
     return out
+
+
+def _image_changed(project: Project, service: Service, current: ContainerInfo, observed: Observed) -> bool:
+    """The container was made from another image than the one its reference names now (rebuilt or pulled)."""
+    from compose import labels as L
+
+    made_from = current.labels.get(L.IMAGE, "")
+    now = observed.images.get(service_image(project, service))
+    return bool(now and made_from.startswith("sha256:") and made_from != now)
 
 
 def _wait_steps(plan: Plan, dep: str, sp: _ServicePlan, condition: str, dependent: str) -> set[str]:

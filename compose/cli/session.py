@@ -40,7 +40,8 @@ class Session:
         from compose.execute import Context
 
         return Context(self.client, self.project, self.display, working_dir=str(self.loaded.load.project_dir),
-                       config_files=tuple(self.loaded.load.files), **kw)
+                       config_files=tuple(self.loaded.load.files), environment=dict(self.loaded.load.environment),
+                       **kw)
 
     def run(self, plan: "Plan", **kw: Any) -> None:
         """Print the plan's warnings, execute it, close the display (even on failure)."""

@@ -313,3 +313,15 @@ def test_stop_and_start_follow_dependency_order(tmp_path):
         WAIT_HEALTHY hello-web-1: client depends on web (service_healthy) <- START_CONTAINER hello-web-1
         START_CONTAINER hello-client-1: exited <- WAIT_HEALTHY hello-web-1
         """)
+
+
+def test_container_from_an_older_image_is_recreated(tmp_path):
+    project = _project(tmp_path, HELLO)
+    observed = _everything_up(project)
+    web = _running(project, "web")
+    observed.containers = [ContainerInfo(**{**web.__dict__, "labels": {"com.docker.compose.image": "sha256:0"}}),
+                           _running(project, "client")]
+    text = str(plan_up(project, observed))
+    assert "CREATE_CONTAINER hello-web-1: image changed <- REMOVE_CONTAINER hello-web-1" in text
+    observed.containers[0] = ContainerInfo(**{**web.__dict__, "labels": {"com.docker.compose.image": "sha256:1"}})
+    assert str(plan_up(project, observed)) == ""

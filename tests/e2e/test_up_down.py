@@ -275,3 +275,33 @@ services:
     finally:
         compose(engine, tmp_path, "down", "-t", "0", check=False)
     assert _project_containers(engine, name) == []
+
+
+def test_secrets_and_configs_reach_the_container(engine, tmp_path):
+    name = f"secrets{os.getpid()}"
+    (tmp_path / "token.txt").write_text("from-a-file\n")
+    (tmp_path / "compose.yaml").write_text(f"""
+name: {name}
+services:
+  app:
+    image: busybox:local
+    command: ["sleep", "3600"]
+    secrets: [token, api_key]
+    configs:
+      - source: motd
+        target: /etc/motd
+secrets:
+  token: {{file: ./token.txt}}
+  api_key: {{environment: API_KEY}}
+configs:
+  motd: {{content: "hello from config"}}
+""")
+    try:
+        compose(engine, tmp_path, "up", "-d", env={"API_KEY": "s3cret-env"})
+        app = engine.client().containers.get(f"{name}-app-1")
+        out = app.exec_run(["cat", "/run/secrets/token", "/run/secrets/api_key", "/etc/motd"]).output.decode()
+        assert out == "from-a-file\ns3cret-envhello from config"
+        assert app.exec_run(["sh", "-c", "echo x > /run/secrets/token"]).exit_code != 0  # read-only bind
+    finally:
+        compose(engine, tmp_path, "down", "-t", "0", check=False)
+    assert _project_containers(engine, name) == []
