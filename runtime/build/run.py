@@ -68,6 +68,14 @@ class Cancellation:
             with contextlib.suppress(EngineError):
                 containers.kill(cid)
 
+    def started(self, containers: Any, cid: str) -> None:
+        """After a start: a cancel that came while it started (and could not kill it yet) kills it now."""
+        with self._lock:
+            cancelled = self._cancelled
+        if cancelled:
+            with contextlib.suppress(EngineError):
+                containers.kill(cid)
+
     @contextlib.contextmanager
     def running(self, containers: Any, cid: str) -> Iterator[None]:
         with self._lock:
@@ -171,6 +179,8 @@ def run_container(containers: Any, *, layer_dirs: Sequence[str], argv: Sequence[
         guard = cancellation.running(containers, cid) if cancellation is not None else contextlib.nullcontext()
         with guard:
             conn = containers.start(cid, attach={"stdin": False, "stdout": True, "stderr": True})
+            if cancellation is not None:
+                cancellation.started(containers, cid)
             if conn is not None:
                 with conn:
                     _pump(conn, output)

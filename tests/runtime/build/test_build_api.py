@@ -179,13 +179,13 @@ def test_a_client_that_goes_away_cancels_the_build(engine):
 
     from tests.runtime.daemon.conftest import wait_for
 
-    context = tar_of({"Dockerfile": "FROM busybox:test\nRUN echo started && sleep 600\n"})
+    context = tar_of({"Dockerfile": "FROM busybox:test\nRUN echo $((6*7))-up && sleep 600\n"})
     with _socket.socket(_socket.AF_UNIX) as s:
         s.connect(str(engine.sock))
         s.sendall(b"POST /v1.43/build HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\n"
                   + f"Content-Length: {len(context)}\r\n\r\n".encode() + context)
         seen = b""
-        while b"started" not in seen:
+        while b"42-up" not in seen:  # the RUN's own output (the step line shows $((6*7)))
             chunk = s.recv(65536)
             assert chunk, "the stream ended before the RUN started"
             seen += chunk

@@ -395,20 +395,21 @@ def test_proxy_args_reach_run_without_arg_and_stay_out_of_history(benv, ctx):
     assert again.id == image.id  # not part of the cache key
 
 
-def test_cancelling_a_build_kills_its_run_container(benv, ctx):
+@pytest.mark.parametrize("marker", ["42-up", "Step 2/3"])  # while the RUN runs; just before it starts
+def test_cancelling_a_build_kills_its_run_container(benv, ctx, marker):
     import threading
 
     from runtime.build.builder import BuildOptions
     from runtime.build.context import BuildContext
     from runtime.build.run import BuildCancelled, Cancellation
 
-    (ctx / "Dockerfile").write_text("FROM busybox:test\nRUN echo started && sleep 600\nRUN echo never\n")
+    (ctx / "Dockerfile").write_text("FROM busybox:test\nRUN echo $((6*7))-up && sleep 600\nRUN echo never\n")
     cancellation = Cancellation()
     running = threading.Event()
     outcome: list[BaseException] = []
 
     def emit(text: str) -> None:
-        if "started" in text:
+        if marker in text:  # "42-up" is printed by the RUN itself (the step line shows $((6*7)))
             running.set()
 
     def build() -> None:
