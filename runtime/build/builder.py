@@ -229,7 +229,12 @@ def _at_line(step: Callable[..., None], filename: str, ins: Instruction, *args: 
         text = str(err)
         if text.startswith(f"{filename}:"):
             raise
-        raise type(err)(f"{filename}:{ins.line}: {ins.cmd}: {text}") from err
+        message = f"{filename}:{ins.line}: {ins.cmd}: {text}"
+        try:
+            located = type(err)(message)
+        except TypeError:  # an error type with more arguments (StartFailed): keep its meaning, lose the extras
+            located = InvalidArgument(message)
+        raise located from err
 
 
 def _replace_section(state: BuildState, section: dict[str, Any]) -> BuildState:

@@ -440,3 +440,13 @@ def test_a_changed_chown_variable_is_a_cache_miss(benv, ctx):
     benv.build(ctx, dockerfile, build_args={"U": "22"}, tags=["own:22"])
     assert "Using cache" not in benv.output
     assert benv.run("own:22", "stat", "-c", "%u", "/f") == (0, "22\n")
+
+
+def test_a_run_that_cannot_start_names_the_line(benv, ctx):
+    from runtime.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match=r"^Dockerfile:2: RUN: .*nonexistent"):
+        benv.build(ctx, 'FROM busybox:test\nRUN ["/nonexistent"]\n')
+    with pytest.raises(InvalidArgument, match=r"^Dockerfile:3: RUN: .*ghost"):
+        benv.build(ctx, "FROM busybox:test\nUSER ghost\nRUN true\n")
+    assert benv.containers.list() == []
