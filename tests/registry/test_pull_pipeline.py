@@ -119,3 +119,30 @@ def test_config_lying_about_a_diff_id_leaves_nothing(registry, config, tmp_path)
     with pytest.raises(DigestMismatch, match="diff id"):
         pull(store, ref, config=config)
     _assert_nothing_stored(store)
+
+
+def test_layer_present_under_another_blob_downloads_only_the_blob(registry, config, tmp_path):
+    tar = _layer({"shared.txt": _text(5, 3 << 20)})
+    ref, blobs = _push(registry.host, "pc/sameshared", [tar])
+    store = ImageStore(tmp_path / "store")
+    local = store.import_rootfs(io.BytesIO(tar))  # same diff id, our own gzip blob (another digest)
+    assert local.blobs[0].digest != _sha(blobs[0])
+    layer_dir = local.layer_dirs()[0]
+    inode = layer_dir.stat().st_ino
+    events: list[dict] = []
+    image = pull(store, ref, config=config, progress=events.append)
+    assert image.layer_dirs()[0] == layer_dir and layer_dir.stat().st_ino == inode  # not unpacked again
+    assert store.blobs.path(_sha(blobs[0])).read_bytes() == blobs[0]
+    assert list(store.layers.chain_ids()) == [local.layers[0].chain_id]
+
+    # the same path with a corrupt blob: refused, and the bad blob is not kept
+    other = ImageStore(tmp_path / "other")
+    other.import_rootfs(io.BytesIO(tar))
+    data = registry.blob_data("pc/sameshared", _sha(blobs[0]))
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 1
+    data.write_bytes(bytes(raw))
+    with pytest.raises(BadContent, match="digest mismatch"):
+        pull(other, ref, config=config)
+    assert not other.blobs.has(_sha(blobs[0]))
+    assert not any((other.root / "ingest").iterdir())
