@@ -9,7 +9,6 @@ import json
 import os
 import tarfile
 import threading
-from pathlib import Path
 
 import pytest
 import requests
