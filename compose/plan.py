@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from compose import labels as L
 from compose.confighash import service_hash
 from compose.engine.containers import ContainerInfo
 from compose.engine.createbody import service_image
@@ -122,6 +123,7 @@ class DownOptions:
     remove_orphans: bool = False
     timeout: int | None = None
     known_services: set[str] = field(default_factory=set)
+    labelled: bool = False  # no Compose file (``down -p NAME``): remove what carries the project's label
 
 
 def _image_step(plan: Plan, project: Project, service: Service, observed: Observed, opts: UpOptions) -> str | None:
@@ -238,8 +240,6 @@ def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, o
 
 def _image_changed(project: Project, service: Service, current: ContainerInfo, observed: Observed) -> bool:
     """The container was made from another image than the one its reference names now (rebuilt or pulled)."""
-    from compose import labels as L
-
     made_from = current.labels.get(L.IMAGE, "")
     now = observed.images.get(service_image(project, service))
     return bool(now and made_from.startswith("sha256:") and made_from != now)
@@ -338,13 +338,18 @@ def plan_down(project: Project, observed: Observed, opts: DownOptions | None = N
     orphans_before = len(plan.steps)
     _orphans(plan, project, observed, opts.remove_orphans, opts.known_services, opts.timeout)
     removes |= {k for k in list(plan.steps)[orphans_before:] if k.startswith(Op.REMOVE_CONTAINER.name)}
-    for key, net in sorted(project.networks.items()):
-        if not net.external and net.name in observed.networks:
-            plan.add(Op.REMOVE_NETWORK, net.name, "down", set(removes), args={"key": key})
+    networks = {net.name for net in project.networks.values() if not net.external and net.name in observed.networks}
+    volumes = {vol.name for vol in project.volumes.values() if not vol.external and vol.name in observed.volumes}
+    if opts.labelled:
+        networks |= {name for name, n in observed.networks.items()
+                     if (n.get("Labels") or {}).get(L.PROJECT) == project.name}
+        volumes |= {name for name, v in observed.volumes.items()
+                    if (v.get("Labels") or {}).get(L.PROJECT) == project.name}
+    for name in sorted(networks):
+        plan.add(Op.REMOVE_NETWORK, name, "down", set(removes))
     if opts.volumes:
-        for key, vol in sorted(project.volumes.items()):
-            if not vol.external and vol.name in observed.volumes:
-                plan.add(Op.REMOVE_VOLUME, vol.name, "down -v", set(removes), args={"key": key})
+        for name in sorted(volumes):
+            plan.add(Op.REMOVE_VOLUME, name, "down -v", set(removes))
     if opts.rmi:
         for name in sorted(project.services):
             service = project.services[name]

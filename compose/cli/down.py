@@ -31,9 +31,10 @@ def down(
 
     if rmi not in (None, "local", "all"):
         raise UserError.single(f"--rmi {rmi}: expected local or all")
-    session = open_session(ctx)
+    session = open_session(ctx, bare_ok=True)
     observed = observe(session.client, session.project, images=bool(rmi), oneoff=None)
-    plan = plan_down(session.project, observed, DownOptions(volumes=volumes, rmi=rmi, remove_orphans=remove_orphans,
-                                                            timeout=timeout, known_services=session.known_services()))
+    plan = plan_down(session.project, observed, DownOptions(
+        volumes=volumes, rmi=rmi, remove_orphans=remove_orphans or session.bare, timeout=timeout,
+        known_services=session.known_services(), labelled=session.bare))
     session.run(plan)
     return 0

@@ -24,7 +24,7 @@ def images(
     from compose.engine.containers import inspect
     from compose.engine.images import list_images, split_ref
 
-    session = open_session(ctx, list(services or []))
+    session = open_session(ctx, list(services or []), bare_ok=True)
     by_id = {i["Id"]: i for i in list_images(session.client)}
     rows = []
     for c in session.containers(list(services or [])):

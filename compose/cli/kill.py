@@ -22,7 +22,7 @@ def kill(
     from compose.cli.session import open_session, parse_signal
     from compose.engine import containers as C
 
-    session = open_session(ctx, list(services or []))
+    session = open_session(ctx, list(services or []), bare_ok=True)
     found = [c for c in session.containers(list(services or []), all=False)
              if remove_orphans or c.service in session.project.services]
     sig = parse_signal(signal)

@@ -34,7 +34,7 @@ def logs(
     if tail != "all" and not tail.lstrip("-").isdigit():
         raise UserError.single(f"--tail {tail}: expected a number or 'all'")
     tail_value: str | int = tail if tail == "all" else max(0, int(tail))
-    session = open_session(ctx, list(services or []))
+    session = open_session(ctx, list(services or []), bare_ok=True)
     printer = LogPrinter(prefix=not no_log_prefix, colour=False if no_color else None)
     client = session.client
     for c in session.containers(list(services or []), oneoff=None):

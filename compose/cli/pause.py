@@ -20,7 +20,7 @@ def pause(
     from compose.cli.session import open_session
     from compose.engine import containers as C
 
-    session = open_session(ctx, list(services or []))
+    session = open_session(ctx, list(services or []), bare_ok=True)
     found = [c for c in session.containers(list(services or []), all=False) if c.state == "running"]
     for_each_container(session, found, ("Pausing", "Paused"), lambda cid: C.pause(session.client, cid))
     return 0

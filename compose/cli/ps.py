@@ -79,7 +79,7 @@ def ps(
 
     if output_format not in ("table", "json"):
         raise UserError.single(f"--format {output_format}: expected table or json")
-    session = open_session(ctx, list(services or []))
+    session = open_session(ctx, list(services or []), bare_ok=True)
     found = session.containers(list(services or []), all=all_ or bool(status))
     if status:
         found = [c for c in found if c.state in status]

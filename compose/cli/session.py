@@ -36,6 +36,11 @@ class Session:
     def name(self) -> str:
         return self.loaded.project.name
 
+    @property
+    def bare(self) -> bool:
+        """Known by name only (no Compose file)."""
+        return not self.loaded.load.files
+
     def context(self, **kw: Any) -> "Context":
         from compose.execute import Context
 
@@ -72,14 +77,38 @@ class Session:
             raise UserError.single(f"no such service: {', '.join(unknown)} (services: {known})")
 
 
-def open_session(ctx: "typer.Context", services: list[str] | None = None) -> Session:
+def _bare(name: str) -> "LoadedProject":
+    """A project known only by name (``-p NAME`` without a Compose file): no services, no resources."""
+    from pathlib import Path
+
+    from compose.files import validate_project_name
+    from compose.loader import LoadResult
+    from compose.model import Project
+    from compose.project import LoadedProject
+    from compose.sourcemap import SourceMap
+
+    name = validate_project_name(name, "--project-name")
+    result = LoadResult(config={}, sources=SourceMap(), warnings=[], project_name=name, project_dir=Path.cwd(),
+                        environment={}, files=[], disabled_services={})
+    return LoadedProject(result, {"name": name}, Project(name=name))
+
+
+def open_session(ctx: "typer.Context", services: list[str] | None = None, *, bare_ok: bool = False) -> Session:
+    """``bare_ok``: with ``-p NAME`` and no Compose file anywhere, work on the project by its labels alone."""
     from compose.cli.output import print_warnings
     from compose.display import make_display
     from compose.engine.client import connect
+    from compose.errors import UserError
     from compose.project import load_project
 
     opts = ctx.obj
-    loaded = load_project(opts.load_options(services=list(services or [])))
+    try:
+        loaded = load_project(opts.load_options(services=list(services or [])))
+    except UserError as err:
+        no_file = len(err.problems) == 1 and err.problems[0].message.startswith("no Compose file found")
+        if not (bare_ok and opts.project_name and not opts.files and no_file):
+            raise
+        loaded = _bare(opts.project_name)
     print_warnings(loaded.warnings)
     session = Session(loaded, connect(), make_display(opts.progress))
     session.check_services(services)

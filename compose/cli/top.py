@@ -20,7 +20,7 @@ def top(
     from compose.cli.session import open_session
     from compose.engine.containers import top as top_of
 
-    session = open_session(ctx, list(services or []))
+    session = open_session(ctx, list(services or []), bare_ok=True)
     for c in session.containers(list(services or []), all=False):
         result = top_of(session.client, c.id)
         print(c.name)
