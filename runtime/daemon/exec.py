@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,8 @@ from runtime.daemon.bodycheck import EXEC, EXEC_START, check_body
 from runtime.daemon.container_io import monitor_resize, pipe_streams
 from runtime.daemon.router import Router
 from runtime.daemon.server import Hijack, Reply, Request, Response, json_response
-from runtime.errors import Conflict, InvalidArgument, InvalidState, NotFound
+from runtime.daemon.stream import STDERR, frame
+from runtime.errors import Conflict, EngineError, InvalidArgument, InvalidState, NotFound
 from runtime.spec import ExecSpec
 
 if TYPE_CHECKING:
@@ -103,21 +105,36 @@ def register(router: Router, engine: Engine) -> None:
         if state.status != "running":
             raise Conflict(f"Container {ex.container_id} is not running")
         ex.started = True
-        try:
-            proc = await asyncio.to_thread(sup.svc.exec, ex.container_id, ex.spec, attach=not detach,
-                                           console_size=console)
-        except Exception:
-            ex.exit_code, ex.running = 126, False
-            ex.done.set()
-            raise
-        ex.process, ex.pid, ex.running, ex.state_dir = proc, proc.pid, True, state.state_dir
+        ex.state_dir = state.state_dir
         rec = engine.records.find(ex.container_id)
-        engine.publish_container(rec, f"exec_start: {' '.join(ex.spec.args)}", {"execID": ex.id})
+
+        async def launch() -> Any:
+            try:
+                proc = await asyncio.to_thread(sup.svc.exec, ex.container_id, ex.spec, attach=not detach,
+                                               console_size=console)
+            except Exception:
+                ex.exit_code, ex.running = int(getattr(sys.exc_info()[1], "exit_code", 126)), False
+                ex.done.set()
+                raise
+            ex.process, ex.pid, ex.running = proc, proc.pid, True
+            engine.publish_container(rec, f"exec_start: {' '.join(ex.spec.args)}", {"execID": ex.id})
+            return proc
+
         if detach:
+            await launch()
             asyncio.ensure_future(_reap(ex))
             return Response(200, content_type="application/json")
 
         async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            # The process starts only now, after the 101 head went out: a client (docker-py) that reads the head
+            # through a buffer would otherwise swallow output sent right behind it.
+            try:
+                proc = await launch()
+            except EngineError as err:  # as Docker: the failure goes into the stream, the code into inspect
+                text = f"exec failed: {err}\r\n".encode()
+                writer.write(text if ex.spec.tty else frame(STDERR, text))
+                await writer.drain()
+                return
             conn = proc.conn
             if proc._early:
                 writer.write(proc._early)

@@ -155,3 +155,24 @@ def test_volumes_from(engine):
     assert out.startswith(b"shared\n") and out.endswith(b"ro\n")
     with pytest.raises(docker.errors.NotFound):
         client.containers.create("busybox", ["true"], volumes_from=["nobody"])
+
+
+def test_exec_socket_sees_immediate_output_and_failures(engine):
+    """docker-py reads the 101 head through a buffer: output must not arrive before the head is consumed."""
+    client = engine.client()
+    api = client.api
+    box = client.containers.run("busybox", ["sleep", "1000"], detach=True, network_mode="none")
+    for _ in range(5):
+        exec_id = api.exec_create(box.id, ["sh", "-c", "echo in-box; exit 3"])["Id"]
+        sock = api.exec_start(exec_id, socket=True)
+        raw = sock._sock
+        data = b""
+        while chunk := raw.recv(65536):
+            data += chunk
+        raw.close()
+        assert data == b"\x01\x00\x00\x00\x00\x00\x00\x07in-box\n"
+        assert api.exec_inspect(exec_id)["ExitCode"] == 3
+    missing = api.exec_create(box.id, ["/no/such/binary"])["Id"]
+    out = api.exec_start(missing)
+    assert b"no/such/binary" in out
+    assert api.exec_inspect(missing)["ExitCode"] in (126, 127)
