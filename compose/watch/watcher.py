@@ -53,14 +53,12 @@ class Watcher:
             raise OSError(err, f"inotify_init1: {os.strerror(err)}")
         self._stop_r, self._stop_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._dirs: dict[int, Path] = {}
-        self._files: dict[Path, None] = {}  # single files watched through their parent directory
         self.batcher = Batcher(quiet=quiet)
         for root in roots:
             root = Path(root)
             if root.is_dir():
                 self._add_tree(root, report=False)
-            else:
-                self._files[root] = None
+            else:  # a single file: its directory is watched, the rules keep only the file's own events
                 self._add(root.parent)
 
     def _add(self, directory: Path) -> bool:
@@ -88,10 +86,6 @@ class Watcher:
                 for name in filenames:
                     self.batcher.add(Path(dirpath, name), now)
 
-    def _wanted(self, path: Path) -> bool:
-        return not self._files or path in self._files or any(path.is_relative_to(d) for d in self._dirs.values()
-                                                              if d not in {f.parent for f in self._files})
-
     def _drain(self) -> None:
         now = time.monotonic()
         while True:
@@ -115,9 +109,6 @@ class Watcher:
                 if directory is None:
                     continue
                 path = directory / os.fsdecode(raw) if raw else directory
-                if self._files and path not in self._files and directory in {f.parent for f in self._files} \
-                        and not self._wanted(path):
-                    continue
                 if mask & _IN_ISDIR and mask & (_IN_CREATE | _IN_MOVED_TO):
                     self._add_tree(path, report=True)
                 self.batcher.add(path, now)
