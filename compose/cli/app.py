@@ -28,7 +28,7 @@ EXIT_BUG = 2
 # One module per command, each with ``register(app)``; keep their top-level imports light (``--help`` loads all).
 COMMAND_MODULES = ("config", "version", "build",
                    "up", "down", "ps", "logs", "start", "stop", "restart", "rm", "kill", "pause", "unpause",
-                   "create", "exec", "run", "pull", "push", "port", "top", "ls", "images", "wait", "events", "engine", "login")
+                   "create", "exec", "run", "pull", "push", "port", "top", "ls", "images", "wait", "events", "engine", "login", "watch")
 
 _HELP = "Define and run multi-container applications, on pycompose's own container runtime."
 
