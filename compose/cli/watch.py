@@ -1,0 +1,102 @@
+"""``pycompose watch [--no-up] [--prune] [--quiet] [SERVICE...]``: bring the project up (unless ``--no-up``), then
+act on ``develop.watch`` rules as files change (sync, rebuild, sync+restart, sync+exec, restart). Ctrl-C (or
+SIGTERM) stops watching and leaves the containers running, as ``docker compose watch`` does. ``start_watch`` is
+what ``up --watch`` uses to watch beside its log stream."""
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from compose.cli.session import Session
+    from compose.watch.watcher import Watcher
+
+__all__ = ["register", "watch", "watch_rules", "start_watch"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("watch", help="Watch the build context of services and rebuild/refresh containers when files "
+                              "are updated.")(watch)
+
+
+def watch_rules(session: "Session", services: list[str] | None) -> list[Any]:
+    from compose.errors import UserError
+    from compose.watch.rules import service_rules
+
+    rules = service_rules(session.project, services or None, str(session.loaded.load.project_dir))
+    if not rules:
+        raise UserError.single("none of the selected services is configured for watch, consider setting a "
+                               "'develop' section")
+    return rules
+
+
+def _watcher(rules: list[Any]) -> "Watcher":
+    from compose.errors import UserError
+    from compose.watch.watcher import Watcher
+
+    roots = []
+    for rule in rules:
+        if not rule.path.exists():
+            raise UserError.single(f"services.{rule.service}.develop.watch: path {rule.path} does not exist")
+        roots.append(rule.path)
+    return Watcher(roots)
+
+
+def start_watch(session: "Session", services: list[str] | None, *, prune: bool = True,
+                quiet: bool = False, progress: str | None = None) -> tuple["Watcher", threading.Thread]:
+    """Watch in a background thread (for ``up --watch``); ``watcher.stop()`` then ``thread.join()`` ends it."""
+    from compose.cli.up import _builder
+    from compose.display import make_display
+    from compose.watch.actions import initial_sync, watch_loop
+
+    rules = watch_rules(session, services)
+    watcher = _watcher(rules)
+    initial_sync(session, rules, quiet=quiet)
+    thread = threading.Thread(target=watch_loop, name="watch", daemon=True,
+                              args=(session, rules, watcher, _builder(session)),
+                              kwargs={"prune": prune, "quiet": quiet, "fresh_display": lambda: make_display(progress)})
+    thread.start()
+    return watcher, thread
+
+
+def watch(
+    ctx: typer.Context,
+    services: Annotated[Optional[list[str]], typer.Argument(metavar="SERVICE", show_default=False)] = None,
+    no_up: Annotated[bool, typer.Option("--no-up", help="Do not build & start services before watching.")] = False,
+    prune: Annotated[bool, typer.Option("--prune/--no-prune", help="Prune dangling images on rebuild.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Hide build output.")] = False,
+) -> int:
+    import signal
+
+    from compose.cli.session import open_session
+    from compose.cli.up import _builder
+    from compose.display import make_display
+    from compose.observe import observe
+    from compose.plan import UpOptions, plan_up
+    from compose.watch.actions import initial_sync, watch_loop
+
+    wanted = list(services or [])
+    session = open_session(ctx, wanted)
+    rules = watch_rules(session, wanted)
+    progress = ctx.obj.progress
+    if not no_up:
+        opts = UpOptions(services=wanted or None, known_services=session.known_services())
+        observed = observe(session.client, session.project)
+        session.run(plan_up(session.project, observed, opts), build=_builder(session))
+    watcher = _watcher(rules)
+
+    def _stop(signum: int, frame: object) -> None:
+        watcher.stop()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        initial_sync(session, rules, quiet=quiet)
+        print("Watch enabled", flush=True)
+        watch_loop(session, rules, watcher, _builder(session), prune=prune, quiet=quiet,
+                   fresh_display=lambda: make_display(progress))
+    finally:
+        watcher.close()
+    return 0
