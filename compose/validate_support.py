@@ -26,7 +26,6 @@ UNSUPPORTED_SERVICE_KEYS = {
     "cpu_count": "Windows only",
     "cpu_percent": "Windows only",
     "gpus": "no GPU support",
-    "develop": "'watch' is not implemented",
     "provider": "provider services are not implemented",
     "models": "AI models are not implemented",
     "use_api_socket": "the engine socket is not mounted into containers",
