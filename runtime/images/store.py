@@ -28,6 +28,7 @@ from runtime.images.image import Image, LayerBlob
 from runtime.images.layers import Layer, LayerStore, pid_alive
 from runtime.images.layertar import write_layer_tar
 from runtime.images.lease import Lease, Pins, StoreLock
+from runtime.images.pipe import ChunkPipe, run_two_stages
 from runtime.images.reference import Reference, is_image_id, normalize_id, parse_reference
 from runtime.images.removal import prune_images, remove_image
 from runtime.images.tags import TagIndex
@@ -190,13 +191,22 @@ class ImageStore:
         ``lease`` (``import_rootfs`` and ``commit`` hold one)."""
         source = open_decompressed(tar_stream)
         pin = lease.add if lease is not None else None
+        made: list[Layer] = []
+
+        def _unpack(pipe: ChunkPipe) -> None:  # a thread of its own: unpack, passing each chunk on to ...
+            made.append(self.layers.create(parent, TeeReader(source, pipe), label=label,
+                                           expected_diff_id=expected_diff_id, pin=pin))
+
+        def _compress(pipe: ChunkPipe, gz: Writer) -> None:  # ... this one, which compresses it into the blob
+            while chunk := pipe.read(1 << 20):
+                gz.write(chunk)
+
         with self.blobs.writer(label=label) as writer:
             with _gzip_writer(writer) as gz:
-                layer = self.layers.create(parent, TeeReader(source, gz), label=label,
-                                           expected_diff_id=expected_diff_id, pin=pin)
+                run_two_stages(_unpack, lambda pipe: _compress(pipe, gz), name="layer-unpack")
             digest = writer.commit(pin)
             blob = LayerBlob(digest, MEDIA_LAYER_GZIP, writer.size)
-        return layer, blob
+        return made[0], blob
 
     def import_rootfs(self, source: str | os.PathLike[str] | BinaryIO, reference: str | None = None,
                       changes: Mapping[str, Any] | Iterable[str] | None = None, *, comment: str | None = None,

@@ -158,6 +158,39 @@ def test_traversal_tar_import_rejected_and_nothing_kept(store, tmp_path):
     assert not (tmp_path / "escaped").exists()
 
 
+def test_bad_entry_after_megabytes_stops_both_threads_and_keeps_nothing(store, tmp_path):
+    """``add_layer`` unpacks in one thread and compresses in another: a refusal deep in the tar ends both."""
+    import threading
+
+    big = io.BytesIO()
+    with tarfile.open(fileobj=big, mode="w") as tar:
+        for i in range(6):
+            info = tarfile.TarInfo(f"data/f{i}")
+            info.size = 1 << 20
+            tar.addfile(info, io.BytesIO(os.urandom(1 << 20)))
+        link = tarfile.TarInfo("data/escape")
+        link.type, link.linkname = tarfile.LNKTYPE, "../../../etc/passwd"
+        tar.addfile(link)
+    big.seek(0)
+    with pytest.raises(InvalidArgument, match="refusing to unpack"):
+        store.import_rootfs(big, "bad:1")
+    assert store.list() == [] and list(store.layers.chain_ids()) == [] and list(store.blobs.digests()) == []
+    assert [p.name for p in store.layers.dir.iterdir()] == []
+    assert not any((store.root / "ingest").iterdir())
+    assert [t.name for t in threading.enumerate() if t.name == "layer-unpack"] == []
+    # and a good multi-MiB layer through the same two threads round-trips byte for byte
+    big.seek(0)
+    good = io.BytesIO(big.getvalue()[: (1 + 1 + 2 * 2048) * 512])  # the first two files, end blocks cut
+    image = store.import_rootfs(good, "good:1")
+    with tarfile.open(fileobj=io.BytesIO(big.getvalue())) as tar:
+        first = tar.extractfile("data/f0").read()
+    assert (image.layer_dirs()[0] / "data/f0").read_bytes() == first
+    with store.blobs.open(image.blobs[0].digest) as fh:
+        import gzip
+
+        assert sha256_digest(gzip.decompress(fh.read())) == image.layers[0].diff_id
+
+
 @contextlib.contextmanager
 def _overlay(lowers, target):
     target.mkdir()
