@@ -142,6 +142,8 @@ def up(
                                            "them.")] = False,
     pull: Annotated[Optional[str], typer.Option("--pull", help="Pull image before running "
                                                 "(always|missing|never).", metavar="POLICY")] = None,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Watch source code and rebuild/refresh containers "
+                                        "when files are updated.")] = False,
 ) -> int:
     from compose.cli.session import open_session
     from compose.errors import UserError
@@ -154,6 +156,8 @@ def up(
         raise UserError.single("--force-recreate and --no-recreate are incompatible")
     if detach and (abort_on_container_exit or exit_code_from):
         raise UserError.single("--detach and --abort-on-container-exit/--exit-code-from are incompatible")
+    if watch and (detach or wait or no_start):
+        raise UserError.single("--watch cannot be combined with --detach, --wait or --no-start")
     wanted = list(services or [])
     session = open_session(ctx, wanted)
     if exit_code_from:
@@ -178,9 +182,20 @@ def up(
         return 0
     if detach:
         return 0
-    return attach_logs(session, wanted or chosen, started_at,
-                       abort_on_exit=abort_on_container_exit or bool(exit_code_from),
-                       exit_code_from=exit_code_from, timeout=timeout)
+    watching = None
+    if watch:  # develop.watch beside the log stream (compose/cli/watch.py)
+        from compose.cli.watch import start_watch
+
+        watching = start_watch(session, wanted or None, progress=ctx.obj.progress)
+    try:
+        return attach_logs(session, wanted or chosen, started_at,
+                           abort_on_exit=abort_on_container_exit or bool(exit_code_from),
+                           exit_code_from=exit_code_from, timeout=timeout)
+    finally:
+        if watching is not None:
+            watching[0].stop()
+            watching[1].join(timeout=30)
+            watching[0].close()
 
 
 def _builder(session: "Session"):  # type: ignore[no-untyped-def]
