@@ -51,6 +51,11 @@ def start_watch(session: "Session", services: list[str] | None, *, prune: bool =
     from compose.display import make_display
     from compose.watch.actions import initial_sync, watch_loop
 
+    from dataclasses import replace
+
+    from compose.engine.client import connect
+
+    session = replace(session, client=connect())  # its own connection: the log stream keeps the other
     rules = watch_rules(session, services)
     watcher = _watcher(rules)
     initial_sync(session, rules, quiet=quiet)
