@@ -272,6 +272,11 @@ services:
         assert engine.client().containers.get(f"{name}-box-1").status == "running"
         rows = [json.loads(line) for line in compose(engine, tmp_path, "ps", "--format", "json").out.splitlines()]
         assert [r["Name"] for r in rows] == [f"{name}-box-1"]
+        elsewhere = tmp_path.parent / f"{tmp_path.name}-nofile"
+        elsewhere.mkdir()
+        compose(engine, elsewhere, "-p", name, "down", "-t", "0")  # by labels alone, no Compose file
+        assert _project_containers(engine, name) == []
+        assert _networks(engine, f"{name}_") == []
     finally:
         compose(engine, tmp_path, "down", "-t", "0", check=False)
     assert _project_containers(engine, name) == []
