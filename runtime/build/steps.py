@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import glob
+import fnmatch
 import hashlib
 import json
 import os
@@ -367,8 +367,7 @@ class StepRunner:
                                   archive=add and host.is_file()))
             else:
                 assert src_view is not None
-                paths = sorted(glob.glob(str(src_view / data.lstrip("/")))) if _wild(data) \
-                    else [str(lookup(src_view, data))]
+                paths = _glob_view(src_view, data) if _wild(data) else [str(lookup(src_view, data))]
                 if not paths or not all(os.path.lexists(p) for p in paths):
                     raise NotFound(f"COPY failed: stat {data}: file does not exist in the source stage")
                 out += [Source(Path(p), os.path.basename(p.rstrip("/")), keep_owner=True,
@@ -377,6 +376,32 @@ class StepRunner:
         if not out:
             raise InvalidArgument("no source files were specified")
         return out
+
+
+def _glob_view(view: Path, pattern: str) -> list[str]:
+    """Paths in ``view`` matching ``pattern`` (wildcards in any component), every symlink on the way resolved
+    inside the view, never on the host."""
+    found = [""]
+    for part in [p for p in pattern.split("/") if p not in ("", ".")]:
+        nxt = []
+        for rel in found:
+            directory = lookup(view, rel or "/")
+            if not _wild(part):
+                nxt.append(f"{rel}/{part}")
+                continue
+            try:
+                names = sorted(os.listdir(directory))
+            except (NotADirectoryError, FileNotFoundError):
+                continue
+            nxt += [f"{rel}/{n}" for n in names if fnmatch.fnmatchcase(n, part)]
+        found = nxt
+    out = []
+    for rel in found:
+        parent, name = os.path.split(rel)
+        path = lookup(view, parent or "/") / name
+        if os.path.lexists(path):
+            out.append(str(path))
+    return out
 
 
 def _wild(word: str) -> bool:

@@ -243,13 +243,16 @@ MULTI_STAGE = """\
 ARG BASE=busybox:test
 FROM ${BASE} AS builder
 ARG BASE
-RUN mkdir /out && echo "built on $BASE" > /out/artifact && chown 42:42 /out/artifact
+RUN mkdir /out && echo "built on $BASE" > /out/artifact && chown 42:42 /out/artifact && ln -s /etc /hostetc \
+    && echo "image passwd" > /etc/passwd-image
 FROM scratch AS bare
 COPY --from=builder /out/artifact /artifact
 FROM busybox:test AS final
 COPY --from=builder /out /from-stage
 COPY --from=0 /out/artifact /from-index
 COPY --from=busybox:test /bin/busybox /copied-busybox
+COPY --from=builder /o*/art* /globbed/
+COPY --from=builder /hostetc/pass* /leak/
 FROM busybox:test AS unused
 RUN exit 1
 """
@@ -258,8 +261,12 @@ RUN exit 1
 def test_multi_stage_target_scratch_and_copy_from(benv, ctx):
     final = benv.build(ctx, MULTI_STAGE, target="final", tags=["ms:final"])
     code, out = benv.run("ms:final", "sh", "-c", "cat /from-stage/artifact /from-index; stat -c %u "
-                                                 "/from-stage/artifact; test -x /copied-busybox && echo ok")
-    assert (code, out) == (0, "built on busybox:test\nbuilt on busybox:test\n42\nok\n")
+                                                 "/from-stage/artifact; test -x /copied-busybox && echo ok; "
+                                                 "ls /globbed /leak")
+    assert (code, out) == (0, "built on busybox:test\nbuilt on busybox:test\n42\nok\n/globbed:\nartifact\n\n"
+                              "/leak:\npasswd\npasswd-image\n")  # the image's /etc, through its own symlink
+    code, out = benv.run("ms:final", "cat", "/leak/passwd-image")
+    assert (code, out) == (0, "image passwd\n")
     bare = benv.build(ctx, MULTI_STAGE, target="bare", tags=["ms:bare"])
     assert len(bare.diff_ids) == 1 and bare.id != final.id
     with pytest.raises(DockerfileError, match="target stage"):
