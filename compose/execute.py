@@ -174,7 +174,7 @@ def _run_step(ctx: Context, step: Step) -> None:
     elif step.op is Op.CREATE_CONTAINER:
         _create(ctx, step)
     elif step.op is Op.START_CONTAINER:
-        C.start(client, ctx.created.get(step.target, ref))
+        C.start(client, step.target)  # by name: errors then name the container
     elif step.op is Op.WAIT_HEALTHY:
         wait_healthy(client, step.target, _health_deadline(ctx, step.service))
     elif step.op is Op.WAIT_COMPLETED:

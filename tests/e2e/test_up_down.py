@@ -310,3 +310,27 @@ configs:
     finally:
         compose(engine, tmp_path, "down", "-t", "0", check=False)
     assert _project_containers(engine, name) == []
+
+
+def test_abort_on_container_exit_returns_the_chosen_exit_code(engine, tmp_path):
+    name = f"abort{os.getpid()}"
+    (tmp_path / "compose.yaml").write_text(f"""
+name: {name}
+services:
+  job:
+    image: busybox:local
+    command: ["sh", "-c", "echo working; exit 7"]
+  server:
+    image: busybox:local
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+""")
+    try:
+        result = compose(engine, tmp_path, "up", "--exit-code-from", "job", "-t", "1", check=False)
+        assert result.code == 7, result.err
+        assert "job-1     | working" in result.out  # prefixes padded to the longest
+        assert "Aborting on container exit..." in result.out
+        assert engine.client().containers.get(f"{name}-server-1").status == "exited"
+    finally:
+        compose(engine, tmp_path, "down", "-t", "0", check=False)
+    assert _project_containers(engine, name) == []
