@@ -27,6 +27,7 @@ from runtime.build.run import Cancellation, RunFailed, cache_mount_dir, parse_ru
 from runtime.build.state import BuildState
 from runtime.build.substitution import expand_word
 from runtime.build.view import lookup, merged_view
+from runtime.rootfs import secure_join
 from runtime.errors import InvalidArgument, NotFound, Unsupported
 from runtime.images.config import now_rfc3339
 from runtime.images.digest import chain_ids, short_id
@@ -270,7 +271,7 @@ class StepRunner:
             source = lookup(root, m.source or "/")
         else:
             rel = os.path.normpath("/" + (m.source or ".")).lstrip("/")
-            source = self.context.path(rel if rel != "." else "")
+            source = Path(secure_join(str(self.context.root), rel))  # a symlink resolves inside the context
         if not source.exists():
             raise NotFound(f"--mount: source {m.source or '.'} does not exist")
         if not m.read_only:  # rw: the RUN may write, and the writes are thrown away (never into the source)
@@ -364,7 +365,7 @@ class StepRunner:
 
                 host = self.context.path(rel)
                 out.append(Source(host, os.path.basename(rel) or ".", include=include,
-                                  archive=add and host.is_file()))
+                                  archive=add and host.is_file() and not host.is_symlink()))
             else:
                 assert src_view is not None
                 paths = _glob_view(src_view, data) if _wild(data) else [str(lookup(src_view, data))]
