@@ -107,7 +107,7 @@ class BuildContext:
 
     def _glob(self, parts: list[str], base: str) -> list[str]:
         head, rest = parts[0], parts[1:]
-        directory = self.path(base)
+        directory = Path(secure_join(str(self.root), base)) if base else self.root  # symlinks stay inside
         if not any(c in head for c in "*?["):
             names = [head] if os.path.lexists(directory / head) else []
         else:

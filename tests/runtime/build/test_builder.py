@@ -356,6 +356,8 @@ def test_add_archive_without_trailing_slash_exclude_and_symlinked_context(benv, 
     assert (code, out) == (0, f"in\nkeep.py\n{outside}\n")  # a symlink is copied as a symlink, never followed
     with pytest.raises(NotFound):  # a path through a symlink resolves inside the context
         benv.build(ctx, "FROM busybox:test\nCOPY escape/secret /s\n")
+    with pytest.raises(NotFound):  # and a wildcard below one
+        benv.build(ctx, "FROM busybox:test\nCOPY escape/* /s/\n")
     with pytest.raises(NotFound):  # so does a RUN bind mount's source
         benv.build(ctx, "FROM busybox:test\nRUN --mount=type=bind,source=escape,target=/e cat /e/secret\n")
     (outside / "host.tar").write_bytes(inner.getvalue())
