@@ -24,6 +24,7 @@ __all__ = ["DEFAULT_HOST", "connect", "resolve_host"]
 DEFAULT_HOST = "unix:///run/pycompose/engine.sock"
 _START_TIMEOUT = 30.0
 _API_TIMEOUT = 300
+_POOL = 32  # connections kept for the executor's parallel engine calls (COMPOSE_PARALLEL_LIMIT default)
 
 
 def resolve_host(host: str | None = None) -> str:
@@ -77,7 +78,7 @@ def connect(host: str | None = None) -> "docker.APIClient":
     if path is not None and url == DEFAULT_HOST and not _answers(path):
         _autostart(path)
     try:
-        client = docker.APIClient(base_url=url, version="1.43", timeout=_API_TIMEOUT)
+        client = docker.APIClient(base_url=url, version="1.43", timeout=_API_TIMEOUT, max_pool_size=_POOL)
         client.ping()
     except (docker.errors.DockerException, OSError) as err:
         raise UserError.single(f"cannot reach the engine at {url}: {err}; is it running? "
