@@ -86,6 +86,12 @@ class Watcher:
                 for name in filenames:
                     self.batcher.add(Path(dirpath, name), now)
 
+    def _forget(self, top: Path) -> None:
+        for wd, directory in list(self._dirs.items()):
+            if directory == top or directory.is_relative_to(top):
+                _libc.inotify_rm_watch(self.fd, wd)
+                self._dirs.pop(wd, None)
+
     def _drain(self) -> None:
         now = time.monotonic()
         while True:
@@ -99,8 +105,8 @@ class Watcher:
                 raw = data[offset + _HEADER.size:offset + _HEADER.size + size].rstrip(b"\0")
                 offset += _HEADER.size + size
                 if mask & _IN_Q_OVERFLOW:  # events lost: report every root so the rules resync
-                    for directory in list(self._dirs.values()):
-                        self.batcher.add(directory, now)
+                    for known in list(self._dirs.values()):
+                        self.batcher.add(known, now)
                     continue
                 directory = self._dirs.get(wd)
                 if mask & _IN_IGNORED:
@@ -111,6 +117,8 @@ class Watcher:
                 path = directory / os.fsdecode(raw) if raw else directory
                 if mask & _IN_ISDIR and mask & (_IN_CREATE | _IN_MOVED_TO):
                     self._add_tree(path, report=True)
+                elif mask & _IN_ISDIR and mask & _IN_MOVED_FROM:
+                    self._forget(path)  # moved away: its watches would report under a stale name
                 self.batcher.add(path, now)
 
     def batches(self) -> Iterator[list[Path]]:

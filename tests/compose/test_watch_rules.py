@@ -186,3 +186,22 @@ def test_watcher_stop_ends_batches(tmp_path):
         watcher.stop()
         t.join(10)
         assert not t.is_alive() and result == []
+
+
+def test_watcher_follows_a_renamed_directory(tmp_path):
+    (tmp_path / "a").mkdir()
+    with Watcher([tmp_path], quiet=0.1) as watcher:
+        result: list = []
+        done = threading.Event()
+        t = _next_batch(watcher, result, done)
+        (tmp_path / "a").rename(tmp_path / "b")
+        assert done.wait(10)
+        t.join(10)
+        assert {tmp_path / "a", tmp_path / "b"} <= set(result[0])
+        result.clear()
+        done.clear()
+        t = _next_batch(watcher, result, done)
+        (tmp_path / "b" / "f.txt").write_text("x")
+        assert done.wait(10)
+        t.join(10)
+        assert result[0] == [tmp_path / "b" / "f.txt"]
