@@ -325,3 +325,18 @@ def test_container_from_an_older_image_is_recreated(tmp_path):
     assert "CREATE_CONTAINER hello-web-1: image changed <- REMOVE_CONTAINER hello-web-1" in text
     observed.containers[0] = ContainerInfo(**{**web.__dict__, "labels": {"com.docker.compose.image": "sha256:1"}})
     assert str(plan_up(project, observed)) == ""
+
+
+def test_run_brings_up_dependencies_and_waits_for_their_conditions(tmp_path):
+    from compose.plan import plan_run
+
+    project = _project(tmp_path, HELLO)
+    observed = Observed(images=dict(IMAGES))
+    assert str(plan_run(project, observed, "client")) == textwrap.dedent("""\
+        CREATE_NETWORK hello_front: missing
+        CREATE_VOLUME hello_data: missing
+        CREATE_CONTAINER hello-web-1: missing <- CREATE_NETWORK hello_front, CREATE_VOLUME hello_data
+        START_CONTAINER hello-web-1: created <- CREATE_CONTAINER hello-web-1
+        WAIT_HEALTHY hello-web-1: client depends on web (service_healthy) <- START_CONTAINER hello-web-1
+        """)
+    assert str(plan_run(project, observed, "client", UpOptions(no_deps=True))) == "CREATE_NETWORK hello_front: missing\n"
