@@ -123,15 +123,18 @@ def _host_entry(entry: str) -> str:
 
 def build_requests(project: Project, services: list[str] | None, environ: Mapping[str, str],
                    overrides: BuildOverrides | None = None) -> list[BuildRequest]:
-    """The builds of the named services (all when none are named) that have a ``build:`` section, in name order."""
+    """The builds of the named services (all when none are named) that have a ``build:`` section, in name order;
+    services that build the same image name build it once."""
     names = services or sorted(project.services)
-    out = []
+    out: list[BuildRequest] = []
     for name in names:
         service = project.services.get(name)
         if service is None:
             raise UserError.single(f"no such service: {name}")
         if service.build is not None:
-            out.append(build_request(project.name, service, environ, overrides))
+            request = build_request(project.name, service, environ, overrides)
+            if all(r.image != request.image for r in out):
+                out.append(request)
     return out
 
 

@@ -41,6 +41,11 @@ services:
     build: ./app
   pulled:
     image: busybox
+  twin:
+    image: registry.local/named:2
+    build:
+      dockerfile_inline: |
+        FROM busybox
 """
 
 
@@ -81,7 +86,7 @@ def test_image_names_as_docker_compose(project):
 def test_overrides_and_selection(project):
     over = BuildOverrides(no_cache=True, pull=True, build_args={"A": "cli", "NEW": "2"})
     reqs = build_requests(project, None, {}, over)
-    assert [r.service for r in reqs] == ["named", "short", "web"]  # services without build: are skipped
+    assert [r.service for r in reqs] == ["named", "short", "web"]  # no build: skipped; twin's image built once
     web = reqs[-1]
     assert web.build_args == {"A": "cli", "NEW": "2"} and reqs[0].no_cache and reqs[0].pull
     assert [r.service for r in build_requests(project, ["short"], {})] == ["short"]
