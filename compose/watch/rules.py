@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable
@@ -130,6 +131,14 @@ class WatchRule:
     exec: ExecSpec | None = None
     extra_ignore: tuple[str, ...] = ()  # the build context's .dockerignore (rebuild)
 
+    @cached_property
+    def _ignored(self) -> PathMatcher:
+        return PathMatcher((*DEFAULT_IGNORES, *self.ignore, *self.extra_ignore))
+
+    @cached_property
+    def _included(self) -> PathMatcher:
+        return PathMatcher(self.include)
+
     def _relative(self, path: Path) -> str | None:
         try:
             rel = path.relative_to(self.path)
@@ -143,10 +152,10 @@ class WatchRule:
         if rel is None:
             return False
         name = rel if rel else path.name
-        if PathMatcher(DEFAULT_IGNORES).matches(name) or PathMatcher((*self.ignore, *self.extra_ignore)).matches(name):
+        if self._ignored.matches(name):
             return False
         if self.include and rel:
-            return PathMatcher(self.include).matches(rel)
+            return self._included.matches(rel)
         return True
 
     def target_of(self, path: Path) -> str | None:
