@@ -68,7 +68,7 @@ def test_consumer_failure_stops_an_endless_producer():
     assert written <= 4 + 2  # bounded: the producer never ran more than the pipe's depth ahead
 
 
-def test_write_after_abort_raises_and_depth_bounds_the_buffer():
+def test_a_write_on_a_full_pipe_resumes_after_a_read_and_writes_after_abort_raise():
     pipe = ChunkPipe(depth=2)
     pipe.write(b"a")
     pipe.write(b"b")
