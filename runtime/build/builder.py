@@ -23,14 +23,14 @@ from runtime.build.state import BuildState
 from runtime.build.steps import StageRun, StepRunner
 from runtime.build.view import release_views
 from runtime.build.run import BUILD_LABEL, BuildCancelled, Cancellation, RunFailed
-from runtime.errors import EngineError, InvalidArgument, NotFound
+from runtime.errors import EngineError, InvalidArgument, NotFound, Unsupported
 from runtime.images.config import config_bytes, host_platform
 from runtime.images.digest import short_id
 from runtime.images.image import Image
 from runtime.images.reference import parse_reference
 from runtime.images.store import ImageStore
 
-__all__ = ["BuildOptions", "Builder", "Emit"]
+__all__ = ["BuildOptions", "Builder", "Emit", "check_platform"]
 
 Emit = Callable[[str], None]
 Pull = Callable[[str], Image]
@@ -151,6 +151,8 @@ class Builder:
         base = expand(head, stage.base, meta, steps.escape)
         if not base:
             raise DockerfileError("base name (" + stage.base + ") should not be blank", head.line)
+        if stage.platform:
+            check_platform(expand(head, stage.platform, meta, steps.escape), head.line)
         steps.announce(head, f"FROM {base}" + (f" AS {stage.name}" if stage.name else ""))
         state = self.base_state(base, done, steps.options.pull, steps.say)
         steps.pin(state)
@@ -195,6 +197,19 @@ class Builder:
             raise
         except Exception as err:  # noqa: BLE001 - registry failures are reported with the image name
             raise NotFound(f"pull access denied or image not found: {ref}: {err}") from err
+
+
+def check_platform(text: str, line: int | None = None) -> None:
+    """Builds run on this host's platform only: another one (``--platform=linux/arm64`` on amd64) is refused."""
+    plat = host_platform()
+    parts = text.strip().lower().split("/")
+    if not parts[0]:
+        return
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(parts[1], parts[1]) if len(parts) > 1 else plat["architecture"]
+    if parts[0] != plat["os"] or arch != plat["architecture"]:
+        message = (f"platform {text} is not supported: this builder runs steps on the host "
+                   f"({plat['os']}/{plat['architecture']}) and does not emulate others")
+        raise DockerfileError(message, line) if line else Unsupported(message)
 
 
 def _platform_args() -> dict[str, str]:

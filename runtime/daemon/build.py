@@ -38,6 +38,10 @@ def build_options(req: Request) -> Any:
     labels = req.json_arg("labels") or {}
     if not isinstance(args, dict) or not isinstance(labels, dict):
         raise InvalidArgument("buildargs and labels must be JSON objects")
+    if req.arg("platform"):
+        from runtime.build.builder import check_platform
+
+        check_platform(req.arg("platform") or "")
     network = req.arg("networkmode") or ""
     if network not in _NETWORKS:
         raise InvalidArgument(f"network mode {network!r} is not supported for builds (use default, host or none)")

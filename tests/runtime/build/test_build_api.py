@@ -203,3 +203,14 @@ def test_a_client_that_goes_away_cancels_the_build(engine):
         return out
 
     wait_for(lambda: not build_containers(), timeout=60, what="the cancelled build's RUN container to go")
+
+
+def test_a_foreign_platform_is_a_clear_api_error(engine):
+    import docker.errors
+
+    from runtime.images.config import host_platform
+
+    other = "arm64" if host_platform()["architecture"] != "arm64" else "amd64"
+    context = tar_of({"Dockerfile": "FROM busybox:test\n"})
+    with pytest.raises(docker.errors.APIError, match="not supported"):
+        list(engine.client().api.build(fileobj=io.BytesIO(context), custom_context=True, platform=f"linux/{other}"))

@@ -466,3 +466,13 @@ def test_a_run_that_cannot_start_names_the_line(benv, ctx):
     with pytest.raises(InvalidArgument, match=r"^Dockerfile:3: RUN: .*ghost"):
         benv.build(ctx, "FROM busybox:test\nUSER ghost\nRUN true\n")
     assert benv.containers.list() == []
+
+
+def test_another_platform_is_refused_clearly(benv, ctx):
+    from runtime.images.config import host_platform
+
+    other = "arm64" if host_platform()["architecture"] != "arm64" else "amd64"
+    with pytest.raises(DockerfileError, match=f"Dockerfile:1: platform linux/{other} is not supported"):
+        benv.build(ctx, f"FROM --platform=linux/{other} busybox:test\n")
+    here = f"linux/{host_platform()['architecture']}"
+    benv.build(ctx, f"FROM --platform={here} busybox:test\n")
