@@ -187,3 +187,47 @@ def test_watch_without_develop_section_is_a_user_error(engine, tmp_path):
     result = compose(engine, tmp_path, "watch", "--no-up", check=False)
     assert result.code == 1
     assert "none of the selected services is configured for watch" in result.err
+
+
+def test_up_watch_syncs_beside_the_log_stream(engine, tmp_path):
+    name = f"upwatch{os.getpid()}"
+    (tmp_path / "site").mkdir()
+    (tmp_path / "compose.yaml").write_text(f"""
+name: {name}
+services:
+  web:
+    image: busybox:local
+    command: ["sh", "-c", "mkdir -p /www && echo serving && exec httpd -f -p 8080 -h /www"]
+    init: true
+    develop:
+      watch:
+        - path: ./site
+          action: sync
+          target: /www
+""")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
+    environ.update({"PYCOMPOSE_HOST": engine.url, "COMPOSE_PROGRESS": "plain"})
+    proc = subprocess.Popen([str(PYCOMPOSE), "up", "--watch"], cwd=tmp_path, env=environ,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:  # the log stream is attached once "serving" shows up
+            seen.append(line)
+            if "serving" in line:
+                break
+        else:
+            raise AssertionError("up --watch ended early:\n" + "".join(seen))
+        web = engine.client().containers.get(f"{name}-web-1")
+        (tmp_path / "site" / "index.html").write_text("via up --watch\n")
+        assert _wait_for(lambda: _cat(web, "/www/index.html") == "via up --watch\n", what="sync under up --watch")
+        proc.send_signal(signal.SIGINT)  # as plain ``up``: Ctrl-C stops the containers
+        assert proc.wait(timeout=60) == 130
+        web.reload()
+        assert web.status == "exited"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        compose(engine, tmp_path, "down", "-t", "0", check=False)
+    assert _project_containers(engine, name) == []
