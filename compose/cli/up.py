@@ -59,28 +59,30 @@ def wait_services(session: "Session", services: list[str], timeout: float | None
 
 
 def attach_logs(session: "Session", services: list[str], since: int, *, abort_on_exit: bool = False,
-                exit_code_from: str | None = None, timeout: int | None = None) -> int:
-    """Print the containers' logs until they all exit (or one does, with ``abort_on_exit``); Ctrl-C stops them."""
+                exit_code_from: str | None = None, timeout: int | None = None, prefix: bool = True,
+                colour: bool | None = None, timestamps: bool = False) -> int:
+    """Print the containers' logs until they all exit (or one does, with ``abort_on_exit``); Ctrl-C stops them,
+    a second Ctrl-C kills them."""
+    import signal
     from functools import partial
 
     from compose.cli.logprinter import LogPrinter, Source
     from compose.engine import containers as C
     from compose.engine.logs import log_lines
 
-    import signal
-
     def _interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, _interrupt)  # also when started with SIGINT ignored (a background job)
     signal.signal(signal.SIGTERM, _interrupt)
-    printer = LogPrinter()
+    printer = LogPrinter(prefix=prefix, colour=colour)
     client = session.client
     by_label = {}
     for c in session.containers(services):
         label = c.name.removeprefix(f"{session.name}-")
         by_label[label] = c
-        printer.add(Source(label, partial(log_lines, client, c.id, follow=True, since=since), c.id))
+        printer.add(Source(label, partial(log_lines, client, c.id, follow=True, since=since,
+                                          timestamps=timestamps), c.id))
     print("Attaching to " + ", ".join(sorted(by_label)), flush=True)
     code = 0
     try:
@@ -109,7 +111,14 @@ def _stop_all(session: "Session", services: list[str], timeout: int | None) -> N
     from compose.plan import plan_stop
 
     observed = observe(session.client, session.project, images=False)
-    session.run(plan_stop(session.project, observed, services, timeout))
+    try:
+        session.run(plan_stop(session.project, observed, services, timeout))
+    except KeyboardInterrupt:  # the second Ctrl-C: kill what still runs
+        from compose.cli._each import for_each_container
+        from compose.engine import containers as C
+
+        running = session.containers(services, all=False)
+        for_each_container(session, running, ("Killing", "Killed"), lambda cid: C.kill(session.client, cid))
 
 
 def up(
@@ -142,6 +151,16 @@ def up(
                                            "them.")] = False,
     pull: Annotated[Optional[str], typer.Option("--pull", help="Pull image before running "
                                                 "(always|missing|never).", metavar="POLICY")] = None,
+    no_log_prefix: Annotated[bool, typer.Option("--no-log-prefix", help="Don't print prefix in logs.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Produce monochrome output.")] = False,
+    timestamps: Annotated[bool, typer.Option("--timestamps", help="Show timestamps.")] = False,
+    attach: Annotated[Optional[list[str]], typer.Option("--attach", help="Restrict attaching to these "
+                                                        "services.", metavar="SERVICE")] = None,
+    no_attach: Annotated[Optional[list[str]], typer.Option("--no-attach", help="Don't attach to these services.",
+                                                           metavar="SERVICE")] = None,
+    attach_dependencies: Annotated[bool, typer.Option("--attach-dependencies", help="Also attach to the "
+                                                      "dependencies' output.")] = False,
+    quiet_pull: Annotated[bool, typer.Option("--quiet-pull", help="Pull without printing progress.")] = False,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Watch source code and rebuild/refresh containers "
                                         "when files are updated.")] = False,
 ) -> int:
@@ -188,9 +207,12 @@ def up(
 
         watching = start_watch(session, wanted or None, progress=ctx.obj.progress)
     try:
-        return attach_logs(session, wanted or chosen, started_at,
+        shown = list(attach) if attach else (chosen if attach_dependencies or not wanted else wanted)
+        shown = [s for s in shown if s not in set(no_attach or ())]
+        return attach_logs(session, shown, started_at,
                            abort_on_exit=abort_on_container_exit or bool(exit_code_from),
-                           exit_code_from=exit_code_from, timeout=timeout)
+                           exit_code_from=exit_code_from, timeout=timeout, prefix=not no_log_prefix,
+                           colour=False if no_color else None, timestamps=timestamps)
     finally:
         if watching is not None:
             watching[0].stop()
