@@ -21,7 +21,7 @@ from runtime.build.view import lookup
 from runtime.errors import InvalidArgument, NotFound
 from runtime.users import resolve_user
 
-__all__ = ["Source", "copy_into", "fetch_url", "resolve_chown", "parse_chmod", "tree_checksum"]
+__all__ = ["Source", "copy_into", "fetch_url", "resolve_chown", "parse_chmod"]
 
 _URL_TIMEOUT = 60.0
 _CHUNK = 1 << 20
@@ -66,31 +66,6 @@ def resolve_chown(spec: str | None, view: Path) -> tuple[int, int] | None:
         raise InvalidArgument(f"--chown={spec}: {err}") from err
     gid = resolved.gid if sep and group else resolved.uid
     return resolved.uid, gid
-
-
-def tree_checksum(path: Path) -> str:
-    """sha256 over names, types, modes, owners and contents below ``path`` (files from another stage)."""
-    h = hashlib.sha256()
-    for base, dirs, files in os.walk(path):
-        dirs.sort()
-        for name in sorted(dirs + files):
-            full = os.path.join(base, name)
-            st = os.lstat(full)
-            h.update(f"{os.path.relpath(full, path)}\0{st.st_mode}\0{st.st_uid}\0{st.st_gid}\0".encode())
-            if stat.S_ISLNK(st.st_mode):
-                h.update(os.readlink(full).encode())
-            elif stat.S_ISREG(st.st_mode):
-                with open(full, "rb") as fh:
-                    while chunk := fh.read(_CHUNK):
-                        h.update(chunk)
-    if not path.is_dir():
-        st = os.lstat(path)
-        h.update(f"{st.st_mode}\0{st.st_uid}\0{st.st_gid}\0".encode())
-        if path.is_symlink():
-            h.update(os.readlink(path).encode())
-        else:
-            h.update(path.read_bytes())
-    return "sha256:" + h.hexdigest()
 
 
 def fetch_url(url: str, into: Path, checksum: str | None = None) -> tuple[Source, str]:
