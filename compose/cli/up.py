@@ -9,6 +9,8 @@ import typer
 
 if TYPE_CHECKING:
     from compose.cli.session import Session
+    from compose.observe import Observed
+    from compose.plan import Plan
 
 __all__ = ["register", "up", "parse_scale", "wait_services", "attach_logs"]
 
@@ -193,6 +195,7 @@ def up(
     started_at = int(time.time())
     observed = observe(session.client, session.project, services=chosen)
     plan = plan_up(session.project, observed, opts)
+    _report_untouched(session, plan, observed, chosen)
     session.run(plan, build=_builder(session))
     if no_start:
         return 0
@@ -218,6 +221,16 @@ def up(
             watching[0].stop()
             watching[1].join(timeout=30)
             watching[0].close()
+
+
+def _report_untouched(session: "Session", plan: "Plan", observed: "Observed", chosen: list[str]) -> None:
+    """``Container x  Running`` for the containers the plan leaves alone, as Docker Compose reports them."""
+    from compose.events import Event, Status
+
+    touched = {step.target for step in plan.steps.values()}
+    for c in observed.containers:
+        if c.service in chosen and c.running and c.name not in touched:
+            session.display(Event("Container", c.name, Status.DONE, "Running"))
 
 
 def _builder(session: "Session"):  # type: ignore[no-untyped-def]
