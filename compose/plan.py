@@ -169,6 +169,9 @@ def _resources(plan: Plan, project: Project, service: Service, observed: Observe
     return after
 
 
+_JOINS = frozenset({"network_mode", "ipc", "pid", "uts", "volumes_from"})  # ties to the target container itself
+
+
 @dataclass
 class _ServicePlan:
     creates: set[str] = field(default_factory=set)
@@ -187,7 +190,7 @@ def _remove_container(plan: Plan, c: ContainerInfo, cause: str, timeout: int | N
 
 
 def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, opts: UpOptions,
-                  needs: set[str]) -> _ServicePlan:
+                  needs: set[str], forced: str | None = None) -> _ServicePlan:
     service = project.services[name]
     wanted = opts.scale.get(name, service.replicas)
     if service.container_name and wanted > 1:
@@ -209,7 +212,7 @@ def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, o
         after = set(needs)
         if current is not None:
             outdated = current.config_hash != digest or _image_changed(project, service, current, observed)
-            if not (opts.force_recreate or (outdated and not opts.no_recreate)):
+            if not (opts.force_recreate or forced or (outdated and not opts.no_recreate)):
                 if current.state in ("running", "restarting"):
                     out.untouched.append(current)
                     out.live.append(cname)
@@ -222,7 +225,8 @@ def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, o
                     out.changed = True
                 continue
             cause = "--force-recreate" if opts.force_recreate else (
-                "config changed" if current.config_hash != digest else "image changed")
+                "config changed" if current.config_hash != digest else (
+                    "image changed" if outdated else str(forced)))
             after.add(_remove_container(plan, current, cause, opts.timeout))
             create_cause = cause
         else:
@@ -275,10 +279,14 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions | None = None)
             image = _image_step(plan, project, service, observed, opts)
             if image:
                 needs.add(image)
+            forced = None
             for dep in graph.dependencies(name):  # containers this one names must exist before its create
-                if graph.graph.edges[name, dep].get("via") != "depends_on":
+                via = graph.graph.edges[name, dep].get("via")
+                if via != "depends_on":
                     needs |= per[dep].creates
-            per[name] = _plan_service(plan, project, name, observed, opts, needs)
+                    if via in _JOINS and per[dep].creates and not opts.no_start:
+                        forced = f"{dep} recreated ({via})"  # a joined namespace or volumes go with the old one
+            per[name] = _plan_service(plan, project, name, observed, opts, needs, forced)
     for name in graph.services:
         sp = per[name]
         for dep in graph.dependencies(name):

@@ -340,3 +340,24 @@ def test_run_brings_up_dependencies_and_waits_for_their_conditions(tmp_path):
         WAIT_HEALTHY hello-web-1: client depends on web (service_healthy) <- START_CONTAINER hello-web-1
         """)
     assert str(plan_run(project, observed, "client", UpOptions(no_deps=True))) == "CREATE_NETWORK hello_front: missing\n"
+
+
+def test_recreating_a_network_mode_target_recreates_its_users(tmp_path):
+    project = _project(tmp_path, """
+        name: p
+        services:
+          vpn: {image: busybox:local}
+          app: {image: busybox:local, network_mode: "service:vpn"}
+        """)
+    observed = Observed(images=dict(IMAGES), networks={"p_default": {}},
+                        containers=[_running(project, "vpn", digest="old"), _running(project, "app")])
+    assert str(plan_up(project, observed)) == textwrap.dedent("""\
+        STOP_CONTAINER p-app-1: vpn recreated (network_mode)
+        STOP_CONTAINER p-vpn-1: config changed
+        REMOVE_CONTAINER p-app-1: vpn recreated (network_mode) <- STOP_CONTAINER p-app-1
+        REMOVE_CONTAINER p-vpn-1: config changed <- STOP_CONTAINER p-vpn-1
+        CREATE_CONTAINER p-vpn-1: config changed <- REMOVE_CONTAINER p-vpn-1
+        CREATE_CONTAINER p-app-1: vpn recreated (network_mode) <- CREATE_CONTAINER p-vpn-1, REMOVE_CONTAINER p-app-1
+        START_CONTAINER p-vpn-1: created <- CREATE_CONTAINER p-vpn-1
+        START_CONTAINER p-app-1: created <- CREATE_CONTAINER p-app-1, START_CONTAINER p-vpn-1
+        """)
