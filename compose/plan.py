@@ -287,6 +287,12 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions | None = None)
                     if via in _JOINS and per[dep].creates and not opts.no_start:
                         forced = f"{dep} recreated ({via})"  # a joined namespace or volumes go with the old one
             per[name] = _plan_service(plan, project, name, observed, opts, needs, forced)
+            if forced:  # the joined container stops before the one whose namespaces it uses is removed
+                stops = {k for k, st in plan.steps.items() if st.op is Op.STOP_CONTAINER and st.service == name}
+                for dep in graph.dependencies(name):
+                    for st in plan.steps.values():
+                        if st.op is Op.REMOVE_CONTAINER and st.service == dep:
+                            st.after |= stops
     for name in graph.services:
         sp = per[name]
         for dep in graph.dependencies(name):

@@ -355,7 +355,7 @@ def test_recreating_a_network_mode_target_recreates_its_users(tmp_path):
         STOP_CONTAINER p-app-1: vpn recreated (network_mode)
         STOP_CONTAINER p-vpn-1: config changed
         REMOVE_CONTAINER p-app-1: vpn recreated (network_mode) <- STOP_CONTAINER p-app-1
-        REMOVE_CONTAINER p-vpn-1: config changed <- STOP_CONTAINER p-vpn-1
+        REMOVE_CONTAINER p-vpn-1: config changed <- STOP_CONTAINER p-app-1, STOP_CONTAINER p-vpn-1
         CREATE_CONTAINER p-vpn-1: config changed <- REMOVE_CONTAINER p-vpn-1
         CREATE_CONTAINER p-app-1: vpn recreated (network_mode) <- CREATE_CONTAINER p-vpn-1, REMOVE_CONTAINER p-app-1
         START_CONTAINER p-vpn-1: created <- CREATE_CONTAINER p-vpn-1
