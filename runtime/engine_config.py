@@ -2,7 +2,7 @@
 
 Keys: data-root, default-address-pools, dns, registry-mirrors, insecure-registries, log-driver, log-opts,
 default-ulimits, cgroup-parent, hosts, bridge (the default bridge's interface name), nft-table (our nftables
-table). Every value is checked at start; a bad one is refused naming its key.
+table), ip-forward (false: never turn on the host's IPv4 forwarding). Every value is checked at start; a bad one is refused naming its key.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ _ULIMITS = {"core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nic
 _LOG_OPTS = {"max-size", "max-file", "compress", "mode", "max-buffer-size", "tag", "labels", "env"}
 _KNOWN = {"data-root", "default-address-pools", "dns", "registry-mirrors", "insecure-registries", "log-driver",
           "log-opts", "default-ulimits", "cgroup-parent", "hosts", "debug", "dns-search", "dns-opts", "bridge",
-          "nft-table"}
+          "nft-table", "ip-forward"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class EngineConfig:
     bridge: str = "pycompose0"  # the default bridge network's interface (Docker's "bridge": docker0)
     nft_table: str = "pycompose"  # our nftables table (inet family)
     debug: bool = False
+    ip_forward: bool = True  # as Docker: bridges turn on net.ipv4.ip_forward unless "ip-forward": false
 
 
 def _bad(key: str, what: str) -> InvalidArgument:
@@ -191,10 +192,11 @@ def parse_config(raw: Any, default_root: Path | None = None) -> EngineConfig:
         if not isinstance(table, str) or not re.match(r"^[a-zA-Z][a-zA-Z0-9_]{0,31}$", table):
             raise _bad("nft-table", f"{table!r} is not an nftables table name")
         kwargs["nft_table"] = table
-    if "debug" in raw:
-        if not isinstance(raw["debug"], bool):
-            raise _bad("debug", "must be true or false")
-        kwargs["debug"] = raw["debug"]
+    for key in ("debug", "ip-forward"):
+        if key in raw:
+            if not isinstance(raw[key], bool):
+                raise _bad(key, "must be true or false")
+            kwargs[key.replace("-", "_")] = raw[key]
     return EngineConfig(**kwargs)
 
 

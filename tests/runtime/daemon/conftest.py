@@ -79,7 +79,8 @@ def start_daemon(base: Path, config: dict | None = None, extra: tuple[str, ...] 
     prefix = prefix_file.read_text()
     cfg_path = base / "engine.json"
     cfg_path.write_text(json.dumps({"bridge": f"{prefix}d0", "nft-table": prefix,
-                                    "cgroup-parent": f"pycompose-test-{prefix[3:]}", **(config or {})}))
+                                    "cgroup-parent": f"pycompose-test-{prefix[3:]}", "ip-forward": False,
+                                    **(config or {})}))
     args += ["--config", str(cfg_path)]
     logfh = open(log, "ab")
     proc = subprocess.Popen(args, cwd=REPO, stdout=logfh, stderr=subprocess.STDOUT, start_new_session=True)
