@@ -22,6 +22,7 @@ from typing import Any
 
 from runtime import linux
 from runtime.errors import Conflict, EngineError, InvalidArgument, NotFound
+from runtime.state import write_record
 
 __all__ = ["ANONYMOUS_LABEL", "Volume", "VolumeService", "valid_volume_name", "dir_size"]
 
@@ -53,15 +54,6 @@ class Volume:
     @property
     def anonymous(self) -> bool:
         return ANONYMOUS_LABEL in self.labels
-
-
-def _atomic_write(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    with open(tmp, "w") as fh:
-        json.dump(data, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def dir_size(path: Path) -> int:
@@ -114,7 +106,7 @@ class VolumeService:
         return self._dir / name / "_data"
 
     def _save(self, vol: Volume) -> None:
-        _atomic_write(self._record(vol.name), vol.__dict__)
+        write_record(self._record(vol.name), vol.__dict__, mode=0o644)
 
     def get(self, name: str) -> Volume:
         if not valid_volume_name(name):
