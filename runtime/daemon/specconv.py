@@ -13,7 +13,8 @@ from typing import Any
 from runtime.errors import InvalidArgument
 from runtime.spec import DEFAULT_PATH, ContainerSpec, LogConfig, Mount, Resources, Ulimit, parse_signal, validate
 
-__all__ = ["VolumeUse", "PortBinding", "Conversion", "convert", "parse_size", "parse_binds", "NAME_RE"]
+__all__ = ["VolumeUse", "PortBinding", "Conversion", "convert", "parse_size", "parse_binds", "NAME_RE",
+           "host_resources"]
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$", re.I)
@@ -189,6 +190,17 @@ def _duration_ok(hc: Mapping[str, Any]) -> None:
         raise _bad("Healthcheck.Retries must not be negative")
 
 
+def host_resources(host: Mapping[str, Any]) -> Resources:
+    """The cgroup limits of a ``HostConfig`` (create's, or one with ``/update``'s fields laid over it)."""
+    return Resources(
+        memory=int(host.get("Memory") or 0), memory_reservation=int(host.get("MemoryReservation") or 0),
+        memory_swap=int(host.get("MemorySwap") or 0), nano_cpus=int(host.get("NanoCpus") or 0),
+        cpu_quota=int(host.get("CpuQuota") or 0), cpu_period=int(host.get("CpuPeriod") or 0),
+        cpu_shares=int(host.get("CpuShares") or 0), cpuset_cpus=host.get("CpusetCpus") or "",
+        cpuset_mems=host.get("CpusetMems") or "", pids_limit=int(host.get("PidsLimit") or 0),
+        oom_kill_disable=bool(host.get("OomKillDisable")))
+
+
 def convert(body: Mapping[str, Any], image_config: Mapping[str, Any], *, container_id: str, image: str,
             defaults: Mapping[str, Any] | None = None) -> Conversion:
     """``defaults``: engine-wide values (``ulimits``: list of spec Ulimit, ``log_opts``, ``cgroup_parent``,
@@ -241,13 +253,7 @@ def convert(body: Mapping[str, Any], image_config: Mapping[str, Any], *, contain
     log_opts = {**defaults.get("log_opts", {}), **(log_cfg.get("Config") or {})}
     log = LogConfig(parse_size(log_opts["max-size"], "log max-size") if log_opts.get("max-size") else 0,
                     int(log_opts.get("max-file", "1")))
-    resources = Resources(
-        memory=int(host.get("Memory") or 0), memory_reservation=int(host.get("MemoryReservation") or 0),
-        memory_swap=int(host.get("MemorySwap") or 0), nano_cpus=int(host.get("NanoCpus") or 0),
-        cpu_quota=int(host.get("CpuQuota") or 0), cpu_period=int(host.get("CpuPeriod") or 0),
-        cpu_shares=int(host.get("CpuShares") or 0), cpuset_cpus=host.get("CpusetCpus") or "",
-        cpuset_mems=host.get("CpusetMems") or "", pids_limit=int(host.get("PidsLimit") or 0),
-        oom_kill_disable=bool(host.get("OomKillDisable")))
+    resources = host_resources(host)
     no_new_privs, seccomp = _security(list(host.get("SecurityOpt") or []))
     namespaces = ["pid", "mount", "uts", "ipc", "net", "cgroup"]
     network_mode = host.get("NetworkMode") or "default"

@@ -35,6 +35,8 @@ __all__ = ["Supervisor"]
 
 _log = logging.getLogger(__name__)
 _RUNNING = ("running", "paused")
+_UPDATABLE = {"Memory", "MemoryReservation", "MemorySwap", "NanoCpus", "CpuQuota", "CpuPeriod", "CpuShares",
+               "CpusetCpus", "CpusetMems", "PidsLimit"}
 
 
 def _seconds(stamp: str) -> float:
@@ -314,19 +316,14 @@ class Supervisor:
         resources = {k: v for k, v in body.items() if k != "RestartPolicy" and v not in (None, 0, "", [])}
         warnings: list[str] = []
         if resources:
-            if self.live(cid).status in _RUNNING:
-                from runtime.cgroups import resources_from
+            from runtime.daemon.specconv import host_resources
 
-                mapping = {"Memory": "memory", "MemoryReservation": "memory_reservation", "MemorySwap": "memory_swap",
-                           "NanoCpus": "nano_cpus", "CpuQuota": "cpu_quota", "CpuPeriod": "cpu_period",
-                           "CpuShares": "cpu_shares", "CpusetCpus": "cpuset_cpus", "CpusetMems": "cpuset_mems",
-                           "PidsLimit": "pids_limit"}
-                unknown = sorted(set(resources) - set(mapping))
-                if unknown:
-                    raise InvalidArgument(f"update: unsupported fields: {', '.join(unknown)}")
-                mgr = await asyncio.to_thread(self.svc.cgroup, cid)
-                warnings = list(await asyncio.to_thread(
-                    mgr.apply, resources_from({mapping[k]: v for k, v in resources.items()})) or [])
+            unknown = sorted(set(resources) - _UPDATABLE)
+            if unknown:
+                raise InvalidArgument(f"update: unsupported fields: {', '.join(unknown)}")
+            # kept in the container's spec (the next start applies them) and applied now if it runs
+            warnings = list(await asyncio.to_thread(self.svc.update_resources, cid,
+                                                    host_resources({**rec["HostConfig"], **resources})))
             rec["HostConfig"].update(resources)
         self.records.save(rec)
         self.engine.publish_container(rec, "update")

@@ -143,3 +143,29 @@ def test_run_interactive_stdin_pipe(engine):
     out = engine.cli("run", "--rm", "-i", "--network", "none", "busybox", "sh", "-c", "tr a-z A-Z",
                      input=b"piped through\n", timeout=30)
     assert out.stdout == "PIPED THROUGH\n" and out.returncode == 0
+
+
+def _pids_max(pid: int) -> str:
+    """The pids limit of the cgroup ``pid`` is in, read on the host (v1 pids controller or the v2 tree)."""
+    for line in open(f"/proc/{pid}/cgroup"):
+        _, ctrls, path = line.rstrip("\n").split(":", 2)
+        if "pids" in ctrls.split(","):
+            return open(f"/sys/fs/cgroup/pids{path}/pids.max").read().strip()
+    for line in open(f"/proc/{pid}/cgroup"):
+        if line.startswith("0::"):
+            return open(f"/sys/fs/cgroup{line[3:].strip()}/pids.max").read().strip()
+    raise AssertionError("no pids cgroup")
+
+
+def test_update_of_a_stopped_container_holds_at_its_next_start(engine):
+    """``docker update`` keeps the limits in the container's spec, not only in the running cgroup."""
+    engine.cli("create", "--name", "limited", "--network", "none", "--pids-limit", "50", "busybox", "sleep", "1000")
+    engine.cli("update", "--pids-limit", "77", "limited")
+    engine.cli("start", "limited")
+    pid = int(engine.cli("inspect", "-f", "{{.State.Pid}}", "limited").stdout)
+    assert _pids_max(pid) == "77"
+    engine.cli("update", "--pids-limit", "88", "limited")  # running: at once, and again after a restart
+    assert _pids_max(pid) == "88"
+    engine.cli("restart", "-t", "0", "limited")
+    pid = int(engine.cli("inspect", "-f", "{{.State.Pid}}", "limited").stdout)
+    assert _pids_max(pid) == "88"
