@@ -30,7 +30,7 @@ from runtime.images.image import Image
 from runtime.images.reference import parse_reference
 from runtime.images.store import ImageStore
 
-__all__ = ["BuildOptions", "Builder", "Emit", "check_platform"]
+__all__ = ["BuildOptions", "Builder", "Emit", "check_platform", "needed_stages"]
 
 Emit = Callable[[str], None]
 Pull = Callable[[str], Image]
@@ -105,8 +105,8 @@ class Builder:
         name = "Dockerfile" if options.dockerfile_text is not None else options.dockerfile
         dockerfile = parse(text, name)
         target = dockerfile.stage(options.target)
-        stages = dockerfile.stages[: target.index + 1]
         meta = self._meta_args(dockerfile, options.build_args)
+        stages = needed_stages(dockerfile, target, meta)
         total = sum(len(s.instructions) for s in stages) + (1 if options.labels else 0)
         used: set[str] = set()
         with self.store.lease() as lease:
@@ -197,6 +197,33 @@ class Builder:
             raise
         except Exception as err:  # noqa: BLE001 - registry failures are reported with the image name
             raise NotFound(f"pull access denied or image not found: {ref}: {err}") from err
+
+
+def needed_stages(dockerfile: Dockerfile, target: Stage, meta: Mapping[str, str]) -> list[Stage]:
+    """The stages the target depends on (its FROM, ``COPY --from``, ``RUN --mount from=``), in file order; the
+    others are skipped, as BuildKit does. A reference made with a variable keeps every earlier stage."""
+    by_name = {s.name: s for s in dockerfile.stages if s.name}
+    wanted = {target.index}
+    todo = [target]
+    while todo:
+        stage = todo.pop()
+        refs = [expand(stage.instructions[0], stage.base, meta, dockerfile.escape).lower()]
+        for ins in stage.instructions[1:]:
+            refs += [v.lower() for v in ins.flags.get("from", [])]
+            refs += [part.split("=", 1)[1].lower() for m in ins.flags.get("mount", []) for part in m.split(",")
+                     if part.startswith("from=")]
+        for ref in refs:
+            if "$" in ref:
+                found = dockerfile.stages[: stage.index]
+            elif ref.isdigit() and int(ref) < stage.index:
+                found = [dockerfile.stages[int(ref)]]
+            else:
+                found = [by_name[ref]] if ref in by_name and by_name[ref].index < stage.index else []
+            for dep in found:
+                if dep.index not in wanted:
+                    wanted.add(dep.index)
+                    todo.append(dep)
+    return [s for s in dockerfile.stages if s.index in wanted]
 
 
 def check_platform(text: str, line: int | None = None) -> None:

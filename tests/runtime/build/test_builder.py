@@ -476,3 +476,26 @@ def test_another_platform_is_refused_clearly(benv, ctx):
         benv.build(ctx, f"FROM --platform=linux/{other} busybox:test\n")
     here = f"linux/{host_platform()['architecture']}"
     benv.build(ctx, f"FROM --platform={here} busybox:test\n")
+
+
+SKIPPED_STAGES = """\
+FROM busybox:test AS broken
+RUN exit 1
+FROM busybox:test AS base
+RUN echo base > /base
+FROM base AS tools
+RUN echo tools > /tools
+FROM busybox:test AS final
+COPY --from=tools /tools /tools
+COPY --from=1 /base /base
+"""
+
+
+def test_stages_the_target_does_not_need_are_skipped(benv, ctx):
+    benv.build(ctx, SKIPPED_STAGES, tags=["skip:1"])
+    assert "exit 1" not in benv.output and "Step 1/7 : FROM busybox:test AS base" in benv.output
+    assert benv.run("skip:1", "cat", "/tools", "/base") == (0, "tools\nbase\n")
+    with pytest.raises(RunFailed):  # named as the target, it is built
+        benv.build(ctx, SKIPPED_STAGES, target="broken")
+    with pytest.raises(RunFailed):  # a reference through a variable keeps every earlier stage
+        benv.build(ctx, SKIPPED_STAGES + "ARG FROM_STAGE=base\nCOPY --from=$FROM_STAGE /base /again\n")
