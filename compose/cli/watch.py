@@ -21,25 +21,40 @@ def register(app: typer.Typer) -> None:
                               "are updated.")(watch)
 
 
+def _located(session: "Session", err: Any) -> Any:
+    """The rule errors with the file:line:col of their key path."""
+    from compose.errors import Problem, UserError
+
+    sources = session.loaded.load.sources
+    return UserError([Problem(p.message, p.path, p.location or (sources.locate(p.path) if p.path else None))
+                      for p in err.problems])
+
+
 def watch_rules(session: "Session", services: list[str] | None) -> list[Any]:
     from compose.errors import UserError
     from compose.watch.rules import service_rules
 
-    rules = service_rules(session.project, services or None, str(session.loaded.load.project_dir))
+    try:
+        rules = service_rules(session.project, services or None, str(session.loaded.load.project_dir))
+    except UserError as err:
+        raise _located(session, err) from None
     if not rules:
         raise UserError.single("none of the selected services is configured for watch, consider setting a "
                                "'develop' section")
     return rules
 
 
-def _watcher(rules: list[Any]) -> "Watcher":
+def _watcher(session: "Session", rules: list[Any]) -> "Watcher":
     from compose.errors import UserError
     from compose.watch.watcher import Watcher
 
     roots = []
     for rule in rules:
         if not rule.path.exists():
-            raise UserError.single(f"services.{rule.service}.develop.watch: path {rule.path} does not exist")
+            index = [r for r in rules if r.service == rule.service].index(rule)
+            raise _located(session, UserError.single(
+                f"{rule.path} does not exist; create it or fix the path",
+                ("services", rule.service, "develop", "watch", index, "path")))
         roots.append(rule.path)
     return Watcher(roots)
 
@@ -57,7 +72,7 @@ def start_watch(session: "Session", services: list[str] | None, *, prune: bool =
 
     session = replace(session, client=connect())  # its own connection: the log stream keeps the other
     rules = watch_rules(session, services)
-    watcher = _watcher(rules)
+    watcher = _watcher(session, rules)
     initial_sync(session, rules, quiet=quiet)
     thread = threading.Thread(target=watch_loop, name="watch", daemon=True,
                               args=(session, rules, watcher, _builder(session)),
@@ -90,7 +105,7 @@ def watch(
         opts = UpOptions(services=wanted or None, known_services=session.known_services())
         observed = observe(session.client, session.project)
         session.run(plan_up(session.project, observed, opts), build=_builder(session))
-    watcher = _watcher(rules)
+    watcher = _watcher(session, rules)
 
     def _stop(signum: int, frame: object) -> None:
         watcher.stop()

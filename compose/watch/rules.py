@@ -170,21 +170,24 @@ def container_path(target: str, rel: str) -> str:
     return f"{target.rstrip('/')}/{rel}" if rel else target
 
 
-def _as_list(value: Any, where: str) -> tuple[str, ...]:
+KeyPath = tuple[str | int, ...]
+
+
+def _as_list(value: Any, where: KeyPath) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise UserError.single(f"{where}: expected a list of strings")
+    raise UserError.single("expected a list of strings", where)
 
 
-def _exec(value: Any, where: str) -> ExecSpec:
+def _exec(value: Any, where: KeyPath) -> ExecSpec:
     if not isinstance(value, dict) or not value.get("command"):
-        raise UserError.single(f"{where}: action sync+exec needs exec.command")
+        raise UserError.single("action sync+exec needs exec.command", where)
     command = value["command"]
-    argv = tuple(["/bin/sh", "-c", command]) if isinstance(command, str) else _as_list(command, f"{where}.command")
+    argv = tuple(["/bin/sh", "-c", command]) if isinstance(command, str) else _as_list(command, (*where, "command"))
     env = value.get("environment") or {}
     if isinstance(env, list):
         env = dict(item.split("=", 1) if "=" in item else (item, os.environ.get(item, "")) for item in env)
@@ -198,34 +201,34 @@ def parse_rules(service: str, develop: dict[str, Any] | None, project_dir: str |
     """The typed rules of ``services.<service>.develop.watch``; a bad rule is a ``UserError`` with its key path."""
     out: list[WatchRule] = []
     for i, raw in enumerate((develop or {}).get("watch") or []):
-        where = f"services.{service}.develop.watch[{i}]"
+        where: KeyPath = ("services", service, "develop", "watch", i)
         if not isinstance(raw, dict):
-            raise UserError.single(f"{where}: expected a mapping with path and action")
+            raise UserError.single("expected a mapping with path and action", where)
         try:
             action = Action(raw.get("action"))
         except ValueError:
-            raise UserError.single(f"{where}.action: {raw.get('action')!r} is not one of "
-                                   f"{', '.join(a.value for a in Action)}") from None
+            raise UserError.single(f"{raw.get('action')!r} is not one of {', '.join(a.value for a in Action)}",
+                                   (*where, "action")) from None
         if not isinstance(raw.get("path"), str) or not raw["path"]:
-            raise UserError.single(f"{where}.path: a path is required")
+            raise UserError.single("a path is required", (*where, "path"))
         target = raw.get("target")
         if action.syncs and not target:
-            raise UserError.single(f"{where}.target: action {action.value} needs a target path in the container")
+            raise UserError.single(f"action {action.value} needs a target path in the container", (*where, "target"))
         if target is not None and not str(target).startswith("/"):
-            raise UserError.single(f"{where}.target: {target!r} must be an absolute path in the container")
+            raise UserError.single(f"{target!r} must be an absolute path in the container", (*where, "target"))
         extra: tuple[str, ...] = ()
         if action is Action.REBUILD:
             if build_context is None:
-                raise UserError.single(f"{where}.action: rebuild needs a build section on service {service}")
+                raise UserError.single(f"rebuild needs a build section on service {service}", (*where, "action"))
             if os.path.isdir(build_context):
                 extra = tuple(read_dockerignore(build_context, dockerfile))
         out.append(WatchRule(
             service=service, path=Path(project_dir, raw["path"]).resolve(), action=action,
             target=str(target) if target is not None else None,
-            ignore=_as_list(raw.get("ignore"), f"{where}.ignore"), include=_as_list(raw.get("include"),
-                                                                                   f"{where}.include"),
+            ignore=_as_list(raw.get("ignore"), (*where, "ignore")),
+            include=_as_list(raw.get("include"), (*where, "include")),
             initial_sync=bool(raw.get("initial_sync", False)),
-            exec=_exec(raw.get("exec"), f"{where}.exec") if action is Action.SYNC_EXEC else None,
+            exec=_exec(raw.get("exec"), (*where, "exec")) if action is Action.SYNC_EXEC else None,
             extra_ignore=extra))
     return out
 

@@ -231,3 +231,13 @@ services:
             proc.wait()
         compose(engine, tmp_path, "down", "-t", "0", check=False)
     assert _project_containers(engine, name) == []
+
+
+def test_watch_path_missing_names_file_line_and_key(engine, tmp_path):
+    (tmp_path / "compose.yaml").write_text(f"name: badwatch{os.getpid()}\nservices:\n  a:\n    image: busybox:local\n"
+                                           "    develop:\n      watch:\n        - path: ./nope\n"
+                                           "          action: sync\n          target: /x\n")
+    result = compose(engine, tmp_path, "watch", "--no-up", check=False)
+    assert result.code == 1
+    assert f"{tmp_path / 'compose.yaml'}:7:" in result.err
+    assert "services.a.develop.watch[0].path: " in result.err and "does not exist" in result.err
