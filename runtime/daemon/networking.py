@@ -123,6 +123,9 @@ class Networking:
         if not key:
             return
         sandbox = str(self.svc.sandbox_path(key))
+        wishes = [w for w in self._port_wishes(rec) if w.host_port]
+        if wishes:  # a taken host port fails the start before any endpoint is made
+            await asyncio.to_thread(self.svc.check_ports, wishes)
         name = rec["Name"].lstrip("/")
         user_defined = False
         addresses = []
@@ -150,15 +153,20 @@ class Networking:
                 await self.dns.add_scope(cid, sandbox, upstreams, host_cfg.get("DnsSearch") or ())
         self.refresh(rec)
 
-    async def _publish(self, rec: dict[str, Any]) -> None:
+    @staticmethod
+    def _port_wishes(rec: dict[str, Any]) -> list[Any]:
         from runtime.network.ports import PortBinding
 
-        wishes = [PortBinding(p["container_port"], p["protocol"], p["host_ip"], p["host_port"])
-                  for p in rec.get("Ports", [])]
+        wishes = [PortBinding(p["container_port"], p["protocol"], p["host_ip"], p["host_port"],
+                              p.get("host_port_end", 0)) for p in rec.get("Ports", [])]
         if rec.get("HostConfig", {}).get("PublishAllPorts"):
             for key in rec.get("Exposed", []):
                 port, _, proto = key.partition("/")
                 wishes.append(PortBinding(int(port), proto or "tcp"))
+        return wishes
+
+    async def _publish(self, rec: dict[str, Any]) -> None:
+        wishes = self._port_wishes(rec)
         if wishes:
             await asyncio.to_thread(self.svc.publish, rec["Id"], wishes)
 

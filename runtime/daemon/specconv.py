@@ -39,6 +39,7 @@ class PortBinding:
     protocol: str
     host_ip: str
     host_port: int  # 0 = pick one
+    host_port_end: int = 0  # > host_port: any free port of host_port..host_port_end
 
 
 @dataclass
@@ -142,19 +143,22 @@ def _tmpfs_field(tmpfs: Mapping[str, str]) -> list[Mount]:
 
 
 def _ports(bindings: Mapping[str, Any] | None) -> list[PortBinding]:
-    out = []
+    """``HostConfig.PortBindings``, checked; ranges ("8000-8010/tcp", host "8000-8010") expand as Docker does."""
+    from runtime.network.ports import bindings_from_engine
+
     for key, hosts in (bindings or {}).items():
         port, _, proto = key.partition("/")
-        proto = proto or "tcp"
-        if proto not in ("tcp", "udp", "sctp") or not port.isdigit():
+        if (proto or "tcp") not in ("tcp", "udp", "sctp") or not port.replace("-", "", 1).isdigit():
             raise _bad(f"invalid port specification: \"{key}\"")
         for h in hosts or [{}]:
             hp = (h or {}).get("HostPort") or "0"
-            start = hp.split("-")[0]
-            if not start.isdigit() or not 0 <= int(start) <= 65535:
+            if not all(p.isdigit() and 0 <= int(p) <= 65535 for p in hp.split("-", 1)):
                 raise _bad(f"invalid port specification: \"{hp}\"")
-            out.append(PortBinding(int(port), proto, (h or {}).get("HostIp") or "", int(start)))
-    return out
+    try:
+        wishes = bindings_from_engine(dict(bindings or {}))
+    except InvalidArgument as err:
+        raise _bad(f"invalid port specification: {err}") from err
+    return [PortBinding(w.container_port, w.protocol, w.host_ip, w.host_port, w.host_port_end) for w in wishes]
 
 
 def _resolv(host: Mapping[str, Any]) -> str:

@@ -124,3 +124,46 @@ def test_legacy_links_on_the_default_bridge(engine):
     engine.cli("run", "-d", "--name", "linked", "busybox", "httpd", "-f", "-p", "80", "-h", "/var/www")
     out = engine.cli("run", "--rm", "--link", "linked:db", "busybox", "wget", "-qO-", "http://db/").stdout
     assert out == "<h1>busybox</h1>\n"
+
+
+def _free_pair() -> int:
+    """A port P with P+1 also free on 127.0.0.1."""
+    for _ in range(50):
+        port = _free_port()
+        if port < 65535:
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+            return port
+    raise AssertionError("no two consecutive free ports")
+
+
+def test_a_port_range_publishes_every_port_of_it(engine):
+    """``PortBindings`` with a range key and a host range (as the API allows): each port is published."""
+    port = _free_pair()
+    api = engine.client().api
+    body = {"Image": "busybox", "Cmd": ["sh", "-c", "httpd -p 80 -h /var/www; httpd -f -p 81 -h /var/www"],
+            "ExposedPorts": {"80/tcp": {}, "81/tcp": {}},
+            "HostConfig": {"PortBindings": {"80-81/tcp": [{"HostIp": "127.0.0.1", "HostPort": f"{port}-{port + 1}"}]}}}
+    cid = api._result(api._post_json(api._url("/containers/create"), data=body, params={"name": "ranged"}),
+                      True)["Id"]
+    api.start(cid)
+    ports = api.inspect_container(cid)["NetworkSettings"]["Ports"]
+    assert ports["80/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(port)}]
+    assert ports["81/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(port + 1)}]
+    for p in (port, port + 1):
+        assert wait_for(lambda p=p: _get(f"http://127.0.0.1:{p}/")) == "<h1>busybox</h1>\n"
+
+
+def test_a_taken_port_fails_the_start_before_any_endpoint_is_made(engine):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = engine.cli("run", "-d", "--name", "blocked", "-p", f"127.0.0.1:{port}:80", "busybox", "sleep", "100",
+                         check=False)
+        assert out.returncode != 0 and str(port) in out.stderr
+    net = engine.client().networks.get("bridge").attrs
+    assert not net["Containers"], net["Containers"]  # no endpoint was made (nor left behind)
