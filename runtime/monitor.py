@@ -68,7 +68,8 @@ class _Monitor:
         proc = req["exec"] if self.exec_mode else spec
         self.tty = bool(proc.get("tty"))
         self.open_stdin = bool(proc.get("open_stdin"))
-        self.stdin_once = bool(spec.get("stdin_once")) and not self.exec_mode
+        # an exec's stdin closes when its client's input ends (Docker's CloseStdin for execs): `echo x | exec cat`
+        self.stdin_once = True if self.exec_mode else bool(spec.get("stdin_once"))
         self.sel = selectors.DefaultSelector()
         self.clients: dict[int, _Client] = {}
         self.outputs: dict[int, int] = {}  # fd -> stream
