@@ -113,10 +113,10 @@ def rebuild_service(session: Any, service: str, builder: Callable[[str, str], No
             pass  # still used by another container: left, as Docker Compose leaves it
 
 
-def _apply(session: Any, work: ServiceWork, out: TextIO, quiet: bool) -> None:
+def _apply(session: Any, work: ServiceWork, out: TextIO, quiet: bool, owners: dict[str, tuple[int, int]]) -> None:
     containers = running_containers(session, work.service)
     for _rule, todo in work.syncs:
-        apply_sync(session.client, containers, todo)
+        apply_sync(session.client, containers, todo, owners)
     if not quiet and work.syncs:
         out.write(f"Syncing service \"{work.service}\" after {work.changes} changes were detected\n")
     if work.restart:
@@ -146,6 +146,7 @@ def watch_loop(session: Any, rules: list[WatchRule], watcher: "Watcher", builder
                fresh_display: Callable[[], Any] | None = None) -> None:
     """Act on every batch until the watcher stops. A failed action is reported and watching goes on, as Docker
     Compose does (the next change gets another try)."""
+    owners: dict[str, tuple[int, int]] = {}  # container id -> uid/gid synced files get
     for batch in watcher.batches():
         for work in plan_batch(rules, batch):
             try:
@@ -157,7 +158,7 @@ def watch_loop(session: Any, rules: list[WatchRule], watcher: "Watcher", builder
                     if not quiet:
                         out.write(f"service(s) [\"{work.service}\"] successfully built\n")
                 else:
-                    _apply(session, work, out, quiet)
+                    _apply(session, work, out, quiet, owners)
             except UserError as err:
                 out.write(f"watch: service {work.service}: {err}\n")
             out.flush()

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from compose.errors import UserError
 from compose.watch.rules import WatchRule
 
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["SyncSet", "collect", "pack", "apply_sync", "exec_in"]
+__all__ = ["SyncSet", "collect", "pack", "apply_sync", "exec_in", "container_owner"]
 
 
 @dataclass
@@ -43,6 +44,10 @@ def collect(rule: WatchRule, paths: Iterable[Path]) -> SyncSet:
             continue
         if path.is_dir() and not path.is_symlink():
             for dirpath, _dirs, files in os.walk(path):
+                here = Path(dirpath)
+                here_target = rule.target_of(here)
+                if here_target is not None and (here == path or rule.takes(here)):
+                    out.copy[here] = here_target  # the directory too: its mode and owner, not the extractor's
                 for name in files:
                     child = Path(dirpath, name)
                     child_target = rule.target_of(child)
@@ -55,16 +60,45 @@ def collect(rule: WatchRule, paths: Iterable[Path]) -> SyncSet:
     return out
 
 
-def pack(copy: dict[Path, str]) -> bytes:
-    """A tar of the files, each named by its container path (no leading '/'); files gone meanwhile are skipped."""
+def pack(copy: dict[Path, str], owner: tuple[int, int] = (0, 0)) -> bytes:
+    """A tar of the files, each named by its container path (no leading '/') and owned by ``owner`` (the
+    container's user, so the process can rewrite what was synced); files gone meanwhile are skipped."""
+    uid, gid = owner
+
+    def _own(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid, info.gid, info.uname, info.gname = uid, gid, "", ""
+        return info
+
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for host, target in copy.items():
             try:
-                tar.add(str(host), arcname=target.lstrip("/"), recursive=False)
+                tar.add(str(host), arcname=target.lstrip("/"), recursive=False, filter=_own)
             except FileNotFoundError:
                 continue
     return buf.getvalue()
+
+
+def container_owner(client: "docker.APIClient", container: str) -> tuple[int, int]:
+    """The uid/gid of the container's configured user: numeric ``uid[:gid]`` as is, a name through ``id`` run
+    as that user in the container; root when none is set or it cannot be resolved."""
+    from compose.engine.errors import translated
+
+    with translated(f"inspect {container}"):
+        user = (client.inspect_container(container).get("Config") or {}).get("User") or ""
+    if not user:
+        return 0, 0
+    name, _sep, group = user.partition(":")
+    if name.isdigit() and (not group or group.isdigit()):
+        return int(name), int(group) if group else 0
+    try:
+        code_u, out_u = exec_in(client, container, ["id", "-u"], user=user)
+        code_g, out_g = exec_in(client, container, ["id", "-g"], user=user)
+    except UserError:
+        return 0, 0
+    if code_u or code_g or not out_u.strip().isdigit() or not out_g.strip().isdigit():
+        return 0, 0
+    return int(out_u.strip()), int(out_g.strip())
 
 
 def exec_in(client: "docker.APIClient", container: str, cmd: list[str], *, user: str | None = None,
@@ -81,13 +115,17 @@ def exec_in(client: "docker.APIClient", container: str, cmd: list[str], *, user:
     return (int(code) if code is not None else 0), output or b""
 
 
-def apply_sync(client: "docker.APIClient", containers: list[str], work: SyncSet) -> None:
-    """Copy and delete ``work`` in every container; an error names the container and what failed."""
+def apply_sync(client: "docker.APIClient", containers: list[str], work: SyncSet,
+               owners: dict[str, tuple[int, int]] | None = None) -> None:
+    """Copy and delete ``work`` in every container (files owned by its user; ``owners`` caches those per
+    container id); an error names the container and what failed."""
     from compose.engine.errors import translated
-    from compose.errors import UserError
 
-    data = pack(work.copy) if work.copy else b""
+    owners = {} if owners is None else owners
     for container in containers:
+        if container not in owners:
+            owners[container] = container_owner(client, container)
+        data = pack(work.copy, owners[container]) if work.copy else b""
         if work.delete:
             code, out = exec_in(client, container, ["rm", "-rf", "--", *work.delete])
             if code != 0:

@@ -104,12 +104,16 @@ def test_collect_copies_existing_deletes_gone_and_walks_new_dirs(tmp_path):
     (src / "a.txt").write_text("a")
     (rule,) = _rules(tmp_path, {"path": "src", "action": "sync", "target": "/app", "ignore": ["**/*.tmp"]})
     work = collect(rule, [src / "a.txt", src / "gone.txt", src / "new"])
-    assert work.copy == {src / "a.txt": "/app/a.txt", src / "new" / "deep" / "f.txt": "/app/new/deep/f.txt"}
+    assert work.copy == {src / "a.txt": "/app/a.txt", src / "new": "/app/new", src / "new" / "deep": "/app/new/deep",
+                         src / "new" / "deep" / "f.txt": "/app/new/deep/f.txt"}
+    assert list(work.copy).index(src / "new") < list(work.copy).index(src / "new" / "deep" / "f.txt")
     assert work.delete == ["/app/gone.txt"]
     import io
     import tarfile
-    names = tarfile.open(fileobj=io.BytesIO(pack(work.copy))).getnames()
-    assert sorted(names) == ["app/a.txt", "app/new/deep/f.txt"]
+    members = tarfile.open(fileobj=io.BytesIO(pack(work.copy, (1000, 1001)))).getmembers()
+    assert sorted(m.name for m in members) == ["app/a.txt", "app/new", "app/new/deep", "app/new/deep/f.txt"]
+    assert {(m.uid, m.gid) for m in members} == {(1000, 1001)}
+    assert next(m for m in members if m.name == "app/new").isdir()
 
 
 def test_plan_batch_rebuild_wins_and_restart_follows_sync(tmp_path):

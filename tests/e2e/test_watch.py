@@ -204,6 +204,16 @@ services:
         - path: ./site
           action: sync
           target: /www
+  worker:
+    image: busybox:local
+    user: "1000:1001"
+    command: ["sleep", "3600"]
+    init: true
+    develop:
+      watch:
+        - path: ./site
+          action: sync
+          target: /tmp/sync
 """)
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
     environ.update({"PYCOMPOSE_HOST": engine.url, "COMPOSE_PROGRESS": "plain"})
@@ -221,10 +231,16 @@ services:
         web = engine.client().containers.get(f"{name}-web-1")
         (tmp_path / "site" / "index.html").write_text("via up --watch\n")
         assert _wait_for(lambda: _cat(web, "/www/index.html") == "via up --watch\n", what="sync under up --watch")
+        # files land owned by the container's user, who can rewrite them
+        worker = engine.client().containers.get(f"{name}-worker-1")
+        assert _wait_for(lambda: _cat(worker, "/tmp/sync/index.html") == "via up --watch\n", what="worker sync")
+        assert worker.exec_run(["stat", "-c", "%u:%g", "/tmp/sync/index.html"]).output.decode().strip() == "1000:1001"
+        assert worker.exec_run(["sh", "-c", "echo more >> /tmp/sync/index.html"]).exit_code == 0
         proc.send_signal(signal.SIGINT)  # as plain ``up``: Ctrl-C stops the containers
         assert proc.wait(timeout=60) == 130
         web.reload()
-        assert web.status == "exited"
+        worker.reload()
+        assert web.status == "exited" and worker.status == "exited"
     finally:
         if proc.poll() is None:
             proc.kill()
