@@ -87,6 +87,27 @@ def _host_resolv() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _device_policy(spec: ContainerSpec) -> Any:
+    """The device cgroup rules of ``spec``: all when privileged, else Docker's defaults, its devices and rules."""
+    from runtime.cgroups.devices import device_policy
+
+    try:
+        return device_policy(privileged=spec.privileged, devices=[(d.host_path, d.permissions) for d in spec.devices],
+                             cgroup_rules=spec.device_cgroup_rules)
+    except (ValueError, OSError) as err:
+        raise InvalidArgument(f"devices: {err}") from err
+
+
+def _check_block_devices(spec: ContainerSpec) -> None:
+    """Each per-device I/O limit names a block device (``InvalidArgument`` otherwise)."""
+    from runtime.cgroups.blkio import device_number
+
+    r = spec.resources
+    for device, _value in (*r.blkio_weight_device, *r.blkio_read_bps, *r.blkio_write_bps, *r.blkio_read_iops,
+                           *r.blkio_write_iops):
+        device_number(device)
+
+
 def _security_plan(spec: ContainerSpec, privileged: bool = False) -> dict[str, Any]:
     """The confinement the child applies (capabilities, seccomp BPF, rlimits, sysctls, paths), as JSON."""
     from runtime.security import build_plan
@@ -174,6 +195,9 @@ class ContainerService:
         if problems:
             raise InvalidArgument("; ".join(problems))
         _security_plan(spec)  # bad capabilities, sysctls or seccomp profiles fail at create, as with Docker
+        _device_policy(spec)  # so do unknown host devices and bad device cgroup rules
+        self._resources(spec)  # and limits the cgroup manager refuses
+        _check_block_devices(spec)
         image_id = ""
         if self.images is not None and spec.image and not spec.rootfs:
             img = self.images.resolve(spec.image)
@@ -292,10 +316,7 @@ class ContainerService:
                 os.unlink(d / EXIT_RECORD)
             plan = _security_plan(spec)
             mgr = self._cgroup(cid, spec)
-            from runtime.cgroups.devices import device_policy
-
-            mgr.create(device_policy(privileged=spec.privileged,
-                                     devices=[(d.host_path, d.permissions) for d in spec.devices]))
+            mgr.create(_device_policy(spec))
             try:
                 self._apply_resources(mgr, spec)
                 procs_files, oom = self._cgroup_files(mgr)
@@ -324,10 +345,18 @@ class ContainerService:
             return None
 
     @staticmethod
-    def _apply_resources(mgr: Any, spec: ContainerSpec) -> builtins.list[str]:
+    def _resources(spec: ContainerSpec) -> Any:
+        """The cgroup manager's ``Resources`` of ``spec``; ``InvalidArgument`` for limits it refuses."""
         from runtime.cgroups import resources_from
 
-        return list(mgr.apply(resources_from(dataclasses.asdict(spec.resources))))
+        try:
+            return resources_from(dataclasses.asdict(spec.resources))
+        except (ValueError, TypeError) as err:
+            raise InvalidArgument(str(err)) from err
+
+    @classmethod
+    def _apply_resources(cls, mgr: Any, spec: ContainerSpec) -> builtins.list[str]:
+        return list(mgr.apply(cls._resources(spec)))
 
     def _launch(self, request: dict[str, Any]) -> tuple[socket.socket, dict[str, Any]]:
         conn = self._forkserver.launch(request)

@@ -87,6 +87,21 @@ class Resources:
     cpuset_mems: str = ""
     pids_limit: int = 0  # <= 0 = unlimited
     oom_kill_disable: bool = False
+    memory_swappiness: int = -1  # -1 = the kernel's default
+    blkio_weight: int = 0
+    # (device path or "major:minor", value) pairs
+    blkio_weight_device: tuple[tuple[str, int], ...] = ()
+    blkio_read_bps: tuple[tuple[str, int], ...] = ()
+    blkio_write_bps: tuple[tuple[str, int], ...] = ()
+    blkio_read_iops: tuple[tuple[str, int], ...] = ()
+    blkio_write_iops: tuple[tuple[str, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in _BLKIO_PAIRS:  # lists from JSON become tuples: the spec stays hashable and compares equal
+            object.__setattr__(self, name, tuple((str(d), int(v)) for d, v in getattr(self, name)))
+
+
+_BLKIO_PAIRS = ("blkio_weight_device", "blkio_read_bps", "blkio_write_bps", "blkio_read_iops", "blkio_write_iops")
 
 
 @dataclass(frozen=True)
@@ -123,6 +138,7 @@ class ContainerSpec:
     join_namespaces: Mapping[str, str] = field(default_factory=dict)
     mounts: tuple[Mount, ...] = ()
     devices: tuple[Device, ...] = ()
+    device_cgroup_rules: tuple[str, ...] = ()  # "c 1:3 rwm", "b *:* r" (Docker's --device-cgroup-rule)
     readonly_rootfs: bool = False
     shm_size: int = DEFAULT_SHM_SIZE
     resources: Resources = field(default_factory=Resources)
@@ -314,7 +330,7 @@ def spec_from_dict(data: Mapping[str, Any]) -> ContainerSpec:
     known = {f.name for f in dataclasses.fields(ContainerSpec)}
     kw: dict[str, Any] = {k: v for k, v in data.items() if k in known}
     for key in ("args", "env", "rootfs", "namespaces", "cap_add", "cap_drop", "masked_paths", "readonly_paths",
-                "group_add"):
+                "group_add", "device_cgroup_rules"):
         if key in kw:
             kw[key] = tuple(kw[key])
     if "mounts" in kw:

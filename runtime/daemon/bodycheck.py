@@ -80,7 +80,9 @@ _HOST: dict[str, Check] = {
     "SecurityOpt": _strs, "CapAdd": _strs, "CapDrop": _strs, "ExtraHosts": _strs, "Dns": _strs,
     "DnsSearch": _strs, "DnsOptions": _strs, "AutoRemove": _bool, "Privileged": _bool, "ReadonlyRootfs": _bool,
     "Init": _bool, "PublishAllPorts": _bool, "Sysctls": _str_map, "ConsoleSize": _ints, "ShmSize": _int,
-    "GroupAdd": _strs, "Devices": _objs, "VolumesFrom": _strs, "Links": _strs,
+    "GroupAdd": _strs, "Devices": _objs, "VolumesFrom": _strs, "Links": _strs, "DeviceCgroupRules": _strs,
+    "MemorySwappiness": _int, "BlkioWeight": _int, "BlkioWeightDevice": _objs, "BlkioDeviceReadBps": _objs,
+    "BlkioDeviceWriteBps": _objs, "BlkioDeviceReadIOps": _objs, "BlkioDeviceWriteIOps": _objs,
 }
 _HEALTH: dict[str, Check] = {"Test": _strs, "Interval": _int, "Timeout": _int, "Retries": _int,
                              "StartPeriod": _int, "StartInterval": _int}
@@ -161,7 +163,8 @@ _HOST_SUPPORTED = {
     "NanoCpus", "CpuQuota", "CpuPeriod", "CpuShares", "CpusetCpus", "CpusetMems", "PidsLimit", "OomKillDisable",
     "OomScoreAdj", "Ulimits", "LogConfig", "SecurityOpt", "CapAdd", "CapDrop", "Privileged", "ReadonlyRootfs",
     "Init", "Sysctls", "ShmSize", "ExtraHosts", "Dns", "DnsSearch", "DnsOptions", "ConsoleSize", "VolumesFrom",
-    "Links",
+    "Links", "GroupAdd", "Devices", "DeviceCgroupRules", "MemorySwappiness", "BlkioWeight", "BlkioWeightDevice",
+    "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps",
 }
 _HOST_DEFAULTS_OK = {"Isolation": ("", "default"), "Runtime": ("", "runc", "pycompose"), "MemorySwappiness": (-1,),
                      "LogConfig": (), "KernelMemory": (0,), "BlkioWeight": (0,), "CpuCount": (0,),

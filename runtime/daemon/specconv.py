@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from runtime.errors import InvalidArgument
-from runtime.spec import DEFAULT_PATH, ContainerSpec, LogConfig, Mount, Resources, Ulimit, parse_signal, validate
+from runtime.spec import DEFAULT_PATH, ContainerSpec, Device, LogConfig, Mount, Resources, Ulimit, parse_signal, validate
 
 __all__ = ["VolumeUse", "PortBinding", "Conversion", "convert", "parse_size", "parse_binds", "NAME_RE",
            "host_resources"]
@@ -202,7 +202,36 @@ def host_resources(host: Mapping[str, Any]) -> Resources:
         cpu_quota=int(host.get("CpuQuota") or 0), cpu_period=int(host.get("CpuPeriod") or 0),
         cpu_shares=int(host.get("CpuShares") or 0), cpuset_cpus=host.get("CpusetCpus") or "",
         cpuset_mems=host.get("CpusetMems") or "", pids_limit=int(host.get("PidsLimit") or 0),
-        oom_kill_disable=bool(host.get("OomKillDisable")))
+        oom_kill_disable=bool(host.get("OomKillDisable")),
+        memory_swappiness=-1 if host.get("MemorySwappiness") is None else int(host["MemorySwappiness"]),
+        blkio_weight=int(host.get("BlkioWeight") or 0),
+        blkio_weight_device=_per_device(host, "BlkioWeightDevice", "Weight"),
+        blkio_read_bps=_per_device(host, "BlkioDeviceReadBps", "Rate"),
+        blkio_write_bps=_per_device(host, "BlkioDeviceWriteBps", "Rate"),
+        blkio_read_iops=_per_device(host, "BlkioDeviceReadIOps", "Rate"),
+        blkio_write_iops=_per_device(host, "BlkioDeviceWriteIOps", "Rate"))
+
+
+def _per_device(host: Mapping[str, Any], key: str, value: str) -> tuple[tuple[str, int], ...]:
+    """``[{"Path": "/dev/sda", "Rate": 1048576}]`` (or ``"Weight"``) as (path, value) pairs."""
+    out = []
+    for item in host.get(key) or ():
+        if not isinstance(item, Mapping) or not isinstance(item.get("Path"), str) or not str(
+                item.get(value, "")).isdigit():
+            raise _bad(f"{key}: want a list of {{\"Path\": \"/dev/...\", \"{value}\": number}}, got {item!r}")
+        out.append((item["Path"], int(item[value])))
+    return tuple(out)
+
+
+def _devices(host: Mapping[str, Any]) -> tuple[Device, ...]:
+    """``HostConfig.Devices``: ``[{"PathOnHost", "PathInContainer", "CgroupPermissions"}]``."""
+    out = []
+    for item in host.get("Devices") or ():
+        if not isinstance(item, Mapping) or not item.get("PathOnHost"):
+            raise _bad(f"Devices: want {{\"PathOnHost\": \"/dev/...\", ...}}, got {item!r}")
+        out.append(Device(str(item["PathOnHost"]), str(item.get("PathInContainer") or ""),
+                          str(item.get("CgroupPermissions") or "rwm")))
+    return tuple(out)
 
 
 def convert(body: Mapping[str, Any], image_config: Mapping[str, Any], *, container_id: str, image: str,
@@ -294,7 +323,9 @@ def convert(body: Mapping[str, Any], image_config: Mapping[str, Any], *, contain
         user=body.get("User") if body.get("User") is not None and body.get("User") != "" else img.get("User") or "",
         hostname=hostname, domainname=body.get("Domainname") or "", tty=bool(body.get("Tty")),
         open_stdin=bool(body.get("OpenStdin")), stdin_once=bool(body.get("StdinOnce")), image=image,
-        namespaces=tuple(namespaces), mounts=tuple(mounts), readonly_rootfs=bool(host.get("ReadonlyRootfs")),
+        namespaces=tuple(namespaces), mounts=tuple(mounts), devices=_devices(host),
+        device_cgroup_rules=tuple(host.get("DeviceCgroupRules") or ()),
+        group_add=tuple(str(g) for g in host.get("GroupAdd") or ()), readonly_rootfs=bool(host.get("ReadonlyRootfs")),
         shm_size=int(host.get("ShmSize") or 64 * 1024 * 1024), resources=resources,
         cgroup_parent=host.get("CgroupParent") or defaults.get("cgroup_parent", ""),
         privileged=bool(host.get("Privileged")), cap_add=tuple(host.get("CapAdd") or ()),

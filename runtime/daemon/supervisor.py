@@ -36,7 +36,7 @@ __all__ = ["Supervisor"]
 _log = logging.getLogger(__name__)
 _RUNNING = ("running", "paused")
 _UPDATABLE = {"Memory", "MemoryReservation", "MemorySwap", "NanoCpus", "CpuQuota", "CpuPeriod", "CpuShares",
-               "CpusetCpus", "CpusetMems", "PidsLimit"}
+               "CpusetCpus", "CpusetMems", "PidsLimit", "BlkioWeight"}
 
 
 def _seconds(stamp: str) -> float:
