@@ -177,8 +177,9 @@ def up(
         raise UserError.single("--force-recreate and --no-recreate are incompatible")
     if detach and (abort_on_container_exit or exit_code_from):
         raise UserError.single("--detach and --abort-on-container-exit/--exit-code-from are incompatible")
-    if watch and (detach or wait or no_start):
-        raise UserError.single("--watch cannot be combined with --detach, --wait or --no-start")
+    if watch and (detach or wait or no_start or abort_on_container_exit or exit_code_from):
+        raise UserError.single("--watch cannot be combined with --detach, --wait, --no-start, "
+                               "--abort-on-container-exit or --exit-code-from")
     wanted = list(services or [])
     session = open_session(ctx, wanted)
     if exit_code_from:
@@ -204,23 +205,17 @@ def up(
         return 0
     if detach:
         return 0
-    watching = None
-    if watch:  # develop.watch beside the log stream (compose/cli/watch.py)
-        from compose.cli.watch import start_watch
+    shown = list(attach) if attach else (chosen if attach_dependencies or not wanted else wanted)
+    shown = [s for s in shown if s not in set(no_attach or ())]
+    if watch:  # develop.watch beside the log stream; a rebuilt service's new containers are followed
+        from compose.cli.watch import up_watching
 
-        watching = start_watch(session, wanted or None, progress=ctx.obj.progress)
-    try:
-        shown = list(attach) if attach else (chosen if attach_dependencies or not wanted else wanted)
-        shown = [s for s in shown if s not in set(no_attach or ())]
-        return attach_logs(session, shown, started_at,
-                           abort_on_exit=abort_on_container_exit or bool(exit_code_from),
-                           exit_code_from=exit_code_from, timeout=timeout, prefix=not no_log_prefix,
-                           colour=False if no_color else None, timestamps=timestamps)
-    finally:
-        if watching is not None:
-            watching[0].stop()
-            watching[1].join(timeout=30)
-            watching[0].close()
+        return up_watching(session, shown, started_at, watched=wanted, progress=ctx.obj.progress, timeout=timeout,
+                           prefix=not no_log_prefix, colour=False if no_color else None, timestamps=timestamps)
+    return attach_logs(session, shown, started_at,
+                       abort_on_exit=abort_on_container_exit or bool(exit_code_from),
+                       exit_code_from=exit_code_from, timeout=timeout, prefix=not no_log_prefix,
+                       colour=False if no_color else None, timestamps=timestamps)
 
 
 def _report_untouched(session: "Session", plan: "Plan", observed: "Observed", chosen: list[str]) -> None:
