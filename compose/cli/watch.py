@@ -4,6 +4,7 @@ SIGTERM) stops watching and leaves the containers running, as ``docker compose w
 what ``up --watch`` uses to watch beside its log stream."""
 from __future__ import annotations
 
+import queue
 import threading
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     from compose.cli.session import Session
     from compose.watch.watcher import Watcher
 
-__all__ = ["register", "watch", "watch_rules", "start_watch"]
+__all__ = ["register", "watch", "watch_rules", "start_watch", "up_watching"]
 
 
 def register(app: typer.Typer) -> None:
@@ -60,8 +61,10 @@ def _watcher(session: "Session", rules: list[Any]) -> "Watcher":
 
 
 def start_watch(session: "Session", services: list[str] | None, *, prune: bool = True,
-                quiet: bool = False, progress: str | None = None) -> tuple["Watcher", threading.Thread]:
-    """Watch in a background thread (for ``up --watch``); ``watcher.stop()`` then ``thread.join()`` ends it."""
+                quiet: bool = False, progress: str | None = None,
+                rebuilds: "queue.Queue[tuple[str, bool]] | None" = None) -> tuple["Watcher", threading.Thread]:
+    """Watch in a background thread (for ``up --watch``); ``watcher.stop()`` then ``thread.join()`` ends it.
+    ``rebuilds`` receives ``(service, done)`` before and after each rebuild."""
     from compose.cli.up import _builder
     from compose.display import make_display
     from compose.watch.actions import initial_sync, watch_loop
@@ -76,9 +79,88 @@ def start_watch(session: "Session", services: list[str] | None, *, prune: bool =
     initial_sync(session, rules, quiet=quiet)
     thread = threading.Thread(target=watch_loop, name="watch", daemon=True,
                               args=(session, rules, watcher, _builder(session)),
-                              kwargs={"prune": prune, "quiet": quiet, "fresh_display": lambda: make_display(progress)})
+                              kwargs={"prune": prune, "quiet": quiet, "fresh_display": lambda: make_display(progress),
+                                      "on_rebuild": (lambda svc, done: rebuilds.put((svc, done))) if rebuilds else None})
     thread.start()
     return watcher, thread
+
+
+def up_watching(session: "Session", services: list[str], since: int, *, watched: list[str] | None = None,
+                progress: str | None = None, timeout: int | None = None, prefix: bool = True,
+                colour: bool | None = None, timestamps: bool = False) -> int:
+    """``up --watch``: the containers' logs, prefixed, while watching; a rebuilt service's new containers are
+    followed in place of the old (no "exited" line for a replaced container). Ctrl-C stops watching and the
+    containers, as plain ``up``; it returns when every container has exited and no rebuild is under way."""
+    import signal
+    from functools import partial
+
+    from compose.cli.logprinter import LogPrinter, Source
+    from compose.cli.up import _stop_all
+    from compose.engine import containers as C
+    from compose.engine.logs import log_lines
+    from compose.errors import UserError
+
+    rebuilds: "queue.Queue[tuple[str, bool]]" = queue.Queue()
+    watcher, thread = start_watch(session, watched or None, progress=progress, rebuilds=rebuilds)
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    printer = LogPrinter(prefix=prefix, colour=colour)
+    tracked: dict[str, tuple[str, str]] = {}  # label -> (container id, service)
+    client = session.client
+
+    def _attach(service: str | None = None) -> bool:
+        """Follow the running containers (of ``service``) not followed yet; False while an old one still is."""
+        complete = True
+        for c in session.containers([service] if service else services):
+            label = c.name.removeprefix(f"{session.name}-")
+            if tracked.get(label, ("", ""))[0] == c.id or (service and c.state != "running"):
+                continue
+            if label in printer.live:
+                complete = False  # the replaced container's stream has not ended yet
+                continue
+            tracked[label] = (c.id, c.service)
+            printer.add(Source(label, partial(log_lines, client, c.id, follow=True, since=since,
+                                              timestamps=timestamps), c.id))
+        return complete
+
+    _attach()
+    print("Attaching to " + ", ".join(sorted(tracked)), flush=True)
+    rebuilding: set[str] = set()
+    pending: set[str] = set()
+    try:
+        while printer.live or pending or rebuilding:
+            while not rebuilds.empty():
+                service, done = rebuilds.get_nowait()
+                (rebuilding.discard if done else rebuilding.add)(service)
+                if done:
+                    pending.add(service)
+            pending = {svc for svc in pending if not _attach(svc)}
+            ended = printer.next_event(timeout=0.2)  # a queue wait: wakes for rebuild news when logs are idle
+            if ended is None:
+                continue
+            cid, service = tracked[ended[0]]
+            try:
+                code = C.health(client, cid)[2]
+            except UserError:
+                continue  # removed: replaced by a rebuild
+            if service in rebuilding or service in pending:
+                continue
+            print(f"{ended[0]} exited with code {code}", flush=True)
+    except KeyboardInterrupt:
+        print("Gracefully stopping... (press Ctrl+C again to force)", flush=True)
+        watcher.stop()
+        thread.join(timeout=60)
+        _stop_all(session, services, timeout)
+        return 130
+    finally:
+        watcher.stop()
+        thread.join(timeout=60)
+        watcher.close()
+    return 0
 
 
 def watch(

@@ -143,9 +143,11 @@ def initial_sync(session: Any, rules: list[WatchRule], out: TextIO = sys.stdout,
 
 def watch_loop(session: Any, rules: list[WatchRule], watcher: "Watcher", builder: Callable[[str, str], None], *,
                prune: bool = False, quiet: bool = False, out: TextIO = sys.stdout,
-               fresh_display: Callable[[], Any] | None = None) -> None:
+               fresh_display: Callable[[], Any] | None = None,
+               on_rebuild: Callable[[str, bool], None] | None = None) -> None:
     """Act on every batch until the watcher stops. A failed action is reported and watching goes on, as Docker
-    Compose does (the next change gets another try)."""
+    Compose does (the next change gets another try). ``on_rebuild(service, done)`` is told before and after
+    each rebuild (``up --watch`` follows the recreated containers' logs with it)."""
     owners: dict[str, tuple[int, int]] = {}  # container id -> uid/gid synced files get
     for batch in watcher.batches():
         for work in plan_batch(rules, batch):
@@ -154,7 +156,13 @@ def watch_loop(session: Any, rules: list[WatchRule], watcher: "Watcher", builder
                     if not quiet:
                         out.write(f"Rebuilding service(s) [\"{work.service}\"] after changes were detected...\n")
                         out.flush()
-                    rebuild_service(session, work.service, builder, prune=prune, fresh_display=fresh_display)
+                    if on_rebuild is not None:
+                        on_rebuild(work.service, False)
+                    try:
+                        rebuild_service(session, work.service, builder, prune=prune, fresh_display=fresh_display)
+                    finally:
+                        if on_rebuild is not None:
+                            on_rebuild(work.service, True)
                     if not quiet:
                         out.write(f"service(s) [\"{work.service}\"] successfully built\n")
                 else:

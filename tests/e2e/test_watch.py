@@ -60,10 +60,10 @@ services:
 class _Watch:
     """``pycompose watch`` in the background; its output lines go to a queue read by a thread."""
 
-    def __init__(self, engine, project_dir: Path) -> None:
+    def __init__(self, engine, project_dir: Path, *args: str) -> None:
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
         environ.update({"PYCOMPOSE_HOST": engine.url, "COMPOSE_PROGRESS": "plain"})
-        self.proc = subprocess.Popen([str(PYCOMPOSE), "watch"], cwd=project_dir, env=environ,
+        self.proc = subprocess.Popen([str(PYCOMPOSE), *(args or ("watch",))], cwd=project_dir, env=environ,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
@@ -189,9 +189,13 @@ def test_watch_without_develop_section_is_a_user_error(engine, tmp_path):
     assert "none of the selected services is configured for watch" in result.err
 
 
-def test_up_watch_syncs_beside_the_log_stream(engine, tmp_path):
+def test_up_watch_syncs_beside_the_log_stream_and_follows_a_rebuild(engine, tmp_path):
     name = f"upwatch{os.getpid()}"
     (tmp_path / "site").mkdir()
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile").write_text(
+        'FROM busybox:local\nCOPY v.txt /v.txt\nCMD ["sh", "-c", "cat /v.txt; exec sleep 3600"]\n')
+    (tmp_path / "app" / "v.txt").write_text("version-one\n")
     (tmp_path / "compose.yaml").write_text(f"""
 name: {name}
 services:
@@ -214,20 +218,18 @@ services:
         - path: ./site
           action: sync
           target: /tmp/sync
+  app:
+    build: ./app
+    init: true
+    develop:
+      watch:
+        - path: ./app/v.txt
+          action: rebuild
 """)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
-    environ.update({"PYCOMPOSE_HOST": engine.url, "COMPOSE_PROGRESS": "plain"})
-    proc = subprocess.Popen([str(PYCOMPOSE), "up", "--watch"], cwd=tmp_path, env=environ,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    up = _Watch(engine, tmp_path, "up", "--watch")
     try:
-        assert proc.stdout is not None
-        seen = []
-        for line in proc.stdout:  # the log stream is attached once "serving" shows up
-            seen.append(line)
-            if "serving" in line:
-                break
-        else:
-            raise AssertionError("up --watch ended early:\n" + "".join(seen))
+        up.expect("serving")  # the log stream is attached (and the watcher started before it)
+        up.expect("version-one")
         web = engine.client().containers.get(f"{name}-web-1")
         (tmp_path / "site" / "index.html").write_text("via up --watch\n")
         assert _wait_for(lambda: _cat(web, "/www/index.html") == "via up --watch\n", what="sync under up --watch")
@@ -236,16 +238,22 @@ services:
         assert _wait_for(lambda: _cat(worker, "/tmp/sync/index.html") == "via up --watch\n", what="worker sync")
         assert worker.exec_run(["stat", "-c", "%u:%g", "/tmp/sync/index.html"]).output.decode().strip() == "1000:1001"
         assert worker.exec_run(["sh", "-c", "echo more >> /tmp/sync/index.html"]).exit_code == 0
-        proc.send_signal(signal.SIGINT)  # as plain ``up``: Ctrl-C stops the containers
-        assert proc.wait(timeout=60) == 130
+
+        # a rebuild replaces app-1; up keeps going and streams the new container's logs
+        old_app = engine.client().containers.get(f"{name}-app-1").id
+        (tmp_path / "app" / "v.txt").write_text("version-two\n")
+        up.expect("version-two")
+        assert engine.client().containers.get(f"{name}-app-1").id != old_app
+        assert not any("app-1 exited" in line for line in up.seen), "\n".join(up.seen)
+        assert up.proc.poll() is None
+
+        assert up.stop() == 130  # as plain ``up``: Ctrl-C stops the containers
         web.reload()
         worker.reload()
         assert web.status == "exited" and worker.status == "exited"
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        compose(engine, tmp_path, "down", "-t", "0", check=False)
+        up.stop()
+        compose(engine, tmp_path, "down", "--rmi", "local", "-t", "0", check=False)
     assert _project_containers(engine, name) == []
 
 
