@@ -59,8 +59,22 @@ async def _run(args: argparse.Namespace) -> None:
             pass
 
 
+def _raise_nofile() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit: each DNS scope holds 2 fds, each attach and port proxy more
+    (the hard limit itself cannot grow without CAP_SYS_RESOURCE)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard))
+        except (ValueError, OSError) as err:
+            logging.getLogger(__name__).warning("could not raise the open files limit: %s", err)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
+    _raise_nofile()
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

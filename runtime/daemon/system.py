@@ -46,8 +46,12 @@ def _mem_total() -> int:
     return 0
 
 
-def _cgroup_version() -> str:
-    return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
+def _ip_forwarding() -> bool:
+    try:
+        with open("/proc/sys/net/ipv4/ip_forward") as fh:
+            return fh.read().strip() == "1"
+    except OSError:
+        return False
 
 
 def _version(engine: Engine) -> dict[str, Any]:
@@ -63,21 +67,23 @@ def _version(engine: Engine) -> dict[str, Any]:
 
 
 def _info(engine: Engine) -> dict[str, Any]:
+    from runtime.cgroups.features import feature_warnings, host_features
+    from runtime.security.features import security_options
+
     counts = engine.container_counts()
     cfg = engine.config
+    features = host_features()
     return {
         "ID": engine.engine_id, "Containers": sum(counts.values()), "ContainersRunning": counts["running"],
         "ContainersPaused": counts["paused"], "ContainersStopped": counts["stopped"],
         "Images": engine.image_count(), "Driver": "overlay", "DriverStatus": [["Backing Filesystem", "overlayfs"]],
         "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Authorization": None,
                     "Log": ["json-file"]},
-        "MemoryLimit": True, "SwapLimit": True, "KernelMemory": False, "KernelMemoryTCP": False,
-        "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True, "PidsLimit": True,
-        "OomKillDisable": _cgroup_version() == "1", "IPv4Forwarding": True, "BridgeNfIptables": False,
+        **features, "IPv4Forwarding": _ip_forwarding(), "BridgeNfIptables": False,
         "BridgeNfIp6tables": False, "Debug": cfg.debug, "NFd": len(os.listdir("/proc/self/fd")),
         "NGoroutines": len(asyncio.all_tasks()), "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z",
                                                                               time.gmtime()),
-        "LoggingDriver": cfg.log_driver, "CgroupDriver": "cgroupfs", "CgroupVersion": _cgroup_version(),
+        "LoggingDriver": cfg.log_driver,
         "NEventsListener": engine.bus.listeners, "KernelVersion": platform.release(), "OperatingSystem": _os_name(),
         "OSVersion": "", "OSType": "linux", "Architecture": platform.machine(),
         "IndexServerAddress": "https://index.docker.io/v1/",
@@ -96,7 +102,7 @@ def _info(engine: Engine) -> dict[str, Any]:
                   "Error": "", "RemoteManagers": None},
         "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "", "ContainerdCommit": {"ID": ""},
         "RuncCommit": {"ID": ""}, "InitCommit": {"ID": ""},
-        "SecurityOptions": ["name=seccomp,profile=builtin", "name=cgroupns"], "CDISpecDirs": [], "Warnings": [],
+        "SecurityOptions": security_options(), "CDISpecDirs": [], "Warnings": feature_warnings(),
         "DefaultAddressPools": [{"Base": str(p.base), "Size": p.size} for p in cfg.default_address_pools],
     }
 

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
+
+import pytest
 
 from tests.runtime.daemon.conftest import REPO, cleanup, start_daemon
 
@@ -41,6 +44,13 @@ def test_docker_py_version_and_info(daemon):
     info = client.info()
     assert info["DockerRootDir"] == str(daemon.root)
     assert info["Containers"] == 0 and info["OSType"] == "linux"
+    # the host's real cgroup and security features, not fixed values
+    v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    assert info["CgroupVersion"] == ("2" if v2 else "1")
+    assert info["PidsLimit"] == (os.path.exists("/sys/fs/cgroup/pids") or v2 and "pids" in open(
+        "/sys/fs/cgroup/cgroup.controllers").read().split())
+    assert ("name=cgroupns" in info["SecurityOptions"]) == os.path.exists("/proc/self/ns/cgroup")
+    assert info["IPv4Forwarding"] == (open("/proc/sys/net/ipv4/ip_forward").read().strip() == "1")
 
 
 def test_docker_cli_negotiates_version(daemon):
@@ -131,3 +141,21 @@ def test_expect_continue_upload_with_curl(daemon, tmp_path):
                           "-H", "Expect: 100-continue", "--data-binary", f"@{body}",
                           "http://localhost/v1.44/volumes/create"], capture_output=True, text=True, timeout=30)
     assert json.loads(out.stdout)["Name"] == "curled"
+
+
+def test_daemon_raises_its_open_files_limit_to_the_hard_limit(tmp_path):
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 256:
+        pytest.skip("hard open files limit too low to test")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))  # the daemon inherits a low soft limit
+    try:
+        d = start_daemon(tmp_path / "engine")
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        limits = [line for line in open(f"/proc/{d.proc.pid}/limits") if line.startswith("Max open files")][0]
+        assert int(limits.split()[3]) > 256, limits
+    finally:
+        cleanup(d)
