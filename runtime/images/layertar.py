@@ -28,6 +28,8 @@ def _add_tree(tar: tarfile.TarFile, path: str, arc: str) -> None:
     for entry in entries:
         name = f"{arc}{entry.name}"
         st = entry.stat(follow_symlinks=False)
+        if stat.S_ISSOCK(st.st_mode):
+            continue  # a unix socket left by a RUN step cannot live in a tar; Docker leaves sockets out too
         if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
             info = tarfile.TarInfo(_whiteout_name(arc, entry.name))
             info.mtime, info.mode = int(st.st_mtime), 0o600
