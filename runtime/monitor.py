@@ -213,6 +213,8 @@ class _Monitor:
         for path in req.get("oom_files", []):
             args += ["-O", path]
         args += ["-b", str(self.oom_before)]
+        for path in self._cgroup_dirs():
+            args += ["-G", path]
         for fd in keep:
             os.set_inheritable(fd, True)
         os.execv(helper, args)
@@ -392,7 +394,18 @@ class _Monitor:
             self.log.close()
         oom = _oom_count(self.req.get("oom_files", [])) > self.oom_before
         self._unlink_socket()
+        for path in self._cgroup_dirs():  # as the C helper: the cgroup goes with the processes, before the record
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass  # busy (a process outside our pid namespace): the engine's remove deletes it
         return self._finish_record({"exit_code": code, "error": "", "oom_killed": oom})
+
+    def _cgroup_dirs(self) -> list[str]:
+        """The container's cgroup directories (a start's, never an exec's: the container lives on)."""
+        if self.exec_mode:
+            return []
+        return list(dict.fromkeys(os.path.dirname(p) for p in self.req.get("cgroup_procs", [])))
 
     def run(self) -> NoReturn:
         record: dict[str, Any] | None = None

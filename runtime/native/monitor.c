@@ -47,9 +47,9 @@ struct client {
 };
 
 static int ep, child_pid = -1, pidfd = -1, out_fd = -1, err_fd = -1, tty, stdin_fd = -1, listen_fd = -1;
-static int stdin_once, close_stdin_pending, log_fd = -1, max_file = 1, n_oom, oom_before;
+static int stdin_once, close_stdin_pending, log_fd = -1, max_file = 1, n_oom, oom_before, n_cgroups;
 static long long max_size, log_size;
-static const char *log_path, *exit_path, *sock_path, *oom_files[MAX_OOM];
+static const char *log_path, *exit_path, *sock_path, *oom_files[MAX_OOM], *cgroup_dirs[MAX_OOM];
 static struct client *clients[MAX_CLIENTS];
 static struct buf stdin_buf, partial[3];
 
@@ -381,7 +381,7 @@ static void write_exit(const char *rec, int n) {
 int main(int argc, char **argv) {
     int opt, conn = -1;
     const char *conn_flags = "";
-    while ((opt = getopt(argc, argv, "p:f:o:e:ti:l:c:a:SL:s:m:x:O:b:u:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:f:o:e:ti:l:c:a:SL:s:m:x:O:b:u:G:")) != -1) {
         switch (opt) {
         case 'p': child_pid = atoi(optarg); break;
         case 'f': pidfd = atoi(optarg); break;
@@ -399,6 +399,7 @@ int main(int argc, char **argv) {
         case 'x': exit_path = optarg; break;
         case 'O': if (n_oom < MAX_OOM) oom_files[n_oom++] = optarg; break;
         case 'b': oom_before = atoi(optarg); break;
+        case 'G': if (n_cgroups < MAX_OOM) cgroup_dirs[n_cgroups++] = optarg; break;
         case 'u': sock_path = optarg; break;
         default: fprintf(stderr, "pycompose-monitor: bad arguments\n"); return 2;
         }
@@ -466,6 +467,10 @@ int main(int argc, char **argv) {
     int rn = snprintf(rec, sizeof rec, "{\"error\":\"\",\"exit_code\":%d,\"finished_at\":\"%s\",\"oom_killed\":%s}\n",
                       code, ts, oom ? "true" : "false");
     if (sock_path) unlink(sock_path); /* first: a restarted container's new monitor may bind it right after */
+    /* the container's cgroup goes with its processes (a later start makes it again); before the exit record, so
+     * a start that sees the record never races this rmdir. EBUSY (a process outside our pid namespace lives on)
+     * leaves it to the engine's remove. */
+    for (int i = 0; i < n_cgroups; i++) rmdir(cgroup_dirs[i]);
     write_exit(rec, rn - 1);
     for (int i = 0; i < MAX_CLIENTS; i++) {
         struct client *c = clients[i];

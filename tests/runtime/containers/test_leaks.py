@@ -53,3 +53,49 @@ def test_200_cycles_leave_nothing_behind(svc, rootfs, tmp_path, cgroup_parent):
     assert (tmp_path / "root" / "containers" / "monitors.log").read_text() == ""  # no monitor complained
     assert os.listdir(tmp_path / "root" / "containers" / ".trash") == []
     assert os.listdir(tmp_path / "root" / "containers" / ".names") == []
+
+
+@pytest.mark.parametrize("monitor", ["c", "python"])
+def test_an_exited_container_keeps_no_cgroup_and_a_restart_makes_it_again(tmp_path, rootfs, cgroup_parent,
+                                                                         monkeypatch, monitor):
+    """The cgroup goes with the container's processes (as with runc), so a container that is never removed
+    (an engine whose data root was deleted) leaves no empty cgroup behind; a start makes it again."""
+    from runtime.containers import ContainerService
+
+    if monitor == "python":
+        monkeypatch.setenv("PYCOMPOSE_PYTHON_MONITOR", "1")
+    svc = ContainerService(tmp_path / "root", cgroup_parent=cgroup_parent)
+    try:
+        cid = svc.create(None, ContainerSpec(args=("sh", "-c", "exit 4"), rootfs=rootfs,
+                                             resources=Resources(pids_limit=40)))
+        for _ in range(2):
+            svc.start(cid)
+            assert svc.wait(cid, 30) == 4
+            assert cgroup_dirs(cgroup_parent) == []
+        live = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs, stop_timeout=0,
+                                              resources=Resources(pids_limit=40)))
+        svc.start(live)
+        assert any(d.endswith(live) for d in cgroup_dirs(cgroup_parent))
+        assert svc.stop(live) == 137
+        assert cgroup_dirs(cgroup_parent) == []
+    finally:
+        for state in svc.list():
+            svc.remove(state.id, force=True)
+        svc.close()
+
+
+def test_remove_after_the_monitor_died_leaves_nothing(svc, rootfs, tmp_path, cgroup_parent):
+    import json
+    import signal
+
+    cid = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs, stop_timeout=0,
+                                         mounts=(Mount("tmpfs", "/tmp"),)))
+    svc.start(cid)
+    st = json.loads((svc.dir / cid / "state.json").read_text())
+    os.kill(st["monitor_pid"], signal.SIGKILL)  # the container's init dies with it (PDEATHSIG)
+    assert svc.inspect(cid).status == "exited"
+    svc.remove(cid)
+    svc.close()
+    assert cgroup_dirs(cgroup_parent) == []
+    assert mounts_under(str(tmp_path)) == []
+    assert processes_mentioning(str(tmp_path)) == []
