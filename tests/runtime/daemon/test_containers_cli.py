@@ -135,8 +135,8 @@ def test_log_rotation_options(engine):
 def test_plain_cli_run_has_no_warnings(engine):
     out = engine.cli("run", "--rm", "--network", "none", "-m", "64m", "--cpus", "0.5", "busybox", "true")
     assert out.stderr == ""
-    warned = engine.cli("run", "--rm", "--network", "none", "--device", "/dev/null:/dev/x", "busybox", "true")
-    assert "HostConfig.Devices is not supported" in warned.stderr
+    warned = engine.cli("run", "--rm", "--network", "none", "--cpu-rt-runtime", "1000", "busybox", "true")
+    assert "HostConfig.CpuRealtimeRuntime is not supported" in warned.stderr
 
 
 def test_run_interactive_stdin_pipe(engine):

@@ -138,10 +138,13 @@ def test_force_remove_of_an_auto_remove_container_reports_one_destroy(engine):
 
 def test_unsupported_host_settings_come_back_as_warnings(engine):
     api = engine.client().api
-    hc = api.create_host_config(devices=["/dev/null:/dev/mynull:rwm"], blkio_weight=300)
+    hc = api.create_host_config(cpu_rt_runtime=1000, cpu_rt_period=100000)
     resp = api.create_container("busybox", ["true"], host_config=hc)
-    assert sorted(resp["Warnings"]) == ["HostConfig.BlkioWeight is not supported by this engine and was ignored",
-                                        "HostConfig.Devices is not supported by this engine and was ignored"]
+    assert sorted(resp["Warnings"]) == [
+        "HostConfig.CPURealtimePeriod is not supported by this engine and was ignored",
+        "HostConfig.CPURealtimeRuntime is not supported by this engine and was ignored"]
+    devices = api.create_host_config(devices=["/dev/null:/dev/mynull:rwm"], blkio_weight=300)  # supported now
+    assert not api.create_container("busybox", ["true"], host_config=devices)["Warnings"]
     plain = api.create_container("busybox", ["true"], host_config=api.create_host_config(mem_limit="64m"))
     assert not plain["Warnings"]
 
