@@ -107,7 +107,8 @@ class Engine:
         users = self.image_users()
         images = [image_summary(i, users.get(i.id, 0)) for i in await asyncio.to_thread(self.images.list)]
         containers = [summary_json(r, self.supervisor.live(r["Id"]), size=True) for r in self.records.all()]
-        return {"LayersSize": sum(i["Size"] for i in images), "Images": images, "Containers": containers,
+        layers = await asyncio.to_thread(self.images.disk_usage)  # shared layers counted once, as Docker
+        return {"LayersSize": layers, "Images": images, "Containers": containers,
                 "Volumes": vols, "BuildCache": []}
 
     async def start(self) -> None:

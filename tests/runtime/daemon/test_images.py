@@ -56,3 +56,15 @@ def test_cli_images_and_bad_names(daemon, busybox_tar):
     assert bad.returncode != 0 and "No such image" in bad.stderr
     bad = daemon.cli("tag", "busybox", "UPPER/case", check=False)
     assert bad.returncode != 0
+
+
+def test_system_df_reports_the_store_on_disk(engine):
+    client = engine.client()
+    client.images.get("busybox:latest").tag("busybox", "again")
+    df = client.df()
+    sizes = [i["Size"] for i in df["Images"]]
+    assert len(df["Images"]) == 1 and sizes[0] > 0  # one image under two tags
+    client.containers.create("busybox", ["true"], network_mode="none")
+    assert client.df()["LayersSize"] >= sizes[0]  # the store on disk: blobs and unpacked layers
+    out = engine.cli("system", "df", "--format", "{{.Type}} {{.TotalCount}}").stdout.split("\n")
+    assert "Images 1" in out and "Containers 1" in out
