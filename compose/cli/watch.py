@@ -132,16 +132,20 @@ def up_watching(session: "Session", services: list[str], since: int, *, watched:
     rebuilding: set[str] = set()
     pending: set[str] = set()
     try:
-        while printer.live or pending or rebuilding:
+        def _news() -> None:
             while not rebuilds.empty():
                 service, done = rebuilds.get_nowait()
                 (rebuilding.discard if done else rebuilding.add)(service)
                 if done:
                     pending.add(service)
+
+        while printer.live or pending or rebuilding:
+            _news()
             pending = {svc for svc in pending if not _attach(svc)}
             ended = printer.next_event(timeout=0.2)  # a queue wait: wakes for rebuild news when logs are idle
             if ended is None:
                 continue
+            _news()  # a rebuild is announced before it stops anything: known by now if it ended this stream
             cid, service = tracked[ended[0]]
             try:
                 code = C.health(client, cid)[2]
