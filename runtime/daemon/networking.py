@@ -201,7 +201,7 @@ class Networking:
             eps = await asyncio.to_thread(self.svc.endpoints_of, other["Id"])
             ep = next((e for e in eps if e.network_id in mine and e.ipv4), None) or \
                 next((e for e in eps if e.ipv4), None)
-            if ep is None:
+            if ep is None or ep.ipv4 is None:
                 raise InvalidArgument(f"cannot link to {name.lstrip('/')}: it has no address (is it running?)")
             for host in dict.fromkeys([alias.rsplit("/", 1)[-1] if alias else "", other["Name"].lstrip("/")]):
                 if host:

@@ -320,7 +320,7 @@ def convert(body: Mapping[str, Any], image_config: Mapping[str, Any], *, contain
     spec = ContainerSpec(
         args=tuple(args), env=tuple(f"{k}={v}" for k, v in env.items()),
         working_dir=body.get("WorkingDir") or img.get("WorkingDir") or "",
-        user=body.get("User") if body.get("User") is not None and body.get("User") != "" else img.get("User") or "",
+        user=str(body.get("User") or img.get("User") or ""),
         hostname=hostname, domainname=body.get("Domainname") or "", tty=bool(body.get("Tty")),
         open_stdin=bool(body.get("OpenStdin")), stdin_once=bool(body.get("StdinOnce")), image=image,
         namespaces=tuple(namespaces), mounts=tuple(mounts), devices=_devices(host),
