@@ -209,3 +209,15 @@ def test_watcher_follows_a_renamed_directory(tmp_path):
         assert done.wait(10)
         t.join(10)
         assert result[0] == [tmp_path / "b" / "f.txt"]
+
+
+def test_plan_batch_exec_and_plain_restart(tmp_path):
+    for d in ("py", "cfg"):
+        (tmp_path / d).mkdir()
+    (tmp_path / "py" / "m.py").write_text("x")
+    rules = _rules(tmp_path, {"path": "py", "action": "sync+exec", "target": "/py", "exec": {"command": ["true"]}},
+                   {"path": "cfg", "action": "restart"})
+    (work,) = plan_batch(rules, [tmp_path / "py" / "m.py", tmp_path / "cfg" / "gone"])
+    assert work.execs == [rules[0]] and work.restart and work.changes == 1
+    (work,) = plan_batch(rules, [tmp_path / "py" / ".m.py.swp"] + [tmp_path / "cfg" / "x"])
+    assert work.syncs == [] and work.restart  # the swap file is ignored, the restart rule still fires
