@@ -115,6 +115,8 @@ def rebuild_service(session: Any, service: str, builder: Callable[[str, str], No
 
 def _apply(session: Any, work: ServiceWork, out: TextIO, quiet: bool, owners: dict[str, tuple[int, int]]) -> None:
     containers = running_containers(session, work.service)
+    if work.syncs and not containers:
+        out.write(f"service \"{work.service}\" has no running container: {work.changes} changes not synced\n")
     for _rule, todo in work.syncs:
         apply_sync(session.client, containers, todo, owners)
     if not quiet and work.syncs:
