@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -93,7 +94,10 @@ def test_remove_after_the_monitor_died_leaves_nothing(svc, rootfs, tmp_path, cgr
     svc.start(cid)
     st = json.loads((svc.dir / cid / "state.json").read_text())
     os.kill(st["monitor_pid"], signal.SIGKILL)  # the container's init dies with it (PDEATHSIG)
-    assert svc.inspect(cid).status == "exited"
+    deadline = time.monotonic() + 10
+    while svc.inspect(cid).status != "exited":  # polling for the kill to land, with a deadline
+        assert time.monotonic() < deadline, "the monitor did not die"
+        time.sleep(0.01)
     svc.remove(cid)
     svc.close()
     assert cgroup_dirs(cgroup_parent) == []
