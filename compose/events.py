@@ -40,6 +40,7 @@ WORDS: dict[str, tuple[str, str, str]] = {
     "PULL_IMAGE": ("Image", "Pulling", "Pulled"),
     "BUILD_IMAGE": ("Image", "Building", "Built"),
     "CREATE_CONTAINER": ("Container", "Creating", "Created"),
+    "RENAME_CONTAINER": ("Container", "Recreating", "Recreated"),
     "START_CONTAINER": ("Container", "Starting", "Started"),
     "WAIT_HEALTHY": ("Container", "Waiting", "Healthy"),
     "WAIT_COMPLETED": ("Container", "Waiting", "Exited"),
