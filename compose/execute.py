@@ -95,7 +95,7 @@ def _create(ctx: Context, step: Step) -> None:
     found = image_id(ctx.client, body["Image"])
     if found:
         body["Labels"][L.IMAGE] = found  # as Docker Compose: the image ID, so a new build or pull recreates
-    cid = C.create(ctx.client, step.target, body, platform=service.platform)
+    cid = C.create(ctx.client, step.args.get("temp_name") or step.target, body, platform=service.platform)
     ctx.created[step.target] = cid
     _inject_contents(ctx, service, cid)
     if not service.network_mode:
@@ -173,6 +173,8 @@ def _run_step(ctx: Context, step: Step) -> None:
         _build(ctx, step)
     elif step.op is Op.CREATE_CONTAINER:
         _create(ctx, step)
+    elif step.op is Op.RENAME_CONTAINER:
+        C.rename(client, ctx.created.get(step.target) or args["from"], step.target)
     elif step.op is Op.START_CONTAINER:
         C.start(client, step.target)  # by name: errors then name the container
     elif step.op is Op.WAIT_HEALTHY:

@@ -32,6 +32,7 @@ class Op(Enum):
     STOP_CONTAINER = "stop container"
     REMOVE_CONTAINER = "remove container"
     CREATE_CONTAINER = "create container"
+    RENAME_CONTAINER = "rename container"
     START_CONTAINER = "start container"
     WAIT_HEALTHY = "wait healthy"
     WAIT_COMPLETED = "wait completed"
@@ -227,7 +228,17 @@ def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, o
             cause = "--force-recreate" if opts.force_recreate else (
                 "config changed" if current.config_hash != digest else (
                     "image changed" if outdated else str(forced)))
-            after.add(_remove_container(plan, current, cause, opts.timeout))
+            out.changed = True
+            if forced:  # the old one holds namespaces or volumes the new one must not share: it goes first
+                after.add(_remove_container(plan, current, cause, opts.timeout))
+            else:
+                ready = _replace_container(plan, current, cname, cause, after, digest, opts.timeout)
+                out.creates.add(ready)
+                if not opts.no_start:
+                    out.starts[cname] = plan.add(Op.START_CONTAINER, cname, "created", {ready}, service=name,
+                                                 number=number)
+                    out.live.append(cname)
+                continue
             create_cause = cause
         else:
             create_cause = "missing"
@@ -240,6 +251,18 @@ def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, o
                                          number=number)
             out.live.append(cname)
     return out
+
+
+def _replace_container(plan: Plan, current: ContainerInfo, cname: str, cause: str, after: set[str],
+                       digest: str, timeout: int | None) -> str:
+    """Recreate as Docker Compose does: the new container is made under ``<id12>_<name>`` while the old one
+    still runs, then the old one is stopped and removed and the new one renamed; the RENAME step's key."""
+    temp = f"{current.id[:12]}_{cname}"
+    create = plan.add(Op.CREATE_CONTAINER, cname, cause, after, service=current.service, number=current.number,
+                      args={"config_hash": digest, "temp_name": temp})
+    removed = _remove_container(plan, current, cause, timeout, {create})
+    return plan.add(Op.RENAME_CONTAINER, cname, f"replaces {current.id[:12]}", {removed}, service=current.service,
+                    number=current.number, args={"from": temp})
 
 
 def _image_changed(project: Project, service: Service, current: ContainerInfo, observed: Observed) -> bool:

@@ -98,11 +98,23 @@ def test_changed_service_is_recreated_and_others_are_not(tmp_path):
     observed = _everything_up(project)
     observed.containers = [_running(project, "web", digest="old"), _running(project, "client")]
     assert str(plan_up(project, observed)) == textwrap.dedent("""\
-        STOP_CONTAINER hello-web-1: config changed
+        CREATE_CONTAINER hello-web-1: config changed
+        STOP_CONTAINER hello-web-1: config changed <- CREATE_CONTAINER hello-web-1
         REMOVE_CONTAINER hello-web-1: config changed <- STOP_CONTAINER hello-web-1
-        CREATE_CONTAINER hello-web-1: config changed <- REMOVE_CONTAINER hello-web-1
-        START_CONTAINER hello-web-1: created <- CREATE_CONTAINER hello-web-1
+        RENAME_CONTAINER hello-web-1: replaces id-web-1 <- REMOVE_CONTAINER hello-web-1
+        START_CONTAINER hello-web-1: created <- RENAME_CONTAINER hello-web-1
         """)
+
+
+def test_recreate_makes_the_new_container_under_a_temporary_name_first(tmp_path):
+    project = _project(tmp_path, HELLO)
+    observed = _everything_up(project)
+    observed.containers = [ContainerInfo(id="0123456789abcdef", name="hello-web-1", service="web", number=1,
+                                         config_hash="old"), _running(project, "client")]
+    plan = plan_up(project, observed)
+    assert plan.steps["CREATE_CONTAINER hello-web-1"].args["temp_name"] == "0123456789ab_hello-web-1"
+    assert plan.steps["RENAME_CONTAINER hello-web-1"].args["from"] == "0123456789ab_hello-web-1"
+    assert plan.steps["STOP_CONTAINER hello-web-1"].container_id == "0123456789abcdef"
 
 
 def test_no_recreate_keeps_a_changed_container_and_force_recreate_replaces_all(tmp_path):
@@ -111,8 +123,8 @@ def test_no_recreate_keeps_a_changed_container_and_force_recreate_replaces_all(t
     observed.containers = [_running(project, "web", digest="old"), _running(project, "client")]
     assert str(plan_up(project, observed, UpOptions(no_recreate=True))) == ""
     forced = str(plan_up(project, _everything_up(project), UpOptions(force_recreate=True)))
-    assert "CREATE_CONTAINER hello-web-1: --force-recreate <- REMOVE_CONTAINER hello-web-1" in forced
-    assert ("START_CONTAINER hello-client-1: created <- CREATE_CONTAINER hello-client-1, WAIT_HEALTHY hello-web-1"
+    assert "STOP_CONTAINER hello-web-1: --force-recreate <- CREATE_CONTAINER hello-web-1" in forced
+    assert ("START_CONTAINER hello-client-1: created <- RENAME_CONTAINER hello-client-1, WAIT_HEALTHY hello-web-1"
             in forced)
 
 
@@ -211,10 +223,11 @@ def test_restart_true_restarts_an_unchanged_dependent(tmp_path):
     observed = Observed(images=dict(IMAGES), networks={"p_default": {}},
                         containers=[_running(project, "db", digest="old"), _running(project, "app")])
     assert str(plan_up(project, observed)) == textwrap.dedent("""\
-        STOP_CONTAINER p-db-1: config changed
+        CREATE_CONTAINER p-db-1: config changed
+        STOP_CONTAINER p-db-1: config changed <- CREATE_CONTAINER p-db-1
         REMOVE_CONTAINER p-db-1: config changed <- STOP_CONTAINER p-db-1
-        CREATE_CONTAINER p-db-1: config changed <- REMOVE_CONTAINER p-db-1
-        START_CONTAINER p-db-1: created <- CREATE_CONTAINER p-db-1
+        RENAME_CONTAINER p-db-1: replaces id-db-1 <- REMOVE_CONTAINER p-db-1
+        START_CONTAINER p-db-1: created <- RENAME_CONTAINER p-db-1
         RESTART_CONTAINER p-app-1: db changed (depends_on restart: true) <- START_CONTAINER p-db-1
         """)
 
@@ -322,7 +335,8 @@ def test_container_from_an_older_image_is_recreated(tmp_path):
     observed.containers = [ContainerInfo(**{**web.__dict__, "labels": {"com.docker.compose.image": "sha256:0"}}),
                            _running(project, "client")]
     text = str(plan_up(project, observed))
-    assert "CREATE_CONTAINER hello-web-1: image changed <- REMOVE_CONTAINER hello-web-1" in text
+    assert "RENAME_CONTAINER hello-web-1: replaces id-web-1 <- REMOVE_CONTAINER hello-web-1" in text
+    assert "STOP_CONTAINER hello-web-1: image changed <- CREATE_CONTAINER hello-web-1" in text
     observed.containers[0] = ContainerInfo(**{**web.__dict__, "labels": {"com.docker.compose.image": "sha256:1"}})
     assert str(plan_up(project, observed)) == ""
 
@@ -353,11 +367,12 @@ def test_recreating_a_network_mode_target_recreates_its_users(tmp_path):
                         containers=[_running(project, "vpn", digest="old"), _running(project, "app")])
     assert str(plan_up(project, observed)) == textwrap.dedent("""\
         STOP_CONTAINER p-app-1: vpn recreated (network_mode)
-        STOP_CONTAINER p-vpn-1: config changed
         REMOVE_CONTAINER p-app-1: vpn recreated (network_mode) <- STOP_CONTAINER p-app-1
+        CREATE_CONTAINER p-vpn-1: config changed
+        STOP_CONTAINER p-vpn-1: config changed <- CREATE_CONTAINER p-vpn-1
         REMOVE_CONTAINER p-vpn-1: config changed <- STOP_CONTAINER p-app-1, STOP_CONTAINER p-vpn-1
-        CREATE_CONTAINER p-vpn-1: config changed <- REMOVE_CONTAINER p-vpn-1
-        CREATE_CONTAINER p-app-1: vpn recreated (network_mode) <- CREATE_CONTAINER p-vpn-1, REMOVE_CONTAINER p-app-1
-        START_CONTAINER p-vpn-1: created <- CREATE_CONTAINER p-vpn-1
+        RENAME_CONTAINER p-vpn-1: replaces id-vpn-1 <- REMOVE_CONTAINER p-vpn-1
+        CREATE_CONTAINER p-app-1: vpn recreated (network_mode) <- REMOVE_CONTAINER p-app-1, RENAME_CONTAINER p-vpn-1
+        START_CONTAINER p-vpn-1: created <- RENAME_CONTAINER p-vpn-1
         START_CONTAINER p-app-1: created <- CREATE_CONTAINER p-app-1, START_CONTAINER p-vpn-1
         """)
