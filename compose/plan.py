@@ -114,6 +114,7 @@ class UpOptions:
     pull: str | None = None  # --pull always|missing|never (None: each service's pull_policy)
     build: bool | None = None  # --build True, --no-build False
     timeout: int | None = None  # -t for stops of recreated containers
+    always_recreate_deps: bool = False  # recreate the services pulled in as dependencies of ``services``
     known_services: set[str] = field(default_factory=set)  # services disabled by profiles: not orphans
 
 
@@ -197,6 +198,11 @@ def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, o
     if service.container_name and wanted > 1:
         raise UserError.single(f"service {name} sets container_name, so it cannot run {wanted} replicas",
                                ("services", name, "container_name"))
+    _check_fixed_ports(service, wanted)
+    if forced is None and opts.always_recreate_deps and opts.services and name not in opts.services:
+        forced_all = "--always-recreate-deps"
+    else:
+        forced_all = "--force-recreate" if opts.force_recreate else None
     digest = service_hash(project, name)
     existing = observed.service_containers(name)
     keep, extra = existing[:wanted], existing[wanted:]
@@ -213,7 +219,7 @@ def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, o
         after = set(needs)
         if current is not None:
             outdated = current.config_hash != digest or _image_changed(project, service, current, observed)
-            if not (opts.force_recreate or forced or (outdated and not opts.no_recreate)):
+            if not (forced_all or forced or (outdated and not opts.no_recreate)):
                 if current.state in ("running", "restarting"):
                     out.untouched.append(current)
                     out.live.append(cname)
@@ -225,7 +231,7 @@ def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, o
                     out.live.append(cname)
                     out.changed = True
                 continue
-            cause = "--force-recreate" if opts.force_recreate else (
+            cause = forced_all if forced_all else (
                 "config changed" if current.config_hash != digest else (
                     "image changed" if outdated else str(forced)))
             out.changed = True
@@ -251,6 +257,26 @@ def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, o
                                          number=number)
             out.live.append(cname)
     return out
+
+
+def _check_fixed_ports(service: Service, wanted: int) -> None:
+    """Refuse ``wanted`` replicas when a published host port (or a range) has fewer ports than replicas: each
+    replica binds its own, so the extra ones would fail at start."""
+    if wanted <= 1:
+        return
+    for i, port in enumerate(service.ports or ()):
+        if not port.published:
+            continue
+        low, _, high = str(port.published).partition("-")
+        try:
+            size = int(high or low) - int(low) + 1
+        except ValueError:
+            continue
+        if size < wanted:
+            raise UserError.single(
+                f"service {service.name} publishes host port {port.published}, so it cannot run {wanted} "
+                "replicas; publish a range of at least that many ports or leave the host port out",
+                ("services", service.name, "ports", i))
 
 
 def _replace_container(plan: Plan, current: ContainerInfo, cname: str, cause: str, after: set[str],

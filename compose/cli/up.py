@@ -162,6 +162,8 @@ def up(
                                                            metavar="SERVICE")] = None,
     attach_dependencies: Annotated[bool, typer.Option("--attach-dependencies", help="Also attach to the "
                                                       "dependencies' output.")] = False,
+    always_recreate_deps: Annotated[bool, typer.Option("--always-recreate-deps", help="Recreate dependent "
+                                                       "containers. Incompatible with --no-recreate.")] = False,
     quiet_pull: Annotated[bool, typer.Option("--quiet-pull", help="Pull without printing progress.")] = False,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Watch source code and rebuild/refresh containers "
                                         "when files are updated.")] = False,
@@ -175,6 +177,8 @@ def up(
         raise UserError.single("--build and --no-build are incompatible")
     if force_recreate and no_recreate:
         raise UserError.single("--force-recreate and --no-recreate are incompatible")
+    if always_recreate_deps and no_recreate:
+        raise UserError.single("--always-recreate-deps and --no-recreate are incompatible")
     if detach and (abort_on_container_exit or exit_code_from):
         raise UserError.single("--detach and --abort-on-container-exit/--exit-code-from are incompatible")
     if watch and (detach or wait or no_start or abort_on_container_exit or exit_code_from):
@@ -188,7 +192,7 @@ def up(
                      no_recreate=no_recreate, no_start=no_start, remove_orphans=remove_orphans,
                      scale=parse_scale(scale), pull=_pull_option(pull),
                      build=True if build else (False if no_build else None), timeout=timeout,
-                     known_services=session.known_services())
+                     always_recreate_deps=always_recreate_deps, known_services=session.known_services())
     from compose.graph import ServiceGraph
 
     graph = ServiceGraph(session.project)

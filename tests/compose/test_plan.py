@@ -376,3 +376,36 @@ def test_recreating_a_network_mode_target_recreates_its_users(tmp_path):
         START_CONTAINER p-vpn-1: created <- RENAME_CONTAINER p-vpn-1
         START_CONTAINER p-app-1: created <- CREATE_CONTAINER p-app-1, START_CONTAINER p-vpn-1
         """)
+
+
+def test_always_recreate_deps_recreates_the_dependencies_of_the_named_services(tmp_path):
+    project = _project(tmp_path, HELLO)
+    plan = plan_up(project, _everything_up(project), UpOptions(services=["client"], always_recreate_deps=True))
+    assert str(plan) == textwrap.dedent("""\
+        CREATE_CONTAINER hello-web-1: --always-recreate-deps
+        STOP_CONTAINER hello-web-1: --always-recreate-deps <- CREATE_CONTAINER hello-web-1
+        REMOVE_CONTAINER hello-web-1: --always-recreate-deps <- STOP_CONTAINER hello-web-1
+        RENAME_CONTAINER hello-web-1: replaces id-web-1 <- REMOVE_CONTAINER hello-web-1
+        START_CONTAINER hello-web-1: created <- RENAME_CONTAINER hello-web-1
+        """)
+    assert str(plan_up(project, _everything_up(project), UpOptions(services=["client"]))) == ""
+
+
+@pytest.mark.parametrize(("published", "replicas", "refused"), [
+    ("8080", 2, True), ("8080-8081", 2, False), ("8080-8081", 3, True), (None, 3, False), ("8080", 1, False)])
+def test_scale_past_a_fixed_host_port_is_refused_at_plan_time(tmp_path, published, replicas, refused):
+    port = f'"{published}:80"' if published else "80"
+    project = _project(tmp_path, f"""
+        name: p
+        services:
+          web: {{image: busybox:local, ports: [{port}]}}
+        """)
+    observed = Observed(images=dict(IMAGES), networks={"p_default": {}})
+    if not refused:
+        assert f"CREATE_CONTAINER p-web-{replicas}: missing" in str(plan_up(project, observed,
+                                                                             UpOptions(scale={"web": replicas})))
+        return
+    with pytest.raises(UserError) as err:
+        plan_up(project, observed, UpOptions(scale={"web": replicas}))
+    assert f"publishes host port {published}, so it cannot run {replicas} replicas" in str(err.value)
+    assert "services.web.ports[0]" in str(err.value)
