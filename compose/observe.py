@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from compose.engine.containers import ContainerInfo, list_containers
 from compose.engine.createbody import service_image
-from compose.engine.images import image_id
+from compose.engine.images import image_stamp
 from compose.engine.networks import find_network, list_networks
 from compose.engine.volumes import find_volume, list_volumes
 from compose.model import Project
@@ -26,6 +26,7 @@ class Observed:
     networks: dict[str, dict[str, Any]] = field(default_factory=dict)  # engine name -> listing entry
     volumes: dict[str, dict[str, Any]] = field(default_factory=dict)
     images: dict[str, str | None] = field(default_factory=dict)  # image ref -> local ID (None: absent)
+    image_times: dict[str, float] = field(default_factory=dict)  # image ref -> last tagged (or created), Unix s
 
     def service_containers(self, service: str, oneoff: bool = False) -> list[ContainerInfo]:
         return sorted((c for c in self.containers if c.service == service and c.oneoff == oneoff),
@@ -52,5 +53,8 @@ def observe(client: "docker.APIClient", project: Project, *, services: list[str]
         for name in services if services is not None else list(project.services):
             ref = service_image(project, project.services[name])
             if ref not in out.images:
-                out.images[ref] = image_id(client, ref)
+                found = image_stamp(client, ref)
+                out.images[ref] = found[0] if found else None
+                if found and found[1] is not None:
+                    out.image_times[ref] = found[1]
     return out

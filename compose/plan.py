@@ -7,6 +7,8 @@ down, orphans, the waits ``depends_on`` conditions need and the restarts ``resta
 """
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -136,8 +138,14 @@ def _image_step(plan: Plan, project: Project, service: Service, observed: Observ
         if opts.build or policy == "build" or not present:
             return plan.add(Op.BUILD_IMAGE, ref, "--build" if opts.build else ("pull_policy build" if present
                             else "image missing"), service=service.name)
-    if policy == "always":  # daily/weekly/every_<d> act as "missing": we keep no pull timestamps
+    if policy == "always":
         return plan.add(Op.PULL_IMAGE, ref, "pull_policy always", service=service.name)
+    every = _schedule(policy)
+    if present and every is not None:
+        stamp = observed.image_times.get(ref)
+        if stamp is None or time.time() - stamp > every:
+            return plan.add(Op.PULL_IMAGE, ref, f"pull_policy {policy}: image older than that",
+                            service=service.name)
     if present:
         return None
     if policy == "never":
@@ -146,6 +154,19 @@ def _image_step(plan: Plan, project: Project, service: Service, observed: Observ
     if service.build is not None and opts.build is False:
         raise UserError.single(f"image {ref} of service {service.name} is not present and --no-build was given")
     return plan.add(Op.PULL_IMAGE, ref, "image missing", service=service.name)
+
+
+_UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def _schedule(policy: str) -> float | None:
+    """Seconds between pulls for ``daily``, ``weekly`` and ``every_<n><unit>...`` (w, d, h, m, s); else None."""
+    if policy in ("daily", "weekly"):
+        return _UNITS["d" if policy == "daily" else "w"]
+    if not policy.startswith("every_"):
+        return None
+    parts = re.findall(r"(\d+)([wdhms])", policy[len("every_"):])
+    return float(sum(int(n) * _UNITS[unit] for n, unit in parts)) if parts else None
 
 
 def _resources(plan: Plan, project: Project, service: Service, observed: Observed) -> set[str]:

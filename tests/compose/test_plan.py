@@ -409,3 +409,41 @@ def test_scale_past_a_fixed_host_port_is_refused_at_plan_time(tmp_path, publishe
         plan_up(project, observed, UpOptions(scale={"web": replicas}))
     assert f"publishes host port {published}, so it cannot run {replicas} replicas" in str(err.value)
     assert "services.web.ports[0]" in str(err.value)
+
+
+@pytest.mark.parametrize(("policy", "age", "pulls"), [
+    ("daily", 2 * 86400, True), ("daily", 3600, False), ("weekly", 8 * 86400, True), ("weekly", 6 * 86400, False),
+    ("every_12h", 13 * 3600, True), ("every_1d12h", 86400, False), ("every_30m", 3600, True), ("missing", 10**8, False)])
+def test_scheduled_pull_policies_pull_an_image_older_than_their_period(tmp_path, policy, age, pulls):
+    import time
+
+    project = _project(tmp_path, f"""
+        name: p
+        services:
+          web: {{image: busybox:local, pull_policy: {policy}}}
+        """)
+    observed = Observed(images=dict(IMAGES), networks={"p_default": {}},
+                        image_times={"busybox:local": time.time() - age})
+    text = str(plan_up(project, observed))
+    assert text.startswith(f"PULL_IMAGE busybox:local: pull_policy {policy}: image older than that\n") is pulls
+    assert ("CREATE_CONTAINER p-web-1: missing <- PULL_IMAGE busybox:local" in text) is pulls
+
+
+def test_scheduled_pull_policy_pulls_a_missing_image_and_one_with_no_time(tmp_path):
+    project = _project(tmp_path, """
+        name: p
+        services:
+          web: {image: busybox:local, pull_policy: daily}
+        """)
+    assert "PULL_IMAGE busybox:local: image missing" in str(plan_up(project, Observed(networks={"p_default": {}})))
+    no_time = Observed(images=dict(IMAGES), networks={"p_default": {}})
+    assert "PULL_IMAGE busybox:local: pull_policy daily" in str(plan_up(project, no_time))
+
+
+def test_image_times_come_from_last_tag_time_or_created():
+    from compose.engine.images import _unix_time
+
+    assert _unix_time("2024-01-02T03:04:05.123456789Z") == pytest.approx(1704164645.123456789)
+    assert _unix_time("2024-01-02T05:04:05+02:00") == 1704164645
+    assert _unix_time("0001-01-01T00:00:00Z") is None
+    assert _unix_time(None) is None
