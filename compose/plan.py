@@ -453,6 +453,12 @@ def plan_stop(project: Project, observed: Observed, services: list[str] | None =
     """Stop (or restart, with ``op``) the running containers of ``services`` (default all), each service after
     the services that depend on it."""
     plan = Plan()
+    if not project.services:  # known by name only (``-p NAME``, no file): the labelled containers, no order
+        for c in observed.containers:
+            if c.running and (not services or c.service in services):
+                plan.add(op, c.name, op.name.split("_")[0].lower(), service=c.service, number=c.number,
+                         container_id=c.id, args={"timeout": timeout})
+        return plan
     graph = _project_graph(project)
     chosen = set(services or project.services)
     steps_of: dict[str, set[str]] = {}
@@ -472,6 +478,12 @@ def plan_start(project: Project, observed: Observed, services: list[str] | None 
     """Start the stopped containers of ``services`` (default all) in dependency order, waiting for the
     ``depends_on`` conditions as ``up`` does; nothing is created."""
     plan = Plan()
+    if not project.services:  # known by name only: start the labelled stopped containers, no waits
+        for c in observed.containers:
+            if not c.running and not c.oneoff and (not services or c.service in services):
+                plan.add(Op.START_CONTAINER, c.name, c.state or "stopped", service=c.service, number=c.number,
+                         container_id=c.id)
+        return plan
     graph = _project_graph(project)
     chosen = set(services or project.services)
     per: dict[str, _ServicePlan] = {}

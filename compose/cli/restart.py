@@ -24,7 +24,7 @@ def restart(
     from compose.plan import Op, plan_stop
 
     wanted = list(services or [])
-    session = open_session(ctx, wanted)
+    session = open_session(ctx, wanted, bare_ok=True)
     observed = observe(session.client, session.project, images=False)
     session.run(plan_stop(session.project, observed, wanted or None, timeout, op=Op.RESTART_CONTAINER))
     return 0

@@ -27,7 +27,7 @@ def rm(
     from compose.observe import Observed
     from compose.plan import Op, Plan, plan_stop
 
-    session = open_session(ctx, list(services or []))
+    session = open_session(ctx, list(services or []), bare_ok=True)
     found = session.containers(list(services or []), oneoff=None)
     plan = plan_stop(session.project, Observed(containers=found), list(services or []) or None) if stop else Plan()
     stops = set(plan.steps)

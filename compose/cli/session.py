@@ -111,7 +111,8 @@ def open_session(ctx: "typer.Context", services: list[str] | None = None, *, bar
         loaded = _bare(opts.project_name)
     print_warnings(loaded.warnings)
     session = Session(loaded, connect(), make_display(opts.progress))
-    session.check_services(services)
+    if not session.bare:  # a bare project's services are known only by the containers' labels
+        session.check_services(services)
     return session
 
 

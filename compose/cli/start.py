@@ -24,7 +24,7 @@ def start(
     from compose.plan import plan_start
 
     wanted = list(services or [])
-    session = open_session(ctx, wanted)
+    session = open_session(ctx, wanted, bare_ok=True)
     observed = observe(session.client, session.project, images=False)
     session.run(plan_start(session.project, observed, wanted or None))
     if wait:

@@ -23,7 +23,7 @@ def stop(
     from compose.plan import plan_stop
 
     wanted = list(services or [])
-    session = open_session(ctx, wanted)
+    session = open_session(ctx, wanted, bare_ok=True)
     observed = observe(session.client, session.project, images=False)
     session.run(plan_stop(session.project, observed, wanted or None, timeout))
     return 0

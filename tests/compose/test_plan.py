@@ -447,3 +447,17 @@ def test_image_times_come_from_last_tag_time_or_created():
     assert _unix_time("2024-01-02T05:04:05+02:00") == 1704164645
     assert _unix_time("0001-01-01T00:00:00Z") is None
     assert _unix_time(None) is None
+
+
+def test_stop_start_restart_by_labels_alone_for_a_project_known_by_name():
+    bare = Project(name="p")
+    observed = Observed(containers=[
+        ContainerInfo(id="a", name="p-web-1", service="web", number=1),
+        ContainerInfo(id="b", name="p-db-1", service="db", number=1, state="exited"),
+        ContainerInfo(id="c", name="p-web-2", service="web", number=2, state="paused")])
+    assert str(plan_stop(bare, observed)) == "STOP_CONTAINER p-web-1: stop\nSTOP_CONTAINER p-web-2: stop\n"
+    assert str(plan_stop(bare, observed, ["db"])) == ""
+    assert str(plan_stop(bare, observed, op=Op.RESTART_CONTAINER)) == (
+        "RESTART_CONTAINER p-web-1: restart\nRESTART_CONTAINER p-web-2: restart\n")
+    assert str(plan_start(bare, observed)) == "START_CONTAINER p-db-1: exited\n"
+    assert str(plan_start(bare, observed, ["web"])) == ""

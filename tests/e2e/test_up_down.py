@@ -274,7 +274,11 @@ services:
         assert [r["Name"] for r in rows] == [f"{name}-box-1"]
         elsewhere = tmp_path.parent / f"{tmp_path.name}-nofile"
         elsewhere.mkdir()
-        compose(engine, elsewhere, "-p", name, "down", "-t", "0")  # by labels alone, no Compose file
+        compose(engine, elsewhere, "-p", name, "stop", "-t", "0", "box")  # by labels alone, no Compose file
+        assert engine.client().containers.get(f"{name}-box-1").status == "exited"
+        compose(engine, elsewhere, "-p", name, "start")
+        assert engine.client().containers.get(f"{name}-box-1").status == "running"
+        compose(engine, elsewhere, "-p", name, "down", "-t", "0")
         assert _project_containers(engine, name) == []
         assert _networks(engine, f"{name}_") == []
     finally:
