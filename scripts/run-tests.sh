@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(busybox-static docker-registry apache2-utils nftables runc python3-venv gcc libc6-dev)  # gcc: builds the small C container monitor (runtime/native)
+APT_PACKAGES=(busybox-static docker-registry apache2-utils nftables iptables runc python3-venv gcc libc6-dev)  # gcc: builds the small C container monitor (runtime/native)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
