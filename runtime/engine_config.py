@@ -28,7 +28,7 @@ _ULIMITS = {"core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nic
 _LOG_OPTS = {"max-size", "max-file", "compress", "mode", "max-buffer-size", "tag", "labels", "env"}
 _KNOWN = {"data-root", "default-address-pools", "dns", "registry-mirrors", "insecure-registries", "log-driver",
           "log-opts", "default-ulimits", "cgroup-parent", "hosts", "debug", "dns-search", "dns-opts", "bridge",
-          "nft-table", "ip-forward"}
+          "nft-table", "ip-forward", "firewall-backend"}
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class EngineConfig:
     cgroup_parent: str = "pycompose"
     bridge: str = "pycompose0"  # the default bridge network's interface (Docker's "bridge": docker0)
     nft_table: str = "pycompose"  # our nftables table (inet family)
+    firewall_backend: str | None = None  # "nftables" | "iptables"; None: nft if installed, else iptables
     debug: bool = False
     ip_forward: bool = True  # as Docker: bridges turn on net.ipv4.ip_forward unless "ip-forward": false
 
@@ -192,6 +193,10 @@ def parse_config(raw: Any, default_root: Path | None = None) -> EngineConfig:
         if not isinstance(table, str) or not re.match(r"^[a-zA-Z][a-zA-Z0-9_]{0,31}$", table):
             raise _bad("nft-table", f"{table!r} is not an nftables table name")
         kwargs["nft_table"] = table
+    if "firewall-backend" in raw:
+        if raw["firewall-backend"] not in ("nftables", "iptables"):
+            raise _bad("firewall-backend", f"{raw['firewall-backend']!r} is not \"nftables\" or \"iptables\"")
+        kwargs["firewall_backend"] = raw["firewall-backend"]
     for key in ("debug", "ip-forward"):
         if key in raw:
             if not isinstance(raw[key], bool):

@@ -30,7 +30,8 @@ class Networking:
         self.engine = engine
         pools = [Pool(p.base, p.size) for p in cfg.default_address_pools]
         self.svc = NetworkService(engine.root, engine.root / "run", pools=pools, default_bridge_name=default_bridge,
-                                  nft_table=cfg.nft_table, enable_ip_forward=cfg.ip_forward)
+                                  nft_table=cfg.nft_table, enable_ip_forward=cfg.ip_forward,
+                                  firewall_backend=cfg.firewall_backend)
         self.dns: Any = None
         self._sync: Any = None
         self._unsubscribe: Any = None

@@ -18,6 +18,7 @@ from runtime.network import bridge as _bridge
 from runtime.network import endpoint as _veth
 from runtime.network.ipam import AddressPool, IpamSpec, IPNetwork, Pool, choose_subnet, ula_subnet
 from runtime.network.model import OPT_ICC, OPT_MASQUERADE, OPT_MTU, Network
+from runtime.network.iptables import IptablesFirewall
 from runtime.network.nat import BridgeRules, Firewall
 
 __all__ = ["plan_pools", "bridge_rules", "build", "teardown", "drop_stray_veths", "enable_host_forwarding"]
@@ -67,7 +68,7 @@ def bridge_rules(net: Network) -> BridgeRules:
                        _truthy(net.options.get(OPT_MASQUERADE), True), _truthy(net.options.get(OPT_ICC), True))
 
 
-def build(net: Network, firewall: Firewall, enable_ip_forward: bool) -> None:
+def build(net: Network, firewall: Firewall | IptablesFirewall, enable_ip_forward: bool) -> None:
     """Bridge with gateway addresses, per-bridge forwarding, firewall rules; all or nothing."""
     gateways = [ipaddress.ip_interface(f"{p.gateway}/{p.subnet.prefixlen}") for p in net.pools]
     mtu = int(net.options[OPT_MTU]) if net.options.get(OPT_MTU) else None
@@ -84,7 +85,7 @@ def build(net: Network, firewall: Firewall, enable_ip_forward: bool) -> None:
             raise
 
 
-def teardown(net: Network, firewall: Firewall) -> None:
+def teardown(net: Network, firewall: Firewall | IptablesFirewall) -> None:
     firewall.remove(net.id, net.bridge)
     with IPRoute() as ipr:
         _bridge.delete_bridge(ipr, net.bridge)

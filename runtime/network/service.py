@@ -43,7 +43,8 @@ from runtime.network.model import (
     OPT_BRIDGE_NAME, OPT_DEFAULT_BRIDGE, OPT_HOST_BINDING, OPT_ICC, OPT_IFACE_PREFIX, OPT_MASQUERADE, OPT_MTU,
     Endpoint, Network, NetworkEvent,
 )
-from runtime.network.nat import DEFAULT_TABLE, Firewall
+from runtime.network.firewall import make_firewall
+from runtime.network.nat import DEFAULT_TABLE
 from runtime.network.netns import NetnsStore, is_netns_file, netlink_in, run_in_netns
 from runtime.network.ports import BoundPort, PortBinding, bind_ports, close_sockets, ports_to_engine
 from runtime.network.publisher import Publisher
@@ -67,14 +68,15 @@ class NetworkService:
 
     def __init__(self, root: str | os.PathLike[str], run_dir: str | os.PathLike[str], *,
                  pools: Iterable[Pool] = DEFAULT_POOLS, nft_table: str = DEFAULT_TABLE,
-                 default_bridge_name: str = "pycompose0", enable_ip_forward: bool = True) -> None:
+                 default_bridge_name: str = "pycompose0", enable_ip_forward: bool = True,
+                 firewall_backend: str | None = None) -> None:
         self.root = Path(root)
         self.run_dir = Path(run_dir)
         self.pools = tuple(pools)
         self.default_bridge_name = default_bridge_name
         self.enable_ip_forward = enable_ip_forward
         self.netns = NetnsStore(self.run_dir)
-        self.firewall = Firewall(nft_table)
+        self.firewall = make_firewall(firewall_backend, nft_table)
         self.publisher = Publisher(self.root / "ports", self.run_dir / "proxy")
         self._dir = self.root / "networks"
         self._lock = threading.RLock()
