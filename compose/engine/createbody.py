@@ -251,6 +251,7 @@ def _host_config(project: Project, service: Service, spec: ContainerSpec, networ
         "CgroupnsMode": service.cgroup,
         "CgroupParent": service.cgroup_parent,
         "AutoRemove": spec.auto_remove or None,
+        "Annotations": {str(k): str(v) for k, v in service.annotations.items()} if service.annotations else None,
         **_resources(service),
     }
     return {k: v for k, v in hc.items() if v is not None}
@@ -290,6 +291,9 @@ def _links(project: Project, service: Service) -> list[str]:
     for link in service.links or ():
         target, _, alias = link.partition(":")
         out.append(f"{container_name(project.name, project.services.get(target) or target, 1)}:{alias or target}")
+    for link in service.extras.get("external_links") or ():  # containers outside the project, by their name
+        target, _, alias = str(link).partition(":")
+        out.append(f"{target}:{alias or target}")
     return out
 
 
