@@ -9,6 +9,7 @@ concept and no upward imports:
 - ``bridge``    Linux bridges with their gateway addresses (netlink)
 - ``endpoint``  veth pairs: host side on the bridge, ``ethN`` created straight inside the sandbox
 - ``nat``       our own nftables table: masquerade, isolation between bridges, internal networks
+- ``iptables``  the same rules in our own iptables chains, where ``nft`` is absent; ``firewall`` picks one
 - ``ports``     port specs and the all-or-nothing bind of published host sockets
 - ``proxy``     the userland port proxy process (standard library only); ``publisher`` starts/stops it
 - ``model``     network and endpoint records, Docker's inspect shapes; ``store`` atomic JSON files
