@@ -110,8 +110,8 @@ with netlink_in(internet) as ns:
     ns.addr("add", index=up, address="198.51.100.2", prefixlen=24)
     ns.link("set", index=up, state="up")
 
-def save():
-    return subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+def save(tool="iptables-save"):
+    return subprocess.run([tool], capture_output=True, text=True, check=True).stdout
 
 def ours_dropped(text):  # the rules and user chains of iptables-save, without ours
     return [ln for ln in text.splitlines() if (ln.startswith("-A") or ln.startswith(":") and " - " in ln)
@@ -141,6 +141,9 @@ def dial(host, port, timeout=3.0):
         return "error: " + type(err).__name__
 
 during = save()
+six = svc.create("six", enable_ipv6=True)
+rules6 = save("ip6tables-save")
+svc.remove("six")
 out = {
     "rules": during,
     "a_out": run_in_netns(sandboxes["a"], lambda: dial("198.51.100.2", 8000)),
@@ -156,6 +159,9 @@ for name in ("a", "b", "i"):
     svc.destroy_sandbox(name * 64)
     svc.remove(name)
 after = save()
+out["rules6"] = rules6
+out["six"] = [str(p.subnet) for p in six.pools if p.subnet.version == 6]
+out["left6"] = [ln for ln in save("ip6tables-save").splitlines() if "pycompose:" in ln or "PYC-" + table in ln]
 out["same_after"] = ours_dropped(before) == ours_dropped(after)
 out["others"] = ours_dropped(after)
 out["left"] = [ln for ln in after.splitlines() if "pycompose:" in ln or "PYC-" + table in ln]
@@ -200,4 +206,8 @@ def test_iptables_backend_end_to_end(tmp_path: Path):
     assert got["a_self_gw"] == "error: ConnectionRefusedError", got  # a reset comes back when not dropped
     assert got["b_to_a"] == "error: TimeoutError" and got["a_to_b"] == "error: TimeoutError", got  # isolated
     assert got["left"] == [] and got["same_after"], got
-    assert len(got["others"]) == 3, got  # the foreign chain and two rules are still there
+    assert len(got["others"]) == 3, got
+    v6 = got["six"][0]  # IPv6 through ip6tables: the same chains, masquerade of the v6 subnet
+    assert f'-A POSTROUTING -m comment --comment "pycompose:{table}" -j {post}' in got["rules6"]
+    assert f"-A {post} -s {v6} ! -o " in got["rules6"] and f"-j {iso}" in got["rules6"], got["rules6"]
+    assert got["left6"] == [], got  # the foreign chain and two rules are still there
