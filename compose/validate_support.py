@@ -35,7 +35,6 @@ UNSUPPORTED_SERVICE_KEYS = {
     "cpu_rt_period": "real-time scheduling is not configured",
     "cpu_rt_runtime": "real-time scheduling is not configured",
     "device_cgroup_rules": "device cgroup rules are not applied",
-    "label_file": "label files are not read",
     "post_start": "lifecycle hooks are not run",
     "pre_stop": "lifecycle hooks are not run",
     "pull_refresh_after": "images are not refreshed on a schedule",

@@ -56,8 +56,26 @@ def ordered_networks(service: Service) -> list[str]:
     return sorted(nets, key=key)
 
 
+def _label_files(service: Service) -> dict[str, str]:
+    """``label_file`` entries read in order (KEY=VALUE lines, later files win), as Docker Compose does."""
+    from pathlib import Path
+
+    from compose.dotenv import read_dotenv
+    from compose.errors import UserError
+
+    out: dict[str, str] = {}
+    for i, name in enumerate(service.extras.get("label_file") or ()):
+        try:
+            out.update(read_dotenv(Path(str(name)), {}))
+        except UserError as err:
+            raise UserError.single(f"label_file: {err.problems[0].message.replace('env file', 'label file')}",
+                                   ("services", service.name, "label_file", i)) from err
+    return out
+
+
 def _labels(project: Project, service: Service, spec: ContainerSpec) -> dict[str, str]:
-    out = dict(service.labels or {})
+    out = _label_files(service)
+    out.update(service.labels or {})  # ``labels`` win over ``label_file``
     deps = {n: (d.condition, bool(d.restart)) for n, d in (service.depends_on or {}).items()}
     out.update({
         L.PROJECT: project.name,

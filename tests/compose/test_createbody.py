@@ -9,6 +9,7 @@ import pytest
 
 from compose import labels as L
 from compose.engine.createbody import ContainerSpec, create_body, endpoint_config, ordered_networks
+from compose.errors import UserError
 from compose.loader import LoadOptions
 from compose.project import load_project
 
@@ -179,3 +180,17 @@ def test_built_image_name(tmp_path):
     (tmp_path / "ctx").mkdir()
     body = _body(tmp_path, "build: ./ctx\n")
     assert body["Image"] == "p-s"
+
+
+def test_label_file_is_read_and_labels_win(tmp_path):
+    (tmp_path / "a.labels").write_text("# team labels\ncom.example.team=core\ncom.example.tier=back\n")
+    (tmp_path / "b.labels").write_text("com.example.tier=front\n")
+    body = _body(tmp_path, BASE + "label_file: [a.labels, b.labels]\nlabels: {com.example.team: web}\n")
+    assert body["Labels"]["com.example.team"] == "web"
+    assert body["Labels"]["com.example.tier"] == "front"
+
+
+def test_missing_label_file_is_a_user_error_with_its_key_path(tmp_path):
+    with pytest.raises(UserError) as err:
+        _body(tmp_path, BASE + "label_file: nope.labels\n")
+    assert "services.s.label_file[0]" in str(err.value) and "nope.labels" in str(err.value)
