@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from compose.engine import containers as C
+from compose.engine.client import engine_socket
 from compose.engine.createbody import ContainerSpec, create_body, endpoint_config, ordered_networks
 from compose import labels as L
 from compose.engine.errors import translated
@@ -90,7 +91,7 @@ def _create(ctx: Context, step: Step) -> None:
     project = ctx.project
     service = project.services[step.service or ""]
     spec = ContainerSpec(number=step.number or 1, config_hash=step.args.get("config_hash", ""),
-                         working_dir=ctx.working_dir, config_files=ctx.config_files)
+                         working_dir=ctx.working_dir, config_files=ctx.config_files, api_socket=engine_socket())
     body = create_body(project, service, spec)
     found = image_id(ctx.client, body["Image"])
     if found:

@@ -28,7 +28,6 @@ UNSUPPORTED_SERVICE_KEYS = {
     "gpus": "no GPU support",
     "provider": "provider services are not implemented",
     "models": "AI models are not implemented",
-    "use_api_socket": "the engine socket is not mounted into containers",
     "storage_opt": "the overlay storage takes no options",
     "userns_mode": "user namespaces are not implemented",
     "runtime": "pycompose has one runtime",

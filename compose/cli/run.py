@@ -40,6 +40,7 @@ def run(
     from compose.cli.up import _builder
     from compose.engine import containers as C
     from compose.engine.createbody import ContainerSpec, create_body, endpoint_config, ordered_networks
+    from compose.engine.client import engine_socket
     from compose.engine.exec import attach, pump
     from compose.naming import network_name, new_slug, oneoff_name
     from compose.observe import observe
@@ -54,7 +55,7 @@ def run(
     session.run(plan, build=_builder(session))
     slug = new_slug()
     tty = not no_tty and sys.stdin.isatty() and not detach
-    spec = ContainerSpec(number=1, config_hash="", oneoff=True, slug=slug,
+    spec = ContainerSpec(number=1, config_hash="", oneoff=True, slug=slug, api_socket=engine_socket(),
                          working_dir=str(session.loaded.load.project_dir),
                          config_files=tuple(session.loaded.load.files),
                          command=tuple(command) if command else None,

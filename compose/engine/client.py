@@ -19,7 +19,7 @@ from compose.errors import UserError
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["DEFAULT_HOST", "connect", "resolve_host"]
+__all__ = ["DEFAULT_HOST", "connect", "resolve_host", "engine_socket"]
 
 DEFAULT_HOST = "unix:///run/pycompose/engine.sock"
 _START_TIMEOUT = 30.0
@@ -30,6 +30,11 @@ _POOL = 32  # connections kept for the executor's parallel engine calls (COMPOSE
 def resolve_host(host: str | None = None) -> str:
     """``host`` > ``PYCOMPOSE_HOST`` > ``DOCKER_HOST`` > the default socket."""
     return host or os.environ.get("PYCOMPOSE_HOST") or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+
+
+def engine_socket(host: str | None = None) -> str | None:
+    """The host path of the engine's unix socket (None when the engine is reached another way)."""
+    return _unix_path(resolve_host(host))
 
 
 def _unix_path(host: str) -> str | None:

@@ -38,6 +38,7 @@ class ContainerSpec:
     stdin_open: bool | None = None
     publish_ports: bool = True
     auto_remove: bool = False
+    api_socket: str | None = None  # the engine's unix socket on the host, for ``use_api_socket``
 
 
 def service_image(project: Project, service: Service) -> str:
@@ -236,6 +237,8 @@ def _host_config(project: Project, service: Service, spec: ContainerSpec, networ
         if other:
             mounts.append(other)
     mounts += _grant_mounts(project, service)
+    if service.extras.get("use_api_socket") and spec.api_socket:  # the engine's API inside, as Docker Compose
+        binds.append(f"{spec.api_socket}:/var/run/docker.sock")
     _, bindings = _ports(service)
     hc: dict[str, Any] = {
         "NetworkMode": network_mode,
@@ -320,6 +323,13 @@ def create_body(project: Project, service: Service, spec: ContainerSpec) -> dict
     exposed, _ = _ports(service)
     env = {k: v for k, v in (service.environment or {}).items() if v is not None}
     env.update(spec.environment)
+    if service.extras.get("use_api_socket"):
+        if not spec.api_socket:
+            from compose.errors import UserError
+
+            raise UserError.single("use_api_socket needs the engine on a unix socket (PYCOMPOSE_HOST/DOCKER_HOST "
+                                   "is not unix://)", ("services", service.name, "use_api_socket"))
+        env["DOCKER_HOST"] = "unix:///var/run/docker.sock"
     command = spec.command if spec.command is not None else service.command
     entrypoint = spec.entrypoint if spec.entrypoint is not None else service.entrypoint
     stop_timeout = int(service.stop_grace_period) if service.stop_grace_period is not None else None

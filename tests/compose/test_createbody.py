@@ -194,3 +194,14 @@ def test_missing_label_file_is_a_user_error_with_its_key_path(tmp_path):
     with pytest.raises(UserError) as err:
         _body(tmp_path, BASE + "label_file: nope.labels\n")
     assert "services.s.label_file[0]" in str(err.value) and "nope.labels" in str(err.value)
+
+
+def test_use_api_socket_binds_the_engine_socket_and_sets_docker_host(tmp_path):
+    path = tmp_path / "compose.yaml"
+    path.write_text("services:\n  s:\n    image: busybox:local\n    use_api_socket: true\n")
+    project = load_project(LoadOptions(files=[str(path)], project_name="p")).project
+    body = create_body(project, project.services["s"], ContainerSpec(1, "h", api_socket="/run/x/engine.sock"))
+    assert "/run/x/engine.sock:/var/run/docker.sock" in body["HostConfig"]["Binds"]
+    assert "DOCKER_HOST=unix:///var/run/docker.sock" in body["Env"]
+    with pytest.raises(UserError, match="use_api_socket needs the engine on a unix socket"):
+        create_body(project, project.services["s"], ContainerSpec(1, "h"))
