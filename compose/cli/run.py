@@ -2,11 +2,11 @@
 attached unless ``-d``; ``--rm`` removes it after it exits. Its exit code is ours."""
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "apply_run_flags"]
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +31,14 @@ def run(
     build: Annotated[bool, typer.Option("--build", help="Build the image first.")] = False,
     pull: Annotated[Optional[str], typer.Option("--pull", metavar="POLICY")] = None,
     quiet_pull: Annotated[bool, typer.Option("--quiet-pull")] = False,
+    label: Annotated[Optional[list[str]], typer.Option("--label", "-l", help="Add or override a label.",
+                                                       metavar="KEY=VAL")] = None,
+    volume: Annotated[Optional[list[str]], typer.Option("--volume", "-v", help="Bind mount a volume.",
+                                                        metavar="SRC:DST[:MODE]")] = None,
+    publish: Annotated[Optional[list[str]], typer.Option("--publish", "-p", help="Publish a container's port(s) "
+                                                         "to the host.", metavar="[IP:]HOST:CONTAINER")] = None,
+    cap_add: Annotated[Optional[list[str]], typer.Option("--cap-add", help="Add Linux capabilities.", metavar="CAP")] = None,
+    cap_drop: Annotated[Optional[list[str]], typer.Option("--cap-drop", help="Drop Linux capabilities.", metavar="CAP")] = None,
 ) -> int:
     import shlex
     import sys
@@ -63,6 +71,8 @@ def run(
                          environment=parse_env(env), user=user, workdir=workdir, tty=tty,
                          stdin_open=not detach, publish_ports=service_ports)
     body = create_body(project, svc, spec)
+    apply_run_flags(body, labels=label, volumes=volume, publish=publish, cap_add=cap_add, cap_drop=cap_drop,
+                    base=str(session.loaded.load.project_dir))
     cname = name or oneoff_name(project.name, service, slug)
     cid = C.create(session.client, cname, body, platform=svc.platform)
     try:
@@ -81,3 +91,37 @@ def run(
     finally:
         if rm and not detach:
             C.remove(session.client, cid, force=True, volumes=True)
+
+
+def apply_run_flags(body: dict[str, Any], *, labels: list[str] | None = None, volumes: list[str] | None = None,
+                    publish: list[str] | None = None, cap_add: list[str] | None = None,
+                    cap_drop: list[str] | None = None, base: str = ".") -> None:
+    """``run``'s ``-l``, ``-v``, ``-p``, ``--cap-add`` and ``--cap-drop`` laid over the service's create body."""
+    import os
+
+    from compose.errors import UserError
+
+    host = body.setdefault("HostConfig", {})
+    for item in labels or ():
+        key, _, value = item.partition("=")
+        body.setdefault("Labels", {})[key] = value
+    for item in volumes or ():
+        parts = item.split(":")
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1].startswith("/"):
+            raise UserError.single(f"--volume {item}: expected SRC:/container/path[:ro|rw]")
+        if parts[0].startswith((".", "~")):
+            parts[0] = os.path.abspath(os.path.join(base, os.path.expanduser(parts[0])))
+        host["Binds"] = [*(host.get("Binds") or []), ":".join(parts)]
+    for item in publish or ():
+        spec, _, proto = item.partition("/")
+        pieces = spec.rsplit(":", 2)
+        if not pieces[-1].isdigit() or any(p and not p.isdigit() for p in pieces[-2:-1]):
+            raise UserError.single(f"--publish {item}: expected [IP:][HOST:]CONTAINER[/PROTOCOL]")
+        key = f"{pieces[-1]}/{proto or 'tcp'}"
+        binding = {"HostIp": pieces[0] if len(pieces) == 3 else "", "HostPort": pieces[-2] if len(pieces) > 1 else ""}
+        host.setdefault("PortBindings", {}).setdefault(key, []).append(binding)
+        body.setdefault("ExposedPorts", {})[key] = {}
+    if cap_add:
+        host["CapAdd"] = [*(host.get("CapAdd") or []), *cap_add]
+    if cap_drop:
+        host["CapDrop"] = [*(host.get("CapDrop") or []), *cap_drop]

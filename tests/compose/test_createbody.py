@@ -205,3 +205,24 @@ def test_use_api_socket_binds_the_engine_socket_and_sets_docker_host(tmp_path):
     assert "DOCKER_HOST=unix:///var/run/docker.sock" in body["Env"]
     with pytest.raises(UserError, match="use_api_socket needs the engine on a unix socket"):
         create_body(project, project.services["s"], ContainerSpec(1, "h"))
+
+
+def test_run_flags_laid_over_the_body(tmp_path):
+    from compose.cli.run import apply_run_flags
+
+    body = _body(tmp_path, BASE + "cap_add: [NET_ADMIN]\nports: ['8080:80']\nlabels: {a: '1'}\n")
+    apply_run_flags(body, labels=["a=2", "b=x"], volumes=["./data:/data:ro", "named:/v"],
+                    publish=["127.0.0.1:9000:90/udp", "91", "9002:92"], cap_add=["SYS_TIME"], cap_drop=["MKNOD"],
+                    base=str(tmp_path))
+    assert (body["Labels"]["a"], body["Labels"]["b"]) == ("2", "x")
+    assert body["HostConfig"]["Binds"][-2:] == [f"{tmp_path}/data:/data:ro", "named:/v"]
+    assert body["HostConfig"]["PortBindings"]["90/udp"] == [{"HostIp": "127.0.0.1", "HostPort": "9000"}]
+    assert body["HostConfig"]["PortBindings"]["91/tcp"] == [{"HostIp": "", "HostPort": ""}]
+    assert body["HostConfig"]["PortBindings"]["92/tcp"] == [{"HostIp": "", "HostPort": "9002"}]
+    assert {"90/udp", "91/tcp", "92/tcp"} <= set(body["ExposedPorts"])
+    assert body["HostConfig"]["CapAdd"] == ["NET_ADMIN", "SYS_TIME"]
+    assert body["HostConfig"]["CapDrop"] == ["MKNOD"]
+    with pytest.raises(UserError, match="--volume x: expected"):
+        apply_run_flags(body, volumes=["x"])
+    with pytest.raises(UserError, match="--publish a:b: expected"):
+        apply_run_flags(body, publish=["a:b"])
