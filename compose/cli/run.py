@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-__all__ = ["register", "run", "apply_run_flags"]
+__all__ = ["register", "run", "apply_run_flags", "drop_aliases"]
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +31,8 @@ def run(
     build: Annotated[bool, typer.Option("--build", help="Build the image first.")] = False,
     pull: Annotated[Optional[str], typer.Option("--pull", metavar="POLICY")] = None,
     quiet_pull: Annotated[bool, typer.Option("--quiet-pull")] = False,
+    use_aliases: Annotated[bool, typer.Option("--use-aliases", help="Use the service's network aliases in the "
+                                              "network(s) the container connects to.")] = False,
     label: Annotated[Optional[list[str]], typer.Option("--label", "-l", help="Add or override a label.",
                                                        metavar="KEY=VAL")] = None,
     volume: Annotated[Optional[list[str]], typer.Option("--volume", "-v", help="Bind mount a volume.",
@@ -73,13 +75,17 @@ def run(
     body = create_body(project, svc, spec)
     apply_run_flags(body, labels=label, volumes=volume, publish=publish, cap_add=cap_add, cap_drop=cap_drop,
                     base=str(session.loaded.load.project_dir))
+    if not use_aliases:
+        drop_aliases(body)
     cname = name or oneoff_name(project.name, service, slug)
     cid = C.create(session.client, cname, body, platform=svc.platform)
     try:
         if not svc.network_mode:
             for key in ordered_networks(svc)[1:]:
-                C.connect(session.client, cid, network_name(project, key),
-                          endpoint_config(svc, key, number=1, project=project.name))
+                endpoint = endpoint_config(svc, key, number=1, project=project.name)
+                if not use_aliases:
+                    endpoint.pop("Aliases", None)
+                C.connect(session.client, cid, network_name(project, key), endpoint)
         if detach:
             C.start(session.client, cid)
             print(cname)
@@ -125,3 +131,9 @@ def apply_run_flags(body: dict[str, Any], *, labels: list[str] | None = None, vo
         host["CapAdd"] = [*(host.get("CapAdd") or []), *cap_add]
     if cap_drop:
         host["CapDrop"] = [*(host.get("CapDrop") or []), *cap_drop]
+
+
+def drop_aliases(body: dict[str, Any]) -> None:
+    """As Docker Compose: a one-off container answers to no service alias unless ``--use-aliases``."""
+    for ep in ((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).values():
+        ep.pop("Aliases", None)

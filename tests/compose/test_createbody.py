@@ -226,3 +226,12 @@ def test_run_flags_laid_over_the_body(tmp_path):
         apply_run_flags(body, volumes=["x"])
     with pytest.raises(UserError, match="--publish a:b: expected"):
         apply_run_flags(body, publish=["a:b"])
+
+
+def test_run_without_use_aliases_drops_the_service_aliases(tmp_path):
+    from compose.cli.run import drop_aliases
+
+    body = _body(tmp_path, BASE)
+    assert body["NetworkingConfig"]["EndpointsConfig"]["p_default"]["Aliases"] == ["s"]
+    drop_aliases(body)
+    assert "Aliases" not in body["NetworkingConfig"]["EndpointsConfig"]["p_default"]
