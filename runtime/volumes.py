@@ -22,6 +22,7 @@ from typing import Any
 
 from runtime import linux
 from runtime.errors import Conflict, EngineError, InvalidArgument, NotFound
+from runtime.labels import labels_match
 from runtime.state import write_record
 
 __all__ = ["ANONYMOUS_LABEL", "Volume", "VolumeService", "valid_volume_name", "dir_size"]
@@ -183,7 +184,7 @@ class VolumeService:
     def prune(self, labels: list[str] | None = None, all_volumes: bool = False) -> tuple[list[str], int]:
         removed, reclaimed = [], 0
         for vol in self.list():
-            if vol.refs or (not all_volumes and not vol.anonymous) or not _labels_match(vol.labels, labels or []):
+            if vol.refs or (not all_volumes and not vol.anonymous) or not labels_match(vol.labels, labels or []):
                 continue
             size = _dir_size(self.data_path(vol.name))
             try:
@@ -283,13 +284,3 @@ class VolumeService:
             linux.umount(str(self.data_path(vol.name)), linux.MNT_DETACH)
         except OSError:
             pass
-
-
-def _labels_match(labels: dict[str, str], wanted: list[str]) -> bool:
-    for item in wanted:
-        negate = item.startswith("!")
-        key, sep, value = item.lstrip("!").partition("=")
-        hit = key in labels and (not sep or labels[key] == value)
-        if hit == negate:
-            return False
-    return True

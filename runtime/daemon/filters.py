@@ -5,6 +5,7 @@ from collections.abc import Iterable
 
 from runtime.daemon.server import Request
 from runtime.errors import InvalidArgument
+from runtime.labels import labels_match  # re-exported: the daemon's handlers import it from here
 
 __all__ = ["parse_filters", "labels_match", "names_match"]
 
@@ -25,17 +26,6 @@ def parse_filters(req: Request, allowed: Iterable[str]) -> dict[str, list[str]]:
         else:
             out[key] = [str(value)]
     return out
-
-
-def labels_match(labels: dict[str, str], wanted: list[str]) -> bool:
-    """``label=key`` / ``label=key=value`` (all must hold); ``label!=`` style negation with ``!``."""
-    for item in wanted:
-        negate = item.startswith("!")
-        key, sep, value = item.lstrip("!").partition("=")
-        hit = key in labels and (not sep or labels[key] == value)
-        if hit == negate:
-            return False
-    return True
 
 
 def names_match(name: str, wanted: list[str]) -> bool:

@@ -12,7 +12,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from runtime.errors import Conflict, InvalidArgument
 from runtime.network.netns import write_sysctl_in
 
-__all__ = ["bridge_name_for", "check_ifname", "random_mac", "create_bridge", "delete_bridge", "link_index",
+__all__ = ["bridge_name_for", "check_ifname", "random_mac", "create_bridge", "delete_bridge", "delete_link", "link_index",
            "set_forwarding"]
 
 _IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
@@ -79,8 +79,9 @@ def set_forwarding(name: str, enabled: bool) -> None:
     write_sysctl_in(None, f"net/ipv4/conf/{name}/forwarding", "1" if enabled else "0")
 
 
-def delete_bridge(ipr: IPRoute, name: str) -> bool:
-    """Delete bridge ``name`` (its addresses and routes go with it). False when it did not exist."""
+def delete_link(ipr: IPRoute, name: str) -> bool:
+    """Delete link ``name`` (a bridge's addresses and routes, a veth's peer go with it). False when it did not
+    exist."""
     index = link_index(ipr, name)
     if index is None:
         return False
@@ -91,3 +92,8 @@ def delete_bridge(ipr: IPRoute, name: str) -> bool:
             raise
         return False
     return True
+
+
+def delete_bridge(ipr: IPRoute, name: str) -> bool:
+    """Delete bridge ``name`` (its addresses and routes go with it). False when it did not exist."""
+    return delete_link(ipr, name)

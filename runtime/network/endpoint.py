@@ -16,7 +16,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from runtime.errors import Conflict
-from runtime.network.bridge import link_index
+from runtime.network.bridge import delete_link, link_index
 from runtime.network.netns import netlink_in, write_sysctl_in
 
 __all__ = ["VethSpec", "new_veth_name", "mac_for", "attach_veth", "detach_veth", "set_default_route",
@@ -124,16 +124,7 @@ def _configure_peer(spec: VethSpec, ns: IPRoute,
 
 def detach_veth(ipr: IPRoute, host: str) -> bool:
     """Delete the pair by its host side; the peer in the sandbox goes with it."""
-    index = link_index(ipr, host)
-    if index is None:
-        return False
-    try:
-        ipr.link("del", index=index)
-    except NetlinkError as err:
-        if err.code != _ENODEV:
-            raise
-        return False
-    return True
+    return delete_link(ipr, host)
 
 
 def set_default_route(sandbox: str, ifname: str, gateway: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
