@@ -2,7 +2,9 @@
 
 Prints per-container latency (create+start, remove) and memory: the PSS of the daemon (and its fork server) and
 of the per-container monitors while all N run, per container, beside the peers' figures measured on this
-machine (../shared/peers: Docker and Podman). Needs root. Usage: python bench/engine.py [N=50] [--network none]
+machine (../shared/peers: Docker and Podman). With ``--trace`` the engine runs with ``PYCOMPOSE_TRACE`` and the
+start path's stages (HTTP -> daemon -> fork server -> monitor -> init -> exec) are printed as median durations.
+Needs root. Usage: python bench/engine.py [N=50] [--network none|bridge] [--trace]
 """
 from __future__ import annotations
 
@@ -74,6 +76,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("n", nargs="?", type=int, default=50)
     parser.add_argument("--network", default="none", help="network mode of the containers (default: none)")
+    parser.add_argument("--trace", action="store_true", help="print the start path's stages (PYCOMPOSE_TRACE)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench/engine.py needs root", file=sys.stderr)
@@ -85,16 +88,43 @@ def main() -> int:
         _build_busybox_rootfs(rootfs)
         with tarfile.open(work / "bb.tar", "w") as tar:
             tar.add(str(rootfs), arcname=".")
+        trace_file = work / "trace.log"
+        if args.trace:
+            os.environ["PYCOMPOSE_TRACE"] = str(trace_file)
         daemon = start_daemon(work / "engine")
         try:
-            return _bench(daemon, work, args.n, args.network)
+            code = _bench(daemon, work, args.n, args.network, trace_file if args.trace else None)
         finally:
             cleanup(daemon)
+        return code
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _bench(daemon, work: Path, n: int, network: str) -> int:
+def trace_stages(path: Path, first: str = "http.start") -> list[tuple[str, float, float]]:
+    """(stage, median ms since the previous stage, median ms since ``first``) over every start in the trace file
+    (starts run one after another: each begins at a ``first`` line)."""
+    rows = sorted((int(t), stage) for t, _pid, _key, stage in
+                  (line.split() for line in path.read_text().splitlines() if line.count(" ") == 3))
+    runs: list[list[tuple[int, str]]] = []
+    for t, stage in rows:
+        if stage == first:
+            runs.append([])
+        if runs:
+            runs[-1].append((t, stage))
+    steps: dict[str, list[float]] = {}
+    since: dict[str, list[float]] = {}
+    order: list[str] = []
+    for run in runs[1:]:  # the first is the warm-up
+        for (t0, _), (t1, stage) in zip(run, run[1:]):
+            if stage not in steps:
+                order.append(stage)
+            steps.setdefault(stage, []).append((t1 - t0) / 1e6)
+            since.setdefault(stage, []).append((t1 - run[0][0]) / 1e6)
+    return [(s, statistics.median(steps[s]), statistics.median(since[s])) for s in order]
+
+
+def _bench(daemon, work: Path, n: int, network: str, trace_file: Path | None = None) -> int:
     client = daemon.client()
     api = client.api
     with open(work / "bb.tar", "rb") as fh:
@@ -125,6 +155,7 @@ def _bench(daemon, work: Path, n: int, network: str) -> int:
     mon_pss = [_pss_kib(p) for p in monitors]
     busy_daemon = _pss_kib(daemon.proc.pid) + sum(_pss_kib(p) for p in _children(daemon.proc.pid)
                                                   if p not in monitors)
+    stages = trace_stages(trace_file) if trace_file is not None and trace_file.exists() else []
     removes = []
     for cid in ids:
         t0 = time.perf_counter()
@@ -149,6 +180,10 @@ def _bench(daemon, work: Path, n: int, network: str) -> int:
           f"({growth:+.0f} KiB per container)")
     print(f"  engine total    {(busy_daemon + sum(mon_pss)) / n:6.0f} KiB PSS per running container "
           f"(daemon + fork server + monitors)")
+    if stages:
+        print("  start path (PYCOMPOSE_TRACE; median ms: step, since the HTTP request)")
+        for stage, step, total_ms in stages:
+            print(f"    {stage:28s} {step:6.2f}  {total_ms:6.2f}")
     for line in _peer_lines():
         print(line)
     return 0

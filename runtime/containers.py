@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime import exec as execs
-from runtime import linux, monitor_client, native, procs
+from runtime import linux, monitor_client, native, procs, trace
 from runtime.cleaner import Cleaner
 from runtime.errors import Conflict, InvalidArgument, InvalidState, NotFound
 from runtime.forkserver import ForkServer
@@ -306,6 +306,7 @@ class ContainerService:
         """Start the container. With ``attach`` ({"stdin","stdout","stderr"}), return the attached stream
         (raw for a tty, else Docker's multiplexed frames), connected before the process runs."""
         cid = self.resolve(ref)
+        trace.mark("svc.start", cid)
         with self._lock(cid):
             state = self.inspect(cid)
             if state.running:
@@ -315,11 +316,14 @@ class ContainerService:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(d / EXIT_RECORD)
             plan = _security_plan(spec)
+            trace.mark("svc.security_plan", cid)
             mgr = self._cgroup(cid, spec)
             mgr.create(_device_policy(spec))
+            trace.mark("svc.cgroup_created", cid)
             try:
                 self._apply_resources(mgr, spec)
                 procs_files, oom = self._cgroup_files(mgr)
+                trace.mark("svc.cgroup_ready", cid)
                 request = {"mode": "start", "id": cid, "state_dir": str(d), "spec": spec_to_dict(spec),
                            "security": plan, "cgroup_procs": procs_files, "oom_files": oom,
                            "exit_path": str(d / EXIT_RECORD),
@@ -327,6 +331,7 @@ class ContainerService:
                            "attach": attach, "console_size": console_size, "helper": self._helper,
                            "init_helper": self._init_helper}
                 conn, reply = self._launch(request)
+                trace.mark("svc.reply", cid)
             except BaseException:
                 mgr.destroy()
                 raise
@@ -338,6 +343,7 @@ class ContainerService:
                 "status": "running", "pid": reply["pid"], "pid_start": procs.start_time(reply["pid"]),
                 "monitor_pid": reply["monitor_pid"], "monitor_start": procs.start_time(reply["monitor_pid"]),
                 "started_at": rfc3339nano(time.time_ns())}, durable=False)
+            trace.mark("svc.recorded", cid)
             if attach:
                 conn.settimeout(None)
                 return conn

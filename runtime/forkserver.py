@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from runtime import init, monitor, security  # noqa: F401 - loaded once here, shared by every child
+from runtime import init, monitor, security, trace  # noqa: F401 - loaded once here, shared by every child
 
 __all__ = ["ForkServer", "serve"]
 
@@ -49,6 +49,7 @@ def serve(fd: int) -> None:
             os._exit(0)
         if not fds:
             continue
+        trace.mark("forkserver.request")
         pid = os.fork()
         if pid == 0:
             sock.close()

@@ -22,7 +22,7 @@ import struct
 import termios
 from typing import Any
 
-from runtime import linux, rootfs, security
+from runtime import linux, rootfs, security, trace
 from runtime.spec import DEFAULT_PATH, ContainerSpec, ExecSpec, exec_from_dict, spec_from_dict
 from runtime.users import ResolvedUser, resolve_user
 
@@ -256,23 +256,31 @@ def _report(sock: socket.socket, message: str, code: int) -> None:
 
 
 def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None:
+    key = cfg.get("id", "")
+    trace.mark("init.config", key)
     spec = spec_from_dict(cfg["spec"])
     plan = security.SecurityPlan.from_dict(cfg["security"])
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     _unshare(spec)
+    trace.mark("init.unshared", key)
     reaper = os.open(cfg["init_helper"], os.O_RDONLY | os.O_CLOEXEC) if spec.init and cfg.get("init_helper") else None
     root = rootfs.mount_rootfs(spec, cfg["state_dir"])
+    trace.mark("init.rootfs_mounted", key)
     _await_cgroup(sock)  # the monitor moved us into the container's cgroup while we mounted (v1 moves are slow)
     if "cgroup" in spec.namespaces and os.path.exists("/proc/self/ns/cgroup"):
         linux.unshare(linux.CLONE_NEWCGROUP)
+    trace.mark("init.cgroup_joined", key)
     rootfs.mount_cgroups(spec, root)
+    trace.mark("init.cgroups_mounted", key)
     rootfs.pivot_into(root)
+    trace.mark("init.pivoted", key)
     if "uts" in spec.namespaces:
         linux.sethostname(spec.hostname or cfg["id"][:12])
         if spec.domainname:
             linux.setdomainname(spec.domainname)
     security.apply_sysctls_and_paths(plan)
     rootfs.lock_rootfs(spec)
+    trace.mark("init.paths_masked", key)
     slave = _open_console(sock, True, cfg.get("console_size")) if spec.tty else None
     _stdio(fds, slave)
     try:
@@ -283,6 +291,7 @@ def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None
     _workdir(spec.working_dir, user)
     path = _lookup(spec.args[0], env)
     _confine(plan, user)
+    trace.mark("init.exec", key)
     if reaper is not None:  # the static C reaper, exec'd by fd: it is not in the container's filesystem
         _cloexec_all()
         # blocked signals survive execve and stay pending: none sent before the reaper is ready gets lost

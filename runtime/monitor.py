@@ -29,7 +29,7 @@ import termios
 import time
 from typing import Any, NoReturn
 
-from runtime import process
+from runtime import process, trace
 from runtime.jsonlog import JsonLog, rfc3339nano
 from runtime.monitor_client import read_line
 from runtime.state import write_record
@@ -128,12 +128,14 @@ class _Monitor:
                 "console_size")
         cfg: dict[str, Any] = {k: req[k] for k in keys if k in req}
         self.oom_before = _oom_count(req.get("oom_files", []))
+        trace.mark("monitor.ready_to_spawn", str(req.get("id", "")))
         spawned = process.spawn(cfg, child_fds, new_pidns=(not self.exec_mode and "pid" in req["spec"]["namespaces"]),
                                 join_pidns=req.get("pid") if self.exec_mode else
                                 (req["spec"].get("join_namespaces") or {}).get("pid"),
                                 cgroup_procs=None if self.exec_mode else list(req.get("cgroup_procs", [])))
         for fd in child_fds:
             os.close(fd)
+        trace.mark("monitor.spawned", str(req.get("id", "")))
         if spawned.error:
             self._finish_record({"exit_code": spawned.exit_code, "error": spawned.error, "oom_killed": False})
             _send_line(self.conn, {"error": spawned.error, "exit_code": spawned.exit_code})
@@ -477,8 +479,10 @@ def monitor_main(conn: socket.socket) -> NoReturn:
         gc.disable()
         for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_IGN if sig in (signal.SIGPIPE, signal.SIGHUP) else signal.SIG_DFL)
+        trace.mark("monitor.forked")
         line, early = read_line(conn)
         req = json.loads(line)
+        trace.mark("monitor.request", str(req.get("id", "")))
         mon = _Monitor(req, conn, early)
         mon.start()
     except BaseException as err:  # noqa: BLE001 - report to the launcher, never a traceback on its terminal

@@ -13,7 +13,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from runtime import init, linux
+from runtime import init, linux, trace
 from runtime.errors import InvalidArgument
 
 __all__ = ["Spawned", "spawn", "StartFailed"]
@@ -60,6 +60,7 @@ def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_
         init.child_main(child)
         os._exit(1)
     child.close()
+    trace.mark("monitor.forked_init", str(cfg.get("id", "")))
     result = Spawned(pid)
     try:
         _converse(parent, pid, cfg, fds, cgroup_procs, result)
@@ -95,6 +96,7 @@ def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[in
             except ProcessLookupError:
                 pass
         else:
+            trace.mark("monitor.cgroup_moved", str(cfg.get("id", "")))
             try:
                 init.send_msg(parent, {"joined": True})
             except OSError:

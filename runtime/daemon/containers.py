@@ -12,6 +12,7 @@ from runtime.daemon.container_view import LIST_FILTERS, inspect_json, matches, s
 from runtime.daemon.filters import parse_filters
 from runtime.daemon.router import Router
 from runtime.daemon.server import Reply, Request, Response, Stream, json_response
+from runtime import trace
 from runtime.errors import InvalidArgument, InvalidState, NotFound
 from runtime.spec import parse_signal
 
@@ -82,6 +83,7 @@ def register(router: Router, engine: Engine) -> None:
         return json_response(out)
 
     async def start(req: Request) -> Response:
+        trace.mark("http.start", req.params["id"])
         rec = engine.records.find(req.params["id"])
         if sup.live(rec["Id"]).status in ("running", "paused"):
             return Response(304, content_type="text/plain")

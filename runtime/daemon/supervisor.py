@@ -23,6 +23,7 @@ from runtime.daemon.records import now_rfc3339
 from runtime.daemon.specconv import convert
 from runtime.daemon.unixconn import connect_unix, wait_pid
 from runtime.errors import Conflict, EngineError, InvalidArgument, InvalidState, NotFound
+from runtime import trace
 from runtime.daemon.health_runner import HealthRunner
 from runtime.health import HealthConfig
 from runtime.restart import RestartPolicy, RestartTracker
@@ -183,9 +184,11 @@ class Supervisor:
             tracker.started_by_user()
         pending = self._pending_attach.pop(cid, [])
         attach = pending[0][0] if pending else None
+        trace.mark("daemon.start", cid)
         try:
             if self.engine.networks is not None:
                 await self.engine.networks.before_start(rec)
+            trace.mark("daemon.network_ready", cid)
             size = (rec.get("HostConfig") or {}).get("ConsoleSize") or [0, 0]
             console = (int(size[0]), int(size[1])) if len(size) == 2 and size[0] and size[1] else None
             conn = await asyncio.to_thread(self.svc.start, cid, attach=attach, console_size=console)
@@ -216,6 +219,7 @@ class Supervisor:
         self.engine.publish_container(rec, "start")
         self._watch(cid)
         self._start_health(rec)
+        trace.mark("daemon.started", cid)
 
     async def stop(self, cid: str, timeout: int | None, signal: str | None) -> None:
         rec = self.records.find(cid)
