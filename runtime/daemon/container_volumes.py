@@ -1,15 +1,37 @@
 """The volumes of a container being created: named and anonymous ones created and taken, mounted, filled from
-the image (copy-up), handed to the container once it has an id, released at its removal."""
+the image (copy-up), handed to the container once it has an id, released at its removal.
+
+A ``VolumeOptions.Subpath`` mounts one directory (or file) of a named volume. It is checked twice, as Docker
+does: lexically at create (relative, not climbing out with ``..``, not on an anonymous volume) and on disk at
+every start (it must exist then, and its real path must stay inside the volume, so a symlink that a container
+wrote into the volume cannot lead the mount to the host's files).
+"""
 from __future__ import annotations
 
+import os
+import posixpath
 from pathlib import Path
 from typing import Any
 
-from runtime.daemon.specconv import Conversion
+from runtime.daemon.specconv import Conversion, VolumeUse
+from runtime.errors import InvalidArgument
 from runtime.spec import Mount
 from runtime.volumes import VolumeService
 
-__all__ = ["prepare_volumes", "rehome_volumes", "release_volumes", "image_path"]
+__all__ = ["prepare_volumes", "rehome_volumes", "release_volumes", "image_path", "check_subpaths"]
+
+
+def _clean_subpath(use: VolumeUse) -> str:
+    """The subpath in normal form; ``InvalidArgument`` (400) for one that Docker refuses at create."""
+    sub = use.subpath
+    if not use.name:
+        raise InvalidArgument("invalid mount config for type \"volume\": must not set Subpath when using "
+                              "anonymous volumes")
+    clean = posixpath.normpath(sub)
+    if sub.startswith("/") or clean == ".." or clean.startswith("../") or "\0" in sub:
+        raise InvalidArgument(f"invalid mount config for type \"volume\": subpath must be a relative path within "
+                              f"the volume: {sub!r}")
+    return "" if clean == "." else clean
 
 
 def prepare_volumes(vols: VolumeService, conv: Conversion, image: Any, holder: str
@@ -18,6 +40,7 @@ def prepare_volumes(vols: VolumeService, conv: Conversion, image: Any, holder: s
     mounts: list[Mount] = []
     names: list[str] = []
     inspect: list[dict[str, Any]] = []
+    subpaths = {use.target: _clean_subpath(use) for use in conv.volumes if use.subpath}
     try:
         for use in conv.volumes:
             vol, _new = vols.create(use.name or None, use.driver, dict(use.driver_opts) or None,
@@ -25,11 +48,15 @@ def prepare_volumes(vols: VolumeService, conv: Conversion, image: Any, holder: s
             vols.acquire(vol.name, holder)
             names.append(vol.name)
             path = vols.mount(vol.name, holder)
-            if not use.nocopy:
+            sub = subpaths.get(use.target, "")
+            if not use.nocopy and not sub:
                 source = image_path(image, use.target)
                 if source is not None:
                     vols.fill(vol.name, source)
-            mounts.append(Mount("volume", use.target, str(path), use.read_only))
+            if sub:
+                path = path / sub
+            mounts.append(Mount("volume", use.target, str(path), use.read_only,
+                                options=("nocopy",) if use.nocopy else ()))
             inspect.append({"Type": "volume", "Name": vol.name, "Source": str(path), "Destination": use.target,
                             "Driver": vol.driver, "Mode": "" if not use.read_only else "ro",
                             "RW": not use.read_only, "Propagation": ""})
@@ -37,6 +64,28 @@ def prepare_volumes(vols: VolumeService, conv: Conversion, image: Any, holder: s
         release_volumes(vols, holder, names)
         raise
     return mounts, names, inspect
+
+
+def check_subpaths(vols: VolumeService, rec: dict[str, Any]) -> None:
+    """Before a start: every volume subpath of the container exists and resolves inside its volume."""
+    wanted = {str(m.get("Target")): str((m.get("VolumeOptions") or {}).get("Subpath") or "")
+              for m in (rec.get("HostConfig") or {}).get("Mounts") or () if m.get("Type", "volume") == "volume"}
+    for entry in rec.get("Mounts") or ():
+        sub = wanted.get(str(entry.get("Destination")))
+        if entry.get("Type") != "volume" or not sub:
+            continue
+        base = os.path.realpath(vols.data_path(str(entry.get("Name"))))
+        path = os.path.join(base, posixpath.normpath(sub))
+        if not os.path.lexists(path):
+            raise InvalidArgument(f"cannot access path {path}: subpath {sub!r} does not exist in volume "
+                                  f"{entry.get('Name')}")
+        real = os.path.realpath(path)
+        if real != base and not real.startswith(base + os.sep):
+            raise InvalidArgument(f"cannot access path {path}: subpath {sub!r} of volume {entry.get('Name')} "
+                                  f"escapes the volume (path concatenation escapes the base directory)")
+        if not os.path.exists(real):
+            raise InvalidArgument(f"cannot access path {path}: subpath {sub!r} of volume {entry.get('Name')} "
+                                  f"is a dangling link")
 
 
 def rehome_volumes(vols: VolumeService, names: list[str], holder: str, cid: str) -> None:

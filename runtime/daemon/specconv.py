@@ -31,6 +31,7 @@ class VolumeUse:
     labels: Mapping[str, str] = field(default_factory=dict)
     driver: str = "local"
     driver_opts: Mapping[str, str] = field(default_factory=dict)
+    subpath: str = ""  # VolumeOptions.Subpath: mount only this part of the volume
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def _mounts_field(items: list[dict[str, Any]]) -> tuple[list[Mount], list[Volume
             vo = m.get("VolumeOptions") or {}
             dc = vo.get("DriverConfig") or {}
             vols.append(VolumeUse(m.get("Source") or "", target, ro, bool(vo.get("NoCopy")), vo.get("Labels") or {},
-                                  dc.get("Name") or "local", dc.get("Options") or {}))
+                                  dc.get("Name") or "local", dc.get("Options") or {}, str(vo.get("Subpath") or "")))
         elif kind == "tmpfs":
             to = m.get("TmpfsOptions") or {}
             mounts.append(Mount("tmpfs", target, "", ro, tmpfs_size=int(to.get("SizeBytes") or 0),

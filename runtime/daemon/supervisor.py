@@ -10,14 +10,14 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime.daemon.bodycheck import check_create_body
 from runtime.daemon.container_view import ZERO_TIME, Live
-from runtime.daemon.container_volumes import prepare_volumes, rehome_volumes, release_volumes
+from runtime.daemon.container_volumes import check_subpaths, prepare_volumes, rehome_volumes, release_volumes
 from runtime.daemon.logs import parse_log_time
 from runtime.daemon.records import now_rfc3339
 from runtime.daemon.specconv import convert
@@ -186,12 +186,11 @@ class Supervisor:
         attach = pending[0][0] if pending else None
         trace.mark("daemon.start", cid)
         try:
-            if self.engine.networks is not None:
-                await self.engine.networks.before_start(rec)
-            trace.mark("daemon.network_ready", cid)
+            await asyncio.to_thread(check_subpaths, self.engine.volumes, rec)
             size = (rec.get("HostConfig") or {}).get("ConsoleSize") or [0, 0]
             console = (int(size[0]), int(size[1])) if len(size) == 2 and size[0] and size[1] else None
-            conn = await asyncio.to_thread(self.svc.start, cid, attach=attach, console_size=console)
+            conn = await asyncio.to_thread(self.svc.start, cid, attach=attach, console_size=console,
+                                           before_run=self._network_hook(rec))
         except EngineError as err:
             for _flags, fut in pending:
                 if not fut.done():
@@ -220,6 +219,19 @@ class Supervisor:
         self._watch(cid)
         self._start_health(rec)
         trace.mark("daemon.started", cid)
+
+    def _network_hook(self, rec: dict[str, Any]) -> Callable[[], None] | None:
+        """For the service's ``before_run``: connect the network (on the loop) while the monitor spawns the init."""
+        networks = self.engine.networks
+        if networks is None:
+            return None
+        loop = asyncio.get_running_loop()
+
+        def connect() -> None:
+            asyncio.run_coroutine_threadsafe(networks.before_start(rec), loop).result()
+            trace.mark("daemon.network_ready", rec["Id"])
+
+        return connect
 
     async def stop(self, cid: str, timeout: int | None, signal: str | None) -> None:
         rec = self.records.find(cid)

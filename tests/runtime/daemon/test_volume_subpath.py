@@ -1,0 +1,78 @@
+"""``VolumeOptions.Subpath`` (API 1.45) and ``NoCopy`` through the docker CLI against the real engine: only that
+part of the volume is mounted, bad subpaths are refused as Docker refuses them (400 at create for a lexically bad
+one, at start for a missing one or one a symlink leads out of the volume)."""
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+_MOUNT = "type=volume,src=subvol,dst=/v"
+
+
+def _seed(engine) -> None:
+    engine.cli("volume", "create", "subvol")
+    engine.cli("run", "--rm", "-v", "subvol:/data", "busybox", "sh", "-c",
+               "mkdir -p /data/conf/inner && echo hello > /data/conf/inner/hello.txt && echo top > /data/top.txt"
+               " && echo file > /data/one.txt && ln -s /etc /data/escape && ln -s conf /data/good")
+
+
+def test_subpath_mounts_only_that_directory(engine):
+    _seed(engine)
+    out = engine.cli("run", "--rm", "--mount", _MOUNT + ",volume-subpath=conf", "busybox", "sh", "-c",
+                     "ls /v; cat /v/inner/hello.txt; echo new > /v/written").stdout
+    assert out == "inner\nhello\n"
+    # writes land in the subdirectory of the volume, and nothing above it was visible
+    out = engine.cli("run", "--rm", "-v", "subvol:/data", "busybox", "cat", "/data/conf/written").stdout
+    assert out == "new\n"
+    # a file, and a symlink that stays inside the volume, work too
+    assert engine.cli("run", "--rm", "--mount", _MOUNT + ",volume-subpath=one.txt", "busybox",
+                      "cat", "/v").stdout == "file\n"
+    assert engine.cli("run", "--rm", "--mount", _MOUNT + ",volume-subpath=good/inner", "busybox",
+                      "ls", "/v").stdout == "hello.txt\n"
+    inspect = engine.client().api.inspect_volume("subvol")
+    assert inspect["Name"] == "subvol"
+
+
+def test_bad_subpaths_refused(engine):
+    _seed(engine)
+    for sub in ("/etc", "../../etc", "conf/../../x"):
+        out = engine.cli("create", "--mount", f"{_MOUNT},volume-subpath={sub}", "busybox", check=False)
+        assert out.returncode != 0
+        assert "subpath must be a relative path within the volume" in out.stderr, out.stderr
+    out = engine.cli("run", "--rm", "--mount", _MOUNT + ",volume-subpath=nope/deeper", "busybox", "true",
+                     check=False)
+    assert out.returncode != 0 and "cannot access path" in out.stderr and "does not exist" in out.stderr
+    out = engine.cli("run", "--rm", "--mount", _MOUNT + ",volume-subpath=escape", "busybox", "true", check=False)
+    assert out.returncode != 0 and "escapes the volume" in out.stderr, out.stderr
+
+
+def test_missing_subpath_is_checked_at_start_not_create(engine):
+    """As Docker: a container may be created before another one makes the subdirectory."""
+    engine.cli("volume", "create", "subvol")
+    cid = engine.cli("create", "--mount", _MOUNT + ",volume-subpath=later", "busybox", "ls", "/v").stdout.strip()
+    out = engine.cli("start", cid, check=False)
+    assert out.returncode != 0 and "does not exist" in out.stderr
+    engine.cli("run", "--rm", "-v", "subvol:/data", "busybox", "sh", "-c", "mkdir /data/later; touch /data/later/x")
+    engine.cli("start", "-a", cid)
+    assert engine.cli("logs", cid).stdout == "x\n"
+
+
+def test_anonymous_volume_with_subpath_refused(engine):
+    client = engine.client()
+    import docker
+
+    with pytest.raises(docker.errors.APIError) as err:
+        client.api.create_container("busybox", host_config={"Mounts": [
+            {"Type": "volume", "Target": "/v", "VolumeOptions": {"Subpath": "x"}}]})
+    assert err.value.status_code == 400 and "anonymous" in str(err.value)
+
+
+def test_nocopy_keeps_the_image_content_out(engine):
+    """``nocopy``: a new volume over a non-empty image directory stays empty, at create and at start."""
+    out = engine.cli("run", "--rm", "--mount", "type=volume,src=nocopyvol,dst=/var/www,volume-nocopy", "busybox",
+                     "ls", "-A", "/var/www").stdout
+    assert out == ""
+    out = engine.cli("run", "--rm", "--mount", "type=volume,src=copyvol,dst=/var/www", "busybox",
+                     "ls", "/var/www").stdout
+    assert out == "index.html\n"
