@@ -14,7 +14,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-__all__ = ["monitor_binary", "init_binary", "helper_dir"]
+__all__ = ["monitor_binary", "init_binary", "dns_fastpath_library", "helper_dir"]
 
 _HERE = Path(__file__).parent
 _lock = threading.Lock()
@@ -47,6 +47,14 @@ def init_binary() -> str | None:
     if os.environ.get("PYCOMPOSE_PYTHON_MONITOR") == "1":
         return None
     return _cached_build("pycompose-init", "init.c", ("-Os", "-static"))
+
+
+def dns_fastpath_library() -> str | None:
+    """The embedded DNS server's cache-hit thread (``dnsfast.c``, a shared library loaded with ctypes), or
+    ``None`` without a C compiler or with ``PYCOMPOSE_PYTHON_DNS=1`` (the Python path then answers alone)."""
+    if os.environ.get("PYCOMPOSE_PYTHON_DNS") == "1":
+        return None
+    return _cached_build("libpycompose-dnsfast.so", "dnsfast.c", ("-O2", "-shared", "-fPIC", "-pthread"))
 
 
 def _cached_build(name: str, source: str, flags: tuple[str, ...]) -> str | None:
