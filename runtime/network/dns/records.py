@@ -4,13 +4,14 @@ An asking container sees only the networks it is itself attached to, so names fr
 separate networks never collide. On each shared network it resolves: every name given for an endpoint
 (container name, service name, network aliases), the endpoint's short container id (12 hex), and
 ``<name>.<network name>``. Reverse (PTR) names map container addresses back to ``<container>.<network>``.
-Every change bumps :attr:`Records.version`; the server drops its answer cache when the version moves.
+Every change bumps :attr:`Records.version` and calls the :meth:`Records.watch` callbacks; the server drops its
+answer caches on either.
 """
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from runtime.errors import InvalidArgument
@@ -117,6 +118,20 @@ class Records:
         self._networks: dict[str, _Network] = {}
         self._member: dict[str, dict[str, None]] = {}  # container id -> its network ids, in attach order
         self.version = 0
+        self._watchers: list[Callable[[], None]] = []
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after every change, in the changing thread, before the change returns."""
+        self._watchers.append(callback)
+
+    def unwatch(self, callback: Callable[[], None]) -> None:
+        if callback in self._watchers:
+            self._watchers.remove(callback)
+
+    def _changed(self) -> None:
+        self.version += 1
+        for callback in self._watchers:
+            callback()
 
     # -- changes -------------------------------------------------------------------------------------
 
@@ -125,7 +140,7 @@ class Records:
         net = self._networks.setdefault(network_id, _Network(None))
         net.name = _clean_name(name, "network name") if name else None
         net.rebuild()
-        self.version += 1
+        self._changed()
 
     def add_endpoint(self, network_id: str, container_id: str, name: str, *, aliases: Iterable[str] = (),
                      ipv4: str | None = None, ipv6: str | None = None) -> Endpoint:
@@ -143,7 +158,7 @@ class Records:
         net.endpoints[container_id] = ep
         net.rebuild()
         self._member.setdefault(container_id, {})[network_id] = None
-        self.version += 1
+        self._changed()
         return ep
 
     def remove_endpoint(self, network_id: str, container_id: str) -> None:
@@ -159,7 +174,7 @@ class Records:
                 del self._member[container_id]
         if not net.endpoints and net.name is None:
             del self._networks[network_id]
-        self.version += 1
+        self._changed()
 
     def remove_container(self, container_id: str) -> None:
         """Detach a container from every network it is on."""
@@ -177,7 +192,7 @@ class Records:
                 member.pop(network_id, None)
                 if not member:
                     del self._member[container_id]
-        self.version += 1
+        self._changed()
 
     # -- queries -------------------------------------------------------------------------------------
 

@@ -6,8 +6,10 @@ DNAT-ed to (``redirect.py``). The socket a query arrives on names the asking con
 *scope*), and the name table answers only from networks that container is attached to. Unknown names go
 to the scope's upstreams (from the daemon's own netns) or get NXDOMAIN when there are none.
 
-Hot path: a readable UDP socket is drained in batches; a reply for a query seen before (same bytes after the
-id) comes from a per-scope cache that is dropped whenever the name table changes.
+Hot path: a reply for a query seen before (same bytes after the id) comes from a per-scope cache that is
+dropped whenever the name table changes. Where the C helper builds (``fastpath.py``), a native thread serves
+the UDP sockets and that cache, off the GIL, and hands every other datagram to the loop; else the loop
+drains each readable UDP socket in batches and keeps the cache itself.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.errors import Conflict, EngineError, InvalidArgument, NotFound
+from runtime.network.dns.fastpath import MISS_HEADER, FastPath, parse_miss
 from runtime.network.dns.forwarder import Forwarder, Upstream, host_upstreams, parse_upstreams
 from runtime.network.dns.listener import netns_identity, open_listeners
 from runtime.network.dns.records import Records
@@ -67,6 +70,7 @@ class Scope:
     tasks: set[asyncio.Task[object]] = field(default_factory=set)
     forwarding: int = 0  # UDP queries waiting on upstreams
     clients: set[asyncio.StreamWriter] = field(default_factory=set)
+    tag: int | None = None  # served by the fast path under this tag (else by the loop)
 
 
 def _variants(v4: Sequence[bytes], v6: Sequence[bytes]) -> list[tuple[list[bytes], list[bytes]]]:
@@ -93,7 +97,8 @@ class DnsServer:
 
     def __init__(self, records: Records | None = None, *, forwarder: Forwarder | None = None,
                  address: str = DEFAULT_ADDRESS, port: int = 53, ttl: int = 10,
-                 redirect: bool | None = None) -> None:
+                 redirect: bool | None = None, fastpath: bool | None = None) -> None:
+        """``fastpath``: serve UDP from the native cache-hit thread (default: wherever it builds)."""
         self.records = records if records is not None else Records()
         self.forwarder = forwarder if forwarder is not None else Forwarder()
         self.address = address
@@ -104,6 +109,31 @@ class DnsServer:
         self._scopes: dict[str, Scope] = {}
         self._pending: set[object] = set()  # container ids and netns identities whose scope is being made
         self._closed = False
+        self._want_fast = fastpath is not False
+        self._fast: FastPath | None = None
+        self._fast_loop: asyncio.AbstractEventLoop | None = None
+        self._by_tag: dict[int, Scope] = {}
+        self.records.watch(self._records_changed)
+
+    def _records_changed(self) -> None:
+        if self._fast is not None:
+            self._fast.clear()  # returns once no cached reply from the old table can go out
+
+    def _fast_path(self, loop: asyncio.AbstractEventLoop) -> FastPath | None:
+        """The native serving thread, started with the first scope (``None``: the loop serves UDP)."""
+        if self._fast is None and self._want_fast:
+            self._fast = FastPath.create()
+            if self._fast is None:
+                self._want_fast = False
+            else:
+                self._fast_loop = loop
+                loop.add_reader(self._fast.miss.fileno(), self._on_miss)
+        return self._fast
+
+    @property
+    def fast(self) -> FastPath | None:
+        """The native serving thread when it runs (for stats and tests)."""
+        return self._fast
 
     # -- scopes --------------------------------------------------------------------------------------
 
@@ -146,7 +176,12 @@ class DnsServer:
             if redirected:
                 # Off the container's start path: only mappings to older ports go.
                 self._track(scope, forget_mappings(path, self.address, scope.address[1], tcp.getsockname()[1]))
-            loop.add_reader(udp.fileno(), self._on_udp, scope)
+            fast = self._fast_path(loop)
+            if fast is not None:
+                scope.tag = fast.add(udp)
+                self._by_tag[scope.tag] = scope
+            else:
+                loop.add_reader(udp.fileno(), self._on_udp, scope)
             scope.server = await asyncio.start_server(
                 lambda r, w: self._on_tcp(scope, r, w), sock=tcp, limit=65536 + 2)
         except BaseException:
@@ -187,7 +222,11 @@ class DnsServer:
         scope = self._scopes.pop(container_id, None)
         if scope is None:
             return
-        if scope.loop is not None and not scope.loop.is_closed():
+        if scope.tag is not None:
+            if self._fast is not None:
+                self._fast.remove(scope.tag)  # before the socket closes: its fd number may be reused
+            self._by_tag.pop(scope.tag, None)
+        elif scope.loop is not None and not scope.loop.is_closed():
             scope.loop.remove_reader(scope.udp.fileno())
         scope.udp.close()
         if scope.server is not None:
@@ -212,12 +251,20 @@ class DnsServer:
         scope = self.scope(container_id)
         scope.upstreams = parse_upstreams(upstreams)
         scope.cache.clear()
+        if scope.tag is not None and self._fast is not None:
+            self._fast.clear(scope.tag)
 
     def close(self) -> None:
         """Remove every scope; the server takes no new ones."""
         self._closed = True
         for container_id in list(self._scopes):
             self.remove_scope(container_id)
+        self.records.unwatch(self._records_changed)
+        if self._fast is not None:
+            if self._fast_loop is not None and not self._fast_loop.is_closed():
+                self._fast_loop.remove_reader(self._fast.miss.fileno())
+            self._fast.close()
+            self._fast = None
 
     # -- answering -----------------------------------------------------------------------------------
 
@@ -286,21 +333,55 @@ class DnsServer:
                 return
             hit = cache.get(data[2:])
             if hit is None:
-                query, replies = self._answer(scope, data, True)
-                if query is None:
-                    continue
-                if replies is None:
-                    self._spawn_forward(scope, query, data, addr)
+                bodies = self._udp_miss(scope, data, addr)
+                if bodies is None:
                     continue
                 if len(cache) >= _CACHE_MAX:
                     cache.clear()
-                bodies = tuple(r[2:] for r in replies)
                 hit = cache[data[2:]] = bodies[0] if len(bodies) == 1 else bodies
             reply = data[:2] + (hit if hit.__class__ is bytes else hit[_rng.randrange(len(hit))])  # type: ignore
             try:
                 sendto(reply, addr)
             except OSError:
                 pass  # a full socket buffer drops the reply as the network would; the client retries
+
+    def _udp_miss(self, scope: Scope, data: bytes, addr: tuple[str, int]) -> tuple[bytes, ...] | None:
+        """Replies without their id (one per answer order) to cache and send; ``None``: forwarded or dropped."""
+        query, replies = self._answer(scope, data, True)
+        if query is None:
+            return None
+        if replies is None:
+            self._spawn_forward(scope, query, data, addr)
+            return None
+        return tuple(r[2:] for r in replies)
+
+    def _on_miss(self) -> None:
+        """Datagrams the fast path could not answer from its cache: answer them here and cache the replies."""
+        fast = self._fast
+        if fast is None:
+            return
+        recv = fast.miss.recv
+        by_tag = self._by_tag
+        for _ in range(_BATCH):
+            try:
+                packet = recv(4096 + MISS_HEADER)
+            except OSError:  # EAGAIN: drained
+                return
+            parsed = parse_miss(packet)
+            if parsed is None:
+                continue
+            tag, addr, data = parsed
+            scope = by_tag.get(tag)
+            if scope is None:
+                continue  # its scope went away meanwhile
+            bodies = self._udp_miss(scope, data, addr)
+            if bodies is None:
+                continue
+            fast.put(tag, data[2:], bodies)
+            try:
+                scope.udp.sendto(data[:2] + (bodies[0] if len(bodies) == 1 else _rng.choice(bodies)), addr)
+            except OSError:
+                pass
 
     def _after_upstream(self, scope: Scope, query: Query, reply: bytes, max_size: int | None) -> bytes:
         """An upstream NXDOMAIN for ``web.<search domain>`` becomes the answer for our own ``web``."""
