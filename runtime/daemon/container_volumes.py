@@ -18,7 +18,7 @@ from runtime.errors import InvalidArgument
 from runtime.spec import Mount
 from runtime.volumes import VolumeService
 
-__all__ = ["prepare_volumes", "rehome_volumes", "release_volumes", "image_path", "check_subpaths"]
+__all__ = ["prepare_volumes", "prepare_binds", "rehome_volumes", "release_volumes", "image_path", "check_subpaths"]
 
 
 def _clean_subpath(use: VolumeUse) -> str:
@@ -34,9 +34,37 @@ def _clean_subpath(use: VolumeUse) -> str:
     return "" if clean == "." else clean
 
 
+def prepare_binds(host: dict[str, Any]) -> None:
+    """Host paths of bind mounts, as Docker treats them at create: a ``Binds`` source that does not exist is made
+    (a directory); a ``Mounts`` one is made only with ``BindOptions.CreateMountpoint``, else refused (400)."""
+    for bind in host.get("Binds") or ():
+        src = str(bind).split(":", 1)[0]
+        if src.startswith("/") and ":" in str(bind) and not os.path.lexists(src):
+            _make_dir(src)
+    for m in host.get("Mounts") or ():
+        if m.get("Type") != "bind" or not str(m.get("Source") or "").startswith("/"):
+            continue
+        src = str(m["Source"])
+        if os.path.lexists(src):
+            continue
+        if (m.get("BindOptions") or {}).get("CreateMountpoint"):
+            _make_dir(src)
+        else:
+            raise InvalidArgument(f"invalid mount config for type \"bind\": bind source path does not exist: {src}")
+
+
+def _make_dir(path: str) -> None:
+    try:
+        os.makedirs(path, 0o755, exist_ok=True)
+    except OSError as err:
+        raise InvalidArgument(f"error while creating mount source path '{path}': {err.strerror}") from err
+
+
 def prepare_volumes(vols: VolumeService, conv: Conversion, image: Any, holder: str
                     ) -> tuple[list[Mount], list[str], list[dict[str, Any]]]:
-    """Mounts for the spec, the volume names taken under ``holder`` and the inspect ``Mounts`` entries."""
+    """Mounts for the spec, the volume names taken under ``holder`` and the inspect ``Mounts`` entries (bind
+    sources are made or checked first: :func:`prepare_binds`)."""
+    prepare_binds(conv.host_config)
     mounts: list[Mount] = []
     names: list[str] = []
     inspect: list[dict[str, Any]] = []

@@ -76,3 +76,20 @@ def test_nocopy_keeps_the_image_content_out(engine):
     out = engine.cli("run", "--rm", "--mount", "type=volume,src=copyvol,dst=/var/www", "busybox",
                      "ls", "/var/www").stdout
     assert out == "index.html\n"
+
+
+def test_bind_sources_made_or_refused_at_create(engine, tmp_path):
+    """``Binds`` (``-v``) make a missing host directory; ``Mounts`` make it only with ``CreateMountpoint``
+    (Compose's ``bind.create_host_path``), else the create is refused with Docker's message."""
+    made = tmp_path / "made-by-binds" / "deep"
+    engine.cli("run", "--rm", "-v", f"{made}:/x", "busybox", "touch", "/x/f")
+    assert (made / "f").is_file()
+    missing = tmp_path / "not-there"
+    out = engine.cli("create", "--mount", f"type=bind,src={missing},dst=/x", "busybox", check=False)
+    assert out.returncode != 0 and f"bind source path does not exist: {missing}" in out.stderr
+    assert not missing.exists()
+    client = engine.client()
+    cid = client.api.create_container("busybox", "true", host_config={"Mounts": [
+        {"Type": "bind", "Source": str(missing), "Target": "/x", "BindOptions": {"CreateMountpoint": True}}]})["Id"]
+    client.api.remove_container(cid)
+    assert missing.is_dir()
