@@ -27,7 +27,7 @@ import dns.rrset
 import pytest
 from pyroute2 import IPRoute, netns
 
-from runtime import linux
+from runtime import linux, native
 from runtime.network.dns import DnsServer, Forwarder
 
 DNS_ADDR = "127.0.0.11"
@@ -127,10 +127,14 @@ class Dns:
         return self.lt.call(getattr(self.server.records, method), *args, **kw)
 
 
-@pytest.fixture
-def dns_server() -> Iterator[Dns]:
+@pytest.fixture(params=["fast", "python"])
+def dns_server(request: pytest.FixtureRequest) -> Iterator[Dns]:
+    """The server on its loop thread, once with the native cache-hit thread serving UDP, once without."""
+    fast = request.param == "fast"
+    if fast and native.dns_fastpath_library() is None:
+        pytest.skip("the DNS fast path helper cannot be built here (no C compiler)")
     lt = LoopThread()
-    server = lt.call(DnsServer, forwarder=Forwarder(timeout=0.4, total_timeout=1.5))
+    server = lt.call(DnsServer, forwarder=Forwarder(timeout=0.4, total_timeout=1.5), fastpath=fast)
     try:
         yield Dns(server, lt)
     finally:
