@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import struct
+import threading
 from collections.abc import Sequence
 
 from runtime import native
@@ -28,6 +29,7 @@ MISS_HEADER = 8 + 16  # u64 scope tag, struct sockaddr_in of the asker
 _TAG = struct.Struct("=Q")
 _lib: ctypes.CDLL | None = None
 _loaded = False
+_load_lock = threading.Lock()
 
 
 def _library() -> ctypes.CDLL | None:
@@ -92,10 +94,17 @@ class FastPath:
             raise OSError(err, f"DNS fast path: {os.strerror(err)}")
         self._handle: int | None = handle
 
+    @staticmethod
+    def prepare() -> bool:
+        """Build (first use: runs the C compiler) and load the helper; blocking, so call it off the loop."""
+        with _load_lock:
+            return _library() is not None
+
     @classmethod
     def create(cls) -> FastPath | None:
         """A running fast path, or ``None`` where the helper is unavailable (then Python answers alone)."""
-        lib = _library()
+        with _load_lock:
+            lib = _library()
         if lib is None:
             return None
         try:

@@ -119,9 +119,14 @@ class DnsServer:
         if self._fast is not None:
             self._fast.clear()  # returns once no cached reply from the old table can go out
 
-    def _fast_path(self, loop: asyncio.AbstractEventLoop) -> FastPath | None:
+    async def _fast_path(self, loop: asyncio.AbstractEventLoop) -> FastPath | None:
         """The native serving thread, started with the first scope (``None``: the loop serves UDP)."""
         if self._fast is None and self._want_fast:
+            if not await asyncio.to_thread(FastPath.prepare):  # the first build runs cc: not in the loop
+                self._want_fast = False
+                return None
+            if self._fast is not None or self._closed:  # another scope started it meanwhile, or closed
+                return self._fast
             self._fast = FastPath.create()
             if self._fast is None:
                 self._want_fast = False
@@ -162,6 +167,7 @@ class DnsServer:
             raise Conflict(f"the network namespace {path} is already served for container {(holder or '?')[:12]}")
         self._pending.update((container_id, identity))
         try:
+            await self._fast_path(asyncio.get_running_loop())
             udp, tcp, redirected = await self._listen(path, self.redirect if redirect is None else redirect)
             if self._closed:
                 udp.close()
@@ -176,7 +182,7 @@ class DnsServer:
             if redirected:
                 # Off the container's start path: only mappings to older ports go.
                 self._track(scope, forget_mappings(path, self.address, scope.address[1], tcp.getsockname()[1]))
-            fast = self._fast_path(loop)
+            fast = self._fast
             if fast is not None:
                 scope.tag = fast.add(udp)
                 self._by_tag[scope.tag] = scope
