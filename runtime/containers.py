@@ -108,16 +108,37 @@ def _check_block_devices(spec: ContainerSpec) -> None:
         device_number(device)
 
 
+_PLAN_CACHE: dict[str, dict[str, Any]] = {}
+_PLAN_CACHE_SIZE = 32
+_plan_lock = threading.Lock()
+
+
 def _security_plan(spec: ContainerSpec, privileged: bool = False) -> dict[str, Any]:
-    """The confinement the child applies (capabilities, seccomp BPF, rlimits, sysctls, paths), as JSON."""
+    """The confinement the child applies (capabilities, seccomp BPF, rlimits, sysctls, paths), as JSON.
+
+    Compiling the seccomp profile is the costly part (~1 ms) and most containers share their inputs: plans are
+    kept by their inputs (a spec's seccomp is never a path, so the inputs say everything)."""
     from runtime.security import build_plan
 
     private = set(spec.namespaces) | ({"net"} if spec.netns_path else set())
-    return build_plan(cap_add=spec.cap_add, cap_drop=spec.cap_drop, privileged=spec.privileged or privileged,
-                      seccomp_profile=spec.seccomp, no_new_privs=spec.no_new_privs,
-                      ulimits=[(u.name, u.soft, u.hard) for u in spec.ulimits], sysctl=spec.sysctls,
-                      oom_score_adj=spec.oom_score_adj, namespaces=private, masked_paths=spec.masked_paths,
-                      readonly_paths=spec.readonly_paths).to_dict()
+    args: dict[str, Any] = dict(
+        cap_add=list(spec.cap_add), cap_drop=list(spec.cap_drop), privileged=spec.privileged or privileged,
+        seccomp_profile=spec.seccomp, no_new_privs=spec.no_new_privs,
+        ulimits=[(u.name, u.soft, u.hard) for u in spec.ulimits], sysctl=dict(spec.sysctls),
+        oom_score_adj=spec.oom_score_adj, namespaces=sorted(private),
+        masked_paths=None if spec.masked_paths is None else list(spec.masked_paths),
+        readonly_paths=None if spec.readonly_paths is None else list(spec.readonly_paths))
+    key = json.dumps(args, sort_keys=True)
+    with _plan_lock:
+        cached = _PLAN_CACHE.get(key)
+    if cached is not None:
+        return cached
+    plan = build_plan(**args).to_dict()
+    with _plan_lock:
+        if len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:
+            _PLAN_CACHE.pop(next(iter(_PLAN_CACHE)))
+        _PLAN_CACHE[key] = plan
+    return plan
 
 
 class ContainerService:
@@ -302,9 +323,15 @@ class ContainerService:
 
     # --- start ---------------------------------------------------------------------------------------------------
     def start(self, ref: str, *, attach: dict[str, bool] | None = None,
-              console_size: tuple[int, int] | None = None) -> socket.socket | None:
+              console_size: tuple[int, int] | None = None,
+              before_run: Callable[[], None] | None = None) -> socket.socket | None:
         """Start the container. With ``attach`` ({"stdin","stdout","stderr"}), return the attached stream
-        (raw for a tty, else Docker's multiplexed frames), connected before the process runs."""
+        (raw for a tty, else Docker's multiplexed frames), connected before the process runs.
+
+        The monitor is launched first; while it forks the init and the init mounts the rootfs, this thread makes
+        the cgroup and calls ``before_run`` (the daemon connects the network there; if it raises, the start is
+        called off and that error raised). Only then is the process let run: it never runs without its cgroup or
+        network, yet their set-up costs no time of its own."""
         cid = self.resolve(ref)
         trace.mark("svc.start", cid)
         with self._lock(cid):
@@ -318,21 +345,34 @@ class ContainerService:
             plan = _security_plan(spec)
             trace.mark("svc.security_plan", cid)
             mgr = self._cgroup(cid, spec)
-            mgr.create(_device_policy(spec))
-            trace.mark("svc.cgroup_created", cid)
+            procs_files = [str(p / "cgroup.procs") for p in dict.fromkeys(mgr.paths().values())]
+            request = {"mode": "start", "id": cid, "state_dir": str(d), "spec": spec_to_dict(spec),
+                       "security": plan, "cgroup_procs": procs_files, "gated": True,
+                       "exit_path": str(d / EXIT_RECORD),
+                       "log_path": str(d / f"{cid}{LOG_SUFFIX}"), "socket": str(d / SOCKET_NAME),
+                       "attach": attach, "console_size": console_size, "helper": self._helper,
+                       "init_helper": self._init_helper}
+            conn = self._forkserver.launch(request)
+            conn.settimeout(_LAUNCH_TIMEOUT)
+            trace.mark("svc.launched", cid)
             try:
-                self._apply_resources(mgr, spec)
-                procs_files, oom = self._cgroup_files(mgr)
-                trace.mark("svc.cgroup_ready", cid)
-                request = {"mode": "start", "id": cid, "state_dir": str(d), "spec": spec_to_dict(spec),
-                           "security": plan, "cgroup_procs": procs_files, "oom_files": oom,
-                           "exit_path": str(d / EXIT_RECORD),
-                           "log_path": str(d / f"{cid}{LOG_SUFFIX}"), "socket": str(d / SOCKET_NAME),
-                           "attach": attach, "console_size": console_size, "helper": self._helper,
-                           "init_helper": self._init_helper}
-                conn, reply = self._launch(request)
+                try:
+                    mgr.create(_device_policy(spec))
+                    self._apply_resources(mgr, spec)
+                    _procs, oom = self._cgroup_files(mgr)
+                    trace.mark("svc.cgroup_ready", cid)
+                    if before_run is not None:
+                        before_run()
+                        trace.mark("svc.before_run", cid)
+                except BaseException as err:
+                    self._call_off(conn, str(err) or type(err).__name__)
+                    raise
+                with contextlib.suppress(OSError):  # a monitor that failed already has its error queued for us
+                    conn.sendall(json.dumps({"go": True, "oom_files": oom}).encode() + b"\n")
+                reply = self._read_launch_reply(conn)
                 trace.mark("svc.reply", cid)
             except BaseException:
+                conn.close()
                 mgr.destroy()
                 raise
             if "error" in reply:
@@ -364,15 +404,20 @@ class ContainerService:
     def _apply_resources(cls, mgr: Any, spec: ContainerSpec) -> builtins.list[str]:
         return list(mgr.apply(cls._resources(spec)))
 
-    def _launch(self, request: dict[str, Any]) -> tuple[socket.socket, dict[str, Any]]:
-        conn = self._forkserver.launch(request)
-        conn.settimeout(_LAUNCH_TIMEOUT)
+    @staticmethod
+    def _read_launch_reply(conn: socket.socket) -> dict[str, Any]:
         try:
             line = read_reply(conn)
         except (EOFError, OSError) as err:
-            conn.close()
             raise InvalidState(f"container monitor failed to start: {err}") from err
-        return conn, json.loads(line)
+        return json.loads(line)
+
+    @staticmethod
+    def _call_off(conn: socket.socket, why: str) -> None:
+        """Tell a launched monitor not to run the process and wait until it (and the half-made init) are gone."""
+        with contextlib.suppress(OSError, EOFError, ValueError):
+            conn.sendall(json.dumps({"abort": why}).encode() + b"\n")
+            read_reply(conn)
 
     # --- signals, wait, stop -------------------------------------------------------------------------------------
     def _running(self, ref: str) -> tuple[ContainerState, dict[str, Any]]:

@@ -13,6 +13,9 @@ record, when the process ends. ``{"op": "attach", "stdin": bool, "stdout": bool,
 true}`` then the output (raw for a tty, else Docker's 8-byte multiplexed frames) and forwards what the client
 sends to stdin (client half-close closes stdin if ``stdin_once``). ``{"op": "resize", "height": h, "width": w}``
 resizes the pty. The launch connection itself carries the request, the launch reply and, if asked, an attach.
+A start's request with ``"gated": true`` is followed (while the init builds its rootfs) by one more line from the
+engine: ``{"go": true, "oom_files": [...]}`` once the cgroup exists and the network is connected, or
+``{"abort": "why"}``; only then is the init moved into its cgroup and let run. An aborted start leaves no exit record.
 """
 from __future__ import annotations
 
@@ -80,6 +83,7 @@ class _Monitor:
         self.listener: socket.socket | None = None
         self.conn, self.early = conn, early
         self.done = False
+        self.aborted = False
 
     # --- setup ---------------------------------------------------------------------------------------------------
     def _stdio(self) -> tuple[list[int], list[int]]:
@@ -127,16 +131,22 @@ class _Monitor:
         keys = ("mode", "spec", "security", "state_dir", "id", "cgroup_procs", "pid", "exec", "init_helper",
                 "console_size")
         cfg: dict[str, Any] = {k: req[k] for k in keys if k in req}
-        self.oom_before = _oom_count(req.get("oom_files", []))
+        gated = bool(req.get("gated")) and not self.exec_mode
+        if not gated:
+            self.oom_before = _oom_count(req.get("oom_files", []))
         trace.mark("monitor.ready_to_spawn", str(req.get("id", "")))
         spawned = process.spawn(cfg, child_fds, new_pidns=(not self.exec_mode and "pid" in req["spec"]["namespaces"]),
                                 join_pidns=req.get("pid") if self.exec_mode else
                                 (req["spec"].get("join_namespaces") or {}).get("pid"),
-                                cgroup_procs=None if self.exec_mode else list(req.get("cgroup_procs", [])))
+                                cgroup_procs=None if self.exec_mode else list(req.get("cgroup_procs", [])),
+                                before_join=self._await_go if gated else None)
         for fd in child_fds:
             os.close(fd)
         trace.mark("monitor.spawned", str(req.get("id", "")))
         if spawned.error:
+            if self.aborted:  # the engine called the start off: it was never running, nothing to record
+                _send_line(self.conn, {"error": spawned.error, "exit_code": spawned.exit_code})
+                os._exit(0)
             self._finish_record({"exit_code": spawned.exit_code, "error": spawned.error, "oom_killed": False})
             _send_line(self.conn, {"error": spawned.error, "exit_code": spawned.exit_code})
             os._exit(0)
@@ -156,16 +166,17 @@ class _Monitor:
             os.set_blocking(self.stdin_fd, False)
         self.pidfd = os.pidfd_open(self.pid)
         self.sel.register(self.pidfd, selectors.EVENT_READ, "exit")
-        if not self.helper:
-            _send_line(self.conn, {"pid": self.pid, "monitor_pid": os.getpid()})
-        else:
+        # The reply goes out before the helper's exec (whose teardown of this address space takes a while): the
+        # engine goes on while the helper starts; output waits in the pipes, clients in the listen backlog.
+        _send_line(self.conn, {"pid": self.pid, "monitor_pid": os.getpid()})
+        trace.mark("monitor.replied", str(req.get("id", "")))
+        if self.helper:
             try:
                 self._exec_helper()
             except OSError:  # the helper is gone or broken: the Python loop does the same work
                 if not self.exec_mode and req.get("log_path"):
                     log = req["spec"].get("log") or {}
                     self.log = JsonLog(req["log_path"], int(log.get("max_size") or 0), int(log.get("max_file") or 1))
-                _send_line(self.conn, {"pid": self.pid, "monitor_pid": os.getpid()})
         attach = req.get("attach")
         if attach:
             client = self._add_client(self.conn)
@@ -174,6 +185,24 @@ class _Monitor:
                 self._client_input(client, self.early)
         else:
             self.conn.close()
+
+    def _await_go(self) -> None:
+        """Block until the engine's go line (see the module doc); raise if it calls the start off or went away."""
+        buf = self.early
+        while b"\n" not in buf:
+            chunk = self.conn.recv(65536)
+            if not chunk:
+                self.aborted = True
+                raise RuntimeError("the engine went away before the container could start")
+            buf += chunk
+        line, _, self.early = buf.partition(b"\n")
+        msg = json.loads(line)
+        if not msg.get("go"):
+            self.aborted = True
+            raise RuntimeError(str(msg.get("abort") or "start called off"))
+        self.req["oom_files"] = list(msg.get("oom_files") or [])
+        self.oom_before = _oom_count(self.req["oom_files"])
+        trace.mark("monitor.go", str(self.req.get("id", "")))
 
     def _exec_helper(self) -> NoReturn:
         """Hand the loop to the C helper (same protocol, a fraction of the memory); it inherits our fds."""
@@ -198,7 +227,7 @@ class _Monitor:
             args += ["-l", str(self.listener.fileno()), "-u", req["socket"]]
             keep.append(self.listener.fileno())
         attach = req.get("attach")
-        args += ["-c", str(self.conn.fileno())]  # the helper sends the launch reply on it
+        args += ["-c", str(self.conn.fileno()), "-R"]  # the launch reply went out already
         keep.append(self.conn.fileno())
         if attach:
             flags = "".join(f for f, key in (("i", "stdin"), ("o", "stdout"), ("e", "stderr"))

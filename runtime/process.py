@@ -4,6 +4,10 @@
 ``setns`` into the container's pid namespace for an exec), hands it its config as JSON plus its stdio fds over a
 SOCK_SEQPACKET socketpair, and waits: EOF means the child exec'd (the socket is close-on-exec); a message means it
 failed (``error``, ``exit_code``) or sent the pty master of a tty container (``console``).
+
+``before_join`` (a start's monitor) runs after the config went out, while the child builds its rootfs: the
+monitor waits there for the engine's go (cgroup made, network connected); if it raises, the child is killed and
+its message is the error.
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import os
 import signal
 import socket
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from runtime import init, linux, trace
@@ -36,7 +41,7 @@ class Spawned:
 
 
 def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_pidns: int | str | None = None,
-          cgroup_procs: list[str] | None = None) -> Spawned:
+          cgroup_procs: list[str] | None = None, before_join: Callable[[], None] | None = None) -> Spawned:
     """Fork the child described by ``cfg`` with stdio ``fds``; return once it exec'd or failed.
 
     ``join_pidns``: pid of a process (or a pid ns file) whose pid namespace the child is born into. Call this
@@ -63,7 +68,7 @@ def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_
     trace.mark("monitor.forked_init", str(cfg.get("id", "")))
     result = Spawned(pid)
     try:
-        _converse(parent, pid, cfg, fds, cgroup_procs, result)
+        _converse(parent, pid, cfg, fds, cgroup_procs, result, before_join)
     finally:
         parent.close()
     if result.error:
@@ -75,7 +80,7 @@ def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_
 
 
 def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[int],
-              cgroup_procs: list[str] | None, result: Spawned) -> None:
+              cgroup_procs: list[str] | None, result: Spawned, before_join: Callable[[], None] | None) -> None:
     """Config out; cgroup move and ``joined`` out; console, error or EOF (= exec'd) back. A child that failed
     early has its error message queued for us even when our sends fail: always read before concluding."""
     try:
@@ -84,7 +89,16 @@ def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[in
         result.error, result.exit_code = f"container init failed: {err}", 1
         return
     join_error = ""
-    if cgroup_procs is not None:
+    if before_join is not None:
+        try:
+            before_join()
+        except Exception as err:  # noqa: BLE001 - any refusal stops the child; its text is the error
+            join_error = str(err) or type(err).__name__
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    if cgroup_procs is not None and not join_error:
         try:
             for path in cgroup_procs:
                 with open(path, "w") as fh:

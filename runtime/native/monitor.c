@@ -8,7 +8,8 @@
  *
  * Arguments (all numbers are fds unless said otherwise; -1 = none):
  *   -p PID -f PIDFD -o OUT -e ERR -t (OUT is a pty master: raw output, stdin goes there too) -i STDIN -l LISTEN
- *   -c CONN (the launch connection: gets the launch reply; attached if -a gives flags, any of "ioe") -S (stdin_once) -L LOGPATH -s MAXSIZE -m MAXFILE
+ *   -c CONN (the launch connection: gets the launch reply unless -R says it was sent already; attached if -a gives
+ *   flags, any of "ioe") -S (stdin_once) -L LOGPATH -s MAXSIZE -m MAXFILE
  *   -x EXITPATH -O OOMFILE (repeatable) -b OOM_BEFORE -u SOCKETPATH (unlinked at exit)
  */
 #define _GNU_SOURCE
@@ -379,9 +380,9 @@ static void write_exit(const char *rec, int n) {
 }
 
 int main(int argc, char **argv) {
-    int opt, conn = -1;
+    int opt, conn = -1, replied = 0;
     const char *conn_flags = "";
-    while ((opt = getopt(argc, argv, "p:f:o:e:ti:l:c:a:SL:s:m:x:O:b:u:G:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:f:o:e:ti:l:c:a:RSL:s:m:x:O:b:u:G:")) != -1) {
         switch (opt) {
         case 'p': child_pid = atoi(optarg); break;
         case 'f': pidfd = atoi(optarg); break;
@@ -392,6 +393,7 @@ int main(int argc, char **argv) {
         case 'l': listen_fd = atoi(optarg); break;
         case 'c': conn = atoi(optarg); break;
         case 'a': conn_flags = optarg; break;
+        case 'R': replied = 1; break;
         case 'S': stdin_once = 1; break;
         case 'L': log_path = optarg; break;
         case 's': max_size = atoll(optarg); break;
@@ -422,7 +424,7 @@ int main(int argc, char **argv) {
     if (tty && stdin_fd >= 0) stdin_fd = out_fd;
     set_events(pidfd, EPOLLIN, &tag_pid, &ev_pid);
     if (listen_fd >= 0) { fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK); set_events(listen_fd, EPOLLIN, &tag_listen, &ev_listen); }
-    if (conn >= 0) { /* the launch connection: the reply says we run; then it is an attached client or done */
+    if (conn >= 0 && !replied) { /* the launch connection: the reply says we run; then it is an attached client or done */
         char reply[96];
         int n = snprintf(reply, sizeof reply, "{\"pid\": %d, \"monitor_pid\": %d}\n", child_pid, (int)getpid());
         if (send(conn, reply, (size_t)n, MSG_NOSIGNAL) != n) { close(conn); conn = -1; }

@@ -257,7 +257,11 @@ def test_monitor_is_the_small_helper_when_a_compiler_exists(tmp_path, rootfs, cg
         cid = svc.create(None, _spec(rootfs, "sleep", "100"))
         svc.start(cid)
         st = json.loads((svc.dir / cid / "state.json").read_text())
-        assert os.path.basename(os.readlink(f"/proc/{st['monitor_pid']}/exe")).startswith("pycompose-monitor-")
+        # the launch reply goes out just before the monitor execs the helper: poll for the exec, with a deadline
+        deadline = time.monotonic() + 10
+        while not os.path.basename(os.readlink(f"/proc/{st['monitor_pid']}/exe")).startswith("pycompose-monitor-"):
+            assert time.monotonic() < deadline, "the monitor never became the C helper"
+            time.sleep(0.005)
         assert os.getsid(st["monitor_pid"]) == st["monitor_pid"]  # its own session: not tied to the engine
         svc.remove(cid, force=True)
         cid = svc.create(None, _spec(rootfs, "sleep", "100", init=True))
