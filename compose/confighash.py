@@ -3,6 +3,8 @@
 As Docker Compose does (``pkg/compose/hash.go``), the hash covers the service's canonical config minus what can
 change without recreating its containers: how many run (``scale``, ``deploy.replicas``), how the image is got
 (``build``, ``pull_policy``), start ordering (``depends_on``), ``profiles``, and ``develop`` (watch settings).
+``label_file`` is read at create, so its files' contents count, not only their paths: editing one recreates, as
+Docker Compose does (it reads them into ``labels`` while loading).
 The digest is SHA-256 over JSON with sorted keys, so key order in the file never matters.
 """
 from __future__ import annotations
@@ -32,5 +34,16 @@ def service_hash(project: Project, name: str) -> str:
             config["deploy"] = deploy
         else:
             del config["deploy"]
+    if config.get("label_file"):
+        config["label_file"] = [[str(p), _file_digest(str(p))] for p in config["label_file"]]
     text = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _file_digest(path: str) -> str:
+    """SHA-256 of a file's bytes; "" when it cannot be read (the create reports that, with its key path)."""
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return ""

@@ -4,6 +4,11 @@ default 32). Steps send events to a sink; nothing here prints.
 
 The first failure stops new steps from starting (the running ones finish) and is raised as a ``UserError``. A
 step after an optional dependency (``depends_on.required: false``) that failed goes on with a warning.
+
+Around the container steps run the service's lifecycle hooks (``compose.hooks``): ``pre_stop`` before a stop or
+restart, ``post_start`` after a start or restart. A create prints the engine's ``Warnings`` (one line each, per
+container, as the docker CLI does). A recreate carries the old container's anonymous volumes over to the new one,
+unless ``renew_anon_volumes`` (``up -V``) asks for fresh ones.
 """
 from __future__ import annotations
 
@@ -25,14 +30,17 @@ from compose.engine.networks import create_network, remove_network
 from compose.engine.volumes import create_volume, remove_volume
 from compose.errors import Problem, UserError
 from compose.events import WORDS, Event, Sink, Status, null_sink
+from compose.hooks import run_hooks
 from compose.model import Project, Service
 from compose.naming import network_name
 from compose.plan import Op, Plan, Step
+from compose.secretcopy import copy_grants
 
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["Context", "execute", "run_plan", "wait_healthy", "parallel_limit"]
+__all__ = ["Context", "execute", "run_plan", "wait_healthy", "parallel_limit", "create_container",
+           "inherit_anonymous_volumes"]
 
 
 def parallel_limit() -> int:
@@ -53,6 +61,7 @@ class Context:
     build: Callable[[str, str], None] | None = None  # (service, image ref) -> builds it
     environment: dict[str, str] = field(default_factory=dict)  # for secrets/configs from ``environment:``
     created: dict[str, str] = field(default_factory=dict)  # container name -> id, filled by CREATE steps
+    renew_anon_volumes: bool = False  # ``up -V``: a recreated container gets new anonymous volumes
 
 
 def _health_deadline(ctx: Context, service: str | None) -> float:
@@ -96,7 +105,11 @@ def _create(ctx: Context, step: Step) -> None:
     found = image_id(ctx.client, body["Image"])
     if found:
         body["Labels"][L.IMAGE] = found  # as Docker Compose: the image ID, so a new build or pull recreates
-    cid = C.create(ctx.client, step.args.get("temp_name") or step.target, body, platform=service.platform)
+    if step.args.get("temp_name") and not ctx.renew_anon_volumes:  # a recreate: the old one still has the name
+        inherit_anonymous_volumes(body, C.inspect(ctx.client, step.target))
+    cid, warnings = create_container(ctx.client, step.args.get("temp_name") or step.target, body,
+                                     platform=service.platform)
+    _warn(ctx, step.target, warnings)
     ctx.created[step.target] = cid
     _inject_contents(ctx, service, cid)
     if not service.network_mode:
@@ -105,46 +118,59 @@ def _create(ctx: Context, step: Step) -> None:
             C.connect(ctx.client, cid, network_name(project, key), endpoint)
 
 
-def _inject_contents(ctx: Context, service: Service, cid: str) -> None:
-    """Secrets and configs given by ``environment:`` or ``content:`` are written into the created container
-    (``PUT /containers/{id}/archive``) at their target, as Docker Compose does; file ones are bind mounts."""
-    import io
-    import tarfile
+def create_container(client: "docker.APIClient", name: str, body: dict[str, Any],
+                     platform: str | None = None) -> tuple[str, list[str]]:
+    """``POST /containers/create``: the new container's ID and the engine's ``Warnings``."""
+    with translated(f"create container {name}"):
+        result = client.create_container_from_config(body, name=name, platform=platform)
+    return str(result["Id"]), [str(w) for w in result.get("Warnings") or () if w]
 
-    files: list[tuple[str, bytes, int]] = []
-    for kind in ("secrets", "configs"):
-        defined = getattr(ctx.project, kind)
-        for grant in getattr(service, kind) or ():
-            resource = defined.get(grant.source)
-            if resource is None or resource.file:
-                continue
-            if resource.environment:
-                value = ctx.environment.get(resource.environment)
-                if value is None:
-                    raise UserError.single(f"{kind[:-1]} {grant.source}: environment variable "
-                                           f"{resource.environment} is not set", (kind, grant.source, "environment"))
-            else:
-                value = getattr(resource, "content", None) or ""
-            files.append((grant.path(kind), value.encode(), grant.mode if grant.mode is not None else 0o444))
-    if not files:
+
+def _warn(ctx: Context, container: str, warnings: list[str]) -> None:
+    """The engine's create warnings: a free line each when the sink can print one (a display), else events."""
+    message = getattr(ctx.sink, "message", None)
+    for text in warnings:
+        if callable(message):
+            message(f"WARNING: container {container}: {text}")
+        else:
+            ctx.sink(Event("Container", container, Status.WARNING, text))
+
+
+def _anonymous(name: str) -> bool:
+    return len(name) == 64 and all(ch in "0123456789abcdef" for ch in name)
+
+
+def inherit_anonymous_volumes(body: dict[str, Any], old: dict[str, Any]) -> None:
+    """Point ``body``'s anonymous volumes at the ones ``old`` (the inspect of the container being replaced) has at
+    the same targets, as Docker Compose does on a recreate; an anonymous volume of the old container at a target
+    the new body leaves unmounted (an image ``VOLUME``) is carried over too."""
+    carried = {m["Destination"].rstrip("/") or "/": m["Name"] for m in old.get("Mounts") or ()
+               if m.get("Type") == "volume" and _anonymous(str(m.get("Name") or "")) and m.get("Destination")}
+    if not carried:
         return
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        dirs: set[str] = set()
-        for path, data, mode in files:
-            parts = path.strip("/").split("/")
-            for i in range(1, len(parts)):
-                d = "/".join(parts[:i])
-                if d not in dirs:
-                    dirs.add(d)
-                    info = tarfile.TarInfo(d)
-                    info.type, info.mode = tarfile.DIRTYPE, 0o755
-                    tar.addfile(info)
-            info = tarfile.TarInfo("/".join(parts))
-            info.size, info.mode = len(data), mode
-            tar.addfile(info, io.BytesIO(data))
-    with translated(f"copy secrets and configs into {cid[:12]}"):
-        ctx.client.put_archive(cid, "/", buf.getvalue())
+    host = body.setdefault("HostConfig", {})
+    mounts: list[dict[str, Any]] = list(host.get("Mounts") or ())
+    taken: set[str] = set()
+    for m in mounts:
+        target = str(m.get("Target") or "").rstrip("/") or "/"
+        taken.add(target)
+        if m.get("Type") == "volume" and not m.get("Source") and target in carried:
+            m["Source"] = carried[target]
+    for bind in host.get("Binds") or ():
+        parts = str(bind).split(":")
+        taken.add((parts[1] if len(parts) > 1 else parts[0]).rstrip("/") or "/")
+    taken |= {str(t).rstrip("/") or "/" for t in host.get("Tmpfs") or {}}
+    for target, name in sorted(carried.items()):
+        if target not in taken:
+            mounts.append({"Type": "volume", "Source": name, "Target": target})
+    if mounts:
+        host["Mounts"] = mounts
+
+
+def _inject_contents(ctx: Context, service: Service, cid: str) -> None:
+    """Secrets and configs written into the created container with their uid, gid and mode
+    (``compose.secretcopy``); file ones without those are bind mounts."""
+    copy_grants(ctx.client, ctx.project, service, cid, ctx.environment)
 
 
 def _build(ctx: Context, step: Step) -> None:
@@ -178,13 +204,17 @@ def _run_step(ctx: Context, step: Step) -> None:
         C.rename(client, ctx.created.get(step.target) or args["from"], step.target)
     elif step.op is Op.START_CONTAINER:
         C.start(client, step.target)  # by name: errors then name the container
+        _hooks(ctx, step, "post_start")
     elif step.op is Op.WAIT_HEALTHY:
         wait_healthy(client, step.target, _health_deadline(ctx, step.service))
     elif step.op is Op.WAIT_COMPLETED:
         _wait_completed(ctx, step)
     elif step.op is Op.RESTART_CONTAINER:
+        _hooks(ctx, step, "pre_stop")
         C.restart(client, ref, args.get("timeout"))
+        _hooks(ctx, step, "post_start")
     elif step.op is Op.STOP_CONTAINER:
+        _hooks(ctx, step, "pre_stop")
         C.stop(client, ref, args.get("timeout"))
     elif step.op is Op.REMOVE_CONTAINER:
         C.remove(client, ref, force=True, volumes=bool(args.get("volumes")))
@@ -196,6 +226,12 @@ def _run_step(ctx: Context, step: Step) -> None:
         remove_image(client, step.target)
     else:  # pragma: no cover - every Op is handled above
         raise AssertionError(f"unhandled operation {step.op}")
+
+
+def _hooks(ctx: Context, step: Step, kind: str) -> None:
+    service = ctx.project.services.get(step.service or "")
+    if service is not None and getattr(service, kind):
+        run_hooks(ctx.client, step.container_id or step.target, service, kind)
 
 
 def _event(step: Step, status: Status, text: str | None = None) -> Event:

@@ -33,9 +33,6 @@ UNSUPPORTED_SERVICE_KEYS = {
     "runtime": "pycompose has one runtime",
     "cpu_rt_period": "real-time scheduling is not configured",
     "cpu_rt_runtime": "real-time scheduling is not configured",
-    "device_cgroup_rules": "device cgroup rules are not applied",
-    "post_start": "lifecycle hooks are not run",
-    "pre_stop": "lifecycle hooks are not run",
     "pull_refresh_after": "images are not refreshed on a schedule",
 }
 UNSUPPORTED_DEPLOY_KEYS = {
@@ -55,9 +52,6 @@ def _unsupported(c: Checker) -> None:
         for key, why in UNSUPPORTED_SERVICE_KEYS.items():
             if service.get(key) not in (None, [], {}):
                 c.warn(path + (key,), f"{key!r} is not supported by pycompose ({why}); ignored")
-        for key in sorted(set(service.get("blkio_config") or {}) - {"weight"}):
-            c.warn(path + ("blkio_config", key), f"'blkio_config.{key}' is not applied by pycompose (only the "
-                                                 "weight is); ignored")
         driver = (service.get("logging") or {}).get("driver")
         if driver not in (None, "json-file", "local", "none"):
             c.warn(path + ("logging", "driver"), f"logging driver {driver!r} is not supported; pycompose keeps "

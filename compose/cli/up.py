@@ -9,10 +9,11 @@ import typer
 
 if TYPE_CHECKING:
     from compose.cli.session import Session
+    from compose.model import Project
     from compose.observe import Observed
     from compose.plan import Plan
 
-__all__ = ["register", "up", "parse_scale", "wait_services", "attach_logs"]
+__all__ = ["register", "up", "parse_scale", "wait_services", "attach_logs", "attached_services"]
 
 
 def register(app: typer.Typer) -> None:
@@ -108,6 +109,27 @@ def attach_logs(session: "Session", services: list[str], since: int, *, abort_on
     return code
 
 
+def _wait_unattached(session: "Session", services: list[str], timeout: int | None) -> int:
+    """Block until the running containers of ``services`` exit; Ctrl-C stops them, as the attached path does."""
+    import signal
+
+    from compose.engine import containers as C
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        for c in session.containers(services, all=False):
+            C.wait(session.client, c.id)
+    except KeyboardInterrupt:
+        print("Gracefully stopping... (press Ctrl+C again to force)", flush=True)
+        _stop_all(session, services, timeout)
+        return 130
+    return 0
+
+
 def _stop_all(session: "Session", services: list[str], timeout: int | None) -> None:
     from compose.observe import observe
     from compose.plan import plan_stop
@@ -164,6 +186,9 @@ def up(
                                                       "dependencies' output.")] = False,
     always_recreate_deps: Annotated[bool, typer.Option("--always-recreate-deps", help="Recreate dependent "
                                                        "containers. Incompatible with --no-recreate.")] = False,
+    renew_anon_volumes: Annotated[bool, typer.Option("--renew-anon-volumes", "-V", help="Recreate anonymous "
+                                                     "volumes instead of retrieving data from the previous "
+                                                     "containers.")] = False,
     quiet_pull: Annotated[bool, typer.Option("--quiet-pull", help="Pull without printing progress.")] = False,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Watch source code and rebuild/refresh containers "
                                         "when files are updated.")] = False,
@@ -179,6 +204,8 @@ def up(
         raise UserError.single("--force-recreate and --no-recreate are incompatible")
     if always_recreate_deps and no_recreate:
         raise UserError.single("--always-recreate-deps and --no-recreate are incompatible")
+    if renew_anon_volumes and no_recreate:
+        raise UserError.single("--no-recreate and --renew-anon-volumes are incompatible")
     if detach and (abort_on_container_exit or exit_code_from):
         raise UserError.single("--detach and --abort-on-container-exit/--exit-code-from are incompatible")
     if watch and (detach or wait or no_start or abort_on_container_exit or exit_code_from):
@@ -201,7 +228,7 @@ def up(
     observed = observe(session.client, session.project, services=chosen)
     plan = plan_up(session.project, observed, opts)
     _report_untouched(session, plan, observed, chosen)
-    session.run(plan, build=_builder(session))
+    session.run(plan, build=_builder(session), renew_anon_volumes=renew_anon_volumes)
     if no_start:
         return 0
     if wait:
@@ -209,17 +236,31 @@ def up(
         return 0
     if detach:
         return 0
-    shown = list(attach) if attach else (chosen if attach_dependencies or not wanted else wanted)
-    shown = [s for s in shown if s not in set(no_attach or ())]
+    shown = attached_services(session.project, chosen, wanted, attach, no_attach, attach_dependencies)
     if watch:  # develop.watch beside the log stream; a rebuilt service's new containers are followed
         from compose.cli.watch import up_watching
 
         return up_watching(session, shown, started_at, watched=wanted, progress=ctx.obj.progress, timeout=timeout,
                            prefix=not no_log_prefix, colour=False if no_color else None, timestamps=timestamps)
+    if not shown:  # every service has ``attach: false``: no logs, but still wait for them and stop on Ctrl-C
+        return _wait_unattached(session, chosen, timeout)
     return attach_logs(session, shown, started_at,
                        abort_on_exit=abort_on_container_exit or bool(exit_code_from),
                        exit_code_from=exit_code_from, timeout=timeout, prefix=not no_log_prefix,
                        colour=False if no_color else None, timestamps=timestamps)
+
+
+def attached_services(project: "Project", chosen: list[str], wanted: list[str], attach: list[str] | None,
+                      no_attach: list[str] | None, attach_dependencies: bool) -> list[str]:
+    """The services whose logs ``up`` follows: ``--attach`` as given, else the named services (all of
+    ``chosen`` with ``--attach-dependencies`` or no names) minus those with ``attach: false``; then minus
+    ``--no-attach``, as Docker Compose."""
+    if attach:
+        shown = list(attach)
+    else:
+        shown = [s for s in (chosen if attach_dependencies or not wanted else wanted)
+                 if s not in project.services or project.services[s].extras.get("attach") is not False]
+    return [s for s in shown if s not in set(no_attach or ())]
 
 
 def _report_untouched(session: "Session", plan: "Plan", observed: "Observed", chosen: list[str]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from compose import labels as L
 from compose.model import Mount, Project, Service, ServiceNetwork
 from compose.naming import container_name, network_name, volume_name
+from compose.secretcopy import copied_grant
 
 __all__ = ["ContainerSpec", "create_body", "endpoint_config", "ordered_networks", "service_image"]
 
@@ -169,13 +170,14 @@ def _mount(project: Project, mount: Mount) -> tuple[str | None, dict[str, Any] |
 
 
 def _grant_mounts(project: Project, service: Service) -> list[dict[str, Any]]:
-    """File-backed secrets and configs, bind-mounted read-only at ``/run/secrets/<name>`` and ``/<name>``."""
+    """File-backed secrets and configs, bind-mounted read-only at ``/run/secrets/<name>`` and ``/<name>`` (unless
+    a ``uid``, ``gid`` or ``mode`` asks for a copy: ``compose.secretcopy``)."""
     out = []
     for kind in ("secrets", "configs"):
         defined = getattr(project, kind)
         for grant in getattr(service, kind) or ():
             resource = defined.get(grant.source)
-            if resource is not None and resource.file:
+            if resource is not None and resource.file and not copied_grant(resource, grant):
                 out.append({"Type": "bind", "Source": resource.file, "Target": grant.path(kind), "ReadOnly": True})
     return out
 
@@ -228,6 +230,26 @@ def _resources(service: Service) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
+_BLKIO_DEVICE_FIELDS = (("weight_device", "BlkioWeightDevice", "weight", "Weight"),
+                        ("device_read_bps", "BlkioDeviceReadBps", "rate", "Rate"),
+                        ("device_write_bps", "BlkioDeviceWriteBps", "rate", "Rate"),
+                        ("device_read_iops", "BlkioDeviceReadIOps", "rate", "Rate"),
+                        ("device_write_iops", "BlkioDeviceWriteIOps", "rate", "Rate"))
+
+
+def _blkio_devices(service: Service) -> dict[str, list[dict[str, Any]]]:
+    """``blkio_config`` per-device weights and throttles as ``[{"Path": ..., "Weight"|"Rate": n}]`` (rates in
+    bytes or operations per second, already converted by ``canonical``)."""
+    blkio = service.extras.get("blkio_config") or {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for key, field_name, value_key, wire_key in _BLKIO_DEVICE_FIELDS:
+        entries = [{"Path": str(e["path"]), wire_key: int(e[value_key])} for e in blkio.get(key) or ()
+                   if e.get("path") is not None and e.get(value_key) is not None]
+        if entries:
+            out[field_name] = entries
+    return out
+
+
 def _host_config(project: Project, service: Service, spec: ContainerSpec, network_mode: str) -> dict[str, Any]:
     binds, mounts = [], []
     for mount in service.volumes or ():
@@ -273,7 +295,10 @@ def _host_config(project: Project, service: Service, spec: ContainerSpec, networ
         "CgroupParent": service.cgroup_parent,
         "AutoRemove": spec.auto_remove or None,
         "Annotations": {str(k): str(v) for k, v in service.annotations.items()} if service.annotations else None,
+        "DeviceCgroupRules": [str(r) for r in service.extras["device_cgroup_rules"]]
+        if service.extras.get("device_cgroup_rules") else None,
         **_resources(service),
+        **_blkio_devices(service),
     }
     return {k: v for k, v in hc.items() if v is not None}
 
@@ -318,6 +343,19 @@ def _links(project: Project, service: Service) -> list[str]:
     return out
 
 
+def _service_mac(service: Service, key: str, endpoint: dict[str, Any]) -> None:
+    """Service-level ``mac_address`` goes to the first network's endpoint (Docker Compose for API >= 1.44); a
+    different ``mac_address`` on that network is refused as Docker Compose refuses it."""
+    if not service.mac_address:
+        return
+    if endpoint.get("MacAddress") and endpoint["MacAddress"].lower() != service.mac_address.lower():
+        from compose.errors import UserError
+
+        raise UserError.single(f"the service-level mac_address should have the same value as network {key}",
+                               ("services", service.name, "mac_address"))
+    endpoint["MacAddress"] = service.mac_address
+
+
 def create_body(project: Project, service: Service, spec: ContainerSpec) -> dict[str, Any]:
     """The create body for container ``spec.number`` of ``service`` (pass ``name=`` to the API separately)."""
     exposed, _ = _ports(service)
@@ -355,11 +393,13 @@ def create_body(project: Project, service: Service, spec: ContainerSpec) -> dict
     nets = ordered_networks(service)
     if service.network_mode:
         mode = _service_ref(project, service.network_mode)
-        networking = None
+        networking = {"EndpointsConfig": {"bridge": {"MacAddress": service.mac_address}}} if (
+            mode == "bridge" and service.mac_address) else None
     elif nets:
         first = nets[0]
         mode = network_name(project, first)
         ep = endpoint_config(service, first, number=spec.number, project=project.name, links=_links(project, service))
+        _service_mac(service, first, ep)
         networking = {"EndpointsConfig": {mode: ep}}
     else:
         mode, networking = "none", None

@@ -238,12 +238,9 @@ def test_unsupported_keys_warn_by_name_and_are_not_errors():
     assert errors == []
     assert [str(w) for w in warnings] == [
         "networks.o.driver: network driver 'overlay' is not supported; pycompose creates bridge networks",
-        "services.a.blkio_config.device_read_bps: 'blkio_config.device_read_bps' is not applied by pycompose (only "
-        "the weight is); ignored",
         "services.a.credential_spec: 'credential_spec' is not supported by pycompose (Windows only); ignored",
         "services.a.deploy.placement: 'deploy.placement' is not supported by pycompose (swarm only); ignored",
         "services.a.logging.driver: logging driver 'syslog' is not supported; pycompose keeps json-file logs",
-        "services.b.post_start: 'post_start' is not supported by pycompose (lifecycle hooks are not run); ignored",
         "version: the 'version' key is obsolete and ignored; remove it",
         "volumes.v.driver: volume driver 'nfs' is not supported; pycompose creates local volumes",
     ]
