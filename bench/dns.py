@@ -2,7 +2,7 @@
 """Embedded DNS bench: queries/s and p50/p99 latency from inside a netns, beside aardvark-dns and dnsmasq.
 
 Run as root: ``.venv/bin/python bench/dns.py [--seconds 3] [--repeat 3] [--rate 5000] [--inflight 20]
-[--modes redirect,direct] [--busy]``.
+[--modes redirect,direct,python] [--busy]``.
 Needs ``dnsperf``; ``aardvark-dns`` (podman's, Debian's ``aardvark-dns``) and ``dnsmasq`` (``dnsmasq-base``)
 are the references and are measured when installed (else the bench says "not installed"). Without dnsperf
 a small Python client asks (then the client, not the server, may be the limit).
@@ -15,7 +15,8 @@ What it does, all inside one fresh netns ``pct-<hex>`` (removed at the end):
 - the embedded server (runtime.network.dns.DnsServer) in a child process of its own per mode, as the daemon
   runs it: names web / api (3 replicas) / the container names, a scope for the "client" container, on
   127.0.0.11:53 via nftables DNAT to a free port (``redirect``, the default) and on 127.0.0.13:53 bound
-  directly (``direct``); ``--busy`` adds a thread that keeps the GIL busy in that process, as the daemon's
+  directly (``direct``), both served by the native cache-hit thread; ``python`` (127.0.0.14, direct) has
+  the loop answer every query, as without a C compiler; ``--busy`` adds a thread that keeps the GIL busy in that process, as the daemon's
   worker threads do while they unpack a pulled image or build a tar;
 - the real aardvark-dns on 10.88.0.1:53 with a config file naming the same containers (it forks; stopped
   by the PID it writes), and dnsmasq on 127.0.0.12:53 with the same names (``--host-record``);
@@ -48,7 +49,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 PEERS = {"aardvark-dns (podman)": 80265.0, "docker embedded DNS": 70648.0}
-MODES = {"redirect": "127.0.0.11", "direct": "127.0.0.13"}  # our server, per mode
+# our server, per mode; "python": direct, with the loop answering every query (no native fast path)
+MODES = {"redirect": "127.0.0.11", "direct": "127.0.0.13", "python": "127.0.0.14"}
 DNSMASQ = "127.0.0.12"
 GATEWAY, CLIENT_ADDR = "10.88.0.1", "10.88.0.4"  # aardvark-dns's listen address; the asker's address
 CLIENT_ID = "c" * 64
@@ -69,14 +71,14 @@ def _busy() -> None:
         json.loads(json.dumps(doc))
 
 
-def serve(netns_path: str, redirect: bool, address: str, busy: bool) -> None:
+def serve(netns_path: str, redirect: bool, address: str, busy: bool, fastpath: bool = True) -> None:
     """Child: run the DNS server until stdin closes; print 'ready' once it listens."""
     import asyncio
 
     from runtime.network.dns import DnsServer
 
     async def _main() -> None:
-        server = DnsServer(address=address)
+        server = DnsServer(address=address, fastpath=fastpath)
         rec = server.records
         rec.set_network_name("n1", "bench_default")
         for cid, name, aliases, ip in CONTAINERS:
@@ -316,16 +318,17 @@ def main() -> int:
     ap.add_argument("--inflight", type=int, default=20)
     ap.add_argument("--client", choices=["auto", "dnsperf", "python"], default="auto")
     ap.add_argument("--repeat", type=int, default=3, help="runs per server, alternated; medians are printed")
-    ap.add_argument("--modes", default="redirect,direct",
+    ap.add_argument("--modes", default="redirect,direct,python",
                     help="ours to measure: redirect (the default mode: free port + nftables DNAT of "
-                         "127.0.0.11:53), direct (bound to :53 itself)")
+                         "127.0.0.11:53), direct (bound to :53 itself), python (direct, without the native "
+                         "fast path: the loop answers every query)")
     ap.add_argument("--busy", action="store_true", help="a GIL-holding thread in our server's process")
     ap.add_argument("--no-setup", action="store_true", help="skip the add_scope timing")
     ap.add_argument("--serve", metavar="NETNS", help=argparse.SUPPRESS)
     ap.add_argument("--mode", choices=list(MODES), default="redirect", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.serve, args.mode == "redirect", MODES[args.mode], args.busy)
+        serve(args.serve, args.mode == "redirect", MODES[args.mode], args.busy, args.mode != "python")
         return 0
     if os.geteuid() != 0:
         print("bench/dns.py needs root (network namespaces)", file=sys.stderr)
