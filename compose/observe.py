@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from compose import trace
 from compose.engine.containers import ContainerInfo, list_containers
 from compose.engine.createbody import service_image
 from compose.engine.images import image_stamp
@@ -36,6 +37,7 @@ class Observed:
 def observe(client: "docker.APIClient", project: Project, *, services: list[str] | None = None,
             images: bool = True, oneoff: bool | None = False) -> Observed:
     """Read the engine's state for ``project`` (images only for ``services``, default all)."""
+    trace.mark("observe")
     out = Observed(containers=list_containers(client, project.name, oneoff=oneoff))
     out.networks = {n["Name"]: n for n in list_networks(client, project.name)}
     for network in project.networks.values():

@@ -90,8 +90,13 @@ def run(argv: list[str]) -> int:
 
 
 def _run(argv: list[str]) -> int:
+    from compose import trace
+
     try:
-        command = typer.main.get_command(build_app())
+        app = build_app()
+        trace.mark("commands registered")
+        command = typer.main.get_command(app)
+        trace.mark("click command built")
         result = command.main(args=list(argv), prog_name="pycompose", standalone_mode=False)
     except UserError as err:
         print_problems(err.problems)

@@ -50,14 +50,17 @@ class Session:
 
     def run(self, plan: "Plan", **kw: Any) -> None:
         """Print the plan's warnings, execute it, close the display (even on failure)."""
+        from compose import trace
         from compose.execute import execute
 
+        trace.mark(f"execute {len(plan.steps)} steps")
         for warning in plan.warnings:
             self.display.message(f"WARN[0000] {warning}")
         try:
             execute(plan, self.context(**kw))
         finally:
             self.display.close()
+            trace.mark("executed")
 
     def known_services(self) -> set[str]:
         return set(self.loaded.load.disabled_services)
@@ -95,12 +98,14 @@ def _bare(name: str) -> "LoadedProject":
 
 def open_session(ctx: "typer.Context", services: list[str] | None = None, *, bare_ok: bool = False) -> Session:
     """``bare_ok``: with ``-p NAME`` and no Compose file anywhere, work on the project by its labels alone."""
+    from compose import trace
     from compose.cli.output import print_warnings
     from compose.display import make_display
     from compose.engine.client import connect
     from compose.errors import UserError
     from compose.project import load_project
 
+    trace.mark("command parsed")
     opts = ctx.obj
     try:
         loaded = load_project(opts.load_options(services=list(services or [])))
@@ -110,7 +115,9 @@ def open_session(ctx: "typer.Context", services: list[str] | None = None, *, bar
             raise
         loaded = _bare(opts.project_name)
     print_warnings(loaded.warnings)
+    trace.mark(f"project loaded ({len(loaded.project.services)} services)")
     session = Session(loaded, connect(), make_display(opts.progress))
+    trace.mark("engine connected")
     if not session.bare:  # a bare project's services are known only by the containers' labels
         session.check_services(services)
     return session

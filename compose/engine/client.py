@@ -12,8 +12,9 @@ import socket
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from compose import trace
 from compose.errors import UserError
 
 if TYPE_CHECKING:
@@ -73,6 +74,12 @@ def _autostart(path: str) -> None:
         time.sleep(0.02)  # polling the socket with a deadline
 
 
+def _traced(response: Any, *args: object, **kwargs: object) -> None:
+    """``PYCOMPOSE_TRACE``: each round trip (a requests response hook on the client's session)."""
+    trace.request(response.request.method, response.request.path_url, response.status_code,
+                  response.elapsed.total_seconds())
+
+
 def connect(host: str | None = None) -> "docker.APIClient":
     """A docker-py low-level client for the engine at ``host`` (see the module docstring for the order)."""
     import docker
@@ -84,6 +91,8 @@ def connect(host: str | None = None) -> "docker.APIClient":
         _autostart(path)
     try:
         client = docker.APIClient(base_url=url, version="1.43", timeout=_API_TIMEOUT, max_pool_size=_POOL)
+        if trace.enabled():
+            client.hooks["response"].append(_traced)
         client.ping()
     except (docker.errors.DockerException, OSError) as err:
         raise UserError.single(f"cannot reach the engine at {url}: {err}; is it running? "
