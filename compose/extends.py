@@ -3,6 +3,10 @@
 ``extends: base`` and ``extends: {service: base}`` name a service of the same file; ``{service, file}`` one
 of another file, loaded and interpolated on its own; that file's relative paths are made absolute against
 its own directory. Chains are followed; a cycle is an error naming it.
+
+As in Docker Compose (compose-go loads an extended file with ``SkipInclude``), the ``include:`` of a file named
+by ``extends.file`` is not processed: only the services written in that file can be extended, and nothing it
+includes joins the project. A service missing there while the file has an ``include`` says so.
 """
 from __future__ import annotations
 
@@ -74,7 +78,9 @@ class ExtendsResolver:
         base_services = base_tree.get("services")
         if not isinstance(base_services, dict) or target not in base_services:
             where = f"in {other_file}" if other_file else "in this file"
-            raise UserError([Problem(f"extends: service {target!r} not found {where}", path, loc)])
+            hint = (f" (services brought in by {other_file}'s own 'include' are not searched, as in Docker "
+                    "Compose: extend the file that defines it)") if other_file and "include" in base_tree else ""
+            raise UserError([Problem(f"extends: service {target!r} not found {where}{hint}", path, loc)])
         base = self._resolve(base_tree, base_name, base_dir, target, stack + [key])
         base = copy_tree(base) if isinstance(base, dict) else LocatedDict()
         if base_dir != directory:
