@@ -140,6 +140,8 @@ def _mount(project: Project, mount: Mount) -> tuple[str | None, dict[str, Any] |
         flags = ["ro" if mount.read_only else "rw"]
         if (mount.bind or {}).get("propagation"):
             flags.append(str((mount.bind or {})["propagation"]))
+        if (mount.bind or {}).get("selinux") in ("z", "Z"):  # relabel; the engine accepts it (no SELinux here)
+            flags.append(str((mount.bind or {})["selinux"]))
         return f"{mount.source}:{mount.target}:{','.join(flags)}", None
     out: dict[str, Any] = {"Type": mount.type, "Target": mount.target}
     if mount.read_only:

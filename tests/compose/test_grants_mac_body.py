@@ -107,3 +107,14 @@ def test_file_grants_bind_unless_owner_or_mode_given(tmp_path):
                        "e": (0, 0, "0o444", b"v")}  # files only: existing parent directories keep their modes
     with pytest.raises(UserError, match="VALUE is not set"):
         grant_files(project, project.services["s"], {})
+
+
+def test_bind_selinux_label_sent_in_binds(tmp_path):
+    project = _project(tmp_path, """\
+        name: p
+        services:
+          s:
+            image: busybox
+            volumes: ["./a:/a:z", {type: bind, source: ./b, target: /b, bind: {selinux: Z, propagation: rshared}}]
+        """)
+    assert _body(project)["HostConfig"]["Binds"] == [f"{tmp_path}/a:/a:rw,z", f"{tmp_path}/b:/b:rw,rshared,Z"]
