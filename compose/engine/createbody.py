@@ -157,7 +157,8 @@ def _mount(project: Project, mount: Mount) -> tuple[str | None, dict[str, Any] |
     elif mount.type == "bind":
         out["Source"] = mount.source
         bind = mount.bind or {}
-        given = {"Propagation": bind.get("propagation"), "CreateMountpoint": bind.get("create_host_path")}
+        given = {"Propagation": bind.get("propagation"), "CreateMountpoint": bind.get("create_host_path"),
+                 "NonRecursive": True if bind.get("recursive") == "disabled" else None}
         opts = {k: v for k, v in given.items() if v is not None}
         if opts:
             out["BindOptions"] = opts

@@ -118,3 +118,16 @@ def test_bind_selinux_label_sent_in_binds(tmp_path):
             volumes: ["./a:/a:z", {type: bind, source: ./b, target: /b, bind: {selinux: Z, propagation: rshared}}]
         """)
     assert _body(project)["HostConfig"]["Binds"] == [f"{tmp_path}/a:/a:rw,z", f"{tmp_path}/b:/b:rw,rshared,Z"]
+
+
+def test_bind_recursive_disabled_sent_as_non_recursive(tmp_path):
+    project = _project(tmp_path, """\
+        name: p
+        services:
+          s:
+            image: busybox
+            volumes: [{type: bind, source: /tmp, target: /t, bind: {recursive: disabled}}]
+        """)
+    assert _body(project)["HostConfig"]["Mounts"] == [
+        {"Type": "bind", "Target": "/t", "Source": "/tmp",
+         "BindOptions": {"CreateMountpoint": True, "NonRecursive": True}}]
