@@ -222,8 +222,9 @@ def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, o
     _check_fixed_ports(service, wanted)
     if forced is None and opts.always_recreate_deps and opts.services and name not in opts.services:
         forced_all = "--always-recreate-deps"
-    else:
-        forced_all = "--force-recreate" if opts.force_recreate else None
+    else:  # --force-recreate is for the named services (all when none is); their dependencies only if changed
+        forced_all = "--force-recreate" if opts.force_recreate and (
+            not opts.services or name in opts.services) else None
     digest = service_hash(project, name)
     existing = observed.service_containers(name)
     keep, extra = existing[:wanted], existing[wanted:]
