@@ -151,3 +151,22 @@ def test_a_recreate_takes_the_old_anonymous_volumes():
     untouched = {"HostConfig": {}}
     inherit_anonymous_volumes(untouched, {"Mounts": [{"Type": "volume", "Name": "p_named", "Destination": "/x"}]})
     assert untouched == {"HostConfig": {}}
+
+
+def test_force_recreate_is_for_the_named_services_and_not_their_dependencies(tmp_path):
+    from compose.plan import UpOptions, plan_up
+
+    from .test_plan import HELLO, _everything_up, _project
+
+    project = _project(tmp_path, HELLO)
+    observed = _everything_up(project)
+    named = str(plan_up(project, observed, UpOptions(services=["client"], force_recreate=True)))
+    assert "CREATE_CONTAINER hello-client-1: --force-recreate" in named
+    assert "CREATE_CONTAINER hello-web-1" not in named and "STOP_CONTAINER hello-web-1" not in named  # a
+    # dependency: recreated only when it changed, as Docker Compose
+    both = str(plan_up(project, observed, UpOptions(services=["client"], force_recreate=True,
+                                                    always_recreate_deps=True)))
+    assert "CREATE_CONTAINER hello-web-1: --always-recreate-deps" in both
+    assert "CREATE_CONTAINER hello-client-1: --force-recreate" in both
+    every = str(plan_up(project, observed, UpOptions(force_recreate=True)))
+    assert "CREATE_CONTAINER hello-web-1: --force-recreate" in every
