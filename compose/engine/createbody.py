@@ -195,6 +195,23 @@ def _restart(policy: str | None) -> dict[str, Any]:
     return out
 
 
+_DEPLOY_CONDITIONS = {"none": "no", "no": "no", "on-failure": "on-failure", "any": "always", "always": "always",
+                      "unless-stopped": "unless-stopped"}
+
+
+def _deploy_restart(service: Service) -> dict[str, Any] | None:
+    """``deploy.restart_policy`` wins over ``restart``, as Docker Compose maps it (condition any -> always,
+    none -> no; ``max_attempts`` the retry count; ``delay`` and ``window`` are swarm only)."""
+    policy = (service.deploy or {}).get("restart_policy")
+    if not isinstance(policy, dict) or not policy:
+        return None
+    condition = str(policy.get("condition") or "any")
+    out: dict[str, Any] = {"Name": _DEPLOY_CONDITIONS.get(condition, condition)}
+    if policy.get("max_attempts") is not None:
+        out["MaximumRetryCount"] = int(policy["max_attempts"])
+    return out
+
+
 def _service_ref(project: Project, mode: str) -> str:
     """``service:web`` -> ``container:<project>-web-1``."""
     if mode.startswith("service:"):
@@ -267,7 +284,7 @@ def _host_config(project: Project, service: Service, spec: ContainerSpec, networ
     _, bindings = _ports(service)
     hc: dict[str, Any] = {
         "NetworkMode": network_mode,
-        "RestartPolicy": _restart(service.restart),
+        "RestartPolicy": _deploy_restart(service) or _restart(service.restart),
         "Binds": binds or None,
         "Mounts": mounts or None,
         "PortBindings": bindings if spec.publish_ports and bindings else None,

@@ -131,3 +131,20 @@ def test_bind_recursive_disabled_sent_as_non_recursive(tmp_path):
     assert _body(project)["HostConfig"]["Mounts"] == [
         {"Type": "bind", "Target": "/t", "Source": "/tmp",
          "BindOptions": {"CreateMountpoint": True, "NonRecursive": True}}]
+
+
+@pytest.mark.parametrize("policy,restart,expected", [
+    ("{condition: on-failure, max_attempts: 3}", None, {"Name": "on-failure", "MaximumRetryCount": 3}),
+    ("{condition: any}", "no", {"Name": "always"}),
+    ("{condition: none}", "always", {"Name": "no"}),
+    ("{delay: 5s}", None, {"Name": "always"}),
+    (None, "unless-stopped", {"Name": "unless-stopped"}),
+])
+def test_deploy_restart_policy_wins_over_restart(tmp_path, policy, restart, expected):
+    lines = ["name: p", "services:", "  s:", "    image: busybox"]
+    if restart:
+        lines.append(f"    restart: {restart}")
+    if policy:
+        lines.append(f"    deploy: {{restart_policy: {policy}}}")
+    project = _project(tmp_path, "\n".join(lines) + "\n")
+    assert _body(project)["HostConfig"]["RestartPolicy"] == expected
