@@ -68,9 +68,12 @@ def grant_files(project: Project, service: Service, environment: dict[str, str])
         defined = getattr(project, kind)
         for i, grant in enumerate(getattr(service, kind) or ()):
             resource = defined.get(grant.source)
+            where: tuple[str | int, ...] = ("services", service.name, kind, i)
+            if resource is not None and getattr(resource, "external", False):
+                raise UserError.single(f"unsupported external {kind[:-1]} {resource.name or grant.source}: external "
+                                       f"{kind} exist only in swarm mode (as Docker Compose says)", where)
             if not copied_grant(resource, grant):
                 continue
-            where: tuple[str | int, ...] = ("services", service.name, kind, i)
             uid = _number(grant.uid, where + ("uid",))
             gid = _number(grant.gid, where + ("gid",))
             mode = grant.mode if grant.mode is not None else _DEFAULT_MODE

@@ -148,3 +148,16 @@ def test_deploy_restart_policy_wins_over_restart(tmp_path, policy, restart, expe
         lines.append(f"    deploy: {{restart_policy: {policy}}}")
     project = _project(tmp_path, "\n".join(lines) + "\n")
     assert _body(project)["HostConfig"]["RestartPolicy"] == expected
+
+
+def test_external_secret_refused_at_create_as_docker_compose(tmp_path):
+    project = _project(tmp_path, """\
+        name: p
+        services:
+          s: {image: busybox, secrets: [token]}
+        secrets:
+          token: {external: true, name: shared-token}
+        """)
+    with pytest.raises(UserError, match="unsupported external secret shared-token") as err:
+        grant_files(project, project.services["s"], {})
+    assert err.value.problems[0].path == ("services", "s", "secrets", 0)
