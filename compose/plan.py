@@ -352,7 +352,7 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions | None = None)
                 needs.add(image)
             forced = None
             for dep in graph.dependencies(name):  # containers this one names must exist before its create
-                via = graph.graph.edges[name, dep].get("via")
+                via = graph.edge(name, dep).get("via")
                 if via != "depends_on":
                     needs |= per[dep].creates
                     if via in _JOINS and per[dep].creates and not opts.no_start:
@@ -367,7 +367,7 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions | None = None)
     for name in graph.services:
         sp = per[name]
         for dep in graph.dependencies(name):
-            edge = graph.graph.edges[name, dep]
+            edge = graph.edge(name, dep)
             restarts = bool(edge.get("restart") and per[dep].changed and sp.untouched)
             waits = _wait_steps(plan, dep, per[dep], edge["condition"], name) if (
                 sp.starts or restarts) and not opts.no_start else set()
@@ -496,7 +496,7 @@ def plan_start(project: Project, observed: Observed, services: list[str] | None 
                                              number=c.number, container_id=c.id)
             sp.live.append(c.name)
         for dep in graph.dependencies(name):
-            edge = graph.graph.edges[name, dep]
+            edge = graph.edge(name, dep)
             waits = _wait_steps(plan, dep, per[dep], edge["condition"], name) if sp.starts else set()
             for start in sp.starts.values():
                 plan.steps[start].after |= waits
@@ -519,7 +519,7 @@ def plan_run(project: Project, observed: Observed, service: str, opts: UpOptions
     _image_step(plan, project, project.services[service], observed, opts)
     if deps:
         for dep in graph.dependencies(service):
-            edge = graph.graph.edges[service, dep]
+            edge = graph.edge(service, dep)
             sp = _ServicePlan(live=[c.name for c in observed.service_containers(dep)])
             sp.starts = {st.target: k for k, st in plan.steps.items()
                          if st.op is Op.START_CONTAINER and st.service == dep}
