@@ -19,7 +19,7 @@ from compose.cli.options import GlobalOptions
 from compose.cli.output import print_problems
 from compose.errors import UserError
 
-__all__ = ["COMMAND_MODULES", "EXIT_BUG", "EXIT_OK", "EXIT_USER_ERROR", "build_app", "run"]
+__all__ = ["COMMAND_MODULES", "EXIT_BUG", "EXIT_OK", "EXIT_USER_ERROR", "build_app", "command_module", "run"]
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 1
@@ -29,6 +29,10 @@ EXIT_BUG = 2
 COMMAND_MODULES = ("config", "version", "build",
                    "up", "down", "ps", "logs", "start", "stop", "restart", "rm", "kill", "pause", "unpause",
                    "create", "exec", "run", "pull", "push", "port", "top", "ls", "images", "wait", "events", "engine", "login", "watch")
+_MODULE_OF = {"logout": "login"}  # commands registered by a module of another name
+# Global options that take a value (``-f FILE``): skipped when looking for the command word in argv.
+_VALUED = frozenset({"--file", "-f", "--project-name", "-p", "--project-directory", "--env-file", "--profile",
+                     "--progress"})
 
 _HELP = "Define and run multi-container applications, on pycompose's own container runtime."
 
@@ -59,7 +63,28 @@ def _global_options(
     )
 
 
-def build_app() -> typer.Typer:
+def command_module(argv: list[str]) -> str | None:
+    """The module of the command ``argv`` names (after the global options), or None (none named, ``--help``,
+    an unknown word: then every command is registered, for the full help or click's error)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--":
+            return None
+        elif arg.startswith("-"):
+            if arg in ("-h", "--help"):
+                return None
+            skip = arg in _VALUED  # ``--file=X`` and ``-fX`` carry their value
+        else:
+            module = _MODULE_OF.get(arg, arg)
+            return module if module in COMMAND_MODULES else None
+    return None
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The application with every command, or (``only``) with the one command a command line runs: typer
+    then builds one click command instead of 28, and the other modules are never imported."""
     app = typer.Typer(
         name="pycompose",
         help=_HELP,
@@ -72,7 +97,7 @@ def build_app() -> typer.Typer:
     app.callback()(_global_options)
     import importlib
 
-    for name in COMMAND_MODULES:
+    for name in (only,) if only else COMMAND_MODULES:
         importlib.import_module(f"compose.cli.{name}").register(app)
     return app
 
@@ -93,7 +118,7 @@ def _run(argv: list[str]) -> int:
     from compose import trace
 
     try:
-        app = build_app()
+        app = build_app(command_module(argv))
         trace.mark("commands registered")
         command = typer.main.get_command(app)
         trace.mark("click command built")
