@@ -118,3 +118,109 @@ def test_sparse_members_refused(tmp_path):
     dest.mkdir()
     with pytest.raises(InvalidArgument, match="sparse"):
         unpack_layer(io.BytesIO(header + b"\0" * 1024), dest)
+
+
+# ---- the fast header path: every field as tarfile reads it --------------------------------------------------------
+_FIELDS = ("name", "type", "mode", "uid", "gid", "size", "mtime", "linkname", "uname", "gname", "devmajor",
+           "devminor", "offset", "offset_data", "pax_headers")
+
+
+def _every_kind(fmt: int, **open_args) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt, **open_args) as tar:
+        def add(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", **attrs) -> None:
+            info = tarfile.TarInfo(name)
+            info.type, info.size, info.mtime, info.mode = kind, len(data), 1_650_000_000, 0o4755
+            info.uid, info.gid, info.uname, info.gname = 1000, 100, "app", "users"
+            for key, value in attrs.items():
+                setattr(info, key, value)
+            tar.addfile(info, io.BytesIO(data) if data else None)
+
+        add("etc", tarfile.DIRTYPE)
+        add("etc/passwd", data=b"root:x:0:0::/root:/bin/sh\n")
+        add("etc/" + "p" * 120 + "/deep-file", data=b"ustar prefix or long name")  # > 100: prefix / GNU / PAX
+        add("etc/caf\u00e9-\u00fcber", data=b"utf-8 name: not ASCII, summed byte by byte")
+        add("etc/link", tarfile.SYMTYPE, linkname="passwd")
+        add("etc/hard", tarfile.LNKTYPE, linkname="etc/passwd")
+        add("dev/null", tarfile.CHRTYPE, devmajor=1, devminor=3)
+        add("dev/loop0", tarfile.BLKTYPE, devmajor=7, devminor=0)
+        add("run/fifo", tarfile.FIFOTYPE)
+        if fmt != tarfile.USTAR_FORMAT:
+            add("big-uid", data=b"x", uid=0o7777777 + 1)  # base-256 (GNU) or a PAX record
+        add("old-mtime", data=b"y" * 513, mtime=0)
+    return buf.getvalue()
+
+
+def _fields(members) -> list[tuple]:
+    return [tuple(getattr(m, f) for f in _FIELDS) for m in members]
+
+
+@pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_fast_headers_give_what_tarfile_gives(fmt):
+    data = _every_kind(fmt)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        expected = _fields(tar.getmembers())
+    assert _fields(TarStream(_Trickle(data, 700)).members()) == expected
+    assert len(expected) >= 10
+
+
+def test_global_pax_header_applies_to_later_members():
+    data = _every_kind(tarfile.PAX_FORMAT, pax_headers={"comment": "global"})
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        expected = _fields(tar.getmembers())
+    assert all(fields[-1].get("comment") == "global" for fields in expected)
+    assert _fields(TarStream(io.BytesIO(data)).members()) == expected
+
+
+def _with_checksum(header: bytearray, value: int) -> bytes:
+    header[148:156] = b"%06o\0 " % value
+    return bytes(header)
+
+
+def test_signed_checksum_accepted_as_tarfile_does():
+    info = tarfile.TarInfo("f")
+    info.size = 0
+    header = bytearray(info.tobuf(format=tarfile.USTAR_FORMAT))
+    header[200] = 0xE9  # a high byte in an unused field: signed and unsigned sums differ
+    header[148:156] = b" " * 8
+    signed = sum(b - 256 if b > 127 else b for b in header)
+    data = _with_checksum(header, signed) + bytes(1024)
+    member = next(TarStream(io.BytesIO(data)).members())
+    assert (member.name, member.chksum) == ("f", signed)
+
+
+def test_one_changed_ascii_byte_fails_the_checksum(tmp_path):
+    data = bytearray(_every_kind(tarfile.GNU_FORMAT))
+    data[1] = ord("x") if data[1] != ord("x") else ord("y")  # in the first member's name, still ASCII
+    dest = tmp_path / "layer"
+    dest.mkdir()
+    with pytest.raises(InvalidArgument, match="not a valid tar archive: bad checksum"):
+        unpack_layer(io.BytesIO(bytes(data)), dest)
+    assert list(dest.iterdir()) == []
+
+
+def test_v7_directory_with_trailing_slash():
+    header = bytearray(512)
+    header[0:4] = b"old/"
+    header[100:108] = b"0000755\0"
+    header[108:116] = header[116:124] = b"0000000\0"
+    header[124:136] = header[136:148] = b"00000000000\0"
+    header[156:157] = b"\0"  # AREGTYPE, no magic: a V7 header
+    header[148:156] = b" " * 8
+    data = _with_checksum(header, sum(header)) + bytes(1024)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        expected = _fields(tar.getmembers())
+    assert _fields(TarStream(io.BytesIO(data)).members()) == expected
+    assert expected[0][:2] == ("old", tarfile.DIRTYPE)
+
+
+def test_gnu_header_times_are_not_a_name_prefix():
+    """GNU headers keep atime/ctime where ustar has its prefix (tarfile would prepend them to the name; Go and
+    GNU tar do not)."""
+    info = tarfile.TarInfo("file")
+    info.size = 0
+    header = bytearray(info.tobuf(format=tarfile.GNU_FORMAT))
+    header[345:357] = b"14500000000\0"  # atime
+    header[148:156] = b" " * 8
+    data = _with_checksum(header, sum(header)) + bytes(1024)
+    assert next(TarStream(io.BytesIO(data)).members()).name == "file"
