@@ -70,6 +70,12 @@ class ContainerState:
         return self.status in ("running", "paused")
 
 
+def _tell(conn: socket.socket, msg: dict[str, Any]) -> None:
+    """One line to a launched monitor; a monitor that failed already has its error queued for us to read."""
+    with contextlib.suppress(OSError):
+        conn.sendall(json.dumps(msg).encode() + b"\n")
+
+
 def default_hosts(extra: str = "") -> str:
     return _LOCALHOST + extra
 
@@ -361,14 +367,14 @@ class ContainerService:
                     self._apply_resources(mgr, spec)
                     _procs, oom = self._cgroup_files(mgr)
                     trace.mark("svc.cgroup_ready", cid)
+                    _tell(conn, {"cgroup": True, "oom_files": oom})  # the (slow on v1) move overlaps before_run
                     if before_run is not None:
                         before_run()
                         trace.mark("svc.before_run", cid)
                 except BaseException as err:
                     self._call_off(conn, str(err) or type(err).__name__)
                     raise
-                with contextlib.suppress(OSError):  # a monitor that failed already has its error queued for us
-                    conn.sendall(json.dumps({"go": True, "oom_files": oom}).encode() + b"\n")
+                _tell(conn, {"go": True})
                 reply = self._read_launch_reply(conn)
                 trace.mark("svc.reply", cid)
             except BaseException:

@@ -6,6 +6,11 @@ heap (``gc.freeze``) so children share its pages, and forks one monitor per laun
 terminal signals away; ``SIGCHLD`` ignored reaps monitors automatically; it exits when its client goes away, and
 the monitors live on (they are not children the daemon waits on).
 
+A container start does not wait for forks: after the first one, the fork server keeps one spare monitor
+(``monitor.spare_main``) that has already forked the container's first process in a new pid namespace. A start
+request goes to the spare (one fd passed over a socket) and a new spare is forked behind it. Requests that need
+another pid namespace (execs, ``pid: host``, a joined one) get a fresh fork as before.
+
 ``ForkServer`` is the client the container service holds: ``launch(request)`` returns the launch connection.
 """
 from __future__ import annotations
@@ -40,23 +45,73 @@ def serve(fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.collect()
     gc.freeze()
+    spare: tuple[int, socket.socket] | None = None
     while True:
         try:
             msg, fds = init.recv_msg(sock, 4096)
         except OSError:
-            os._exit(0)
+            msg, fds = None, []
         if msg is None:
+            if spare is not None:
+                spare[1].close()  # it sees EOF, discards its child and exits
             os._exit(0)
         if not fds:
             continue
         trace.mark("forkserver.request")
+        wants_spare = bool(msg.get("spare"))
+        if wants_spare and spare is not None:
+            handed = _hand_to_spare(spare[1], fds[0])
+            spare = None
+            if handed:
+                for extra in fds:
+                    os.close(extra)
+                spare = _fork_spare(sock)
+                continue
         pid = os.fork()
         if pid == 0:
             sock.close()
+            if spare is not None:
+                spare[1].close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             monitor.monitor_main(socket.socket(fileno=fds[0]))
         for extra in fds:
             os.close(extra)
+        if wants_spare and spare is None:
+            spare = _fork_spare(sock)
+
+
+def _hand_to_spare(spare: socket.socket, conn_fd: int) -> bool:
+    try:
+        init.send_msg(spare, {"op": "run"}, [conn_fd])
+        return True
+    except OSError:  # the spare died (it could not get ready): fork as usual
+        return False
+    finally:
+        spare.close()
+
+
+def _fork_spare(server_sock: socket.socket) -> tuple[int, socket.socket] | None:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        pid = os.fork()
+    except OSError:
+        ours.close()
+        theirs.close()
+        return None
+    if pid == 0:
+        server_sock.close()
+        ours.close()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        monitor.spare_main(theirs)
+    theirs.close()
+    return pid, ours
+
+
+def _fits_spare(request: dict[str, Any]) -> bool:
+    """Can a spare monitor (its first process already forked in a new pid namespace) serve ``request``?"""
+    spec = request.get("spec") or {}
+    return (request.get("mode") == "start" and "pid" in (spec.get("namespaces") or ())
+            and not (spec.get("join_namespaces") or {}).get("pid"))
 
 
 class ForkServer:
@@ -93,11 +148,12 @@ class ForkServer:
         try:
             with self._lock:
                 sock = self._ensure()
+                msg = {"op": "fork", "spare": _fits_spare(request)}
                 try:
-                    init.send_msg(sock, {"op": "fork"}, [theirs.fileno()])
+                    init.send_msg(sock, msg, [theirs.fileno()])
                 except OSError:  # it died between the check and the send: once more with a new one
                     self._close_locked()
-                    init.send_msg(self._ensure(), {"op": "fork"}, [theirs.fileno()])
+                    init.send_msg(self._ensure(), msg, [theirs.fileno()])
         finally:
             theirs.close()
         mine.sendall(json.dumps(request).encode() + b"\n")

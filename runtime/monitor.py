@@ -13,9 +13,10 @@ record, when the process ends. ``{"op": "attach", "stdin": bool, "stdout": bool,
 true}`` then the output (raw for a tty, else Docker's 8-byte multiplexed frames) and forwards what the client
 sends to stdin (client half-close closes stdin if ``stdin_once``). ``{"op": "resize", "height": h, "width": w}``
 resizes the pty. The launch connection itself carries the request, the launch reply and, if asked, an attach.
-A start's request with ``"gated": true`` is followed (while the init builds its rootfs) by one more line from the
-engine: ``{"go": true, "oom_files": [...]}`` once the cgroup exists and the network is connected, or
-``{"abort": "why"}``; only then is the init moved into its cgroup and let run. An aborted start leaves no exit record.
+A start's request with ``"gated": true`` is followed (while the init builds its rootfs) by two more lines from the
+engine: ``{"cgroup": true, "oom_files": [...]}`` once the cgroup exists (the init is moved into it), then
+``{"go": true}`` once the network is connected (the init is let run); either may be ``{"abort": "why"}`` instead.
+An aborted start leaves no exit record.
 """
 from __future__ import annotations
 
@@ -33,11 +34,12 @@ import time
 from typing import Any, NoReturn
 
 from runtime import process, trace
+from runtime.init import recv_msg
 from runtime.jsonlog import JsonLog, rfc3339nano
 from runtime.monitor_client import read_line
 from runtime.state import write_record
 
-__all__ = ["monitor_main", "frame", "EXIT_RECORD", "SOCKET_NAME"]
+__all__ = ["monitor_main", "spare_main", "frame", "EXIT_RECORD", "SOCKET_NAME"]
 
 EXIT_RECORD = "exit.json"
 SOCKET_NAME = "monitor.sock"
@@ -64,8 +66,10 @@ class _Client:
 
 
 class _Monitor:
-    def __init__(self, req: dict[str, Any], conn: socket.socket, early: bytes) -> None:
+    def __init__(self, req: dict[str, Any], conn: socket.socket, early: bytes,
+                 ready: process.Prefork | None = None) -> None:
         self.req = req
+        self.ready = ready
         spec = req["spec"]
         self.exec_mode = req.get("mode") == "exec"
         proc = req["exec"] if self.exec_mode else spec
@@ -139,7 +143,8 @@ class _Monitor:
                                 join_pidns=req.get("pid") if self.exec_mode else
                                 (req["spec"].get("join_namespaces") or {}).get("pid"),
                                 cgroup_procs=None if self.exec_mode else list(req.get("cgroup_procs", [])),
-                                before_join=self._await_go if gated else None)
+                                before_move=self._await_cgroup if gated else None,
+                                before_join=self._await_go if gated else None, ready=self.ready)
         for fd in child_fds:
             os.close(fd)
         trace.mark("monitor.spawned", str(req.get("id", "")))
@@ -186,8 +191,8 @@ class _Monitor:
         else:
             self.conn.close()
 
-    def _await_go(self) -> None:
-        """Block until the engine's go line (see the module doc); raise if it calls the start off or went away."""
+    def _engine_word(self, want: str) -> dict[str, Any]:
+        """The engine's next line on the launch connection (see the module doc); raise if it is not ``want``."""
         buf = self.early
         while b"\n" not in buf:
             chunk = self.conn.recv(65536)
@@ -197,11 +202,19 @@ class _Monitor:
             buf += chunk
         line, _, self.early = buf.partition(b"\n")
         msg = json.loads(line)
-        if not msg.get("go"):
+        if not msg.get(want):
             self.aborted = True
             raise RuntimeError(str(msg.get("abort") or "start called off"))
+        return msg
+
+    def _await_cgroup(self) -> None:
+        msg = self._engine_word("cgroup")
         self.req["oom_files"] = list(msg.get("oom_files") or [])
         self.oom_before = _oom_count(self.req["oom_files"])
+        trace.mark("monitor.cgroup_made", str(self.req.get("id", "")))
+
+    def _await_go(self) -> None:
+        self._engine_word("go")
         trace.mark("monitor.go", str(self.req.get("id", "")))
 
     def _exec_helper(self) -> NoReturn:
@@ -501,18 +514,52 @@ def _oom_count(files: list[str]) -> int:
     return total
 
 
+def _become_monitor() -> None:
+    os.setsid()
+    gc.disable()
+    for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_IGN if sig in (signal.SIGPIPE, signal.SIGHUP) else signal.SIG_DFL)
+
+
+def spare_main(sock: socket.socket) -> NoReturn:
+    """Entry of a spare monitor, forked by the fork server ahead of need: fork the container's first process in
+    a new pid namespace now (``process.prefork``), then wait on ``sock`` for a launch connection (one message
+    with one fd) and run as ``monitor_main``. EOF (the fork server went away): discard the child and exit."""
+    ready: process.Prefork | None = None
+    try:
+        _become_monitor()
+        ready = process.prefork()
+        msg, fds = recv_msg(sock, 4096)
+    except BaseException:  # noqa: BLE001 - a spare that cannot get ready just goes; the next start forks anew
+        if ready is not None:
+            ready.discard()
+        os._exit(0)
+    sock.close()
+    if not msg or not fds:
+        ready.discard()
+        os._exit(0)
+    for extra in fds[1:]:
+        os.close(extra)
+    _run(socket.socket(fileno=fds[0]), ready)
+
+
 def monitor_main(conn: socket.socket) -> NoReturn:
     """Entry of a freshly forked monitor: read the launch request from ``conn`` and run. Never returns."""
     try:
-        os.setsid()
-        gc.disable()
-        for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_IGN if sig in (signal.SIGPIPE, signal.SIGHUP) else signal.SIG_DFL)
+        _become_monitor()
+    except BaseException as err:  # noqa: BLE001 - report to the launcher, never a traceback on its terminal
+        _send_line(conn, {"error": f"monitor: {type(err).__name__}: {err}", "exit_code": 1})
+        os._exit(1)
+    _run(conn, None)
+
+
+def _run(conn: socket.socket, ready: process.Prefork | None) -> NoReturn:
+    try:
         trace.mark("monitor.forked")
         line, early = read_line(conn)
         req = json.loads(line)
         trace.mark("monitor.request", str(req.get("id", "")))
-        mon = _Monitor(req, conn, early)
+        mon = _Monitor(req, conn, early, ready)
         mon.start()
     except BaseException as err:  # noqa: BLE001 - report to the launcher, never a traceback on its terminal
         _send_line(conn, {"error": f"monitor: {type(err).__name__}: {err}", "exit_code": 1})

@@ -5,9 +5,9 @@
 SOCK_SEQPACKET socketpair, and waits: EOF means the child exec'd (the socket is close-on-exec); a message means it
 failed (``error``, ``exit_code``) or sent the pty master of a tty container (``console``).
 
-``before_join`` (a start's monitor) runs after the config went out, while the child builds its rootfs: the
-monitor waits there for the engine's go (cgroup made, network connected); if it raises, the child is killed and
-its message is the error.
+``before_move`` and ``before_join`` (a start's monitor) run after the config went out, while the child builds its
+rootfs, before and after its move into the cgroup: the monitor waits there for the engine's word that the cgroup
+exists, then that the network is connected; if one raises, the child is killed and its text is the error.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from typing import Any
 from runtime import init, linux, trace
 from runtime.errors import InvalidArgument
 
-__all__ = ["Spawned", "spawn", "StartFailed"]
+__all__ = ["Prefork", "Spawned", "prefork", "spawn", "StartFailed"]
 
 
 class StartFailed(InvalidArgument):
@@ -33,6 +33,47 @@ class StartFailed(InvalidArgument):
 
 
 @dataclass
+class Prefork:
+    """A child forked ahead of need, PID 1 of a new pid namespace, waiting for its config on ``sock``."""
+    pid: int
+    sock: socket.socket
+
+    def discard(self) -> None:
+        """Not needed after all: kill it and reap it (its pid namespace goes with it)."""
+        self.sock.close()
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+def prefork() -> Prefork:
+    """For a spare monitor: ``unshare(CLONE_NEWPID)`` and fork the container's first process now, so that a start
+    finds it waiting (the fork and its copy-on-write faults are off the start's path). Undo with ``discard`` and
+    ``leave_new_pidns``."""
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    linux.unshare(linux.CLONE_NEWPID)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        parent.close()
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)  # a spare that goes away takes it along
+        init.child_main(child)
+        os._exit(1)
+    child.close()
+    return Prefork(pid, parent)
+
+
+def leave_new_pidns() -> None:
+    """After ``prefork`` when the process is not wanted after all: later children are born in our own pid ns."""
+    fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        linux.setns(fd, linux.CLONE_NEWPID)
+    finally:
+        os.close(fd)
+
+
+@dataclass
 class Spawned:
     pid: int
     console: int | None = None  # pty master fd for tty processes
@@ -41,7 +82,8 @@ class Spawned:
 
 
 def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_pidns: int | str | None = None,
-          cgroup_procs: list[str] | None = None, before_join: Callable[[], None] | None = None) -> Spawned:
+          cgroup_procs: list[str] | None = None, before_move: Callable[[], None] | None = None,
+          before_join: Callable[[], None] | None = None, ready: Prefork | None = None) -> Spawned:
     """Fork the child described by ``cfg`` with stdio ``fds``; return once it exec'd or failed.
 
     ``join_pidns``: pid of a process (or a pid ns file) whose pid namespace the child is born into. Call this
@@ -49,6 +91,11 @@ def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_
     ``cgroup_procs``: the container's ``cgroup.procs`` files; the child is moved there while it builds its rootfs
     (it waits for the ``joined`` message before its cgroup namespace and anything of the user's).
     """
+    if ready is not None:
+        if new_pidns and join_pidns is None:
+            return _spawned(ready.pid, ready.sock, cfg, fds, cgroup_procs, _Hooks(before_move, before_join))
+        ready.discard()
+        leave_new_pidns()
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     if new_pidns:
         linux.unshare(linux.CLONE_NEWPID)
@@ -65,10 +112,40 @@ def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_
         init.child_main(child)
         os._exit(1)
     child.close()
+    return _spawned(pid, parent, cfg, fds, cgroup_procs, _Hooks(before_move, before_join))
+
+
+@dataclass
+class _Hooks:
+    before_move: Callable[[], None] | None = None
+    before_join: Callable[[], None] | None = None
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _run_hook(hook: Callable[[], None] | None, pid: int) -> str:
+    """Run ``hook``; if it raises, kill the child and return the text (the start's error)."""
+    if hook is None:
+        return ""
+    try:
+        hook()
+    except Exception as err:  # noqa: BLE001 - any refusal stops the child; its text is the error
+        _kill(pid)
+        return str(err) or type(err).__name__
+    return ""
+
+
+def _spawned(pid: int, parent: socket.socket, cfg: dict[str, Any], fds: list[int], cgroup_procs: list[str] | None,
+             hooks: _Hooks) -> Spawned:
     trace.mark("monitor.forked_init", str(cfg.get("id", "")))
     result = Spawned(pid)
     try:
-        _converse(parent, pid, cfg, fds, cgroup_procs, result, before_join)
+        _converse(parent, pid, cfg, fds, cgroup_procs, result, hooks)
     finally:
         parent.close()
     if result.error:
@@ -80,7 +157,7 @@ def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_
 
 
 def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[int],
-              cgroup_procs: list[str] | None, result: Spawned, before_join: Callable[[], None] | None) -> None:
+              cgroup_procs: list[str] | None, result: Spawned, hooks: _Hooks) -> None:
     """Config out; cgroup move and ``joined`` out; console, error or EOF (= exec'd) back. A child that failed
     early has its error message queued for us even when our sends fail: always read before concluding."""
     try:
@@ -88,16 +165,7 @@ def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[in
     except OSError as err:  # the child died before reading its config
         result.error, result.exit_code = f"container init failed: {err}", 1
         return
-    join_error = ""
-    if before_join is not None:
-        try:
-            before_join()
-        except Exception as err:  # noqa: BLE001 - any refusal stops the child; its text is the error
-            join_error = str(err) or type(err).__name__
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    join_error = _run_hook(hooks.before_move, pid)
     if cgroup_procs is not None and not join_error:
         try:
             for path in cgroup_procs:
@@ -105,16 +173,15 @@ def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[in
                     fh.write(str(pid))
         except OSError as err:
             join_error = f"cannot move the container into its cgroup: {err}"
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _kill(pid)
         else:
             trace.mark("monitor.cgroup_moved", str(cfg.get("id", "")))
-            try:
-                init.send_msg(parent, {"joined": True})
-            except OSError:
-                pass  # it failed already; its message waits below
+    join_error = join_error or _run_hook(hooks.before_join, pid)
+    if cgroup_procs is not None and not join_error:
+        try:
+            init.send_msg(parent, {"joined": True})
+        except OSError:
+            pass  # it failed already; its message waits below
     while True:
         try:
             msg, got = init.recv_msg(parent)

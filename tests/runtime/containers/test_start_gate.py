@@ -3,8 +3,9 @@ daemon connects the network there); the process runs only after both, and a fail
 start off without leaving anything behind."""
 from __future__ import annotations
 
+import json
 import os
-from pathlib import Path
+import time
 
 import pytest
 
@@ -22,21 +23,22 @@ def test_process_runs_only_after_before_run_and_inside_its_cgroup(svc: Container
     seen: dict[str, object] = {}
 
     def before_run() -> None:
-        # the cgroup exists by now, with nothing in it yet: the init waits at the gate
+        # the cgroup exists by now (the init may be moving in); the program waits at the gate
         mgr = svc.cgroup(cid)
-        dirs = list(dict.fromkeys(mgr.paths().values()))
-        seen["cgroup"] = all(d.is_dir() for d in dirs)
-        seen["procs"] = [Path(d, "cgroup.procs").read_text() for d in dirs]
+        seen["cgroup"] = all(d.is_dir() for d in dict.fromkeys(mgr.paths().values()))
         svc.write_managed_file(cid, "hosts", "10.9.8.7\tgate-test\n")
 
     svc.start(cid, before_run=before_run)
     with open(f"/proc/{svc.inspect(cid).pid}/cgroup") as fh:
         assert cid in fh.read()  # the process runs in the container's cgroup (seen from the host)
+    deadline = time.monotonic() + 30
+    out, err = "", ""
+    while "gate-test" not in out and time.monotonic() < deadline:  # polling the log with a deadline
+        time.sleep(0.01)
+        out, err = read_log(svc, cid) if os.path.exists(svc.log_path(cid)) else ("", "")
     svc.kill(cid)
     svc.wait(cid, 30)
-    out, err = read_log(svc, cid)
     assert seen["cgroup"] is True
-    assert seen["procs"] and all(text == "" for text in seen["procs"])
     assert "gate-test" in out, (out, err)  # what before_run wrote was there when the process ran
 
 
@@ -57,3 +59,72 @@ def test_failing_before_run_calls_the_start_off_and_leaves_nothing(svc: Containe
     assert processes_mentioning(str(tmp_path)) == []
     svc.start(cid)  # and the container starts normally afterwards
     assert svc.wait(cid, 30) == 0
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    data = fh.read()
+            except OSError:
+                continue
+            if int(data[data.rindex(")") + 2:].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _gone(pids: list[int], timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:  # polling /proc with a deadline
+        if not any(os.path.exists(f"/proc/{p}") and "Z" not in _state(p) for p in pids):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
+
+
+def test_a_start_takes_the_spare_monitor_and_close_removes_the_spare(tmp_path, rootfs, cgroup_parent):
+    svc = ContainerService(tmp_path / "root", cgroup_parent=cgroup_parent)
+    try:
+        first = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
+        svc.start(first)
+        server = svc._forkserver._proc.pid  # noqa: SLF001 - the test looks at the fork server's children
+        monitor1 = json.loads((svc.dir / first / "state.json").read_text())["monitor_pid"]
+        deadline = time.monotonic() + 30
+        spares = [p for p in _children(server) if p != monitor1]
+        while not spares and time.monotonic() < deadline:  # the spare is forked just after the first start
+            time.sleep(0.005)
+            spares = [p for p in _children(server) if p != monitor1]
+        assert len(spares) == 1
+        spare = spares[0]
+        deadline = time.monotonic() + 30
+        while not _children(spare) and time.monotonic() < deadline:  # it forks the next container's init ahead
+            time.sleep(0.005)
+        waiting = _children(spare)
+        assert len(waiting) == 1
+        second = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
+        svc.start(second)
+        st = json.loads((svc.dir / second / "state.json").read_text())
+        assert st["monitor_pid"] == spare  # the spare became the second container's monitor
+        assert st["pid"] == waiting[0]  # and its waiting child the container's process
+        with open(f"/proc/{st['pid']}/status") as fh:
+            assert any(line.startswith("NSpid:") and line.split()[-1] == "1" for line in fh)  # PID 1 in its ns
+        svc.remove(first, force=True)
+        svc.remove(second, force=True)
+        leftovers = _children(server)
+        leftovers += [c for p in leftovers for c in _children(p)]
+    finally:
+        for state in svc.list():
+            svc.remove(state.id, force=True)
+        svc.close()
+    assert leftovers and _gone(leftovers), "the spare monitor (or its waiting child) outlived the service"
+    assert processes_mentioning(str(tmp_path)) == []
