@@ -199,3 +199,17 @@ services:
 """)
     result = compose(engine, tmp, "-p", name, "up", "-d", check=False)
     assert result.code == 1 and "should have the same value as network default" in result.err, result.err
+
+
+def test_subpath_climbing_out_refused_by_the_engine(engine, project):
+    tmp, name = project
+    (tmp / "compose.yaml").write_text("""
+services:
+  app:
+    image: busybox:local
+    volumes: [{type: volume, source: data, target: /x, volume: {subpath: ../../etc}}]
+volumes:
+  data: {}
+""")
+    result = compose(engine, tmp, "-p", name, "up", "-d", check=False)
+    assert result.code == 1 and "subpath must be a relative path within the volume" in result.err, result.err
