@@ -7,7 +7,8 @@ upstreams=HostConfig.Dns or None, search=HostConfig.DnsSearch)``; ``server.remov
 it stops (a scope's sockets keep the netns alive). The container gets ``render_resolv_conf(search=...,
 options=...)`` as /etc/resolv.conf and ``render_hosts(...)`` as /etc/hosts.
 
-``server.DnsServer`` (scopes and answering), ``listener`` (sockets made inside a netns), ``redirect``
+``server.DnsServer`` (scopes, sockets, caches), ``answer`` (replies from the table), ``fastpath`` (the native
+cache-hit thread serving UDP), ``listener`` (sockets made inside a netns), ``redirect``
 (127.0.0.11:53 DNAT-ed to the server's port, leaving port 53 to the container), ``records.Records`` (the
 name table), ``sync.DnsSync`` (network-service events into the table), ``forwarder`` (upstreams), ``wire``
 (the message codec), ``resolvconf`` and ``hostsfile`` (the files containers get).

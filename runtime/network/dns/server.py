@@ -15,26 +15,24 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import itertools
 import logging
 import os
 import random
 import socket
 import struct
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.errors import Conflict, EngineError, InvalidArgument, NotFound
+from runtime.network.dns.answer import local_replies, replies_for
 from runtime.network.dns.fastpath import MISS_HEADER, FastPath, parse_miss
 from runtime.network.dns.forwarder import Forwarder, Upstream, host_upstreams, parse_upstreams
 from runtime.network.dns.listener import netns_identity, open_listeners
 from runtime.network.dns.records import Records
 from runtime.network.dns.redirect import forget_mappings, install_redirect, redirect_available
 from runtime.network.dns.wire import (
-    CLASS_ANY, CLASS_IN, RCODE_BADVERS, RCODE_NOERROR, RCODE_NOTIMP, RCODE_NXDOMAIN, RCODE_SERVFAIL, TYPE_A,
-    TYPE_AAAA, TYPE_ANY, TYPE_PTR, Query, build_error, build_reply, encode_name, parse_query, reply_rcode,
-    truncate_reply,
+    CLASS_ANY, CLASS_IN, RCODE_NXDOMAIN, RCODE_SERVFAIL, Query, build_error, reply_rcode, truncate_reply,
 )
 
 __all__ = ["DnsServer", "Scope", "DEFAULT_ADDRESS"]
@@ -47,7 +45,6 @@ _TCP_MAX_CLIENTS = 64
 _SCOPE_FORWARDS = 256  # forwarded UDP queries in flight per container: one cannot starve the others
 _U16 = struct.Struct("!H")
 log = logging.getLogger(__name__)
-_REVERSE = (".in-addr.arpa", ".ip6.arpa")
 _rng = random.Random()  # answer orders: our own generator, not the process-wide one
 
 
@@ -71,25 +68,6 @@ class Scope:
     forwarding: int = 0  # UDP queries waiting on upstreams
     clients: set[asyncio.StreamWriter] = field(default_factory=set)
     tag: int | None = None  # served by the fast path under this tag (else by the loop)
-
-
-def _variants(v4: Sequence[bytes], v6: Sequence[bytes]) -> list[tuple[list[bytes], list[bytes]]]:
-    """Orders to answer in: every permutation for up to 4 addresses, else 16 random shuffles."""
-    def orders(addrs: Sequence[bytes]) -> list[list[bytes]]:
-        if len(addrs) <= 1:
-            return [list(addrs)]
-        if len(addrs) <= 4:
-            return [list(p) for p in itertools.permutations(addrs)]
-        out = []
-        for _ in range(16):
-            copy = list(addrs)
-            _rng.shuffle(copy)
-            out.append(copy)
-        return out
-
-    o4, o6 = orders(v4), orders(v6)
-    count = max(len(o4), len(o6))
-    return [(o4[i % len(o4)], o6[i % len(o6)]) for i in range(count)]
 
 
 class DnsServer:
@@ -276,53 +254,14 @@ class DnsServer:
 
     def answer_local(self, scope: Scope, query: Query, max_size: int | None, *,
                      search: bool = False) -> list[bytes] | None:
-        """Replies (one per answer order) from the name table, or ``None`` when the name is not ours.
-
-        ``search``: also take ``web.<search domain>`` for ``web``. That is done only when nothing upstream
-        could own the longer name (no upstreams, or they said NXDOMAIN), so no real name is ever shadowed.
-        """
-        name = query.name
-        qtype = query.qtype
-        records = self.records
-        asker = scope.container_id
-        if name.endswith(_REVERSE):
-            res = records.resolve_ptr(asker, name)
-            if res is None:
-                return None
-            answers = [(TYPE_PTR, encode_name(t)) for t in res.ptr] if qtype in (TYPE_PTR, TYPE_ANY) else []
-            return [build_reply(query, RCODE_NOERROR, answers, self.ttl, max_size=max_size)]
-        res = records.resolve(asker, name)
-        if res is None:
-            if not search:
-                return None
-            for domain in scope.search:
-                if name.endswith("." + domain):
-                    res = records.resolve(asker, name[:-len(domain) - 1])
-                    break
-            if res is None:
-                return None
-        v4 = res.ipv4 if qtype in (TYPE_A, TYPE_ANY) else ()
-        v6 = res.ipv6 if qtype in (TYPE_AAAA, TYPE_ANY) else ()
-        return [build_reply(query, RCODE_NOERROR, [(TYPE_A, a) for a in o4] + [(TYPE_AAAA, a) for a in o6],
-                            self.ttl, max_size=max_size) for o4, o6 in _variants(v4, v6)]
+        """Replies (one per answer order) from the name table, or ``None`` (see ``answer.local_replies``)."""
+        return local_replies(self.records, self.ttl, scope.container_id, scope.search, query, max_size,
+                             search=search)
 
     def _answer(self, scope: Scope, data: bytes, udp: bool) -> tuple[Query | None, list[bytes] | None]:
         """(query, local replies); (query, None) means forward; (None, None) means drop."""
-        query = parse_query(data)
-        if query is None:
-            return None, None
-        max_size = query.udp_size if udp else None
-        if query.opcode != 0:
-            return query, [build_error(query, RCODE_NOTIMP)]
-        if query.edns and query.edns_version > 0:
-            return query, [build_error(query, RCODE_BADVERS)]
-        if query.qclass in (CLASS_IN, CLASS_ANY):
-            local = self.answer_local(scope, query, max_size, search=not scope.upstreams)
-            if local is not None:
-                return query, local
-        if not scope.upstreams:
-            return query, [build_reply(query, RCODE_NXDOMAIN, [], self.ttl, max_size=max_size)]
-        return query, None
+        return replies_for(self.records, self.ttl, scope.container_id, scope.search, bool(scope.upstreams),
+                           data, udp)
 
     def _on_udp(self, scope: Scope) -> None:
         sock = scope.udp
