@@ -235,6 +235,25 @@ def _devices(host: Mapping[str, Any]) -> tuple[Device, ...]:
     return tuple(out)
 
 
+def _endpoints(body: Mapping[str, Any], network_mode: str) -> dict[str, Any]:
+    """``NetworkingConfig.EndpointsConfig``, with the deprecated container-wide ``MacAddress`` moved onto the main
+    network's endpoint as Docker (API >= 1.44) moves it; a different MAC there is refused, as Docker refuses it."""
+    endpoints = dict((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
+    mac = body.get("MacAddress")
+    if not mac or network_mode in ("host", "none") or network_mode.startswith("container:"):
+        return endpoints
+    key = "bridge" if network_mode == "default" else network_mode
+    if key not in endpoints and network_mode == "default" and "default" in endpoints:
+        key = "default"
+    ep = dict(endpoints.get(key) or {})
+    if ep.get("MacAddress") and str(ep["MacAddress"]).lower() != str(mac).lower():
+        raise _bad("the container-wide MAC address must match the endpoint-specific MAC address for the main "
+                   "network, or be left empty")
+    ep["MacAddress"] = mac
+    endpoints[key] = ep
+    return endpoints
+
+
 def convert(body: Mapping[str, Any], image_config: Mapping[str, Any], *, container_id: str, image: str,
             defaults: Mapping[str, Any] | None = None) -> Conversion:
     """``defaults``: engine-wide values (``ulimits``: list of spec Ulimit, ``log_opts``, ``cgroup_parent``,
@@ -359,7 +378,6 @@ def convert(body: Mapping[str, Any], image_config: Mapping[str, Any], *, contain
     host_config.setdefault("RestartPolicy", {"Name": restart.get("Name") or "no",
                                              "MaximumRetryCount": restart.get("MaximumRetryCount") or 0})
     host_config.setdefault("LogConfig", {"Type": "json-file", "Config": log_opts})
-    return Conversion(spec, vols, ports, exposed, network_mode,
-                      dict((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}),
+    return Conversion(spec, vols, ports, exposed, network_mode, _endpoints(body, network_mode),
                       {"Name": restart.get("Name") or "no", "MaximumRetryCount": restart.get("MaximumRetryCount") or 0},
                       health or None, bool(host.get("AutoRemove")), config, host_config)

@@ -93,3 +93,23 @@ def test_bind_sources_made_or_refused_at_create(engine, tmp_path):
         {"Type": "bind", "Source": str(missing), "Target": "/x", "BindOptions": {"CreateMountpoint": True}}]})["Id"]
     client.api.remove_container(cid)
     assert missing.is_dir()
+
+
+def test_container_wide_mac_address_moves_to_the_main_endpoint(engine):
+    """``Config.MacAddress`` (docker-py's ``mac_address=``, API < 1.44 clients) lands on the main network's
+    interface; a different endpoint MAC is refused as Docker refuses it."""
+    import docker
+
+    client = engine.client()
+    cid = client.api.create_container("busybox", ["cat", "/sys/class/net/eth0/address"],
+                                      mac_address="02:42:ac:11:00:7e")["Id"]
+    try:
+        client.api.start(cid)
+        assert client.api.wait(cid, timeout=60)["StatusCode"] == 0
+        assert client.api.logs(cid).decode() == "02:42:ac:11:00:7e\n"
+    finally:
+        client.api.remove_container(cid, force=True)
+    with pytest.raises(docker.errors.APIError) as err:
+        client.api.create_container("busybox", "true", mac_address="02:42:ac:11:00:7e", networking_config={
+            "EndpointsConfig": {"bridge": {"MacAddress": "02:42:ac:11:00:7f"}}})
+    assert err.value.status_code == 400 and "must match the endpoint-specific MAC address" in str(err.value)
