@@ -1,6 +1,7 @@
-"""``VolumeOptions.Subpath`` (API 1.45) and ``NoCopy`` through the docker CLI against the real engine: only that
-part of the volume is mounted, bad subpaths are refused as Docker refuses them (400 at create for a lexically bad
-one, at start for a missing one or one a symlink leads out of the volume)."""
+"""Mount and MAC options of the create body against the real engine (docker CLI and docker-py):
+``VolumeOptions.Subpath`` (API 1.45) mounts only that part of the volume, bad subpaths are refused as Docker refuses
+them (400 at create for a lexically bad one, at start for a missing one or one a symlink leads out of the volume);
+``NoCopy``; bind sources made or refused at create; the container-wide ``MacAddress`` on the main endpoint."""
 from __future__ import annotations
 
 import pytest
