@@ -58,6 +58,8 @@ class Networking:
         self.engine.bus.publish("network", action, event.network_id, attrs)
 
     async def close(self) -> None:
+        with contextlib.suppress(EngineError):  # no container on Docker's default bridge: it goes (docs/architecture.md)
+            await asyncio.to_thread(self.svc.release_default_bridge)
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self.dns is not None:
