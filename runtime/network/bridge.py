@@ -1,9 +1,15 @@
-"""Linux bridges for bridge networks, over netlink (pyroute2): create with gateway addresses, look up, delete."""
+"""Linux bridges for bridge networks, over netlink (pyroute2): create with gateway addresses, look up, delete.
+
+Every bridge we make carries a mark in its interface alias (``IFLA_IFALIAS``, what ``ip link show`` prints as
+``alias``): ``pycompose:<network id>:<data root>``. A starting engine reads it to tell a leftover of ours (a
+stopped engine's, or one whose data root is gone) from an interface someone else made, which it never touches.
+"""
 from __future__ import annotations
 
 import ipaddress
 import os
 import re
+from dataclasses import dataclass
 from collections.abc import Sequence
 
 from pyroute2 import IPRoute
@@ -13,11 +19,39 @@ from runtime.errors import Conflict, InvalidArgument
 from runtime.network.netns import write_sysctl_in
 
 __all__ = ["bridge_name_for", "check_ifname", "random_mac", "create_bridge", "delete_bridge", "delete_link", "link_index",
-           "set_forwarding"]
+           "set_forwarding", "BridgeMark", "read_mark", "members"]
 
 _IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 _EEXIST = 17
 _ENODEV = 19
+_MARK = "pycompose:"
+_IFALIASZ = 255
+
+
+@dataclass(frozen=True)
+class BridgeMark:
+    """Who made a bridge: the network id and the engine's data root (``""`` when too long to keep)."""
+    network_id: str
+    root: str = ""
+
+    def text(self) -> str:
+        full = f"{_MARK}{self.network_id}:{self.root}"
+        return full if len(full) <= _IFALIASZ else f"{_MARK}{self.network_id}:"
+
+
+def read_mark(ipr: IPRoute, index: int) -> BridgeMark | None:
+    """The mark of link ``index`` when it is a bridge we made, else ``None``."""
+    (link,) = ipr.get_links(index)
+    alias = link.get("IFLA_IFALIAS") or ""
+    if link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") != "bridge" or not alias.startswith(_MARK):
+        return None
+    network_id, _, root = alias[len(_MARK):].partition(":")
+    return BridgeMark(network_id, root)
+
+
+def members(ipr: IPRoute, index: int) -> list[str]:
+    """Names of the interfaces enslaved to bridge ``index``."""
+    return [link.get("ifname") for link in ipr.get_links() if link.get("master") == index]
 
 
 def check_ifname(name: str) -> str:
@@ -44,30 +78,38 @@ def link_index(ipr: IPRoute, name: str) -> int | None:
 
 
 def create_bridge(ipr: IPRoute, name: str, gateways: Sequence[ipaddress.IPv4Interface | ipaddress.IPv6Interface],
-                  mtu: int | None = None) -> int:
-    """Create bridge ``name`` holding the gateway addresses, and set it up. Returns its index.
+                  mtu: int | None = None, mark: BridgeMark | None = None, adopt: bool = False) -> int:
+    """Create bridge ``name`` holding the gateway addresses, marked with ``mark``, and set it up. Returns its index.
 
-    A bridge of that name that already exists is an error (it may belong to someone else).
+    A bridge of that name that already exists is an error (it may belong to someone else), unless ``adopt``
+    is set: then the existing one (the caller has checked it is a leftover of ours) loses its addresses and is
+    configured as if new.
     """
     check_ifname(name)
-    spec: dict[str, object] = {"ifname": name, "kind": "bridge", "address": random_mac()}
-    if mtu:
-        spec["mtu"] = mtu
-    try:
-        ipr.link("add", **spec)
-    except NetlinkError as err:
-        if err.code == _EEXIST:
-            raise Conflict(f"an interface named {name} already exists on the host") from err
-        raise
-    index = link_index(ipr, name)
-    assert index is not None
+    index = link_index(ipr, name) if adopt else None
+    if index is None:
+        spec: dict[str, object] = {"ifname": name, "kind": "bridge", "address": random_mac()}
+        if mtu:
+            spec["mtu"] = mtu
+        try:
+            ipr.link("add", **spec)
+        except NetlinkError as err:
+            if err.code == _EEXIST:
+                raise Conflict(f"an interface named {name} already exists on the host") from err
+            raise
+        index = link_index(ipr, name)
+        assert index is not None
+    else:
+        ipr.flush_addr(index=index)
+        if mtu:
+            ipr.link("set", index=index, mtu=mtu)
     try:
         if any(gw.version == 6 for gw in gateways):
             write_sysctl_in(None, f"net/ipv6/conf/{name}/disable_ipv6", "0")
         for gw in gateways:
             ipr.addr("add", index=index, address=str(gw.ip), prefixlen=gw.network.prefixlen,
                      **({"nodad": True} if gw.version == 6 else {}))
-        ipr.link("set", index=index, state="up")
+        ipr.link("set", index=index, state="up", **({"IFLA_IFALIAS": mark.text()} if mark else {}))
     except BaseException:
         delete_bridge(ipr, name)
         raise

@@ -3,6 +3,11 @@
 ``plan_pools`` picks subnets (configured ones checked against everything, others from the pools); ``build``
 makes the bridge with its gateways and adds the rules, undoing itself on failure; ``teardown`` removes both;
 ``drop_stray_veths`` removes veths on the bridge that no endpoint record names.
+
+A bridge name already on the host (say ``pycompose0`` after an engine with another data root stopped) is
+adopted only when its mark says we made it, its network's record is gone (or belongs to this engine) and
+nothing is attached to it; the old network's firewall rules go with the adoption. Anything else is refused
+with a ``Conflict`` naming the owner; a foreign interface is never touched.
 """
 from __future__ import annotations
 
@@ -17,11 +22,13 @@ from runtime.errors import Conflict, InvalidArgument
 from runtime.network import bridge as _bridge
 from runtime.network import endpoint as _veth
 from runtime.network.ipam import AddressPool, IpamSpec, IPNetwork, Pool, choose_subnet, ula_subnet
-from runtime.network.model import OPT_ICC, OPT_MASQUERADE, OPT_MTU, Network
+from runtime.network.model import OPT_BRIDGE_NAME, OPT_ICC, OPT_MASQUERADE, OPT_MTU, Network
 from runtime.network.iptables import IptablesFirewall
 from runtime.network.nat import BridgeRules, Firewall
+from runtime.network.store import network_record
 
-__all__ = ["plan_pools", "bridge_rules", "build", "teardown", "drop_stray_veths", "enable_host_forwarding"]
+__all__ = ["plan_pools", "bridge_rules", "build", "teardown", "drop_stray_veths", "enable_host_forwarding",
+           "claim_leftover"]
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +75,48 @@ def bridge_rules(net: Network) -> BridgeRules:
                        _truthy(net.options.get(OPT_MASQUERADE), True), _truthy(net.options.get(OPT_ICC), True))
 
 
-def build(net: Network, firewall: Firewall | IptablesFirewall, enable_ip_forward: bool) -> None:
-    """Bridge with gateway addresses, per-bridge forwarding, firewall rules; all or nothing."""
+def claim_leftover(ipr: IPRoute, name: str, root: Path | None) -> _bridge.BridgeMark | None:
+    """The mark of bridge ``name`` when it is a leftover of ours that the engine at ``root`` may adopt;
+    ``None`` when there is no such interface. Raises :class:`Conflict` for anything else."""
+    index = _bridge.link_index(ipr, name)
+    if index is None:
+        return None
+    mark = _bridge.read_mark(ipr, index)
+    if mark is None:
+        raise Conflict(f"an interface named {name} already exists on the host and pycompose did not make it; "
+                       f"it is left alone: choose another bridge name (network option {OPT_BRIDGE_NAME}, or "
+                       f"the engine's default bridge name)")
+    here = root is not None and Path(mark.root) == root
+    if mark.root and not here and network_record(Path(mark.root), mark.network_id).exists():
+        raise Conflict(f"bridge {name} belongs to network {mark.network_id[:12]} of the pycompose engine with "
+                       f"data root {mark.root}; remove that network there, or choose another bridge name")
+    attached = _bridge.members(ipr, index)
+    if attached:
+        raise Conflict(f"bridge {name} was left by pycompose network {mark.network_id[:12]} but interfaces are "
+                       f"still attached to it ({', '.join(sorted(attached))}); stop the containers using it, or "
+                       f"choose another bridge name")
+    return mark
+
+
+def build(net: Network, firewall: Firewall | IptablesFirewall, enable_ip_forward: bool,
+          root: Path | None = None) -> None:
+    """Bridge with gateway addresses, per-bridge forwarding, firewall rules; all or nothing.
+
+    ``root`` (the engine's data root, absolute) goes into the bridge's mark; a leftover of ours of the same
+    name is adopted (see :func:`claim_leftover`)."""
     gateways = [ipaddress.ip_interface(f"{p.gateway}/{p.subnet.prefixlen}") for p in net.pools]
     mtu = int(net.options[OPT_MTU]) if net.options.get(OPT_MTU) else None
+    mark = _bridge.BridgeMark(net.id, str(root) if root else "")
     with IPRoute() as ipr:
-        _bridge.create_bridge(ipr, net.bridge, gateways, mtu)
+        try:
+            _bridge.create_bridge(ipr, net.bridge, gateways, mtu, mark)
+        except Conflict:
+            stale = claim_leftover(ipr, net.bridge, root)
+            if stale is None:
+                raise
+            log.warning("adopting bridge %s left behind by pycompose network %s", net.bridge, stale.network_id[:12])
+            firewall.remove(stale.network_id, net.bridge)
+            _bridge.create_bridge(ipr, net.bridge, gateways, mtu, mark, adopt=True)
         try:
             _bridge.set_forwarding(net.bridge, not net.internal)
             firewall.add(bridge_rules(net))

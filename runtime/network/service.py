@@ -48,7 +48,7 @@ from runtime.network.nat import DEFAULT_TABLE
 from runtime.network.netns import NetnsStore, is_netns_file, netlink_in, run_in_netns
 from runtime.network.ports import BoundPort, PortBinding, bind_ports, close_sockets, ports_to_engine
 from runtime.network.publisher import Publisher
-from runtime.network.store import atomic_write_json, read_json
+from runtime.network.store import atomic_write_json, network_record, read_json
 
 __all__ = ["NetworkService", "Network", "Endpoint", "NetworkEvent"]
 
@@ -70,7 +70,7 @@ class NetworkService:
                  pools: Iterable[Pool] = DEFAULT_POOLS, nft_table: str = DEFAULT_TABLE,
                  default_bridge_name: str = "pycompose0", enable_ip_forward: bool = True,
                  firewall_backend: str | None = None) -> None:
-        self.root = Path(root)
+        self.root = Path(root).absolute()
         self.run_dir = Path(run_dir)
         self.pools = tuple(pools)
         self.default_bridge_name = default_bridge_name
@@ -103,7 +103,7 @@ class NetworkService:
                 self._save(net)
 
     def _save(self, net: Network) -> None:
-        atomic_write_json(self._dir / f"{net.id}.json", net.to_state())
+        atomic_write_json(network_record(self.root, net.id), net.to_state())
 
     # -- events ----------------------------------------------------------------------------------------
 
@@ -203,9 +203,9 @@ class NetworkService:
                           pools=pools)
             self._save(net)  # write-ahead: restore() completes a create cut short by a crash
             try:
-                bridgenet.build(net, self.firewall, self.enable_ip_forward)
+                bridgenet.build(net, self.firewall, self.enable_ip_forward, self.root)
             except BaseException:
-                (self._dir / f"{net.id}.json").unlink(missing_ok=True)
+                network_record(self.root, net.id).unlink(missing_ok=True)
                 raise
             self._networks[net.id] = net
         self._emit(NetworkEvent("create", net.id, net.name))
@@ -224,13 +224,16 @@ class NetworkService:
                 names = ", ".join(sorted(ep.name or cid[:12] for cid, ep in net.endpoints.items()))
                 raise Conflict(f"error while removing network: network {net.name} id {net.id} has active "
                                f"endpoints ({names})")
-            net.removing = True
-            self._save(net)  # restore() finishes a removal cut short by a crash
-            with host_lock():
-                self._teardown(net)
-            (self._dir / f"{net.id}.json").unlink(missing_ok=True)
-            del self._networks[net.id]
+            self._drop(net)
         self._emit(NetworkEvent("remove", net.id, net.name))
+
+    def _drop(self, net: Network) -> None:
+        net.removing = True
+        self._save(net)  # restore() finishes a removal cut short by a crash
+        with host_lock():
+            self._teardown(net)
+        network_record(self.root, net.id).unlink(missing_ok=True)
+        del self._networks[net.id]
 
     def prune(self, filters: Mapping[str, Iterable[str]] | None = None) -> _List[str]:
         """Remove unused custom networks matching ``label`` / ``label!`` / ``until`` filters; their names."""
@@ -249,6 +252,17 @@ class NetworkService:
                 continue
             removed.append(net.name)
         return removed
+
+    def release_default_bridge(self) -> bool:
+        """The engine is stopping: remove Docker's default ``bridge`` network (bridge, rules and record) when no
+        container is attached to it; the next engine makes it again on first use. True when it was removed."""
+        with self._lock:
+            net = next((n for n in self._networks.values() if n.options.get(OPT_DEFAULT_BRIDGE) == "true"), None)
+            if net is None or net.endpoints:
+                return False
+            self._drop(net)
+        self._emit(NetworkEvent("remove", net.id, net.name))
+        return True
 
     def default_bridge(self) -> Network:
         """Docker's default ``bridge`` network, created on first use."""
@@ -517,11 +531,11 @@ class NetworkService:
                         continue
                     if net.removing:
                         self._teardown(net)
-                        (self._dir / f"{net.id}.json").unlink(missing_ok=True)
+                        network_record(self.root, net.id).unlink(missing_ok=True)
                         del self._networks[net.id]
                         continue
                     if _bridge.link_index(ipr, net.bridge) is None:
-                        bridgenet.build(net, self.firewall, self.enable_ip_forward)
+                        bridgenet.build(net, self.firewall, self.enable_ip_forward, self.root)
                     elif not self.firewall.rules_of(net.id):
                         self.firewall.add(bridgenet.bridge_rules(net))
                     for cid, ep in list(net.endpoints.items()):

@@ -7,7 +7,7 @@ from typing import Any
 
 from runtime.state import read_record, write_bytes
 
-__all__ = ["atomic_write_json", "read_json"]
+__all__ = ["atomic_write_json", "read_json", "network_record"]
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
@@ -18,3 +18,8 @@ def atomic_write_json(path: Path, data: Any) -> None:
 def read_json(path: Path) -> Any:
     """The record at ``path``, or ``None`` when it does not exist."""
     return read_record(path)
+
+
+def network_record(root: Path, network_id: str) -> Path:
+    """Where an engine with data root ``root`` keeps the record of network ``network_id``."""
+    return root / "networks" / f"{network_id}.json"
