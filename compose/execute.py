@@ -62,6 +62,8 @@ class Context:
     environment: dict[str, str] = field(default_factory=dict)  # for secrets/configs from ``environment:``
     created: dict[str, str] = field(default_factory=dict)  # container name -> id, filled by CREATE steps
     renew_anon_volumes: bool = False  # ``up -V``: a recreated container gets new anonymous volumes
+    replaced: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> inspect of the one removed first
+    successors: set[str] = field(default_factory=set)  # names removed and then created again by the plan
 
 
 def _health_deadline(ctx: Context, service: str | None) -> float:
@@ -105,8 +107,11 @@ def _create(ctx: Context, step: Step) -> None:
     found = image_id(ctx.client, body["Image"])
     if found:
         body["Labels"][L.IMAGE] = found  # as Docker Compose: the image ID, so a new build or pull recreates
-    if step.args.get("temp_name") and not ctx.renew_anon_volumes:  # a recreate: the old one still has the name
-        inherit_anonymous_volumes(body, C.inspect(ctx.client, step.target))
+    if not ctx.renew_anon_volumes:
+        if step.args.get("temp_name"):  # a recreate: the old container still has the name
+            inherit_anonymous_volumes(body, C.inspect(ctx.client, step.target))
+        elif step.target in ctx.replaced:  # a recreate that removed the old one first (joined namespaces)
+            inherit_anonymous_volumes(body, ctx.replaced[step.target])
     cid, warnings = create_container(ctx.client, step.args.get("temp_name") or step.target, body,
                                      platform=service.platform)
     _warn(ctx, step.target, warnings)
@@ -217,6 +222,8 @@ def _run_step(ctx: Context, step: Step) -> None:
         _hooks(ctx, step, "pre_stop")
         C.stop(client, ref, args.get("timeout"))
     elif step.op is Op.REMOVE_CONTAINER:
+        if step.target in ctx.successors and not ctx.renew_anon_volumes:  # its anonymous volumes go on
+            ctx.replaced[step.target] = C.inspect(client, ref)
         C.remove(client, ref, force=True, volumes=bool(args.get("volumes")))
     elif step.op is Op.REMOVE_NETWORK:
         remove_network(client, step.target)
@@ -245,6 +252,8 @@ async def run_plan(plan: Plan, ctx: Context, limit: int | None = None) -> None:
     gate = asyncio.Semaphore(limit)
     done = {key: loop.create_future() for key in plan.steps}  # result: True ok, False failed or skipped
     errors: list[UserError] = []
+    ctx.successors = {s.target for s in plan.steps.values()
+                      if s.op is Op.CREATE_CONTAINER and not s.args.get("temp_name")}
 
     async def one(step: Step) -> None:
         ok = False

@@ -131,6 +131,29 @@ services:
                 pass
 
 
+def test_a_container_removed_before_its_recreate_hands_its_anonymous_volume_on(engine, project):  # noqa: F811
+    project_dir, name = project
+    (project_dir / "compose.yaml").write_text(f"""
+name: {name}
+services:
+  main:
+    image: busybox:local
+    command: ["sleep", "3600"]
+  side:
+    image: busybox:local
+    command: ["sleep", "3600"]
+    network_mode: "service:main"
+    volumes: ["/data"]
+""")
+    compose(engine, project_dir, "up", "-d")
+    cname = f"{name}-side-1"
+    first = _anon_volume(engine, cname)
+    assert engine.client().containers.get(cname).exec_run(["sh", "-c", "echo kept > /data/m"]).exit_code == 0
+    compose(engine, project_dir, "up", "-d", "--force-recreate")  # side joins main's netns: removed first
+    assert _anon_volume(engine, cname) == first
+    assert engine.client().containers.get(cname).exec_run(["cat", "/data/m"]).output == b"kept\n"
+
+
 def test_attach_false_service_logs_are_not_followed(engine, project):  # noqa: F811
     project_dir, name = project
     (project_dir / "compose.yaml").write_text(f"""
