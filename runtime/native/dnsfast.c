@@ -258,8 +258,14 @@ void pcdns_free(struct fp *fp) {
     free(fp);
 }
 
-/* Serve `fd` (a bound, non-blocking UDP socket); its tag (generation << 32 | slot), or -errno. */
+/* Serve `fd` (a bound, non-blocking IPv4 UDP socket); its tag (generation << 32 | slot), or -errno. */
 int64_t pcdns_add(struct fp *fp, int fd) {
+    int domain = 0;
+    socklen_t dlen = sizeof domain;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) < 0)
+        return -errno;
+    if (domain != AF_INET)
+        return -EAFNOSUPPORT;  /* askers' addresses are kept as struct sockaddr_in */
     pthread_mutex_lock(&fp->mu);
     uint32_t idx = 0;
     while (idx < fp->nslots && fp->slots[idx] && fp->slots[idx]->fd >= 0)

@@ -160,9 +160,11 @@ class DnsServer:
             if redirected:
                 # Off the container's start path: only mappings to older ports go.
                 self._track(scope, forget_mappings(path, self.address, scope.address[1], tcp.getsockname()[1]))
-            fast = self._fast
-            if fast is not None:
-                scope.tag = fast.add(udp)
+            try:
+                scope.tag = self._fast.add(udp) if self._fast is not None else None
+            except OSError as err:  # e.g. not an IPv4 socket: the loop serves this one
+                log.warning("DNS scope %s served by the loop: %s", container_id[:12], err)
+            if scope.tag is not None:
                 self._by_tag[scope.tag] = scope
             else:
                 loop.add_reader(udp.fileno(), self._on_udp, scope)
