@@ -55,6 +55,7 @@ def run(
     from compose.naming import network_name, new_slug, oneoff_name
     from compose.observe import observe
     from compose.plan import UpOptions, plan_run
+    from compose.secretcopy import copy_grants
 
     session = open_session(ctx, [service])
     project = session.project
@@ -80,6 +81,7 @@ def run(
     cname = name or oneoff_name(project.name, service, slug)
     cid = C.create(session.client, cname, body, platform=svc.platform)
     try:
+        copy_grants(session.client, project, svc, cid, dict(session.loaded.load.environment))
         if not svc.network_mode:
             for key in ordered_networks(svc)[1:]:
                 endpoint = endpoint_config(svc, key, number=1, project=project.name)

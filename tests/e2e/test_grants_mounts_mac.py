@@ -213,3 +213,22 @@ volumes:
 """)
     result = compose(engine, tmp, "-p", name, "up", "-d", check=False)
     assert result.code == 1 and "subpath must be a relative path within the volume" in result.err, result.err
+
+
+def test_run_copies_secrets_and_configs_too(engine, project):
+    """One-off ``run`` containers get the copied secrets and configs, as ``up``'s do (Docker Compose does both)."""
+    tmp, name = project
+    (tmp / "compose.yaml").write_text("""
+services:
+  app:
+    image: busybox:local
+    secrets: [{source: token, uid: "12", mode: 0o400}]
+    configs: [{source: motd, target: /etc/motd}]
+secrets:
+  token: {environment: TOKEN}
+configs:
+  motd: {content: "hi from content"}
+""")
+    result = compose(engine, tmp, "-p", name, "run", "--rm", "-T", "app", "sh", "-c",
+                     "stat -c '%u %a' /run/secrets/token; cat /run/secrets/token /etc/motd", env={"TOKEN": "tk"})
+    assert result.out == "12 400\ntkhi from content", result.out
