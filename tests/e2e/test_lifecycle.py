@@ -172,6 +172,9 @@ services:
     assert "shown-line" in up.out and "quiet-line" not in up.out
     named = compose(engine, project_dir, "up", "--attach", "quiet")
     assert "Attaching to quiet-1" in named.out and "quiet-line" in named.out
+    alone = compose(engine, project_dir, "up", "quiet")  # nothing to follow: waits for it to exit, prints no log
+    assert "quiet-line" not in alone.out and "Attaching" not in alone.out
+    assert engine.client().containers.get(f"{name}-quiet-1").attrs["State"]["Status"] == "exited"
 
 
 def _block_device() -> str | None:
