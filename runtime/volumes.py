@@ -8,6 +8,7 @@ unmounted after the last).
 """
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import re
@@ -181,7 +182,8 @@ class VolumeService:
             shutil.rmtree(self._dir / name)
         self._emit("destroy", name, {"driver": vol.driver})
 
-    def prune(self, labels: list[str] | None = None, all_volumes: bool = False) -> tuple[list[str], int]:
+    def prune(self, labels: builtins.list[str] | None = None, all_volumes: bool = False
+              ) -> tuple[builtins.list[str], int]:
         removed, reclaimed = [], 0
         for vol in self.list():
             if vol.refs or (not all_volumes and not vol.anonymous) or not labels_match(vol.labels, labels or []):
