@@ -241,6 +241,10 @@ def dnsperf(netns_path: str, server: str, qfile: str, seconds: float, *, rate: i
     res["qps"] = float(m.group(1)) if m else float("nan")
     m = re.search(r"Queries lost:\s+(\d+)", out)
     res["lost"] = float(m.group(1)) if m else float("nan")
+    m = re.search(r"Response codes:\s+(.*)", out)
+    noerror = re.search(r"NOERROR (\d+)", m.group(1)) if m else None
+    res["not_noerror"] = float(sum(int(n) for n in re.findall(r"(\d+) \(", m.group(1)))
+                               - (int(noerror.group(1)) if noerror else 0)) if m else float("nan")
     m = re.search(r"Average Latency \(s\):\s+([\d.]+)", out)
     res["mean_ms"] = float(m.group(1)) * 1000 if m else float("nan")
     if rate:
@@ -403,6 +407,9 @@ def main() -> int:
                               for kind, rs in by_kind.items()}
             flat = sorted(r["qps"] for r in by_kind["flat"])
             print(f"{label}: flat-out q/s per run: {', '.join(f'{q:,.0f}' for q in flat)}")
+            bad = sum(r.get("not_noerror", 0.0) for rs in by_kind.values() for r in rs)
+            if bad:
+                print(f"  WARNING: {label} answered {bad:,.0f} queries with another code than NOERROR")
         print(f"load average at the end {os.getloadavg()[0]:.2f}")
         print()
         print(f"{'server':<19} {'fixed ' + str(args.rate) + ' q/s':>22} {'':>10}   "
