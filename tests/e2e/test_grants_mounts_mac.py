@@ -231,3 +231,34 @@ configs:
     result = compose(engine, tmp, "-p", name, "run", "--rm", "-T", "app", "sh", "-c",
                      "stat -c '%u %a' /run/secrets/token; cat /run/secrets/token /etc/motd", env={"TOKEN": "tk"})
     assert result.out == "12 400\ntkhi from content", result.out
+
+
+def test_bind_options_and_deploy_restart_policy(engine, project):
+    tmp, name = project
+    (tmp / "compose.yaml").write_text("""
+services:
+  app:
+    image: busybox:local
+    command: ["sleep", "600"]
+    deploy: {restart_policy: {condition: on-failure, max_attempts: 2}}
+    volumes:
+      - ./made/here:/made
+      - {type: bind, source: ./flat, target: /flat, bind: {recursive: disabled, create_host_path: true}}
+      - ./z:/z:z
+""")
+    compose(engine, tmp, "-p", name, "up", "-d")
+    assert (tmp / "made/here").is_dir() and (tmp / "flat").is_dir() and (tmp / "z").is_dir()
+    app = engine.client().containers.get(f"{name}-app-1")
+    assert app.attrs["HostConfig"]["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
+    _exec(engine, f"{name}-app-1", "touch", "/made/f", "/z/f")
+    assert (tmp / "made/here/f").is_file() and (tmp / "z/f").is_file()
+    compose(engine, tmp, "-p", name, "down", "-t", "0")
+    (tmp / "compose.yaml").write_text("""
+services:
+  app:
+    image: busybox:local
+    volumes: [{type: bind, source: ./absent, target: /a, bind: {create_host_path: false}}]
+""")
+    result = compose(engine, tmp, "-p", name, "up", "-d", check=False)
+    assert result.code == 1 and "bind source path does not exist" in result.err, result.err
+    assert not (tmp / "absent").exists()
