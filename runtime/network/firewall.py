@@ -6,6 +6,7 @@ import shutil
 from runtime.errors import InvalidArgument
 from runtime.network.iptables import IptablesFirewall
 from runtime.network.nat import DEFAULT_TABLE, Firewall
+from runtime.network.nftlib import library_available
 
 __all__ = ["BACKENDS", "make_firewall"]
 
@@ -13,10 +14,11 @@ BACKENDS = ("nftables", "iptables")
 
 
 def make_firewall(backend: str | None = None, table: str = DEFAULT_TABLE) -> Firewall | IptablesFirewall:
-    """The backend named, else nftables when ``nft`` is installed, else iptables when that is, else nftables
-    (which then refuses each network with ``Unsupported``)."""
+    """The backend named, else nftables when ``nft`` or libnftables is installed, else iptables when that is,
+    else nftables (which then refuses each network with ``Unsupported``)."""
     if backend is None:
-        backend = "iptables" if not shutil.which("nft") and shutil.which("iptables") else "nftables"
+        nft = shutil.which("nft") or library_available()
+        backend = "iptables" if not nft and shutil.which("iptables") else "nftables"
     if backend == "nftables":
         return Firewall(table)
     if backend == "iptables":

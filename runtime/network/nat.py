@@ -8,19 +8,19 @@ Per network, in one nft transaction:
 - postrouting chain: traffic from its subnets leaving through another interface is masqueraded (non-internal).
 Every rule carries the comment ``pycompose:<network id>``; removing a network deletes its rules by handle and
 the table itself once it is empty. No other table is ever read or written. All edits hold the host lock.
+Scripts run in-process through libnftables (``nftlib``), or through the ``nft`` command where it is missing.
 """
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.errors import EngineError, Unsupported
+from runtime.errors import Unsupported
 from runtime.network.hostlock import host_lock
 from runtime.network.ipam import IPNetwork
+from runtime.network.nftlib import run_nft
 
 __all__ = ["BridgeRules", "Firewall", "DEFAULT_TABLE"]
 
@@ -45,17 +45,13 @@ class Firewall:
     """Our nftables table: add and remove the rules of one bridge network at a time."""
 
     def __init__(self, table: str = DEFAULT_TABLE, nft: str | None = None) -> None:
+        """``nft`` names an ``nft`` command to run instead of libnftables in-process (the default)."""
         self.table = table
-        self._nft = nft or shutil.which("nft") or "/usr/sbin/nft"
+        self._command = nft
 
     def _run(self, args: Sequence[str], script: str | None = None) -> str:
-        try:
-            proc = subprocess.run([self._nft, *args], input=script, capture_output=True, text=True, check=False)
-        except FileNotFoundError as err:
-            raise Unsupported("nftables ('nft') is not installed; it is needed for bridge network rules") from err
-        if proc.returncode != 0:
-            raise EngineError(f"nft {' '.join(args)} failed: {proc.stderr.strip()}")
-        return proc.stdout
+        """``args`` as for the ``nft`` command: ``["-f", "-"]`` with ``script``, or one command's words."""
+        return run_nft(script if script is not None else " ".join(args) + "\n", command=self._command)
 
     def _comment(self, network_id: str) -> str:
         return f"pycompose:{network_id}"
@@ -93,13 +89,13 @@ class Firewall:
     def listing(self) -> list[dict[str, Any]]:
         """Our table as nft's JSON objects (``[]`` when it does not exist)."""
         try:
-            proc = subprocess.run([self._nft, "-j", "-a", "list", "table", "inet", self.table],
-                                  capture_output=True, text=True, check=False)
-        except FileNotFoundError:
+            out = run_nft(f"list table inet {self.table}\n", json=True, handles=True, command=self._command,
+                          check=False)
+        except Unsupported:
             return []
-        if proc.returncode != 0:
+        if not out.strip():
             return []
-        return [obj for obj in json.loads(proc.stdout).get("nftables", []) if "metainfo" not in obj]
+        return [obj for obj in json.loads(out).get("nftables", []) if "metainfo" not in obj]
 
     def rules_of(self, network_id: str) -> list[dict[str, Any]]:
         comment = self._comment(network_id)

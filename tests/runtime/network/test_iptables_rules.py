@@ -19,6 +19,7 @@ import pytest
 
 from runtime.engine_config import parse_config
 from runtime.errors import EngineError, InvalidArgument
+from runtime.network import firewall
 from runtime.network.firewall import make_firewall
 from runtime.network.iptables import IptablesFirewall
 from runtime.network.nat import BridgeRules, Firewall
@@ -61,6 +62,9 @@ def test_backend_choice_and_engine_config_key(monkeypatch):
     with pytest.raises(InvalidArgument):
         make_firewall("ipfw", "t")
     monkeypatch.setattr(shutil, "which", lambda name: None if name == "nft" else f"/usr/sbin/{name}")
+    monkeypatch.setattr(firewall, "library_available", lambda: True)
+    assert isinstance(make_firewall(None, "t"), Firewall)  # libnftables without the nft command will do
+    monkeypatch.setattr(firewall, "library_available", lambda: False)
     assert isinstance(make_firewall(None, "t"), IptablesFirewall)
     assert parse_config({"firewall-backend": "iptables"}).firewall_backend == "iptables"
     assert parse_config({}).firewall_backend is None

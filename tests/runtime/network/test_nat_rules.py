@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+import shutil
 
 import pytest
 
+from runtime.errors import EngineError
 from runtime.network.nat import BridgeRules, Firewall
+from runtime.network.nftlib import library_available, run_nft
 
 
 def test_render_non_internal_network():
@@ -35,8 +38,13 @@ def test_render_options():
 
 
 @pytest.mark.root
-def test_add_and_remove_two_networks_then_the_table_is_gone():
-    fw = Firewall("pct" + secrets.token_hex(3))
+@pytest.mark.parametrize("through", ["libnftables", "nft command"])
+def test_add_and_remove_two_networks_then_the_table_is_gone(through):
+    if through == "libnftables" and not library_available():
+        pytest.skip("libnftables is not installed")
+    if through == "nft command" and not shutil.which("nft"):
+        pytest.skip("the nft command is not installed")
+    fw = Firewall("pct" + secrets.token_hex(3), nft=shutil.which("nft") if through == "nft command" else None)
     try:
         a = BridgeRules("a" * 64, "pctnata", (ipaddress.ip_network("10.77.1.0/24"),))
         b = BridgeRules("b" * 64, "pctnatb", (ipaddress.ip_network("10.77.2.0/24"),), internal=True)
@@ -51,3 +59,11 @@ def test_add_and_remove_two_networks_then_the_table_is_gone():
     finally:
         if fw.listing():
             fw._run(["delete", "table", "inet", fw.table])  # noqa: SLF001
+
+
+@pytest.mark.root
+def test_a_bad_script_fails_with_nfts_message_and_changes_nothing():
+    table = "pct" + secrets.token_hex(3)
+    with pytest.raises(EngineError, match="nft failed: Error: Could not process rule"):
+        run_nft(f"add table inet {table}\nadd rule inet {table} no_such_chain drop\n")
+    assert run_nft(f"list table inet {table}\n", check=False) == ""  # one transaction: the table never came
