@@ -4,11 +4,19 @@ image that has it. ``layer.json`` beside ``diff`` records the diff id, parent ch
 A layer is unpacked in ``<root>/layers/.tmp-*`` and renamed into place only when complete, written back to disk
 (one ``syncfs``) and its diff id matched what the image config announced, so a crash or a corrupt download never
 leaves a half layer behind.
+
+``<root>/layers`` carries the "top of directory hierarchy" flag (``chattr +T``) where the file system has it (ext2/3/4):
+the Orlov allocator then puts each layer's directory in a block group of its own with free inodes, instead of next to
+its parent, where other programs' churn makes creating a file cost up to ~0.5 ms (journal-less ext4 scans recently
+freed inodes) instead of ~10 us. Layers are independent trees, which is what the flag means.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import shutil
+import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +29,12 @@ from runtime.images.blobs import DigestMismatch
 from runtime.images.digest import Reader, chain_ids, digest_hex, sha256_digest
 from runtime.images.unpack import unpack_layer
 
-__all__ = ["Layer", "LayerStore", "pid_alive"]
+__all__ = ["Layer", "LayerStore", "pid_alive", "mark_top_directory"]
 
 _META = "layer.json"
+_FS_IOC_GETFLAGS = 0x80086601  # _IOR('f', 1, long); the kernel reads and writes an int
+_FS_IOC_SETFLAGS = 0x40086602  # _IOW('f', 2, long)
+_FS_TOPDIR_FL = 0x00020000
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,7 @@ class LayerStore:
     def __init__(self, root: Path) -> None:
         self.dir = root / "layers"
         self.dir.mkdir(parents=True, exist_ok=True)
+        mark_top_directory(self.dir)
 
     def _path(self, chain_id: str) -> Path:
         return self.dir / digest_hex(chain_id)
@@ -137,6 +149,26 @@ def pid_alive(name: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def mark_top_directory(path: Path) -> bool:
+    """Set the Orlov "top directory" flag on ``path`` (its subdirectories spread over block groups); False where the
+    file system has no such flag (tmpfs, xfs, btrfs...) or refuses it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        flags = struct.unpack("i", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, b"\0" * 4))[0]
+        if not flags & _FS_TOPDIR_FL:
+            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("i", flags | _FS_TOPDIR_FL))
+        return True
+    except OSError as err:
+        if err.errno in (errno.ENOTTY, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM, errno.EACCES, errno.EROFS):
+            return False
+        raise
+    finally:
+        os.close(fd)
 
 
 def _sync_filesystem(path: Path) -> None:
