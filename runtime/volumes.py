@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +53,7 @@ class Volume:
     created: str = field(default_factory=_now)
     refs: list[str] = field(default_factory=list)
     mounts: list[str] = field(default_factory=list)
+    pins: dict[str, str] = field(default_factory=dict)  # subpath staging token -> container id
 
     @property
     def anonymous(self) -> bool:
@@ -72,6 +74,12 @@ def _dir_size(path: Path) -> int:
             except OSError:
                 pass
     return total
+
+
+def _is_mount(path: Path) -> bool:
+    target = str(path)
+    with open("/proc/self/mountinfo") as fh:
+        return any(line.split()[4] == target for line in fh)
 
 
 def _copy_tree(src: Path, dst: Path) -> None:
@@ -177,6 +185,8 @@ class VolumeService:
                 raise
             if vol.refs:
                 raise Conflict(f"remove {name}: volume is in use - [{', '.join(vol.refs)}]")
+            if vol.pins:
+                self._unpin(vol, list(vol.pins))
             if vol.mounts:
                 self._unmount_fs(vol)
             shutil.rmtree(self._dir / name)
@@ -217,6 +227,9 @@ class VolumeService:
                 vol = self.get(name)
             except NotFound:
                 return
+            if container_id in vol.pins.values():
+                self._unpin(vol, [t for t, c in vol.pins.items() if c == container_id])
+                vol = self.get(name)
             if container_id in vol.mounts:
                 self.unmount(name, container_id)
                 vol = self.get(name)
@@ -247,6 +260,64 @@ class VolumeService:
             if not vol.mounts and vol.options.get("type"):
                 self._unmount_fs(vol)
             self._save(vol)
+
+    # -- subpaths -----------------------------------------------------------------------------------------
+    def pin_path(self, name: str, token: str) -> Path:
+        """Where the subpath staged under ``token`` is bind-mounted (beside ``_data``, out of containers' sight)."""
+        return self._dir / name / "subpaths" / token
+
+    def pin_subpath(self, name: str, subpath: str, token: str, container_id: str) -> Path:
+        """Bind the volume's ``subpath`` at :meth:`pin_path` for a container about to start, resolved so that it
+        cannot leave the volume: the real path is opened (``O_PATH``) and checked through ``/proc/self/fd``, and
+        that very inode is mounted, so a symlink swapped in later changes nothing. ``InvalidArgument`` when the
+        subpath is missing or leads out of the volume."""
+        with self._lock:
+            vol = self.get(name)
+            base = os.path.realpath(self.data_path(name))
+            wanted = os.path.join(base, subpath)
+            if not os.path.lexists(wanted):
+                raise InvalidArgument(f"cannot access path {wanted}: subpath {subpath!r} does not exist in volume "
+                                      f"{name}")
+            fd = os.open(os.path.realpath(wanted), os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                real = os.readlink(f"/proc/self/fd/{fd}")
+                if real != base and not real.startswith(base + os.sep):
+                    raise InvalidArgument(f"cannot access path {wanted}: subpath {subpath!r} of volume {name} "
+                                          f"escapes the volume (path concatenation escapes the base directory)")
+                is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
+                if token in vol.pins:
+                    self._unpin(vol, [token])
+                    vol = self.get(name)
+                target = self.pin_path(name, token)
+                target.parent.mkdir(exist_ok=True)
+                if is_dir:
+                    target.mkdir(exist_ok=True)
+                else:
+                    target.touch(exist_ok=True)
+                try:
+                    linux.mount(f"/proc/self/fd/{fd}", str(target), None, linux.MS_BIND | linux.MS_REC)
+                except OSError as err:
+                    raise EngineError(f"cannot mount subpath {subpath!r} of volume {name}: {err.strerror}") from err
+            finally:
+                os.close(fd)
+            vol.pins[token] = container_id
+            self._save(vol)
+            return target
+
+    def _unpin(self, vol: Volume, tokens: list[str]) -> None:
+        for token in tokens:
+            target = self.pin_path(vol.name, token)
+            while _is_mount(target):
+                try:
+                    linux.umount(str(target), linux.MNT_DETACH)
+                except OSError:
+                    break
+            try:
+                target.rmdir() if target.is_dir() else target.unlink()
+            except OSError:
+                pass
+            vol.pins.pop(token, None)
+        self._save(vol)
 
     def fill(self, name: str, source: Path) -> bool:
         """Copy the image's content at the mount path into a volume that is still empty (Docker's copy-up)."""

@@ -4,12 +4,15 @@ the image (copy-up), handed to the container once it has an id, released at its 
 A ``VolumeOptions.Subpath`` mounts one directory (or file) of a named volume. It is checked twice, as Docker
 does: lexically at create (relative, not climbing out with ``..``, not on an anonymous volume) and on disk at
 every start (it must exist then, and its real path must stay inside the volume, so a symlink that a container
-wrote into the volume cannot lead the mount to the host's files).
+wrote into the volume cannot lead the mount to the host's files). At start the checked inode itself is
+bind-mounted at a staging path beside the volume's data (``VolumeService.pin_subpath``), which is what the
+container's spec names: a path component swapped for a symlink after the check changes nothing.
 """
 from __future__ import annotations
 
 import os
 import posixpath
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +84,8 @@ def prepare_volumes(vols: VolumeService, conv: Conversion, image: Any, holder: s
                 source = image_path(image, use.target)
                 if source is not None:
                     vols.fill(vol.name, source)
-            if sub:
-                path = path / sub
+            if sub:  # the staging path, bound to the subpath at each start (check_subpaths)
+                path = vols.pin_path(vol.name, secrets.token_hex(8))
             mounts.append(Mount("volume", use.target, str(path), use.read_only,
                                 options=("nocopy",) if use.nocopy else ()))
             inspect.append({"Type": "volume", "Name": vol.name, "Source": str(path), "Destination": use.target,
@@ -95,13 +98,19 @@ def prepare_volumes(vols: VolumeService, conv: Conversion, image: Any, holder: s
 
 
 def check_subpaths(vols: VolumeService, rec: dict[str, Any]) -> None:
-    """Before a start: every volume subpath of the container exists and resolves inside its volume."""
+    """Before a start: every volume subpath of the container exists, resolves inside its volume, and is bound at
+    the staging path its spec mounts; ``InvalidArgument`` (400) otherwise."""
     wanted = {str(m.get("Target")): str((m.get("VolumeOptions") or {}).get("Subpath") or "")
               for m in (rec.get("HostConfig") or {}).get("Mounts") or () if m.get("Type", "volume") == "volume"}
     for entry in rec.get("Mounts") or ():
         sub = wanted.get(str(entry.get("Destination")))
         if entry.get("Type") != "volume" or not sub:
             continue
+        name, source = str(entry.get("Name")), Path(str(entry.get("Source")))
+        if source == vols.pin_path(name, source.name):
+            vols.pin_subpath(name, posixpath.normpath(sub), source.name, str(rec.get("Id")))
+            continue
+        # a container made before subpaths were staged: its spec names <volume>/_data/<subpath> itself
         base = os.path.realpath(vols.data_path(str(entry.get("Name"))))
         path = os.path.join(base, posixpath.normpath(sub))
         if not os.path.lexists(path):

@@ -4,6 +4,8 @@ them (400 at create for a lexically bad one, at start for a missing one or one a
 ``NoCopy``; bind sources made or refused at create; the container-wide ``MacAddress`` on the main endpoint."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 pytestmark = pytest.mark.root
@@ -114,3 +116,43 @@ def test_container_wide_mac_address_moves_to_the_main_endpoint(engine):
         client.api.create_container("busybox", "true", mac_address="02:42:ac:11:00:7e", networking_config={
             "EndpointsConfig": {"bridge": {"MacAddress": "02:42:ac:11:00:7f"}}})
     assert err.value.status_code == 400 and "must match the endpoint-specific MAC address" in str(err.value)
+
+
+def _mounted(path) -> bool:
+    with open("/proc/self/mountinfo") as fh:
+        return any(line.split()[4] == str(path) for line in fh)
+
+
+def test_pinned_subpath_is_the_checked_inode(tmp_path):
+    """``pin_subpath`` mounts the inode it checked: a directory swapped for a symlink out of the volume afterwards
+    changes nothing in the pinned mount; a symlink out is refused; release unmounts and removes the pin."""
+    from runtime.errors import InvalidArgument
+    from runtime.volumes import VolumeService
+
+    svc = VolumeService(tmp_path / "root")
+    svc.create("pinvol")
+    data = svc.data_path("pinvol")
+    (data / "conf").mkdir()
+    (data / "conf" / "app.txt").write_text("original")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("host file")
+    (data / "out").symlink_to(outside)
+    pin = None
+    try:
+        pin = svc.pin_subpath("pinvol", "conf", "tok1", "c1")
+        assert _mounted(pin) and (pin / "app.txt").read_text() == "original"
+        (data / "conf").rename(data / "conf.old")
+        (data / "conf").symlink_to(outside)  # what a container could do once the check passed
+        assert sorted(p.name for p in pin.iterdir()) == ["app.txt"]
+        with pytest.raises(InvalidArgument, match="escapes the volume"):
+            svc.pin_subpath("pinvol", "out", "tok2", "c1")
+        with pytest.raises(InvalidArgument, match="does not exist"):
+            svc.pin_subpath("pinvol", "missing", "tok3", "c1")
+        assert svc.get("pinvol").pins == {"tok1": "c1"}
+        svc.release("pinvol", "c1")
+        assert not _mounted(pin) and not pin.exists() and svc.get("pinvol").pins == {}
+        assert (outside / "secret.txt").read_text() == "host file"
+    finally:
+        while pin is not None and _mounted(pin):
+            os.system(f"umount -l {pin}")
