@@ -103,12 +103,13 @@ def _entry(name: str, item: GrantFile, kind: bytes, size: int = 0, mode: int | N
 
 
 def _add_tree(tar: tarfile.TarFile, item: GrantFile, name: str, host: str) -> None:
-    """A directory source: directories keep the read bits of ``mode`` plus search, files get ``mode``."""
+    """A directory source: directories keep the read bits of ``mode`` plus search, files (and links to files)
+    get ``mode``; links to directories are left out."""
     dir_mode = item.mode | ((item.mode & 0o444) >> 2)
     tar.addfile(_entry(name, item, tarfile.DIRTYPE, mode=dir_mode))
     for entry in sorted(os.scandir(host), key=lambda e: e.name):
         child = f"{name}/{entry.name}"
-        if entry.is_dir(follow_symlinks=True):
+        if entry.is_dir(follow_symlinks=False):  # a linked directory is not walked (it could loop)
             _add_tree(tar, item, child, entry.path)
         elif entry.is_file(follow_symlinks=True):
             with open(entry.path, "rb") as fh:

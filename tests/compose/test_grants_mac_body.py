@@ -161,3 +161,24 @@ def test_external_secret_refused_at_create_as_docker_compose(tmp_path):
     with pytest.raises(UserError, match="unsupported external secret shared-token") as err:
         grant_files(project, project.services["s"], {})
     assert err.value.problems[0].path == ("services", "s", "secrets", 0)
+
+
+def test_directory_source_copied_without_following_linked_directories(tmp_path):
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "a.conf").write_text("a")
+    (tmp_path / "d" / "sub" / "b.conf").write_text("b")
+    (tmp_path / "d" / "sub" / "loop").symlink_to(tmp_path / "d")
+    (tmp_path / "d" / "link.conf").symlink_to(tmp_path / "d" / "a.conf")
+    project = _project(tmp_path, """\
+        name: p
+        services:
+          s: {image: busybox, configs: [{source: c, target: /etc/d, gid: "3", mode: 0o640}]}
+        configs: {c: {file: ./d}}
+        """)
+    files = grant_files(project, project.services["s"], {})
+    with tarfile.open(fileobj=io.BytesIO(grant_archive(files))) as tar:
+        members = {m.name: (m.type, m.uid, m.gid, oct(m.mode)) for m in tar.getmembers()}
+    assert members == {"etc/d": (tarfile.DIRTYPE, 0, 3, "0o750"), "etc/d/a.conf": (tarfile.REGTYPE, 0, 3, "0o640"),
+                       "etc/d/link.conf": (tarfile.REGTYPE, 0, 3, "0o640"),
+                       "etc/d/sub": (tarfile.DIRTYPE, 0, 3, "0o750"),
+                       "etc/d/sub/b.conf": (tarfile.REGTYPE, 0, 3, "0o640")}
