@@ -24,6 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.container_start import _bundle, _runc  # noqa: E402 - the same runc baseline
 from tests.conftest import _build_busybox_rootfs  # noqa: E402 - the same rootfs the tests use
 from tests.runtime.daemon.conftest import cleanup, start_daemon  # noqa: E402
 
@@ -53,6 +54,18 @@ def _children(pid: int) -> list[int]:
                     out.append(int(entry))
             except (OSError, ValueError):
                 continue
+    return out
+
+
+def _descendants(pid: int, skip: set[int]) -> list[int]:
+    """Every process under ``pid`` but those in ``skip`` and their subtrees (the daemon's fork server, its spare
+    monitor and that one's waiting child, without the containers' monitors and processes)."""
+    out, todo = [], [pid]
+    while todo:
+        for child in _children(todo.pop()):
+            if child not in skip:
+                out.append(child)
+                todo.append(child)
     return out
 
 
@@ -135,8 +148,9 @@ def _bench(daemon, work: Path, n: int, network: str, trace_file: Path | None = N
     api.start(warm)
     api.wait(warm)
     api.remove_container(warm)
-    idle_daemon = _pss_kib(daemon.proc.pid) + sum(_pss_kib(p) for p in _children(daemon.proc.pid))
-    creates, starts, ids = [], [], []
+    idle_daemon = _pss_kib(daemon.proc.pid) + sum(_pss_kib(p) for p in _descendants(daemon.proc.pid, set()))
+    bundle = _bundle(work / "rootfs", work) if shutil.which("runc") else None
+    creates, starts, ids, runcs = [], [], [], []
     label = f"bench-{secrets.token_hex(3)}"
     for i in range(n):
         t0 = time.perf_counter()
@@ -148,13 +162,14 @@ def _bench(daemon, work: Path, n: int, network: str, trace_file: Path | None = N
         creates.append(t1 - t0)
         starts.append(t2 - t1)
         ids.append(cid)
+        if bundle is not None:  # interleaved: whatever else loads the machine weighs on both alike
+            runcs.append(_runc(bundle))
     monitors = []
     for cid in ids:
         state = json.loads((daemon.root / "containers" / cid / "state.json").read_text())
         monitors.append(state["monitor_pid"])
     mon_pss = [_pss_kib(p) for p in monitors]
-    busy_daemon = _pss_kib(daemon.proc.pid) + sum(_pss_kib(p) for p in _children(daemon.proc.pid)
-                                                  if p not in monitors)
+    busy_daemon = _pss_kib(daemon.proc.pid) + sum(_pss_kib(p) for p in _descendants(daemon.proc.pid, set(monitors)))
     stages = trace_stages(trace_file) if trace_file is not None and trace_file.exists() else []
     removes = []
     for cid in ids:
@@ -173,13 +188,18 @@ def _bench(daemon, work: Path, n: int, network: str, trace_file: Path | None = N
     print(f"  start           {ms(starts)}")
     print(f"  create+start    {ms(total)}   (goal < {GOALS['start_ms']:.0f} ms per start)")
     print(f"  remove -f       {ms(removes)}")
+    if runcs:
+        print(f"  runc run 'true' {ms(runcs)}   (interleaved, same rootfs: create+start+run+delete)")
+        print(f"  ratio start/runc {statistics.median(starts) / statistics.median(runcs):.2f}, "
+              f"create+start/runc {statistics.median(total) / statistics.median(runcs):.2f}; load average "
+              f"{os.getloadavg()[0]:.2f}")
     print(f"  monitor PSS     median {statistics.median(mon_pss):6.0f} KiB per container  "
           f"(goal < {GOALS['monitor_pss_kib']:.0f} KiB; conmon 475 KiB, containerd-shim 3.4 MiB)")
     growth = (busy_daemon - idle_daemon) / n
     print(f"  daemon PSS      idle {idle_daemon} KiB, with {n} running {busy_daemon} KiB "
           f"({growth:+.0f} KiB per container)")
     print(f"  engine total    {(busy_daemon + sum(mon_pss)) / n:6.0f} KiB PSS per running container "
-          f"(daemon + fork server + monitors)")
+          f"(daemon + fork server and its spare monitor + monitors)")
     if stages:
         print("  start path (PYCOMPOSE_TRACE; median ms: step, since the HTTP request)")
         for stage, step, total_ms in stages:
