@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from pyroute2 import IPRoute
-
 from runtime.errors import Conflict, InvalidArgument
+from runtime.network.rtdump import dump_addresses, dump_routes, route_socket
 
 __all__ = [
     "IPNetwork", "IPAddress", "Pool", "DEFAULT_POOLS", "SubnetConfig", "IpamSpec", "AddressPool",
@@ -152,27 +152,19 @@ def _address(text: str, what: str) -> IPAddress:
         raise InvalidArgument(f"invalid {what} {text!r}: {err}") from err
 
 
-def host_networks(ipr: IPRoute | None = None) -> list[IPNetwork]:
-    """Every network the host already routes or holds an address in (default routes excluded)."""
-    own = ipr is None
-    ipr = ipr or IPRoute()
-    try:
-        found: list[IPNetwork] = []
+def host_networks(netns: str | os.PathLike[str] | None = None) -> list[IPNetwork]:
+    """Every network the host (or the namespace at ``netns``) already routes, in any table, or holds an address
+    in (default routes and link-local addresses excluded)."""
+    found: list[IPNetwork] = []
+    with route_socket(netns) as sock:
         for family in (socket.AF_INET, socket.AF_INET6):
-            for route in ipr.get_routes(family=family):  # every table; a table= filter would narrow it
-                if route["type"] != _RTN_UNICAST or route["dst_len"] == 0:
-                    continue
-                dst = route.get("dst")
-                if dst:
-                    found.append(ipaddress.ip_network(f"{dst}/{route['dst_len']}", strict=False))
-            for addr in ipr.get_addr(family=family):
-                local = addr.get("local") or addr.get("address")
-                if local and not local.startswith("fe80"):
-                    found.append(ipaddress.ip_network(f"{local}/{addr['prefixlen']}", strict=False))
-        return found
-    finally:
-        if own:
-            ipr.close()
+            for route in dump_routes(sock, family):
+                if route.type == _RTN_UNICAST and route.dst_len and route.dst:
+                    found.append(ipaddress.ip_network(f"{route.dst}/{route.dst_len}", strict=False))
+            for addr in dump_addresses(sock, family):
+                if not addr.address.startswith("fe80"):
+                    found.append(ipaddress.ip_network(f"{addr.address}/{addr.prefixlen}", strict=False))
+    return found
 
 
 def _overlaps(net: IPNetwork, others: Iterable[IPNetwork]) -> bool:

@@ -83,7 +83,9 @@ def test_host_networks_sees_routes_of_every_table_and_addresses(store):
         ipr.addr("add", index=lo, address="172.17.0.1", prefixlen=16)
         ipr.route("add", dst="172.18.0.0/16", oif=lo, table=100)
         ipr.route("add", dst="172.19.0.0/24", oif=lo)
-        found = host_networks(ipr)
-    for want in ("172.17.0.0/16", "172.18.0.0/16", "172.19.0.0/24"):
+        ipr.route("add", dst="fd00:77::/64", oif=lo, table=101)
+    found = host_networks(path)
+    for want in ("172.17.0.0/16", "172.18.0.0/16", "172.19.0.0/24", "fd00:77::/64"):
         assert ipaddress.ip_network(want) in found
+    assert not any(n.is_link_local for n in found) and ipaddress.ip_network("0.0.0.0/0") not in found
     assert str(choose_subnet(DEFAULT_POOLS, found)) == "172.20.0.0/16"
