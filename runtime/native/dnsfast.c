@@ -185,19 +185,20 @@ static void *serve(void *arg) {
                 continue;
             return NULL;
         }
-        pthread_mutex_lock(&fp->mu);
-        for (int i = 0; i < n && !fp->stop; i++) {
+        for (int i = 0; i < n; i++) {
+            /* One socket's batch per lock: a clear or remove from the loop waits for one batch at most. */
+            pthread_mutex_lock(&fp->mu);
+            int stop = fp->stop;
+            if (!stop && evs[i].data.u64 != WAKE_TAG)
+                serve_slot(fp, evs[i].data.u64);
+            pthread_mutex_unlock(&fp->mu);
+            if (stop)
+                return NULL;
             if (evs[i].data.u64 == WAKE_TAG) {
                 uint64_t v;
                 if (read(fp->wake, &v, sizeof v) < 0) { /* nothing to do: a wake is a wake */ }
-                continue;
             }
-            serve_slot(fp, evs[i].data.u64);
         }
-        int stop = fp->stop;
-        pthread_mutex_unlock(&fp->mu);
-        if (stop)
-            return NULL;
     }
 }
 
