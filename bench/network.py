@@ -3,10 +3,15 @@ and the userland proxy's TCP throughput and request latency (loopback -> proxy -
 
 Run as root: ``python bench/network.py [-n 20]``. Everything it makes carries a ``pcb<hex>`` prefix and is
 removed at the end. Prints figures; asserts nothing.
+
+``--compare DIR`` measures another checkout too (``git worktree add /tmp/base <rev>``), round by round in a
+child process interleaved with ours, and prints both medians and their ratio: the machine is shared, so only
+figures taken side by side mean anything.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import socket
@@ -17,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, os.environ.get("PYCOMPOSE_BENCH_TREE") or str(Path(__file__).resolve().parents[1]))
 
 from runtime import linux  # noqa: E402
 from runtime.network.model import OPT_BRIDGE_NAME  # noqa: E402
@@ -60,39 +65,102 @@ def _sink_server(netns: str, port: int, ready: threading.Event, stop: threading.
     srv.close()
 
 
+STEPS = ("network create", "sandbox create", "connect", "publish", "unpublish", "disconnect", "sandbox destroy",
+         "network remove")
+
+
+def _round(svc: NetworkService, prefix: str, i: int) -> list[float]:
+    """One pass through a container's network life; the seconds of each step, in ``STEPS`` order."""
+    t0 = time.perf_counter()
+    net = svc.create(f"{prefix}-{i}", options={OPT_BRIDGE_NAME: f"{prefix}{i}"})
+    t1 = time.perf_counter()
+    cid = secrets.token_hex(32)
+    ns = svc.create_sandbox(cid)
+    t2 = time.perf_counter()
+    svc.connect(net.name, cid, ns, name=f"c{i}")
+    t3 = time.perf_counter()
+    svc.publish(cid, [PortBinding(80, host_ip="127.0.0.1")])
+    t4 = time.perf_counter()
+    svc.unpublish(cid)
+    t5 = time.perf_counter()
+    svc.disconnect(net.name, cid)
+    t6 = time.perf_counter()
+    svc.destroy_sandbox(cid)
+    t7 = time.perf_counter()
+    svc.remove(net.name)
+    t8 = time.perf_counter()
+    return [b - a for a, b in zip((t0, t1, t2, t3, t4, t5, t6, t7), (t1, t2, t3, t4, t5, t6, t7, t8))]
+
+
+def _service(tmp: Path, prefix: str) -> NetworkService:
+    return NetworkService(tmp / "root", tmp / "run", nft_table=prefix, enable_ip_forward=False)
+
+
+def _cleanup(svc: NetworkService) -> None:
+    for cid in svc.netns.list():
+        svc.destroy_sandbox(cid)
+    for n in svc.list({"type": ["custom"]}):
+        svc.remove(n.id)
+
+
+def _worker() -> None:
+    """``--worker``: one round per line read on stdin, its timings as a JSON line on stdout."""
+    prefix = "pcb" + secrets.token_hex(3)
+    svc = _service(Path(tempfile.mkdtemp(prefix="pycompose-bench-")), prefix)
+    try:
+        for i, _line in enumerate(sys.stdin):
+            print(json.dumps(_round(svc, prefix, i)), flush=True)
+    finally:
+        _cleanup(svc)
+
+
+def _compare(tree: str, rounds: int) -> None:
+    import subprocess
+
+    prefix = "pcb" + secrets.token_hex(3)
+    svc = _service(Path(tempfile.mkdtemp(prefix="pycompose-bench-")), prefix)
+    other = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker"], text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             env={**os.environ, "PYCOMPOSE_BENCH_TREE": tree})
+    assert other.stdin is not None and other.stdout is not None
+    ours: list[list[float]] = []
+    theirs: list[list[float]] = []
+    try:
+        for i in range(rounds):
+            other.stdin.write("go\n")
+            other.stdin.flush()
+            theirs.append(json.loads(other.stdout.readline()))
+            ours.append(_round(svc, prefix, i))
+    finally:
+        other.stdin.close()
+        other.wait()
+        _cleanup(svc)
+    print(f"load average {os.getloadavg()[0]:.2f}; p50 ms, this tree vs {tree}, {rounds} interleaved rounds")
+    for k, step in enumerate(STEPS):
+        a = statistics.median(r[k] for r in ours) * 1000
+        b = statistics.median(r[k] for r in theirs) * 1000
+        print(f"{step:16s} {a:8.2f} vs {b:8.2f}   ratio {a / b:5.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=20, help="repetitions of each step")
     ap.add_argument("--mb", type=int, default=200, help="megabytes pushed through the proxy")
+    ap.add_argument("--compare", metavar="DIR", help="another pycompose checkout to measure side by side")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        return _worker()
+    if args.compare:
+        return _compare(args.compare, args.n)
     prefix = "pcb" + secrets.token_hex(3)
     tmp = Path(tempfile.mkdtemp(prefix="pycompose-bench-"))
-    svc = NetworkService(tmp / "root", tmp / "run", nft_table=prefix, enable_ip_forward=False)
-    times: dict[str, list[float]] = {k: [] for k in
-                                     ("network create", "sandbox create", "connect", "publish", "unpublish",
-                                      "disconnect", "sandbox destroy", "network remove")}
+    svc = _service(tmp, prefix)
+    times: dict[str, list[float]] = {k: [] for k in STEPS}
     try:
         for i in range(args.n):
-            t0 = time.perf_counter()
-            net = svc.create(f"{prefix}-{i}", options={OPT_BRIDGE_NAME: f"{prefix}{i}"})
-            t1 = time.perf_counter()
-            cid = secrets.token_hex(32)
-            ns = svc.create_sandbox(cid)
-            t2 = time.perf_counter()
-            svc.connect(net.name, cid, ns, name=f"c{i}")
-            t3 = time.perf_counter()
-            svc.publish(cid, [PortBinding(80, host_ip="127.0.0.1")])
-            t4 = time.perf_counter()
-            svc.unpublish(cid)
-            t5 = time.perf_counter()
-            svc.disconnect(net.name, cid)
-            t6 = time.perf_counter()
-            svc.destroy_sandbox(cid)
-            t7 = time.perf_counter()
-            svc.remove(net.name)
-            t8 = time.perf_counter()
-            for key, a, b in zip(times, (t0, t1, t2, t3, t4, t5, t6, t7), (t1, t2, t3, t4, t5, t6, t7, t8)):
-                times[key].append(b - a)
+            for key, took in zip(STEPS, _round(svc, prefix, i)):
+                times[key].append(took)
         for key, samples in times.items():
             print(f"{key:16s} {_ms(samples)}")
 
@@ -129,10 +197,7 @@ def main() -> None:
         svc.destroy_sandbox(cid)
         svc.remove(net.name)
     finally:
-        for cid in svc.netns.list():
-            svc.destroy_sandbox(cid)
-        for n in svc.list({"type": ["custom"]}):
-            svc.remove(n.id)
+        _cleanup(svc)
 
 
 if __name__ == "__main__":
