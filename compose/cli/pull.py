@@ -21,18 +21,16 @@ def pull(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     policy: Annotated[Optional[str], typer.Option("--policy", help="missing or always.")] = None,
 ) -> int:
+    from compose.cli._targets import target_services
     from compose.cli.session import open_session
     from compose.engine.createbody import service_image
     from compose.engine.images import image_id
     from compose.errors import UserError
-    from compose.graph import ServiceGraph
     from compose.plan import Op, Plan
 
     session = open_session(ctx, list(services or []))
     project = session.project
-    names = list(services or []) or sorted(project.services)
-    if include_deps and services:
-        names = ServiceGraph(project).subgraph(names).services
+    names = target_services(project, services, include_deps)
     plan = Plan()
     for name in names:
         svc = project.services[name]

@@ -19,17 +19,15 @@ def push(
     include_deps: Annotated[bool, typer.Option("--include-deps")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> int:
+    from compose.cli._targets import target_services
     from compose.cli.session import open_session
     from compose.engine.images import push as push_image
     from compose.errors import Problem, UserError
     from compose.events import Event, Status
-    from compose.graph import ServiceGraph
 
     session = open_session(ctx, list(services or []))
     project = session.project
-    names = list(services or []) or sorted(project.services)
-    if include_deps and services:
-        names = ServiceGraph(project).subgraph(names).services
+    names = target_services(project, services, include_deps)
     problems: list[Problem] = []
     for name in names:
         svc = project.services[name]
