@@ -17,8 +17,8 @@ from typing import Any
 
 from runtime.cgroups.devices import DEFAULT_DEVICES, DeviceRule
 from runtime.cgroups.fs import (
-    drain_eventfd, host_memory, iter_pid_files, online_cpus, read_int, read_keyed, read_text, remove_tree,
-    signal_all, system_cpu_usage, wait_for, write_text,
+    drain_eventfd, host_memory, iter_pid_files, move_pid, online_cpus, read_int, read_keyed, read_pids, read_text,
+    remove_tree, signal_all, system_cpu_usage, wait_for, write_text,
 )
 from runtime.cgroups.resources import (
     DEFAULT_CPU_PERIOD, Resources, blkio_weight_to_io_weight, cpus_to_quota, memswap_to_v2_swap, resources_from,
@@ -31,7 +31,7 @@ __all__ = [
     "Resources", "DEFAULT_CPU_PERIOD", "resources_from", "cpus_to_quota", "shares_to_weight",
     "blkio_weight_to_io_weight", "memswap_to_v2_swap",
     "system_cpu_usage", "online_cpus", "host_memory", "wait_for", "read_text", "write_text", "read_int",
-    "read_keyed", "iter_pid_files", "signal_all", "drain_eventfd", "remove_tree",
+    "read_keyed", "iter_pid_files", "signal_all", "drain_eventfd", "remove_tree", "move_pid", "read_pids",
 ]
 
 
@@ -140,6 +140,14 @@ class CgroupManager(ABC):
     @abstractmethod
     def kill_all(self, sig: int = 9) -> None:
         """Send ``sig`` to every process in the cgroup (SIGKILL atomically where the kernel can)."""
+
+    def _signal_frozen(self, sig: int) -> None:
+        """Send ``sig`` to every process with the cgroup frozen, so none forks a child the signal misses."""
+        self.freeze()
+        try:
+            signal_all(self.pids(), sig)
+        finally:
+            self.thaw()
 
     @abstractmethod
     def destroy(self, timeout: float = 5.0) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from runtime.errors import InvalidArgument, InvalidState, NotFound
 
 __all__ = ["wait_for", "read_text", "read_int", "read_keyed", "write_text", "iter_pid_files", "system_cpu_usage",
-           "online_cpus", "host_memory", "signal_all", "drain_eventfd", "remove_tree"]
+           "online_cpus", "host_memory", "signal_all", "drain_eventfd", "remove_tree", "move_pid", "read_pids"]
 
 
 def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
@@ -84,6 +84,29 @@ def iter_pid_files(top: Path, filename: str = "cgroup.procs") -> Iterator[Path]:
     """``filename`` in ``top`` and every cgroup below it."""
     for dirpath, _dirs, _files in os.walk(top):
         yield Path(dirpath) / filename
+
+
+def move_pid(directory: Path, pid: int) -> None:
+    """Move process ``pid`` into the cgroup at ``directory`` (``NotFound`` when there is no such process)."""
+    try:
+        write_text(directory / "cgroup.procs", str(pid))
+    except OSError as err:
+        if err.errno == errno.ESRCH:
+            raise NotFound(f"no process {pid}") from err
+        raise
+
+
+def read_pids(top: Path) -> list[int]:
+    """Every process in the cgroup at ``top`` and below it, sorted; ``[]`` when it does not exist."""
+    if not top.is_dir():
+        return []
+    out: set[int] = set()
+    for procs in iter_pid_files(top):
+        try:
+            out.update(int(x) for x in read_text(procs).split())
+        except NotFound:  # a child cgroup went away meanwhile
+            continue
+    return sorted(out)
 
 
 def system_cpu_usage() -> int:

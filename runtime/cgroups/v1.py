@@ -5,7 +5,6 @@ events use the v1 eventfd interface (``cgroup.event_control`` + ``memory.oom_con
 """
 from __future__ import annotations
 
-import errno
 import functools
 import os
 import signal
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.cgroups.base import (
-    CgroupManager, OomWatch, Resources, host_memory, iter_pid_files, online_cpus, read_int, read_keyed,
+    CgroupManager, OomWatch, Resources, host_memory, move_pid, online_cpus, read_int, read_keyed, read_pids,
     read_text, remove_tree, resources_from, signal_all, drain_eventfd, system_cpu_usage, wait_for, write_text,
 )
 from runtime.cgroups.blkio import device_number, v1_throttle_lines
@@ -106,24 +105,10 @@ class V1Manager(CgroupManager):
 
     def add(self, pid: int) -> None:
         for path in self._dirs():
-            try:
-                write_text(path / "cgroup.procs", str(pid))
-            except OSError as err:
-                if err.errno == errno.ESRCH:
-                    raise NotFound(f"no process {pid}") from err
-                raise
+            move_pid(path, pid)
 
     def pids(self) -> list[int]:
-        top = self._main_dir()
-        out: set[int] = set()
-        if not top.is_dir():
-            return []
-        for procs in iter_pid_files(top):
-            try:
-                out.update(int(x) for x in read_text(procs).split())
-            except NotFound:
-                continue
-        return sorted(out)
+        return read_pids(self._main_dir())
 
     def destroy(self, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
@@ -133,11 +118,7 @@ class V1Manager(CgroupManager):
 
     def kill_all(self, sig: int = signal.SIGKILL) -> None:
         if sig == signal.SIGKILL and self._path("freezer") is not None and self.exists():
-            self.freeze()
-            try:
-                signal_all(self.pids(), sig)
-            finally:
-                self.thaw()
+            self._signal_frozen(sig)
             return
         signal_all(self.pids(), sig)
 

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from runtime.cgroups.base import (
-    CgroupManager, OomWatch, Resources, blkio_weight_to_io_weight, host_memory, iter_pid_files, memswap_to_v2_swap,
-    online_cpus, read_int, read_keyed, read_text, remove_tree, resources_from, shares_to_weight, signal_all,
-    system_cpu_usage, write_text,
+    CgroupManager, OomWatch, Resources, blkio_weight_to_io_weight, host_memory, memswap_to_v2_swap, move_pid,
+    online_cpus, read_int, read_keyed, read_pids, read_text, remove_tree, resources_from, shares_to_weight,
+    signal_all, system_cpu_usage, write_text,
 )
 from runtime.cgroups.blkio import device_number, v2_io_max_lines
 from runtime.cgroups.devices import DEFAULT_DEVICES, DeviceRule, attach_program
@@ -92,23 +92,10 @@ class V2Manager(CgroupManager):
         attach_program(self.path, devices)
 
     def add(self, pid: int) -> None:
-        try:
-            write_text(self.path / "cgroup.procs", str(pid))
-        except OSError as err:
-            if err.errno == errno.ESRCH:
-                raise NotFound(f"no process {pid}") from err
-            raise
+        move_pid(self.path, pid)
 
     def pids(self) -> list[int]:
-        if not self.path.is_dir():
-            return []
-        out: set[int] = set()
-        for procs in iter_pid_files(self.path):
-            try:
-                out.update(int(x) for x in read_text(procs).split())
-            except NotFound:
-                continue
-        return sorted(out)
+        return read_pids(self.path)
 
     def populated(self) -> bool:
         try:
@@ -130,11 +117,7 @@ class V2Manager(CgroupManager):
             write_text(self.path / "cgroup.kill", "1")
             return
         if sig == signal.SIGKILL:
-            self.freeze()
-            try:
-                signal_all(self.pids(), sig)
-            finally:
-                self.thaw()
+            self._signal_frozen(sig)
             return
         signal_all(self.pids(), sig)
 
