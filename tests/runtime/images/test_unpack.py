@@ -218,3 +218,36 @@ def test_unwritable_entries_are_archive_errors(dirs):
     too_long = _tar((_info("d/" + "n" * 300), b"x"))
     with pytest.raises(InvalidArgument, match="File name too long"):
         unpack_layer(io.BytesIO(too_long), layer)
+
+
+def _inflate_threads() -> list[str]:
+    import threading
+
+    return [t.name for t in threading.enumerate() if t.name.startswith("inflate-")]
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, zstandard.ZstdCompressor(write_checksum=True).compress])
+def test_decompressing_thread_ends_with_every_outcome(tmp_path, compress):
+    """Compressed layers are inflated in a thread of their own: it is gone after success, a corrupt stream, a
+    truncated one and a bad entry deep in the archive - and each failure is still the archive's error."""
+    payload = os.urandom(3 << 20)
+    good = _tar(_info("a", tarfile.DIRTYPE), (_info("a/big"), payload), (_info("a/small"), b"x"))
+    blob = compress(good)
+    (tmp_path / "ok").mkdir()
+    result = unpack_layer(io.BytesIO(blob), tmp_path / "ok")
+    assert (tmp_path / "ok/a/big").read_bytes() == payload
+    assert result.tar_size == len(good)
+    assert _inflate_threads() == []
+
+    corrupt = bytearray(blob)
+    corrupt[len(corrupt) // 2] ^= 0xFF  # in the middle of the compressed data
+    evil = compress(_tar((_info("big"), payload), (_info("../escape"), b"x")))
+    cases = [(bytes(corrupt), "corrupt"), (blob[: len(blob) // 3], "truncated or corrupt|unexpected end of data"),
+             (evil, r"escapes the layer")]
+    for i, (data, message) in enumerate(cases):
+        dest = tmp_path / f"bad{i}"
+        dest.mkdir()
+        with pytest.raises(InvalidArgument, match=message):
+            unpack_layer(io.BytesIO(data), dest)
+        assert _inflate_threads() == []
+    assert not (tmp_path / "escape").exists()
