@@ -44,6 +44,8 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _XZ_MAGIC = b"\xfd7zXZ\x00"
 _BZIP2_MAGIC = b"BZh"
 _CHUNK = 1 << 20
+_REGULAR = frozenset((tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE))  # sparse ones are refused earlier
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _HOST_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM, errno.EMFILE, errno.ENFILE}
 
 
@@ -235,17 +237,20 @@ class _Unpacker:
             return
         base = parts[-1]
         parent = self._parent_dir(parts[:-1], member.name)
-        if base == OPAQUE_MARKER:
-            os.setxattr(parent, OPAQUE_XATTR, b"y")
-            return
-        if base.startswith(_META_PREFIX):
-            return  # other AUFS metadata (.wh..wh.plnk, .wh..wh.aufs) has no overlay meaning
         if base.startswith(WHITEOUT_PREFIX):
-            path = os.path.join(parent, base[len(WHITEOUT_PREFIX):])
+            if base == OPAQUE_MARKER:
+                os.setxattr(parent, OPAQUE_XATTR, b"y")
+                return
+            if base.startswith(_META_PREFIX):
+                return  # other AUFS metadata (.wh..wh.plnk, .wh..wh.aufs) has no overlay meaning
+            path = f"{parent}/{base[len(WHITEOUT_PREFIX):]}"
             self._clear(path, keep_dir=False)
             os.mknod(path, stat.S_IFCHR | 0o000, os.makedev(0, 0))
             return
-        path = os.path.join(parent, base)
+        path = f"{parent}/{base}"  # paths here are absolute and never end in "/": no os.path.join needed
+        if member.type in _REGULAR:
+            self._write_file(member, path)
+            return
         if member.isdir():
             self._clear(path, keep_dir=True)
             if not os.path.isdir(path) or os.path.islink(path):
@@ -253,9 +258,6 @@ class _Unpacker:
             self._safe_dirs.add(path)
             self._set_attrs(path, member)
             self._dir_times.append((path, member.mtime))
-            return
-        if member.isreg():
-            self._write_file(member, path)
             return
         self._clear(path, keep_dir=False)
         if member.issym():
@@ -278,7 +280,7 @@ class _Unpacker:
             os.utime(path, (mtime, mtime), follow_symlinks=False)
 
     def _parent_dir(self, parts: list[str], name: str) -> str:
-        path = os.path.join(self.root, *parts) if parts else self.root
+        path = f"{self.root}/{'/'.join(parts)}" if parts else self.root
         if path in self._safe_dirs:
             return path
         current = self.root
@@ -323,18 +325,18 @@ class _Unpacker:
 
     def _write_file(self, member: tarfile.TarInfo, path: str) -> None:
         """Create, fill and set up the file through one descriptor (no path lookups after the open)."""
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            fd = os.open(path, flags, 0o600)
+            fd = os.open(path, _CREATE_FLAGS, 0o600)
         except FileExistsError:  # replaced by a later entry of the same layer
             self._clear(path, keep_dir=False)
-            fd = os.open(path, flags, 0o600)
+            fd = os.open(path, _CREATE_FLAGS, 0o600)
         try:
             self.reader.copy_to(fd, member)
             if self._is_root:
                 os.fchown(fd, member.uid, member.gid)
             os.fchmod(fd, member.mode & 0o7777)
-            self._set_xattrs(fd, member)
+            if member.pax_headers:
+                self._set_xattrs(fd, member)
             os.utime(fd, (member.mtime, member.mtime))
         finally:
             os.close(fd)
