@@ -49,12 +49,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def compose(engine: Daemon, project_dir: Path, *args: str, env: dict[str, str] | None = None,
-            check: bool = True) -> Result:
+def _environ(engine: Daemon, env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without stray COMPOSE_/DOCKER_ settings, pointed at the test engine."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
     environ.update({"PYCOMPOSE_HOST": engine.url, "COMPOSE_PROGRESS": "plain", **(env or {})})
-    proc = subprocess.run([str(PYCOMPOSE), *args], cwd=project_dir, env=environ, capture_output=True, text=True,
-                          timeout=180)
+    return environ
+
+
+def compose(engine: Daemon, project_dir: Path, *args: str, env: dict[str, str] | None = None,
+            check: bool = True) -> Result:
+    proc = subprocess.run([str(PYCOMPOSE), *args], cwd=project_dir, env=_environ(engine, env),
+                          capture_output=True, text=True, timeout=180)
     result = Result(proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in result.err, result.err
     if check:
@@ -79,6 +84,43 @@ def _project_containers(engine: Daemon, project: str) -> list:
 
 def _networks(engine: Daemon, prefix: str) -> list[str]:
     return [n.name for n in engine.client().networks.list() if n.name.startswith(prefix)]
+
+
+@dataclass
+class Project:
+    """A test's Compose project: a unique name, its directory, and the profiles to take down at the end."""
+    engine: Daemon
+    dir: Path
+    name: str
+    profiles: tuple[str, ...] = ()
+
+    def write(self, services: str) -> None:
+        """``compose.yaml``: ``name: <the project's name>`` followed by ``services`` (YAML text)."""
+        (self.dir / "compose.yaml").write_text(f"name: {self.name}\n{services}")
+
+    def compose(self, *args: str, **kwargs) -> Result:
+        return compose(self.engine, self.dir, *args, **kwargs)
+
+    def containers(self) -> list:
+        return _project_containers(self.engine, self.name)
+
+    def container(self, service: str):
+        return self.engine.client().containers.get(f"{self.name}-{service}-1")
+
+
+@pytest.fixture
+def project(engine, tmp_path, request):
+    """A fresh project named after the test; ``down -v -t 0`` afterwards (even on failure), which must leave
+    no container, network or volume of it."""
+    proj = Project(engine, tmp_path, f"{request.node.name.removeprefix('test_')[:12].replace('_', '')}{os.getpid()}")
+    try:
+        yield proj
+    finally:
+        profiles = [arg for p in proj.profiles for arg in ("--profile", p)]
+        proj.compose(*profiles, "down", "-v", "-t", "0", check=False)
+    assert proj.containers() == []
+    assert _networks(engine, f"{proj.name}_") == []
+    assert [v.name for v in engine.client().volumes.list() if v.name.startswith(f"{proj.name}_")] == []
 
 
 @pytest.fixture
@@ -131,10 +173,9 @@ def test_hello_up_ps_recreate_down(engine, hello):
     assert _networks(engine, f"{name}_") == []
 
 
-def test_scale_three_resolve_under_one_name(engine, tmp_path):
-    name = f"scale{os.getpid()}"
-    (tmp_path / "compose.yaml").write_text(f"""
-name: {name}
+def test_scale_three_resolve_under_one_name(engine, project):
+    name = project.name
+    project.write("""
 services:
   echo:
     image: busybox:local
@@ -143,32 +184,26 @@ services:
     image: busybox:local
     command: ["sleep", "3600"]
 """)
-    try:
-        compose(engine, tmp_path, "up", "-d", "--scale", "echo=3")
-        echoes = [c for c in _project_containers(engine, name) if c.labels["com.docker.compose.service"] == "echo"]
-        assert sorted(c.name for c in echoes) == [f"{name}-echo-{n}" for n in (1, 2, 3)]
-        addresses = {c.attrs["NetworkSettings"]["Networks"][f"{name}_default"]["IPAddress"] for c in echoes}
-        assert len(addresses) == 3
-        probe = engine.client().containers.get(f"{name}-probe-1")
+    project.compose("up", "-d", "--scale", "echo=3")
+    echoes = [c for c in project.containers() if c.labels["com.docker.compose.service"] == "echo"]
+    assert sorted(c.name for c in echoes) == [f"{name}-echo-{n}" for n in (1, 2, 3)]
+    addresses = {c.attrs["NetworkSettings"]["Networks"][f"{name}_default"]["IPAddress"] for c in echoes}
+    assert len(addresses) == 3
+    probe = project.container("probe")
 
-        def resolved() -> set[str]:
-            out = probe.exec_run(["nslookup", "echo"]).output.decode()
-            return {a for a in addresses if a in out}
+    def resolved() -> set[str]:
+        out = probe.exec_run(["nslookup", "echo"]).output.decode()
+        return {a for a in addresses if a in out}
 
-        assert _wait_for(lambda: resolved() == addresses, what="3 addresses for 'echo'")
-        compose(engine, tmp_path, "up", "-d", "--scale", "echo=1")
-        assert [c.name for c in _project_containers(engine, name)
-                if c.labels["com.docker.compose.service"] == "echo"] == [f"{name}-echo-1"]
-    finally:
-        compose(engine, tmp_path, "down", "-t", "0", check=False)
-    assert _project_containers(engine, name) == []
-    assert _networks(engine, f"{name}_") == []
+    assert _wait_for(lambda: resolved() == addresses, what="3 addresses for 'echo'")
+    project.compose("up", "-d", "--scale", "echo=1")
+    assert [c.name for c in project.containers()
+            if c.labels["com.docker.compose.service"] == "echo"] == [f"{name}-echo-1"]
 
 
-def test_completed_dependency_and_failed_health(engine, tmp_path):
-    name = f"deps{os.getpid()}"
-    (tmp_path / "compose.yaml").write_text(f"""
-name: {name}
+def test_completed_dependency_and_failed_health(engine, project):
+    project.profiles = ("sick",)
+    project.write("""
 services:
   migrate:
     image: busybox:local
@@ -179,49 +214,39 @@ services:
     command: ["sh", "-c", "cat /shared/done && sleep 3600"]
     volumes: [shared:/shared]
     depends_on:
-      migrate: {{condition: service_completed_successfully}}
+      migrate: {condition: service_completed_successfully}
   sick:
     image: busybox:local
     command: ["sleep", "3600"]
     profiles: [sick]
-    healthcheck: {{test: ["CMD", "false"], interval: 1s, retries: 1}}
+    healthcheck: {test: ["CMD", "false"], interval: 1s, retries: 1}
   waiter:
     image: busybox:local
     command: ["sleep", "3600"]
     profiles: [sick]
     depends_on:
-      sick: {{condition: service_healthy}}
+      sick: {condition: service_healthy}
 volumes:
-  shared: {{}}
+  shared: {}
 """)
-    try:
-        compose(engine, tmp_path, "up", "-d")
-        app = engine.client().containers.get(f"{name}-app-1")
-        _wait_for(lambda: b"migrated" in app.logs(), what="app to read what migrate wrote")
-        failed = compose(engine, tmp_path, "--profile", "sick", "up", "-d", check=False)
-        assert failed.code == 1
-        assert f"container {name}-sick-1 is unhealthy" in failed.err
-        waiter = engine.client().containers.get(f"{name}-waiter-1")
-        assert waiter.status == "created"  # never started
-    finally:
-        compose(engine, tmp_path, "--profile", "sick", "down", "-v", "-t", "0", check=False)
-    assert _project_containers(engine, name) == []
-    assert [v.name for v in engine.client().volumes.list() if v.name.startswith(name)] == []
+    project.compose("up", "-d")
+    app = project.container("app")
+    _wait_for(lambda: b"migrated" in app.logs(), what="app to read what migrate wrote")
+    failed = project.compose("--profile", "sick", "up", "-d", check=False)
+    assert failed.code == 1
+    assert f"container {project.name}-sick-1 is unhealthy" in failed.err
+    assert project.container("waiter").status == "created"  # never started
 
 
-def test_attached_up_streams_logs_and_sigint_stops(engine, tmp_path):
-    name = f"attached{os.getpid()}"
-    (tmp_path / "compose.yaml").write_text(f"""
-name: {name}
+def test_attached_up_streams_logs_and_sigint_stops(engine, project):
+    project.write("""
 services:
   talker:
     image: busybox:local
     command: ["sh", "-c", "echo ready-to-talk; exec sleep 3600"]
 """)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
-    environ.update({"PYCOMPOSE_HOST": engine.url, "COMPOSE_PROGRESS": "plain"})
-    proc = subprocess.Popen([str(PYCOMPOSE), "up", "-t", "1"], cwd=tmp_path, env=environ, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen([str(PYCOMPOSE), "up", "-t", "1"], cwd=project.dir, env=_environ(engine),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         seen = []
         for line in proc.stdout:  # blocks on the pipe until up prints the container's first line
@@ -231,66 +256,56 @@ services:
         assert any(line.startswith("talker-1  | ready-to-talk") for line in seen), seen
         proc.send_signal(2)
         assert proc.wait(timeout=60) == 130
-        talker = engine.client().containers.get(f"{name}-talker-1")
-        assert talker.status == "exited"
+        assert project.container("talker").status == "exited"
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        compose(engine, tmp_path, "down", "-t", "0", check=False)
-    assert _project_containers(engine, name) == []
 
 
-def test_exec_run_stop_start(engine, tmp_path):
-    name = f"oneoff{os.getpid()}"
-    (tmp_path / "compose.yaml").write_text(f"""
-name: {name}
+def test_exec_run_stop_start(engine, project):
+    name, tmp_path = project.name, project.dir
+    project.write("""
 services:
   box:
     image: busybox:local
     command: ["sleep", "3600"]
-    environment: {{WHO: box}}
+    environment: {WHO: box}
     stop_grace_period: 1s
 """)
-    try:
-        compose(engine, tmp_path, "up", "-d")
-        done = subprocess.run([str(PYCOMPOSE), "exec", "-T", "box", "sh", "-c", "echo in-$WHO; exit 3"],
-                              cwd=tmp_path, env={**os.environ, "PYCOMPOSE_HOST": engine.url},
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-        assert (done.returncode, done.stdout) == (3, "in-box\n"), done.stderr
-        ran = subprocess.run([str(PYCOMPOSE), "run", "--rm", "-T", "-e", "EXTRA=x", "box", "sh", "-c",
-                              "echo $WHO-$EXTRA; exit 5"], cwd=tmp_path,
-                             env={**os.environ, "PYCOMPOSE_HOST": engine.url, "COMPOSE_PROGRESS": "quiet"},
-                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-        assert (ran.returncode, ran.stdout) == (5, "box-x\n"), ran.stderr
-        leftovers = engine.client().containers.list(
-            all=True, filters={"label": [f"com.docker.compose.project={name}", "com.docker.compose.oneoff=True"]})
-        assert leftovers == []  # --rm
-        compose(engine, tmp_path, "stop")
-        assert engine.client().containers.get(f"{name}-box-1").status == "exited"
-        compose(engine, tmp_path, "start")
-        assert engine.client().containers.get(f"{name}-box-1").status == "running"
-        rows = [json.loads(line) for line in compose(engine, tmp_path, "ps", "--format", "json").out.splitlines()]
-        assert [r["Name"] for r in rows] == [f"{name}-box-1"]
-        elsewhere = tmp_path.parent / f"{tmp_path.name}-nofile"
-        elsewhere.mkdir()
-        compose(engine, elsewhere, "-p", name, "stop", "-t", "0", "box")  # by labels alone, no Compose file
-        assert engine.client().containers.get(f"{name}-box-1").status == "exited"
-        compose(engine, elsewhere, "-p", name, "start")
-        assert engine.client().containers.get(f"{name}-box-1").status == "running"
-        compose(engine, elsewhere, "-p", name, "down", "-t", "0")
-        assert _project_containers(engine, name) == []
-        assert _networks(engine, f"{name}_") == []
-    finally:
-        compose(engine, tmp_path, "down", "-t", "0", check=False)
-    assert _project_containers(engine, name) == []
+    project.compose("up", "-d")
+    done = subprocess.run([str(PYCOMPOSE), "exec", "-T", "box", "sh", "-c", "echo in-$WHO; exit 3"],
+                          cwd=tmp_path, env=_environ(engine), stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (3, "in-box\n"), done.stderr
+    ran = subprocess.run([str(PYCOMPOSE), "run", "--rm", "-T", "-e", "EXTRA=x", "box", "sh", "-c",
+                          "echo $WHO-$EXTRA; exit 5"], cwd=tmp_path,
+                         env=_environ(engine, {"COMPOSE_PROGRESS": "quiet"}), stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, timeout=60)
+    assert (ran.returncode, ran.stdout) == (5, "box-x\n"), ran.stderr
+    leftovers = engine.client().containers.list(
+        all=True, filters={"label": [f"com.docker.compose.project={name}", "com.docker.compose.oneoff=True"]})
+    assert leftovers == []  # --rm
+    project.compose("stop")
+    assert project.container("box").status == "exited"
+    project.compose("start")
+    assert project.container("box").status == "running"
+    rows = [json.loads(line) for line in project.compose("ps", "--format", "json").out.splitlines()]
+    assert [r["Name"] for r in rows] == [f"{name}-box-1"]
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-nofile"
+    elsewhere.mkdir()
+    compose(engine, elsewhere, "-p", name, "stop", "-t", "0", "box")  # by labels alone, no Compose file
+    assert project.container("box").status == "exited"
+    compose(engine, elsewhere, "-p", name, "start")
+    assert project.container("box").status == "running"
+    compose(engine, elsewhere, "-p", name, "down", "-t", "0")
+    assert project.containers() == []
+    assert _networks(engine, f"{name}_") == []
 
 
-def test_secrets_and_configs_reach_the_container(engine, tmp_path):
-    name = f"secrets{os.getpid()}"
-    (tmp_path / "token.txt").write_text("from-a-file\n")
-    (tmp_path / "compose.yaml").write_text(f"""
-name: {name}
+def test_secrets_and_configs_reach_the_container(engine, project):
+    (project.dir / "token.txt").write_text("from-a-file\n")
+    project.write("""
 services:
   app:
     image: busybox:local
@@ -300,26 +315,20 @@ services:
       - source: motd
         target: /etc/motd
 secrets:
-  token: {{file: ./token.txt}}
-  api_key: {{environment: API_KEY}}
+  token: {file: ./token.txt}
+  api_key: {environment: API_KEY}
 configs:
-  motd: {{content: "hello from config"}}
+  motd: {content: "hello from config"}
 """)
-    try:
-        compose(engine, tmp_path, "up", "-d", env={"API_KEY": "s3cret-env"})
-        app = engine.client().containers.get(f"{name}-app-1")
-        out = app.exec_run(["cat", "/run/secrets/token", "/run/secrets/api_key", "/etc/motd"]).output.decode()
-        assert out == "from-a-file\ns3cret-envhello from config"
-        assert app.exec_run(["sh", "-c", "echo x > /run/secrets/token"]).exit_code != 0  # read-only bind
-    finally:
-        compose(engine, tmp_path, "down", "-t", "0", check=False)
-    assert _project_containers(engine, name) == []
+    project.compose("up", "-d", env={"API_KEY": "s3cret-env"})
+    app = project.container("app")
+    out = app.exec_run(["cat", "/run/secrets/token", "/run/secrets/api_key", "/etc/motd"]).output.decode()
+    assert out == "from-a-file\ns3cret-envhello from config"
+    assert app.exec_run(["sh", "-c", "echo x > /run/secrets/token"]).exit_code != 0  # read-only bind
 
 
-def test_abort_on_container_exit_returns_the_chosen_exit_code(engine, tmp_path):
-    name = f"abort{os.getpid()}"
-    (tmp_path / "compose.yaml").write_text(f"""
-name: {name}
+def test_abort_on_container_exit_returns_the_chosen_exit_code(engine, project):
+    project.write("""
 services:
   job:
     image: busybox:local
@@ -329,12 +338,8 @@ services:
     command: ["sleep", "3600"]
     stop_grace_period: 1s
 """)
-    try:
-        result = compose(engine, tmp_path, "up", "--exit-code-from", "job", "-t", "1", check=False)
-        assert result.code == 7, result.err
-        assert "job-1     | working" in result.out  # prefixes padded to the longest
-        assert "Aborting on container exit..." in result.out
-        assert engine.client().containers.get(f"{name}-server-1").status == "exited"
-    finally:
-        compose(engine, tmp_path, "down", "-t", "0", check=False)
-    assert _project_containers(engine, name) == []
+    result = project.compose("up", "--exit-code-from", "job", "-t", "1", check=False)
+    assert result.code == 7, result.err
+    assert "job-1     | working" in result.out  # prefixes padded to the longest
+    assert "Aborting on container exit..." in result.out
+    assert project.container("server").status == "exited"
