@@ -2,8 +2,8 @@
 
 The parent (``process.py``) sends one JSON message with the stdio fds over a SOCK_SEQPACKET socketpair. This side
 unshares its namespaces and builds the rootfs while the parent moves it into its cgroup; on the parent's
-``joined`` message it takes its cgroup namespace, mounts the cgroup hierarchies, pivots, then sets hostname,
-sysctls and masked paths, stdio, the user, working dir, rlimits, capabilities, no_new_privs and seccomp (last,
+``joined`` message it takes its cgroup namespace, mounts the cgroup hierarchies, pivots and sets the hostname
+while the engine connects the network; on ``go`` it sets sysctls and masked paths, stdio, the user, working dir, rlimits, capabilities, no_new_privs and seccomp (last,
 through ``runtime.security``'s plan), and execs (with ``init: true``: the static C reaper, by fd). The socket is
 close-on-exec: the parent reading EOF means the exec happened. On failure one JSON message ``{"error": ...,
 "exit_code": ...}`` goes back (127: command not found, 126: not executable, like Docker) and the child exits.
@@ -65,12 +65,12 @@ def _join_cgroup(procs_files: list[str]) -> None:
             fh.write("0")
 
 
-def _await_cgroup(sock: socket.socket) -> None:
+def _await(sock: socket.socket, word: str, what: str) -> None:
     msg, fds = recv_msg(sock)
     for fd in fds:
         os.close(fd)
-    if not msg or not msg.get("joined"):
-        raise InitError("the container's monitor did not place it in its cgroup")
+    if not msg or not msg.get(word):
+        raise InitError(f"the container's monitor did not {what}")
 
 
 def _unshare(spec: ContainerSpec) -> None:
@@ -266,7 +266,7 @@ def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None
     reaper = os.open(cfg["init_helper"], os.O_RDONLY | os.O_CLOEXEC) if spec.init and cfg.get("init_helper") else None
     root = rootfs.mount_rootfs(spec, cfg["state_dir"])
     trace.mark("init.rootfs_mounted", key)
-    _await_cgroup(sock)  # the monitor moved us into the container's cgroup while we mounted (v1 moves are slow)
+    _await(sock, "joined", "place it in its cgroup")  # moved while we mounted (v1 moves are slow)
     if "cgroup" in spec.namespaces and os.path.exists("/proc/self/ns/cgroup"):
         linux.unshare(linux.CLONE_NEWCGROUP)
     trace.mark("init.cgroup_joined", key)
@@ -278,6 +278,8 @@ def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None
         linux.sethostname(spec.hostname or cfg["id"][:12])
         if spec.domainname:
             linux.setdomainname(spec.domainname)
+    _await(sock, "go", "let it run")  # the engine connected the network meanwhile: net sysctls can name eth0
+    trace.mark("init.go", key)
     security.apply_sysctls_and_paths(plan)
     rootfs.lock_rootfs(spec)
     trace.mark("init.paths_masked", key)

@@ -121,6 +121,13 @@ class _Hooks:
     before_join: Callable[[], None] | None = None
 
 
+def _tell(parent: socket.socket, msg: dict[str, Any]) -> None:
+    try:
+        init.send_msg(parent, msg)
+    except OSError:
+        pass  # it failed already; its message waits for us
+
+
 def _kill(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
@@ -158,7 +165,7 @@ def _spawned(pid: int, parent: socket.socket, cfg: dict[str, Any], fds: list[int
 
 def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[int],
               cgroup_procs: list[str] | None, result: Spawned, hooks: _Hooks) -> None:
-    """Config out; cgroup move and ``joined`` out; console, error or EOF (= exec'd) back. A child that failed
+    """Config out; cgroup move, ``joined``, then ``go`` out; console, error or EOF (= exec'd) back. A child that failed
     early has its error message queued for us even when our sends fail: always read before concluding."""
     try:
         init.send_msg(parent, cfg, fds)
@@ -176,12 +183,10 @@ def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[in
             _kill(pid)
         else:
             trace.mark("monitor.cgroup_moved", str(cfg.get("id", "")))
+            _tell(parent, {"joined": True})  # it goes on up to its pivot_root and hostname meanwhile
     join_error = join_error or _run_hook(hooks.before_join, pid)
     if cgroup_procs is not None and not join_error:
-        try:
-            init.send_msg(parent, {"joined": True})
-        except OSError:
-            pass  # it failed already; its message waits below
+        _tell(parent, {"go": True})  # the network is there: sysctls, confinement, exec
     while True:
         try:
             msg, got = init.recv_msg(parent)
