@@ -18,7 +18,7 @@ __all__ = [
     "PR_SET_NO_NEW_PRIVS", "PR_SET_CHILD_SUBREAPER", "PR_CAPBSET_DROP", "PR_SET_KEEPCAPS", "PR_CAP_AMBIENT",
     "PR_CAP_AMBIENT_RAISE", "PR_CAP_AMBIENT_CLEAR_ALL", "PR_SET_NAME",
     "pidfd_open", "pidfd_send_signal", "capget", "capset",
-    "syncfs",
+    "syncfs", "start_writeback",
 ]
 
 CLONE_NEWNS = 0x00020000
@@ -134,6 +134,13 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 def syncfs(fd: int) -> None:
     """Write back everything dirty on the file system holding ``fd`` (``os.syncfs`` is not in Python 3.11)."""
     _check(_libc.syncfs(ctypes.c_int(fd)), "syncfs")
+
+
+def start_writeback(fd: int, offset: int = 0, nbytes: int = 0) -> None:
+    """Start writing back ``fd``'s dirty pages in the range (0 bytes: to the end) without waiting for it or dropping
+    them (``sync_file_range(SYNC_FILE_RANGE_WRITE)``), so a later fsync or syncfs finds little left to do."""
+    _check(_libc.sync_file_range(ctypes.c_int(fd), ctypes.c_longlong(offset), ctypes.c_longlong(nbytes),
+                                 ctypes.c_uint(2)), "sync_file_range")
 
 
 def pidfd_open(pid: int) -> int:
