@@ -29,6 +29,7 @@ from runtime.errors import InvalidArgument
 from runtime.images.digest import HashingReader, Reader
 from runtime.images.pipe import ChunkPipe, run_two_stages
 from runtime.images.tarstream import TarStream
+from runtime.linux import start_writeback
 
 __all__ = ["UnpackResult", "unpack_layer", "open_decompressed", "WHITEOUT_PREFIX", "OPAQUE_MARKER",
            "OPAQUE_XATTR"]
@@ -45,6 +46,7 @@ _XZ_MAGIC = b"\xfd7zXZ\x00"
 _BZIP2_MAGIC = b"BZh"
 _CHUNK = 1 << 20
 _REGULAR = frozenset((tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE))  # sparse ones are refused earlier
+_WRITEBACK_MIN = 256 << 10  # files this large start their writeback as soon as they are written
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _HOST_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM, errno.EMFILE, errno.ENFILE}
 
@@ -332,6 +334,11 @@ class _Unpacker:
             fd = os.open(path, _CREATE_FLAGS, 0o600)
         try:
             self.reader.copy_to(fd, member)
+            if member.size >= _WRITEBACK_MIN:
+                try:
+                    start_writeback(fd)  # the disk starts now, not at the layer's syncfs
+                except OSError:
+                    pass
             if self._is_root:
                 os.fchown(fd, member.uid, member.gid)
             os.fchmod(fd, member.mode & 0o7777)
