@@ -59,7 +59,7 @@ class Networking:
 
     async def close(self) -> None:
         with contextlib.suppress(EngineError):  # no container on Docker's default bridge: it goes (docs/architecture.md)
-            await asyncio.to_thread(self.svc.release_default_bridge)
+            await asyncio.to_thread(self.svc.close)
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self.dns is not None:
