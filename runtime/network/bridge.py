@@ -10,6 +10,7 @@ import ipaddress
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 from collections.abc import Sequence
 
 from pyroute2 import IPRoute
@@ -19,7 +20,7 @@ from runtime.errors import Conflict, InvalidArgument
 from runtime.network.netns import write_sysctl_in
 
 __all__ = ["bridge_name_for", "check_ifname", "random_mac", "create_bridge", "delete_bridge", "delete_link", "link_index",
-           "set_forwarding", "BridgeMark", "read_mark", "members"]
+           "set_forwarding", "BridgeMark", "read_mark", "mark_of", "members"]
 
 _IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 _EEXIST = 17
@@ -42,6 +43,11 @@ class BridgeMark:
 def read_mark(ipr: IPRoute, index: int) -> BridgeMark | None:
     """The mark of link ``index`` when it is a bridge we made, else ``None``."""
     (link,) = ipr.get_links(index)
+    return mark_of(link)
+
+
+def mark_of(link: Any) -> BridgeMark | None:
+    """The mark in a link message (as ``IPRoute.get_links`` returns them) of a bridge we made, else ``None``."""
     alias = link.get("IFLA_IFALIAS") or ""
     if link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") != "bridge" or not alias.startswith(_MARK):
         return None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from pyroute2 import IPRoute
@@ -25,10 +25,11 @@ from runtime.network.ipam import AddressPool, IpamSpec, IPNetwork, Pool, choose_
 from runtime.network.model import OPT_BRIDGE_NAME, OPT_ICC, OPT_MASQUERADE, OPT_MTU, Network
 from runtime.network.iptables import IptablesFirewall
 from runtime.network.nat import BridgeRules, Firewall
+from runtime.network.reaper import LinkReaper
 from runtime.network.store import network_record
 
 __all__ = ["plan_pools", "bridge_rules", "build", "teardown", "drop_stray_veths", "enable_host_forwarding",
-           "claim_leftover"]
+           "claim_leftover", "sweep_orphans"]
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +129,29 @@ def build(net: Network, firewall: Firewall | IptablesFirewall, enable_ip_forward
             raise
 
 
-def teardown(net: Network, firewall: Firewall | IptablesFirewall) -> None:
+def teardown(net: Network, firewall: Firewall | IptablesFirewall, reaper: LinkReaper | None = None) -> None:
+    """Rules, then the bridge: deleted here, or retired to ``reaper`` (gone from view now, deleted soon)."""
     firewall.remove(net.id, net.bridge)
     with IPRoute() as ipr:
-        _bridge.delete_bridge(ipr, net.bridge)
+        if reaper is not None:
+            reaper.retire(ipr, net.bridge)
+        else:
+            _bridge.delete_bridge(ipr, net.bridge)
+
+
+def sweep_orphans(ipr: IPRoute, root: Path, known: Iterable[str]) -> list[str]:
+    """Delete bridges marked as made by the engine at ``root`` for a network not in ``known`` (left by a crash
+    mid-remove); returns their names."""
+    known = set(known)
+    gone = []
+    for link in ipr.get_links():
+        mark = _bridge.mark_of(link)
+        if mark is not None and mark.root == str(root) and mark.network_id not in known:
+            log.warning("removing bridge %s of network %s, which no record knows", link.get("ifname"),
+                        mark.network_id[:12])
+            if _bridge.delete_link(ipr, link.get("ifname")):
+                gone.append(link.get("ifname"))
+    return gone
 
 
 def drop_stray_veths(ipr: IPRoute, net: Network) -> None:

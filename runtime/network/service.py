@@ -48,6 +48,7 @@ from runtime.network.nat import DEFAULT_TABLE
 from runtime.network.netns import NetnsStore, is_netns_file, netlink_in, run_in_netns
 from runtime.network.ports import BoundPort, PortBinding, bind_ports, close_sockets, ports_to_engine
 from runtime.network.publisher import Publisher
+from runtime.network.reaper import LinkReaper
 from runtime.network.store import atomic_write_json, network_record, read_json
 
 __all__ = ["NetworkService", "Network", "Endpoint", "NetworkEvent"]
@@ -78,6 +79,7 @@ class NetworkService:
         self.netns = NetnsStore(self.run_dir)
         self.firewall = make_firewall(firewall_backend, nft_table)
         self.publisher = Publisher(self.root / "ports", self.run_dir / "proxy")
+        self.reaper = LinkReaper()
         self._dir = self.root / "networks"
         self._lock = threading.RLock()
         self._subscribers: _List[Callable[[NetworkEvent], None]] = []
@@ -212,7 +214,7 @@ class NetworkService:
         return net
 
     def _teardown(self, net: Network) -> None:
-        bridgenet.teardown(net, self.firewall)
+        bridgenet.teardown(net, self.firewall, self.reaper)
 
     def remove(self, ref: str) -> None:
         """Delete a network; refused while any container is attached."""
@@ -252,6 +254,11 @@ class NetworkService:
                 continue
             removed.append(net.name)
         return removed
+
+    def close(self, timeout: float = 30.0) -> None:
+        """The engine stops: release the default bridge if idle, and finish deleting removed bridges."""
+        self.release_default_bridge()
+        self.reaper.drain(timeout)
 
     def release_default_bridge(self) -> bool:
         """The engine is stopping: remove Docker's default ``bridge`` network (bridge, rules and record) when no
@@ -546,6 +553,7 @@ class NetworkService:
                             net.drop_endpoint(cid)
                     bridgenet.drop_stray_veths(ipr, net)
                     self._save(net)
+                bridgenet.sweep_orphans(ipr, self.root, self._networks)
         self.publisher.restore()
 
 

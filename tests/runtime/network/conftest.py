@@ -108,13 +108,22 @@ def net(tmp_path: Path) -> Iterator[Net]:
         for n in svc.list():
             if n.bridge:  # the default bridge is never removed by the API; tests clean it by hand
                 svc._teardown(n)  # noqa: SLF001
+        assert svc.reaper.drain(30), "removed bridges were not deleted within 30 s"
         leftovers = {
-            "links": _our_links(prefix, veths),
+            "links": _our_links(prefix, veths) + _marked_links(svc.root),
             "nft": svc.firewall.listing(),
             "netns": svc.netns.list(),
             "routes": _routes(subnets, prefix, veths),
         }
         assert not any(leftovers.values()), f"left behind: {leftovers}"
+
+
+def _marked_links(root: Path) -> list[str]:
+    """Bridges whose mark names this test's data root (whatever they are called now)."""
+    from runtime.network.bridge import mark_of
+
+    with IPRoute() as ipr:
+        return [ln.get("ifname") for ln in ipr.get_links() if (m := mark_of(ln)) is not None and m.root == str(root)]
 
 
 def _routes(subnets: list[str], prefix: str, veths: set[str]) -> list[str]:

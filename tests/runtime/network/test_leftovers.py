@@ -119,3 +119,44 @@ def test_stopping_releases_the_default_bridge_only_when_nobody_uses_it(net):
     made = again.default_bridge()
     assert made.id != first.id and _index(made.bridge) is not None
     assert again.release_default_bridge()
+
+
+def _marked(network_id: str) -> list[str]:
+    with IPRoute() as ipr:
+        return [ln.get("ifname") for ln in ipr.get_links()
+                if (m := _bridge.mark_of(ln)) is not None and m.network_id == network_id]
+
+
+def test_remove_frees_name_and_subnet_at_once_and_the_bridge_is_deleted_soon(net):
+    from runtime.network.ipam import host_networks
+
+    old = net.create(ipam={"Config": [{"Subnet": "10.213.7.0/24"}]})
+    net.svc.remove(old.id)
+    assert _index(old.bridge) is None  # out of view at once ...
+    assert not any(n.overlaps(old.pool(4).subnet) for n in host_networks() if n.version == 4)
+    again = net.svc.create(net.prefix + "-again", ipam={"Config": [{"Subnet": "10.213.7.0/24"}]},
+                           options={"com.docker.network.bridge.name": old.bridge})
+    assert _mark(again.bridge) == _bridge.BridgeMark(again.id, str(net.svc.root))
+    assert net.svc.reaper.drain(30)
+    assert _marked(old.id) == []  # ... and deleted by the worker
+
+
+def test_restore_deletes_our_bridges_that_no_record_knows_and_only_those(net, tmp_path):
+    ours = net.create()
+    with IPRoute() as ipr:  # as if the engine died between retiring the bridge and deleting it
+        ipr.link("set", index=_index(ours.bridge), state="down")
+        ipr.link("set", index=_index(ours.bridge), ifname=net.prefix + "gone")
+    (net.svc.root / "networks" / f"{ours.id}.json").unlink()
+    other = NetworkService(tmp_path / "other", tmp_path / "other-run", nft_table=net.svc.firewall.table,
+                           enable_ip_forward=False)
+    theirs = other.create(net.prefix + "-theirs", options={"com.docker.network.bridge.name": net.bridge_name()})
+    try:
+        again = NetworkService(net.svc.root, net.svc.run_dir, nft_table=net.svc.firewall.table,
+                               enable_ip_forward=False)
+        again.restore()
+        assert _index(net.prefix + "gone") is None and _marked(ours.id) == []
+        assert _index(theirs.bridge) is not None  # another engine's bridge is left alone
+    finally:
+        other.remove(theirs.id)
+        assert other.reaper.drain(30)
+        net.svc.firewall.remove(ours.id, ours.bridge)

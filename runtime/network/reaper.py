@@ -1,0 +1,77 @@
+"""Deleting removed bridges off the caller's path.
+
+Deleting a bridge costs the kernel 30-50 ms (it waits for RCU grace periods), which ``network rm`` and every
+``pycompose down`` would otherwise wait for. :meth:`LinkReaper.retire` does in about a millisecond what the
+user can see - the addresses (and with them the routes) go, the link goes down and takes a throwaway name, so
+the network's name, bridge name and subnet are free at once - and a worker thread deletes the link itself.
+
+The worker is started on demand and ends when nothing is left, and it is not a daemon thread: a process that
+exits waits for it, so nothing outlives the engine. :meth:`drain` waits for the queue to empty (engine stop,
+leak checks). A crash between the two steps leaves a link whose mark names a network no record knows; the
+network service's ``restore`` deletes those.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from runtime.network.bridge import delete_link, link_index
+
+__all__ = ["LinkReaper", "RETIRED_PREFIX"]
+
+log = logging.getLogger(__name__)
+
+RETIRED_PREFIX = "pcx"
+
+
+class LinkReaper:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: list[str] = []
+        self._worker: threading.Thread | None = None
+        self._idle = threading.Event()
+        self._idle.set()
+
+    def retire(self, ipr: IPRoute, name: str) -> bool:
+        """Strip link ``name`` of its addresses, take it down and rename it; delete it in the background.
+        False when there is no such link."""
+        index = link_index(ipr, name)
+        if index is None:
+            return False
+        retired = RETIRED_PREFIX + os.urandom(6).hex()
+        try:
+            ipr.flush_addr(index=index)
+            ipr.link("set", index=index, state="down")
+            ipr.link("set", index=index, ifname=retired)
+        except NetlinkError as err:  # cannot step aside: delete it here and now
+            log.debug("link %s not retired (%s): deleting it in place", name, err)
+            return delete_link(ipr, name)
+        with self._lock:
+            self._queue.append(retired)
+            self._idle.clear()
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._run, name="pycompose-link-reaper")
+                self._worker.start()
+        return True
+
+    def _run(self) -> None:
+        with IPRoute() as ipr:
+            while True:
+                with self._lock:
+                    if not self._queue:
+                        self._worker = None
+                        self._idle.set()
+                        return
+                    name = self._queue.pop(0)
+                try:
+                    delete_link(ipr, name)
+                except Exception:  # noqa: BLE001 - one failure must not strand the rest of the queue
+                    log.exception("could not delete retired link %s", name)
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until every retired link is deleted; False when ``timeout`` passed first."""
+        return self._idle.wait(timeout)
