@@ -3,11 +3,22 @@
 Generated projects as ``../shared/peers/gen-compose.sh`` makes them: N busybox services (``sleep 3600``) on one
 network, ``flat`` or ``chain`` (s(i) depends_on s(i-1)). Each variant runs REPS times; medians (and min/max) are
 printed in seconds. Starts its own daemon on a temporary socket and data root. Needs root.
+
+``--baseline REF`` times another version of the client in the same run, interleaved (new up, old up, new down,
+old down, the order swapped every repetition), against the same daemon: its ``compose/`` is taken from the git
+ref into a temporary directory (``git archive``, the checkout is not touched) and put first on PYTHONPATH,
+with ``--baseline-path`` (e.g. a ``pip install --target`` dir holding an older typer) before it. The ratio
+new/old is the figure to read on a busy machine; the load average is printed at start and end.
+Both clients get compiled bytecode first (``compileall``), as an installed package has it.
+
 Usage: python bench/compose_up.py [--reps 3] [--variants 1:flat,10:flat,10:chain,50:flat,50:chain]
+                                  [--baseline REF [--baseline-path DIR]]
 """
 from __future__ import annotations
 
 import argparse
+import compileall
+import io
 import os
 import statistics
 import subprocess
@@ -24,12 +35,12 @@ from tests.conftest import _build_busybox_rootfs  # noqa: E402 - the same rootfs
 from tests.runtime.daemon.conftest import cleanup, start_daemon  # noqa: E402
 
 PYCOMPOSE = Path(sys.executable).with_name("pycompose")
-# docker-compose's medians on this machine (../shared/peers/README.md, 2026-11-27), seconds
-PEERS = {("up", 1, "flat"): 0.767, ("down", 1, "flat"): 0.685,
-         ("up", 10, "flat"): 2.050, ("down", 10, "flat"): 1.257,
-         ("up", 10, "chain"): 3.367, ("down", 10, "chain"): 1.660,
-         ("up", 50, "flat"): 8.751, ("down", 50, "flat"): 4.142,
-         ("up", 50, "chain"): 14.622, ("down", 50, "chain"): 6.155}
+# docker-compose's and podman-compose's medians on this machine (../shared/peers/README.md, 2026-11-27), seconds
+PEERS = {("up", 1, "flat"): (0.767, 0.491), ("down", 1, "flat"): (0.685, 0.524),
+         ("up", 10, "flat"): (2.050, 2.292), ("down", 10, "flat"): (1.257, 1.494),
+         ("up", 10, "chain"): (3.367, 2.560), ("down", 10, "chain"): (1.660, 1.465),
+         ("up", 50, "flat"): (8.751, 10.534), ("down", 50, "flat"): (4.142, 5.943),
+         ("up", 50, "chain"): (14.622, None), ("down", 50, "chain"): (6.155, None)}
 
 
 def generate(n: int, mode: str) -> str:
@@ -42,19 +53,35 @@ def generate(n: int, mode: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _timed(args: list[str], cwd: Path, env: dict[str, str]) -> float:
+def _timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
     start = time.perf_counter()
-    proc = subprocess.run([str(PYCOMPOSE), *args], cwd=cwd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     took = time.perf_counter() - start
     if proc.returncode != 0:
-        raise SystemExit(f"pycompose {' '.join(args)} failed: {proc.stderr}")
+        raise SystemExit(f"{' '.join(cmd)} failed in {cwd}: {proc.stderr}")
     return took
+
+
+def _baseline_tree(ref: str, into: Path) -> Path:
+    """``compose/`` of git ``ref`` unpacked under ``into`` (read-only use of the repository)."""
+    data = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref, "compose"],
+                          check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def _figure(runs: list[float]) -> str:
+    return f"{statistics.median(runs):.3f} ({min(runs):.3f}/{max(runs):.3f})"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--variants", default="1:flat,10:flat,10:chain,50:flat,50:chain")
+    parser.add_argument("--baseline", metavar="REF", help="git ref of a client to time beside this one")
+    parser.add_argument("--baseline-path", metavar="DIR", action="append", default=[],
+                        help="more PYTHONPATH entries for the baseline client (e.g. an older typer)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("needs root", file=sys.stderr)
@@ -67,26 +94,52 @@ def main() -> int:
         _build_busybox_rootfs(rootfs)
         with tarfile.open(work / "bb.tar", "w") as tar:
             tar.add(rootfs, arcname=".")
+        clients: dict[str, tuple[list[str], dict[str, str]]] = {}
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("COMPOSE_", "DOCKER_", "PYCOMPOSE_")) and k != "PYTHONPATH"}
+        compileall.compile_dir(REPO / "compose", quiet=1)
+        clients["new"] = ([str(PYCOMPOSE)], env)
+        if args.baseline:
+            tree = _baseline_tree(args.baseline, work / "baseline")
+            compileall.compile_dir(tree / "compose", quiet=1)
+            path = os.pathsep.join([*args.baseline_path, str(tree)])
+            clients[f"base {args.baseline}"] = ([sys.executable, "-m", "compose.cli.main"],
+                                                {**env, "PYTHONPATH": path})
         daemon = start_daemon(work / "engine")
         try:
             with open(work / "bb.tar", "rb") as fh:
                 daemon.client().api.import_image_from_data(fh.read(), repository="busybox", tag="local")
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
-            env.update({"PYCOMPOSE_HOST": daemon.url, "COMPOSE_PROGRESS": "quiet"})
-            print(f"{'step':<26} {'pycompose median (min/max)':>30} {'docker-compose':>15}")
+            for _, cenv in clients.values():
+                cenv.update({"PYCOMPOSE_HOST": daemon.url, "COMPOSE_PROGRESS": "quiet"})
+            print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            print(f"{'step':<24} {'client':<14} {'median (min/max) s':>24} {'ratio':>6} "
+                  f"{'docker-compose':>15} {'podman-compose':>15}")
             for n, mode in variants:
-                project = work / f"b{n}{mode}"
-                project.mkdir()
-                (project / "compose.yaml").write_text(generate(n, mode))
-                ups, downs = [], []
-                for _ in range(args.reps):
-                    ups.append(_timed(["up", "-d"], project, env))
-                    downs.append(_timed(["down", "-t", "0"], project, env))
-                for step, runs in (("up", ups), ("down", downs)):
-                    label = f"{step} {'-d' if step == 'up' else '-t 0'}, N={n} {mode}"
-                    peer = PEERS.get((step, n, mode))
-                    figure = f"{statistics.median(runs):.3f} ({min(runs):.3f}/{max(runs):.3f})"
-                    print(f"{label:<26} {figure:>30} {peer if peer is not None else '-':>15}", flush=True)
+                runs: dict[tuple[str, str], list[float]] = {}
+                projects = {}
+                for i, label in enumerate(clients):
+                    projects[label] = work / f"b{n}{mode}{i}"
+                    projects[label].mkdir()
+                    (projects[label] / "compose.yaml").write_text(generate(n, mode))
+                for rep in range(args.reps):
+                    order = list(clients) if rep % 2 == 0 else list(reversed(clients))
+                    for step, argv in (("up", ["up", "-d"]), ("down", ["down", "-t", "0"])):
+                        for label in order:
+                            cmd, cenv = clients[label]
+                            runs.setdefault((step, label), []).append(_timed([*cmd, *argv], projects[label], cenv))
+                for step in ("up", "down"):
+                    first = None
+                    for label in clients:
+                        took = runs[(step, label)]
+                        first = first or statistics.median(took)
+                        ratio = f"{first / statistics.median(took):.2f}" if label != "new" else ""
+                        peer = PEERS.get((step, n, mode), (None, None))
+                        what = f"{step} {'-d' if step == 'up' else '-t 0'}, N={n} {mode}"
+                        print(f"{what:<24} {label:<14} {_figure(took):>24} {ratio:>6} "
+                              f"{peer[0] if peer[0] is not None else '-':>15} "
+                              f"{peer[1] if peer[1] is not None else '-':>15}", flush=True)
+            print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            print("ratio: new median / this client's median (below 1: the new client is faster)")
         finally:
             cleanup(daemon)
     return 0
