@@ -1,13 +1,30 @@
 """``pycompose build [SERVICE...] [--no-cache] [--pull] [--build-arg K=V] [-q] [--push]``: build the services'
-images on the engine, one after another, printing the engine's progress; ``--push`` sends each to its registry."""
+images on the engine, several at once, printing the engine's progress line by line behind the service's name;
+``--push`` sends each to its registry.
+
+Builds run as Docker Compose runs them: independent services at the same time (at most ``COMPOSE_PARALLEL_LIMIT``,
+default 4, at once), a service after the services it ``depends_on`` (its Dockerfile may start ``FROM`` their
+image). The first failure starts no further build; the running ones finish, then the error is reported.
+"""
 from __future__ import annotations
 
+import os
 import sys
-from typing import Annotated, Optional
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-__all__ = ["register", "parse_build_args"]
+if TYPE_CHECKING:
+    import docker
+
+    from compose.build import BuildRequest
+    from compose.model import Project
+
+__all__ = ["register", "parse_build_args", "build_limit", "LinePrefixer", "build_all"]
+
+_DEFAULT_LIMIT = 4  # builds are CPU- and disk-heavy on the engine: a few at a time, as Docker Compose does
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +47,84 @@ def parse_build_args(values: list[str], environ: dict[str, str]) -> dict[str, st
     return out
 
 
+def build_limit(environ: dict[str, str]) -> int:
+    """How many builds run at once: ``COMPOSE_PARALLEL_LIMIT`` when set (1 builds one after another), else 4."""
+    try:
+        return max(1, int(environ.get("COMPOSE_PARALLEL_LIMIT", _DEFAULT_LIMIT)))
+    except ValueError:
+        return _DEFAULT_LIMIT
+
+
+class LinePrefixer:
+    """Writes whole lines, each behind ``<service> | `` (names padded to one width), to ``write`` under one lock,
+    so the output of concurrent builds interleaves by line, never inside one."""
+
+    def __init__(self, names: list[str], write: Callable[[str], None]) -> None:
+        self._width = max((len(n) for n in names), default=0)
+        self._write = write
+        self._lock = threading.Lock()
+        self._partial: dict[str, str] = {}
+
+    def feed(self, name: str, text: str) -> None:
+        lines = (self._partial.pop(name, "") + text).split("\n")
+        if lines[-1]:
+            self._partial[name] = lines[-1]
+        self._emit(name, lines[:-1])
+
+    def flush(self, name: str) -> None:
+        rest = self._partial.pop(name, "")
+        if rest:
+            self._emit(name, [rest])
+
+    def _emit(self, name: str, lines: list[str]) -> None:
+        if lines:
+            text = "".join(f"{name:<{self._width}} | {line}\n" for line in lines)
+            with self._lock:
+                self._write(text)
+
+
+def build_all(client: "docker.APIClient", project: "Project", requests: list["BuildRequest"], *, limit: int,
+              push: bool = False, quiet: bool = False) -> None:
+    """Build ``requests`` on the engine, ``limit`` at a time, each after the requests of the services it
+    depends on; ``push`` sends each image (and its extra tags) once built."""
+    import asyncio
+
+    from compose.engine.build import build_image
+    from compose.graph import ServiceGraph
+
+    by_service = {r.service: r for r in requests}
+
+    def write(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def note(text: str) -> None:
+        if not quiet:
+            print(text, file=sys.stderr, flush=True)
+
+    lines = LinePrefixer(sorted(by_service), write)
+
+    def one(request: "BuildRequest") -> None:
+        note(f"Building {request.service}")
+        try:
+            image_id = build_image(client, request, None if quiet else lambda t: lines.feed(request.service, t))
+        finally:
+            lines.flush(request.service)
+        note(f"Service {request.service}: built {request.image} ({image_id[7:19]})")
+        if push:
+            from compose.engine.images import push as push_image
+
+            for name in (request.image, *request.tags):
+                push_image(client, name)
+                note(f"Service {request.service}: pushed {name}")
+
+    async def visit(service: str) -> None:
+        if service in by_service:  # the others only carry the order (a -> b -> c, b built from an image)
+            await asyncio.to_thread(one, by_service[service])
+
+    asyncio.run(ServiceGraph(project).walk(visit, limit=limit))
+
+
 def build(
     ctx: typer.Context,
     services: Annotated[Optional[list[str]], typer.Argument(help="Only these services.", metavar="SERVICE",
@@ -42,12 +137,9 @@ def build(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Don't print anything to stdout.")] = False,
     push: Annotated[bool, typer.Option("--push", help="Push service images after building them.")] = False,
 ) -> int:
-    import os
-
     from compose.build import BuildOverrides, build_requests, ignored_warnings
     from compose.cli.context import load_for_command
     from compose.cli.output import print_warnings
-    from compose.engine.build import build_image
     from compose.engine.client import connect
     from compose.errors import Problem, UserError
 
@@ -63,24 +155,5 @@ def build(
     if not requests:
         print("No services to build", file=sys.stderr)
         return 0
-    client = connect()
-
-    def show(text: str) -> None:
-        if not quiet:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-
-    for request in requests:
-        if not quiet:
-            print(f"Building {request.service}", file=sys.stderr)
-        image_id = build_image(client, request, show)
-        if not quiet:
-            print(f"Service {request.service}: built {request.image} ({image_id[7:19]})", file=sys.stderr)
-        if push:
-            from compose.engine.images import push as push_image
-
-            for name in (request.image, *request.tags):
-                push_image(client, name)
-                if not quiet:
-                    print(f"Service {request.service}: pushed {name}", file=sys.stderr)
+    build_all(connect(), loaded.project, requests, limit=build_limit(environ), push=push, quiet=quiet)
     return 0
