@@ -7,14 +7,17 @@ terminal signals away; ``SIGCHLD`` ignored reaps monitors automatically; it exit
 the monitors live on (they are not children the daemon waits on).
 
 A container start does not wait for forks: after the first one, the fork server keeps one spare monitor
-(``monitor.spare_main``) that has already forked the container's first process in a new pid namespace. A start
-request goes to the spare (one fd passed over a socket) and a new spare is forked behind it. Requests that need
-another pid namespace (execs, ``pid: host``, a joined one) get a fresh fork as before.
+(``monitor.spare_main``) that has already forked the container's first process in a new pid namespace, and passes
+the spare's socket to the client. The client hands the next start's launch connection straight to the spare (the
+fork server is not on the way) and asks for a new spare behind it. Requests that need another pid namespace
+(execs, ``pid: host``, a joined one) get a fresh fork as before. A spare's only peer is the client: when the
+engine goes, the spare sees EOF, kills its waiting child and exits.
 
 ``ForkServer`` is the client the container service holds: ``launch(request)`` returns the launch connection.
 """
 from __future__ import annotations
 
+import array
 import codecs
 import gc
 import json
@@ -45,66 +48,60 @@ def serve(fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.collect()
     gc.freeze()
-    spare: tuple[int, socket.socket] | None = None
+    spare_out = False  # a spare announced to the client and not taken yet
     while True:
         try:
             msg, fds = init.recv_msg(sock, 4096)
         except OSError:
             msg, fds = None, []
         if msg is None:
-            if spare is not None:
-                spare[1].close()  # it sees EOF, discards its child and exits
-            os._exit(0)
-        if not fds:
-            continue
-        trace.mark("forkserver.request")
-        wants_spare = bool(msg.get("spare"))
-        if wants_spare and spare is not None:
-            handed = _hand_to_spare(spare[1], fds[0])
-            spare = None
-            if handed:
-                for extra in fds:
-                    os.close(extra)
-                spare = _fork_spare(sock)
-                continue
-        pid = os.fork()
-        if pid == 0:
-            sock.close()
-            if spare is not None:
-                spare[1].close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            monitor.monitor_main(socket.socket(fileno=fds[0]))
+            os._exit(0)  # announced spares see their client's end close and exit
+        if msg.get("op") == "spare_taken" or msg.get("spare_lost"):
+            spare_out = False
+        if fds:
+            trace.mark("forkserver.request")
+            pid = os.fork()
+            if pid == 0:
+                sock.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                monitor.monitor_main(socket.socket(fileno=fds[0]))
         for extra in fds:
             os.close(extra)
-        if wants_spare and spare is None:
-            spare = _fork_spare(sock)
+        if msg.get("spare") and not spare_out:
+            spare_out = _announce_spare(sock)
 
 
-def _hand_to_spare(spare: socket.socket, conn_fd: int) -> bool:
-    try:
-        init.send_msg(spare, {"op": "run"}, [conn_fd])
-        return True
-    except OSError:  # the spare died (it could not get ready): fork as usual
-        return False
-    finally:
-        spare.close()
-
-
-def _fork_spare(server_sock: socket.socket) -> tuple[int, socket.socket] | None:
+def _announce_spare(server_sock: socket.socket) -> bool:
+    """Fork a spare monitor and pass its socket to the client, which hands it launch connections itself."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         pid = os.fork()
     except OSError:
         ours.close()
         theirs.close()
-        return None
+        return False
     if pid == 0:
         server_sock.close()
         ours.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         monitor.spare_main(theirs)
     theirs.close()
-    return pid, ours
+    try:
+        init.send_msg(server_sock, {"spare": pid}, [ours.fileno()])
+        return True
+    except OSError:
+        return False
+    finally:
+        ours.close()  # the client's copy is the only one: the spare's life is tied to the client's
+
+
+def _recv_nowait(sock: socket.socket) -> tuple[Any, list[int]]:
+    msg, anc, _flags, _addr = sock.recvmsg(4096, socket.CMSG_LEN(4 * 4), socket.MSG_CMSG_CLOEXEC | socket.MSG_DONTWAIT)
+    fds: list[int] = []
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.extend(array.array("i", data[: len(data) - len(data) % 4]))
+    return (json.loads(msg) if msg else None), fds
 
 
 def _fits_spare(request: dict[str, Any]) -> bool:
@@ -124,6 +121,8 @@ class ForkServer:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
+        self._spare: socket.socket | None = None
+        self._spare_lost = False
 
     def _ensure(self) -> socket.socket:
         if self._proc is not None and self._proc.poll() is None and self._sock is not None:
@@ -143,23 +142,61 @@ class ForkServer:
         return ours
 
     def launch(self, request: dict[str, Any]) -> socket.socket:
-        """Fork a monitor for ``request``; returns the connection carrying its launch reply (and any attach)."""
+        """Fork a monitor for ``request`` (or hand it to the spare); returns the connection carrying its launch
+        reply (and any attach)."""
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        fits = _fits_spare(request)
         try:
             with self._lock:
                 sock = self._ensure()
-                msg = {"op": "fork", "spare": _fits_spare(request)}
-                try:
-                    init.send_msg(sock, msg, [theirs.fileno()])
-                except OSError:  # it died between the check and the send: once more with a new one
-                    self._close_locked()
-                    init.send_msg(self._ensure(), msg, [theirs.fileno()])
+                self._spare_lost = False
+                if not (fits and self._to_spare_locked(sock, theirs.fileno())):
+                    msg = {"op": "fork", "spare": fits, "spare_lost": self._spare_lost}
+                    try:
+                        init.send_msg(sock, msg, [theirs.fileno()])
+                    except OSError:  # it died between the check and the send: once more with a new one
+                        self._close_locked()
+                        init.send_msg(self._ensure(), msg, [theirs.fileno()])
         finally:
             theirs.close()
         mine.sendall(json.dumps(request).encode() + b"\n")
         return mine
 
+    def _to_spare_locked(self, sock: socket.socket, conn_fd: int) -> bool:
+        """Hand ``conn_fd`` straight to the announced spare (no fork server on the way); ask for the next one."""
+        while True:  # collect announcements (they come unasked, after a start)
+            try:
+                msg, fds = _recv_nowait(sock)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                return False
+            if msg is None:
+                return False
+            for fd in fds:
+                if self._spare is not None:
+                    self._spare.close()
+                self._spare = socket.socket(fileno=fd)
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return False
+        try:
+            init.send_msg(spare, {"op": "run"}, [conn_fd])
+        except OSError:  # it could not get ready and went: fork as usual (and a new spare is made)
+            self._spare_lost = True
+            return False
+        finally:
+            spare.close()
+        try:
+            init.send_msg(sock, {"op": "spare_taken", "spare": True})
+        except OSError:
+            pass  # the fork server died; the next launch starts another
+        return True
+
     def _close_locked(self) -> None:
+        if self._spare is not None:
+            self._spare.close()  # EOF: it discards its waiting child and exits
+            self._spare = None
         if self._sock is not None:
             self._sock.close()
             self._sock = None

@@ -528,7 +528,7 @@ def spare_main(sock: socket.socket) -> NoReturn:
     ready: process.Prefork | None = None
     try:
         _become_monitor()
-        ready = process.prefork()
+        ready = process.prefork(close=(sock.fileno(),))
         msg, fds = recv_msg(sock, 4096)
     except BaseException:  # noqa: BLE001 - a spare that cannot get ready just goes; the next start forks anew
         if ready is not None:

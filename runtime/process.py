@@ -48,15 +48,18 @@ class Prefork:
             pass
 
 
-def prefork() -> Prefork:
+def prefork(close: tuple[int, ...] = ()) -> Prefork:
     """For a spare monitor: ``unshare(CLONE_NEWPID)`` and fork the container's first process now, so that a start
     finds it waiting (the fork and its copy-on-write faults are off the start's path). Undo with ``discard`` and
-    ``leave_new_pidns``."""
+    ``leave_new_pidns``. ``close``: fds of the caller the child must not hold (so their peers see the caller's
+    exit at once)."""
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     linux.unshare(linux.CLONE_NEWPID)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         parent.close()
+        for fd in close:
+            os.close(fd)
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)  # a spare that goes away takes it along
         init.child_main(child)
         os._exit(1)

@@ -128,3 +128,36 @@ def test_a_start_takes_the_spare_monitor_and_close_removes_the_spare(tmp_path, r
         svc.close()
     assert leftovers and _gone(leftovers), "the spare monitor (or its waiting child) outlived the service"
     assert processes_mentioning(str(tmp_path)) == []
+
+
+def test_a_start_after_the_spare_died_forks_anew_and_gets_a_new_spare(tmp_path, rootfs, cgroup_parent):
+    import signal
+
+    svc = ContainerService(tmp_path / "root", cgroup_parent=cgroup_parent)
+    try:
+        first = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
+        svc.start(first)
+        server = svc._forkserver._proc.pid  # noqa: SLF001 - the test looks at the fork server's children
+        monitor1 = json.loads((svc.dir / first / "state.json").read_text())["monitor_pid"]
+
+        def spares() -> list[int]:
+            return [p for p in _children(server) if p != monitor1 and _state(p) != "Z"]
+
+        deadline = time.monotonic() + 30
+        while not spares() and time.monotonic() < deadline:  # polling /proc with a deadline
+            time.sleep(0.005)
+        (spare,) = spares()
+        os.kill(spare, signal.SIGKILL)
+        assert _gone([spare])
+        second = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
+        svc.start(second)
+        monitor2 = json.loads((svc.dir / second / "state.json").read_text())["monitor_pid"]
+        assert monitor2 != spare and svc.inspect(second).status == "running"
+        deadline = time.monotonic() + 30
+        while not [p for p in spares() if p != monitor2] and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert [p for p in spares() if p != monitor2], "no new spare after the lost one"
+    finally:
+        for state in svc.list():
+            svc.remove(state.id, force=True)
+        svc.close()
