@@ -11,7 +11,6 @@ import difflib
 import json
 import re
 from functools import lru_cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 from compose.errors import Location, Problem
@@ -62,8 +61,20 @@ class SourceLocator(Protocol):
 
 @lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
-    """Our Compose schema, loaded from the ``schemas`` package (cached; do not mutate)."""
-    text = resources.files("schemas").joinpath("compose.schema.json").read_text(encoding="utf-8")
+    """Our Compose schema, loaded from the ``schemas`` package (cached; do not mutate). Read straight from the
+    package's directory; ``importlib.resources`` (a few ms to import) only when the package is not on disk."""
+    import os
+
+    import schemas
+
+    path = os.path.join(os.path.dirname(schemas.__file__ or ""), "compose.schema.json")
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    else:  # pragma: no cover - a zipped install
+        from importlib import resources
+
+        text = resources.files("schemas").joinpath("compose.schema.json").read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
