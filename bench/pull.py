@@ -377,6 +377,10 @@ def main() -> None:
         bound = med[names[4]] * (os.cpu_count() or 1)
         print(f"  bound: (d) x {os.cpu_count()} CPUs {bound:8.1f} MB/s = {bound / med[names[0]]:.2f} of (a) raw: no pull "
               f"that verifies both digests can pass it here; the goal (0.5 of raw) needs {med[names[0]] / 2:.0f} MB/s")
+        floor_cpu_s = total / 1e6 / med[names[4]]
+        raw_s = total / 1e6 / med[names[0]]
+        print(f"  CPUs for the goal   {floor_cpu_s / (2 * raw_s):8.1f}   at the least: the floor's {floor_cpu_s:.2f} CPU-s "
+              f"done in twice raw's {raw_s:.3f} s, with nothing else (files, blob store, Python) counted")
         print(f"  pull / bound        {pull_m / bound:8.2f}")
         print(f"  pull / (a) raw      {pull_m / med[names[0]]:8.2f}   (issue 6 goal: >= 0.5)")
         print(f"  pull / (b) GET x1   {pull_m / med[names[1]]:8.2f}")
