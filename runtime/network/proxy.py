@@ -5,6 +5,11 @@ file descriptors; CONFIG_JSON is ``[{"fd": 3, "proto": "tcp", "target": ["172.18
 socket is served it writes ``ready`` on stdout and closes it. It outlives the daemon that started it and stops
 on SIGTERM. Standard library only and no asyncio, so it is up in a few tens of milliseconds.
 
+Run as ``proxy.py --spare`` it is started ahead of need: fd 0 is a SOCK_SEQPACKET socket on which one message
+arrives - the CONFIG_JSON with the log file and the sockets attached (SCM_RIGHTS; each entry's ``fd`` is the
+index of its socket among them) - and the publisher does not wait for an interpreter to boot. End of file
+instead of a message (the publisher went away) ends it quietly.
+
 TCP: an accept thread per listener; each connection gets a connection to the target and two copy threads,
 passing a half-close on; a refused target resets the client. UDP: each client address gets its own connected
 socket to the target and a thread relaying replies back from the published socket; a flow idle for
@@ -13,6 +18,7 @@ socket to the target and a thread relaying replies back from the published socke
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import sys
@@ -161,16 +167,32 @@ def _report_ready() -> None:
         pass
 
 
+def _receive_config() -> list[dict[str, Any]] | None:
+    """The spare's one message: entries with real fd numbers, stderr moved to the log file; None on EOF."""
+    with socket.socket(fileno=0) as control:
+        data, fds, _flags, _addr = socket.recv_fds(control, 1 << 20, 1 + 4096)
+    if not data:
+        return None
+    log, *sockets = fds
+    os.dup2(log, 2)
+    os.close(log)
+    entries: list[dict[str, Any]] = json.loads(data)
+    return [{**e, "fd": sockets[int(e["fd"])]} for e in entries]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: proxy.py CONFIG_JSON", file=sys.stderr)
+        print("usage: proxy.py CONFIG_JSON | --spare", file=sys.stderr)
         return 2
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    serve(json.loads(args[0]))
+    entries = _receive_config() if args[0] == "--spare" else json.loads(args[0])
+    if entries is None:
+        return 0
+    serve(entries)
     _report_ready()
     while not stop.wait(3600):
         pass

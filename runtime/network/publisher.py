@@ -2,6 +2,12 @@
 
 A record names the proxy by pid and kernel start time, so a recycled pid is never signalled by mistake.
 Stopping waits on a pidfd for the exit, with a deadline, then falls back to SIGKILL.
+
+A Python interpreter takes 30-60 ms to boot on a busy host, and ``publish`` waits for the proxy to say it
+serves. So one spare proxy is kept booted (``proxy.py --spare``, started by :meth:`Publisher.prepare` and again
+after each publish): a publish hands it the config, the log file and the sockets over a socketpair and it is
+serving within a millisecond. Without a spare (the first publish, or the spare died) the proxy is started as
+before. :meth:`Publisher.close` ends the spare; so does the publisher's process going away.
 """
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -47,6 +54,58 @@ class Publisher:
         self.log_dir = log_dir
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
+        self._spare: tuple[subprocess.Popen[bytes], socket.socket] | None = None
+
+    # -- the spare proxy -------------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Have a spare proxy booting, so the next publish need not wait for an interpreter."""
+        with self._lock:
+            self._start_spare()
+
+    def _start_spare(self) -> None:
+        if self._spare is not None and self._spare[0].poll() is None:
+            return
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            proc = subprocess.Popen([sys.executable, "-I", "-S", str(_PROXY), "--spare"], stdin=theirs,
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+                                    cwd="/")
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self._spare = (proc, ours)
+
+    def _hand_to_spare(self, config: str, fds: list[int]) -> subprocess.Popen[bytes] | None:
+        """Give the spare its work; None when there is no live spare to take it."""
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        proc, control = spare
+        with control:
+            try:
+                socket.send_fds(control, [config.encode()], fds)
+            except OSError:  # it died: reap it, the caller starts a proxy the slow way
+                proc.kill()
+                proc.wait()
+                return None
+        return proc
+
+    def close(self) -> None:
+        """End the spare proxy (it reads end of file and exits)."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            proc, control = spare
+            control.close()
+            try:
+                proc.wait(timeout=_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
 
     def _record_path(self, container_id: str) -> Path:
         return self.dir / f"{container_id}.json"
@@ -79,7 +138,8 @@ class Publisher:
                                     "target": [target_ip, port.container_port]})
                 self.log_dir.mkdir(parents=True, exist_ok=True)
                 with open(self.log_dir / f"{container_id}.proxy.log", "ab") as log:
-                    proc = subprocess.Popen(
+                    by_index = json.dumps([{**e, "fd": i} for i, e in enumerate(entries)])
+                    proc = self._hand_to_spare(by_index, [log.fileno(), *fds]) or subprocess.Popen(
                         # -I -S: no site, no user paths; the proxy imports only the standard library.
                         [sys.executable, "-I", "-S", str(_PROXY), json.dumps(entries)],
                         pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
@@ -93,6 +153,7 @@ class Publisher:
                 self._stop(proc.pid, start)
                 raise EngineError(f"port proxy for container {container_id[:12]} did not start: "
                                   f"{self._log_tail(container_id)}")
+            self._start_spare()  # boots while the caller goes on
             ports = [p for p, _ in bound]
             self.dir.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self._record_path(container_id), {

@@ -256,9 +256,11 @@ class NetworkService:
         return removed
 
     def close(self, timeout: float = 30.0) -> None:
-        """The engine stops: release the default bridge if idle, and finish deleting removed bridges."""
+        """The engine stops: release the default bridge if idle, finish deleting removed bridges, end the spare
+        port proxy (published ports keep their proxies)."""
         self.release_default_bridge()
         self.reaper.drain(timeout)
+        self.publisher.close()
 
     def release_default_bridge(self) -> bool:
         """The engine is stopping: remove Docker's default ``bridge`` network (bridge, rules and record) when no
@@ -555,6 +557,7 @@ class NetworkService:
                     self._save(net)
                 bridgenet.sweep_orphans(ipr, self.root, self._networks)
         self.publisher.restore()
+        self.publisher.prepare()
 
 
 def _container_sysctls() -> None:

@@ -109,6 +109,7 @@ def net(tmp_path: Path) -> Iterator[Net]:
             if n.bridge:  # the default bridge is never removed by the API; tests clean it by hand
                 svc._teardown(n)  # noqa: SLF001
         assert svc.reaper.drain(30), "removed bridges were not deleted within 30 s"
+        svc.publisher.close()
         leftovers = {
             "links": _our_links(prefix, veths) + _marked_links(svc.root),
             "nft": svc.firewall.listing(),

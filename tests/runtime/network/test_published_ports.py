@@ -237,3 +237,29 @@ def test_publishing_on_an_address_the_host_lacks_is_a_clear_error(net, web):
     with pytest.raises(InvalidArgument, match="not an address of this host"):
         net.svc.publish(web["cid"], [PortBinding(80, host_ip="203.0.113.7")])
     assert net.svc.publisher.record(web["cid"]) is None
+
+
+def test_a_prepared_spare_proxy_serves_the_next_publish_and_close_ends_it(net, web):
+    net.svc.publisher.prepare()
+    spare = net.svc.publisher._spare[0]  # noqa: SLF001
+    (tcp,) = net.svc.publish(web["cid"], parse_port_spec("127.0.0.1::80"))
+    rec = net.svc.publisher.record(web["cid"])
+    assert rec["pid"] == spare.pid  # the booted spare took the work
+    assert _get(f"http://127.0.0.1:{tcp.host_port}/") == b"hello from the sandbox\n"
+    following = net.svc.publisher._spare[0]  # noqa: SLF001 - a new spare for the next publish
+    assert following.pid != spare.pid and following.poll() is None
+
+    assert net.svc.unpublish(web["cid"])
+    assert process_start_time(spare.pid) is None and not _connectable("127.0.0.1", tcp.host_port)
+    net.svc.publisher.close()
+    assert following.wait(timeout=10) == 0  # end of file on its socket: it leaves quietly
+
+
+def test_a_dead_spare_is_replaced_by_a_proxy_started_on_the_spot(net, web):
+    net.svc.publisher.prepare()
+    spare = net.svc.publisher._spare[0]  # noqa: SLF001
+    spare.kill()
+    spare.wait()
+    (tcp,) = net.svc.publish(web["cid"], parse_port_spec("127.0.0.1::80"))
+    assert net.svc.publisher.record(web["cid"])["pid"] != spare.pid
+    assert _get(f"http://127.0.0.1:{tcp.host_port}/") == b"hello from the sandbox\n"
