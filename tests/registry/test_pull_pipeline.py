@@ -145,3 +145,22 @@ def test_layer_present_under_another_blob_downloads_only_the_blob(registry, conf
         pull(other, ref, config=config)
     assert not other.blobs.has(_sha(blobs[0]))
     assert not any((other.root / "ingest").iterdir())
+
+
+def test_largest_layers_start_first_and_keep_their_order(registry, tmp_path):
+    """With one download at a time the order is visible: largest blob first; the image still lists its layers in
+    manifest order."""
+    tars = [_layer({"small": b"s" * 1000}), _layer({"big": os.urandom(2 << 20)}), _layer({"mid": os.urandom(300_000)})]
+    ref, blobs = _push(registry.host, "pc/order", tars)
+    first_seen: list[str] = []
+
+    def progress(message: dict) -> None:
+        if message.get("status") == "Downloading" and message["id"] not in first_seen:
+            first_seen.append(message["id"])
+
+    config = RegistryConfig(auth_file=tmp_path / "docker-config" / "config.json", max_concurrent_downloads=1)
+    image = pull(ImageStore(tmp_path / "store"), ref, config=config, progress=progress)
+    short = [_sha(b)[7:19] for b in blobs]
+    assert first_seen == [short[1], short[2], short[0]]
+    assert [layer.diff_id for layer in image.layers] == [_sha(t) for t in tars]
+    assert [(image.layer_dirs()[i] / name).is_file() for i, name in enumerate(("small", "big", "mid"))] == [True] * 3

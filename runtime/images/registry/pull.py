@@ -233,9 +233,12 @@ class _Puller:
         for layer in layers:
             self.report.layer(layer["digest"], "Pulling fs layer")
         workers = max(1, self.config.max_concurrent_downloads)
+        jobs = list(zip(layers, diff_ids, parents, chains))
+        largest_first = sorted(range(len(jobs)), key=lambda i: -int(layers[i].get("size") or 0))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pull") as pool:
-            futures = [pool.submit(self._layer, layer, diff_id, parent, chain)
-                       for layer, diff_id, parent, chain in zip(layers, diff_ids, parents, chains)]
+            # the largest layers start first, so no big one is left to run alone at the end; results in layer order
+            started = {i: pool.submit(self._layer, *jobs[i]) for i in largest_first}
+            futures = [started[i] for i in range(len(jobs))]
             results, first_error = [], None
             for future in futures:
                 try:
