@@ -101,6 +101,9 @@ def _cleanup(svc: NetworkService) -> None:
         svc.destroy_sandbox(cid)
     for n in svc.list({"type": ["custom"]}):
         svc.remove(n.id)
+    close = getattr(svc, "close", None)  # an older tree compared against may not have it
+    if close is not None:
+        close()
 
 
 def _worker() -> None:
