@@ -16,7 +16,8 @@ What it does, all inside one fresh netns ``pct-<hex>`` (removed at the end):
   runs it: names web / api (3 replicas) / the container names, a scope for the "client" container, on
   127.0.0.11:53 via nftables DNAT to a free port (``redirect``, the default) and on 127.0.0.13:53 bound
   directly (``direct``), both served by the native cache-hit thread; ``python`` (127.0.0.14, direct) has
-  the loop answer every query, as without a C compiler; ``--busy`` adds a thread that keeps the GIL busy in that process, as the daemon's
+  the loop answer every query, as without a C compiler; ``noslice`` (127.0.0.15, direct, not default) runs
+  the native thread on the kernel's default scheduler slice instead of 0.1 ms; ``--busy`` adds a thread that keeps the GIL busy in that process, as the daemon's
   worker threads do while they unpack a pulled image or build a tar;
 - the real aardvark-dns on 10.88.0.1:53 with a config file naming the same containers (it forks; stopped
   by the PID it writes), and dnsmasq on 127.0.0.12:53 with the same names (``--host-record``);
@@ -49,8 +50,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 PEERS = {"aardvark-dns (podman)": 80265.0, "docker embedded DNS": 70648.0}
-# our server, per mode; "python": direct, with the loop answering every query (no native fast path)
-MODES = {"redirect": "127.0.0.11", "direct": "127.0.0.13", "python": "127.0.0.14"}
+# our server, per mode; "python": direct, with the loop answering every query (no native fast path);
+# "noslice": direct, the native thread on the kernel's default slice (PYCOMPOSE_DNS_SLICE_US=0)
+MODES = {"redirect": "127.0.0.11", "direct": "127.0.0.13", "python": "127.0.0.14", "noslice": "127.0.0.15"}
 DNSMASQ = "127.0.0.12"
 GATEWAY, CLIENT_ADDR = "10.88.0.1", "10.88.0.4"  # aardvark-dns's listen address; the asker's address
 CLIENT_ID = "c" * 64
@@ -325,7 +327,8 @@ def main() -> int:
     ap.add_argument("--modes", default="redirect,direct,python",
                     help="ours to measure: redirect (the default mode: free port + nftables DNAT of "
                          "127.0.0.11:53), direct (bound to :53 itself), python (direct, without the native "
-                         "fast path: the loop answers every query)")
+                         "fast path: the loop answers every query), noslice (direct, the native thread "
+                         "without its short scheduler slice)")
     ap.add_argument("--busy", action="store_true", help="a GIL-holding thread in our server's process")
     ap.add_argument("--no-setup", action="store_true", help="skip the add_scope timing")
     ap.add_argument("--serve", metavar="NETNS", help=argparse.SUPPRESS)
@@ -356,7 +359,8 @@ def main() -> int:
         targets: list[tuple[str, str, str]] = []  # (label, server address, source address)
         for mode in modes:
             cmd = [sys.executable, __file__, "--serve", path, "--mode", mode] + (["--busy"] if args.busy else [])
-            ours = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            env = dict(os.environ, PYCOMPOSE_DNS_SLICE_US="0") if mode == "noslice" else None
+            ours = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
             procs.append(ours)
             if ours.stdout is None or ours.stdout.readline().strip() != "ready":
                 print(f"embedded DNS server ({mode}) did not start", file=sys.stderr)

@@ -21,7 +21,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -55,6 +57,7 @@ struct fp {
     pthread_t thread;
     int ep, wake, miss;
     int stop;
+    uint64_t slice_ns;
     struct slot **slots;
     uint32_t nslots;
     uint64_t hits, misses;
@@ -175,8 +178,37 @@ static void serve_slot(struct fp *fp, uint64_t tag) {
     }
 }
 
+/* struct sched_attr of sched_setattr(2) (glibc has no wrapper before 2.41) */
+struct sched_attr_v1 {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime, deadline, period;
+    uint32_t util_min, util_max;
+};
+
+/* Ask the scheduler for short slices: on EEVDF kernels (6.12+) a task with a shorter slice gets an earlier
+ * deadline, so on a busy machine it preempts the running task when a query wakes it instead of waiting for
+ * that task's slice to end. Its share of the CPU does not change (same weight, same nice). Older kernels
+ * ignore the runtime of a SCHED_OTHER thread; any failure leaves the thread as it was. */
+static void ask_for_short_slices(uint64_t slice_ns) {
+    struct sched_attr_v1 attr;
+    memset(&attr, 0, sizeof attr);
+    if (syscall(SYS_sched_getattr, 0, &attr, sizeof attr, 0) < 0)
+        return;
+    if (attr.policy != SCHED_OTHER)
+        return;  /* someone chose a policy for this process: leave it */
+    attr.size = sizeof attr;
+    attr.flags = 0;
+    attr.runtime = slice_ns;
+    if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0) { /* not supported: the default slice stays */ }
+}
+
 static void *serve(void *arg) {
     struct fp *fp = arg;
+    if (fp->slice_ns)
+        ask_for_short_slices(fp->slice_ns);
     struct epoll_event evs[32];
     for (;;) {
         int n = epoll_wait(fp->ep, evs, 32, -1);
@@ -202,12 +234,14 @@ static void *serve(void *arg) {
     }
 }
 
-/* A server answering from `miss_fd`'s peer; NULL (errno set) on failure. */
-struct fp *pcdns_new(int miss_fd) {
+/* A server handing misses to `miss_fd`; its thread asks for `slice_ns` slices (0: the kernel's default).
+ * NULL (errno set) on failure. */
+struct fp *pcdns_new(int miss_fd, uint64_t slice_ns) {
     struct fp *fp = calloc(1, sizeof *fp);
     if (fp == NULL)
         return NULL;
     fp->miss = miss_fd;
+    fp->slice_ns = slice_ns;
     fp->ep = epoll_create1(EPOLL_CLOEXEC);
     fp->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_TAG};

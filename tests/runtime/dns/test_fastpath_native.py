@@ -4,9 +4,13 @@ Plain UDP sockets on 127.0.0.1 with kernel-chosen ports; no namespaces, no serve
 """
 from __future__ import annotations
 
+import os
+import re
 import select
 import socket
 import struct
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -132,3 +136,38 @@ def test_only_ipv4_sockets(fast):
     with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
         with pytest.raises(OSError):
             fast.add(sock)
+
+
+def _thread_slices() -> dict[str, int]:
+    out = {}
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/sched") as f:
+                for line in f:
+                    if line.startswith("se.slice"):
+                        out[task] = int(line.split(":")[1])
+        except OSError:
+            continue
+    return out
+
+
+def test_the_serving_thread_asks_for_short_slices(monkeypatch):
+    if native.dns_fastpath_library() is None:
+        pytest.skip("the DNS fast path helper cannot be built here (no C compiler)")
+    release = tuple(int(x) for x in re.findall(r"\d+", os.uname().release)[:2])
+    if release < (6, 12):
+        pytest.skip(f"kernel {os.uname().release}: custom slices for normal threads came in 6.12")
+    if not _thread_slices():
+        pytest.skip("no se.slice in /proc/<pid>/task/<tid>/sched (kernel without SCHED_DEBUG)")
+    monkeypatch.delenv("PYCOMPOSE_DNS_SLICE_US", raising=False)
+    fp = FastPath.create()
+    assert fp is not None
+    try:
+        deadline = time.monotonic() + 5
+        while 100_000 not in _thread_slices().values() and time.monotonic() < deadline:
+            select.select([], [], [], 0.01)  # poll the thread's scheduler state until it has started
+        slices = _thread_slices()
+    finally:
+        fp.close()
+    assert 100_000 in slices.values(), slices
+    assert slices[str(threading.get_native_id())] != 100_000, "only the serving thread changed"
