@@ -52,6 +52,8 @@ def run(
     from compose.engine.createbody import ContainerSpec, create_body, endpoint_config, ordered_networks
     from compose.engine.client import engine_socket
     from compose.engine.exec import attach, pump
+    from compose.execute import create_container
+    from compose.hooks import run_hooks
     from compose.naming import network_name, new_slug, oneoff_name
     from compose.observe import observe
     from compose.plan import UpOptions, plan_run
@@ -79,7 +81,9 @@ def run(
     if not use_aliases:
         drop_aliases(body)
     cname = name or oneoff_name(project.name, service, slug)
-    cid = C.create(session.client, cname, body, platform=svc.platform)
+    cid, warnings = create_container(session.client, cname, body, platform=svc.platform)
+    for text in warnings:
+        print(f"WARNING: container {cname}: {text}", file=sys.stderr)
     try:
         copy_grants(session.client, project, svc, cid, dict(session.loaded.load.environment))
         if not svc.network_mode:
@@ -90,10 +94,13 @@ def run(
                 C.connect(session.client, cid, network_name(project, key), endpoint)
         if detach:
             C.start(session.client, cid)
+            run_hooks(session.client, cid, svc, "post_start")
             print(cname)
             return 0
         sock = attach(session.client, cid, stdin=True)
         C.start(session.client, cid)
+        # the output waits in the attach stream while the hooks run, as under Docker Compose nothing is lost
+        run_hooks(session.client, cid, svc, "post_start")
         pump(sock, tty=tty, stdin=True)
         return C.wait(session.client, cid)
     finally:

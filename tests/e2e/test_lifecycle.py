@@ -240,3 +240,31 @@ services:
         lines = [line for line in up.err.splitlines() if line.startswith(f"WARNING: container {name}-w-{n}: ")]
         assert len(lines) == 1, up.err
         assert "log driver 'local' is not supported by this engine" in lines[0]
+
+
+def test_run_prints_create_warnings_and_runs_post_start_hooks(engine, project):  # noqa: F811
+    project_dir, name = project
+    out = project_dir / "out"
+    out.mkdir()
+    (project_dir / "compose.yaml").write_text(f"""
+name: {name}
+services:
+  job:
+    image: busybox:local
+    network_mode: none
+    volumes: ["./out:/shared"]
+    logging: {{driver: local}}
+    post_start:
+      - command: ["sh", "-c", "echo hooked >> /shared/post"]
+""")
+    # attached: the hook runs before the output is pumped, and the one-off's output still arrives whole
+    # the job lives until the hook has written (a hook needs a running container, as under Docker Compose)
+    script = "until [ -s /shared/post ]; do sleep 0.05; done; echo ran-job"
+    result = compose(engine, project_dir, "run", "--rm", "-T", "job", "sh", "-c", script)
+    assert "ran-job" in result.out
+    assert _lines(out / "post") == ["hooked"]
+    warned = [line for line in result.err.splitlines() if line.startswith("WARNING: container ")]
+    assert len(warned) == 1 and "log driver 'local' is not supported by this engine" in warned[0], result.err
+
+    compose(engine, project_dir, "run", "-d", "job", "sleep", "3600")
+    assert _lines(out / "post") == ["hooked", "hooked"]  # -d returns after the hook ran
