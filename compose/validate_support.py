@@ -35,6 +35,11 @@ UNSUPPORTED_SERVICE_KEYS = {
     "cpu_rt_runtime": "real-time scheduling is not configured",
     "pull_refresh_after": "images are not refreshed on a schedule",
 }
+_UNSUPPORTED_ENDPOINT_KEYS = {
+    "interface_name": "interfaces are named eth0, eth1, ... in network order",
+    "link_local_ips": "no link-local addresses are assigned",
+    "driver_opts": "the bridge driver takes no endpoint options",
+}
 UNSUPPORTED_DEPLOY_KEYS = {
     "placement": "swarm only",
     "update_config": "swarm only",
@@ -63,6 +68,11 @@ def _unsupported(c: Checker) -> None:
         if deploy.get("mode") not in (None, "replicated"):
             c.warn(path + ("deploy", "mode"), f"'deploy.mode: {deploy['mode']}' is swarm only; one replica per "
                                               "host means one here")
+        networks = service.get("networks")
+        for net, attach in (networks.items() if isinstance(networks, dict) else ()):
+            for key, why in _UNSUPPORTED_ENDPOINT_KEYS.items():
+                if isinstance(attach, dict) and attach.get(key) not in (None, [], {}, ""):
+                    c.warn(path + ("networks", net, key), f"'{key}' is not supported by pycompose ({why}); ignored")
         reservations = (deploy.get("resources") or {}).get("reservations") or {}
         for key in ("devices", "generic_resources"):
             if reservations.get(key):
@@ -71,6 +81,9 @@ def _unsupported(c: Checker) -> None:
     for key, spec in c.declared("networks").items():
         spec = spec if isinstance(spec, dict) else {}
         driver = spec.get("driver")
+        if spec.get("enable_ipv4") is False and not spec.get("external"):
+            c.warn(("networks", key, "enable_ipv4"), "IPv6-only networks are not supported; pycompose gives the "
+                                                     "network an IPv4 subnet too")
         if driver not in (None, "bridge") and not spec.get("external"):
             c.warn(("networks", key, "driver"), f"network driver {driver!r} is not supported; pycompose creates "
                                                 "bridge networks")
@@ -81,7 +94,7 @@ def _unsupported(c: Checker) -> None:
                                                "local volumes")
     for kind in ("secrets", "configs"):
         for key, spec in c.declared(kind).items():
-            for opt in ("driver", "template_driver"):
+            for opt in ("driver", "template_driver", "driver_opts"):
                 if (spec or {}).get(opt):
                     c.warn((kind, key, opt), f"'{opt}' is not supported by pycompose; ignored")
 

@@ -246,6 +246,25 @@ def test_unsupported_keys_warn_by_name_and_are_not_errors():
     ]
 
 
+def test_endpoint_keys_ipv6_only_networks_and_secret_driver_opts_warn():
+    doc = _svc(a={"networks": {"n": {"interface_name": "lan0", "link_local_ips": ["169.254.8.8"],
+                                     "driver_opts": {"x": "1"}, "aliases": ["x"]}}})
+    doc["networks"] = {"n": {"enable_ipv4": False, "enable_ipv6": True}, "e": {"external": True, "enable_ipv4": False}}
+    doc["secrets"] = {"s": {"file": "./s", "driver_opts": {"a": "b"}}}
+    errors, warnings = check(doc, None)
+    assert errors == []
+    assert [str(w) for w in warnings] == [
+        "networks.n.enable_ipv4: IPv6-only networks are not supported; pycompose gives the network an IPv4 subnet too",
+        "secrets.s.driver_opts: 'driver_opts' is not supported by pycompose; ignored",
+        "services.a.networks.n.driver_opts: 'driver_opts' is not supported by pycompose (the bridge driver takes no "
+        "endpoint options); ignored",
+        "services.a.networks.n.interface_name: 'interface_name' is not supported by pycompose (interfaces are named "
+        "eth0, eth1, ... in network order); ignored",
+        "services.a.networks.n.link_local_ips: 'link_local_ips' is not supported by pycompose (no link-local "
+        "addresses are assigned); ignored",
+    ]
+
+
 def test_errors_carry_file_line_and_column_and_come_in_file_order():
     text = (
         "services:\n"
