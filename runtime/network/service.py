@@ -213,8 +213,9 @@ class NetworkService:
         self._emit(NetworkEvent("create", net.id, net.name))
         return net
 
-    def _teardown(self, net: Network) -> None:
-        bridgenet.teardown(net, self.firewall, self.reaper)
+    def _teardown(self, net: Network, reap: bool = False) -> None:
+        """Rules and bridge of ``net``; with ``reap`` the bridge is retired now and deleted by the reaper."""
+        bridgenet.teardown(net, self.firewall, self.reaper if reap else None)
 
     def remove(self, ref: str) -> None:
         """Delete a network; refused while any container is attached."""
@@ -233,7 +234,7 @@ class NetworkService:
         net.removing = True
         self._save(net)  # restore() finishes a removal cut short by a crash
         with host_lock():
-            self._teardown(net)
+            self._teardown(net, reap=True)
         network_record(self.root, net.id).unlink(missing_ok=True)
         del self._networks[net.id]
 

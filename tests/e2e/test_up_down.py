@@ -343,3 +343,81 @@ services:
     assert "job-1     | working" in result.out  # prefixes padded to the longest
     assert "Aborting on container exit..." in result.out
     assert project.container("server").status == "exited"
+
+
+def _bridge_index(name: str) -> int | None:
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        found = ipr.link_lookup(ifname=name)
+        return found[0] if found else None
+
+
+def _engine_with(base: Path, prefix: str, busybox_tar: Path) -> Daemon:
+    """A daemon over ``base`` whose default bridge and nft table are named from ``prefix``, with busybox."""
+    base.mkdir(parents=True, exist_ok=True)
+    (base / "prefix").write_text(prefix)
+    d = start_daemon(base)
+    with open(busybox_tar, "rb") as fh:
+        d.client().api.import_image_from_data(fh.read(), repository="busybox", tag="local")
+    return d
+
+
+def _run_on_default_bridge(d: Daemon) -> None:
+    d.client().containers.run("busybox:local", ["true"], remove=True)
+
+
+def test_engine_stop_takes_the_idle_default_bridge_and_a_new_root_adopts_a_leftover(tmp_path, busybox_tar):
+    import secrets
+    import shutil
+    import signal
+
+    prefix = "pct" + secrets.token_hex(3)
+    bridge = f"{prefix}d0"
+    live = [_engine_with(tmp_path / "first", prefix, busybox_tar)]  # the daemon to clean up at the end
+    try:
+        _run_on_default_bridge(live[0])
+        assert _bridge_index(bridge) is not None
+        stop = subprocess.run([str(PYCOMPOSE), "engine", "stop"], env=_environ(live[0]), capture_output=True,
+                              text=True, timeout=60)
+        assert stop.returncode == 0 and "engine stopped" in stop.stdout, stop.stderr
+        assert _bridge_index(bridge) is None  # nothing used it: gone with its rules
+        assert subprocess.run(["nft", "list", "table", "inet", prefix], capture_output=True).returncode != 0
+
+        live = [_engine_with(tmp_path / "first", prefix, busybox_tar)]
+        _run_on_default_bridge(live[0])
+        index = _bridge_index(bridge)
+        crashed = live.pop()
+        crashed.kill(signal.SIGKILL)  # a crash: the bridge and its rules stay behind ...
+        shutil.rmtree(crashed.root)  # ... and the data root goes
+        assert _bridge_index(bridge) == index
+        live = [_engine_with(tmp_path / "second", prefix, busybox_tar)]
+        _run_on_default_bridge(live[0])  # the leftover is ours: adopted, not refused
+        assert _bridge_index(bridge) == index
+    finally:
+        for d in live:
+            cleanup(d)
+    assert _bridge_index(bridge) is None
+
+
+def test_a_foreign_interface_named_like_the_default_bridge_is_a_clear_error(tmp_path, busybox_tar):
+    import secrets
+
+    import docker
+    from pyroute2 import IPRoute
+
+    prefix = "pct" + secrets.token_hex(3)
+    with IPRoute() as ipr:
+        ipr.link("add", ifname=f"{prefix}d0", kind="bridge")
+    d = None
+    try:
+        d = _engine_with(tmp_path / "engine", prefix, busybox_tar)
+        with pytest.raises(docker.errors.APIError, match="pycompose did not make it") as err:
+            _run_on_default_bridge(d)
+        assert err.value.status_code == 409
+        assert _bridge_index(f"{prefix}d0") is not None  # left alone
+    finally:
+        with IPRoute() as ipr:  # before the cleanup, which counts every link of the prefix as a leftover
+            ipr.link("del", ifname=f"{prefix}d0")
+        if d is not None:
+            cleanup(d)
