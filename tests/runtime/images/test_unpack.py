@@ -251,3 +251,76 @@ def test_decompressing_thread_ends_with_every_outcome(tmp_path, compress):
             unpack_layer(io.BytesIO(data), dest)
         assert _inflate_threads() == []
     assert not (tmp_path / "escape").exists()
+
+
+def _snapshot(root: Path) -> dict[str, tuple]:
+    out: dict[str, tuple] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            rel = os.path.relpath(path, root)
+            if stat.S_ISREG(st.st_mode):
+                extra: object = (Path(path).read_bytes(), st.st_nlink)
+            elif stat.S_ISLNK(st.st_mode):
+                extra = os.readlink(path)
+            elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                extra = (os.major(st.st_rdev), os.minor(st.st_rdev))
+            elif stat.S_ISDIR(st.st_mode):
+                extra = OPAQUE_XATTR in os.listxattr(path) and os.getxattr(path, OPAQUE_XATTR)
+            else:
+                extra = None
+            out[rel] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, extra)
+    return out
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+@pytest.mark.parametrize("compressed", [False, True])
+def test_every_entry_kind_in_every_header_format(tmp_path, fmt, compressed):
+    """The same layer written as ustar, GNU and PAX (plain headers parsed in-house, extensions by tarfile), plain
+    and gzip (inflated in a thread of its own) unpacks to the same tree."""
+    long_dir = "usr/" + "long-directory-name-" * 6  # 124 characters: ustar prefix, GNU long name or PAX path
+    entries = [
+        _info("usr", tarfile.DIRTYPE, uid=0, gid=0),
+        _info(long_dir, tarfile.DIRTYPE, mode=0o750, uid=11, gid=12),
+        (_info(f"{long_dir}/file", mode=0o640, uid=11, gid=12), b"deep\n"),
+        (_info("usr/opq/.wh..wh..opq"), b""),
+        (_info("usr/opq/kept"), b"k"),
+        (_info("usr/.wh.removed"), b""),
+        (_info("usr/bin"), b"#!/bin/sh\n"),
+        _info("usr/bin-hard", tarfile.LNKTYPE, linkname="usr/bin"),
+        _info("usr/bin-sym", tarfile.SYMTYPE, linkname="bin"),
+        _info("usr/long-sym", tarfile.SYMTYPE, linkname=f"{long_dir.split('/', 1)[1]}/file"),
+        _info("dev/zero", tarfile.CHRTYPE, devmajor=1, devminor=5, mode=0o666),
+        _info("run/fifo", tarfile.FIFOTYPE, mode=0o600),
+        (_info("caf\u00e9"), "\u00e9t\u00e9".encode()),
+    ]
+    if fmt == tarfile.USTAR_FORMAT:  # ustar has no way to hold a link target over 100 characters
+        entries = [e for e in entries if not (isinstance(e, tarfile.TarInfo) and e.name == "usr/long-sym")]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+        for entry in entries:
+            if isinstance(entry, tuple):
+                entry[0].size = len(entry[1])
+                tar.addfile(entry[0], io.BytesIO(entry[1]))
+            else:
+                tar.addfile(entry)
+    data = gzip.compress(buf.getvalue()) if compressed else buf.getvalue()
+    layer = tmp_path / "layer"
+    layer.mkdir()
+    unpack_layer(io.BytesIO(data), layer)
+    got = _snapshot(layer)
+    assert got[f"{long_dir}/file"] == (stat.S_IFREG, 0o640, 11, 12, (b"deep\n", 1))
+    assert got[long_dir][:4] == (stat.S_IFDIR, 0o750, 11, 12)
+    assert got["usr/opq"][4] == b"y" and got["usr/opq/kept"][4] == (b"k", 1)
+    assert got["usr/removed"][:2] == (stat.S_IFCHR, 0) and got["usr/removed"][4] == (0, 0)
+    assert got["usr/bin"][4] == (b"#!/bin/sh\n", 2) and got["usr/bin-hard"] == got["usr/bin"]
+    assert got["usr/bin-sym"][4] == "bin"
+    assert got["dev/zero"][::4] == (stat.S_IFCHR, (1, 5))
+    assert got["run/fifo"][0] == stat.S_IFIFO
+    assert got["caf\u00e9"][4] == ("\u00e9t\u00e9".encode(), 1)
+    if fmt != tarfile.USTAR_FORMAT:
+        assert got["usr/long-sym"][4] == f"{long_dir.split('/', 1)[1]}/file"
+        assert (layer / "usr/long-sym").read_bytes() == b"deep\n"
+    assert not any(".wh." in name for name in got)
