@@ -10,9 +10,10 @@ ref into a temporary directory (``git archive``, the checkout is not touched) an
 with ``--baseline-path`` (e.g. a ``pip install --target`` dir holding an older typer) before it. The ratio
 new/old is the figure to read on a busy machine; the load average is printed at start and end.
 Both clients get compiled bytecode first (``compileall``), as an installed package has it.
+``--host URL`` uses a running engine instead of starting one (it must have ``busybox:local``).
 
 Usage: python bench/compose_up.py [--reps 3] [--variants 1:flat,10:flat,10:chain,50:flat,50:chain]
-                                  [--baseline REF [--baseline-path DIR]]
+                                  [--baseline REF [--baseline-path DIR]] [--host URL]
 """
 from __future__ import annotations
 
@@ -82,6 +83,7 @@ def main() -> int:
     parser.add_argument("--baseline", metavar="REF", help="git ref of a client to time beside this one")
     parser.add_argument("--baseline-path", metavar="DIR", action="append", default=[],
                         help="more PYTHONPATH entries for the baseline client (e.g. an older typer)")
+    parser.add_argument("--host", metavar="URL", help="a running engine to use (with busybox:local)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("needs root", file=sys.stderr)
@@ -105,12 +107,13 @@ def main() -> int:
             path = os.pathsep.join([*args.baseline_path, str(tree)])
             clients[f"base {args.baseline}"] = ([sys.executable, "-m", "compose.cli.main"],
                                                 {**env, "PYTHONPATH": path})
-        daemon = start_daemon(work / "engine")
+        daemon = None if args.host else start_daemon(work / "engine")
         try:
-            with open(work / "bb.tar", "rb") as fh:
-                daemon.client().api.import_image_from_data(fh.read(), repository="busybox", tag="local")
+            if daemon is not None:
+                with open(work / "bb.tar", "rb") as fh:
+                    daemon.client().api.import_image_from_data(fh.read(), repository="busybox", tag="local")
             for _, cenv in clients.values():
-                cenv.update({"PYCOMPOSE_HOST": daemon.url, "COMPOSE_PROGRESS": "quiet"})
+                cenv.update({"PYCOMPOSE_HOST": args.host or daemon.url, "COMPOSE_PROGRESS": "quiet"})
             print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
             print(f"{'step':<24} {'client':<14} {'median (min/max) s':>24} {'ratio':>6} "
                   f"{'docker-compose':>15} {'podman-compose':>15}")
@@ -141,7 +144,8 @@ def main() -> int:
             print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
             print("ratio: new median / this client's median (below 1: the new client is faster)")
         finally:
-            cleanup(daemon)
+            if daemon is not None:
+                cleanup(daemon)
     return 0
 
 
