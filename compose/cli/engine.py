@@ -2,7 +2,9 @@
 
 The compose side never imports the engine: ``engine`` execs ``python -m runtime.daemon`` in place of this process
 (so systemd or a debugger sees the engine itself), and ``stop`` finds the engine's PID from its socket
-(``SO_PEERCRED``), sends SIGTERM and waits on a pidfd until it has exited. Containers outlive the engine.
+(``SO_PEERCRED``), sends SIGTERM and waits on a pidfd until it has exited. Containers outlive the engine; on
+the way out the engine removes its default bridge and that bridge's firewall rules when no container is
+attached (docs/architecture.md, "Bridges and firewall rules left on the host").
 """
 from __future__ import annotations
 
@@ -77,7 +79,7 @@ def engine_cmd(
 
 @engine_app.command("stop")
 def stop_cmd(ctx: typer.Context) -> int:
-    """Stop the running engine (its containers keep running)."""
+    """Stop the running engine (its containers keep running; the default bridge goes if none is attached)."""
     path = _socket_path((ctx.obj or {}).get("host"))
     pid = engine_pid(path)
     if pid is None:
