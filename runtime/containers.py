@@ -76,6 +76,18 @@ def _tell(conn: socket.socket, msg: dict[str, Any]) -> None:
         conn.sendall(json.dumps(msg).encode() + b"\n")
 
 
+def _move_into(pid: int, procs_files: builtins.list[str]) -> bool:
+    """Move a spare's waiting child (not running anything of the user's yet) into the container's cgroup; False
+    (the monitor then tries) if it cannot."""
+    try:
+        for path in procs_files:
+            with open(path, "w") as fh:
+                fh.write(str(pid))
+    except OSError:
+        return False
+    return True
+
+
 def default_hosts(extra: str = "") -> str:
     return _LOCALHOST + extra
 
@@ -358,7 +370,7 @@ class ContainerService:
                        "log_path": str(d / f"{cid}{LOG_SUFFIX}"), "socket": str(d / SOCKET_NAME),
                        "attach": attach, "console_size": console_size, "helper": self._helper,
                        "init_helper": self._init_helper}
-            conn = self._forkserver.launch(request)
+            conn, child = self._forkserver.launch_with_child(request)
             conn.settimeout(_LAUNCH_TIMEOUT)
             trace.mark("svc.launched", cid)
             try:
@@ -367,7 +379,10 @@ class ContainerService:
                     self._apply_resources(mgr, spec)
                     _procs, oom = self._cgroup_files(mgr)
                     trace.mark("svc.cgroup_ready", cid)
-                    _tell(conn, {"cgroup": True, "oom_files": oom})  # the (slow on v1) move overlaps before_run
+                    moved = child > 0 and _move_into(child, procs_files)
+                    trace.mark("svc.cgroup_moved", cid)
+                    # the move (slow on v1) overlaps the init's mounts and before_run
+                    _tell(conn, {"cgroup": True, "oom_files": oom, "moved": moved, "pid": child})
                     if before_run is not None:
                         before_run()
                         trace.mark("svc.before_run", cid)

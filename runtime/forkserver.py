@@ -144,13 +144,20 @@ class ForkServer:
     def launch(self, request: dict[str, Any]) -> socket.socket:
         """Fork a monitor for ``request`` (or hand it to the spare); returns the connection carrying its launch
         reply (and any attach)."""
+        return self.launch_with_child(request)[0]
+
+    def launch_with_child(self, request: dict[str, Any]) -> tuple[socket.socket, int]:
+        """``launch``, plus the host pid of the process the monitor will run when a spare took the request and
+        said it (its first process is forked already), else 0."""
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         fits = _fits_spare(request)
+        child = 0
         try:
             with self._lock:
                 sock = self._ensure()
                 self._spare_lost = False
-                if not (fits and self._to_spare_locked(sock, theirs.fileno())):
+                child = self._to_spare_locked(sock, theirs.fileno()) if fits else -1
+                if child < 0:
                     msg = {"op": "fork", "spare": fits, "spare_lost": self._spare_lost}
                     try:
                         init.send_msg(sock, msg, [theirs.fileno()])
@@ -160,38 +167,45 @@ class ForkServer:
         finally:
             theirs.close()
         mine.sendall(json.dumps(request).encode() + b"\n")
-        return mine
+        return mine, max(child, 0)
 
-    def _to_spare_locked(self, sock: socket.socket, conn_fd: int) -> bool:
-        """Hand ``conn_fd`` straight to the announced spare (no fork server on the way); ask for the next one."""
+    def _to_spare_locked(self, sock: socket.socket, conn_fd: int) -> int:
+        """Hand ``conn_fd`` straight to the announced spare (no fork server on the way); ask for the next one.
+        -1 if there was no spare; else the pid of its waiting child (0 when it did not say yet)."""
         while True:  # collect announcements (they come unasked, after a start)
             try:
                 msg, fds = _recv_nowait(sock)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
-                return False
+                return -1
             if msg is None:
-                return False
+                return -1
             for fd in fds:
                 if self._spare is not None:
                     self._spare.close()
                 self._spare = socket.socket(fileno=fd)
         spare, self._spare = self._spare, None
         if spare is None:
-            return False
+            return -1
+        child = 0
         try:
             init.send_msg(spare, {"op": "run"}, [conn_fd])
+            try:
+                said, _fds = _recv_nowait(spare)
+                child = int((said or {}).get("child") or 0)
+            except (OSError, ValueError):
+                pass  # it is still forking its child: the monitor moves it itself
         except OSError:  # it could not get ready and went: fork as usual (and a new spare is made)
             self._spare_lost = True
-            return False
+            return -1
         finally:
             spare.close()
         try:
             init.send_msg(sock, {"op": "spare_taken", "spare": True})
         except OSError:
             pass  # the fork server died; the next launch starts another
-        return True
+        return child
 
     def _close_locked(self) -> None:
         if self._spare is not None:

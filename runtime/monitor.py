@@ -20,6 +20,7 @@ An aborted start leaves no exit record.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import gc
@@ -33,7 +34,7 @@ import termios
 import time
 from typing import Any, NoReturn
 
-from runtime import process, trace
+from runtime import init, process, trace
 from runtime.init import recv_msg
 from runtime.jsonlog import JsonLog, rfc3339nano
 from runtime.monitor_client import read_line
@@ -207,11 +208,13 @@ class _Monitor:
             raise RuntimeError(str(msg.get("abort") or "start called off"))
         return msg
 
-    def _await_cgroup(self) -> None:
+    def _await_cgroup(self) -> bool:
+        """The cgroup word; true if the engine moved the process in itself (it knew our waiting child's pid)."""
         msg = self._engine_word("cgroup")
         self.req["oom_files"] = list(msg.get("oom_files") or [])
         self.oom_before = _oom_count(self.req["oom_files"])
         trace.mark("monitor.cgroup_made", str(self.req.get("id", "")))
+        return bool(msg.get("moved")) and self.ready is not None and self.ready.pid == msg.get("pid")
 
     def _await_go(self) -> None:
         self._engine_word("go")
@@ -524,11 +527,13 @@ def _become_monitor() -> None:
 def spare_main(sock: socket.socket) -> NoReturn:
     """Entry of a spare monitor, forked by the fork server ahead of need: fork the container's first process in
     a new pid namespace now (``process.prefork``), then wait on ``sock`` for a launch connection (one message
-    with one fd) and run as ``monitor_main``. EOF (the fork server went away): discard the child and exit."""
+    with one fd) and run as ``monitor_main``. EOF (its client, the engine, went away): discard the child and exit."""
     ready: process.Prefork | None = None
     try:
         _become_monitor()
         ready = process.prefork(close=(sock.fileno(),))
+        with contextlib.suppress(OSError):  # the engine may have handed us a start and closed its end already
+            init.send_msg(sock, {"child": ready.pid})  # it may move the child into its cgroup itself, early
         msg, fds = recv_msg(sock, 4096)
     except BaseException:  # noqa: BLE001 - a spare that cannot get ready just goes; the next start forks anew
         if ready is not None:

@@ -8,6 +8,7 @@ failed (``error``, ``exit_code``) or sent the pty master of a tty container (``c
 ``before_move`` and ``before_join`` (a start's monitor) run after the config went out, while the child builds its
 rootfs, before and after its move into the cgroup: the monitor waits there for the engine's word that the cgroup
 exists, then that the network is connected; if one raises, the child is killed and its text is the error.
+``before_move`` returning true means the engine moved the child already (it knew the spare's waiting child).
 """
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ class Spawned:
 
 
 def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_pidns: int | str | None = None,
-          cgroup_procs: list[str] | None = None, before_move: Callable[[], None] | None = None,
+          cgroup_procs: list[str] | None = None, before_move: Callable[[], bool | None] | None = None,
           before_join: Callable[[], None] | None = None, ready: Prefork | None = None) -> Spawned:
     """Fork the child described by ``cfg`` with stdio ``fds``; return once it exec'd or failed.
 
@@ -120,7 +121,7 @@ def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_
 
 @dataclass
 class _Hooks:
-    before_move: Callable[[], None] | None = None
+    before_move: Callable[[], bool | None] | None = None
     before_join: Callable[[], None] | None = None
 
 
@@ -138,16 +139,15 @@ def _kill(pid: int) -> None:
         pass
 
 
-def _run_hook(hook: Callable[[], None] | None, pid: int) -> str:
-    """Run ``hook``; if it raises, kill the child and return the text (the start's error)."""
+def _run_hook(hook: Callable[[], bool | None] | None, pid: int) -> tuple[str, bool]:
+    """Run ``hook``: ("", what it returned), or if it raises, kill the child and return (the text, False)."""
     if hook is None:
-        return ""
+        return "", False
     try:
-        hook()
+        return "", bool(hook())
     except Exception as err:  # noqa: BLE001 - any refusal stops the child; its text is the error
         _kill(pid)
-        return str(err) or type(err).__name__
-    return ""
+        return str(err) or type(err).__name__, False
 
 
 def _spawned(pid: int, parent: socket.socket, cfg: dict[str, Any], fds: list[int], cgroup_procs: list[str] | None,
@@ -175,8 +175,8 @@ def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[in
     except OSError as err:  # the child died before reading its config
         result.error, result.exit_code = f"container init failed: {err}", 1
         return
-    join_error = _run_hook(hooks.before_move, pid)
-    if cgroup_procs is not None and not join_error:
+    join_error, moved = _run_hook(hooks.before_move, pid)
+    if cgroup_procs is not None and not join_error and not moved:
         try:
             for path in cgroup_procs:
                 with open(path, "w") as fh:
@@ -186,8 +186,9 @@ def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[in
             _kill(pid)
         else:
             trace.mark("monitor.cgroup_moved", str(cfg.get("id", "")))
-            _tell(parent, {"joined": True})  # it goes on up to its pivot_root and hostname meanwhile
-    join_error = join_error or _run_hook(hooks.before_join, pid)
+    if cgroup_procs is not None and not join_error:
+        _tell(parent, {"joined": True})  # it goes on up to its pivot_root and hostname meanwhile
+    join_error = join_error or _run_hook(hooks.before_join, pid)[0]
     if cgroup_procs is not None and not join_error:
         _tell(parent, {"go": True})  # the network is there: sysctls, confinement, exec
     while True:
