@@ -89,6 +89,8 @@ class Publisher:
             except OSError:  # it died: reap it, the caller starts a proxy the slow way
                 proc.kill()
                 proc.wait()
+                if proc.stdout is not None:
+                    proc.stdout.close()
                 return None
         return proc
 
