@@ -37,7 +37,8 @@ def mark(step: str) -> None:
     if not _ON:
         return
     if _TO_STDERR:
-        print(f"trace {(time.perf_counter() - _T0) * 1000:8.1f} ms  {step}", file=sys.stderr, flush=True)
+        sys.stderr.write(f"trace {(time.perf_counter() - _T0) * 1000:8.1f} ms  {step}\n")  # one write: whole lines
+        sys.stderr.flush()
     else:
         os.write(_FD, f"{time.monotonic_ns()} {os.getpid()} client:{step}\n".encode())
 
