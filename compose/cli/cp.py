@@ -61,9 +61,8 @@ def cp(
     try:
         if src_service:
             c = targets[0]
-            session.display(Event("Container", c.name, Status.WORKING, f"copy {c.name}:{src_path} to {dst_path}"))
             _copy_out(session, c, src_path, dst_path, follow_link=follow_link, keep_owner=archive)
-            session.display(Event("Container", c.name, Status.DONE, f"copy {c.name}:{src_path} to {dst_path}"))
+            session.display(Event("Container", c.name, Status.DONE, f"Copied {c.name}:{src_path} to {dst_path}"))
         else:
             data = None
             if src_path == "-":
@@ -73,9 +72,8 @@ def cp(
                 data = tempfile.TemporaryFile()
                 _copy_stream(sys.stdin.buffer, data)
             for c in targets:
-                session.display(Event("Container", c.name, Status.WORKING, f"copy {src_path} to {c.name}:{dst_path}"))
                 _copy_in(session, c, src_path, dst_path, follow_link=follow_link, keep_owner=archive, stdin=data)
-                session.display(Event("Container", c.name, Status.DONE, f"copy {src_path} to {c.name}:{dst_path}"))
+                session.display(Event("Container", c.name, Status.DONE, f"Copied {src_path} to {c.name}:{dst_path}"))
     finally:
         session.display.close()
     return 0

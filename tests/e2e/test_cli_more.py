@@ -1,0 +1,114 @@
+"""End to end against our own engine: ``cp`` (both ways, bytes compared), ``scale`` (containers counted),
+``stats --no-stream``, ``attach``, ``commit`` (the image runs) and ``export`` (the tar holds the file)."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import tarfile
+
+import pytest
+
+from tests.e2e.test_up_down import PYCOMPOSE, _environ, _wait_for, engine, project  # noqa: F401
+
+pytestmark = pytest.mark.root
+
+_SLEEPER = """
+services:
+  box:
+    image: busybox:local
+    command: ["sleep", "3600"]
+"""
+
+
+def _service_names(project, service: str) -> list[str]:
+    return sorted(c.name for c in project.containers() if c.labels["com.docker.compose.service"] == service)
+
+
+def _raw(project, *args: str, stdin: bytes = b"") -> bytes:
+    """Run pycompose with bytes on stdin; its stdout as bytes (exit 0 asserted)."""
+    proc = subprocess.run([str(PYCOMPOSE), *args], cwd=project.dir, env=_environ(project.engine), input=stdin,
+                          capture_output=True, timeout=180)
+    assert proc.returncode == 0 and b"Traceback" not in proc.stderr, proc.stderr
+    return proc.stdout
+
+
+def test_cp_in_and_out_compares_bytes(engine, project, tmp_path):  # noqa: F811
+    project.write(_SLEEPER)
+    project.compose("up", "-d")
+    payload = os.urandom(70_000) + b"\0end"
+    local = tmp_path / "in.bin"
+    local.write_bytes(payload)
+    os.chown(local, 1234, 1234)
+
+    project.compose("cp", str(local), "box:/tmp/copied.bin")
+    box = project.container("box")
+    assert box.exec_run(["md5sum", "/tmp/copied.bin"]).output.split()[0].decode() == __import__(
+        "hashlib").md5(payload).hexdigest()
+    assert box.exec_run(["stat", "-c", "%u:%g", "/tmp/copied.bin"]).output.strip() == b"0:0"  # root without -a
+    project.compose("cp", "-a", str(local), "box:/tmp/kept.bin")
+    assert box.exec_run(["stat", "-c", "%u:%g", "/tmp/kept.bin"]).output.strip() == b"1234:1234"
+
+    out = tmp_path / "out.bin"
+    project.compose("cp", "box:/tmp/copied.bin", str(out))
+    assert out.read_bytes() == payload
+    outdir = tmp_path / "outdir"
+    outdir.mkdir()
+    project.compose("cp", "box:/tmp/copied.bin", str(outdir))  # into an existing directory: keeps its name
+    assert (outdir / "copied.bin").read_bytes() == payload
+
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "leaf.txt").write_text("leaf\n")
+    project.compose("cp", str(tree), "box:/tmp")  # into an existing directory: /tmp/tree
+    assert box.exec_run(["cat", "/tmp/tree/sub/leaf.txt"]).output == b"leaf\n"
+    project.compose("cp", str(tree), "box:/renamed")  # a new name: the directory copied as /renamed
+    assert box.exec_run(["cat", "/renamed/sub/leaf.txt"]).output == b"leaf\n"
+    back = tmp_path / "back"
+    project.compose("cp", "box:/tmp/tree/.", str(back))  # contents into a new directory
+    assert (back / "sub" / "leaf.txt").read_text() == "leaf\n"
+
+    box.exec_run(["ln", "-s", "/tmp/copied.bin", "/tmp/link"])
+    project.compose("cp", "-L", "box:/tmp/link", str(tmp_path / "followed"))
+    assert (tmp_path / "followed").read_bytes() == payload
+    project.compose("cp", "box:/tmp/link", str(tmp_path / "unfollowed"))
+    assert os.readlink(tmp_path / "unfollowed") == "/tmp/copied.bin"
+
+    streamed = _raw(project, "cp", "box:/tmp/copied.bin", "-")
+    with tarfile.open(fileobj=io.BytesIO(streamed)) as tar:
+        assert tar.extractfile("copied.bin").read() == payload
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("from-stdin.txt")
+        info.size = 6
+        tar.addfile(info, io.BytesIO(b"stdin\n"))
+    _raw(project, "cp", "-", "box:/tmp", stdin=buf.getvalue())
+    assert box.exec_run(["cat", "/tmp/from-stdin.txt"]).output == b"stdin\n"
+
+
+def test_cp_errors_are_one_line(engine, project, tmp_path):  # noqa: F811
+    project.write(_SLEEPER)
+    project.compose("up", "-d")
+    for args, words in [(("box:/no/such", str(tmp_path / "x")), "could not find the file /no/such"),
+                        ((str(tmp_path / "missing"), "box:/tmp"), "could not find the file"),
+                        (("nosuch:/etc/passwd", str(tmp_path / "x")), "no such service: nosuch"),
+                        (("--index", "3", "box:/etc/passwd", str(tmp_path / "x")), "no container #3"),
+                        ((str(tmp_path), str(tmp_path)), "must be SERVICE:PATH")]:
+        failed = project.compose("cp", *args, check=False)
+        assert failed.code == 1, (args, failed)
+        assert words in failed.err and len(failed.err.strip().splitlines()) == 1, (args, failed.err)
+
+
+def test_cp_into_every_replica_and_by_index(engine, project, tmp_path):  # noqa: F811
+    project.write(_SLEEPER)
+    project.compose("up", "-d", "--scale", "box=2")
+    (tmp_path / "f").write_text("all\n")
+    project.compose("cp", str(tmp_path / "f"), "box:/tmp/f")
+    (tmp_path / "g").write_text("two\n")
+    project.compose("cp", "--index", "2", str(tmp_path / "g"), "box:/tmp/g")
+    client = engine.client()
+    one, two = (client.containers.get(f"{project.name}-box-{n}") for n in (1, 2))
+    assert one.exec_run(["cat", "/tmp/f"]).output == two.exec_run(["cat", "/tmp/f"]).output == b"all\n"
+    assert two.exec_run(["cat", "/tmp/g"]).output == b"two\n"
+    assert one.exec_run(["test", "-e", "/tmp/g"]).exit_code == 1
