@@ -4,6 +4,10 @@ The monitor joins the container's pid namespace before it forks, so the process 
 joins the cgroup and the other namespaces itself (``init._exec_in``), then takes the container's env (plus the
 exec's), user, working dir, capabilities and seccomp profile. The launch connection carries the output (Docker's
 multiplexed frames, raw for a tty) and takes stdin. The exit record lands in ``<state_dir>/execs/<id>.json``.
+
+A container whose init has just exited (or is on its way out) takes no exec: the check before the launch and the
+diagnosis after a failed one both answer ``Conflict("container <id> is not running")``, as Docker does, and a launch
+that failed leaves no exit record or socket behind.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import InvalidState, NotFound
+from runtime.errors import Conflict, InvalidState, NotFound
 from runtime.forkserver import ForkServer
 from runtime import monitor_client, procs
 from runtime.monitor_client import read_reply
@@ -23,7 +27,45 @@ from runtime.process import StartFailed
 from runtime.spec import ContainerSpec, ExecSpec, exec_to_dict, spec_to_dict
 from runtime.state import read_record
 
-__all__ = ["ExecProcess", "launch", "read_exec", "demux"]
+__all__ = ["ExecProcess", "launch", "read_exec", "demux", "init_running", "not_running"]
+
+_PF_EXITING = 0x4  # include/linux/sched.h: set by do_exit() before anything is torn down
+
+
+def not_running(container_id: str) -> Conflict:
+    """Docker's error for an exec into a container that does not run (at exec create and at exec start)."""
+    return Conflict(f"container {container_id} is not running")
+
+
+def _init_alive(pid: int, start: int | None) -> bool:
+    """Is the process ``pid`` (with start time ``start``) there and not exiting? A killed init is dying for a while
+    before its exit shows (its pid namespace is torn down first); the kernel flags it ``PF_EXITING`` at once."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return False
+    fields = data[data.rindex(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X", b"x") or int(fields[6]) & _PF_EXITING:
+        return False
+    return start is None or int(fields[19]) == int(start)
+
+
+def init_running(state_dir: str) -> bool:
+    """Does the container whose state lives in ``state_dir`` have a live init? (Its monitor records the exit a
+    moment after the init ends; this looks at the process itself.)"""
+    st = read_record(Path(state_dir) / "state.json")
+    if not st or not st.get("pid") or st.get("status", "running") != "running":
+        return False
+    return _init_alive(int(st["pid"]), st.get("pid_start"))
+
+
+def _discard(*paths: Path) -> None:
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
 
 
 def demux(data: bytes) -> tuple[bytes, bytes]:
@@ -116,17 +158,26 @@ def launch(forkserver: ForkServer, *, container_id: str, state_dir: str, contain
         "exec": exec_to_dict(spec), "security": security, "cgroup_procs": cgroup_procs, "exit_path": str(exit_path),
         "socket": str(socket_path), "console_size": console_size, "helper": helper,
         "attach": {"stdin": spec.open_stdin, "stdout": True, "stderr": True} if attach else None}
-    conn = forkserver.launch(request)
-    conn.settimeout(60)
+    start = (read_record(Path(state_dir) / "state.json") or {}).get("pid_start")
+    if not _init_alive(pid, start):
+        raise not_running(container_id)
     try:
-        line, early = read_reply(conn), b""
-    except (EOFError, OSError) as err:
-        conn.close()
-        raise InvalidState(f"exec monitor failed to start: {err}") from err
-    reply = json.loads(line)
-    if "error" in reply:
-        conn.close()
-        raise StartFailed(reply["error"], int(reply.get("exit_code", 126)))
+        conn = forkserver.launch(request)
+        conn.settimeout(60)
+        try:
+            line, early = read_reply(conn), b""
+        except (EOFError, OSError) as err:
+            conn.close()
+            raise InvalidState(f"exec monitor failed to start: {err}") from err
+        reply = json.loads(line)
+        if "error" in reply:
+            conn.close()
+            raise StartFailed(reply["error"], int(reply.get("exit_code", 126)))
+    except Exception as err:
+        _discard(exit_path, socket_path)  # the monitor gave up: its exit record and socket mean nothing
+        if not _init_alive(pid, start):  # the init died under us: setns, fork or the child failed for that
+            raise not_running(container_id) from err
+        raise
     conn.settimeout(None)
     if not attach:
         conn.close()

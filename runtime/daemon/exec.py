@@ -14,6 +14,7 @@ from runtime.daemon.router import Router
 from runtime.daemon.server import Hijack, Reply, Request, Response, json_response
 from runtime.daemon.stream import STDERR, frame
 from runtime.errors import Conflict, EngineError, InvalidArgument, InvalidState, NotFound
+from runtime.exec import init_running, not_running
 from runtime.spec import ExecSpec
 
 if TYPE_CHECKING:
@@ -65,8 +66,8 @@ def register(router: Router, engine: Engine) -> None:
         live = sup.live(rec["Id"])
         if live.status == "paused":
             raise Conflict(f"Container {rec['Id']} is paused, unpause the container before exec")
-        if live.status != "running":
-            raise Conflict(f"Container {rec['Id']} is not running")
+        if live.status != "running" or not init_running(sup.svc.inspect(rec["Id"]).state_dir):
+            raise not_running(rec["Id"])
         env = body.get("Env") or []
         if not all(isinstance(e, str) and "=" in e for e in env):
             raise InvalidArgument("invalid environment variable in Env: want KEY=VALUE")
@@ -85,6 +86,13 @@ def register(router: Router, engine: Engine) -> None:
         engine.publish_container(rec, f"exec_create: {' '.join(spec.args)}", {"execID": exec_id})
         return json_response({"Id": exec_id}, 201)
 
+    def _forget(ex: ExecRecord) -> None:
+        """A start that failed takes the exec off its container's ExecIDs (as Docker); its inspect stays."""
+        crec = engine.records._by_id.get(ex.container_id)  # noqa: SLF001 - may be removed meanwhile
+        if crec is not None and ex.id in (crec.get("ExecIDs") or []):
+            crec["ExecIDs"].remove(ex.id)
+            engine.records.save(crec)
+
     def _find(exec_id: str) -> ExecRecord:
         ex = engine.execs.get(exec_id)
         if ex is None:
@@ -102,8 +110,8 @@ def register(router: Router, engine: Engine) -> None:
         size = body.get("ConsoleSize")
         console = (int(size[0]), int(size[1])) if isinstance(size, list) and len(size) == 2 and size[0] else None
         state = sup.svc.inspect(ex.container_id)
-        if state.status != "running":
-            raise Conflict(f"Container {ex.container_id} is not running")
+        if state.status != "running" or not init_running(state.state_dir):
+            raise not_running(ex.container_id)
         ex.started = True
         ex.state_dir = state.state_dir
         rec = engine.records.find(ex.container_id)
@@ -115,6 +123,7 @@ def register(router: Router, engine: Engine) -> None:
             except Exception:
                 ex.exit_code, ex.running = int(getattr(sys.exc_info()[1], "exit_code", 126)), False
                 ex.done.set()
+                _forget(ex)
                 raise
             ex.process, ex.pid, ex.running = proc, proc.pid, True
             engine.publish_container(rec, f"exec_start: {' '.join(ex.spec.args)}", {"execID": ex.id})
