@@ -112,3 +112,31 @@ def test_cp_into_every_replica_and_by_index(engine, project, tmp_path):  # noqa:
     assert one.exec_run(["cat", "/tmp/f"]).output == two.exec_run(["cat", "/tmp/f"]).output == b"all\n"
     assert two.exec_run(["cat", "/tmp/g"]).output == b"two\n"
     assert one.exec_run(["test", "-e", "/tmp/g"]).exit_code == 1
+
+
+def test_scale_up_and_down_counts_containers(engine, project):  # noqa: F811
+    project.write("""
+services:
+  box:
+    image: busybox:local
+    command: ["sleep", "3600"]
+    depends_on: [dep]
+  dep:
+    image: busybox:local
+    command: ["sleep", "3600"]
+""")
+    name = project.name
+    project.compose("scale", "--no-deps", "box=3")
+    assert _service_names(project, "box") == [f"{name}-box-{n}" for n in (1, 2, 3)]
+    assert _service_names(project, "dep") == []  # --no-deps: the dependency is left alone
+    assert all(c.status == "running" for c in project.containers())
+    project.compose("scale", "box=1")
+    assert _service_names(project, "box") == [f"{name}-box-1"]
+    assert _service_names(project, "dep") == [f"{name}-dep-1"]  # brought up as a dependency
+    project.compose("scale", "box=0", "dep=2")
+    assert _service_names(project, "box") == []
+    assert _service_names(project, "dep") == [f"{name}-dep-1", f"{name}-dep-2"]
+    for args, words in [(("nosuch=2",), "no such service: nosuch"), (("box",), "invalid scale specifier 'box'"),
+                        (("box=-1",), "invalid scale specifier")]:
+        failed = project.compose("scale", *args, check=False)
+        assert failed.code == 1 and words in failed.err and len(failed.err.strip().splitlines()) == 1, failed
