@@ -140,3 +140,49 @@ services:
                         (("box=-1",), "invalid scale specifier")]:
         failed = project.compose("scale", *args, check=False)
         assert failed.code == 1 and words in failed.err and len(failed.err.strip().splitlines()) == 1, failed
+
+
+def test_stats_no_stream_json_and_stream(engine, project):  # noqa: F811
+    project.write("""
+services:
+  box:
+    image: busybox:local
+    command: ["sh", "-c", "while :; do :; done"]
+  idle:
+    image: busybox:local
+    command: ["true"]
+""")
+    project.compose("up", "-d")
+    name = project.name
+    _wait_for(lambda: project.container("idle").status == "exited", what="idle to exit")
+    table = project.compose("stats", "--no-stream").out.splitlines()
+    assert table[0].split() == ["CONTAINER", "ID", "NAME", "CPU", "%", "MEM", "USAGE", "/", "LIMIT", "MEM", "%",
+                                "NET", "I/O", "BLOCK", "I/O", "PIDS"]
+    assert [line.split()[1] for line in table[1:]] == [f"{name}-box-1"]  # running only without -a
+    rows = [json.loads(line) for line in project.compose("stats", "--no-stream", "-a", "--format", "json").out
+            .splitlines()]
+    by_name = {r["Name"]: r for r in rows}
+    assert set(by_name) == {f"{name}-box-1", f"{name}-idle-1"}
+    busy = by_name[f"{name}-box-1"]
+    assert busy["ID"] == project.container("box").id[:12]
+    assert float(busy["CPUPerc"].rstrip("%")) > 5.0  # a busy loop, measured over two samples
+    assert int(busy["PIDs"]) >= 1 and "/" in busy["MemUsage"]
+    assert project.compose("stats", "--no-stream", "--format", "{{.Name}}:{{.PIDs}}", "box").out.startswith(
+        f"{name}-box-1:")
+    failed = project.compose("stats", "--no-stream", "--format", "{{.Nope}}", check=False)
+    assert failed.code == 1 and "no field 'Nope'" in failed.err
+
+    proc = subprocess.Popen([str(PYCOMPOSE), "stats", "--format", "json", "box"], cwd=project.dir,
+                            env=_environ(engine), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(proc.stdout.readline())  # blocks on the pipe until the first draw
+        second = json.loads(proc.stdout.readline())
+        assert first["Name"] == second["Name"] == f"{name}-box-1"
+        proc.send_signal(2)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
