@@ -1,8 +1,8 @@
 """A bounded in-memory pipe of byte chunks between two threads, and a runner for a two-stage pipeline over it.
 
-A layer pull is two stages of similar cost: (1) receive the blob, hash it and write it to the blob store; (2)
-decompress it, hash the tar (the diff id) and unpack it. ``run_two_stages`` runs the first in a thread of its own
-and the second in the caller, so a single large layer keeps both cores busy. The heavy work (socket reads, sha256,
+A layer pull is stages of similar cost: (1) receive the blob, hash it and write it to the blob store; (2)
+decompress it; (3) hash the tar (the diff id) and unpack it. ``run_two_stages`` runs a producer in a thread of its
+own and the consumer in the caller (the pull chains two of them), so a single large layer keeps both cores busy. The heavy work (socket reads, sha256,
 inflate, file writes) releases the GIL. Each byte is read from the network once and handed over by reference.
 
 Failures travel both ways: an error of the producer is raised by the consumer's next ``read`` (the same exception

@@ -3,9 +3,9 @@
 Manifest lists / OCI indexes are resolved to the requested platform (the host's by default); Docker schema2 and
 OCI manifests; gzip, zstd and plain layers. Every blob (manifests, config, layers) is checked against its digest
 and every unpacked layer against the config's diff id before anything is published. Layers are downloaded and
-unpacked in one pass, several at a time (``max_concurrent_downloads``), each over two threads: one receives the
-blob, hashes it and writes it to the blob store; the other decompresses the same chunks, hashes the tar (diff id)
-and unpacks it. Layers already in the store are skipped. A failed pull leaves no image, layer or blob of its own
+unpacked in one pass, several at a time (``max_concurrent_downloads``, largest first), each over three threads: one
+receives the blob, hashes it and writes it to the blob store; one decompresses the same chunks; one hashes the tar
+(diff id) and unpacks it. Layers already in the store are skipped. A failed pull leaves no image, layer or blob of its own
 behind.
 """
 from __future__ import annotations
@@ -275,8 +275,8 @@ class _Puller:
 
     def _download(self, desc: dict[str, Any], digest: str, diff_id: str, parent: str | None, label: str,
                   have_layer: bool) -> tuple[int, int]:
-        """One attempt, one pass over the blob: this thread receives it, hashes it and writes it to the blob store
-        while a second one decompresses, hashes (the diff id) and unpacks the same chunks (``run_two_stages``).
+        """One attempt, one pass over the blob: a thread of its own receives it, hashes it and writes it to the blob
+        store while this one unpacks the same chunks (``run_two_stages``; ``unpack_layer`` decompresses in a third).
         Both digests are checked before the blob or the layer is published."""
         resp = self.session.request("GET", f"/v2/{self.ref.path}/blobs/{digest}", scopes=[self.scope], stream=True)
         total = int(desc.get("size", 0)) or int(resp.headers.get("Content-Length") or 0)
