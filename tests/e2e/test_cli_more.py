@@ -186,3 +186,42 @@ services:
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_commit_makes_an_image_that_runs(engine, project):  # noqa: F811
+    project.write(_SLEEPER)
+    project.compose("up", "-d")
+    box = project.container("box")
+    assert box.exec_run(["sh", "-c", "echo committed-marker > /marker"]).exit_code == 0
+    reference = f"{project.name}-img:v1"
+    client = engine.client()
+    try:
+        out = project.compose("commit", "-m", "a message", "-c", "ENV COMMITTED=yes", "-c", 'CMD ["cat", "/marker"]',
+                              "box", reference).out
+        image = client.images.get(reference)
+        assert out.strip() == image.id
+        assert "COMMITTED=yes" in image.attrs["Config"]["Env"]
+        assert image.history()[0]["Comment"] == "a message"  # the new layer's history entry
+        assert client.containers.run(reference, remove=True).strip() == b"committed-marker"
+        failed = project.compose("commit", "--index", "2", "box", check=False)
+        assert failed.code == 1 and "no container #2" in failed.err
+    finally:
+        for c in client.containers.list(all=True, filters={"ancestor": reference}):
+            c.remove(force=True)
+        client.images.remove(reference, force=True)
+
+
+def test_export_tar_holds_the_file(engine, project, tmp_path):  # noqa: F811
+    project.write(_SLEEPER)
+    project.compose("up", "-d")
+    assert project.container("box").exec_run(["sh", "-c", "echo exported > /root-file"]).exit_code == 0
+    target = tmp_path / "fs.tar"
+    project.compose("export", "-o", str(target), "box")
+    with tarfile.open(target) as tar:
+        assert tar.extractfile("root-file").read() == b"exported\n"
+        assert "bin/busybox" in tar.getnames()
+    streamed = _raw(project, "export", "box")
+    with tarfile.open(fileobj=io.BytesIO(streamed)) as tar:
+        assert tar.extractfile("root-file").read() == b"exported\n"
+    failed = project.compose("export", "--index", "5", "-o", str(tmp_path / "no.tar"), "box", check=False)
+    assert failed.code == 1 and "no container #5" in failed.err and not (tmp_path / "no.tar").exists()
