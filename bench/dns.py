@@ -410,7 +410,9 @@ def main() -> int:
             results[label] = {kind: {key: statistics.median(r[key] for r in rs) for key in rs[0]}
                               for kind, rs in by_kind.items()}
             flat = sorted(r["qps"] for r in by_kind["flat"])
-            print(f"{label}: flat-out q/s per run: {', '.join(f'{q:,.0f}' for q in flat)}")
+            p99s = ", ".join(f"{r['p99_ms']:.3f}" for r in by_kind["rate"])
+            print(f"{label}: flat-out q/s per run: {', '.join(f'{q:,.0f}' for q in flat)}; "
+                  f"p99 ms at {args.rate} q/s per run: {p99s}")
             bad = sum(r.get("not_noerror", 0.0) for rs in by_kind.values() for r in rs)
             if bad:
                 print(f"  WARNING: {label} answered {bad:,.0f} queries with another code than NOERROR")
