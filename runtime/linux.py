@@ -19,6 +19,7 @@ __all__ = [
     "PR_CAP_AMBIENT_RAISE", "PR_CAP_AMBIENT_CLEAR_ALL", "PR_SET_NAME",
     "pidfd_open", "pidfd_send_signal", "capget", "capset",
     "syncfs", "start_writeback",
+    "mount_setattr", "AT_RECURSIVE", "MOUNT_ATTR_RDONLY",
 ]
 
 CLONE_NEWNS = 0x00020000
@@ -186,3 +187,21 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         data[i].permitted = (permitted >> (32 * i)) & 0xFFFFFFFF
         data[i].inheritable = (inheritable >> (32 * i)) & 0xFFFFFFFF
     _check(_libc.syscall(_SYS_CAPSET, ctypes.byref(hdr), ctypes.byref(data)), "capset")
+
+
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY = 0x1
+_SYS_MOUNT_SETATTR = 442  # same number on every architecture (Linux 5.12+)
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64), ("propagation", ctypes.c_uint64),
+                ("userns_fd", ctypes.c_uint64)]
+
+
+def mount_setattr(path: str | bytes, attr_set: int, attr_clr: int = 0, flags: int = 0, dfd: int = -100) -> None:
+    """mount_setattr(2): set/clear ``MOUNT_ATTR_*`` on the mount at ``path`` (with ``AT_RECURSIVE`` in ``flags``:
+    on every mount below it too, atomically). ``OSError`` (ENOSYS before Linux 5.12)."""
+    attr = _MountAttr(attr_set, attr_clr, 0, 0)
+    _check(_libc.syscall(ctypes.c_long(_SYS_MOUNT_SETATTR), ctypes.c_int(dfd), _b(path), ctypes.c_uint(flags),
+                         ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr))), "mount_setattr")
