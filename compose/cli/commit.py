@@ -35,10 +35,11 @@ def commit(
     index: Annotated[Optional[int], typer.Option("--index", help="Index of the container if service has "
                                                  "multiple replicas.")] = None,
     message: Annotated[Optional[str], typer.Option("--message", "-m", help="Commit message.")] = None,
-    pause: Annotated[bool, typer.Option("--pause/--no-pause", "-p", help="Pause container during "
-                                        "commit.")] = True,
+    pause: Annotated[str, typer.Option("--pause", "-p", help="Pause container during commit (true or false).",
+                                       metavar="BOOL")] = "true",
 ) -> int:
     from compose.cli._pick import pick_container
+    from compose.cli.attach import parse_bool
     from compose.cli.session import open_session
     from compose.engine.archive import commit as commit_container
     from compose.events import Event, Status
@@ -49,7 +50,7 @@ def commit(
     try:
         session.display(Event("Container", c.name, Status.WORKING, "Committing"))
         image = commit_container(session.client, c.id, repository=repository, tag=tag, message=message,
-                                 author=author, pause=pause, changes=list(change or []))
+                                 author=author, pause=parse_bool("--pause", pause), changes=list(change or []))
         session.display(Event("Container", c.name, Status.DONE, "Committed"))
     finally:
         session.display.close()

@@ -225,3 +225,40 @@ def test_export_tar_holds_the_file(engine, project, tmp_path):  # noqa: F811
         assert tar.extractfile("root-file").read() == b"exported\n"
     failed = project.compose("export", "--index", "5", "-o", str(tmp_path / "no.tar"), "box", check=False)
     assert failed.code == 1 and "no container #5" in failed.err and not (tmp_path / "no.tar").exists()
+
+
+def test_attach_sees_output_sends_input_and_proxies_signals(engine, project):  # noqa: F811
+    project.write("""
+services:
+  reader:
+    image: busybox:local
+    stdin_open: true
+    command: ["sh", "-c", "echo ready; read line; echo got:$$line; exit 3"]
+  ticker:
+    image: busybox:local
+    command: ["sh", "-c", "trap 'echo trapped; exit 7' INT; while :; do echo tick; sleep 0.2; done"]
+""")
+    project.compose("up", "-d")
+    _wait_for(lambda: b"ready" in project.container("reader").logs(), what="reader to start")
+    proc = subprocess.Popen([str(PYCOMPOSE), "attach", "reader"], cwd=project.dir, env=_environ(engine),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate(b"hello\n", timeout=60)
+    assert b"got:hello" in out, (out, err)
+    assert proc.returncode == 3, err  # the container's exit code
+
+    proc = subprocess.Popen([str(PYCOMPOSE), "attach", "--no-stdin", "ticker"], cwd=project.dir,
+                            env=_environ(engine), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"tick\n"  # blocks on the pipe until attached output arrives
+        proc.send_signal(2)  # --sig-proxy (default): the container's shell gets the SIGINT
+        rest = proc.stdout.read()
+        assert b"trapped" in rest
+        assert proc.wait(timeout=30) == 7
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    failed = project.compose("attach", "--detach-keys", "ctrl-9", "ticker", check=False)
+    assert failed.code == 1 and "invalid key 'ctrl-9'" in failed.err
