@@ -32,7 +32,7 @@ DEFAULT_MASKED_PATHS = (
 )
 DEFAULT_READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 
-_MOUNT_TYPES = ("bind", "volume", "tmpfs")
+_MOUNT_TYPES = ("bind", "volume", "tmpfs", "image")
 _PROPAGATIONS = ("", "private", "rprivate", "shared", "rshared", "slave", "rslave")
 _ULIMITS = ("core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss",
             "rtprio", "rttime", "sigpending", "stack", "as")
@@ -51,9 +51,12 @@ class Mount:
     read_only: bool = False
     propagation: str = ""  # "" = rprivate for binds
     recursive: bool = True
-    options: tuple[str, ...] = ()  # nosuid, nodev, noexec, nocopy (volume: do not copy image data in)
+    # nosuid, nodev, noexec, nocopy (volume: do not copy image data in); for read-only binds "rro" (submounts
+    # read-only too, an error where the kernel cannot) or "norro" (the top mount only); neither: rro where possible
+    options: tuple[str, ...] = ()
     tmpfs_size: int = 0  # bytes; 0 = kernel default (half of RAM)
     tmpfs_mode: int = 0o1777
+    subpath: str = ""  # image: mount only this directory of the image (``source`` = its layer dirs, top first, ":")
 
 
 @dataclass(frozen=True)
@@ -212,7 +215,7 @@ def _check_paths(spec: ContainerSpec) -> list[str]:
             out.append(f"mount target {m.target!r} must be an absolute path")
         if m.type not in _MOUNT_TYPES:
             out.append(f"mount {m.target}: unknown type {m.type!r} (want one of {', '.join(_MOUNT_TYPES)})")
-        if m.type in ("bind", "volume") and not m.source.startswith("/"):
+        if m.type in ("bind", "volume", "image") and not m.source.startswith("/"):
             out.append(f"mount {m.target}: source {m.source!r} must be an absolute host path")
         if m.propagation not in _PROPAGATIONS:
             out.append(f"mount {m.target}: unknown propagation {m.propagation!r}")
