@@ -131,7 +131,51 @@ def _bind(m: Mount, target: str) -> None:
     extra = _flags(m.options)
     if m.read_only or extra:
         linux.mount(None, target, None, MS_BIND | MS_REMOUNT | (MS_RDONLY if m.read_only else 0) | extra)
+    if m.read_only and m.recursive and "norro" not in m.options:
+        _readonly_submounts(target, force="rro" in m.options)
     linux.mount(None, target, None, _PROPAGATION[m.propagation or "rprivate"])
+
+
+def _readonly_submounts(target: str, force: bool) -> None:
+    """Make the mounts under a read-only bind read-only too (Docker 25+: by default where the kernel can; "rro":
+    an error where it cannot)."""
+    try:
+        linux.mount_setattr(target, linux.MOUNT_ATTR_RDONLY, flags=linux.AT_RECURSIVE)
+    except OSError as err:
+        if force:
+            raise OSError(err.errno, f"cannot make {target} recursively read-only: {err.strerror}") from err
+
+
+def _image(m: Mount, target: str, staging: str) -> None:
+    """An image's filesystem (its layers stacked, read-only) at ``target``, or one directory of it (subpath): the
+    stack is mounted at ``staging`` first and the wanted part bound from there."""
+    lowers = m.source.split(":")
+    os.makedirs(staging, 0o700, exist_ok=True)
+    if len(lowers) == 1:
+        linux.mount(lowers[0], staging, None, MS_BIND)
+    elif len(m.source) < 4000:
+        linux.mount("overlay", staging, "overlay", MS_RDONLY, f"lowerdir={m.source}")
+    else:  # more than a page of options: name the layers relative to their common parent, as _overlay does
+        common = os.path.commonpath(lowers)
+        old = os.open(".", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.chdir(common)
+            rel = ":".join(os.path.relpath(p, common) for p in lowers)
+            linux.mount("overlay", staging, "overlay", MS_RDONLY, f"lowerdir={rel}")
+        finally:
+            os.fchdir(old)
+            os.close(old)
+    try:
+        source = secure_join(staging, m.subpath) if m.subpath else staging
+        if not os.path.exists(source):
+            raise OSError(errno.ENOENT, f"image mount at {m.target}: subpath {m.subpath!r} does not exist in the "
+                                        "image")
+        _ensure(target, os.path.isdir(source))
+        linux.mount(source, target, None, MS_BIND)
+        linux.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+        linux.mount(None, target, None, MS_PRIVATE)
+    finally:
+        linux.umount(staging, MNT_DETACH)
 
 
 def _tmpfs(m: Mount, target: str) -> None:
@@ -141,11 +185,13 @@ def _tmpfs(m: Mount, target: str) -> None:
     linux.mount("tmpfs", target, "tmpfs", flags, data)
 
 
-def _mount_user(spec: ContainerSpec, root: str) -> None:
-    for m in sorted(spec.mounts, key=lambda m: len([p for p in m.target.split("/") if p])):
+def _mount_user(spec: ContainerSpec, root: str, paths: RootfsPaths) -> None:
+    for i, m in enumerate(sorted(spec.mounts, key=lambda m: len([p for p in m.target.split("/") if p]))):
         target = secure_join(root, m.target)
         if m.type == "tmpfs":
             _tmpfs(m, target)
+        elif m.type == "image":
+            _image(m, target, os.path.join(paths.state_dir, "image-mounts", str(i)))
         else:
             _bind(m, target)
 
@@ -290,7 +336,7 @@ def mount_rootfs(spec: ContainerSpec, state_dir: str, console: str | None = None
     root = paths.merged
     _mount_kernel_fs(spec, root)
     _mount_dev(spec, root, console)
-    _mount_user(spec, root)
+    _mount_user(spec, root, paths)
     _mount_managed(paths, root)
     return root
 
