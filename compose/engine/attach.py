@@ -152,8 +152,8 @@ def attach_session(client: "docker.APIClient", container: str, *, stdin: bool, t
             import termios
 
             termios.tcsetattr(in_fd, termios.TCSADRAIN, restore)  # type: ignore[arg-type]
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         for fd in (wake_r, wake_w):
             os.close(fd)
         try:
