@@ -262,3 +262,30 @@ services:
         proc.stderr.close()
     failed = project.compose("attach", "--detach-keys", "ctrl-9", "ticker", check=False)
     assert failed.code == 1 and "invalid key 'ctrl-9'" in failed.err
+
+
+def test_attach_detach_keys_leave_it_running_and_cp_all_reaches_run_containers(engine, project, tmp_path):  # noqa: F811
+    project.write("""
+services:
+  echo:
+    image: busybox:local
+    stdin_open: true
+    command: ["sh", "-c", "echo ready; exec cat"]
+""")
+    project.compose("up", "-d")
+    echo = project.container("echo")
+    _wait_for(lambda: b"ready" in echo.logs(), what="echo to start")
+    proc = subprocess.run([str(PYCOMPOSE), "attach", "--detach-keys", "ctrl-a,x", "echo"], cwd=project.dir,
+                          env=_environ(engine), input=b"line\n\x01x", capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    echo.reload()
+    assert echo.status == "running"  # detached, not stopped
+
+    project.compose("run", "-d", "--name", f"{project.name}-oneoff", "echo", "sleep", "3600")
+    oneoff = engine.client().containers.get(f"{project.name}-oneoff")
+    (tmp_path / "f").write_text("to all\n")
+    project.compose("cp", str(tmp_path / "f"), "echo:/tmp/f")
+    assert oneoff.exec_run(["test", "-e", "/tmp/f"]).exit_code == 1  # service containers only by default
+    project.compose("cp", "--all", str(tmp_path / "f"), "echo:/tmp/f")
+    assert oneoff.exec_run(["cat", "/tmp/f"]).output == b"to all\n"
+    assert echo.exec_run(["cat", "/tmp/f"]).output == b"to all\n"
