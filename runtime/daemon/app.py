@@ -83,8 +83,10 @@ class Engine:
         """The id of a container made from ``image_id`` (the image store refuses to delete it)."""
         if not hasattr(self, "records"):
             return None
+        from runtime.daemon.container_volumes import image_mount_ids
+
         for rec in self.records.all():
-            if rec["ImageID"] == image_id:
+            if rec["ImageID"] == image_id or image_id in image_mount_ids(rec):  # made from it, or mounting it
                 return rec["Id"]
         return None
 

@@ -7,6 +7,11 @@ every start (it must exist then, and its real path must stay inside the volume, 
 wrote into the volume cannot lead the mount to the host's files). At start the checked inode itself is
 bind-mounted at a staging path beside the volume's data (``VolumeService.pin_subpath``), which is what the
 container's spec names: a path component swapped for a symlink after the check changes nothing.
+
+An image mount (``Mounts[].Type = "image"``) names an image that must be present (404 ``No such image`` at create,
+as Docker); the spec gets its layer directories, stacked read-only at the target when the container starts. The
+inspect entry names the image by id, so the image counts as in use (``docker rmi`` refused unless forced, and then
+kept dangling) for as long as the container exists.
 """
 from __future__ import annotations
 
@@ -17,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from runtime.daemon.specconv import Conversion, VolumeUse
-from runtime.errors import InvalidArgument
+from runtime.errors import InvalidArgument, Unsupported
 from runtime.spec import Mount
 from runtime.volumes import VolumeService
 
-__all__ = ["prepare_volumes", "prepare_binds", "rehome_volumes", "release_volumes", "image_path", "check_subpaths"]
+__all__ = ["prepare_volumes", "prepare_binds", "rehome_volumes", "release_volumes", "image_path", "check_subpaths",
+           "prepare_image_mounts", "image_mount_ids"]
 
 
 def _clean_subpath(use: VolumeUse) -> str:
@@ -63,14 +69,41 @@ def _make_dir(path: str) -> None:
         raise InvalidArgument(f"error while creating mount source path '{path}': {err.strerror}") from err
 
 
-def prepare_volumes(vols: VolumeService, conv: Conversion, image: Any, holder: str
+def prepare_image_mounts(images: Any, uses: list[Mount]) -> tuple[list[Mount], list[dict[str, Any]]]:
+    """The spec's image mounts (``source``: the image's layer dirs, top first, as overlay's ``lowerdir``) and
+    their inspect entries; ``NotFound`` for an image that is not there."""
+    mounts: list[Mount] = []
+    inspect: list[dict[str, Any]] = []
+    for use in uses:
+        if images is None:
+            raise Unsupported("image mounts need the engine's image store")
+        img = images.resolve(use.source)
+        lowers = [str(d) for d in reversed(list(img.layer_dirs()))]
+        if not lowers:
+            raise InvalidArgument(f"invalid mount config for type \"image\": image {use.source} has no layers")
+        if any(":" in d for d in lowers):
+            raise Unsupported(f"image mount of {use.source}: the data root's path holds a ':', which overlayfs "
+                              "cannot take in lowerdir")
+        mounts.append(Mount("image", use.target, ":".join(lowers), True, subpath=use.subpath))
+        inspect.append({"Type": "image", "Name": img.id, "Source": use.source, "Destination": use.target,
+                        "Mode": "", "RW": False, "Propagation": "",
+                        **({"Subpath": use.subpath} if use.subpath else {})})
+    return mounts, inspect
+
+
+def image_mount_ids(rec: dict[str, Any]) -> set[str]:
+    """Ids of the images a container record mounts (``type: image``): they are in use while it exists."""
+    return {str(m.get("Name")) for m in rec.get("Mounts") or () if m.get("Type") == "image"}
+
+
+def prepare_volumes(vols: VolumeService, conv: Conversion, image: Any, holder: str, images: Any = None
                     ) -> tuple[list[Mount], list[str], list[dict[str, Any]]]:
     """Mounts for the spec, the volume names taken under ``holder`` and the inspect ``Mounts`` entries (bind
-    sources are made or checked first: :func:`prepare_binds`)."""
+    sources are made or checked first: :func:`prepare_binds`; image mounts resolved in ``images``, the image
+    store: :func:`prepare_image_mounts`)."""
     prepare_binds(conv.host_config)
-    mounts: list[Mount] = []
+    mounts, inspect = prepare_image_mounts(images, conv.images)
     names: list[str] = []
-    inspect: list[dict[str, Any]] = []
     subpaths = {use.target: _clean_subpath(use) for use in conv.volumes if use.subpath}
     try:
         for use in conv.volumes:

@@ -5,6 +5,7 @@ auto-remove) comes back beside it in a :class:`Conversion` for the daemon to act
 """
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -56,6 +57,7 @@ class Conversion:
     auto_remove: bool
     config: dict[str, Any]  # the effective Config as inspect shows it
     host_config: dict[str, Any]
+    images: list[Mount] = field(default_factory=list)  # type "image", source = the reference: the daemon resolves
 
 
 def parse_size(value: Any, what: str) -> int:
@@ -108,9 +110,19 @@ def _mounts_field(items: list[dict[str, Any]]) -> tuple[list[Mount], list[Volume
             src = m.get("Source", "")
             if not str(src).startswith("/"):
                 raise _bad(f"invalid mount config for type \"bind\": invalid mount path: '{src}'")
-            prop = (m.get("BindOptions") or {}).get("Propagation", "")
-            mounts.append(Mount("bind", target, src, ro, prop,
-                                recursive=not (m.get("BindOptions") or {}).get("NonRecursive", False)))
+            bo = m.get("BindOptions") or {}
+            prop = bo.get("Propagation", "")
+            mounts.append(Mount("bind", target, src, ro, prop, recursive=not bo.get("NonRecursive", False),
+                                options=_readonly_mode(i, bo, ro)))
+        elif kind == "image":
+            src, sub = str(m.get("Source") or ""), str((m.get("ImageOptions") or {}).get("Subpath") or "")
+            if not src:
+                raise _bad("invalid mount config for type \"image\": field Source must not be empty")
+            clean = posixpath.normpath(sub) if sub else ""
+            if sub.startswith("/") or clean == ".." or clean.startswith("../") or "\0" in sub:
+                raise _bad(f"invalid mount config for type \"image\": subpath must be a relative path within the "
+                           f"image: {sub!r}")
+            mounts.append(Mount("image", target, src, True, subpath="" if clean == "." else clean))
         elif kind == "volume":
             vo = m.get("VolumeOptions") or {}
             dc = vo.get("DriverConfig") or {}
@@ -123,6 +135,21 @@ def _mounts_field(items: list[dict[str, Any]]) -> tuple[list[Mount], list[Volume
         else:
             raise _bad(f"invalid mount config: mount type unknown: \"{kind}\"")
     return mounts, vols
+
+
+def _readonly_mode(i: int, bo: Mapping[str, Any], ro: bool) -> tuple[str, ...]:
+    """``BindOptions.ReadOnlyNonRecursive`` / ``ReadOnlyForceRecursive`` as the spec's "norro" / "rro" (neither:
+    submounts of a read-only bind are made read-only where the kernel can, as Docker 25+ does)."""
+    norro, rro = bool(bo.get("ReadOnlyNonRecursive")), bool(bo.get("ReadOnlyForceRecursive"))
+    if (norro or rro) and not ro:
+        raise _bad(f"invalid mount config for type \"bind\": Mounts[{i}]: must also set ReadOnly")
+    if norro and rro:
+        raise _bad(f"invalid mount config for type \"bind\": Mounts[{i}]: must not set both ReadOnlyNonRecursive "
+                   f"and ReadOnlyForceRecursive")
+    if rro and bo.get("Propagation", "rprivate") not in ("", "rprivate"):
+        raise _bad(f"invalid mount config for type \"bind\": Mounts[{i}]: read-only force-recursive mount requires "
+                   f"rprivate propagation")
+    return ("norro",) if norro else ("rro",) if rro else ()
 
 
 def _tmpfs_field(tmpfs: Mapping[str, str]) -> list[Mount]:
@@ -291,9 +318,10 @@ def convert(body: Mapping[str, Any], image_config: Mapping[str, Any], *, contain
 
     mounts, vols = parse_binds(list(host.get("Binds") or []))
     m2, v2 = _mounts_field(list(host.get("Mounts") or []))
-    mounts += m2 + _tmpfs_field(host.get("Tmpfs") or {})
+    images = [m for m in m2 if m.type == "image"]
+    mounts += [m for m in m2 if m.type != "image"] + _tmpfs_field(host.get("Tmpfs") or {})
     vols += v2
-    taken = {m.target for m in mounts} | {v.target for v in vols}
+    taken = {m.target for m in mounts + images} | {v.target for v in vols}
     for target in list((img.get("Volumes") or {}).keys()) + list((body.get("Volumes") or {}).keys()):
         if target not in taken:
             vols.append(VolumeUse("", target))
@@ -380,4 +408,4 @@ def convert(body: Mapping[str, Any], image_config: Mapping[str, Any], *, contain
     host_config.setdefault("LogConfig", {"Type": "json-file", "Config": log_opts})
     return Conversion(spec, vols, ports, exposed, network_mode, _endpoints(body, network_mode),
                       {"Name": restart.get("Name") or "no", "MaximumRetryCount": restart.get("MaximumRetryCount") or 0},
-                      health or None, bool(host.get("AutoRemove")), config, host_config)
+                      health or None, bool(host.get("AutoRemove")), config, host_config, images)

@@ -104,7 +104,8 @@ class Supervisor:
                 raise InvalidArgument(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         conv = convert(body, image.config, container_id="", image=image.id, defaults=self._defaults())
         holder = f"creating-{secrets.token_hex(8)}"  # volumes are taken before the container has an id
-        mounts, uses, inspect_mounts = await asyncio.to_thread(prepare_volumes, self.engine.volumes, conv, image, holder)
+        mounts, uses, inspect_mounts = await asyncio.to_thread(prepare_volumes, self.engine.volumes, conv, image, holder,
+                                                               self.engine.images)
         spec = replace(conv.spec, mounts=conv.spec.mounts + tuple(mounts), image=image.id)
         net_rec: dict[str, Any] = {"NetworkMode": conv.network_mode, "Endpoints": conv.endpoints}
         nets = self.engine.networks
