@@ -157,8 +157,11 @@ def _mount(project: Project, mount: Mount) -> tuple[str | None, dict[str, Any] |
     elif mount.type == "bind":
         out["Source"] = mount.source
         bind = mount.bind or {}
+        recursive = bind.get("recursive")  # as Docker Compose: one BindOptions flag per mode ("enabled": none)
         given = {"Propagation": bind.get("propagation"), "CreateMountpoint": bind.get("create_host_path"),
-                 "NonRecursive": True if bind.get("recursive") == "disabled" else None}
+                 "NonRecursive": True if recursive == "disabled" else None,
+                 "ReadOnlyNonRecursive": True if recursive == "writable" else None,
+                 "ReadOnlyForceRecursive": True if recursive == "readonly" else None}
         opts = {k: v for k, v in given.items() if v is not None}
         if opts:
             out["BindOptions"] = opts
@@ -167,6 +170,10 @@ def _mount(project: Project, mount: Mount) -> tuple[str | None, dict[str, Any] |
         opts = {k: v for k, v in (("SizeBytes", tmp.get("size")), ("Mode", tmp.get("mode"))) if v is not None}
         if opts:
             out["TmpfsOptions"] = opts
+    elif mount.type == "image":  # Engine API 1.47+: the image's filesystem, read-only
+        out["Source"] = mount.source
+        if (mount.image or {}).get("subpath"):
+            out["ImageOptions"] = {"Subpath": (mount.image or {})["subpath"]}
     elif mount.source:
         out["Source"] = mount.source
     return None, out
