@@ -1,0 +1,113 @@
+"""End to end against our engine: ``type: image`` volumes (whole image and ``image.subpath``) and
+``bind.recursive`` (``readonly``, ``writable``) in a compose file, checked from inside the container; the mounted
+image is in use until ``down``."""
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import subprocess
+import tarfile
+
+import docker
+import pytest
+
+from tests.e2e.test_up_down import compose
+from tests.runtime.daemon.conftest import cleanup, start_daemon
+
+pytestmark = pytest.mark.root
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory, busybox_tar):
+    if os.geteuid() != 0:
+        pytest.skip("needs root (containers)")
+    d = start_daemon(tmp_path_factory.mktemp("e2e-imgmnt") / "engine")
+    try:
+        api = d.client().api
+        with open(busybox_tar, "rb") as fh:
+            api.import_image_from_data(fh.read(), repository="busybox", tag="local", changes=['CMD ["sh"]'])
+        api.import_image_from_data(_tar({"data/top.txt": b"top\n", "data/sub/deep.txt": b"deep\n"}),
+                                   repository="pcdata", tag="1")
+        yield d
+    finally:
+        cleanup(d)
+
+
+@pytest.fixture
+def project(engine, tmp_path):
+    """A project dir with a unique name and a host tree ``tree/`` holding a tmpfs at ``tree/sub``; ``down -v`` and
+    the unmount after the test even on failure."""
+    name = "pci" + secrets.token_hex(3)
+    sub = tmp_path / "tree" / "sub"
+    sub.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "pcimnt", str(sub)], check=True)
+    try:
+        yield tmp_path, name
+    finally:
+        compose(engine, tmp_path, "-p", name, "down", "-v", "-t", "0", check=False)
+        subprocess.run(["umount", "-l", str(sub)], check=True)
+
+
+def _sh(engine, container: str, script: str) -> str:
+    result = engine.client().containers.get(container).exec_run(["sh", "-c", script])
+    assert result.exit_code == 0, result.output
+    return result.output.decode()
+
+
+def test_image_volumes_and_recursive_binds(engine, project):
+    tmp, name = project
+    (tmp / "compose.yaml").write_text("""
+services:
+  app:
+    image: busybox:local
+    command: ["sleep", "600"]
+    volumes:
+      - {type: image, source: "pcdata:1", target: /img}
+      - {type: image, source: "pcdata:1", target: /deep, image: {subpath: data/sub}}
+      - {type: bind, source: ./tree, target: /ro, read_only: true, bind: {recursive: readonly}}
+      - {type: bind, source: ./tree, target: /rw, read_only: true, bind: {recursive: writable}}
+""")
+    compose(engine, tmp, "-p", name, "up", "-d")
+    c = f"{name}-app-1"
+    assert _sh(engine, c, "cat /img/data/top.txt /img/data/sub/deep.txt; ls /deep") == "top\ndeep\ndeep.txt\n"
+    probe = ("for p in /img/x /deep/x /ro/x /ro/sub/x /rw/x /rw/sub/x; do "
+             "touch $p 2>/dev/null && echo $p rw || echo $p ro; done")
+    assert _sh(engine, c, probe).split("\n")[:-1] == [
+        "/img/x ro", "/deep/x ro", "/ro/x ro", "/ro/sub/x ro", "/rw/x ro", "/rw/sub/x rw"]
+    assert (tmp / "tree" / "sub" / "x").exists()  # the writable submount is the host's tmpfs
+
+    api = engine.client().api
+    with pytest.raises(docker.errors.APIError) as info:
+        api.remove_image("pcdata:1")
+    assert info.value.status_code == 409
+    compose(engine, tmp, "-p", name, "down", "-t", "0")
+    image_id = api.inspect_image("pcdata:1")["Id"]
+    api.remove_image("pcdata:1")  # no container mounts it any more
+    with pytest.raises(docker.errors.ImageNotFound):
+        api.inspect_image(image_id)
+
+
+def test_missing_image_for_an_image_volume_is_one_line(engine, project):
+    tmp, name = project
+    (tmp / "compose.yaml").write_text("""
+services:
+  app:
+    image: busybox:local
+    command: ["true"]
+    volumes:
+      - {type: image, source: "pcnope:1", target: /img}
+""")
+    result = compose(engine, tmp, "-p", name, "up", "-d", check=False)
+    assert result.code != 0
+    assert "No such image: pcnope:1" in result.err
