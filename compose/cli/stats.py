@@ -41,7 +41,7 @@ def stats(
     if no_stream:
         _print(collect_once(session, containers, trunc=not no_trunc), output_format, clear=False)
         return 0
-    return _stream(session, containers, output_format, trunc=not no_trunc)
+    return _stream(session, containers, output_format, trunc=not no_trunc, all_=all_, services=services)
 
 
 def _first_usable(session: "Session", c: "ContainerInfo") -> dict[str, Any] | None:
@@ -90,61 +90,101 @@ def _print(rows: list[dict[str, str]], fmt: str, *, clear: bool) -> None:
     sys.stdout.flush()
 
 
-def _stream(session: "Session", containers: list["ContainerInfo"], fmt: str, *, trunc: bool) -> int:
-    """Redraw the table at most once a second while samples arrive, until Ctrl-C (or every stream has ended)."""
+def _stream(session: "Session", containers: list["ContainerInfo"], fmt: str, *, trunc: bool, all_: bool,
+            services: list[str]) -> int:
+    """Redraw the table at most once a second while samples arrive, until Ctrl-C; containers the project starts
+    meanwhile join the table (the engine's events), removed ones leave it (stopped ones too, unless ``-a``)."""
     import sys
     import threading
     import time
 
+    from compose import labels as L
     from compose.cli._statsrow import stats_row
     from compose.engine.errors import EngineError
     from compose.engine.stats import open_stats
 
-    latest: dict[str, dict[str, str]] = {c.id: stats_row(c.id, c.name, None, trunc=trunc) for c in containers}
+    order: list["ContainerInfo"] = []
+    latest: dict[str, dict[str, str]] = {}
     changed = threading.Condition()
-    streams = []
-    live = [0]
+    streams: list[Any] = []
     dirty = [False]
+
+    def drop(cid: str) -> None:
+        with changed:
+            if cid in latest:
+                del latest[cid]
+                order[:] = [c for c in order if c.id != cid]
+                dirty[0] = True
+                changed.notify()
 
     def read(c: "ContainerInfo") -> None:
         try:
             stream = open_stats(session.client, c.id, stream=True)
         except EngineError:
-            stream = None
-        if stream is not None:
-            with changed:
-                streams.append(stream)
-            for sample in stream:
-                row = stats_row(c.id, c.name, sample, running=bool(sample.get("cpu_stats")), trunc=trunc)
-                with changed:
-                    latest[c.id] = row
-                    dirty[0] = True
-                    changed.notify()
+            drop(c.id)
+            return
         with changed:
-            live[0] -= 1
-            changed.notify()
+            streams.append(stream)
+        for sample in stream:
+            row = stats_row(c.id, c.name, sample, running=bool(sample.get("cpu_stats")), trunc=trunc)
+            with changed:
+                if c.id not in latest:
+                    break
+                latest[c.id] = row
+                dirty[0] = True
+                changed.notify()
+        if not all_:
+            drop(c.id)
 
-    live[0] = len(containers)
-    for c in containers:
+    def track(c: "ContainerInfo") -> None:
+        with changed:
+            if c.id in latest:
+                return
+            order.append(c)
+            latest[c.id] = stats_row(c.id, c.name, None, trunc=trunc)
+            dirty[0] = True
+            changed.notify()
         threading.Thread(target=read, args=(c,), daemon=True, name=f"stats-{c.name}").start()
+
+    def watch(events: Any) -> None:
+        try:
+            for ev in events:
+                action = ev.get("Action") or ev.get("status") or ""
+                cid = (ev.get("Actor") or {}).get("ID") or ev.get("id", "")
+                if action == "destroy":
+                    drop(cid)
+                elif action == "start" and cid not in latest:
+                    for c in session.containers(services, all=True, oneoff=None):
+                        if c.id == cid:
+                            track(c)
+        except Exception:  # noqa: BLE001 - closed at the end, or the engine went away: no more joiners
+            return
+
+    events = None
+    try:
+        events = session.client.events(decode=True, filters={"type": ["container"], "label": [
+            f"{L.PROJECT}={session.name}"], "event": ["start", "destroy"]})
+        threading.Thread(target=watch, args=(events,), daemon=True, name="stats-events").start()
+    except Exception:  # noqa: BLE001 - an engine without events: the containers listed at the start only
+        events = None
+    for c in containers:
+        track(c)
     clear = sys.stdout.isatty()
     try:
         while True:
             with changed:
-                while not dirty[0] and live[0] > 0:
+                while not dirty[0]:
                     changed.wait()
-                rows = [latest[c.id] for c in containers]
+                rows = [latest[c.id] for c in order]
                 dirty[0] = False
-                ended = live[0] <= 0
             _print(rows, fmt, clear=clear)
-            if ended:
-                return 0
             drawn = time.monotonic()
-            with changed:  # at most one redraw a second (samples come about once a second per container)
-                changed.wait_for(lambda: live[0] <= 0, timeout=max(0.0, drawn + 1.0 - time.monotonic()))
+            time.sleep(max(0.0, drawn + 1.0 - time.monotonic()))  # at most one redraw a second (pacing output)
     except KeyboardInterrupt:
         return 130
     finally:
+        if events is not None:
+            events.close()
         with changed:
             for stream in streams:
                 stream.close()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import queue
 import subprocess
 import tarfile
+import threading
 
 import pytest
 
@@ -175,9 +177,14 @@ services:
     proc = subprocess.Popen([str(PYCOMPOSE), "stats", "--format", "json", "box"], cwd=project.dir,
                             env=_environ(engine), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        first = json.loads(proc.stdout.readline())  # blocks on the pipe until the first draw
-        second = json.loads(proc.stdout.readline())
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+        first = json.loads(lines.get(timeout=30))  # waits on the pipe (through the queue) for the first draw
+        second = json.loads(lines.get(timeout=30))
         assert first["Name"] == second["Name"] == f"{name}-box-1"
+        project.compose("scale", "box=2")  # a container started meanwhile joins the stream
+        while json.loads(lines.get(timeout=30))["Name"] != f"{name}-box-2":
+            pass
         proc.send_signal(2)
         assert proc.wait(timeout=30) == 130
     finally:
