@@ -1,4 +1,5 @@
-"""Start-up time of the ``pycompose`` CLI: ``--help`` (goal: well under 0.5 s) and ``config -q`` on a sample.
+"""Start-up time of the ``pycompose`` CLI: ``--help`` (goal: well under 0.5 s; every command registered),
+``up --help`` (one command registered) and ``config -q`` / ``config`` on a sample.
 
 Usage: python bench/cli_startup.py [ROUNDS]
 """
@@ -26,6 +27,7 @@ def _time(args: list[str], cwd: Path, rounds: int) -> list[float]:
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     for label, args, cwd in (("pycompose --help", ["--help"], REPO),
+                             ("pycompose up --help", ["up", "--help"], REPO),
                              ("pycompose config -q (samples/webapp)", ["config", "-q"], REPO / "samples" / "webapp"),
                              ("pycompose config (samples/webapp)", ["config"], REPO / "samples" / "webapp")):
         times = _time(args, cwd, rounds)
