@@ -167,7 +167,7 @@ class ServiceGraph:
         cycle = self._find_cycle(graph)
         if cycle:
             raise UserError.single("dependency cycle: " + " -> ".join(cycle))
-        needed_by = {n: set() for n in graph}
+        needed_by: dict[str, set[str]] = {n: set() for n in graph}
         for a, needs in graph.items():
             for b in needs:
                 needed_by[b].add(a)

@@ -55,8 +55,8 @@ def observe(client: "docker.APIClient", project: Project, *, services: list[str]
         for name in services if services is not None else list(project.services):
             ref = service_image(project, project.services[name])
             if ref not in out.images:
-                found = image_stamp(client, ref)
-                out.images[ref] = found[0] if found else None
-                if found and found[1] is not None:
-                    out.image_times[ref] = found[1]
+                stamp = image_stamp(client, ref)
+                out.images[ref] = stamp[0] if stamp else None
+                if stamp and stamp[1] is not None:
+                    out.image_times[ref] = stamp[1]
     return out
