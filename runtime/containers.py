@@ -76,6 +76,13 @@ def _tell(conn: socket.socket, msg: dict[str, Any]) -> None:
         conn.sendall(json.dumps(msg).encode() + b"\n")
 
 
+def _say(words: socket.socket, msg: dict[str, Any]) -> None:
+    """One message to a spare's child on its own channel (``runtime.init`` reads it); a child that failed already
+    has told its monitor, whose reply we read."""
+    with contextlib.suppress(OSError):
+        words.send(json.dumps(msg).encode())
+
+
 def _move_into(pid: int, procs_files: builtins.list[str]) -> bool:
     """Move a spare's waiting child (not running anything of the user's yet) into the container's cgroup; False
     (the monitor then tries) if it cannot."""
@@ -370,7 +377,7 @@ class ContainerService:
                        "log_path": str(d / f"{cid}{LOG_SUFFIX}"), "socket": str(d / SOCKET_NAME),
                        "attach": attach, "console_size": console_size, "helper": self._helper,
                        "init_helper": self._init_helper}
-            conn, child = self._forkserver.launch_with_child(request)
+            conn, child, words = self._forkserver.launch_with_child(request)
             conn.settimeout(_LAUNCH_TIMEOUT)
             trace.mark("svc.launched", cid)
             try:
@@ -381,21 +388,31 @@ class ContainerService:
                     trace.mark("svc.cgroup_ready", cid)
                     moved = child > 0 and _move_into(child, procs_files)
                     trace.mark("svc.cgroup_moved", cid)
+                    if words is not None and not moved:
+                        raise InvalidState(f"cannot move container {cid[:12]} into its cgroup")
                     # the move (slow on v1) overlaps the init's mounts and before_run
                     _tell(conn, {"cgroup": True, "oom_files": oom, "moved": moved, "pid": child})
+                    if words is not None:  # straight to the child: no monitor hop
+                        _say(words, {"joined": True})
                     if before_run is not None:
                         before_run()
                         trace.mark("svc.before_run", cid)
                 except BaseException as err:
-                    self._call_off(conn, str(err) or type(err).__name__)
+                    self._call_off(conn, str(err) or type(err).__name__, words)
                     raise
-                _tell(conn, {"go": True})
+                if words is not None:
+                    _say(words, {"go": True})
+                else:
+                    _tell(conn, {"go": True})
                 reply = self._read_launch_reply(conn)
                 trace.mark("svc.reply", cid)
             except BaseException:
                 conn.close()
                 mgr.destroy()
                 raise
+            finally:
+                if words is not None:
+                    words.close()
             if "error" in reply:
                 conn.close()
                 mgr.destroy()
@@ -434,10 +451,14 @@ class ContainerService:
         return json.loads(line)
 
     @staticmethod
-    def _call_off(conn: socket.socket, why: str) -> None:
-        """Tell a launched monitor not to run the process and wait until it (and the half-made init) are gone."""
+    def _call_off(conn: socket.socket, why: str, words: socket.socket | None = None) -> None:
+        """Tell a launched monitor (and the child, when we talk to it directly) not to run the process and wait
+        until they are gone."""
+        if words is not None:
+            _say(words, {"abort": why})
         with contextlib.suppress(OSError, EOFError, ValueError):
-            conn.sendall(json.dumps({"abort": why}).encode() + b"\n")
+            if words is None:
+                conn.sendall(json.dumps({"abort": why}).encode() + b"\n")
             read_reply(conn)
 
     # --- signals, wait, stop -------------------------------------------------------------------------------------

@@ -144,19 +144,23 @@ class ForkServer:
     def launch(self, request: dict[str, Any]) -> socket.socket:
         """Fork a monitor for ``request`` (or hand it to the spare); returns the connection carrying its launch
         reply (and any attach)."""
-        return self.launch_with_child(request)[0]
+        conn, _child, words = self.launch_with_child(request)
+        if words is not None:  # (never: only gated start requests get the child's channel)
+            words.close()
+        return conn
 
-    def launch_with_child(self, request: dict[str, Any]) -> tuple[socket.socket, int]:
-        """``launch``, plus the host pid of the process the monitor will run when a spare took the request and
-        said it (its first process is forked already), else 0."""
+    def launch_with_child(self, request: dict[str, Any]) -> tuple[socket.socket, int, socket.socket | None]:
+        """``launch``, plus, when a spare took a gated start request and said it in time, the host pid of its
+        waiting child and the channel to that child (``request`` then carries ``direct_words``: the caller moves
+        it into its cgroup and sends it ``joined`` and ``go`` or ``abort`` itself), else (0, None)."""
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         fits = _fits_spare(request)
-        child = 0
+        child, words = 0, None
         try:
             with self._lock:
                 sock = self._ensure()
                 self._spare_lost = False
-                child = self._to_spare_locked(sock, theirs.fileno()) if fits else -1
+                child, words = self._to_spare_locked(sock, theirs.fileno()) if fits else (-1, None)
                 if child < 0:
                     msg = {"op": "fork", "spare": fits, "spare_lost": self._spare_lost}
                     try:
@@ -166,46 +170,56 @@ class ForkServer:
                         init.send_msg(self._ensure(), msg, [theirs.fileno()])
         finally:
             theirs.close()
+        if words is not None and not (request.get("gated") and child > 0):
+            words.close()
+            words = None
+        if words is not None:
+            request = {**request, "direct_words": True}
         mine.sendall(json.dumps(request).encode() + b"\n")
-        return mine, max(child, 0)
+        return mine, max(child, 0), words
 
-    def _to_spare_locked(self, sock: socket.socket, conn_fd: int) -> int:
+    def _to_spare_locked(self, sock: socket.socket, conn_fd: int) -> tuple[int, socket.socket | None]:
         """Hand ``conn_fd`` straight to the announced spare (no fork server on the way); ask for the next one.
-        -1 if there was no spare; else the pid of its waiting child (0 when it did not say yet)."""
+        (-1, None) if there was no spare; else its waiting child's pid and channel ((0, None) if not said yet)."""
         while True:  # collect announcements (they come unasked, after a start)
             try:
                 msg, fds = _recv_nowait(sock)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
-                return -1
+                return -1, None
             if msg is None:
-                return -1
+                return -1, None
             for fd in fds:
                 if self._spare is not None:
                     self._spare.close()
                 self._spare = socket.socket(fileno=fd)
         spare, self._spare = self._spare, None
         if spare is None:
-            return -1
-        child = 0
+            return -1, None
+        child, words = 0, None
         try:
             init.send_msg(spare, {"op": "run"}, [conn_fd])
             try:
-                said, _fds = _recv_nowait(spare)
+                said, fds = _recv_nowait(spare)
                 child = int((said or {}).get("child") or 0)
+                for fd in fds:
+                    if words is None and child > 0:
+                        words = socket.socket(fileno=fd)
+                    else:
+                        os.close(fd)
             except (OSError, ValueError):
-                pass  # it is still forking its child: the monitor moves it itself
+                pass  # it is still forking its child: the monitor moves it and relays the words itself
         except OSError:  # it could not get ready and went: fork as usual (and a new spare is made)
             self._spare_lost = True
-            return -1
+            return -1, None
         finally:
             spare.close()
         try:
             init.send_msg(sock, {"op": "spare_taken", "spare": True})
         except OSError:
             pass  # the fork server died; the next launch starts another
-        return child
+        return child, words
 
     def _close_locked(self) -> None:
         if self._spare is not None:

@@ -37,9 +37,10 @@ _NS_FILES = ("cgroup", "ipc", "uts", "net", "mnt")  # setns order for exec; mnt 
 
 
 class InitError(Exception):
-    def __init__(self, message: str, exit_code: int = 1) -> None:
+    def __init__(self, message: str, exit_code: int = 1, aborted: bool = False) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.aborted = aborted  # the engine called the start off: nothing ran, nothing to record
 
 
 def send_msg(sock: socket.socket, data: Any, fds: list[int] | tuple[int, ...] = ()) -> None:
@@ -70,7 +71,8 @@ def _await(sock: socket.socket, word: str, what: str) -> None:
     for fd in fds:
         os.close(fd)
     if not msg or not msg.get(word):
-        raise InitError(f"the container's monitor did not {what}")
+        aborted = msg is None or "abort" in msg
+        raise InitError(str((msg or {}).get("abort") or f"the engine did not {what}"), aborted=aborted)
 
 
 def _unshare(spec: ContainerSpec) -> None:
@@ -243,19 +245,25 @@ def _run_guarded(sock: socket.socket, step: Any) -> None:
         step()
         raise InitError("exec returned")
     except InitError as err:
-        _report(sock, str(err), err.exit_code)
+        _report(sock, str(err), err.exit_code, err.aborted)
     except BaseException as err:  # noqa: BLE001 - any failure must reach the parent, never a traceback
         _report(sock, f"{type(err).__name__}: {err}", 1)
 
 
-def _report(sock: socket.socket, message: str, code: int) -> None:
+def _report(sock: socket.socket, message: str, code: int, aborted: bool = False) -> None:
     try:
-        send_msg(sock, {"error": message, "exit_code": code})
+        send_msg(sock, {"error": message, "exit_code": code, **({"aborted": True} if aborted else {})})
     finally:
         os._exit(code)
 
 
-def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None:
+def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int], words: socket.socket | None = None) -> None:
+    """``words``: with ``direct_words`` in the config, the engine's own channel for ``joined``/``go``/``abort``
+    (a spare's child); else those come from the monitor on ``sock``."""
+    if words is not None and not cfg.get("direct_words"):
+        words.close()
+        words = None
+    channel = words or sock
     key = cfg.get("id", "")
     trace.mark("init.config", key)
     spec = spec_from_dict(cfg["spec"])
@@ -266,7 +274,7 @@ def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None
     reaper = os.open(cfg["init_helper"], os.O_RDONLY | os.O_CLOEXEC) if spec.init and cfg.get("init_helper") else None
     root = rootfs.mount_rootfs(spec, cfg["state_dir"])
     trace.mark("init.rootfs_mounted", key)
-    _await(sock, "joined", "place it in its cgroup")  # moved while we mounted (v1 moves are slow)
+    _await(channel, "joined", "place it in its cgroup")  # moved while we mounted (v1 moves are slow)
     if "cgroup" in spec.namespaces and os.path.exists("/proc/self/ns/cgroup"):
         linux.unshare(linux.CLONE_NEWCGROUP)
     trace.mark("init.cgroup_joined", key)
@@ -278,7 +286,7 @@ def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None
         linux.sethostname(spec.hostname or cfg["id"][:12])
         if spec.domainname:
             linux.setdomainname(spec.domainname)
-    _await(sock, "go", "let it run")  # the engine connected the network meanwhile: net sysctls can name eth0
+    _await(channel, "go", "let it run")  # the engine connected the network meanwhile: net sysctls can name eth0
     trace.mark("init.go", key)
     security.apply_sysctls_and_paths(plan)
     rootfs.lock_rootfs(spec)
@@ -332,13 +340,14 @@ def _exec_in(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None:
     _exec(path, proc.args, env)
 
 
-def child_main(sock: socket.socket) -> None:
-    """Entry of the forked child; never returns."""
+def child_main(sock: socket.socket, words: socket.socket | None = None) -> None:
+    """Entry of the forked child; never returns. ``words``: see ``_container``."""
     try:
         cfg, fds = recv_msg(sock)
         if cfg is None:
             os._exit(1)
     except BaseException:  # noqa: BLE001
         os._exit(1)
-    step = _exec_in if cfg.get("mode") == "exec" else _container
-    _run_guarded(sock, lambda: step(sock, cfg, fds))
+    if cfg.get("mode") == "exec":
+        _run_guarded(sock, lambda: _exec_in(sock, cfg, fds))
+    _run_guarded(sock, lambda: _container(sock, cfg, fds, words))

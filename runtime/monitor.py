@@ -137,26 +137,35 @@ class _Monitor:
                 "console_size")
         cfg: dict[str, Any] = {k: req[k] for k in keys if k in req}
         gated = bool(req.get("gated")) and not self.exec_mode
-        if not gated:
+        direct = gated and bool(req.get("direct_words")) and self.ready is not None
+        if direct:  # the engine talks to the child itself; we only learn the OOM files after it ran
+            cfg["direct_words"] = True
+            gated = False
+        if not gated and not direct:
             self.oom_before = _oom_count(req.get("oom_files", []))
         trace.mark("monitor.ready_to_spawn", str(req.get("id", "")))
         spawned = process.spawn(cfg, child_fds, new_pidns=(not self.exec_mode and "pid" in req["spec"]["namespaces"]),
                                 join_pidns=req.get("pid") if self.exec_mode else
                                 (req["spec"].get("join_namespaces") or {}).get("pid"),
-                                cgroup_procs=None if self.exec_mode else list(req.get("cgroup_procs", [])),
+                                cgroup_procs=None if self.exec_mode or direct else list(req.get("cgroup_procs", [])),
                                 before_move=self._await_cgroup if gated else None,
                                 before_join=self._await_go if gated else None, ready=self.ready)
         for fd in child_fds:
             os.close(fd)
         trace.mark("monitor.spawned", str(req.get("id", "")))
         if spawned.error:
-            if self.aborted:  # the engine called the start off: it was never running, nothing to record
+            if self.aborted or spawned.aborted:  # the engine called the start off: never ran, nothing to record
                 _send_line(self.conn, {"error": spawned.error, "exit_code": spawned.exit_code})
                 os._exit(0)
             self._finish_record({"exit_code": spawned.exit_code, "error": spawned.error, "oom_killed": False})
             _send_line(self.conn, {"error": spawned.error, "exit_code": spawned.exit_code})
             os._exit(0)
         self.pid = spawned.pid
+        if direct:
+            try:
+                self._await_cgroup()  # sent before the child's go: it is here
+            except (OSError, RuntimeError, ValueError):
+                pass  # the engine went away meanwhile: no OOM files, the rest works
         if spawned.console is not None:
             self.console = spawned.console
             self.outputs[self.console] = _STDOUT
@@ -532,8 +541,12 @@ def spare_main(sock: socket.socket) -> NoReturn:
     try:
         _become_monitor()
         ready = process.prefork(close=(sock.fileno(),))
-        with contextlib.suppress(OSError):  # the engine may have handed us a start and closed its end already
-            init.send_msg(sock, {"child": ready.pid})  # it may move the child into its cgroup itself, early
+        # the engine moves the child into its cgroup itself and tells it "joined" and "go" on its own channel
+        with contextlib.suppress(OSError):  # (it may have handed us a start and closed its end already)
+            init.send_msg(sock, {"child": ready.pid}, [ready.words.fileno()] if ready.words else [])
+        if ready.words is not None:
+            ready.words.close()
+            ready.words = None
         msg, fds = recv_msg(sock, 4096)
     except BaseException:  # noqa: BLE001 - a spare that cannot get ready just goes; the next start forks anew
         if ready is not None:

@@ -38,10 +38,13 @@ class Prefork:
     """A child forked ahead of need, PID 1 of a new pid namespace, waiting for its config on ``sock``."""
     pid: int
     sock: socket.socket
+    words: socket.socket | None = None  # the other end of its channel for the engine's words (see init)
 
     def discard(self) -> None:
         """Not needed after all: kill it and reap it (its pid namespace goes with it)."""
         self.sock.close()
+        if self.words is not None:
+            self.words.close()
         try:
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
@@ -55,17 +58,20 @@ def prefork(close: tuple[int, ...] = ()) -> Prefork:
     ``leave_new_pidns``. ``close``: fds of the caller the child must not hold (so their peers see the caller's
     exit at once)."""
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    words, child_words = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     linux.unshare(linux.CLONE_NEWPID)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         parent.close()
+        words.close()
         for fd in close:
             os.close(fd)
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)  # a spare that goes away takes it along
-        init.child_main(child)
+        init.child_main(child, child_words)
         os._exit(1)
     child.close()
-    return Prefork(pid, parent)
+    child_words.close()
+    return Prefork(pid, parent, words)
 
 
 def leave_new_pidns() -> None:
@@ -83,6 +89,7 @@ class Spawned:
     console: int | None = None  # pty master fd for tty processes
     error: str = ""
     exit_code: int = 0
+    aborted: bool = False  # the engine called it off (told the child directly)
 
 
 def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_pidns: int | str | None = None,
@@ -206,5 +213,6 @@ def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[in
                 os.close(extra)
         elif "error" in msg:
             result.error, result.exit_code = str(msg["error"]), int(msg.get("exit_code", 1))
+            result.aborted = bool(msg.get("aborted"))
     if join_error and not result.error:
         result.error, result.exit_code = join_error, 1
