@@ -109,7 +109,7 @@ def attach_session(client: "docker.APIClient", container: str, *, stdin: bool, t
         import tty as ttymod
 
         restore = termios.tcgetattr(in_fd)
-        ttymod.setraw(in_fd)
+        ttymod.setraw(in_fd, termios.TCSANOW)  # keep what was typed ahead
         _resize(client, container, in_fd)
     matcher = DetachMatcher(detach_keys if stdin else b"")
     buf = b""

@@ -296,3 +296,49 @@ services:
     project.compose("cp", "--all", str(tmp_path / "f"), "echo:/tmp/f")
     assert oneoff.exec_run(["cat", "/tmp/f"]).output == b"to all\n"
     assert echo.exec_run(["cat", "/tmp/f"]).output == b"to all\n"
+
+
+def test_attach_with_a_terminal(engine, project):  # noqa: F811
+    import pty
+    import select
+    import termios
+    import time
+
+    project.write("""
+services:
+  shell:
+    image: busybox:local
+    tty: true
+    stdin_open: true
+    command: ["sh"]
+""")
+    project.compose("up", "-d")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(PYCOMPOSE), "attach", "shell"], cwd=project.dir, env=_environ(engine),
+                            stdin=slave, stdout=slave, stderr=subprocess.PIPE, start_new_session=True)
+    os.close(slave)
+    seen = b""
+
+    def read_until(word: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 30
+        while word not in seen:
+            ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
+            assert ready, f"no {word!r} in {seen!r}"
+            seen += os.read(master, 4096)
+
+    try:
+        deadline = time.monotonic() + 30
+        while termios.tcgetattr(master)[3] & termios.ECHO:  # poll (with a deadline) until attach made it raw
+            assert time.monotonic() < deadline and proc.poll() is None, "the terminal never went raw"
+            time.sleep(0.01)
+        os.write(master, b"echo hi-$((40+2))\r")
+        read_until(b"hi-42")  # the shell's echo, through the container's terminal
+        os.write(master, b"exit 5\r")
+        assert proc.wait(timeout=30) == 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+        os.close(master)
