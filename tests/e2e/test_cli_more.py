@@ -342,3 +342,17 @@ services:
             proc.wait()
         proc.stderr.close()
         os.close(master)
+
+
+def test_bad_input_is_one_line(engine, project):  # noqa: F811
+    project.write(_SLEEPER)
+    cases = [(("attach", "nosuch"), "no such service: nosuch"), (("stats", "--no-stream", "nosuch"), "no such service"),
+             (("commit", "nosuch"), "no such service"), (("export", "-o", "/dev/null", "nosuch"), "no such service"),
+             (("scale", "nosuch=1"), "no such service"), (("attach", "box"), "has no running container"),
+             (("export", "-o", "/dev/null", "box"), "has no container"), (("commit", "--index", "0", "box"),
+                                                                         "indexes start at 1"),
+             (("attach", "--sig-proxy", "maybe", "box"), "expected true or false")]
+    for args, words in cases:
+        failed = project.compose(*args, check=False)
+        assert failed.code == 1 and words in failed.err, (args, failed)
+        assert len(failed.err.strip().splitlines()) == 1, (args, failed.err)
