@@ -78,24 +78,26 @@ def _health_deadline(ctx: Context, service: str | None) -> float:
 
 
 def wait_healthy(client: "docker.APIClient", name: str, deadline: float, *, healthy_required: bool = True) -> None:
-    """Poll the container's state until healthy (or running, without ``healthy_required``); raise a
-    ``UserError`` when it turns unhealthy, exits, or the deadline passes."""
-    pause = 0.05
+    """Look at the container's state until healthy (or running, without ``healthy_required``); raise a
+    ``UserError`` when it turns unhealthy, exits, or the deadline passes. Between looks it waits on the
+    engine's events for the container (``compose.engine.waits``), re-looking at least every second."""
+    from compose.engine.waits import watching
+
     while True:
-        state, health, code = C.health(client, name)
-        if state in ("exited", "dead"):
-            raise UserError.single(f"container {name} exited ({code})")
-        if health is None and healthy_required and state == "running":
-            raise UserError.single(f"container {name} has no healthcheck configured")
-        if health == "unhealthy":
-            raise UserError.single(f"container {name} is unhealthy")
-        if (health == "healthy") or (not healthy_required and health is None and state == "running"):
-            return
-        if time.monotonic() > deadline:
-            raise UserError.single(f"timed out waiting for container {name} to be healthy (state {state}, "
-                                   f"health {health})")
-        time.sleep(pause)  # inspect polling with a deadline, backing off
-        pause = min(pause * 1.5, 0.5)
+        with watching(client, name, max(0.05, min(1.0, deadline - time.monotonic()))) as changed:
+            state, health, code = C.health(client, name)
+            if state in ("exited", "dead"):
+                raise UserError.single(f"container {name} exited ({code})")
+            if health is None and healthy_required and state == "running":
+                raise UserError.single(f"container {name} has no healthcheck configured")
+            if health == "unhealthy":
+                raise UserError.single(f"container {name} is unhealthy")
+            if (health == "healthy") or (not healthy_required and health is None and state == "running"):
+                return
+            if time.monotonic() > deadline:
+                raise UserError.single(f"timed out waiting for container {name} to be healthy (state {state}, "
+                                       f"health {health})")
+            changed()
 
 
 def _create(ctx: Context, step: Step) -> None:
