@@ -83,16 +83,13 @@ def _say(words: socket.socket, msg: dict[str, Any]) -> None:
         words.send(json.dumps(msg).encode())
 
 
-def _move_into(pid: int, procs_files: builtins.list[str]) -> bool:
-    """Move a spare's waiting child (not running anything of the user's yet) into the container's cgroup; False
-    (the monitor then tries) if it cannot."""
-    try:
-        for path in procs_files:
-            with open(path, "w") as fh:
-                fh.write(str(pid))
-    except OSError:
-        return False
-    return True
+def _self_move_files(procs_files: builtins.list[str]) -> builtins.list[str]:
+    """Where a single-threaded process writes "0" to join the cgroup: v1's ``tasks``, else ``cgroup.procs``."""
+    out = []
+    for path in procs_files:
+        tasks = os.path.join(os.path.dirname(path), "tasks")
+        out.append(tasks if os.path.exists(tasks) else path)
+    return out
 
 
 def default_hosts(extra: str = "") -> str:
@@ -386,14 +383,10 @@ class ContainerService:
                     self._apply_resources(mgr, spec)
                     _procs, oom = self._cgroup_files(mgr)
                     trace.mark("svc.cgroup_ready", cid)
-                    moved = child > 0 and _move_into(child, procs_files)
-                    trace.mark("svc.cgroup_moved", cid)
-                    if words is not None and not moved:
-                        raise InvalidState(f"cannot move container {cid[:12]} into its cgroup")
-                    # the move (slow on v1) overlaps the init's mounts and before_run
-                    _tell(conn, {"cgroup": True, "oom_files": oom, "moved": moved, "pid": child})
-                    if words is not None:  # straight to the child: no monitor hop
-                        _say(words, {"joined": True})
+                    # a spare's child moves itself when told (no hop, no global lock); else the monitor moves it
+                    _tell(conn, {"cgroup": True, "oom_files": oom})
+                    if words is not None:
+                        _say(words, {"joined": True, "move": _self_move_files(procs_files)})
                     if before_run is not None:
                         before_run()
                         trace.mark("svc.before_run", cid)

@@ -66,13 +66,28 @@ def _join_cgroup(procs_files: list[str]) -> None:
             fh.write("0")
 
 
-def _await(sock: socket.socket, word: str, what: str) -> None:
+def _await(sock: socket.socket, word: str, what: str) -> dict[str, Any]:
     msg, fds = recv_msg(sock)
     for fd in fds:
         os.close(fd)
     if not msg or not msg.get(word):
         aborted = msg is None or "abort" in msg
         raise InitError(str((msg or {}).get("abort") or f"the engine did not {what}"), aborted=aborted)
+    return msg
+
+
+def _move_self(files: list[str]) -> None:
+    """Join the cgroup ourselves: "0" into v1 ``tasks`` (a thread moving itself skips the kernel's global
+    threadgroup lock that a move by pid takes; we are single-threaded) or v2 ``cgroup.procs``."""
+    try:
+        for path in files:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+    except OSError as err:
+        raise InitError(f"cannot move the container into its cgroup: {err}") from err
 
 
 def _unshare(spec: ContainerSpec) -> None:
@@ -274,7 +289,9 @@ def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int], words: 
     reaper = os.open(cfg["init_helper"], os.O_RDONLY | os.O_CLOEXEC) if spec.init and cfg.get("init_helper") else None
     root = rootfs.mount_rootfs(spec, cfg["state_dir"])
     trace.mark("init.rootfs_mounted", key)
-    _await(channel, "joined", "place it in its cgroup")  # moved while we mounted (v1 moves are slow)
+    joined = _await(channel, "joined", "place it in its cgroup")
+    if joined.get("move"):  # the engine's own word (a spare's child): the cgroup exists, we step in
+        _move_self(list(joined["move"]))  # moved while we mounted (v1 moves are slow)
     if "cgroup" in spec.namespaces and os.path.exists("/proc/self/ns/cgroup"):
         linux.unshare(linux.CLONE_NEWCGROUP)
     trace.mark("init.cgroup_joined", key)
