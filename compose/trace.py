@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-__all__ = ["enabled", "mark", "request"]
+__all__ = ["enabled", "mark", "request", "to_stderr"]
 
 _T0 = time.perf_counter()
 _setting = os.environ.get("PYCOMPOSE_TRACE", "")
@@ -30,6 +30,11 @@ _ON = _TO_STDERR or _FD >= 0
 
 def enabled() -> bool:
     return _ON
+
+
+def to_stderr() -> bool:
+    """``PYCOMPOSE_TRACE`` is the client's stderr switch (``1``), not a trace file both sides can share."""
+    return _TO_STDERR
 
 
 def mark(step: str) -> None:
