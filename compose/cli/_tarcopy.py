@@ -101,23 +101,29 @@ def local_tar(src: str, *, rename: str | None, follow_link: bool, keep_owner: bo
 
 
 class _Reader:
-    """A file object over an iterator of byte chunks (what tarfile's stream mode reads)."""
+    """A file object over an iterator of byte chunks (what tarfile's stream mode reads): each chunk is sliced
+    once through a memoryview, never copied whole per read."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._it: Iterator[bytes] = iter(chunks)
-        self._buf = b""
+        self._view = memoryview(b"")
 
     def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buf) < size:
-            chunk = next(self._it, None)
-            if chunk is None:
-                break
-            self._buf += chunk
-        if size < 0:
-            data, self._buf = self._buf, b""
-        else:
-            data, self._buf = self._buf[:size], self._buf[size:]
-        return data
+        parts = []
+        want = size
+        while want != 0:
+            if not self._view:
+                chunk = next(self._it, None)
+                if chunk is None:
+                    break
+                self._view = memoryview(chunk)
+                continue
+            take = len(self._view) if want < 0 else min(want, len(self._view))
+            parts.append(self._view[:take])
+            self._view = self._view[take:]
+            if want > 0:
+                want -= take
+        return b"".join(parts)
 
 
 def extract_tar(chunks: Iterable[bytes], landing_: Landing, *, source_name: str | None,

@@ -9,6 +9,7 @@ import typer
 
 if TYPE_CHECKING:
     from compose.cli.session import Session
+    from compose.engine.archive import ArchiveBody, PathStat
     from compose.engine.containers import ContainerInfo
 
 __all__ = ["register", "cp", "split_target"]
@@ -96,42 +97,58 @@ def _copy_out(session: "Session", c: "ContainerInfo", src: str, dst: str, *, fol
     import posixpath
 
     from compose.cli._tarcopy import extract_tar, is_contents, landing
-    from compose.engine.archive import get_archive, stat_path
     from compose.errors import UserError
 
     src = _abs(src)
-    info = stat_path(session.client, c.id, src)
-    if info is None:
-        raise UserError.single(f"could not find the file {src} in container {c.name}")
+    chunks, info = _get(session, c, src)  # the stat comes with the archive: no HEAD first
     if follow_link and info.is_symlink:  # copy what the link points to, under the link's name
+        chunks.close()
         target = posixpath.normpath(posixpath.join(posixpath.dirname(src), info.link_target))
-        followed = stat_path(session.client, c.id, target)
-        if followed is None:
-            raise UserError.single(f"{src} in container {c.name} is a broken link to {info.link_target}")
-        chunks, _ = get_archive(session.client, c.id, target)
+        chunks, followed = _get(session, c, target, broken_link=(src, info.link_target))
         source_name: str | None = posixpath.basename(target.rstrip("/")) or "/"
         rename_from_link = posixpath.basename(src.rstrip("/"))
         src_is_dir = followed.is_dir
     else:
-        chunks, _ = get_archive(session.client, c.id, src)
         source_name = None if is_contents(src) else (posixpath.basename(src.rstrip("/")) or "/")
         rename_from_link = None
         src_is_dir = info.is_dir
-    if dst == "-":
-        import sys
+    try:
+        if dst == "-":
+            import sys
 
-        out = sys.stdout.buffer
-        for chunk in chunks:
-            out.write(chunk)
-        out.flush()
-        return
-    dst_is_dir = os.path.isdir(dst) if os.path.lexists(dst) else None
-    where = landing(dst, dst_is_dir=dst_is_dir, src_is_dir=src_is_dir, sep=os.sep)
-    if where.rename is None and rename_from_link and not is_contents(src):
-        where = type(where)(where.directory, rename_from_link)
-    if not os.path.isdir(where.directory):
-        raise UserError.single(f"the destination directory {where.directory} does not exist")
-    extract_tar(chunks, where, source_name=source_name, keep_owner=keep_owner)
+            out = sys.stdout.buffer
+            for chunk in chunks:
+                out.write(chunk)
+            out.flush()
+            return
+        dst_is_dir = os.path.isdir(dst) if os.path.lexists(dst) else None
+        where = landing(dst, dst_is_dir=dst_is_dir, src_is_dir=src_is_dir, sep=os.sep)
+        if where.rename is None and rename_from_link and not is_contents(src):
+            where = type(where)(where.directory, rename_from_link)
+        if not os.path.isdir(where.directory):
+            raise UserError.single(f"the destination directory {where.directory} does not exist")
+        extract_tar(chunks, where, source_name=source_name, keep_owner=keep_owner)
+    finally:
+        chunks.close()
+
+
+def _get(session: "Session", c: "ContainerInfo", path: str,
+         broken_link: tuple[str, str] | None = None) -> tuple["ArchiveBody", "PathStat"]:
+    from compose.engine.archive import get_archive
+    from compose.engine.errors import NotFound
+    from compose.errors import UserError
+
+    try:
+        chunks, info = get_archive(session.client, c.id, path)
+    except NotFound:
+        if broken_link:
+            raise UserError.single(f"{broken_link[0]} in container {c.name} is a broken link to "
+                                   f"{broken_link[1]}") from None
+        raise UserError.single(f"could not find the file {path} in container {c.name}") from None
+    if info is None:
+        chunks.close()
+        raise UserError.single(f"the engine sent no stat of {path} with the archive")
+    return chunks, info
 
 
 def _copy_in(session: "Session", c: "ContainerInfo", src: str, dst: str, *, follow_link: bool, keep_owner: bool,

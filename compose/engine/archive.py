@@ -16,7 +16,7 @@ from compose.engine.errors import NotFound, translated
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["PathStat", "stat_path", "get_archive", "put_archive", "export", "commit"]
+__all__ = ["ArchiveBody", "PathStat", "stat_path", "get_archive", "put_archive", "export", "commit"]
 
 _STAT_HEADER = "X-Docker-Container-Path-Stat"
 _GO_DIR, _GO_SYMLINK = 1 << 31, 1 << 27
@@ -59,20 +59,31 @@ def stat_path(client: "docker.APIClient", container: str, path: str) -> PathStat
     return _decode_stat(res.headers.get(_STAT_HEADER))
 
 
-def get_archive(client: "docker.APIClient", container: str, path: str) -> tuple[Iterator[bytes], PathStat | None]:
+def get_archive(client: "docker.APIClient", container: str, path: str
+                ) -> tuple[ArchiveBody, PathStat | None]:
     """A tar stream of ``path`` (its last element as the root entry; ``dir/.`` gives the directory's contents)."""
     with translated(f"copy {path} from {container}"):
         res = client._get(client._url("/containers/{0}/archive", container), params={"path": path}, stream=True)
         client._raise_for_status(res)
-    return _chunks(res, f"copy {path} from {container}"), _decode_stat(res.headers.get(_STAT_HEADER))
+    return ArchiveBody(res, f"copy {path} from {container}"), _decode_stat(res.headers.get(_STAT_HEADER))
 
 
-def _chunks(res: Any, what: str) -> Iterator[bytes]:
-    with translated(what):
-        try:
-            yield from res.iter_content(_CHUNK)
-        finally:
-            res.close()
+class ArchiveBody:
+    """The chunks of a streamed archive; ``close()`` releases the connection (also when never iterated)."""
+
+    def __init__(self, response: Any, what: str) -> None:
+        self._res = response
+        self._what = what
+
+    def __iter__(self) -> Iterator[bytes]:
+        with translated(self._what):
+            try:
+                yield from self._res.iter_content(_CHUNK)
+            finally:
+                self._res.close()
+
+    def close(self) -> None:
+        self._res.close()
 
 
 def put_archive(client: "docker.APIClient", container: str, path: str, data: IO[bytes] | bytes, *,
