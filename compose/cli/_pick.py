@@ -1,5 +1,6 @@
 """Which container of a service a single-container command (attach, commit, export, cp) works on: ``--index N``,
-else the first; a clear one-line error when the service has none or no such index."""
+else the first (``--index 0`` is Docker Compose's "not given"); a clear one-line error when the service has none
+or no such index."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -17,8 +18,10 @@ def service_containers(session: "Session", service: str, *, index: int | None = 
     is left."""
     from compose.errors import UserError
 
-    if index is not None and index < 1:
+    if index is not None and index < 0:
         raise UserError.single(f"--index {index}: container indexes start at 1")
+    if index == 0:  # Docker Compose's default: not given
+        index = None
     found = session.containers([service], all=not running, oneoff=None if oneoff else False)
     if not found:
         state = "running " if running else ""

@@ -349,7 +349,7 @@ def test_bad_input_is_one_line(engine, project):  # noqa: F811
     cases = [(("attach", "nosuch"), "no such service: nosuch"), (("stats", "--no-stream", "nosuch"), "no such service"),
              (("commit", "nosuch"), "no such service"), (("export", "-o", "/dev/null", "nosuch"), "no such service"),
              (("scale", "nosuch=1"), "no such service"), (("attach", "box"), "has no running container"),
-             (("export", "-o", "/dev/null", "box"), "has no container"), (("commit", "--index", "0", "box"),
+             (("export", "-o", "/dev/null", "box"), "has no container"), (("commit", "--index=-1", "box"),
                                                                          "indexes start at 1"),
              (("attach", "--sig-proxy", "maybe", "box"), "expected true or false")]
     for args, words in cases:
