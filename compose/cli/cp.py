@@ -3,7 +3,7 @@
 (into every container of the service, or ``--index``); ``--all`` also reaches ``run`` containers."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import IO, TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -59,13 +59,13 @@ def cp(
     targets = service_containers(session, service, index=index, oneoff=all_)
     from compose.events import Event, Status
 
+    data: IO[bytes] | None = None
     try:
         if src_service:
             c = targets[0]
             _copy_out(session, c, src_path, dst_path, follow_link=follow_link, keep_owner=archive)
             session.display(Event("Container", c.name, Status.DONE, f"Copied {c.name}:{src_path} to {dst_path}"))
         else:
-            data = None
             if src_path == "-":
                 import sys
                 import tempfile
@@ -77,14 +77,16 @@ def cp(
                 session.display(Event("Container", c.name, Status.DONE, f"Copied {src_path} to {c.name}:{dst_path}"))
     finally:
         session.display.close()
+        if data is not None:
+            data.close()
     return 0
 
 
-def _copy_stream(src: "object", dst: "object") -> None:
+def _copy_stream(src: "IO[bytes]", dst: "IO[bytes]") -> None:
     import shutil
 
-    shutil.copyfileobj(src, dst, 1 << 20)  # type: ignore[arg-type]
-    dst.seek(0)  # type: ignore[attr-defined]
+    shutil.copyfileobj(src, dst, 1 << 20)
+    dst.seek(0)
 
 
 def _abs(path: str) -> str:
@@ -152,7 +154,7 @@ def _get(session: "Session", c: "ContainerInfo", path: str,
 
 
 def _copy_in(session: "Session", c: "ContainerInfo", src: str, dst: str, *, follow_link: bool, keep_owner: bool,
-             stdin: "object | None") -> None:
+             stdin: "IO[bytes] | None") -> None:
     import os
     import posixpath
 
@@ -171,8 +173,8 @@ def _copy_in(session: "Session", c: "ContainerInfo", src: str, dst: str, *, foll
         if info is None or not info.is_dir:
             raise UserError.single(f"{c.name}:{dst}: the destination must be an existing directory when copying "
                                    "from stdin")
-        stdin.seek(0)  # type: ignore[attr-defined]
-        put_archive(session.client, c.id, dst, stdin, copy_uid_gid=keep_owner)  # type: ignore[arg-type]
+        stdin.seek(0)
+        put_archive(session.client, c.id, dst, stdin, copy_uid_gid=keep_owner)
         return
     path = src[:-2] if src.endswith("/.") else src
     if not os.path.lexists(path):
