@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -120,10 +119,13 @@ def register(router: Router, engine: Engine) -> None:
             try:
                 proc = await asyncio.to_thread(sup.svc.exec, ex.container_id, ex.spec, attach=not detach,
                                                console_size=console)
-            except Exception:
-                ex.exit_code, ex.running = int(getattr(sys.exc_info()[1], "exit_code", 126)), False
+            except Exception as err:
+                gone = not await asyncio.to_thread(init_running, ex.state_dir)
+                ex.exit_code, ex.running = 126 if gone else int(getattr(err, "exit_code", 126)), False
                 ex.done.set()
                 _forget(ex)
+                if gone:  # the container stopped between the check and the launch: Docker's 409, whatever broke
+                    raise not_running(ex.container_id) from err
                 raise
             ex.process, ex.pid, ex.running = proc, proc.pid, True
             engine.publish_container(rec, f"exec_start: {' '.join(ex.spec.args)}", {"execID": ex.id})
