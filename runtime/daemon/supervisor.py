@@ -279,7 +279,8 @@ class Supervisor:
                                f"container before removing or force remove")
             rec["ManuallyStopped"] = True
             self.records.save(rec)
-            await asyncio.to_thread(self.svc.kill, cid, 9)
+            with contextlib.suppress(InvalidState):  # it exited meanwhile: removing it is what was asked
+                await asyncio.to_thread(self.svc.kill, cid, 9)
             await self._exited(cid)
             if self._rec_or_none(cid) is None:
                 return  # auto-removed on its exit
