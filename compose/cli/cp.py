@@ -102,6 +102,8 @@ def _copy_out(session: "Session", c: "ContainerInfo", src: str, dst: str, *, fol
     from compose.errors import UserError
 
     src = _abs(src)
+    if src.rstrip("/") == "":  # the root: its contents (the archive has no root entry to rename)
+        src = "/."
     chunks, info = _get(session, c, src)  # the stat comes with the archive: no HEAD first
     if follow_link and info.is_symlink:  # copy what the link points to, under the link's name
         chunks.close()
