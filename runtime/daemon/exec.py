@@ -109,6 +109,8 @@ def register(router: Router, engine: Engine) -> None:
         size = body.get("ConsoleSize")
         console = (int(size[0]), int(size[1])) if isinstance(size, list) and len(size) == 2 and size[0] else None
         state = sup.svc.inspect(ex.container_id)
+        if state.status == "paused":
+            raise Conflict(f"Container {ex.container_id} is paused, unpause the container before exec")
         if state.status != "running" or not init_running(state.state_dir):
             raise not_running(ex.container_id)
         ex.started = True

@@ -96,3 +96,18 @@ def test_exec_racing_the_container_exit(engine):
             assert not [f for f in files if f.endswith(".sock")], f"exec sockets left behind: {files}"
         finally:
             c.remove(force=True)
+
+
+def test_exec_start_in_a_paused_container_is_409(engine):
+    client = engine.client()
+    c = client.containers.run("busybox:latest", ["sleep", "600"], detach=True, network_mode="none")
+    try:
+        exec_id = client.api.exec_create(c.id, ["echo", "hi"])["Id"]
+        c.pause()
+        with pytest.raises(docker.errors.APIError) as info:
+            client.api.exec_start(exec_id, detach=True)
+        assert info.value.status_code == 409 and "is paused" in info.value.explanation
+        c.unpause()
+        assert client.api.exec_start(exec_id) == b"hi\n"  # the refused start left the exec startable
+    finally:
+        c.remove(force=True)
