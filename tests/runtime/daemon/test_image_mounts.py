@@ -118,3 +118,13 @@ def test_mounted_image_is_in_use(engine, layered):
     api.remove_image(image_id)
     with pytest.raises(docker.errors.ImageNotFound):
         api.inspect_image(image_id)
+
+
+def test_docker_cli_mount_type_image(engine, layered):
+    out = engine.cli("run", "--rm", "--network", "none", "--mount",
+                     f"type=image,source={layered},target=/deep,image-subpath=data/sub", "busybox:latest",
+                     "cat", "/deep/deep.txt")
+    assert out.stdout == "deep\n"
+    missing = engine.cli("run", "--rm", "--pull", "never", "--mount", "type=image,source=pcnope:1,target=/x",
+                         "busybox:latest", "true", check=False)
+    assert missing.returncode != 0 and "No such image: pcnope:1" in missing.stderr
