@@ -32,8 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     trace.mark("cli imported")
     code = run(sys.argv[1:] if argv is None else argv)
     trace.mark(f"exit {code}")
-    if argv is None:
-        _exit_now(code)
+    if argv is None and not any(t.is_alive() and not t.daemon for t in threading.enumerate()
+                                if t is not threading.main_thread()):
+        _exit_now(code)  # with a thread still at work, the interpreter's shutdown waits for it, as always
     return code
 
 
