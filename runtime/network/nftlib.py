@@ -16,13 +16,20 @@ import threading
 
 from runtime.errors import EngineError, Unsupported
 
-__all__ = ["run_nft", "library_available"]
+__all__ = ["run_nft", "library_available", "load_library", "run_in_context"]
 
 _OUTPUT_HANDLE = 1 << 3  # NFT_CTX_OUTPUT_HANDLE: print rule handles (``nft -a``)
 _OUTPUT_JSON = 1 << 4    # NFT_CTX_OUTPUT_JSON: JSON output (``nft -j``)
 _lock = threading.Lock()
+_load_lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _tried = False
+
+
+def load_library() -> ctypes.CDLL | None:
+    """libnftables with its signatures declared, loaded once; ``None`` when it is not installed."""
+    with _load_lock:
+        return _load()
 
 
 def _load() -> ctypes.CDLL | None:
@@ -52,11 +59,12 @@ def _load() -> ctypes.CDLL | None:
 
 
 def library_available() -> bool:
-    with _lock:
-        return _load() is not None
+    return load_library() is not None
 
 
-def _run_lib(lib: ctypes.CDLL, script: str, flags: int) -> tuple[bool, str, str]:
+def run_in_context(lib: ctypes.CDLL, script: str, flags: int = 0) -> tuple[bool, str, str]:
+    """One nft transaction in a fresh library context of the calling thread (its netns): ok, output, error.
+    Unlike :func:`run_nft` it takes no lock, so transactions in different namespaces can run at once."""
     ctx = lib.nft_ctx_new(0)
     if not ctx:
         raise EngineError("libnftables: cannot make a context")
@@ -97,9 +105,9 @@ def run_nft(script: str, *, json: bool = False, handles: bool = False, command: 
     library (tests compare the two). A failure raises :class:`EngineError` with nft's message, or returns
     ``""`` when ``check`` is false."""
     flags = (_OUTPUT_JSON if json else 0) | (_OUTPUT_HANDLE if handles else 0)
+    lib = None if command else load_library()
     with _lock:
-        lib = None if command else _load()
-        ok, out, err = _run_lib(lib, script, flags) if lib is not None else _run_command(command, script, flags)
+        ok, out, err = run_in_context(lib, script, flags) if lib is not None else _run_command(command, script, flags)
     if not ok:
         if not check:
             return ""

@@ -12,41 +12,24 @@ netns: no process to start. Most of the ~15 ms it takes is the kernel setting up
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import socket
-import threading
 
 from runtime.errors import EngineError, Unsupported
 from runtime.network.dns.listener import run_in_netns
+from runtime.network.nftlib import load_library, run_in_context
 
 __all__ = ["TABLE", "forget_mappings", "install_redirect", "redirect_available", "redirect_script"]
 
 TABLE = "pycompose_dns"
-_lib: ctypes.CDLL | None = None
-_lib_lock = threading.Lock()
 
 
 def _libnftables() -> ctypes.CDLL:
     """libnftables, loaded once (``Unsupported`` when it is not installed)."""
-    global _lib
-    with _lib_lock:
-        if _lib is None:
-            name = ctypes.util.find_library("nftables")
-            if name is None:
-                raise Unsupported("DNS port redirection needs libnftables (Debian: libnftables1, from nftables)")
-            lib = ctypes.CDLL(name, use_errno=True)
-            lib.nft_ctx_new.restype = ctypes.c_void_p
-            lib.nft_ctx_new.argtypes = [ctypes.c_uint32]
-            lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
-            lib.nft_ctx_buffer_output.argtypes = [ctypes.c_void_p]
-            lib.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
-            lib.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
-            lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
-            lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-            lib.nft_run_cmd_from_buffer.restype = ctypes.c_int
-            _lib = lib
-        return _lib
+    lib = load_library()
+    if lib is None:
+        raise Unsupported("DNS port redirection needs libnftables (Debian: libnftables1, from nftables)")
+    return lib
 
 
 def redirect_available() -> bool:
@@ -75,18 +58,9 @@ def redirect_script(address: str, udp_port: int, tcp_port: int) -> str:
 
 def _apply(script: str) -> None:
     """Run an nft script in the calling thread's netns; ``EngineError`` with nft's message on failure."""
-    lib = _libnftables()
-    ctx = lib.nft_ctx_new(0)
-    if not ctx:
-        raise EngineError("libnftables: cannot make a context")
-    try:
-        lib.nft_ctx_buffer_output(ctx)
-        lib.nft_ctx_buffer_error(ctx)
-        if lib.nft_run_cmd_from_buffer(ctx, script.encode()) != 0:
-            message = lib.nft_ctx_get_error_buffer(ctx) or b"unknown error"
-            raise EngineError(message.decode(errors="replace").strip())
-    finally:
-        lib.nft_ctx_free(ctx)
+    ok, _, err = run_in_context(_libnftables(), script)
+    if not ok:
+        raise EngineError(err.strip() or "unknown error")
 
 
 async def install_redirect(netns_path: str | os.PathLike[str], address: str, udp_port: int, tcp_port: int) -> None:
