@@ -7,8 +7,7 @@ import secrets
 
 import pytest
 
-from tests.e2e.test_up_down import compose
-from tests.runtime.daemon.conftest import cleanup, start_daemon
+from tests.e2e.test_up_down import busybox_engine, compose
 
 pytestmark = pytest.mark.root
 
@@ -17,14 +16,8 @@ pytestmark = pytest.mark.root
 def engine(tmp_path_factory, busybox_tar):
     if os.geteuid() != 0:
         pytest.skip("needs root (containers)")
-    d = start_daemon(tmp_path_factory.mktemp("e2e-grants") / "engine")
-    try:
-        with open(busybox_tar, "rb") as fh:
-            d.client().api.import_image_from_data(fh.read(), repository="busybox", tag="local",
-                                                  changes=['CMD ["sh"]'])
+    with busybox_engine(tmp_path_factory.mktemp("e2e-grants") / "engine", busybox_tar) as d:
         yield d
-    finally:
-        cleanup(d)
 
 
 @pytest.fixture

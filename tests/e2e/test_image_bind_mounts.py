@@ -12,8 +12,7 @@ import tarfile
 import docker
 import pytest
 
-from tests.e2e.test_up_down import compose
-from tests.runtime.daemon.conftest import cleanup, start_daemon
+from tests.e2e.test_up_down import busybox_engine, compose
 
 pytestmark = pytest.mark.root
 
@@ -32,16 +31,10 @@ def _tar(files: dict[str, bytes]) -> bytes:
 def engine(tmp_path_factory, busybox_tar):
     if os.geteuid() != 0:
         pytest.skip("needs root (containers)")
-    d = start_daemon(tmp_path_factory.mktemp("e2e-imgmnt") / "engine")
-    try:
-        api = d.client().api
-        with open(busybox_tar, "rb") as fh:
-            api.import_image_from_data(fh.read(), repository="busybox", tag="local", changes=['CMD ["sh"]'])
-        api.import_image_from_data(_tar({"data/top.txt": b"top\n", "data/sub/deep.txt": b"deep\n"}),
-                                   repository="pcdata", tag="1")
+    with busybox_engine(tmp_path_factory.mktemp("e2e-imgmnt") / "engine", busybox_tar) as d:
+        d.client().api.import_image_from_data(_tar({"data/top.txt": b"top\n", "data/sub/deep.txt": b"deep\n"}),
+                                              repository="pcdata", tag="1")
         yield d
-    finally:
-        cleanup(d)
 
 
 @pytest.fixture

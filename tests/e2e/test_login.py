@@ -12,7 +12,7 @@ import pytest
 
 from tests.registry.conftest import PASSWORD, USER
 from tests.registry.conftest import registry_factory  # noqa: F401 - the fixture, used by name below
-from tests.runtime.daemon.conftest import cleanup, start_daemon
+from tests.e2e.test_up_down import busybox_engine
 
 pytestmark = pytest.mark.root
 
@@ -21,14 +21,8 @@ PYCOMPOSE = Path(sys.executable).with_name("pycompose")
 
 @pytest.fixture
 def engine(tmp_path, busybox_tar):
-    d = start_daemon(tmp_path / "engine")
-    try:
-        with open(busybox_tar, "rb") as fh:
-            d.client().api.import_image_from_data(fh.read(), repository="busybox", tag="local",
-                                                  changes=['CMD ["sh"]'])
+    with busybox_engine(tmp_path / "engine", busybox_tar) as d:
         yield d
-    finally:
-        cleanup(d)
 
 
 def _run(engine, cwd: Path, docker_config: Path, *args: str, stdin: str | None = None):

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,11 +24,10 @@ REPO = Path(__file__).resolve().parents[2]
 PYCOMPOSE = Path(sys.executable).with_name("pycompose")
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory, busybox_tar):
-    if os.geteuid() != 0:
-        pytest.skip("needs root (containers)")
-    d = start_daemon(tmp_path_factory.mktemp("e2e") / "engine")
+@contextmanager
+def busybox_engine(directory: Path, busybox_tar: Path) -> Iterator[Daemon]:
+    """A test engine in ``directory`` with busybox imported as ``busybox:local``; stopped and cleaned up after."""
+    d = start_daemon(directory)
     try:
         with open(busybox_tar, "rb") as fh:
             d.client().api.import_image_from_data(fh.read(), repository="busybox", tag="local",
@@ -34,6 +35,14 @@ def engine(tmp_path_factory, busybox_tar):
         yield d
     finally:
         cleanup(d)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory, busybox_tar):
+    if os.geteuid() != 0:
+        pytest.skip("needs root (containers)")
+    with busybox_engine(tmp_path_factory.mktemp("e2e") / "engine", busybox_tar) as d:
+        yield d
 
 
 @dataclass
