@@ -3,28 +3,17 @@
 image is in use until ``down``."""
 from __future__ import annotations
 
-import io
 import os
 import secrets
 import subprocess
-import tarfile
 
 import docker
 import pytest
 
 from tests.e2e.test_up_down import busybox_engine, compose
+from tests.runtime.build.conftest import tar_of
 
 pytestmark = pytest.mark.root
-
-
-def _tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +21,7 @@ def engine(tmp_path_factory, busybox_tar):
     if os.geteuid() != 0:
         pytest.skip("needs root (containers)")
     with busybox_engine(tmp_path_factory.mktemp("e2e-imgmnt") / "engine", busybox_tar) as d:
-        d.client().api.import_image_from_data(_tar({"data/top.txt": b"top\n", "data/sub/deep.txt": b"deep\n"}),
+        d.client().api.import_image_from_data(tar_of({"data/top.txt": b"top\n", "data/sub/deep.txt": b"deep\n"}),
                                               repository="pcdata", tag="1")
         yield d
 

@@ -3,34 +3,23 @@
 container exists."""
 from __future__ import annotations
 
-import io
-import tarfile
-
 import docker
 import pytest
 
+from tests.runtime.build.conftest import tar_of
+
 pytestmark = pytest.mark.root
-
-
-def _tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 @pytest.fixture
 def layered(engine):
     """``layered:1``: two layers (an import, then a commit of a container that added a file)."""
     api = engine.client().api
-    api.import_image_from_data(_tar({"data/base.txt": b"base\n", "data/sub/deep.txt": b"deep\n"}),
+    api.import_image_from_data(tar_of({"data/base.txt": b"base\n", "data/sub/deep.txt": b"deep\n"}),
                                repository="layered", tag="0")
     c = api.create_container("layered:0", ["/none"], host_config=api.create_host_config(network_mode="none"))
     try:
-        api.put_archive(c["Id"], "/", _tar({"data/top.txt": b"top\n"}))
+        api.put_archive(c["Id"], "/", tar_of({"data/top.txt": b"top\n"}))
         api.commit(c["Id"], repository="layered", tag="1")
     finally:
         api.remove_container(c, force=True)
