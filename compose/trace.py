@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-__all__ = ["enabled", "mark", "request", "to_stderr"]
+__all__ = ["enabled", "mark", "request"]
 
 _T0 = time.perf_counter()
 _setting = os.environ.get("PYCOMPOSE_TRACE", "")
@@ -30,11 +30,6 @@ _ON = _TO_STDERR or _FD >= 0
 
 def enabled() -> bool:
     return _ON
-
-
-def to_stderr() -> bool:
-    """``PYCOMPOSE_TRACE`` is the client's stderr switch (``1``), not a trace file both sides can share."""
-    return _TO_STDERR
 
 
 def mark(step: str) -> None:

@@ -59,13 +59,10 @@ def _autostart(path: str) -> None:
     log_dir = "/var/log/pycompose" if os.geteuid() == 0 else os.path.dirname(path)
     os.makedirs(log_dir, exist_ok=True)
     log_path = os.path.join(log_dir, "engine.log")
-    env = dict(os.environ)
-    if trace.to_stderr():  # the client's ``PYCOMPOSE_TRACE=1``; the engine takes the variable as a file name
-        env.pop("PYCOMPOSE_TRACE", None)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "runtime.daemon", "--host", f"unix://{path}"],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True, env=env)
+                                start_new_session=True, close_fds=True)
     deadline = time.monotonic() + _START_TIMEOUT
     while not _answers(path):
         code = proc.poll()
