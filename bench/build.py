@@ -11,7 +11,6 @@ import os
 import secrets
 import statistics
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -19,8 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import _build_busybox_rootfs  # noqa: E402 - the same rootfs the tests use
-from tests.runtime.daemon.conftest import cleanup, start_daemon  # noqa: E402
+from bench.setup import busybox_engine, busybox_tar  # noqa: E402
 
 GOAL_CACHED_S = 0.5
 DOCKERFILE = """\
@@ -47,16 +45,6 @@ def _context(root: Path) -> Path:
     return ctx
 
 
-def _rootfs_tar(root: Path) -> Path:
-    rootfs = root / "rootfs"
-    rootfs.mkdir()
-    _build_busybox_rootfs(rootfs)
-    out = root / "busybox.tar"
-    with tarfile.open(out, "w") as tar:
-        tar.add(str(rootfs), arcname=".")
-    return out
-
-
 def _timed(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -64,10 +52,8 @@ def _timed(fn) -> float:
 
 
 def bench_api(root: Path, ctx: Path, rootfs_tar: Path, runs: int) -> tuple[float, list[float]]:
-    daemon = start_daemon(root / "engine")
-    try:
+    with busybox_engine(root, rootfs_tar, tag="bench") as daemon:
         client = daemon.client()
-        client.api.import_image_from_data(rootfs_tar.read_bytes(), repository="busybox", tag="bench")
 
         def build() -> None:
             image, _ = client.images.build(path=str(ctx), tag="bench:api")
@@ -76,8 +62,6 @@ def bench_api(root: Path, ctx: Path, rootfs_tar: Path, runs: int) -> tuple[float
         cold = _timed(build)
         cached = [_timed(build) for _ in range(runs)]
         return cold, cached
-    finally:
-        cleanup(daemon)
 
 
 def bench_inprocess(root: Path, ctx: Path, rootfs_tar: Path, runs: int) -> tuple[float, list[float]]:
@@ -116,7 +100,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="pycompose-bench-build-") as tmp:
         root = Path(tmp)
         ctx = _context(root)
-        rootfs_tar = _rootfs_tar(root)
+        rootfs_tar = busybox_tar(root)
         print(f"10-step Dockerfile, {len(list((ctx / 'src').rglob('*')))} context files, busybox base")
         print(f"{'path':<24}{'cold s':>10}{'cached s (median)':>20}{'cached min':>12}{'goal':>8}")
         for name, fn in (("engine API (docker-py)", bench_api), ("builder in-process", bench_inprocess)):

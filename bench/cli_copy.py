@@ -14,28 +14,16 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import _build_busybox_rootfs  # noqa: E402 - the same rootfs the tests use
-from tests.runtime.daemon.conftest import cleanup, start_daemon  # noqa: E402
+from bench.setup import busybox_engine, busybox_tar, timed_run  # noqa: E402
 
 PYCOMPOSE = Path(sys.executable).with_name("pycompose")
 DOCKER = "/usr/local/bin/docker"
-
-
-def _timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True)
-    took = time.perf_counter() - start
-    if proc.returncode:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')}")
-    return took
 
 
 def main() -> int:
@@ -52,11 +40,7 @@ def main() -> int:
         return 1
     with tempfile.TemporaryDirectory(prefix="pycompose-bench-cp-") as tmp:
         work = Path(tmp)
-        rootfs = work / "rootfs"
-        rootfs.mkdir()
-        _build_busybox_rootfs(rootfs)
-        with tarfile.open(work / "bb.tar", "w") as tar:
-            tar.add(rootfs, arcname=".")
+        rootfs_tar = busybox_tar(work)
         big = work / "big.bin"
         with open(big, "wb") as fh:
             for _ in range(args.size):
@@ -69,45 +53,46 @@ def main() -> int:
         project.mkdir()
         (project / "compose.yaml").write_text("name: benchcp\nservices:\n  box:\n    image: busybox:local\n"
                                               "    command: [\"sleep\", \"3600\"]\n")
-        daemon = start_daemon(work / "engine")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_", "PYCOMPOSE_"))}
-        env.update({"PYCOMPOSE_HOST": daemon.url, "DOCKER_HOST": daemon.url, "COMPOSE_PROGRESS": "quiet"})
-        try:
-            with open(work / "bb.tar", "rb") as fh:
-                daemon.client().api.import_image_from_data(fh.read(), repository="busybox", tag="local")
-            subprocess.run([str(PYCOMPOSE), "up", "-d"], cwd=project, env=env, check=True, capture_output=True)
-            box = "benchcp-box-1"
-            out = work / "out"
-            steps = {
-                f"file in ({args.size} MiB)": ([str(PYCOMPOSE), "cp", str(big), "box:/tmp/big.bin"],
-                                               [DOCKER, "cp", str(big), f"{box}:/tmp/big.bin"]),
-                f"file out ({args.size} MiB)": ([str(PYCOMPOSE), "cp", "box:/tmp/big.bin", str(out / "big.bin")],
-                                                [DOCKER, "cp", f"{box}:/tmp/big.bin", str(out / "big.bin")]),
-                f"dir in ({args.files} files)": ([str(PYCOMPOSE), "cp", str(small), "box:/tmp/small"],
-                                                 [DOCKER, "cp", str(small), f"{box}:/tmp/small"]),
-                f"dir out ({args.files} files)": ([str(PYCOMPOSE), "cp", "box:/tmp/small", str(out / "small")],
-                                                  [DOCKER, "cp", f"{box}:/tmp/small", str(out / "small")]),
-                "export": ([str(PYCOMPOSE), "export", "-o", str(out / "fs.tar"), "box"],
-                           [DOCKER, "export", "-o", str(out / "fs.tar"), box]),
-            }
-            print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-            print(f"{'step':<24} {'pycompose s':>22} {'docker CLI s':>22} {'ratio':>6}")
-            for step, (ours, theirs) in steps.items():
-                runs: dict[str, list[float]] = {"ours": [], "docker": []}
-                for rep in range(args.reps):
-                    order = [("ours", ours), ("docker", theirs)]
-                    for label, cmd in (order if rep % 2 == 0 else reversed(order)):
-                        shutil.rmtree(out, ignore_errors=True)
-                        out.mkdir()
-                        runs[label].append(_timed(cmd, project, env))
-                cells = [f"{statistics.median(v):.3f} ({min(v):.3f}/{max(v):.3f})" for v in runs.values()]
-                ratio = statistics.median(runs["ours"]) / statistics.median(runs["docker"])
-                print(f"{step:<24} {cells[0]:>22} {cells[1]:>22} {ratio:>6.2f}", flush=True)
-            print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        finally:
-            subprocess.run([str(PYCOMPOSE), "down", "-t", "0"], cwd=project, env=env, capture_output=True)
-            cleanup(daemon)
+        with busybox_engine(work, rootfs_tar) as daemon:
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_", "PYCOMPOSE_"))}
+            env.update({"PYCOMPOSE_HOST": daemon.url, "DOCKER_HOST": daemon.url, "COMPOSE_PROGRESS": "quiet"})
+            try:
+                _copy_steps(args, work, project, env)
+            finally:
+                subprocess.run([str(PYCOMPOSE), "down", "-t", "0"], cwd=project, env=env, capture_output=True)
     return 0
+
+
+def _copy_steps(args: argparse.Namespace, work: Path, project: Path, env: dict[str, str]) -> None:
+    subprocess.run([str(PYCOMPOSE), "up", "-d"], cwd=project, env=env, check=True, capture_output=True)
+    box = "benchcp-box-1"
+    big, small, out = work / "big.bin", work / "small", work / "out"
+    steps = {
+        f"file in ({args.size} MiB)": ([str(PYCOMPOSE), "cp", str(big), "box:/tmp/big.bin"],
+                                       [DOCKER, "cp", str(big), f"{box}:/tmp/big.bin"]),
+        f"file out ({args.size} MiB)": ([str(PYCOMPOSE), "cp", "box:/tmp/big.bin", str(out / "big.bin")],
+                                        [DOCKER, "cp", f"{box}:/tmp/big.bin", str(out / "big.bin")]),
+        f"dir in ({args.files} files)": ([str(PYCOMPOSE), "cp", str(small), "box:/tmp/small"],
+                                         [DOCKER, "cp", str(small), f"{box}:/tmp/small"]),
+        f"dir out ({args.files} files)": ([str(PYCOMPOSE), "cp", "box:/tmp/small", str(out / "small")],
+                                          [DOCKER, "cp", f"{box}:/tmp/small", str(out / "small")]),
+        "export": ([str(PYCOMPOSE), "export", "-o", str(out / "fs.tar"), "box"],
+                   [DOCKER, "export", "-o", str(out / "fs.tar"), box]),
+    }
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"{'step':<24} {'pycompose s':>22} {'docker CLI s':>22} {'ratio':>6}")
+    for step, (ours, theirs) in steps.items():
+        runs: dict[str, list[float]] = {"ours": [], "docker": []}
+        for rep in range(args.reps):
+            order = [("ours", ours), ("docker", theirs)]
+            for label, cmd in (order if rep % 2 == 0 else reversed(order)):
+                shutil.rmtree(out, ignore_errors=True)
+                out.mkdir()
+                runs[label].append(timed_run(cmd, project, env))
+        cells = [f"{statistics.median(v):.3f} ({min(v):.3f}/{max(v):.3f})" for v in runs.values()]
+        ratio = statistics.median(runs["ours"]) / statistics.median(runs["docker"])
+        print(f"{step:<24} {cells[0]:>22} {cells[1]:>22} {ratio:>6.2f}", flush=True)
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import contextlib
 import io
 import os
 import statistics
@@ -26,14 +27,12 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import _build_busybox_rootfs  # noqa: E402 - the same rootfs the tests use
-from tests.runtime.daemon.conftest import cleanup, start_daemon  # noqa: E402
+from bench.setup import busybox_engine, busybox_tar, timed_run  # noqa: E402
 
 PYCOMPOSE = Path(sys.executable).with_name("pycompose")
 # docker-compose's and podman-compose's medians on this machine (../shared/peers/README.md, 2026-11-27), seconds
@@ -52,15 +51,6 @@ def generate(n: int, mode: str) -> str:
             lines.append(f"    depends_on: [s{i - 1}]")
     lines += ["networks:", "  benchnet: {}"]
     return "\n".join(lines) + "\n"
-
-
-def _timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    took = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed in {cwd}: {proc.stderr}")
-    return took
 
 
 def _baseline_tree(ref: str, into: Path) -> Path:
@@ -91,11 +81,6 @@ def main() -> int:
     variants = [(int(v.split(":")[0]), v.split(":")[1]) for v in args.variants.split(",")]
     with tempfile.TemporaryDirectory(prefix="pycompose-bench-") as tmp:
         work = Path(tmp)
-        rootfs = work / "rootfs"
-        rootfs.mkdir()
-        _build_busybox_rootfs(rootfs)
-        with tarfile.open(work / "bb.tar", "w") as tar:
-            tar.add(rootfs, arcname=".")
         clients: dict[str, tuple[list[str], dict[str, str]]] = {}
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("COMPOSE_", "DOCKER_", "PYCOMPOSE_")) and k != "PYTHONPATH"}
@@ -107,13 +92,10 @@ def main() -> int:
             path = os.pathsep.join([*args.baseline_path, str(tree)])
             clients[f"base {args.baseline}"] = ([sys.executable, "-m", "compose.cli.main"],
                                                 {**env, "PYTHONPATH": path})
-        daemon = None if args.host else start_daemon(work / "engine")
-        try:
-            if daemon is not None:
-                with open(work / "bb.tar", "rb") as fh:
-                    daemon.client().api.import_image_from_data(fh.read(), repository="busybox", tag="local")
+        with contextlib.ExitStack() as stack:
+            host = args.host or stack.enter_context(busybox_engine(work, busybox_tar(work))).url
             for _, cenv in clients.values():
-                cenv.update({"PYCOMPOSE_HOST": args.host or daemon.url, "COMPOSE_PROGRESS": "quiet"})
+                cenv.update({"PYCOMPOSE_HOST": host, "COMPOSE_PROGRESS": "quiet"})
             print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
             print(f"{'step':<24} {'client':<14} {'median (min/max) s':>24} {'ratio':>6} "
                   f"{'docker-compose':>15} {'podman-compose':>15}")
@@ -129,7 +111,8 @@ def main() -> int:
                     for step, argv in (("up", ["up", "-d"]), ("down", ["down", "-t", "0"])):
                         for label in order:
                             cmd, cenv = clients[label]
-                            runs.setdefault((step, label), []).append(_timed([*cmd, *argv], projects[label], cenv))
+                            took = timed_run([*cmd, *argv], projects[label], cenv)
+                            runs.setdefault((step, label), []).append(took)
                 for step in ("up", "down"):
                     first = None
                     for label in clients:
@@ -143,9 +126,6 @@ def main() -> int:
                               f"{peer[1] if peer[1] is not None else '-':>15}", flush=True)
             print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
             print("ratio: new median / this client's median (below 1: the new client is faster)")
-        finally:
-            if daemon is not None:
-                cleanup(daemon)
     return 0
 
 

@@ -10,7 +10,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -18,8 +17,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import _build_busybox_rootfs  # noqa: E402 - the same rootfs the tests use
-from tests.runtime.daemon.conftest import cleanup, start_daemon  # noqa: E402
+from bench.setup import busybox_engine, busybox_tar  # noqa: E402
+from tests.runtime.daemon.conftest import Daemon  # noqa: E402
 
 PYCOMPOSE = Path(sys.executable).with_name("pycompose")
 COMPOSE = """
@@ -59,55 +58,52 @@ def main() -> int:
         return 1
     with tempfile.TemporaryDirectory(prefix="pycompose-bench-") as tmp:
         work = Path(tmp)
-        rootfs = work / "rootfs"
-        rootfs.mkdir()
-        _build_busybox_rootfs(rootfs)
-        with tarfile.open(work / "bb.tar", "w") as tar:
-            tar.add(rootfs, arcname=".")
-        daemon = start_daemon(work / "engine")
-        watch = None
+        rootfs_tar = busybox_tar(work)
         project = work / "project"
         for d in ("src", "conf"):
             (project / d).mkdir(parents=True)
         (project / "compose.yaml").write_text(COMPOSE)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
-        env.update({"PYCOMPOSE_HOST": daemon.url, "COMPOSE_PROGRESS": "quiet"})
-        try:
-            with open(work / "bb.tar", "rb") as fh:
-                daemon.client().api.import_image_from_data(fh.read(), repository="busybox", tag="local")
-            watch = subprocess.Popen([str(PYCOMPOSE), "watch"], cwd=project, env=env, stdout=subprocess.PIPE,
-                                     text=True)
-            assert watch.stdout is not None
-            for line in watch.stdout:
-                if "Watch enabled" in line:
-                    break
-            web = daemon.client().containers.get("benchwatch-web-1")
-            sync, restart = [], []
-            for i in range(args.reps):
-                start = time.perf_counter()
-                (project / "src" / f"f{i}.txt").write_text(str(i))
-                end = _until(lambda: web.exec_run(["cat", f"/app/f{i}.txt"]).output == str(i).encode())
-                sync.append(end - start)
-            for i in range(max(1, args.reps // 3)):
-                web.reload()
-                started = web.attrs["State"]["StartedAt"]
-                start = time.perf_counter()
-                (project / "conf" / "c.conf").write_text(str(i))
-
-                def _restarted() -> bool:
-                    web.reload()
-                    return web.attrs["State"]["StartedAt"] != started and web.status == "running"
-
-                restart.append(_until(_restarted) - start)
-            _figure("write -> readable in container", sync)
-            _figure("write -> restarted (sync+restart)", restart)
-        finally:
-            if watch is not None:
-                watch.terminate()
-                watch.wait(timeout=30)
-            subprocess.run([str(PYCOMPOSE), "down", "-t", "0"], cwd=project, env=env, capture_output=True)
-            cleanup(daemon)
+        with busybox_engine(work, rootfs_tar) as daemon:
+            _measure(args, daemon, project)
     return 0
+
+
+def _measure(args: argparse.Namespace, daemon: Daemon, project: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
+    env.update({"PYCOMPOSE_HOST": daemon.url, "COMPOSE_PROGRESS": "quiet"})
+    watch = None
+    try:
+        watch = subprocess.Popen([str(PYCOMPOSE), "watch"], cwd=project, env=env, stdout=subprocess.PIPE,
+                                 text=True)
+        assert watch.stdout is not None
+        for line in watch.stdout:
+            if "Watch enabled" in line:
+                break
+        web = daemon.client().containers.get("benchwatch-web-1")
+        sync, restart = [], []
+        for i in range(args.reps):
+            start = time.perf_counter()
+            (project / "src" / f"f{i}.txt").write_text(str(i))
+            end = _until(lambda: web.exec_run(["cat", f"/app/f{i}.txt"]).output == str(i).encode())
+            sync.append(end - start)
+        for i in range(max(1, args.reps // 3)):
+            web.reload()
+            started = web.attrs["State"]["StartedAt"]
+            start = time.perf_counter()
+            (project / "conf" / "c.conf").write_text(str(i))
+
+            def _restarted() -> bool:
+                web.reload()
+                return web.attrs["State"]["StartedAt"] != started and web.status == "running"
+
+            restart.append(_until(_restarted) - start)
+        _figure("write -> readable in container", sync)
+        _figure("write -> restarted (sync+restart)", restart)
+    finally:
+        if watch is not None:
+            watch.terminate()
+            watch.wait(timeout=30)
+        subprocess.run([str(PYCOMPOSE), "down", "-t", "0"], cwd=project, env=env, capture_output=True)
 
 
 if __name__ == "__main__":
