@@ -4,7 +4,8 @@ Prints per-container latency (create+start, remove) and memory: the PSS of the d
 of the per-container monitors while all N run, per container, beside the peers' figures measured on this
 machine (../shared/peers: Docker and Podman). With ``--trace`` the engine runs with ``PYCOMPOSE_TRACE`` and the
 start path's stages (HTTP -> daemon -> fork server -> monitor -> init -> exec) are printed as median durations.
-Needs root. Usage: python bench/engine.py [N=50] [--network none|bridge] [--trace]
+Needs root. Usage: python bench/engine.py [N=50] [--network none|bridge|user] [--trace]
+(``user``: a user-defined network made for the run, so each start also opens an embedded-DNS scope.)
 """
 from __future__ import annotations
 
@@ -142,7 +143,10 @@ def _bench(daemon, work: Path, n: int, network: str, trace_file: Path | None = N
     api = client.api
     with open(work / "bb.tar", "rb") as fh:
         api.import_image_from_data(fh.read(), repository="busybox", tag="latest")
-    host_config = api.create_host_config(network_mode=network)
+    user_net = None
+    if network == "user":  # a user-defined network: each start opens an embedded-DNS scope too
+        user_net = api.create_network(f"bench-{secrets.token_hex(3)}", driver="bridge")["Id"]
+    host_config = api.create_host_config(network_mode=user_net or network)
     # warm-up: the fork server, the image's layers in the page cache
     warm = api.create_container("busybox", ["true"], host_config=host_config)["Id"]
     api.start(warm)
@@ -176,6 +180,8 @@ def _bench(daemon, work: Path, n: int, network: str, trace_file: Path | None = N
         t0 = time.perf_counter()
         api.remove_container(cid, force=True)
         removes.append(time.perf_counter() - t0)
+    if user_net is not None:
+        api.remove_network(user_net)
     total = [c + s for c, s in zip(creates, starts)]
 
     def ms(vals: list[float]) -> str:
