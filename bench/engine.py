@@ -117,9 +117,13 @@ def main() -> int:
 
 def trace_stages(path: Path, first: str = "http.start") -> list[tuple[str, float, float]]:
     """(stage, median ms since the previous stage, median ms since ``first``) over every start in the trace file
-    (starts run one after another: each begins at a ``first`` line)."""
+    (starts run one after another: each begins at a ``first`` line). ``first="http.create"`` gives the create
+    path (its ``create.*`` marks); any other the start path without them."""
+    def wanted(stage: str) -> bool:
+        return stage == first or (stage == "http.create" or stage.startswith("create.")) == (first == "http.create")
+
     rows = sorted((int(t), stage) for t, _pid, _key, stage in
-                  (line.split() for line in path.read_text().splitlines() if line.count(" ") == 3))
+                  (line.split() for line in path.read_text().splitlines() if line.count(" ") == 3) if wanted(stage))
     runs: list[list[tuple[int, str]]] = []
     for t, stage in rows:
         if stage == first:
@@ -175,6 +179,7 @@ def _bench(daemon, work: Path, n: int, network: str, trace_file: Path | None = N
     mon_pss = [_pss_kib(p) for p in monitors]
     busy_daemon = _pss_kib(daemon.proc.pid) + sum(_pss_kib(p) for p in _descendants(daemon.proc.pid, set(monitors)))
     stages = trace_stages(trace_file) if trace_file is not None and trace_file.exists() else []
+    create_stages = trace_stages(trace_file, "http.create") if stages else []
     removes = []
     for cid in ids:
         t0 = time.perf_counter()
@@ -206,6 +211,10 @@ def _bench(daemon, work: Path, n: int, network: str, trace_file: Path | None = N
           f"({growth:+.0f} KiB per container)")
     print(f"  engine total    {(busy_daemon + sum(mon_pss)) / n:6.0f} KiB PSS per running container "
           f"(daemon + fork server and its spare monitor + monitors)")
+    if create_stages:
+        print("  create path (PYCOMPOSE_TRACE; median ms: step, since the HTTP request)")
+        for stage, step, total_ms in create_stages:
+            print(f"    {stage:28s} {step:6.2f}  {total_ms:6.2f}")
     if stages:
         print("  start path (PYCOMPOSE_TRACE; median ms: step, since the HTTP request)")
         for stage, step, total_ms in stages:

@@ -241,11 +241,13 @@ class ContainerService:
         _device_policy(spec)  # so do unknown host devices and bad device cgroup rules
         self._resources(spec)  # and limits the cgroup manager refuses
         _check_block_devices(spec)
+        trace.mark("create.svc_checked")
         image_id = ""
         if self.images is not None and spec.image and not spec.rootfs:
             img = self.images.resolve(spec.image)
             image_id = img.id
             spec = dataclasses.replace(spec, rootfs=tuple(str(p) for p in img.layer_dirs()))
+        trace.mark("create.svc_image")
         cid = secrets.token_hex(32)
         name = (name or "").lstrip("/") or f"pycompose_{cid[:12]}"
         if not _NAME_RE.match(name):
@@ -259,10 +261,12 @@ class ContainerService:
         state_dir = self.dir / cid
         try:
             state_dir.mkdir(mode=0o700)
+            trace.mark("create.svc_named", cid)
             hostname = spec.hostname or cid[:12]
             (state_dir / "hostname").write_text(hostname + "\n")
             (state_dir / "hosts").write_text(default_hosts(spec.hosts))
             (state_dir / "resolv.conf").write_text(spec.resolv_conf or _host_resolv())
+            trace.mark("create.svc_files", cid)
             write_record(state_dir / "state.json", {"status": "created"}, durable=False)
             write_record(state_dir / "config.json", {"id": cid, "name": name, "created": rfc3339nano(time.time_ns()),
                                                      "image_id": image_id, "spec": spec_to_dict(spec)},

@@ -43,11 +43,15 @@ def register(router: Router, engine: Engine) -> None:
     sup = engine.supervisor
 
     async def create(req: Request) -> Response:
+        trace.mark("http.create")
         body = await req.json()
+        trace.mark("create.body")
         if not isinstance(body, dict):
             raise InvalidArgument("config cannot be empty in order to create a container")
         rec = await sup.create(body, req.arg("name"), req.arg("platform"))
-        return json_response({"Id": rec["Id"], "Warnings": unsupported_warnings(body)}, 201)
+        reply = json_response({"Id": rec["Id"], "Warnings": unsupported_warnings(body)}, 201)
+        trace.mark("create.reply", rec["Id"])
+        return reply
 
     async def listing(req: Request) -> Response:
         filters = parse_filters(req, LIST_FILTERS)

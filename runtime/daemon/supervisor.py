@@ -96,17 +96,21 @@ class Supervisor:
         image_ref = body.get("Image")
         if not image_ref or not isinstance(image_ref, str):
             raise InvalidArgument("config: Image is required")
+        trace.mark("create.checked")
         image = await asyncio.to_thread(self.engine.images.resolve, image_ref)
+        trace.mark("create.image")
         if name is not None and name != "":
             from runtime.daemon.records import NAME_RE
 
             if not NAME_RE.match(name.lstrip("/")):
                 raise InvalidArgument(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         conv = convert(body, image.config, container_id="", image=image.id, defaults=self._defaults())
+        trace.mark("create.converted")
         holder = f"creating-{secrets.token_hex(8)}"  # volumes are taken before the container has an id
         mounts, uses, inspect_mounts = await asyncio.to_thread(prepare_volumes, self.engine.volumes, conv, image, holder,
                                                                self.engine.images)
         spec = replace(conv.spec, mounts=conv.spec.mounts + tuple(mounts), image=image.id)
+        trace.mark("create.volumes")
         net_rec: dict[str, Any] = {"NetworkMode": conv.network_mode, "Endpoints": conv.endpoints}
         nets = self.engine.networks
         try:
@@ -114,7 +118,9 @@ class Supervisor:
                 spec = replace(spec, netns_path=await nets.sandbox_for_create(net_rec))
                 if nets.uses_embedded_dns(net_rec):
                     spec = replace(spec, resolv_conf=nets.resolv_conf(net_rec, body.get("HostConfig") or {}))
+            trace.mark("create.sandbox")
             cid = await asyncio.to_thread(self.svc.create, name, spec)
+            trace.mark("create.svc", cid)
         except BaseException:
             await asyncio.to_thread(release_volumes, self.engine.volumes, holder, uses)
             if nets is not None and net_rec.get("SandboxKeyName") and not net_rec.get("SandboxShared"):
@@ -123,7 +129,9 @@ class Supervisor:
             raise
         # volumes were taken under a provisional holder: hand them to the container
         await asyncio.to_thread(rehome_volumes, self.engine.volumes, uses, holder, cid)
+        trace.mark("create.rehomed", cid)
         st = self.svc.inspect(cid)
+        trace.mark("create.inspected", cid)
         config = dict(conv.config)
         config["Hostname"] = config["Hostname"] or cid[:12]
         config["Image"] = image_ref
@@ -145,8 +153,11 @@ class Supervisor:
         }
         if nets is not None:
             nets.refresh(rec, running=False)
+        trace.mark("create.refreshed", cid)
         self.records.save(rec)
+        trace.mark("create.saved", cid)
         self.engine.publish_container(rec, "create")
+        trace.mark("create.published", cid)
         return rec
 
     def _volumes_from(self, body: dict[str, Any]) -> dict[str, Any]:
