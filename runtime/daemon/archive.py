@@ -235,7 +235,8 @@ def register(router: Router, engine: Engine) -> None:
         try:
             image = await asyncio.to_thread(
                 engine.images.commit, rec["ImageID"], Path(state.state_dir) / "upper", config_changes, reference,
-                created_by=" ".join([rec["Path"], *rec["Args"]]), comment=req.arg("comment") or "")
+                created_by=" ".join([rec["Path"], *rec["Args"]]), comment=req.arg("comment") or "",
+                author=req.arg("author") or "")
         finally:
             if pause:
                 await asyncio.to_thread(svc.unpause, rec["Id"])

@@ -243,17 +243,23 @@ class ImageStore:
 
     def commit(self, parent_image: str | Image | None, layer_tar: Reader | Path | None,
                config_changes: Mapping[str, Any] | Iterable[str] | None = None, reference: str | None = None, *,
-               created_by: str = "", comment: str = "") -> Image:
+               created_by: str = "", comment: str = "", author: str = "") -> Image:
         """A new image: ``parent_image`` (or scratch) + an optional layer (a tar stream with whiteouts, or a
-        directory to diff) + config changes. History gets one entry (``empty_layer`` when no layer)."""
+        directory to diff) + config changes. History gets one entry (``empty_layer`` when no layer).
+
+        ``author`` and ``comment`` (``docker commit -a/-m``) are the new image's own, as Docker keeps them: in
+        the config's ``author``/``comment`` (not inherited from the parent) and in the history entry."""
         parent = self.resolve(parent_image) if isinstance(parent_image, str) else parent_image
         base_cfg = dict(parent.image_config) if parent else new_config([])
         blobs = list(parent.blobs) if parent else []
         diff_ids = list(parent.diff_ids) if parent else []
         entry: dict[str, Any] = {"created": now_rfc3339(), "created_by": created_by}
+        if author:
+            entry["author"] = author
         if comment:
             entry["comment"] = comment
-        cfg = dict(base_cfg)
+        cfg = {k: v for k, v in base_cfg.items() if k not in ("author", "comment")}
+        cfg.update({k: v for k, v in (("author", author), ("comment", comment)) if v})
         cfg["config"] = apply_changes(base_cfg.get("config") or {}, config_changes)
         refs = [parse_reference(reference)] if reference else []
         with self.lease() as lease:

@@ -41,3 +41,24 @@ def test_cp_diff_export_commit(engine, tmp_path):
     out = engine.cli("run", "--rm", "snapshot:v1", "sh", "-c", "cat /tmp/made; echo $COMMITTED; ls /etc/group",
                      check=False)
     assert out.stdout.startswith("made\n1\n") and out.returncode != 0
+
+
+def test_commit_author_comment_shown_by_cli_and_docker_py(engine):
+    engine.cli("run", "-d", "--name", "authored", "busybox", "sh", "-c", "echo x > /x; exec sleep 1000")
+    engine.cli("commit", "-a", "Jane Doe <jane@example.com>", "-m", "first snapshot", "-c", "LABEL made=yes",
+               "authored", "authored:v1")
+    fmt = engine.cli("inspect", "-f", "{{.Author}}|{{.Comment}}|{{.Config.Labels.made}}", "authored:v1")
+    assert fmt.stdout.strip() == "Jane Doe <jane@example.com>|first snapshot|yes"
+    history = engine.cli("history", "--no-trunc", "--format", "{{.Comment}}|{{.CreatedBy}}", "authored:v1")
+    assert history.stdout.splitlines()[0] == "first snapshot|sh -c echo x > /x; exec sleep 1000"
+    client = engine.client()
+    image = client.containers.get("authored").commit("authored", "v2", message="second", author="Bob")
+    attrs = client.images.get("authored:v2").attrs
+    assert (attrs["Author"], attrs["Comment"], attrs["Id"]) == ("Bob", "second", image.id)
+    assert client.images.get("authored:v2").history()[0]["Comment"] == "second"
+    # the parent's author and comment are not inherited by a commit that gives none
+    engine.cli("run", "-d", "--name", "child", "authored:v1", "sleep", "1000")
+    engine.cli("commit", "child", "authored:v3")
+    plain = engine.cli("inspect", "-f", "{{.Author}}|{{.Comment}}", "authored:v3")
+    assert plain.stdout.strip() == "|"
+    engine.cli("rm", "-f", "authored", "child")
