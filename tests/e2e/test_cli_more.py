@@ -203,12 +203,13 @@ def test_commit_makes_an_image_that_runs(engine, project):  # noqa: F811
     reference = f"{project.name}-img:v1"
     client = engine.client()
     try:
-        out = project.compose("commit", "-m", "a message", "-c", "ENV COMMITTED=yes", "-c", 'CMD ["cat", "/marker"]',
-                              "box", reference).out
+        out = project.compose("commit", "-a", "A. Author <a@example.com>", "-m", "a message", "-c",
+                              "ENV COMMITTED=yes", "-c", 'CMD ["cat", "/marker"]', "box", reference).out
         image = client.images.get(reference)
         assert out.strip() == image.id
         assert "COMMITTED=yes" in image.attrs["Config"]["Env"]
         assert image.history()[0]["Comment"] == "a message"  # the new layer's history entry
+        assert (image.attrs["Author"], image.attrs["Comment"]) == ("A. Author <a@example.com>", "a message")
         assert client.containers.run(reference, remove=True).strip() == b"committed-marker"
         failed = project.compose("commit", "--index", "2", "box", check=False)
         assert failed.code == 1 and "no container #2" in failed.err
