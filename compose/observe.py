@@ -53,10 +53,12 @@ def observe(client: "docker.APIClient", project: Project, *, services: list[str]
                 out.volumes[volume.name] = found
     if images:
         for name in services if services is not None else list(project.services):
-            ref = service_image(project, project.services[name])
-            if ref not in out.images:
-                stamp = image_stamp(client, ref)
-                out.images[ref] = stamp[0] if stamp else None
-                if stamp and stamp[1] is not None:
-                    out.image_times[ref] = stamp[1]
+            service = project.services[name]
+            mounted = [m.source for m in service.volumes or () if m.type == "image" and m.source]
+            for ref in [service_image(project, service), *mounted]:  # type: image volumes are planned too
+                if ref not in out.images:
+                    stamp = image_stamp(client, ref)
+                    out.images[ref] = stamp[0] if stamp else None
+                    if stamp and stamp[1] is not None:
+                        out.image_times[ref] = stamp[1]
     return out

@@ -23,7 +23,8 @@ from compose.model import Project, Service
 from compose.naming import container_name
 from compose.observe import Observed
 
-__all__ = ["Op", "Step", "Plan", "UpOptions", "DownOptions", "plan_up", "plan_down", "plan_stop", "plan_start", "plan_run"]
+__all__ = ["Op", "Step", "Plan", "UpOptions", "DownOptions", "plan_up", "plan_down", "plan_stop", "plan_start", "plan_run",
+           "volume_images"]
 
 
 class Op(Enum):
@@ -154,6 +155,32 @@ def _image_step(plan: Plan, project: Project, service: Service, observed: Observ
     if service.build is not None and opts.build is False:
         raise UserError.single(f"image {ref} of service {service.name} is not present and --no-build was given")
     return plan.add(Op.PULL_IMAGE, ref, "image missing", service=service.name)
+
+
+def volume_images(service: Service) -> list[tuple[int, str]]:
+    """The images ``service`` mounts as ``type: image`` volumes: (index in ``volumes``, reference)."""
+    return [(i, m.source) for i, m in enumerate(service.volumes or ()) if m.type == "image" and m.source]
+
+
+def _volume_image_steps(plan: Plan, project: Project, service: Service, observed: Observed,
+                        opts: UpOptions) -> set[str]:
+    """Steps that make the images of ``service``'s ``type: image`` volumes present, as Docker Compose does: an
+    image another service of the project builds waits for that build (never pulled); any other is pulled when
+    missing (pull policy ``missing``); ``--pull never`` makes a missing one an error."""
+    out: set[str] = set()
+    for i, ref in volume_images(service):
+        builder = next((s for s in project.services.values()
+                        if s.build is not None and service_image(project, s) == ref), None)
+        if builder is not None and opts.build is not False:
+            out.add(f"{Op.BUILD_IMAGE.name} {ref}")  # a dangling key (that service not planned) is ignored
+            continue
+        if observed.images.get(ref) is not None:
+            continue
+        if opts.pull == "never":
+            raise UserError.single(f"image {ref} of a type: image volume of service {service.name} is not present "
+                                   "and --pull never was given", ("services", service.name, "volumes", i, "source"))
+        out.add(plan.add(Op.PULL_IMAGE, ref, "image volume missing", service=service.name))
+    return out
 
 
 _UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -350,6 +377,7 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions | None = None)
             image = _image_step(plan, project, service, observed, opts)
             if image:
                 needs.add(image)
+            needs |= _volume_image_steps(plan, project, service, observed, opts)
             forced = None
             for dep in graph.dependencies(name):  # containers this one names must exist before its create
                 via = graph.edge(name, dep).get("via")
@@ -517,6 +545,7 @@ def plan_run(project: Project, observed: Observed, service: str, opts: UpOptions
         plan.warnings.clear()
     _resources(plan, project, project.services[service], observed)
     _image_step(plan, project, project.services[service], observed, opts)
+    _volume_image_steps(plan, project, project.services[service], observed, opts)
     if deps:
         for dep in graph.dependencies(service):
             edge = graph.edge(service, dep)

@@ -1,4 +1,5 @@
-"""``pycompose pull``: pull the services' images (services that only build are skipped)."""
+"""``pycompose pull``: pull the services' images (services that only build are skipped) and the images their
+``type: image`` volumes mount (unless a service of the project builds that image)."""
 from __future__ import annotations
 
 from typing import Annotated, Optional
@@ -26,7 +27,7 @@ def pull(
     from compose.engine.createbody import service_image
     from compose.engine.images import image_id
     from compose.errors import UserError
-    from compose.plan import Op, Plan
+    from compose.plan import Op, Plan, volume_images
 
     session = open_session(ctx, list(services or []))
     project = session.project
@@ -39,6 +40,12 @@ def pull(
         if policy == "missing" and image_id(session.client, svc.image) is not None:
             continue
         plan.add(Op.PULL_IMAGE, service_image(project, svc), "pull", service=name)
+    built = {service_image(project, s) for s in project.services.values() if s.build is not None}
+    for name in names:  # type: image volumes: pulled too, unless a service of the project builds that image
+        for _i, ref in volume_images(project.services[name]):
+            if ref in built or (policy == "missing" and image_id(session.client, ref) is not None):
+                continue
+            plan.add(Op.PULL_IMAGE, ref, "pull (image volume)", service=name)
     try:
         session.run(plan)
     except UserError:

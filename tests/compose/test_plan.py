@@ -461,3 +461,49 @@ def test_stop_start_restart_by_labels_alone_for_a_project_known_by_name():
         "RESTART_CONTAINER p-web-1: restart\nRESTART_CONTAINER p-web-2: restart\n")
     assert str(plan_start(bare, observed)) == "START_CONTAINER p-db-1: exited\n"
     assert str(plan_start(bare, observed, ["web"])) == ""
+
+
+IMAGE_VOLUMES = """
+name: imgvol
+services:
+  app:
+    image: busybox:local
+    volumes:
+      - {type: image, source: "reg.example:5000/data:1", target: /data}
+      - {type: image, source: "imgvol-assets", target: /assets}
+  assets:
+    image: imgvol-assets
+    build: .
+"""
+
+
+def test_image_volume_missing_is_pulled_before_the_create(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM busybox:local\n")
+    project = _project(tmp_path, IMAGE_VOLUMES)
+    plan = plan_up(project, Observed(images={**IMAGES, "imgvol-assets": "sha256:2"},
+                                     networks={"imgvol_default": {}}))
+    assert str(plan) == textwrap.dedent("""\
+        PULL_IMAGE reg.example:5000/data:1: image volume missing
+        CREATE_CONTAINER imgvol-app-1: missing <- PULL_IMAGE reg.example:5000/data:1
+        CREATE_CONTAINER imgvol-assets-1: missing
+        START_CONTAINER imgvol-app-1: created <- CREATE_CONTAINER imgvol-app-1
+        START_CONTAINER imgvol-assets-1: created <- CREATE_CONTAINER imgvol-assets-1
+        """)
+
+
+def test_image_volume_present_is_not_pulled_and_a_built_one_waits_for_its_build(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM busybox:local\n")
+    project = _project(tmp_path, IMAGE_VOLUMES)
+    present = {**IMAGES, "reg.example:5000/data:1": "sha256:3", "imgvol-assets": "sha256:2"}
+    assert "PULL_IMAGE" not in str(plan_up(project, Observed(images=present)))
+    plan = plan_up(project, Observed(images=present), UpOptions(build=True))
+    assert "CREATE_CONTAINER imgvol-app-1: missing <- BUILD_IMAGE imgvol-assets" in str(plan)
+    assert "PULL_IMAGE" not in str(plan)  # an image the project builds is never pulled
+
+
+def test_image_volume_missing_with_pull_never_names_the_volume(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM busybox:local\n")
+    project = _project(tmp_path, IMAGE_VOLUMES)
+    with pytest.raises(UserError, match="reg.example:5000/data:1 of a type: image volume of service app") as info:
+        plan_up(project, Observed(images={**IMAGES, "imgvol-assets": "sha256:2"}), UpOptions(pull="never"))
+    assert "services.app.volumes[0].source" in str(info.value)

@@ -1,8 +1,9 @@
 """End to end against our engine: ``type: image`` volumes (whole image and ``image.subpath``) and
 ``bind.recursive`` (``readonly``, ``writable``) in a compose file, checked from inside the container; the mounted
-image is in use until ``down``."""
+image is in use until ``down``; an image volume's image is pulled by ``up`` and ``pull`` from a real registry."""
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -11,6 +12,7 @@ import docker
 import pytest
 
 from tests.e2e.test_up_down import busybox_engine, compose
+from tests.registry.conftest import registry_factory  # noqa: F401 - the fixture, used by name below
 from tests.runtime.build.conftest import tar_of
 
 pytestmark = pytest.mark.root
@@ -80,16 +82,52 @@ services:
         api.inspect_image(image_id)
 
 
-def test_missing_image_for_an_image_volume_is_one_line(engine, project):
+def test_image_volume_is_pulled_from_a_registry_by_up_and_pull(engine, project, registry_factory):  # noqa: F811
     tmp, name = project
-    (tmp / "compose.yaml").write_text("""
+    reg = registry_factory()
+    api = engine.client().api
+    ref = f"{reg.host}/pc/data{name}:1"
+    api.import_image_from_data(tar_of({"data/top.txt": b"top\n"}), repository=f"{reg.host}/pc/data{name}", tag="1")
+    pushed = api.inspect_image(ref)["Id"]
+    api.push(f"{reg.host}/pc/data{name}", "1")
+    api.remove_image(ref)
+    (tmp / "compose.yaml").write_text(f"""
+services:
+  app:
+    image: busybox:local
+    command: ["sleep", "600"]
+    volumes:
+      - {{type: image, source: "{ref}", target: /img, image: {{subpath: data}}}}
+""")
+    try:
+        up = compose(engine, tmp, "-p", name, "up", "-d")
+        assert ref in up.out + up.err  # the pull is shown as a step of its own
+        assert _sh(engine, f"{name}-app-1", "cat /img/top.txt") == "top\n"
+        assert api.inspect_image(ref)["Id"] == pushed
+        compose(engine, tmp, "-p", name, "down", "-t", "0")
+        api.remove_image(ref)
+        compose(engine, tmp, "-p", name, "pull", "--policy", "missing")  # busybox:local is not in a registry
+        assert api.inspect_image(ref)["Id"] == pushed
+    finally:
+        compose(engine, tmp, "-p", name, "down", "-t", "0", check=False)
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            api.remove_image(ref)
+
+
+def test_missing_image_for_an_image_volume_is_one_line(engine, project, registry_factory):  # noqa: F811
+    tmp, name = project
+    reg = registry_factory()
+    (tmp / "compose.yaml").write_text(f"""
 services:
   app:
     image: busybox:local
     command: ["true"]
     volumes:
-      - {type: image, source: "pcnope:1", target: /img}
+      - {{type: image, source: "{reg.host}/pc/nope:1", target: /img}}
 """)
     result = compose(engine, tmp, "-p", name, "up", "-d", check=False)
     assert result.code != 0
-    assert "No such image: pcnope:1" in result.err
+    assert f"{reg.host}/pc/nope:1" in result.err and "not found" in result.err.lower(), result.err
+    never = compose(engine, tmp, "-p", name, "up", "-d", "--pull", "never", check=False)
+    assert never.code == 1
+    assert "services.app.volumes[0].source" in never.err and "--pull never" in never.err, never.err
