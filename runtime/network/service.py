@@ -36,6 +36,7 @@ from runtime.errors import Conflict, EngineError, InvalidArgument, InvalidState,
 from runtime.network import bridge as _bridge
 from runtime.network import bridgenet
 from runtime.network import endpoint as _veth
+from runtime.network import rtnl as _rtnl
 from runtime.network.filters import created_before, filter_networks, label_match
 from runtime.network.hostlock import host_lock
 from runtime.network.ipam import DEFAULT_POOLS, IpamSpec, Pool, host_networks
@@ -45,7 +46,7 @@ from runtime.network.model import (
 )
 from runtime.network.firewall import make_firewall
 from runtime.network.nat import DEFAULT_TABLE
-from runtime.network.netns import NetnsStore, is_netns_file, netlink_in, run_in_netns
+from runtime.network.netns import NetnsStore, is_netns_file, run_in_netns
 from runtime.network.ports import BoundPort, PortBinding, bind_ports, close_sockets, ports_to_engine
 from runtime.network.publisher import Publisher
 from runtime.network.reaper import LinkReaper
@@ -400,12 +401,12 @@ class NetworkService:
             addrs.append(ipaddress.ip_interface(f"{ipv6}/{v6_pool.subnet.prefixlen}"))
         mtu = int(net.options[OPT_MTU]) if net.options.get(OPT_MTU) else None
         gateways = [p.gateway for p in (v4_pool, v6_pool) if p is not None] if default_route else []
-        with IPRoute() as ipr, netlink_in(sandbox) as ns:
+        with _rtnl.Rtnl(sandbox) as ns:
             if ifname is None:
                 prefix = _bridge.check_ifname(net.options.get(OPT_IFACE_PREFIX) or "eth")
-                ifname = _veth.next_ifname([link.get("ifname") for link in ns.get_links()], prefix)
-            host = _veth.attach_veth(ipr, _veth.VethSpec(net.bridge, sandbox, ifname, tuple(addrs), mac, mtu), ns,
-                                     gateways)
+                ifname = _veth.next_ifname(_veth.sandbox_ifnames(ns), prefix)
+            host = _veth.attach_veth(_veth.VethSpec(net.bridge, sandbox, ifname, tuple(addrs), mac, mtu), gateways,
+                                     ns=ns)
         return Endpoint(
             net.id, container_id, os.urandom(32).hex(), (name or container_id[:12]).lstrip("/"), aliases,
             ifname, host, sandbox, mac,
@@ -449,8 +450,7 @@ class NetworkService:
                 if force:
                     return
                 raise NotFound(f"container {container_id[:12]} is not connected to network {net.name}")
-            with IPRoute() as ipr:
-                _veth.detach_veth(ipr, ep.host_veth)
+            _veth.remove_veth(ep.host_veth)
             for pool, iface in ((net.pool(4), ep.ipv4), (net.pool(6), ep.ipv6)):
                 if pool and iface:
                     pool.release(iface.ip)
