@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runtime import trace
 from runtime.errors import EngineError, InvalidArgument, NotFound
 
 if TYPE_CHECKING:
@@ -147,14 +148,19 @@ class Networking:
                                          mac_address=cfg.get("MacAddress") or None, priority=priority)
             if ep.ipv4:
                 addresses.append(str(ep.ipv4.ip))
+        trace.mark("net.connected", cid)
         await self._publish(rec)
+        trace.mark("net.published", cid)
         await self._write_hosts(rec, addresses)
+        trace.mark("net.hosts", cid)
         if user_defined and self.dns is not None and not rec.get("SandboxShared"):
             with contextlib.suppress(EngineError):
                 host_cfg = rec.get("HostConfig") or {}
                 upstreams = list(host_cfg.get("Dns") or self.engine.config.dns) or None
                 await self.dns.add_scope(cid, sandbox, upstreams, host_cfg.get("DnsSearch") or ())
+            trace.mark("net.dns_scope", cid)
         self.refresh(rec)
+        trace.mark("net.refreshed", cid)
 
     @staticmethod
     def _port_wishes(rec: dict[str, Any]) -> list[Any]:

@@ -16,14 +16,16 @@ from typing import TypeVar
 from runtime import linux
 from runtime.errors import InvalidArgument, NotFound
 
-__all__ = ["open_listeners", "netns_identity", "run_in_netns"]
+__all__ = ["bind_listeners", "close_pair", "is_netns", "open_listeners", "netns_identity", "run_in_netns"]
 
 T = TypeVar("T")
 
 _IP_FREEBIND = 15  # bind before lo is up: the socket starts working as soon as it is
 
 
-def _bind(address: str, port: int) -> tuple[socket.socket, socket.socket]:
+def bind_listeners(address: str, port: int, tcp_port: int | None = None) -> tuple[socket.socket, socket.socket]:
+    """(UDP, TCP) sockets on ``address`` in the calling thread's netns: UDP on ``port``, TCP on ``tcp_port``
+    (default: ``port``; 0: each its own free port)."""
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
     tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
     try:
@@ -32,7 +34,7 @@ def _bind(address: str, port: int) -> tuple[socket.socket, socket.socket]:
         udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         udp.bind((address, port))
         tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        tcp.bind((address, port))  # port 0 (redirect mode): each its own free port, DNAT says which
+        tcp.bind((address, port if tcp_port is None else tcp_port))  # 0 (redirect mode): the DNAT says which
         tcp.listen(64)
     except BaseException:
         udp.close()
@@ -82,14 +84,24 @@ async def run_in_netns(netns_path: str, func: Callable[[], T],
     return await done
 
 
-def _close_all(socks: tuple[socket.socket, socket.socket]) -> None:
+def close_pair(socks: tuple[socket.socket, ...]) -> None:
+    """Close a scope's sockets (an ``orphan`` for :func:`run_in_netns`)."""
     for sock in socks:
-        sock.close()
+        if isinstance(sock, socket.socket):
+            sock.close()
 
 
 async def open_listeners(netns_path: str, address: str, port: int) -> tuple[socket.socket, socket.socket]:
     """The scope's (UDP, TCP) sockets on ``address:port`` inside ``netns_path`` (port 0: free ports)."""
-    return await run_in_netns(netns_path, lambda: _bind(address, port), _close_all)
+    return await run_in_netns(netns_path, lambda: bind_listeners(address, port), close_pair)
+
+
+def is_netns(path: str) -> bool:
+    """Whether ``path`` still names a network namespace (its nsfs bind mount was not removed)."""
+    try:
+        return os.stat(path).st_dev == os.stat("/proc/self/ns/net").st_dev
+    except OSError:
+        return False
 
 
 def netns_identity(path: str) -> tuple[int, int]:

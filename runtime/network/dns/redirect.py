@@ -4,22 +4,30 @@ Binding 127.0.0.11:53 itself is fastest but keeps port 53 taken inside the conta
 that runs its own DNS server on ``0.0.0.0:53`` (coredns, dnsmasq, pi-hole) would fail to bind. With
 redirection, as Docker does, the server binds a kernel-chosen port and a table of its own in the container's
 netns (``ip pycompose_dns``, output hook) sends 127.0.0.11:53 there; conntrack turns the replies back. The
-table is replaced atomically on each call and dies with the netns.
+table dies with the netns.
 
 The table is loaded through libnftables (what the ``nft`` command is built on) by a thread that joined the
-netns: no process to start. Most of the ~15 ms it takes is the kernel setting up NAT in a fresh namespace.
+netns: no process to start. Adding it costs ~0.5 ms of CPU; what cost ~12 ms was the wall time of any
+transaction that deletes a table or a rule (the kernel waits for an RCU grace period before it commits).
+So :func:`open_redirected` never deletes on the way that matters: a fresh netns gets the table with one
+``create`` transaction; a netns that has one (a container started again, or the daemon restarted) gets
+sockets bound to the ports its rules already name, and the table is left as it is. Only when those ports
+are taken meanwhile (by the container's own programs) is the table replaced, the slow way.
 """
 from __future__ import annotations
 
 import ctypes
 import os
+import re
 import socket
 
+from runtime import trace
 from runtime.errors import EngineError, Unsupported
-from runtime.network.dns.listener import run_in_netns
+from runtime.network.dns.listener import bind_listeners, close_pair, run_in_netns
 from runtime.network.nftlib import load_library, run_in_context
 
-__all__ = ["TABLE", "forget_mappings", "install_redirect", "redirect_available", "redirect_script"]
+__all__ = ["TABLE", "forget_mappings", "install_redirect", "open_redirected", "redirect_available", "redirect_script",
+           "redirect_ports"]
 
 TABLE = "pycompose_dns"
 
@@ -56,6 +64,27 @@ def redirect_script(address: str, udp_port: int, tcp_port: int) -> str:
     )
 
 
+def _create_script(address: str, udp_port: int, tcp_port: int) -> str:
+    """The nft transaction for a netns without the table: it fails (and changes nothing) when there is one."""
+    return (
+        f"create table ip {TABLE}\n"
+        f"add chain ip {TABLE} output {{ type nat hook output priority -100; policy accept; }}\n"
+        f"add rule ip {TABLE} output ip daddr {address} udp dport 53 dnat to {address}:{udp_port}\n"
+        f"add rule ip {TABLE} output ip daddr {address} tcp dport 53 dnat to {address}:{tcp_port}\n"
+    )
+
+
+def redirect_ports(listing: str, address: str) -> tuple[int, int] | None:
+    """(UDP port, TCP port) the table's rules (``nft list`` text) send ``address``:53 to; ``None`` unless it
+    holds exactly our two rules."""
+    rule = re.compile(rf"^\s*ip daddr {re.escape(address)} (udp|tcp) dport 53 dnat (?:ip )?to "
+                      rf"{re.escape(address)}:(\d+)\s*$", re.M)
+    found = {proto: int(port) for proto, port in rule.findall(listing)}
+    if len(found) != 2 or listing.count("dnat") != 2:
+        return None
+    return found["udp"], found["tcp"]
+
+
 def _apply(script: str) -> None:
     """Run an nft script in the calling thread's netns; ``EngineError`` with nft's message on failure."""
     ok, _, err = run_in_context(_libnftables(), script)
@@ -63,12 +92,69 @@ def _apply(script: str) -> None:
         raise EngineError(err.strip() or "unknown error")
 
 
+def _install(address: str, udp_port: int, tcp_port: int) -> None:
+    """The redirect to these ports in the calling thread's netns: created when absent, else replaced."""
+    lib = _libnftables()
+    ok, _, err = run_in_context(lib, _create_script(address, udp_port, tcp_port))
+    if not ok:
+        exists, _, _ = run_in_context(lib, f"list table ip {TABLE}\n")
+        if not exists:
+            raise EngineError(err.strip() or "unknown error")
+        _apply(redirect_script(address, udp_port, tcp_port))  # deletes: the kernel waits for a grace period
+
+
+def _open_redirected(address: str) -> tuple[socket.socket, socket.socket, bool]:
+    """In the calling thread's netns: (udp, tcp, moved) with 127.0.0.11:53 redirected to the sockets."""
+    lib = _libnftables()
+    udp, tcp = bind_listeners(address, 0)
+    try:
+        ok, _, err = run_in_context(lib, _create_script(address, udp.getsockname()[1], tcp.getsockname()[1]))
+        trace.mark("dns.nft_created" if ok else "dns.nft_create_refused")
+        if ok:
+            return udp, tcp, False
+        exists, listing, _ = run_in_context(lib, f"list table ip {TABLE}\n")
+        if not exists:
+            raise EngineError(err.strip() or "unknown error")
+        ports = redirect_ports(listing, address)
+        if ports is not None:
+            try:
+                again = bind_listeners(address, ports[0], ports[1])
+            except OSError:  # taken meanwhile (by the container's own programs): move the redirect
+                pass
+            else:
+                close_pair((udp, tcp))
+                return again[0], again[1], False
+        _apply(redirect_script(address, udp.getsockname()[1], tcp.getsockname()[1]))
+        trace.mark("dns.nft_replaced")
+        return udp, tcp, True
+    except BaseException:
+        close_pair((udp, tcp))
+        raise
+
+
+async def open_redirected(netns_path: str | os.PathLike[str], address: str) -> tuple[socket.socket, socket.socket,
+                                                                                      bool]:
+    """A scope's (UDP, TCP) sockets in the netns at ``netns_path``, ``address``:53 redirected to them, in one
+    thread hop. The third value says whether the redirect moved to new ports (older conntrack mappings of
+    ``address``:53 then lead nowhere: see :func:`forget_mappings`). ``OSError`` when the sockets cannot be
+    made; ``EngineError`` (sockets closed) when the redirect cannot be loaded; ``Unsupported`` without
+    libnftables."""
+    path = os.fspath(netns_path)
+    _libnftables()  # Unsupported before any thread is made
+    try:
+        return await run_in_netns(path, lambda: _open_redirected(address), close_pair)
+    except (Unsupported, OSError):
+        raise
+    except EngineError as err:
+        raise EngineError(f"cannot redirect {address}:53 in {path}: {err}") from err
+
+
 async def install_redirect(netns_path: str | os.PathLike[str], address: str, udp_port: int, tcp_port: int) -> None:
     """Load the redirect table into the netns at ``netns_path`` (from a thread that joined it)."""
     path = os.fspath(netns_path)
     _libnftables()  # Unsupported before any thread is made
     try:
-        await run_in_netns(path, lambda: _apply(redirect_script(address, udp_port, tcp_port)))
+        await run_in_netns(path, lambda: _install(address, udp_port, tcp_port))
     except Unsupported:
         raise
     except EngineError as err:

@@ -24,13 +24,15 @@ from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime import trace
 from runtime.errors import Conflict, EngineError, InvalidArgument, NotFound
 from runtime.network.dns.answer import local_replies, replies_for
 from runtime.network.dns.fastpath import MISS_HEADER, FastPath, parse_miss
 from runtime.network.dns.forwarder import Forwarder, Upstream, host_upstreams, parse_upstreams
 from runtime.network.dns.listener import netns_identity, open_listeners
+from runtime.network.dns.prepared import Listening, PreparedSockets
 from runtime.network.dns.records import Records
-from runtime.network.dns.redirect import forget_mappings, install_redirect, redirect_available
+from runtime.network.dns.redirect import forget_mappings, open_redirected, redirect_available
 from runtime.network.dns.wire import (
     CLASS_ANY, CLASS_IN, RCODE_NXDOMAIN, RCODE_SERVFAIL, Query, build_error, reply_rcode, truncate_reply,
 )
@@ -91,6 +93,7 @@ class DnsServer:
         self._fast: FastPath | None = None
         self._fast_loop: asyncio.AbstractEventLoop | None = None
         self._by_tag: dict[int, Scope] = {}
+        self._prepared = PreparedSockets()  # scope sockets opened before their container starts
         self.records.watch(self._records_changed)
 
     def _records_changed(self) -> None:
@@ -120,6 +123,27 @@ class DnsServer:
 
     # -- scopes --------------------------------------------------------------------------------------
 
+    def prepare(self, netns_path: str | os.PathLike[str], *, redirect: bool | None = None) -> None:
+        """Open a scope's sockets (and load its redirect) in the netns at ``netns_path`` in the background, so
+        that the :meth:`add_scope` of the container that starts there finds them ready (``prepared.py``).
+        Nothing is served until then. A netns removed before that must be handed to :meth:`discard_prepared`.
+        Call in the loop."""
+        if not self._closed:
+            self._prepared.start(os.fspath(netns_path), self.redirect if redirect is None else redirect,
+                                 self._listen)
+
+    def discard_prepared(self, netns_path: str | os.PathLike[str]) -> None:
+        """Close what :meth:`prepare` opened for ``netns_path`` (now, or once it is done); a no-op without."""
+        self._prepared.discard(os.fspath(netns_path))
+
+    def prepared(self) -> list[str]:
+        """The netns paths with sockets prepared for a scope."""
+        return self._prepared.paths()
+
+    async def settle(self) -> None:
+        """Wait until no preparation runs (before the loop closes)."""
+        await self._prepared.settle()
+
     async def add_scope(self, container_id: str, netns_path: str | os.PathLike[str],
                         upstreams: Iterable[str | tuple[str, int]] | None = None,
                         search: Iterable[str] = (), *, redirect: bool | None = None) -> tuple[str, int]:
@@ -146,7 +170,11 @@ class DnsServer:
         self._pending.update((container_id, identity))
         try:
             await self._fast_path(asyncio.get_running_loop())
-            udp, tcp, redirected = await self._listen(path, self.redirect if redirect is None else redirect)
+            mode = self.redirect if redirect is None else redirect
+            ready = await self._prepared.take(path, mode)
+            trace.mark("dns.prepared" if ready is not None else "dns.unprepared", container_id)
+            udp, tcp, moved = ready if ready is not None else await self._listen(path, mode)
+            trace.mark("dns.listening", container_id)
             if self._closed:
                 udp.close()
                 tcp.close()
@@ -157,7 +185,7 @@ class DnsServer:
         finally:
             self._pending.difference_update((container_id, identity))
         try:
-            if redirected:
+            if moved:
                 # Off the container's start path: only mappings to older ports go.
                 self._track(scope, forget_mappings(path, self.address, scope.address[1], tcp.getsockname()[1]))
             try:
@@ -175,33 +203,31 @@ class DnsServer:
             raise
         return scope.address
 
-    async def _listen(self, path: str, redirect: bool) -> tuple[socket.socket, socket.socket, bool]:
-        """(udp, tcp, redirected): free ports behind a DNAT when asked and possible, else port 53 itself."""
+    async def _listen(self, path: str, redirect: bool) -> Listening:
+        """(udp, tcp, moved): free ports behind a DNAT when asked and possible, else port 53 itself; ``moved``:
+        the DNAT now leads to other ports than before (older conntrack mappings must go)."""
         if redirect:
-            udp, tcp = await self._open(path, 0)
             try:
-                await install_redirect(path, self.address, udp.getsockname()[1], tcp.getsockname()[1])
-                return udp, tcp, True
+                return await open_redirected(path, self.address)
+            except OSError as err:
+                raise self._bind_error(path, 0, err) from err
             except EngineError as err:  # no nf_tables/nat in this kernel, no nft: serve port 53 directly
                 log.warning("DNS in %s without redirection (port 53 stays taken): %s", path, err)
-                udp.close()
-                tcp.close()
-            except BaseException:
-                udp.close()
-                tcp.close()
-                raise
         udp, tcp = await self._open(path, self.port)
         return udp, tcp, False
 
     async def _open(self, path: str, port: int) -> tuple[socket.socket, socket.socket]:
         try:
             return await open_listeners(path, self.address, port)
-        except FileNotFoundError as err:
-            raise NotFound(f"network namespace {path} not found") from err
         except OSError as err:
-            if err.errno == errno.EADDRINUSE:
-                raise Conflict(f"{self.address}:{port} is already taken in {path}") from err
-            raise InvalidArgument(f"cannot listen on {self.address}:{port} in {path}: {err}") from err
+            raise self._bind_error(path, port, err) from err
+
+    def _bind_error(self, path: str, port: int, err: OSError) -> EngineError:
+        if isinstance(err, FileNotFoundError):
+            return NotFound(f"network namespace {path} not found")
+        if err.errno == errno.EADDRINUSE:
+            return Conflict(f"{self.address}:{port} is already taken in {path}")
+        return InvalidArgument(f"cannot listen on {self.address}:{port} in {path}: {err}")
 
     def remove_scope(self, container_id: str) -> None:
         """Stop serving the container (a no-op when it has no scope)."""
@@ -241,8 +267,9 @@ class DnsServer:
             self._fast.clear(scope.tag)
 
     def close(self) -> None:
-        """Remove every scope; the server takes no new ones."""
+        """Remove every scope and prepared sockets; the server takes no new ones."""
         self._closed = True
+        self._prepared.close()
         for container_id in list(self._scopes):
             self.remove_scope(container_id)
         self.records.unwatch(self._records_changed)
