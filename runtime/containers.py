@@ -378,52 +378,61 @@ class ContainerService:
                        "log_path": str(d / f"{cid}{LOG_SUFFIX}"), "socket": str(d / SOCKET_NAME),
                        "attach": attach, "console_size": console_size, "helper": self._helper,
                        "init_helper": self._init_helper}
-            conn, child, words = self._forkserver.launch_with_child(request)
-            conn.settimeout(_LAUNCH_TIMEOUT)
-            trace.mark("svc.launched", cid)
+            conn, child, words = self._forkserver.launch_with_child(request, replenish_later=True)
             try:
-                try:
-                    mgr.create(_device_policy(spec))
-                    self._apply_resources(mgr, spec)
-                    _procs, oom = self._cgroup_files(mgr)
-                    trace.mark("svc.cgroup_ready", cid)
-                    # a spare's child moves itself when told (no hop, no global lock); else the monitor moves it
-                    _tell(conn, {"cgroup": True, "oom_files": oom})
-                    if words is not None:
-                        _say(words, {"joined": True, "move": _self_move_files(procs_files)})
-                    if before_run is not None:
-                        before_run()
-                        trace.mark("svc.before_run", cid)
-                except BaseException as err:
-                    self._call_off(conn, str(err) or type(err).__name__, words)
-                    raise
-                if words is not None:
-                    _say(words, {"go": True})
-                else:
-                    _tell(conn, {"go": True})
-                reply = self._read_launch_reply(conn)
-                trace.mark("svc.reply", cid)
-            except BaseException:
-                conn.close()
-                mgr.destroy()
-                raise
+                return self._run_launched(cid, d, spec, mgr, procs_files, conn, words, attach, before_run)
             finally:
+                self._forkserver.replenish()  # the next start's spare is forked once this one is done
+
+    def _run_launched(self, cid: str, d: Path, spec: ContainerSpec, mgr: Any, procs_files: builtins.list[str],
+                      conn: socket.socket, words: socket.socket | None, attach: dict[str, bool] | None,
+                      before_run: Callable[[], None] | None) -> socket.socket | None:
+        """The rest of ``start`` once the monitor has the launch request: cgroup, words, reply, state."""
+        conn.settimeout(_LAUNCH_TIMEOUT)
+        trace.mark("svc.launched", cid)
+        try:
+            try:
+                mgr.create(_device_policy(spec))
+                self._apply_resources(mgr, spec)
+                _procs, oom = self._cgroup_files(mgr)
+                trace.mark("svc.cgroup_ready", cid)
+                # a spare's child moves itself when told (no hop, no global lock); else the monitor moves it
+                _tell(conn, {"cgroup": True, "oom_files": oom})
                 if words is not None:
-                    words.close()
-            if "error" in reply:
-                conn.close()
-                mgr.destroy()
-                raise StartFailed(reply["error"], int(reply.get("exit_code", 1)))
-            write_record(d / "state.json", {
-                "status": "running", "pid": reply["pid"], "pid_start": procs.start_time(reply["pid"]),
-                "monitor_pid": reply["monitor_pid"], "monitor_start": procs.start_time(reply["monitor_pid"]),
-                "started_at": rfc3339nano(time.time_ns())}, durable=False)
-            trace.mark("svc.recorded", cid)
-            if attach:
-                conn.settimeout(None)
-                return conn
+                    _say(words, {"joined": True, "move": _self_move_files(procs_files)})
+                if before_run is not None:
+                    before_run()
+                    trace.mark("svc.before_run", cid)
+            except BaseException as err:
+                self._call_off(conn, str(err) or type(err).__name__, words)
+                raise
+            if words is not None:
+                _say(words, {"go": True})
+            else:
+                _tell(conn, {"go": True})
+            reply = self._read_launch_reply(conn)
+            trace.mark("svc.reply", cid)
+        except BaseException:
             conn.close()
-            return None
+            mgr.destroy()
+            raise
+        finally:
+            if words is not None:
+                words.close()
+        if "error" in reply:
+            conn.close()
+            mgr.destroy()
+            raise StartFailed(reply["error"], int(reply.get("exit_code", 1)))
+        write_record(d / "state.json", {
+            "status": "running", "pid": reply["pid"], "pid_start": procs.start_time(reply["pid"]),
+            "monitor_pid": reply["monitor_pid"], "monitor_start": procs.start_time(reply["monitor_pid"]),
+            "started_at": rfc3339nano(time.time_ns())}, durable=False)
+        trace.mark("svc.recorded", cid)
+        if attach:
+            conn.settimeout(None)
+            return conn
+        conn.close()
+        return None
 
     @staticmethod
     def _resources(spec: ContainerSpec) -> Any:

@@ -123,6 +123,7 @@ class ForkServer:
         self._sock: socket.socket | None = None
         self._spare: socket.socket | None = None
         self._spare_lost = False
+        self._next_spare_due = False  # a spare was taken and the next one not asked for yet (see ``replenish``)
 
     def _ensure(self) -> socket.socket:
         if self._proc is not None and self._proc.poll() is None and self._sock is not None:
@@ -149,10 +150,15 @@ class ForkServer:
             words.close()
         return conn
 
-    def launch_with_child(self, request: dict[str, Any]) -> tuple[socket.socket, int, socket.socket | None]:
+    def launch_with_child(self, request: dict[str, Any], *, replenish_later: bool = False,
+                          ) -> tuple[socket.socket, int, socket.socket | None]:
         """``launch``, plus, when a spare took a gated start request and said it in time, the host pid of its
         waiting child and the channel to that child (``request`` then carries ``direct_words``: the caller moves
-        it into its cgroup and sends it ``joined`` and ``go`` or ``abort`` itself), else (0, None)."""
+        it into its cgroup and sends it ``joined`` and ``go`` or ``abort`` itself), else (0, None).
+
+        ``replenish_later``: the next spare is asked for by ``replenish()`` (which the caller calls once this start
+        is done) rather than now, so its fork does not compete for the CPUs with this start; a launch that finds
+        no spare asks at once."""
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         fits = _fits_spare(request)
         child, words = 0, None
@@ -160,7 +166,9 @@ class ForkServer:
             with self._lock:
                 sock = self._ensure()
                 self._spare_lost = False
-                child, words = self._to_spare_locked(sock, theirs.fileno()) if fits else (-1, None)
+                child, words = self._to_spare_locked(sock, theirs.fileno(), replenish_later) if fits else (-1, None)
+                if child < 0 and self._next_spare_due:
+                    self._replenish_locked()  # another start holds it back: this one needs a spare now
                 if child < 0:
                     msg = {"op": "fork", "spare": fits, "spare_lost": self._spare_lost}
                     try:
@@ -178,7 +186,24 @@ class ForkServer:
         mine.sendall(json.dumps(request).encode() + b"\n")
         return mine, max(child, 0), words
 
-    def _to_spare_locked(self, sock: socket.socket, conn_fd: int) -> tuple[int, socket.socket | None]:
+    def replenish(self) -> None:
+        """Ask the fork server for the next spare, if a ``replenish_later`` launch took the last one."""
+        with self._lock:
+            self._replenish_locked()
+
+    def _replenish_locked(self) -> None:
+        if not self._next_spare_due:
+            return
+        self._next_spare_due = False
+        if self._sock is None:
+            return
+        try:
+            init.send_msg(self._sock, {"op": "spare_taken", "spare": True})
+        except OSError:
+            pass  # the fork server died; the next launch starts another
+
+    def _to_spare_locked(self, sock: socket.socket, conn_fd: int,
+                         later: bool = False) -> tuple[int, socket.socket | None]:
         """Hand ``conn_fd`` straight to the announced spare (no fork server on the way); ask for the next one.
         (-1, None) if there was no spare; else its waiting child's pid and channel ((0, None) if not said yet)."""
         while True:  # collect announcements (they come unasked, after a start)
@@ -215,13 +240,13 @@ class ForkServer:
             return -1, None
         finally:
             spare.close()
-        try:
-            init.send_msg(sock, {"op": "spare_taken", "spare": True})
-        except OSError:
-            pass  # the fork server died; the next launch starts another
+        self._next_spare_due = True
+        if not later:
+            self._replenish_locked()
         return child, words
 
     def _close_locked(self) -> None:
+        self._next_spare_due = False
         if self._spare is not None:
             self._spare.close()  # EOF: it discards its waiting child and exits
             self._spare = None
