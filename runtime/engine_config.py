@@ -16,6 +16,7 @@ from typing import Any
 
 from runtime.errors import InvalidArgument
 from runtime.paths import data_root
+from runtime.spec import Ulimit  # the container spec's own: a default limit is handed to containers as-is
 
 __all__ = ["DEFAULT_CONFIG_PATH", "DEFAULT_SOCKET", "AddressPool", "Ulimit", "EngineConfig", "load_config",
            "parse_config", "socket_path"]
@@ -35,13 +36,6 @@ _KNOWN = {"data-root", "default-address-pools", "dns", "registry-mirrors", "inse
 class AddressPool:
     base: ipaddress.IPv4Network | ipaddress.IPv6Network
     size: int
-
-
-@dataclass(frozen=True)
-class Ulimit:
-    name: str
-    soft: int
-    hard: int
 
 
 @dataclass(frozen=True)
