@@ -64,7 +64,8 @@ class Networking:
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self.dns is not None:
-            self.dns.close()
+            self.dns.close()  # prepared sockets are closed as their work ends: wait for that
+            await self.dns.settle()
 
     # --- container hooks ---------------------------------------------------------------------------------------
     def _mode(self, rec: dict[str, Any]) -> str:
@@ -96,6 +97,8 @@ class Networking:
         key = secrets.token_hex(16)
         path = await asyncio.to_thread(self.svc.create_sandbox, key)
         rec["SandboxKeyName"] = key
+        if self.dns is not None and self.uses_embedded_dns(rec):
+            self.dns.prepare(path)  # the DNS scope's sockets and redirect, off the start path
         return str(path)
 
     def uses_embedded_dns(self, rec: dict[str, Any]) -> bool:
@@ -121,46 +124,62 @@ class Networking:
         return out
 
     async def before_start(self, rec: dict[str, Any]) -> None:
-        """Connect the sandbox to its networks, publish ports, write /etc/hosts, open the DNS scope."""
+        """Connect the sandbox to its networks, publish ports, write /etc/hosts (one thread hop for all the
+        blocking work), open the DNS scope (its sockets are mostly ready since create: ``sandbox_for_create``)."""
         cid = rec["Id"]
         key = rec.get("SandboxKeyName")
         if not key:
             return
         sandbox = str(self.svc.sandbox_path(key))
+        dns = self.dns if self.dns is not None and not rec.get("SandboxShared") else None
+        if dns is not None and self.uses_embedded_dns(rec):
+            dns.prepare(sandbox)  # a no-op when create did; else it runs beside the connect below
+        links = self._link_targets(rec)
+        user_defined, settings = await asyncio.to_thread(self._attach, rec, sandbox, links)
+        trace.mark("net.attached", cid)
+        if dns is not None:
+            if user_defined:
+                with contextlib.suppress(EngineError):
+                    host_cfg = rec.get("HostConfig") or {}
+                    upstreams = list(host_cfg.get("Dns") or self.engine.config.dns) or None
+                    await dns.add_scope(cid, sandbox, upstreams, host_cfg.get("DnsSearch") or ())
+                trace.mark("net.dns_scope", cid)
+            else:
+                dns.discard_prepared(sandbox)
+        self._apply_settings(rec, settings)
+
+    def _attach(self, rec: dict[str, Any], sandbox: str, links: list[tuple[list[str], str]]
+                ) -> tuple[bool, dict[str, Any]]:
+        """In a worker thread: endpoints, published ports and /etc/hosts; (on a user-defined network, the
+        network settings to copy into the record)."""
+        cid = rec["Id"]
         wishes = [w for w in self._port_wishes(rec) if w.host_port]
         if wishes:  # a taken host port fails the start before any endpoint is made
-            await asyncio.to_thread(self.svc.check_ports, wishes)
+            self.svc.check_ports(wishes)
         name = rec["Name"].lstrip("/")
         user_defined = False
         addresses = []
         for net_name, cfg, priority in self._wishes(rec):
-            net = await asyncio.to_thread(self.svc.default_bridge) if net_name == "bridge" else \
-                await asyncio.to_thread(self.svc.get, net_name)
+            net = self.svc.default_bridge() if net_name == "bridge" else self.svc.get(net_name)
             if net.options.get("com.docker.network.bridge.default_bridge") != "true":
                 user_defined = True
             if cid in net.endpoints:
                 continue
             ipam = cfg.get("IPAMConfig") or {}
-            aliases = list(cfg.get("Aliases") or [])
-            ep = await asyncio.to_thread(self.svc.connect, net.id, cid, sandbox, name=name, aliases=aliases,
-                                         ipv4_address=ipam.get("IPv4Address") or None,
-                                         ipv6_address=ipam.get("IPv6Address") or None,
-                                         mac_address=cfg.get("MacAddress") or None, priority=priority)
+            ep = self.svc.connect(net.id, cid, sandbox, name=name, aliases=list(cfg.get("Aliases") or []),
+                                  ipv4_address=ipam.get("IPv4Address") or None,
+                                  ipv6_address=ipam.get("IPv6Address") or None,
+                                  mac_address=cfg.get("MacAddress") or None, priority=priority,
+                                  driver_opts=cfg.get("DriverOpts"), link_local_ips=ipam.get("LinkLocalIPs"))
             if ep.ipv4:
                 addresses.append(str(ep.ipv4.ip))
         trace.mark("net.connected", cid)
-        await self._publish(rec)
-        trace.mark("net.published", cid)
-        await self._write_hosts(rec, addresses)
+        all_wishes = self._port_wishes(rec)
+        if all_wishes:
+            self.svc.publish(cid, all_wishes)
+        self._write_hosts(rec, addresses, links)
         trace.mark("net.hosts", cid)
-        if user_defined and self.dns is not None and not rec.get("SandboxShared"):
-            with contextlib.suppress(EngineError):
-                host_cfg = rec.get("HostConfig") or {}
-                upstreams = list(host_cfg.get("Dns") or self.engine.config.dns) or None
-                await self.dns.add_scope(cid, sandbox, upstreams, host_cfg.get("DnsSearch") or ())
-            trace.mark("net.dns_scope", cid)
-        self.refresh(rec)
-        trace.mark("net.refreshed", cid)
+        return user_defined, self.svc.network_settings(cid, rec.get("Exposed", []))
 
     @staticmethod
     def _port_wishes(rec: dict[str, Any]) -> list[Any]:
@@ -174,21 +193,17 @@ class Networking:
                 wishes.append(PortBinding(int(port), proto or "tcp"))
         return wishes
 
-    async def _publish(self, rec: dict[str, Any]) -> None:
-        wishes = self._port_wishes(rec)
-        if wishes:
-            await asyncio.to_thread(self.svc.publish, rec["Id"], wishes)
-
-    async def _write_hosts(self, rec: dict[str, Any], addresses: list[str]) -> None:
+    def _write_hosts(self, rec: dict[str, Any], addresses: list[str], links: list[tuple[list[str], str]]) -> None:
+        """In a worker thread: the container's /etc/hosts."""
         from runtime.network.dns.hostsfile import render_hosts
 
         if rec.get("SandboxShared") or self._mode(rec) == "host":
             return
         cfg = rec["Config"]
-        extra = list(rec.get("HostConfig", {}).get("ExtraHosts") or []) + await self._link_hosts(rec)
+        extra = list(rec.get("HostConfig", {}).get("ExtraHosts") or []) + self._link_hosts(rec, links)
         gateway = None
         if any("host-gateway" in e for e in extra):  # Docker's special value: the default bridge's address
-            pool = (await asyncio.to_thread(self.svc.default_bridge)).pool(4)
+            pool = self.svc.default_bridge().pool(4)
             gateway = str(pool.gateway) if pool is not None else None
         try:
             text = render_hosts(cfg.get("Hostname") or rec["Id"][:12], addresses, extra,
@@ -197,24 +212,34 @@ class Networking:
             _log.warning("hosts file of %s not written: %s", rec["Id"][:12], err)
             return
         with contextlib.suppress(NotFound, OSError):
-            await asyncio.to_thread(self.engine.containers.write_managed_file, rec["Id"], "hosts", text)
+            self.engine.containers.write_managed_file(rec["Id"], "hosts", text)
 
-    async def _link_hosts(self, rec: dict[str, Any]) -> list[str]:
-        """Legacy links (``HostConfig.Links``: ``name:alias`` or ``/name:/me/alias``) as /etc/hosts entries with
-        the linked container's address on a network both share (or its first one)."""
+    def _link_targets(self, rec: dict[str, Any]) -> list[tuple[list[str], str]]:
+        """Legacy links (``HostConfig.Links``: ``name:alias`` or ``/name:/me/alias``): (host names, the linked
+        container's id) each, looked up in the loop (``NotFound`` fails the start)."""
         out = []
-        mine = {ep.network_id for ep in await asyncio.to_thread(self.svc.endpoints_of, rec["Id"])}
         for link in rec.get("HostConfig", {}).get("Links") or []:
             name, _, alias = link.partition(":")
             other = self.engine.records.find(name.lstrip("/"))
-            eps = await asyncio.to_thread(self.svc.endpoints_of, other["Id"])
+            hosts = [h for h in dict.fromkeys([alias.rsplit("/", 1)[-1] if alias else "", other["Name"].lstrip("/")])
+                     if h]
+            out.append((hosts, other["Id"]))
+        return out
+
+    def _link_hosts(self, rec: dict[str, Any], links: list[tuple[list[str], str]]) -> list[str]:
+        """In a worker thread: the links as /etc/hosts entries with the linked container's address on a network
+        both share (or its first one)."""
+        if not links:
+            return []
+        out = []
+        mine = {ep.network_id for ep in self.svc.endpoints_of(rec["Id"])}
+        for hosts, other_id in links:
+            eps = self.svc.endpoints_of(other_id)
             ep = next((e for e in eps if e.network_id in mine and e.ipv4), None) or \
                 next((e for e in eps if e.ipv4), None)
             if ep is None or ep.ipv4 is None:
-                raise InvalidArgument(f"cannot link to {name.lstrip('/')}: it has no address (is it running?)")
-            for host in dict.fromkeys([alias.rsplit("/", 1)[-1] if alias else "", other["Name"].lstrip("/")]):
-                if host:
-                    out.append(f"{host}:{ep.ipv4.ip}")
+                raise InvalidArgument(f"cannot link to {hosts[-1]}: it has no address (is it running?)")
+            out += [f"{host}:{ep.ipv4.ip}" for host in hosts]
         return out
 
     async def after_stop(self, rec: dict[str, Any]) -> None:
@@ -233,6 +258,8 @@ class Networking:
         await self.after_stop(rec)
         key = rec.get("SandboxKeyName")
         if key and not rec.get("SandboxShared"):
+            if self.dns is not None:
+                self.dns.discard_prepared(self.svc.sandbox_path(key))  # its sockets would keep the netns alive
             with contextlib.suppress(EngineError, OSError):
                 await asyncio.to_thread(self.svc.destroy_sandbox, key)
 
@@ -252,8 +279,9 @@ class Networking:
 
     def refresh(self, rec: dict[str, Any], running: bool = True) -> None:
         """Copy the network view into the record (what inspect and list show)."""
-        cid = rec["Id"]
-        settings = self.svc.network_settings(cid, rec.get("Exposed", []))
+        self._apply_settings(rec, self.svc.network_settings(rec["Id"], rec.get("Exposed", [])), running)
+
+    def _apply_settings(self, rec: dict[str, Any], settings: dict[str, Any], running: bool = True) -> None:
         key = rec.get("SandboxKeyName")
         if key:
             settings["SandboxKey"] = str(self.svc.sandbox_path(key))
@@ -289,7 +317,8 @@ class Networking:
             ipam = (cfg or {}).get("IPAMConfig") or {}
             await asyncio.to_thread(self.svc.connect, net.id, rec["Id"], str(self.svc.sandbox_path(key)),
                                     name=rec["Name"].lstrip("/"), aliases=list((cfg or {}).get("Aliases") or []),
-                                    ipv4_address=ipam.get("IPv4Address") or None)
+                                    ipv4_address=ipam.get("IPv4Address") or None,
+                                    driver_opts=(cfg or {}).get("DriverOpts"), link_local_ips=ipam.get("LinkLocalIPs"))
             self.refresh(rec)
         self.engine.records.save(rec)
 

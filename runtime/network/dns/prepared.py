@@ -28,6 +28,7 @@ class PreparedSockets:
 
     def __init__(self) -> None:
         self._tasks: dict[str, tuple[bool, asyncio.Task[Listening]]] = {}
+        self._running: set[asyncio.Task[Listening]] = set()  # also those discarded but not done yet
 
     def start(self, path: str, redirect: bool, opener: Callable[[str, bool], Awaitable[Listening]]) -> None:
         """Run ``opener(path, redirect)`` in the background (once per path)."""
@@ -36,6 +37,8 @@ class PreparedSockets:
             return
         task = asyncio.ensure_future(opener(path, redirect))
         task.add_done_callback(_seen)
+        task.add_done_callback(self._running.discard)
+        self._running.add(task)
         self._tasks[path] = (redirect, task)
 
     async def take(self, path: str, redirect: bool) -> Listening | None:
@@ -72,10 +75,9 @@ class PreparedSockets:
         return list(self._tasks)
 
     async def settle(self) -> None:
-        """Wait until no preparation runs."""
-        tasks = [t for _m, t in self._tasks.values() if not t.done()]
-        if tasks:
-            await asyncio.wait(tasks)
+        """Wait until no preparation runs, discarded ones included (their sockets are closed then)."""
+        if self._running:
+            await asyncio.wait(list(self._running))
 
     def close(self) -> None:
         for path in list(self._tasks):
