@@ -1,0 +1,90 @@
+"""The embedded-DNS scope through the daemon: prepared at create (sockets and redirect in the container's netns
+before it starts), serving from the first query after start, gone with a container removed before it started,
+and re-adopted (or prepared again) after the daemon is killed."""
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from tests.runtime.daemon.conftest import start_daemon, wait_for
+from tests.runtime.dns.support import addresses, ask, in_netns
+
+pytestmark = pytest.mark.root
+
+
+def _listening(path: str) -> set[tuple[str, int]]:
+    """(protocol, port) of the sockets bound to 127.0.0.11 in the netns at ``path`` (a file or /proc/self/fd/N)."""
+    def _read() -> set[tuple[str, int]]:
+        out = set()
+        for proto in ("udp", "tcp"):
+            with open(f"/proc/thread-self/net/{proto}") as fh:
+                for line in list(fh)[1:]:
+                    local = line.split()[1]
+                    if local.split(":")[0] == "0B00007F":  # 127.0.0.11, little-endian hex
+                        out.add((proto, int(local.split(":")[1], 16)))
+        return out
+    return in_netns(path, _read)
+
+
+def _sandbox(client, cid: str) -> str:
+    return client.api.inspect_container(cid)["NetworkSettings"]["SandboxKey"]
+
+
+def test_scope_is_ready_after_create_and_answers_the_first_query(engine):
+    client = engine.client()
+    net = client.networks.create(engine.prefix + "dns")
+    web = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="web", network=net.name)
+    box = client.containers.create("busybox", ["sleep", "1000"], name="box", network=net.name)
+    path = _sandbox(client, box.id)
+    bound = wait_for(lambda: len(_listening(path)) == 2 and _listening(path), what="DNS sockets prepared at create")
+    box.start()
+    # One query, no retry, right after the start returned: answered.
+    assert addresses(ask(path, "web", timeout=2)) == [
+        client.api.inspect_container(web.id)["NetworkSettings"]["Networks"][net.name]["IPAddress"]]
+    assert _listening(path) == bound  # served by the sockets made at create
+    for c in (web, box):
+        c.remove(force=True)
+    net.remove()
+
+
+def test_removal_before_start_leaves_nothing(engine):
+    client = engine.client()
+    net = client.networks.create(engine.prefix + "gone")
+    box = client.containers.create("busybox", ["sleep", "1000"], name="never", network=net.name)
+    path = _sandbox(client, box.id)
+    wait_for(lambda: len(_listening(path)) == 2, what="DNS sockets prepared at create")
+    held = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # our own handle: the netns outlives its file for the check
+    try:
+        box.remove(force=True)
+        assert not os.path.exists(path)
+        wait_for(lambda: _listening(f"/proc/self/fd/{held}") == set(), what="the daemon's DNS sockets closed")
+    finally:
+        os.close(held)
+    net.remove()
+
+
+def test_scopes_after_a_daemon_kill(engine):
+    client = engine.client()
+    net = client.networks.create(engine.prefix + "kill")
+    web = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="web", network=net.name)
+    later = client.containers.create("busybox", ["sleep", "1000"], name="later", network=net.name)
+    web_path, later_path = _sandbox(client, web.id), _sandbox(client, later.id)
+    wait_for(lambda: len(_listening(later_path)) == 2, what="DNS sockets prepared at create")
+    web_ports = _listening(web_path)
+    engine.kill(signal.SIGKILL)
+    assert _listening(later_path) == set()  # the sockets died with the daemon; the netns and its table stay
+    restarted = start_daemon(engine.root.parent)
+    engine.proc = restarted.proc
+    client = restarted.client()
+    ip = client.api.inspect_container(web.id)["NetworkSettings"]["Networks"][net.name]["IPAddress"]
+    # The running container's scope is re-adopted on the ports its table already names.
+    assert addresses(ask(web_path, "web", timeout=2)) == [ip]
+    assert _listening(web_path) == web_ports
+    # The container created before the kill starts and resolves at once.
+    client.containers.get(later.id).start()
+    assert addresses(ask(later_path, "web", timeout=2)) == [ip]
+    for cid in (web.id, later.id):
+        client.api.remove_container(cid, force=True)
+    client.networks.get(net.id).remove()
