@@ -9,6 +9,7 @@ from runtime.daemon.filters import parse_filters
 from runtime.daemon.router import Router
 from runtime.daemon.server import Request, Response, json_response
 from runtime.errors import InvalidArgument
+from runtime.network.endpointcfg import check_endpoints
 
 if TYPE_CHECKING:
     from runtime.daemon.app import Engine
@@ -32,10 +33,14 @@ def register(router: Router, engine: Engine) -> None:
                 raise InvalidArgument(f"network create: {key} must be an object")
         if body.get("Scope") not in (None, "", "local"):
             raise InvalidArgument(f"network create: scope {body['Scope']!r} is not supported")
+        options = body.get("Options") or {}
+        enable_ipv4 = body.get("EnableIPv4")  # API 1.48; Docker's driver option says the same
+        if enable_ipv4 is None:
+            enable_ipv4 = str(options.get("com.docker.network.enable_ipv4", "true")).lower() not in ("false", "0")
         net = await asyncio.to_thread(svc.create, body["Name"], body.get("Driver") or "bridge", body.get("IPAM"),
                                       bool(body.get("Internal")), bool(body.get("EnableIPv6")),
-                                      body.get("Options") or {}, body.get("Labels") or {},
-                                      bool(body.get("Attachable")))
+                                      options, body.get("Labels") or {},
+                                      bool(body.get("Attachable")), enable_ipv4=bool(enable_ipv4))
         return json_response({"Id": net.id, "Warning": ""}, 201)
 
     async def listing(req: Request) -> Response:
@@ -73,6 +78,7 @@ def register(router: Router, engine: Engine) -> None:
         if not body.get("Container"):
             raise InvalidArgument("network connect: Container is required")
         rec = engine.records.find(body["Container"])
+        check_endpoints({req.params["id"]: body.get("EndpointConfig") or {}})
         await nets.connect(rec, req.params["id"], body.get("EndpointConfig") or {})
         return Response(200, content_type="text/plain")
 

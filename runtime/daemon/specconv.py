@@ -266,6 +266,11 @@ def _endpoints(body: Mapping[str, Any], network_mode: str) -> dict[str, Any]:
     """``NetworkingConfig.EndpointsConfig``, with the deprecated container-wide ``MacAddress`` moved onto the main
     network's endpoint as Docker (API >= 1.44) moves it; a different MAC there is refused, as Docker refuses it."""
     endpoints = dict((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
+    if any(isinstance(ep, Mapping) and (ep.get("DriverOpts") or (ep.get("IPAMConfig") or {}).get("LinkLocalIPs"))
+           for ep in endpoints.values()):
+        from runtime.network.endpointcfg import check_endpoints  # interface names, link-local addresses: 400s
+
+        check_endpoints(endpoints)
     mac = body.get("MacAddress")
     if not mac or network_mode in ("host", "none") or network_mode.startswith("container:"):
         return endpoints

@@ -40,6 +40,8 @@ class Endpoint:
     default_route: bool = False  # this endpoint's gateway is the sandbox's default route
     static_ipv4: str = ""  # the addresses asked for (Docker's IPAMConfig), "" when chosen by IPAM
     static_ipv6: str = ""
+    link_local: tuple[str, ...] = ()  # extra addresses asked for (Docker's IPAMConfig.LinkLocalIPs)
+    driver_opts: tuple[tuple[str, str], ...] = ()  # the endpoint's DriverOpts, as given (inspect shows them)
 
     @property
     def ip(self) -> str:
@@ -58,7 +60,8 @@ class Endpoint:
             "gateway": str(self.gateway) if self.gateway else None,
             "gateway6": str(self.gateway6) if self.gateway6 else None,
             "priority": self.priority, "default_route": self.default_route,
-            "static_ipv4": self.static_ipv4, "static_ipv6": self.static_ipv6,
+            "static_ipv4": self.static_ipv4, "static_ipv6": self.static_ipv6, "link_local": list(self.link_local),
+            "driver_opts": dict(self.driver_opts),
         }
 
     @classmethod
@@ -71,7 +74,8 @@ class Endpoint:
             ipaddress.IPv4Address(raw["gateway"]) if raw.get("gateway") else None,
             ipaddress.IPv6Address(raw["gateway6"]) if raw.get("gateway6") else None,
             int(raw.get("priority", 0)), bool(raw.get("default_route", False)),
-            raw.get("static_ipv4", ""), raw.get("static_ipv6", ""),
+            raw.get("static_ipv4", ""), raw.get("static_ipv6", ""), tuple(raw.get("link_local") or ()),
+            tuple((raw.get("driver_opts") or {}).items()),
         )
 
     def with_default_route(self, value: bool) -> "Endpoint":
@@ -88,8 +92,8 @@ class Endpoint:
     def settings(self, network: "Network") -> dict[str, Any]:
         """``NetworkSettings.Networks[<name>]`` of a container inspect."""
         return {
-            "IPAMConfig": {k: v for k, v in (("IPv4Address", self.static_ipv4), ("IPv6Address", self.static_ipv6))
-                           if v} or None,
+            "IPAMConfig": {k: v for k, v in (("IPv4Address", self.static_ipv4), ("IPv6Address", self.static_ipv6),
+                                             ("LinkLocalIPs", list(self.link_local))) if v} or None,
             "Links": None, "Aliases": list(self.aliases) or None,
             "NetworkID": network.id, "EndpointID": self.endpoint_id,
             "Gateway": str(self.gateway) if self.gateway else "",
@@ -97,7 +101,7 @@ class Endpoint:
             "IPv6Gateway": str(self.gateway6) if self.gateway6 else "",
             "GlobalIPv6Address": str(self.ipv6.ip) if self.ipv6 else "",
             "GlobalIPv6PrefixLen": self.ipv6.network.prefixlen if self.ipv6 else 0,
-            "MacAddress": self.mac, "DriverOpts": None,
+            "MacAddress": self.mac, "DriverOpts": dict(self.driver_opts) or None,
             "DNSNames": list(dict.fromkeys([self.name, *self.aliases, self.container_id[:12]])),
             "GwPriority": self.priority,
         }
@@ -115,6 +119,7 @@ class Network:
     internal: bool = False
     attachable: bool = False
     enable_ipv6: bool = False
+    enable_ipv4: bool = True  # False: an IPv6-only network (Engine API 1.48 EnableIPv4)
     ipam: IpamSpec = field(default_factory=IpamSpec)
     options: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
@@ -141,7 +146,7 @@ class Network:
         return {
             "id": self.id, "name": self.name, "driver": self.driver, "created": self.created,
             "bridge": self.bridge, "internal": self.internal, "attachable": self.attachable,
-            "enable_ipv6": self.enable_ipv6,
+            "enable_ipv6": self.enable_ipv6, "enable_ipv4": self.enable_ipv4,
             "ipam": {"driver": self.ipam.driver, "config": [c.to_engine() for c in self.ipam.config],
                      "options": self.ipam.options},
             "options": self.options, "labels": self.labels,
@@ -155,6 +160,7 @@ class Network:
         return cls(
             id=raw["id"], name=raw["name"], driver=raw["driver"], created=raw["created"], bridge=raw["bridge"],
             internal=raw["internal"], attachable=raw["attachable"], enable_ipv6=raw["enable_ipv6"],
+            enable_ipv4=bool(raw.get("enable_ipv4", True)),
             ipam=IpamSpec.from_dict(raw.get("ipam")), options=dict(raw.get("options", {})),
             labels=dict(raw.get("labels", {})), pools=[AddressPool.from_state(p) for p in raw.get("pools", [])],
             endpoints={cid: Endpoint.from_state(ep) for cid, ep in raw.get("endpoints", {}).items()},
@@ -174,7 +180,7 @@ class Network:
             configs.append(entry)
         return {
             "Name": self.name, "Id": self.id, "Created": self.created, "Scope": self.scope,
-            "Driver": self.driver, "EnableIPv4": True, "EnableIPv6": self.enable_ipv6,
+            "Driver": self.driver, "EnableIPv4": self.enable_ipv4, "EnableIPv6": self.enable_ipv6,
             "IPAM": {"Driver": self.ipam.driver, "Options": self.ipam.options or None, "Config": configs},
             "Internal": self.internal, "Attachable": self.attachable, "Ingress": False,
             "ConfigFrom": {"Network": ""}, "ConfigOnly": False,

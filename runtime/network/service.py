@@ -27,6 +27,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from runtime.network import bridge as _bridge
 from runtime.network import bridgenet
 from runtime.network import endpoint as _veth
 from runtime.network import rtnl as _rtnl
+from runtime.network.endpointcfg import endpoint_ifname, link_local_interfaces
 from runtime.network.filters import created_before, filter_networks, label_match
 from runtime.network.hostlock import host_lock
 from runtime.network.ipam import DEFAULT_POOLS, IpamSpec, Pool, host_networks
@@ -180,8 +182,10 @@ class NetworkService:
     def create(self, name: str, driver: str = "bridge", ipam: IpamSpec | Mapping[str, Any] | None = None,
                internal: bool = False, enable_ipv6: bool = False, options: Mapping[str, str] | None = None,
                labels: Mapping[str, str] | None = None, attachable: bool = False,
-               check_duplicate: bool = True) -> Network:
-        """Create a bridge network: subnets, bridge with gateways, firewall rules. All or nothing."""
+               check_duplicate: bool = True, enable_ipv4: bool = True) -> Network:
+        """Create a bridge network: subnets, bridge with gateways, firewall rules. All or nothing.
+
+        ``enable_ipv4=False`` (with ``enable_ipv6``) makes an IPv6-only network: no IPv4 subnet at all."""
         if not name or "/" in name:
             raise InvalidArgument(f"invalid network name {name!r}")
         driver = driver or "bridge"
@@ -191,6 +195,7 @@ class NetworkService:
             raise Unsupported(f"network driver {driver!r} is not supported (only 'bridge')")
         spec = ipam if isinstance(ipam, IpamSpec) else IpamSpec.from_dict(dict(ipam) if ipam else None)
         opts = {str(k): str(v) for k, v in (options or {}).items()}
+        _check_families(spec, enable_ipv4, enable_ipv6)
         with self._lock, host_lock():
             if any(n.name == name for n in self._networks.values()):
                 raise Conflict(f"network with name {name} already exists")
@@ -201,9 +206,11 @@ class NetworkService:
             pools = bridgenet.plan_pools(net_id, spec, enable_ipv6,
                                          [p.subnet for n in self._networks.values() for p in n.pools],
                                          host_networks(), self.pools)
+            if not enable_ipv4:
+                pools = [p for p in pools if p.subnet.version == 6]
             net = Network(net_id, name, driver, _now(), bridge=bridge, internal=internal, attachable=attachable,
                           enable_ipv6=enable_ipv6, ipam=spec, options=opts, labels=dict(labels or {}),
-                          pools=pools)
+                          pools=pools, enable_ipv4=enable_ipv4)
             self._save(net)  # write-ahead: restore() completes a create cut short by a crash
             try:
                 bridgenet.build(net, self.firewall, self.enable_ip_forward, self.root)
@@ -340,11 +347,13 @@ class NetworkService:
     def connect(self, network: str, container_id: str, sandbox: str | os.PathLike[str] | None = None, *,
                 name: str | None = None, aliases: Iterable[str] = (), ipv4_address: str | None = None,
                 ipv6_address: str | None = None, mac_address: str | None = None, priority: int = 0,
-                ifname: str | None = None) -> Endpoint:
+                ifname: str | None = None, driver_opts: Mapping[str, Any] | None = None,
+                link_local_ips: Iterable[str] | None = None) -> Endpoint:
         """Attach the container's sandbox to ``network``: veth on the bridge, ``ethN`` with addresses inside.
 
-        ``ifname`` (compose ``interface_name``) names the interface instead of the next free ``eth<N>``
-        (the prefix comes from the ``com.docker.network.container_iface_prefix`` option when set)."""
+        ``ifname`` (compose ``interface_name``, else the endpoint's ``com.docker.network.endpoint.ifname``
+        driver option) names the interface instead of the next free ``eth<N>`` (the prefix comes from the
+        ``com.docker.network.container_iface_prefix`` option when set). ``link_local_ips`` are added to it too."""
         with self._lock:
             net = self.get(network)
             if net.driver != "bridge":
@@ -359,8 +368,13 @@ class NetworkService:
                 raise InvalidArgument(f"invalid MAC address {mac_address!r} (a unicast xx:xx:xx:xx:xx:xx)")
             if ifname is not None:
                 _bridge.check_ifname(ifname)
+            else:
+                ifname = endpoint_ifname(driver_opts)
+            link_local = link_local_interfaces(link_local_ips)
             if ipv6_address and not net.enable_ipv6:
                 raise InvalidArgument(f"network {net.name} does not have IPv6 enabled")
+            if ipv4_address and not net.enable_ipv4:
+                raise InvalidArgument(f"network {net.name} does not have IPv4 enabled")
             v4_pool, v6_pool = net.pool(4), net.pool(6)
             ipv4 = v4_pool.allocate(ipv4_address) if v4_pool else None
             try:
@@ -371,10 +385,14 @@ class NetworkService:
                 raise
             # The default route goes to the best non-internal network: this one if it outranks the holder.
             holder = next((e for e in self.endpoints_of(container_id) if e.default_route), None)
-            takes = not net.internal and v4_pool is not None and (holder is None or priority > holder.priority)
+            takes = not net.internal and (v4_pool is not None or v6_pool is not None) and (
+                holder is None or priority > holder.priority)
             try:
                 ep = self._attach(net, container_id, sandbox_path, name, tuple(aliases), ipv4, ipv6,
-                                  mac_address, priority, takes, ifname, bool(ipv4_address), bool(ipv6_address))
+                                  mac_address, priority, takes, ifname, bool(ipv4_address), bool(ipv6_address),
+                                  link_local)
+                ep = replace(ep, link_local=tuple(str(a.ip) for a in link_local),
+                             driver_opts=tuple((str(k), str(v)) for k, v in (driver_opts or {}).items()))
             except BaseException:
                 for pool, addr in ((v4_pool, ipv4), (v6_pool, ipv6)):
                     if pool and addr:
@@ -391,7 +409,8 @@ class NetworkService:
 
     def _attach(self, net: Network, container_id: str, sandbox: str, name: str | None, aliases: tuple[str, ...],
                 ipv4: Any, ipv6: Any, mac_address: str | None, priority: int, default_route: bool,
-                ifname: str | None, ipv4_address: bool, ipv6_address: bool) -> Endpoint:
+                ifname: str | None, ipv4_address: bool, ipv6_address: bool,
+                link_local: tuple[Any, ...] = ()) -> Endpoint:
         v4_pool, v6_pool = net.pool(4), net.pool(6)
         mac = mac_address or _veth.mac_for(ipv4)
         addrs = []
@@ -405,7 +424,7 @@ class NetworkService:
             if ifname is None:
                 prefix = _bridge.check_ifname(net.options.get(OPT_IFACE_PREFIX) or "eth")
                 ifname = _veth.next_ifname(_veth.sandbox_ifnames(ns), prefix)
-            host = _veth.attach_veth(_veth.VethSpec(net.bridge, sandbox, ifname, tuple(addrs), mac, mtu), gateways,
+            host = _veth.attach_veth(_veth.VethSpec(net.bridge, sandbox, ifname, tuple(addrs) + link_local, mac, mtu), gateways,
                                      ns=ns)
         return Endpoint(
             net.id, container_id, os.urandom(32).hex(), (name or container_id[:12]).lstrip("/"), aliases,
@@ -421,14 +440,15 @@ class NetworkService:
     def _elect_gateway(self, container_id: str) -> None:
         """Give the sandbox's default route to its best non-internal endpoint (highest priority, then eth0..)."""
         eps = self.endpoints_of(container_id)
-        candidates = [e for e in eps if not self._networks[e.network_id].internal and e.gateway]
+        candidates = [e for e in eps if not self._networks[e.network_id].internal and (e.gateway or e.gateway6)]
         best = max(candidates, key=lambda e: e.priority, default=None)
         current = next((e for e in eps if e.default_route), None)
         if current is not None and best is not None and best.priority <= current.priority \
                 and current in candidates:
             return
         if best is not None:
-            _veth.set_default_route(best.sandbox, best.ifname, best.gateway)  # type: ignore[arg-type]
+            if best.gateway:  # an IPv6-only network has none
+                _veth.set_default_route(best.sandbox, best.ifname, best.gateway)
             if best.gateway6:
                 _veth.set_default_route(best.sandbox, best.ifname, best.gateway6)
         elif eps:
@@ -559,6 +579,14 @@ class NetworkService:
                 bridgenet.sweep_orphans(ipr, self.root, self._networks)
         self.publisher.restore()
         self.publisher.prepare()
+
+
+def _check_families(spec: IpamSpec, enable_ipv4: bool, enable_ipv6: bool) -> None:
+    """Docker's rules for the address families of a new network."""
+    if not enable_ipv4 and not enable_ipv6:
+        raise InvalidArgument("IPv4 or IPv6 must be enabled")
+    if not enable_ipv4 and any(c.subnet is not None and c.subnet.version == 4 for c in spec.config):
+        raise InvalidArgument("IPv4 is disabled for this network: remove its IPv4 subnet from the IPAM config")
 
 
 def _container_sysctls() -> None:

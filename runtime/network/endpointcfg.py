@@ -1,0 +1,64 @@
+"""What the bridge driver takes from an endpoint's settings beyond addresses and aliases, checked: the interface
+name asked for by the ``com.docker.network.endpoint.ifname`` driver option (compose ``interface_name``) and the
+extra link-local addresses of ``IPAMConfig.LinkLocalIPs`` (compose ``link_local_ips``).
+
+Each check raises :class:`InvalidArgument` (HTTP 400) naming the bad value, so a container create or a network
+connect is refused before anything is made.
+"""
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from runtime.errors import InvalidArgument
+from runtime.network.bridge import check_ifname
+
+__all__ = ["OPT_ENDPOINT_IFNAME", "endpoint_ifname", "link_local_interfaces", "check_endpoints"]
+
+OPT_ENDPOINT_IFNAME = "com.docker.network.endpoint.ifname"
+
+Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+
+def endpoint_ifname(driver_opts: Mapping[str, Any] | None) -> str | None:
+    """The interface name the driver options ask for (``None``: the next free ``eth<N>``)."""
+    name = (driver_opts or {}).get(OPT_ENDPOINT_IFNAME)
+    if name in (None, ""):
+        return None
+    if not isinstance(name, str):
+        raise InvalidArgument(f"driver option {OPT_ENDPOINT_IFNAME}: want a string, got {name!r}")
+    try:
+        return check_ifname(name)
+    except InvalidArgument as err:
+        raise InvalidArgument(f"driver option {OPT_ENDPOINT_IFNAME}: {err}") from err
+
+
+def link_local_interfaces(ips: Iterable[Any] | None) -> tuple[Interface, ...]:
+    """``LinkLocalIPs`` as interface addresses, with Docker's prefixes: /16 for IPv4, /64 for IPv6."""
+    if ips is not None and (isinstance(ips, (str, bytes)) or not isinstance(ips, Iterable)):
+        raise InvalidArgument(f"LinkLocalIPs: want a list of addresses, got {ips!r}")
+    out: list[Interface] = []
+    for raw in ips or ():
+        try:
+            ip = ipaddress.ip_address(str(raw))
+        except ValueError as err:
+            raise InvalidArgument(f"invalid link-local IP address: {raw}") from err
+        iface = ipaddress.ip_interface(f"{ip}/{16 if ip.version == 4 else 64}")
+        if iface not in out:
+            out.append(iface)
+    return tuple(out)
+
+
+def check_endpoints(endpoints: Mapping[str, Any]) -> None:
+    """Every endpoint's interface name and link-local addresses valid, and no name asked for twice."""
+    taken: dict[str, str] = {}
+    for network, cfg in endpoints.items():
+        cfg = cfg if isinstance(cfg, Mapping) else {}
+        name = endpoint_ifname(cfg.get("DriverOpts"))
+        if name is not None:
+            if name in taken:
+                raise InvalidArgument(f"interface name {name} is asked for on networks {taken[name]} and "
+                                      f"{network}; each endpoint needs its own")
+            taken[name] = network
+        link_local_interfaces((cfg.get("IPAMConfig") or {}).get("LinkLocalIPs"))
