@@ -20,6 +20,7 @@ At daemon start: ``restore()``.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import ipaddress
 import logging
@@ -41,7 +42,7 @@ from runtime.network import rtnl as _rtnl
 from runtime.network.endpointcfg import endpoint_ifname, link_local_interfaces
 from runtime.network.filters import created_before, filter_networks, label_match
 from runtime.network.hostlock import host_lock
-from runtime.network.ipam import DEFAULT_POOLS, IpamSpec, Pool, host_networks
+from runtime.network.ipam import DEFAULT_POOLS, AddressPool, IpamSpec, Pool, host_networks
 from runtime.network.model import (
     OPT_BRIDGE_NAME, OPT_DEFAULT_BRIDGE, OPT_HOST_BINDING, OPT_ICC, OPT_IFACE_PREFIX, OPT_MASQUERADE, OPT_MTU,
     Endpoint, Network, NetworkEvent,
@@ -52,7 +53,10 @@ from runtime.network.netns import NetnsStore, is_netns_file, run_in_netns
 from runtime.network.ports import BoundPort, PortBinding, bind_ports, close_sockets, ports_to_engine
 from runtime.network.publisher import Publisher
 from runtime.network.reaper import LinkReaper
-from runtime.network.store import atomic_write_json, network_record, read_json
+from runtime.network.store import (
+    atomic_write_json, network_record, read_cursor, read_endpoints, read_json, remove_endpoint,
+    append_cursor, remove_network_files, write_endpoint,
+)
 
 __all__ = ["NetworkService", "Network", "Endpoint", "NetworkEvent"]
 
@@ -87,6 +91,7 @@ class NetworkService:
         self._lock = threading.RLock()
         self._subscribers: _List[Callable[[NetworkEvent], None]] = []
         self._networks: dict[str, Network] = {}
+        self._cursors: dict[str, dict[str, str]] = {}  # network id -> IPAM's last pick per family (as saved)
         self._load()
 
     # -- persistence -----------------------------------------------------------------------------------
@@ -97,10 +102,24 @@ class NetworkService:
                 try:
                     raw = read_json(path)
                     net = Network.from_state(raw)
+                    legacy = bool(net.endpoints)  # an older engine kept them in the network record
+                    for ep_raw in read_endpoints(self.root, net.id):
+                        try:
+                            net.put_endpoint(Endpoint.from_state(ep_raw))
+                        except (ValueError, KeyError, TypeError) as err:
+                            log.error("endpoint record of %s on network %s is unreadable and was skipped: %s",
+                                      str(ep_raw.get("container_id"))[:12], net.name, err)
+                    cursor = read_cursor(self.root, net.id)
+                    net.pools = _pools_of(net, cursor)
                 except (OSError, ValueError, KeyError, TypeError) as err:  # one bad record must not stop the engine
                     log.error("network record %s is unreadable and was skipped: %s", path, err)
                     continue
                 self._networks[net.id] = net
+                self._cursors[net.id] = cursor
+                if legacy:  # move them out: a file each, then the record without them
+                    for ep in net.endpoints.values():
+                        self._save_endpoint(ep)
+                    self._save(net)
         for name, driver in _PREDEFINED.items():
             if not any(n.name == name and n.driver == driver for n in self._networks.values()):
                 net = Network(os.urandom(32).hex(), name, driver, _now())
@@ -108,7 +127,26 @@ class NetworkService:
                 self._save(net)
 
     def _save(self, net: Network) -> None:
-        atomic_write_json(network_record(self.root, net.id), net.to_state())
+        """The network's own record (durable); its endpoints have a file each (:meth:`_save_endpoint`)."""
+        state = dataclasses.replace(net, endpoints={}).to_state()
+        del state["endpoints"]
+        atomic_write_json(network_record(self.root, net.id), state)
+
+    def _save_endpoint(self, ep: Endpoint) -> None:
+        write_endpoint(self.root, ep.network_id, ep.container_id, ep.to_state())
+
+    def _save_cursor(self, net: Network, ep: Endpoint) -> None:
+        """Remember the addresses IPAM chose for ``ep`` as the network's round-robin position."""
+        cursor = self._cursors.get(net.id)
+        if cursor is None:
+            cursor = self._cursors[net.id] = read_cursor(self.root, net.id)
+        changed = False
+        for family, iface, static in (("4", ep.ipv4, ep.static_ipv4), ("6", ep.ipv6, ep.static_ipv6)):
+            if iface is not None and not static:
+                cursor[family] = str(iface.ip)
+                changed = True
+        if changed:
+            append_cursor(self.root, net.id, cursor)
 
     # -- events ----------------------------------------------------------------------------------------
 
@@ -215,7 +253,7 @@ class NetworkService:
             try:
                 bridgenet.build(net, self.firewall, self.enable_ip_forward, self.root)
             except BaseException:
-                network_record(self.root, net.id).unlink(missing_ok=True)
+                remove_network_files(self.root, net.id)
                 raise
             self._networks[net.id] = net
         self._emit(NetworkEvent("create", net.id, net.name))
@@ -243,8 +281,9 @@ class NetworkService:
         self._save(net)  # restore() finishes a removal cut short by a crash
         with host_lock():
             self._teardown(net, reap=True)
-        network_record(self.root, net.id).unlink(missing_ok=True)
+        remove_network_files(self.root, net.id)
         del self._networks[net.id]
+        self._cursors.pop(net.id, None)
 
     def prune(self, filters: Mapping[str, Iterable[str]] | None = None) -> _List[str]:
         """Remove unused custom networks matching ``label`` / ``label!`` / ``until`` filters; their names."""
@@ -399,11 +438,12 @@ class NetworkService:
                         pool.release(addr)
                 raise
             net.put_endpoint(ep)
-            self._save(net)
+            self._save_endpoint(ep)
+            self._save_cursor(net, ep)
             if takes and holder is not None:
-                old = self._networks[holder.network_id]
-                old.put_endpoint(holder.with_default_route(False))
-                self._save(old)
+                demoted = holder.with_default_route(False)
+                self._networks[holder.network_id].put_endpoint(demoted)
+                self._save_endpoint(demoted)
         self._emit(NetworkEvent("connect", net.id, net.name, ep))
         return ep
 
@@ -457,9 +497,9 @@ class NetworkService:
         for ep in eps:
             flag = best is not None and ep.network_id == best.network_id
             if ep.default_route != flag:
-                net = self._networks[ep.network_id]
-                net.put_endpoint(ep.with_default_route(flag))
-                self._save(net)
+                changed = ep.with_default_route(flag)
+                self._networks[ep.network_id].put_endpoint(changed)
+                self._save_endpoint(changed)
 
     def disconnect(self, network: str, container_id: str, force: bool = False) -> None:
         """Detach the container from ``network`` (its ``ethN`` disappears); re-elect the default route."""
@@ -475,7 +515,7 @@ class NetworkService:
                 if pool and iface:
                     pool.release(iface.ip)
             net.drop_endpoint(container_id)
-            self._save(net)
+            remove_endpoint(self.root, net.id, container_id)
             if ep.default_route and is_netns_file(ep.sandbox):
                 self._elect_gateway(container_id)
             try:
@@ -555,30 +595,52 @@ class NetworkService:
     def restore(self) -> None:
         """Re-adopt after a daemon restart: rebuild missing bridges and rules, forget dead endpoints/proxies."""
         with self._lock, host_lock():
-            with IPRoute() as ipr:
+            with IPRoute() as ipr, _rtnl.Rtnl() as rt:
                 for net in list(self._networks.values()):
                     if net.driver != "bridge":
                         continue
                     if net.removing:
                         self._teardown(net)
-                        network_record(self.root, net.id).unlink(missing_ok=True)
+                        remove_network_files(self.root, net.id)
                         del self._networks[net.id]
+                        self._cursors.pop(net.id, None)
                         continue
                     if _bridge.link_index(ipr, net.bridge) is None:
                         bridgenet.build(net, self.firewall, self.enable_ip_forward, self.root)
                     elif not self.firewall.rules_of(net.id):
                         self.firewall.add(bridgenet.bridge_rules(net))
                     for cid, ep in list(net.endpoints.items()):
-                        if _bridge.link_index(ipr, ep.host_veth) is None or not is_netns_file(ep.sandbox):
+                        if rt.link_index(ep.host_veth) is None or not is_netns_file(ep.sandbox):
                             for pool, iface in ((net.pool(4), ep.ipv4), (net.pool(6), ep.ipv6)):
                                 if pool and iface:
                                     pool.release(iface.ip)
                             net.drop_endpoint(cid)
+                            remove_endpoint(self.root, net.id, cid)
                     bridgenet.drop_stray_veths(ipr, net)
                     self._save(net)
                 bridgenet.sweep_orphans(ipr, self.root, self._networks)
         self.publisher.restore()
         self.publisher.prepare()
+
+
+def _pools_of(net: Network, cursor: Mapping[str, str]) -> _List[AddressPool]:
+    """The network's pools with their allocations rebuilt from its endpoints (each endpoint holds its
+    addresses) and the round-robin position from the saved cursor (the network record's when there is none)."""
+    pools = []
+    for pool in net.pools:
+        state = pool.to_state()
+        state["allocated"] = sorted({str(iface.ip) for ep in net.endpoints.values()
+                                     for iface in (ep.ipv4, ep.ipv6) if iface is not None and iface.ip in pool.subnet})
+        last = cursor.get(str(pool.subnet.version))
+        if last:
+            try:
+                ip = ipaddress.ip_address(last)
+            except ValueError:
+                ip = None
+            if ip is not None and ip in pool.subnet:
+                state["last"] = int(ip)
+        pools.append(AddressPool.from_state(state))
+    return pools
 
 
 def _check_families(spec: IpamSpec, enable_ipv4: bool, enable_ipv6: bool) -> None:
