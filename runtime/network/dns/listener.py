@@ -84,7 +84,7 @@ async def run_in_netns(netns_path: str, func: Callable[[], T],
     return await done
 
 
-def close_pair(socks: tuple[socket.socket, ...]) -> None:
+def close_pair(socks: tuple[object, ...]) -> None:
     """Close a scope's sockets (an ``orphan`` for :func:`run_in_netns`)."""
     for sock in socks:
         if isinstance(sock, socket.socket):

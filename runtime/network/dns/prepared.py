@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from collections.abc import Awaitable, Callable
 
 from runtime.network.dns.listener import close_pair, is_netns
+from runtime.network.dns.sockets import Listening
 
 __all__ = ["Listening", "PreparedSockets"]
 
-Listening = tuple[socket.socket, socket.socket, bool]  # (udp, tcp, the redirect moved to new ports)
 log = logging.getLogger(__name__)
 
 

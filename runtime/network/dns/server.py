@@ -14,7 +14,6 @@ drains each readable UDP socket in batches and keeps the cache itself.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import os
 import random
@@ -25,14 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime import trace
-from runtime.errors import Conflict, EngineError, InvalidArgument, NotFound
+from runtime.errors import Conflict, InvalidArgument, NotFound
 from runtime.network.dns.answer import local_replies, replies_for
 from runtime.network.dns.fastpath import MISS_HEADER, FastPath, parse_miss
 from runtime.network.dns.forwarder import Forwarder, Upstream, host_upstreams, parse_upstreams
-from runtime.network.dns.listener import netns_identity, open_listeners
-from runtime.network.dns.prepared import Listening, PreparedSockets
+from runtime.network.dns.listener import netns_identity
+from runtime.network.dns.prepared import PreparedSockets
 from runtime.network.dns.records import Records
-from runtime.network.dns.redirect import forget_mappings, open_redirected, redirect_available
+from runtime.network.dns.redirect import forget_mappings, redirect_available
+from runtime.network.dns.sockets import Listening, open_scope_sockets
 from runtime.network.dns.wire import (
     CLASS_ANY, CLASS_IN, RCODE_NXDOMAIN, RCODE_SERVFAIL, Query, build_error, reply_rcode, truncate_reply,
 )
@@ -204,30 +204,7 @@ class DnsServer:
         return scope.address
 
     async def _listen(self, path: str, redirect: bool) -> Listening:
-        """(udp, tcp, moved): free ports behind a DNAT when asked and possible, else port 53 itself; ``moved``:
-        the DNAT now leads to other ports than before (older conntrack mappings must go)."""
-        if redirect:
-            try:
-                return await open_redirected(path, self.address)
-            except OSError as err:
-                raise self._bind_error(path, 0, err) from err
-            except EngineError as err:  # no nf_tables/nat in this kernel, no nft: serve port 53 directly
-                log.warning("DNS in %s without redirection (port 53 stays taken): %s", path, err)
-        udp, tcp = await self._open(path, self.port)
-        return udp, tcp, False
-
-    async def _open(self, path: str, port: int) -> tuple[socket.socket, socket.socket]:
-        try:
-            return await open_listeners(path, self.address, port)
-        except OSError as err:
-            raise self._bind_error(path, port, err) from err
-
-    def _bind_error(self, path: str, port: int, err: OSError) -> EngineError:
-        if isinstance(err, FileNotFoundError):
-            return NotFound(f"network namespace {path} not found")
-        if err.errno == errno.EADDRINUSE:
-            return Conflict(f"{self.address}:{port} is already taken in {path}")
-        return InvalidArgument(f"cannot listen on {self.address}:{port} in {path}: {err}")
+        return await open_scope_sockets(path, self.address, self.port, redirect)
 
     def remove_scope(self, container_id: str) -> None:
         """Stop serving the container (a no-op when it has no scope)."""
