@@ -5,6 +5,7 @@ restart by policy with back-off, auto-remove, run health checks; and re-adopt ev
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -197,13 +198,22 @@ class Supervisor:
         pending = self._pending_attach.pop(cid, [])
         attach = pending[0][0] if pending else None
         trace.mark("daemon.start", cid)
+        size = (rec.get("HostConfig") or {}).get("ConsoleSize") or [0, 0]
+        console = (int(size[0]), int(size[1])) if len(size) == 2 and size[0] and size[1] else None
+        network, before_run = self._connect_network(rec)
+
+        def launch() -> Any:  # one hop to a worker thread for both
+            check_subpaths(self.engine.volumes, rec)
+            return self.svc.start(cid, attach=attach, console_size=console, before_run=before_run)
+
         try:
-            await asyncio.to_thread(check_subpaths, self.engine.volumes, rec)
-            size = (rec.get("HostConfig") or {}).get("ConsoleSize") or [0, 0]
-            console = (int(size[0]), int(size[1])) if len(size) == 2 and size[0] and size[1] else None
-            conn = await asyncio.to_thread(self.svc.start, cid, attach=attach, console_size=console,
-                                           before_run=self._network_hook(rec))
-        except EngineError as err:
+            conn = await asyncio.to_thread(launch)
+        except BaseException as err:
+            if network is not None:  # the start failed before it waited for the network: let that finish first
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(network)
+            if not isinstance(err, EngineError):
+                raise
             for _flags, fut in pending:
                 if not fut.done():
                     fut.set_result(None)
@@ -232,18 +242,31 @@ class Supervisor:
         self._start_health(rec)
         trace.mark("daemon.started", cid)
 
-    def _network_hook(self, rec: dict[str, Any]) -> Callable[[], None] | None:
-        """For the service's ``before_run``: connect the network (on the loop) while the monitor spawns the init."""
+    def _connect_network(self, rec: dict[str, Any]) -> tuple[asyncio.Future[None] | None, Callable[[], None] | None]:
+        """Connect the network (on the loop) from the start's first moment, while the monitor spawns the init; and
+        for the service's ``before_run``, a wait for it (re-raising its error: the start is called off)."""
         networks = self.engine.networks
         if networks is None:
-            return None
-        loop = asyncio.get_running_loop()
+            return None, None
+        cid = rec["Id"]
 
-        def connect() -> None:
-            asyncio.run_coroutine_threadsafe(networks.before_start(rec), loop).result()
-            trace.mark("daemon.network_ready", rec["Id"])
+        async def connect() -> None:
+            await networks.before_start(rec)
+            trace.mark("daemon.network_ready", cid)
 
-        return connect
+        task = asyncio.ensure_future(connect())
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def relay(t: asyncio.Future[None]) -> None:
+            if t.cancelled():
+                done.cancel()
+            elif t.exception() is not None:
+                done.set_exception(t.exception())  # type: ignore[arg-type]
+            else:
+                done.set_result(None)
+
+        task.add_done_callback(relay)
+        return task, done.result
 
     async def stop(self, cid: str, timeout: int | None, signal: str | None) -> None:
         rec = self.records.find(cid)
@@ -480,6 +503,8 @@ class Supervisor:
 
     # --- health --------------------------------------------------------------------------------------------------
     def _start_health(self, rec: dict[str, Any], resume: bool = False) -> None:
+        if HealthConfig.from_api(rec.get("Healthcheck")) is None:
+            return  # (no inspect for the start time)
         started = _seconds(self.live(rec["Id"]).started_at) or time.time()
         self.health.start(rec, started, resume)
 
