@@ -131,8 +131,6 @@ class _Monitor:
         if not self.exec_mode and req.get("log_path") and not self.helper:
             log = req["spec"].get("log") or {}
             self.log = JsonLog(req["log_path"], int(log.get("max_size") or 0), int(log.get("max_file") or 1))
-        if req.get("socket"):
-            self._listen(req["socket"])
         keys = ("mode", "spec", "security", "state_dir", "id", "cgroup_procs", "pid", "exec", "init_helper",
                 "console_size")
         cfg: dict[str, Any] = {k: req[k] for k in keys if k in req}
@@ -149,7 +147,9 @@ class _Monitor:
                                 (req["spec"].get("join_namespaces") or {}).get("pid"),
                                 cgroup_procs=None if self.exec_mode or direct else list(req.get("cgroup_procs", [])),
                                 before_move=self._await_cgroup if gated else None,
-                                before_join=self._await_go if gated else None, ready=self.ready)
+                                before_join=self._await_go if gated else None, ready=self.ready,
+                                # the socket is made while the child unshares and mounts, not before it starts
+                                after_config=(lambda: self._listen(req["socket"])) if req.get("socket") else None)
         for fd in child_fds:
             os.close(fd)
         trace.mark("monitor.spawned", str(req.get("id", "")))

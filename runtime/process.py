@@ -9,6 +9,7 @@ failed (``error``, ``exit_code``) or sent the pty master of a tty container (``c
 rootfs, before and after its move into the cgroup: the monitor waits there for the engine's word that the cgroup
 exists, then that the network is connected; if one raises, the child is killed and its text is the error.
 ``before_move`` returning true means the engine moved the child already (it knew the spare's waiting child).
+``after_config`` runs right after the config went out (the monitor makes its socket there, while the child works).
 """
 from __future__ import annotations
 
@@ -94,7 +95,8 @@ class Spawned:
 
 def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_pidns: int | str | None = None,
           cgroup_procs: list[str] | None = None, before_move: Callable[[], bool | None] | None = None,
-          before_join: Callable[[], None] | None = None, ready: Prefork | None = None) -> Spawned:
+          before_join: Callable[[], None] | None = None, ready: Prefork | None = None,
+          after_config: Callable[[], None] | None = None) -> Spawned:
     """Fork the child described by ``cfg`` with stdio ``fds``; return once it exec'd or failed.
 
     ``join_pidns``: pid of a process (or a pid ns file) whose pid namespace the child is born into. Call this
@@ -104,7 +106,8 @@ def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_
     """
     if ready is not None:
         if new_pidns and join_pidns is None:
-            return _spawned(ready.pid, ready.sock, cfg, fds, cgroup_procs, _Hooks(before_move, before_join))
+            return _spawned(ready.pid, ready.sock, cfg, fds, cgroup_procs,
+                            _Hooks(before_move, before_join, after_config))
         ready.discard()
         leave_new_pidns()
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -123,13 +126,14 @@ def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_
         init.child_main(child)
         os._exit(1)
     child.close()
-    return _spawned(pid, parent, cfg, fds, cgroup_procs, _Hooks(before_move, before_join))
+    return _spawned(pid, parent, cfg, fds, cgroup_procs, _Hooks(before_move, before_join, after_config))
 
 
 @dataclass
 class _Hooks:
     before_move: Callable[[], bool | None] | None = None
     before_join: Callable[[], None] | None = None
+    after_config: Callable[[], None] | None = None
 
 
 def _tell(parent: socket.socket, msg: dict[str, Any]) -> None:
@@ -182,7 +186,8 @@ def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[in
     except OSError as err:  # the child died before reading its config
         result.error, result.exit_code = f"container init failed: {err}", 1
         return
-    join_error, moved = _run_hook(hooks.before_move, pid)
+    setup_error = _run_hook(hooks.after_config, pid)[0]
+    join_error, moved = (setup_error, False) if setup_error else _run_hook(hooks.before_move, pid)
     if cgroup_procs is not None and not join_error and not moved:
         try:
             for path in cgroup_procs:
