@@ -244,24 +244,35 @@ class Networking:
 
     async def after_stop(self, rec: dict[str, Any]) -> None:
         """The container ended: close its DNS scope, unpublish, leave its networks (the sandbox stays)."""
-        cid = rec["Id"]
-        if self.dns is not None:
-            self.dns.remove_scope(cid)
-        with contextlib.suppress(EngineError):
-            await asyncio.to_thread(self.svc.unpublish, cid)
-        for ep in await asyncio.to_thread(self.svc.endpoints_of, cid):
-            with contextlib.suppress(EngineError):
-                await asyncio.to_thread(self.svc.disconnect, ep.network_id, cid, True)
-        self.refresh(rec, running=False)
+        await self._leave(rec, None)
 
     async def on_remove(self, rec: dict[str, Any]) -> None:
-        await self.after_stop(rec)
+        """As :meth:`after_stop`, and the sandbox goes too (with sockets prepared for its DNS scope)."""
         key = rec.get("SandboxKeyName")
-        if key and not rec.get("SandboxShared"):
-            if self.dns is not None:
-                self.dns.discard_prepared(self.svc.sandbox_path(key))  # its sockets would keep the netns alive
+        if not key or rec.get("SandboxShared"):
+            key = None
+        elif self.dns is not None:
+            self.dns.discard_prepared(self.svc.sandbox_path(key))  # its sockets would keep the netns alive
+        await self._leave(rec, key)
+
+    async def _leave(self, rec: dict[str, Any], sandbox_key: str | None) -> None:
+        if self.dns is not None:
+            self.dns.remove_scope(rec["Id"])
+        settings = await asyncio.to_thread(self._detach, rec["Id"], rec.get("Exposed", []), sandbox_key)
+        self._apply_settings(rec, settings, running=False)
+
+    def _detach(self, cid: str, exposed: list[str], sandbox_key: str | None) -> dict[str, Any]:
+        """In a worker thread: unpublish, leave every network, remove the sandbox when given; the network
+        settings left."""
+        with contextlib.suppress(EngineError):
+            self.svc.unpublish(cid)
+        for ep in self.svc.endpoints_of(cid):
+            with contextlib.suppress(EngineError):
+                self.svc.disconnect(ep.network_id, cid, True)
+        if sandbox_key is not None:
             with contextlib.suppress(EngineError, OSError):
-                await asyncio.to_thread(self.svc.destroy_sandbox, key)
+                self.svc.destroy_sandbox(sandbox_key)
+        return self.svc.network_settings(cid, exposed)
 
     async def adopt(self, rec: dict[str, Any]) -> None:
         """A running container found at daemon start: reopen its DNS scope (sockets died with the daemon)."""
