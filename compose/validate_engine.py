@@ -10,7 +10,9 @@ import ipaddress
 from typing import Any, Callable, Iterator, Protocol
 
 from compose.shortsyntax import parse_port
-from compose.valuechecks import capability, image_reference, ip_address, mac_address, stop_signal, subnet
+from compose.valuechecks import (
+    capability, image_reference, interface_name, ip_address, mac_address, stop_signal, subnet,
+)
 
 __all__ = ["ENGINE_RULES", "Checker"]
 
@@ -84,6 +86,7 @@ def _mount_options(c: Checker) -> None:
 def _networks(c: Checker) -> None:
     """IPAM blocks, static addresses inside the declared subnets, external networks without local options."""
     subnets: dict[str, list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = {}
+    v6_only: set[str] = set()
     for key, spec in c.declared("networks").items():
         if not isinstance(spec, dict):
             continue
@@ -94,6 +97,7 @@ def _networks(c: Checker) -> None:
                     c.error(where + (option,), f"network {key!r} is external: {option!r} belongs to whoever "
                                                "created it; remove it here")
         subnets[key] = []
+        _ip_families(c, where, spec, v6_only)
         for index, block in enumerate((spec.get("ipam") or {}).get("config") or []):
             for network in _ipam_block(c, where + ("ipam", "config", index), block):
                 for other, networks in subnets.items():
@@ -106,8 +110,14 @@ def _networks(c: Checker) -> None:
         attached = service.get("networks")
         if not isinstance(attached, dict):
             continue
+        ifnames: dict[str, str] = {}
         for network, spec in attached.items():
             if not isinstance(spec, dict):
+                continue
+            _endpoint_extras(c, path + ("networks", network), spec, ifnames, network)
+            if network in v6_only and isinstance(spec.get("ipv4_address"), str):
+                c.error(path + ("networks", network, "ipv4_address"), f"network {network!r} is IPv6-only "
+                                                                       "(enable_ipv4: false): it has no IPv4 address")
                 continue
             for key, version in (("ipv4_address", 4), ("ipv6_address", 6)):
                 address = spec.get(key)
@@ -127,6 +137,43 @@ def _networks(c: Checker) -> None:
             mac = spec.get("mac_address")
             if isinstance(mac, str) and not _interpolation_left(mac) and mac_address(mac):
                 c.error(path + ("networks", network, "mac_address"), str(mac_address(mac)))
+
+
+def _ip_families(c: Checker, where: KeyPath, spec: dict[str, Any], v6_only: set[str]) -> None:
+    """``enable_ipv4: false`` makes an IPv6-only network: it needs ``enable_ipv6: true`` (Docker: 'IPv4 or IPv6
+    must be enabled') and takes no IPv4 subnet."""
+    if spec.get("enable_ipv4") is not False or spec.get("external"):
+        return
+    v6_only.add(where[-1])  # type: ignore[arg-type]
+    if spec.get("enable_ipv6") is not True:
+        c.error(where + ("enable_ipv4",), "IPv4 or IPv6 must be enabled: an IPv6-only network (enable_ipv4: false) "
+                                          "needs enable_ipv6: true")
+    for index, block in enumerate((spec.get("ipam") or {}).get("config") or []):
+        sub = block.get("subnet") if isinstance(block, dict) else None
+        if isinstance(sub, str) and not _interpolation_left(sub) and not subnet(sub) \
+                and ipaddress.ip_network(sub).version == 4:
+            c.error(where + ("ipam", "config", index, "subnet"), f"{sub} is an IPv4 subnet but the network is "
+                                                                 "IPv6-only (enable_ipv4: false)")
+
+
+def _endpoint_extras(c: Checker, where: KeyPath, spec: dict[str, Any], ifnames: dict[str, str],
+                     network: str) -> None:
+    """``interface_name`` (a valid name, one per network of the service) and ``link_local_ips`` (addresses)."""
+    name = spec.get("interface_name")
+    if isinstance(name, str) and not _interpolation_left(name):
+        problem = interface_name(name)
+        if problem:
+            c.error(where + ("interface_name",), problem)
+        elif name in ifnames:
+            c.error(where + ("interface_name",), f"interface name {name!r} is already used by network "
+                                                 f"{ifnames[name]!r} of this service; each network needs its own")
+        else:
+            ifnames[name] = network
+    for index, ip in enumerate(spec.get("link_local_ips") or ()):
+        if isinstance(ip, str) and not _interpolation_left(ip):
+            problem = ip_address(ip)
+            if problem:
+                c.error(where + ("link_local_ips", index), problem)
 
 
 def _ipam_block(c: Checker, where: KeyPath, block: Any) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

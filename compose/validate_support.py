@@ -35,11 +35,7 @@ UNSUPPORTED_SERVICE_KEYS = {
     "cpu_rt_runtime": "real-time scheduling is not configured",
     "pull_refresh_after": "images are not refreshed on a schedule",
 }
-_UNSUPPORTED_ENDPOINT_KEYS = {
-    "interface_name": "interfaces are named eth0, eth1, ... in network order",
-    "link_local_ips": "no link-local addresses are assigned",
-    "driver_opts": "the bridge driver takes no endpoint options",
-}
+_IFNAME_OPT = "com.docker.network.endpoint.ifname"  # the one endpoint driver option the bridge driver takes
 UNSUPPORTED_DEPLOY_KEYS = {
     "placement": "swarm only",
     "update_config": "swarm only",
@@ -70,9 +66,11 @@ def _unsupported(c: Checker) -> None:
                                               "host means one here")
         networks = service.get("networks")
         for net, attach in (networks.items() if isinstance(networks, dict) else ()):
-            for key, why in _UNSUPPORTED_ENDPOINT_KEYS.items():
-                if isinstance(attach, dict) and attach.get(key) not in (None, [], {}, ""):
-                    c.warn(path + ("networks", net, key), f"'{key}' is not supported by pycompose ({why}); ignored")
+            opts = attach.get("driver_opts") if isinstance(attach, dict) else None
+            for opt in (opts if isinstance(opts, dict) else {}):
+                if opt != _IFNAME_OPT:
+                    c.warn(path + ("networks", net, "driver_opts", opt), f"endpoint driver option {opt!r} is not "
+                                                                         f"supported by pycompose; ignored")
         reservations = (deploy.get("resources") or {}).get("reservations") or {}
         for key in ("devices", "generic_resources"):
             if reservations.get(key):
@@ -81,9 +79,6 @@ def _unsupported(c: Checker) -> None:
     for key, spec in c.declared("networks").items():
         spec = spec if isinstance(spec, dict) else {}
         driver = spec.get("driver")
-        if spec.get("enable_ipv4") is False and not spec.get("external"):
-            c.warn(("networks", key, "enable_ipv4"), "IPv6-only networks are not supported; pycompose gives the "
-                                                     "network an IPv4 subnet too")
         if driver not in (None, "bridge") and not spec.get("external"):
             c.warn(("networks", key, "driver"), f"network driver {driver!r} is not supported; pycompose creates "
                                                 "bridge networks")

@@ -10,7 +10,8 @@ import ipaddress
 import re
 import signal
 
-__all__ = ["image_reference", "capability", "stop_signal", "ip_address", "subnet", "mac_address", "CAPABILITIES"]
+__all__ = ["image_reference", "capability", "stop_signal", "ip_address", "subnet", "mac_address", "interface_name",
+           "CAPABILITIES"]
 
 CAPABILITIES = frozenset({
     "AUDIT_CONTROL", "AUDIT_READ", "AUDIT_WRITE", "BLOCK_SUSPEND", "BPF", "CHECKPOINT_RESTORE", "CHOWN",
@@ -85,3 +86,13 @@ def subnet(value: str) -> str | None:
 
 def mac_address(value: str) -> str | None:
     return None if _MAC.match(value) else f"invalid MAC address {value!r}: expected six hex pairs like 02:42:ac:11:00:02"
+
+
+_IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")
+
+
+def interface_name(value: str) -> str | None:
+    """A Linux interface name as the engine accepts it: 1-15 letters, digits, '_', '.', '-' (not '.' or '..')."""
+    if _IFNAME.fullmatch(value) and value not in (".", ".."):
+        return None
+    return f"invalid interface name {value!r}: 1 to 15 letters, digits, '_', '.' or '-'"

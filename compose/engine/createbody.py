@@ -335,9 +335,13 @@ def _tmpfs(item: str) -> tuple[str, str]:
     return path, opts
 
 
+IFNAME_OPTION = "com.docker.network.endpoint.ifname"
+
+
 def endpoint_config(service: Service, key: str, *, number: int, project: str,
                     links: list[str] | None = None) -> dict[str, Any]:
-    """The ``EndpointsConfig`` entry for ``key``: aliases (the service name first), static addresses, MAC."""
+    """The ``EndpointsConfig`` entry for ``key``: aliases (the service name first), static and link-local
+    addresses, MAC, driver options (``interface_name`` among them), gateway priority."""
     cfg: ServiceNetwork | None = (service.networks or {}).get(key)
     aliases = [service.name]
     out: dict[str, Any] = {}
@@ -349,8 +353,11 @@ def endpoint_config(service: Service, key: str, *, number: int, project: str,
             out["IPAMConfig"] = ipam
         if cfg.mac_address:
             out["MacAddress"] = cfg.mac_address
-        if cfg.driver_opts:
-            out["DriverOpts"] = {str(k): str(v) for k, v in cfg.driver_opts.items()}
+        opts = {str(k): str(v) for k, v in (cfg.driver_opts or {}).items()}
+        if cfg.interface_name:  # as Docker Compose sends it (Engine 28.1+ names the interface so)
+            opts[IFNAME_OPTION] = cfg.interface_name
+        if opts:
+            out["DriverOpts"] = opts
         if cfg.gw_priority is not None:
             out["GwPriority"] = cfg.gw_priority
     out["Aliases"] = aliases

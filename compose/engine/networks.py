@@ -45,13 +45,28 @@ def network_body(project: str, network: Network) -> dict[str, Any]:
                             "attachable": bool(network.attachable), "check_duplicate": True}
     if network.enable_ipv6 is not None:
         body["enable_ipv6"] = network.enable_ipv6
+    if network.enable_ipv4 is not None:  # not a docker-py argument: create_network sends it itself
+        body["enable_ipv4"] = network.enable_ipv4
     return body
 
 
 def create_network(client: "docker.APIClient", project: str, network: Network) -> str:
+    body = network_body(project, network)
     with translated(f"create network {network.name}"):
-        result = client.create_network(network.name, **network_body(project, network))
+        if network.enable_ipv4 is None:
+            result = client.create_network(network.name, **body)
+        else:  # EnableIPv4 (API 1.48) is a field docker-py does not know: the same request with it added
+            result = client._result(client._post_json(client._url("/networks/create"),
+                                                      data=_create_request(network.name, body)), json=True)
     return str(result.get("Id", ""))
+
+
+def _create_request(name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """``POST /networks/create`` JSON from :func:`network_body` (as docker-py builds it, plus ``EnableIPv4``)."""
+    return {"Name": name, "Driver": body["driver"], "Options": body["options"], "IPAM": body["ipam"],
+            "CheckDuplicate": body["check_duplicate"], "Internal": body["internal"], "Labels": body["labels"],
+            "Attachable": body["attachable"], "EnableIPv6": body.get("enable_ipv6"),
+            "EnableIPv4": body.get("enable_ipv4")}
 
 
 def remove_network(client: "docker.APIClient", name: str) -> None:

@@ -167,6 +167,46 @@ def test_first_network_at_create_others_connected_in_priority_order(tmp_path):
         "IPAMConfig": {"IPv4Address": "10.5.0.9"}, "Aliases": ["s", "api"]}
 
 
+def test_interface_name_and_link_local_ips_go_into_the_endpoint_settings(tmp_path):
+    text = textwrap.dedent("""\
+        name: p
+        services:
+          s:
+            image: busybox:local
+            networks:
+              front:
+                interface_name: lan0
+                link_local_ips: [169.254.8.8, "fe80::8"]
+                driver_opts: {com.example.x: "1"}
+              back: {interface_name: wan0}
+        networks:
+          front: {}
+          back: {}
+        """)
+    (tmp_path / "compose.yaml").write_text(text)
+    service = load_project(LoadOptions(files=[str(tmp_path / "compose.yaml")])).project.services["s"]
+    assert endpoint_config(service, "front", number=1, project="p") == {
+        "IPAMConfig": {"LinkLocalIPs": ["169.254.8.8", "fe80::8"]},
+        "DriverOpts": {"com.example.x": "1", "com.docker.network.endpoint.ifname": "lan0"}, "Aliases": ["s"]}
+    assert endpoint_config(service, "back", number=1, project="p") == {
+        "DriverOpts": {"com.docker.network.endpoint.ifname": "wan0"}, "Aliases": ["s"]}
+
+
+def test_ipv6_only_network_create_request_carries_enable_ipv4(tmp_path):
+    from compose.engine.networks import _create_request, network_body
+
+    (tmp_path / "compose.yaml").write_text("name: p\nservices: {s: {image: x, networks: [v6, plain]}}\n"
+                                           "networks:\n  v6: {enable_ipv4: false, enable_ipv6: true}\n"
+                                           "  plain: {}\n")
+    project = load_project(LoadOptions(files=[str(tmp_path / "compose.yaml")])).project
+    body = network_body("p", project.networks["v6"])
+    request = _create_request("p_v6", body)
+    assert (request["EnableIPv4"], request["EnableIPv6"], request["Name"], request["Driver"]) == (
+        False, True, "p_v6", "bridge")
+    assert request["Labels"]["com.docker.compose.network"] == "v6"
+    assert "enable_ipv4" not in network_body("p", project.networks["plain"])  # docker-py's own call, unchanged
+
+
 def test_service_modes_point_at_the_first_container(tmp_path):
     body = _body(tmp_path, BASE + "network_mode: service:d\nipc: service:d\nvolumes_from: [d:ro]\n",
                  "  d: {image: busybox:local}\n")

@@ -246,22 +246,38 @@ def test_unsupported_keys_warn_by_name_and_are_not_errors():
     ]
 
 
-def test_endpoint_keys_ipv6_only_networks_and_secret_driver_opts_warn():
-    doc = _svc(a={"networks": {"n": {"interface_name": "lan0", "link_local_ips": ["169.254.8.8"],
-                                     "driver_opts": {"x": "1"}, "aliases": ["x"]}}})
+def test_endpoint_keys_and_ipv6_only_networks_are_supported_and_other_driver_opts_warn():
+    doc = _svc(a={"networks": {"n": {"interface_name": "lan0", "link_local_ips": ["169.254.8.8", "fe80::8"],
+                                     "driver_opts": {"x": "1", "com.docker.network.endpoint.ifname": "lan0"},
+                                     "aliases": ["x"]}}})
     doc["networks"] = {"n": {"enable_ipv4": False, "enable_ipv6": True}, "e": {"external": True, "enable_ipv4": False}}
     doc["secrets"] = {"s": {"file": "./s", "driver_opts": {"a": "b"}}}
     errors, warnings = check(doc, None)
     assert errors == []
     assert [str(w) for w in warnings] == [
-        "networks.n.enable_ipv4: IPv6-only networks are not supported; pycompose gives the network an IPv4 subnet too",
         "secrets.s.driver_opts: 'driver_opts' is not supported by pycompose; ignored",
-        "services.a.networks.n.driver_opts: 'driver_opts' is not supported by pycompose (the bridge driver takes no "
-        "endpoint options); ignored",
-        "services.a.networks.n.interface_name: 'interface_name' is not supported by pycompose (interfaces are named "
-        "eth0, eth1, ... in network order); ignored",
-        "services.a.networks.n.link_local_ips: 'link_local_ips' is not supported by pycompose (no link-local "
-        "addresses are assigned); ignored",
+        "services.a.networks.n.driver_opts.x: endpoint driver option 'x' is not supported by pycompose; ignored",
+    ]
+
+
+def test_bad_interface_names_link_local_ips_and_ipv6_only_networks_are_errors():
+    doc = _svc(a={"networks": {"n": {"interface_name": "way-too-long-name0", "link_local_ips": ["nope"]},
+                               "m": {"interface_name": "lan0"}, "v6": {"ipv4_address": "10.1.2.3"}}},
+               b={"networks": {"n": {"interface_name": "lan0"}, "m": {"interface_name": "lan0"}}})
+    doc["networks"] = {"n": {}, "m": {}, "v6": {"enable_ipv4": False, "enable_ipv6": True},
+                       "none": {"enable_ipv4": False},
+                       "bad": {"enable_ipv4": False, "enable_ipv6": True, "ipam": {"config": [{"subnet": "10.9.0.0/24"}]}}}
+    assert sorted(_errors(doc)) == [
+        "networks.bad.ipam.config[0].subnet: 10.9.0.0/24 is an IPv4 subnet but the network is IPv6-only "
+        "(enable_ipv4: false)",
+        "networks.none.enable_ipv4: IPv4 or IPv6 must be enabled: an IPv6-only network (enable_ipv4: false) needs "
+        "enable_ipv6: true",
+        "services.a.networks.n.interface_name: invalid interface name 'way-too-long-name0': 1 to 15 letters, digits, "
+        "'_', '.' or '-'",
+        "services.a.networks.n.link_local_ips[0]: 'nope' is not an IP address",
+        "services.a.networks.v6.ipv4_address: network 'v6' is IPv6-only (enable_ipv4: false): it has no IPv4 address",
+        "services.b.networks.m.interface_name: interface name 'lan0' is already used by network 'n' of this "
+        "service; each network needs its own",
     ]
 
 
