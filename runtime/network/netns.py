@@ -7,9 +7,11 @@ Work inside a namespace (netlink sockets, sysctls) also runs in a thread of its 
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import socket
+import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -105,11 +107,17 @@ def write_sysctl_in(path: str | os.PathLike[str] | None, key: str, value: str) -
     run_in_netns(path, _write)
 
 
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+_IFREQ = struct.Struct("16sH22x")  # struct ifreq: the name, then ifr_flags in the 24-byte union
+
+
 def _bring_lo_up() -> None:
-    with IPRoute() as ipr:
-        idx = ipr.link_lookup(ifname="lo")
-        if idx:
-            ipr.link("set", index=idx[0], state="up")
+    """``lo`` up in the calling thread's netns: two ioctls on a throwaway socket (a pyroute2 ``IPRoute`` took
+    1.5-2.5 ms of the create path to set up)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        flags = _IFREQ.unpack(fcntl.ioctl(sock, _SIOCGIFFLAGS, _IFREQ.pack(b"lo", 0)))[1]
+        if not flags & _IFF_UP:
+            fcntl.ioctl(sock, _SIOCSIFFLAGS, _IFREQ.pack(b"lo", flags | _IFF_UP))
 
 
 class NetnsStore:
