@@ -110,7 +110,9 @@ def test_ipv6_only_network(engine):
     with pytest.raises(docker.errors.APIError) as info:
         _create_v6_only(engine, net + "x", enable_ipv6=False)
     assert info.value.status_code == 400 and "IPv4 or IPv6 must be enabled" in str(info.value)
-    _create_v6_only(engine, net)
+    refused = engine.cli("network", "create", "--ipv4=false", net + "y", check=False)
+    assert refused.returncode != 0 and "IPv4 or IPv6 must be enabled" in refused.stderr
+    engine.cli("network", "create", "--ipv4=false", "--ipv6", net)  # the docker CLI's way of asking
     try:
         body = engine.client().api.inspect_network(net)
         assert body["EnableIPv4"] is False and body["EnableIPv6"] is True
