@@ -180,7 +180,8 @@ class Network:
             configs.append(entry)
         return {
             "Name": self.name, "Id": self.id, "Created": self.created, "Scope": self.scope,
-            "Driver": self.driver, "EnableIPv4": self.enable_ipv4, "EnableIPv6": self.enable_ipv6,
+            "Driver": self.driver, "EnableIPv6": self.enable_ipv6,
+            "EnableIPv4": self.enable_ipv4 and self.driver == "bridge",  # host and none have none, as Docker
             "IPAM": {"Driver": self.ipam.driver, "Options": self.ipam.options or None, "Config": configs},
             "Internal": self.internal, "Attachable": self.attachable, "Ingress": False,
             "ConfigFrom": {"Network": ""}, "ConfigOnly": False,

@@ -116,6 +116,8 @@ def test_ipv6_only_network(engine):
     try:
         body = engine.client().api.inspect_network(net)
         assert body["EnableIPv4"] is False and body["EnableIPv6"] is True
+        enabled = {n: engine.client().api.inspect_network(n)["EnableIPv4"] for n in ("bridge", "host", "none")}
+        assert enabled == {"bridge": True, "host": False, "none": False}  # as Docker shows them
         assert [ipaddress.ip_network(c["Subnet"]).version for c in body["IPAM"]["Config"]] == [6]
         for name in (web, probe):
             engine.cli("run", "-d", "--name", name, "--network", net, "busybox", "sleep", "1000")
