@@ -9,10 +9,12 @@ table dies with the netns.
 The table is loaded through libnftables (what the ``nft`` command is built on) by a thread that joined the
 netns: no process to start. Adding it costs ~0.5 ms of CPU; what cost ~12 ms was the wall time of any
 transaction that deletes a table or a rule (the kernel waits for an RCU grace period before it commits).
-So :func:`open_redirected` never deletes on the way that matters: a fresh netns gets the table with one
-``create`` transaction; a netns that has one (a container started again, or the daemon restarted) gets
-sockets bound to the ports its rules already name, and the table is left as it is. Only when those ports
-are taken meanwhile (by the container's own programs) is the table replaced, the slow way.
+A refused transaction (``create`` of a table that exists) waits as long: the kernel's abort path does too.
+So :func:`open_redirected` first lists the table (a read, no transaction) and never deletes on the way that
+matters: a fresh netns gets the table with one ``create`` transaction; a netns that has one (a container
+started again, or the daemon restarted) gets sockets bound to the ports its rules already name, and the
+table is left as it is. Only when those ports are taken meanwhile (by the container's own programs) is the
+table replaced, the slow way.
 """
 from __future__ import annotations
 
@@ -92,39 +94,43 @@ def _apply(script: str) -> None:
         raise EngineError(err.strip() or "unknown error")
 
 
+def _current_ports(lib: ctypes.CDLL, address: str) -> tuple[int, int] | None | bool:
+    """The ports the netns's table redirects to; ``None``: there is a table but not ours to reuse; ``False``:
+    there is none. A listing is a read: unlike a refused transaction, it never waits for a grace period."""
+    exists, listing, _ = run_in_context(lib, f"list table ip {TABLE}\n")
+    if not exists:
+        return False
+    return redirect_ports(listing, address)
+
+
 def _install(address: str, udp_port: int, tcp_port: int) -> None:
     """The redirect to these ports in the calling thread's netns: created when absent, else replaced."""
     lib = _libnftables()
-    ok, _, err = run_in_context(lib, _create_script(address, udp_port, tcp_port))
-    if not ok:
-        exists, _, _ = run_in_context(lib, f"list table ip {TABLE}\n")
-        if not exists:
-            raise EngineError(err.strip() or "unknown error")
+    if _current_ports(lib, address) is False:
+        _apply(_create_script(address, udp_port, tcp_port))
+    else:
         _apply(redirect_script(address, udp_port, tcp_port))  # deletes: the kernel waits for a grace period
 
 
 def _open_redirected(address: str) -> tuple[socket.socket, socket.socket, bool]:
     """In the calling thread's netns: (udp, tcp, moved) with 127.0.0.11:53 redirected to the sockets."""
     lib = _libnftables()
+    ports = _current_ports(lib, address)
+    if ports:
+        try:
+            udp, tcp = bind_listeners(address, ports[0], ports[1])
+        except OSError:  # taken meanwhile (by the container's own programs): the redirect moves
+            pass
+        else:
+            trace.mark("dns.nft_kept")
+            return udp, tcp, False
     udp, tcp = bind_listeners(address, 0)
     try:
-        ok, _, err = run_in_context(lib, _create_script(address, udp.getsockname()[1], tcp.getsockname()[1]))
-        trace.mark("dns.nft_created" if ok else "dns.nft_create_refused")
-        if ok:
+        if ports is False:
+            _apply(_create_script(address, udp.getsockname()[1], tcp.getsockname()[1]))
+            trace.mark("dns.nft_created")
             return udp, tcp, False
-        exists, listing, _ = run_in_context(lib, f"list table ip {TABLE}\n")
-        if not exists:
-            raise EngineError(err.strip() or "unknown error")
-        ports = redirect_ports(listing, address)
-        if ports is not None:
-            try:
-                again = bind_listeners(address, ports[0], ports[1])
-            except OSError:  # taken meanwhile (by the container's own programs): move the redirect
-                pass
-            else:
-                close_pair((udp, tcp))
-                return again[0], again[1], False
-        _apply(redirect_script(address, udp.getsockname()[1], tcp.getsockname()[1]))
+        _apply(redirect_script(address, udp.getsockname()[1], tcp.getsockname()[1]))  # the slow way
         trace.mark("dns.nft_replaced")
         return udp, tcp, True
     except BaseException:
