@@ -234,6 +234,11 @@ class ContainerService:
     # --- create --------------------------------------------------------------------------------------------------
     def create(self, name: str | None, spec: ContainerSpec) -> str:
         """Record a new container; returns its 64-hex id. ``Conflict`` if the name is taken."""
+        return self.create_container(name, spec).id
+
+    def create_container(self, name: str | None, spec: ContainerSpec, *, image: Any = None) -> ContainerState:
+        """``create``, returning the new container's state (what ``inspect`` would read back). ``image``: the
+        image store's ``Image`` for ``spec.image`` when the caller has it already (not looked up again)."""
         problems = validate(spec)
         if problems:
             raise InvalidArgument("; ".join(problems))
@@ -244,7 +249,7 @@ class ContainerService:
         trace.mark("create.svc_checked")
         image_id = ""
         if self.images is not None and spec.image and not spec.rootfs:
-            img = self.images.resolve(spec.image)
+            img = image if image is not None and image.id == spec.image else self.images.resolve(spec.image)
             image_id = img.id
             spec = dataclasses.replace(spec, rootfs=tuple(str(p) for p in img.layer_dirs()))
         trace.mark("create.svc_image")
@@ -267,15 +272,17 @@ class ContainerService:
             (state_dir / "hosts").write_text(default_hosts(spec.hosts))
             (state_dir / "resolv.conf").write_text(spec.resolv_conf or _host_resolv())
             trace.mark("create.svc_files", cid)
-            write_record(state_dir / "state.json", {"status": "created"}, durable=False)
-            write_record(state_dir / "config.json", {"id": cid, "name": name, "created": rfc3339nano(time.time_ns()),
+            # no state.json until the first start: without one the container is "created"
+            created = rfc3339nano(time.time_ns())
+            write_record(state_dir / "config.json", {"id": cid, "name": name, "created": created,
                                                      "image_id": image_id, "spec": spec_to_dict(spec)},
                          durable=False)  # rename keeps it whole; a crash right after create may lose the container
         except BaseException:
             shutil.rmtree(state_dir, ignore_errors=True)
             os.unlink(self._names / name)
             raise
-        return cid
+        return ContainerState(id=cid, name=name, created=created, status="created", image=image_id, spec=spec,
+                              state_dir=str(state_dir), log_path=str(state_dir / f"{cid}{LOG_SUFFIX}"))
 
     def write_managed_file(self, ref: str, name: str, content: str) -> None:
         """Rewrite ``hosts``, ``hostname`` or ``resolv.conf`` in place (a running container sees it at once)."""

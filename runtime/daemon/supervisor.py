@@ -20,7 +20,7 @@ from runtime.daemon.bodycheck import check_create_body
 from runtime.daemon.container_view import ZERO_TIME, Live
 from runtime.daemon.container_volumes import check_subpaths, prepare_volumes, rehome_volumes, release_volumes
 from runtime.daemon.logs import parse_log_time
-from runtime.daemon.records import now_rfc3339
+from runtime.daemon.records import NAME_RE, now_rfc3339
 from runtime.daemon.specconv import convert
 from runtime.daemon.unixconn import connect_unix, wait_pid
 from runtime.errors import Conflict, EngineError, InvalidArgument, InvalidState, NotFound
@@ -98,18 +98,18 @@ class Supervisor:
         if not image_ref or not isinstance(image_ref, str):
             raise InvalidArgument("config: Image is required")
         trace.mark("create.checked")
-        image = await asyncio.to_thread(self.engine.images.resolve, image_ref)
-        trace.mark("create.image")
-        if name is not None and name != "":
-            from runtime.daemon.records import NAME_RE
-
-            if not NAME_RE.match(name.lstrip("/")):
-                raise InvalidArgument(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-        conv = convert(body, image.config, container_id="", image=image.id, defaults=self._defaults())
-        trace.mark("create.converted")
         holder = f"creating-{secrets.token_hex(8)}"  # volumes are taken before the container has an id
-        mounts, uses, inspect_mounts = await asyncio.to_thread(prepare_volumes, self.engine.volumes, conv, image, holder,
-                                                               self.engine.images)
+
+        def prepare() -> tuple[Any, Any, list[Any], list[str], list[dict[str, Any]]]:  # one worker-thread hop
+            image = self.engine.images.resolve(image_ref)
+            trace.mark("create.image")
+            if name is not None and name != "" and not NAME_RE.match(name.lstrip("/")):
+                raise InvalidArgument(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+            conv = convert(body, image.config, container_id="", image=image.id, defaults=self._defaults())
+            trace.mark("create.converted")
+            return (image, conv, *prepare_volumes(self.engine.volumes, conv, image, holder, self.engine.images))
+
+        image, conv, mounts, uses, inspect_mounts = await asyncio.to_thread(prepare)
         spec = replace(conv.spec, mounts=conv.spec.mounts + tuple(mounts), image=image.id)
         trace.mark("create.volumes")
         net_rec: dict[str, Any] = {"NetworkMode": conv.network_mode, "Endpoints": conv.endpoints}
@@ -120,7 +120,8 @@ class Supervisor:
                 if nets.uses_embedded_dns(net_rec):
                     spec = replace(spec, resolv_conf=nets.resolv_conf(net_rec, body.get("HostConfig") or {}))
             trace.mark("create.sandbox")
-            cid = await asyncio.to_thread(self.svc.create, name, spec)
+            st = await asyncio.to_thread(self.svc.create_container, name, spec, image=image)
+            cid = st.id
             trace.mark("create.svc", cid)
         except BaseException:
             await asyncio.to_thread(release_volumes, self.engine.volumes, holder, uses)
@@ -128,11 +129,9 @@ class Supervisor:
                 with contextlib.suppress(EngineError, OSError):
                     await asyncio.to_thread(nets.svc.destroy_sandbox, net_rec["SandboxKeyName"])
             raise
-        # volumes were taken under a provisional holder: hand them to the container
-        await asyncio.to_thread(rehome_volumes, self.engine.volumes, uses, holder, cid)
+        if uses:  # volumes were taken under a provisional holder: hand them to the container
+            await asyncio.to_thread(rehome_volumes, self.engine.volumes, uses, holder, cid)
         trace.mark("create.rehomed", cid)
-        st = self.svc.inspect(cid)
-        trace.mark("create.inspected", cid)
         config = dict(conv.config)
         config["Hostname"] = config["Hostname"] or cid[:12]
         config["Image"] = image_ref
