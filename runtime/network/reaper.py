@@ -5,13 +5,15 @@ Deleting a bridge costs the kernel 30-50 ms (it waits for RCU grace periods), wh
 user can see - the addresses (and with them the routes) go, the link goes down and takes a throwaway name, so
 the network's name, bridge name and subnet are free at once - and a worker thread deletes the link itself.
 
-The worker is started on demand and ends when nothing is left, and it is not a daemon thread: a process that
+:meth:`LinkReaper.delete_later` queues a link the caller has already cut off (a container's veth, taken down
+and out of its bridge when its sandbox is destroyed). The worker is started on demand and ends when nothing is left, and it is not a daemon thread: a process that
 exits waits for it, so nothing outlives the engine. :meth:`drain` waits for the queue to empty (engine stop,
 leak checks). A crash between the two steps leaves a link whose mark names a network no record knows; the
 network service's ``restore`` deletes those.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -19,6 +21,7 @@ import threading
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from runtime.network import rtnl as _rtnl
 from runtime.network.bridge import delete_link, link_index
 
 __all__ = ["LinkReaper", "RETIRED_PREFIX"]
@@ -50,16 +53,20 @@ class LinkReaper:
         except NetlinkError as err:  # cannot step aside: delete it here and now
             log.debug("link %s not retired (%s): deleting it in place", name, err)
             return delete_link(ipr, name)
+        self.delete_later(retired)
+        return True
+
+    def delete_later(self, name: str) -> None:
+        """Delete link ``name`` in the worker (no error when it is gone by then)."""
         with self._lock:
-            self._queue.append(retired)
+            self._queue.append(name)
             self._idle.clear()
             if self._worker is None:
                 self._worker = threading.Thread(target=self._run, name="pycompose-link-reaper")
                 self._worker.start()
-        return True
 
     def _run(self) -> None:
-        with IPRoute() as ipr:
+        with _rtnl.Rtnl() as rt:
             while True:
                 with self._lock:
                     if not self._queue:
@@ -68,7 +75,9 @@ class LinkReaper:
                         return
                     name = self._queue.pop(0)
                 try:
-                    delete_link(ipr, name)
+                    answer = rt.exchange([_rtnl.del_link(name)])[0]  # by name: no dump of the host's links
+                    if answer.error not in (0, errno.ENODEV, errno.ENOENT):  # gone already is fine
+                        answer.check()
                 except Exception:  # noqa: BLE001 - one failure must not strand the rest of the queue
                     log.exception("could not delete retired link %s", name)
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from runtime.errors import EngineError
 from runtime.network.rtdump import route_socket
 
-__all__ = ["Rtnl", "Request", "Answer", "RtnlError", "link_request", "new_veth", "set_link_up", "del_link",
-           "new_address", "new_default_route"]
+__all__ = ["Rtnl", "Request", "Answer", "RtnlError", "link_request", "new_veth", "set_link_up", "detach_link",
+           "del_link", "new_address", "new_default_route"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
@@ -257,6 +257,14 @@ def new_veth(name: str, peer: str, peer_netns_fd: int, *, master: int | None = N
 def set_link_up(index: int) -> Request:
     return Request(_RTM_NEWLINK, 0, _IFINFO.pack(socket.AF_UNSPEC, 0, index, _IFF_UP, _IFF_UP),
                    f"set link {index} up")
+
+
+def detach_link(name: str) -> Request:
+    """Take link ``name`` down and out of its bridge (by name). Unlike a delete, this does not wait for RCU
+    grace periods: about a millisecond instead of 20-50."""
+    body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, _IFF_UP) + _attr(_IFLA_IFNAME, _str(name)) + \
+        _attr(_IFLA_MASTER, _U32.pack(0))
+    return Request(_RTM_NEWLINK, 0, body, f"detach link {name}")
 
 
 def del_link(name: str) -> Request:
