@@ -145,3 +145,23 @@ def test_ipv6_address_and_route(net):
             assert [r.get("gateway") for r in routes] == ["fd00:254:81::1"]
     finally:
         assert _veth.remove_veth(host)
+
+
+def test_destroy_sandbox_cuts_the_veth_off_at_once_and_the_reaper_deletes_it(net):
+    n = net.create()
+    cid, ns = net.sandbox()
+    ep = net.svc.connect(n.name, cid, ns)
+    with IPRoute() as ipr:
+        bridge = ipr.link_lookup(ifname=n.bridge)[0]
+    net.svc.destroy_sandbox(cid)
+    link = _host_link(ep.host_veth)  # the kernel may not have deleted it yet: then it is down and unbridged
+    assert link is None or (link.get("master") in (None, 0) and not link["flags"] & 1)
+    with IPRoute() as ipr:
+        assert [ln.get("ifname") for ln in ipr.get_links() if ln.get("master") == bridge] == []
+    assert n.pool(4).allocated == set() and n.endpoints == {}
+    assert net.svc.reaper.drain(30)
+    assert _host_link(ep.host_veth) is None
+    # the address is free at once: the next sandbox gets a working endpoint on the same bridge
+    other, ons = net.sandbox()
+    again = net.svc.connect(n.name, other, ons, ipv4_address=ep.ip)
+    assert again.ip == ep.ip and _host_link(again.host_veth).get("master") == bridge
