@@ -88,3 +88,27 @@ def test_scopes_after_a_daemon_kill(engine):
     for cid in (web.id, later.id):
         client.api.remove_container(cid, force=True)
     client.networks.get(net.id).remove()
+
+
+def test_engine_stop_settles_prepared_scopes(engine):
+    client = engine.client()
+    net = client.networks.create(engine.prefix + "stop")
+    web = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="web", network=net.name)
+    boxes = [client.containers.create("busybox", ["sleep", "1000"], name=f"box{i}", network=net.name)
+             for i in range(3)]
+    paths = [_sandbox(client, b.id) for b in boxes]
+    engine.kill(signal.SIGTERM)  # at once: preparations may still be running
+    assert engine.proc.returncode == 0
+    log = engine.log.read_text()
+    assert "Traceback" not in log and "was destroyed but it is pending" not in log, log[-2000:]
+    assert all(_listening(p) == set() for p in paths)
+    restarted = start_daemon(engine.root.parent)
+    engine.proc = restarted.proc
+    client = restarted.client()
+    ip = client.api.inspect_container(web.id)["NetworkSettings"]["Networks"][net.name]["IPAddress"]
+    for box, path in zip(boxes, paths):
+        client.containers.get(box.id).start()
+        assert addresses(ask(path, "web", timeout=2)) == [ip]
+    for cid in [web.id] + [b.id for b in boxes]:
+        client.api.remove_container(cid, force=True)
+    client.networks.get(net.id).remove()
