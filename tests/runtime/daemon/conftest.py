@@ -142,6 +142,7 @@ def _cleanup_network(d: Daemon) -> list[str]:
         if n.bridge:
             bridges.add(n.bridge)
             svc._teardown(n)  # noqa: SLF001 - the default bridge is never removed through the API
+    svc.reaper.drain(30)  # destroy_sandbox leaves deleting the veths to the reaper
     with IPRoute() as ipr:
         links = [ln.get("ifname") for ln in ipr.get_links()
                  if ln.get("ifname", "").startswith(d.prefix) or ln.get("ifname") in veths | bridges]
