@@ -4,11 +4,14 @@ The daemon makes one :class:`DnsServer` in its loop, attaches a :class:`DnsSync`
 (``DnsSync(server.records, loop).attach(network_service)``), and for each started container with its own
 netns (not ``network_mode: host``; once for containers sharing one) calls ``await server.add_scope(container_id, netns_path,
 upstreams=HostConfig.Dns or None, search=HostConfig.DnsSearch)``; ``server.remove_scope(container_id)`` when
-it stops (a scope's sockets keep the netns alive). The container gets ``render_resolv_conf(search=...,
+it stops (a scope's sockets keep the netns alive). ``server.prepare(netns_path)`` at create opens the sockets
+and the redirect in the background, so ``add_scope`` at start only takes them; ``server.discard_prepared``
+when the netns goes before that, ``await server.settle()`` before the loop closes. The container gets ``render_resolv_conf(search=...,
 options=...)`` as /etc/resolv.conf and ``render_hosts(...)`` as /etc/hosts.
 
 ``server.DnsServer`` (scopes, sockets, caches), ``answer`` (replies from the table), ``fastpath`` (the native
-cache-hit thread serving UDP), ``listener`` (sockets made inside a netns), ``redirect``
+cache-hit thread serving UDP), ``listener`` (sockets made inside a netns), ``sockets`` (a scope's, redirected or not), ``prepared``
+(opened before start), ``redirect``
 (127.0.0.11:53 DNAT-ed to the server's port, leaving port 53 to the container), ``records.Records`` (the
 name table), ``sync.DnsSync`` (network-service events into the table), ``forwarder`` (upstreams), ``wire``
 (the message codec), ``resolvconf`` and ``hostsfile`` (the files containers get).
