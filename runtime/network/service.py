@@ -26,6 +26,7 @@ import ipaddress
 import logging
 import os
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
@@ -64,6 +65,7 @@ log = logging.getLogger(__name__)
 
 _PREDEFINED = {"host": "host", "none": "null"}
 _List = list  # the class has a method named ``list``: annotations inside it use this alias
+_SANDBOX_SOCKS = 256  # sandboxes made and not yet connected that keep a netlink socket ready (one fd each)
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
 
@@ -92,6 +94,7 @@ class NetworkService:
         self._subscribers: _List[Callable[[NetworkEvent], None]] = []
         self._networks: dict[str, Network] = {}
         self._cursors: dict[str, dict[str, str]] = {}  # network id -> IPAM's last pick per family (as saved)
+        self._sandbox_socks: dict[str, socket.socket] = {}  # sandbox path -> netlink socket in it, until connect
         self._load()
 
     # -- persistence -----------------------------------------------------------------------------------
@@ -307,6 +310,10 @@ class NetworkService:
         """The engine stops: release the default bridge if idle, finish deleting removed bridges, end the spare
         port proxy (published ports keep their proxies)."""
         self.release_default_bridge()
+        with self._lock:
+            socks, self._sandbox_socks = list(self._sandbox_socks.values()), {}
+        for sock in socks:
+            sock.close()
         self.reaper.drain(timeout)
         self.publisher.close()
 
@@ -345,7 +352,16 @@ class NetworkService:
             fresh = not self.netns.exists(container_id)
             path = self.netns.create(container_id)
             if fresh:
-                run_in_netns(path, _container_sysctls)
+                # The thread that sets the sysctls also opens the netlink socket the first connect will use:
+                # that connect then needs no thread of its own to enter the namespace.
+                fd = run_in_netns(path, _prepare_sandbox)
+                old = self._sandbox_socks.pop(str(path), None)
+                if old is not None:
+                    old.close()
+                if len(self._sandbox_socks) < _SANDBOX_SOCKS:
+                    self._sandbox_socks[str(path)] = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0, fileno=fd)
+                else:
+                    os.close(fd)
             return path
 
     def sandbox_for_mode(self, mode: str, container_id: str) -> Path | None:
@@ -375,6 +391,10 @@ class NetworkService:
             self.unpublish(cid)
         for ep in eps:
             self._leave(ep)
+        with self._lock:
+            sock = self._sandbox_socks.pop(path, None)
+        if sock is not None:
+            sock.close()
         if self.netns.path(container_id).exists():
             self.netns.delete(container_id)
 
@@ -477,7 +497,8 @@ class NetworkService:
             addrs.append(ipaddress.ip_interface(f"{ipv6}/{v6_pool.subnet.prefixlen}"))
         mtu = int(net.options[OPT_MTU]) if net.options.get(OPT_MTU) else None
         gateways = [p.gateway for p in (v4_pool, v6_pool) if p is not None] if default_route else []
-        with _rtnl.Rtnl(sandbox) as ns:
+        sock = self._sandbox_socks.pop(sandbox, None)  # opened by create_sandbox, used once
+        with _rtnl.Rtnl(sandbox, sock=sock) as ns:
             if ifname is None:
                 prefix = _bridge.check_ifname(net.options.get(OPT_IFACE_PREFIX) or "eth")
                 ifname = _veth.next_ifname(_veth.sandbox_ifnames(ns), prefix)
@@ -666,6 +687,12 @@ def _check_families(spec: IpamSpec, enable_ipv4: bool, enable_ipv6: bool) -> Non
         raise InvalidArgument("IPv4 or IPv6 must be enabled")
     if not enable_ipv4 and any(c.subnet is not None and c.subnet.version == 4 for c in spec.config):
         raise InvalidArgument("IPv4 is disabled for this network: remove its IPv4 subnet from the IPAM config")
+
+
+def _prepare_sandbox() -> int:
+    """In a thread that joined a new sandbox: Docker's sysctls, and a netlink socket opened in there (its fd)."""
+    _container_sysctls()
+    return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0).detach()
 
 
 def _container_sysctls() -> None:

@@ -29,6 +29,11 @@ def _link(name: str) -> dict | None:
                 "addrs": addrs, "master": link.get("master")}
 
 
+def _gone_or_cut_off(name: str) -> bool:
+    link = _link(name)
+    return link is None or (link["master"] in (None, 0) and link["state"] == "down")
+
+
 def _ns_state(path: str) -> dict:
     with netlink_in(path) as ipr:
         links = {ln.get("ifname"): ln for ln in ipr.get_links()}
@@ -134,6 +139,9 @@ def test_two_sandboxes_on_one_network_reach_each_other(net):
         net.svc.remove(n.name)
     net.svc.destroy_sandbox(c1)
     net.svc.destroy_sandbox(c2)
+    # cut off the bridge at once (down, no master), deleted by the reaper off the caller's path
+    assert all(_gone_or_cut_off(e.host_veth) for e in (e1, e2))
+    assert net.svc.reaper.drain(30)
     assert _link(e1.host_veth) is None and _link(e2.host_veth) is None
     net.svc.remove(n.name)
 
@@ -417,7 +425,8 @@ def test_destroy_sandbox_by_its_own_key_takes_the_endpoints_in_it(net):
     ep = net.svc.connect(n.name, cid, sandbox, name="keyed")
     assert net.svc.network_settings(cid)["SandboxKey"] == sandbox
     net.svc.destroy_sandbox(key)
-    assert net.svc.endpoints_of(cid) == [] and _link(ep.host_veth) is None
+    assert net.svc.endpoints_of(cid) == [] and _gone_or_cut_off(ep.host_veth)
+    assert net.svc.reaper.drain(30) and _link(ep.host_veth) is None
     assert not net.svc.netns.exists(key)
 
 

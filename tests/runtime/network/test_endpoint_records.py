@@ -75,6 +75,7 @@ def test_round_robin_position_survives_a_restart(net):
     assert int(_again(net).connect(n.name, e, ens).ipv4.ip) == int(third.ipv4.ip) + 1
     for cid in (a, c, d, e):
         again.destroy_sandbox(cid)
+    assert again.reaper.drain(30)
     net.svc._networks[n.id] = again.get(n.id)  # noqa: SLF001 - the fixture removes through the first instance
 
 
@@ -102,6 +103,7 @@ def test_records_of_an_older_engine_are_moved_out_on_load(net):
     assert again.connect(n.name, other, ons).ip != ep.ip  # the old allocation is still held
     again.destroy_sandbox(other)
     again.destroy_sandbox(cid)
+    assert again.reaper.drain(30)
     net.svc._networks[n.id] = again.get(n.id)  # noqa: SLF001
 
 
@@ -157,5 +159,5 @@ def test_an_engine_killed_right_after_a_connect_readopts_the_endpoint(net):
     assert again.connect(n.name, other, ons).ip != ip
     again.destroy_sandbox(other)
     again.destroy_sandbox(cid)
-    assert not _link_exists(host_veth)
+    assert again.reaper.drain(30) and not _link_exists(host_veth)
     net.svc._networks[n.id] = again.get(n.id)  # noqa: SLF001
