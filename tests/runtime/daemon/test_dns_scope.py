@@ -112,3 +112,16 @@ def test_engine_stop_settles_prepared_scopes(engine):
     for cid in [web.id] + [b.id for b in boxes]:
         client.api.remove_container(cid, force=True)
     client.networks.get(net.id).remove()
+
+
+def test_the_container_keeps_port_53_and_still_resolves(engine):
+    client = engine.client()
+    net = client.networks.create(engine.prefix + "p53")
+    web = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="web", network=net.name)
+    ip = client.api.inspect_container(web.id)["NetworkSettings"]["Networks"][net.name]["IPAddress"]
+    # httpd binds 0.0.0.0:53 (TCP) and goes to the background only if that worked; then a lookup over UDP.
+    out = client.containers.run("busybox", ["sh", "-c", "httpd -p 0.0.0.0:53 -h / && nslookup web"],
+                                network=net.name, remove=True)
+    assert ip.encode() in out
+    web.remove(force=True)
+    net.remove()
