@@ -150,8 +150,8 @@ class Networking:
 
     def _attach(self, rec: dict[str, Any], sandbox: str, links: list[tuple[list[str], str]]
                 ) -> tuple[bool, dict[str, Any]]:
-        """In a worker thread: endpoints, published ports and /etc/hosts; (on a user-defined network, the
-        network settings to copy into the record)."""
+        """In a worker thread: endpoints, published ports and /etc/hosts. Returns whether a network is
+        user-defined (the container then gets a DNS scope) and the network settings to copy into the record."""
         cid = rec["Id"]
         wishes = [w for w in self._port_wishes(rec) if w.host_port]
         if wishes:  # a taken host port fails the start before any endpoint is made
