@@ -3,6 +3,7 @@ its name, restart and health state. One JSON file per container under ``<root>/d
 atomically; the container service keeps the process side (spec, pid, exit status) in its own records."""
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import secrets
@@ -38,6 +39,7 @@ class Records:
         self._dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._by_id: dict[str, dict[str, Any]] = {}
+        self._due: set[str] = set()  # ids with a save_soon not written yet
         for entry in self._dir.glob("*.json"):
             rec = read_record(entry)
             if isinstance(rec, dict) and "Id" in rec:
@@ -52,8 +54,27 @@ class Records:
             self._by_id[rec["Id"]] = rec
             write_record(self._dir / f"{rec['Id']}.json", rec, durable=False)
 
+    def save_soon(self, rec: dict[str, Any]) -> None:
+        """``save``, with the file written once the event loop's current step is over (after the reply being
+        answered goes out); current in memory at once. Call on the loop, for changes a restarted daemon rebuilds
+        from the container service's state if the file missed them (a start's ``LastStatus``)."""
+        with self._lock:
+            self._by_id[rec["Id"]] = rec
+            if rec["Id"] in self._due:
+                return
+            self._due.add(rec["Id"])
+        asyncio.get_running_loop().call_soon(self._flush, rec["Id"])
+
+    def _flush(self, cid: str) -> None:
+        with self._lock:
+            self._due.discard(cid)
+            rec = self._by_id.get(cid)
+            if rec is not None:  # (deleted meanwhile: nothing to write)
+                write_record(self._dir / f"{cid}.json", rec, durable=False)
+
     def delete(self, cid: str) -> None:
         with self._lock:
+            self._due.discard(cid)
             self._by_id.pop(cid, None)
             try:
                 os.unlink(self._dir / f"{cid}.json")

@@ -235,7 +235,7 @@ class Supervisor:
         if rec.get("Health") is not None:
             rec["Health"] = {"Status": "starting", "FailingStreak": 0, "Log": (rec.get("Health") or {}).get("Log", [])}
         rec["LastStatus"] = "running"
-        self.records.save(rec)
+        self.records.save_soon(rec)  # on disk right after the reply: the service's state.json says it runs already
         self.engine.publish_container(rec, "start")
         self._watch(cid)
         self._start_health(rec)
@@ -548,6 +548,11 @@ class Supervisor:
                 self.records.delete(cid)
                 continue
             if st.status in _RUNNING:
+                if rec.get("LastStatus") != "running":  # killed between a start's reply and its record write
+                    rec["LastStatus"], rec["ManuallyStopped"] = "running", False
+                    if self.engine.networks is not None:
+                        self.engine.networks.refresh(rec)  # the network view that record also missed
+                    self.records.save(rec)
                 self._watch(cid)
                 self._start_health(rec, resume=True)
                 if self.engine.networks is not None:
