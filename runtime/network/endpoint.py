@@ -22,6 +22,7 @@ from runtime.errors import Conflict, EngineError
 from runtime.network import rtnl as _rtnl
 from runtime.network.bridge import delete_link
 from runtime.network.netns import netlink_in, write_sysctl_in
+from runtime.network.reaper import RETIRED_PREFIX
 
 __all__ = ["VethSpec", "new_veth_name", "mac_for", "attach_veth", "detach_veth", "remove_veth", "retire_veth",
            "set_default_route", "clear_default_route", "sandbox_ifnames", "next_ifname"]
@@ -141,10 +142,21 @@ def remove_veth(name: str, host: _rtnl.Rtnl | None = None) -> bool:
         return _delete(own, name)
 
 
-def retire_veth(name: str, host: _rtnl.Rtnl | None = None) -> bool:
-    """Cut the pair off its bridge at once (host side down, no master): nothing reaches the peer any more and its
-    addresses can be handed out again. Deleting the pair costs the kernel 20-50 ms of RCU grace periods: the
-    caller leaves that to a :class:`~runtime.network.reaper.LinkReaper`. False when there was no such link."""
+def retire_veth(name: str, host: _rtnl.Rtnl | None = None, *, sandbox: str | None = None,
+                ifname: str | None = None) -> bool:
+    """Cut the pair off at once, in about a millisecond: with ``sandbox`` and ``ifname`` the peer is taken down
+    (the kernel drops its routes) and renamed ``pcx<hex>`` first, so ``ifname`` is gone from the container and
+    free for the next connect; then the host side goes down and out of its bridge. Deleting the pair costs the
+    kernel 20-50 ms of RCU grace periods: the caller leaves that to a
+    :class:`~runtime.network.reaper.LinkReaper`. False when there was no such host link."""
+    if sandbox is not None and ifname is not None:
+        with _rtnl.Rtnl(sandbox) as ns:
+            index = ns.link_index(ifname)
+            if index is not None:
+                retired = RETIRED_PREFIX + os.urandom(6).hex()
+                for answer in ns.exchange([_rtnl.set_link_down(index), _rtnl.rename_link(index, retired)]):
+                    if answer.error not in (0, errno.ENODEV):  # gone meanwhile is fine
+                        answer.check()
     own = host is None
     host = host if host is not None else _rtnl.Rtnl()
     try:

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from runtime.errors import EngineError
 from runtime.network.rtdump import route_socket
 
-__all__ = ["Rtnl", "Request", "Answer", "RtnlError", "link_request", "new_veth", "set_link_up", "detach_link",
-           "del_link", "new_address", "new_default_route"]
+__all__ = ["Rtnl", "Request", "Answer", "RtnlError", "link_request", "new_veth", "set_link_up", "set_link_down",
+           "rename_link", "detach_link", "del_link", "new_address", "new_default_route"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
@@ -257,6 +257,16 @@ def new_veth(name: str, peer: str, peer_netns_fd: int, *, master: int | None = N
 def set_link_up(index: int) -> Request:
     return Request(_RTM_NEWLINK, 0, _IFINFO.pack(socket.AF_UNSPEC, 0, index, _IFF_UP, _IFF_UP),
                    f"set link {index} up")
+
+
+def set_link_down(index: int) -> Request:
+    return Request(_RTM_NEWLINK, 0, _IFINFO.pack(socket.AF_UNSPEC, 0, index, 0, _IFF_UP), f"set link {index} down")
+
+
+def rename_link(index: int, name: str) -> Request:
+    """Rename link ``index`` (the kernel refuses while it is up: send :func:`set_link_down` before)."""
+    body = _IFINFO.pack(socket.AF_UNSPEC, 0, index, 0, 0) + _attr(_IFLA_IFNAME, _str(name))
+    return Request(_RTM_NEWLINK, 0, body, f"rename link {index} to {name}")
 
 
 def detach_link(name: str) -> Request:

@@ -548,13 +548,18 @@ class NetworkService:
                 if force:
                     return
                 raise NotFound(f"container {container_id[:12]} is not connected to network {net.name}")
-            _veth.remove_veth(ep.host_veth)
+            # The record goes first: should the engine die before the veth is cut off, restore removes the veth
+            # as a stray on the bridge. The pair is cut off now (ethN gone from the sandbox, host side off the
+            # bridge) and deleted by the reaper: the kernel's 20-50 ms of RCU grace periods off the caller's path.
+            net.drop_endpoint(container_id)
+            remove_endpoint(self.root, net.id, container_id)
             for pool, iface in ((net.pool(4), ep.ipv4), (net.pool(6), ep.ipv6)):
                 if pool and iface:
                     pool.release(iface.ip)
-            net.drop_endpoint(container_id)
-            remove_endpoint(self.root, net.id, container_id)
-            if ep.default_route and is_netns_file(ep.sandbox):
+            live = is_netns_file(ep.sandbox)
+            if _veth.retire_veth(ep.host_veth, sandbox=ep.sandbox if live else None, ifname=ep.ifname):
+                self.reaper.delete_later(ep.host_veth)
+            if ep.default_route and live:
                 self._elect_gateway(container_id)
             try:
                 self._retarget_ports(container_id, ep)

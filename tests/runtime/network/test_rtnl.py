@@ -165,3 +165,28 @@ def test_destroy_sandbox_cuts_the_veth_off_at_once_and_the_reaper_deletes_it(net
     other, ons = net.sandbox()
     again = net.svc.connect(n.name, other, ons, ipv4_address=ep.ip)
     assert again.ip == ep.ip and _host_link(again.host_veth).get("master") == bridge
+
+
+def test_disconnect_takes_eth0_away_at_once_and_a_reconnect_gets_it_back(net):
+    from .conftest import run_in
+
+    n = net.create()
+    cid, ns = net.sandbox()
+    ep = net.svc.connect(n.name, cid, ns)
+    gateway = str(n.pool(4).gateway)
+    assert run_in(ns, ["busybox", "ping", "-c", "1", "-W", "1", gateway]).returncode == 0
+    net.svc.disconnect(n.name, cid)
+    with rtnl.Rtnl(ns) as inside:
+        names = inside.link_names()
+    assert "eth0" not in names  # gone under its name at once; the pair itself goes with the reaper
+    with netlink_in(ns) as ipr:
+        left = [ln for ln in ipr.get_links() if ln.get("ifname") != "lo"]
+        assert all(ln.get("ifname").startswith("pcx") and not ln["flags"] & 1 for ln in left)
+        assert [r for r in ipr.get_routes(family=socket.AF_INET, table=254)] == []
+    # connecting again right away: eth0 again, the same address, and it works
+    again = net.svc.connect(n.name, cid, ns, ipv4_address=ep.ip)
+    assert again.ifname == "eth0" and again.ip == ep.ip
+    assert run_in(ns, ["busybox", "ping", "-c", "1", "-W", "1", gateway]).returncode == 0
+    assert net.svc.reaper.drain(30) and _host_link(ep.host_veth) is None
+    with rtnl.Rtnl(ns) as inside:
+        assert sorted(inside.link_names()) == ["eth0", "lo"]
