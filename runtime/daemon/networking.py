@@ -74,32 +74,40 @@ class Networking:
 
     async def sandbox_for_create(self, rec: dict[str, Any]) -> str:
         """Before the container exists: the netns path its spec names ("" for host mode). The sandbox is keyed
-        by a token of ours (the container id is not known yet); the record keeps it."""
+        by a token of ours (the container id is not known yet); the record keeps it. Its networks are checked
+        (``NotFound`` now, not at start) and the sandbox made in one thread hop."""
         mode = self._mode(rec)
         if mode == "host":
             return ""
-        if mode == "bridge":
-            await asyncio.to_thread(self.svc.default_bridge)
-        elif mode != "none" and not mode.startswith("container:"):
-            await asyncio.to_thread(self.svc.get, mode)  # NotFound now, not at start
-        for name in (rec.get("Endpoints") or {}):
-            if name not in (mode, "default", "bridge"):
-                await asyncio.to_thread(self.svc.get, name)
+        names = [name for name in (rec.get("Endpoints") or {}) if name not in (mode, "default", "bridge")]
         if mode.startswith("container:"):
+            if names:
+                await asyncio.to_thread(self._check_networks, None, names)
             other = self.engine.records.find(mode.split(":", 1)[1])
-            key = other.get("SandboxKeyName")
-            if not key:
+            shared = other.get("SandboxKeyName")
+            if not shared:
                 raise InvalidArgument(f"cannot join network of container {other['Id'][:12]}: it has no network "
                                       f"namespace")
             rec["SandboxShared"] = True
-            rec["SandboxKeyName"] = key
-            return str(self.svc.sandbox_path(key))
+            rec["SandboxKeyName"] = shared
+            return str(self.svc.sandbox_path(shared))
         key = secrets.token_hex(16)
-        path = await asyncio.to_thread(self.svc.create_sandbox, key)
+        path = await asyncio.to_thread(self._check_networks, None if mode == "none" else mode, names, key)
         rec["SandboxKeyName"] = key
         if self.dns is not None and self.uses_embedded_dns(rec):
             self.dns.prepare(path)  # the DNS scope's sockets and redirect, off the start path
         return str(path)
+
+    def _check_networks(self, mode: str | None, names: list[str], key: str | None = None) -> Path | None:
+        """In a worker thread: the networks exist (the default bridge made if need be); the sandbox ``key``
+        made when given."""
+        if mode == "bridge":
+            self.svc.default_bridge()
+        elif mode is not None:
+            self.svc.get(mode)
+        for name in names:
+            self.svc.get(name)
+        return self.svc.create_sandbox(key) if key is not None else None
 
     def uses_embedded_dns(self, rec: dict[str, Any]) -> bool:
         """Containers on a user-defined network resolve names through 127.0.0.11, as with Docker."""
@@ -310,7 +318,9 @@ class Networking:
 
     async def connect(self, rec: dict[str, Any], network: str, cfg: dict[str, Any]) -> None:
         """``POST /networks/{id}/connect``: remember the wish; attach now if the container runs."""
-        net = await asyncio.to_thread(self.svc.get, network)
+        # Docker's default bridge always exists; ours is made when first needed.
+        net = await asyncio.to_thread(self.svc.default_bridge) if network == "bridge" else \
+            await asyncio.to_thread(self.svc.get, network)
         endpoints = dict(rec.get("Endpoints") or {})
         mode = self._mode(rec)
         if mode in ("host", "none") or mode.startswith("container:"):
