@@ -96,10 +96,12 @@ async def open_listeners(netns_path: str, address: str, port: int) -> tuple[sock
     return await run_in_netns(netns_path, lambda: bind_listeners(address, port), close_pair)
 
 
-def is_netns(path: str) -> bool:
-    """Whether ``path`` still names a network namespace (its nsfs bind mount was not removed)."""
+def is_netns(path: str, nsfs_dev: int | None = None) -> bool:
+    """Whether ``path`` still names a network namespace (its nsfs bind mount was not removed); ``nsfs_dev``:
+    the device of nsfs, when the caller has it already."""
     try:
-        return os.stat(path).st_dev == os.stat("/proc/self/ns/net").st_dev
+        dev = os.stat(path).st_dev
+        return dev == (nsfs_dev if nsfs_dev is not None else os.stat("/proc/self/ns/net").st_dev)
     except OSError:
         return False
 

@@ -4,13 +4,14 @@ A container's network namespace exists from its create on, so the DNS scope's so
 127.0.0.11:53 to them) can be opened then, in the background, instead of on the start path. The start then
 only takes them (waiting if the work is not done yet) and begins serving. The sockets keep the netns alive:
 a netns removed before its container starts must be discarded here; one whose file went anyway (a create
-that failed after its sandbox was made) is swept at the next call. A preparation is never cancelled, so its
-result is never lost: discarding it closes the sockets now or as soon as it is done.
+that failed after its sandbox was made) is swept at the next preparation. A preparation is never cancelled,
+so its result is never lost: discarding it closes the sockets now or as soon as it is done.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
 
 from runtime.network.dns.listener import close_pair, is_netns
@@ -41,7 +42,6 @@ class PreparedSockets:
 
     async def take(self, path: str, redirect: bool) -> Listening | None:
         """The sockets prepared for ``path`` in that mode (waiting for them if need be), else ``None``."""
-        self.sweep()
         entry = self._tasks.pop(path, None)
         if entry is None:
             return None
@@ -66,7 +66,10 @@ class PreparedSockets:
 
     def sweep(self) -> None:
         """Discard the preparations of namespaces whose file is gone."""
-        for path in [p for p in self._tasks if not is_netns(p)]:
+        if not self._tasks:
+            return
+        nsfs = os.stat("/proc/self/ns/net").st_dev
+        for path in [p for p in self._tasks if not is_netns(p, nsfs)]:
             self.discard(path)
 
     def paths(self) -> list[str]:
