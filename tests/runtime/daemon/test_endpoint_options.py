@@ -89,6 +89,9 @@ def test_link_local_ips_are_added_to_the_interface(engine):
         addrs = _links(engine, box)["eth0"]
         assert "169.254.77.5/16" in addrs and "fe80::77:5/64" in addrs, addrs
         assert _settings(engine, box, net)["IPAMConfig"]["LinkLocalIPs"] == ["169.254.77.5", "fe80::77:5"]
+        engine.cli("network", "connect", "--link-local-ip", "169.254.78.6", "bridge", box)  # a running container
+        assert "169.254.78.6/16" in _links(engine, box)["eth1"]
+        assert _settings(engine, box, "bridge")["IPAMConfig"] == {"LinkLocalIPs": ["169.254.78.6"]}
         bad = engine.cli("run", "--rm", "--network", net, "--link-local-ip", "not-an-ip", "busybox", "true",
                          check=False)
         assert bad.returncode != 0 and "not-an-ip" in bad.stderr
