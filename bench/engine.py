@@ -120,7 +120,8 @@ def trace_stages(path: Path, first: str = "http.start") -> list[tuple[str, float
     (starts run one after another: each begins at a ``first`` line). ``first="http.create"`` gives the create
     path (its ``create.*`` marks); any other the start path without them."""
     def wanted(stage: str) -> bool:
-        return stage == first or (stage == "http.create" or stage.startswith("create.")) == (first == "http.create")
+        creating = stage in ("http.create", "http.replied.create") or stage.startswith("create.")
+        return stage == first or creating == (first == "http.create")
 
     rows = sorted((int(t), stage) for t, _pid, _key, stage in
                   (line.split() for line in path.read_text().splitlines() if line.count(" ") == 3) if wanted(stage))

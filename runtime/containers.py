@@ -430,10 +430,12 @@ class ContainerService:
             conn.close()
             mgr.destroy()
             raise StartFailed(reply["error"], int(reply.get("exit_code", 1)))
-        write_record(d / "state.json", {
-            "status": "running", "pid": reply["pid"], "pid_start": procs.start_time(reply["pid"]),
-            "monitor_pid": reply["monitor_pid"], "monitor_start": procs.start_time(reply["monitor_pid"]),
-            "started_at": rfc3339nano(time.time_ns())}, durable=False)
+        pid, monitor_pid = reply["pid"], reply["monitor_pid"]
+        record = {"status": "running", "pid": pid, "pid_start": reply.get("pid_start") or procs.start_time(pid),
+                  "monitor_pid": monitor_pid,
+                  "monitor_start": reply.get("monitor_start") or procs.start_time(monitor_pid),
+                  "started_at": rfc3339nano(time.time_ns())}
+        write_record(d / "state.json", record, durable=False)
         trace.mark("svc.recorded", cid)
         if attach:
             conn.settimeout(None)

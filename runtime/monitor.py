@@ -34,7 +34,7 @@ import termios
 import time
 from typing import Any, NoReturn
 
-from runtime import init, process, trace
+from runtime import init, process, procs, trace
 from runtime.init import recv_msg
 from runtime.jsonlog import JsonLog, rfc3339nano
 from runtime.monitor_client import read_line
@@ -183,7 +183,9 @@ class _Monitor:
         self.sel.register(self.pidfd, selectors.EVENT_READ, "exit")
         # The reply goes out before the helper's exec (whose teardown of this address space takes a while): the
         # engine goes on while the helper starts; output waits in the pipes, clients in the listen backlog.
-        _send_line(self.conn, {"pid": self.pid, "monitor_pid": os.getpid()})
+        # start times from here: the engine reading ours from /proc would wait for the helper's exec below
+        _send_line(self.conn, {"pid": self.pid, "monitor_pid": os.getpid(),
+                               "pid_start": procs.start_time(self.pid), "monitor_start": procs.start_time(os.getpid())})
         trace.mark("monitor.replied", str(req.get("id", "")))
         if self.helper:
             try:

@@ -17,6 +17,8 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from runtime import trace
+
 __all__ = ["Request", "Response", "Stream", "Hijack", "Reply", "Handler", "HttpServer", "json_response"]
 
 _log = logging.getLogger(__name__)
@@ -306,6 +308,8 @@ class HttpServer:
         if isinstance(reply, Stream):
             return await self._stream(reader, writer, reply) and keep
         await self._write(writer, reply, close=not keep, head_only=req.method == "HEAD")
+        if trace.enabled():
+            trace.mark("http.replied." + req.path.rstrip("/").rpartition("/")[2])
         return keep
 
     async def _write(self, writer: asyncio.StreamWriter, resp: Response, close: bool = False,

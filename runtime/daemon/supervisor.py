@@ -229,6 +229,7 @@ class Supervisor:
             if rec.get("AutoRemove"):
                 await self._destroy(rec, volumes=True)
             raise
+        trace.mark("daemon.resumed", cid)  # back on the loop
         for i, (_flags, fut) in enumerate(pending):
             if not fut.done():
                 fut.set_result(conn if i == 0 else None)
