@@ -238,7 +238,7 @@ class Supervisor:
         rec["LastStatus"] = "running"
         self.records.save_soon(rec)  # on disk right after the reply: the service's state.json says it runs already
         self.engine.publish_container(rec, "start")
-        self._watch(cid)
+        self._watch(cid, started=True)
         self._start_health(rec)
         trace.mark("daemon.started", cid)
 
@@ -396,19 +396,25 @@ class Supervisor:
         return fut
 
     # --- exits ---------------------------------------------------------------------------------------------------
-    def _watch(self, cid: str) -> None:
+    def _watch(self, cid: str, started: bool = False) -> None:
         old = self._watchers.get(cid)
         if old is not None and not old.done():
             return
-        self._watchers[cid] = asyncio.ensure_future(self._watch_exit(cid))
+        self._watchers[cid] = asyncio.ensure_future(self._watch_exit(cid, started))
 
-    async def _watch_exit(self, cid: str) -> None:
-        try:
-            st = self.svc.inspect(cid)
-        except NotFound:
-            return
-        path = os.path.join(st.state_dir, "monitor.sock")
-        if st.status in _RUNNING:
+    async def _watch_exit(self, cid: str, started: bool = False) -> None:
+        """Wait for the container's exit, then handle it. ``started``: we just started it, so no inspect (whose
+        look at the monitor in /proc would wait, blocking the loop, until the monitor's exec of its helper is done)."""
+        if started:
+            state_dir, running = str(self.svc.dir / cid), True
+        else:
+            try:
+                st = self.svc.inspect(cid)
+            except NotFound:
+                return
+            state_dir, running = st.state_dir, st.status in _RUNNING
+        path = os.path.join(state_dir, "monitor.sock")
+        if running:
             try:
                 reader, writer = await connect_unix(path)
             except OSError:
@@ -423,13 +429,14 @@ class Supervisor:
                 finally:
                     writer.close()
             else:  # no monitor socket to ask: wait on the process, then on its monitor (it writes the record)
+                from runtime.procs import alive
                 from runtime.state import read_record
 
-                if st.pid:
-                    await wait_pid(st.pid)
-                monitor = (read_record(Path(st.state_dir) / "state.json", {}) or {}).get("monitor_pid")
-                if monitor:
-                    await wait_pid(int(monitor))
+                record = read_record(Path(state_dir) / "state.json", {}) or {}
+                if record.get("pid") and alive(int(record["pid"]), record.get("pid_start", -2)):
+                    await wait_pid(int(record["pid"]))
+                if record.get("monitor_pid"):
+                    await wait_pid(int(record["monitor_pid"]))
             # the monitor writes the exit record before answering; a crashed monitor leaves "exited" (255)
         try:
             await self._on_exit(cid)
