@@ -1,4 +1,4 @@
-"""Deleting removed bridges off the caller's path.
+"""Deleting removed bridges and disconnected veths off the caller's path.
 
 Deleting a bridge costs the kernel 30-50 ms (it waits for RCU grace periods), which ``network rm`` and every
 ``pycompose down`` would otherwise wait for. :meth:`LinkReaper.retire` does in about a millisecond what the
@@ -6,10 +6,11 @@ user can see - the addresses (and with them the routes) go, the link goes down a
 the network's name, bridge name and subnet are free at once - and a worker thread deletes the link itself.
 
 :meth:`LinkReaper.delete_later` queues a link the caller has already cut off (a container's veth, taken down
-and out of its bridge when its sandbox is destroyed). The worker is started on demand and ends when nothing is left, and it is not a daemon thread: a process that
-exits waits for it, so nothing outlives the engine. :meth:`drain` waits for the queue to empty (engine stop,
-leak checks). A crash between the two steps leaves a link whose mark names a network no record knows; the
-network service's ``restore`` deletes those.
+and out of its bridge on disconnect). The worker is started on demand and ends when nothing is left, and it is
+not a daemon thread: a process that exits waits for it, so nothing outlives the engine. :meth:`drain` waits for
+the queue to empty (engine stop, leak checks). A crash between the two steps leaves a bridge whose mark names a
+network no record knows (the network service's ``restore`` deletes those), or a veth off every bridge whose peer
+goes with its sandbox's namespace.
 """
 from __future__ import annotations
 

@@ -187,7 +187,7 @@ class Rtnl:
         seq = self._seq = self._seq + 1
         body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _attr(_IFLA_EXT_MASK, _U32.pack(_RTEXT_FILTER_SKIP_STATS))
         self.sock.send(_HDR.pack(_HDR.size + len(body), _RTM_GETLINK, _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0) + body)
-        names = []
+        names: list[str] = []
         while True:
             data = self.sock.recv(1 << 16)
             offset = 0

@@ -502,8 +502,8 @@ class NetworkService:
             if ifname is None:
                 prefix = _bridge.check_ifname(net.options.get(OPT_IFACE_PREFIX) or "eth")
                 ifname = _veth.next_ifname(_veth.sandbox_ifnames(ns), prefix)
-            host = _veth.attach_veth(_veth.VethSpec(net.bridge, sandbox, ifname, tuple(addrs) + link_local, mac, mtu), gateways,
-                                     ns=ns)
+            spec = _veth.VethSpec(net.bridge, sandbox, ifname, tuple(addrs) + link_local, mac, mtu)
+            host = _veth.attach_veth(spec, gateways, ns=ns)
         return Endpoint(
             net.id, container_id, os.urandom(32).hex(), (name or container_id[:12]).lstrip("/"), aliases,
             ifname, host, sandbox, mac,

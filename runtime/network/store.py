@@ -29,7 +29,8 @@ from typing import Any
 from runtime.state import read_record, write_bytes
 
 __all__ = ["atomic_write_json", "read_json", "network_record", "network_dir", "endpoint_record",
-           "write_endpoint", "remove_endpoint", "read_endpoints", "append_cursor", "read_cursor", "remove_network_files"]
+           "write_endpoint", "remove_endpoint", "read_endpoints", "append_cursor", "read_cursor",
+           "remove_network_files"]
 
 log = logging.getLogger(__name__)
 
