@@ -35,6 +35,7 @@ from runtime.monitor import EXIT_RECORD, SOCKET_NAME
 from runtime.monitor_client import read_reply
 from runtime.paths import data_root
 from runtime.process import StartFailed
+from runtime.rootfs import RootfsPaths
 from runtime.spec import ContainerSpec, ExecSpec, Resources, parse_signal, spec_from_dict, spec_to_dict, validate
 from runtime.state import read_record, write_record
 
@@ -266,6 +267,9 @@ class ContainerService:
         state_dir = self.dir / cid
         try:
             state_dir.mkdir(mode=0o700)
+            rootfs_paths = RootfsPaths(str(state_dir))  # the overlay's dirs, made here rather than on the start's path
+            for sub in (rootfs_paths.merged, rootfs_paths.upper, rootfs_paths.work):
+                os.mkdir(sub, 0o755)
             trace.mark("create.svc_named", cid)
             hostname = spec.hostname or cid[:12]
             (state_dir / "hostname").write_text(hostname + "\n")
