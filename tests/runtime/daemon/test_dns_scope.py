@@ -125,3 +125,21 @@ def test_the_container_keeps_port_53_and_still_resolves(engine):
     assert ip.encode() in out
     web.remove(force=True)
     net.remove()
+
+
+def test_a_restarted_container_resolves_on_the_same_ports(engine):
+    client = engine.client()
+    net = client.networks.create(engine.prefix + "again")
+    web = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="web", network=net.name)
+    box = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="box", network=net.name)
+    path = _sandbox(client, box.id)
+    bound = _listening(path)
+    box.stop(timeout=0)
+    wait_for(lambda: _listening(path) == set(), what="the stopped container's scope closed")
+    box.start()
+    ip = client.api.inspect_container(web.id)["NetworkSettings"]["Networks"][net.name]["IPAddress"]
+    assert addresses(ask(path, "web", timeout=2)) == [ip]
+    assert _listening(path) == bound  # the redirect table kept, its ports bound again
+    for c in (web, box):
+        c.remove(force=True)
+    net.remove()
