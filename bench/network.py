@@ -1,7 +1,9 @@
 """Network plumbing timings: network create/remove, sandbox create, connect/disconnect, publish/unpublish,
 and the userland proxy's TCP throughput and request latency (loopback -> proxy -> sandbox).
 
-Run as root: ``python bench/network.py [-n 20]``. Everything it makes carries a ``pcb<hex>`` prefix and is
+Run as root: ``python bench/network.py [-n 20]``. ``--scaling`` instead times a connect, a disconnect and a
+sandbox destroy on a network that already holds 0, 10, 30 and 60 endpoints (what each container of a big project
+pays), ``-n`` samples at each size. Everything it makes carries a ``pcb<hex>`` prefix and is
 removed at the end. Prints figures; asserts nothing.
 
 ``--compare DIR`` measures another checkout too (``git worktree add /tmp/base <rev>``), round by round in a
@@ -92,6 +94,43 @@ def _round(svc: NetworkService, prefix: str, i: int) -> list[float]:
     return [b - a for a, b in zip((t0, t1, t2, t3, t4, t5, t6, t7), (t1, t2, t3, t4, t5, t6, t7, t8))]
 
 
+SIZES = (0, 10, 30, 60)
+SCALING_STEPS = ("connect", "disconnect", "sandbox destroy")
+
+
+def _scaling(svc: NetworkService, prefix: str, samples: int, tag: str = "s") -> dict[str, list[float]]:
+    """Seconds of a connect / disconnect / sandbox destroy of one more container on a network holding each of
+    ``SIZES`` endpoints: keys ``"<size> <step>"``. Everything made here is removed before it returns."""
+    net = svc.create(f"{prefix}-{tag}", options={OPT_BRIDGE_NAME: f"{prefix}{tag}"})
+    held: list[str] = []
+    out: dict[str, list[float]] = {}
+    try:
+        for size in SIZES:
+            while len(held) < size:
+                cid = secrets.token_hex(32)
+                held.append(cid)
+                svc.connect(net.name, cid, svc.create_sandbox(cid))
+            for _ in range(samples):
+                cid = secrets.token_hex(32)
+                ns = svc.create_sandbox(cid)
+                t0 = time.perf_counter()
+                svc.connect(net.name, cid, ns)
+                t1 = time.perf_counter()
+                svc.disconnect(net.name, cid)
+                t2 = time.perf_counter()
+                svc.connect(net.name, cid, ns)
+                t3 = time.perf_counter()
+                svc.destroy_sandbox(cid)  # with its endpoint, as a container removal does
+                t4 = time.perf_counter()
+                for step, took in zip(SCALING_STEPS, (t1 - t0, t2 - t1, t4 - t3)):
+                    out.setdefault(f"{size} {step}", []).append(took)
+    finally:
+        for cid in held:
+            svc.destroy_sandbox(cid)
+        svc.remove(net.name)
+    return out
+
+
 def _service(tmp: Path, prefix: str) -> NetworkService:
     return NetworkService(tmp / "root", tmp / "run", nft_table=prefix, enable_ip_forward=False)
 
@@ -106,15 +145,50 @@ def _cleanup(svc: NetworkService) -> None:
         close()
 
 
-def _worker() -> None:
-    """``--worker``: one round per line read on stdin, its timings as a JSON line on stdout."""
+def _worker(scaling: int = 0) -> None:
+    """``--worker``: one round per line read on stdin, its timings as a JSON line on stdout (with
+    ``--scaling N``: one scaling sweep of N samples per size per line)."""
     prefix = "pcb" + secrets.token_hex(3)
     svc = _service(Path(tempfile.mkdtemp(prefix="pycompose-bench-")), prefix)
     try:
         for i, _line in enumerate(sys.stdin):
-            print(json.dumps(_round(svc, prefix, i)), flush=True)
+            result = _scaling(svc, prefix, scaling, f"w{i}") if scaling else _round(svc, prefix, i)
+            print(json.dumps(result), flush=True)
     finally:
         _cleanup(svc)
+
+
+def _compare_scaling(tree: str, samples: int, sweeps: int = 3) -> None:
+    """Scaling sweeps of this tree and of ``tree`` (in a child process), alternated ``sweeps`` times."""
+    import subprocess
+
+    prefix = "pcb" + secrets.token_hex(3)
+    svc = _service(Path(tempfile.mkdtemp(prefix="pycompose-bench-")), prefix)
+    other = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker", "--scaling",
+                              "-n", str(samples)], text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             env={**os.environ, "PYCOMPOSE_BENCH_TREE": tree})
+    assert other.stdin is not None and other.stdout is not None
+    ours: dict[str, list[float]] = {}
+    theirs: dict[str, list[float]] = {}
+    loads = []
+    try:
+        for i in range(sweeps):
+            loads.append(os.getloadavg()[0])
+            other.stdin.write("go\n")
+            other.stdin.flush()
+            for key, values in json.loads(other.stdout.readline()).items():
+                theirs.setdefault(key, []).extend(values)
+            for key, values in _scaling(svc, prefix, samples, f"s{i}").items():
+                ours.setdefault(key, []).extend(values)
+    finally:
+        other.stdin.close()
+        other.wait()
+        _cleanup(svc)
+    print(f"load average {min(loads):.2f}-{max(loads):.2f}; p50 ms by endpoints already on the network, "
+          f"this tree vs {tree}, {sweeps} alternated sweeps of {samples} samples")
+    for key in ours:
+        a, b = statistics.median(ours[key]) * 1000, statistics.median(theirs[key]) * 1000
+        print(f"{key:22s} {a:8.2f} vs {b:8.2f}   ratio {a / b:5.2f}")
 
 
 def _compare(tree: str, rounds: int) -> None:
@@ -150,12 +224,23 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=20, help="repetitions of each step")
     ap.add_argument("--mb", type=int, default=200, help="megabytes pushed through the proxy")
     ap.add_argument("--compare", metavar="DIR", help="another pycompose checkout to measure side by side")
+    ap.add_argument("--scaling", action="store_true", help="connect/disconnect/destroy vs endpoints on the network")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        return _worker()
+        return _worker(args.n if args.scaling else 0)
     if args.compare:
-        return _compare(args.compare, args.n)
+        return _compare_scaling(args.compare, args.n) if args.scaling else _compare(args.compare, args.n)
+    if args.scaling:
+        prefix = "pcb" + secrets.token_hex(3)
+        svc = _service(Path(tempfile.mkdtemp(prefix="pycompose-bench-")), prefix)
+        try:
+            print(f"load average {os.getloadavg()[0]:.2f}; by endpoints already on the network")
+            for key, samples in _scaling(svc, prefix, args.n).items():
+                print(f"{key:22s} {_ms(samples)}")
+        finally:
+            _cleanup(svc)
+        return None
     prefix = "pcb" + secrets.token_hex(3)
     tmp = Path(tempfile.mkdtemp(prefix="pycompose-bench-"))
     svc = _service(tmp, prefix)
