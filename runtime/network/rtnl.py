@@ -148,8 +148,8 @@ class Rtnl:
         answers in the same order. Errors are in the answers: call :meth:`Answer.check`."""
         if not requests:
             return []
-        first = self._seq + 1
-        self._seq += len(requests)
+        first = (self._seq + 1) & 0xFFFFFFFF
+        self._seq = (self._seq + len(requests)) & 0xFFFFFFFF
         parts = []
         for i, req in enumerate(requests):
             flags = _NLM_F_REQUEST | req.flags | (0 if req.reply else _NLM_F_ACK)
@@ -184,7 +184,7 @@ class Rtnl:
 
     def link_names(self) -> list[str]:
         """Names of every link in the socket's namespace (a dump: meant for a sandbox's few links)."""
-        seq = self._seq = self._seq + 1
+        seq = self._seq = (self._seq + 1) & 0xFFFFFFFF
         body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _attr(_IFLA_EXT_MASK, _U32.pack(_RTEXT_FILTER_SKIP_STATS))
         self.sock.send(_HDR.pack(_HDR.size + len(body), _RTM_GETLINK, _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0) + body)
         names: list[str] = []
@@ -219,7 +219,7 @@ def _answer(req: Request, data: bytes, offset: int, length: int, kind: int, flag
     if code and flags & _NLM_F_ACK_TLVS:
         # The error, then the request's header (capped: NETLINK_CAP_ACK), then the extended-ack attributes.
         (orig_len,) = struct.unpack_from("=I", data, start + 4)
-        tlv_start = start + 4 + (_HDR.size if flags & _NLM_F_CAPPED else orig_len)
+        tlv_start = start + 4 + (_HDR.size if flags & _NLM_F_CAPPED else (orig_len + 3) & ~3)
         raw = _attrs(data, tlv_start, offset + length).get(_NLMSGERR_ATTR_MSG, b"")
         detail = raw.split(b"\0", 1)[0].decode(errors="replace")
     return Answer(req, -code, detail)
