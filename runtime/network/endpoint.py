@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import logging
 import os
 import socket
 from collections.abc import Sequence
@@ -27,8 +28,10 @@ from runtime.network.bridge import delete_link
 from runtime.network.netns import netlink_in, write_sysctl_in
 from runtime.network.reaper import RETIRED_PREFIX
 
+log = logging.getLogger(__name__)
+
 __all__ = ["VethSpec", "new_veth_name", "mac_for", "attach_veth", "detach_veth", "remove_veth", "retire_veth",
-           "set_default_route", "clear_default_route", "sandbox_ifnames", "next_ifname"]
+           "retired_veths", "set_default_route", "clear_default_route", "sandbox_ifnames", "next_ifname"]
 
 _ESRCH = 3
 _NAME_TRIES = 8
@@ -146,31 +149,47 @@ def remove_veth(name: str, host: _rtnl.Rtnl | None = None) -> bool:
 
 
 def retire_veth(name: str, host: _rtnl.Rtnl | None = None, *, sandbox: str | None = None,
-                ifname: str | None = None) -> bool:
+                ifname: str | None = None) -> str | None:
     """Cut the pair off at once, in about a millisecond: with ``sandbox`` and ``ifname`` the peer is taken down
     (the kernel drops its routes) and renamed ``pcx<hex>`` first, so ``ifname`` is gone from the container and
-    free for the next connect; then the host side goes down and out of its bridge. Deleting the pair costs the
-    kernel 20-50 ms of RCU grace periods: the caller leaves that to a
-    :class:`~runtime.network.reaper.LinkReaper`. False when there was no such host link."""
+    free for the next connect; then the host side goes down, out of its bridge, and takes a ``pcx<hex>`` name too
+    (a crash before it is deleted leaves a link :func:`retired_veths` recognises). Deleting the pair costs
+    the kernel 20-50 ms of RCU grace periods: the caller leaves that to a
+    :class:`~runtime.network.reaper.LinkReaper`, under the returned name. ``None`` when there was no such link."""
     if sandbox is not None and ifname is not None:
         with _rtnl.Rtnl(sandbox) as ns:
             index = ns.link_index(ifname)
             if index is not None:
-                retired = RETIRED_PREFIX + os.urandom(6).hex()
-                for answer in ns.exchange([_rtnl.set_link_down(index), _rtnl.rename_link(index, retired)]):
+                peer = RETIRED_PREFIX + os.urandom(6).hex()
+                for answer in ns.exchange([_rtnl.set_link_down(index), _rtnl.rename_link(index, peer)]):
                     if answer.error not in (0, errno.ENODEV):  # gone meanwhile is fine
                         answer.check()
     own = host is None
     host = host if host is not None else _rtnl.Rtnl()
     try:
-        answer = host.exchange([_rtnl.detach_link(name)])[0]
+        index = host.link_index(name)
+        if index is None:
+            return None
+        retired = RETIRED_PREFIX + os.urandom(6).hex()
+        detached, renamed = host.exchange([_rtnl.detach_link(name), _rtnl.rename_link(index, retired)])
     finally:
         if own:
             host.close()
-    if answer.error in (errno.ENODEV, errno.ENOENT):
-        return False
-    answer.check()
-    return True
+    if detached.error in (errno.ENODEV, errno.ENOENT):
+        return None
+    detached.check()
+    if renamed.error:  # off the bridge and down all the same: keep its name
+        log.debug("retired veth %s not renamed: %s", name, os.strerror(renamed.error))
+        return name
+    return retired
+
+
+def retired_veths(links: Sequence[tuple[str, str, bool, int]]) -> list[str]:
+    """The retired veths among ``links`` ((name, kind, up, master index) of the host's links): a ``pcx<hex>``
+    veth, down and on no bridge, is one whose deletion a crash cut short (an engine's reaper deletes such links
+    within milliseconds; deleting one twice is harmless)."""
+    return [name for name, kind, up, master in links
+            if kind == "veth" and name.startswith(RETIRED_PREFIX) and not up and not master]
 
 
 def _delete(host: _rtnl.Rtnl, name: str) -> bool:

@@ -414,8 +414,9 @@ class NetworkService:
             for pool, iface in ((net.pool(4), current.ipv4), (net.pool(6), current.ipv6)):
                 if pool and iface:
                     pool.release(iface.ip)
-            if _veth.retire_veth(current.host_veth):
-                self.reaper.delete_later(current.host_veth)
+            retired = _veth.retire_veth(current.host_veth)
+            if retired is not None:
+                self.reaper.delete_later(retired)
         self._emit(NetworkEvent("disconnect", net.id, net.name, current))
 
     # -- endpoints -------------------------------------------------------------------------------------
@@ -557,8 +558,9 @@ class NetworkService:
                 if pool and iface:
                     pool.release(iface.ip)
             live = is_netns_file(ep.sandbox)
-            if _veth.retire_veth(ep.host_veth, sandbox=ep.sandbox if live else None, ifname=ep.ifname):
-                self.reaper.delete_later(ep.host_veth)
+            retired = _veth.retire_veth(ep.host_veth, sandbox=ep.sandbox if live else None, ifname=ep.ifname)
+            if retired is not None:
+                self.reaper.delete_later(retired)
             if ep.default_route and live:
                 self._elect_gateway(container_id)
             try:
@@ -662,6 +664,11 @@ class NetworkService:
                     bridgenet.drop_stray_veths(ipr, net)
                     self._save(net)
                 bridgenet.sweep_orphans(ipr, self.root, self._networks)
+                for name in _veth.retired_veths([
+                        (ln.get("ifname") or "", ln.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") or "",
+                         bool(ln["flags"] & 1), ln.get("master") or 0) for ln in ipr.get_links()]):
+                    log.warning("deleting veth %s, left cut off by an engine stopped before deleting it", name)
+                    self.reaper.delete_later(name)
         self.publisher.restore()
         self.publisher.prepare()
 

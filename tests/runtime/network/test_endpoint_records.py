@@ -161,3 +161,35 @@ def test_an_engine_killed_right_after_a_connect_readopts_the_endpoint(net):
     again.destroy_sandbox(cid)
     assert again.reaper.drain(30) and not _link_exists(host_veth)
     net.svc._networks[n.id] = again.get(n.id)  # noqa: SLF001
+
+
+def test_restore_deletes_veths_a_crash_left_cut_off(net):
+    from runtime.network import endpoint as _veth
+    from runtime.network import rtnl
+
+    n = net.create()
+    cid, ns = net.sandbox()
+    ep = net.svc.connect(n.name, cid, ns)
+    # an engine killed between cutting a veth off and deleting it: record gone, pair down, off the bridge
+    net.svc.get(n.name).drop_endpoint(cid)
+    (net.svc.root / "networks" / n.id / "endpoints" / f"{cid}.json").unlink()
+    retired = _veth.retire_veth(ep.host_veth, sandbox=ns, ifname=ep.ifname)
+    assert retired is not None and retired.startswith("pcx") and not _link_exists(ep.host_veth)
+    # a pcx-named veth that is up is not a retired one: restore leaves it alone
+    up_name = "pcx" + os.urandom(6).hex()
+    fd = os.open(ns, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        with rtnl.Rtnl() as host:
+            host.call(rtnl.new_veth(up_name, "eth7", fd))
+    finally:
+        os.close(fd)
+    try:
+        again = _again(net)
+        again.restore()
+        assert again.reaper.drain(30)
+        assert not _link_exists(retired) and _link_exists(up_name)
+    finally:
+        with rtnl.Rtnl() as host:
+            host.exchange([rtnl.del_link(up_name)])
+    assert again.get(n.name).endpoints == {}
+    net.svc._networks[n.id] = again.get(n.id)  # noqa: SLF001
