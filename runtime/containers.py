@@ -237,23 +237,49 @@ class ContainerService:
         """Record a new container; returns its 64-hex id. ``Conflict`` if the name is taken."""
         return self.create_container(name, spec).id
 
-    def create_container(self, name: str | None, spec: ContainerSpec, *, image: Any = None) -> ContainerState:
+    def create_container(self, name: str | None, spec: ContainerSpec, *, image: Any = None,
+                         reserved: tuple[str, str] | None = None) -> ContainerState:
         """``create``, returning the new container's state (what ``inspect`` would read back). ``image``: the
-        image store's ``Image`` for ``spec.image`` when the caller has it already (not looked up again)."""
-        problems = validate(spec)
-        if problems:
-            raise InvalidArgument("; ".join(problems))
-        _security_plan(spec)  # bad capabilities, sysctls or seccomp profiles fail at create, as with Docker
-        _device_policy(spec)  # so do unknown host devices and bad device cgroup rules
-        self._resources(spec)  # and limits the cgroup manager refuses
-        _check_block_devices(spec)
-        trace.mark("create.svc_checked")
-        image_id = ""
-        if self.images is not None and spec.image and not spec.rootfs:
-            img = image if image is not None and image.id == spec.image else self.images.resolve(spec.image)
-            image_id = img.id
-            spec = dataclasses.replace(spec, rootfs=tuple(str(p) for p in img.layer_dirs()))
-        trace.mark("create.svc_image")
+        image store's ``Image`` for ``spec.image`` when the caller has it already (not looked up again).
+        ``reserved``: what ``reserve`` returned for this ``spec``; released here if the create fails."""
+        try:
+            problems = validate(spec)
+            if problems:
+                raise InvalidArgument("; ".join(problems))
+            _security_plan(spec)  # bad capabilities, sysctls or seccomp profiles fail at create, as with Docker
+            _device_policy(spec)  # so do unknown host devices and bad device cgroup rules
+            self._resources(spec)  # and limits the cgroup manager refuses
+            _check_block_devices(spec)
+            trace.mark("create.svc_checked")
+            image_id = ""
+            if self.images is not None and spec.image and not spec.rootfs:
+                img = image if image is not None and image.id == spec.image else self.images.resolve(spec.image)
+                image_id = img.id
+                spec = dataclasses.replace(spec, rootfs=tuple(str(p) for p in img.layer_dirs()))
+            trace.mark("create.svc_image")
+        except BaseException:
+            if reserved is not None:
+                self.unreserve(*reserved)
+            raise
+        cid, name = reserved if reserved is not None else self.reserve(name, spec)
+        state_dir = self.dir / cid
+        try:
+            # no state.json until the first start: without one the container is "created"
+            created = rfc3339nano(time.time_ns())
+            write_record(state_dir / "config.json", {"id": cid, "name": name, "created": created,
+                                                     "image_id": image_id, "spec": spec_to_dict(spec)},
+                         durable=False)  # rename keeps it whole; a crash right after create may lose the container
+        except BaseException:
+            self.unreserve(cid, name)
+            raise
+        return ContainerState(id=cid, name=name, created=created, status="created", image=image_id, spec=spec,
+                              state_dir=str(state_dir), log_path=str(state_dir / f"{cid}{LOG_SUFFIX}"))
+
+    def reserve(self, name: str | None, spec: ContainerSpec) -> tuple[str, str]:
+        """The first half of a create, for a caller with other work to do meanwhile (the daemon makes the network
+        sandbox): a new id, the name taken (``Conflict``), the state dir with the managed files (from ``spec``'s
+        hostname, hosts and resolv_conf) and the overlay's dirs. Returns (id, name); the container does not exist
+        until ``create_container(..., reserved=...)`` writes its config; ``unreserve`` undoes it."""
         cid = secrets.token_hex(32)
         name = (name or "").lstrip("/") or f"pycompose_{cid[:12]}"
         if not _NAME_RE.match(name):
@@ -271,22 +297,21 @@ class ContainerService:
             for sub in (rootfs_paths.merged, rootfs_paths.upper, rootfs_paths.work):
                 os.mkdir(sub, 0o755)
             trace.mark("create.svc_named", cid)
-            hostname = spec.hostname or cid[:12]
-            (state_dir / "hostname").write_text(hostname + "\n")
+            (state_dir / "hostname").write_text((spec.hostname or cid[:12]) + "\n")
             (state_dir / "hosts").write_text(default_hosts(spec.hosts))
             (state_dir / "resolv.conf").write_text(spec.resolv_conf or _host_resolv())
             trace.mark("create.svc_files", cid)
-            # no state.json until the first start: without one the container is "created"
-            created = rfc3339nano(time.time_ns())
-            write_record(state_dir / "config.json", {"id": cid, "name": name, "created": created,
-                                                     "image_id": image_id, "spec": spec_to_dict(spec)},
-                         durable=False)  # rename keeps it whole; a crash right after create may lose the container
         except BaseException:
-            shutil.rmtree(state_dir, ignore_errors=True)
-            os.unlink(self._names / name)
+            self.unreserve(cid, name)
             raise
-        return ContainerState(id=cid, name=name, created=created, status="created", image=image_id, spec=spec,
-                              state_dir=str(state_dir), log_path=str(state_dir / f"{cid}{LOG_SUFFIX}"))
+        return cid, name
+
+    def unreserve(self, cid: str, name: str) -> None:
+        """Undo ``reserve`` (or a create that failed after it): the state dir and the name go."""
+        shutil.rmtree(self.dir / cid, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            if os.readlink(self._names / name) == cid:
+                os.unlink(self._names / name)
 
     def write_managed_file(self, ref: str, name: str, content: str) -> None:
         """Rewrite ``hosts``, ``hostname`` or ``resolv.conf`` in place (a running container sees it at once)."""

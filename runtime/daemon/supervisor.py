@@ -115,12 +115,21 @@ class Supervisor:
         net_rec: dict[str, Any] = {"NetworkMode": conv.network_mode, "Endpoints": conv.endpoints}
         nets = self.engine.networks
         try:
-            if nets is not None:
-                spec = replace(spec, netns_path=await nets.sandbox_for_create(net_rec))
-                if nets.uses_embedded_dns(net_rec):
-                    spec = replace(spec, resolv_conf=nets.resolv_conf(net_rec, body.get("HostConfig") or {}))
-            trace.mark("create.sandbox")
-            st = await asyncio.to_thread(self.svc.create_container, name, spec, image=image)
+            if nets is not None and nets.uses_embedded_dns(net_rec):
+                spec = replace(spec, resolv_conf=nets.resolv_conf(net_rec, body.get("HostConfig") or {}))
+            # the name, state dir and managed files are made while the network's sandbox is
+            reserving = asyncio.ensure_future(asyncio.to_thread(self.svc.reserve, name, spec))
+            try:
+                if nets is not None:
+                    spec = replace(spec, netns_path=await nets.sandbox_for_create(net_rec))
+                trace.mark("create.sandbox")
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.svc.unreserve, *await reserving)
+                raise
+            reserved = await reserving
+            trace.mark("create.reserved", reserved[0])
+            st = await asyncio.to_thread(self.svc.create_container, name, spec, image=image, reserved=reserved)
             cid = st.id
             trace.mark("create.svc", cid)
         except BaseException:
