@@ -190,6 +190,7 @@ class ContainerService:
         self._helper = native.monitor_binary()
         self._init_helper = native.init_binary()
         self._locks: dict[str, threading.Lock] = {}
+        self._configs: dict[str, tuple[dict[str, Any], ContainerSpec]] = {}  # see _loaded
         self._locks_guard = threading.Lock()
 
     # --- lookup --------------------------------------------------------------------------------------------------
@@ -219,11 +220,24 @@ class ContainerService:
         with self._locks_guard:
             return self._locks.setdefault(cid, threading.Lock())
 
+    def _loaded(self, cid: str) -> tuple[dict[str, Any], ContainerSpec]:
+        """The container's ``config.json`` and its parsed spec, read once and kept: only this service writes that
+        file (``create_container``, ``_save_config``), and every inspect and start needs both."""
+        hit = self._configs.get(cid)
+        if hit is None:
+            cfg = read_record(self.dir / cid / "config.json")
+            if cfg is None:
+                raise NotFound(f"No such container: {cid}")
+            hit = self._configs[cid] = (cfg, spec_from_dict(cfg["spec"]))
+        return hit
+
     def _config(self, cid: str) -> dict[str, Any]:
-        cfg = read_record(self.dir / cid / "config.json")
-        if cfg is None:
-            raise NotFound(f"No such container: {cid}")
-        return cfg
+        """A copy of ``config.json`` to change and ``_save_config``."""
+        return dict(self._loaded(cid)[0])
+
+    def _save_config(self, cid: str, cfg: dict[str, Any]) -> None:
+        write_record(self.dir / cid / "config.json", cfg)
+        self._configs.pop(cid, None)  # read again at the next use
 
     def state_dir(self, ref: str) -> Path:
         return self.dir / self.resolve(ref)
@@ -266,9 +280,10 @@ class ContainerService:
         try:
             # no state.json until the first start: without one the container is "created"
             created = rfc3339nano(time.time_ns())
-            write_record(state_dir / "config.json", {"id": cid, "name": name, "created": created,
-                                                     "image_id": image_id, "spec": spec_to_dict(spec)},
+            cfg = {"id": cid, "name": name, "created": created, "image_id": image_id, "spec": spec_to_dict(spec)}
+            write_record(state_dir / "config.json", cfg,
                          durable=False)  # rename keeps it whole; a crash right after create may lose the container
+            self._configs[cid] = (cfg, spec)
         except BaseException:
             self.unreserve(cid, name)
             raise
@@ -324,7 +339,7 @@ class ContainerService:
     # --- state ---------------------------------------------------------------------------------------------------
     def inspect(self, ref: str) -> ContainerState:
         cid = self.resolve(ref)
-        cfg = self._config(cid)
+        cfg, spec = self._loaded(cid)
         d = self.dir / cid
         st = read_record(d / "state.json", {}) or {}
         ex = read_record(d / EXIT_RECORD)
@@ -347,7 +362,7 @@ class ContainerService:
                 else:
                     kw.update(exit_code=_EXIT_UNKNOWN, error="the container's monitor exited without a record")
         return ContainerState(id=cid, name=cfg["name"], created=cfg["created"], status=status,
-                              image=cfg.get("image_id", ""), spec=spec_from_dict(cfg["spec"]), state_dir=str(d),
+                              image=cfg.get("image_id", ""), spec=spec, state_dir=str(d),
                               log_path=str(d / f"{cid}{LOG_SUFFIX}"), **kw)
 
     def list(self, all: bool = True) -> builtins.list[ContainerState]:  # noqa: A002 - Docker's parameter name
@@ -655,6 +670,7 @@ class ContainerService:
                 self.wait(cid, 60)
             self._cgroup(cid, state.spec).destroy()
             os.rename(self.dir / cid, self._trash / cid)  # gone at once; the files are deleted in the background
+            self._configs.pop(cid, None)
             self._cleaner.submit(self._trash / cid)
             with contextlib.suppress(FileNotFoundError):
                 if os.readlink(self._names / state.name) == cid:
@@ -676,7 +692,7 @@ class ContainerService:
             if self.inspect(cid).running:
                 warnings = self._apply_resources(self._cgroup(cid, spec), spec)
             cfg["spec"] = spec_to_dict(spec)
-            write_record(self.dir / cid / "config.json", cfg)
+            self._save_config(cid, cfg)
             return warnings
 
     def rename(self, ref: str, new_name: str) -> None:
@@ -691,7 +707,7 @@ class ContainerService:
             raise Conflict(f'Conflict. The container name "/{new_name}" is already in use') from None
         old = cfg["name"]
         cfg["name"] = new_name
-        write_record(self.dir / cid / "config.json", cfg)
+        self._save_config(cid, cfg)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._names / old)
 
