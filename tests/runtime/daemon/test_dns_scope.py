@@ -9,23 +9,9 @@ import signal
 import pytest
 
 from tests.runtime.daemon.conftest import start_daemon, wait_for
-from tests.runtime.dns.support import addresses, ask, in_netns
+from tests.runtime.dns.support import addresses, ask, listening_on_11
 
 pytestmark = pytest.mark.root
-
-
-def _listening(path: str) -> set[tuple[str, int]]:
-    """(protocol, port) of the sockets bound to 127.0.0.11 in the netns at ``path`` (a file or /proc/self/fd/N)."""
-    def _read() -> set[tuple[str, int]]:
-        out = set()
-        for proto in ("udp", "tcp"):
-            with open(f"/proc/thread-self/net/{proto}") as fh:
-                for line in list(fh)[1:]:
-                    local = line.split()[1]
-                    if local.split(":")[0] == "0B00007F":  # 127.0.0.11, little-endian hex
-                        out.add((proto, int(local.split(":")[1], 16)))
-        return out
-    return in_netns(path, _read)
 
 
 def _sandbox(client, cid: str) -> str:
@@ -38,12 +24,12 @@ def test_scope_is_ready_after_create_and_answers_the_first_query(engine):
     web = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="web", network=net.name)
     box = client.containers.create("busybox", ["sleep", "1000"], name="box", network=net.name)
     path = _sandbox(client, box.id)
-    bound = wait_for(lambda: len(_listening(path)) == 2 and _listening(path), what="DNS sockets prepared at create")
+    bound = wait_for(lambda: len(listening_on_11(path)) == 2 and listening_on_11(path), what="DNS sockets prepared at create")
     box.start()
     # One query, no retry, right after the start returned: answered.
     assert addresses(ask(path, "web", timeout=2)) == [
         client.api.inspect_container(web.id)["NetworkSettings"]["Networks"][net.name]["IPAddress"]]
-    assert _listening(path) == bound  # served by the sockets made at create
+    assert listening_on_11(path) == bound  # served by the sockets made at create
     for c in (web, box):
         c.remove(force=True)
     net.remove()
@@ -54,12 +40,12 @@ def test_removal_before_start_leaves_nothing(engine):
     net = client.networks.create(engine.prefix + "gone")
     box = client.containers.create("busybox", ["sleep", "1000"], name="never", network=net.name)
     path = _sandbox(client, box.id)
-    wait_for(lambda: len(_listening(path)) == 2, what="DNS sockets prepared at create")
+    wait_for(lambda: len(listening_on_11(path)) == 2, what="DNS sockets prepared at create")
     held = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # our own handle: the netns outlives its file for the check
     try:
         box.remove(force=True)
         assert not os.path.exists(path)
-        wait_for(lambda: _listening(f"/proc/self/fd/{held}") == set(), what="the daemon's DNS sockets closed")
+        wait_for(lambda: listening_on_11(f"/proc/self/fd/{held}") == set(), what="the daemon's DNS sockets closed")
     finally:
         os.close(held)
     net.remove()
@@ -71,17 +57,17 @@ def test_scopes_after_a_daemon_kill(engine):
     web = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="web", network=net.name)
     later = client.containers.create("busybox", ["sleep", "1000"], name="later", network=net.name)
     web_path, later_path = _sandbox(client, web.id), _sandbox(client, later.id)
-    wait_for(lambda: len(_listening(later_path)) == 2, what="DNS sockets prepared at create")
-    web_ports = _listening(web_path)
+    wait_for(lambda: len(listening_on_11(later_path)) == 2, what="DNS sockets prepared at create")
+    web_ports = listening_on_11(web_path)
     engine.kill(signal.SIGKILL)
-    assert _listening(later_path) == set()  # the sockets died with the daemon; the netns and its table stay
+    assert listening_on_11(later_path) == set()  # the sockets died with the daemon; the netns and its table stay
     restarted = start_daemon(engine.root.parent)
     engine.proc = restarted.proc
     client = restarted.client()
     ip = client.api.inspect_container(web.id)["NetworkSettings"]["Networks"][net.name]["IPAddress"]
     # The running container's scope is re-adopted on the ports its table already names.
     assert addresses(ask(web_path, "web", timeout=2)) == [ip]
-    assert _listening(web_path) == web_ports
+    assert listening_on_11(web_path) == web_ports
     # The container created before the kill starts and resolves at once.
     client.containers.get(later.id).start()
     assert addresses(ask(later_path, "web", timeout=2)) == [ip]
@@ -101,7 +87,7 @@ def test_engine_stop_settles_prepared_scopes(engine):
     assert engine.proc.returncode == 0
     log = engine.log.read_text()
     assert "Traceback" not in log and "was destroyed but it is pending" not in log, log[-2000:]
-    assert all(_listening(p) == set() for p in paths)
+    assert all(listening_on_11(p) == set() for p in paths)
     restarted = start_daemon(engine.root.parent)
     engine.proc = restarted.proc
     client = restarted.client()
@@ -133,13 +119,13 @@ def test_a_restarted_container_resolves_on_the_same_ports(engine):
     web = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="web", network=net.name)
     box = client.containers.run("busybox", ["sleep", "1000"], detach=True, name="box", network=net.name)
     path = _sandbox(client, box.id)
-    bound = _listening(path)
+    bound = listening_on_11(path)
     box.stop(timeout=0)
-    wait_for(lambda: _listening(path) == set(), what="the stopped container's scope closed")
+    wait_for(lambda: listening_on_11(path) == set(), what="the stopped container's scope closed")
     box.start()
     ip = client.api.inspect_container(web.id)["NetworkSettings"]["Networks"][net.name]["IPAddress"]
     assert addresses(ask(path, "web", timeout=2)) == [ip]
-    assert _listening(path) == bound  # the redirect table kept, its ports bound again
+    assert listening_on_11(path) == bound  # the redirect table kept, its ports bound again
     for c in (web, box):
         c.remove(force=True)
     net.remove()

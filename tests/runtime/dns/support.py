@@ -78,6 +78,21 @@ def in_netns(path: str, func: Callable[[], Any]) -> Any:
     return box["value"]
 
 
+def listening_on_11(path: str) -> set[tuple[str, int]]:
+    """(protocol, port) of the sockets bound to 127.0.0.11 in the netns at ``path`` (a file or /proc/self/fd/N),
+    read from its /proc/net as seen by a thread inside it."""
+    def _read() -> set[tuple[str, int]]:
+        out = set()
+        for proto in ("udp", "tcp"):
+            with open(f"/proc/thread-self/net/{proto}") as fh:
+                for line in list(fh)[1:]:
+                    local = line.split()[1]
+                    if local.split(":")[0] == "0B00007F":  # 127.0.0.11, little-endian hex
+                        out.add((proto, int(local.split(":")[1], 16)))
+        return out
+    return in_netns(path, _read)
+
+
 def netns_socket(path: str, kind: int = socket.SOCK_DGRAM) -> socket.socket:
     return in_netns(path, lambda: socket.socket(socket.AF_INET, kind))
 

@@ -8,26 +8,12 @@ import subprocess
 
 import pytest
 
-from tests.runtime.dns.support import DNS_ADDR, addresses, ask, in_netns
+from tests.runtime.dns.support import DNS_ADDR, addresses, ask, in_netns, listening_on_11
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(not shutil.which("nft"), reason="nftables is not installed (nft lists the table)")]
 
 WEB, CLIENT = "c" * 64, "d" * 64
-
-
-def _listening(path: str) -> set[tuple[str, int]]:
-    """(protocol, port) of the sockets bound to 127.0.0.11 in the netns (its /proc/net, seen from a thread in it)."""
-    def _read() -> set[tuple[str, int]]:
-        out = set()
-        for proto in ("udp", "tcp"):
-            with open(f"/proc/thread-self/net/{proto}") as fh:
-                for line in list(fh)[1:]:
-                    local = line.split()[1]
-                    if local.split(":")[0] == "0B00007F":  # 127.0.0.11, little-endian hex
-                        out.add((proto, int(local.split(":")[1], 16)))
-        return out
-    return in_netns(path, _read)
 
 
 def _table(path: str) -> str:
@@ -47,7 +33,7 @@ def test_prepared_sockets_serve_the_scope_at_once(dns_server, make_netns):
     dns_server.lt.call(dns_server.server.prepare, path)
     assert dns_server.lt.call(dns_server.server.prepared) == [path]
     _prepared_done(dns_server, path)
-    bound = _listening(path)
+    bound = listening_on_11(path)
     assert {p for p, _ in bound} == {"udp", "tcp"} and 53 not in {port for _, port in bound}
     listing = _table(path)
     assert all(f"{DNS_ADDR}:{port}" in listing for _, port in bound)  # the redirect leads to them
@@ -57,7 +43,7 @@ def test_prepared_sockets_serve_the_scope_at_once(dns_server, make_netns):
     assert dns_server.lt.call(dns_server.server.prepared) == []
     assert addresses(ask(path, "web")) == ["10.88.0.2"]
     assert addresses(ask(path, "web", tcp=True)) == ["10.88.0.2"]
-    assert _listening(path) == bound
+    assert listening_on_11(path) == bound
 
 
 def test_discarded_preparation_closes_its_sockets(dns_server, make_netns):
@@ -65,7 +51,7 @@ def test_discarded_preparation_closes_its_sockets(dns_server, make_netns):
     dns_server.lt.call(dns_server.server.prepare, path)
     dns_server.lt.call(dns_server.server.discard_prepared, path)  # maybe before its work is done
     _prepared_done(dns_server, path)
-    assert _listening(path) == set()
+    assert listening_on_11(path) == set()
     assert dns_server.lt.call(dns_server.server.prepared) == []
 
 
@@ -80,14 +66,14 @@ def test_a_netns_whose_file_went_is_swept(dns_server, make_netns, tmp_path):
     try:
         dns_server.lt.call(dns_server.server.prepare, str(gone))
         _prepared_done(dns_server, str(gone))
-        assert len(_listening(kept)) == 2  # the same netns, seen through the file that stays
+        assert len(listening_on_11(kept)) == 2  # the same netns, seen through the file that stays
     finally:
         linux.umount(str(gone), linux.MNT_DETACH)
     other = make_netns()
     dns_server.lt.call(dns_server.server.prepare, other)  # any call sweeps
     assert dns_server.lt.call(dns_server.server.prepared) == [other]
     _prepared_done(dns_server, other)
-    assert _listening(kept) == set()
+    assert listening_on_11(kept) == set()
 
 
 def test_a_second_scope_keeps_the_table_and_its_ports(dns_server, make_netns):
@@ -97,7 +83,7 @@ def test_a_second_scope_keeps_the_table_and_its_ports(dns_server, make_netns):
     first = dns_server.add_scope(CLIENT, path, [])
     listing = _table(path)
     dns_server.lt.call(dns_server.server.remove_scope, CLIENT)  # the container stopped
-    assert _listening(path) == set()
+    assert listening_on_11(path) == set()
     again = dns_server.add_scope(CLIENT, path, [])  # started again: same ports, the table as it was
     assert again == first and _table(path) == listing
     assert addresses(ask(path, "web")) == ["10.88.0.2"]
