@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from runtime.errors import EngineError
 from runtime.network.netns import run_in_netns
 
-__all__ = ["Route", "Address", "dump_routes", "dump_addresses", "route_socket"]
+__all__ = ["Route", "Address", "dump_routes", "dump_addresses", "route_socket", "dump_messages", "parse_attrs"]
 
 _NETLINK_ROUTE = 0
 _RTM_GETADDR, _RTM_GETROUTE = 22, 26
@@ -56,7 +56,8 @@ def route_socket(netns: str | os.PathLike[str] | None = None) -> socket.socket:
     return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_ROUTE, fileno=fd)
 
 
-def _attrs(data: bytes, offset: int, end: int) -> dict[int, bytes]:
+def parse_attrs(data: bytes, offset: int, end: int) -> dict[int, bytes]:
+    """The rtattrs between ``offset`` and ``end``: type (flags masked off) -> payload; the first of a type wins."""
     out: dict[int, bytes] = {}
     while offset + 4 <= end:
         length, kind = _RTA.unpack_from(data, offset)
@@ -67,7 +68,7 @@ def _attrs(data: bytes, offset: int, end: int) -> dict[int, bytes]:
     return out
 
 
-def _dump(sock: socket.socket, msg_type: int, body: bytes) -> Iterator[tuple[bytes, int, int]]:
+def dump_messages(sock: socket.socket, msg_type: int, body: bytes) -> Iterator[tuple[bytes, int, int]]:
     """Send one dump request; yield (buffer, payload start, message end) for each answer."""
     seq = int.from_bytes(os.urandom(4), "little") or 1
     sock.send(_HDR.pack(_HDR.size + len(body), msg_type, _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0) + body)
@@ -97,9 +98,9 @@ def _ip(family: int, raw: bytes) -> str:
 def dump_routes(sock: socket.socket, family: int) -> list[Route]:
     """Every route of ``family`` in every table."""
     out = []
-    for data, start, end in _dump(sock, _RTM_GETROUTE, _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)):
+    for data, start, end in dump_messages(sock, _RTM_GETROUTE, _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)):
         fam, dst_len, _s, _t, table, _p, _sc, kind, _f = _RTMSG.unpack_from(data, start)
-        attrs = _attrs(data, start + _RTMSG.size, end)
+        attrs = parse_attrs(data, start + _RTMSG.size, end)
         if _RTA_TABLE in attrs:
             (table,) = struct.unpack("=I", attrs[_RTA_TABLE][:4])
         dst = _ip(fam, attrs[_RTA_DST]) if _RTA_DST in attrs else None
@@ -110,9 +111,9 @@ def dump_routes(sock: socket.socket, family: int) -> list[Route]:
 def dump_addresses(sock: socket.socket, family: int) -> list[Address]:
     """Every address of ``family`` on every interface (IFA_LOCAL where set, else IFA_ADDRESS)."""
     out = []
-    for data, start, end in _dump(sock, _RTM_GETADDR, _IFADDR.pack(family, 0, 0, 0, 0)):
+    for data, start, end in dump_messages(sock, _RTM_GETADDR, _IFADDR.pack(family, 0, 0, 0, 0)):
         fam, prefixlen, _f, _sc, index = _IFADDR.unpack_from(data, start)
-        attrs = _attrs(data, start + _IFADDR.size, end)
+        attrs = parse_attrs(data, start + _IFADDR.size, end)
         raw = attrs.get(_IFA_LOCAL) or attrs.get(_IFA_ADDRESS)
         if raw:
             out.append(Address(fam, _ip(fam, raw), prefixlen, index))

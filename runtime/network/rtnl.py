@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from runtime.errors import EngineError
-from runtime.network.rtdump import route_socket
+from runtime.network.rtdump import dump_messages, parse_attrs, route_socket
 
 __all__ = ["Rtnl", "Request", "Answer", "RtnlError", "link_request", "new_veth", "set_link_up", "set_link_down",
            "rename_link", "detach_link", "del_link", "new_address", "new_default_route"]
@@ -107,17 +107,6 @@ def _mac(value: str) -> bytes:
     return bytes.fromhex(value.replace(":", ""))
 
 
-def _attrs(data: bytes, offset: int, end: int) -> dict[int, bytes]:
-    out: dict[int, bytes] = {}
-    while offset + _RTA.size <= end:
-        length, kind = _RTA.unpack_from(data, offset)
-        if length < _RTA.size:
-            break
-        out.setdefault(kind & 0x3FFF, data[offset + _RTA.size:offset + length])
-        offset += (length + 3) & ~3
-    return out
-
-
 class Rtnl:
     """A NETLINK_ROUTE socket (in the namespace at ``netns``, the caller's when ``None``). Not thread-safe:
     one owner at a time. A context manager; :meth:`close` when done."""
@@ -184,30 +173,13 @@ class Rtnl:
 
     def link_names(self) -> list[str]:
         """Names of every link in the socket's namespace (a dump: meant for a sandbox's few links)."""
-        seq = self._seq = (self._seq + 1) & 0xFFFFFFFF
         body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _attr(_IFLA_EXT_MASK, _U32.pack(_RTEXT_FILTER_SKIP_STATS))
-        self.sock.send(_HDR.pack(_HDR.size + len(body), _RTM_GETLINK, _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0) + body)
         names: list[str] = []
-        while True:
-            data = self.sock.recv(1 << 16)
-            offset = 0
-            while offset + _HDR.size <= len(data):
-                length, kind, _flags, got, _pid = _HDR.unpack_from(data, offset)
-                if length < _HDR.size:
-                    raise EngineError("rtnetlink: malformed answer")
-                if got == seq:
-                    if kind == _NLMSG_DONE:
-                        return names
-                    if kind == _NLMSG_ERROR:
-                        (code,) = struct.unpack_from("=i", data, offset + _HDR.size)
-                        if code:
-                            raise RtnlError("list links", -code)
-                        return names
-                    start = offset + _HDR.size
-                    attrs = _attrs(data, start + _IFINFO.size, offset + length)
-                    if _IFLA_IFNAME in attrs:
-                        names.append(attrs[_IFLA_IFNAME].split(b"\0", 1)[0].decode())
-                offset += (length + 3) & ~3
+        for data, start, end in dump_messages(self.sock, _RTM_GETLINK, body):
+            attrs = parse_attrs(data, start + _IFINFO.size, end)
+            if _IFLA_IFNAME in attrs:
+                names.append(attrs[_IFLA_IFNAME].split(b"\0", 1)[0].decode())
+        return names
 
 
 def _answer(req: Request, data: bytes, offset: int, length: int, kind: int, flags: int) -> Answer:
@@ -220,7 +192,7 @@ def _answer(req: Request, data: bytes, offset: int, length: int, kind: int, flag
         # The error, then the request's header (capped: NETLINK_CAP_ACK), then the extended-ack attributes.
         (orig_len,) = struct.unpack_from("=I", data, start + 4)
         tlv_start = start + 4 + (_HDR.size if flags & _NLM_F_CAPPED else (orig_len + 3) & ~3)
-        raw = _attrs(data, tlv_start, offset + length).get(_NLMSGERR_ATTR_MSG, b"")
+        raw = parse_attrs(data, tlv_start, offset + length).get(_NLMSGERR_ATTR_MSG, b"")
         detail = raw.split(b"\0", 1)[0].decode(errors="replace")
     return Answer(req, -code, detail)
 
