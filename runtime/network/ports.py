@@ -5,6 +5,11 @@ clear :class:`Conflict` and nothing is left half made. The bound sockets are the
 process (:mod:`runtime.network.proxy`), which forwards to the container. Binding on the host address keeps
 ``127.0.0.1`` working without ``route_localnet`` and gives hairpin for free: a container that dials the host
 (gateway or any host address) on a published port reaches the proxy through the host's own stack.
+
+A port published without a host address listens on ``0.0.0.0`` and, when the host has IPv6, on ``[::]`` (a
+v6-only socket, same port), as Docker does. Each host socket forwards to the container's address of its own
+family when the container has one, else to its other address (:class:`PortTargets`): IPv6 clients reach an
+IPv4-only container, and IPv4 clients an IPv6-only one, through the proxy.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from typing import Any
 
 from runtime.errors import Conflict, InvalidArgument, Unsupported
 
-__all__ = ["PortBinding", "BoundPort", "parse_port_spec", "bindings_from_engine", "ports_to_engine",
+__all__ = ["PortBinding", "BoundPort", "PortTargets", "parse_port_spec", "bindings_from_engine", "ports_to_engine",
            "bind_ports", "close_sockets"]
 
 _PROTOCOLS = ("tcp", "udp")
@@ -73,6 +78,36 @@ class BoundPort:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "BoundPort":
         return cls(int(raw["container_port"]), raw["protocol"], raw["host_ip"], int(raw["host_port"]))
+
+
+@dataclass(frozen=True)
+class PortTargets:
+    """The container's addresses published ports forward to: ``ipv4`` and/or ``ipv6`` (``""`` when absent)."""
+
+    ipv4: str = ""
+    ipv6: str = ""
+
+    def __post_init__(self) -> None:
+        for addr, version in ((self.ipv4, 4), (self.ipv6, 6)):
+            if addr and ipaddress.ip_address(addr).version != version:
+                raise InvalidArgument(f"{addr!r} is not an IPv{version} address")
+        if not self.ipv4 and not self.ipv6:
+            raise InvalidArgument("a published port needs a container address to forward to")
+
+    @classmethod
+    def of(cls, address: str) -> "PortTargets":
+        """One address, of either family."""
+        return cls(ipv6=address) if ":" in address else cls(ipv4=address)
+
+    def for_host(self, host_ip: str) -> str:
+        """Where a socket bound on ``host_ip`` forwards: the container's address of the same family, else
+        its other one (Docker's userland proxy does the same across families)."""
+        if ":" in host_ip:
+            return self.ipv6 or self.ipv4
+        return self.ipv4 or self.ipv6
+
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(a for a in (self.ipv4, self.ipv6) if a)
 
 
 def _range(text: str, what: str) -> tuple[int, int]:

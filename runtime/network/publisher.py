@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import Conflict, EngineError
-from runtime.network.ports import BoundPort, PortBinding, bind_ports, close_sockets
+from runtime.network.ports import BoundPort, PortBinding, PortTargets, bind_ports, close_sockets
 from runtime.network.store import atomic_write_json, read_json
 
 __all__ = ["Publisher", "process_start_time"]
@@ -124,8 +124,22 @@ class Publisher:
         rec = self.record(container_id)
         return rec is not None and process_start_time(rec["pid"]) == rec["start_time"]
 
-    def publish(self, container_id: str, wishes: Iterable[PortBinding], target_ip: str) -> list[BoundPort]:
-        """Bind every wished port (all or nothing), then start the proxy forwarding them to ``target_ip``."""
+    def targets(self, container_id: str) -> PortTargets | None:
+        """The container addresses its proxy forwards to (``None`` when nothing is published)."""
+        rec = self.record(container_id)
+        if rec is None:
+            return None
+        if "targets" in rec:
+            return PortTargets(rec["targets"].get("ipv4", ""), rec["targets"].get("ipv6", ""))
+        return PortTargets.of(rec["target"])  # a record written before IPv6 targets
+
+    def publish(self, container_id: str, wishes: Iterable[PortBinding], targets: PortTargets | str
+                ) -> list[BoundPort]:
+        """Bind every wished port (all or nothing), then start the proxy forwarding them to ``targets``: each
+        host socket to the container's address of its family, else to the other one (one address given as a
+        string serves every socket)."""
+        if isinstance(targets, str):
+            targets = PortTargets.of(targets)
         with self._lock:
             if self.record(container_id) is not None:
                 raise Conflict(f"container {container_id[:12]} already has published ports")
@@ -137,7 +151,7 @@ class Publisher:
                 for port, sock in bound:
                     fds.append(sock.fileno())
                     entries.append({"fd": sock.fileno(), "proto": port.protocol,
-                                    "target": [target_ip, port.container_port]})
+                                    "target": [targets.for_host(port.host_ip), port.container_port]})
                 self.log_dir.mkdir(parents=True, exist_ok=True)
                 with open(self.log_dir / f"{container_id}.proxy.log", "ab") as log:
                     by_index = json.dumps([{**e, "fd": i} for i, e in enumerate(entries)])
@@ -159,7 +173,8 @@ class Publisher:
             ports = [p for p, _ in bound]
             self.dir.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self._record_path(container_id), {
-                "pid": proc.pid, "start_time": start, "target": target_ip,
+                "pid": proc.pid, "start_time": start, "target": targets.ipv4 or targets.ipv6,
+                "targets": {"ipv4": targets.ipv4, "ipv6": targets.ipv6},
                 "ports": [p.to_dict() for p in ports],
             })
             return ports
