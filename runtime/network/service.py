@@ -51,7 +51,7 @@ from runtime.network.model import (
 from runtime.network.firewall import make_firewall
 from runtime.network.nat import DEFAULT_TABLE
 from runtime.network.netns import NetnsStore, is_netns_file, run_in_netns
-from runtime.network.ports import BoundPort, PortBinding, bind_ports, close_sockets, ports_to_engine
+from runtime.network.ports import BoundPort, PortBinding, PortTargets, bind_ports, close_sockets, ports_to_engine
 from runtime.network.publisher import Publisher
 from runtime.network.reaper import LinkReaper
 from runtime.network.store import (
@@ -572,15 +572,15 @@ class NetworkService:
     def _retarget_ports(self, container_id: str, gone: Endpoint) -> None:
         """Published ports aimed at a disconnected endpoint move to the container's next eligible address
         (same host ports), or are unpublished when there is none."""
-        rec = self.publisher.record(container_id)
-        if rec is None or rec.get("target") != gone.ip:
+        targets = self.publisher.targets(container_id)
+        if targets is None or not set(targets.addresses()) & set(_addresses(gone)):
             return
         ports = self.publisher.published(container_id)
         self.publisher.unpublish(container_id)
         target = self._port_target(container_id)
         if target is not None:
             self.publisher.publish(container_id, [PortBinding(p.container_port, p.protocol, p.host_ip, p.host_port)
-                                                  for p in ports], target.ip)
+                                                  for p in ports], PortTargets(*_addresses(target)))
 
     # -- published ports -------------------------------------------------------------------------------
 
@@ -601,12 +601,14 @@ class NetworkService:
         if default_ip:
             bindings = [b if b.host_ip else PortBinding(b.container_port, b.protocol, default_ip, b.host_port,
                                                         b.host_port_end) for b in bindings]
-        return self.publisher.publish(container_id, bindings, target.ip)
+        return self.publisher.publish(container_id, bindings, PortTargets(*_addresses(target)))
 
     def _port_target(self, container_id: str) -> Endpoint | None:
+        """The endpoint published ports forward to: the default-route one, else the first non-internal one
+        with an address (IPv4, IPv6 or both: each host socket goes to the address of its family if any)."""
         eps = self.endpoints_of(container_id)
-        return next((e for e in eps if e.default_route and e.ipv4), None) or \
-            next((e for e in eps if e.ipv4 and not self._networks[e.network_id].internal), None)
+        return next((e for e in eps if e.default_route and (e.ipv4 or e.ipv6)), None) or \
+            next((e for e in eps if (e.ipv4 or e.ipv6) and not self._networks[e.network_id].internal), None)
 
     def unpublish(self, container_id: str) -> bool:
         return self.publisher.unpublish(container_id)
@@ -671,6 +673,11 @@ class NetworkService:
                     self.reaper.delete_later(name)
         self.publisher.restore()
         self.publisher.prepare()
+
+
+def _addresses(ep: Endpoint) -> tuple[str, str]:
+    """The endpoint's (IPv4, IPv6) addresses, ``""`` for a family it lacks: where its published ports go."""
+    return ep.ip, str(ep.ipv6.ip) if ep.ipv6 else ""
 
 
 def _pools_of(net: Network, cursor: Mapping[str, str]) -> _List[AddressPool]:
