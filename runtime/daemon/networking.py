@@ -179,8 +179,7 @@ class Networking:
                                   ipv6_address=ipam.get("IPv6Address") or None,
                                   mac_address=cfg.get("MacAddress") or None, priority=priority,
                                   driver_opts=cfg.get("DriverOpts"), link_local_ips=ipam.get("LinkLocalIPs"))
-            if ep.ipv4:
-                addresses.append(str(ep.ipv4.ip))
+            addresses += [str(a.ip) for a in (ep.ipv4, ep.ipv6) if a]  # Docker: IPv4 line, then IPv6
         trace.mark("net.connected", cid)
         all_wishes = self._port_wishes(rec)
         if all_wishes:
