@@ -1,4 +1,7 @@
-"""The container's ``/etc/hosts``: loopback names, the container's own name, and ``extra_hosts``."""
+"""The container's ``/etc/hosts``: loopback names, the container's own name, and ``extra_hosts``.
+
+As Docker writes it: ``127.0.0.1 localhost``, the IPv6 loopback/multicast names, the extra hosts, then one line
+per container address naming the host (the daemon passes each network's IPv4 address, then its IPv6 one)."""
 from __future__ import annotations
 
 import ipaddress
@@ -44,7 +47,9 @@ def parse_extra_host(entry: str, host_gateway: str | None = None) -> tuple[str, 
 def render_hosts(hostname: str, addresses: Iterable[str] = (), extra_hosts: Iterable[str] = (), *,
                  domainname: str = "", aliases: Iterable[str] = (), host_gateway: str | None = None,
                  ipv6: bool = True) -> str:
-    """/etc/hosts text: the base entries, ``extra_hosts`` in order, then each address of the container."""
+    """/etc/hosts text: the base entries, ``extra_hosts`` in order, then each address of the container.
+
+    ``ipv6=False`` (IPv6 off in the container) leaves out the IPv6 names and the container's IPv6 addresses."""
     out = [_BASE if ipv6 else "127.0.0.1\tlocalhost\n"]
     for entry in extra_hosts:
         name, addr = parse_extra_host(entry, host_gateway)
@@ -53,8 +58,10 @@ def render_hosts(hostname: str, addresses: Iterable[str] = (), extra_hosts: Iter
     names += [a for a in aliases if a and a not in names]
     for addr in addresses:
         try:
-            ipaddress.ip_address(addr)
+            version = ipaddress.ip_address(addr).version
         except ValueError as err:
             raise InvalidArgument(f"container address {addr!r} is not an IP address") from err
+        if version == 6 and not ipv6:
+            continue
         out.append(f"{addr}\t{' '.join(names)}\n")
     return "".join(out)
