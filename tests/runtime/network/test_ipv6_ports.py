@@ -176,3 +176,33 @@ def test_targets_are_checked():
         PortTargets("fd00::2")
     with pytest.raises(InvalidArgument):
         PortTargets()
+
+
+_UDP_ECHO = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", int(sys.argv[1])))
+sys.stdout.write("up\n")
+sys.stdout.flush()
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(b"echo:" + data, peer)
+"""
+
+
+def test_udp_on_an_ipv6_only_network_from_both_host_families(net, wait_for):
+    if not _host_has_ipv6():
+        pytest.skip("the host has no IPv6 loopback")
+    n = net.create(enable_ipv6=True, enable_ipv4=False, ipam={"Config": [{"Subnet": _ula()}]})
+    cid, ns = net.sandbox()
+    net.svc.connect(n.name, cid, ns, name="dns")
+    echo = net.spawn(ns, [sys.executable, "-I", "-S", "-c", _UDP_ECHO, "5300"])
+    assert echo.stdout is not None and echo.stdout.readline() == b"up\n"  # bound before we send
+    bound = {b.host_ip: b.host_port for b in net.svc.publish(cid, parse_port_spec("5300/udp"))}
+    assert set(bound) == {"0.0.0.0", "::"}
+    for family, host in ((socket.AF_INET6, "::1"), (socket.AF_INET, "127.0.0.1")):
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.settimeout(5)
+            s.sendto(b"ping " + host.encode(), (host, bound["::" if family == socket.AF_INET6 else "0.0.0.0"]))
+            assert s.recv(2048) == b"echo:ping " + host.encode()
