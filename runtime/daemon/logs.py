@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -118,8 +119,8 @@ async def log_stream(path: Path, q: LogQuery, running: Callable[[], bool],
     for entry in entries:
         if _wanted(entry, q):
             yield _encode(entry, q)
-    if not q.follow or not running():
-        return
+    if not q.follow or not running() or q.until_ns is not None and q.until_ns <= time.time_ns():
+        return  # as Docker: no following past ``until``
     # follow: read what is appended after the snapshot (and the new file after a rotation)
     done = asyncio.ensure_future(stopped()) if stopped is not None else None
     try:
@@ -151,9 +152,12 @@ async def log_stream(path: Path, q: LogQuery, running: Callable[[], bool],
                 waits = [asyncio.ensure_future(watch.changed())]
                 if done is not None:
                     waits.append(done)
-                finished, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                left = None if q.until_ns is None else max(0.0, (q.until_ns - time.time_ns()) / 1e9)
+                finished, _ = await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
                 if waits[0] not in finished:
                     waits[0].cancel()
+                if q.until_ns is not None and time.time_ns() >= q.until_ns:
+                    return  # ``until`` has come: the follow ends, as Docker's
     finally:
         if done is not None and not done.done():
             done.cancel()

@@ -63,3 +63,26 @@ def test_follow_sees_appended_lines_and_ends_when_stopped(tmp_path):
 
     got, rest = asyncio.run(main())
     assert got == [b"first\n", b"second\n", b"third\n"] and rest == []
+
+
+def test_until_filters_and_ends_a_follow(tmp_path):
+    log = tmp_path / "c-json.log"
+    now = time.time_ns()
+    log.write_text(_line("before\n", ns=now - 5_000_000_000) + _line("after\n", ns=now + 3_600_000_000_000))
+    past = asyncio.run(_collect(log, LogQuery(until_ns=now, follow=True, tty=True), running=lambda: True,
+                                stopped=asyncio.Event().wait))
+    assert past == [b"before\n"]  # an ``until`` already gone: no following, the later line left out
+
+    async def main():  # a follow with a near ``until`` ends by itself while the container runs on
+        until = time.time_ns() + 300_000_000
+        gen = log_stream(log, LogQuery(until_ns=until, follow=True, tty=True), running=lambda: True,
+                         stopped=asyncio.Event().wait)
+        got = await asyncio.wait_for(_drain(gen), 10)
+        return got, time.time_ns() - until
+
+    got, late = asyncio.run(main())
+    assert got == [b"before\n"] and late >= 0
+
+
+async def _drain(gen):
+    return [c async for c in gen]
