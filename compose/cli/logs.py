@@ -1,4 +1,5 @@
-"""``pycompose logs``: the services' output, prefixed ``web-1  | `` (``-f`` follows, ``--tail``, ``-t``)."""
+"""``pycompose logs``: the services' output, prefixed ``web-1  | `` (``-f`` follows, ``--tail``, ``-t``,
+``--since``/``--until``)."""
 from __future__ import annotations
 
 from typing import Annotated, Optional
@@ -23,6 +24,12 @@ def logs(
     no_color: Annotated[bool, typer.Option("--no-color", help="Produce monochrome output.")] = False,
     index: Annotated[Optional[int], typer.Option("--index", help="Index of the container if the service has "
                                                  "multiple replicas.")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Show logs since timestamp (e.g. "
+                                                 "2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes).",
+                                                 metavar="TIME")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="Show logs before a timestamp (e.g. "
+                                                 "2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes).",
+                                                 metavar="TIME")] = None,
 ) -> int:
     from functools import partial
 
@@ -33,6 +40,7 @@ def logs(
 
     if tail != "all" and not tail.lstrip("-").isdigit():
         raise UserError.single(f"--tail {tail}: expected a number or 'all'")
+    since_at, until_at = _moment("--since", since), _moment("--until", until)
     tail_value: str | int = tail if tail == "all" else max(0, int(tail))
     session = open_session(ctx, list(services or []), bare_ok=True)
     printer = LogPrinter(prefix=not no_log_prefix, colour=False if no_color else None)
@@ -42,9 +50,22 @@ def logs(
             continue
         label = c.name.removeprefix(f"{session.name}-")
         printer.add(Source(label, partial(log_lines, client, c.id, follow=follow, tail=tail_value,
-                                          timestamps=timestamps), c.id))
+                                          timestamps=timestamps, since=since_at, until=until_at), c.id))
     try:
         printer.run()
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _moment(flag: str, value: str | None) -> float | None:
+    """The engine's ``since``/``until`` (seconds since the epoch) for ``value``; None when not given."""
+    from compose.errors import UserError
+    from compose.timestamps import parse_timestamp
+
+    if not value:
+        return None
+    try:
+        return parse_timestamp(value) or None  # 0 is no bound, as the engine reads it
+    except ValueError as err:
+        raise UserError.single(f"{flag} {value}: {err}") from None
