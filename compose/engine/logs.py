@@ -13,11 +13,12 @@ __all__ = ["log_lines"]
 
 
 def log_lines(client: "docker.APIClient", container: str, *, follow: bool = False, tail: str | int = "all",
-              timestamps: bool = False, since: int | None = None) -> Iterator[str]:
+              timestamps: bool = False, since: float | None = None,
+              until: float | None = None) -> Iterator[str]:
     """The container's output lines (stdout and stderr interleaved as the engine recorded them)."""
     with translated(f"logs of {container}"):
         chunks = client.logs(container, stream=True, follow=follow, stdout=True, stderr=True, tail=tail,
-                             timestamps=timestamps, since=since)
+                             timestamps=timestamps, since=since, until=until)
     rest = b""
     with translated(f"logs of {container}"):
         for chunk in chunks:

@@ -1,0 +1,60 @@
+"""End to end against our own engine: the ``docker compose`` flags added late: ``logs --since/--until``,
+``ps --filter/--no-trunc``, ``up --abort-on-container-failure``, ``volumes``."""
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.test_up_down import _wait_for, engine, project  # noqa: F401
+
+pytestmark = pytest.mark.root
+
+
+def test_logs_since_and_until(engine, project):  # noqa: F811
+    project.write("""
+services:
+  talk:
+    image: busybox:local
+    command: ["sh", "-c", "echo one; sleep 0.3; echo two"]
+""")
+    project.compose("up", "-d")
+    _wait_for(lambda: project.container("talk").status == "exited", what="talk to exit")
+    stamped = project.compose("logs", "-t", "--no-log-prefix").out.splitlines()
+    assert [line.split(" ", 1)[1] for line in stamped] == ["one", "two"], stamped
+    first, second = (line.split(" ", 1)[0] for line in stamped)
+
+    def lines(*args: str) -> list[str]:
+        return project.compose("logs", "--no-log-prefix", *args).out.splitlines()
+
+    assert lines("--since", second) == ["two"]  # an RFC 3339 time with nanoseconds
+    assert lines("--until", first) == ["one"]
+    assert lines("--since", "1h") == ["one", "two"]  # relative: an hour ago
+    assert lines("--until", "1h") == []
+    assert lines("--since", "1h", "--until", "2999-01-01") == ["one", "two"]
+    failed = project.compose("logs", "--since", "yesterday", check=False)
+    assert failed.code == 1 and "--since yesterday" in failed.err and len(failed.err.strip().splitlines()) == 1
+
+
+def test_ps_filter_and_no_trunc(engine, project):  # noqa: F811
+    long_command = "echo a-command-longer-than-twenty-two-characters; exit 3"
+    project.write(f"""
+services:
+  done:
+    image: busybox:local
+    command: ["sh", "-c", "{long_command}"]
+  busy:
+    image: busybox:local
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+""")
+    project.compose("up", "-d")
+    _wait_for(lambda: project.container("done").status == "exited", what="done to exit")
+    exited = project.compose("ps", "--filter", "status=exited", "--format", "json").out.splitlines()
+    assert [line.count('"Service": "done"') for line in exited] == [1]
+    running = project.compose("ps", "--filter", "status=running", "-q").out.split()
+    assert running == [project.container("busy").id]
+    assert "…" in project.compose("ps", "-a").out
+    full = project.compose("ps", "-a", "--no-trunc").out
+    assert long_command in full and "…" not in full
+    for value, words in (("status", "KEY=VAL"), ("name=x", "unknown filter name"), ("source=x", "not implemented")):
+        failed = project.compose("ps", "--filter", value, check=False)
+        assert failed.code == 1 and words in failed.err, (value, failed)
