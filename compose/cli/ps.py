@@ -1,5 +1,5 @@
 """``pycompose ps``: the project's containers (``-a`` with stopped ones, ``-q`` IDs, ``--services``,
-``--status``, ``--format table|json``)."""
+``--status``, ``--filter status=X``, ``--no-trunc``, ``--format table|json``)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ import typer
 if TYPE_CHECKING:
     from compose.engine.containers import ContainerInfo
 
-__all__ = ["register", "ps", "publishers", "format_ports", "table"]
+__all__ = ["register", "ps", "parse_filter", "publishers", "format_ports", "table"]
 
 
 def register(app: typer.Typer) -> None:
@@ -63,6 +63,22 @@ def _record(c: "ContainerInfo", project: str) -> dict[str, Any]:
             "Labels": ",".join(f"{k}={v}" for k, v in sorted(c.labels.items()))}
 
 
+def parse_filter(value: str | None) -> list[str]:
+    """The statuses ``--filter status=X`` asks for: the one key ``docker compose ps`` knows."""
+    from compose.errors import UserError
+
+    if not value:
+        return []
+    key, sep, wanted = value.partition("=")
+    if not sep:
+        raise UserError.single(f"--filter {value}: arguments to --filter should be in form KEY=VAL")
+    if key == "source":
+        raise UserError.single(f"--filter {value}: not implemented (docker compose does not implement it either)")
+    if key != "status":
+        raise UserError.single(f"--filter {value}: unknown filter {key} (supported: status)")
+    return [wanted]
+
+
 def ps(
     ctx: typer.Context,
     services: Annotated[Optional[list[str]], typer.Argument(metavar="SERVICE", show_default=False)] = None,
@@ -73,12 +89,16 @@ def ps(
     status: Annotated[Optional[list[str]], typer.Option("--status", help="Filter by status (created, running, "
                                                         "paused, restarting, exited, dead).")] = None,
     orphans: Annotated[bool, typer.Option("--orphans/--no-orphans", help="Include orphaned services.")] = True,
+    filter_: Annotated[Optional[str], typer.Option("--filter", help="Filter services by a property (supported "
+                                                   "filters: status).", metavar="KEY=VALUE")] = None,
+    no_trunc: Annotated[bool, typer.Option("--no-trunc", help="Don't truncate output.")] = False,
 ) -> int:
     from compose.cli.session import open_session
     from compose.errors import UserError
 
     if output_format not in ("table", "json"):
         raise UserError.single(f"--format {output_format}: expected table or json")
+    status = list(status or []) + parse_filter(filter_)
     session = open_session(ctx, list(services or []), bare_ok=True)
     found = session.containers(list(services or []), all=all_ or bool(status))
     if status:
@@ -94,7 +114,7 @@ def ps(
     else:
         rows = [["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]]
         for c in found:
-            command = c.command if len(c.command) <= 22 else c.command[:21] + "…"
+            command = c.command if no_trunc or len(c.command) <= 22 else c.command[:21] + "…"
             rows.append([c.name, c.image, json.dumps(command, ensure_ascii=False), c.service, _ago(c.created), c.status,
                          format_ports(c)])
         print(table(rows), end="")
