@@ -41,10 +41,18 @@ def run(
                                                          "to the host.", metavar="[IP:]HOST:CONTAINER")] = None,
     cap_add: Annotated[Optional[list[str]], typer.Option("--cap-add", help="Add Linux capabilities.", metavar="CAP")] = None,
     cap_drop: Annotated[Optional[list[str]], typer.Option("--cap-drop", help="Drop Linux capabilities.", metavar="CAP")] = None,
+    interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Keep STDIN open even if not attached "
+                                              "(the default).")] = True,
+    remove_orphans: Annotated[bool, typer.Option("--remove-orphans", help="Remove containers for services not "
+                                                 "defined in the Compose file.")] = False,
+    env_from_file: Annotated[Optional[list[str]], typer.Option("--env-from-file", help="Set environment "
+                                                               "variables from file.", metavar="FILE")] = None,
+    quiet_build: Annotated[bool, typer.Option("--quiet-build", help="Suppress the build output.")] = False,
 ) -> int:
     import shlex
     import sys
 
+    from compose.cli._envfile import read_env_files
     from compose.cli.exec import parse_env
     from compose.cli.session import open_session
     from compose.cli.up import _builder
@@ -59,11 +67,13 @@ def run(
     from compose.plan import UpOptions, plan_run
     from compose.secretcopy import copy_grants
 
+    environment = {**read_env_files(list(env_from_file or [])), **parse_env(env)}  # -e wins, as docker compose
     session = open_session(ctx, [service])
     project = session.project
     svc = project.services[service]
     observed = observe(session.client, project)
     plan = plan_run(project, observed, service, UpOptions(no_deps=no_deps, pull=pull, build=True if build else None,
+                                                          remove_orphans=remove_orphans,
                                                           known_services=session.known_services()))
     session.run(plan, build=_builder(session))
     slug = new_slug()
@@ -73,7 +83,7 @@ def run(
                          config_files=tuple(session.loaded.load.files),
                          command=tuple(command) if command else None,
                          entrypoint=tuple(shlex.split(entrypoint)) if entrypoint is not None else None,
-                         environment=parse_env(env), user=user, workdir=workdir, tty=tty,
+                         environment=environment, user=user, workdir=workdir, tty=tty,
                          stdin_open=not detach, publish_ports=service_ports)
     body = create_body(project, svc, spec)
     apply_run_flags(body, labels=label, volumes=volume, publish=publish, cap_add=cap_add, cap_drop=cap_drop,
