@@ -543,6 +543,8 @@ def plan_run(project: Project, observed: Observed, service: str, opts: UpOptions
     plan = plan_up(project, observed, UpOptions(**{**opts.__dict__, "services": deps})) if deps else Plan()
     if not deps:
         plan.warnings.clear()
+        if opts.remove_orphans:  # ``run --remove-orphans``; with dependencies plan_up removed them
+            _orphans(plan, project, observed, True, opts.known_services, opts.timeout)
     _resources(plan, project, project.services[service], observed)
     _image_step(plan, project, project.services[service], observed, opts)
     _volume_image_steps(plan, project, project.services[service], observed, opts)
