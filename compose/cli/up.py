@@ -62,10 +62,10 @@ def wait_services(session: "Session", services: list[str], timeout: float | None
 
 
 def attach_logs(session: "Session", services: list[str], since: int, *, abort_on_exit: bool = False,
-                exit_code_from: str | None = None, timeout: int | None = None, prefix: bool = True,
-                colour: bool | None = None, timestamps: bool = False) -> int:
-    """Print the containers' logs until they all exit (or one does, with ``abort_on_exit``); Ctrl-C stops them,
-    a second Ctrl-C kills them."""
+                abort_on_failure: bool = False, exit_code_from: str | None = None, timeout: int | None = None,
+                prefix: bool = True, colour: bool | None = None, timestamps: bool = False) -> int:
+    """Print the containers' logs until they all exit (or one does, with ``abort_on_exit``; one fails, with
+    ``abort_on_failure``); Ctrl-C stops them, a second Ctrl-C kills them."""
     import signal
     from functools import partial
 
@@ -98,7 +98,7 @@ def attach_logs(session: "Session", services: list[str], since: int, *, abort_on
             print(f"{ended[0]} exited with code {exit_code}", flush=True)
             if exit_code_from and c.service == exit_code_from:
                 code = exit_code
-            if abort_on_exit:
+            if abort_on_exit or abort_on_failure and exit_code != 0:
                 print("Aborting on container exit...", flush=True)
                 _stop_all(session, services, timeout)
                 return code if exit_code_from else exit_code
@@ -192,6 +192,12 @@ def up(
     quiet_pull: Annotated[bool, typer.Option("--quiet-pull", help="Pull without printing progress.")] = False,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Watch source code and rebuild/refresh containers "
                                         "when files are updated.")] = False,
+    abort_on_container_failure: Annotated[bool, typer.Option(
+        "--abort-on-container-failure", help="Stops all containers if any container exited with failure. "
+        "Incompatible with -d.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Assume \"yes\" as answer to all prompts and run "
+                                      "non-interactively.")] = False,
+    quiet_build: Annotated[bool, typer.Option("--quiet-build", help="Suppress the build output.")] = False,
 ) -> int:
     from compose.cli.session import open_session
     from compose.errors import UserError
@@ -206,9 +212,13 @@ def up(
         raise UserError.single("--always-recreate-deps and --no-recreate are incompatible")
     if renew_anon_volumes and no_recreate:
         raise UserError.single("--no-recreate and --renew-anon-volumes are incompatible")
-    if detach and (abort_on_container_exit or exit_code_from):
-        raise UserError.single("--detach and --abort-on-container-exit/--exit-code-from are incompatible")
-    if watch and (detach or wait or no_start or abort_on_container_exit or exit_code_from):
+    if abort_on_container_failure and abort_on_container_exit:
+        raise UserError.single("--abort-on-container-failure cannot be combined with --abort-on-container-exit")
+    if detach and (abort_on_container_exit or exit_code_from or abort_on_container_failure):
+        raise UserError.single("--detach cannot be combined with --abort-on-container-exit, "
+                               "--abort-on-container-failure or --exit-code-from")
+    if watch and (detach or wait or no_start or abort_on_container_exit or exit_code_from
+                  or abort_on_container_failure):
         raise UserError.single("--watch cannot be combined with --detach, --wait, --no-start, "
                                "--abort-on-container-exit or --exit-code-from")
     wanted = list(services or [])
@@ -245,8 +255,9 @@ def up(
     if not shown:  # every service has ``attach: false``: no logs, but still wait for them and stop on Ctrl-C
         return _wait_unattached(session, chosen, timeout)
     return attach_logs(session, shown, started_at,
-                       abort_on_exit=abort_on_container_exit or bool(exit_code_from),
-                       exit_code_from=exit_code_from, timeout=timeout, prefix=not no_log_prefix,
+                       abort_on_exit=abort_on_container_exit or bool(exit_code_from) and not abort_on_container_failure,
+                       abort_on_failure=abort_on_container_failure, exit_code_from=exit_code_from, timeout=timeout,
+                       prefix=not no_log_prefix,
                        colour=False if no_color else None, timestamps=timestamps)
 
 

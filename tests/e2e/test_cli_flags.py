@@ -58,3 +58,48 @@ services:
     for value, words in (("status", "KEY=VAL"), ("name=x", "unknown filter name"), ("source=x", "not implemented")):
         failed = project.compose("ps", "--filter", value, check=False)
         assert failed.code == 1 and words in failed.err, (value, failed)
+
+
+def test_abort_on_container_failure_waits_for_a_failure(engine, project):  # noqa: F811
+    project.write("""
+services:
+  ok:
+    image: busybox:local
+    command: ["sh", "-c", "echo fine"]
+  bad:
+    image: busybox:local
+    command: ["sh", "-c", "echo failing; exit 3"]
+    depends_on:
+      ok: {condition: service_completed_successfully}
+  server:
+    image: busybox:local
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+""")
+    refused = project.compose("up", "--abort-on-container-failure", "--abort-on-container-exit", check=False)
+    assert refused.code == 1 and "cannot be combined" in refused.err
+    refused = project.compose("up", "-d", "--abort-on-container-failure", check=False)
+    assert refused.code == 1 and "--detach cannot be combined" in refused.err
+    result = project.compose("up", "--abort-on-container-failure", "-y", "--quiet-build", "-t", "1", check=False)
+    assert result.code == 3, (result.out, result.err)
+    out = result.out
+    assert "ok-1 exited with code 0" in out and "bad-1 exited with code 3" in out
+    assert out.index("ok-1 exited with code 0") < out.index("Aborting on container exit...")
+    assert project.container("server").status == "exited"
+
+
+def test_run_env_from_file_interactive_and_create_yes(engine, project, tmp_path):  # noqa: F811
+    project.write("""
+services:
+  box:
+    image: busybox:local
+    command: ["sleep", "3600"]
+    environment: {FROM_YAML: "yaml"}
+""")
+    (project.dir / "vars.env").write_text("FROM_FILE=file\nBOTH=file\nQUOTED='q'\n")
+    project.compose("create", "-y")
+    out = project.compose("run", "--rm", "-T", "-i", "--quiet-build", "--remove-orphans", "--env-from-file",
+                          "vars.env", "-e", "BOTH=flag", "box", "env").out.splitlines()
+    assert {"FROM_FILE=file", "BOTH=flag", "QUOTED='q'", "FROM_YAML=yaml"} <= set(out), out
+    missing = project.compose("run", "--rm", "-T", "--env-from-file", "nope.env", "box", "true", check=False)
+    assert missing.code == 1 and "nope.env" in missing.err and len(missing.err.strip().splitlines()) == 1
