@@ -29,7 +29,7 @@ EXIT_BUG = 2
 COMMAND_MODULES = ("config", "version", "build",
                    "up", "down", "ps", "logs", "start", "stop", "restart", "rm", "kill", "pause", "unpause",
                    "create", "exec", "run", "pull", "push", "port", "top", "ls", "images", "wait", "events", "engine", "login", "watch",
-                   "cp", "scale", "stats", "attach", "commit", "export")
+                   "cp", "scale", "stats", "attach", "commit", "export", "volumes")
 _MODULE_OF = {"logout": "login"}  # commands registered by a module of another name
 # Global options that take a value (``-f FILE``): skipped when looking for the command word in argv.
 _VALUED = frozenset({"--file", "-f", "--project-name", "-p", "--project-directory", "--env-file", "--profile",
