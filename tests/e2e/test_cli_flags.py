@@ -103,3 +103,36 @@ services:
     assert {"FROM_FILE=file", "BOTH=flag", "QUOTED='q'", "FROM_YAML=yaml"} <= set(out), out
     missing = project.compose("run", "--rm", "-T", "--env-from-file", "nope.env", "box", "true", check=False)
     assert missing.code == 1 and "nope.env" in missing.err and len(missing.err.strip().splitlines()) == 1
+
+
+def test_volumes_lists_the_projects_volumes(engine, project):  # noqa: F811
+    import json
+
+    project.write("""
+services:
+  db:
+    image: busybox:local
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+    volumes: ["data:/data"]
+  web:
+    image: busybox:local
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+    volumes: ["cache:/cache"]
+volumes:
+  data: {}
+  cache: {}
+""")
+    project.compose("up", "-d")
+    data, cache = f"{project.name}_data", f"{project.name}_cache"
+    table = project.compose("volumes").out.splitlines()
+    assert table[0].split() == ["DRIVER", "VOLUME", "NAME"]
+    assert sorted(line.split() for line in table[1:]) == sorted([["local", data], ["local", cache]])
+    assert project.compose("volumes", "-q", "db").out.split() == [data]
+    rows = [json.loads(line) for line in project.compose("volumes", "--format", "json", "web").out.splitlines()]
+    assert [(r["Name"], r["Driver"]) for r in rows] == [(cache, "local")]
+    assert project.compose("volumes", "--format", "{{.Name}} {{.Scope}}", "web").out == f"{cache} local\n"
+    failed = project.compose("volumes", "--format", "{{.Nope}}", check=False)
+    assert failed.code == 1 and "no field 'Nope'" in failed.err
+    assert project.compose("volumes", "nosuch", check=False).code == 1
