@@ -3,7 +3,8 @@
 Prints per-container latency (create+start, remove) and memory: the PSS of the daemon (and its fork server) and
 of the per-container monitors while all N run, per container, beside the peers' figures measured on this
 machine (../shared/peers: Docker and Podman). With ``--trace`` the engine runs with ``PYCOMPOSE_TRACE`` and the
-start path's stages (HTTP -> daemon -> fork server -> monitor -> init -> exec) are printed as median durations.
+start path's stages (HTTP -> daemon -> fork server -> monitor -> init -> exec) and the create path's (image,
+conversion, volumes, sandbox, service, record) are printed as median durations.
 Needs root. Usage: python bench/engine.py [N=50] [--network none|bridge|user] [--trace]
 (``user``: a user-defined network made for the run, so each start also opens an embedded-DNS scope.)
 """
