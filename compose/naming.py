@@ -2,15 +2,18 @@
 
 Containers ``<project>-<service>-<n>`` (or ``container_name``), one-off containers
 ``<project>-<service>-run-<slug12>``, networks and volumes ``<project>_<key>`` unless ``name:`` or ``external``
-says otherwise (the model resolves those: ``Network.name``, ``Volume.name``).
+says otherwise (the model resolves those: ``Network.name``, ``Volume.name``). With ``COMPOSE_COMPATIBILITY``
+true (``--compatibility``) the container names take ``_`` instead of ``-``, as Compose v1 named them.
 """
 from __future__ import annotations
 
+import os
 import secrets
 
 from compose.model import Project, Service
 
-__all__ = ["container_name", "oneoff_name", "new_slug", "network_name", "volume_name", "default_network",
+__all__ = ["container_name", "oneoff_name", "separator", "new_slug", "network_name", "volume_name",
+           "default_network",
            "DEFAULT_NETWORK"]
 
 DEFAULT_NETWORK = "default"
@@ -22,7 +25,13 @@ def container_name(project: str, service: Service | str, number: int) -> str:
         if service.container_name:
             return service.container_name
         service = service.name
-    return f"{project}-{service}-{number}"
+    sep = separator()
+    return f"{project}{sep}{service}{sep}{number}"
+
+
+def separator() -> str:
+    """``-``, or ``_`` in compatibility mode (``COMPOSE_COMPATIBILITY``, as Docker Compose reads it)."""
+    return "_" if os.environ.get("COMPOSE_COMPATIBILITY", "").lower() in ("1", "true") else "-"
 
 
 def new_slug() -> str:
@@ -30,7 +39,8 @@ def new_slug() -> str:
 
 
 def oneoff_name(project: str, service: str, slug: str) -> str:
-    return f"{project}-{service}-run-{slug[:12]}"
+    sep = separator()
+    return f"{project}{sep}{service}{sep}run{sep}{slug[:12]}"
 
 
 def network_name(project: Project, key: str) -> str:
