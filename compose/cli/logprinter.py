@@ -53,7 +53,7 @@ class LogPrinter:
         if not self.prefix:
             print(line, file=self.stream, flush=True)
             return
-        colour = self.colour if self.colour is not None else self.stream.isatty()
+        colour = self.colour if self.colour is not None else _ansi(self.stream)
         head = f"{label:<{self._width}}  | "
         if colour:
             head = f"\x1b[{self._colours[label]}m{head}\x1b[0m"
@@ -79,3 +79,11 @@ class LogPrinter:
     @property
     def live(self) -> set[str]:
         return set(self._live)
+
+
+def _ansi(stream: TextIO) -> bool:
+    """Colour unless ``COMPOSE_ANSI`` (``--ansi``) says never; always with ``always``; else on a terminal."""
+    import os
+
+    mode = os.environ.get("COMPOSE_ANSI", "auto")
+    return mode == "always" or mode != "never" and stream.isatty()
