@@ -18,18 +18,23 @@ def for_each_container(session: "Session", containers: list["ContainerInfo"], wo
     from compose.errors import Problem, UserError
     from compose.events import Event, Status
 
+    from compose.execute import dry_run
+
     working, done = words
+    rehearsing = dry_run()  # --dry-run: the events only
     problems: list[Problem] = []
 
     def one(c: "ContainerInfo") -> None:
-        session.display(Event("Container", c.name, Status.WORKING, working))
+        kind = "DRY-RUN MODE -  Container" if rehearsing else "Container"
+        session.display(Event(kind, c.name, Status.WORKING, working))
         try:
-            call(c.id)
+            if not rehearsing:
+                call(c.id)
         except UserError as err:
-            session.display(Event("Container", c.name, Status.ERROR, str(err)))
+            session.display(Event(kind, c.name, Status.ERROR, str(err)))
             problems.extend(err.problems)
             return
-        session.display(Event("Container", c.name, Status.DONE, done))
+        session.display(Event(kind, c.name, Status.DONE, done))
 
     try:
         if containers:
