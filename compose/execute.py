@@ -39,7 +39,8 @@ from compose.secretcopy import copy_grants
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["Context", "execute", "run_plan", "wait_healthy", "parallel_limit", "create_container",
+__all__ = ["Context", "execute", "rehearse", "dry_run", "DRY_RUN", "DRY_RUN_ENV", "run_plan", "wait_healthy",
+           "parallel_limit", "create_container",
            "inherit_anonymous_volumes"]
 
 
@@ -292,7 +293,29 @@ async def run_plan(plan: Plan, ctx: Context, limit: int | None = None) -> None:
         raise UserError(problems)
 
 
+DRY_RUN = "DRY-RUN MODE - "
+DRY_RUN_ENV = "PYCOMPOSE_DRY_RUN"
+
+
+def rehearse(plan: Plan, sink: Sink) -> None:
+    """``--dry-run``: the events ``execute`` would send, in the plan's order, each kind prefixed with
+    ``DRY-RUN MODE - `` as Docker Compose shows them; nothing is called on the engine."""
+    for step in plan.order():
+        for status in (Status.WORKING, Status.DONE):
+            event = _event(step, status)
+            sink(Event(f"{DRY_RUN} {event.kind}", event.name, event.status, event.text))
+
+
+def dry_run() -> bool:
+    """``--dry-run`` is on (the CLI sets ``PYCOMPOSE_DRY_RUN=1`` for the command's process)."""
+    return os.environ.get(DRY_RUN_ENV) == "1"
+
+
 def execute(plan: Plan, ctx: Context, limit: int | None = None) -> None:
-    """Run ``plan`` to the end (one ``asyncio.run``); raise a ``UserError`` listing the failures."""
+    """Run ``plan`` to the end (one ``asyncio.run``); raise a ``UserError`` listing the failures. Under
+    ``--dry-run`` only show its steps."""
+    if dry_run():
+        rehearse(plan, ctx.sink)
+        return
     if plan:
         asyncio.run(run_plan(plan, ctx, limit))
