@@ -119,6 +119,7 @@ class UpOptions:
     timeout: int | None = None  # -t for stops of recreated containers
     always_recreate_deps: bool = False  # recreate the services pulled in as dependencies of ``services``
     known_services: set[str] = field(default_factory=set)  # services disabled by profiles: not orphans
+    all_resources: bool = False  # --all-resources: also the networks and volumes no service uses
 
 
 @dataclass
@@ -411,7 +412,20 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions | None = None)
                     if not edge["required"]:
                         plan.steps[key].optional |= waits
     _orphans(plan, project, observed, opts.remove_orphans, opts.known_services, opts.timeout)
+    if opts.all_resources:
+        _unused_resources(plan, project, observed)
     return plan
+
+
+def _unused_resources(plan: Plan, project: Project, observed: Observed) -> None:
+    """``--all-resources``: create the declared networks and volumes that no service uses (external ones are
+    never created)."""
+    for key, net in sorted(project.networks.items()):
+        if not net.external and net.name not in observed.networks:
+            plan.add(Op.CREATE_NETWORK, net.name, "declared (--all-resources)", args={"key": key})
+    for key, vol in sorted(project.volumes.items()):
+        if not vol.external and vol.name not in observed.volumes:
+            plan.add(Op.CREATE_VOLUME, vol.name, "declared (--all-resources)", args={"key": key})
 
 
 def _orphans(plan: Plan, project: Project, observed: Observed, remove: bool, known: set[str],
