@@ -229,7 +229,8 @@ def up(
                      no_recreate=no_recreate, no_start=no_start, remove_orphans=remove_orphans,
                      scale=parse_scale(scale), pull=_pull_option(pull),
                      build=True if build else (False if no_build else None), timeout=timeout,
-                     always_recreate_deps=always_recreate_deps, known_services=session.known_services())
+                     always_recreate_deps=always_recreate_deps, known_services=session.known_services(),
+                     all_resources=ctx.obj.all_resources)
     from compose.graph import ServiceGraph
 
     graph = ServiceGraph(session.project)
@@ -240,6 +241,12 @@ def up(
     _report_untouched(session, plan, observed, chosen)
     session.run(plan, build=_builder(session), renew_anon_volumes=renew_anon_volumes)
     if no_start:
+        return 0
+    from compose.execute import dry_run
+
+    if dry_run():  # nothing started: no logs to follow, nothing to wait for
+        if not (detach or wait):
+            print("end of 'compose up' output, interactive run is not supported in dry-run mode", flush=True)
         return 0
     if wait:
         wait_services(session, chosen, wait_timeout)
