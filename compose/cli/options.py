@@ -18,6 +18,8 @@ class GlobalOptions:
     env_files: list[str] = field(default_factory=list)
     profiles: list[str] = field(default_factory=list)
     progress: str | None = None  # auto|tty|plain|json|quiet (compose.display)
+    dry_run: bool = False  # --dry-run: plans are shown as "DRY-RUN MODE - " events, nothing is changed
+    all_resources: bool = False  # --all-resources: also networks and volumes no service uses
 
     def load_options(self, *, services: list[str] | None = None, interpolate: bool = True) -> "LoadOptions":
         from compose.loader import LoadOptions
