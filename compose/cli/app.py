@@ -33,7 +33,7 @@ COMMAND_MODULES = ("config", "version", "build",
 _MODULE_OF = {"logout": "login"}  # commands registered by a module of another name
 # Global options that take a value (``-f FILE``): skipped when looking for the command word in argv.
 _VALUED = frozenset({"--file", "-f", "--project-name", "-p", "--project-directory", "--env-file", "--profile",
-                     "--progress"})
+                     "--progress", "--ansi", "--parallel"})
 
 _HELP = "Define and run multi-container applications, on pycompose's own container runtime."
 
@@ -53,7 +53,20 @@ def _global_options(
         "--profile", help="Enable a profile (repeatable).", metavar="PROFILE")] = None,
     progress: Annotated[Optional[str], typer.Option(
         "--progress", help="Progress output: auto, tty, plain, json or quiet.", metavar="MODE")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Execute command in dry run mode.")] = False,
+    ansi: Annotated[Optional[str], typer.Option(
+        "--ansi", help="Control when to print ANSI control characters (never|always|auto).", metavar="WHEN")] = None,
+    parallel: Annotated[Optional[int], typer.Option(
+        "--parallel", help="Control max parallelism, -1 for unlimited.", metavar="N")] = None,
+    compatibility: Annotated[bool, typer.Option("--compatibility", help="Run compose in backward compatibility "
+                                                "mode (container names with underscores).")] = False,
+    all_resources: Annotated[bool, typer.Option("--all-resources", help="Include all resources, even those not "
+                                                "used by services.")] = False,
 ) -> None:
+    from compose.cli.globalflags import apply_global_flags
+
+    progress = apply_global_flags(ctx.invoked_subcommand, dry_run=dry_run, ansi=ansi, parallel=parallel,
+                                  compatibility=compatibility, progress=progress)
     ctx.obj = GlobalOptions(
         files=list(file or []),
         project_name=project_name,
@@ -61,6 +74,8 @@ def _global_options(
         env_files=list(env_file or []),
         profiles=list(profile or []),
         progress=progress,
+        dry_run=dry_run,
+        all_resources=all_resources,
     )
 
 
