@@ -51,3 +51,76 @@ def test_run_remove_orphans_without_dependencies(tmp_path):
     assert "REMOVE_CONTAINER hello-gone-1: orphan" in removed
     with_deps = str(plan_run(project, observed, "client", UpOptions(remove_orphans=True)))
     assert with_deps.count("REMOVE_CONTAINER hello-gone-1: orphan") == 1
+
+
+def test_global_flags_go_where_the_client_reads_them():
+    from compose.cli.globalflags import apply_global_flags
+
+    env: dict[str, str] = {}
+    assert apply_global_flags("up", ansi="never", parallel=3, compatibility=True, environ=env) == "plain"
+    assert env == {"COMPOSE_ANSI": "never", "COMPOSE_PARALLEL_LIMIT": "3", "COMPOSE_COMPATIBILITY": "true"}
+    assert apply_global_flags("up", ansi="always", environ={}) == "tty"
+    assert apply_global_flags("up", ansi="always", progress="json", environ={}) == "json"
+    env = {}
+    assert apply_global_flags("up", parallel=-1, environ=env) is None and int(env["COMPOSE_PARALLEL_LIMIT"]) > 1000
+    for kwargs, words in (({"ansi": "sometimes"}, "never, always or auto"), ({"parallel": 0}, "--parallel 0"),
+                          ({"dry_run": True}, "does not support dry-run")):
+        with pytest.raises(UserError) as err:
+            apply_global_flags("exec" if "dry_run" in kwargs else "up", environ={}, **kwargs)
+        assert words in str(err.value)
+    assert apply_global_flags("up", dry_run=True, environ={}) is None
+
+
+def test_compatibility_names_take_underscores(monkeypatch):
+    from compose.naming import container_name, oneoff_name
+
+    assert container_name("p", "web", 1) == "p-web-1"
+    monkeypatch.setenv("COMPOSE_COMPATIBILITY", "true")
+    assert container_name("p", "web", 1) == "p_web_1"
+    assert oneoff_name("p", "web", "abcdef0123456789") == "p_web_run_abcdef012345"
+
+
+def test_dry_run_rehearses_the_plan_in_order(tmp_path):
+    from compose.events import Status
+    from compose.execute import rehearse
+    from compose.observe import Observed
+    from compose.plan import plan_up
+    from tests.compose.test_plan import IMAGES
+
+    project = _project(tmp_path, HELLO)
+    plan = plan_up(project, Observed(images=dict(IMAGES)))
+    events = []
+    rehearse(plan, events.append)
+    assert len(events) == 2 * len(plan.steps)
+    assert all(e.kind.startswith("DRY-RUN MODE -  ") for e in events)
+    assert [(e.name, e.text) for e in events if e.status is Status.DONE][0] == ("hello_front", "Created")
+    done = [e.text for e in events if e.status is Status.DONE and e.name == "hello-web-1"]
+    assert done == ["Created", "Started", "Healthy"]
+
+
+def test_all_resources_creates_the_unused_ones(tmp_path):
+    from compose.observe import Observed
+    from compose.plan import plan_up
+
+    project = _project(tmp_path, """
+name: spare
+services:
+  web:
+    image: busybox:local
+    networks: [front]
+networks:
+  front: {}
+  spare: {}
+  outside: {external: true}
+volumes:
+  unused: {}
+""")
+    images = {"busybox:local": "sha256:1"}
+    assert str(plan_up(project, Observed(images=images))) == (
+        "CREATE_NETWORK spare_front: missing\n"
+        "CREATE_CONTAINER spare-web-1: missing <- CREATE_NETWORK spare_front\n"
+        "START_CONTAINER spare-web-1: created <- CREATE_CONTAINER spare-web-1\n")
+    full = str(plan_up(project, Observed(images=images), UpOptions(all_resources=True)))
+    assert "CREATE_NETWORK spare_spare: declared (--all-resources)" in full
+    assert "CREATE_VOLUME spare_unused: declared (--all-resources)" in full
+    assert "outside" not in full

@@ -136,3 +136,53 @@ volumes:
     failed = project.compose("volumes", "--format", "{{.Nope}}", check=False)
     assert failed.code == 1 and "no field 'Nope'" in failed.err
     assert project.compose("volumes", "nosuch", check=False).code == 1
+
+
+def test_dry_run_changes_nothing(engine, project):  # noqa: F811
+    project.write("""
+services:
+  box:
+    image: busybox:local
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+""")
+    shown = project.compose("--dry-run", "up", "-d")
+    assert f"DRY-RUN MODE -  Container {project.name}-box-1  Created" in shown.err, shown.err
+    assert f"DRY-RUN MODE -  Container {project.name}-box-1  Started" in shown.err
+    assert project.containers() == []
+    assert "interactive run is not supported in dry-run mode" in project.compose("--dry-run", "up").out
+    assert project.containers() == []
+    project.compose("up", "-d")
+    for args, word in ((("stop",), "Stopped"), (("kill",), "Killed"), (("pause",), "Paused"),
+                       (("down",), "Removed")):
+        shown = project.compose("--dry-run", *args)
+        assert f"DRY-RUN MODE -  Container {project.name}-box-1  {word}" in shown.err, (args, shown.err)
+        assert project.container("box").status == "running", args
+    refused = project.compose("--dry-run", "exec", "-T", "box", "touch", "/made", check=False)
+    assert refused.code == 1 and "does not support dry-run" in refused.err
+    assert project.compose("exec", "-T", "box", "ls", "/made", check=False).code != 0
+
+
+def test_compatibility_all_resources_ansi_parallel(engine, project):  # noqa: F811
+    project.write("""
+services:
+  talk:
+    image: busybox:local
+    command: ["echo", "hello"]
+networks:
+  spare: {}
+volumes:
+  unused: {}
+""")
+    project.compose("--compatibility", "--all-resources", "--parallel", "1", "up", "-d")
+    names = [c.name for c in project.containers()]
+    assert names == [f"{project.name}_talk_1"]
+    client = engine.client()
+    assert client.networks.get(f"{project.name}_spare") and client.volumes.get(f"{project.name}_unused")
+    _wait_for(lambda: project.containers()[0].reload() or project.containers()[0].status == "exited",
+              what="talk to exit")
+    coloured = project.compose("--ansi", "always", "logs").out
+    plain = project.compose("--ansi", "never", "logs").out
+    assert "\x1b[" in coloured and "\x1b[" not in plain and "hello" in plain
+    project.compose("--compatibility", "down", "-v")
+    assert project.containers() == []
