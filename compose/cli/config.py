@@ -4,6 +4,8 @@ Without flags it prints the canonical project as YAML (``--format json`` for JSO
 one name per line instead: ``--services`` (start order), ``--volumes``, ``--networks``, ``--profiles``,
 ``--images``, ``--hash SERVICE[,SERVICE...]|*`` (``name hash`` lines), ``--variables`` (the variables the files
 use, with their defaults). ``-q`` only validates. ``--no-interpolate`` keeps ``${VAR}`` as written.
+``--no-normalize`` prints the merged files without the canonical form; ``--no-consistency`` renders despite
+undefined references (``compose.cli._configraw``).
 """
 from __future__ import annotations
 
@@ -50,6 +52,10 @@ def config(
         "--environment", help="Print the environment used for interpolation.")] = False,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write to FILE instead of stdout.",
                                                   metavar="FILE")] = None,
+    no_normalize: Annotated[bool, typer.Option("--no-normalize", help="Don't normalize compose model.")] = False,
+    no_consistency: Annotated[bool, typer.Option(
+        "--no-consistency", help="Don't check model consistency - warning: may produce invalid Compose "
+        "output.")] = False,
 ) -> int:
     from compose.cli.context import global_options, load_for_command
 
@@ -63,6 +69,16 @@ def config(
         text = _render_uninterpolated(opts, wanted, fmt, quiet, list_services, list_volumes, list_networks,
                                       list_profiles)
         return _emit(text, output)
+    listing = list_services or list_volumes or list_networks or list_profiles or list_images or environment
+    if (no_normalize or no_consistency) and not listing and hash_services is None:
+        from compose.cli._configraw import render_lenient
+        from compose.cli.output import dump_json, dump_yaml
+
+        raw = render_lenient(opts, wanted, normalize=not no_normalize, consistency=not no_consistency)
+        if quiet:
+            return 0
+        document = _ordered(raw)
+        return _emit(dump_json(document) if fmt is Format.json else dump_yaml(document), output)
     loaded = load_for_command(ctx, wanted)
     if quiet:
         return 0
@@ -145,6 +161,11 @@ def render_config(loaded: "LoadedProject", wanted: list[str] | None = None) -> d
     canonical = dict(loaded.canonical)
     canonical["name"] = loaded.name
     canonical["services"] = _selected(loaded, list(wanted or []))
+    return _ordered(canonical)
+
+
+def _ordered(canonical: dict[str, Any]) -> dict[str, Any]:
+    """Docker Compose's top-level order (``name`` first, empty sections left out), ``$`` escaped."""
     ordered = {k: canonical[k] for k in _TOP_LEVEL_ORDER if k in canonical and canonical[k] not in (None, {})}
     if "services" not in ordered:
         ordered["services"] = {}
