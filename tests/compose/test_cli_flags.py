@@ -124,3 +124,44 @@ volumes:
     assert "CREATE_NETWORK spare_spare: declared (--all-resources)" in full
     assert "CREATE_VOLUME spare_unused: declared (--all-resources)" in full
     assert "outside" not in full
+
+
+_LOOSE = """
+name: loose
+services:
+  web:
+    image: busybox
+    ports: ["8080:80"]
+    volumes: ["./data:/data"]
+    networks: [nowhere]
+    depends_on: [db]
+  db:
+    image: busybox
+    environment: ["A=$$x"]
+  other:
+    image: busybox
+"""
+
+
+def test_config_no_consistency_and_no_normalize(tmp_path):
+    import json
+
+    from tests.compose._cli import pycompose
+
+    (tmp_path / "compose.yaml").write_text(_LOOSE)
+    refused = pycompose("config", cwd=tmp_path)
+    assert refused.code == 1 and "'nowhere'" in refused.err
+    loose = pycompose("config", "--no-consistency", "--format", "json", cwd=tmp_path)
+    assert loose.code == 0 and "'nowhere'" in loose.err and "rendered anyway" in loose.err
+    doc = json.loads(loose.out)
+    assert doc["services"]["web"]["networks"] == {"nowhere": None}
+    assert doc["services"]["web"]["ports"][0]["target"] == 80  # normalized: the long syntax
+    assert doc["services"]["web"]["volumes"][0]["source"] == str(tmp_path / "data")
+    raw = pycompose("config", "--no-normalize", "--no-consistency", "--format", "json", "web", cwd=tmp_path)
+    doc = json.loads(raw.out)
+    assert list(doc) == ["name", "services"] and sorted(doc["services"]) == ["db", "web"]
+    assert doc["services"]["web"]["ports"] == ["8080:80"] and doc["services"]["web"]["depends_on"] == ["db"]
+    assert doc["services"]["db"]["environment"] == ["A=$$x"]  # interpolated, then escaped again
+    (tmp_path / "compose.yaml").write_text(_LOOSE.replace("    networks: [nowhere]\n", ""))
+    plain = json.loads(pycompose("config", "--no-normalize", "--format", "json", cwd=tmp_path).out)
+    assert plain["services"]["web"]["volumes"] == ["./data:/data"] and "networks" not in plain
