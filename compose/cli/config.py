@@ -5,7 +5,8 @@ one name per line instead: ``--services`` (start order), ``--volumes``, ``--netw
 ``--images``, ``--hash SERVICE[,SERVICE...]|*`` (``name hash`` lines), ``--variables`` (the variables the files
 use, with their defaults). ``-q`` only validates. ``--no-interpolate`` keeps ``${VAR}`` as written.
 ``--no-normalize`` prints the merged files without the canonical form; ``--no-consistency`` renders despite
-undefined references (``compose.cli._configraw``).
+undefined references (``compose.cli._configraw``). ``--resolve-image-digests`` pins images to the digests the
+engine pulled (``compose.cli._digests``).
 """
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ def config(
     no_consistency: Annotated[bool, typer.Option(
         "--no-consistency", help="Don't check model consistency - warning: may produce invalid Compose "
         "output.")] = False,
+    resolve_image_digests: Annotated[bool, typer.Option("--resolve-image-digests", help="Pin image tags to "
+                                                        "digests.")] = False,
 ) -> int:
     from compose.cli.context import global_options, load_for_command
 
@@ -78,6 +81,8 @@ def config(
         if quiet:
             return 0
         document = _ordered(raw)
+        if resolve_image_digests:
+            _pin(document)
         return _emit(dump_json(document) if fmt is Format.json else dump_yaml(document), output)
     loaded = load_for_command(ctx, wanted)
     if quiet:
@@ -98,6 +103,8 @@ def config(
         text = _render_hashes(loaded, hash_services)
     else:
         document = render_config(loaded, wanted)
+        if resolve_image_digests:
+            _pin(document)
         if fmt is Format.json:
             from compose.cli.output import dump_json
 
@@ -107,6 +114,13 @@ def config(
 
             text = dump_yaml(document)
     return _emit(text, output)
+
+
+def _pin(document: dict[str, Any]) -> None:
+    from compose.cli._digests import pin_digests
+    from compose.engine.client import connect
+
+    pin_digests(connect(), document)
 
 
 def _format(value: str) -> Format:
