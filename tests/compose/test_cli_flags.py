@@ -165,3 +165,15 @@ def test_config_no_consistency_and_no_normalize(tmp_path):
     (tmp_path / "compose.yaml").write_text(_LOOSE.replace("    networks: [nowhere]\n", ""))
     plain = json.loads(pycompose("config", "--no-normalize", "--format", "json", cwd=tmp_path).out)
     assert plain["services"]["web"]["volumes"] == ["./data:/data"] and "networks" not in plain
+
+
+@pytest.mark.parametrize("ref, expected", [
+    ("busybox", ("docker.io/library/busybox", "latest")), ("busybox:1.36", ("docker.io/library/busybox", "1.36")),
+    ("me/app:2", ("docker.io/me/app", "2")), ("localhost:5000/a/b", ("localhost:5000/a/b", "latest")),
+    ("127.0.0.1:5000/x:t", ("127.0.0.1:5000/x", "t")), ("index.docker.io/library/nginx", ("docker.io/library/nginx", "latest")),
+    ("reg.example/x@sha256:ab", ("reg.example/x", None)),
+])
+def test_image_references_normalized_as_compose(ref, expected):
+    from compose.cli._digests import normalize_reference
+
+    assert normalize_reference(ref) == expected

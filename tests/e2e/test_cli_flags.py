@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.test_up_down import _wait_for, engine, project  # noqa: F401
+from tests.registry.conftest import registry_factory  # noqa: F401 - the fixture, used by name
 
 pytestmark = pytest.mark.root
 
@@ -186,3 +187,40 @@ volumes:
     assert "\x1b[" in coloured and "\x1b[" not in plain and "hello" in plain
     project.compose("--compatibility", "down", "-v")
     assert project.containers() == []
+
+
+def test_config_resolve_image_digests(engine, project, registry_factory):  # noqa: F811
+    import contextlib
+
+    import docker
+
+    from tests.runtime.build.conftest import tar_of
+
+    reg = registry_factory()
+    api = engine.client().api
+    repo = f"{reg.host}/pc/dig{project.name}"
+    api.import_image_from_data(tar_of({"f.txt": b"x\n"}), repository=repo, tag="1")
+    try:
+        api.push(repo, "1")
+        digest = next(d for d in api.inspect_image(f"{repo}:1")["RepoDigests"]).partition("@")[2]
+        assert digest.startswith("sha256:")
+        project.write(f"""
+services:
+  app:
+    image: {repo}:1
+  pinned:
+    image: {repo}@{digest}
+""")
+        out = project.compose("config", "--resolve-image-digests").out
+        assert f"image: {repo}:1@{digest}" in out and f"image: {repo}@{digest}" in out
+        project.write("""
+services:
+  local:
+    image: busybox:local
+""")
+        failed = project.compose("config", "--resolve-image-digests", check=False)
+        assert failed.code == 1 and "has no registry digest" in failed.err
+        assert len(failed.err.strip().splitlines()) == 1
+    finally:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            api.remove_image(f"{repo}:1", force=True)
