@@ -59,6 +59,8 @@ def config(
         "output.")] = False,
     resolve_image_digests: Annotated[bool, typer.Option("--resolve-image-digests", help="Pin image tags to "
                                                         "digests.")] = False,
+    lock_image_digests: Annotated[bool, typer.Option("--lock-image-digests", help="Produces an override file "
+                                                     "with image digests.")] = False,
 ) -> int:
     from compose.cli.context import global_options, load_for_command
 
@@ -81,8 +83,8 @@ def config(
         if quiet:
             return 0
         document = _ordered(raw)
-        if resolve_image_digests:
-            _pin(document)
+        if resolve_image_digests or lock_image_digests:
+            document = _pin(document, lock_image_digests)
         return _emit(dump_json(document) if fmt is Format.json else dump_yaml(document), output)
     loaded = load_for_command(ctx, wanted)
     if quiet:
@@ -103,8 +105,8 @@ def config(
         text = _render_hashes(loaded, hash_services)
     else:
         document = render_config(loaded, wanted)
-        if resolve_image_digests:
-            _pin(document)
+        if resolve_image_digests or lock_image_digests:
+            document = _pin(document, lock_image_digests)
         if fmt is Format.json:
             from compose.cli.output import dump_json
 
@@ -116,11 +118,16 @@ def config(
     return _emit(text, output)
 
 
-def _pin(document: dict[str, Any]) -> None:
+def _pin(document: dict[str, Any], lock: bool) -> dict[str, Any]:
+    """Images pinned to digests; ``lock``: only that, as an override file (``services: {name: {image}}``)."""
     from compose.cli._digests import pin_digests
     from compose.engine.client import connect
 
     pin_digests(connect(), document)
+    if not lock:
+        return document
+    services = document.get("services") or {}
+    return {"services": {name: {"image": svc["image"]} if svc.get("image") else {} for name, svc in services.items()}}
 
 
 def _format(value: str) -> Format:
