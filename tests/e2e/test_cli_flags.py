@@ -191,6 +191,7 @@ volumes:
 
 def test_config_resolve_image_digests(engine, project, registry_factory):  # noqa: F811
     import contextlib
+    import json
 
     import docker
 
@@ -213,6 +214,9 @@ services:
 """)
         out = project.compose("config", "--resolve-image-digests").out
         assert f"image: {repo}:1@{digest}" in out and f"image: {repo}@{digest}" in out
+        locked = project.compose("config", "--lock-image-digests", "--format", "json").out
+        assert json.loads(locked) == {"services": {"app": {"image": f"{repo}:1@{digest}"},
+                                                   "pinned": {"image": f"{repo}@{digest}"}}}
         project.write("""
 services:
   local:
