@@ -39,14 +39,14 @@ def attach(
                                            "(true or false).", metavar="BOOL")] = "true",
 ) -> int:
     from compose.cli._pick import pick_container
-    from compose.cli.session import open_session
+    from compose.cli._light import open_light_session
     from compose.engine.attach import DEFAULT_DETACH_KEYS, attach_session, parse_detach_keys
     from compose.engine.containers import inspect, wait
     from compose.errors import UserError
 
     proxy = parse_bool("--sig-proxy", sig_proxy)
     keys = parse_detach_keys(detach_keys or DEFAULT_DETACH_KEYS)
-    session = open_session(ctx, [service], bare_ok=True)
+    session = open_light_session(ctx, [service], bare_ok=True)
     c = pick_container(session, service, index, running=True)
     info = inspect(session.client, c.id)
     config = info.get("Config") or {}

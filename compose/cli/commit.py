@@ -40,12 +40,12 @@ def commit(
 ) -> int:
     from compose.cli._pick import pick_container
     from compose.cli.attach import parse_bool
-    from compose.cli.session import open_session
+    from compose.cli._light import open_light_session
     from compose.engine.archive import commit as commit_container
     from compose.events import Event, Status
 
     repository, tag = split_reference(reference)
-    session = open_session(ctx, [service], bare_ok=True)
+    session = open_light_session(ctx, [service], bare_ok=True)
     c = pick_container(session, service, index)
     try:
         session.display(Event("Container", c.name, Status.WORKING, "Committing"))

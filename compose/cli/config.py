@@ -86,9 +86,12 @@ def config(
         if resolve_image_digests or lock_image_digests:
             document = _pin(document, lock_image_digests)
         return _emit(dump_json(document) if fmt is Format.json else dump_yaml(document), output)
-    loaded = load_for_command(ctx, wanted)
-    if quiet:
+    if quiet:  # validation only: the compose.loadcache summary says so while no file read has changed
+        from compose.cli._light import check_project
+
+        check_project(opts, wanted)
         return 0
+    loaded = load_for_command(ctx, wanted)
     if environment:
         text = "".join(f"{k}={v}\n" for k, v in sorted(loaded.load.environment.items()))
     elif list_services:

@@ -40,7 +40,7 @@ def cp(
     index: Annotated[Optional[int], typer.Option("--index", help="Index of the container if service has "
                                                  "multiple replicas.")] = None,
 ) -> int:
-    from compose.cli.session import open_session
+    from compose.cli._light import open_light_session
     from compose.errors import UserError
 
     src_service, src_path = split_target(source)
@@ -53,7 +53,7 @@ def cp(
     assert service is not None
     if not (src_path if src_service else dst_path):
         raise UserError.single(f"{source if src_service else dest}: the container path is empty")
-    session = open_session(ctx, [service], bare_ok=True)
+    session = open_light_session(ctx, [service], bare_ok=True)
     from compose.cli._pick import service_containers
 
     targets = service_containers(session, service, index=index, oneoff=all_)

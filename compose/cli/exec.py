@@ -41,11 +41,11 @@ def exec_cmd(
 ) -> int:
     import sys
 
-    from compose.cli.session import open_session
+    from compose.cli._light import open_light_session
     from compose.engine.exec import exec_command
     from compose.errors import UserError
 
-    session = open_session(ctx, [service])
+    session = open_light_session(ctx, [service])
     found = [c for c in session.containers([service], all=False) if c.number == index]
     if not found:
         raise UserError.single(f"service {service!r} is not running (container #{index})")

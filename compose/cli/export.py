@@ -25,14 +25,14 @@ def export(
     import sys
 
     from compose.cli._pick import pick_container
-    from compose.cli.session import open_session
+    from compose.cli._light import open_light_session
     from compose.engine.archive import export as export_container
     from compose.errors import UserError
 
     if output is None and sys.stdout.isatty():
         raise UserError.single("output option is required when exporting to terminal (use -o FILE or redirect "
                                "stdout)")
-    session = open_session(ctx, [service], bare_ok=True)
+    session = open_light_session(ctx, [service], bare_ok=True)
     c = pick_container(session, service, index)
     chunks = export_container(session.client, c.id)
     if output is None:

@@ -20,11 +20,11 @@ def images(
     output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> int:
     from compose.cli.ps import table
-    from compose.cli.session import open_session
+    from compose.cli._light import open_light_session
     from compose.engine.containers import inspect
     from compose.engine.images import list_images, split_ref
 
-    session = open_session(ctx, list(services or []), bare_ok=True)
+    session = open_light_session(ctx, list(services or []), bare_ok=True)
     by_id = {i["Id"]: i for i in list_images(session.client)}
     rows = []
     for c in session.containers(list(services or [])):

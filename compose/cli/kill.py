@@ -19,12 +19,13 @@ def kill(
     remove_orphans: Annotated[bool, typer.Option("--remove-orphans", help="Also orphans.")] = False,
 ) -> int:
     from compose.cli._each import for_each_container
-    from compose.cli.session import open_session, parse_signal
+    from compose.cli._light import open_light_session
+    from compose.cli.session import parse_signal
     from compose.engine import containers as C
 
-    session = open_session(ctx, list(services or []), bare_ok=True)
+    session = open_light_session(ctx, list(services or []), bare_ok=True)
     found = [c for c in session.containers(list(services or []), all=False)
-             if remove_orphans or c.service in session.project.services]
+             if remove_orphans or c.service in session.service_names]
     sig = parse_signal(signal)
     for_each_container(session, found, ("Killing", "Killed"), lambda cid: C.kill(session.client, cid, sig))
     return 0

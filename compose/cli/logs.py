@@ -34,7 +34,7 @@ def logs(
     from functools import partial
 
     from compose.cli.logprinter import LogPrinter, Source
-    from compose.cli.session import open_session
+    from compose.cli._light import open_light_session
     from compose.engine.logs import log_lines
     from compose.errors import UserError
 
@@ -42,7 +42,7 @@ def logs(
         raise UserError.single(f"--tail {tail}: expected a number or 'all'")
     since_at, until_at = _moment("--since", since), _moment("--until", until)
     tail_value: str | int = tail if tail == "all" else max(0, int(tail))
-    session = open_session(ctx, list(services or []), bare_ok=True)
+    session = open_light_session(ctx, list(services or []), bare_ok=True)
     printer = LogPrinter(prefix=not no_log_prefix, colour=False if no_color else None)
     client = session.client
     for c in session.containers(list(services or []), oneoff=None):

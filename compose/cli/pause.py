@@ -17,10 +17,10 @@ def pause(
     services: Annotated[Optional[list[str]], typer.Argument(metavar="SERVICE", show_default=False)] = None,
 ) -> int:
     from compose.cli._each import for_each_container
-    from compose.cli.session import open_session
+    from compose.cli._light import open_light_session
     from compose.engine import containers as C
 
-    session = open_session(ctx, list(services or []), bare_ok=True)
+    session = open_light_session(ctx, list(services or []), bare_ok=True)
     found = [c for c in session.containers(list(services or []), all=False) if c.state == "running"]
     for_each_container(session, found, ("Pausing", "Paused"), lambda cid: C.pause(session.client, cid))
     return 0

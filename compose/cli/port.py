@@ -19,11 +19,11 @@ def port(
     protocol: Annotated[str, typer.Option("--protocol", help="tcp or udp.")] = "tcp",
     index: Annotated[int, typer.Option("--index", help="Index of the container.")] = 1,
 ) -> int:
-    from compose.cli.session import open_session
+    from compose.cli._light import open_light_session
     from compose.engine.containers import inspect
     from compose.errors import UserError
 
-    session = open_session(ctx, [service])
+    session = open_light_session(ctx, [service])
     found = [c for c in session.containers([service]) if c.number == index]
     if not found:
         raise UserError.single(f"service {service!r} has no container #{index}")

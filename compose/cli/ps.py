@@ -93,18 +93,18 @@ def ps(
                                                    "filters: status).", metavar="KEY=VALUE")] = None,
     no_trunc: Annotated[bool, typer.Option("--no-trunc", help="Don't truncate output.")] = False,
 ) -> int:
-    from compose.cli.session import open_session
+    from compose.cli._light import open_light_session
     from compose.errors import UserError
 
     if output_format not in ("table", "json"):
         raise UserError.single(f"--format {output_format}: expected table or json")
     status = list(status or []) + parse_filter(filter_)
-    session = open_session(ctx, list(services or []), bare_ok=True)
+    session = open_light_session(ctx, list(services or []), bare_ok=True)
     found = session.containers(list(services or []), all=all_ or bool(status))
     if status:
         found = [c for c in found if c.state in status]
     if not orphans:
-        found = [c for c in found if c.service in session.project.services]
+        found = [c for c in found if c.service in session.service_names]
     if list_services:
         print("".join(f"{s}\n" for s in dict.fromkeys(c.service for c in found)), end="")
     elif quiet:

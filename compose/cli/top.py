@@ -17,10 +17,10 @@ def top(
     services: Annotated[Optional[list[str]], typer.Argument(metavar="SERVICE", show_default=False)] = None,
 ) -> int:
     from compose.cli.ps import table
-    from compose.cli.session import open_session
+    from compose.cli._light import open_light_session
     from compose.engine.containers import top as top_of
 
-    session = open_session(ctx, list(services or []), bare_ok=True)
+    session = open_light_session(ctx, list(services or []), bare_ok=True)
     for c in session.containers(list(services or []), all=False):
         result = top_of(session.client, c.id)
         print(c.name)
