@@ -8,7 +8,10 @@ seconds and the ratio pycompose/docker, which is the figure to read on a busy ma
 a temporary socket and data root; prints the load average at start and end, and the peers' figures from
 ``../shared/peers`` where they measured the same thing (only ``docker run --rm``). Needs root.
 
-Usage: python bench/cli_commands.py [--reps 7] [--only ps,exec,...] [--profile-dir DIR]
+Usage: python bench/cli_commands.py [--reps 7] [--only ps,exec,...] [--no-cache-column] [--profile-dir DIR]
+
+A third column, "no cache", runs pycompose with ``PYCOMPOSE_PROJECT_CACHE=0`` (the project loaded and validated in
+full, as before ``compose.loadcache``), interleaved with the other two: the before/after of that change in one run.
 
 ``--profile-dir DIR`` also writes one ``PYCOMPOSE_TRACE`` timeline per step (``DIR/<step>.trace``), after the
 timed runs.
@@ -73,6 +76,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--only", default="", help="comma-separated step names (prefix match)")
+    parser.add_argument("--no-cache-column", action="store_true", help="leave out the PYCOMPOSE_PROJECT_CACHE=0 runs")
     parser.add_argument("--profile-dir", default="", help="write a PYCOMPOSE_TRACE timeline per step here")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -105,20 +109,28 @@ def _time_steps(args: argparse.Namespace, work: Path, project: Path, env: dict[s
     if wanted:
         steps = {k: v for k, v in steps.items() if any(k.startswith(w) for w in wanted)}
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"{'step':<20} {'pycompose s':>22} {'docker CLI s':>22} {'ratio':>6}")
+    nocache = not args.no_cache_column
+    head = f"{'step':<20} {'pycompose s':>22} {'docker CLI s':>22} {'ratio':>6}"
+    print(head + (f" {'no cache s':>22} {'cache gain':>10}" if nocache else ""))
     ratios = []
     for step, (ours, theirs) in steps.items():
-        runs: dict[str, list[float]] = {"ours": [], "docker": []}
-        for label, cmd in (("ours", ours), ("docker", theirs)):  # warm-up: page cache, first-exec costs
-            timed_run(cmd, project, env)
+        clients = [("ours", ours, env), ("docker", theirs, env)]
+        if nocache:
+            clients.append(("nocache", ours, {**env, "PYCOMPOSE_PROJECT_CACHE": "0"}))
+        runs: dict[str, list[float]] = {label: [] for label, _, _ in clients}
+        for label, cmd, cmd_env in clients:  # warm-up: page cache, first-exec costs, the project cache filled
+            timed_run(cmd, project, cmd_env)
         for rep in range(args.reps):
-            order = [("ours", ours), ("docker", theirs)]
-            for label, cmd in (order if rep % 2 == 0 else reversed(order)):
-                runs[label].append(timed_run(cmd, project, env))
-        cells = [f"{statistics.median(v):.3f} ({min(v):.3f}/{max(v):.3f})" for v in runs.values()]
+            for label, cmd, cmd_env in (clients if rep % 2 == 0 else list(reversed(clients))):
+                runs[label].append(timed_run(cmd, project, cmd_env))
+        cells = {k: f"{statistics.median(v):.3f} ({min(v):.3f}/{max(v):.3f})" for k, v in runs.items()}
         ratio = statistics.median(runs["ours"]) / statistics.median(runs["docker"])
         ratios.append(ratio)
-        print(f"{step:<20} {cells[0]:>22} {cells[1]:>22} {ratio:>6.2f}", flush=True)
+        line = f"{step:<20} {cells['ours']:>22} {cells['docker']:>22} {ratio:>6.2f}"
+        if nocache:
+            gain = statistics.median(runs["nocache"]) / statistics.median(runs["ours"])
+            line += f" {cells['nocache']:>22} {gain:>9.2f}x"
+        print(line, flush=True)
     if ratios:
         print(f"geometric mean ratio: {statistics.geometric_mean(ratios):.2f}")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
