@@ -28,7 +28,7 @@ def images(
     by_id = {i["Id"]: i for i in list_images(session.client)}
     rows = []
     for c in session.containers(list(services or [])):
-        image_id = inspect(session.client, c.id).get("Image", "")
+        image_id = c.image_id or inspect(session.client, c.id).get("Image", "")  # the listing has it: no round trip
         repo, tag = split_ref(c.image)
         size = (by_id.get(image_id) or {}).get("Size", 0)
         rows.append({"ContainerName": c.name, "Repository": repo, "Tag": tag, "ID": image_id, "Size": size})

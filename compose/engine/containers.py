@@ -30,6 +30,7 @@ class ContainerInfo:
     created: int = 0
     labels: dict[str, str] = field(default_factory=dict)
     ports: tuple[dict[str, Any], ...] = ()
+    image_id: str = ""  # the listing's ``ImageID`` (empty from an engine that leaves it out)
 
     @property
     def running(self) -> bool:
@@ -48,7 +49,7 @@ def info_from_listing(entry: dict[str, Any]) -> ContainerInfo:
         oneoff=labels.get(L.ONEOFF, "False") == "True", config_hash=labels.get(L.CONFIG_HASH, ""),
         state=entry.get("State") or "", status=entry.get("Status") or "", image=entry.get("Image") or "",
         command=entry.get("Command") or "", created=int(entry.get("Created") or 0), labels=dict(labels),
-        ports=tuple(entry.get("Ports") or ()))
+        ports=tuple(entry.get("Ports") or ()), image_id=entry.get("ImageID") or "")
 
 
 def list_containers(client: "docker.APIClient", project: str, *, all: bool = True, services: list[str] | None = None,
