@@ -62,6 +62,11 @@ services:
 
 
 def test_abort_on_container_failure_waits_for_a_failure(engine, project):  # noqa: F811
+    import subprocess
+
+    from tests.e2e.test_up_down import PYCOMPOSE, _environ
+
+    (project.dir / "sig").mkdir()
     project.write("""
 services:
   ok:
@@ -69,9 +74,8 @@ services:
     command: ["sh", "-c", "echo fine"]
   bad:
     image: busybox:local
-    command: ["sh", "-c", "echo failing; exit 3"]
-    depends_on:
-      ok: {condition: service_completed_successfully}
+    command: ["sh", "-c", "echo failing; while [ ! -f /sig/go ]; do sleep 0.05; done; exit 3"]
+    volumes: ["./sig:/sig"]
   server:
     image: busybox:local
     command: ["sleep", "3600"]
@@ -81,11 +85,25 @@ services:
     assert refused.code == 1 and "cannot be combined" in refused.err
     refused = project.compose("up", "-d", "--abort-on-container-failure", check=False)
     assert refused.code == 1 and "--detach cannot be combined" in refused.err
-    result = project.compose("up", "--abort-on-container-failure", "-y", "--quiet-build", "-t", "1", check=False)
-    assert result.code == 3, (result.out, result.err)
-    out = result.out
-    assert "ok-1 exited with code 0" in out and "bad-1 exited with code 3" in out
-    assert out.index("ok-1 exited with code 0") < out.index("Aborting on container exit...")
+    proc = subprocess.Popen([str(PYCOMPOSE), "up", "--abort-on-container-failure", "-y", "--quiet-build", "-t",
+                             "1"], cwd=project.dir, env=_environ(project.engine), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        for line in proc.stdout:  # the exit of ok (code 0) is shown and aborts nothing
+            seen.append(line)
+            if "ok-1 exited with code 0" in line:
+                break
+        assert seen and "ok-1 exited with code 0" in seen[-1], seen
+        assert project.container("bad").status == "running" and project.container("server").status == "running"
+        (project.dir / "sig" / "go").write_text("")  # now bad fails
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 3, (out, err)
+    assert "bad-1 exited with code 3" in out and "Aborting on container exit..." in out
     assert project.container("server").status == "exited"
 
 
