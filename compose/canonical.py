@@ -30,14 +30,16 @@ _RESOURCES = ("networks", "volumes", "secrets", "configs")
 _SERVICE_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
 
 
-def canonicalize(config: dict[str, Any], project_dir: Path, environment: dict[str, str]) -> dict[str, Any]:
+def canonicalize(config: dict[str, Any], project_dir: Path, environment: dict[str, str], *,
+                 resolve_paths: bool = True) -> dict[str, Any]:
     """Return the canonical (long syntax, defaults filled, paths absolute) form of a schema-valid config.
 
     ``environment`` is the interpolation environment: it fills ``environment: [FOO]`` and ``args: [FOO]``
     pass-through values and ``~`` in paths. When ``config["name"]`` is set, networks, volumes, secrets and
     configs get their engine names (``<project>_<key>``; an external one keeps its own). The input is not modified.
+    ``resolve_paths=False`` leaves host paths as written (``config --no-path-resolution``).
     """
-    ctx = Context(Path(os.path.abspath(project_dir)), dict(environment))
+    ctx = Context(Path(os.path.abspath(project_dir)), dict(environment), resolve_paths=resolve_paths)
     out: dict[str, Any] = {}
     project = config.get("name")
     if project:
@@ -88,12 +90,12 @@ def _resource(kind: str, key: str, value: Any, project: str | None, ctx: Context
         if flag in body:
             body[flag] = as_flag(body[flag], path + (flag,), ctx)
     if kind in ("secrets", "configs") and "file" in body:
-        body["file"] = resolve_path(body["file"], ctx.project_dir, ctx.environment)
+        body["file"] = ctx.path(body["file"])
     if kind == "configs" and body.get("environment") in ctx.environment:
         body["content"] = ctx.environment[body["environment"]]  # never for secrets: `config` must not print them
     options = body.get("driver_opts") or {}
     if kind == "volumes" and body.get("driver") == "local" and options.get("o") == "bind" and "device" in options:
-        options["device"] = resolve_path(options["device"], ctx.project_dir, ctx.environment)
+        options["device"] = ctx.path(options["device"])
     if not body.get("name"):
         if body.get("external"):
             body["name"] = key

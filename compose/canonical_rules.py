@@ -26,7 +26,6 @@ from compose.canonical_values import (
     as_strings,
     bounded,
     converter,
-    resolve_path,
     text,
 )
 from compose.plain import clone
@@ -81,7 +80,7 @@ def _volumes(value: Any, path: KeyPath, ctx: Context) -> list[dict[str, Any]]:
             if not mount["read_only"]:
                 del mount["read_only"]
         if mount.get("type") == "bind" and mount.get("source"):
-            mount["source"] = resolve_path(mount["source"], ctx.project_dir, ctx.environment)
+            mount["source"] = ctx.path(mount["source"])
         if isinstance(mount.get("target"), str) and mount["target"].startswith("/"):
             mount["target"] = posixpath.normpath(mount["target"])
         if mount.get("type") == "bind" and isinstance(mount.get("bind"), dict):
@@ -194,14 +193,14 @@ def _env_file(value: Any, path: KeyPath, ctx: Context) -> list[dict[str, Any]]:
     out = []
     for index, item in enumerate([value] if isinstance(value, str) else value):
         entry: dict[str, Any] = {"path": item, "required": True} if isinstance(item, str) else dict(item)
-        entry["path"] = resolve_path(str(entry["path"]), ctx.project_dir, ctx.environment)
+        entry["path"] = ctx.path(str(entry["path"]))
         entry["required"] = as_flag(entry.get("required", True), path + (index, "required"), ctx)
         out.append(entry)
     return out
 
 
 def _label_file(value: Any, path: KeyPath, ctx: Context) -> list[str]:
-    return [resolve_path(p, ctx.project_dir, ctx.environment) for p in as_strings(value, path, ctx)]
+    return [ctx.path(p) for p in as_strings(value, path, ctx)]
 
 
 def _ulimits(value: Any, path: KeyPath, ctx: Context) -> dict[str, dict[str, int]]:
@@ -246,7 +245,7 @@ def _is_remote(context: str) -> bool:
 def _build(value: Any, path: KeyPath, ctx: Context) -> dict[str, Any]:
     out: dict[str, Any] = {"context": value} if isinstance(value, str) else clone(value)
     context = out.get("context", ".")
-    out["context"] = context if _is_remote(context) else resolve_path(context, ctx.project_dir, ctx.environment)
+    out["context"] = context if _is_remote(context) else ctx.path(context)
     if "dockerfile_inline" not in out:
         out.setdefault("dockerfile", "Dockerfile")
     if "args" in out:
@@ -256,7 +255,7 @@ def _build(value: Any, path: KeyPath, ctx: Context) -> dict[str, Any]:
             out[key] = as_mapping(out[key], path + (key,), ctx)
     for name, where in (out.get("additional_contexts") or {}).items():
         if not _is_remote(where) and ":" not in where.split("/")[0]:
-            out["additional_contexts"][name] = resolve_path(where, ctx.project_dir, ctx.environment)
+            out["additional_contexts"][name] = ctx.path(where)
     if "ssh" in out and isinstance(out["ssh"], dict):
         out["ssh"] = [f"{k}={v}" if v is not None else k for k, v in out["ssh"].items()]
     for key in ("no_cache", "pull", "privileged"):
@@ -275,7 +274,7 @@ def _develop(value: Any, path: KeyPath, ctx: Context) -> dict[str, Any] | None:
     out: dict[str, Any] = clone(value)
     for rule in out.get("watch") or []:
         if isinstance(rule.get("path"), str):
-            rule["path"] = resolve_path(rule["path"], ctx.project_dir, ctx.environment)
+            rule["path"] = ctx.path(rule["path"])
     return out
 
 

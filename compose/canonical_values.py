@@ -28,9 +28,14 @@ class Context:
     project_dir: Path
     environment: dict[str, str]
     problems: list[Problem] = field(default_factory=list)
+    resolve_paths: bool = True  # False: ``config --no-path-resolution`` keeps host paths as written
 
     def fail(self, path: KeyPath, message: str) -> None:
         self.problems.append(Problem(message, path))
+
+    def path(self, value: str) -> str:
+        """A host path of the config: absolute (``resolve_path``), or as written without path resolution."""
+        return resolve_path(value, self.project_dir, self.environment) if self.resolve_paths else value
 
 
 def resolve_path(path: str, project_dir: Path, environment: dict[str, str] | None = None) -> str:
