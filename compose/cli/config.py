@@ -5,7 +5,7 @@ one name per line instead: ``--services`` (start order), ``--volumes``, ``--netw
 ``--images``, ``--hash SERVICE[,SERVICE...]|*`` (``name hash`` lines), ``--variables`` (the variables the files
 use, with their defaults). ``-q`` only validates. ``--no-interpolate`` keeps ``${VAR}`` as written.
 ``--no-normalize`` prints the merged files without the canonical form; ``--no-consistency`` renders despite
-undefined references (``compose.cli._configraw``). ``--resolve-image-digests`` pins images to the digests the
+undefined references; ``--no-path-resolution`` keeps host paths as written (``compose.cli._configraw``). ``--resolve-image-digests`` pins images to the digests the
 engine pulled (``compose.cli._digests``).
 """
 from __future__ import annotations
@@ -61,6 +61,8 @@ def config(
                                                         "digests.")] = False,
     lock_image_digests: Annotated[bool, typer.Option("--lock-image-digests", help="Produces an override file "
                                                      "with image digests.")] = False,
+    no_path_resolution: Annotated[bool, typer.Option("--no-path-resolution", help="Don't resolve file "
+                                                     "paths.")] = False,
 ) -> int:
     from compose.cli.context import global_options, load_for_command
 
@@ -75,11 +77,12 @@ def config(
                                       list_profiles)
         return _emit(text, output)
     listing = list_services or list_volumes or list_networks or list_profiles or list_images or environment
-    if (no_normalize or no_consistency) and not listing and hash_services is None:
+    if (no_normalize or no_consistency or no_path_resolution) and not listing and hash_services is None:
         from compose.cli._configraw import render_lenient
         from compose.cli.output import dump_json, dump_yaml
 
-        raw = render_lenient(opts, wanted, normalize=not no_normalize, consistency=not no_consistency)
+        raw = render_lenient(opts, wanted, normalize=not no_normalize, consistency=not no_consistency,
+                             resolve_paths=not no_path_resolution)
         if quiet:
             return 0
         document = _ordered(raw)
