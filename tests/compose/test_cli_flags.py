@@ -177,3 +177,33 @@ def test_image_references_normalized_as_compose(ref, expected):
     from compose.cli._digests import normalize_reference
 
     assert normalize_reference(ref) == expected
+
+
+def test_config_no_path_resolution(tmp_path):
+    import json
+
+    from tests.compose._cli import pycompose
+
+    (tmp_path / "compose.yaml").write_text("""
+name: paths
+services:
+  web:
+    image: busybox
+    build: ./ctx
+    env_file: ./e.env
+    volumes: ["./data:/data"]
+secrets:
+  s:
+    file: ./s.txt
+""")
+    (tmp_path / "e.env").write_text("FOO=bar\n")
+    (tmp_path / "s.txt").write_text("secret\n")
+    resolved = json.loads(pycompose("config", "--format", "json", cwd=tmp_path).out)
+    assert resolved["services"]["web"]["build"]["context"] == str(tmp_path / "ctx")
+    kept = json.loads(pycompose("config", "--no-path-resolution", "--format", "json", cwd=tmp_path).out)
+    web = kept["services"]["web"]
+    assert web["build"]["context"] == "./ctx" and web["volumes"][0]["source"] == "./data"
+    assert web["env_file"][0]["path"] == "./e.env" and web["environment"] == {"FOO": "bar"}
+    assert kept["secrets"]["s"]["file"] == "./s.txt"
+    assert {k: v for k, v in web.items() if k not in ("build", "volumes", "env_file")} == \
+        {k: v for k, v in resolved["services"]["web"].items() if k not in ("build", "volumes", "env_file")}
