@@ -9,6 +9,7 @@ A ``LightSession`` is a ``Session``: asking it for ``project`` (or ``context``/`
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -95,7 +96,8 @@ def _load(opts: Any, services: list[str], bare_ok: bool) -> "LoadedProject":
 
 def _cache_fields(opts: Any, services: list[str]) -> dict[str, Any] | None:
     """What of the command line a load depends on (the rest is the environment and the files); None: stdin."""
-    if "-" in opts.files:
+    from_env = os.environ.get("COMPOSE_FILE", "").split(os.environ.get("COMPOSE_PATH_SEPARATOR") or ":")
+    if "-" in opts.files or (not opts.files and "-" in from_env):
         return None
     return {"files": list(opts.files), "project_name": opts.project_name,
             "project_directory": opts.project_directory, "env_files": list(opts.env_files),
@@ -133,7 +135,8 @@ def _load_light(opts: Any, services: list[str], bare_ok: bool) -> "tuple[LoadedP
     started = time.time_ns()
     with loadcache.record() as opened:
         loaded = _load(opts, services, bare_ok)
-    if loaded.load.files:  # a bare project (-p NAME, no file) is not kept: it costs nothing to make
+    # a bare project (-p NAME, no file) is not kept: it costs nothing to make; nor one read from stdin
+    if loaded.load.files and all(os.path.isabs(f) for f in loaded.load.files):
         loadcache.store(fields, _summary_of(loaded), opened, _env_file_paths(loaded), started_ns=started)
     return loaded, None
 

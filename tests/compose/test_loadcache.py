@@ -170,3 +170,14 @@ def test_unwritable_cache_is_skipped(tmp_path, monkeypatch):
     summary = Summary(name="p", project_dir=str(tmp_path), files=[], services=[], disabled_services=[])
     assert not loadcache.store({}, summary, [], started_ns=time.time_ns())
     assert loadcache.lookup({}) is None
+
+
+def test_stdin_is_never_cached(proj, cache):
+    text = (proj / "compose.yaml").read_text()
+    for env in ({}, {"COMPOSE_FILE": "-"}):
+        args = ("-f", "-") if not env else ()
+        first = pycompose(*args, "config", "-q", cwd=proj, env={**cache, **env}, stdin=text)
+        assert first.code == 0, first.err
+        broken = pycompose(*args, "config", "-q", cwd=proj, env={**cache, **env}, stdin="services: [1]\n")
+        assert broken.code == 1, broken.err
+    assert _entries(cache) == []
