@@ -60,7 +60,7 @@ def run(
     from compose.engine.createbody import ContainerSpec, create_body, endpoint_config, ordered_networks
     from compose.engine.client import engine_socket
     from compose.engine.exec import attach, pump
-    from compose.execute import create_container
+    from compose.execute import create_container, dry_run
     from compose.hooks import run_hooks
     from compose.naming import network_name, new_slug, oneoff_name
     from compose.observe import observe
@@ -91,6 +91,14 @@ def run(
     if not use_aliases:
         drop_aliases(body)
     cname = name or oneoff_name(project.name, service, slug)
+    if dry_run():  # --dry-run: the dependencies' plan was shown; the one-off container is shown, not made
+        from compose.events import Event, Status
+
+        for working, done in (("Creating", "Created"), ("Starting", "Started")):
+            session.display(Event("DRY-RUN MODE -  Container", cname, Status.WORKING, working))
+            session.display(Event("DRY-RUN MODE -  Container", cname, Status.DONE, done))
+        session.display.close()
+        return 0
     cid, warnings = create_container(session.client, cname, body, platform=svc.platform)
     for text in warnings:
         print(f"WARNING: container {cname}: {text}", file=sys.stderr)
