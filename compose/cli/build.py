@@ -104,7 +104,16 @@ def build_all(client: "docker.APIClient", project: "Project", requests: list["Bu
 
     lines = LinePrefixer(sorted(by_service), write)
 
+    from compose.execute import dry_run
+
+    rehearsing = dry_run()
+
     def one(request: "BuildRequest") -> None:
+        if rehearsing:  # --dry-run: what would be built (and pushed), nothing sent to the engine
+            print(f"DRY-RUN MODE -  build service {request.service}: {request.image}", file=sys.stderr, flush=True)
+            for name in (request.image, *request.tags) if push else ():
+                print(f"DRY-RUN MODE -  push {name}", file=sys.stderr, flush=True)
+            return
         note(f"Building {request.service}")
         try:
             image_id = build_image(client, request, None if quiet else lambda t: lines.feed(request.service, t))
