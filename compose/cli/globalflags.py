@@ -12,8 +12,7 @@ __all__ = ["apply_global_flags", "ANSI_MODES", "NO_DRY_RUN"]
 ANSI_MODES = ("never", "always", "auto")
 # Commands whose changes do not go through a plan (or that run a process): refused under --dry-run, so that a
 # dry run never changes anything.
-NO_DRY_RUN = frozenset({"run", "exec", "cp", "attach", "commit", "export", "push", "build", "watch", "login",
-                        "logout", "engine"})
+NO_DRY_RUN = frozenset({"exec", "cp", "attach", "commit", "export", "push", "watch", "login", "logout", "engine"})
 
 
 def apply_global_flags(command: str | None, *, dry_run: bool = False, ansi: str | None = None,

@@ -180,6 +180,27 @@ services:
     refused = project.compose("--dry-run", "exec", "-T", "box", "touch", "/made", check=False)
     assert refused.code == 1 and "does not support dry-run" in refused.err
     assert project.compose("exec", "-T", "box", "ls", "/made", check=False).code != 0
+    shown = project.compose("--dry-run", "run", "--rm", "box", "touch", "/made")
+    assert f"DRY-RUN MODE -  Container {project.name}-box-run-" in shown.err and "Started" in shown.err
+    assert [c.name for c in project.containers()] == [f"{project.name}-box-1"]  # no one-off container made
+
+
+def test_dry_run_build_builds_nothing(engine, project):  # noqa: F811
+    import docker
+
+    (project.dir / "ctx").mkdir()
+    (project.dir / "ctx" / "Dockerfile").write_text("FROM busybox:local\nRUN touch /built\n")
+    image = f"pc-dry-{project.name}:1"
+    project.write(f"""
+services:
+  app:
+    image: {image}
+    build: ./ctx
+""")
+    shown = project.compose("--dry-run", "build")
+    assert f"DRY-RUN MODE -  build service app: {image}" in shown.err
+    with pytest.raises(docker.errors.ImageNotFound):
+        engine.client().images.get(image)
 
 
 def test_compatibility_all_resources_ansi_parallel(engine, project):  # noqa: F811
