@@ -36,6 +36,7 @@ def logs(
     from compose.cli.logprinter import LogPrinter, Source
     from compose.cli._light import open_light_session
     from compose.engine.logs import log_lines
+    from compose.naming import separator  # --compatibility names: project_web_1
     from compose.errors import UserError
 
     if tail != "all" and not tail.lstrip("-").isdigit():
@@ -48,7 +49,7 @@ def logs(
     for c in session.containers(list(services or []), oneoff=None):
         if index is not None and c.number != index:
             continue
-        label = c.name.removeprefix(f"{session.name}-")
+        label = c.name.removeprefix(f"{session.name}{separator()}")
         printer.add(Source(label, partial(log_lines, client, c.id, follow=follow, tail=tail_value,
                                           timestamps=timestamps, since=since_at, until=until_at), c.id))
     try:
