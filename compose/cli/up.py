@@ -72,6 +72,7 @@ def attach_logs(session: "Session", services: list[str], since: int, *, abort_on
     from compose.cli.logprinter import LogPrinter, Source
     from compose.engine import containers as C
     from compose.engine.logs import log_lines
+    from compose.naming import separator  # --compatibility names: project_web_1
 
     def _interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -82,7 +83,7 @@ def attach_logs(session: "Session", services: list[str], since: int, *, abort_on
     client = session.client
     by_label = {}
     for c in session.containers(services):
-        label = c.name.removeprefix(f"{session.name}-")
+        label = c.name.removeprefix(f"{session.name}{separator()}")
         by_label[label] = c
         printer.add(Source(label, partial(log_lines, client, c.id, follow=True, since=since,
                                           timestamps=timestamps), c.id))
