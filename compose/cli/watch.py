@@ -99,6 +99,7 @@ def up_watching(session: "Session", services: list[str], since: int, *, watched:
     from compose.engine import containers as C
     from compose.engine.logs import log_lines
     from compose.errors import UserError
+    from compose.naming import separator  # --compatibility names: project_web_1
 
     rebuilds: "queue.Queue[tuple[str, bool]]" = queue.Queue()
     watcher, thread = start_watch(session, watched or None, progress=progress, rebuilds=rebuilds)
@@ -116,7 +117,7 @@ def up_watching(session: "Session", services: list[str], since: int, *, watched:
         """Follow the running containers (of ``service``) not followed yet; False while an old one still is."""
         complete = True
         for c in session.containers([service] if service else services):
-            label = c.name.removeprefix(f"{session.name}-")
+            label = c.name.removeprefix(f"{session.name}{separator()}")
             if tracked.get(label, ("", ""))[0] == c.id or (service and c.state != "running"):
                 continue
             if label in printer.live:
