@@ -224,6 +224,8 @@ volumes:
     coloured = project.compose("--ansi", "always", "logs").out
     plain = project.compose("--ansi", "never", "logs").out
     assert "\x1b[" in coloured and "\x1b[" not in plain and "hello" in plain
+    compat = project.compose("--compatibility", "logs").out
+    assert compat.startswith("talk_1") and "| hello" in compat, compat  # the prefix without the project
     project.compose("--compatibility", "down", "-v")
     assert project.containers() == []
 
