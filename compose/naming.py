@@ -8,9 +8,10 @@ true (``--compatibility``) the container names take ``_`` instead of ``-``, as C
 from __future__ import annotations
 
 import os
-import secrets
+from typing import TYPE_CHECKING
 
-from compose.model import Project, Service
+if TYPE_CHECKING:  # names only: ``logs`` and ``ps``-like commands use ``separator`` without loading the model
+    from compose.model import Project, Service
 
 __all__ = ["container_name", "oneoff_name", "separator", "new_slug", "network_name", "volume_name",
            "default_network",
@@ -21,7 +22,7 @@ DEFAULT_NETWORK = "default"
 
 def container_name(project: str, service: Service | str, number: int) -> str:
     """``<project>-<service>-<number>``; a service's ``container_name`` wins (it allows one replica only)."""
-    if isinstance(service, Service):
+    if not isinstance(service, str):  # a model ``Service``
         if service.container_name:
             return service.container_name
         service = service.name
@@ -35,6 +36,8 @@ def separator() -> str:
 
 
 def new_slug() -> str:
+    import secrets
+
     return secrets.token_hex(32)
 
 
