@@ -1,5 +1,6 @@
 """Sessions for the commands that need only the project's name and service names (``ps``, ``logs``, ``exec``,
-``cp``, ``export``, ``top``, ``port``, ``images``, ``kill``, ``pause``, ``unpause``, ``attach``, ``commit``).
+``cp``, ``export``, ``top``, ``port``, ``images``, ``kill``, ``pause``, ``unpause``, ``attach``, ``commit``,
+``stats``, ``events``).
 
 ``open_light_session(ctx, services, bare_ok=...)`` is ``open_session`` with the ``compose.loadcache`` summary of
 an earlier full load standing in for the project while no file that load read has changed; otherwise (first

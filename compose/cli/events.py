@@ -21,10 +21,10 @@ def events(
     from datetime import datetime, timezone
 
     from compose import labels as L
-    from compose.cli.session import open_session
+    from compose.cli._light import open_light_session
     from compose.engine.errors import translated
 
-    session = open_session(ctx, list(services or []))
+    session = open_light_session(ctx, list(services or []))
     wanted = set(services or [])
     filters = {"type": ["container"], "label": [f"{L.PROJECT}={session.name}"]}
     try:

@@ -32,11 +32,11 @@ def stats(
     no_trunc: Annotated[bool, typer.Option("--no-trunc", help="Do not truncate output.")] = False,
 ) -> int:
     from compose.cli._statsrow import check_format
-    from compose.cli.session import open_session
+    from compose.cli._light import open_light_session
 
     check_format(output_format)
     services = [service] if service else []
-    session = open_session(ctx, services, bare_ok=True)
+    session = open_light_session(ctx, services, bare_ok=True)
     containers = session.containers(services, all=all_, oneoff=None)
     if no_stream:
         _print(collect_once(session, containers, trunc=not no_trunc), output_format, clear=False)
