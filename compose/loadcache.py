@@ -58,14 +58,18 @@ class Summary:
 
 def enabled(environ: Mapping[str, str] | None = None) -> bool:
     env = os.environ if environ is None else environ
-    return env.get("PYCOMPOSE_PROJECT_CACHE", "1").lower() not in ("0", "false", "no", "off")
+    return (env.get("PYCOMPOSE_PROJECT_CACHE", "1").lower() not in ("0", "false", "no", "off")
+            and bool(cache_dir(env)))
 
 
 def cache_dir(environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
     if env.get("PYCOMPOSE_CACHE_DIR"):
         return env["PYCOMPOSE_CACHE_DIR"]
-    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    home = env["HOME"] if "HOME" in env else os.path.expanduser("~")  # expanduser: HOME, else the passwd entry
+    base = env.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+    if not os.path.isabs(base):  # no home to speak of: no cache rather than one in the working directory
+        return ""
     return os.path.join(base, "pycompose", "projects")
 
 

@@ -181,3 +181,10 @@ def test_stdin_is_never_cached(proj, cache):
         broken = pycompose(*args, "config", "-q", cwd=proj, env={**cache, **env}, stdin="services: [1]\n")
         assert broken.code == 1, broken.err
     assert _entries(cache) == []
+
+
+def test_no_home_no_cache():
+    env = {"HOME": "relative", "XDG_CACHE_HOME": ""}
+    assert loadcache.cache_dir(env) == "" and not loadcache.enabled(env)
+    assert loadcache.cache_dir({"XDG_CACHE_HOME": "/x"}) == "/x/pycompose/projects"
+    assert loadcache.cache_dir({"PYCOMPOSE_CACHE_DIR": "/y", "XDG_CACHE_HOME": "/x"}) == "/y"
