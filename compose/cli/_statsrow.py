@@ -3,7 +3,6 @@ inactive page cache, network and block I/O totals, PIDs), in Docker's units, and
 (``table``, ``json``, a ``{{.Field}}`` template, optionally ``table``-prefixed)."""
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -104,29 +103,7 @@ def check_format(fmt: str) -> str:
 
 def render(fmt: str, rows: list[dict[str, str]]) -> str:
     """The text for ``rows`` (a header line first for a ``table`` template)."""
-    from compose.cli.ps import table
+    from compose.cli._template import render_rows
 
-    template = check_format(fmt)
-    if template == "json":
-        return "".join(json.dumps(r) + "\n" for r in rows)
-    is_table = template.startswith("table")
-    if is_table:
-        template = template[len("table"):].lstrip(" ")
-    template = template.replace("\\t", "\t").replace("\\n", "\n")
-
-    def fill(row: dict[str, str] | None) -> str:
-        def one(m: re.Match[str]) -> str:
-            key = m.group(2)
-            if row is None:
-                return HEADERS.get(key, key.upper())
-            if not key:
-                return json.dumps(row)
-            return json.dumps(row[key]) if m.group(1) else row[key]
-
-        return _FIELD.sub(one, template)
-
-    if not is_table:
-        return "".join(fill(r) + "\n" for r in rows)
-    lines = [fill(None)] + [fill(r) for r in rows]
-    return table([line.split("\t") for line in lines])
+    return render_rows(fmt, rows, HEADERS, _DEFAULT_TABLE)
 
