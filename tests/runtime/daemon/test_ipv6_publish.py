@@ -6,12 +6,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import secrets
-import socket
 import urllib.request
 
 import pytest
 
 from .conftest import wait_for
+from tests.support.ipv6 import host_has_ipv6
 
 pytestmark = pytest.mark.root
 
@@ -35,18 +35,9 @@ def _serves(url: str) -> bool:
         return False
 
 
-def _host_has_ipv6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
 @pytest.mark.parametrize("ipv4", [True, False], ids=["dual-stack", "ipv6-only"])
 def test_published_port_and_hosts_file_of_an_ipv6_endpoint(engine, ipv4):
-    if not _host_has_ipv6():
+    if not host_has_ipv6():
         pytest.skip("the host has no IPv6 loopback")
     net, web = engine.prefix + "p6", engine.prefix + "p6web"
     engine.cli("network", "create", "--ipv6", "--subnet", _ula(), *([] if ipv4 else ["--ipv4=false"]), net)
@@ -77,7 +68,7 @@ def test_published_port_and_hosts_file_of_an_ipv6_endpoint(engine, ipv4):
 
 
 def test_explicit_ipv6_host_address_binds_only_it(engine):
-    if not _host_has_ipv6():
+    if not host_has_ipv6():
         pytest.skip("the host has no IPv6 loopback")
     net, web = engine.prefix + "x6", engine.prefix + "x6web"
     engine.cli("network", "create", "--ipv6", "--subnet", _ula(), net)

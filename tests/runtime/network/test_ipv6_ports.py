@@ -16,6 +16,7 @@ import sys
 import pytest
 
 from runtime.network.ports import PortBinding, PortTargets, parse_port_spec
+from tests.support.ipv6 import host_has_ipv6
 
 from .conftest import run_in
 
@@ -61,19 +62,10 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
-def _host_has_ipv6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def v6(net, wait_for):
     """Make a network (``ipv4=False``: IPv6-only) and a sandbox on it running the echo-local listener on 80."""
-    if not _host_has_ipv6():
+    if not host_has_ipv6():
         pytest.skip("the host has no IPv6 loopback")
 
     def _make(ipv4: bool = True) -> dict:
@@ -131,7 +123,7 @@ def test_an_explicit_host_address_binds_only_that_address(net, v6):
 
 
 def test_ipv4_only_container_is_reached_over_ipv6_through_the_proxy(net, wait_for):
-    if not _host_has_ipv6():
+    if not host_has_ipv6():
         pytest.skip("the host has no IPv6 loopback")
     n = net.create()
     cid, ns = net.sandbox()
@@ -192,7 +184,7 @@ while True:
 
 
 def test_udp_on_an_ipv6_only_network_from_both_host_families(net, wait_for):
-    if not _host_has_ipv6():
+    if not host_has_ipv6():
         pytest.skip("the host has no IPv6 loopback")
     n = net.create(enable_ipv6=True, enable_ipv4=False, ipam={"Config": [{"Subnet": _ula()}]})
     cid, ns = net.sandbox()
