@@ -7,7 +7,7 @@ import re
 import time
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["parse_duration", "parse_timestamp"]
+__all__ = ["parse_duration", "parse_timestamp", "parse_timestamp_ns"]
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+")
@@ -26,8 +26,8 @@ def parse_duration(text: str) -> float | None:
     return sign * sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
 
 
-def _rfc3339(text: str) -> float | None:
-    """Seconds since the epoch of ``2006-01-02``, ``2006-01-02T15``, ``...T15:04``, ``...T15:04:05[.frac]``,
+def _rfc3339_ns(text: str) -> int | None:
+    """Nanoseconds since the epoch (exact: a float of today's seconds keeps only ~240 ns) of ``2006-01-02``, ``2006-01-02T15``, ``...T15:04``, ``...T15:04:05[.frac]``,
     each with an optional ``Z``/``+07:00`` zone (local time without one); None when it is not such a value."""
     zone = _ZONE.search(text)
     body = text[:zone.start()] if zone else text
@@ -49,21 +49,28 @@ def _rfc3339(text: str) -> float | None:
                           tzinfo=tz)
     except ValueError:
         return None
-    whole = moment.timestamp()  # a naive datetime is local time, as Docker without a zone
-    return whole + (int((frac + "000000000")[:9]) / 1e9 if frac else 0.0)
+    whole = int(moment.timestamp())  # a naive datetime is local time, as Docker without a zone
+    return whole * 1_000_000_000 + (int((frac + "000000000")[:9]) if frac else 0)
 
 
-def parse_timestamp(text: str, now: float | None = None) -> float:
-    """Seconds since the epoch that ``text`` names (``now`` minus a duration); ValueError when it names none."""
+def parse_timestamp_ns(text: str, now_ns: int | None = None) -> int:
+    """Nanoseconds since the epoch that ``text`` names (``now`` minus a duration), exactly as written for
+    dates and Unix timestamps; ValueError when it names none."""
     value = text.strip()
     seconds = parse_duration(value)
     if seconds is not None and value != "0":
-        return (time.time() if now is None else now) - seconds
-    moment = _rfc3339(value)
+        return (time.time_ns() if now_ns is None else now_ns) - round(seconds * 1e9)
+    moment = _rfc3339_ns(value)
     if moment is not None:
         return moment
     if "-" in value:
         raise ValueError(f"{text!r} is not an RFC 3339 time (2006-01-02T15:04:05Z07:00)")
     if _UNIX.fullmatch(value):
-        return float(value)
+        whole, _, frac = value.partition(".")
+        return int(whole) * 1_000_000_000 + int((frac + "000000000")[:9])
     raise ValueError(f"failed to parse value as time or duration: {text!r}")
+
+
+def parse_timestamp(text: str, now: float | None = None) -> float:
+    """Seconds since the epoch that ``text`` names (``now`` minus a duration); ValueError when it names none."""
+    return parse_timestamp_ns(text, None if now is None else round(now * 1e9)) / 1e9

@@ -61,20 +61,19 @@ def logs(
 
 def _moment(flag: str, value: str | None) -> float | None:
     """The engine's ``since``/``until`` (seconds since the epoch) for ``value``; None when not given."""
-    import math
-
     from compose.errors import UserError
-    from compose.timestamps import parse_timestamp
+    from compose.timestamps import parse_timestamp_ns
 
     if not value:
         return None
     try:
-        moment = parse_timestamp(value)
+        moment = parse_timestamp_ns(value)
     except ValueError as err:
         raise UserError.single(f"{flag} {value}: {err}") from None
     if moment <= 0:
         return None  # 0 is no bound, as the engine reads it
-    # whole microseconds, widened outwards: a float's decimal form would move a nanosecond bound past the line
-    # it names (``--since`` a timestamp ``logs -t`` printed must keep that line)
-    micros = math.floor(moment * 1e6) if flag == "--since" else math.ceil(moment * 1e6)
+    # whole microseconds, widened outwards from the exact nanoseconds: docker-py sends a float, whose decimal
+    # form keeps microseconds of today's seconds exactly but not nanoseconds (``--since`` a timestamp that
+    # ``logs -t`` printed must keep that line)
+    micros = moment // 1000 if flag == "--since" else -(-moment // 1000)
     return micros / 1e6

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from compose.timestamps import parse_duration, parse_timestamp
+from compose.timestamps import parse_duration, parse_timestamp, parse_timestamp_ns
 
 NOW = 1_700_000_000.0
 
@@ -42,3 +42,22 @@ def test_no_zone_is_local_time():
 def test_bad_values_raise(text):
     with pytest.raises(ValueError):
         parse_timestamp(text, now=NOW)
+
+
+def test_exact_nanoseconds():
+    assert parse_timestamp_ns("2026-11-28T12:00:00.123456999Z") == 1_795_867_200_123_456_999
+    assert parse_timestamp_ns("1795867200.000000001") == 1_795_867_200_000_000_001
+
+
+@pytest.mark.parametrize("frac", ["123456999", "999999999", "000000001", "500000000", "654321987"])
+def test_since_bound_sent_by_docker_py_keeps_the_named_line(frac):
+    """``logs --since <a time logs -t printed>`` keeps that line: the float docker-py sends, as the engine
+    reads its decimal form, is at or before the exact time; ``--until`` at or after it."""
+    from compose.cli.logs import _moment
+    from runtime.daemon.events import parse_time
+
+    text = f"2026-11-28T12:00:00.{frac}Z"
+    exact = parse_timestamp_ns(text)
+    since, until = _moment("--since", text), _moment("--until", text)
+    assert parse_time(str(since), "since") <= exact < parse_time(str(since), "since") + 1000
+    assert parse_time(str(until), "until") >= exact > parse_time(str(until), "until") - 1000
