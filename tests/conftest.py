@@ -36,6 +36,18 @@ def _no_leaks():
         pytest.fail("the tests left kernel objects behind:\n" + "\n".join(problems), pytrace=False)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache_dir(tmp_path_factory):
+    """pycompose's caches (project summaries, ...) go to a per-run directory, never the user's ~/.cache."""
+    old = os.environ.get("PYCOMPOSE_CACHE_DIR")
+    os.environ["PYCOMPOSE_CACHE_DIR"] = str(tmp_path_factory.mktemp("pycompose-cache"))
+    yield
+    if old is None:
+        os.environ.pop("PYCOMPOSE_CACHE_DIR", None)
+    else:
+        os.environ["PYCOMPOSE_CACHE_DIR"] = old
+
+
 def _build_busybox_rootfs(root: Path) -> None:
     """A minimal rootfs from Debian's busybox-static: the applets, /etc/passwd with root and nobody."""
     for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "var/www", "run"):
