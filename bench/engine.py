@@ -5,8 +5,10 @@ of the per-container monitors while all N run, per container, beside the peers' 
 machine (../shared/peers: Docker and Podman). With ``--trace`` the engine runs with ``PYCOMPOSE_TRACE`` and the
 start path's stages (HTTP -> daemon -> fork server -> monitor -> init -> exec) and the create path's (image,
 conversion, volumes, sandbox, service, record) are printed as median durations.
-Needs root. Usage: python bench/engine.py [N=50] [--network none|bridge|user] [--trace]
-(``user``: a user-defined network made for the run, so each start also opens an embedded-DNS scope.)
+Needs root. Usage: python bench/engine.py [N=50] [--network none|bridge|user] [--trace] [--baseline DIR]
+(``user``: a user-defined network made for the run, so each start also opens an embedded-DNS scope.
+``--baseline DIR``: a second engine from another checkout runs beside this one, each container alternating
+between the two in the same run, and the ratios of the medians are printed.)
 """
 from __future__ import annotations
 
@@ -92,27 +94,34 @@ def main() -> int:
     parser.add_argument("n", nargs="?", type=int, default=50)
     parser.add_argument("--network", default="none", help="network mode of the containers (default: none)")
     parser.add_argument("--trace", action="store_true", help="print the start path's stages (PYCOMPOSE_TRACE)")
+    parser.add_argument("--baseline", metavar="DIR", type=Path,
+                        help="another checkout (e.g. `git archive REF | tar -x -C DIR`) whose engine runs beside "
+                             "this one: each container alternates between the two, and the ratios are printed")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench/engine.py needs root", file=sys.stderr)
         return 2
     work = Path(tempfile.mkdtemp(prefix="pycompose-bench-"))
+    daemons = []
     try:
         rootfs = work / "rootfs"
         rootfs.mkdir()
         _build_busybox_rootfs(rootfs)
         with tarfile.open(work / "bb.tar", "w") as tar:
             tar.add(str(rootfs), arcname=".")
-        trace_file = work / "trace.log"
-        if args.trace:
-            os.environ["PYCOMPOSE_TRACE"] = str(trace_file)
-        daemon = start_daemon(work / "engine")
-        try:
-            code = _bench(daemon, work, args.n, args.network, trace_file if args.trace else None)
-        finally:
-            cleanup(daemon)
-        return code
+        repos = [("this", REPO)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
+        targets = []
+        for label, repo in repos:
+            trace_file = work / f"trace-{label}.log"
+            if args.trace:  # each engine (and its monitors and inits) writes its own trace
+                os.environ["PYCOMPOSE_TRACE"] = str(trace_file)
+            daemon = start_daemon(work / f"engine-{label}", repo=repo)
+            daemons.append(daemon)
+            targets.append(_Target(label, daemon, trace_file if args.trace else None))
+        return _bench(targets, work, args.n, args.network)
     finally:
+        for daemon in daemons:
+            cleanup(daemon)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -144,83 +153,125 @@ def trace_stages(path: Path, first: str = "http.start") -> list[tuple[str, float
     return [(s, statistics.median(steps[s]), statistics.median(since[s])) for s in order]
 
 
-def _bench(daemon, work: Path, n: int, network: str, trace_file: Path | None = None) -> int:
-    client = daemon.client()
-    api = client.api
-    with open(work / "bb.tar", "rb") as fh:
-        api.import_image_from_data(fh.read(), repository="busybox", tag="latest")
-    user_net = None
-    if network == "user":  # a user-defined network: each start opens an embedded-DNS scope too
-        user_net = api.create_network(f"bench-{secrets.token_hex(3)}", driver="bridge")["Id"]
-    host_config = api.create_host_config(network_mode=user_net or network)
-    # warm-up: the fork server, the image's layers in the page cache
-    warm = api.create_container("busybox", ["true"], host_config=host_config)["Id"]
-    api.start(warm)
-    api.wait(warm)
-    api.remove_container(warm)
-    idle_daemon = _pss_kib(daemon.proc.pid) + sum(_pss_kib(p) for p in _descendants(daemon.proc.pid, set()))
-    bundle = _bundle(work / "rootfs", work) if shutil.which("runc") else None
-    creates, starts, ids, runcs = [], [], [], []
-    label = f"bench-{secrets.token_hex(3)}"
-    for i in range(n):
+class _Target:
+    """One engine under test: its daemon, client, containers and figures."""
+
+    def __init__(self, label: str, daemon, trace_file: Path | None) -> None:
+        self.label, self.daemon, self.trace_file = label, daemon, trace_file
+        self.api = daemon.client().api
+        self.host_config: dict = {}
+        self.user_net: str | None = None
+        self.creates: list[float] = []
+        self.starts: list[float] = []
+        self.removes: list[float] = []
+        self.ids: list[str] = []
+        self.idle_pss = 0
+
+    def prepare(self, image_tar: bytes, network: str) -> None:
+        api = self.api
+        api.import_image_from_data(image_tar, repository="busybox", tag="latest")
+        if network == "user":  # a user-defined network: each start opens an embedded-DNS scope too
+            self.user_net = api.create_network(f"bench-{secrets.token_hex(3)}", driver="bridge")["Id"]
+        self.host_config = api.create_host_config(network_mode=self.user_net or network)
+        # warm-up: the fork server, the image's layers in the page cache
+        warm = api.create_container("busybox", ["true"], host_config=self.host_config)["Id"]
+        api.start(warm)
+        api.wait(warm)
+        api.remove_container(warm)
+        pid = self.daemon.proc.pid
+        self.idle_pss = _pss_kib(pid) + sum(_pss_kib(p) for p in _descendants(pid, set()))
+
+    def run_one(self, i: int, label: str) -> None:
         t0 = time.perf_counter()
-        cid = api.create_container("busybox", ["sleep", "3600"], host_config=host_config,
-                                   labels={"bench": label}, name=f"bench{i}")["Id"]
+        cid = self.api.create_container("busybox", ["sleep", "3600"], host_config=self.host_config,
+                                        labels={"bench": label}, name=f"bench{i}")["Id"]
         t1 = time.perf_counter()
-        api.start(cid)
+        self.api.start(cid)
         t2 = time.perf_counter()
-        creates.append(t1 - t0)
-        starts.append(t2 - t1)
-        ids.append(cid)
-        if bundle is not None:  # interleaved: whatever else loads the machine weighs on both alike
+        self.creates.append(t1 - t0)
+        self.starts.append(t2 - t1)
+        self.ids.append(cid)
+
+    def memory(self) -> tuple[list[int], int]:
+        """(PSS of each monitor, PSS of the daemon and its fork server with its spare) while all run."""
+        monitors = []
+        for cid in self.ids:
+            state = json.loads((self.daemon.root / "containers" / cid / "state.json").read_text())
+            monitors.append(state["monitor_pid"])
+        pid = self.daemon.proc.pid
+        busy = _pss_kib(pid) + sum(_pss_kib(p) for p in _descendants(pid, set(monitors)))
+        return [_pss_kib(p) for p in monitors], busy
+
+    def remove_all(self) -> None:
+        for cid in self.ids:
+            t0 = time.perf_counter()
+            self.api.remove_container(cid, force=True)
+            self.removes.append(time.perf_counter() - t0)
+        if self.user_net is not None:
+            self.api.remove_network(self.user_net)
+
+    @property
+    def totals(self) -> list[float]:
+        return [c + s for c, s in zip(self.creates, self.starts)]
+
+
+def _ms(vals: list[float]) -> str:
+    q = sorted(vals)
+    return (f"median {statistics.median(q) * 1000:6.1f} ms  p90 {q[max(int(len(q) * 0.9) - 1, 0)] * 1000:6.1f} ms  "
+            f"max {q[-1] * 1000:6.1f} ms")
+
+
+def _bench(targets: list[_Target], work: Path, n: int, network: str) -> int:
+    image_tar = (work / "bb.tar").read_bytes()
+    for target in targets:
+        target.prepare(image_tar, network)
+    bundle = _bundle(work / "rootfs", work) if shutil.which("runc") else None
+    runcs = []
+    label = f"bench-{secrets.token_hex(3)}"
+    loads = [os.getloadavg()[0]]
+    for i in range(n):
+        # interleaved, in alternating order: whatever else loads the machine weighs on all alike
+        for target in targets if i % 2 == 0 else targets[::-1]:
+            target.run_one(i, label)
+        if bundle is not None:
             runcs.append(_runc(bundle))
-    monitors = []
-    for cid in ids:
-        state = json.loads((daemon.root / "containers" / cid / "state.json").read_text())
-        monitors.append(state["monitor_pid"])
-    mon_pss = [_pss_kib(p) for p in monitors]
-    busy_daemon = _pss_kib(daemon.proc.pid) + sum(_pss_kib(p) for p in _descendants(daemon.proc.pid, set(monitors)))
-    stages = trace_stages(trace_file) if trace_file is not None and trace_file.exists() else []
-    create_stages = trace_stages(trace_file, "http.create") if stages else []
-    removes = []
-    for cid in ids:
-        t0 = time.perf_counter()
-        api.remove_container(cid, force=True)
-        removes.append(time.perf_counter() - t0)
-    if user_net is not None:
-        api.remove_network(user_net)
-    total = [c + s for c, s in zip(creates, starts)]
-
-    def ms(vals: list[float]) -> str:
-        q = sorted(vals)
-        return (f"median {statistics.median(q) * 1000:6.1f} ms  p90 {q[int(len(q) * 0.9) - 1] * 1000:6.1f} ms  "
-                f"max {q[-1] * 1000:6.1f} ms")
-
-    print(f"pycompose engine, {n} containers 'sleep 3600', network={network}, through the Engine API (docker-py)")
-    print(f"  create          {ms(creates)}")
-    print(f"  start           {ms(starts)}")
-    print(f"  create+start    {ms(total)}   (goal < {GOALS['start_ms']:.0f} ms per start)")
-    print(f"  remove -f       {ms(removes)}")
+    loads.append(os.getloadavg()[0])
+    memory = [t.memory() for t in targets]
+    for target in targets:
+        target.remove_all()
+    print(f"pycompose engine, {n} containers 'sleep 3600', network={network}, through the Engine API (docker-py); "
+          f"load average {loads[0]:.2f} -> {loads[1]:.2f}")
+    for target, (mon_pss, busy) in zip(targets, memory):
+        if len(targets) > 1:
+            print(f" [{target.label}]")
+        print(f"  create          {_ms(target.creates)}")
+        print(f"  start           {_ms(target.starts)}")
+        print(f"  create+start    {_ms(target.totals)}   (goal < {GOALS['start_ms']:.0f} ms per start)")
+        print(f"  remove -f       {_ms(target.removes)}")
+        if runcs:
+            print(f"  ratio start/runc {statistics.median(target.starts) / statistics.median(runcs):.2f}, "
+                  f"create+start/runc {statistics.median(target.totals) / statistics.median(runcs):.2f}")
+        print(f"  monitor PSS     median {statistics.median(mon_pss):6.0f} KiB per container  "
+              f"(goal < {GOALS['monitor_pss_kib']:.0f} KiB; conmon 475 KiB, containerd-shim 3.4 MiB)")
+        print(f"  daemon PSS      idle {target.idle_pss} KiB, with {n} running {busy} KiB "
+              f"({(busy - target.idle_pss) / n:+.0f} KiB per container)")
+        print(f"  engine total    {(busy + sum(mon_pss)) / n:6.0f} KiB PSS per running container "
+              f"(daemon + fork server and its spare monitor + monitors)")
+        if target.trace_file is not None and target.trace_file.exists():
+            print("  create path (PYCOMPOSE_TRACE; median ms: step, since the HTTP request)")
+            for stage, step, total_ms in trace_stages(target.trace_file, "http.create"):
+                print(f"    {stage:28s} {step:6.2f}  {total_ms:6.2f}")
+            print("  start path (PYCOMPOSE_TRACE; median ms: step, since the HTTP request)")
+            for stage, step, total_ms in trace_stages(target.trace_file):
+                print(f"    {stage:28s} {step:6.2f}  {total_ms:6.2f}")
     if runcs:
-        print(f"  runc run 'true' {ms(runcs)}   (interleaved, same rootfs: create+start+run+delete)")
-        print(f"  ratio start/runc {statistics.median(starts) / statistics.median(runcs):.2f}, "
-              f"create+start/runc {statistics.median(total) / statistics.median(runcs):.2f}; load average "
-              f"{os.getloadavg()[0]:.2f}")
-    print(f"  monitor PSS     median {statistics.median(mon_pss):6.0f} KiB per container  "
-          f"(goal < {GOALS['monitor_pss_kib']:.0f} KiB; conmon 475 KiB, containerd-shim 3.4 MiB)")
-    growth = (busy_daemon - idle_daemon) / n
-    print(f"  daemon PSS      idle {idle_daemon} KiB, with {n} running {busy_daemon} KiB "
-          f"({growth:+.0f} KiB per container)")
-    print(f"  engine total    {(busy_daemon + sum(mon_pss)) / n:6.0f} KiB PSS per running container "
-          f"(daemon + fork server and its spare monitor + monitors)")
-    if create_stages:
-        print("  create path (PYCOMPOSE_TRACE; median ms: step, since the HTTP request)")
-        for stage, step, total_ms in create_stages:
-            print(f"    {stage:28s} {step:6.2f}  {total_ms:6.2f}")
-    if stages:
-        print("  start path (PYCOMPOSE_TRACE; median ms: step, since the HTTP request)")
-        for stage, step, total_ms in stages:
-            print(f"    {stage:28s} {step:6.2f}  {total_ms:6.2f}")
+        print(f"  runc run 'true' {_ms(runcs)}   (interleaved, same rootfs: create+start+run+delete)")
+    if len(targets) > 1:
+        this, base = targets
+        print("  ratio this/baseline (medians, same run, interleaved): "
+              + ", ".join(f"{what} {statistics.median(a) / statistics.median(b):.2f}" for what, a, b in
+                          (("create", this.creates, base.creates), ("start", this.starts, base.starts),
+                           ("create+start", this.totals, base.totals), ("remove", this.removes, base.removes))))
     for line in _peer_lines():
         print(line)
     return 0

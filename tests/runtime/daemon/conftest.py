@@ -65,9 +65,10 @@ class Daemon:
             self.proc.wait(timeout=30)
 
 
-def start_daemon(base: Path, config: dict | None = None, extra: tuple[str, ...] = ()) -> Daemon:
+def start_daemon(base: Path, config: dict | None = None, extra: tuple[str, ...] = (), repo: Path = REPO) -> Daemon:
     """Start (or restart, over the same ``base``) a daemon; its default bridge and nft table carry a unique
-    ``pct`` prefix so concurrent tests never share kernel objects."""
+    ``pct`` prefix so concurrent tests never share kernel objects. ``repo``: the checkout whose engine runs (a
+    bench's baseline: its ``runtime`` is imported from there)."""
     import secrets
 
     base.mkdir(parents=True, exist_ok=True)
@@ -83,7 +84,7 @@ def start_daemon(base: Path, config: dict | None = None, extra: tuple[str, ...] 
                                     **(config or {})}))
     args += ["--config", str(cfg_path)]
     logfh = open(log, "ab")
-    proc = subprocess.Popen(args, cwd=REPO, stdout=logfh, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(args, cwd=repo, stdout=logfh, stderr=subprocess.STDOUT, start_new_session=True)
     logfh.close()
     deadline = time.monotonic() + 30
     while not _answers(sock):
