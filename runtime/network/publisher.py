@@ -67,7 +67,7 @@ class Publisher:
             return
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            proc = subprocess.Popen([sys.executable, "-I", "-S", str(_PROXY), "--spare"], stdin=theirs,
+            proc = subprocess.Popen([sys.executable, "-I", "-S", str(_PROXY), "--spare"], stdin=theirs.fileno(),
                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
                                     cwd="/")
         except BaseException:
