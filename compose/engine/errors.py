@@ -38,13 +38,35 @@ def _message(err: BaseException) -> str:
 
 @contextmanager
 def translated(what: str = "") -> Iterator[None]:
-    """Run an engine call; turn docker-py's errors into ``EngineError``s prefixed with ``what``."""
-    import docker.errors
-    import requests.exceptions
+    """Run an engine call; turn docker-py's errors (or ``compose.engineapi``'s, same shape) into ``EngineError``s
+    prefixed with ``what``. docker-py is imported only when it is already loaded: the small client's commands
+    never load it."""
+    import sys
+
+    from compose.engineapi.errors import APIError, ConnectionFailed
 
     prefix = f"{what}: " if what else ""
     try:
         yield
+    except APIError as err:
+        status = err.status_code
+        cls = NotFound if status == 404 else Conflict if status == 409 else EngineError
+        raise cls(prefix + _message(err), status) from None
+    except ConnectionFailed as err:
+        raise EngineError(f"{prefix}cannot talk to the engine: {_message(err)}", 503) from None
+    except Exception:
+        if "docker" not in sys.modules:
+            raise
+        _translate_docker(prefix)
+
+
+def _translate_docker(prefix: str) -> None:
+    """Within an ``except``: docker-py's error being handled, as an ``EngineError``; anything else re-raised."""
+    import docker.errors
+    import requests.exceptions
+
+    try:
+        raise
     except docker.errors.NotFound as err:
         raise NotFound(prefix + _message(err), 404) from None
     except docker.errors.APIError as err:
