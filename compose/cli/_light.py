@@ -7,6 +7,8 @@ an earlier full load standing in for the project while no file that load read ha
 run, an edit, another environment, ``-f -``) the project is loaded and validated in full, so errors in the
 files are reported exactly as ``open_session`` reports them, and the summary is kept for the next command.
 A ``LightSession`` is a ``Session``: asking it for ``project`` (or ``context``/``run``) loads the project then.
+Its client is ``compose.engineapi``'s small one (docker-py's for a host not on a unix socket), which hands what
+it does not implement to a docker-py client made on first use.
 """
 from __future__ import annotations
 
@@ -173,7 +175,7 @@ def open_light_session(ctx: "typer.Context", services: list[str] | None = None, 
     """``open_session`` for a command that needs only names (see the module docstring)."""
     from compose import trace
     from compose.display import make_display
-    from compose.engine.client import connect
+    from compose.engineapi import connect  # the small client: no docker-py (requests...) to import
 
     trace.mark("command parsed")
     opts = ctx.obj
