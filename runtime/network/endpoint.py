@@ -151,19 +151,14 @@ def remove_veth(name: str, host: _rtnl.Rtnl | None = None) -> bool:
 def retire_veth(name: str, host: _rtnl.Rtnl | None = None, *, sandbox: str | None = None,
                 ifname: str | None = None) -> str | None:
     """Cut the pair off at once, in about a millisecond: with ``sandbox`` and ``ifname`` the peer is taken down
-    (the kernel drops its routes) and renamed ``pcx<hex>`` first, so ``ifname`` is gone from the container and
-    free for the next connect; then the host side goes down, out of its bridge, and takes a ``pcx<hex>`` name too
-    (a crash before it is deleted leaves a link :func:`retired_veths` recognises). Deleting the pair costs
-    the kernel 20-50 ms of RCU grace periods: the caller leaves that to a
-    :class:`~runtime.network.reaper.LinkReaper`, under the returned name. ``None`` when there was no such link."""
+    (the kernel drops its routes) and moved out of the container into the engine's own network namespace under
+    a ``pcx<hex>`` name, so the container sees no trace of it and ``ifname`` is free for the next connect; then
+    the host side goes down, out of its bridge, and takes a ``pcx<hex>`` name too (a crash before it is deleted
+    leaves links :func:`retired_veths` recognises). Deleting the pair costs the kernel 20-50 ms of RCU grace
+    periods: the caller leaves that to a :class:`~runtime.network.reaper.LinkReaper`, under the returned name
+    (the peer goes with it). ``None`` when there was no such link."""
     if sandbox is not None and ifname is not None:
-        with _rtnl.Rtnl(sandbox) as ns:
-            index = ns.link_index(ifname)
-            if index is not None:
-                peer = RETIRED_PREFIX + os.urandom(6).hex()
-                for answer in ns.exchange([_rtnl.set_link_down(index), _rtnl.rename_link(index, peer)]):
-                    if answer.error not in (0, errno.ENODEV):  # gone meanwhile is fine
-                        answer.check()
+        _evict_peer(sandbox, ifname)
     own = host is None
     host = host if host is not None else _rtnl.Rtnl()
     try:
@@ -182,6 +177,28 @@ def retire_veth(name: str, host: _rtnl.Rtnl | None = None, *, sandbox: str | Non
         log.debug("retired veth %s not renamed: %s", name, os.strerror(renamed.error))
         return name
     return retired
+
+
+def _evict_peer(sandbox: str, ifname: str) -> None:
+    """Take ``ifname`` down and move it from the sandbox into the engine's network namespace (the process's
+    own, ``/proc/self/ns/net``: a worker thread may have entered another) under a ``pcx<hex>`` name; should the
+    move be refused, it stays in the sandbox, down and renamed ``pcx<hex>``."""
+    with _rtnl.Rtnl(sandbox) as ns:
+        index = ns.link_index(ifname)
+        if index is None:
+            return
+        peer = RETIRED_PREFIX + os.urandom(6).hex()
+        engine_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            down, moved = ns.exchange([_rtnl.set_link_down(index), _rtnl.move_link(index, engine_ns, peer)])
+        finally:
+            os.close(engine_ns)
+        if down.error == errno.ENODEV or moved.error in (0, errno.ENODEV):  # gone meanwhile is fine
+            return
+        log.debug("veth %s not moved out of %s: %s", ifname, sandbox, os.strerror(moved.error))
+        answer = ns.exchange([_rtnl.rename_link(index, peer)])[0]
+        if answer.error not in (0, errno.ENODEV):
+            answer.check()
 
 
 def retired_veths(links: Sequence[tuple[str, str, bool, int]]) -> list[str]:

@@ -116,7 +116,7 @@ def _open_redirected(address: str) -> tuple[socket.socket, socket.socket, bool]:
     """In the calling thread's netns: (udp, tcp, moved) with 127.0.0.11:53 redirected to the sockets."""
     lib = _libnftables()
     ports = _current_ports(lib, address)
-    if ports:
+    if isinstance(ports, tuple):
         try:
             udp, tcp = bind_listeners(address, ports[0], ports[1])
         except OSError:  # taken meanwhile (by the container's own programs): the redirect moves
