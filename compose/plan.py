@@ -3,7 +3,9 @@ and carrying its ``cause``. The executor runs the plan as given and decides noth
 
 ``plan_up`` covers ``up``/``create`` (networks, volumes, images, containers to create, recreate, start, scale
 down, orphans, the waits ``depends_on`` conditions need and the restarts ``restart: true`` asks for);
-``plan_down`` covers ``down``. ``str(plan)`` is a stable listing, one step a line, in a fixed topological order.
+``plan_down`` covers ``down``. A network whose ``config-hash`` label no longer matches the file is recreated
+(the project's containers on it removed first and created again after), a volume likewise only when confirmed
+(``UpOptions.recreate_volumes``, from ``up -y`` or the prompt); see ``compose.divergence``. ``str(plan)`` is a stable listing, one step a line, in a fixed topological order.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 
 from compose import labels as L
 from compose.confighash import service_hash
+from compose.divergence import diverged_volumes, kept_volume_message, recreations
 from compose.engine.containers import ContainerInfo
 from compose.engine.createbody import service_image
 from compose.errors import UserError
@@ -24,7 +27,7 @@ from compose.naming import container_name
 from compose.observe import Observed
 
 __all__ = ["Op", "Step", "Plan", "UpOptions", "DownOptions", "plan_up", "plan_down", "plan_stop", "plan_start", "plan_run",
-           "volume_images"]
+           "volume_images", "volumes_to_confirm"]
 
 
 class Op(Enum):
@@ -120,6 +123,8 @@ class UpOptions:
     always_recreate_deps: bool = False  # recreate the services pulled in as dependencies of ``services``
     known_services: set[str] = field(default_factory=set)  # services disabled by profiles: not orphans
     all_resources: bool = False  # --all-resources: also the networks and volumes no service uses
+    recreate_volumes: set[str] = field(default_factory=set)  # diverged volumes (keys or names) to recreate
+    volumes_asked: bool = False  # the user answered for the diverged volumes: no warning for the ones kept
 
 
 @dataclass
@@ -203,7 +208,11 @@ def _resources(plan: Plan, project: Project, service: Service, observed: Observe
     if not service.network_mode:
         for key in service.networks or {}:
             net = project.networks.get(key)
-            if net is None or net.name in observed.networks:
+            if net is None:
+                continue
+            if net.name in observed.networks:
+                if f"{Op.CREATE_NETWORK.name} {net.name}" in plan.steps:  # being recreated
+                    after.add(f"{Op.CREATE_NETWORK.name} {net.name}")
                 continue
             if net.external:
                 raise UserError.single(f"network {net.name} declared as external, but could not be found; "
@@ -211,7 +220,11 @@ def _resources(plan: Plan, project: Project, service: Service, observed: Observe
             after.add(plan.add(Op.CREATE_NETWORK, net.name, "missing", args={"key": key}))
     for mount in service.volumes or ():
         vol = project.volumes.get(mount.source or "") if mount.type == "volume" else None
-        if vol is None or vol.name in observed.volumes:
+        if vol is None:
+            continue
+        if vol.name in observed.volumes:
+            if f"{Op.CREATE_VOLUME.name} {vol.name}" in plan.steps:  # being recreated
+                after.add(f"{Op.CREATE_VOLUME.name} {vol.name}")
             continue
         if vol.external:
             raise UserError.single(f"volume {vol.name} declared as external, but could not be found; create it "
@@ -240,8 +253,86 @@ def _remove_container(plan: Plan, c: ContainerInfo, cause: str, timeout: int | N
                     number=c.number, container_id=c.id, args={"volumes": volumes})
 
 
+def _resource_keys(project: Project, services: list[str], every: bool) -> tuple[set[str], set[str]]:
+    """The keys of the networks and of the volumes ``services`` use (all declared ones too with ``every``)."""
+    networks: set[str] = set(project.networks) if every else set()
+    volumes: set[str] = set(project.volumes) if every else set()
+    for name in services:
+        service = project.services[name]
+        if not service.network_mode:
+            networks |= set(service.networks or {})
+        volumes |= {m.source for m in service.volumes or () if m.type == "volume" and m.source}
+    return networks, volumes
+
+
+def volumes_to_confirm(project: Project, observed: Observed, services: list[str],
+                       all_resources: bool = False) -> list[str]:
+    """Names of the volumes ``services`` use whose engine copy no longer matches the file: recreated only when
+    the user confirms (``UpOptions.recreate_volumes``)."""
+    keys = _resource_keys(project, services, all_resources)[1]
+    return [project.volumes[k].name for k in diverged_volumes(project, observed, keys)]
+
+
+def _plan_recreations(plan: Plan, project: Project, observed: Observed, opts: UpOptions,
+                      services: list[str]) -> dict[str, tuple[str, str]]:
+    """Steps recreating the diverged networks (and confirmed volumes) ``services`` use: their containers of the
+    project removed (a service's after those of the services depending on it), the resource removed, created
+    anew. Returns the removed containers: name -> (cause, REMOVE step key); their services create them again."""
+    networks, volumes = _resource_keys(project, services, opts.all_resources)
+    for key in diverged_volumes(project, observed, volumes):
+        name = project.volumes[key].name
+        if not opts.volumes_asked and not {key, name} & opts.recreate_volumes:
+            if kept_volume_message(name) not in plan.warnings:
+                plan.warnings.append(kept_volume_message(name))
+    found = recreations(project, observed, networks, volumes, opts.recreate_volumes)
+    users = {c.name: c for r in found for c in r.users}
+    causes: dict[str, str] = {}
+    for r in found:
+        for c in r.users:
+            causes.setdefault(c.name, f"{r.kind} {r.name} recreated")
+    graph = ServiceGraph(project)
+    order = [s for level in graph.reverse_levels() for s in sorted(level)]
+    order += sorted({c.service for c in users.values()} - set(order))
+    removed: dict[str, str] = {}
+    stops_of: dict[str, set[str]] = {}
+    for svc in order:
+        after = set().union(*(stops_of.get(d, set()) for d in graph.dependents(svc))) if (
+            svc in project.services) else set()
+        stops_of[svc] = set()
+        for c in sorted((c for c in users.values() if c.service == svc), key=lambda c: c.name):
+            removed[c.name] = _remove_container(plan, c, causes[c.name], opts.timeout, after)
+            stop = f"{Op.STOP_CONTAINER.name} {c.name}"
+            stops_of[svc].add(stop if stop in plan.steps else removed[c.name])
+    for r in found:
+        remove, create = ((Op.REMOVE_NETWORK, Op.CREATE_NETWORK) if r.kind == "network"
+                          else (Op.REMOVE_VOLUME, Op.CREATE_VOLUME))
+        gone = plan.add(remove, r.name, "config changed", {removed[c.name] for c in r.users},
+                        args={"recreate": True})
+        plan.add(create, r.name, "config changed", {gone}, args={"key": r.key, "recreate": True})
+    return {name: (causes[name], key) for name, key in removed.items()}
+
+
+def _recreate_leftovers(plan: Plan, project: Project, observed: Observed, doomed: dict[str, tuple[str, str]],
+                        opts: UpOptions, planned: set[str]) -> None:
+    """Create again the removed containers of the services not in ``planned`` (not named on the command line),
+    started when they ran; containers of services no longer in the file stay removed."""
+    resources = {k for k, st in plan.steps.items() if st.args.get("recreate") and st.op in (
+        Op.CREATE_NETWORK, Op.CREATE_VOLUME)}
+    for c in observed.containers:
+        if c.name not in doomed or f"{Op.CREATE_CONTAINER.name} {c.name}" in plan.steps:
+            continue
+        if c.service not in project.services or c.service in planned:
+            continue
+        cause, removed = doomed[c.name]
+        create = plan.add(Op.CREATE_CONTAINER, c.name, cause, {removed} | resources, service=c.service,
+                          number=c.number, args={"config_hash": service_hash(project, c.service)})
+        if c.running and not opts.no_start:
+            plan.add(Op.START_CONTAINER, c.name, "created", {create}, service=c.service, number=c.number)
+
+
 def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, opts: UpOptions,
-                  needs: set[str], forced: str | None = None) -> _ServicePlan:
+                  needs: set[str], forced: str | None = None,
+                  doomed: dict[str, tuple[str, str]] | None = None) -> _ServicePlan:
     service = project.services[name]
     wanted = opts.scale.get(name, service.replicas)
     if service.container_name and wanted > 1:
@@ -267,7 +358,10 @@ def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, o
     for number, current in slots:
         cname = current.name if current is not None else container_name(project.name, service, number)
         after = set(needs)
-        if current is not None:
+        if current is not None and current.name in (doomed or {}):  # removed for a network or volume recreate
+            create_cause, removed = (doomed or {})[current.name]
+            after.add(removed)
+        elif current is not None:
             outdated = current.config_hash != digest or _image_changed(project, service, current, observed)
             if not (forced_all or forced or (outdated and not opts.no_recreate)):
                 if current.state in ("running", "restarting"):
@@ -371,6 +465,7 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions | None = None)
     if unknown_scale:
         raise UserError.single(f"--scale: no such service: {', '.join(unknown_scale)}")
     per: dict[str, _ServicePlan] = {}
+    doomed = _plan_recreations(plan, project, observed, opts, graph.services)
     for level in graph.levels():
         for name in sorted(level):
             service = project.services[name]
@@ -386,7 +481,7 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions | None = None)
                     needs |= per[dep].creates
                     if via in _JOINS and per[dep].creates and not opts.no_start:
                         forced = f"{dep} recreated ({via})"  # a joined namespace or volumes go with the old one
-            per[name] = _plan_service(plan, project, name, observed, opts, needs, forced)
+            per[name] = _plan_service(plan, project, name, observed, opts, needs, forced, doomed)
             if forced:  # the joined container stops before the one whose namespaces it uses is removed
                 stops = {k for k, st in plan.steps.items() if st.op is Op.STOP_CONTAINER and st.service == name}
                 for dep in graph.dependencies(name):
@@ -411,6 +506,7 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions | None = None)
                                    args={"timeout": opts.timeout})
                     if not edge["required"]:
                         plan.steps[key].optional |= waits
+    _recreate_leftovers(plan, project, observed, doomed, opts, set(graph.services))
     _orphans(plan, project, observed, opts.remove_orphans, opts.known_services, opts.timeout)
     if opts.all_resources:
         _unused_resources(plan, project, observed)
@@ -559,6 +655,8 @@ def plan_run(project: Project, observed: Observed, service: str, opts: UpOptions
         plan.warnings.clear()
         if opts.remove_orphans:  # ``run --remove-orphans``; with dependencies plan_up removed them
             _orphans(plan, project, observed, True, opts.known_services, opts.timeout)
+    doomed = _plan_recreations(plan, project, observed, opts, [service])
+    _recreate_leftovers(plan, project, observed, doomed, opts, set(deps))
     _resources(plan, project, project.services[service], observed)
     _image_step(plan, project, project.services[service], observed, opts)
     _volume_image_steps(plan, project, project.services[service], observed, opts)

@@ -55,7 +55,7 @@ def run(
     from compose.cli._envfile import read_env_files
     from compose.cli.exec import parse_env
     from compose.cli.session import open_session
-    from compose.cli.up import _builder
+    from compose.cli.up import _builder, confirm_volumes
     from compose.engine import containers as C
     from compose.engine.createbody import ContainerSpec, create_body, endpoint_config, ordered_networks
     from compose.engine.client import engine_socket
@@ -64,7 +64,8 @@ def run(
     from compose.hooks import run_hooks
     from compose.naming import network_name, new_slug, oneoff_name
     from compose.observe import observe
-    from compose.plan import UpOptions, plan_run
+    from compose.graph import ServiceGraph
+    from compose.plan import UpOptions, plan_run, volumes_to_confirm
     from compose.secretcopy import copy_grants
 
     environment = {**read_env_files(list(env_from_file or [])), **parse_env(env)}  # -e wins, as docker compose
@@ -72,9 +73,11 @@ def run(
     project = session.project
     svc = project.services[service]
     observed = observe(session.client, project)
-    plan = plan_run(project, observed, service, UpOptions(no_deps=no_deps, pull=pull, build=True if build else None,
-                                                          remove_orphans=remove_orphans,
-                                                          known_services=session.known_services()))
+    opts = UpOptions(no_deps=no_deps, pull=pull, build=True if build else None, remove_orphans=remove_orphans,
+                     known_services=session.known_services())
+    deps = [service] if no_deps else ServiceGraph(project).subgraph([service]).services
+    opts.recreate_volumes, opts.volumes_asked = confirm_volumes(volumes_to_confirm(project, observed, deps), False)
+    plan = plan_run(project, observed, service, opts)
     session.run(plan, build=_builder(session))
     slug = new_slug()
     tty = not no_tty and sys.stdin.isatty() and not detach

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from compose.observe import Observed
     from compose.plan import Plan
 
-__all__ = ["register", "up", "parse_scale", "wait_services", "attach_logs", "attached_services"]
+__all__ = ["register", "up", "parse_scale", "wait_services", "attach_logs", "attached_services", "confirm_volumes"]
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +30,30 @@ def parse_scale(items: list[str] | None) -> dict[str, int]:
             raise UserError.single(f"--scale {item}: expected SERVICE=NUMBER")
         out[name] = int(count)
     return out
+
+
+def confirm_volumes(names: list[str], yes: bool) -> tuple[set[str], bool]:
+    """Which of the diverged volumes ``names`` to recreate, and whether the user was asked: all with ``-y``;
+    on a terminal Docker Compose's question for each (default no; end of input is no); without a terminal
+    none, unasked (the plan then warns that each is kept)."""
+    import sys
+
+    if not names:
+        return set(), False
+    if yes:
+        return set(names), True
+    if not sys.stdin.isatty():
+        return set(), False
+    chosen: set[str] = set()
+    for name in names:
+        try:
+            answer = input(f'? Volume "{name}" exists but doesn\'t match configuration in compose file. '
+                           "Recreate (data will be lost)? (y/N) ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() in ("y", "yes"):
+            chosen.add(name)
+    return chosen, True
 
 
 def _pull_option(value: str | None) -> str | None:
@@ -203,7 +227,7 @@ def up(
     from compose.cli.session import open_session
     from compose.errors import UserError
     from compose.observe import observe
-    from compose.plan import UpOptions, plan_up
+    from compose.plan import UpOptions, plan_up, volumes_to_confirm
 
     if build and no_build:
         raise UserError.single("--build and --no-build are incompatible")
@@ -238,6 +262,8 @@ def up(
     chosen = graph.subgraph(wanted, with_deps=not no_deps).services if wanted else graph.services
     started_at = int(time.time())
     observed = observe(session.client, session.project, services=chosen)
+    opts.recreate_volumes, opts.volumes_asked = confirm_volumes(
+        volumes_to_confirm(session.project, observed, chosen, opts.all_resources), yes)
     plan = plan_up(session.project, observed, opts)
     _report_untouched(session, plan, observed, chosen)
     session.run(plan, build=_builder(session), renew_anon_volumes=renew_anon_volumes)

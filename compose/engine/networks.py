@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 from compose import labels as L
 from compose.engine.errors import NotFound, translated
 from compose.model import Network
+from compose.resourcehash import network_hash
 
 if TYPE_CHECKING:
     import docker
@@ -33,7 +34,8 @@ def network_body(project: str, network: Network) -> dict[str, Any]:
     from docker.types import IPAMConfig, IPAMPool
 
     labels = dict(network.labels or {})
-    labels.update({L.PROJECT: project, L.NETWORK: network.key, L.VERSION: L.COMPOSE_VERSION})
+    labels.update({L.PROJECT: project, L.NETWORK: network.key, L.VERSION: L.COMPOSE_VERSION,
+                   L.CONFIG_HASH: network_hash(network)})  # ``up`` recreates the network when this changes
     ipam = None
     if network.ipam:
         pools = [IPAMPool(subnet=c.get("subnet"), iprange=c.get("ip_range"), gateway=c.get("gateway"),
