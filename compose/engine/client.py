@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -55,6 +54,8 @@ def _answers(path: str) -> bool:
 
 def _autostart(path: str) -> None:
     """Start the engine detached and wait (polling the socket, with a deadline) until it answers."""
+    import subprocess  # here: every command imports this module, few start the engine
+
     os.makedirs(os.path.dirname(path), exist_ok=True)
     log_dir = "/var/log/pycompose" if os.geteuid() == 0 else os.path.dirname(path)
     os.makedirs(log_dir, exist_ok=True)
