@@ -6,7 +6,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
-import typer
+from compose.cli._typer import typer
 
 if TYPE_CHECKING:
     from compose.engine.containers import ContainerInfo

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-import typer
+from compose.cli._typer import typer
 
 __all__ = ["register", "unpause"]
 

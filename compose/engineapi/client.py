@@ -21,7 +21,7 @@ from compose.engineapi.errors import APIError, NotFound
 from compose.engineapi.frames import demux as _demux
 from compose.engineapi.http import Response, hijack, request
 
-__all__ = ["API_VERSION", "Client", "convert_filters", "quote", "urlencode"]
+__all__ = ["API_VERSION", "Client", "Stream", "convert_filters", "quote", "urlencode"]
 
 API_VERSION = "1.43"  # the version docker-py is pinned to in compose.engine.client
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -110,7 +110,7 @@ class Client:
         """The event stream: dicts (``decode``) or the raw JSON bytes of each event."""
         params = {"since": since, "until": until, "filters": convert_filters(filters) if filters else None}
         res = self._open("GET", "/events", params, stream=True)
-        return _json_stream(res.chunks(), decode=bool(decode))
+        return Stream(res, _json_stream(res.chunks(), decode=bool(decode)))
 
     # -- containers ------------------------------------------------------------------------------------------
     def containers(self, quiet: bool = False, all: bool = False, trunc: bool = False, latest: bool = False,
@@ -151,7 +151,7 @@ class Client:
         res = self._open("GET", f"/containers/{quote(container)}/logs", params, stream=True)
         tty = bool((self.inspect_container(container).get("Config") or {}).get("Tty"))
         chunks = res.chunks() if tty else (payload for _, payload in _demux(res.chunks()))
-        return chunks if stream else b"".join(chunks)
+        return Stream(res, chunks) if stream else b"".join(chunks)
 
     # -- exec ------------------------------------------------------------------------------------------------
     def exec_create(self, container: str, cmd: str | list[str], stdout: bool = True, stderr: bool = True,
@@ -219,6 +219,29 @@ class Client:
         if name.startswith("__") or name in ("_full", "_full_lock", "path", "base_url", "timeout"):
             raise AttributeError(name)
         return getattr(self.full(), name)
+
+
+class Stream:
+    """A streamed answer's items; ``close()`` (from any thread, as docker-py's ``CancellableStream``) ends the
+    connection, so that a reader blocked in it sees the end."""
+
+    def __init__(self, res: Response, items: Iterator[Any]) -> None:
+        self._res = res
+        self._items = items
+
+    def __iter__(self) -> "Stream":
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._items)
+
+    def close(self) -> None:
+        import socket
+
+        try:
+            self._res.sock.shutdown(socket.SHUT_RDWR)  # not close(): another thread may be reading from it
+        except OSError:
+            pass
 
 
 def _json_stream(chunks: Iterator[bytes], *, decode: bool) -> Iterator[Any]:
