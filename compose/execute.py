@@ -246,8 +246,8 @@ def _hooks(ctx: Context, step: Step, kind: str) -> None:
 
 def _event(step: Step, status: Status, text: str | None = None) -> Event:
     kind, working, done = WORDS[step.op.name]
-    if step.args.get("recreate"):  # a diverged network or volume: "Recreate" while removed, "Recreated" when made
-        working, done = "Recreate", ("Recreated" if step.op in (Op.CREATE_NETWORK, Op.CREATE_VOLUME) else "Recreate")
+    if step.args.get("recreate") and step.op in (Op.CREATE_NETWORK, Op.CREATE_VOLUME):  # a diverged one, removed
+        working, done = "Recreate", "Recreated"  # as Docker Compose reports it
     return Event(kind, step.target, status, text or (working if status is Status.WORKING else done))
 
 
