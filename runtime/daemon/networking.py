@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime import trace
-from runtime.errors import EngineError, InvalidArgument, NotFound
+from runtime.errors import EngineError, InvalidArgument, InvalidState, NotFound
 
 if TYPE_CHECKING:
     from runtime.daemon.app import Engine
@@ -80,9 +80,10 @@ class Networking:
         if mode == "host":
             return ""
         names = [name for name in (rec.get("Endpoints") or {}) if name not in (mode, "default", "bridge")]
+        endpoints = rec.get("Endpoints") or {}
         if mode.startswith("container:"):
             if names:
-                await asyncio.to_thread(self._check_networks, None, names)
+                await asyncio.to_thread(self._check_networks, None, names, None, endpoints)
             other = self.engine.records.find(mode.split(":", 1)[1])
             shared = other.get("SandboxKeyName")
             if not shared:
@@ -92,21 +93,29 @@ class Networking:
             rec["SandboxKeyName"] = shared
             return str(self.svc.sandbox_path(shared))
         key = secrets.token_hex(16)
-        path = await asyncio.to_thread(self._check_networks, None if mode == "none" else mode, names, key)
+        path = await asyncio.to_thread(self._check_networks, None if mode == "none" else mode, names, key, endpoints)
         rec["SandboxKeyName"] = key
         if self.dns is not None and self.uses_embedded_dns(rec):
             self.dns.prepare(path)  # the DNS scope's sockets and redirect, off the start path
         return str(path)
 
-    def _check_networks(self, mode: str | None, names: list[str], key: str | None = None) -> Path | None:
-        """In a worker thread: the networks exist (the default bridge made if need be); the sandbox ``key``
-        made when given."""
+    def _check_networks(self, mode: str | None, names: list[str], key: str | None = None,
+                        endpoints: dict[str, Any] | None = None) -> Path | None:
+        """In a worker thread: the networks exist (the default bridge made if need be) and take the static
+        addresses their endpoint settings ask for (Docker's checks, before anything is made); the sandbox
+        ``key`` made when given."""
+        from runtime.network.endpointcfg import check_static_addresses
+
+        endpoints = endpoints or {}
+        nets = []
         if mode == "bridge":
-            self.svc.default_bridge()
+            nets.append((self.svc.default_bridge(), endpoints.get(mode) or endpoints.get("default")))
         elif mode is not None:
-            self.svc.get(mode)
+            nets.append((self.svc.get(mode), endpoints.get(mode) or endpoints.get("default")))
         for name in names:
-            self.svc.get(name)
+            nets.append((self.svc.get(name), endpoints.get(name)))
+        for net, cfg in nets:
+            check_static_addresses(net, cfg if isinstance(cfg, dict) else {})
         return self.svc.create_sandbox(key) if key is not None else None
 
     def uses_embedded_dns(self, rec: dict[str, Any]) -> bool:
@@ -316,7 +325,13 @@ class Networking:
                                  for k, v in (settings.get("Ports") or {}).items() for b in (v or [])]
 
     async def connect(self, rec: dict[str, Any], network: str, cfg: dict[str, Any]) -> None:
-        """``POST /networks/{id}/connect``: remember the wish; attach now if the container runs."""
+        """``POST /networks/{id}/connect``: remember the wish (Docker's checks first); a running container is
+        attached at once with every endpoint setting honoured as at create, gets its new address in /etc/hosts,
+        and, on its first user-defined network, a DNS scope (its resolv.conf then names 127.0.0.11)."""
+        from runtime.errors import Conflict
+        from runtime.network.endpointcfg import check_static_addresses
+
+        cfg = dict(cfg or {})
         # Docker's default bridge always exists; ours is made when first needed.
         net = await asyncio.to_thread(self.svc.default_bridge) if network == "bridge" else \
             await asyncio.to_thread(self.svc.get, network)
@@ -327,35 +342,92 @@ class Networking:
         if net.name in endpoints or net.name == mode or (mode == "bridge" and net.options.get(
                 "com.docker.network.bridge.default_bridge") == "true"):
             if rec["Id"] in net.endpoints:
-                from runtime.errors import Conflict
-
                 raise Conflict(f"endpoint with name {rec['Name'].lstrip('/')} already exists in network {net.name}")
-        endpoints[net.name] = cfg or {}
+        check_static_addresses(net, cfg)
+        running = self.engine.supervisor.live(rec["Id"]).status in ("running", "paused")
+        if running and rec["Id"] not in net.endpoints:
+            await self._join(rec, net, cfg)
+        endpoints[net.name] = cfg
         rec["Endpoints"] = endpoints
-        if self.engine.supervisor.live(rec["Id"]).status in ("running", "paused") and rec["Id"] not in net.endpoints:
-            key = rec.get("SandboxKeyName")
-            ipam = (cfg or {}).get("IPAMConfig") or {}
-            await asyncio.to_thread(self.svc.connect, net.id, rec["Id"], str(self.svc.sandbox_path(key)),
-                                    name=rec["Name"].lstrip("/"), aliases=list((cfg or {}).get("Aliases") or []),
-                                    ipv4_address=ipam.get("IPv4Address") or None,
-                                    driver_opts=(cfg or {}).get("DriverOpts"), link_local_ips=ipam.get("LinkLocalIPs"))
+        if running:
             self.refresh(rec)
         self.engine.records.save(rec)
 
+    async def _join(self, rec: dict[str, Any], net: Any, cfg: dict[str, Any]) -> None:
+        """Attach a running container to ``net`` (kernel work and /etc/hosts in one thread hop), then open its
+        DNS scope if this is its first user-defined network."""
+        cid = rec["Id"]
+        key = rec.get("SandboxKeyName")
+        if not key:
+            raise InvalidState(f"container {cid[:12]} has no network namespace to connect")
+        sandbox = str(self.svc.sandbox_path(key))
+        await asyncio.to_thread(self._join_sync, rec, net, cfg, sandbox)
+        user_defined = net.options.get("com.docker.network.bridge.default_bridge") != "true"
+        if self.dns is None or not user_defined or rec.get("SandboxShared") or cid in self.dns.scopes():
+            return
+        host_cfg = rec.get("HostConfig") or {}
+        try:
+            await self.dns.add_scope(cid, sandbox, list(host_cfg.get("Dns") or self.engine.config.dns) or None,
+                                     host_cfg.get("DnsSearch") or ())
+        except EngineError as err:
+            _log.warning("no DNS scope for %s after connect to %s: %s", cid[:12], net.name, err)
+            return
+        with contextlib.suppress(NotFound, OSError):  # its names now come from the embedded DNS, as with Docker
+            await asyncio.to_thread(self.engine.containers.write_managed_file, cid, "resolv.conf",
+                                    self.resolv_conf(rec, host_cfg))
+
+    def _join_sync(self, rec: dict[str, Any], net: Any, cfg: dict[str, Any], sandbox: str) -> None:
+        """In a worker thread: the endpoint as :meth:`_attach` makes it at start, and its /etc/hosts lines."""
+        ipam = cfg.get("IPAMConfig") or {}
+        ep = self.svc.connect(net.id, rec["Id"], sandbox, name=rec["Name"].lstrip("/"),
+                              aliases=list(cfg.get("Aliases") or []),
+                              ipv4_address=ipam.get("IPv4Address") or None,
+                              ipv6_address=ipam.get("IPv6Address") or None,
+                              mac_address=cfg.get("MacAddress") or None, priority=int(cfg.get("GwPriority") or 0),
+                              driver_opts=cfg.get("DriverOpts"), link_local_ips=ipam.get("LinkLocalIPs"))
+        self._edit_hosts(rec, ep, add=True)
+
+    def _edit_hosts(self, rec: dict[str, Any], ep: Any, add: bool) -> None:
+        """In a worker thread: add (connect) or remove (disconnect) the endpoint's address lines in the running
+        container's /etc/hosts, in place as Docker does: other lines, the user's edits among them, stay."""
+        from runtime.network.dns.hostsfile import add_host_entries, host_names, remove_host_entries
+
+        if rec.get("SandboxShared") or self._mode(rec) == "host":
+            return
+        cfg = rec.get("Config") or {}
+        names = host_names(cfg.get("Hostname") or rec["Id"][:12], cfg.get("Domainname") or "")
+        addresses = [str(a.ip) for a in (ep.ipv4, ep.ipv6) if a]
+        try:
+            path = self.engine.containers.state_dir(rec["Id"]) / "hosts"
+            text = path.read_text()
+            edited = add_host_entries(text, addresses, names) if add else remove_host_entries(text, addresses, names)
+            if edited != text:
+                self.engine.containers.write_managed_file(rec["Id"], "hosts", edited)
+        except (NotFound, OSError) as err:
+            _log.warning("hosts file of %s not updated: %s", rec["Id"][:12], err)
+
     async def disconnect(self, rec: dict[str, Any], network: str, force: bool) -> None:
+        """``POST /networks/{id}/disconnect``: forget the wish; a running container leaves at once (its
+        interface moved out of its namespace, its address lines out of /etc/hosts, its names out of DNS)."""
         net = await asyncio.to_thread(self.svc.get, network)
         endpoints = dict(rec.get("Endpoints") or {})
         known = net.name in endpoints or net.name == self._mode(rec) or rec["Id"] in net.endpoints
         if not known and not force:
             raise NotFound(f"container {rec['Id'][:12]} is not connected to network {net.name}")
+        ep = net.endpoints.get(rec["Id"])
+        if ep is not None:
+            await asyncio.to_thread(self._part_sync, rec, net.id, ep, force)
         endpoints.pop(net.name, None)
         rec["Endpoints"] = endpoints
         if net.name == self._mode(rec):
             rec["NetworkMode"] = "none" if not endpoints else next(iter(endpoints))
-        if rec["Id"] in net.endpoints:
-            await asyncio.to_thread(self.svc.disconnect, net.id, rec["Id"], force)
         self.refresh(rec, running=self.engine.supervisor.live(rec["Id"]).status in ("running", "paused"))
         self.engine.records.save(rec)
+
+    def _part_sync(self, rec: dict[str, Any], network_id: str, ep: Any, force: bool) -> None:
+        """In a worker thread: leave the network, then drop the endpoint's /etc/hosts lines."""
+        self.svc.disconnect(network_id, rec["Id"], force)
+        self._edit_hosts(rec, ep, add=False)
 
 
 def sandbox_path(path: str) -> Path:

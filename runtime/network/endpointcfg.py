@@ -1,6 +1,7 @@
 """What the bridge driver takes from an endpoint's settings beyond addresses and aliases, checked: the interface
 name asked for by the ``com.docker.network.endpoint.ifname`` driver option (compose ``interface_name``) and the
-extra link-local addresses of ``IPAMConfig.LinkLocalIPs`` (compose ``link_local_ips``).
+extra link-local addresses of ``IPAMConfig.LinkLocalIPs`` (compose ``link_local_ips``), and Docker's rules
+for static addresses (``IPAMConfig.IPv4Address`` / ``IPv6Address``) on a given network.
 
 Each check raises :class:`InvalidArgument` (HTTP 400) naming the bad value, so a container create or a network
 connect is refused before anything is made.
@@ -13,8 +14,10 @@ from typing import Any
 
 from runtime.errors import InvalidArgument
 from runtime.network.bridge import check_ifname
+from runtime.network.model import OPT_DEFAULT_BRIDGE, Network
 
-__all__ = ["OPT_ENDPOINT_IFNAME", "endpoint_ifname", "link_local_interfaces", "check_endpoints"]
+__all__ = ["OPT_ENDPOINT_IFNAME", "endpoint_ifname", "link_local_interfaces", "check_endpoints",
+           "check_static_addresses"]
 
 OPT_ENDPOINT_IFNAME = "com.docker.network.endpoint.ifname"
 
@@ -62,3 +65,39 @@ def check_endpoints(endpoints: Mapping[str, Any]) -> None:
                                       f"{network}; each endpoint needs its own")
             taken[name] = network
         link_local_interfaces((cfg.get("IPAMConfig") or {}).get("LinkLocalIPs"))
+
+
+def check_static_addresses(network: Network, cfg: Mapping[str, Any]) -> None:
+    """Docker's checks of the addresses an endpoint asks for on ``network``, each an :class:`InvalidArgument`
+    (HTTP 400) with Docker's words: a valid address of the right family, the family enabled, a user-defined
+    network, whose user-configured subnet of that family holds the address. (An address taken is a
+    ``Conflict`` at allocation.)"""
+    ipam = cfg.get("IPAMConfig") or {}
+    if not isinstance(ipam, Mapping):
+        return
+    wanted: dict[int, ipaddress.IPv4Address | ipaddress.IPv6Address] = {}
+    for version in (4, 6):
+        text = ipam.get(f"IPv{version}Address") or ""
+        if not text:
+            continue
+        try:
+            ip = ipaddress.ip_address(str(text))
+        except ValueError:
+            ip = None
+        if ip is None or ip.version != version:
+            raise InvalidArgument(f"invalid IPv{version} address: {text}")
+        wanted[version] = ip
+    if not wanted:
+        return
+    if network.driver != "bridge" or network.options.get(OPT_DEFAULT_BRIDGE) == "true":
+        raise InvalidArgument("user specified IP address is supported on user defined networks only")
+    for version, ip in wanted.items():
+        if not (network.enable_ipv4 if version == 4 else network.enable_ipv6):
+            raise InvalidArgument(f"network {network.name} does not have IPv{version} enabled")
+        subnets = [c.subnet for c in network.ipam.config if c.subnet is not None and c.subnet.version == version]
+        if not subnets:
+            raise InvalidArgument("user specified IP address is supported only when connecting to networks with "
+                                  "user configured subnets")
+        if not any(ip in subnet for subnet in subnets):
+            raise InvalidArgument(f"invalid endpoint settings:\nno configured subnet or ip-range contain the IP "
+                                  f"address {ip}")

@@ -229,7 +229,7 @@ class AddressPool:
             if addr not in self.subnet:
                 raise InvalidArgument(f"address {addr} is not in subnet {self.subnet}")
             if not self._usable(addr) or addr in self.allocated:
-                raise Conflict(f"address {addr} is already in use on this network")
+                raise Conflict(f"Address already in use: {addr}")  # Docker's words, and which one
             self.allocated.add(addr)
             return addr
         first = int(self.ip_range.network_address)

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 
 from runtime.errors import InvalidArgument
 
-__all__ = ["HOST_GATEWAY", "parse_extra_host", "render_hosts"]
+__all__ = ["HOST_GATEWAY", "parse_extra_host", "render_hosts", "host_names", "add_host_entries",
+           "remove_host_entries"]
 
 HOST_GATEWAY = "host-gateway"  # the magic address compose and Docker accept in extra_hosts
 _HOSTNAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$")
@@ -54,7 +55,7 @@ def render_hosts(hostname: str, addresses: Iterable[str] = (), extra_hosts: Iter
     for entry in extra_hosts:
         name, addr = parse_extra_host(entry, host_gateway)
         out.append(f"{addr}\t{name}\n")
-    names = [f"{hostname}.{domainname}", hostname] if domainname else [hostname]
+    names = host_names(hostname, domainname)
     names += [a for a in aliases if a and a not in names]
     for addr in addresses:
         try:
@@ -65,3 +66,36 @@ def render_hosts(hostname: str, addresses: Iterable[str] = (), extra_hosts: Iter
             continue
         out.append(f"{addr}\t{' '.join(names)}\n")
     return "".join(out)
+
+
+def host_names(hostname: str, domainname: str = "") -> list[str]:
+    """The names a line of the container's own address carries: ``host.domain host``, or ``host``."""
+    return [f"{hostname}.{domainname}", hostname] if domainname else [hostname]
+
+
+def add_host_entries(text: str, addresses: Iterable[str], names: Iterable[str]) -> str:
+    """``text`` (a hosts file) with a line per address naming ``names`` appended, as Docker does when a running
+    container joins a network; an identical line already there is not repeated."""
+    joined = " ".join(names)
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    for addr in addresses:
+        line = f"{addr}\t{joined}\n"
+        if line not in lines:
+            lines.append(line)
+    return "".join(lines)
+
+
+def remove_host_entries(text: str, addresses: Iterable[str], names: Iterable[str]) -> str:
+    """``text`` without the lines :func:`add_host_entries` made for ``addresses`` (the container left that
+    network); other lines, the user's own edits among them, stay as they are."""
+    wanted = set(names)
+    gone = set(addresses)
+    kept = []
+    for line in text.splitlines(keepends=True):
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] in gone and set(fields[1:]) == wanted:
+            continue
+        kept.append(line)
+    return "".join(kept)

@@ -197,6 +197,7 @@ class Stub:
     big: set[str] = field(default_factory=set)
     udp_limit: int | None = None  # set: ignore the asker's EDNS size (an old server), truncate above this
     ipv6: bool = False  # listen on ::1 instead of 127.0.0.x
+    port: int = 0  # 0: a port the kernel picks (53: an upstream a resolv.conf or the engine's "dns" can name)
     address: tuple[str, int] = ("", 0)
     udp_queries: int = 0
     tcp_queries: int = 0
@@ -249,7 +250,7 @@ class Stub:
         family = socket.AF_INET6 if self.ipv6 else socket.AF_INET
         host = "::1" if self.ipv6 else f"127.0.0.{random.randint(20, 250)}"
         udp = socket.socket(family, socket.SOCK_DGRAM)
-        udp.bind((host, 0))
+        udp.bind((host, self.port))
         tcp = socket.socket(family, socket.SOCK_STREAM)
         tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         tcp.bind((host, udp.getsockname()[1]))
