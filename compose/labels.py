@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["PREFIX", "PROJECT", "SERVICE", "CONTAINER_NUMBER", "ONEOFF", "SLUG", "CONFIG_HASH", "IMAGE",
            "WORKING_DIR", "CONFIG_FILES", "ENVIRONMENT_FILE", "VERSION", "DEPENDS_ON", "NETWORK", "VOLUME",
-           "REPLACE", "COMPOSE_VERSION", "depends_on_value", "parse_depends_on", "project_filter"]
+           "REPLACE", "HASH_SCHEME", "COMPOSE_VERSION", "depends_on_value", "parse_depends_on", "project_filter"]
 
 PREFIX = "com.docker.compose."
 PROJECT = "com.docker.compose.project"
@@ -22,6 +22,9 @@ DEPENDS_ON = "com.docker.compose.depends_on"  # "svc:condition:restart,..."
 NETWORK = "com.docker.compose.network"  # the network's key in the Compose file
 VOLUME = "com.docker.compose.volume"  # the volume's key in the Compose file
 REPLACE = "com.docker.compose.replace"  # the container a recreated one replaces
+# On networks and volumes beside CONFIG_HASH: which hash it is (``compose.resourcehash.SCHEME``). Docker Compose
+# hashes its own Go structs, so only a hash of our scheme can be compared with the file.
+HASH_SCHEME = "io.pycompose.config-hash.scheme"
 
 COMPOSE_VERSION = "2.30.0"  # the Docker Compose version whose behaviour we follow, written to VERSION
 

@@ -16,7 +16,7 @@ from compose.engine.images import image_stamp
 from compose.engine.networks import find_network, list_networks
 from compose.engine.volumes import find_volume, list_volumes
 from compose.model import Project
-from compose.resourcehash import network_hash, volume_hash
+from compose.resourcehash import SCHEME, network_hash, volume_hash
 
 if TYPE_CHECKING:
     import docker
@@ -79,11 +79,12 @@ def observe(client: "docker.APIClient", project: Project, *, services: list[str]
 
 def diverges(entry: dict[str, Any] | None, project: str, digest: str) -> bool:
     """The engine's network or volume ``entry`` was made by Compose for ``project`` from another configuration
-    than the one hashed to ``digest``; one without a ``config-hash`` label (made by hand, or by an older tool) or
-    of another project never diverges."""
+    than the one hashed to ``digest``; one without a ``config-hash`` label of our scheme (made by hand, by an older
+    tool, or by Docker Compose, whose hash differs) or of another project never diverges."""
     labels = (entry or {}).get("Labels") or {}
     found = labels.get(L.CONFIG_HASH)
-    return bool(found) and labels.get(L.PROJECT) == project and found != digest
+    return (bool(found) and labels.get(L.HASH_SCHEME) == SCHEME and labels.get(L.PROJECT) == project
+            and found != digest)
 
 
 def _users(client: "docker.APIClient", kind: str, name: str) -> list[ContainerInfo]:

@@ -8,7 +8,9 @@ recreated only when the user confirms (``-y``). Resources without the label (mad
 What counts: for a network its name, driver (``bridge`` when unset), ``driver_opts``, ``ipam``, ``internal``,
 ``attachable``, ``enable_ipv4``, ``enable_ipv6`` and ``labels``; for a volume its name, driver (``local`` when
 unset), ``driver_opts`` and ``labels``. The digest is SHA-256 over JSON with sorted keys, unset fields left out,
-so key order in the file and an explicit default never matter.
+so key order in the file and an explicit default never matter. Docker Compose's hash of the same network differs
+(it hashes its Go structs), so the label ``io.pycompose.config-hash.scheme`` marks ours; a resource made by Docker
+Compose is not compared (as one without the label).
 """
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from typing import Any
 
 from compose.model import Network, Volume
 
-__all__ = ["network_hash", "volume_hash"]
+__all__ = ["network_hash", "volume_hash", "SCHEME"]
+
+SCHEME = "1"  # written as ``io.pycompose.config-hash.scheme``: a hash of another scheme is never compared
 
 
 def network_hash(network: Network) -> str:

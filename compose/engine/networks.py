@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 from compose import labels as L
 from compose.engine.errors import NotFound, translated
 from compose.model import Network
-from compose.resourcehash import network_hash
+from compose.resourcehash import SCHEME, network_hash
 
 if TYPE_CHECKING:
     import docker
@@ -35,7 +35,7 @@ def network_body(project: str, network: Network) -> dict[str, Any]:
 
     labels = dict(network.labels or {})
     labels.update({L.PROJECT: project, L.NETWORK: network.key, L.VERSION: L.COMPOSE_VERSION,
-                   L.CONFIG_HASH: network_hash(network)})  # ``up`` recreates the network when this changes
+                   L.CONFIG_HASH: network_hash(network), L.HASH_SCHEME: SCHEME})  # ``up`` recreates the network when this changes
     ipam = None
     if network.ipam:
         pools = [IPAMPool(subnet=c.get("subnet"), iprange=c.get("ip_range"), gateway=c.get("gateway"),

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 from compose import labels as L
 from compose.engine.errors import NotFound, translated
 from compose.model import Volume
-from compose.resourcehash import volume_hash
+from compose.resourcehash import SCHEME, volume_hash
 
 if TYPE_CHECKING:
     import docker
@@ -32,7 +32,7 @@ def find_volume(client: "docker.APIClient", name: str) -> dict[str, Any] | None:
 def create_volume(client: "docker.APIClient", project: str, volume: Volume) -> None:
     labels = dict(volume.labels or {})
     labels.update({L.PROJECT: project, L.VOLUME: volume.key, L.VERSION: L.COMPOSE_VERSION,
-                   L.CONFIG_HASH: volume_hash(volume)})  # ``up`` asks to recreate the volume when this changes
+                   L.CONFIG_HASH: volume_hash(volume), L.HASH_SCHEME: SCHEME})  # ``up`` asks to recreate the volume when this changes
     with translated(f"create volume {volume.name}"):
         client.create_volume(volume.name, driver=volume.driver or "local", driver_opts=volume.driver_opts,
                              labels=labels)

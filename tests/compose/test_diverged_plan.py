@@ -18,7 +18,7 @@ from compose.model import Project
 from compose.observe import Observed, diverges
 from compose.plan import UpOptions, plan_run, plan_up, volumes_to_confirm
 from compose.project import load_project
-from compose.resourcehash import network_hash, volume_hash
+from compose.resourcehash import SCHEME, network_hash, volume_hash
 
 APP = """
 name: app
@@ -58,6 +58,7 @@ def _labels(project: Project, digest: str | None) -> dict[str, object]:
     out = {L.PROJECT: project.name}
     if digest is not None:
         out[L.CONFIG_HASH] = digest
+        out[L.HASH_SCHEME] = SCHEME
     return {"Labels": out}
 
 
@@ -170,10 +171,12 @@ def test_confirmed_volume_recreated_with_its_containers(tmp_path):
 
 def test_external_and_other_projects_resources_never_diverge(tmp_path):
     project = _project(tmp_path)
-    assert not diverges({"Labels": {L.PROJECT: "other", L.CONFIG_HASH: "1"}}, "app", "2")
-    assert not diverges({"Labels": {L.PROJECT: "app"}}, "app", "2")
+    ours = {L.HASH_SCHEME: SCHEME}
+    assert not diverges({"Labels": {L.PROJECT: "other", L.CONFIG_HASH: "1", **ours}}, "app", "2")
+    assert not diverges({"Labels": {L.PROJECT: "app", **ours}}, "app", "2")
     assert not diverges(None, "app", "2")
-    assert diverges({"Labels": {L.PROJECT: "app", L.CONFIG_HASH: "1"}}, "app", "2")
+    assert not diverges({"Labels": {L.PROJECT: "app", L.CONFIG_HASH: "1"}}, "app", "2")  # Docker Compose's hash
+    assert diverges({"Labels": {L.PROJECT: "app", L.CONFIG_HASH: "1", **ours}}, "app", "2")
     plan = plan_up(project, _observed(project))
     assert not any(s.target == "outside" for s in plan.steps.values())
 

@@ -127,7 +127,8 @@ def test_volume_change_kept_without_yes_and_recreated_empty_with_yes(project):  
 def test_external_and_unlabelled_resources_are_left_alone(project):  # noqa: F811
     client = project.engine.client()
     outside = client.networks.create(f"pcx{project.name}", labels={
-        "com.docker.compose.project": project.name, "com.docker.compose.config-hash": "0" * 64})
+        "com.docker.compose.project": project.name, "com.docker.compose.config-hash": "0" * 64,
+        "io.pycompose.config-hash.scheme": "1"})  # would diverge, were it not external
     hand = client.networks.create(f"{project.name}_hand")  # made by hand under the project's name: no label
     try:
         project.write(SLEEPER + f"""    networks: [outside, hand]
