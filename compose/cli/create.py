@@ -22,8 +22,9 @@ def create(
     remove_orphans: Annotated[bool, typer.Option("--remove-orphans")] = False,
     scale: Annotated[Optional[list[str]], typer.Option("--scale", metavar="SERVICE=NUM")] = None,
     pull: Annotated[Optional[str], typer.Option("--pull", metavar="POLICY")] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Assume \"yes\" as answer to all prompts and run "
-                                      "non-interactively.")] = False,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "--y", "-y", help="Assume \"yes\" as answer to all prompts and run "
+        "non-interactively.")] = False,
     quiet_pull: Annotated[bool, typer.Option("--quiet-pull", help="Pull without printing progress.")] = False,
 ) -> int:
     from compose.cli.up import up

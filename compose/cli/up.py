@@ -220,8 +220,9 @@ def up(
     abort_on_container_failure: Annotated[bool, typer.Option(
         "--abort-on-container-failure", help="Stops all containers if any container exited with failure. "
         "Incompatible with -d.")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Assume \"yes\" as answer to all prompts and run "
-                                      "non-interactively.")] = False,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "--y", "-y", help="Assume \"yes\" as answer to all prompts and run "
+        "non-interactively.")] = False,
     quiet_build: Annotated[bool, typer.Option("--quiet-build", help="Suppress the build output.")] = False,
 ) -> int:
     from compose.cli.session import open_session
