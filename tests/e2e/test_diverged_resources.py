@@ -170,3 +170,57 @@ def test_foreign_container_on_diverged_network_stops_up_before_any_change(projec
         assert project.container("app").status == "running"
     finally:
         stranger.remove(force=True)
+
+
+def _answer(project, answer: str, *args: str) -> Result:  # noqa: F811
+    """``pycompose ARGS`` with stdin a terminal (a pty): waits for the volume question on stdout, types
+    ``answer``, and collects the rest."""
+    import os
+    import select
+    import time
+
+    master, slave = os.openpty()
+    proc = subprocess.Popen([str(PYCOMPOSE), *args], cwd=project.dir, env=_environ(project.engine), stdin=slave,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(slave)
+    try:
+        seen = b""
+        deadline = time.monotonic() + 120
+        while b"Recreate (data will be lost)? (y/N)" not in seen:
+            left = deadline - time.monotonic()
+            assert left > 0 and proc.poll() is None, f"no question asked: {seen!r}"
+            if select.select([proc.stdout], [], [], left)[0]:
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                assert chunk, f"stdout closed before the question: {seen!r}"
+                seen += chunk
+        os.write(master, answer.encode() + b"\n")
+        out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    result = Result(proc.returncode, (seen + out).decode(), err.decode())
+    assert "Traceback" not in result.err and result.code == 0, result
+    return result
+
+
+def test_volume_question_on_a_terminal(project):  # noqa: F811
+    vol = f"{project.name}_data"
+    text = SLEEPER + "    volumes: [data:/data]\nvolumes:\n  data:\n    driver_opts: {{type: tmpfs, device: tmpfs, o: \"size={n}m\"}}\n"
+    project.write(text.format(n=8))
+    _run(project, "up", "-d")
+    _exec(project.container("app"), "sh", "-c", "echo precious > /data/file")
+    before = _ids(project)
+    project.write(text.format(n=16))
+
+    no = _answer(project, "n", "up", "-d")
+    assert f'? Volume "{vol}" exists but doesn\'t match configuration in compose file.' in no.out, no
+    assert "WARN" not in no.err and _ids(project) == before  # answered: kept without a warning
+    assert _exec(project.container("app"), "cat", "/data/file") == "precious"
+
+    _answer(project, "y", "up", "-d")
+    client = project.engine.client()
+    assert client.volumes.get(vol).attrs["Options"]["o"] == "size=16m"
+    app = project.container("app")
+    assert app.id != before[app.name] and _exec(app, "ls", "-A", "/data") == ""
