@@ -4,8 +4,8 @@ A network or volume made by Compose carries ``com.docker.compose.config-hash`` (
 that label differs from the file's configuration (``compose.observe.diverges``), Docker Compose recreates a
 network at once and a volume only when the user confirms; ``external`` ones and ones without the label are left
 as they are. Recreating means removing first every container of the project that uses it; a container of
-another project (or a one-off ``run`` container) using it would make the removal fail half-way, so that is an
-error before anything is touched.
+another project (or a running one-off ``run`` container) using it would make the removal fail half-way, so that
+is an error before anything is touched; a stopped one-off container of the project is removed with the rest.
 """
 from __future__ import annotations
 
@@ -65,11 +65,13 @@ def recreations(project: Project, observed: Observed, network_keys: set[str], vo
 
 
 def _ours(project: Project, kind: str, key: str, name: str, users: list[ContainerInfo]) -> tuple[ContainerInfo, ...]:
-    foreign = [c for c in users if c.labels.get(L.PROJECT) != project.name or c.oneoff]
+    """The users the recreate may remove: the project's service containers and its stopped one-off (``run``)
+    ones (removed, not made again); a running one-off or another project's container is an error."""
+    foreign = [c for c in users if c.labels.get(L.PROJECT) != project.name or (c.oneoff and c.running)]
     if foreign:
         names = ", ".join(sorted(c.name for c in foreign))
         raise UserError.single(
             f"{kind} {name} must be recreated, as its configuration in the Compose file changed, but containers "
-            f"that are not this project's services use it ({names}); remove them first (nothing was changed)",
+            f"that are not this project's services use it ({names}); stop and remove them first (nothing was changed)",
             (f"{kind}s", key))
     return tuple(sorted(users, key=lambda c: c.name))

@@ -130,12 +130,23 @@ def test_foreign_container_on_diverged_network_is_an_error_before_any_step(tmp_p
         plan_up(project, observed)
 
 
-def test_oneoff_container_on_diverged_network_is_an_error(tmp_path):
+def test_running_oneoff_container_on_diverged_network_is_an_error(tmp_path):
     project = _project(tmp_path)
     observed = _observed(project, stale_networks=("back",))
     observed.network_users["app_back"].append(_container(project, "db", name="app-db-run-1", oneoff=True))
     with pytest.raises(UserError, match="app-db-run-1"):
         plan_up(project, observed)
+
+
+def test_stopped_oneoff_container_is_removed_not_made_again(tmp_path):
+    project = _project(tmp_path)
+    observed = _observed(project, stale_networks=("back",))
+    observed.network_users["app_back"].append(_container(project, "db", name="app-db-run-1", oneoff=True,
+                                                         state="exited"))
+    plan = plan_up(project, observed)
+    assert "REMOVE_CONTAINER app-db-run-1" in plan.steps and "STOP_CONTAINER app-db-run-1" not in plan.steps
+    assert "REMOVE_CONTAINER app-db-run-1" in plan.steps["REMOVE_NETWORK app_back"].after
+    assert not any(s.target == "app-db-run-1" for s in plan.steps.values() if s.op.name.startswith("CREATE"))
 
 
 def test_diverged_volume_kept_with_a_warning_when_not_asked(tmp_path):
