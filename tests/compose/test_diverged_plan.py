@@ -212,3 +212,11 @@ def test_hash_counts_config_not_key_order_or_defaults(tmp_path):
     v2 = _project(tmp_path, APP.replace("data: {}", "data: {driver: local}"))
     assert volume_hash(v1.volumes["data"]) != volume_hash(v2.volumes["data"])
     assert volume_hash(v2.volumes["data"]) == volume_hash(_project(tmp_path).volumes["data"])
+
+
+def test_run_with_dependencies_recreates_the_network_once(tmp_path):
+    project = _project(tmp_path)
+    plan = plan_run(project, _observed(project, stale_networks=("back",)), "web")
+    assert [s.key for s in plan.steps.values() if s.op.name == "REMOVE_NETWORK"] == ["REMOVE_NETWORK app_back"]
+    assert {"CREATE_CONTAINER app-db-1", "CREATE_CONTAINER app-web-1", "START_CONTAINER app-web-1"} <= set(plan.steps)
+    assert plan.steps["REMOVE_NETWORK app_back"].after == {"REMOVE_CONTAINER app-db-1", "REMOVE_CONTAINER app-web-1"}
