@@ -2,8 +2,8 @@
 
 The daemon translates an Engine API body into a ``ContainerSpec``; the container service stores it as JSON
 (``spec_to_dict``/``spec_from_dict``) and the child side (``init.py``) reads it back. ``validate(spec)`` runs a list
-of small check functions and returns every problem found (an empty list means valid). Only the standard library is
-imported: the container's init process reads this module.
+of small check functions and returns every problem found (an empty list means valid). Only the standard library and
+``runtime.resources`` (the cgroup limits, ``Resources``) are imported: the container's init process reads this module.
 """
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from runtime.resources import Resources, resource_problems
 
 __all__ = [
     "NAMESPACES", "DEFAULT_NAMESPACES", "DEFAULT_MASKED_PATHS", "DEFAULT_READONLY_PATHS", "DEFAULT_SHM_SIZE",
@@ -73,38 +75,6 @@ class Ulimit:
     name: str
     soft: int
     hard: int
-
-
-@dataclass(frozen=True)
-class Resources:
-    """Handed as-is to the cgroup manager. 0 / "" means unset."""
-
-    memory: int = 0
-    memory_reservation: int = 0
-    memory_swap: int = 0  # -1 = unlimited swap
-    nano_cpus: int = 0
-    cpu_quota: int = 0
-    cpu_period: int = 0
-    cpu_shares: int = 0
-    cpuset_cpus: str = ""
-    cpuset_mems: str = ""
-    pids_limit: int = 0  # <= 0 = unlimited
-    oom_kill_disable: bool = False
-    memory_swappiness: int = -1  # -1 = the kernel's default
-    blkio_weight: int = 0
-    # (device path or "major:minor", value) pairs
-    blkio_weight_device: tuple[tuple[str, int], ...] = ()
-    blkio_read_bps: tuple[tuple[str, int], ...] = ()
-    blkio_write_bps: tuple[tuple[str, int], ...] = ()
-    blkio_read_iops: tuple[tuple[str, int], ...] = ()
-    blkio_write_iops: tuple[tuple[str, int], ...] = ()
-
-    def __post_init__(self) -> None:
-        for name in _BLKIO_PAIRS:  # lists from JSON become tuples: the spec stays hashable and compares equal
-            object.__setattr__(self, name, tuple((str(d), int(v)) for d, v in getattr(self, name)))
-
-
-_BLKIO_PAIRS = ("blkio_weight_device", "blkio_read_bps", "blkio_write_bps", "blkio_read_iops", "blkio_write_iops")
 
 
 @dataclass(frozen=True)
@@ -277,11 +247,13 @@ def _check_limits(spec: ContainerSpec) -> list[str]:
         out.append("oom_score_adj must be between -1000 and 1000")
     if spec.shm_size < 0:
         out.append("shm_size must not be negative")
-    if spec.resources.memory and spec.resources.memory < 6 * 1024 * 1024:
-        out.append("minimum memory limit allowed is 6MB")
     if spec.log.max_file < 1:
         out.append("log max-file must be at least 1")
     return out
+
+
+def _check_resources(spec: ContainerSpec) -> list[str]:
+    return resource_problems(spec.resources)
 
 
 def _check_sysctls(spec: ContainerSpec) -> list[str]:
@@ -308,8 +280,7 @@ def _check_seccomp(spec: ContainerSpec) -> list[str]:
 
 CHECKS: tuple[Callable[[ContainerSpec], list[str]], ...] = (
     _check_args, _check_env, _check_paths, _check_devices, _check_namespaces, _check_names, _check_signals,
-    _check_limits,
-    _check_sysctls, _check_seccomp,
+    _check_limits, _check_resources, _check_sysctls, _check_seccomp,
 )
 
 

@@ -4,7 +4,8 @@ A manager owns one container's cgroup: ``create()`` it, ``add(pid)``, ``apply(re
 read ``stats()`` (the keys of Docker's ``/containers/{id}/stats``), watch for OOM kills, ``kill_all()`` and
 ``destroy()``. Every method raises the typed errors of ``runtime.errors``; a missing kernel feature in ``apply`` is
 a warning returned to the caller (Docker warns and discards such a limit), anything else is an error.
-``Resources`` and the helpers are re-exported here for callers that know them from this module.
+``Resources`` (the container's limits, from ``runtime.resources``) and the helpers of ``convert`` are re-exported
+here for callers that know them from this module.
 """
 from __future__ import annotations
 
@@ -20,15 +21,15 @@ from runtime.cgroups.fs import (
     drain_eventfd, host_memory, iter_pid_files, move_pid, online_cpus, read_int, read_keyed, read_pids, read_text,
     remove_tree, signal_all, system_cpu_usage, wait_for, write_text,
 )
-from runtime.cgroups.resources import (
-    DEFAULT_CPU_PERIOD, Resources, blkio_weight_to_io_weight, cpus_to_quota, memswap_to_v2_swap, resources_from,
-    shares_to_weight,
+from runtime.cgroups.convert import (
+    DEFAULT_CPU_PERIOD, Resources, blkio_weight_to_io_weight, check_resources, cpus_to_quota, memswap_to_v2_swap,
+    resources_from, shares_to_weight,
 )
 from runtime.errors import InvalidArgument
 
 __all__ = [
     "CgroupManager", "OomWatch",
-    "Resources", "DEFAULT_CPU_PERIOD", "resources_from", "cpus_to_quota", "shares_to_weight",
+    "Resources", "DEFAULT_CPU_PERIOD", "check_resources", "resources_from", "cpus_to_quota", "shares_to_weight",
     "blkio_weight_to_io_weight", "memswap_to_v2_swap",
     "system_cpu_usage", "online_cpus", "host_memory", "wait_for", "read_text", "write_text", "read_int",
     "read_keyed", "iter_pid_files", "signal_all", "drain_eventfd", "remove_tree", "move_pid", "read_pids",
@@ -109,7 +110,8 @@ class CgroupManager(ABC):
 
     @abstractmethod
     def apply(self, resources: Resources) -> list[str]:
-        """Write the limits; returns warnings for limits this kernel cannot enforce (then discarded)."""
+        """Check and write the limits (``InvalidArgument`` for what Docker refuses); returns warnings for limits
+        this kernel cannot enforce (then discarded)."""
 
     @abstractmethod
     def freeze(self, timeout: float = 5.0) -> None:

@@ -19,7 +19,7 @@ from runtime.cgroups.base import (
 )
 from runtime.cgroups.blkio import device_number, v1_throttle_lines
 from runtime.cgroups.devices import DEFAULT_DEVICES, DeviceRule, v1_lines
-from runtime.cgroups.resources import check_cpuset_available
+from runtime.cgroups.convert import check_cpuset_available, effective_memory_swap, quota_period, throttles
 from runtime.errors import InvalidState, NotFound, Unsupported
 
 __all__ = ["V1Manager", "CONTROLLERS", "v1_mounts"]
@@ -189,7 +189,7 @@ class V1Manager(CgroupManager):
         return warnings
 
     def _apply_blkio_devices(self, res: Resources, warnings: list[str]) -> None:
-        if not (res.blkio_weight_device or res.throttles()):
+        if not (res.blkio_weight_device or throttles(res)):
             return
         blkio = self._path("blkio")
         if blkio is None:
@@ -203,7 +203,7 @@ class V1Manager(CgroupManager):
             else:
                 for device, weight in res.blkio_weight_device:
                     write_text(target, f"{device_number(device)} {weight}")
-        for fname, line in v1_throttle_lines(res.throttles()):
+        for fname, line in v1_throttle_lines(throttles(res)):
             if not (blkio / fname).exists():
                 warnings.append(f"Your kernel does not support {fname}: discarded")
                 continue
@@ -218,7 +218,7 @@ class V1Manager(CgroupManager):
         if mem is None:
             warnings.append("memory controller not mounted: memory limits discarded")
             return
-        swap = res.effective_memory_swap()
+        swap = effective_memory_swap(res)
         memsw = mem / "memory.memsw.limit_in_bytes"
         if swap and not memsw.exists():
             if res.memory_swap:
@@ -247,7 +247,7 @@ class V1Manager(CgroupManager):
             write_text(mem / "memory.oom_control", "1")
 
     def _apply_cpu(self, res: Resources, warnings: list[str]) -> None:
-        quota, period = res.quota_period()
+        quota, period = quota_period(res)
         wants = res.cpu_shares or res.nano_cpus or res.cpu_quota or res.cpu_period
         if not wants:
             return

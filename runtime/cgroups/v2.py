@@ -23,7 +23,7 @@ from runtime.cgroups.base import (
 )
 from runtime.cgroups.blkio import device_number, v2_io_max_lines
 from runtime.cgroups.devices import DEFAULT_DEVICES, DeviceRule, attach_program
-from runtime.cgroups.resources import check_cpuset_available
+from runtime.cgroups.convert import check_cpuset_available, effective_memory_swap, quota_period, throttles
 from runtime.errors import InvalidState, NotFound, Unsupported
 
 __all__ = ["V2Manager", "WANTED_CONTROLLERS", "v2_mountpoint", "v2_writes"]
@@ -272,7 +272,7 @@ def v2_writes(res: Resources, bfq: bool = False) -> tuple[list[tuple[str, str, s
     ``bfq``: the cgroup has ``io.bfq.weight`` (BFQ scheduler), which takes v1-style weights."""
     warnings: list[str] = []
     writes: list[tuple[str, str, str]] = []
-    swap = memswap_to_v2_swap(res.effective_memory_swap(), res.memory) if res.memory > 0 else (
+    swap = memswap_to_v2_swap(effective_memory_swap(res), res.memory) if res.memory > 0 else (
         "max" if res.memory_swap == -1 else None)
     if res.memory:
         writes.append(("memory", "memory.max", str(res.memory) if res.memory > 0 else "max"))
@@ -285,7 +285,7 @@ def v2_writes(res: Resources, bfq: bool = False) -> tuple[list[tuple[str, str, s
     if res.oom_kill_disable:
         warnings.append("oom_kill_disable is not supported by cgroup v2: discarded")
     if res.nano_cpus or res.cpu_quota or res.cpu_period:
-        quota, period = res.quota_period()
+        quota, period = quota_period(res)
         writes.append(("cpu", "cpu.max", f"{quota if quota > 0 else 'max'} {period}"))
     if res.cpu_shares:
         writes.append(("cpu", "cpu.weight", str(shares_to_weight(res.cpu_shares))))
@@ -303,7 +303,7 @@ def v2_writes(res: Resources, bfq: bool = False) -> tuple[list[tuple[str, str, s
     for device, weight in res.blkio_weight_device:
         value = f"{device_number(device)} {weight if bfq else blkio_weight_to_io_weight(weight)}"
         writes.append(("io", "io.bfq.weight" if bfq else "io.weight", value))
-    for line in v2_io_max_lines(res.throttles()):
+    for line in v2_io_max_lines(throttles(res)):
         writes.append(("io", "io.max", line))
     return writes, warnings
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.cgroups.base import (
-    Resources, blkio_weight_to_io_weight, cpus_to_quota, memswap_to_v2_swap, resources_from, shares_to_weight,
+from runtime.cgroups.convert import (
+    blkio_weight_to_io_weight, check_resources, cpus_to_quota, effective_memory_swap, memswap_to_v2_swap,
+    quota_period, resources_from, shares_to_weight, throttles,
 )
 from runtime.errors import InvalidArgument
+from runtime.resources import Resources
 
 MB = 1024 * 1024
 
@@ -30,9 +32,9 @@ def test_cpus_to_quota():
 
 
 def test_quota_period_from_nano_cpus_and_quota():
-    assert Resources(nano_cpus=750_000_000).quota_period() == (75000, 100000)
-    assert Resources(cpu_quota=30000, cpu_period=60000).quota_period() == (30000, 60000)
-    assert Resources().quota_period() == (-1, 100000)
+    assert quota_period(Resources(nano_cpus=750_000_000)) == (75000, 100000)
+    assert quota_period(Resources(cpu_quota=30000, cpu_period=60000)) == (30000, 60000)
+    assert quota_period(Resources()) == (-1, 100000)
 
 
 def test_memswap_to_v2_swap():
@@ -42,9 +44,9 @@ def test_memswap_to_v2_swap():
 
 
 def test_docker_default_swap_is_as_much_again():
-    assert Resources(memory=64 * MB).effective_memory_swap() == 128 * MB
-    assert Resources(memory=64 * MB, memory_swap=-1).effective_memory_swap() == -1
-    assert Resources().effective_memory_swap() == 0
+    assert effective_memory_swap(Resources(memory=64 * MB)) == 128 * MB
+    assert effective_memory_swap(Resources(memory=64 * MB, memory_swap=-1)) == -1
+    assert effective_memory_swap(Resources()) == 0
 
 
 @pytest.mark.parametrize(("kw", "msg"), [
@@ -62,7 +64,9 @@ def test_docker_default_swap_is_as_much_again():
 ])
 def test_resources_reject_what_docker_rejects(kw, msg):
     with pytest.raises(InvalidArgument, match=msg):
-        Resources(**kw)
+        check_resources(Resources(**kw))
+    with pytest.raises(InvalidArgument, match=msg):
+        resources_from(kw)
 
 
 def test_resources_from_any_object_with_the_same_names():
@@ -92,9 +96,9 @@ def test_device_numbers_and_lines(tmp_path):
 def test_device_fields_accept_json_lists():
     res = resources_from({"blkio_read_bps": [["8:0", 100]], "blkio_weight_device": [["8:0", 300]]})
     assert res.blkio_read_bps == (("8:0", 100),)
-    assert res.throttles() == {"blkio_read_bps": (("8:0", 100),)}
+    assert throttles(res) == {"blkio_read_bps": (("8:0", 100),)}
     with pytest.raises(InvalidArgument, match="range is 10 to 1000"):
-        Resources(blkio_weight_device=(("8:0", 5),))
+        check_resources(Resources(blkio_weight_device=(("8:0", 5),)))
 
 
 def test_v2_writes_cover_every_limit():
@@ -135,12 +139,12 @@ def test_v2_writes_unlimited_and_defaults():
 
 
 def test_parse_cpuset():
-    from runtime.cgroups.resources import parse_cpuset
+    from runtime.resources import parse_cpuset
     assert parse_cpuset("0-2,5") == {0, 1, 2, 5}
     assert parse_cpuset("") == frozenset()
     assert parse_cpuset("3") == {3}
     for bad in ("a", "1-", "3-1", "1,,2", "-1"):
-        with pytest.raises(InvalidArgument):
+        with pytest.raises(ValueError):
             parse_cpuset(bad)
     with pytest.raises(InvalidArgument, match="cpuset_cpus"):
-        Resources(cpuset_cpus="0-x")
+        check_resources(Resources(cpuset_cpus="0-x"))

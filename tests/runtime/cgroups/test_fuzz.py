@@ -1,4 +1,4 @@
-"""Any limits a user can write: ``Resources`` accepts them or says why; ``apply`` on a real cgroup writes them,
+"""Any limits a user can write: ``resources_from`` accepts them or says why; ``apply`` on a real cgroup writes them,
 warns, or raises a typed error - never anything else."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime.cgroups.base import Resources
+from runtime.cgroups.convert import resources_from
 from runtime.errors import EngineError, InvalidArgument
 
 MB = 1024 * 1024
@@ -24,7 +24,7 @@ _resources = st.fixed_dictionaries({}, optional={
 @given(kw=_resources)
 def test_resources_accept_or_explain(kw):
     try:
-        Resources(**kw)
+        resources_from(kw)
     except InvalidArgument as err:
         assert str(err)
 
@@ -36,7 +36,7 @@ def test_apply_writes_warns_or_raises_typed(kw, cg_parent):
     from runtime.cgroups.factory import new_manager
 
     try:
-        res = Resources(**kw)
+        res = resources_from(kw)
     except InvalidArgument:
         return
     mgr = new_manager("fuzz", cg_parent)

@@ -146,6 +146,20 @@ def test_update_resources_applies_now_and_after_a_restart(svc, rootfs):
     assert svc.cgroup(running).stats()["pids_stats"].get("limit") == 70
 
 
+def test_update_of_a_stopped_container_refuses_what_docker_refuses(svc, rootfs):
+    """Docker's limit rules hold for ``docker update`` of a stopped container too: a period it refuses is not kept
+    (it would make every later start fail)."""
+    from runtime.errors import InvalidArgument
+    from runtime.spec import ContainerSpec
+
+    cid = svc.create(None, ContainerSpec(args=("true",), rootfs=rootfs, resources=Resources(pids_limit=50)))
+    with pytest.raises(InvalidArgument, match="CPU cfs period"):
+        svc.update_resources(cid, Resources(cpu_period=10))
+    assert svc.inspect(cid).spec.resources == Resources(pids_limit=50)
+    svc.start(cid)
+    assert svc.wait(cid, 30) == 0
+
+
 def test_a_mapped_host_device_is_usable(svc, rootfs):
     from runtime.spec import Device
 

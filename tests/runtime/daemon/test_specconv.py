@@ -58,7 +58,7 @@ def test_mounts_ports_and_host_settings():
     ({"Cmd": ["x"], "HostConfig": {"AutoRemove": True, "RestartPolicy": {"Name": "always"}}}, "--rm"),
     ({"Cmd": ["x"], "StopSignal": "SIGNOPE"}, "stop signal"),
     ({"Cmd": ["x"], "Healthcheck": {"Test": ["BOGUS"]}}, "Healthcheck"),
-    ({"Cmd": ["x"], "HostConfig": {"Memory": 1000}}, "minimum memory"),
+    ({"Cmd": ["x"], "HostConfig": {"Memory": 1000}}, "Minimum memory limit allowed is 6MB"),
 ])
 def test_bad_bodies_refused(body, msg):
     with pytest.raises(InvalidArgument, match=msg):
