@@ -15,7 +15,9 @@ import errno
 import ipaddress
 import logging
 import os
+import select
 import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,7 +28,7 @@ from runtime.errors import Conflict, EngineError
 from runtime.network import rtnl as _rtnl
 from runtime.network.bridge import delete_link
 from runtime.network.netns import netlink_in, write_sysctl_in
-from runtime.network.reaper import RETIRED_PREFIX
+from runtime.network.reaper import RETIRED_PREFIX, LinkReaper
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ __all__ = ["VethSpec", "new_veth_name", "mac_for", "attach_veth", "detach_veth",
            "retired_veths", "set_default_route", "clear_default_route", "sandbox_ifnames", "next_ifname"]
 
 _ESRCH = 3
+_SOL_NETLINK, _NETLINK_ADD_MEMBERSHIP, _RTNLGRP_LINK = 270, 1, 1
 _NAME_TRIES = 8
 
 Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
@@ -149,56 +152,93 @@ def remove_veth(name: str, host: _rtnl.Rtnl | None = None) -> bool:
 
 
 def retire_veth(name: str, host: _rtnl.Rtnl | None = None, *, sandbox: str | None = None,
-                ifname: str | None = None) -> str | None:
+                ifname: str | None = None, reaper: LinkReaper | None = None) -> str | None:
     """Cut the pair off at once, in about a millisecond: with ``sandbox`` and ``ifname`` the peer is taken down
-    (the kernel drops its routes) and moved out of the container into the engine's own network namespace under
-    a ``pcx<hex>`` name, so the container sees no trace of it and ``ifname`` is free for the next connect; then
+    (the kernel drops its routes) and renamed ``pcx<hex>`` first, so ``ifname`` is free for the next connect; then
     the host side goes down, out of its bridge, and takes a ``pcx<hex>`` name too (a crash before it is deleted
-    leaves links :func:`retired_veths` recognises). Deleting the pair costs the kernel 20-50 ms of RCU grace
-    periods: the caller leaves that to a :class:`~runtime.network.reaper.LinkReaper`, under the returned name
-    (the peer goes with it). ``None`` when there was no such link."""
-    if sandbox is not None and ifname is not None:
-        _evict_peer(sandbox, ifname)
-    own = host is None
-    host = host if host is not None else _rtnl.Rtnl()
+    leaves a link :func:`retired_veths` recognises). Returns that name (``None`` when there was no such link).
+
+    Deleting the pair costs the kernel 20-50 ms of RCU grace periods (moving the peer to another namespace
+    costs as much), so it is left to ``reaper`` (else to the caller, under the returned name). With ``reaper``
+    and ``sandbox`` this waits until the kernel has taken the peer off the container's link list - the
+    ``RTM_DELLINK`` it announces there about 2 ms into the reaper's delete, before the grace periods - so the
+    container sees no trace of the interface when this returns."""
+    watch = _PeerWatch(sandbox, ifname) if sandbox is not None and ifname is not None else None
     try:
-        index = host.link_index(name)
-        if index is None:
-            return None
-        retired = RETIRED_PREFIX + os.urandom(6).hex()
-        detached, renamed = host.exchange([_rtnl.detach_link(name), _rtnl.rename_link(index, retired)])
-    finally:
-        if own:
-            host.close()
-    if detached.error in (errno.ENODEV, errno.ENOENT):
-        return None
-    detached.check()
-    if renamed.error:  # off the bridge and down all the same: keep its name
-        log.debug("retired veth %s not renamed: %s", name, os.strerror(renamed.error))
-        return name
-    return retired
-
-
-def _evict_peer(sandbox: str, ifname: str) -> None:
-    """Take ``ifname`` down and move it from the sandbox into the engine's network namespace (the process's
-    own, ``/proc/self/ns/net``: a worker thread may have entered another) under a ``pcx<hex>`` name; should the
-    move be refused, it stays in the sandbox, down and renamed ``pcx<hex>``."""
-    with _rtnl.Rtnl(sandbox) as ns:
-        index = ns.link_index(ifname)
-        if index is None:
-            return
-        peer = RETIRED_PREFIX + os.urandom(6).hex()
-        engine_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        own = host is None
+        host = host if host is not None else _rtnl.Rtnl()
         try:
-            down, moved = ns.exchange([_rtnl.set_link_down(index), _rtnl.move_link(index, engine_ns, peer)])
+            index = host.link_index(name)
+            if index is None:
+                return None
+            retired = RETIRED_PREFIX + os.urandom(6).hex()
+            detached, renamed = host.exchange([_rtnl.detach_link(name), _rtnl.rename_link(index, retired)])
         finally:
-            os.close(engine_ns)
-        if down.error == errno.ENODEV or moved.error in (0, errno.ENODEV):  # gone meanwhile is fine
-            return
-        log.debug("veth %s not moved out of %s: %s", ifname, sandbox, os.strerror(moved.error))
-        answer = ns.exchange([_rtnl.rename_link(index, peer)])[0]
-        if answer.error not in (0, errno.ENODEV):
-            answer.check()
+            if own:
+                host.close()
+        if detached.error in (errno.ENODEV, errno.ENOENT):
+            return None
+        detached.check()
+        if renamed.error:  # off the bridge and down all the same: keep its name
+            log.debug("retired veth %s not renamed: %s", name, os.strerror(renamed.error))
+            retired = name
+        if reaper is not None:
+            reaper.delete_later(retired, urgent=watch is not None)
+            if watch is not None:
+                watch.wait_gone(_GONE_WAIT)
+        return retired
+    finally:
+        if watch is not None:
+            watch.close()
+
+
+_GONE_WAIT = 2.0  # seconds a disconnect waits at most for the peer to leave the container's link list
+
+
+class _PeerWatch:
+    """The peer ``ifname`` in ``sandbox``, taken down and renamed ``pcx<hex>`` at once, and a socket on the
+    sandbox's link announcements that tells when the kernel has unlisted it."""
+
+    def __init__(self, sandbox: str, ifname: str) -> None:
+        self.ns = _rtnl.Rtnl(sandbox)
+        self.index: int | None = None
+        self.peer = ""
+        try:
+            self.ns.sock.setsockopt(_SOL_NETLINK, _NETLINK_ADD_MEMBERSHIP, _RTNLGRP_LINK)
+            index = self.ns.link_index(ifname)
+            if index is None:
+                return
+            self.peer = RETIRED_PREFIX + os.urandom(6).hex()
+            for answer in self.ns.exchange([_rtnl.set_link_down(index), _rtnl.rename_link(index, self.peer)]):
+                if answer.error == errno.ENODEV:  # gone meanwhile is fine
+                    return
+                answer.check()
+            self.index = index
+        except BaseException:
+            self.ns.close()
+            raise
+
+    def wait_gone(self, timeout: float) -> bool:
+        """Wait for the kernel's ``RTM_DELLINK`` of the peer in the sandbox; False on timeout (it goes later)."""
+        if self.index is None:
+            return True
+        deadline = time.monotonic() + timeout
+        sock = self.ns.sock
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([sock], [], [], left)[0]:
+                log.debug("link %d still in its sandbox after %.1f s: the reaper deletes it", self.index, timeout)
+                return False
+            try:
+                data = sock.recv(1 << 16)
+            except OSError as err:  # ENOBUFS: announcements lost; look instead
+                log.debug("link announcements lost (%s): looking", err)
+                return self.ns.link_index(self.peer) is None
+            if self.index in _rtnl.deleted_links(data):
+                return True
+
+    def close(self) -> None:
+        self.ns.close()
 
 
 def retired_veths(links: Sequence[tuple[str, str, bool, int]]) -> list[str]:

@@ -57,10 +57,14 @@ class LinkReaper:
         self.delete_later(retired)
         return True
 
-    def delete_later(self, name: str) -> None:
-        """Delete link ``name`` in the worker (no error when it is gone by then)."""
+    def delete_later(self, name: str, urgent: bool = False) -> None:
+        """Delete link ``name`` in the worker (no error when it is gone by then); ``urgent`` goes first in the
+        queue (a caller waits for the kernel to unlist it)."""
         with self._lock:
-            self._queue.append(name)
+            if urgent:
+                self._queue.insert(0, name)
+            else:
+                self._queue.append(name)
             self._idle.clear()
             if self._worker is None:
                 self._worker = threading.Thread(target=self._run, name="pycompose-link-reaper")

@@ -25,7 +25,7 @@ from runtime.errors import EngineError
 from runtime.network.rtdump import dump_messages, parse_attrs, route_socket
 
 __all__ = ["Rtnl", "Request", "Answer", "RtnlError", "link_request", "new_veth", "set_link_up", "set_link_down",
-           "rename_link", "move_link", "detach_link", "del_link", "new_address", "new_default_route"]
+           "rename_link", "detach_link", "del_link", "deleted_links", "new_address", "new_default_route"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
@@ -241,14 +241,6 @@ def rename_link(index: int, name: str) -> Request:
     return Request(_RTM_NEWLINK, 0, body, f"rename link {index} to {name}")
 
 
-def move_link(index: int, netns_fd: int, name: str) -> Request:
-    """Move link ``index`` into the network namespace open at ``netns_fd``, named ``name`` there (a name free
-    in that namespace). Unlike a delete, no wait for RCU grace periods on the caller's path."""
-    body = _IFINFO.pack(socket.AF_UNSPEC, 0, index, 0, 0) + _attr(_IFLA_NET_NS_FD, _U32.pack(netns_fd)) + \
-        _attr(_IFLA_IFNAME, _str(name))
-    return Request(_RTM_NEWLINK, 0, body, f"move link {index} out as {name}")
-
-
 def detach_link(name: str) -> Request:
     """Take link ``name`` down and out of its bridge (by name). Unlike a delete, this does not wait for RCU
     grace periods: about a millisecond instead of 20-50."""
@@ -261,6 +253,21 @@ def del_link(name: str) -> Request:
     """Delete link ``name`` by name (a veth's peer goes with it)."""
     body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _attr(_IFLA_IFNAME, _str(name))
     return Request(_RTM_DELLINK, 0, body, f"delete link {name}")
+
+
+def deleted_links(data: bytes) -> set[int]:
+    """The indexes of the links an ``RTM_DELLINK`` announcement in ``data`` (one read of a socket in the
+    ``RTNLGRP_LINK`` group) says are gone."""
+    out = set()
+    offset = 0
+    while offset + _HDR.size <= len(data):
+        length, kind, _flags, _seq, _pid = _HDR.unpack_from(data, offset)
+        if length < _HDR.size:
+            break
+        if kind == _RTM_DELLINK and length >= _HDR.size + _IFINFO.size:
+            out.add(_IFINFO.unpack_from(data, offset + _HDR.size)[2])
+        offset += (length + 3) & ~3
+    return out
 
 
 def new_address(index: int, address: IPInterface) -> Request:
