@@ -80,14 +80,20 @@ def demux(data: bytes) -> tuple[bytes, bytes]:
 
 
 class ExecProcess:
-    """A started exec. ``conn`` is the attached stream (``None`` when detached)."""
+    """A started exec. ``conn`` is the attached stream (``None`` when detached). ``pid_start`` and
+    ``monitor_start`` are the start times (/proc/<pid>/stat field 22) of the process and its monitor, as the
+    monitor read them where it made them (``procs.alive`` tells a reused pid apart with them); without
+    ``monitor_start`` it is read from /proc here."""
 
     def __init__(self, exec_id: str, pid: int, conn: socket.socket | None, exit_path: Path, socket_path: Path,
-                 tty: bool, early: bytes = b"", monitor_pid: int = 0) -> None:
+                 tty: bool, early: bytes = b"", monitor_pid: int = 0, *, pid_start: int | None = None,
+                 monitor_start: int | None = None) -> None:
         self.id, self.pid, self.conn, self.tty = exec_id, pid, conn, tty
         self.exit_path, self.socket_path = exit_path, socket_path
         self._early = early
-        self.monitor_pid, self.monitor_start = monitor_pid, procs.start_time(monitor_pid)
+        self.pid_start = pid_start
+        self.monitor_pid = monitor_pid
+        self.monitor_start = procs.start_time(monitor_pid) if monitor_start is None else int(monitor_start)
 
     def read_all(self) -> bytes:
         """Everything the process writes until it ends (attached execs)."""
@@ -181,8 +187,11 @@ def launch(forkserver: ForkServer, *, container_id: str, state_dir: str, contain
     conn.settimeout(None)
     if not attach:
         conn.close()
+    # start times from the monitor's reply (as a container start takes them): reading the monitor's /proc/<pid>/stat
+    # here would wait while it execs the helper, and race its exit
     return ExecProcess(exec_id, int(reply["pid"]), conn if attach else None, exit_path, socket_path, spec.tty, early,
-                       int(reply["monitor_pid"]))
+                       int(reply["monitor_pid"]), pid_start=reply.get("pid_start"),
+                       monitor_start=reply.get("monitor_start"))
 
 
 def read_exec(state_dir: str, exec_id: str) -> dict[str, Any]:

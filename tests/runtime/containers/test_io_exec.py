@@ -86,6 +86,24 @@ def test_exec_detached_then_wait(svc, rootfs):
     assert time.monotonic() - t0 < 10
 
 
+def test_exec_start_times_come_from_the_monitor_not_from_proc(svc, rootfs, monkeypatch):
+    """The exec's and its monitor's start times are the ones the monitor read where it made them: the engine does
+    not read their /proc/<pid>/stat after the launch (it could wait on the monitor's exec and race its exit)."""
+    from runtime import procs
+
+    cid = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
+    svc.start(cid)
+    real = procs.start_time
+    read: list[int] = []
+    monkeypatch.setattr(procs, "start_time", lambda pid: read.append(pid) or real(pid))
+    proc = svc.exec(cid, ExecSpec(args=("cat",), open_stdin=True))
+    monkeypatch.setattr(procs, "start_time", real)
+    assert proc.monitor_pid not in read and proc.pid not in read
+    assert proc.monitor_start == real(proc.monitor_pid) > 0  # both still run: cat waits for its stdin
+    assert proc.pid_start == real(proc.pid) > 0
+    assert proc.communicate(b"hi") == (0, b"hi", b"")
+
+
 def test_top_lists_the_containers_processes(svc, rootfs):
     cid = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
     svc.start(cid)
