@@ -10,6 +10,8 @@ rootfs, before and after its move into the cgroup: the monitor waits there for t
 exists, then that the network is connected; if one raises, the child is killed and its text is the error.
 ``before_move`` returning true means the engine moved the child already (it knew the spare's waiting child).
 ``after_config`` runs right after the config went out (the monitor makes its socket there, while the child works).
+``on_exec`` runs (with the child's pid) when a start's child says it passed its last checks and only its
+``execve`` is left (the monitor answers the engine there); an error may still follow, as the exec's own.
 """
 from __future__ import annotations
 
@@ -96,7 +98,7 @@ class Spawned:
 def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_pidns: int | str | None = None,
           cgroup_procs: list[str] | None = None, before_move: Callable[[], bool | None] | None = None,
           before_join: Callable[[], None] | None = None, ready: Prefork | None = None,
-          after_config: Callable[[], None] | None = None) -> Spawned:
+          after_config: Callable[[], None] | None = None, on_exec: Callable[[int], None] | None = None) -> Spawned:
     """Fork the child described by ``cfg`` with stdio ``fds``; return once it exec'd or failed.
 
     ``join_pidns``: pid of a process (or a pid ns file) whose pid namespace the child is born into. Call this
@@ -107,7 +109,7 @@ def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_
     if ready is not None:
         if new_pidns and join_pidns is None:
             return _spawned(ready.pid, ready.sock, cfg, fds, cgroup_procs,
-                            _Hooks(before_move, before_join, after_config))
+                            _Hooks(before_move, before_join, after_config, on_exec))
         ready.discard()
         leave_new_pidns()
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -126,7 +128,7 @@ def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_
         init.child_main(child)
         os._exit(1)
     child.close()
-    return _spawned(pid, parent, cfg, fds, cgroup_procs, _Hooks(before_move, before_join, after_config))
+    return _spawned(pid, parent, cfg, fds, cgroup_procs, _Hooks(before_move, before_join, after_config, on_exec))
 
 
 @dataclass
@@ -134,6 +136,7 @@ class _Hooks:
     before_move: Callable[[], bool | None] | None = None
     before_join: Callable[[], None] | None = None
     after_config: Callable[[], None] | None = None
+    on_exec: Callable[[int], None] | None = None
 
 
 def _tell(parent: socket.socket, msg: dict[str, Any]) -> None:
@@ -216,6 +219,9 @@ def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[in
             result.console = got[0]
             for extra in got[1:]:
                 os.close(extra)
+        elif msg.get("exec"):
+            if hooks.on_exec is not None:
+                hooks.on_exec(pid)
         elif "error" in msg:
             result.error, result.exit_code = str(msg["error"]), int(msg.get("exit_code", 1))
             result.aborted = bool(msg.get("aborted"))
