@@ -401,9 +401,12 @@ class ContainerService:
     # --- start ---------------------------------------------------------------------------------------------------
     def start(self, ref: str, *, attach: dict[str, bool] | None = None,
               console_size: tuple[int, int] | None = None,
-              before_run: Callable[[], None] | None = None) -> socket.socket | None:
+              before_run: Callable[[], None] | None = None, defer_spare: bool = False) -> socket.socket | None:
         """Start the container. With ``attach`` ({"stdin","stdout","stderr"}), return the attached stream
         (raw for a tty, else Docker's multiplexed frames), connected before the process runs.
+
+        ``defer_spare``: the next start's spare monitor is not asked for here (its fork and warm-up would compete
+        for the CPUs with this start's reply) but by the caller's ``replenish_spare()`` once the reply is out.
 
         The monitor is launched first; while it forks the init and the init mounts the rootfs, this thread makes
         the cgroup and calls ``before_run`` (the daemon connects the network there; if it raises, the start is
@@ -433,7 +436,13 @@ class ContainerService:
             try:
                 return self._run_launched(cid, d, spec, mgr, procs_files, conn, words, attach, before_run)
             finally:
-                self._forkserver.replenish()  # the next start's spare is forked once this one is done
+                if not defer_spare:
+                    self._forkserver.replenish()  # the next start's spare is forked once this one is done
+
+    def replenish_spare(self) -> None:
+        """Ask for the next start's spare monitor, after a ``start(defer_spare=True)`` (whatever its outcome)."""
+        self._forkserver.replenish()
+        trace.mark("svc.spare_asked")
 
     def _run_launched(self, cid: str, d: Path, spec: ContainerSpec, mgr: Any, procs_files: builtins.list[str],
                       conn: socket.socket, words: socket.socket | None, attach: dict[str, bool] | None,

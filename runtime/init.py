@@ -12,12 +12,14 @@ Imports only the standard library, ``spec``, ``linux``, ``rootfs``, ``users`` an
 from __future__ import annotations
 
 import array
+import ctypes
 import errno
 import fcntl
 import json
 import os
 import signal
 import socket
+import stat
 import struct
 import termios
 from typing import Any
@@ -196,6 +198,36 @@ def _confine(plan: security.SecurityPlan, user: ResolvedUser) -> None:
     security.apply_after_user(plan)
 
 
+_AT_FDCWD, _AT_EACCESS = -100, 0x200
+_libc = ctypes.CDLL(None, use_errno=True)  # loaded here: after pivot_root nothing can be
+
+
+def _check_executable(path: str, name: str) -> None:
+    """execve's permission check, made with the program's own credentials (user, capabilities) before the engine
+    is told the start went well (runc's init checks the same before its exec fifo): a directory, or a file the user may not execute, is 126
+    "permission denied". An answer that is not EACCES (e.g. a seccomp profile that denies faccessat) proves
+    nothing: execve then decides, and its failure is the container's exit."""
+    failed = _libc.faccessat(_AT_FDCWD, path.encode(), os.X_OK, _AT_EACCESS) != 0
+    denied = failed and ctypes.get_errno() == errno.EACCES
+    if not denied:
+        try:
+            denied = stat.S_ISDIR(os.stat(path).st_mode)
+        except OSError:
+            denied = False
+    if denied:
+        raise InitError(f'exec: "{name}": permission denied', EXIT_CANNOT_EXEC)
+
+
+def _announce_exec(sock: socket.socket) -> None:
+    """Tell the monitor every check passed and only ``execve`` is left: it answers the engine now, while the
+    exec replaces this process (a failure after this is the container's exit, with its error recorded). A
+    seccomp profile that denies sendmsg just leaves the monitor to wait for the exec itself."""
+    try:
+        send_msg(sock, {"exec": True})
+    except OSError:
+        pass
+
+
 def _cloexec_all() -> None:
     """Nothing but stdio crosses into the container's program, whatever the engine had open."""
     for name in os.listdir("/proc/self/fd"):
@@ -319,7 +351,9 @@ def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int], words: 
     _workdir(spec.working_dir, user)
     path = _lookup(spec.args[0], env)
     _confine(plan, user)
+    _check_executable(path, spec.args[0])
     trace.mark("init.exec", key)
+    _announce_exec(sock)
     if reaper is not None:  # the static C reaper, exec'd by fd: it is not in the container's filesystem
         _cloexec_all()
         # blocked signals survive execve and stay pending: none sent before the reaper is ready gets lost

@@ -89,6 +89,7 @@ class _Monitor:
         self.conn, self.early = conn, early
         self.done = False
         self.aborted = False
+        self.replied = False  # the launch reply went out
 
     # --- setup ---------------------------------------------------------------------------------------------------
     def _stdio(self) -> tuple[list[int], list[int]]:
@@ -149,11 +150,19 @@ class _Monitor:
                                 before_move=self._await_cgroup if gated else None,
                                 before_join=self._await_go if gated else None, ready=self.ready,
                                 # the socket is made while the child unshares and mounts, not before it starts
-                                after_config=(lambda: self._listen(req["socket"])) if req.get("socket") else None)
+                                after_config=(lambda: self._listen(req["socket"])) if req.get("socket") else None,
+                                on_exec=None if self.exec_mode else self._reply)
         for fd in child_fds:
             os.close(fd)
         trace.mark("monitor.spawned", str(req.get("id", "")))
         if spawned.error:
+            if self.replied:  # its execve failed after the start was answered: the container's exit, recorded
+                self._unlink_socket()
+                for path in self._cgroup_dirs():
+                    with contextlib.suppress(OSError):
+                        os.rmdir(path)
+                self._finish_record({"exit_code": spawned.exit_code, "error": spawned.error, "oom_killed": False})
+                os._exit(0)
             if self.aborted or spawned.aborted:  # the engine called the start off: never ran, nothing to record
                 _send_line(self.conn, {"error": spawned.error, "exit_code": spawned.exit_code})
                 os._exit(0)
@@ -183,10 +192,9 @@ class _Monitor:
         self.sel.register(self.pidfd, selectors.EVENT_READ, "exit")
         # The reply goes out before the helper's exec (whose teardown of this address space takes a while): the
         # engine goes on while the helper starts; output waits in the pipes, clients in the listen backlog.
-        # start times from here: the engine reading ours from /proc would wait for the helper's exec below
-        _send_line(self.conn, {"pid": self.pid, "monitor_pid": os.getpid(),
-                               "pid_start": procs.start_time(self.pid), "monitor_start": procs.start_time(os.getpid())})
-        trace.mark("monitor.replied", str(req.get("id", "")))
+        # (A start's reply went out already, when its child had only its execve left.)
+        if not self.replied:
+            self._reply(self.pid)
         if self.helper:
             try:
                 self._exec_helper()
@@ -202,6 +210,14 @@ class _Monitor:
                 self._client_input(client, self.early)
         else:
             self.conn.close()
+
+    def _reply(self, pid: int) -> None:
+        """The launch reply: the process runs (or only its execve is left; see ``init._announce_exec``). Start
+        times from here: the engine reading ours from /proc would wait for the helper's exec."""
+        _send_line(self.conn, {"pid": pid, "monitor_pid": os.getpid(),
+                               "pid_start": procs.start_time(pid), "monitor_start": procs.start_time(os.getpid())})
+        self.replied = True
+        trace.mark("monitor.replied", str(self.req.get("id", "")))
 
     def _engine_word(self, want: str) -> dict[str, Any]:
         """The engine's next line on the launch connection (see the module doc); raise if it is not ``want``."""

@@ -212,11 +212,13 @@ class Supervisor:
 
         def launch() -> Any:  # one hop to a worker thread for both
             check_subpaths(self.engine.volumes, rec)
-            return self.svc.start(cid, attach=attach, console_size=console, before_run=before_run)
+            return self.svc.start(cid, attach=attach, console_size=console, before_run=before_run, defer_spare=True)
 
+        loop = asyncio.get_running_loop()
         try:
             conn = await asyncio.to_thread(launch)
         except BaseException as err:
+            loop.call_soon(self.svc.replenish_spare)
             if network is not None:  # the start failed before it waited for the network: let that finish first
                 with contextlib.suppress(Exception):
                     await asyncio.shield(network)
@@ -239,6 +241,9 @@ class Supervisor:
                 await self._destroy(rec, volumes=True)
             raise
         trace.mark("daemon.resumed", cid)  # back on the loop
+        # the next spare's fork and warm-up after this reply went out (the handler returns, the reply is written,
+        # then the loop runs this), not beside the thread hop and the reply
+        loop.call_soon(self.svc.replenish_spare)
         for i, (_flags, fut) in enumerate(pending):
             if not fut.done():
                 fut.set_result(conn if i == 0 else None)

@@ -266,13 +266,21 @@ def test_monitor_is_the_small_helper_when_a_compiler_exists(tmp_path, rootfs, cg
         svc.remove(cid, force=True)
         cid = svc.create(None, _spec(rootfs, "sleep", "100", init=True))
         svc.start(cid)
-        with open(f"/proc/{svc.inspect(cid).pid}/comm") as fh:
-            assert fh.read().startswith("pycompose-init")  # the static C reaper, not a copy of Python
+        # the start is answered when only the init's execve is left (as runc's start): poll, with a deadline
+        pid, deadline = svc.inspect(cid).pid, time.monotonic() + 10
+        while not _comm(pid).startswith("pycompose-init"):  # the static C reaper, not a copy of Python
+            assert _comm(pid).startswith("python") and time.monotonic() < deadline, _comm(pid)
+            time.sleep(0.005)
         svc.remove(cid, force=True)
     finally:
         for state in svc.list():
             svc.remove(state.id, force=True)
         svc.close()
+
+
+def _comm(pid: int) -> str:
+    with open(f"/proc/{pid}/comm") as fh:
+        return fh.read()
 
 
 def test_python_monitor_fallback(tmp_path, rootfs, cgroup_parent, monkeypatch):
