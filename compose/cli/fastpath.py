@@ -16,7 +16,7 @@ from typing import Any
 
 from compose.cli._argspec import Param, spec_of
 
-__all__ = ["Context", "parse", "prepare", "command_function"]
+__all__ = ["Context", "Line", "command_function", "parse", "prepare", "read_line"]
 
 _HELP = frozenset({"-h", "--help"})
 
@@ -165,9 +165,21 @@ def _bind(spec: list[Param], options: dict[str, Any], words: list[str], ctx: Con
     return kwargs
 
 
-def prepare(argv: list[str], commands: dict[str, str],
-            global_callback: Callable[..., None]) -> Callable[[], Any] | None:
-    """A call running ``argv`` (``commands``: command name -> its module), or None (see the module docstring)."""
+@dataclass
+class Line:
+    """A command line as the fast path read it: the command, its function and both sets of keyword arguments
+    (the contexts in them are ``top`` and ``ctx``)."""
+
+    command: str
+    func: Callable[..., Any]
+    global_args: dict[str, Any]
+    args: dict[str, Any]
+    top: Context
+    ctx: Context
+
+
+def read_line(argv: list[str], commands: dict[str, str], global_callback: Callable[..., None]) -> Line | None:
+    """``argv`` read (``commands``: command name -> its module), or None (see the module docstring)."""
     global_spec = spec_of(global_callback)
     if global_spec is None:
         return None
@@ -188,16 +200,23 @@ def prepare(argv: list[str], commands: dict[str, str],
             return None
         options, words = parse(spec, args, interspersed=interspersed)
         top = Context(invoked_subcommand=name, info_name="pycompose")
-        global_args = _bind(global_spec, global_kw, [], top)
         ctx = Context(info_name=name)
-        call_args = _bind(spec, options, words, ctx)
+        return Line(name, func, _bind(global_spec, global_kw, [], top), _bind(spec, options, words, ctx), top, ctx)
     except (_Unmodelled, ValueError):
         return None
 
+
+def prepare(argv: list[str], commands: dict[str, str],
+            global_callback: Callable[..., None]) -> Callable[[], Any] | None:
+    """A call running ``argv`` (see ``read_line``), or None: typer runs it."""
+    line = read_line(argv, commands, global_callback)
+    if line is None:
+        return None
+
     def run() -> Any:
-        global_callback(**global_args)
-        ctx.obj = top.obj
-        ctx.params = {k: v for k, v in call_args.items() if v is not ctx}
-        return func(**call_args)
+        global_callback(**line.global_args)
+        line.ctx.obj = line.top.obj
+        line.ctx.params = {k: v for k, v in line.args.items() if v is not line.ctx}
+        return line.func(**line.args)
 
     return run

@@ -23,7 +23,7 @@ def ls(
 
     from compose import labels as L
     from compose.cli.ps import table
-    from compose.engine.client import connect
+    from compose.engineapi import connect  # the small client: no docker-py to import
     from compose.engine.errors import translated
 
     client = connect()

@@ -8,7 +8,35 @@ from compose.cli._typer import typer
 __all__ = ["register", "version_string"]
 
 
+def _from_dist_info() -> str | None:
+    """The ``Version:`` of the first ``pycompose-*.dist-info/METADATA`` on ``sys.path`` (as importlib.metadata
+    finds it, without importing it: email, zipfile, csv... cost more than this command)."""
+    import os
+    import sys
+
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.lower().startswith("pycompose-") and name.endswith(".dist-info"):
+                try:
+                    with open(os.path.join(entry or ".", name, "METADATA"), encoding="utf-8") as meta:
+                        for line in meta:
+                            if line.startswith("Version:"):
+                                return line.split(":", 1)[1].strip()
+                            if not line.strip():
+                                break  # the end of the headers
+                except OSError:
+                    pass
+    return None
+
+
 def version_string() -> str:
+    found = _from_dist_info()
+    if found:
+        return found
     from importlib.metadata import PackageNotFoundError, version
 
     try:
