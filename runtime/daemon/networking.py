@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime import trace
 from runtime.errors import EngineError, InvalidArgument, InvalidState, NotFound
+from runtime.network.endpointcfg import endpoint_links
 
 if TYPE_CHECKING:
     from runtime.daemon.app import Engine
@@ -187,7 +188,8 @@ class Networking:
                                   ipv4_address=ipam.get("IPv4Address") or None,
                                   ipv6_address=ipam.get("IPv6Address") or None,
                                   mac_address=cfg.get("MacAddress") or None, priority=priority,
-                                  driver_opts=cfg.get("DriverOpts"), link_local_ips=ipam.get("LinkLocalIPs"))
+                                  driver_opts=cfg.get("DriverOpts"), link_local_ips=ipam.get("LinkLocalIPs"),
+                                  links=endpoint_links(cfg.get("Links")))
             addresses += [str(a.ip) for a in (ep.ipv4, ep.ipv6) if a]  # Docker: IPv4 line, then IPv6
         trace.mark("net.connected", cid)
         all_wishes = self._port_wishes(rec)
@@ -344,6 +346,8 @@ class Networking:
             if rec["Id"] in net.endpoints:
                 raise Conflict(f"endpoint with name {rec['Name'].lstrip('/')} already exists in network {net.name}")
         check_static_addresses(net, cfg)
+        for _alias, target in endpoint_links(cfg.get("Links")):
+            self.engine.records.find(target)  # NotFound: no such container to link to
         running = self.engine.supervisor.live(rec["Id"]).status in ("running", "paused")
         if running and rec["Id"] not in net.endpoints:
             await self._join(rec, net, cfg)
@@ -384,7 +388,8 @@ class Networking:
                               ipv4_address=ipam.get("IPv4Address") or None,
                               ipv6_address=ipam.get("IPv6Address") or None,
                               mac_address=cfg.get("MacAddress") or None, priority=int(cfg.get("GwPriority") or 0),
-                              driver_opts=cfg.get("DriverOpts"), link_local_ips=ipam.get("LinkLocalIPs"))
+                              driver_opts=cfg.get("DriverOpts"), link_local_ips=ipam.get("LinkLocalIPs"),
+                              links=endpoint_links(cfg.get("Links")))
         self._edit_hosts(rec, ep, add=True)
 
     def _edit_hosts(self, rec: dict[str, Any], ep: Any, add: bool) -> None:

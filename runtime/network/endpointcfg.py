@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.errors import InvalidArgument
 from runtime.network.bridge import check_ifname
-from runtime.network.model import OPT_DEFAULT_BRIDGE, Network
+
+if TYPE_CHECKING:
+    from runtime.network.model import Network
 
 __all__ = ["OPT_ENDPOINT_IFNAME", "endpoint_ifname", "link_local_interfaces", "check_endpoints",
-           "check_static_addresses"]
+           "check_static_addresses", "endpoint_links"]
 
 OPT_ENDPOINT_IFNAME = "com.docker.network.endpoint.ifname"
 
@@ -65,6 +67,27 @@ def check_endpoints(endpoints: Mapping[str, Any]) -> None:
                                       f"{network}; each endpoint needs its own")
             taken[name] = network
         link_local_interfaces((cfg.get("IPAMConfig") or {}).get("LinkLocalIPs"))
+        endpoint_links(cfg.get("Links"))
+
+
+def endpoint_links(links: Any) -> tuple[tuple[str, str], ...]:
+    """An endpoint's ``Links`` (``name``, ``name:alias`` or Docker's ``/name:/me/alias``) as (alias, container
+    name) pairs; the alias is the name itself when none is given."""
+    if links is None:
+        return ()
+    if isinstance(links, (str, bytes)) or not isinstance(links, Iterable):
+        raise InvalidArgument(f"Links: want a list of 'container:alias', got {links!r}")
+    out = []
+    for link in links:
+        if not isinstance(link, str) or not link.strip(":/ "):
+            raise InvalidArgument(f"invalid link {link!r}: want 'container:alias'")
+        name, _, alias = link.partition(":")
+        name = name.strip().lstrip("/")
+        alias = alias.strip().rsplit("/", 1)[-1] or name
+        if not name:
+            raise InvalidArgument(f"invalid link {link!r}: want 'container:alias'")
+        out.append((alias, name))
+    return tuple(out)
 
 
 def check_static_addresses(network: Network, cfg: Mapping[str, Any]) -> None:
@@ -72,6 +95,8 @@ def check_static_addresses(network: Network, cfg: Mapping[str, Any]) -> None:
     (HTTP 400) with Docker's words: a valid address of the right family, the family enabled, a user-defined
     network, whose user-configured subnet of that family holds the address. (An address taken is a
     ``Conflict`` at allocation.)"""
+    from runtime.network.model import OPT_DEFAULT_BRIDGE
+
     ipam = cfg.get("IPAMConfig") or {}
     if not isinstance(ipam, Mapping):
         return

@@ -42,6 +42,7 @@ class Endpoint:
     static_ipv6: str = ""
     link_local: tuple[str, ...] = ()  # extra addresses asked for (Docker's IPAMConfig.LinkLocalIPs)
     driver_opts: tuple[tuple[str, str], ...] = ()  # the endpoint's DriverOpts, as given (inspect shows them)
+    links: tuple[tuple[str, str], ...] = ()  # (alias, container name): names only this container resolves here
 
     @property
     def ip(self) -> str:
@@ -61,7 +62,7 @@ class Endpoint:
             "gateway6": str(self.gateway6) if self.gateway6 else None,
             "priority": self.priority, "default_route": self.default_route,
             "static_ipv4": self.static_ipv4, "static_ipv6": self.static_ipv6, "link_local": list(self.link_local),
-            "driver_opts": dict(self.driver_opts),
+            "driver_opts": dict(self.driver_opts), "links": [list(link) for link in self.links],
         }
 
     @classmethod
@@ -76,6 +77,7 @@ class Endpoint:
             int(raw.get("priority", 0)), bool(raw.get("default_route", False)),
             raw.get("static_ipv4", ""), raw.get("static_ipv6", ""), tuple(raw.get("link_local") or ()),
             tuple((raw.get("driver_opts") or {}).items()),
+            tuple((str(alias), str(target)) for alias, target in raw.get("links") or ()),
         )
 
     def with_default_route(self, value: bool) -> "Endpoint":
@@ -94,7 +96,8 @@ class Endpoint:
         return {
             "IPAMConfig": {k: v for k, v in (("IPv4Address", self.static_ipv4), ("IPv6Address", self.static_ipv6),
                                              ("LinkLocalIPs", list(self.link_local))) if v} or None,
-            "Links": None, "Aliases": list(self.aliases) or None,
+            "Links": [f"{target}:{alias}" for alias, target in self.links] or None,
+            "Aliases": list(self.aliases) or None,
             "NetworkID": network.id, "EndpointID": self.endpoint_id,
             "Gateway": str(self.gateway) if self.gateway else "",
             "IPAddress": self.ip, "IPPrefixLen": self.prefix,

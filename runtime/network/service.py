@@ -425,12 +425,14 @@ class NetworkService:
                 name: str | None = None, aliases: Iterable[str] = (), ipv4_address: str | None = None,
                 ipv6_address: str | None = None, mac_address: str | None = None, priority: int = 0,
                 ifname: str | None = None, driver_opts: Mapping[str, Any] | None = None,
-                link_local_ips: Iterable[str] | None = None) -> Endpoint:
+                link_local_ips: Iterable[str] | None = None, links: Iterable[tuple[str, str]] = ()) -> Endpoint:
         """Attach the container's sandbox to ``network``: veth on the bridge, ``ethN`` with addresses inside.
 
         ``ifname`` (compose ``interface_name``, else the endpoint's ``com.docker.network.endpoint.ifname``
         driver option) names the interface instead of the next free ``eth<N>`` (the prefix comes from the
-        ``com.docker.network.container_iface_prefix`` option when set). ``link_local_ips`` are added to it too."""
+        ``com.docker.network.container_iface_prefix`` option when set). ``link_local_ips`` are added to it too.
+        ``links``: (alias, container name) pairs, names the embedded DNS answers for this container alone on
+        this network (Docker's links on a user-defined network)."""
         with self._lock:
             net = self.get(network)
             if net.driver != "bridge":
@@ -469,7 +471,8 @@ class NetworkService:
                                   mac_address, priority, takes, ifname, bool(ipv4_address), bool(ipv6_address),
                                   link_local)
                 ep = replace(ep, link_local=tuple(str(a.ip) for a in link_local),
-                             driver_opts=tuple((str(k), str(v)) for k, v in (driver_opts or {}).items()))
+                             driver_opts=tuple((str(k), str(v)) for k, v in (driver_opts or {}).items()),
+                             links=tuple((str(a), str(t)) for a, t in links))
             except BaseException:
                 for pool, addr in ((v4_pool, ipv4), (v6_pool, ipv6)):
                     if pool and addr:

@@ -32,6 +32,7 @@ class Endpoint:
     aliases: tuple[str, ...]
     ipv4: bytes | None  # packed, ready to be A rdata
     ipv6: bytes | None  # packed, ready to be AAAA rdata
+    links: tuple[tuple[str, str], ...] = ()  # (alias, name): what this container alone resolves on the network
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,17 +144,22 @@ class Records:
         self._changed()
 
     def add_endpoint(self, network_id: str, container_id: str, name: str, *, aliases: Iterable[str] = (),
-                     ipv4: str | None = None, ipv6: str | None = None) -> Endpoint:
+                     ipv4: str | None = None, ipv6: str | None = None,
+                     links: Iterable[tuple[str, str]] = ()) -> Endpoint:
         """Attach (or re-attach, replacing the old record) ``container_id`` to ``network_id``.
 
         ``name`` is the container name; ``aliases`` are the service name and network aliases. The short
-        container id (first 12 hex digits) resolves too. Takes effect for the next query.
+        container id (first 12 hex digits) resolves too. ``links``: (alias, name) pairs that ``container_id``
+        alone resolves on this network, as ``name`` (Docker's links on a user-defined network). Takes effect
+        for the next query.
         """
         if not network_id or not container_id:
             raise InvalidArgument("network id and container id must not be empty")
         clean = tuple(dict.fromkeys(_clean_name(a, "alias") for a in aliases if a))
+        linked = tuple((_clean_name(alias, "link alias"), _clean_name(target, "linked container"))
+                       for alias, target in links)
         ep = Endpoint(network_id, container_id, _clean_name(name, "container name"), clean,
-                      _pack(ipv4, 4), _pack(ipv6, 6))
+                      _pack(ipv4, 4), _pack(ipv6, 6), linked)
         net = self._networks.setdefault(network_id, _Network(None))
         net.endpoints[container_id] = ep
         net.rebuild()
@@ -219,6 +225,9 @@ class Records:
         for network_id in member:
             net = nets[network_id]
             key = name
+            mine = net.endpoints.get(asker)
+            if mine is not None and mine.links:  # its links first: a link alias hides a name
+                key = next((target for alias, target in mine.links if alias == name), name)
             if key not in net.v4:
                 if not net.name or not key.endswith("." + net.name):
                     continue

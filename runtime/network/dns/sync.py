@@ -29,6 +29,7 @@ class _Endpoint(Protocol):  # what runtime.network.model.Endpoint offers
     aliases: tuple[str, ...]
     ipv4: Any  # IPv4Interface | None
     ipv6: Any  # IPv6Interface | None
+    links: tuple[tuple[str, str], ...]
 
 
 class _Event(Protocol):  # runtime.network.model.NetworkEvent
@@ -110,7 +111,9 @@ class DnsSync:
         name = ep.name if is_dns_name(ep.name) else ep.container_id[:12]
         try:
             self.records.add_endpoint(ep.network_id, ep.container_id, name, aliases=aliases,
-                                      ipv4=_address(ep.ipv4), ipv6=_address(ep.ipv6))
+                                      ipv4=_address(ep.ipv4), ipv6=_address(ep.ipv6),
+                                      links=[(a, t) for a, t in getattr(ep, "links", ()) if is_dns_name(a)
+                                             and is_dns_name(t)])
         except InvalidArgument as err:
             log.warning("container %s not added to DNS on network %s: %s", ep.container_id[:12],
                         ep.network_id[:12], err)

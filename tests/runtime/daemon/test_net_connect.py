@@ -92,7 +92,7 @@ def test_connect_running_updates_hosts_and_dns_at_once(engine):
         assert _resolves(box, "peer") == []  # not on a shared network yet
         ip4 = str(ipaddress.ip_network(v4)[77])
         ip6 = str(ipaddress.ip_network(v6)[0x77])
-        side.connect(box, ipv4_address=ip4, ipv6_address=ip6, aliases=["alpha"],
+        side.connect(box, ipv4_address=ip4, ipv6_address=ip6, aliases=["alpha"], links=[("peer", "pp")],
                      driver_opt={"com.docker.network.endpoint.ifname": "side0"}, mac_address="02:42:ac:aa:bb:cc")
         # /etc/hosts: a line per new address naming the container, after what was there
         hosts = _hosts(box)
@@ -106,12 +106,13 @@ def test_connect_running_updates_hosts_and_dns_at_once(engine):
         assert (settings["IPAddress"], settings["GlobalIPv6Address"], settings["MacAddress"]) == \
             (ip4, ip6, "02:42:ac:aa:bb:cc")
         assert settings["IPAMConfig"]["IPv4Address"] == ip4 and settings["IPAMConfig"]["IPv6Address"] == ip6
-        assert "alpha" in settings["Aliases"]
+        assert "alpha" in settings["Aliases"] and settings["Links"] == ["peer:pp"]
         # DNS, both ways, at once: no wait between the connect and the queries
         peer_ip = client.api.inspect_container(peer.id)["NetworkSettings"]["Networks"][side.name]["IPAddress"]
         peer_ip6 = client.api.inspect_container(peer.id)["NetworkSettings"]["Networks"][side.name][
             "GlobalIPv6Address"]
         assert _resolves(box, "peer") == [peer_ip, peer_ip6]
+        assert _resolves(box, "pp") == [peer_ip, peer_ip6] and _resolves(peer, "pp") == []  # the link is box's
         assert _resolves(peer, "alpha") == [ip4, ip6] and _resolves(peer, "box") == [ip4, ip6]
         assert _exec(box, "ping", "-c", "1", "-W", "2", "peer")[0] == 0
         assert _resolves(box, "outside.example") == ["10.9.8.7"]  # other names go to the upstream stub
@@ -173,6 +174,7 @@ def test_connect_address_errors_as_docker(engine):
             (client.networks.get("bridge"), {"ipv4_address": "10.250.1.5"}, (box,), 400,
              "user defined networks only"),
             (net, {"ipv4_address": taken}, running, 409, "Address already in use"),
+            (net, {"links": [("nobody", "x")]}, both, 404, "nobody"),
         ]
         for target, kwargs, containers, status, words in cases:
             for container in containers:

@@ -59,3 +59,21 @@ def test_hosts_lines_come_and_go_in_place():
     assert remove_host_entries(other, ["10.6.0.7", "fd00:1::7"], names) == user + "10.6.0.7\tsomething-else\n"
     assert host_names("web", "example.org") == ["web.example.org", "web"]
     assert add_host_entries("127.0.0.1\tlocalhost", ["10.0.0.1"], ["h"]) == "127.0.0.1\tlocalhost\n10.0.0.1\th\n"
+
+
+def test_links_parse_and_resolve_for_their_container_alone():
+    from runtime.network.dns.records import Records
+    from runtime.network.endpointcfg import endpoint_links
+
+    assert endpoint_links(["db:data", "/cache:/box/c", "web"]) == (("data", "db"), ("c", "cache"), ("web", "web"))
+    assert endpoint_links(None) == ()
+    for bad in ("db:data", [""], [3]):
+        with pytest.raises(InvalidArgument):
+            endpoint_links(bad)
+    rec = Records()
+    rec.add_endpoint("n1", "a" * 64, "box", ipv4="10.0.0.2", links=[("data", "db")])
+    rec.add_endpoint("n1", "b" * 64, "db", ipv4="10.0.0.3")
+    rec.add_endpoint("n1", "c" * 64, "other", ipv4="10.0.0.4")
+    assert rec.resolve("a" * 64, "data").ipv4 == (bytes([10, 0, 0, 3]),)
+    assert rec.resolve("c" * 64, "data") is None  # the alias is the linking container's alone
+    assert rec.resolve("a" * 64, "db").ipv4 == (bytes([10, 0, 0, 3]),)
