@@ -7,14 +7,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from runtime.daemon.progress import progress_stream
 from runtime.daemon.router import Router
-from runtime.daemon.server import Reply, Request, Stream, json_response
-from runtime.errors import EngineError, InvalidArgument, Unsupported
+from runtime.daemon.server import Reply, Request, json_response
+from runtime.errors import InvalidArgument, Unsupported
 
 if TYPE_CHECKING:
     from runtime.daemon.app import Engine
@@ -22,10 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["register", "build_options"]
 
 _NETWORKS = {"": "default", "default": "default", "bridge": "default", "host": "host", "none": "none"}
-
-
-def _line(value: dict[str, Any]) -> bytes:
-    return json.dumps(value).encode() + b"\r\n"
 
 
 def build_options(req: Request) -> Any:
@@ -105,7 +101,7 @@ def register(router: Router, engine: Engine) -> None:
             for tag in options.tags:
                 engine.bus.publish("image", "tag", image.id, {"name": tag})
 
-        return _stream(work, cancellation.cancel)
+        return progress_stream(work, cancellation.cancel)
 
     async def prune(req: Request) -> Reply:
         everything = req.flag("all")
@@ -114,42 +110,3 @@ def register(router: Router, engine: Engine) -> None:
 
     router.add("POST", "/build", build)
     router.add("POST", "/build/prune", prune)
-
-
-def _stream(work: Callable[[Callable[[dict[str, Any]], None]], None], cancel: Callable[[], None]) -> Stream:
-    """Run blocking ``work(emit)`` in a thread and stream what it emits; an error ends the stream the way Docker
-    reports it (a failed RUN carries its exit code in ``errorDetail``). When the client goes away, ``cancel()``."""
-    from runtime.build.run import RunFailed
-
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-
-    def emit(msg: dict[str, Any]) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, msg)
-
-    def run() -> None:
-        try:
-            work(emit)
-        except RunFailed as err:
-            emit({"errorDetail": {"code": err.code, "message": str(err)}, "error": str(err)})
-        except EngineError as err:
-            emit({"errorDetail": {"message": str(err)}, "error": str(err)})
-        except Exception as err:  # noqa: BLE001 - reported to the client in the stream
-            emit({"errorDetail": {"message": f"{type(err).__name__}: {err}"}, "error": f"{err}"})
-        finally:
-            loop.call_soon_threadsafe(queue.put_nowait, None)
-
-    async def body() -> AsyncIterator[bytes]:
-        task = asyncio.ensure_future(asyncio.to_thread(run))
-        finished = False
-        try:
-            while (msg := await queue.get()) is not None:
-                yield _line(msg)
-            finished = True
-        finally:
-            if not finished:  # the client went away: stop the build (kill its RUN container)
-                cancel()
-            await asyncio.shield(task)
-
-    return Stream(body())
-

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from runtime.daemon.filters import labels_match, parse_filters
+from runtime.daemon.progress import progress_stream
 from runtime.daemon.router import Router
 from runtime.daemon.server import Reply, Request, Response, Stream, json_response
-from runtime.errors import EngineError, InvalidArgument, Unsupported
+from runtime.errors import InvalidArgument, Unsupported
 
 if TYPE_CHECKING:
     from runtime.daemon.app import Engine
 
 __all__ = ["register", "register_auth"]
-
-
-def _line(value: dict[str, Any]) -> bytes:
-    return json.dumps(value).encode() + b"\r\n"
 
 
 async def _spool(req: Request, directory: str) -> BinaryIO:
@@ -31,37 +27,6 @@ async def _spool(req: Request, directory: str) -> BinaryIO:
         await asyncio.to_thread(fh.write, chunk)
     fh.seek(0)
     return fh  # type: ignore[return-value]
-
-
-def _progress_stream(work: Callable[[Callable[[dict[str, Any]], None]], list[dict[str, Any]] | None]) -> Stream:
-    """Run blocking ``work(emit)`` in a thread; stream each emitted progress message; errors end the stream with
-    Docker's ``{"errorDetail": {"message": ...}, "error": ...}`` (the status is already 200 by then)."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-
-    def emit(msg: dict[str, Any]) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, msg)
-
-    def run() -> None:
-        try:
-            for msg in work(emit) or []:
-                emit(msg)
-        except EngineError as err:
-            emit({"errorDetail": {"message": str(err)}, "error": str(err)})
-        except Exception as err:  # noqa: BLE001 - reported to the client in the stream
-            emit({"errorDetail": {"message": f"{type(err).__name__}: {err}"}, "error": f"{err}"})
-        finally:
-            loop.call_soon_threadsafe(queue.put_nowait, None)
-
-    async def body() -> AsyncIterator[bytes]:
-        task = asyncio.ensure_future(asyncio.to_thread(run))
-        try:
-            while (msg := await queue.get()) is not None:
-                yield _line(msg)
-        finally:
-            await asyncio.shield(task)
-
-    return Stream(body())
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -143,7 +108,7 @@ def register(router: Router, engine: Engine) -> None:
                 engine.bus.publish("image", "import", image.id, {"name": reference or image.id})
                 return [{"status": image.id}]
 
-            return _progress_stream(work)
+            return progress_stream(work)
         if not image_name:
             raise InvalidArgument("fromImage or fromSrc is required")
         ref = image_name if not tag or "@" in image_name else f"{image_name}:{tag}"
@@ -156,7 +121,7 @@ def register(router: Router, engine: Engine) -> None:
             engine.bus.publish("image", "pull", ref, {"name": ref})
             return []
 
-        return _progress_stream(pull_work)
+        return progress_stream(pull_work)
 
     async def push(req: Request) -> Reply:
         name = req.params["name"]
@@ -170,7 +135,7 @@ def register(router: Router, engine: Engine) -> None:
             engine.bus.publish("image", "push", ref, {"name": ref})
             return []
 
-        return _progress_stream(work)
+        return progress_stream(work)
 
     async def load(req: Request) -> Reply:
         from runtime.images.archive import load_images
@@ -184,7 +149,7 @@ def register(router: Router, engine: Engine) -> None:
                 engine.bus.publish("image", "load", msg.split(": ", 1)[-1], {})
             return [{"stream": m + "\n"} for m in messages]
 
-        return _progress_stream(work)
+        return progress_stream(work)
 
     async def save(req: Request) -> Reply:
         from runtime.images.archive import save_images
