@@ -27,7 +27,6 @@ kept. ``PYCOMPOSE_PROJECT_CACHE=0`` turns the cache off; it lives in ``$PYCOMPOS
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sys
@@ -88,7 +87,11 @@ def _key(fields: Mapping[str, Any]) -> str:
     env = {k: v for k, v in os.environ.items() if k not in _VOLATILE}
     blob = json.dumps([_VERSION, sys.version, sys.executable, os.getcwd(), dict(fields), sorted(env.items()),
                        _code_signature()], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:40]
+    try:  # CPython's built-in BLAKE2: ``hashlib`` would load OpenSSL (~2 ms) for this one key
+        from _blake2 import blake2b
+    except ImportError:  # pragma: no cover - another interpreter
+        from hashlib import blake2b
+    return blake2b(blob.encode(), digest_size=20).hexdigest()
 
 
 def _signature(path: str) -> list[int] | None:
