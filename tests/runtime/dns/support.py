@@ -27,7 +27,8 @@ import dns.rrset
 import pytest
 from pyroute2 import IPRoute, netns
 
-from runtime import linux, native
+from runtime import native
+from runtime.network.netns import run_in_netns
 from runtime.network.dns import DnsServer, Forwarder
 
 DNS_ADDR = "127.0.0.11"
@@ -57,25 +58,7 @@ def make_netns() -> Iterator[Callable[[], str]]:
 
 def in_netns(path: str, func: Callable[[], Any]) -> Any:
     """Run ``func`` in a fresh thread that joined the netns at ``path`` (that thread alone changes netns)."""
-    box: dict[str, Any] = {}
-
-    def _body() -> None:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                linux.setns(fd, linux.CLONE_NEWNET)
-            finally:
-                os.close(fd)
-            box["value"] = func()
-        except BaseException as err:  # noqa: BLE001
-            box["error"] = err
-
-    thread = threading.Thread(target=_body)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+    return run_in_netns(path, func)
 
 
 def listening_on_11(path: str) -> set[tuple[str, int]]:
