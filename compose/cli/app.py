@@ -27,7 +27,8 @@ EXIT_BUG = 2
 COMMAND_MODULES = ("config", "version", "build",
                    "up", "down", "ps", "logs", "start", "stop", "restart", "rm", "kill", "pause", "unpause",
                    "create", "exec", "run", "pull", "push", "port", "top", "ls", "images", "wait", "events", "engine", "login", "watch",
-                   "cp", "scale", "stats", "attach", "commit", "export", "volumes")
+                   "cp", "scale", "stats", "attach", "commit", "export", "volumes",
+                   "publish")
 _MODULE_OF = {"logout": "login"}  # commands registered by a module of another name
 # Commands run without typer when their line allows (compose.cli.fastpath); their modules take typer from
 # compose.cli._typer. Any command may be added once its module does.
