@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compose.errors import Problem, UserError
+from compose.oci.reference import is_oci
 
 __all__ = [
     "DEFAULT_FILES",
@@ -60,13 +61,13 @@ def find_files(
     """The files to load, as given (``-`` for stdin) or absolute; plus warnings (several candidates found)."""
     warnings: list[Problem] = []
     if explicit:
-        return [f if f == STDIN else str(_absolute(cwd, f)) for f in explicit], warnings
+        return [f if f == STDIN or is_oci(f) else str(_absolute(cwd, f)) for f in explicit], warnings
     from_env = environ.get("COMPOSE_FILE", "")
     if from_env:
         sep = environ.get("COMPOSE_PATH_SEPARATOR") or ":"
         files = [f for f in from_env.split(sep) if f]
         if files:
-            return [f if f == STDIN else str(_absolute(cwd, f)) for f in files], warnings
+            return [f if f == STDIN or is_oci(f) else str(_absolute(cwd, f)) for f in files], warnings
     for directory in (cwd, *cwd.parents):
         found = _first_existing(directory, DEFAULT_FILES)
         if not found:
@@ -119,11 +120,12 @@ def read_file(name: str, stdin: Callable[[], str] | None = None) -> ComposeFile:
 
 
 def project_directory(files: list[str], explicit: str | None, cwd: Path) -> Path:
-    """``--project-directory``, else the first file's directory, else the working directory."""
+    """``--project-directory``, else the first file's directory, else the working directory (also when the
+    first file is an ``oci://`` artifact, as Docker Compose does for remote files)."""
     if explicit:
         return _absolute(cwd, explicit)
     for name in files:
-        if name != STDIN:
+        if name != STDIN and not is_oci(name):
             return Path(name).parent
         break
     return cwd

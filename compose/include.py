@@ -14,6 +14,7 @@ from typing import Any
 
 from compose.dotenv import read_dotenv
 from compose.errors import Location, Problem, UserError
+from compose.oci.reference import is_oci
 from compose.relpaths import rebase_paths
 from compose.sourcemap import KeyPath, LocatedDict, entry_location, to_plain
 
@@ -34,7 +35,20 @@ def _paths(value: Any, base: Path, path: KeyPath, loc: Location | None) -> list[
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items or not all(isinstance(i, str) and i for i in items):
         raise UserError([Problem("expected a path or a list of paths", path, loc)])
-    return [_join(base, i) for i in items]
+    return [p for i in items for p in _resolve(base, i, path, loc)]
+
+
+def _resolve(base: Path, name: str, path: KeyPath, loc: Location | None) -> list[Path]:
+    """A local path, or the fetched Compose files of an ``oci://`` artifact (its cache directory is then the
+    included project's directory, as Docker Compose does)."""
+    if not is_oci(name):
+        return [_join(base, name)]
+    from compose.oci.fetch import fetch_artifact
+
+    try:
+        return fetch_artifact(name)
+    except UserError as err:
+        raise with_context(err, path, loc) from None
 
 
 def _join(base: Path, name: str) -> Path:
@@ -71,7 +85,7 @@ def apply_includes(
             env_files = (_paths(entry["env_file"], directory, path + ("env_file",), loc)
                          if entry.get("env_file") is not None else [])
         elif isinstance(entry, str) and entry:
-            files = [_join(directory, entry)]
+            files = _resolve(directory, entry, path, loc)
             project_dir, env_files = files[0].parent, []
         else:
             raise UserError([Problem("an include entry must be a path or a mapping with 'path'", path, loc)])

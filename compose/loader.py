@@ -22,6 +22,7 @@ from compose.files import STDIN, choose_project_name, find_files, project_direct
 from compose.include import apply_includes, with_context
 from compose.interpolate import Interpolator
 from compose.merge import merge_configs, strip_tags
+from compose.oci import expand_files
 from compose.profiles import active_profiles, apply_profiles, with_targeted_profiles
 from compose.sourcemap import LocatedDict, SourceMap, entry_location, to_plain
 from compose.yamlread import read_yaml
@@ -176,6 +177,7 @@ def _load(options: LoadOptions) -> LoadResult:
     files, found_warnings = find_files(options.files, early_env, first_dir if not options.files else cwd)
     warnings.extend(found_warnings)
     project_dir = project_directory(files, options.project_directory, cwd)
+    files = expand_files(files, environ)  # oci:// artifacts: fetched into the cache, loaded as their local files
     environment = (early_env if project_dir == first_dir
                    else load_environment(_env_files(options, environ, cwd, project_dir), environ))
 
