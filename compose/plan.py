@@ -5,19 +5,18 @@ and carrying its ``cause``. The executor runs the plan as given and decides noth
 down, orphans, the waits ``depends_on`` conditions need and the restarts ``restart: true`` asks for);
 ``plan_down`` covers ``down``. A network whose ``config-hash`` label no longer matches the file is recreated
 (the project's containers on it removed first and created again after), a volume likewise only when confirmed
-(``UpOptions.recreate_volumes``, from ``up -y`` or the prompt); see ``compose.divergence``. ``str(plan)`` is a stable listing, one step a line, in a fixed topological order.
+(``UpOptions.recreate_volumes``, from ``up -y`` or the prompt); see ``compose.divergence``. ``str(plan)`` is a
+stable listing, one step a line, in a fixed topological order (``compose.plansteps``).
 """
 from __future__ import annotations
 
 import re
 import time
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any
 
 from compose import labels as L
 from compose.confighash import service_hash
-from compose.divergence import diverged_volumes, kept_volume_message, recreations
+from compose.divergence import diverged_volumes, plan_recreations, recreate_leftovers, resource_keys
 from compose.engine.containers import ContainerInfo
 from compose.engine.createbody import service_image
 from compose.errors import UserError
@@ -25,87 +24,11 @@ from compose.graph import ServiceGraph
 from compose.model import Project, Service
 from compose.naming import container_name
 from compose.observe import Observed
+from compose.plansteps import Op, Plan, Step
+from compose.plansteps import remove_container_steps as _remove_container
 
 __all__ = ["Op", "Step", "Plan", "UpOptions", "DownOptions", "plan_up", "plan_down", "plan_stop", "plan_start", "plan_run",
            "volume_images", "volumes_to_confirm"]
-
-
-class Op(Enum):
-    CREATE_NETWORK = "create network"
-    CREATE_VOLUME = "create volume"
-    PULL_IMAGE = "pull image"
-    BUILD_IMAGE = "build image"
-    STOP_CONTAINER = "stop container"
-    REMOVE_CONTAINER = "remove container"
-    CREATE_CONTAINER = "create container"
-    RENAME_CONTAINER = "rename container"
-    START_CONTAINER = "start container"
-    WAIT_HEALTHY = "wait healthy"
-    WAIT_COMPLETED = "wait completed"
-    RESTART_CONTAINER = "restart container"
-    REMOVE_NETWORK = "remove network"
-    REMOVE_VOLUME = "remove volume"
-    REMOVE_IMAGE = "remove image"
-
-
-_RANK = {op: i for i, op in enumerate(Op)}
-
-
-@dataclass
-class Step:
-    key: str  # unique within the plan: "<OP> <target>"
-    op: Op
-    target: str  # the engine name acted on (container, network, volume, image)
-    cause: str
-    after: set[str] = field(default_factory=set)  # keys of steps that must succeed first
-    optional: set[str] = field(default_factory=set)  # of ``after``: a failure there only warns (required: false)
-    service: str | None = None
-    number: int | None = None
-    container_id: str | None = None
-    args: dict[str, Any] = field(default_factory=dict)  # timeout, volumes, force, key...
-
-
-@dataclass
-class Plan:
-    steps: dict[str, Step] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-    def add(self, op: Op, target: str, cause: str, after: set[str] | None = None, **fields: Any) -> str:
-        key = f"{op.name} {target}"
-        if key in self.steps:
-            self.steps[key].after |= after or set()
-            return key
-        self.steps[key] = Step(key, op, target, cause, set(after or ()), **fields)
-        return key
-
-    def order(self) -> list[Step]:
-        """Every step after what it waits for; among ready steps by operation, then target (stable)."""
-        waiting = {k: {a for a in s.after if a in self.steps} for k, s in self.steps.items()}
-        done: set[str] = set()
-        out: list[Step] = []
-        while waiting:
-            ready = sorted((k for k, deps in waiting.items() if deps <= done),
-                           key=lambda k: (_RANK[self.steps[k].op], self.steps[k].target))
-            if not ready:
-                raise RuntimeError(f"plan has a cycle among {sorted(waiting)}")
-            step = self.steps[ready[0]]
-            out.append(step)
-            done.add(step.key)
-            del waiting[step.key]
-        return out
-
-    def __str__(self) -> str:
-        lines = []
-        for step in self.order():
-            line = f"{step.key}: {step.cause}"
-            after = sorted(a for a in step.after if a in self.steps)
-            if after:
-                line += " <- " + ", ".join(a + ("?" if a in step.optional else "") for a in after)
-            lines.append(line)
-        return "\n".join(lines) + ("\n" if lines else "")
-
-    def __bool__(self) -> bool:
-        return bool(self.steps)
 
 
 @dataclass
@@ -245,89 +168,12 @@ class _ServicePlan:
     changed: bool = False
 
 
-def _remove_container(plan: Plan, c: ContainerInfo, cause: str, timeout: int | None,
-                      after: set[str] | None = None, volumes: bool = False) -> str:
-    stop = plan.add(Op.STOP_CONTAINER, c.name, cause, set(after or ()), service=c.service, number=c.number,
-                    container_id=c.id, args={"timeout": timeout}) if c.running else None
-    return plan.add(Op.REMOVE_CONTAINER, c.name, cause, {stop} if stop else set(after or ()), service=c.service,
-                    number=c.number, container_id=c.id, args={"volumes": volumes})
-
-
-def _resource_keys(project: Project, services: list[str], every: bool) -> tuple[set[str], set[str]]:
-    """The keys of the networks and of the volumes ``services`` use (all declared ones too with ``every``)."""
-    networks: set[str] = set(project.networks) if every else set()
-    volumes: set[str] = set(project.volumes) if every else set()
-    for name in services:
-        service = project.services[name]
-        if not service.network_mode:
-            networks |= set(service.networks or {})
-        volumes |= {m.source for m in service.volumes or () if m.type == "volume" and m.source}
-    return networks, volumes
-
-
 def volumes_to_confirm(project: Project, observed: Observed, services: list[str],
                        all_resources: bool = False) -> list[str]:
     """Names of the volumes ``services`` use whose engine copy no longer matches the file: recreated only when
     the user confirms (``UpOptions.recreate_volumes``)."""
-    keys = _resource_keys(project, services, all_resources)[1]
+    keys = resource_keys(project, services, all_resources)[1]
     return [project.volumes[k].name for k in diverged_volumes(project, observed, keys)]
-
-
-def _plan_recreations(plan: Plan, project: Project, observed: Observed, opts: UpOptions,
-                      services: list[str]) -> dict[str, tuple[str, str]]:
-    """Steps recreating the diverged networks (and confirmed volumes) ``services`` use: their containers of the
-    project removed (a service's after those of the services depending on it), the resource removed, created
-    anew. Returns the removed containers: name -> (cause, REMOVE step key); their services create them again."""
-    networks, volumes = _resource_keys(project, services, opts.all_resources)
-    for key in diverged_volumes(project, observed, volumes):
-        name = project.volumes[key].name
-        if not opts.volumes_asked and not {key, name} & opts.recreate_volumes:
-            if kept_volume_message(name) not in plan.warnings:
-                plan.warnings.append(kept_volume_message(name))
-    found = recreations(project, observed, networks, volumes, opts.recreate_volumes)
-    users = {c.name: c for r in found for c in r.users}
-    causes: dict[str, str] = {}
-    for r in found:
-        for c in r.users:
-            causes.setdefault(c.name, f"{r.kind} {r.name} recreated")
-    graph = ServiceGraph(project)
-    order = [s for level in graph.reverse_levels() for s in sorted(level)]
-    order += sorted({c.service for c in users.values()} - set(order))
-    removed: dict[str, str] = {}
-    stops_of: dict[str, set[str]] = {}
-    for svc in order:
-        after = set().union(*(stops_of.get(d, set()) for d in graph.dependents(svc))) if (
-            svc in project.services) else set()
-        stops_of[svc] = set()
-        for c in sorted((c for c in users.values() if c.service == svc), key=lambda c: c.name):
-            removed[c.name] = _remove_container(plan, c, causes[c.name], opts.timeout, after)
-            stop = f"{Op.STOP_CONTAINER.name} {c.name}"
-            stops_of[svc].add(stop if stop in plan.steps else removed[c.name])
-    for r in found:
-        remove, create = ((Op.REMOVE_NETWORK, Op.CREATE_NETWORK) if r.kind == "network"
-                          else (Op.REMOVE_VOLUME, Op.CREATE_VOLUME))
-        gone = plan.add(remove, r.name, "config changed", {removed[c.name] for c in r.users},
-                        args={"recreate": True})
-        plan.add(create, r.name, "config changed", {gone}, args={"key": r.key, "recreate": True})
-    return {name: (causes[name], key) for name, key in removed.items()}
-
-
-def _recreate_leftovers(plan: Plan, project: Project, observed: Observed, doomed: dict[str, tuple[str, str]],
-                        opts: UpOptions, planned: set[str]) -> None:
-    """Create again the removed containers of the services not in ``planned`` (not named on the command line),
-    started when they ran; containers of services no longer in the file stay removed."""
-    resources = {k for k, st in plan.steps.items() if st.args.get("recreate") and st.op in (
-        Op.CREATE_NETWORK, Op.CREATE_VOLUME)}
-    for c in observed.containers:
-        if c.name not in doomed or f"{Op.CREATE_CONTAINER.name} {c.name}" in plan.steps:
-            continue
-        if c.service not in project.services or c.service in planned:
-            continue
-        cause, removed = doomed[c.name]
-        create = plan.add(Op.CREATE_CONTAINER, c.name, cause, {removed} | resources, service=c.service,
-                          number=c.number, args={"config_hash": service_hash(project, c.service)})
-        if c.running and not opts.no_start:
-            plan.add(Op.START_CONTAINER, c.name, "created", {create}, service=c.service, number=c.number)
 
 
 def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, opts: UpOptions,
@@ -465,7 +311,8 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions | None = None)
     if unknown_scale:
         raise UserError.single(f"--scale: no such service: {', '.join(unknown_scale)}")
     per: dict[str, _ServicePlan] = {}
-    doomed = _plan_recreations(plan, project, observed, opts, graph.services)
+    doomed = plan_recreations(plan, project, observed, graph.services, all_resources=opts.all_resources,
+                              confirmed=opts.recreate_volumes, asked=opts.volumes_asked, timeout=opts.timeout)
     for level in graph.levels():
         for name in sorted(level):
             service = project.services[name]
@@ -506,7 +353,7 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions | None = None)
                                    args={"timeout": opts.timeout})
                     if not edge["required"]:
                         plan.steps[key].optional |= waits
-    _recreate_leftovers(plan, project, observed, doomed, opts, set(graph.services))
+    recreate_leftovers(plan, project, observed, doomed, set(graph.services), opts.no_start)
     _orphans(plan, project, observed, opts.remove_orphans, opts.known_services, opts.timeout)
     if opts.all_resources:
         _unused_resources(plan, project, observed)
@@ -655,8 +502,9 @@ def plan_run(project: Project, observed: Observed, service: str, opts: UpOptions
         plan.warnings.clear()
         if opts.remove_orphans:  # ``run --remove-orphans``; with dependencies plan_up removed them
             _orphans(plan, project, observed, True, opts.known_services, opts.timeout)
-    doomed = _plan_recreations(plan, project, observed, opts, [service])
-    _recreate_leftovers(plan, project, observed, doomed, opts, set(deps))
+    doomed = plan_recreations(plan, project, observed, [service], confirmed=opts.recreate_volumes,
+                              asked=opts.volumes_asked, timeout=opts.timeout)
+    recreate_leftovers(plan, project, observed, doomed, set(deps), opts.no_start)
     _resources(plan, project, project.services[service], observed)
     _image_step(plan, project, project.services[service], observed, opts)
     _volume_image_steps(plan, project, project.services[service], observed, opts)
