@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ class Networking:
                                   nft_table=cfg.nft_table, enable_ip_forward=cfg.ip_forward,
                                   firewall_backend=cfg.firewall_backend)
         self.dns: Any = None
+        self._hosts_lock = threading.Lock()  # /etc/hosts edits are read-modify-write: one at a time
         self._sync: Any = None
         self._unsubscribe: Any = None
 
@@ -404,12 +406,19 @@ class Networking:
         addresses = [str(a.ip) for a in (ep.ipv4, ep.ipv6) if a]
         try:
             path = self.engine.containers.state_dir(rec["Id"]) / "hosts"
+            self._hosts_lock.acquire()
+        except NotFound as err:
+            _log.warning("hosts file of %s not updated: %s", rec["Id"][:12], err)
+            return
+        try:
             text = path.read_text()
             edited = add_host_entries(text, addresses, names) if add else remove_host_entries(text, addresses, names)
             if edited != text:
                 self.engine.containers.write_managed_file(rec["Id"], "hosts", edited)
         except (NotFound, OSError) as err:
             _log.warning("hosts file of %s not updated: %s", rec["Id"][:12], err)
+        finally:
+            self._hosts_lock.release()
 
     async def disconnect(self, rec: dict[str, Any], network: str, force: bool) -> None:
         """``POST /networks/{id}/disconnect``: forget the wish; a running container leaves at once (its

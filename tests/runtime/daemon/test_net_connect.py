@@ -198,20 +198,29 @@ def test_connect_address_errors_as_docker(engine):
 
 def test_cli_connect_disconnect_round_trip(engine):
     net = engine.prefix + "cli"
-    engine.cli("network", "create", net)
+    v4, _ = _subnets()
+    engine.cli("network", "create", "--subnet", v4, net)
     try:
         engine.cli("run", "-d", "--name", "web", "--network", net, "busybox", "httpd", "-f", "-p", "8080",
                    "-h", "/etc")
         engine.cli("run", "-d", "--name", "client", "busybox", "sleep", "1000")
         fetch = ("exec", "client", "wget", "-q", "-O", "-", "http://web:8080/hostname")  # (-T: busybox crashes)
         assert engine.cli(*fetch, check=False).returncode != 0
-        engine.cli("network", "connect", "--alias", "cl", net, "client")
+        fixed = str(ipaddress.ip_network(v4)[42])
+        engine.cli("network", "connect", "--alias", "cl", "--ip", fixed, "--link", "web:www", net, "client")
         assert engine.cli(*fetch).stdout.strip() == \
             engine.cli("inspect", "-f", "{{.Config.Hostname}}", "web").stdout.strip()
+        via_link = ("exec", "client", "wget", "-q", "-O", "-", "http://www:8080/hostname")
+        assert engine.cli(*via_link).stdout == engine.cli(*fetch).stdout
+        assert fixed in engine.cli("inspect", "-f", f"{{{{.NetworkSettings.Networks.{net}.IPAddress}}}}",
+                                   "client").stdout
+        assert f"{fixed}\t" in engine.cli("exec", "client", "cat", "/etc/hosts").stdout
         assert engine.cli("exec", "web", "ping", "-c", "1", "-W", "2", "cl").returncode == 0
         engine.cli("network", "disconnect", net, "client")
         assert engine.cli(*fetch, check=False).returncode != 0
+        assert engine.cli(*via_link, check=False).returncode != 0
         assert engine.cli("exec", "web", "nslookup", "cl", check=False).returncode != 0
+        assert f"{fixed}\t" not in engine.cli("exec", "client", "cat", "/etc/hosts").stdout
         links = engine.cli("exec", "client", "ip", "-o", "link").stdout
         assert "pcx" not in links and "eth1" not in links, links
         gone = engine.cli("network", "disconnect", net, "client", check=False)
