@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 from bench.container_start import _bundle, _runc  # noqa: E402 - the same runc baseline
 from tests.conftest import _build_busybox_rootfs  # noqa: E402 - the same rootfs the tests use
 from tests.runtime.daemon.conftest import cleanup, start_daemon  # noqa: E402
+from tests.support.procfs import children  # noqa: E402
 
 PEERS = REPO.parent / "shared" / "peers"
 GOALS = {"start_ms": 20.0, "monitor_pss_kib": 1024.0}
@@ -47,26 +48,12 @@ def _pss_kib(pid: int) -> int:
     return 0
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    data = fh.read()
-                if int(data[data.rindex(")") + 2:].split()[1]) == pid:
-                    out.append(int(entry))
-            except (OSError, ValueError):
-                continue
-    return out
-
-
 def _descendants(pid: int, skip: set[int]) -> list[int]:
     """Every process under ``pid`` but those in ``skip`` and their subtrees (the daemon's fork server, its spare
     monitor and that one's waiting child, without the containers' monitors and processes)."""
     out, todo = [], [pid]
     while todo:
-        for child in _children(todo.pop()):
+        for child in children(todo.pop()):
             if child not in skip:
                 out.append(child)
                 todo.append(child)

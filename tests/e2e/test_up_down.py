@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.runtime.daemon.conftest import Daemon, cleanup, start_daemon
+from tests.support.polling import wait_for as _wait_for
 
 pytestmark = pytest.mark.root
 
@@ -74,17 +74,6 @@ def compose(engine: Daemon, project_dir: Path, *args: str, env: dict[str, str] |
     if check:
         assert result.code == 0, f"pycompose {' '.join(args)} -> {result.code}\n{result.out}\n{result.err}"
     return result
-
-
-def _wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)  # polling a condition with a deadline
 
 
 def _project_containers(engine: Daemon, project: str) -> list:

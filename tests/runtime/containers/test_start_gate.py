@@ -14,6 +14,7 @@ from runtime.errors import InvalidArgument
 from runtime.monitor import EXIT_RECORD
 from runtime.spec import ContainerSpec
 from tests.runtime.containers.helpers import cgroup_dirs, mounts_under, processes_mentioning, read_log
+from tests.support.procfs import children
 
 pytestmark = pytest.mark.root
 
@@ -61,20 +62,6 @@ def test_failing_before_run_calls_the_start_off_and_leaves_nothing(svc: Containe
     assert svc.wait(cid, 30) == 0
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    data = fh.read()
-            except OSError:
-                continue
-            if int(data[data.rindex(")") + 2:].split()[1]) == pid:
-                out.append(int(entry))
-    return out
-
-
 def _gone(pids: list[int], timeout: float = 30) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:  # polling /proc with a deadline
@@ -100,16 +87,16 @@ def test_a_start_takes_the_spare_monitor_and_close_removes_the_spare(tmp_path, r
         server = svc._forkserver._proc.pid  # noqa: SLF001 - the test looks at the fork server's children
         monitor1 = json.loads((svc.dir / first / "state.json").read_text())["monitor_pid"]
         deadline = time.monotonic() + 30
-        spares = [p for p in _children(server) if p != monitor1]
+        spares = [p for p in children(server) if p != monitor1]
         while not spares and time.monotonic() < deadline:  # the spare is forked just after the first start
             time.sleep(0.005)
-            spares = [p for p in _children(server) if p != monitor1]
+            spares = [p for p in children(server) if p != monitor1]
         assert len(spares) == 1
         spare = spares[0]
         deadline = time.monotonic() + 30
-        while not _children(spare) and time.monotonic() < deadline:  # it forks the next container's init ahead
+        while not children(spare) and time.monotonic() < deadline:  # it forks the next container's init ahead
             time.sleep(0.005)
-        waiting = _children(spare)
+        waiting = children(spare)
         assert len(waiting) == 1
         second = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
         svc.start(second)
@@ -120,8 +107,8 @@ def test_a_start_takes_the_spare_monitor_and_close_removes_the_spare(tmp_path, r
             assert any(line.startswith("NSpid:") and line.split()[-1] == "1" for line in fh)  # PID 1 in its ns
         svc.remove(first, force=True)
         svc.remove(second, force=True)
-        leftovers = _children(server)
-        leftovers += [c for p in leftovers for c in _children(p)]
+        leftovers = children(server)
+        leftovers += [c for p in leftovers for c in children(p)]
     finally:
         for state in svc.list():
             svc.remove(state.id, force=True)
@@ -141,7 +128,7 @@ def test_a_start_after_the_spare_died_forks_anew_and_gets_a_new_spare(tmp_path, 
         monitor1 = json.loads((svc.dir / first / "state.json").read_text())["monitor_pid"]
 
         def spares() -> list[int]:
-            return [p for p in _children(server) if p != monitor1 and _state(p) != "Z"]
+            return [p for p in children(server) if p != monitor1 and _state(p) != "Z"]
 
         deadline = time.monotonic() + 30
         while not spares() and time.monotonic() < deadline:  # polling /proc with a deadline

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.polling import wait_for  # noqa: F401 - the daemon tests import it from here
+
 REPO = Path(__file__).resolve().parents[3]
 DOCKER_CLI = "/usr/local/bin/docker"
 
@@ -197,15 +199,3 @@ def _reap_leftovers(root: Path) -> None:
     for pid in pids:
         while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
             time.sleep(0.01)  # polling for the process to vanish, with a deadline
-
-
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    """Poll ``predicate`` until it returns a truthy value or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
