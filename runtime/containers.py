@@ -251,20 +251,28 @@ class ContainerService:
         """Record a new container; returns its 64-hex id. ``Conflict`` if the name is taken."""
         return self.create_container(name, spec).id
 
+    def check(self, spec: ContainerSpec) -> None:
+        """What a create refuses (``InvalidArgument``), as Docker does at create: a bad spec, capabilities,
+        sysctls or seccomp profile, unknown host devices or device cgroup rules, limits the cgroup manager
+        refuses, per-device I/O limits on what is not a block device. (Its network namespace plays no part.)"""
+        problems = validate(spec)
+        if problems:
+            raise InvalidArgument("; ".join(problems))
+        _security_plan(spec)
+        _device_policy(spec)
+        self._resources(spec)
+        _check_block_devices(spec)
+        trace.mark("create.svc_checked")
+
     def create_container(self, name: str | None, spec: ContainerSpec, *, image: Any = None,
-                         reserved: tuple[str, str] | None = None) -> ContainerState:
+                         reserved: tuple[str, str] | None = None, checked: bool = False) -> ContainerState:
         """``create``, returning the new container's state (what ``inspect`` would read back). ``image``: the
         image store's ``Image`` for ``spec.image`` when the caller has it already (not looked up again).
-        ``reserved``: what ``reserve`` returned for this ``spec``; released here if the create fails."""
+        ``reserved``: what ``reserve`` returned for this ``spec``; released here if the create fails.
+        ``checked``: the caller had ``check`` pass on this spec (but for its netns path) already."""
         try:
-            problems = validate(spec)
-            if problems:
-                raise InvalidArgument("; ".join(problems))
-            _security_plan(spec)  # bad capabilities, sysctls or seccomp profiles fail at create, as with Docker
-            _device_policy(spec)  # so do unknown host devices and bad device cgroup rules
-            self._resources(spec)  # and limits the cgroup manager refuses
-            _check_block_devices(spec)
-            trace.mark("create.svc_checked")
+            if not checked:
+                self.check(spec)
             image_id = ""
             if self.images is not None and spec.image and not spec.rootfs:
                 img = image if image is not None and image.id == spec.image else self.images.resolve(spec.image)

@@ -14,7 +14,7 @@ from typing import Any
 from runtime.errors import InvalidArgument
 from runtime.spec import DEFAULT_PATH, ContainerSpec, Device, LogConfig, Mount, Resources, Ulimit, parse_signal, validate
 
-__all__ = ["VolumeUse", "PortBinding", "Conversion", "convert", "parse_size", "parse_binds", "NAME_RE",
+__all__ = ["VolumeUse", "PortBinding", "Conversion", "convert", "network_of", "parse_size", "parse_binds", "NAME_RE",
            "host_resources"]
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -284,6 +284,14 @@ def _endpoints(body: Mapping[str, Any], network_mode: str) -> dict[str, Any]:
     ep["MacAddress"] = mac
     endpoints[key] = ep
     return endpoints
+
+
+def network_of(body: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(network mode, endpoints) of a create body, as ``convert`` gives them: they depend on the body alone, so
+    the daemon makes the network sandbox while the image is looked up and the rest converted."""
+    host: Mapping[str, Any] = body.get("HostConfig") or {}
+    network_mode = host.get("NetworkMode") or "default"
+    return network_mode, _endpoints(body, network_mode)
 
 
 def convert(body: Mapping[str, Any], image_config: Mapping[str, Any], *, container_id: str, image: str,

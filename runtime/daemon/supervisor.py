@@ -21,7 +21,7 @@ from runtime.daemon.container_view import ZERO_TIME, Live
 from runtime.daemon.container_volumes import check_subpaths, prepare_volumes, rehome_volumes, release_volumes
 from runtime.daemon.logs import parse_log_time
 from runtime.daemon.records import NAME_RE, now_rfc3339
-from runtime.daemon.specconv import convert
+from runtime.daemon.specconv import convert, network_of
 from runtime.daemon.unixconn import connect_unix, wait_pid
 from runtime.errors import Conflict, EngineError, InvalidArgument, InvalidState, NotFound
 from runtime import trace
@@ -109,34 +109,52 @@ class Supervisor:
             trace.mark("create.converted")
             return (image, conv, *prepare_volumes(self.engine.volumes, conv, image, holder, self.engine.images))
 
-        image, conv, mounts, uses, inspect_mounts = await asyncio.to_thread(prepare)
+        nets = self.engine.networks
+        net_rec: dict[str, Any] = {}
+        sandboxing: asyncio.Future[str] | None = None
+        if nets is not None:
+            with contextlib.suppress(EngineError):  # (else convert refuses the body, in its turn)
+                mode, endpoints = network_of(body)
+                net_rec = {"NetworkMode": mode, "Endpoints": endpoints}
+                # the network's sandbox is made while the image is looked up and the body converted
+                sandboxing = asyncio.ensure_future(nets.sandbox_for_create(net_rec))
+        try:
+            image, conv, mounts, uses, inspect_mounts = await asyncio.to_thread(prepare)
+        except BaseException:
+            if sandboxing is not None:
+                with contextlib.suppress(BaseException):
+                    await sandboxing
+                await self._drop_sandbox(net_rec)
+            raise
         spec = replace(conv.spec, mounts=conv.spec.mounts + tuple(mounts), image=image.id)
         trace.mark("create.volumes")
-        net_rec: dict[str, Any] = {"NetworkMode": conv.network_mode, "Endpoints": conv.endpoints}
-        nets = self.engine.networks
+        net_rec = net_rec or {"NetworkMode": conv.network_mode, "Endpoints": conv.endpoints}
         try:
             if nets is not None and nets.uses_embedded_dns(net_rec):
                 spec = replace(spec, resolv_conf=nets.resolv_conf(net_rec, body.get("HostConfig") or {}))
-            # the name, state dir and managed files are made while the network's sandbox is
-            reserving = asyncio.ensure_future(asyncio.to_thread(self.svc.reserve, name, spec))
+            # one worker-thread hop checks the spec, takes the name and makes the state dir and managed files while
+            # the loop makes the network's sandbox, then waits for its path and writes the config
+            netns: concurrent.futures.Future[str | None] = concurrent.futures.Future()
+            building = asyncio.ensure_future(asyncio.to_thread(self._build, name, spec, image, netns))
             try:
-                if nets is not None:
-                    spec = replace(spec, netns_path=await nets.sandbox_for_create(net_rec))
+                if sandboxing is None and nets is not None:
+                    sandboxing = asyncio.ensure_future(nets.sandbox_for_create(net_rec))
+                path = await sandboxing if sandboxing is not None else None
                 trace.mark("create.sandbox")
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(self.svc.unreserve, *await reserving)
+            except BaseException as err:
+                netns.set_exception(err)  # the build undoes its part and ends
+                with contextlib.suppress(BaseException):
+                    await building
                 raise
-            reserved = await reserving
-            trace.mark("create.reserved", reserved[0])
-            st = await asyncio.to_thread(self.svc.create_container, name, spec, image=image, reserved=reserved)
+            netns.set_result(path)
+            if path is not None:
+                spec = replace(spec, netns_path=path)
+            st = await building
             cid = st.id
             trace.mark("create.svc", cid)
         except BaseException:
             await asyncio.to_thread(release_volumes, self.engine.volumes, holder, uses)
-            if nets is not None and net_rec.get("SandboxKeyName") and not net_rec.get("SandboxShared"):
-                with contextlib.suppress(EngineError, OSError):
-                    await asyncio.to_thread(nets.svc.destroy_sandbox, net_rec["SandboxKeyName"])
+            await self._drop_sandbox(net_rec)
             raise
         if uses:  # volumes were taken under a provisional holder: hand them to the container
             await asyncio.to_thread(rehome_volumes, self.engine.volumes, uses, holder, cid)
@@ -168,6 +186,29 @@ class Supervisor:
         self.engine.publish_container(rec, "create")
         trace.mark("create.published", cid)
         return rec
+
+    async def _drop_sandbox(self, net_rec: dict[str, Any]) -> None:
+        """A create failed: remove the network sandbox made for it (not one it shares with another container)."""
+        nets = self.engine.networks
+        if nets is not None and net_rec.get("SandboxKeyName") and not net_rec.get("SandboxShared"):
+            with contextlib.suppress(EngineError, OSError):
+                await asyncio.to_thread(nets.svc.destroy_sandbox, net_rec["SandboxKeyName"])
+
+    def _build(self, name: str | None, spec: Any, image: Any,
+               netns: concurrent.futures.Future[str | None]) -> Any:
+        """In a worker thread: the service's create, around the sandbox made on the loop meanwhile (``netns``: its
+        path, None without networking; an exception calls the create off). A bad spec or a taken name fails
+        before the sandbox is waited for; whatever was reserved is released on any failure."""
+        self.svc.check(spec)
+        reserved = self.svc.reserve(name, spec)
+        trace.mark("create.reserved", reserved[0])
+        try:
+            path = netns.result()
+        except BaseException:
+            self.svc.unreserve(*reserved)
+            raise
+        built = spec if path is None else replace(spec, netns_path=path)
+        return self.svc.create_container(name, built, image=image, reserved=reserved, checked=True)
 
     def _volumes_from(self, body: dict[str, Any]) -> dict[str, Any]:
         """``HostConfig.VolumesFrom`` (``container[:ro|rw]``) as the binds of that container's volumes and binds;

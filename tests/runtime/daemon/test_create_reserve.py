@@ -1,6 +1,9 @@
-"""A create takes the name and makes the state dir while the network sandbox is made (``reserve``), then checks
-the spec and writes the config: whatever fails on the way leaves no state dir and no taken name behind."""
+"""A create checks the spec, takes the name and makes the state dir while the network sandbox is made
+(``check``, ``reserve``), then writes the config: whatever fails on the way leaves no state dir and no taken name
+behind."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import docker
 import pytest
@@ -21,7 +24,7 @@ def test_failed_creates_leave_no_state_dir_or_name(engine):
     kept = client.containers.create("busybox", ["true"], name="kept", network_mode="none")
     before_dirs, before_names = _state_dirs(engine), _names(engine)
     assert before_dirs == {kept.id} and before_names == {"kept"}
-    with pytest.raises(docker.errors.APIError):  # refused by the spec's checks, after the reservation
+    with pytest.raises(docker.errors.APIError):  # refused by the spec's checks, before the reservation
         client.containers.create("busybox", ["true"], name="twice", cap_add=["NOT_A_CAP"], network_mode="none")
     with pytest.raises(docker.errors.NotFound):  # refused by the sandbox, while the reservation is made
         client.containers.create("busybox", ["true"], name="twice", network_mode="container:nosuchcontainer")
@@ -33,4 +36,29 @@ def test_failed_creates_leave_no_state_dir_or_name(engine):
     again.start()
     assert again.wait(timeout=60)["StatusCode"] == 0
     again.remove()
+    kept.remove()
+
+
+def _sandboxes(where: Path) -> set[str]:
+    from runtime.network.netns import is_netns_file
+
+    return {p.name for p in where.iterdir() if is_netns_file(p)}
+
+
+def test_sandbox_made_beside_a_create_that_fails_is_removed(engine, tmp_path):
+    """The sandbox is made while the image is looked up and the body converted: a create refused there (no such
+    image, a bind source that does not exist, a bad stop signal) leaves no sandbox, no state dir, no name."""
+    client = engine.client()
+    kept = client.containers.create("busybox", ["true"], name="kept", network_mode="none")
+    where = Path(kept.attrs["NetworkSettings"]["SandboxKey"]).parent
+    before = (_state_dirs(engine), _names(engine), _sandboxes(where))
+    assert len(before[2]) == 1  # kept's
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.containers.create("nosuchimage", ["true"], name="gone", network_mode="none")
+    with pytest.raises(docker.errors.APIError):
+        client.containers.create("busybox", ["true"], name="gone", network_mode="none",
+                                 mounts=[docker.types.Mount("/x", str(tmp_path / "nosuchdir"), type="bind")])
+    with pytest.raises(docker.errors.APIError, match="stop signal"):
+        client.containers.create("busybox", ["true"], name="gone", network_mode="none", stop_signal="SIGNOPE")
+    assert (_state_dirs(engine), _names(engine), _sandboxes(where)) == before
     kept.remove()
