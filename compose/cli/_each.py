@@ -3,7 +3,6 @@ parallel threads, each reported as an event."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -39,7 +38,11 @@ def for_each_container(session: "Session", containers: list["ContainerInfo"], wo
         session.display(Event(kind, c.name, Status.DONE, done))
 
     try:
-        if containers:
+        if len(containers) == 1:  # no pool (concurrent.futures costs a few ms to import) for one call
+            one(containers[0])
+        elif containers:
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(max_workers=min(32, len(containers))) as pool:
                 list(pool.map(one, containers))
     finally:
