@@ -1,7 +1,8 @@
 """Everyday ``pycompose`` commands beside the real ``docker`` CLI (/usr/local/bin/docker) doing the nearest
 equivalent against the SAME engine and the same container: ``ps``, ``ps -q``, ``exec -T box true``, ``logs box``,
-``cp`` (a file in and out), ``export``, ``run --rm box true``, ``top``, ``port``, ``images``, ``config -q``
-(no engine call; beside ``docker version`` as a floor for a client that reaches the engine once).
+``cp`` (a file in and out), ``export``, ``run --rm box true``, ``top``, ``port``, ``images``, ``kill``, ``restart``,
+``ls``, ``version`` (beside ``docker --version``: neither reaches the engine), ``config -q`` (no engine call;
+beside ``docker version`` as a floor for a client that reaches the engine once).
 
 Each step runs REPS times, the two clients interleaved (order swapped every repetition); medians (min/max) in
 seconds and the ratio pycompose/docker, which is the figure to read on a busy machine. Starts its own engine on
@@ -57,6 +58,10 @@ def _steps(work: Path) -> dict[str, tuple[list[str], list[str]]]:
         "top": ([pc, "top"], [DOCKER, "top", box]),
         "port box 80": ([pc, "port", "box", "80"], [DOCKER, "port", box, "80"]),
         "images": ([pc, "images"], [DOCKER, "images"]),
+        "kill -s CONT box": ([pc, "kill", "-s", "SIGCONT", "box"], [DOCKER, "kill", "-s", "SIGCONT", box]),
+        "restart -t 0 box": ([pc, "restart", "-t", "0", "box"], [DOCKER, "restart", "-t", "0", box]),
+        "ls": ([pc, "ls"], [DOCKER, "ps", "--filter", "label=com.docker.compose.project"]),
+        "version": ([pc, "version"], [DOCKER, "--version"]),
         "config -q": ([pc, "config", "-q"], [DOCKER, "version"]),
     }
 
@@ -93,7 +98,10 @@ def main() -> int:
         project.mkdir()
         (project / "compose.yaml").write_text(_COMPOSE)
         with busybox_engine(work, rootfs_tar) as daemon:
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_", "PYCOMPOSE_"))}
+            # PYTHONDONTWRITEBYTECODE (set in some shells and CI) would make every run compile the modules that
+            # changed since their .pyc: an installed pycompose has its .pyc files, so the warm-up writes them
+            env = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("COMPOSE_", "DOCKER_", "PYCOMPOSE_")) and k != "PYTHONDONTWRITEBYTECODE"}
             env.update({"PYCOMPOSE_HOST": daemon.url, "DOCKER_HOST": daemon.url, "COMPOSE_PROGRESS": "quiet"})
             try:
                 subprocess.run([str(PYCOMPOSE), "up", "-d"], cwd=project, env=env, check=True, capture_output=True)
