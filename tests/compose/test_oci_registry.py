@@ -1,0 +1,200 @@
+"""``pycompose publish`` and ``-f oci://`` / ``include: oci://`` against a real registry (Debian's
+``docker-registry``, started per test on 127.0.0.1, with and without htpasswd auth)."""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.compose._cli import pycompose
+from tests.registry.conftest import PASSWORD, USER
+from tests.registry.conftest import registry_factory  # noqa: F401 - the fixture, used by name below
+
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+@pytest.fixture
+def env(tmp_path) -> dict[str, str]:
+    return {"PYCOMPOSE_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker-config")}
+
+
+def _project(root: Path, name: str, files: dict[str, str]) -> Path:
+    d = root / name
+    d.mkdir()
+    for fname, text in files.items():
+        (d / fname).write_text(text)
+    return d
+
+
+def _manifest(reg, repo: str, tag: str) -> dict:
+    resp = requests.get(f"http://{reg.host}/v2/{repo}/manifests/{tag}", headers={"Accept": MANIFEST}, timeout=10)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+APP = "services:\n  web:\n    image: busybox:local\n    command: [sh, -c, 'echo ${GREETING:-hi}']\n"
+OVERRIDE = "services:\n  web:\n    labels: {tier: front}\n"
+
+
+def test_publish_then_config_from_oci_round_trip(registry_factory, tmp_path, env):  # noqa: F811
+    reg = registry_factory()
+    src = _project(tmp_path, "src", {"compose.yaml": APP, "compose.override.yaml": OVERRIDE})
+    out = pycompose("publish", f"{reg.host}/pc/app:1", cwd=src, env=env)
+    assert out.code == 0, out.err
+    assert out.out.startswith(f"Published oci://{reg.host}/pc/app:1@sha256:")
+
+    manifest = _manifest(reg, "pc/app", "1")
+    assert manifest["artifactType"] == "application/vnd.docker.compose.project"
+    assert [(layer["mediaType"], layer["annotations"]["com.docker.compose.file"]) for layer in manifest["layers"]] \
+        == [("application/vnd.docker.compose.file+yaml", "compose.yaml"),
+            ("application/vnd.docker.compose.file+yaml", "compose.override.yaml")]
+    assert all("com.docker.compose.version" in layer["annotations"] for layer in manifest["layers"])
+
+    consumer = _project(tmp_path, "consumer", {})
+    local = pycompose("config", "--format", "json", cwd=src, env=env)
+    remote = pycompose("-f", f"oci://{reg.host}/pc/app:1", "config", "--format", "json", cwd=consumer,
+                       env={**env, "GREETING": "hello"})
+    assert remote.code == 0, remote.err
+    got, want = json.loads(remote.out), json.loads(local.out)
+    # the project directory of -f oci:// is the working directory (as Docker Compose): name and networks follow
+    assert got["name"] == "consumer"
+    assert got["services"]["web"]["labels"] == {"tier": "front"}  # both files, merged in order
+    assert got["services"]["web"]["command"] == ["sh", "-c", "echo hello"]  # interpolated on the consumer side
+    assert want["services"]["web"]["command"] == ["sh", "-c", "echo hi"]
+    cached = list((tmp_path / "cache" / "oci").iterdir())
+    assert len(cached) == 1 and (cached[0] / "compose.yaml").read_text() == APP
+
+
+def test_oci_1_0_publish_is_loaded_too(registry_factory, tmp_path, env):  # noqa: F811
+    reg = registry_factory()
+    src = _project(tmp_path, "src", {"compose.yaml": APP})
+    assert pycompose("publish", "--oci-version", "1.0", f"{reg.host}/pc/old:1", cwd=src, env=env).code == 0
+    manifest = _manifest(reg, "pc/old", "1")
+    assert "artifactType" not in manifest
+    assert manifest["config"]["mediaType"] == "application/vnd.docker.compose.config.empty.v1+json"
+    out = pycompose("-f", f"oci://{reg.host}/pc/old:1", "config", "--services", cwd=tmp_path, env=env)
+    assert out.code == 0 and out.out.split() == ["web"], out.err
+
+
+def test_include_oci_with_env_file_published_with_env(registry_factory, tmp_path, env):  # noqa: F811
+    reg = registry_factory()
+    src = _project(tmp_path, "src", {"compose.yaml": "services:\n  db:\n    image: busybox:local\n"
+                                                     "    env_file: conf/db.env\n"})
+    (src / "conf").mkdir()
+    (src / "conf" / "db.env").write_text("DB_USER=alice\n")
+    refused = pycompose("publish", f"{reg.host}/pc/db:1", cwd=src, env=env)
+    assert refused.code == 1 and "--with-env" in refused.err and "db" in refused.err
+    assert requests.get(f"http://{reg.host}/v2/pc/db/tags/list", timeout=10).status_code == 404  # nothing pushed
+
+    assert pycompose("publish", "--with-env", f"{reg.host}/pc/db:1", cwd=src, env=env).code == 0
+    layer = _manifest(reg, "pc/db", "1")["layers"][1]
+    assert layer["mediaType"] == "application/vnd.docker.compose.envfile"
+    assert layer["annotations"]["com.docker.compose.envfile"] == "conf/db.env"
+
+    app = _project(tmp_path, "app", {"compose.yaml": f"include:\n  - oci://{reg.host}/pc/db:1\n"
+                                                     "services:\n  web: {image: busybox:local, depends_on: [db]}\n"})
+    out = pycompose("config", "--format", "json", cwd=app, env=env)
+    assert out.code == 0, out.err
+    services = json.loads(out.out)["services"]
+    assert set(services) == {"db", "web"}
+    # the included artifact's project directory is its cache directory, where its env file landed
+    assert services["db"]["environment"] == {"DB_USER": "alice"}
+
+
+def test_bind_mounts_need_yes_and_build_only_is_refused(registry_factory, tmp_path, env):  # noqa: F811
+    reg = registry_factory()
+    src = _project(tmp_path, "src", {"compose.yaml": "services:\n  a:\n    image: busybox:local\n"
+                                                     "    volumes: ['./data:/data']\n"})
+    out = pycompose("publish", f"{reg.host}/pc/bind:1", cwd=src, env=env, stdin="")
+    assert out.code == 1 and "bind mount" in out.err and "-y/--yes" in out.err, out.err
+    assert "Traceback" not in out.err
+    assert pycompose("publish", "-y", f"{reg.host}/pc/bind:1", cwd=src, env=env).code == 0
+
+    build = _project(tmp_path, "build", {"compose.yaml": "services:\n  b:\n    build: .\n"})
+    out = pycompose("publish", "-y", f"{reg.host}/pc/build:1", cwd=build, env=env)
+    assert out.code == 1 and "only build their image" in out.err, out.err
+    assert requests.get(f"http://{reg.host}/v2/pc/build/tags/list", timeout=10).status_code == 404
+
+
+def test_corrupt_layer_is_refused_and_nothing_is_cached(registry_factory, tmp_path, env):  # noqa: F811
+    reg = registry_factory()
+    src = _project(tmp_path, "src", {"compose.yaml": APP})
+    assert pycompose("publish", f"{reg.host}/pc/app:1", cwd=src, env=env).code == 0
+    layer = _manifest(reg, "pc/app", "1")["layers"][0]
+    reg.blob_data("pc/app", layer["digest"]).write_text(APP.replace("echo", "rm -rf /; echo"))
+    out = pycompose("-f", f"oci://{reg.host}/pc/app:1", "config", cwd=tmp_path, env=env)
+    assert out.code == 1
+    assert f"oci://{reg.host}/pc/app:1" in out.err and "digest mismatch" in out.err, out.err
+    cache = tmp_path / "cache" / "oci"
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_pinned_digest_checked_then_served_from_the_cache(registry_factory, tmp_path, env):  # noqa: F811
+    reg = registry_factory()
+    src = _project(tmp_path, "src", {"compose.yaml": APP})
+    published = pycompose("publish", f"{reg.host}/pc/app:1", cwd=src, env=env)
+    digest = published.out.strip().rsplit("@", 1)[1]
+    other = "sha256:" + ("0" if digest[7] != "0" else "1") + digest[8:]
+    wrong = pycompose("-f", f"oci://{reg.host}/pc/app@{other}", "config", cwd=tmp_path, env=env)
+    assert wrong.code == 1 and f"pc/app@{other}" in wrong.err and "manifest" in wrong.err, wrong.err
+    ok = pycompose("-f", f"oci://{reg.host}/pc/app@{digest}", "config", "--services", cwd=tmp_path, env=env)
+    assert ok.code == 0 and ok.out.split() == ["web"], ok.err
+    reg.process.terminate()
+    reg.process.wait(timeout=10)
+    again = pycompose("-f", f"oci://{reg.host}/pc/app@{digest}", "config", "--services", cwd=tmp_path, env=env)
+    assert again.code == 0 and again.out.split() == ["web"], again.err  # no registry needed any more
+    by_tag = pycompose("-f", f"oci://{reg.host}/pc/app:1", "config", cwd=tmp_path, env=env)
+    assert by_tag.code == 1 and "cannot reach the registry" in by_tag.err
+
+
+def test_an_image_is_not_a_compose_application(registry_factory, tmp_path, env):  # noqa: F811
+    reg = registry_factory()
+    config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+    digest = "sha256:" + __import__("hashlib").sha256(config).hexdigest()
+    start = requests.post(f"http://{reg.host}/v2/pc/img/blobs/uploads/", timeout=10)
+    location = start.headers["Location"]
+    sep = "&" if "?" in location else "?"
+    assert requests.put(f"{location}{sep}digest={digest}", data=config, timeout=10).status_code == 201
+    manifest = {"schemaVersion": 2, "mediaType": MANIFEST, "layers": [],
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest,
+                           "size": len(config)}}
+    put = requests.put(f"http://{reg.host}/v2/pc/img/manifests/1", data=json.dumps(manifest),
+                       headers={"Content-Type": MANIFEST}, timeout=10)
+    assert put.status_code == 201, put.text
+    out = pycompose("-f", f"oci://{reg.host}/pc/img:1", "config", cwd=tmp_path, env=env)
+    assert out.code == 1 and "not a Compose application" in out.err, out.err
+    missing = pycompose("-f", f"oci://{reg.host}/pc/nothing:1", "config", cwd=tmp_path, env=env)
+    assert missing.code == 1 and "404" in missing.err and "pc/nothing:1" in missing.err, missing.err
+
+
+def test_resolve_image_digests_pins_images_in_an_extra_file(registry_factory, tmp_path, env):  # noqa: F811
+    reg = registry_factory()
+    base = _project(tmp_path, "base", {"compose.yaml": APP})
+    image_digest = pycompose("publish", f"{reg.host}/pc/base:2", cwd=base, env=env).out.strip().rsplit("@", 1)[1]
+    src = _project(tmp_path, "src", {"compose.yaml": f"services:\n  web:\n    image: {reg.host}/pc/base:2\n"})
+    out = pycompose("publish", "--resolve-image-digests", f"{reg.host}/pc/pinned:1", cwd=src, env=env)
+    assert out.code == 0, out.err
+    names = [layer["annotations"]["com.docker.compose.file"] for layer in _manifest(reg, "pc/pinned", "1")["layers"]]
+    assert names == ["compose.yaml", "image-digests.yaml"]
+    got = pycompose("-f", f"oci://{reg.host}/pc/pinned:1", "config", "--format", "json", cwd=tmp_path, env=env)
+    assert json.loads(got.out)["services"]["web"]["image"] == f"{reg.host}/pc/base:2@{image_digest}"
+
+
+def test_auth_registry_uses_stored_credentials(registry_factory, tmp_path, env):  # noqa: F811
+    reg = registry_factory(auth=True)
+    src = _project(tmp_path, "src", {"compose.yaml": APP})
+    denied = pycompose("publish", f"{reg.host}/pc/app:1", cwd=src, env=env)
+    assert denied.code == 1 and "pycompose login" in denied.err, denied.err
+    config = Path(env["DOCKER_CONFIG"]) / "config.json"
+    config.parent.mkdir()
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    config.write_text(json.dumps({"auths": {reg.host: {"auth": token}}}))
+    assert pycompose("publish", f"{reg.host}/pc/app:1", cwd=src, env=env).code == 0
+    out = pycompose("-f", f"oci://{reg.host}/pc/app:1", "config", "--services", cwd=tmp_path, env=env)
+    assert out.code == 0 and out.out.split() == ["web"], out.err
+    config.write_text(json.dumps({"auths": {reg.host: {"auth": base64.b64encode(b"pcuser:wrong").decode()}}}))
+    bad = pycompose("-f", f"oci://{reg.host}/pc/app:1", "config", cwd=tmp_path, env=env)
+    assert bad.code == 1 and "401" in bad.err and f"oci://{reg.host}/pc/app:1" in bad.err, bad.err
