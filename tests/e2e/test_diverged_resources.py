@@ -51,12 +51,14 @@ def _ids(project) -> dict[str, str]:  # noqa: F811
 
 def test_network_driver_opts_change_recreates_network_and_container(project):  # noqa: F811
     net = f"{project.name}_back"
-    text = SLEEPER + "    networks: [back]\nnetworks:\n  back:\n    driver_opts:\n      com.docker.network.driver.mtu: \"{mtu}\"\n"
+    text = SLEEPER + ("    networks: [back]\n    volumes: [/scratch]\nnetworks:\n  back:\n    driver_opts:\n"
+                      "      com.docker.network.driver.mtu: \"{mtu}\"\n")
     project.write(text.format(mtu=1450))
     _run(project, "up", "-d")
     client = project.engine.client()
     before_net, before = client.networks.get(net).id, _ids(project)
     assert _exec(project.container("app"), "cat", "/sys/class/net/eth0/mtu") == "1450"
+    _exec(project.container("app"), "sh", "-c", "echo kept > /scratch/file")  # an anonymous volume
 
     again = _run(project, "up", "-d")  # unchanged: nothing recreated, nothing created
     assert "Recreate" not in again.err and "Creat" not in again.err, again.err
@@ -76,6 +78,7 @@ def test_network_driver_opts_change_recreates_network_and_container(project):  #
     assert app.id != before[app.name] and app.status == "running"
     assert network.id == app.attrs["NetworkSettings"]["Networks"][net]["NetworkID"]
     assert _exec(app, "cat", "/sys/class/net/eth0/mtu") == "1400"
+    assert _exec(app, "cat", "/scratch/file") == "kept"  # the anonymous volume carried over, as on any recreate
     assert _run(project, "up", "-d").err.count("Recreate") == 0  # converged
 
 
