@@ -14,7 +14,7 @@ import sys
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
-import typer
+from compose.cli._typer import typer
 
 if TYPE_CHECKING:
     from compose.cli.options import GlobalOptions

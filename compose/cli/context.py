@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import typer
+from compose.cli._typer import typer
 
 if TYPE_CHECKING:
     from compose.cli.options import GlobalOptions

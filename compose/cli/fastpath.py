@@ -30,6 +30,10 @@ class Context:
     info_name: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
 
+    def find_object(self, kind: type) -> Any:
+        """As click's: the ``obj`` when it is a ``kind`` (the fast path has no parent contexts)."""
+        return self.obj if isinstance(self.obj, kind) else None
+
 
 class _Recorder:
     """Stands in for the typer app in a command module's ``register(app)``: notes each command's function."""

@@ -74,6 +74,8 @@ _SAMPLES = [
     ["--parallel", "2", "--ansi", "never", "ps"], ["--parallel", "two", "ps"], ["-p"], ["--help"], ["ps", "-h"],
     ["-h", "ps"], ["--progress=quiet", "--compatibility", "--all-resources", "ps"], ["--env-file", ".e", "top"],
     ["--project-directory", "/tmp", "images"], ["nosuch"], ["config"], ["up", "-d"], ["--", "ps"], [],
+    ["config", "-q"], ["config", "--format", "json", "--services", "web"], ["config", "--hash", "*"],
+    ["-f", "x.yaml", "config", "-qo", "out.yaml"], ["config", "--format"], ["config", "--no-such"],
 ]
 
 
@@ -117,7 +119,8 @@ def test_the_fast_parse_is_clicks_or_none(argv):
 _EVERYDAY = [["ps"], ["ps", "-q"], ["-p", "x", "ps", "-a"], ["logs", "box"], ["logs", "-f", "--tail", "5", "box"],
              ["exec", "-T", "box", "true"], ["exec", "box", "sh", "-c", "echo --help"], ["top"], ["port", "box", "80"],
              ["images"], ["version"], ["kill", "-s", "SIGCONT", "box"], ["pause", "box"], ["unpause", "box"],
-             ["stop", "-t", "0"], ["start"], ["restart", "box"], ["ls", "-a"], ["events", "--json"]]
+             ["stop", "-t", "0"], ["start"], ["restart", "box"], ["ls", "-a"], ["events", "--json"],
+             ["config", "-q"], ["config"]]
 
 
 @pytest.mark.parametrize("argv", _EVERYDAY, ids=" ".join)

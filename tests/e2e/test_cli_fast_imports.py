@@ -61,6 +61,7 @@ def test_everyday_commands_load_neither_docker_py_nor_typer(engine, project, tmp
         ("port", "box", "80"): lambda out: out.startswith("127.0.0.1:") and int(out.strip().split(":")[1]) > 0,
         ("images",): lambda out: "busybox" in out and "local" in out,
         ("version", "--short"): lambda out: out.strip() != "",
+        ("config", "-q"): lambda out: out == "",
         ("ls",): lambda out: name in out,
         ("kill", "-s", "SIGCONT", "box"): lambda out: True,  # (checked below: still running)
         ("pause", "box"): lambda out: True,
