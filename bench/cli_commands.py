@@ -9,7 +9,12 @@ seconds and the ratio pycompose/docker, which is the figure to read on a busy ma
 a temporary socket and data root; prints the load average at start and end, and the peers' figures from
 ``../shared/peers`` where they measured the same thing (only ``docker run --rm``). Needs root.
 
-Usage: python bench/cli_commands.py [--reps 7] [--only ps,exec,...] [--no-cache-column] [--profile-dir DIR]
+Usage: python bench/cli_commands.py [--reps 7] [--only ps,exec,...] [--no-cache-column] [--baseline DIR]
+       [--profile-dir DIR]
+
+``--baseline DIR`` adds a column for another tree's client, interleaved with the others: DIR holds a
+``compose/`` package (e.g. ``git archive <commit> compose | tar -x -C DIR``) put first on ``PYTHONPATH``; the
+"speed-up" is its median over ours.
 
 A third column, "no cache", runs pycompose with ``PYCOMPOSE_PROJECT_CACHE=0`` (the project loaded and validated in
 full, as before ``compose.loadcache``), interleaved with the other two: the before/after of that change in one run.
@@ -83,6 +88,7 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated step names (prefix match)")
     parser.add_argument("--no-cache-column", action="store_true", help="leave out the PYCOMPOSE_PROJECT_CACHE=0 runs")
     parser.add_argument("--profile-dir", default="", help="write a PYCOMPOSE_TRACE timeline per step here")
+    parser.add_argument("--baseline", default="", help="a tree whose compose/ is timed beside ours (PYTHONPATH)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("needs root", file=sys.stderr)
@@ -118,13 +124,17 @@ def _time_steps(args: argparse.Namespace, work: Path, project: Path, env: dict[s
         steps = {k: v for k, v in steps.items() if any(k.startswith(w) for w in wanted)}
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     nocache = not args.no_cache_column
+    baseline = str(Path(args.baseline).resolve()) if args.baseline else ""
     head = f"{'step':<20} {'pycompose s':>22} {'docker CLI s':>22} {'ratio':>6}"
-    print(head + (f" {'no cache s':>22} {'cache gain':>10}" if nocache else ""))
+    head += f" {'no cache s':>22} {'cache gain':>10}" if nocache else ""
+    print(head + (f" {'baseline s':>22} {'speed-up':>8}" if baseline else ""))
     ratios = []
     for step, (ours, theirs) in steps.items():
         clients = [("ours", ours, env), ("docker", theirs, env)]
         if nocache:
             clients.append(("nocache", ours, {**env, "PYCOMPOSE_PROJECT_CACHE": "0"}))
+        if baseline:
+            clients.append(("baseline", ours, {**env, "PYTHONPATH": baseline}))
         runs: dict[str, list[float]] = {label: [] for label, _, _ in clients}
         for label, cmd, cmd_env in clients:  # warm-up: page cache, first-exec costs, the project cache filled
             timed_run(cmd, project, cmd_env)
@@ -138,6 +148,8 @@ def _time_steps(args: argparse.Namespace, work: Path, project: Path, env: dict[s
         if nocache:
             gain = statistics.median(runs["nocache"]) / statistics.median(runs["ours"])
             line += f" {cells['nocache']:>22} {gain:>9.2f}x"
+        if baseline:
+            line += f" {cells['baseline']:>22} {statistics.median(runs['baseline']) / statistics.median(runs['ours']):>7.2f}x"
         print(line, flush=True)
     if ratios:
         print(f"geometric mean ratio: {statistics.geometric_mean(ratios):.2f}")
