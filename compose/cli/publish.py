@@ -26,7 +26,7 @@ def publish(
     yes: Annotated[bool, typer.Option("--yes", "-y", help='Assume "yes" as answer to all prompts.')] = False,
     resolve_image_digests: Annotated[bool, typer.Option("--resolve-image-digests",
                                                         help="Pin image tags to digests.")] = False,
-    oci_version: Annotated[Optional[str], typer.Option("--oci-version", help="OCI image/artifact specification "
+    oci_version: Annotated[Optional[str], typer.Option("--oci-version", metavar="VERSION", help="OCI image/artifact specification "
                                                        "version (1.0 or 1.1; automatically determined by "
                                                        "default).")] = None,
 ) -> int:

@@ -95,7 +95,8 @@ def read_manifest(body: bytes) -> list[Layer]:
     media_type = manifest.get("mediaType")
     if media_type == "application/vnd.oci.image.index.v1+json":
         raise ValueError("it is an image index (a multi-platform image?), not a Compose application")
-    config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
+    config = manifest.get("config")
+    config = config if isinstance(config, dict) else {}
     kind = manifest.get("artifactType") or config.get("mediaType")
     if kind not in (ARTIFACT_TYPE, CONFIG_EMPTY_V1_0):
         raise ValueError(f"it is not a Compose application (artifact type {kind or 'none'!s}, expected "
@@ -105,7 +106,8 @@ def read_manifest(body: bytes) -> list[Layer]:
         if not isinstance(raw, dict) or not isinstance(raw.get("digest"), str) \
                 or not isinstance(raw.get("size"), int):
             raise ValueError("a layer descriptor lacks its digest or size")
-        annotations = raw.get("annotations") if isinstance(raw.get("annotations"), dict) else {}
+        annotations = raw.get("annotations")
+        annotations = annotations if isinstance(annotations, dict) else {}
         layers.append(Layer(str(raw.get("mediaType", "")), raw["digest"], raw["size"],
                             {str(k): str(v) for k, v in annotations.items()}))
     if not any(layer.media_type == COMPOSE_FILE_MEDIA_TYPE for layer in layers):

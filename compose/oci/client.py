@@ -106,7 +106,11 @@ class RegistryClient:
         if resp.status_code == 401 and self._authenticate(parse_challenge(resp.headers.get("WWW-Authenticate"))):
             resp = self._send(method, url, **kwargs)
         if resp.status_code not in ok:
-            raise self._fail(what, f"the registry answered {_reply(resp)}")
+            hint = ""
+            if resp.status_code in (401, 403):
+                hint = (f"; log in with `pycompose login {self.ref.host}`" if self.credentials is None
+                        else "; check the credentials stored by `pycompose login` and the repository's permissions")
+            raise self._fail(what, f"the registry answered {_reply(resp)}{hint}")
         return resp
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:

@@ -12,6 +12,10 @@ import requests
 from tests.compose._cli import pycompose
 from tests.registry.conftest import PASSWORD, USER
 from tests.registry.conftest import registry_factory  # noqa: F401 - the fixture, used by name below
+from tests.registry.test_token_auth import PASSWORD as TOKEN_PASSWORD
+from tests.registry.test_token_auth import SERVICE
+from tests.registry.test_token_auth import USER as TOKEN_USER
+from tests.registry.test_token_auth import token_registry  # noqa: F401 - the fixture, used by name below
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
@@ -198,3 +202,20 @@ def test_auth_registry_uses_stored_credentials(registry_factory, tmp_path, env):
     config.write_text(json.dumps({"auths": {reg.host: {"auth": base64.b64encode(b"pcuser:wrong").decode()}}}))
     bad = pycompose("-f", f"oci://{reg.host}/pc/app:1", "config", cwd=tmp_path, env=env)
     assert bad.code == 1 and "401" in bad.err and f"oci://{reg.host}/pc/app:1" in bad.err, bad.err
+
+
+def test_bearer_token_registry(token_registry, tmp_path, env):  # noqa: F811
+    reg, tokens = token_registry
+    src = _project(tmp_path, "src", {"compose.yaml": APP})
+    anonymous = pycompose("publish", f"{reg.host}/pc/tok:1", cwd=src, env=env)  # anonymous tokens carry pull only
+    assert anonymous.code == 1 and "401" in anonymous.err and "pycompose login" in anonymous.err, anonymous.err
+    config = Path(env["DOCKER_CONFIG"]) / "config.json"
+    config.parent.mkdir()
+    config.write_text(json.dumps({"auths": {reg.host: {"auth": base64.b64encode(
+        f"{TOKEN_USER}:{TOKEN_PASSWORD}".encode()).decode()}}}))
+    tokens.requests.clear()
+    assert pycompose("publish", f"{reg.host}/pc/tok:1", cwd=src, env=env).code == 0
+    assert {"user": TOKEN_USER, "scopes": ["repository:pc/tok:pull,push"], "service": [SERVICE]} in tokens.requests
+    config.unlink()  # pulling needs no login: the token server grants pull to everyone
+    out = pycompose("-f", f"oci://{reg.host}/pc/tok:1", "config", "--services", cwd=tmp_path, env=env)
+    assert out.code == 0 and out.out.split() == ["web"], out.err

@@ -3,7 +3,6 @@ runs the application on our engine from the fetched files, and ``down`` takes it
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
