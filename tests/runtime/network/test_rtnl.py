@@ -188,3 +188,19 @@ def test_disconnect_takes_eth0_away_at_once_and_a_reconnect_gets_it_back(net):
     assert net.svc.reaper.drain(30) and _host_link(ep.host_veth) is None
     with rtnl.Rtnl(ns) as inside:
         assert sorted(inside.link_names()) == ["eth0", "lo"]
+
+
+def test_back_to_back_disconnects_each_leave_nothing_in_the_container(net):
+    """Several disconnects in a row (their deletes overlap in the reaper's urgent threads): each returns with
+    the container's interface gone from its namespace, and the reaper then deletes every pair."""
+    n = net.create()
+    boxes = [net.sandbox() for _ in range(6)]
+    eps = [net.svc.connect(n.name, cid, ns) for cid, ns in boxes]
+    for (cid, ns), ep in zip(boxes, eps):
+        net.svc.disconnect(n.name, cid)
+        with rtnl.Rtnl(ns) as inside:
+            assert inside.link_names() == ["lo"]
+    assert net.svc.reaper.drain(30)
+    assert [ep.host_veth for ep in eps if _host_link(ep.host_veth) is not None] == []
+    with IPRoute() as ipr:
+        assert not [ln for ln in ipr.get_links() if ln.get("master") == ipr.link_lookup(ifname=n.bridge)[0]]
