@@ -2,7 +2,8 @@
 
 An OCI image manifest whose layers are the files, in order: each Compose file a layer of media type
 ``application/vnd.docker.compose.file+yaml`` annotated ``com.docker.compose.file`` (its name) and
-``com.docker.compose.version``; each env file (``publish --with-env``) a layer of
+``com.docker.compose.version`` (a file that services only extend is marked ``com.docker.compose.extends:
+true`` and is not merged); each env file (``publish --with-env``) a layer of
 ``application/vnd.docker.compose.envfile`` annotated ``com.docker.compose.envfile`` (its path). OCI 1.1
 marks the manifest with ``artifactType: application/vnd.docker.compose.project`` and the empty config
 descriptor; OCI 1.0 has no ``artifactType``, so the config's media type
@@ -17,7 +18,7 @@ from typing import Any
 
 __all__ = [
     "ARTIFACT_TYPE", "COMPOSE_FILE_MEDIA_TYPE", "CONFIG_EMPTY_V1_0", "EMPTY_MEDIA_TYPE", "ENVFILE_MEDIA_TYPE",
-    "FILE_ANNOTATION", "ENVFILE_ANNOTATION", "MANIFEST_MEDIA_TYPE", "VERSION_ANNOTATION",
+    "EXTENDS_ANNOTATION", "FILE_ANNOTATION", "ENVFILE_ANNOTATION", "MANIFEST_MEDIA_TYPE", "VERSION_ANNOTATION",
     "Blob", "Layer", "build_manifest", "digest_of", "read_manifest",
 ]
 
@@ -30,6 +31,7 @@ MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
 FILE_ANNOTATION = "com.docker.compose.file"
 ENVFILE_ANNOTATION = "com.docker.compose.envfile"
 VERSION_ANNOTATION = "com.docker.compose.version"
+EXTENDS_ANNOTATION = "com.docker.compose.extends"  # "true": a file that services extend, not one to merge
 _EMPTY = b"{}"
 
 

@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 from compose.errors import UserError
-from compose.oci.artifact import COMPOSE_FILE_MEDIA_TYPE, ENVFILE_MEDIA_TYPE, Layer, digest_of, read_manifest
+from compose.oci.artifact import (
+    COMPOSE_FILE_MEDIA_TYPE, ENVFILE_MEDIA_TYPE, EXTENDS_ANNOTATION, Layer, digest_of, read_manifest,
+)
 from compose.oci.client import RegistryClient
 from compose.oci.reference import Reference, parse_reference
 
@@ -88,7 +90,9 @@ def _download(client: RegistryClient, ref: Reference, layers: list[Layer], final
     try:
         compose_names: list[str] = []
         for index, layer in enumerate(layers):
-            if layer.media_type == COMPOSE_FILE_MEDIA_TYPE:
+            if layer.media_type == COMPOSE_FILE_MEDIA_TYPE and layer.annotations.get(EXTENDS_ANNOTATION) == "true":
+                name = _safe_name(layer.name, ref)  # a file services extend (Docker names it by its hash): not merged
+            elif layer.media_type == COMPOSE_FILE_MEDIA_TYPE:
                 name = _safe_name(layer.name or f"compose-{index}.yaml", ref)
                 name = PurePosixPath(name.name)  # Compose files sit side by side, as their base names
                 if str(name) in compose_names:

@@ -219,3 +219,49 @@ def test_bearer_token_registry(token_registry, tmp_path, env):  # noqa: F811
     config.unlink()  # pulling needs no login: the token server grants pull to everyone
     out = pycompose("-f", f"oci://{reg.host}/pc/tok:1", "config", "--services", cwd=tmp_path, env=env)
     assert out.code == 0 and out.out.split() == ["web"], out.err
+
+
+def _push_raw(reg, repo: str, layers: list) -> None:
+    """An artifact made by hand (as another tool, or an attacker, could publish it)."""
+    from compose.oci.artifact import build_manifest
+    from compose.oci.client import RegistryClient
+    from compose.oci.reference import parse_reference
+
+    body, config = build_manifest(layers, "1.1", {})
+    with RegistryClient(parse_reference(f"{reg.host}/{repo}:1"), push=True, environ={}) as client:
+        for blob in [config, *layers]:
+            client.put_blob(blob.digest, blob.data)
+        client.put_manifest("1", body, MANIFEST)
+
+
+def test_docker_style_extends_layer_is_written_not_merged(registry_factory, tmp_path, env):  # noqa: F811
+    from compose.oci.artifact import COMPOSE_FILE_MEDIA_TYPE, Blob
+
+    reg = registry_factory()
+    hashed = "f8" * 32
+    _push_raw(reg, "pc/ext", [
+        Blob(COMPOSE_FILE_MEDIA_TYPE, f"services:\n  web:\n    extends: {{file: {hashed}, service: base}}\n".encode(),
+             {"com.docker.compose.file": "compose.yaml"}),
+        Blob(COMPOSE_FILE_MEDIA_TYPE, b"services:\n  base: {image: busybox:local}\n  other: {image: x}\n",
+             {"com.docker.compose.file": hashed, "com.docker.compose.extends": "true"}),
+    ])
+    app = _project(tmp_path, "app", {"compose.yaml": f"include: [oci://{reg.host}/pc/ext:1]\n"})
+    out = pycompose("config", "--format", "json", cwd=app, env=env)
+    assert out.code == 0, out.err
+    assert json.loads(out.out)["services"] == {"web": {"image": "busybox:local", "networks": {"default": None}}}
+
+
+@pytest.mark.parametrize("evil", ["../../escape.env", "/tmp/escape.env", ".compose-files"])
+def test_a_layer_path_outside_the_cache_is_refused(registry_factory, tmp_path, env, evil):  # noqa: F811
+    from compose.oci.artifact import COMPOSE_FILE_MEDIA_TYPE, ENVFILE_MEDIA_TYPE, Blob
+
+    reg = registry_factory()
+    _push_raw(reg, "pc/evil", [
+        Blob(COMPOSE_FILE_MEDIA_TYPE, APP.encode(), {"com.docker.compose.file": "compose.yaml"}),
+        Blob(ENVFILE_MEDIA_TYPE, b"PWNED=1\n", {"com.docker.compose.envfile": evil}),
+    ])
+    before = set(tmp_path.rglob("*"))
+    out = pycompose("-f", f"oci://{reg.host}/pc/evil:1", "config", cwd=tmp_path, env=env)
+    assert out.code == 1 and "outside its own directory" in out.err and evil in out.err, out.err
+    assert not Path("/tmp/escape.env").exists()
+    assert {p for p in set(tmp_path.rglob("*")) - before if "cache" in p.parts and p.is_file()} == set()
