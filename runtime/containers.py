@@ -538,10 +538,17 @@ class ContainerService:
             read_reply(conn)
 
     # --- signals, wait, stop -------------------------------------------------------------------------------------
-    def _running(self, ref: str) -> tuple[ContainerState, dict[str, Any]]:
+    def _running(self, ref: str, settled: bool = False) -> tuple[ContainerState, dict[str, Any]]:
+        """The running container's state and ``state.json``; ``settled``: once its program runs (a start is
+        answered when only the execve is left: ``monitor_client.settled``), for what acts on its processes."""
         state = self.inspect(ref)
         if not state.running:
             raise InvalidState(f"Container {state.id} is not running")
+        if settled and state.status == "running":  # (a frozen one cannot get on: no wait)
+            monitor_client.settled(Path(state.state_dir) / SOCKET_NAME)
+            state = self.inspect(ref)
+            if not state.running:
+                raise InvalidState(f"Container {state.id} is not running")
         return state, read_record(Path(state.state_dir) / "state.json")
 
     def kill(self, ref: str, sig: str | int = "SIGKILL") -> None:
@@ -549,7 +556,7 @@ class ContainerService:
             num = parse_signal(sig)
         except ValueError as err:
             raise InvalidArgument(str(err)) from err
-        state, st = self._running(ref)
+        state, st = self._running(ref, settled=True)
         try:
             pidfd = linux.pidfd_open(st["pid"])
         except ProcessLookupError:
@@ -646,13 +653,13 @@ class ContainerService:
     # --- processes -----------------------------------------------------------------------------------------------
     def top(self, ref: str) -> builtins.list[dict[str, Any]]:
         """Processes in the container's pid namespace: pid (host), ppid, uid, cmd."""
-        _state, st = self._running(ref)
+        _state, st = self._running(ref, settled=True)
         return procs.pidns_processes(st["pid"])
 
     def exec(self, ref: str, spec: ExecSpec, *, attach: bool = True,
              console_size: tuple[int, int] | None = None) -> execs.ExecProcess:
         """Start ``spec`` inside the running container (its namespaces, cgroup, env, user, working dir)."""
-        state, st = self._running(ref)
+        state, st = self._running(ref, settled=True)
         if state.status == "paused":
             raise Conflict(f"Container {state.id} is paused, unpause the container before exec")
         mgr = self._cgroup(state.id, state.spec)

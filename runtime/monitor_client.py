@@ -8,7 +8,7 @@ from typing import Any
 
 from runtime.errors import InvalidState
 
-__all__ = ["connect", "read_line", "read_reply", "wait_exit", "attach", "resize", "answers"]
+__all__ = ["connect", "read_line", "read_reply", "wait_exit", "attach", "resize", "answers", "settled"]
 
 
 def connect(path: str | os.PathLike[str], timeout: float | None = None) -> socket.socket:
@@ -68,6 +68,23 @@ def answers(path: str | os.PathLike[str]) -> bool:
         return True
     except OSError:
         return False
+
+
+def settled(path: str | os.PathLike[str], timeout: float = 10) -> None:
+    """Return once the monitor at ``path`` serves its socket, or is gone. A start is answered when only its
+    process's execve is left; the monitor serves its socket only after that exec: past this, the container runs its
+    own program (for ``top``, ``exec``, signals). Any answer will do (an unknown op gets one)."""
+    try:
+        sock = connect(path, timeout)
+    except OSError:
+        return
+    try:
+        sock.sendall(b'{"op":"settled"}\n')
+        read_line(sock)
+    except (EOFError, OSError, ValueError):
+        pass
+    finally:
+        sock.close()
 
 
 def wait_exit(path: str | os.PathLike[str], timeout: float | None) -> dict[str, Any] | None:

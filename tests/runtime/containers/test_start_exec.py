@@ -65,3 +65,22 @@ def test_what_the_user_may_not_execute_still_fails_the_start(svc: ContainerServi
     cid = svc.create(None, ContainerSpec(args=("/bad/owneronly",), rootfs=layers))
     svc.start(cid)
     assert svc.wait(cid, 10) == 0
+
+
+def test_what_acts_on_its_processes_right_after_the_start_finds_the_program(svc: ContainerService, rootfs):
+    """``top``, ``exec`` and signals wait (``monitor_client.settled``) until the execve the start did not wait for
+    is done: never the runtime's own init in its place."""
+    for _ in range(3):
+        cid = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
+        svc.start(cid)
+        assert [p["cmd"] for p in svc.top(cid)] == ["sleep 100"]
+        svc.remove(cid, force=True)
+        cid = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
+        svc.start(cid)
+        assert svc.exec_run(cid, ["cat", "/proc/1/comm"])[:2] == (0, b"sleep\n")
+        svc.remove(cid, force=True)
+        cid = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
+        svc.start(cid)
+        svc.kill(cid, "SIGKILL")
+        assert svc.wait(cid, 10) == 137 and svc.inspect(cid).error == ""  # it ran, then was killed
+        svc.remove(cid)
