@@ -265,3 +265,42 @@ def test_a_layer_path_outside_the_cache_is_refused(registry_factory, tmp_path, e
     assert out.code == 1 and "outside its own directory" in out.err and evil in out.err, out.err
     assert not Path("/tmp/escape.env").exists()
     assert {p for p in set(tmp_path.rglob("*")) - before if "cache" in p.parts and p.is_file()} == set()
+
+
+def _publish_on_a_terminal(args: list[str], cwd: Path, env: dict[str, str], answer: str):
+    """Run publish with a pty as stdin (so it asks), the answer already typed."""
+    import os
+    import pty
+    import subprocess
+
+    from tests.compose._cli import PYCOMPOSE
+
+    master, slave = pty.openpty()
+    try:
+        os.write(master, answer.encode())
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+        proc = subprocess.run([str(PYCOMPOSE), *args], cwd=cwd, env={**environ, **env}, stdin=slave,
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def test_a_terminal_is_asked_and_dry_run_pushes_nothing(registry_factory, tmp_path, env):  # noqa: F811
+    reg = registry_factory()
+    src = _project(tmp_path, "src", {"compose.yaml": "services:\n  a:\n    image: busybox:local\n"
+                                                     "    volumes: ['/srv/data:/data']\n"})
+    tags = f"http://{reg.host}/v2/pc/ask/tags/list"
+    no = _publish_on_a_terminal(["publish", f"{reg.host}/pc/ask:1"], src, env, "n\n")
+    assert no.returncode == 1 and "/srv/data -> /data" in no.stderr and "publish cancelled" in no.stderr
+    assert requests.get(tags, timeout=10).status_code == 404
+
+    dry = pycompose("--dry-run", "publish", "-y", f"{reg.host}/pc/ask:1", cwd=src, env=env)
+    assert dry.code == 0 and "DRY-RUN MODE" in dry.err and "compose.yaml" in dry.err, dry.err
+    assert requests.get(tags, timeout=10).status_code == 404
+
+    yes = _publish_on_a_terminal(["publish", f"{reg.host}/pc/ask:1"], src, env, "y\n")
+    assert yes.returncode == 0, yes.stderr
+    assert requests.get(tags, timeout=10).json()["tags"] == ["1"]
