@@ -198,6 +198,8 @@ class Networking:
         if all_wishes:
             self.svc.publish(cid, all_wishes)
         self._write_hosts(rec, addresses, links)
+        if user_defined:  # connected to its first user-defined network after create: 127.0.0.11 now
+            self._ensure_embedded_resolv(rec)
         trace.mark("net.hosts", cid)
         return user_defined, self.svc.network_settings(cid, rec.get("Exposed", []))
 
@@ -378,9 +380,7 @@ class Networking:
         except EngineError as err:
             _log.warning("no DNS scope for %s after connect to %s: %s", cid[:12], net.name, err)
             return
-        with contextlib.suppress(NotFound, OSError):  # its names now come from the embedded DNS, as with Docker
-            await asyncio.to_thread(self.engine.containers.write_managed_file, cid, "resolv.conf",
-                                    self.resolv_conf(rec, host_cfg))
+        await asyncio.to_thread(self._ensure_embedded_resolv, rec)  # its names come from the embedded DNS now
 
     def _join_sync(self, rec: dict[str, Any], net: Any, cfg: dict[str, Any], sandbox: str) -> None:
         """In a worker thread: the endpoint as :meth:`_attach` makes it at start, and its /etc/hosts lines."""
@@ -393,6 +393,19 @@ class Networking:
                               driver_opts=cfg.get("DriverOpts"), link_local_ips=ipam.get("LinkLocalIPs"),
                               links=endpoint_links(cfg.get("Links")))
         self._edit_hosts(rec, ep, add=True)
+
+    def _ensure_embedded_resolv(self, rec: dict[str, Any]) -> None:
+        """In a worker thread: the container's resolv.conf names the embedded DNS (rewritten, as Docker does,
+        when its first user-defined network came after create, by a connect)."""
+        if rec.get("SandboxShared"):
+            return
+        try:
+            text = (self.engine.containers.state_dir(rec["Id"]) / "resolv.conf").read_text()
+            if "nameserver 127.0.0.11" not in text:
+                self.engine.containers.write_managed_file(rec["Id"], "resolv.conf",
+                                                          self.resolv_conf(rec, rec.get("HostConfig") or {}))
+        except (NotFound, OSError) as err:
+            _log.warning("resolv.conf of %s not updated: %s", rec["Id"][:12], err)
 
     def _edit_hosts(self, rec: dict[str, Any], ep: Any, add: bool) -> None:
         """In a worker thread: add (connect) or remove (disconnect) the endpoint's address lines in the running

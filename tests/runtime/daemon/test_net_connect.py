@@ -185,10 +185,12 @@ def test_connect_address_errors_as_docker(engine):
                 assert target.name not in container.attrs["NetworkSettings"]["Networks"]
         # a created container: the settings are kept and applied at start
         good = str(ipaddress.ip_network(v4)[99])
-        client.api.connect_container_to_network(created.id, net.id, ipv4_address=good, aliases=["later"])
+        client.api.connect_container_to_network(created.id, net.id, ipv4_address=good, aliases=["later"],
+                                                links=[("one", "first")])
         created.start()
         assert f"{good}\t" in _hosts(created)
         assert _resolves(box, "later") == [good]
+        assert _resolves(created, "first") == [taken] and _resolves(box, "first") == []
     finally:
         for c in (box, other, created):
             c.remove(force=True)
