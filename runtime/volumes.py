@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from runtime import linux
 from runtime.errors import Conflict, EngineError, InvalidArgument, NotFound
@@ -304,7 +303,7 @@ class VolumeService:
             self._save(vol)
             return target
 
-    def _unpin(self, vol: Volume, tokens: list[str]) -> None:
+    def _unpin(self, vol: Volume, tokens: builtins.list[str]) -> None:
         for token in tokens:
             target = self.pin_path(vol.name, token)
             while _is_mount(target):

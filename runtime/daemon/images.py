@@ -12,7 +12,7 @@ from runtime.daemon.filters import labels_match, parse_filters
 from runtime.daemon.progress import progress_stream
 from runtime.daemon.router import Router
 from runtime.daemon.server import Reply, Request, Response, Stream, json_response
-from runtime.errors import InvalidArgument, Unsupported
+from runtime.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from runtime.daemon.app import Engine
@@ -213,12 +213,8 @@ def register_auth(router: Router, engine: Engine) -> None:
 
 
 def _registry_call(name: str) -> Callable[..., Any]:
-    """The image store's registry client entry (``pull``/``push``) when the tree has it."""
-    try:
-        from runtime.images import registry  # type: ignore[attr-defined]
-    except ImportError:
-        registry = None
-    fn = getattr(registry, name, None) if registry is not None else None
-    if fn is None:
-        raise Unsupported(f"image {name} is not available in this engine build (no registry client)")
-    return fn  # type: ignore[no-any-return]
+    """``pull``, ``push`` or ``login`` of the registry client (imported on first use: the daemon starts without)."""
+    from runtime.images import registry
+
+    fn: Callable[..., Any] = getattr(registry, name)
+    return fn

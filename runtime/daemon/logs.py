@@ -141,9 +141,9 @@ async def log_stream(path: Path, q: LogQuery, running: Callable[[], bool],
                     pending += data
                     *lines, pending = pending.split(b"\n")
                     for line in lines:
-                        entry = _parse(line)
-                        if entry is not None and _wanted(entry, q):
-                            yield _encode(entry, q)
+                        parsed = _parse(line)
+                        if parsed is not None and _wanted(parsed, q):
+                            yield _encode(parsed, q)
                 if done is not None and done.done() or not running():
                     # the container stopped: one last read picks up its final lines
                     if st is not None and os.path.exists(path) and path.stat().st_size > position:

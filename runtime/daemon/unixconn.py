@@ -36,8 +36,13 @@ async def wait_pid(pid: int) -> None:
     except OSError:
         return
     loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+    done: asyncio.Future[None] = loop.create_future()
+
+    def _ready() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, _ready)
     try:
         await done
     finally:
