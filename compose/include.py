@@ -115,8 +115,8 @@ def _absorb(tree: LocatedDict, sub: LocatedDict, path: KeyPath, loc: Location | 
         if not isinstance(incoming, dict) or not incoming:
             continue
         current = tree.get(section)
-        if not isinstance(current, dict):
-            current = LocatedDict(loc=getattr(incoming, "loc", None))
+        if not isinstance(current, LocatedDict):  # (a plain mapping keeps its entries, gains locations)
+            current = LocatedDict(current if isinstance(current, dict) else {}, loc=getattr(incoming, "loc", None))
             tree.set_entry(section, current, entry_location(sub, section))
         for name, value in incoming.items():
             if name in current and to_plain(current[name]) != to_plain(value):

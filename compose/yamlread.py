@@ -37,6 +37,9 @@ _TRUES = {"true", "True", "TRUE"}
 _FALSES = {"false", "False", "FALSE"}
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STD = "tag:yaml.org,2002:"
+# what a value tagged !!<kind> must read as (!!str takes any text)
+_STD_TYPES: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "bool": bool,
+                                                  "null": type(None)}
 
 
 _MERGE = object()  # the pending key of a '<<' entry
@@ -154,8 +157,9 @@ class _Builder:
             if kind == "str":
                 return text
             value = _resolve_plain(text)
-            wanted = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}.get(kind)
-            if wanted is None or not isinstance(value, wanted) or (kind == "int" and isinstance(value, bool)):
+            wanted = _STD_TYPES.get(kind)
+            fits = wanted is not None and isinstance(value, wanted)  # (a plain bool: keeps ``value`` un-narrowed)
+            if not fits or (kind == "int" and isinstance(value, bool)):
                 raise self.fail(event, f"cannot read {text!r} as !!{kind}")
             return float(value) if kind == "float" else value
         return text  # tagged !reset / !override / !
@@ -167,7 +171,7 @@ class _Builder:
         top = self.stack[-1] if self.stack else None
         expecting_key = top is not None and isinstance(top.container, dict) and top.key is None
         if isinstance(event, ev.ScalarEvent):
-            if expecting_key:
+            if expecting_key and top is not None:
                 self.take_key(top, event)
                 return
             tag = self.compose_tag(event)
@@ -229,7 +233,7 @@ class _Builder:
             return
         frame = self.stack[-1]
         container = frame.container
-        if isinstance(container, list):
+        if isinstance(container, LocatedList):
             container.add(value, loc)
             return
         key, key_loc = frame.key, frame.key_loc
