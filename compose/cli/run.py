@@ -55,7 +55,8 @@ def run(
     from compose.cli._envfile import read_env_files
     from compose.cli.exec import parse_env
     from compose.cli.session import open_session
-    from compose.cli.up import _builder, confirm_volumes
+    from compose.cli.up import _builder, confirm_volumes, located
+    from compose.errors import UserError
     from compose.engine import containers as C
     from compose.engine.createbody import ContainerSpec, create_body, endpoint_config, ordered_networks
     from compose.engine.client import engine_socket
@@ -77,7 +78,10 @@ def run(
                      known_services=session.known_services())
     deps = [service] if no_deps else ServiceGraph(project).subgraph([service]).services
     opts.recreate_volumes, opts.volumes_asked = confirm_volumes(volumes_to_confirm(project, observed, deps), False)
-    plan = plan_run(project, observed, service, opts)
+    try:
+        plan = plan_run(project, observed, service, opts)
+    except UserError as err:
+        raise located(session, err) from None
     session.run(plan, build=_builder(session))
     slug = new_slug()
     tty = not no_tty and sys.stdin.isatty() and not detach

@@ -9,11 +9,13 @@ import typer
 
 if TYPE_CHECKING:
     from compose.cli.session import Session
+    from compose.errors import UserError
     from compose.model import Project
     from compose.observe import Observed
     from compose.plan import Plan
 
-__all__ = ["register", "up", "parse_scale", "wait_services", "attach_logs", "attached_services", "confirm_volumes"]
+__all__ = ["register", "up", "parse_scale", "wait_services", "attach_logs", "attached_services", "confirm_volumes",
+           "located"]
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +32,15 @@ def parse_scale(items: list[str] | None) -> dict[str, int]:
             raise UserError.single(f"--scale {item}: expected SERVICE=NUMBER")
         out[name] = int(count)
     return out
+
+
+def located(session: "Session", err: "UserError") -> "UserError":
+    """A planning error with the file:line:col of each problem's key path (``networks.back``...)."""
+    from compose.errors import Problem, UserError
+
+    sources = session.loaded.load.sources
+    return UserError([Problem(p.message, p.path, p.location or (sources.locate(p.path) if p.path else None))
+                      for p in err.problems])
 
 
 def confirm_volumes(names: list[str], yes: bool) -> tuple[set[str], bool]:
@@ -265,7 +276,10 @@ def up(
     observed = observe(session.client, session.project, services=chosen)
     opts.recreate_volumes, opts.volumes_asked = confirm_volumes(
         volumes_to_confirm(session.project, observed, chosen, opts.all_resources), yes)
-    plan = plan_up(session.project, observed, opts)
+    try:
+        plan = plan_up(session.project, observed, opts)
+    except UserError as err:
+        raise located(session, err) from None
     _report_untouched(session, plan, observed, chosen)
     session.run(plan, build=_builder(session), renew_anon_volumes=renew_anon_volumes)
     if no_start:

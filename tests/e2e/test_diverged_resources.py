@@ -169,6 +169,7 @@ def test_foreign_container_on_diverged_network_stops_up_before_any_change(projec
         failed = _run(project, "up", "-d", check=False)
         assert failed.code == 1, failed
         assert f"network {net} must be recreated" in failed.err and stranger.name in failed.err, failed.err
+        assert "compose.yaml:" in failed.err and ": networks.back: " in failed.err, failed.err  # file:line:col
         assert client.networks.get(net).id == before_net and _ids(project) == before
         assert project.container("app").status == "running"
     finally:
