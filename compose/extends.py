@@ -18,6 +18,7 @@ from typing import Any
 from compose.errors import Problem, UserError
 from compose.include import with_context
 from compose.merge import merge_service
+from compose.oci.reference import is_oci
 from compose.relpaths import rebase_service
 from compose.sourcemap import KeyPath, LocatedDict, copy_tree, entry_location
 
@@ -69,6 +70,10 @@ class ExtendsResolver:
             other_path = Path(other_file).expanduser()
             other_path = Path(os.path.normpath(other_path if other_path.is_absolute() else directory / other_path))
             try:
+                if is_oci(other_file):  # an artifact's (first) Compose file, fetched into the cache
+                    from compose.oci.fetch import fetch_artifact
+
+                    other_path = fetch_artifact(other_file)[0]
                 base_tree = self._load_other(other_path)
             except UserError as err:
                 raise with_context(err, path + ("file",), loc) from None

@@ -304,3 +304,23 @@ def test_a_terminal_is_asked_and_dry_run_pushes_nothing(registry_factory, tmp_pa
     yes = _publish_on_a_terminal(["publish", f"{reg.host}/pc/ask:1"], src, env, "y\n")
     assert yes.returncode == 0, yes.stderr
     assert requests.get(tags, timeout=10).json()["tags"] == ["1"]
+
+
+def test_extends_a_service_of_a_published_file(registry_factory, tmp_path, env):  # noqa: F811
+    reg = registry_factory()
+    base = _project(tmp_path, "base", {"compose.yaml": "services:\n  base:\n    image: busybox:local\n"
+                                                       "    labels: {from: artifact}\n"})
+    assert pycompose("publish", f"{reg.host}/pc/base:1", cwd=base, env=env).code == 0
+    app = _project(tmp_path, "app", {"compose.yaml": "services:\n  web:\n    extends:\n"
+                                                     f"      file: oci://{reg.host}/pc/base:1\n"
+                                                     "      service: base\n    command: [echo, hi]\n"})
+    out = pycompose("config", "--format", "json", cwd=app, env=env)
+    assert out.code == 0, out.err
+    web = json.loads(out.out)["services"]["web"]
+    assert web["labels"] == {"from": "artifact"} and web["command"] == ["echo", "hi"]
+    missing = _project(tmp_path, "missing", {"compose.yaml": "services:\n  web:\n    extends:\n"
+                                                             f"      file: oci://{reg.host}/pc/none:1\n"
+                                                             "      service: base\n"})
+    out = pycompose("config", cwd=missing, env=env)
+    assert out.code == 1 and "compose.yaml:3:5: services.web.extends.file: oci://" in out.err, out.err
+    assert "pc/none:1: cannot fetch the manifest" in out.err and "404" in out.err
