@@ -470,15 +470,17 @@ class Supervisor:
             state_dir, running = st.state_dir, st.status in _RUNNING
         path = os.path.join(state_dir, "monitor.sock")
         if running:
+            conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None
             try:
-                reader, writer = await connect_unix(path)
+                conn = await connect_unix(path)
             except OSError:
-                reader = writer = None  # the monitor already finished
-            if writer is not None:
+                conn = None  # the monitor already finished
+            if conn is not None:
+                reader, writer = conn
                 try:
                     writer.write(b'{"op":"wait"}\n')
                     await writer.drain()
-                    await reader.readline()  # type: ignore[union-attr]
+                    await reader.readline()
                 except (OSError, asyncio.IncompleteReadError):
                     pass
                 finally:
