@@ -185,6 +185,7 @@ def _plan_service(plan: Plan, project: Project, name: str, observed: Observed, o
         raise UserError.single(f"service {name} sets container_name, so it cannot run {wanted} replicas",
                                ("services", name, "container_name"))
     _check_fixed_ports(service, wanted)
+    forced_all: str | None
     if forced is None and opts.always_recreate_deps and opts.services and name not in opts.services:
         forced_all = "--always-recreate-deps"
     else:  # --force-recreate is for the named services (all when none is); their dependencies only if changed
