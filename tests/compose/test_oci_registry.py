@@ -324,3 +324,22 @@ def test_extends_a_service_of_a_published_file(registry_factory, tmp_path, env):
     out = pycompose("config", cwd=missing, env=env)
     assert out.code == 1 and "compose.yaml:3:5: services.web.extends.file: oci://" in out.err, out.err
     assert "pc/none:1: cannot fetch the manifest" in out.err and "404" in out.err
+
+
+def test_credentials_from_a_credential_helper(registry_factory, tmp_path, env):  # noqa: F811
+    reg = registry_factory(auth=True)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    asked = tmp_path / "asked"
+    helper = bindir / "docker-credential-pctest"
+    helper.write_text(f"#!/bin/sh\n[ \"$1\" = get ] || exit 1\ncat > {asked}\n"
+                      f"echo '{{\"ServerURL\":\"{reg.host}\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n")
+    helper.chmod(0o755)
+    config = Path(env["DOCKER_CONFIG"]) / "config.json"
+    config.parent.mkdir()
+    config.write_text(json.dumps({"credsStore": "pctest"}))
+    env = {**env, "PATH": f"{bindir}:/usr/bin:/bin"}
+    src = _project(tmp_path, "src", {"compose.yaml": APP})
+    out = pycompose("publish", f"{reg.host}/pc/helper:1", cwd=src, env=env)
+    assert out.code == 0, out.err
+    assert asked.read_text() == reg.host
