@@ -117,6 +117,8 @@ def trace_stages(path: Path, first: str = "http.start") -> list[tuple[str, float
     (starts run one after another: each begins at a ``first`` line). ``first="http.create"`` gives the create
     path (its ``create.*`` marks); any other the start path without them."""
     def wanted(stage: str) -> bool:
+        if stage.startswith("http.replied.") and stage not in ("http.replied.create", "http.replied.start"):
+            return False  # (the removes at the end)
         creating = stage in ("http.create", "http.replied.create") or stage.startswith("create.")
         return stage == first or creating == (first == "http.create")
 
