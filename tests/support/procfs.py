@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["children"]
+__all__ = ["children", "gone"]
 
 
 def children(pid: int) -> list[int]:
@@ -21,3 +21,12 @@ def children(pid: int) -> list[int]:
         except (OSError, ValueError):
             continue
     return out
+
+
+def gone(pid: int) -> bool:
+    """No process ``pid`` any more (a zombie still counts as there)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False

@@ -11,16 +11,9 @@ import time
 import pytest
 
 from tests.runtime.daemon.conftest import start_daemon, wait_for
+from tests.support.procfs import gone
 
 pytestmark = pytest.mark.root
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def _record(engine, cid: str) -> dict:
@@ -58,7 +51,7 @@ def test_start_whose_record_write_was_lost_is_adopted_as_started(engine):
     assert _record(engine, box.id)["LastStatus"] == "running"
     since = time.time()
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: _gone(pid), what="the container to die")
+    wait_for(lambda: gone(pid), what="the container to die")
     wait_for(lambda: (lambda s: s["RestartCount"] == 1 and s["State"]["Running"])(
         client.api.inspect_container(box.id)), what="the on-failure policy's restart")
     seen = [e["Action"] for e in client.events(since=since - 1, until=time.time() + 0.5, decode=True,

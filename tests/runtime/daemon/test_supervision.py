@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.runtime.daemon.conftest import start_daemon, wait_for
+from tests.support.procfs import gone
 
 pytestmark = pytest.mark.root
 
@@ -17,14 +18,6 @@ _LINES = 300
 
 def _events(client, since, until=None, **filters):
     return client.events(since=since, until=until, decode=True, filters=filters or None)
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def test_sigkill_daemon_keeps_containers_logs_and_exit_codes(engine, tmp_path):
@@ -51,8 +44,8 @@ def test_sigkill_daemon_keeps_containers_logs_and_exit_codes(engine, tmp_path):
     engine.kill(signal.SIGKILL)
     (shared / "more").touch()
     (shared / "quit").touch()
-    wait_for(lambda: _gone(quitter_pid), what="the quitter to exit while the daemon is down")
-    assert not _gone(writer_pid)
+    wait_for(lambda: gone(quitter_pid), what="the quitter to exit while the daemon is down")
+    assert not gone(writer_pid)
 
     restarted = start_daemon(engine.root.parent)
     engine.proc = restarted.proc
@@ -172,7 +165,7 @@ def test_always_policy_restarts_a_container_that_died_while_the_daemon_was_down(
     first_pid = box.attrs["State"]["Pid"]
     engine.kill(signal.SIGKILL)
     os.kill(first_pid, signal.SIGKILL)
-    wait_for(lambda: _gone(first_pid), what="the container to die")
+    wait_for(lambda: gone(first_pid), what="the container to die")
     since = time.time()
     restarted = start_daemon(engine.root.parent)
     engine.proc = restarted.proc
@@ -196,7 +189,7 @@ def test_orderly_daemon_stop_leaves_containers_running(engine):
     pid = box.attrs["State"]["Pid"]
     engine.kill(signal.SIGTERM)
     assert engine.proc.returncode == 0 and not engine.sock.exists()
-    assert not _gone(pid)
+    assert not gone(pid)
     restarted = start_daemon(engine.root.parent)
     engine.proc = restarted.proc
     again = restarted.client().containers.get("stays")
