@@ -2,17 +2,21 @@
 upload, with basic and bearer-token auth.
 
 The artifact is not an image, so it does not go through the engine (which pushes and pulls images only):
-the compose client talks to the registry itself, over ``requests``. HTTPS first; plain HTTP only for a
-loopback registry (as Docker treats ``localhost``/127.0.0.0/8) or a host listed in
-``PYCOMPOSE_INSECURE_REGISTRIES`` (comma-separated ``host[:port]``). Every failure is a ``UserError`` naming
-the reference and what the registry said.
+the compose client talks to the registry itself, over ``requests``. HTTPS, with the CA and client
+certificate of ``/etc/docker/certs.d/<host>/`` if there (``PYCOMPOSE_CERTS_DIR`` moves it), as Docker does.
+An insecure registry - loopback (as Docker treats ``localhost`` and 127.0.0.0/8) or listed in
+``PYCOMPOSE_INSECURE_REGISTRIES`` (comma-separated ``host[:port]``) - is tried over HTTPS without
+verification (unless certs.d has its CA), then over plain HTTP, as the engine does. Every failure is a
+``UserError`` naming the reference and what the registry said.
 """
 from __future__ import annotations
 
 import base64
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -86,17 +90,30 @@ class RegistryClient:
     def _base_url(self) -> str:
         if self._base is not None:
             return self._base
-        schemes = ["https", "http"] if _insecure_allowed(self.ref.host, self.environ) else ["https"]
+        certs = Path(self.environ.get("PYCOMPOSE_CERTS_DIR") or "/etc/docker/certs.d") / self.ref.host
+        if (certs / "ca.crt").is_file():  # Docker's per-registry CA (and client certificate), as the engine reads them
+            self.session.verify = str(certs / "ca.crt")
+        if (certs / "client.cert").is_file() and (certs / "client.key").is_file():
+            self.session.cert = (str(certs / "client.cert"), str(certs / "client.key"))
+        insecure = _insecure_allowed(self.ref.host, self.environ)
+        if insecure and self.session.verify is True:
+            import urllib3
+
+            self.session.verify = False  # chosen, for a registry the user runs insecure: no warning per request
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         last: Exception | None = None
-        for scheme in schemes:
+        for scheme in ("https", "http") if insecure else ("https",):
             try:
-                self.session.get(f"{scheme}://{self.ref.host}/v2/", timeout=_TIMEOUT)
+                probe = self.session.get(f"{scheme}://{self.ref.host}/v2/", timeout=_TIMEOUT,
+                                         verify=self.session.verify)
             except (requests.exceptions.SSLError, requests.ConnectionError) as err:
                 last = err
                 continue
+            if scheme == "http" and last is not None and probe.status_code not in (200, 401, 403):
+                break  # plain HTTP to a TLS port (400): the HTTPS error is the one to report
             self._base = f"{scheme}://{self.ref.host}"
             return self._base
-        raise self._fail("cannot reach the registry", str(last))
+        raise self._fail("cannot reach the registry", _short(last))
 
     def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), what: str = "request",
                 **kwargs: Any) -> requests.Response:
@@ -118,7 +135,9 @@ class RegistryClient:
         if self._auth_header:
             headers["Authorization"] = self._auth_header
         try:
-            return self.session.request(method, url, headers=headers, timeout=_TIMEOUT, **kwargs)
+            # verify per request: a session's own is overridden by REQUESTS_CA_BUNDLE (requests merges the environment)
+            return self.session.request(method, url, headers=headers, timeout=_TIMEOUT, verify=self.session.verify,
+                                        **kwargs)
         except requests.RequestException as err:
             raise self._fail(f"{method} {url} failed", str(err)) from None
 
@@ -139,7 +158,8 @@ class RegistryClient:
             params["service"] = challenge.params["service"]
         headers = {"Authorization": _basic(*self.credentials)} if self.credentials else {}
         try:
-            resp = self.session.get(challenge.params["realm"], params=params, headers=headers, timeout=_TIMEOUT)
+            resp = self.session.get(challenge.params["realm"], params=params, headers=headers, timeout=_TIMEOUT,
+                                    verify=self.session.verify)
         except requests.RequestException as err:
             raise self._fail("cannot get a token", str(err)) from None
         if resp.status_code != 200:
@@ -194,3 +214,10 @@ class RegistryClient:
 def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
+
+def _short(err: Exception | None) -> str:
+    """The innermost reason of a requests error (``[Errno 111] Connection refused``, ``[SSL: ...] certificate
+    verify failed: ...``), not urllib3's wrapping of it."""
+    text = str(err)
+    found = re.search(r"\[(?:Errno -?\d+|SSL: [A-Z_]+)\][^'\"()]*(?:\([^)]*\))?", text)
+    return found.group(0).strip() if found else text

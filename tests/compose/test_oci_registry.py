@@ -12,6 +12,7 @@ import requests
 from tests.compose._cli import pycompose
 from tests.registry.conftest import PASSWORD, USER
 from tests.registry.conftest import registry_factory  # noqa: F401 - the fixture, used by name below
+from tests.registry.test_tls import tls_registry  # noqa: F401 - the fixture, used by name below
 from tests.registry.test_token_auth import PASSWORD as TOKEN_PASSWORD
 from tests.registry.test_token_auth import SERVICE
 from tests.registry.test_token_auth import USER as TOKEN_USER
@@ -343,3 +344,28 @@ def test_credentials_from_a_credential_helper(registry_factory, tmp_path, env): 
     out = pycompose("publish", f"{reg.host}/pc/helper:1", cwd=src, env=env)
     assert out.code == 0, out.err
     assert asked.read_text() == reg.host
+
+
+def test_a_tls_loopback_registry(tls_registry, tmp_path, env):  # noqa: F811
+    reg, _cert = tls_registry  # self-signed: loopback counts as insecure, so HTTPS goes unverified (as Docker)
+    src = _project(tmp_path, "src", {"compose.yaml": APP})
+    out = pycompose("publish", f"{reg.host}/pc/tls:1", cwd=src, env=env)
+    assert out.code == 0 and "Warning" not in out.err, out.err
+    got = pycompose("-f", f"oci://{reg.host}/pc/tls:1", "config", "--services", cwd=tmp_path, env=env)
+    assert got.code == 0 and got.out.split() == ["web"], got.err
+    strict = pycompose("-f", f"oci://{reg.host}/pc/tls:1", "config", cwd=tmp_path,
+                       env={**env, "PYCOMPOSE_CACHE_DIR": str(tmp_path / "cache2"),
+                            "PYCOMPOSE_CERTS_DIR": str(tmp_path / "no-certs")})
+    assert strict.code == 0  # still insecure-by-loopback; a CA in certs.d makes it verify:
+    certs = tmp_path / "certs.d" / reg.host
+    certs.mkdir(parents=True)
+    (certs / "ca.crt").write_text("not a certificate\n")
+    bad_ca = pycompose("-f", f"oci://{reg.host}/pc/tls:1", "config", cwd=tmp_path,
+                       env={**env, "PYCOMPOSE_CACHE_DIR": str(tmp_path / "cache3"),
+                            "PYCOMPOSE_CERTS_DIR": str(tmp_path / "certs.d")})
+    assert bad_ca.code == 1 and f"oci://{reg.host}/pc/tls:1: cannot reach the registry" in bad_ca.err, bad_ca.err
+    (certs / "ca.crt").write_text(_cert.read_text())
+    good_ca = pycompose("-f", f"oci://{reg.host}/pc/tls:1", "config", "--services", cwd=tmp_path,
+                        env={**env, "PYCOMPOSE_CACHE_DIR": str(tmp_path / "cache4"),
+                             "PYCOMPOSE_CERTS_DIR": str(tmp_path / "certs.d")})
+    assert good_ca.code == 0 and good_ca.out.split() == ["web"], good_ca.err
