@@ -1,5 +1,6 @@
 """Docker's masked and read-only paths, and the child-side calls that apply them inside the container's mount
-namespace (after ``pivot_root``, with /proc and /sys mounted). Standard library and ``runtime.linux`` only.
+namespace (after ``pivot_root``, with /proc and /sys mounted). Standard library, ``runtime.linux`` and the spec's
+defaults (``runtime.spec``) only.
 
 A masked directory gets an empty read-only tmpfs over it, a masked file ``/dev/null``; a read-only path is bind
 mounted onto itself and remounted read-only. Paths that do not exist are skipped, as runc does.
@@ -11,17 +12,11 @@ import os
 from collections.abc import Iterable
 
 from runtime import linux
+from runtime.spec import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS  # Docker's defaults, the spec's own
 
 __all__ = ["DEFAULT_MASKED_PATHS", "DEFAULT_READONLY_PATHS", "MASKED_PATH_GLOBS", "default_masked_paths",
            "mask_paths", "readonly_paths", "mask_path", "readonly_path"]
 
-# moby oci/defaults.go
-DEFAULT_MASKED_PATHS = (
-    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-)
-DEFAULT_READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 # Per-CPU entries, expanded on the host (thermal side channel, moby GHSA-6fw5-f8r9-fgfm).
 MASKED_PATH_GLOBS = ("/sys/devices/system/cpu/cpu*/thermal_throttle",)
 
