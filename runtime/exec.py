@@ -40,13 +40,8 @@ def not_running(container_id: str) -> Conflict:
 def _init_alive(pid: int, start: int | None) -> bool:
     """Is the process ``pid`` (with start time ``start``) there and not exiting? A killed init is dying for a while
     before its exit shows (its pid namespace is torn down first); the kernel flags it ``PF_EXITING`` at once."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return False
-    fields = data[data.rindex(b")") + 2:].split()
-    if fields[0] in (b"Z", b"X", b"x") or int(fields[6]) & _PF_EXITING:
+    fields = procs.stat_fields(pid)
+    if fields is None or fields[0] in (b"Z", b"X", b"x") or int(fields[6]) & _PF_EXITING:
         return False
     return start is None or int(fields[19]) == int(start)
 

@@ -5,17 +5,24 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["start_time", "alive", "pidns_processes"]
+__all__ = ["stat_fields", "start_time", "alive", "pidns_processes"]
 
 
-def start_time(pid: int) -> int:
-    """The process's start time in clock ticks (field 22 of /proc/pid/stat); -1 if there is no such process."""
+def stat_fields(pid: int) -> list[bytes] | None:
+    """The fields of /proc/<pid>/stat after the command name (``[0]`` is field 3, the state; ``[n - 3]`` is field
+    ``n``); ``None`` if there is no such process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             data = fh.read()
     except OSError:
-        return -1
-    return int(data[data.rindex(b")") + 2:].split()[19])
+        return None
+    return data[data.rindex(b")") + 2:].split()
+
+
+def start_time(pid: int) -> int:
+    """The process's start time in clock ticks (field 22 of /proc/pid/stat); -1 if there is no such process."""
+    fields = stat_fields(pid)
+    return -1 if fields is None else int(fields[19])
 
 
 def alive(pid: int, start: int) -> bool:
