@@ -191,11 +191,12 @@ class _Target:
         busy = _pss_kib(pid) + sum(_pss_kib(p) for p in _descendants(pid, set(monitors)))
         return [_pss_kib(p) for p in monitors], busy
 
-    def remove_all(self) -> None:
-        for cid in self.ids:
-            t0 = time.perf_counter()
-            self.api.remove_container(cid, force=True)
-            self.removes.append(time.perf_counter() - t0)
+    def remove(self, i: int) -> None:
+        t0 = time.perf_counter()
+        self.api.remove_container(self.ids[i], force=True)
+        self.removes.append(time.perf_counter() - t0)
+
+    def remove_network(self) -> None:
         if self.user_net is not None:
             self.api.remove_network(self.user_net)
 
@@ -226,8 +227,11 @@ def _bench(targets: list[_Target], work: Path, n: int, network: str) -> int:
             runcs.append(_runc(bundle))
     loads.append(os.getloadavg()[0])
     memory = [t.memory() for t in targets]
+    for i in range(n):  # interleaved too
+        for target in targets if i % 2 == 0 else targets[::-1]:
+            target.remove(i)
     for target in targets:
-        target.remove_all()
+        target.remove_network()
     print(f"pycompose engine, {n} containers 'sleep 3600', network={network}, through the Engine API (docker-py); "
           f"load average {loads[0]:.2f} -> {loads[1]:.2f}")
     for target, (mon_pss, busy) in zip(targets, memory):
