@@ -7,8 +7,7 @@ string is evaluated with a stand-in ``typer`` whose ``Option``/``Argument`` only
 from __future__ import annotations
 
 import typing
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 __all__ = ["Param", "spec_of"]
 
@@ -17,8 +16,7 @@ _PLAIN_KW = frozenset({"help", "metavar", "show_default", "hidden", "rich_help_p
 _CONTEXT = object()
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     name: str  # the Python parameter
     kind: str  # "option", "argument" or "context"
     type: type = str

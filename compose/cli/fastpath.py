@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from compose.cli._argspec import Param, spec_of
@@ -21,14 +20,15 @@ __all__ = ["Context", "Line", "command_function", "parse", "prepare", "read_line
 _HELP = frozenset({"-h", "--help"})
 
 
-@dataclass
 class Context:
-    """What the commands use of typer's context: ``obj`` (the global options) and the command's name."""
+    """What the commands use of typer's context: ``obj`` (the global options) and the command's name. (Plain
+    classes here: a dataclass costs the compilation of its generated methods at start-up.)"""
 
-    obj: Any = None
-    invoked_subcommand: str | None = None
-    info_name: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    def __init__(self, invoked_subcommand: str | None = None, info_name: str | None = None) -> None:
+        self.obj: Any = None
+        self.invoked_subcommand = invoked_subcommand
+        self.info_name = info_name
+        self.params: dict[str, Any] = {}
 
     def find_object(self, kind: type) -> Any:
         """As click's: the ``obj`` when it is a ``kind`` (the fast path has no parent contexts)."""
@@ -169,17 +169,14 @@ def _bind(spec: list[Param], options: dict[str, Any], words: list[str], ctx: Con
     return kwargs
 
 
-@dataclass
 class Line:
     """A command line as the fast path read it: the command, its function and both sets of keyword arguments
     (the contexts in them are ``top`` and ``ctx``)."""
 
-    command: str
-    func: Callable[..., Any]
-    global_args: dict[str, Any]
-    args: dict[str, Any]
-    top: Context
-    ctx: Context
+    def __init__(self, command: str, func: Callable[..., Any], global_args: dict[str, Any], args: dict[str, Any],
+                 top: Context, ctx: Context) -> None:
+        self.command, self.func, self.global_args, self.args, self.top, self.ctx = (
+            command, func, global_args, args, top, ctx)
 
 
 def read_line(argv: list[str], commands: dict[str, str], global_callback: Callable[..., None]) -> Line | None:
