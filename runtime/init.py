@@ -3,10 +3,13 @@
 The parent (``process.py``) sends one JSON message with the stdio fds over a SOCK_SEQPACKET socketpair. This side
 unshares its namespaces and builds the rootfs while the parent moves it into its cgroup; on the parent's
 ``joined`` message it takes its cgroup namespace, mounts the cgroup hierarchies, pivots and sets the hostname
-while the engine connects the network; on ``go`` it sets sysctls and masked paths, stdio, the user, working dir, rlimits, capabilities, no_new_privs and seccomp (last,
-through ``runtime.security``'s plan), and execs (with ``init: true``: the static C reaper, by fd). The socket is
-close-on-exec: the parent reading EOF means the exec happened. On failure one JSON message ``{"error": ...,
-"exit_code": ...}`` goes back (127: command not found, 126: not executable, like Docker) and the child exits.
+while the engine connects the network; on ``go`` it sets sysctls and masked paths, stdio, the user, working dir,
+rlimits, capabilities, no_new_privs and seccomp (last, through ``runtime.security``'s plan), checks the program
+can be executed, says ``{"exec": true}`` (a start's child: only ``execve`` is left, the engine is answered now, as
+runc's start does not wait for the exec either) and execs (with ``init: true``: the static C reaper, by fd). The
+socket is close-on-exec: the parent reading EOF means the exec happened. On failure one JSON message ``{"error":
+..., "exit_code": ...}`` goes back (127: command not found, 126: not executable, like Docker) and the child exits;
+after ``exec`` it is the container's exit.
 Imports only the standard library, ``spec``, ``linux``, ``rootfs``, ``users`` and ``security``.
 """
 from __future__ import annotations
@@ -203,10 +206,10 @@ _libc = ctypes.CDLL(None, use_errno=True)  # loaded here: after pivot_root nothi
 
 
 def _check_executable(path: str, name: str) -> None:
-    """execve's permission check, made with the program's own credentials (user, capabilities) before the engine
-    is told the start went well (runc's init checks the same before its exec fifo): a directory, or a file the user may not execute, is 126
-    "permission denied". An answer that is not EACCES (e.g. a seccomp profile that denies faccessat) proves
-    nothing: execve then decides, and its failure is the container's exit."""
+    """execve's permission check, made with the program's own credentials (user, capabilities) before the
+    engine is told the start went well (runc's init checks the same before its exec fifo): a directory, or a file
+    the user may not execute, is 126 "permission denied". An answer that is not EACCES (e.g. a seccomp profile
+    that denies faccessat) proves nothing: execve then decides, and its failure is the container's exit."""
     failed = _libc.faccessat(_AT_FDCWD, path.encode(), os.X_OK, _AT_EACCESS) != 0
     denied = failed and ctypes.get_errno() == errno.EACCES
     if not denied:

@@ -16,7 +16,10 @@ resizes the pty. The launch connection itself carries the request, the launch re
 A start's request with ``"gated": true`` is followed (while the init builds its rootfs) by two more lines from the
 engine: ``{"cgroup": true, "oom_files": [...]}`` once the cgroup exists (the init is moved into it), then
 ``{"go": true}`` once the network is connected (the init is let run); either may be ``{"abort": "why"}`` instead.
-An aborted start leaves no exit record.
+An aborted start leaves no exit record. A start's launch reply goes out when the child says only its execve is
+left (``init._announce_exec``); an execve that fails after that is recorded as the container's exit (code and
+error), the socket is never served. The socket is served only once the process has exec'd
+(``monitor_client.settled`` waits on that).
 """
 from __future__ import annotations
 
