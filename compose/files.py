@@ -120,12 +120,11 @@ def read_file(name: str, stdin: Callable[[], str] | None = None) -> ComposeFile:
 
 
 def project_directory(files: list[str], explicit: str | None, cwd: Path) -> Path:
-    """``--project-directory``, else the first file's directory, else the working directory (also when the
-    first file is an ``oci://`` artifact, as Docker Compose does for remote files)."""
+    """``--project-directory``, else the first file's directory, else the working directory."""
     if explicit:
         return _absolute(cwd, explicit)
     for name in files:
-        if name != STDIN and not is_oci(name):
+        if name != STDIN:
             return Path(name).parent
         break
     return cwd

@@ -176,8 +176,10 @@ def _load(options: LoadOptions) -> LoadResult:
     # Without -f, files are looked for from the project directory if one is given, as Docker Compose does.
     files, found_warnings = find_files(options.files, early_env, first_dir if not options.files else cwd)
     warnings.extend(found_warnings)
+    # oci:// artifacts: fetched into the cache and loaded as their local files; as in Docker Compose, a first
+    # file from an artifact makes the artifact's cache directory the project directory
+    files = expand_files(files, environ)
     project_dir = project_directory(files, options.project_directory, cwd)
-    files = expand_files(files, environ)  # oci:// artifacts: fetched into the cache, loaded as their local files
     environment = (early_env if project_dir == first_dir
                    else load_environment(_env_files(options, environ, cwd, project_dir), environ))
 

@@ -64,13 +64,16 @@ def test_publish_then_config_from_oci_round_trip(registry_factory, tmp_path, env
                        env={**env, "GREETING": "hello"})
     assert remote.code == 0, remote.err
     got, want = json.loads(remote.out), json.loads(local.out)
-    # the project directory of -f oci:// is the working directory (as Docker Compose): name and networks follow
-    assert got["name"] == "consumer"
     assert got["services"]["web"]["labels"] == {"tier": "front"}  # both files, merged in order
     assert got["services"]["web"]["command"] == ["sh", "-c", "echo hello"]  # interpolated on the consumer side
     assert want["services"]["web"]["command"] == ["sh", "-c", "echo hi"]
     cached = list((tmp_path / "cache" / "oci").iterdir())
     assert len(cached) == 1 and (cached[0] / "compose.yaml").read_text() == APP
+    # as in Docker Compose, the artifact's cache directory is the project directory (no name: -> its name)
+    assert got["name"] == cached[0].name == out.out.strip().rsplit(":", 1)[1]
+    here = pycompose("-f", f"oci://{reg.host}/pc/app:1", "--project-directory", ".", "config", "--format", "json",
+                     cwd=consumer, env=env)
+    assert json.loads(here.out)["name"] == "consumer", here.err  # unless --project-directory says otherwise
 
 
 def test_oci_1_0_publish_is_loaded_too(registry_factory, tmp_path, env):  # noqa: F811
@@ -98,6 +101,10 @@ def test_include_oci_with_env_file_published_with_env(registry_factory, tmp_path
     layer = _manifest(reg, "pc/db", "1")["layers"][1]
     assert layer["mediaType"] == "application/vnd.docker.compose.envfile"
     assert layer["annotations"]["com.docker.compose.envfile"] == "conf/db.env"
+
+    direct = pycompose("-f", f"oci://{reg.host}/pc/db:1", "config", "--format", "json", cwd=tmp_path, env=env)
+    assert direct.code == 0, direct.err  # the env file landed in the cache directory, the project directory
+    assert json.loads(direct.out)["services"]["db"]["environment"] == {"DB_USER": "alice"}
 
     app = _project(tmp_path, "app", {"compose.yaml": f"include:\n  - oci://{reg.host}/pc/db:1\n"
                                                      "services:\n  web: {image: busybox:local, depends_on: [db]}\n"})
