@@ -7,11 +7,11 @@ import os
 import select
 import signal
 import socket
-import struct
 import sys
 from typing import TYPE_CHECKING, Any
 
 from compose.engine.errors import translated
+from compose.engineapi.frames import split_frames
 from compose.errors import UserError
 
 if TYPE_CHECKING:
@@ -67,17 +67,6 @@ class DetachMatcher:
                 out += candidate
                 self._held = b""
         return bytes(out), False
-
-
-def _demux(buf: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
-    frames = []
-    while len(buf) >= 8:
-        kind, size = struct.unpack(">BxxxL", buf[:8])
-        if len(buf) < 8 + size:
-            break
-        frames.append((kind, buf[8:8 + size]))
-        buf = buf[8 + size:]
-    return frames, buf
 
 
 def attach_session(client: "docker.APIClient", container: str, *, stdin: bool, tty: bool, detach_keys: bytes,
@@ -144,7 +133,7 @@ def attach_session(client: "docker.APIClient", container: str, *, stdin: bool, t
                 if tty:
                     os.write(sys.stdout.fileno(), data)
                     continue
-                frames, buf = _demux(buf + data)
+                frames, buf = split_frames(buf + data)
                 for kind, payload in frames:
                     os.write((sys.stderr if kind == 2 else sys.stdout).fileno(), payload)
     finally:

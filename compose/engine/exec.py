@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import select
 import socket
-import struct
 import sys
 from typing import TYPE_CHECKING, Any
 
 from compose.engine.errors import translated
+from compose.engineapi.frames import split_frames
 
 if TYPE_CHECKING:
     import docker
@@ -56,12 +56,8 @@ def pump(sock: Any, *, tty: bool, stdin: bool) -> None:
                 if tty:
                     os.write(sys.stdout.fileno(), data)
                     continue
-                buf += data
-                while len(buf) >= 8:
-                    kind, size = struct.unpack(">BxxxL", buf[:8])
-                    if len(buf) < 8 + size:
-                        break
-                    payload, buf = buf[8:8 + size], buf[8 + size:]
+                frames, buf = split_frames(buf + data)
+                for kind, payload in frames:
                     os.write((sys.stderr if kind == 2 else sys.stdout).fileno(), payload)
     finally:
         if restore is not None:
