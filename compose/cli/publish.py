@@ -46,7 +46,9 @@ def publish(
     opts = ctx.obj
     ref = parse_reference(repository)  # a bad reference fails before the project is loaded
     choose_oci_version(ref, oci_version)
-    loaded = load_project(opts.load_options())
+    options = opts.load_options()
+    options.profiles = ["*"]  # the files carry every service: review them all, whatever profiles are active
+    loaded = load_project(options)
     print_warnings(loaded.warnings)
     if "<stdin>" in loaded.load.files:
         raise UserError.single("cannot publish a Compose file read from stdin: name it with -f FILE")

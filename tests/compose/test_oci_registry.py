@@ -125,9 +125,10 @@ def test_bind_mounts_need_yes_and_build_only_is_refused(registry_factory, tmp_pa
     assert "Traceback" not in out.err
     assert pycompose("publish", "-y", f"{reg.host}/pc/bind:1", cwd=src, env=env).code == 0
 
-    build = _project(tmp_path, "build", {"compose.yaml": "services:\n  b:\n    build: .\n"})
-    out = pycompose("publish", "-y", f"{reg.host}/pc/build:1", cwd=build, env=env)
-    assert out.code == 1 and "only build their image" in out.err, out.err
+    build = _project(tmp_path, "build", {"compose.yaml": "services:\n  a: {image: busybox:local}\n"
+                                                         "  b: {build: ., profiles: [dev]}\n"})
+    out = pycompose("publish", "-y", f"{reg.host}/pc/build:1", cwd=build, env=env)  # inactive profiles too
+    assert out.code == 1 and "service(s) b only build their image" in out.err, out.err
     assert requests.get(f"http://{reg.host}/v2/pc/build/tags/list", timeout=10).status_code == 404
 
 
