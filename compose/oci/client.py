@@ -185,8 +185,21 @@ class RegistryClient:
                             what=f"cannot resolve {target}")
         return resp.headers.get("Docker-Content-Digest")
 
-    def get_blob(self, digest: str) -> bytes:
-        return self.request("GET", f"blobs/{digest}", what=f"cannot fetch blob {digest}").content
+    def get_blob(self, digest: str, limit: int | None = None) -> bytes:
+        """The blob's bytes; more than ``limit`` of them is refused (the download stops there)."""
+        resp = self.request("GET", f"blobs/{digest}", what=f"cannot fetch blob {digest}", stream=True)
+        chunks, total = [], 0
+        try:
+            for chunk in resp.iter_content(65536):
+                total += len(chunk)
+                if limit is not None and total > limit:
+                    raise self._fail(f"blob {digest}", f"larger than the {limit} bytes its descriptor declares")
+                chunks.append(chunk)
+        except requests.RequestException as err:
+            raise self._fail(f"cannot fetch blob {digest}", str(err)) from None
+        finally:
+            resp.close()
+        return b"".join(chunks)
 
     def has_blob(self, digest: str) -> bool:
         resp = self.request("HEAD", f"blobs/{digest}", ok=(200, 404), what=f"cannot check blob {digest}")

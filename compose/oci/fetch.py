@@ -26,6 +26,7 @@ from compose.oci.reference import Reference, parse_reference
 __all__ = ["cache_dir", "fetch_artifact"]
 
 _COMPOSE_LIST = ".compose-files"  # the Compose files' names, in layer order, one a line
+_MAX_FILE = 64 << 20  # no Compose or env file is this large: a descriptor saying so is not downloaded
 
 
 def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -102,7 +103,10 @@ def _download(client: RegistryClient, ref: Reference, layers: list[Layer], final
                 name = _safe_name(layer.name, ref)
             else:
                 continue  # a layer of a kind we do not use (images of --app): not downloaded
-            data = client.get_blob(layer.digest)
+            if layer.size > _MAX_FILE:
+                raise UserError.single(f"oci://{ref}: layer {name} declares {layer.size} bytes; a Compose or env "
+                                       f"file larger than {_MAX_FILE} bytes is refused")
+            data = client.get_blob(layer.digest, limit=layer.size)
             actual = digest_of(data)
             if actual != layer.digest or len(data) != layer.size:
                 raise _mismatch(ref, f"layer {name}", f"{layer.digest} ({layer.size} bytes)",

@@ -137,10 +137,14 @@ def test_corrupt_layer_is_refused_and_nothing_is_cached(registry_factory, tmp_pa
     src = _project(tmp_path, "src", {"compose.yaml": APP})
     assert pycompose("publish", f"{reg.host}/pc/app:1", cwd=src, env=env).code == 0
     layer = _manifest(reg, "pc/app", "1")["layers"][0]
-    reg.blob_data("pc/app", layer["digest"]).write_text(APP.replace("echo", "rm -rf /; echo"))
+    blob = reg.blob_data("pc/app", layer["digest"])
+    blob.write_text(APP.replace("echo", "ECHO"))  # same size, other bytes
     out = pycompose("-f", f"oci://{reg.host}/pc/app:1", "config", cwd=tmp_path, env=env)
     assert out.code == 1
-    assert f"oci://{reg.host}/pc/app:1" in out.err and "digest mismatch" in out.err, out.err
+    assert f"oci://{reg.host}/pc/app:1: layer compose.yaml digest mismatch" in out.err, out.err
+    blob.write_text(APP.replace("echo", "rm -rf /; echo"))  # longer: the download stops at the declared size
+    out = pycompose("-f", f"oci://{reg.host}/pc/app:1", "config", cwd=tmp_path, env=env)
+    assert out.code == 1 and "larger than the" in out.err, out.err
     cache = tmp_path / "cache" / "oci"
     assert not cache.exists() or list(cache.iterdir()) == []
 
