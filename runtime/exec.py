@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import secrets
 import socket
-import struct
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from runtime.monitor_client import read_reply
 from runtime.process import StartFailed
 from runtime.spec import ContainerSpec, ExecSpec, exec_to_dict, spec_to_dict
 from runtime.state import read_record
+from runtime.stream import STDERR, Demuxer
 
 __all__ = ["ExecProcess", "launch", "read_exec", "demux", "init_running", "not_running"]
 
@@ -64,13 +64,10 @@ def _discard(*paths: Path) -> None:
 
 
 def demux(data: bytes) -> tuple[bytes, bytes]:
-    """Split Docker's multiplexed stream into (stdout, stderr)."""
+    """Split Docker's multiplexed stream into (stdout, stderr); a torn last frame is dropped."""
     out, err = bytearray(), bytearray()
-    pos = 0
-    while pos + 8 <= len(data):
-        stream, size = struct.unpack(">BxxxI", data[pos:pos + 8])
-        (err if stream == 2 else out).extend(data[pos + 8:pos + 8 + size])
-        pos += 8 + size
+    for stream, payload in Demuxer().feed(data):
+        (err if stream == STDERR else out).extend(payload)
     return bytes(out), bytes(err)
 
 

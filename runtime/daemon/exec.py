@@ -11,7 +11,7 @@ from runtime.daemon.bodycheck import EXEC, EXEC_START, check_body
 from runtime.daemon.container_io import monitor_resize, pipe_streams
 from runtime.daemon.router import Router
 from runtime.daemon.server import Hijack, Reply, Request, Response, json_response
-from runtime.daemon.stream import STDERR, frame
+from runtime.stream import STDERR, frame
 from runtime.errors import Conflict, EngineError, InvalidArgument, InvalidState, NotFound
 from runtime.exec import init_running, not_running
 from runtime.spec import ExecSpec

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from runtime.daemon.inotify import Watch
-from runtime.daemon.stream import STDERR, STDOUT, frame
+from runtime.stream import STDERR, STDOUT, frame
 
 __all__ = ["LogEntry", "LogQuery", "read_entries", "log_stream", "parse_log_time"]
 

@@ -6,7 +6,7 @@ import json
 import time
 
 from runtime.daemon.logs import LogQuery, log_stream, parse_log_time
-from runtime.daemon.stream import Demuxer
+from runtime.stream import Demuxer
 
 
 def _line(text: str, stream: str = "stdout", ns: int | None = None) -> str:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from runtime.daemon.stream import STDERR, STDOUT, Demuxer, frame
+from runtime.stream import STDERR, STDOUT, Demuxer, frame
 
 
 def test_frame_header_layout():

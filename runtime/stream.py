@@ -1,5 +1,6 @@
 """Docker's stdout/stderr multiplexing: each frame is an 8-byte header (stream id, 3 zero bytes, big-endian
-length) followed by the payload. Stream ids: 0 stdin, 1 stdout, 2 stderr, 3 system error."""
+length) followed by the payload. Stream ids: 0 stdin, 1 stdout, 2 stderr, 3 system error. The one codec of the
+engine: the monitor frames a process's output with it, the daemon its logs and errors, the exec service reads it."""
 from __future__ import annotations
 
 import struct
