@@ -42,6 +42,7 @@ from runtime.init import recv_msg
 from runtime.jsonlog import JsonLog, rfc3339nano
 from runtime.monitor_client import read_line
 from runtime.state import write_record
+from runtime.stream import frame
 
 __all__ = ["monitor_main", "spare_main", "frame", "EXIT_RECORD", "SOCKET_NAME"]
 
@@ -50,11 +51,6 @@ SOCKET_NAME = "monitor.sock"
 _CHUNK = 65536
 _CLIENT_BUFFER_LIMIT = 4 << 20
 _STDOUT, _STDERR = 1, 2
-
-
-def frame(stream: int, data: bytes) -> bytes:
-    """Docker's multiplexed stream frame: stream byte, three zero bytes, big-endian length, payload."""
-    return struct.pack(">BxxxI", stream, len(data)) + data
 
 
 class _Client:
