@@ -15,13 +15,16 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from compose.errors import UserError
 from compose.oci.artifact import (
     COMPOSE_FILE_MEDIA_TYPE, ENVFILE_MEDIA_TYPE, EXTENDS_ANNOTATION, Layer, digest_of, read_manifest,
 )
-from compose.oci.client import RegistryClient
 from compose.oci.reference import Reference, parse_reference
+
+if TYPE_CHECKING:
+    from compose.oci.client import RegistryClient
 
 __all__ = ["cache_dir", "fetch_artifact"]
 
@@ -46,6 +49,8 @@ def fetch_artifact(text: str, environ: Mapping[str, str] | None = None) -> list[
         cached = _cached(root / ref.digest.split(":", 1)[1])
         if cached is not None:
             return cached
+    from compose.oci.client import RegistryClient  # requests (~0.1 s to import): only when the registry is asked
+
     with RegistryClient(ref, environ=env) as client:
         body, _media_type, served = client.get_manifest(ref.target)
         actual = digest_of(body)
