@@ -33,7 +33,7 @@ _MODULE_OF = {"logout": "login"}  # commands registered by a module of another n
 # Commands run without typer when their line allows (compose.cli.fastpath); their modules take typer from
 # compose.cli._typer. Any command may be added once its module does.
 FAST_COMMANDS = frozenset({"ps", "logs", "exec", "top", "port", "images", "version", "kill", "pause", "unpause",
-                           "start", "stop", "restart", "ls", "events", "config"})
+                           "start", "stop", "restart", "ls", "events", "config", "cp", "export"})
 # Global options that take a value (``-f FILE``): skipped when looking for the command word in argv.
 _VALUED = frozenset({"--file", "-f", "--project-name", "-p", "--project-directory", "--env-file", "--profile",
                      "--progress", "--ansi", "--parallel"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING, Annotated, Optional
 
-import typer
+from compose.cli._typer import typer
 
 if TYPE_CHECKING:
     from compose.cli.session import Session

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-import typer
+from compose.cli._typer import typer
 
 __all__ = ["register", "export"]
 

@@ -1,7 +1,8 @@
 """A container's files over the Engine API: path stat (``HEAD /containers/{id}/archive``), tar out (``GET``), tar
 in (``PUT``, with ``copyUIDGID``), the whole filesystem (``/export``) and ``POST /commit``.
 
-docker-py has no call for the stat alone nor for ``copyUIDGID``: those two go through its session, at this edge.
+docker-py has no call for the stat alone nor for ``copyUIDGID``: those two go through its session, at this edge;
+``compose.engineapi``'s small client (the light commands') has calls of its own for the three archive requests.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from compose.engine.errors import NotFound, translated
+from compose.engineapi import Client as _SmallClient
+from compose.engineapi import NotFound as _SmallNotFound
 
 if TYPE_CHECKING:
     import docker
@@ -52,6 +55,9 @@ def _decode_stat(header: str | None) -> PathStat | None:
 def stat_path(client: "docker.APIClient", container: str, path: str) -> PathStat | None:
     """The path's stat, or None when it does not exist in the container."""
     with translated(f"stat {path} in {container}"):
+        if isinstance(client, _SmallClient):
+            status, header = client.archive_head(container, path)
+            return None if status == 404 else _decode_stat(header)
         res = client.head(client._url("/containers/{0}/archive", container), params={"path": path})
         if res.status_code == 404:
             return None
@@ -63,6 +69,9 @@ def get_archive(client: "docker.APIClient", container: str, path: str
                 ) -> tuple[ArchiveBody, PathStat | None]:
     """A tar stream of ``path`` (its last element as the root entry; ``dir/.`` gives the directory's contents)."""
     with translated(f"copy {path} from {container}"):
+        if isinstance(client, _SmallClient):
+            stream, header = client.archive_get(container, path)
+            return ArchiveBody(stream, f"copy {path} from {container}"), _decode_stat(header)
         res = client._get(client._url("/containers/{0}/archive", container), params={"path": path}, stream=True)
         client._raise_for_status(res)
     return ArchiveBody(res, f"copy {path} from {container}"), _decode_stat(res.headers.get(_STAT_HEADER))
@@ -93,6 +102,13 @@ def put_archive(client: "docker.APIClient", container: str, path: str, data: IO[
     if copy_uid_gid:
         params["copyUIDGID"] = "1"
     with translated(f"copy to {container}:{path}"):
+        if isinstance(client, _SmallClient):
+            try:
+                client.archive_put(container, path, data, copy_uid_gid=copy_uid_gid)
+            except _SmallNotFound:
+                raise NotFound(f"copy to {container}:{path}: could not find the directory {path} in the container",
+                               404) from None
+            return
         res = client._put(client._url("/containers/{0}/archive", container), params=params, data=data,
                           headers={"Content-Type": "application/x-tar"})
         if res.status_code == 404:

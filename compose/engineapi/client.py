@@ -153,6 +153,43 @@ class Client:
         chunks = res.chunks() if tty else (payload for _, payload in _demux(res.chunks()))
         return Stream(res, chunks) if stream else b"".join(chunks)
 
+    def export(self, container: str, chunk_size: int = 2 << 20) -> "Stream":
+        """The container's filesystem as a tar stream (docker-py's ``export``)."""
+        res = self._open("GET", f"/containers/{quote(container)}/export", stream=True)
+        return Stream(res, res.chunks())
+
+    # -- archives (what compose.engine.archive needs: docker-py has no call for the stat alone, nor copyUIDGID)
+    def archive_head(self, container: str, path: str) -> tuple[int, str | None]:
+        """``(status, the X-Docker-Container-Path-Stat header)`` of ``HEAD /containers/{id}/archive``; a 404
+        (no such path) is returned, not raised."""
+        target = self._target(f"/containers/{quote(container)}/archive", {"path": path})
+        res = request(self.path, "HEAD", target, timeout=self.timeout)
+        res.close()  # a HEAD answer has no body, whatever its Content-Length says
+        if res.status >= 400 and res.status != 404:
+            raise APIError(res.status, f"HEAD {path}: status {res.status}")
+        return res.status, res.headers.get("x-docker-container-path-stat")
+
+    def archive_get(self, container: str, path: str) -> tuple["Stream", str | None]:
+        """A tar stream of ``path`` and its stat header (``GET /containers/{id}/archive``)."""
+        res = self._open("GET", f"/containers/{quote(container)}/archive", {"path": path}, stream=True)
+        return Stream(res, res.chunks()), res.headers.get("x-docker-container-path-stat")
+
+    def archive_put(self, container: str, path: str, data: Any, *, copy_uid_gid: bool = False) -> None:
+        """Extract the tar ``data`` (bytes or a binary file, streamed) into the directory ``path``."""
+        params = {"path": path, "copyUIDGID": "1" if copy_uid_gid else None}
+        if not isinstance(data, bytes):
+            source = data
+            data = iter(lambda: source.read(1 << 20), b"")
+        target = self._target(f"/containers/{quote(container)}/archive", params)
+        started = time.perf_counter()
+        res = request(self.path, "PUT", target, data, headers={"Content-Type": "application/x-tar"},
+                      timeout=self.timeout)
+        if trace.enabled():
+            trace.request("PUT", target, res.status, time.perf_counter() - started)
+        if res.status >= 400:
+            self._raise(res)
+        res.read()
+
     # -- exec ------------------------------------------------------------------------------------------------
     def exec_create(self, container: str, cmd: str | list[str], stdout: bool = True, stderr: bool = True,
                     stdin: bool = False, tty: bool = False, privileged: bool = False, user: str = "",
@@ -235,6 +272,10 @@ class Stream:
     def __next__(self) -> Any:
         return next(self._items)
 
+    def iter_content(self, chunk_size: int = 0) -> Iterator[Any]:
+        """As a requests response's (the chunks as they come, whatever ``chunk_size``)."""
+        return self._items
+
     def close(self) -> None:
         import socket
 
@@ -242,6 +283,11 @@ class Stream:
             self._res.sock.shutdown(socket.SHUT_RDWR)  # not close(): another thread may be reading from it
         except OSError:
             pass
+        try:
+            self._items.close()  # type: ignore[attr-defined]
+        except (ValueError, AttributeError):  # another thread is in it (it sees the end now), or a plain iterator
+            return
+        self._res.close()
 
 
 def _json_stream(chunks: Iterator[bytes], *, decode: bool) -> Iterator[Any]:

@@ -5,7 +5,7 @@ and ``email`` (~10 ms) into every short command."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from compose.engineapi.errors import ConnectionFailed
 
@@ -101,15 +101,29 @@ def _connect(path: str, timeout: float | None) -> socket.socket:
     return sock
 
 
-def _send(sock: socket.socket, method: str, target: str, body: bytes | None, headers: dict[str, str]) -> None:
+def _send(sock: socket.socket, method: str, target: str, body: bytes | Iterable[bytes] | None,
+          headers: dict[str, str]) -> None:
+    """The request; a body that is not ``bytes`` (an iterable of chunks) goes with chunked encoding."""
     head = [f"{method} {target} HTTP/1.1", "Host: docker", "User-Agent: pycompose"]
     head += [f"{k}: {v}" for k, v in headers.items()]
-    if body is not None:
-        head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    if "Content-Type" not in headers and body is not None:
+        head.append("Content-Type: application/json")
+    if isinstance(body, bytes):
+        head.append(f"Content-Length: {len(body)}")
+    elif body is not None:
+        head.append("Transfer-Encoding: chunked")
     elif method in ("POST", "PUT"):
         head.append("Content-Length: 0")
     try:
-        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (body or b""))
+        start = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        if body is None or isinstance(body, bytes):
+            sock.sendall(start + (body or b""))
+            return
+        sock.sendall(start)
+        for chunk in body:
+            if chunk:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        sock.sendall(b"0\r\n\r\n")
     except OSError as err:
         sock.close()
         raise ConnectionFailed(f"cannot send to the engine: {err}") from None
@@ -128,9 +142,10 @@ def _parse_head(raw: bytes) -> tuple[int, dict[str, str]]:
     return int(parts[1]), headers
 
 
-def request(path: str, method: str, target: str, body: bytes | None = None, *,
+def request(path: str, method: str, target: str, body: bytes | Iterable[bytes] | None = None, *,
             headers: dict[str, str] | None = None, timeout: float | None = 300.0) -> Response:
-    """Send one request on a new connection to the unix socket ``path``; the answer with its head read."""
+    """Send one request on a new connection to the unix socket ``path``; the answer with its head read. The
+    engine may answer before it has read a whole body (a refusal): what it said is still read."""
     sock = _connect(path, timeout)
     _send(sock, method, target, body, {"Connection": "close", **(headers or {})})
     buf = b""

@@ -1,5 +1,7 @@
-"""The everyday commands, run against our engine, do their work without importing docker-py (requests, urllib3)
-or typer/click: each runs in a fresh interpreter that reports what it loaded; its output is checked too."""
+"""The everyday commands (``ps``, ``logs``, ``exec``, ``top``, ``port``, ``images``, ``version``, ``ls``, ``config -q``,
+``cp`` both ways, ``export``, ``kill``, ``pause``, ``unpause``), run against our engine, do their work without
+importing docker-py (requests, urllib3) or typer/click: each runs in a fresh interpreter that reports what it
+loaded; its output is checked too."""
 from __future__ import annotations
 
 import json
@@ -51,6 +53,8 @@ def test_everyday_commands_load_neither_docker_py_nor_typer(engine, project, tmp
     logs = _light(project, tmp_path, "logs", "box")  # (the first light command also fills the project cache)
     assert logs[0] == 0 and "hello from box" in logs[1] and "oops" in logs[1], logs
 
+    local = tmp_path / "local.txt"
+    local.write_bytes(b"copied in and out\n")
     checks = {
         ("ps",): lambda out: box in out and "Up" in out,
         ("ps", "-q"): lambda out: len(out.split()) == 1 and len(out.strip()) == 64,
@@ -62,6 +66,11 @@ def test_everyday_commands_load_neither_docker_py_nor_typer(engine, project, tmp
         ("images",): lambda out: "busybox" in out and "local" in out,
         ("version", "--short"): lambda out: out.strip() != "",
         ("config", "-q"): lambda out: out == "",
+        ("cp", str(local), "box:/tmp/local.txt"): lambda out: True,
+        ("cp", "box:/tmp/local.txt", str(tmp_path / "back.txt")): lambda out: (
+            (tmp_path / "back.txt").read_bytes() == b"copied in and out\n"),
+        ("export", "-o", str(tmp_path / "fs.tar"), "box"): lambda out: b"tmp/local.txt" in (
+            tmp_path / "fs.tar").read_bytes(),
         ("ls",): lambda out: name in out,
         ("kill", "-s", "SIGCONT", "box"): lambda out: True,  # (checked below: still running)
         ("pause", "box"): lambda out: True,
