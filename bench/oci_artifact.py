@@ -62,12 +62,11 @@ def main() -> None:
     env = {**os.environ, "PYCOMPOSE_PROJECT_CACHE": "0", "DOCKER_CONFIG": str(base / "docker"),
            "PYCOMPOSE_CACHE_DIR": str(base / "cache")}
     try:
-        publish = []
-        for i in range(rounds):
-            publish.append(_run(["publish", "-y", "--with-env", f"{host}/bench/webapp:{i}"], sample, env))
-        out = subprocess.run([str(PYCOMPOSE), "publish", "-y", "--with-env", f"{host}/bench/webapp:pin"], cwd=sample,
+        out = subprocess.run([str(PYCOMPOSE), "publish", "-y", "--with-env", f"{host}/bench/webapp:0"], cwd=sample,
                              env=env, check=True, capture_output=True, text=True).stdout
-        pinned = out.strip().removeprefix("Published ").split(":pin")[0] + "@" + out.strip().rsplit("@", 1)[1]
+        pinned = f"oci://{host}/bench/webapp@{out.strip().rsplit('@', 1)[1]}"  # the same manifest as tag 0
+        publish = [_run(["publish", "-y", "--with-env", f"{host}/bench/webapp:{i}"], sample, env)
+                   for i in range(1, rounds + 1)]
         rows: dict[str, list[float]] = {"local files": [], "oci cold": [], "oci warm (tag)": [],
                                         "oci pinned digest": []}
         ref = f"oci://{host}/bench/webapp:0"
