@@ -45,6 +45,8 @@ def publish(
 
     opts = ctx.obj
     ref = parse_reference(repository)  # a bad reference fails before the project is loaded
+    if ref.digest:
+        raise UserError.single(f"{repository}: publish to a tag (REPOSITORY[:TAG]), not to a digest")
     choose_oci_version(ref, oci_version)
     options = opts.load_options()
     options.profiles = ["*"]  # the files carry every service: review them all, whatever profiles are active
