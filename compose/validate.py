@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 from compose.canonical import canonicalize
 from compose.errors import Problem, UserError
 from compose.shortsyntax import PROTOCOLS, is_path_source, port_range
-from compose.validate_engine import ENGINE_RULES
+from compose.validate_engine import ENGINE_RULES, replicas
 from compose.validate_support import SUPPORT_RULES
 
 __all__ = ["check", "dependency_edges", "ULIMITS"]
@@ -327,19 +327,9 @@ def _container_names(c: _Checker) -> None:
             c.error(where, f"container name {container!r} is already used by service {owners[container]!r}")
         else:
             owners[container] = name
-        scale = _replicas(service)
-        if scale is not None and scale > 1:
+        scale = replicas(service)
+        if scale > 1:
             c.error(where, f"service {name!r} sets container_name and runs {scale} replicas; names must be unique")
-
-
-def _replicas(service: dict[str, Any]) -> int | None:
-    for value in (service.get("scale"), (service.get("deploy") or {}).get("replicas")):
-        try:
-            if value is not None:
-                return int(value)
-        except (TypeError, ValueError):
-            return None
-    return None
 
 
 def _ports(c: _Checker) -> None:
@@ -393,9 +383,9 @@ def _service_values(c: _Checker) -> None:
         if isinstance(test, list) and test and test[0] not in ("NONE", "CMD", "CMD-SHELL"):
             c.error(path + ("healthcheck", "test", 0), f"the first item must be NONE, CMD or CMD-SHELL, got "
                                                        f"{test[0]!r}")
-        scale, replicas = service.get("scale"), (service.get("deploy") or {}).get("replicas")
-        if scale is not None and replicas is not None and str(scale) != str(replicas):
-            c.error(path + ("scale",), f"'scale: {scale}' and 'deploy.replicas: {replicas}' disagree; set one")
+        scale, deployed = service.get("scale"), (service.get("deploy") or {}).get("replicas")
+        if scale is not None and deployed is not None and str(scale) != str(deployed):
+            c.error(path + ("scale",), f"'scale: {scale}' and 'deploy.replicas: {deployed}' disagree; set one")
         for limit, value in (service.get("ulimits") or {}).items():
             where = path + ("ulimits", limit)
             if limit not in ULIMITS:

@@ -14,7 +14,7 @@ from compose.valuechecks import (
     capability, image_reference, interface_name, ip_address, mac_address, stop_signal, subnet,
 )
 
-__all__ = ["ENGINE_RULES", "Checker"]
+__all__ = ["ENGINE_RULES", "Checker", "replicas"]
 
 KeyPath = tuple[str | int, ...]
 
@@ -206,13 +206,13 @@ def _published_ports(c: Checker) -> None:
     """Two containers cannot publish the same host port: not two services, nor two replicas of one."""
     taken: dict[tuple[str, int], tuple[str, str]] = {}  # (protocol, host port) -> (service, host IP)
     for name, service, path in c.each_service():
-        replicas = _replicas(service)
+        count = replicas(service)
         for index, item in enumerate(service.get("ports") or []):
             for host_ip, low, high, protocol in _bindings(item):
                 where = path + ("ports", index)
-                if replicas > 1 and low == high:
-                    c.error(where, f"service {name!r} runs {replicas} replicas but publishes the single host port "
-                                   f"{low}; use a range (e.g. '{low}-{low + replicas - 1}:...') or no host port")
+                if count > 1 and low == high:
+                    c.error(where, f"service {name!r} runs {count} replicas but publishes the single host port "
+                                   f"{low}; use a range (e.g. '{low}-{low + count - 1}:...') or no host port")
                 for port in range(low, high + 1) if high - low < 1024 else ():
                     owner = taken.get((protocol, port))
                     if owner and _same_address(owner[1], host_ip):
@@ -250,7 +250,9 @@ def _same_address(one: str, two: str) -> bool:
     return False
 
 
-def _replicas(service: dict[str, Any]) -> int:
+def replicas(service: dict[str, Any]) -> int:
+    """How many containers a service (its raw mapping) runs: ``scale``, else ``deploy.replicas``, else 1 (also
+    when the value is no number: the schema reports that)."""
     for value in (service.get("scale"), (service.get("deploy") or {}).get("replicas")):
         try:
             if value is not None:
