@@ -26,5 +26,6 @@ fi
 "$VENV/bin/python" -m pip install -q -e ".[test]"
 
 "$VENV/bin/lint-imports" --config pyproject.toml
+"$VENV/bin/mypy"  # compose and runtime, as [tool.mypy] in pyproject.toml says
 export PYCOMPOSE_LEAK_CHECK=1
 exec "$VENV/bin/python" -m pytest "$@"
