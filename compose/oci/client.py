@@ -139,7 +139,7 @@ class RegistryClient:
             return self.session.request(method, url, headers=headers, timeout=_TIMEOUT, verify=self.session.verify,
                                         **kwargs)
         except requests.RequestException as err:
-            raise self._fail(f"{method} {url} failed", str(err)) from None
+            raise self._fail(f"{method} {url} failed", _short(err)) from None
 
     def _authenticate(self, challenge: Challenge | None) -> bool:
         if challenge is None or self._auth_header is not None and challenge.scheme == "basic":
