@@ -169,10 +169,7 @@ def register(router: Router, engine: Engine) -> None:
         path = _path(req)
         if state.spec.readonly_rootfs:
             raise InvalidArgument("container rootfs is marked read-only")
-        spool = tempfile.TemporaryFile(dir=state.state_dir)
-        async for chunk in req.chunks():
-            await asyncio.to_thread(spool.write, chunk)
-        spool.seek(0)
+        spool = await req.spool(state.state_dir)
 
         def work() -> None:
             with spool, _container_root(state) as root:

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -79,14 +78,7 @@ def register(router: Router, engine: Engine) -> None:
         from runtime.build.context import BuildContext
 
         options = build_options(req)
-        body = tempfile.TemporaryFile(dir=scratch)
-        try:
-            async for chunk in req.chunks():
-                await asyncio.to_thread(body.write, chunk)
-            body.seek(0)
-        except BaseException:
-            body.close()
-            raise
+        body = await req.spool(scratch)
 
         cancellation = Cancellation()
 

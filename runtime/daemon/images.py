@@ -6,7 +6,7 @@ import asyncio
 import os
 import tempfile
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from runtime.daemon.filters import labels_match, parse_filters
 from runtime.daemon.progress import progress_stream
@@ -18,15 +18,6 @@ if TYPE_CHECKING:
     from runtime.daemon.app import Engine
 
 __all__ = ["register", "register_auth"]
-
-
-async def _spool(req: Request, directory: str) -> BinaryIO:
-    """The request body in an unnamed temp file (image archives and rootfs tarballs can be large)."""
-    fh = tempfile.TemporaryFile(dir=directory)
-    async for chunk in req.chunks():
-        await asyncio.to_thread(fh.write, chunk)
-    fh.seek(0)
-    return fh  # type: ignore[return-value]
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -100,7 +91,7 @@ def register(router: Router, engine: Engine) -> None:
             repo = req.arg("repo") or ""
             reference = (f"{repo}:{tag}" if tag else repo) or None
             changes = req.query.get("changes", [])
-            body = await _spool(req, tmp)
+            body = await req.spool(tmp)
 
             def work(emit: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
                 with body:
@@ -140,7 +131,7 @@ def register(router: Router, engine: Engine) -> None:
     async def load(req: Request) -> Reply:
         from runtime.images.archive import load_images
 
-        body = await _spool(req, tmp)
+        body = await req.spool(tmp)
 
         def work(emit: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
             with body:

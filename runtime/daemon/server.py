@@ -14,7 +14,7 @@ import stat
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from runtime import trace
@@ -108,6 +108,21 @@ class Request:
                     raise _BadRequest("body shorter than Content-Length")
                 left -= len(data)
                 yield data
+
+    async def spool(self, directory: str | os.PathLike[str]) -> BinaryIO:
+        """The body in an unnamed temp file under ``directory``, at its start (image archives, build contexts and
+        copied trees can be large); the file is closed if the body cannot be read whole."""
+        import tempfile
+
+        fh = tempfile.TemporaryFile(dir=directory)
+        try:
+            async for chunk in self.chunks():
+                await asyncio.to_thread(fh.write, chunk)
+        except BaseException:
+            fh.close()
+            raise
+        fh.seek(0)
+        return fh
 
     async def read(self) -> bytes:
         if self._body is None:
