@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.timestamps import rfc3339nano
+
 __all__ = ["HealthConfig", "HealthState", "HealthMonitor", "STARTING", "HEALTHY", "UNHEALTHY", "NONE",
            "MAX_LOG_ENTRIES", "MAX_OUTPUT"]
 
@@ -24,7 +26,7 @@ Probe = Callable[[list[str], float], Awaitable[tuple[int, str]]]
 
 
 def _rfc3339(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e9):09d}Z"
+    return rfc3339nano(int(ts * _NS))
 
 
 @dataclass(frozen=True)

@@ -5,16 +5,11 @@ import json
 import os
 import time
 
+from runtime.timestamps import rfc3339nano  # (re-exported: the log's "time" format)
+
 __all__ = ["JsonLog", "rfc3339nano", "MAX_LINE"]
 
 MAX_LINE = 16 * 1024  # Docker splits longer lines into partial messages
-
-
-def rfc3339nano(ns: int) -> str:
-    """Go's RFC3339Nano in UTC (fraction without trailing zeros), as Docker writes it."""
-    secs, frac = divmod(ns, 1_000_000_000)
-    digits = f"{frac:09d}".rstrip("0")
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + (f".{digits}" if digits else "") + "Z"
 
 
 class JsonLog:

@@ -8,12 +8,12 @@ import os
 import re
 import secrets
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from runtime.errors import Conflict, InvalidArgument, NotFound
 from runtime.state import read_record, write_record
+from runtime.timestamps import now_rfc3339
 
 __all__ = ["Records", "new_id", "now_rfc3339", "NAME_RE"]
 
@@ -26,11 +26,6 @@ _NOUN = ("turing", "hopper", "lovelace", "ritchie", "thompson", "torvalds", "knu
 
 def new_id() -> str:
     return secrets.token_hex(32)
-
-
-def now_rfc3339(ts: float | None = None) -> str:
-    ts = time.time() if ts is None else ts
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e9):09d}Z"
 
 
 class Records:

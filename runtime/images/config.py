@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import platform
 import shlex
-from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
 from runtime.errors import InvalidArgument
+from runtime.timestamps import now_rfc3339
 
 __all__ = ["CONFIG_KEYS", "new_config", "apply_changes", "parse_changes", "host_platform", "now_rfc3339",
            "config_bytes"]
@@ -34,10 +34,6 @@ def host_platform() -> dict[str, str]:
     if machine in _VARIANT:
         out["variant"] = _VARIANT[machine]
     return out
-
-
-def now_rfc3339() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def new_config(diff_ids: list[str], *, container_config: Mapping[str, Any] | None = None,
