@@ -2,7 +2,8 @@
 equivalent against the SAME engine and the same container: ``ps``, ``ps -q``, ``exec -T box true``, ``logs box``,
 ``cp`` (a file in and out), ``export``, ``run --rm box true``, ``top``, ``port``, ``images``, ``kill``, ``restart``,
 ``ls``, ``version`` (beside ``docker --version``: neither reaches the engine), ``config -q`` (no engine call;
-beside ``docker version`` as a floor for a client that reaches the engine once).
+beside ``docker version`` as a floor for a client that reaches the engine once), and "(floor) python": the bare
+interpreter (``python -c pass``, with its site) beside ``docker --version``, what no Python client goes under.
 
 Each step runs REPS times, the two clients interleaved (order swapped every repetition); medians (min/max) in
 seconds and the ratio pycompose/docker, which is the figure to read on a busy machine. Starts its own engine on
@@ -68,6 +69,8 @@ def _steps(work: Path) -> dict[str, tuple[list[str], list[str]]]:
         "ls": ([pc, "ls"], [DOCKER, "ps", "--filter", "label=com.docker.compose.project"]),
         "version": ([pc, "version"], [DOCKER, "--version"]),
         "config -q": ([pc, "config", "-q"], [DOCKER, "version"]),
+        # the floor: the interpreter pycompose runs on, with its site (the editable install's import hook)
+        "(floor) python": ([sys.executable, "-c", "pass"], [DOCKER, "--version"]),
     }
 
 
