@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from compose.engine.errors import translated
-from compose.engineapi.frames import split_frames
+from compose.engine.terminal import raw_mode, write_output
 from compose.errors import UserError
 
 if TYPE_CHECKING:
@@ -94,11 +94,7 @@ def attach_session(client: "docker.APIClient", container: str, *, stdin: bool, t
             previous[sig] = signal.signal(sig, forward)
     restore = None
     if tty and in_fd is not None and os.isatty(in_fd):
-        import termios
-        import tty as ttymod
-
-        restore = termios.tcgetattr(in_fd)
-        ttymod.setraw(in_fd, termios.TCSANOW)  # keep what was typed ahead
+        restore = raw_mode(in_fd)
         _resize(client, container, in_fd)
     matcher = DetachMatcher(detach_keys if stdin else b"")
     buf = b""
@@ -130,17 +126,10 @@ def attach_session(client: "docker.APIClient", container: str, *, stdin: bool, t
                 data = raw.recv(65536)
                 if not data:
                     return True
-                if tty:
-                    os.write(sys.stdout.fileno(), data)
-                    continue
-                frames, buf = split_frames(buf + data)
-                for kind, payload in frames:
-                    os.write((sys.stderr if kind == 2 else sys.stdout).fileno(), payload)
+                buf = write_output(data, buf, tty=tty)
     finally:
         if restore is not None:
-            import termios
-
-            termios.tcsetattr(in_fd, termios.TCSADRAIN, restore)  # type: ignore[arg-type]
+            restore()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         for fd in (wake_r, wake_w):

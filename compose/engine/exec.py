@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from compose.engine.errors import translated
-from compose.engineapi.frames import split_frames
+from compose.engine.terminal import raw_mode, write_output
 
 if TYPE_CHECKING:
     import docker
@@ -27,13 +27,7 @@ def pump(sock: Any, *, tty: bool, stdin: bool) -> None:
     remote side closes; a TTY session puts the local terminal in raw mode for its duration."""
     raw = _raw_socket(sock)
     in_fd = sys.stdin.fileno() if stdin else None
-    restore = None
-    if tty and in_fd is not None and os.isatty(in_fd):
-        import termios
-        import tty as ttymod
-
-        restore = termios.tcgetattr(in_fd)
-        ttymod.setraw(in_fd)
+    restore = raw_mode(in_fd) if tty and in_fd is not None and os.isatty(in_fd) else None
     buf = b""
     try:
         watching = [raw] + ([in_fd] if in_fd is not None else [])
@@ -53,17 +47,10 @@ def pump(sock: Any, *, tty: bool, stdin: bool) -> None:
                 data = raw.recv(65536)
                 if not data:
                     break
-                if tty:
-                    os.write(sys.stdout.fileno(), data)
-                    continue
-                frames, buf = split_frames(buf + data)
-                for kind, payload in frames:
-                    os.write((sys.stderr if kind == 2 else sys.stdout).fileno(), payload)
+                buf = write_output(data, buf, tty=tty)
     finally:
         if restore is not None:
-            import termios
-
-            termios.tcsetattr(in_fd, termios.TCSADRAIN, restore)  # type: ignore[arg-type]
+            restore()
         try:
             raw.close()
         except OSError:
