@@ -18,6 +18,7 @@ import re
 import secrets
 import shutil
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -91,6 +92,22 @@ def _self_move_files(procs_files: builtins.list[str]) -> builtins.list[str]:
         tasks = os.path.join(os.path.dirname(path), "tasks")
         out.append(tasks if os.path.exists(tasks) else path)
     return out
+
+
+_RUNTIME_EXE = os.path.realpath(sys.executable)  # what a container's init runs until its execve
+
+
+def _before_exec(pid: int) -> bool:
+    """Might ``pid`` still be the runtime's init, its execve not done? Its executable is still ours, or its
+    command line is empty (the new executable is in place some time before its arguments are). A yes that is
+    not (a program that is this very interpreter, a zombie) only costs the caller a wait on the monitor."""
+    try:
+        if os.readlink(f"/proc/{pid}/exe") == _RUNTIME_EXE:
+            return True
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return not fh.read(1)
+    except OSError:
+        return False  # gone
 
 
 def default_hosts(extra: str = "") -> str:
@@ -544,12 +561,13 @@ class ContainerService:
         state = self.inspect(ref)
         if not state.running:
             raise InvalidState(f"Container {state.id} is not running")
-        if settled and state.status == "running":  # (a frozen one cannot get on: no wait)
+        st = read_record(Path(state.state_dir) / "state.json")
+        if settled and state.status == "running" and _before_exec(st["pid"]):  # (a frozen one would not get on)
             monitor_client.settled(Path(state.state_dir) / SOCKET_NAME)
             state = self.inspect(ref)
             if not state.running:
                 raise InvalidState(f"Container {state.id} is not running")
-        return state, read_record(Path(state.state_dir) / "state.json")
+        return state, st
 
     def kill(self, ref: str, sig: str | int = "SIGKILL") -> None:
         try:
