@@ -32,6 +32,8 @@ class Response:
                 left = int(self.headers["content-length"])
                 while left > 0:
                     data = self._take(left)
+                    if not data:
+                        raise ConnectionFailed("the engine closed the connection in the middle of an answer")
                     left -= len(data)
                     yield data
             else:
