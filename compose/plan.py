@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from compose import labels as L
 from compose.confighash import service_hash
@@ -131,29 +133,29 @@ def _resources(plan: Plan, project: Project, service: Service, observed: Observe
     if not service.network_mode:
         for key in service.networks or {}:
             net = project.networks.get(key)
-            if net is None:
-                continue
-            if net.name in observed.networks:
-                if f"{Op.CREATE_NETWORK.name} {net.name}" in plan.steps:  # being recreated
-                    after.add(f"{Op.CREATE_NETWORK.name} {net.name}")
-                continue
-            if net.external:
-                raise UserError.single(f"network {net.name} declared as external, but could not be found; "
-                                       "create it first", ("networks", key))
-            after.add(plan.add(Op.CREATE_NETWORK, net.name, "missing", args={"key": key}))
+            if net is not None:
+                after |= _create_step(plan, Op.CREATE_NETWORK, "networks", key, net.name, net.external,
+                                      observed.networks)
     for mount in service.volumes or ():
         vol = project.volumes.get(mount.source or "") if mount.type == "volume" else None
-        if vol is None:
-            continue
-        if vol.name in observed.volumes:
-            if f"{Op.CREATE_VOLUME.name} {vol.name}" in plan.steps:  # being recreated
-                after.add(f"{Op.CREATE_VOLUME.name} {vol.name}")
-            continue
-        if vol.external:
-            raise UserError.single(f"volume {vol.name} declared as external, but could not be found; create it "
-                                   "first", ("volumes", mount.source or ""))
-        after.add(plan.add(Op.CREATE_VOLUME, vol.name, "missing", args={"key": mount.source}))
+        if vol is not None:
+            after |= _create_step(plan, Op.CREATE_VOLUME, "volumes", mount.source or "", vol.name, vol.external,
+                                  observed.volumes)
     return after
+
+
+def _create_step(plan: Plan, op: Op, section: str, key: str, name: str, external: bool,
+                 observed: Mapping[str, Any]) -> set[str]:
+    """The step a service waits for on its network or volume ``name`` (top-level ``section.key``): its create
+    when missing, or its re-create when diverged (planned already); none when it is there. A missing external
+    one is an error."""
+    step = f"{op.name} {name}"
+    if name in observed:
+        return {step} if step in plan.steps else set()
+    if external:
+        raise UserError.single(f"{section[:-1]} {name} declared as external, but could not be found; create it "
+                               "first", (section, key))
+    return {plan.add(op, name, "missing", args={"key": key})}
 
 
 _JOINS = frozenset({"network_mode", "ipc", "pid", "uts", "volumes_from"})  # ties to the target container itself
