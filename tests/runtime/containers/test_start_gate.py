@@ -14,6 +14,7 @@ from runtime.errors import InvalidArgument
 from runtime.monitor import EXIT_RECORD
 from runtime.spec import ContainerSpec
 from tests.runtime.containers.helpers import cgroup_dirs, mounts_under, processes_mentioning, read_log
+from tests.support.polling import wait_for
 from tests.support.procfs import children
 
 pytestmark = pytest.mark.root
@@ -63,12 +64,12 @@ def test_failing_before_run_calls_the_start_off_and_leaves_nothing(svc: Containe
 
 
 def _gone(pids: list[int], timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:  # polling /proc with a deadline
-        if not any(os.path.exists(f"/proc/{p}") and "Z" not in _state(p) for p in pids):
-            return True
-        time.sleep(0.01)
-    return False
+    """Every one of ``pids`` exited (a zombie counts as gone) within ``timeout``."""
+    try:
+        return wait_for(lambda: not any(os.path.exists(f"/proc/{p}") and "Z" not in _state(p) for p in pids),
+                        timeout, "the processes to exit", interval=0.01)
+    except AssertionError:
+        return False
 
 
 def _state(pid: int) -> str:
@@ -86,17 +87,11 @@ def test_a_start_takes_the_spare_monitor_and_close_removes_the_spare(tmp_path, r
         svc.start(first)
         server = svc._forkserver._proc.pid  # noqa: SLF001 - the test looks at the fork server's children
         monitor1 = json.loads((svc.dir / first / "state.json").read_text())["monitor_pid"]
-        deadline = time.monotonic() + 30
-        spares = [p for p in children(server) if p != monitor1]
-        while not spares and time.monotonic() < deadline:  # the spare is forked just after the first start
-            time.sleep(0.005)
-            spares = [p for p in children(server) if p != monitor1]
+        # the spare is forked just after the first start, and it forks the next container's init ahead
+        spares = wait_for(lambda: [p for p in children(server) if p != monitor1], 30, "the spare monitor")
         assert len(spares) == 1
         spare = spares[0]
-        deadline = time.monotonic() + 30
-        while not children(spare) and time.monotonic() < deadline:  # it forks the next container's init ahead
-            time.sleep(0.005)
-        waiting = children(spare)
+        waiting = wait_for(lambda: children(spare), 30, "the spare's waiting child")
         assert len(waiting) == 1
         second = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
         svc.start(second)
@@ -130,20 +125,14 @@ def test_a_start_after_the_spare_died_forks_anew_and_gets_a_new_spare(tmp_path, 
         def spares() -> list[int]:
             return [p for p in children(server) if p != monitor1 and _state(p) != "Z"]
 
-        deadline = time.monotonic() + 30
-        while not spares() and time.monotonic() < deadline:  # polling /proc with a deadline
-            time.sleep(0.005)
-        (spare,) = spares()
+        (spare,) = wait_for(spares, 30, "the spare monitor")
         os.kill(spare, signal.SIGKILL)
         assert _gone([spare])
         second = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
         svc.start(second)
         monitor2 = json.loads((svc.dir / second / "state.json").read_text())["monitor_pid"]
         assert monitor2 != spare and svc.inspect(second).status == "running"
-        deadline = time.monotonic() + 30
-        while not [p for p in spares() if p != monitor2] and time.monotonic() < deadline:
-            time.sleep(0.005)
-        assert [p for p in spares() if p != monitor2], "no new spare after the lost one"
+        wait_for(lambda: [p for p in spares() if p != monitor2], 30, "a new spare after the lost one")
     finally:
         for state in svc.list():
             svc.remove(state.id, force=True)
