@@ -139,15 +139,8 @@ def _routes(subnets: list[str], prefix: str, veths: set[str]) -> list[str]:
 @pytest.fixture
 def wait_for() -> Callable[..., Any]:
     """Poll ``check()`` until it returns a truthy value or the deadline passes (then fail with ``what``)."""
-    import time
+    from tests.support.polling import wait_for as poll
 
     def _wait(check: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = check()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for {what}")
-            time.sleep(0.02)  # polling interval of a condition with a deadline, not synchronisation by sleep
+        return poll(check, timeout, what)
     return _wait
