@@ -12,6 +12,7 @@ from runtime.containers import ContainerService, StartFailed
 from runtime.errors import Conflict, InvalidArgument, InvalidState, NotFound
 from runtime.spec import ContainerSpec, ExecSpec, LogConfig
 from tests.runtime.containers.helpers import cgroup_dirs, mounts_under, processes_mentioning, read_log, run
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.root
 
@@ -199,10 +200,7 @@ def test_failed_start_of_a_bad_mount_cleans_up(svc, rootfs, cgroup_parent, tmp_p
 
 
 def _wait_until(cond, what, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
+    wait_for(cond, timeout, what, interval=0.01)
 
 
 def _wait_for_log(svc, cid, text):
