@@ -445,7 +445,11 @@ class Supervisor:
         if condition == "removed":
             self._remove_waiters.setdefault(cid, []).append(fut)
         elif condition == "not-running" and status not in _RUNNING and status != "restarting":
-            fut.set_result({"StatusCode": self.live(cid).exit_code if status == "exited" else 0, "Error": None})
+            # as Docker's State.Wait: an exited container's code and its error (e.g. an execve that failed)
+            live = self.live(cid)
+            exited = status == "exited"
+            fut.set_result({"StatusCode": live.exit_code if exited else 0,
+                            "Error": {"Message": live.error} if exited and live.error else None})
         else:
             self._exit_waiters.setdefault(cid, []).append(fut)
         return fut

@@ -25,6 +25,8 @@ def test_execve_failure_after_the_start_is_an_exit_with_its_error(engine, tmp_pa
     box.start()  # every check passed: answered, as Docker's start
     result = box.wait(timeout=30)
     assert result == {"StatusCode": 126, "Error": {"Message": 'exec: "/bad/prog": exec format error'}}
+    # asked again once it has exited (the first wait may also come after the exit): the same answer, as Docker's
+    assert box.wait(timeout=30) == result
     box.reload()
     state = box.attrs["State"]
     assert (state["Status"], state["ExitCode"], state["Error"], state["Pid"]) == (

@@ -13,6 +13,7 @@ import secrets
 import selectors
 import socket
 import struct
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,10 +37,19 @@ DNS_ADDR = "127.0.0.11"
 
 # -- network namespaces -------------------------------------------------------------------------------
 
+def _is_mount_point(path: str) -> bool:
+    """From mountinfo: os.path.ismount misses a bind mount within one filesystem (same device)."""
+    with open("/proc/self/mountinfo") as fh:
+        return any(line.split()[4] == path for line in fh)
+
+
 @pytest.fixture
 def make_netns() -> Iterator[Callable[[], str]]:
     """Factory: a new netns ``pct-<hex>`` with ``lo`` up; returns its path. All removed at teardown."""
     created: list[str] = []
+    # pyroute2 (as `ip netns add`) makes /run/netns a shared bind mount of itself on first use; a machine that had
+    # none before gets none after
+    was_mount = _is_mount_point("/run/netns")
 
     def _make() -> str:
         name = f"pct-{secrets.token_hex(3)}"
@@ -54,6 +64,8 @@ def make_netns() -> Iterator[Callable[[], str]]:
         netns.remove(name)
     leftover = [n for n in created if os.path.exists(f"/var/run/netns/{n}")]
     assert not leftover, f"netns left behind: {leftover}"
+    if not was_mount and _is_mount_point("/run/netns") and not os.listdir("/run/netns"):
+        subprocess.run(["umount", "/run/netns"], check=True)
 
 
 def in_netns(path: str, func: Callable[[], Any]) -> Any:
