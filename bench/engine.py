@@ -6,6 +6,7 @@ machine (../shared/peers: Docker and Podman). With ``--trace`` the engine runs w
 start path's stages (HTTP -> daemon -> fork server -> monitor -> init -> exec) and the create path's (image,
 conversion, volumes, sandbox, service, record) are printed as median durations.
 Needs root. Usage: python bench/engine.py [N=50] [--network none|bridge|user] [--trace] [--baseline DIR]
+[--work-dir DIR] (the data roots go under DIR, /var/lib by default, beside the engine's own default data root).
 (``user``: a user-defined network made for the run, so each start also opens an embedded-DNS scope.
 ``--baseline DIR``: a second engine from another checkout runs beside this one, each container alternating
 between the two in the same run, and the ratios of the medians are printed.)
@@ -31,6 +32,7 @@ sys.path.insert(0, str(REPO))
 from bench.container_start import _bundle, _runc  # noqa: E402 - the same runc baseline
 from tests.conftest import _build_busybox_rootfs  # noqa: E402 - the same rootfs the tests use
 from tests.runtime.daemon.conftest import cleanup, start_daemon  # noqa: E402
+from runtime.paths import DEFAULT_ROOT  # noqa: E402
 from tests.support.procfs import children  # noqa: E402
 
 PEERS = REPO.parent / "shared" / "peers"
@@ -46,6 +48,22 @@ def _pss_kib(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def _metadata_us(where: Path, rounds: int = 50) -> float:
+    """Median wall time of a mkdir plus a small file's create and write in ``where``: the disk's share of a create
+    (the state dir, overlay dirs and managed files are such operations)."""
+    probe = Path(tempfile.mkdtemp(prefix="probe-", dir=where))
+    times = []
+    try:
+        for i in range(rounds):
+            t0 = time.perf_counter()
+            (probe / str(i)).mkdir()
+            (probe / str(i) / "f").write_text("x\n")
+            times.append((time.perf_counter() - t0) * 1e6)
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+    return statistics.median(times)
 
 
 def _descendants(pid: int, skip: set[int]) -> list[int]:
@@ -81,6 +99,10 @@ def main() -> int:
     parser.add_argument("n", nargs="?", type=int, default=50)
     parser.add_argument("--network", default="none", help="network mode of the containers (default: none)")
     parser.add_argument("--trace", action="store_true", help="print the start path's stages (PYCOMPOSE_TRACE)")
+    parser.add_argument("--work-dir", metavar="DIR", type=Path, default=DEFAULT_ROOT.parent,
+                        help="where the engines' data roots are made (default: %(default)s, beside the engine's own "
+                             "default data root; a directory whose metadata operations are slow, e.g. a crowded "
+                             "/tmp, shows in every create)")
     parser.add_argument("--baseline", metavar="DIR", type=Path,
                         help="another checkout (e.g. `git archive REF | tar -x -C DIR`) whose engine runs beside "
                              "this one: each container alternates between the two, and the ratios are printed")
@@ -88,7 +110,8 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench/engine.py needs root", file=sys.stderr)
         return 2
-    work = Path(tempfile.mkdtemp(prefix="pycompose-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="pycompose-bench-", dir=args.work_dir))
+    print(f"data roots under {work}: a mkdir and a small file there take {_metadata_us(work):.0f} us (median)")
     daemons = []
     try:
         rootfs = work / "rootfs"

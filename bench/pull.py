@@ -294,7 +294,7 @@ def floor_cpu(blob_files: list[Path]) -> float:
 def create_probe(root: Path, top: bool, count: int = 2000) -> float:
     """Microseconds to create, fill (4 kB) and close one file in a new directory under ``root`` (``top``: under a
     directory flagged as the layer store flags its own, see ``runtime.images.layers``)."""
-    from runtime.images.layers import mark_top_directory
+    from runtime.fsflags import mark_top_directory
 
     parent = Path(tempfile.mkdtemp(prefix="probe-", dir=root))
     if top:

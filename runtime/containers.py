@@ -31,6 +31,7 @@ from runtime import linux, monitor_client, native, procs, trace
 from runtime.cleaner import Cleaner
 from runtime.errors import Conflict, InvalidArgument, InvalidState, NotFound
 from runtime.forkserver import ForkServer
+from runtime.fsflags import mark_top_directory
 from runtime.jsonlog import rfc3339nano
 from runtime.monitor import EXIT_RECORD, SOCKET_NAME
 from runtime.monitor_client import read_reply
@@ -197,6 +198,7 @@ class ContainerService:
         for leftover in os.listdir(self._trash):
             self._cleaner.submit(self._trash / leftover)
         os.chmod(self.dir, 0o700)
+        mark_top_directory(self.dir)  # each state dir (overlay dirs, managed files) in a block group of its own
         self.images = images
         if cgroups is None:
             from runtime.cgroups import new_manager

@@ -5,24 +5,20 @@ A layer is unpacked in ``<root>/layers/.tmp-*`` and renamed into place only when
 (one ``syncfs``) and its diff id matched what the image config announced, so a crash or a corrupt download never
 leaves a half layer behind.
 
-``<root>/layers`` carries the "top of directory hierarchy" flag (``chattr +T``) where the file system has it (ext2/3/4):
-the Orlov allocator then puts each layer's directory in a block group of its own with free inodes, instead of next to
-its parent, where other programs' churn makes creating a file cost up to ~0.5 ms (journal-less ext4 scans recently
-freed inodes) instead of ~10 us. Layers are independent trees, which is what the flag means.
+``<root>/layers`` carries the "top of directory hierarchy" flag where the file system has it (``runtime.fsflags``):
+layers are independent trees, which is what the flag means.
 """
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import shutil
-import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 from runtime.errors import NotFound
+from runtime.fsflags import mark_top_directory
 from runtime.linux import syncfs
 from runtime.images._atomic import read_json, write_json_atomic
 from runtime.images.blobs import DigestMismatch
@@ -32,9 +28,6 @@ from runtime.images.unpack import unpack_layer
 __all__ = ["Layer", "LayerStore", "pid_alive", "mark_top_directory"]
 
 _META = "layer.json"
-_FS_IOC_GETFLAGS = 0x80086601  # _IOR('f', 1, long); the kernel reads and writes an int
-_FS_IOC_SETFLAGS = 0x40086602  # _IOW('f', 2, long)
-_FS_TOPDIR_FL = 0x00020000
 
 
 @dataclass(frozen=True)
@@ -149,26 +142,6 @@ def pid_alive(name: str) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def mark_top_directory(path: Path) -> bool:
-    """Set the Orlov "top directory" flag on ``path`` (its subdirectories spread over block groups); False where the
-    file system has no such flag (tmpfs, xfs, btrfs...) or refuses it."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        flags = struct.unpack("i", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, b"\0" * 4))[0]
-        if not flags & _FS_TOPDIR_FL:
-            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("i", flags | _FS_TOPDIR_FL))
-        return True
-    except OSError as err:
-        if err.errno in (errno.ENOTTY, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM, errno.EACCES, errno.EROFS):
-            return False
-        raise
-    finally:
-        os.close(fd)
 
 
 def _sync_filesystem(path: Path) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.images.layers import LayerStore, mark_top_directory
+from runtime.fsflags import mark_top_directory
+from runtime.images.layers import LayerStore
 
 _FS_IOC_GETFLAGS = 0x80086601
 _FS_IOC_SETFLAGS = 0x40086602
@@ -60,3 +61,18 @@ def test_file_system_without_flags_is_no_error():
         assert marked is False
         store = LayerStore(path)
         assert store.dir.is_dir()
+
+
+def test_containers_directory_is_a_top_directory(tmp_path):
+    """Each container's state dir (overlay dirs, managed files: made on every create) gets a block group of its
+    own, as each layer does."""
+    from runtime.containers import ContainerService
+
+    if not _supports_topdir(tmp_path / "probe"):
+        pytest.skip(f"{tmp_path} is on a file system without the top-directory flag (not ext2/3/4)")
+    svc = ContainerService(tmp_path / "root")
+    try:
+        assert (_flags(svc.dir) or 0) & _FS_TOPDIR_FL
+        assert not (_flags(svc.root) or 0) & _FS_TOPDIR_FL
+    finally:
+        svc.close()
