@@ -210,11 +210,14 @@ class _Monitor:
         else:
             self.conn.close()
 
-    def _reply(self, pid: int) -> None:
-        """The launch reply: the process runs (or only its execve is left; see ``init._announce_exec``). Start
-        times from here: the engine reading ours from /proc would wait for the helper's exec."""
+    def _reply(self, pid: int, pid_start: int = -1) -> None:
+        """The launch reply: the process runs (or only its execve is left; see ``init._announce_exec``: then
+        ``pid_start`` was read before it). Start times from here: the engine reading ours from /proc would wait for
+        the helper's exec."""
+        if pid_start < 0:
+            pid_start = procs.start_time(pid)
         _send_line(self.conn, {"pid": pid, "monitor_pid": os.getpid(),
-                               "pid_start": procs.start_time(pid), "monitor_start": procs.start_time(os.getpid())})
+                               "pid_start": pid_start, "monitor_start": procs.start_time(os.getpid())})
         self.replied = True
         trace.mark("monitor.replied", str(self.req.get("id", "")))
 

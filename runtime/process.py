@@ -10,8 +10,10 @@ rootfs, before and after its move into the cgroup: the monitor waits there for t
 exists, then that the network is connected; if one raises, the child is killed and its text is the error.
 ``before_move`` returning true means the engine moved the child already (it knew the spare's waiting child).
 ``after_config`` runs right after the config went out (the monitor makes its socket there, while the child works).
-``on_exec`` runs (with the child's pid) when a start's child says it passed its last checks and only its
-``execve`` is left (the monitor answers the engine there); an error may still follow, as the exec's own.
+``on_exec`` runs (with the child's pid and start time) when a start's child says it passed its last checks and only
+its ``execve`` is left (the monitor answers the engine there); an error may still follow, as the exec's own. The start
+time is read from /proc while the child builds its rootfs: read during its execve, /proc/<pid>/stat waits until the
+old address space is torn down (~1 ms for a forked Python process).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any
 
-from runtime import init, linux, trace
+from runtime import init, linux, procs, trace
 from runtime.errors import InvalidArgument
 
 __all__ = ["Prefork", "Spawned", "prefork", "spawn", "StartFailed"]
@@ -98,7 +100,7 @@ class Spawned:
 def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_pidns: int | str | None = None,
           cgroup_procs: list[str] | None = None, before_move: Callable[[], bool | None] | None = None,
           before_join: Callable[[], None] | None = None, ready: Prefork | None = None,
-          after_config: Callable[[], None] | None = None, on_exec: Callable[[int], None] | None = None) -> Spawned:
+          after_config: Callable[[], None] | None = None, on_exec: Callable[[int, int], None] | None = None) -> Spawned:
     """Fork the child described by ``cfg`` with stdio ``fds``; return once it exec'd or failed.
 
     ``join_pidns``: pid of a process (or a pid ns file) whose pid namespace the child is born into. Call this
@@ -136,7 +138,7 @@ class _Hooks:
     before_move: Callable[[], bool | None] | None = None
     before_join: Callable[[], None] | None = None
     after_config: Callable[[], None] | None = None
-    on_exec: Callable[[int], None] | None = None
+    on_exec: Callable[[int, int], None] | None = None
 
 
 def _tell(parent: socket.socket, msg: dict[str, Any]) -> None:
@@ -189,6 +191,7 @@ def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[in
     except OSError as err:  # the child died before reading its config
         result.error, result.exit_code = f"container init failed: {err}", 1
         return
+    start_time = procs.start_time(pid) if hooks.on_exec is not None else -1  # before its execve: see the module doc
     setup_error = _run_hook(hooks.after_config, pid)[0]
     join_error, moved = (setup_error, False) if setup_error else _run_hook(hooks.before_move, pid)
     if cgroup_procs is not None and not join_error and not moved:
@@ -221,7 +224,7 @@ def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[in
                 os.close(extra)
         elif msg.get("exec"):
             if hooks.on_exec is not None:
-                hooks.on_exec(pid)
+                hooks.on_exec(pid, start_time)
         elif "error" in msg:
             result.error, result.exit_code = str(msg["error"]), int(msg.get("exit_code", 1))
             result.aborted = bool(msg.get("aborted"))
