@@ -25,6 +25,7 @@ from runtime import linux
 from runtime.daemon.router import Router
 from runtime.daemon.server import Reply, Request, Response, Stream, json_response
 from runtime.errors import EngineError, InvalidArgument, NotFound
+from runtime.rootfs import MANAGED_FILES
 
 if TYPE_CHECKING:
     from runtime.daemon.app import Engine
@@ -89,8 +90,14 @@ def _whiteout(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 
+# What the runtime itself makes in a container's root for its mounts (runtime/rootfs.py): Docker keeps these in the
+# container's "init" layer, below its rw layer, so `docker diff` never lists them.
+_RUNTIME_PATHS = frozenset(["/dev", "/proc", "/sys"] + [f"/etc/{name}" for name in MANAGED_FILES])
+
+
 def container_changes(upper: Path, lowers: list[str]) -> list[dict[str, Any]]:
-    """``docker diff``: what the container's upper dir changed against the image layers."""
+    """``docker diff``: what the container's upper dir changed against the image layers, without the runtime's own
+    mount points (and a directory the overlay copied up only to hold one of them, its mode and owner unchanged)."""
     out: list[dict[str, Any]] = []
     if not upper.is_dir():
         return out
@@ -101,13 +108,34 @@ def container_changes(upper: Path, lowers: list[str]) -> list[dict[str, Any]]:
             st = os.lstat(full)
             if _whiteout(st):
                 kind = _CHANGE_DELETED
+            elif rel in _RUNTIME_PATHS:
+                continue
             elif any(os.path.lexists(os.path.join(lower, rel.lstrip("/"))) for lower in lowers):
                 kind = _CHANGE_MODIFIED
             else:
                 kind = _CHANGE_ADDED
             out.append({"Path": rel, "Kind": kind})
-        dirs[:] = [d for d in dirs if not _whiteout(os.lstat(os.path.join(dirpath, d)))]
-    return sorted(out, key=lambda c: c["Path"])
+        dirs[:] = [d for d in dirs if not _whiteout(os.lstat(os.path.join(dirpath, d)))
+                   and "/" + os.path.relpath(os.path.join(dirpath, d), upper) not in _RUNTIME_PATHS]
+    listed = {c["Path"] for c in out}
+    holders = {os.path.dirname(p) for p in _RUNTIME_PATHS}
+
+    def only_a_holder(change: dict[str, Any]) -> bool:
+        path = change["Path"]
+        if change["Kind"] != _CHANGE_MODIFIED or path not in holders:
+            return False
+        if any(other.startswith(path + "/") for other in listed):
+            return False  # something else changed inside it
+        st = os.lstat(os.path.join(upper, path.lstrip("/")))
+        for lower in lowers:
+            try:
+                below = os.lstat(os.path.join(lower, path.lstrip("/")))
+            except OSError:
+                continue
+            return (st.st_mode, st.st_uid, st.st_gid) == (below.st_mode, below.st_uid, below.st_gid)
+        return False
+
+    return sorted((c for c in out if not only_a_holder(c)), key=lambda c: c["Path"])
 
 
 def register(router: Router, engine: Engine) -> None:

@@ -62,3 +62,14 @@ def test_commit_author_comment_shown_by_cli_and_docker_py(engine):
     plain = engine.cli("inspect", "-f", "{{.Author}}|{{.Comment}}", "authored:v3")
     assert plain.stdout.strip() == "|"
     engine.cli("rm", "-f", "authored", "child")
+
+
+def test_diff_leaves_out_the_runtimes_own_mount_points(engine):
+    """As Docker's init layer: /etc/hostname, /etc/hosts, /etc/resolv.conf, /proc, /sys and /dev are made by the
+    runtime for its mounts (here in the container's upper dir, as the image lacks some) and never listed; /etc shows
+    once something of the container's own changed in it."""
+    engine.cli("run", "-d", "--name", "fresh", "busybox", "sleep", "1000")
+    assert engine.cli("diff", "fresh").stdout == ""
+    engine.cli("exec", "fresh", "touch", "/etc/mine")
+    assert engine.cli("diff", "fresh").stdout.splitlines() == ["C /etc", "A /etc/mine"]
+    engine.cli("rm", "-f", "fresh")
