@@ -22,6 +22,7 @@ from runtime.daemon.container_volumes import check_subpaths, prepare_volumes, re
 from runtime.daemon.logs import parse_log_time
 from runtime.daemon.records import NAME_RE, now_rfc3339
 from runtime.daemon.specconv import convert, network_of
+from runtime.daemon.top import top_table
 from runtime.daemon.unixconn import connect_unix, wait_pid
 from runtime.errors import Conflict, EngineError, InvalidArgument, InvalidState, NotFound
 from runtime import trace
@@ -589,9 +590,7 @@ class Supervisor:
     # --- processes -----------------------------------------------------------------------------------------------
     async def top(self, cid: str, ps_args: str) -> dict[str, Any]:
         procs = await asyncio.to_thread(self.svc.top, cid)
-        titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
-        rows = [[str(p["uid"]), str(p["pid"]), str(p["ppid"]), "0", "", "?", "00:00:00", p["cmd"]] for p in procs]
-        return {"Titles": titles, "Processes": rows}
+        return await asyncio.to_thread(top_table, procs, ps_args)
 
     async def stats(self, cid: str, previous: dict[str, Any] | None) -> dict[str, Any]:
         rec = self.records.find(cid)
