@@ -103,13 +103,14 @@ class Engine:
         from runtime.daemon.volumes import volume_json
 
         from runtime.daemon.container_view import summary_json
-        from runtime.images.inspect import image_summary
+        from runtime.images.inspect import image_summary, layer_sharing
 
         vols = [volume_json(self, v, usage=True) for v in await asyncio.to_thread(self.volumes.list)]
         users = self.image_users()
-        images = [image_summary(i, users.get(i.id, 0)) for i in await asyncio.to_thread(self.images.list)]
+        listed = await asyncio.to_thread(self.images.list)
+        layers, shared = layer_sharing(listed)  # each layer counted once, as Docker's (the same sizes as images')
+        images = [image_summary(i, users.get(i.id, 0), shared[i.id]) for i in listed]
         containers = [summary_json(r, self.supervisor.live(r["Id"]), size=True) for r in self.records.all()]
-        layers = await asyncio.to_thread(self.images.disk_usage)  # shared layers counted once, as Docker
         return {"LayersSize": layers, "Images": images, "Containers": containers,
                 "Volumes": vols, "BuildCache": []}
 

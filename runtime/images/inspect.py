@@ -48,8 +48,22 @@ def image_inspect(image: Image) -> dict[str, Any]:
     return out
 
 
-def image_summary(image: Image, containers: int = -1) -> dict[str, Any]:
-    """One entry of ``GET /images/json``."""
+def layer_sharing(images: list[Image]) -> tuple[int, dict[str, int]]:
+    """For ``GET /system/df``, as Docker's: the size of every layer some image uses, each counted once
+    (``LayersSize``), and per image id the size of its layers that another image uses too (``SharedSize``)."""
+    users: dict[str, set[str]] = {}
+    sizes: dict[str, int] = {}
+    for image in images:
+        for layer in image.layers:
+            users.setdefault(layer.chain_id, set()).add(image.id)
+            sizes[layer.chain_id] = layer.size
+    shared = {image.id: sum(sizes[c] for c in {layer.chain_id for layer in image.layers} if len(users[c]) > 1)
+              for image in images}
+    return sum(sizes.values()), shared
+
+
+def image_summary(image: Image, containers: int = -1, shared_size: int = -1) -> dict[str, Any]:
+    """One entry of ``GET /images/json`` (``shared_size``: -1 where not computed, as Docker's list)."""
     labels = (image.config.get("Labels") or {})
     return {
         "Id": image.id,
@@ -58,7 +72,7 @@ def image_summary(image: Image, containers: int = -1) -> dict[str, Any]:
         "RepoDigests": image.repo_digests,
         "Created": _epoch(image.created),
         "Size": image.size,
-        "SharedSize": -1,
+        "SharedSize": shared_size,
         "VirtualSize": image.size,
         "Labels": labels,
         "Containers": containers,

@@ -64,7 +64,18 @@ def test_system_df_reports_the_store_on_disk(engine):
     df = client.df()
     sizes = [i["Size"] for i in df["Images"]]
     assert len(df["Images"]) == 1 and sizes[0] > 0  # one image under two tags
+    assert df["LayersSize"] == sizes[0] and df["Images"][0]["SharedSize"] == 0  # its layers, shared with none
     client.containers.create("busybox", ["true"], network_mode="none")
-    assert client.df()["LayersSize"] >= sizes[0]  # the store on disk: blobs and unpacked layers
     out = engine.cli("system", "df", "--format", "{{.Type}} {{.TotalCount}}").stdout.split("\n")
     assert "Images 1" in out and "Containers 1" in out
+    # a second image on top of the first: the base layer is shared, and counted once
+    maker = client.containers.run("busybox", ["sh", "-c", "echo 12345 > /grown"], network_mode="none", detach=True)
+    maker.wait()
+    child = maker.commit("grown", "v1")
+    df = client.df()
+    by_id = {i["Id"]: i for i in df["Images"]}
+    base, top = by_id[client.images.get("busybox").id], by_id[child.id]
+    assert top["Size"] > base["Size"] and (base["SharedSize"], top["SharedSize"]) == (base["Size"], base["Size"])
+    assert df["LayersSize"] == top["Size"]  # base + the new layer
+    maker.remove()
+    client.images.remove(child.id)
