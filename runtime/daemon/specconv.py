@@ -327,7 +327,8 @@ def convert(body: Mapping[str, Any], image_config: Mapping[str, Any], *, contain
         if sep:
             env[key] = value
     env.setdefault("PATH", DEFAULT_PATH)
-    env = {"PATH": env.pop("PATH"), "HOSTNAME": hostname, **env}
+    # (HOSTNAME is not part of Config.Env: the container's init adds it from its hostname, as Docker's daemon does)
+    env = {"PATH": env.pop("PATH"), **env}
 
     mounts, vols = parse_binds(list(host.get("Binds") or []))
     m2, v2 = _mounts_field(list(host.get("Mounts") or []))

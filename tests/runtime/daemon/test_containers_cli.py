@@ -169,3 +169,19 @@ def test_update_of_a_stopped_container_holds_at_its_next_start(engine):
     engine.cli("restart", "-t", "0", "limited")
     pid = int(engine.cli("inspect", "-f", "{{.State.Pid}}", "limited").stdout)
     assert _pids_max(pid) == "88"
+
+
+def test_hostname_variable_is_the_containers_hostname(engine):
+    """As Docker's: HOSTNAME in the process's environment is the container's hostname (its short id unless set),
+    added at start; the container's Config.Env does not carry it; the user's own HOSTNAME wins."""
+    cid = engine.cli("create", "--network", "none", "busybox", "sh", "-c",
+                     'echo "$HOSTNAME $(hostname)"').stdout.strip()
+    env = json.loads(engine.cli("inspect", cid).stdout)[0]["Config"]["Env"]
+    assert not [e for e in env if e.startswith("HOSTNAME=")]
+    assert engine.cli("start", "-a", cid).stdout.split() == [cid[:12], cid[:12]]
+    named = engine.cli("run", "--rm", "--network", "none", "-h", "box", "busybox", "sh", "-c", 'echo "$HOSTNAME"')
+    assert named.stdout == "box\n"
+    mine = engine.cli("run", "--rm", "--network", "none", "-e", "HOSTNAME=mine", "busybox", "sh", "-c",
+                      'echo "$HOSTNAME"')
+    assert mine.stdout == "mine\n"
+    engine.cli("rm", cid)
