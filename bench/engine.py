@@ -178,6 +178,7 @@ class _Target:
         self.removes: list[float] = []
         self.ids: list[str] = []
         self.idle_pss = 0
+        self.cpu_ms = 0.0  # the daemon process's CPU (user + system, all its threads) over the N run -d
 
     def prepare(self, image_tar: bytes, network: str) -> None:
         api = self.api
@@ -192,6 +193,11 @@ class _Target:
         api.remove_container(warm)
         pid = self.daemon.proc.pid
         self.idle_pss = _pss_kib(pid) + sum(_pss_kib(p) for p in _descendants(pid, set()))
+
+    def cpu_seconds(self) -> float:
+        """The daemon process's user + system CPU so far (every thread, ended ones included)."""
+        fields = (Path(f"/proc/{self.daemon.proc.pid}/stat").read_text().rsplit(")", 1)[1]).split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def run_one(self, i: int, label: str) -> None:
         t0 = time.perf_counter()
@@ -242,6 +248,7 @@ def _bench(targets: list[_Target], work: Path, n: int, network: str) -> int:
     runcs = []
     label = f"bench-{secrets.token_hex(3)}"
     loads = [os.getloadavg()[0]]
+    cpu0 = [t.cpu_seconds() for t in targets]
     for i in range(n):
         # interleaved, in alternating order: whatever else loads the machine weighs on all alike
         for target in targets if i % 2 == 0 else targets[::-1]:
@@ -249,6 +256,8 @@ def _bench(targets: list[_Target], work: Path, n: int, network: str) -> int:
         if bundle is not None:
             runcs.append(_runc(bundle))
     loads.append(os.getloadavg()[0])
+    for target, c0 in zip(targets, cpu0):  # (what one run -d left for after its reply lands in the next)
+        target.cpu_ms = (target.cpu_seconds() - c0) * 1000 / n
     memory = [t.memory() for t in targets]
     for i in range(n):  # interleaved too
         for target in targets if i % 2 == 0 else targets[::-1]:
@@ -264,6 +273,7 @@ def _bench(targets: list[_Target], work: Path, n: int, network: str) -> int:
         print(f"  start           {_ms(target.starts)}")
         print(f"  create+start    {_ms(target.totals)}   (goal < {GOALS['start_ms']:.0f} ms per start)")
         print(f"  remove -f       {_ms(target.removes)}")
+        print(f"  daemon CPU      {target.cpu_ms:6.2f} ms per create+start (user + system, the daemon's process)")
         if runcs:
             print(f"  ratio start/runc {statistics.median(target.starts) / statistics.median(runcs):.2f}, "
                   f"create+start/runc {statistics.median(target.totals) / statistics.median(runcs):.2f}")
@@ -287,7 +297,8 @@ def _bench(targets: list[_Target], work: Path, n: int, network: str) -> int:
         print("  ratio this/baseline (medians, same run, interleaved): "
               + ", ".join(f"{what} {statistics.median(a) / statistics.median(b):.2f}" for what, a, b in
                           (("create", this.creates, base.creates), ("start", this.starts, base.starts),
-                           ("create+start", this.totals, base.totals), ("remove", this.removes, base.removes))))
+                           ("create+start", this.totals, base.totals), ("remove", this.removes, base.removes)))
+              + f", daemon CPU {this.cpu_ms / base.cpu_ms:.2f}")
     for line in _peer_lines():
         print(line)
     return 0
