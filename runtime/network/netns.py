@@ -141,12 +141,19 @@ class NetnsStore:
 
     def create(self, ns_id: str) -> Path:
         """Make a new network namespace named ``ns_id`` with ``lo`` up; returns its path. Idempotent."""
+        return self.create_then(ns_id, lambda: None)[0]
+
+    def create_then(self, ns_id: str, inside: Callable[[], T]) -> tuple[Path, T | None]:
+        """``create``, then ``inside()`` in the same thread, still in the new namespace (the caller's first work in
+        there, e.g. sysctls and a netlink socket, needs no thread of its own to enter it). Returns the path and
+        what ``inside`` returned; ``None`` for it when the namespace was already there (``inside`` not run). If
+        ``inside`` raises, the namespace is removed again and the error raised."""
         target = self.path(ns_id)
         if is_netns_file(target):
-            return target
+            return target, None
         self.dir.mkdir(parents=True, exist_ok=True)
         target.touch(mode=0o444, exist_ok=True)
-        box: dict[str, BaseException] = {}
+        box: dict[str, object] = {}
 
         def _body() -> None:
             try:
@@ -154,6 +161,7 @@ class NetnsStore:
                 linux.mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", str(target), None,
                             linux.MS_BIND)
                 _bring_lo_up()
+                box["value"] = inside()
             except BaseException as err:  # noqa: BLE001 - re-raised in the caller
                 box["error"] = err
 
@@ -162,8 +170,8 @@ class NetnsStore:
         thread.join()
         if "error" in box:
             self._remove_file(target)
-            raise box["error"]
-        return target
+            raise box["error"]  # type: ignore[misc]
+        return target, box["value"]  # type: ignore[return-value]
 
     def delete(self, ns_id: str) -> None:
         """Unmount and remove the namespace file. The namespace dies once no process or mount holds it."""

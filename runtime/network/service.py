@@ -50,7 +50,7 @@ from runtime.network.model import (
 )
 from runtime.network.firewall import make_firewall
 from runtime.network.nat import DEFAULT_TABLE
-from runtime.network.netns import NetnsStore, is_netns_file, run_in_netns
+from runtime.network.netns import NetnsStore, is_netns_file
 from runtime.network.ports import BoundPort, PortBinding, PortTargets, bind_ports, close_sockets, ports_to_engine
 from runtime.network.publisher import Publisher
 from runtime.network.reaper import LinkReaper
@@ -349,12 +349,10 @@ class NetworkService:
         As Docker does, unprivileged processes in it may bind ports below 1024 and send pings (both sysctls
         are per network namespace, so the host is unaffected)."""
         with self._lock:
-            fresh = not self.netns.exists(container_id)
-            path = self.netns.create(container_id)
-            if fresh:
-                # The thread that sets the sysctls also opens the netlink socket the first connect will use:
-                # that connect then needs no thread of its own to enter the namespace.
-                fd = run_in_netns(path, _prepare_sandbox)
+            # The thread that makes the namespace also sets the sysctls and opens the netlink socket the first
+            # connect will use: neither that nor the connect needs a thread of its own to enter the namespace.
+            path, fd = self.netns.create_then(container_id, _prepare_sandbox)
+            if fd is not None:
                 old = self._sandbox_socks.pop(str(path), None)
                 if old is not None:
                     old.close()

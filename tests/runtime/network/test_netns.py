@@ -47,6 +47,23 @@ def test_the_callers_thread_keeps_its_namespace(store):
     assert _inode(f"/proc/self/task/{threading.get_native_id()}/ns/net") == before
 
 
+def test_create_then_runs_inside_the_new_namespace_in_the_same_thread(store):
+    here = threading.get_native_id()
+    path, (tid, ns) = store.create_then("in", lambda: (threading.get_native_id(),
+                                                       _inode(f"/proc/self/task/{threading.get_native_id()}/ns/net")))
+    assert ns == _inode(str(path)) != _inode(f"/proc/self/task/{here}/ns/net") and tid != here
+    assert store.create_then("in", lambda: pytest.fail("not run for a namespace already there")) == (path, None)
+
+
+def test_create_then_removes_the_namespace_when_its_work_fails(store):
+    def boom() -> None:
+        raise ValueError("inside")
+
+    with pytest.raises(ValueError, match="inside"):
+        store.create_then("bad", boom)
+    assert store.list() == [] and not store.path("bad").exists()
+
+
 def test_sysctl_written_inside_only(store):
     path = store.create("s")
     write_sysctl_in(path, "net.ipv4.ip_forward", "1")
