@@ -453,7 +453,9 @@ class ContainerService:
             trace.mark("svc.security_plan", cid)
             mgr = self._cgroup(cid, spec)
             procs_files = [str(p / "cgroup.procs") for p in dict.fromkeys(mgr.paths().values())]
-            request = {"mode": "start", "id": cid, "state_dir": str(d), "spec": spec_to_dict(spec),
+            cfg, loaded = self._loaded(cid)  # the spec as config.json holds it: no second dataclasses.asdict
+            spec_json = cfg["spec"] if loaded is spec else spec_to_dict(spec)
+            request = {"mode": "start", "id": cid, "state_dir": str(d), "spec": spec_json,
                        "security": plan, "cgroup_procs": procs_files, "gated": True,
                        "exit_path": str(d / EXIT_RECORD),
                        "log_path": str(d / f"{cid}{LOG_SUFFIX}"), "socket": str(d / SOCKET_NAME),

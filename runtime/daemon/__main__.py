@@ -50,9 +50,12 @@ async def _run(args: argparse.Namespace) -> None:
         raise InvalidArgument(f"another engine is running on the data root {config.data_root}") from None
     pidfile = config.data_root / "engine.pid"
     pidfile.write_text(f"{os.getpid()}\n")
+    ready = asyncio.Event()
+    settle = asyncio.create_task(_settle_heap(ready))
     try:
-        await serve(config, path, stop=stop)
+        await serve(config, path, ready=ready, stop=stop)
     finally:
+        settle.cancel()
         try:
             pidfile.unlink()
         except FileNotFoundError:
@@ -70,6 +73,22 @@ def _raise_nofile() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard))
         except (ValueError, OSError) as err:
             logging.getLogger(__name__).warning("could not raise the open files limit: %s", err)
+
+
+async def _settle_heap(ready: asyncio.Event) -> None:
+    """Once the engine listens: what start-up made (modules, routes, services) goes to the collector's permanent
+    generation, so its collections walk only what requests made; and the youngest generation is collected every
+    ``_GC_GEN0`` net allocations instead of 700 (a create+start allocates a few thousand objects, nearly all freed
+    by reference counting: the default threshold ran several collections per container)."""
+    import gc
+
+    await ready.wait()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(_GC_GEN0, *gc.get_threshold()[1:])
+
+
+_GC_GEN0 = 20000
 
 
 def main(argv: list[str] | None = None) -> int:
