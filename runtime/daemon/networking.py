@@ -145,7 +145,8 @@ class Networking:
 
     async def before_start(self, rec: dict[str, Any]) -> None:
         """Connect the sandbox to its networks, publish ports, write /etc/hosts (one thread hop for all the
-        blocking work), open the DNS scope (its sockets are mostly ready since create: ``sandbox_for_create``)."""
+        blocking work; none without networks or ports to attach: the hosts file alone is written on the loop), open
+        the DNS scope (its sockets are mostly ready since create: ``sandbox_for_create``)."""
         cid = rec["Id"]
         key = rec.get("SandboxKeyName")
         if not key:
@@ -155,7 +156,10 @@ class Networking:
         if dns is not None and self.uses_embedded_dns(rec):
             dns.prepare(sandbox)  # a no-op when create did; else it runs beside the connect below
         links = self._link_targets(rec)
-        user_defined, settings = await asyncio.to_thread(self._attach, rec, sandbox, links)
+        if links or self._wishes(rec) or self._port_wishes(rec):
+            user_defined, settings = await asyncio.to_thread(self._attach, rec, sandbox, links)
+        else:  # nothing to connect or publish (network none, a shared sandbox): a hosts file, no thread hop
+            user_defined, settings = self._attach(rec, sandbox, links)
         trace.mark("net.attached", cid)
         if dns is not None:
             if user_defined:

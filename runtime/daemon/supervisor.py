@@ -100,61 +100,67 @@ class Supervisor:
             raise InvalidArgument("config: Image is required")
         trace.mark("create.checked")
         holder = f"creating-{secrets.token_hex(8)}"  # volumes are taken before the container has an id
-
-        def prepare() -> tuple[Any, Any, list[Any], list[str], list[dict[str, Any]]]:  # one worker-thread hop
-            image = self.engine.images.resolve(image_ref)
-            trace.mark("create.image")
-            if name is not None and name != "" and not NAME_RE.match(name.lstrip("/")):
-                raise InvalidArgument(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-            conv = convert(body, image.config, container_id="", image=image.id, defaults=self._defaults())
-            trace.mark("create.converted")
-            return (image, conv, *prepare_volumes(self.engine.volumes, conv, image, holder, self.engine.images))
-
         nets = self.engine.networks
         net_rec: dict[str, Any] = {}
         sandboxing: asyncio.Future[str] | None = None
         if nets is not None:
             with contextlib.suppress(EngineError):  # (else convert refuses the body, in its turn)
                 mode, endpoints = network_of(body)
-                net_rec = {"NetworkMode": mode, "Endpoints": endpoints}
+                net_rec.update({"NetworkMode": mode, "Endpoints": endpoints})
                 # the network's sandbox is made while the image is looked up and the body converted
                 sandboxing = asyncio.ensure_future(nets.sandbox_for_create(net_rec))
-        try:
-            image, conv, mounts, uses, inspect_mounts = await asyncio.to_thread(prepare)
-        except BaseException:
-            if sandboxing is not None:
-                with contextlib.suppress(BaseException):
-                    await sandboxing
-                await self._drop_sandbox(net_rec)
-            raise
-        spec = replace(conv.spec, mounts=conv.spec.mounts + tuple(mounts), image=image.id)
-        trace.mark("create.volumes")
-        net_rec = net_rec or {"NetworkMode": conv.network_mode, "Endpoints": conv.endpoints}
-        try:
-            if nets is not None and nets.uses_embedded_dns(net_rec):
-                spec = replace(spec, resolv_conf=nets.resolv_conf(net_rec, body.get("HostConfig") or {}))
-            # one worker-thread hop checks the spec, takes the name and makes the state dir and managed files while
-            # the loop makes the network's sandbox, then waits for its path and writes the config
-            netns: concurrent.futures.Future[str | None] = concurrent.futures.Future()
-            building = asyncio.ensure_future(asyncio.to_thread(self._build, name, spec, image, netns))
+        loop = asyncio.get_running_loop()
+        netns: concurrent.futures.Future[str | None] = concurrent.futures.Future()
+        if nets is None:
+            netns.set_result(None)
+
+        def make() -> tuple[Any, Any, list[str], list[dict[str, Any]], Any, Any]:
+            """One worker-thread hop: the image looked up, the body converted, volumes taken, then the service's
+            checks, the name, the state dir and managed files while the loop makes the network's sandbox, whose
+            path the config waits for (``_build``). Volumes taken are released again on any failure here."""
+            image = self.engine.images.resolve(image_ref)
+            trace.mark("create.image")
+            if name is not None and name != "" and not NAME_RE.match(name.lstrip("/")):
+                raise InvalidArgument(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+            conv = convert(body, image.config, container_id="", image=image.id, defaults=self._defaults())
+            trace.mark("create.converted")
+            mounts, uses, inspect_mounts = prepare_volumes(self.engine.volumes, conv, image, holder, self.engine.images)
             try:
-                if sandboxing is None and nets is not None:
-                    sandboxing = asyncio.ensure_future(nets.sandbox_for_create(net_rec))
-                path = await sandboxing if sandboxing is not None else None
-                trace.mark("create.sandbox")
-            except BaseException as err:
-                netns.set_exception(err)  # the build undoes its part and ends
-                with contextlib.suppress(BaseException):
-                    await building
+                spec = replace(conv.spec, mounts=conv.spec.mounts + tuple(mounts), image=image.id)
+                trace.mark("create.volumes")
+                if nets is not None and not net_rec:  # network_of refused what convert took: the sandbox now
+                    net_rec.update({"NetworkMode": conv.network_mode, "Endpoints": conv.endpoints})
+                    made = asyncio.run_coroutine_threadsafe(nets.sandbox_for_create(net_rec), loop)
+                    try:
+                        netns.set_result(made.result())
+                    except BaseException as err:
+                        netns.set_exception(err)
+                if nets is not None and nets.uses_embedded_dns(net_rec):
+                    spec = replace(spec, resolv_conf=nets.resolv_conf(net_rec, body.get("HostConfig") or {}))
+                st = self._build(name, spec, image, netns)
+            except BaseException:
+                release_volumes(self.engine.volumes, holder, uses)
                 raise
-            netns.set_result(path)
-            if path is not None:
-                spec = replace(spec, netns_path=path)
-            st = await building
+            return image, conv, uses, inspect_mounts, spec, st
+
+        building = asyncio.ensure_future(asyncio.to_thread(make))
+        try:
+            if sandboxing is not None:
+                try:
+                    path = await sandboxing
+                    trace.mark("create.sandbox")
+                except BaseException as err:
+                    netns.set_exception(err)  # the build undoes its part and ends
+                    raise
+                netns.set_result(path)
+            image, conv, uses, inspect_mounts, spec, st = await building
             cid = st.id
             trace.mark("create.svc", cid)
         except BaseException:
-            await asyncio.to_thread(release_volumes, self.engine.volumes, holder, uses)
+            for pending in (building, sandboxing):  # (the worker released its volumes)
+                if pending is not None:
+                    with contextlib.suppress(BaseException):
+                        await pending
             await self._drop_sandbox(net_rec)
             raise
         if uses:  # volumes were taken under a provisional holder: hand them to the container

@@ -62,3 +62,21 @@ def test_sandbox_made_beside_a_create_that_fails_is_removed(engine, tmp_path):
         client.containers.create("busybox", ["true"], name="gone", network_mode="none", stop_signal="SIGNOPE")
     assert (_state_dirs(engine), _names(engine), _sandboxes(where)) == before
     kept.remove()
+
+
+def test_volumes_taken_by_a_create_refused_later_are_free_again(engine):
+    """Volumes are taken while the body is converted, before the name is reserved: a create refused at the
+    reservation (name in use) or by the sandbox releases them in the same worker-thread hop."""
+    client = engine.client()
+    kept = client.containers.create("busybox", ["true"], name="kept", network_mode="none")
+    before = (_state_dirs(engine), _names(engine))
+    with pytest.raises(docker.errors.APIError, match="already in use"):
+        client.containers.create("busybox", ["true"], name="kept", network_mode="none", volumes=["held1:/data"])
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.create("busybox", ["true"], name="other", volumes=["held2:/data"],
+                                 network_mode="container:nosuchcontainer")
+    assert (_state_dirs(engine), _names(engine)) == before
+    made = {v.name for v in client.volumes.list()} & {"held1", "held2"}
+    for name in made:
+        client.volumes.get(name).remove()  # free: a volume still held would be refused as in use
+    kept.remove()
