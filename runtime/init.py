@@ -28,6 +28,7 @@ import termios
 from typing import Any
 
 from runtime import linux, rootfs, security, trace
+from runtime.security.privileges import note_oom_score_adj
 from runtime.spec import DEFAULT_PATH, ContainerSpec, ExecSpec, exec_from_dict, spec_from_dict, spec_to_dict
 from runtime.users import ResolvedUser, resolve_user
 
@@ -404,7 +405,8 @@ def sample_config() -> dict[str, Any]:
 
 
 def warm_up() -> None:
-    """For a process forked ahead of need, while it waits: encode and parse a sample config as a start's will be.
+    """For a process forked ahead of need, while it waits: encode and parse a sample config as a start's will be,
+    and read what the start needs from /proc (the host's cgroup mounts, our oom_score_adj).
 
     A forked Python process shares its parent's pages until it writes them, and merely using an object writes its
     reference count: its first parse of a config copies a few hundred pages (~0.5-1 ms). Done now, that copying is
@@ -415,6 +417,8 @@ def warm_up() -> None:
         security.SecurityPlan.from_dict(cfg["security"])
     except Exception:  # noqa: BLE001 - only a warm-up
         pass
+    rootfs.note_host_cgroups()  # two /proc reads the start would make: the host's, shorter, and off its path
+    note_oom_score_adj()
 
 
 def child_main(sock: socket.socket, words: socket.socket | None = None) -> None:

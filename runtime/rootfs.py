@@ -19,7 +19,7 @@ from runtime.linux import (MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, 
 from runtime.spec import ContainerSpec, Mount
 
 __all__ = ["RootfsPaths", "mount_rootfs", "mount_cgroups", "pivot_into", "lock_rootfs", "secure_join",
-           "MANAGED_FILES"]
+           "MANAGED_FILES", "note_host_cgroups"]
 
 MANAGED_FILES = ("hosts", "hostname", "resolv.conf")
 _DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
@@ -291,11 +291,25 @@ def _host_cgroup_mounts() -> list[tuple[str, str, str]]:
     return out
 
 
+_noted_cgroups: list[tuple[str, str, str]] | None = None
+
+
+def note_host_cgroups() -> None:
+    """Read the host's cgroup mounts now, for ``mount_cgroups`` to use later: a process forked ahead of need (a
+    spare container's init) reads the host's short mountinfo while it waits, instead of the container's (the
+    host's lines plus every rootfs mount) on the start's path (~0.1 ms). Never raises."""
+    global _noted_cgroups
+    try:
+        _noted_cgroups = _host_cgroup_mounts()
+    except (OSError, ValueError, IndexError):
+        _noted_cgroups = None
+
+
 def _mount_cgroups(target: str, flags: int) -> None:
     """The container's own view of the cgroup hierarchies (its cgroup namespace makes its cgroup the root):
     cgroup2 on a v2 host; on v1 a tmpfs with each controller hierarchy, as Docker does. Read-only unless
     privileged."""
-    mounts = _host_cgroup_mounts()
+    mounts = _host_cgroup_mounts() if _noted_cgroups is None else _noted_cgroups
     if not mounts or not os.path.isdir(target):
         return
     if mounts[0][0] == "" and mounts[0][1] == "cgroup2":
