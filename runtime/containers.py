@@ -421,8 +421,10 @@ class ContainerService:
     def _cgroup_files(mgr: Any) -> tuple[builtins.list[str], builtins.list[str]]:
         paths = mgr.paths()
         files = [str(p / "cgroup.procs") for p in dict.fromkeys(paths.values())]
-        oom = [str(p / name) for p in dict.fromkeys(paths.values())
-               for name in ("memory.events", "memory.oom_control") if (p / name).exists()]
+        # the OOM files are the memory controller's (v1) or the unified hierarchy's (v2, key ""): two lookups
+        # in cgroupfs per start, not two per hierarchy
+        homes = dict.fromkeys(paths[key] for key in ("memory", "") if key in paths)
+        oom = [str(p / name) for p in homes for name in ("memory.events", "memory.oom_control") if (p / name).exists()]
         return files, oom
 
     # --- start ---------------------------------------------------------------------------------------------------
