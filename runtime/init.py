@@ -204,6 +204,7 @@ def _confine(plan: security.SecurityPlan, user: ResolvedUser) -> None:
 
 _AT_FDCWD, _AT_EACCESS = -100, 0x200
 _libc = ctypes.CDLL(None, use_errno=True)  # loaded here: after pivot_root nothing can be
+_syscall = _libc.syscall  # looked up now, not in the child
 
 
 def _check_executable(path: str, name: str) -> None:
@@ -232,8 +233,18 @@ def _announce_exec(sock: socket.socket) -> None:
         pass
 
 
+_SYS_CLOSE_RANGE = 436  # the same number on every architecture (the unified syscall table)
+_CLOSE_RANGE_CLOEXEC = 4
+
+
 def _cloexec_all() -> None:
-    """Nothing but stdio crosses into the container's program, whatever the engine had open."""
+    """Nothing but stdio crosses into the container's program, whatever the engine had open: one close_range
+    (CLOSE_RANGE_CLOEXEC, Linux 5.11, as runc) instead of listing the fresh /proc's fd directory and one fcntl per
+    fd (~0.1 ms less in the child); the listing where the kernel lacks it. Called before seccomp: a profile
+    without close_range then costs nothing."""
+    if _syscall(ctypes.c_long(_SYS_CLOSE_RANGE), ctypes.c_uint(3), ctypes.c_uint(0xFFFFFFFF),
+                     ctypes.c_uint(_CLOSE_RANGE_CLOEXEC)) == 0:
+        return
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd > 2:
@@ -244,7 +255,7 @@ def _cloexec_all() -> None:
 
 
 def _exec(path: str, args: tuple[str, ...], env: dict[str, str]) -> None:
-    _cloexec_all()
+    """(``_cloexec_all`` was called before the process confined itself.)"""
     try:
         os.execve(path, list(args), env)
     except PermissionError as err:
@@ -354,12 +365,12 @@ def _container(sock: socket.socket, cfg: dict[str, Any], fds: list[int], words: 
     env = _environment(spec.env, user, spec.hostname or cfg["id"][:12], spec.tty)
     _workdir(spec.working_dir, user)
     path = _lookup(spec.args[0], env)
+    _cloexec_all()
     _confine(plan, user)
     _check_executable(path, spec.args[0])
     trace.mark("init.exec", key)
     _announce_exec(sock)
     if reaper is not None:  # the static C reaper, exec'd by fd: it is not in the container's filesystem
-        _cloexec_all()
         # blocked signals survive execve and stay pending: none sent before the reaper is ready gets lost
         signal.pthread_sigmask(signal.SIG_BLOCK, set(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP})
         try:
@@ -392,6 +403,7 @@ def _exec_in(sock: socket.socket, cfg: dict[str, Any], fds: list[int]) -> None:
     env = _environment(spec.env + proc.env, user, spec.hostname or cfg["id"][:12], proc.tty)
     _workdir(proc.working_dir or spec.working_dir, user)
     path = _lookup(proc.args[0], env)
+    _cloexec_all()
     _confine(plan, user)
     _exec(path, proc.args, env)
 
