@@ -46,6 +46,7 @@ def serve(fd: int) -> None:
         codecs.lookup(name)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    init.sample_text()  # made once, shared by every spare's warm-up
     gc.collect()
     gc.freeze()
     spare_out = False  # a spare announced to the client and not taken yet

@@ -567,7 +567,7 @@ def spare_main(sock: socket.socket) -> NoReturn:
         if ready.words is not None:
             ready.words.close()
             ready.words = None
-        init.warm_up()  # while it waits: the launch request's parse then copies fewer shared pages
+        init.warm_up(parse=False)  # while it waits: the launch request's decoding then copies fewer pages
         msg, fds = recv_msg(sock, 4096)
     except BaseException:  # noqa: BLE001 - a spare that cannot get ready just goes; the next start forks anew
         if ready is not None:

@@ -72,3 +72,14 @@ def test_warm_up_notes_both(in_child):
         return (rootfs._noted_cgroups == rootfs._host_cgroup_mounts(),
                 privileges._own_score == privileges.oom_score_adj())
     assert in_child(child) == [True, True]
+
+
+def test_a_monitors_warm_up_only_decodes(in_child):
+    """A spare monitor never builds a spec or reads the container's /proc: its warm-up decodes and encodes the
+    sample config (text made once, before the fork server's fork) and notes nothing."""
+    text = init.sample_text()
+
+    def child():
+        init.warm_up(parse=False)
+        return rootfs._noted_cgroups is None and privileges._own_score is None and init.sample_text() is text
+    assert in_child(child) is True
