@@ -4,7 +4,6 @@ atomically; the container service keeps the process side (spec, pid, exit status
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import secrets
 import threading
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import Conflict, InvalidArgument, NotFound
-from runtime.state import read_record, write_record
+from runtime.state import read_record, remove_record, write_record
 from runtime.timestamps import now_rfc3339
 
 __all__ = ["Records", "new_id", "now_rfc3339", "NAME_RE"]
@@ -47,7 +46,7 @@ class Records:
     def save(self, rec: dict[str, Any]) -> None:
         with self._lock:
             self._by_id[rec["Id"]] = rec
-            write_record(self._dir / f"{rec['Id']}.json", rec, durable=False)
+            write_record(self._dir / f"{rec['Id']}.json", rec, durable=False, recycle=True)
 
     def save_soon(self, rec: dict[str, Any]) -> None:
         """``save``, with the file written once the event loop's current step is over (after the reply being
@@ -65,16 +64,13 @@ class Records:
             self._due.discard(cid)
             rec = self._by_id.get(cid)
             if rec is not None:  # (deleted meanwhile: nothing to write)
-                write_record(self._dir / f"{cid}.json", rec, durable=False)
+                write_record(self._dir / f"{cid}.json", rec, durable=False, recycle=True)
 
     def delete(self, cid: str) -> None:
         with self._lock:
             self._due.discard(cid)
             self._by_id.pop(cid, None)
-            try:
-                os.unlink(self._dir / f"{cid}.json")
-            except FileNotFoundError:
-                pass
+            remove_record(self._dir / f"{cid}.json", recycle=True)  # its file kept for the next record
 
     def find(self, ref: str) -> dict[str, Any]:
         """By full id, name (with or without the leading slash) or unique id prefix, as Docker resolves."""

@@ -21,6 +21,7 @@ from pyroute2 import IPRoute
 
 from runtime import linux
 from runtime.errors import InvalidArgument, NotFound
+from runtime.state import claim_mountpoint, remove_record
 
 __all__ = ["NetnsStore", "run_in_netns", "netlink_in", "is_netns_file", "write_sysctl_in"]
 
@@ -152,7 +153,7 @@ class NetnsStore:
         if is_netns_file(target):
             return target, None
         self.dir.mkdir(parents=True, exist_ok=True)
-        target.touch(mode=0o444, exist_ok=True)
+        claim_mountpoint(target, mode=0o444)  # a removed namespace's file when there is one (no new inode)
         box: dict[str, object] = {}
 
         def _body() -> None:
@@ -187,6 +188,9 @@ class NetnsStore:
                 linux.umount(str(target), linux.MNT_DETACH)
             except OSError:
                 break
+        if not is_netns_file(target):  # (still mounted: an unmount refused, let the unlink say so as before)
+            remove_record(target, recycle=True)  # the file is kept for the next namespace (runtime.state)
+            return
         try:
             target.unlink()
         except FileNotFoundError:

@@ -26,7 +26,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from runtime.state import read_record, write_bytes
+from runtime.state import forget_spares, read_record, remove_record, write_bytes
 
 __all__ = ["atomic_write_json", "read_json", "network_record", "network_dir", "endpoint_record",
            "write_endpoint", "remove_endpoint", "read_endpoints", "append_cursor", "read_cursor",
@@ -61,11 +61,11 @@ def endpoint_record(root: Path, network_id: str, container_id: str) -> Path:
 
 def _write_small(path: Path, data: Any) -> None:
     raw = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
-    try:
-        write_bytes(path, raw, mode=0o644, durable=False)
+    try:  # (recycled: a removed endpoint's file is the next one's, see runtime.state)
+        write_bytes(path, raw, mode=0o644, durable=False, recycle=True)
     except FileNotFoundError:  # the network's first one: make the directory
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes(path, raw, mode=0o644, durable=False)
+        write_bytes(path, raw, mode=0o644, durable=False, recycle=True)
 
 
 def write_endpoint(root: Path, network_id: str, container_id: str, data: dict[str, Any]) -> None:
@@ -113,7 +113,7 @@ def read_cursor(root: Path, network_id: str) -> dict[str, str]:
 
 
 def remove_endpoint(root: Path, network_id: str, container_id: str) -> None:
-    endpoint_record(root, network_id, container_id).unlink(missing_ok=True)
+    remove_record(endpoint_record(root, network_id, container_id), recycle=True)
 
 
 def read_endpoints(root: Path, network_id: str) -> list[dict[str, Any]]:
@@ -146,4 +146,5 @@ def read_endpoints(root: Path, network_id: str) -> list[dict[str, Any]]:
 def remove_network_files(root: Path, network_id: str) -> None:
     """The network's record and its endpoint records."""
     network_record(root, network_id).unlink(missing_ok=True)
+    forget_spares(network_dir(root, network_id) / "endpoints")
     shutil.rmtree(network_dir(root, network_id), ignore_errors=True)
