@@ -6,7 +6,8 @@ Only the standard library is imported: the container monitor uses this module.
 Records written often and not fsynced (``durable=False``) may also ``recycle`` their files: a record removed with
 ``remove_record(recycle=True)`` is renamed to a hidden spare (``.spare-<hex>``, no ``.json`` suffix) in its
 directory instead of unlinked, a write fills a spare and renames it into place, and a rewrite swaps the spare with
-the old record (``renameat2(RENAME_EXCHANGE)``), which becomes the next spare. In a directory of such records no
+the old record (``renameat2(RENAME_EXCHANGE)``), which becomes the next spare; a spare's content is overwritten
+with zeros (a removed container's record, its environment included, does not stay on disk). In a directory of such records no
 inode is allocated or freed once it holds a few spares: on ext4 without a journal each new inode scans past every
 inode freed in its block group within the last 60 s (``recently_deleted``), about 0.1-0.6 ms of system time a file
 in a directory with churn, and a rename over an old file flushes the new one's data (``auto_da_alloc``).
@@ -55,6 +56,7 @@ class _Spares:
             return spares.pop() if spares else None
 
     def give(self, folder: str, path: str) -> None:
+        _scrub(path)  # a removed (or replaced) record's content does not outlive it in a spare
         with self._lock:
             spares = self._known(folder)
             if len(spares) < _SPARES_KEPT:
@@ -66,6 +68,21 @@ class _Spares:
     def forget(self, folder: str) -> None:
         with self._lock:
             self._by_dir.pop(folder, None)
+
+
+def _scrub(path: str) -> None:
+    """Overwrite the file's content with zeros, its size kept (truncating it to 0 would make ext4 flush the next
+    write's data at close, ``auto_da_alloc``)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        size = os.fstat(fd).st_size
+        if size:
+            os.pwrite(fd, bytes(size), 0)
+    finally:
+        os.close(fd)
 
 
 _SPARES = _Spares()

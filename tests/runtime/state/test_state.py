@@ -61,6 +61,8 @@ def test_recycled_records_reuse_their_files(tmp_path):
     assert (a.stat().st_mode & 0o777) == 0o600
     remove_record(a, recycle=True)
     assert not a.exists() and len(os.listdir(tmp_path)) == 2  # both files kept as spares
+    for name in os.listdir(tmp_path):  # their content zeroed: no removed or replaced record stays readable
+        assert set((tmp_path / name).read_bytes()) <= {0}
     seen = _inodes(tmp_path)
     for i in range(5):
         write_record(b, {"i": i}, durable=False, recycle=True)
