@@ -216,8 +216,8 @@ class _Monitor:
         the helper's exec."""
         if pid_start < 0:
             pid_start = procs.start_time(pid)
-        _send_line(self.conn, {"pid": pid, "monitor_pid": os.getpid(),
-                               "pid_start": pid_start, "monitor_start": procs.start_time(os.getpid())})
+        own = _own_start if _own_start >= 0 else procs.start_time(os.getpid())
+        _send_line(self.conn, {"pid": pid, "monitor_pid": os.getpid(), "pid_start": pid_start, "monitor_start": own})
         self.replied = True
         trace.mark("monitor.replied", str(self.req.get("id", "")))
 
@@ -546,6 +546,9 @@ def _oom_count(files: list[str]) -> int:
     return total
 
 
+_own_start = -1  # a spare monitor's own start time, read while it waits
+
+
 def _become_monitor() -> None:
     os.setsid()
     gc.disable()
@@ -557,6 +560,7 @@ def spare_main(sock: socket.socket) -> NoReturn:
     """Entry of a spare monitor, forked by the fork server ahead of need: fork the container's first process in
     a new pid namespace now (``process.prefork``), then wait on ``sock`` for a launch connection (one message
     with one fd) and run as ``monitor_main``. EOF (its client, the engine, went away): discard the child and exit."""
+    global _own_start
     ready: process.Prefork | None = None
     try:
         _become_monitor()
@@ -568,6 +572,8 @@ def spare_main(sock: socket.socket) -> NoReturn:
             ready.words.close()
             ready.words = None
         init.warm_up(parse=False)  # while it waits: the launch request's decoding then copies fewer pages
+        _own_start = procs.start_time(os.getpid())  # both for the launch reply: read now, not on the start's path
+        ready.start = procs.start_time(ready.pid)
         msg, fds = recv_msg(sock, 4096)
     except BaseException:  # noqa: BLE001 - a spare that cannot get ready just goes; the next start forks anew
         if ready is not None:

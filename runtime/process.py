@@ -44,6 +44,7 @@ class Prefork:
     pid: int
     sock: socket.socket
     words: socket.socket | None = None  # the other end of its channel for the engine's words (see init)
+    start: int = -1  # its start time, once read (a spare reads it while it waits, not on the start's path)
 
     def discard(self) -> None:
         """Not needed after all: kill it and reap it (its pid namespace goes with it)."""
@@ -111,7 +112,7 @@ def spawn(cfg: dict[str, Any], fds: list[int], *, new_pidns: bool = False, join_
     if ready is not None:
         if new_pidns and join_pidns is None:
             return _spawned(ready.pid, ready.sock, cfg, fds, cgroup_procs,
-                            _Hooks(before_move, before_join, after_config, on_exec))
+                            _Hooks(before_move, before_join, after_config, on_exec), ready.start)
         ready.discard()
         leave_new_pidns()
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -167,11 +168,11 @@ def _run_hook(hook: Callable[[], bool | None] | None, pid: int) -> tuple[str, bo
 
 
 def _spawned(pid: int, parent: socket.socket, cfg: dict[str, Any], fds: list[int], cgroup_procs: list[str] | None,
-             hooks: _Hooks) -> Spawned:
+             hooks: _Hooks, start: int = -1) -> Spawned:
     trace.mark("monitor.forked_init", str(cfg.get("id", "")))
     result = Spawned(pid)
     try:
-        _converse(parent, pid, cfg, fds, cgroup_procs, result, hooks)
+        _converse(parent, pid, cfg, fds, cgroup_procs, result, hooks, start)
     finally:
         parent.close()
     if result.error:
@@ -183,7 +184,7 @@ def _spawned(pid: int, parent: socket.socket, cfg: dict[str, Any], fds: list[int
 
 
 def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[int],
-              cgroup_procs: list[str] | None, result: Spawned, hooks: _Hooks) -> None:
+              cgroup_procs: list[str] | None, result: Spawned, hooks: _Hooks, start: int = -1) -> None:
     """Config out; cgroup move, ``joined``, then ``go`` out; console, error or EOF (= exec'd) back. A child that failed
     early has its error message queued for us even when our sends fail: always read before concluding."""
     try:
@@ -191,7 +192,9 @@ def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[in
     except OSError as err:  # the child died before reading its config
         result.error, result.exit_code = f"container init failed: {err}", 1
         return
-    start_time = procs.start_time(pid) if hooks.on_exec is not None else -1  # before its execve: see the module doc
+    if start < 0 and hooks.on_exec is not None:
+        start = procs.start_time(pid)  # before its execve: see the module doc
+    start_time = start
     setup_error = _run_hook(hooks.after_config, pid)[0]
     join_error, moved = (setup_error, False) if setup_error else _run_hook(hooks.before_move, pid)
     if cgroup_procs is not None and not join_error and not moved:

@@ -137,3 +137,29 @@ def test_a_start_after_the_spare_died_forks_anew_and_gets_a_new_spare(tmp_path, 
         for state in svc.list():
             svc.remove(state.id, force=True)
         svc.close()
+
+
+def test_a_spare_served_start_records_true_start_times(tmp_path, rootfs, cgroup_parent):
+    """A spare monitor reads its own and its waiting child's start times while it waits; the launch reply carries
+    them, and state.json holds exactly what /proc says."""
+    from runtime import procs
+
+    svc = ContainerService(tmp_path / "root", cgroup_parent=cgroup_parent)
+    try:
+        first = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
+        svc.start(first)
+        server = svc._forkserver._proc.pid  # noqa: SLF001 - the test looks at the fork server's children
+        monitor1 = json.loads((svc.dir / first / "state.json").read_text())["monitor_pid"]
+        spare = wait_for(lambda: [p for p in children(server) if p != monitor1], 30, "the spare monitor")[0]
+        wait_for(lambda: children(spare), 30, "the spare's waiting child")
+        second = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
+        svc.start(second)
+        st = json.loads((svc.dir / second / "state.json").read_text())
+        assert st["monitor_pid"] == spare
+        assert st["pid_start"] == procs.start_time(st["pid"]) > 0
+        assert st["monitor_start"] == procs.start_time(st["monitor_pid"]) > 0
+    finally:
+        for state in svc.list():
+            svc.remove(state.id, force=True)
+        svc.close()
+    assert processes_mentioning(str(tmp_path)) == []
