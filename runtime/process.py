@@ -194,7 +194,6 @@ def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[in
         return
     if start < 0 and hooks.on_exec is not None:
         start = procs.start_time(pid)  # before its execve: see the module doc
-    start_time = start
     setup_error = _run_hook(hooks.after_config, pid)[0]
     join_error, moved = (setup_error, False) if setup_error else _run_hook(hooks.before_move, pid)
     if cgroup_procs is not None and not join_error and not moved:
@@ -227,7 +226,7 @@ def _converse(parent: socket.socket, pid: int, cfg: dict[str, Any], fds: list[in
                 os.close(extra)
         elif msg.get("exec"):
             if hooks.on_exec is not None:
-                hooks.on_exec(pid, start_time)
+                hooks.on_exec(pid, start)
         elif "error" in msg:
             result.error, result.exit_code = str(msg["error"]), int(msg.get("exit_code", 1))
             result.aborted = bool(msg.get("aborted"))

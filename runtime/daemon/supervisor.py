@@ -448,15 +448,13 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[dict[str, Any]] = loop.create_future()
         self.records.find(cid)  # NotFound for an unknown container
-        status = self.live(cid).status
+        live = self.live(cid)
+        status = live.status
         if condition == "removed":
             self._remove_waiters.setdefault(cid, []).append(fut)
         elif condition == "not-running" and status not in _RUNNING and status != "restarting":
             # as Docker's State.Wait: an exited container's code and its error (e.g. an execve that failed)
-            live = self.live(cid)
-            exited = status == "exited"
-            fut.set_result({"StatusCode": live.exit_code if exited else 0,
-                            "Error": {"Message": live.error} if exited and live.error else None})
+            fut.set_result(_wait_result(live.exit_code, live.error) if status == "exited" else _wait_result(0, ""))
         else:
             self._exit_waiters.setdefault(cid, []).append(fut)
         return fut
@@ -535,7 +533,7 @@ class Supervisor:
         if st.oom_killed:
             self.engine.publish_container(rec, "oom")
         self.engine.publish_container(rec, "die", {"exitCode": str(st.exit_code)})
-        result = {"StatusCode": st.exit_code, "Error": {"Message": st.error} if st.error else None}
+        result = _wait_result(st.exit_code, st.error)
         for fut in self._exit_waiters.pop(cid, []):
             if not fut.done():
                 fut.set_result(result)
@@ -645,3 +643,8 @@ class Supervisor:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.health.close()
+
+
+def _wait_result(code: int, error: str) -> dict[str, Any]:
+    """A ``wait`` answer, as Docker's: the exit code and, when there was one, the error (``Error`` null without)."""
+    return {"StatusCode": code, "Error": {"Message": error} if error else None}

@@ -25,7 +25,8 @@ def top_table(processes: list[dict[str, Any]], ps_args: str) -> dict[str, Any]:
     """``processes``: the container's (``runtime.procs.pidns_processes``); the answer's Titles and Processes."""
     ps = shutil.which("ps")
     if ps is None:
-        return {"Titles": list(_TITLES), "Processes": [_row(p) for p in processes]}
+        boot, now = _boot_time(), time.time()
+        return {"Titles": list(_TITLES), "Processes": [_row(p, boot, now) for p in processes]}
     try:
         out = subprocess.run([ps, *ps_args.split()], capture_output=True, timeout=60,
                              env={**os.environ, "LC_ALL": "C", "COLUMNS": "4096"})
@@ -66,8 +67,9 @@ def _fit(fields: list[str], width: int) -> list[str]:
     return fields[:width - 1] + [" ".join(fields[width - 1:])]
 
 
-def _row(proc: dict[str, Any]) -> list[str]:
-    """A ``ps -ef`` row from /proc: user name, pid, ppid, CPU %, start, tty, CPU time, command."""
+def _row(proc: dict[str, Any], boot: float, now: float) -> list[str]:
+    """A ``ps -ef`` row from /proc: user name, pid, ppid, CPU %, start, tty, CPU time, command (``boot``: the
+    boot time, ``now``: the time of the listing, both in seconds since the epoch)."""
     try:
         user = pwd.getpwuid(proc["uid"]).pw_name
     except KeyError:
@@ -75,14 +77,14 @@ def _row(proc: dict[str, Any]) -> list[str]:
     fields = procfs.stat_fields(proc["pid"]) or []
     hz = os.sysconf("SC_CLK_TCK")
     cpu = (int(fields[11]) + int(fields[12])) / hz if len(fields) > 19 else 0.0
-    started = _boot_time() + int(fields[19]) / hz if len(fields) > 19 else time.time()
-    elapsed = max(time.time() - started, 1e-3)
+    started = boot + int(fields[19]) / hz if len(fields) > 19 else now
+    elapsed = max(now - started, 1e-3)
     spent = int(cpu)
     clock = f"{spent // 3600:02d}:{spent % 3600 // 60:02d}:{spent % 60:02d}"
     if spent >= 86400:
         clock = f"{spent // 86400}-{spent % 86400 // 3600:02d}:{spent % 3600 // 60:02d}:{spent % 60:02d}"
     when = time.localtime(started)
-    stime = time.strftime("%H:%M" if time.time() - started < 86400 else "%b%d", when)
+    stime = time.strftime("%H:%M" if elapsed < 86400 else "%b%d", when)
     return [user, str(proc["pid"]), str(proc["ppid"]), str(int(cpu * 100 / elapsed)), stime, "?", clock,
             proc["cmd"]]
 

@@ -80,28 +80,42 @@ def _state(pid: int) -> str:
         return "Z"
 
 
+def _sleeper(svc: ContainerService, rootfs) -> str:
+    """A started ``sleep 100`` container's id."""
+    cid = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
+    svc.start(cid)
+    return cid
+
+
+def _state_json(svc: ContainerService, cid: str) -> dict:
+    return json.loads((svc.dir / cid / "state.json").read_text())
+
+
+def _first_start(svc: ContainerService, rootfs) -> tuple[int, int]:
+    """Start a first container; (the fork server's pid, that container's monitor pid): the spare forked after it
+    is the fork server's other child."""
+    first = _sleeper(svc, rootfs)
+    server = svc._forkserver._proc.pid  # noqa: SLF001 - the test looks at the fork server's children
+    return server, _state_json(svc, first)["monitor_pid"]
+
+
 def test_a_start_takes_the_spare_monitor_and_close_removes_the_spare(tmp_path, rootfs, cgroup_parent):
     svc = ContainerService(tmp_path / "root", cgroup_parent=cgroup_parent)
     try:
-        first = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
-        svc.start(first)
-        server = svc._forkserver._proc.pid  # noqa: SLF001 - the test looks at the fork server's children
-        monitor1 = json.loads((svc.dir / first / "state.json").read_text())["monitor_pid"]
+        server, monitor1 = _first_start(svc, rootfs)
         # the spare is forked just after the first start, and it forks the next container's init ahead
         spares = wait_for(lambda: [p for p in children(server) if p != monitor1], 30, "the spare monitor")
         assert len(spares) == 1
         spare = spares[0]
         waiting = wait_for(lambda: children(spare), 30, "the spare's waiting child")
         assert len(waiting) == 1
-        second = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
-        svc.start(second)
-        st = json.loads((svc.dir / second / "state.json").read_text())
+        st = _state_json(svc, _sleeper(svc, rootfs))
         assert st["monitor_pid"] == spare  # the spare became the second container's monitor
         assert st["pid"] == waiting[0]  # and its waiting child the container's process
         with open(f"/proc/{st['pid']}/status") as fh:
             assert any(line.startswith("NSpid:") and line.split()[-1] == "1" for line in fh)  # PID 1 in its ns
-        svc.remove(first, force=True)
-        svc.remove(second, force=True)
+        for state in svc.list():  # the first and the second
+            svc.remove(state.id, force=True)
         leftovers = children(server)
         leftovers += [c for p in leftovers for c in children(p)]
     finally:
@@ -117,10 +131,7 @@ def test_a_start_after_the_spare_died_forks_anew_and_gets_a_new_spare(tmp_path, 
 
     svc = ContainerService(tmp_path / "root", cgroup_parent=cgroup_parent)
     try:
-        first = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
-        svc.start(first)
-        server = svc._forkserver._proc.pid  # noqa: SLF001 - the test looks at the fork server's children
-        monitor1 = json.loads((svc.dir / first / "state.json").read_text())["monitor_pid"]
+        server, monitor1 = _first_start(svc, rootfs)
 
         def spares() -> list[int]:
             return [p for p in children(server) if p != monitor1 and _state(p) != "Z"]
@@ -128,9 +139,8 @@ def test_a_start_after_the_spare_died_forks_anew_and_gets_a_new_spare(tmp_path, 
         (spare,) = wait_for(spares, 30, "the spare monitor")
         os.kill(spare, signal.SIGKILL)
         assert _gone([spare])
-        second = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
-        svc.start(second)
-        monitor2 = json.loads((svc.dir / second / "state.json").read_text())["monitor_pid"]
+        second = _sleeper(svc, rootfs)
+        monitor2 = _state_json(svc, second)["monitor_pid"]
         assert monitor2 != spare and svc.inspect(second).status == "running"
         wait_for(lambda: [p for p in spares() if p != monitor2], 30, "a new spare after the lost one")
     finally:
@@ -146,15 +156,10 @@ def test_a_spare_served_start_records_true_start_times(tmp_path, rootfs, cgroup_
 
     svc = ContainerService(tmp_path / "root", cgroup_parent=cgroup_parent)
     try:
-        first = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
-        svc.start(first)
-        server = svc._forkserver._proc.pid  # noqa: SLF001 - the test looks at the fork server's children
-        monitor1 = json.loads((svc.dir / first / "state.json").read_text())["monitor_pid"]
+        server, monitor1 = _first_start(svc, rootfs)
         spare = wait_for(lambda: [p for p in children(server) if p != monitor1], 30, "the spare monitor")[0]
         wait_for(lambda: children(spare), 30, "the spare's waiting child")
-        second = svc.create(None, ContainerSpec(args=("sleep", "100"), rootfs=rootfs))
-        svc.start(second)
-        st = json.loads((svc.dir / second / "state.json").read_text())
+        st = _state_json(svc, _sleeper(svc, rootfs))
         assert st["monitor_pid"] == spare
         assert st["pid_start"] == procs.start_time(st["pid"]) > 0
         assert st["monitor_start"] == procs.start_time(st["monitor_pid"]) > 0
