@@ -44,6 +44,7 @@ from runtime.state import read_record, write_record
 __all__ = ["ContainerService", "ContainerState", "StartFailed", "LOG_SUFFIX", "default_hosts"]
 
 LOG_SUFFIX = "-json.log"
+MONITORS_LOG = "monitors.log"  # the fork server's and the monitors' own errors (never the engine's stderr)
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _LAUNCH_TIMEOUT = 60.0
 _EXIT_UNKNOWN = 255  # the monitor vanished without recording an exit (Docker reports 255 too)
@@ -205,7 +206,7 @@ class ContainerService:
             cgroups = new_manager
         self._cgroups: Callable[[str, str], Any] = cgroups
         self.cgroup_parent = cgroup_parent
-        self._forkserver = ForkServer(self.dir / "monitors.log")
+        self._forkserver = ForkServer(self.dir / MONITORS_LOG)
         self._helper = native.monitor_binary()
         self._init_helper = native.init_binary()
         self._locks: dict[str, threading.Lock] = {}
@@ -541,13 +542,22 @@ class ContainerService:
     def _apply_resources(cls, mgr: Any, spec: ContainerSpec) -> builtins.list[str]:
         return list(mgr.apply(cls._resources(spec)))
 
-    @staticmethod
-    def _read_launch_reply(conn: socket.socket) -> dict[str, Any]:
+    def _read_launch_reply(self, conn: socket.socket) -> dict[str, Any]:
         try:
             line = read_reply(conn)
         except (EOFError, OSError) as err:
-            raise InvalidState(f"container monitor failed to start: {err}") from err
+            raise InvalidState(f"container monitor failed to start: {err}{self._monitors_said()}") from err
         return json.loads(line)
+
+    def _monitors_said(self) -> str:
+        """The last line of the monitors' own log (where a monitor that went without a word may have said why)."""
+        try:
+            with open(self.dir / MONITORS_LOG, "rb") as fh:
+                fh.seek(max(0, fh.seek(0, os.SEEK_END) - 4096))
+                lines = fh.read().decode(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return f" (last line of {self.dir / MONITORS_LOG}: {lines[-1]})" if lines else ""
 
     @staticmethod
     def _call_off(conn: socket.socket, why: str, words: socket.socket | None = None) -> None:

@@ -17,7 +17,6 @@ engine goes, the spare sees EOF, kills its waiting child and exits.
 """
 from __future__ import annotations
 
-import array
 import codecs
 import gc
 import json
@@ -94,15 +93,6 @@ def _announce_spare(server_sock: socket.socket) -> bool:
         return False
     finally:
         ours.close()  # the client's copy is the only one: the spare's life is tied to the client's
-
-
-def _recv_nowait(sock: socket.socket) -> tuple[Any, list[int]]:
-    msg, anc, _flags, _addr = sock.recvmsg(4096, socket.CMSG_LEN(4 * 4), socket.MSG_CMSG_CLOEXEC | socket.MSG_DONTWAIT)
-    fds: list[int] = []
-    for level, kind, data in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.extend(array.array("i", data[: len(data) - len(data) % 4]))
-    return (json.loads(msg) if msg else None), fds
 
 
 def _fits_spare(request: dict[str, Any]) -> bool:
@@ -209,7 +199,7 @@ class ForkServer:
         (-1, None) if there was no spare; else its waiting child's pid and channel ((0, None) if not said yet)."""
         while True:  # collect announcements (they come unasked, after a start)
             try:
-                msg, fds = _recv_nowait(sock)
+                msg, fds = init.recv_msg(sock, 4096, nowait=True)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
@@ -227,7 +217,7 @@ class ForkServer:
         try:
             init.send_msg(spare, {"op": "run"}, [conn_fd])
             try:
-                said, fds = _recv_nowait(spare)
+                said, fds = init.recv_msg(spare, 4096, nowait=True)
                 child = int((said or {}).get("child") or 0)
                 for fd in fds:
                     if words is None and child > 0:

@@ -55,9 +55,16 @@ def send_msg(sock: socket.socket, data: Any, fds: list[int] | tuple[int, ...] = 
     sock.sendmsg([json.dumps(data).encode()], anc)
 
 
-def recv_msg(sock: socket.socket, bufsize: int = 1 << 20) -> tuple[Any, list[int]]:
-    """One message and its fds; ``(None, [])`` at EOF."""
-    msg, anc, _flags, _addr = sock.recvmsg(bufsize, socket.CMSG_LEN(_MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC)
+def recv_msg(sock: socket.socket, bufsize: int = 1 << 20, *, nowait: bool = False) -> tuple[Any, list[int]]:
+    """One message and its fds; ``(None, [])`` at EOF. ``nowait``: ``BlockingIOError`` if none is there yet.
+
+    A peer that closed with messages of ours unread makes the kernel report ECONNRESET once, *before* the messages
+    it had sent us (a datagram receive checks the socket's error first): those are read all the same, then EOF."""
+    flags = socket.MSG_CMSG_CLOEXEC | (socket.MSG_DONTWAIT if nowait else 0)
+    try:
+        msg, anc, _flags, _addr = sock.recvmsg(bufsize, socket.CMSG_LEN(_MAX_FDS * 4), flags)
+    except ConnectionResetError:
+        msg, anc, _flags, _addr = sock.recvmsg(bufsize, socket.CMSG_LEN(_MAX_FDS * 4), flags)
     fds: list[int] = []
     for level, kind, data in anc:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:

@@ -575,10 +575,8 @@ def spare_main(sock: socket.socket) -> NoReturn:
         _own_start = procs.start_time(os.getpid())  # both for the launch reply: read now, not on the start's path
         ready.start = procs.start_time(ready.pid)
         msg, fds = recv_msg(sock, 4096)
-    except BaseException:  # noqa: BLE001 - a spare that cannot get ready just goes; the next start forks anew
-        if ready is not None:
-            ready.discard()
-        os._exit(0)
+    except BaseException as err:  # noqa: BLE001 - a spare that cannot get ready goes; the next start forks anew
+        _spare_failed(sock, ready, err)
     sock.close()
     if not msg or not fds:
         ready.discard()
@@ -586,6 +584,22 @@ def spare_main(sock: socket.socket) -> NoReturn:
     for extra in fds[1:]:
         os.close(extra)
     _run(socket.socket(fileno=fds[0]), ready)
+
+
+def _spare_failed(sock: socket.socket, ready: process.Prefork | None, err: BaseException) -> NoReturn:
+    """A spare that could not get ready: say why in the monitors' log and, if the engine handed it a start already
+    (the message may wait unread), answer that start with the error rather than drop its connection unanswered."""
+    why = f"spare monitor could not get ready: {type(err).__name__}: {err}"
+    with contextlib.suppress(Exception):
+        os.write(2, f"pycompose: {why}\n".encode())
+    if ready is not None:
+        with contextlib.suppress(Exception):
+            ready.discard()
+    with contextlib.suppress(Exception):
+        _msg, fds = recv_msg(sock, 4096, nowait=True)
+        for fd in fds:
+            _send_line(socket.socket(fileno=fd), {"error": f"monitor: {why}", "exit_code": 1})
+    os._exit(0)
 
 
 def monitor_main(conn: socket.socket) -> NoReturn:
@@ -608,5 +622,7 @@ def _run(conn: socket.socket, ready: process.Prefork | None) -> NoReturn:
         mon.start()
     except BaseException as err:  # noqa: BLE001 - report to the launcher, never a traceback on its terminal
         _send_line(conn, {"error": f"monitor: {type(err).__name__}: {err}", "exit_code": 1})
+        if ready is not None and ready.sock.fileno() != -1:  # its waiting child was never handed the start
+            ready.discard()
         os._exit(1)
     mon.run()
