@@ -30,7 +30,7 @@ from runtime.rootfs import MANAGED_FILES
 if TYPE_CHECKING:
     from runtime.daemon.app import Engine
 
-__all__ = ["register", "container_changes"]
+__all__ = ["register", "container_changes", "runtime_made"]
 
 _REPO = str(Path(__file__).resolve().parents[2])
 _STAT_HEADER = "X-Docker-Container-Path-Stat"
@@ -95,47 +95,60 @@ def _whiteout(st: os.stat_result) -> bool:
 _RUNTIME_PATHS = frozenset(["/dev", "/proc", "/sys"] + [f"/etc/{name}" for name in MANAGED_FILES])
 
 
+def runtime_made(upper: Path, lowers: list[str]) -> set[str]:
+    """What in the container's upper dir only the runtime made, as paths relative to it (``etc/hostname``): its
+    mount points, and a directory the overlay copied up only to hold them (nothing else changed in it, its mode and
+    owner those of the image's)."""
+    made = {p.lstrip("/") for p in _RUNTIME_PATHS if _made_here(upper / p.lstrip("/"))}
+    for holder in {os.path.dirname(rel) for rel in made} - {""}:
+        try:
+            inside = set(os.listdir(upper / holder))
+            st = os.lstat(upper / holder)
+        except OSError:
+            continue
+        if inside - {os.path.basename(rel) for rel in made if os.path.dirname(rel) == holder}:
+            continue  # something else changed in it
+        for lower in lowers:
+            try:
+                below = os.lstat(os.path.join(lower, holder))
+            except OSError:
+                continue
+            if (st.st_mode, st.st_uid, st.st_gid) == (below.st_mode, below.st_uid, below.st_gid):
+                made.add(holder)
+            break
+    return made
+
+
+def _made_here(path: Path) -> bool:
+    try:
+        return not _whiteout(os.lstat(path))
+    except OSError:
+        return False
+
+
 def container_changes(upper: Path, lowers: list[str]) -> list[dict[str, Any]]:
-    """``docker diff``: what the container's upper dir changed against the image layers, without the runtime's own
-    mount points (and a directory the overlay copied up only to hold one of them, its mode and owner unchanged)."""
+    """``docker diff``: what the container's upper dir changed against the image layers, without what only the
+    runtime made there (``runtime_made``)."""
     out: list[dict[str, Any]] = []
     if not upper.is_dir():
         return out
+    made = runtime_made(upper, lowers)
     for dirpath, dirs, files in os.walk(upper):
         for name in sorted(dirs + files):
             full = os.path.join(dirpath, name)
-            rel = "/" + os.path.relpath(full, upper)
-            st = os.lstat(full)
-            if _whiteout(st):
-                kind = _CHANGE_DELETED
-            elif rel in _RUNTIME_PATHS:
+            rel = os.path.relpath(full, upper)
+            if rel in made:
                 continue
-            elif any(os.path.lexists(os.path.join(lower, rel.lstrip("/"))) for lower in lowers):
+            if _whiteout(os.lstat(full)):
+                kind = _CHANGE_DELETED
+            elif any(os.path.lexists(os.path.join(lower, rel)) for lower in lowers):
                 kind = _CHANGE_MODIFIED
             else:
                 kind = _CHANGE_ADDED
-            out.append({"Path": rel, "Kind": kind})
-        dirs[:] = [d for d in dirs if not _whiteout(os.lstat(os.path.join(dirpath, d)))
-                   and "/" + os.path.relpath(os.path.join(dirpath, d), upper) not in _RUNTIME_PATHS]
-    listed = {c["Path"] for c in out}
-    holders = {os.path.dirname(p) for p in _RUNTIME_PATHS}
-
-    def only_a_holder(change: dict[str, Any]) -> bool:
-        path = change["Path"]
-        if change["Kind"] != _CHANGE_MODIFIED or path not in holders:
-            return False
-        if any(other.startswith(path + "/") for other in listed):
-            return False  # something else changed inside it
-        st = os.lstat(os.path.join(upper, path.lstrip("/")))
-        for lower in lowers:
-            try:
-                below = os.lstat(os.path.join(lower, path.lstrip("/")))
-            except OSError:
-                continue
-            return (st.st_mode, st.st_uid, st.st_gid) == (below.st_mode, below.st_uid, below.st_gid)
-        return False
-
-    return sorted((c for c in out if not only_a_holder(c)), key=lambda c: c["Path"])
+            out.append({"Path": "/" + rel, "Kind": kind})
+        dirs[:] = [d for d in dirs if os.path.relpath(os.path.join(dirpath, d), upper) not in made
+                   and not _whiteout(os.lstat(os.path.join(dirpath, d)))]
+    return sorted(out, key=lambda c: c["Path"])
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -261,7 +274,8 @@ def register(router: Router, engine: Engine) -> None:
             image = await asyncio.to_thread(
                 engine.images.commit, rec["ImageID"], Path(state.state_dir) / "upper", config_changes, reference,
                 created_by=" ".join([rec["Path"], *rec["Args"]]), comment=req.arg("comment") or "",
-                author=req.arg("author") or "")
+                author=req.arg("author") or "",
+                leave_out=runtime_made(Path(state.state_dir) / "upper", list(state.spec.rootfs)))
         finally:
             if pause:
                 await asyncio.to_thread(svc.unpause, rec["Id"])

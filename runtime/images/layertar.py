@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 import tarfile
+from collections.abc import Collection
 from pathlib import Path
 from typing import BinaryIO
 
@@ -16,17 +17,20 @@ __all__ = ["write_layer_tar"]
 _SKIP_XATTR_PREFIXES = ("trusted.overlay.",)
 
 
-def write_layer_tar(source: Path, out: BinaryIO) -> None:
-    """Write ``source``'s content (not ``source`` itself) to ``out`` as an uncompressed PAX tar."""
+def write_layer_tar(source: Path, out: BinaryIO, leave_out: Collection[str] = frozenset()) -> None:
+    """Write ``source``'s content (not ``source`` itself) to ``out`` as an uncompressed PAX tar. ``leave_out``:
+    paths relative to ``source`` (``etc/hostname``) left out with all below them."""
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=1 << 20) as tar:
-        _add_tree(tar, str(source), "")
+        _add_tree(tar, str(source), "", leave_out)
 
 
-def _add_tree(tar: tarfile.TarFile, path: str, arc: str) -> None:
+def _add_tree(tar: tarfile.TarFile, path: str, arc: str, leave_out: Collection[str]) -> None:
     with os.scandir(path) as it:
         entries = sorted(it, key=lambda e: e.name)
     for entry in entries:
         name = f"{arc}{entry.name}"
+        if name in leave_out:
+            continue
         st = entry.stat(follow_symlinks=False)
         if stat.S_ISSOCK(st.st_mode):
             continue  # a unix socket left by a RUN step cannot live in a tar; Docker leaves sockets out too
@@ -48,7 +52,7 @@ def _add_tree(tar: tarfile.TarFile, path: str, arc: str) -> None:
                 marker = tarfile.TarInfo(f"{name}/{OPAQUE_MARKER}")
                 marker.mtime, marker.mode = int(st.st_mtime), 0o600
                 tar.addfile(marker)
-            _add_tree(tar, entry.path, f"{name}/")
+            _add_tree(tar, entry.path, f"{name}/", leave_out)
 
 
 def _whiteout_name(arc: str, name: str) -> str:

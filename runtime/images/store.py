@@ -16,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 import builtins
-from typing import Any, BinaryIO, Callable, Iterable, Mapping
+from typing import Any, BinaryIO, Callable, Collection, Iterable, Mapping
 
 from runtime.errors import InvalidArgument, NotFound
 from runtime.paths import data_root
@@ -234,18 +234,20 @@ class ImageStore:
         ``commit`` to make one."""
         return self._layer_from_dir(Path(diff_dir), parent)[0]
 
-    def _layer_from_dir(self, diff_dir: Path, parent: str | None,
-                        lease: Lease | None = None) -> tuple[Layer, LayerBlob]:
+    def _layer_from_dir(self, diff_dir: Path, parent: str | None, lease: Lease | None = None,
+                        leave_out: Collection[str] = frozenset()) -> tuple[Layer, LayerBlob]:
         with tempfile.TemporaryFile(dir=self.root) as spool:
-            write_layer_tar(diff_dir, spool)  # type: ignore[arg-type]
+            write_layer_tar(diff_dir, spool, leave_out)  # type: ignore[arg-type]
             spool.seek(0)
             return self.add_layer(parent, spool, label=f"layer from {diff_dir}", lease=lease)
 
     def commit(self, parent_image: str | Image | None, layer_tar: Reader | Path | None,
                config_changes: Mapping[str, Any] | Iterable[str] | None = None, reference: str | None = None, *,
-               created_by: str = "", comment: str = "", author: str = "") -> Image:
+               created_by: str = "", comment: str = "", author: str = "",
+               leave_out: Collection[str] = frozenset()) -> Image:
         """A new image: ``parent_image`` (or scratch) + an optional layer (a tar stream with whiteouts, or a
-        directory to diff) + config changes. History gets one entry (``empty_layer`` when no layer).
+        directory to diff, without its paths in ``leave_out``) + config changes. History gets one entry
+        (``empty_layer`` when no layer).
 
         ``author`` and ``comment`` (``docker commit -a/-m``) are the new image's own, as Docker keeps them: in
         the config's ``author``/``comment`` (not inherited from the parent) and in the history entry."""
@@ -266,7 +268,7 @@ class ImageStore:
             if layer_tar is not None:
                 top = parent.layers[-1].chain_id if parent and parent.layers else None
                 if isinstance(layer_tar, Path) and layer_tar.is_dir():
-                    layer, blob = self._layer_from_dir(layer_tar, top, lease)
+                    layer, blob = self._layer_from_dir(layer_tar, top, lease, leave_out)
                 elif isinstance(layer_tar, Path):
                     with open(layer_tar, "rb") as fh:
                         layer, blob = self.add_layer(top, fh, lease=lease)

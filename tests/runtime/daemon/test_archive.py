@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 
 import pytest
@@ -73,3 +74,18 @@ def test_diff_leaves_out_the_runtimes_own_mount_points(engine):
     engine.cli("exec", "fresh", "touch", "/etc/mine")
     assert engine.cli("diff", "fresh").stdout.splitlines() == ["C /etc", "A /etc/mine"]
     engine.cli("rm", "-f", "fresh")
+
+
+def test_commit_leaves_out_the_runtimes_own_mount_points(engine):
+    """As Docker's init layer keeps them out of a commit: the new layer holds what the container changed, not the
+    runtime's /etc/hostname, /etc/hosts, /etc/resolv.conf, /proc, /sys and /dev."""
+    engine.cli("run", "-d", "--name", "snap", "busybox", "sleep", "1000")
+    engine.cli("exec", "snap", "touch", "/etc/mine")
+    engine.cli("commit", "snap", "snap:v1")
+    saved = b"".join(engine.client().images.get("snap:v1").save())
+    with tarfile.open(fileobj=io.BytesIO(saved)) as outer:
+        manifest = json.load(outer.extractfile("manifest.json"))
+        top = outer.extractfile(manifest[0]["Layers"][-1]).read()
+    with tarfile.open(fileobj=io.BytesIO(top), mode="r:*") as layer:
+        assert sorted(layer.getnames()) == ["etc", "etc/mine"]
+    engine.cli("rm", "-f", "snap")
