@@ -18,7 +18,6 @@ import re
 import secrets
 import shutil
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,27 +28,26 @@ from typing import Any
 from runtime import exec as execs
 from runtime import linux, monitor_client, native, procs, trace
 from runtime.cleaner import Cleaner
+from runtime.confinement import cgroup_resources, check_block_devices, device_policy, security_plan
 from runtime.errors import Conflict, InvalidArgument, InvalidState, NotFound
 from runtime.forkserver import ForkServer
 from runtime.fsflags import mark_top_directory
 from runtime.jsonlog import rfc3339nano
+from runtime.launch import before_exec, converse
+from runtime.managed_files import default_hosts, host_resolv
 from runtime.monitor import EXIT_RECORD, SOCKET_NAME
-from runtime.monitor_client import read_reply
 from runtime.paths import data_root
 from runtime.process import StartFailed
-from runtime.rootfs import RootfsPaths
+from runtime.rootfs import MANAGED_FILES, RootfsPaths
 from runtime.spec import ContainerSpec, ExecSpec, Resources, parse_signal, spec_from_dict, spec_to_dict, validate
 from runtime.state import read_record, write_record
 
-__all__ = ["ContainerService", "ContainerState", "StartFailed", "LOG_SUFFIX", "default_hosts"]
+__all__ = ["ContainerService", "ContainerState", "StartFailed", "LOG_SUFFIX", "MONITORS_LOG"]
 
 LOG_SUFFIX = "-json.log"
 MONITORS_LOG = "monitors.log"  # the fork server's and the monitors' own errors (never the engine's stderr)
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-_LAUNCH_TIMEOUT = 60.0
 _EXIT_UNKNOWN = 255  # the monitor vanished without recording an exit (Docker reports 255 too)
-_LOCALHOST = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
-              "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
 
 
 @dataclass(frozen=True)
@@ -72,115 +70,6 @@ class ContainerState:
     @property
     def running(self) -> bool:
         return self.status in ("running", "paused")
-
-
-def _tell(conn: socket.socket, msg: dict[str, Any]) -> None:
-    """One line to a launched monitor; a monitor that failed already has its error queued for us to read."""
-    with contextlib.suppress(OSError):
-        conn.sendall(json.dumps(msg).encode() + b"\n")
-
-
-def _say(words: socket.socket, msg: dict[str, Any]) -> None:
-    """One message to a spare's child on its own channel (``runtime.init`` reads it); a child that failed already
-    has told its monitor, whose reply we read."""
-    with contextlib.suppress(OSError):
-        words.send(json.dumps(msg).encode())
-
-
-def _self_move_files(procs_files: builtins.list[str]) -> builtins.list[str]:
-    """Where a single-threaded process writes "0" to join the cgroup: v1's ``tasks``, else ``cgroup.procs``."""
-    out = []
-    for path in procs_files:
-        tasks = os.path.join(os.path.dirname(path), "tasks")
-        out.append(tasks if os.path.exists(tasks) else path)
-    return out
-
-
-_RUNTIME_EXE = os.path.realpath(sys.executable)  # what a container's init runs until its execve
-
-
-def _before_exec(pid: int) -> bool:
-    """Might ``pid`` still be the runtime's init, its execve not done? Its executable is still ours, or its
-    command line is empty (the new executable is in place some time before its arguments are). A yes that is
-    not (a program that is this very interpreter, a zombie) only costs the caller a wait on the monitor."""
-    try:
-        if os.readlink(f"/proc/{pid}/exe") == _RUNTIME_EXE:
-            return True
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return not fh.read(1)
-    except OSError:
-        return False  # gone
-
-
-def default_hosts(extra: str = "") -> str:
-    return _LOCALHOST + extra
-
-
-def _host_resolv() -> str:
-    try:
-        text = Path("/etc/resolv.conf").read_text()
-    except OSError:
-        text = ""
-    lines = [ln for ln in text.splitlines()
-             if not (ln.startswith("nameserver") and ln.split()[1:2] and
-                     (ln.split()[1].startswith("127.") or ln.split()[1] == "::1"))]
-    if not any(ln.startswith("nameserver") for ln in lines):
-        lines += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]  # Docker's fallback when the host only has loopback
-    return "\n".join(lines) + "\n"
-
-
-def _device_policy(spec: ContainerSpec) -> Any:
-    """The device cgroup rules of ``spec``: all when privileged, else Docker's defaults, its devices and rules."""
-    from runtime.cgroups.devices import device_policy
-
-    try:
-        return device_policy(privileged=spec.privileged, devices=[(d.host_path, d.permissions) for d in spec.devices],
-                             cgroup_rules=spec.device_cgroup_rules)
-    except (ValueError, OSError) as err:
-        raise InvalidArgument(f"devices: {err}") from err
-
-
-def _check_block_devices(spec: ContainerSpec) -> None:
-    """Each per-device I/O limit names a block device (``InvalidArgument`` otherwise)."""
-    from runtime.cgroups.blkio import device_number
-
-    r = spec.resources
-    for device, _value in (*r.blkio_weight_device, *r.blkio_read_bps, *r.blkio_write_bps, *r.blkio_read_iops,
-                           *r.blkio_write_iops):
-        device_number(device)
-
-
-_PLAN_CACHE: dict[str, dict[str, Any]] = {}
-_PLAN_CACHE_SIZE = 32
-_plan_lock = threading.Lock()
-
-
-def _security_plan(spec: ContainerSpec, privileged: bool = False) -> dict[str, Any]:
-    """The confinement the child applies (capabilities, seccomp BPF, rlimits, sysctls, paths), as JSON.
-
-    Compiling the seccomp profile is the costly part (~1 ms) and most containers share their inputs: plans are
-    kept by their inputs (a spec's seccomp is never a path, so the inputs say everything)."""
-    from runtime.security import build_plan
-
-    private = set(spec.namespaces) | ({"net"} if spec.netns_path else set())
-    args: dict[str, Any] = dict(
-        cap_add=list(spec.cap_add), cap_drop=list(spec.cap_drop), privileged=spec.privileged or privileged,
-        seccomp_profile=spec.seccomp, no_new_privs=spec.no_new_privs,
-        ulimits=[(u.name, u.soft, u.hard) for u in spec.ulimits], sysctl=dict(spec.sysctls),
-        oom_score_adj=spec.oom_score_adj, namespaces=sorted(private),
-        masked_paths=None if spec.masked_paths is None else list(spec.masked_paths),
-        readonly_paths=None if spec.readonly_paths is None else list(spec.readonly_paths))
-    key = json.dumps(args, sort_keys=True)
-    with _plan_lock:
-        cached = _PLAN_CACHE.get(key)
-    if cached is not None:
-        return cached
-    plan = build_plan(**args).to_dict()
-    with _plan_lock:
-        if len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:
-            _PLAN_CACHE.pop(next(iter(_PLAN_CACHE)))
-        _PLAN_CACHE[key] = plan
-    return plan
 
 
 class ContainerService:
@@ -278,10 +167,10 @@ class ContainerService:
         problems = validate(spec)
         if problems:
             raise InvalidArgument("; ".join(problems))
-        _security_plan(spec)
-        _device_policy(spec)
-        self._resources(spec)
-        _check_block_devices(spec)
+        security_plan(spec)
+        device_policy(spec)
+        cgroup_resources(spec)
+        check_block_devices(spec)
         trace.mark("create.svc_checked")
 
     def create_container(self, name: str | None, spec: ContainerSpec, *, image: Any = None,
@@ -342,7 +231,7 @@ class ContainerService:
             trace.mark("create.svc_named", cid)
             (state_dir / "hostname").write_text((spec.hostname or cid[:12]) + "\n")
             (state_dir / "hosts").write_text(default_hosts(spec.hosts))
-            (state_dir / "resolv.conf").write_text(spec.resolv_conf or _host_resolv())
+            (state_dir / "resolv.conf").write_text(spec.resolv_conf or host_resolv())
             trace.mark("create.svc_files", cid)
         except BaseException:
             self.unreserve(cid, name)
@@ -358,7 +247,7 @@ class ContainerService:
 
     def write_managed_file(self, ref: str, name: str, content: str) -> None:
         """Rewrite ``hosts``, ``hostname`` or ``resolv.conf`` in place (a running container sees it at once)."""
-        if name not in ("hosts", "hostname", "resolv.conf"):
+        if name not in MANAGED_FILES:
             raise InvalidArgument(f"not a managed file: {name}")
         with open(self.state_dir(ref) / name, "r+") as fh:
             fh.write(content)
@@ -452,7 +341,7 @@ class ContainerService:
             d = self.dir / cid
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(d / EXIT_RECORD)
-            plan = _security_plan(spec)
+            plan = security_plan(spec)
             trace.mark("svc.security_plan", cid)
             mgr = self._cgroup(cid, spec)
             procs_files = [str(p / "cgroup.procs") for p in dict.fromkeys(mgr.paths().values())]
@@ -480,30 +369,15 @@ class ContainerService:
                       conn: socket.socket, words: socket.socket | None, attach: dict[str, bool] | None,
                       before_run: Callable[[], None] | None) -> socket.socket | None:
         """The rest of ``start`` once the monitor has the launch request: cgroup, words, reply, state."""
-        conn.settimeout(_LAUNCH_TIMEOUT)
-        trace.mark("svc.launched", cid)
+
+        def make_cgroup() -> builtins.list[str]:
+            mgr.create(device_policy(spec))
+            mgr.apply(cgroup_resources(spec))
+            return self._cgroup_files(mgr)[1]
+
         try:
-            try:
-                mgr.create(_device_policy(spec))
-                self._apply_resources(mgr, spec)
-                _procs, oom = self._cgroup_files(mgr)
-                trace.mark("svc.cgroup_ready", cid)
-                # a spare's child moves itself when told (no hop, no global lock); else the monitor moves it
-                _tell(conn, {"cgroup": True, "oom_files": oom})
-                if words is not None:
-                    _say(words, {"joined": True, "move": _self_move_files(procs_files)})
-                if before_run is not None:
-                    before_run()
-                    trace.mark("svc.before_run", cid)
-            except BaseException as err:
-                self._call_off(conn, str(err) or type(err).__name__, words)
-                raise
-            if words is not None:
-                _say(words, {"go": True})
-            else:
-                _tell(conn, {"go": True})
-            reply = self._read_launch_reply(conn)
-            trace.mark("svc.reply", cid)
+            reply = converse(conn, words, cid=cid, make_cgroup=make_cgroup, procs_files=procs_files,
+                             before_run=before_run, monitors_log=self.dir / MONITORS_LOG)
         except BaseException:
             conn.close()
             mgr.destroy()
@@ -528,48 +402,6 @@ class ContainerService:
         conn.close()
         return None
 
-    @staticmethod
-    def _resources(spec: ContainerSpec) -> Any:
-        """The cgroup manager's ``Resources`` of ``spec``; ``InvalidArgument`` for limits it refuses."""
-        from runtime.cgroups import resources_from
-
-        try:
-            return resources_from(dataclasses.asdict(spec.resources))
-        except (ValueError, TypeError) as err:
-            raise InvalidArgument(str(err)) from err
-
-    @classmethod
-    def _apply_resources(cls, mgr: Any, spec: ContainerSpec) -> builtins.list[str]:
-        return list(mgr.apply(cls._resources(spec)))
-
-    def _read_launch_reply(self, conn: socket.socket) -> dict[str, Any]:
-        try:
-            line = read_reply(conn)
-        except (EOFError, OSError) as err:
-            raise InvalidState(f"container monitor failed to start: {err}{self._monitors_said()}") from err
-        return json.loads(line)
-
-    def _monitors_said(self) -> str:
-        """The last line of the monitors' own log (where a monitor that went without a word may have said why)."""
-        try:
-            with open(self.dir / MONITORS_LOG, "rb") as fh:
-                fh.seek(max(0, fh.seek(0, os.SEEK_END) - 4096))
-                lines = fh.read().decode(errors="replace").strip().splitlines()
-        except OSError:
-            return ""
-        return f" (last line of {self.dir / MONITORS_LOG}: {lines[-1]})" if lines else ""
-
-    @staticmethod
-    def _call_off(conn: socket.socket, why: str, words: socket.socket | None = None) -> None:
-        """Tell a launched monitor (and the child, when we talk to it directly) not to run the process and wait
-        until they are gone."""
-        if words is not None:
-            _say(words, {"abort": why})
-        with contextlib.suppress(OSError, EOFError, ValueError):
-            if words is None:
-                conn.sendall(json.dumps({"abort": why}).encode() + b"\n")
-            read_reply(conn)
-
     # --- signals, wait, stop -------------------------------------------------------------------------------------
     def _running(self, ref: str, settled: bool = False) -> tuple[ContainerState, dict[str, Any]]:
         """The running container's state and ``state.json``; ``settled``: once its program runs (a start is
@@ -578,7 +410,7 @@ class ContainerService:
         if not state.running:
             raise InvalidState(f"Container {state.id} is not running")
         st = read_record(Path(state.state_dir) / "state.json")
-        if settled and state.status == "running" and _before_exec(st["pid"]):  # (a frozen one would not get on)
+        if settled and state.status == "running" and before_exec(st["pid"]):  # (a frozen one would not get on)
             monitor_client.settled(Path(state.state_dir) / SOCKET_NAME)
             state = self.inspect(ref)
             if not state.running:
@@ -700,7 +532,7 @@ class ContainerService:
         procs_files, _ = self._cgroup_files(mgr)
         return execs.launch(self._forkserver, container_id=state.id, state_dir=state.state_dir,
                             container_spec=state.spec, pid=st["pid"], cgroup_procs=procs_files, spec=spec,
-                            security=_security_plan(state.spec, spec.privileged), helper=self._helper,
+                            security=security_plan(state.spec, spec.privileged), helper=self._helper,
                             attach=attach, console_size=console_size)
 
     def exec_run(self, ref: str, args: builtins.list[str] | tuple[str, ...],
@@ -748,7 +580,7 @@ class ContainerService:
                 raise InvalidArgument("; ".join(problems))
             warnings: builtins.list[str] = []
             if self.inspect(cid).running:
-                warnings = self._apply_resources(self._cgroup(cid, spec), spec)
+                warnings = list(self._cgroup(cid, spec).apply(cgroup_resources(spec)))
             cfg["spec"] = spec_to_dict(spec)
             self._save_config(cid, cfg)
             return warnings
