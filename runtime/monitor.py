@@ -2,7 +2,7 @@
 
 Forked from the fork server (no interpreter start-up), it starts its own session, spawns the process
 (``process.spawn``), then execs the small C helper ``runtime/native/monitor.c`` (about 120 KiB PSS), which keeps
-the fds, stays the process's parent and runs the loop below; without a C compiler this module runs the same loop
+the fds, stays the process's parent and runs the loop; without a C compiler ``monitor_loop.py`` runs the same loop
 in Python (about 2.5 MiB). The loop: output goes to the json-file log (``<id>-json.log``, Docker's format,
 rotated) and to attached clients; attached clients' input goes to the process's stdin; the pidfd says when it
 ended. It then drops its socket, records exit code, finish time and the OOM-killed flag atomically, answers every
@@ -24,69 +24,44 @@ error), the socket is never served. The socket is served only once the process h
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import gc
 import json
 import os
 import selectors
 import signal
 import socket
-import struct
-import termios
-import time
 from typing import Any, NoReturn
 
 from runtime import init, process, procs, trace
 from runtime.init import recv_msg
-from runtime.jsonlog import JsonLog, rfc3339nano
+from runtime.jsonlog import JsonLog
 from runtime.monitor_client import read_line
-from runtime.state import write_record
-from runtime.stream import frame
+from runtime.monitor_loop import STDERR, STDOUT, MonitorLoop, oom_count, resize, send_line
 
-__all__ = ["monitor_main", "spare_main", "frame", "EXIT_RECORD", "SOCKET_NAME"]
+__all__ = ["monitor_main", "spare_main", "EXIT_RECORD", "SOCKET_NAME"]
 
 EXIT_RECORD = "exit.json"
 SOCKET_NAME = "monitor.sock"
 _CHUNK = 65536
 _CLIENT_BUFFER_LIMIT = 4 << 20
-_STDOUT, _STDERR = 1, 2
+STDOUT, STDERR = 1, 2
 
 
-class _Client:
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.inbuf = b""
-        self.out = bytearray()
-        self.op = ""
-        self.streams: set[int] = set()
-        self.stdin = False
-        self.eof = False
-        self.registered = False
+class _Monitor(MonitorLoop):
+    """The launch: stdio, the process spawned (the engine's words relayed on the way), the launch reply; then
+    the C helper's exec, or ``run`` here."""
 
-
-class _Monitor:
     def __init__(self, req: dict[str, Any], conn: socket.socket, early: bytes,
                  ready: process.Prefork | None = None) -> None:
-        self.req = req
-        self.ready = ready
         spec = req["spec"]
-        self.exec_mode = req.get("mode") == "exec"
-        proc = req["exec"] if self.exec_mode else spec
-        self.tty = bool(proc.get("tty"))
-        self.open_stdin = bool(proc.get("open_stdin"))
+        exec_mode = req.get("mode") == "exec"
+        proc = req["exec"] if exec_mode else spec
         # an exec's stdin closes when its client's input ends (Docker's CloseStdin for execs): `echo x | exec cat`
-        self.stdin_once = True if self.exec_mode else bool(spec.get("stdin_once"))
-        self.sel = selectors.DefaultSelector()
-        self.clients: dict[int, _Client] = {}
-        self.outputs: dict[int, int] = {}  # fd -> stream
-        self.stdin_fd: int | None = None
-        self.stdin_buf = bytearray()
-        self.console: int | None = None
-        self.log: JsonLog | None = None
-        self.listener: socket.socket | None = None
+        super().__init__(req, exec_mode=exec_mode, tty=bool(proc.get("tty")),
+                         stdin_once=True if exec_mode else bool(spec.get("stdin_once")))
+        self.ready = ready
+        self.open_stdin = bool(proc.get("open_stdin"))
         self.conn, self.early = conn, early
-        self.done = False
         self.aborted = False
         self.replied = False  # the launch reply went out
 
@@ -101,7 +76,7 @@ class _Monitor:
         else:
             child.append(os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC))
         if not self.tty:
-            for stream in (_STDOUT, _STDERR):
+            for stream in (STDOUT, STDERR):
                 r, w = os.pipe()
                 child.append(w)
                 self.outputs[r] = stream
@@ -140,7 +115,7 @@ class _Monitor:
             cfg["direct_words"] = True
             gated = False
         if not gated and not direct:
-            self.oom_before = _oom_count(req.get("oom_files", []))
+            self.oom_before = oom_count(req.get("oom_files", []))
         trace.mark("monitor.ready_to_spawn", str(req.get("id", "")))
         spawned = process.spawn(cfg, child_fds, new_pidns=(not self.exec_mode and "pid" in req["spec"]["namespaces"]),
                                 join_pidns=req.get("pid") if self.exec_mode else
@@ -163,10 +138,10 @@ class _Monitor:
                 self._finish_record({"exit_code": spawned.exit_code, "error": spawned.error, "oom_killed": False})
                 os._exit(0)
             if self.aborted or spawned.aborted:  # the engine called the start off: never ran, nothing to record
-                _send_line(self.conn, {"error": spawned.error, "exit_code": spawned.exit_code})
+                send_line(self.conn, {"error": spawned.error, "exit_code": spawned.exit_code})
                 os._exit(0)
             self._finish_record({"exit_code": spawned.exit_code, "error": spawned.error, "oom_killed": False})
-            _send_line(self.conn, {"error": spawned.error, "exit_code": spawned.exit_code})
+            send_line(self.conn, {"error": spawned.error, "exit_code": spawned.exit_code})
             os._exit(0)
         self.pid = spawned.pid
         if direct:
@@ -176,12 +151,12 @@ class _Monitor:
                 pass  # the engine went away meanwhile: no OOM files, the rest works
         if spawned.console is not None:
             self.console = spawned.console
-            self.outputs[self.console] = _STDOUT
+            self.outputs[self.console] = STDOUT
             if self.open_stdin:
                 self.stdin_fd = self.console
             size = req.get("console_size")
             if size:
-                _resize(self.console, int(size[0]), int(size[1]))
+                resize(self.console, int(size[0]), int(size[1]))
         for fd in list(self.outputs):
             os.set_blocking(fd, False)
             self.sel.register(fd, selectors.EVENT_READ, "output")
@@ -217,7 +192,7 @@ class _Monitor:
         if pid_start < 0:
             pid_start = procs.start_time(pid)
         own = _own_start if _own_start >= 0 else procs.start_time(os.getpid())
-        _send_line(self.conn, {"pid": pid, "monitor_pid": os.getpid(), "pid_start": pid_start, "monitor_start": own})
+        send_line(self.conn, {"pid": pid, "monitor_pid": os.getpid(), "pid_start": pid_start, "monitor_start": own})
         self.replied = True
         trace.mark("monitor.replied", str(self.req.get("id", "")))
 
@@ -241,7 +216,7 @@ class _Monitor:
         """The cgroup word; true if the engine moved the process in itself (it knew our waiting child's pid)."""
         msg = self._engine_word("cgroup")
         self.req["oom_files"] = list(msg.get("oom_files") or [])
-        self.oom_before = _oom_count(self.req["oom_files"])
+        self.oom_before = oom_count(self.req["oom_files"])
         trace.mark("monitor.cgroup_made", str(self.req.get("id", "")))
         return bool(msg.get("moved")) and self.ready is not None and self.ready.pid == msg.get("pid")
 
@@ -260,8 +235,8 @@ class _Monitor:
             args += ["-t", "-o", str(self.console)]
             keep.append(self.console)
         else:
-            args += ["-o", str(streams[_STDOUT]), "-e", str(streams[_STDERR])]
-            keep += [streams[_STDOUT], streams[_STDERR]]
+            args += ["-o", str(streams[STDOUT]), "-e", str(streams[STDERR])]
+            keep += [streams[STDOUT], streams[STDERR]]
         if self.stdin_fd is not None:
             if self.early:
                 os.set_blocking(self.stdin_fd, True)
@@ -294,256 +269,6 @@ class _Monitor:
         for fd in keep:
             os.set_inheritable(fd, True)
         os.execv(helper, args)
-
-    # --- clients -------------------------------------------------------------------------------------------------
-    def _add_client(self, sock: socket.socket) -> _Client:
-        sock.setblocking(False)
-        client = _Client(sock)
-        self.clients[sock.fileno()] = client
-        self._update(client)
-        return client
-
-    def _update(self, client: _Client) -> None:
-        events = (0 if client.eof else selectors.EVENT_READ) | (selectors.EVENT_WRITE if client.out else 0)
-        if events and client.registered:
-            self.sel.modify(client.sock, events, "client")
-        elif events:
-            self.sel.register(client.sock, events, "client")
-        elif client.registered:
-            self.sel.unregister(client.sock)
-        client.registered = bool(events)
-
-    def _drop(self, client: _Client) -> None:
-        if client.registered:
-            self.sel.unregister(client.sock)
-            client.registered = False
-        self.clients.pop(client.sock.fileno(), None)
-        client.sock.close()
-
-    def _attach(self, client: _Client, opts: dict[str, Any]) -> None:
-        client.op = "attach"
-        client.stdin = bool(opts.get("stdin")) and self.stdin_fd is not None
-        client.streams = {s for s, key in ((_STDOUT, "stdout"), (_STDERR, "stderr")) if opts.get(key, True)}
-
-    def _handle_request(self, client: _Client, line: bytes) -> None:
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            self._drop(client)
-            return
-        op = msg.get("op")
-        if op == "wait":
-            client.op = "wait"
-        elif op == "attach":
-            self._attach(client, msg)
-            self._queue(client, b'{"ok":true}\n')
-        elif op == "resize" and self.console is not None:
-            _resize(self.console, int(msg.get("height", 24)), int(msg.get("width", 80)))
-            self._queue(client, b'{"ok":true}\n')
-        else:
-            self._queue(client, json.dumps({"ok": False, "error": f"unknown op {op!r}"}).encode() + b"\n")
-
-    def _client_input(self, client: _Client, data: bytes) -> None:
-        if client.op == "":
-            client.inbuf += data
-            if b"\n" in client.inbuf:
-                line, _, rest = client.inbuf.partition(b"\n")
-                client.inbuf = b""
-                self._handle_request(client, line)
-                if rest and client.sock.fileno() in self.clients:
-                    self._client_input(client, rest)
-        elif client.op == "attach" and client.stdin:
-            self.stdin_buf += data
-            self._flush_stdin()
-
-    def _client_readable(self, client: _Client) -> None:
-        try:
-            data = client.sock.recv(_CHUNK)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if data:
-            self._client_input(client, data)
-            return
-        if client.op not in ("attach", "wait"):
-            self._drop(client)
-            return
-        if client.op == "attach" and client.stdin and self.stdin_once:
-            self._close_stdin_when_flushed = True
-            self._flush_stdin()
-        client.stdin = False
-        client.eof = True  # half-closed: keep sending it output / the exit record
-        self._update(client)
-
-    def _queue(self, client: _Client, data: bytes) -> None:
-        if len(client.out) > _CLIENT_BUFFER_LIMIT:
-            return  # a client that stopped reading loses output rather than stalling the container
-        client.out += data
-        self._client_writable(client)
-
-    def _client_writable(self, client: _Client) -> None:
-        try:
-            sent = client.sock.send(client.out)
-            del client.out[:sent]
-        except (BlockingIOError, InterruptedError):
-            pass
-        except OSError:
-            self._drop(client)
-            return
-        self._update(client)
-
-    # --- process io ----------------------------------------------------------------------------------------------
-    _close_stdin_when_flushed = False
-
-    def _flush_stdin(self) -> None:
-        if self.stdin_fd is None:
-            self.stdin_buf.clear()
-            return
-        while self.stdin_buf:
-            try:
-                n = os.write(self.stdin_fd, self.stdin_buf)
-            except BlockingIOError:
-                return  # the rest goes when the client sends more or at exit; pipes hold 64 KiB
-            except OSError:
-                self.stdin_buf.clear()
-                break
-            del self.stdin_buf[:n]
-        if self._close_stdin_when_flushed and self.stdin_fd != self.console:
-            os.close(self.stdin_fd)
-            self.stdin_fd = None
-
-    def _output(self, fd: int) -> str:
-        """Move one chunk from ``fd``; ``"data"``, ``"again"`` or ``"eof"``."""
-        try:
-            data = os.read(fd, _CHUNK)
-        except BlockingIOError:
-            return "again"
-        except OSError as err:  # EIO: the pty's last slave closed
-            if err.errno != errno.EIO:
-                raise
-            data = b""
-        if not data:
-            self.sel.unregister(fd)
-            del self.outputs[fd]
-            if fd != self.console:
-                os.close(fd)
-            return "eof"
-        stream = self.outputs[fd]
-        if self.log is not None:
-            self.log.write("stdout" if stream == _STDOUT else "stderr", data)
-        payload = data if self.tty else frame(stream, data)
-        for client in list(self.clients.values()):
-            if client.op == "attach" and stream in client.streams:
-                self._queue(client, payload)
-        return "data"
-
-    def _drain(self) -> None:
-        """After the exit: everything still buffered in the pipes (the writers are gone with the pid ns)."""
-        for fd in list(self.outputs):
-            while self._output(fd) == "data":
-                pass
-
-    # --- exit ----------------------------------------------------------------------------------------------------
-    def _finish_record(self, record: dict[str, Any]) -> dict[str, Any]:
-        record["finished_at"] = rfc3339nano(time.time_ns())
-        path = self.req.get("exit_path")
-        if path:
-            # Not fsync'd: after a crash the container is gone anyway and the service reports the lost exit.
-            write_record(path, record, durable=False)
-        return record
-
-    def _unlink_socket(self) -> None:
-        """Before the exit record: a restarted container's new monitor may bind the same path right after."""
-        if self.listener is not None:
-            try:
-                os.unlink(self.req["socket"])
-            except OSError:
-                pass
-
-    def _exited(self) -> dict[str, Any]:
-        _, status = os.waitpid(self.pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-        code = code if code >= 0 else 128 - code
-        self._drain()
-        if self.log is not None:
-            self.log.close()
-        oom = _oom_count(self.req.get("oom_files", [])) > self.oom_before
-        self._unlink_socket()
-        for path in self._cgroup_dirs():  # as the C helper: the cgroup goes with the processes, before the record
-            try:
-                os.rmdir(path)
-            except OSError:
-                pass  # busy (a process outside our pid namespace): the engine's remove deletes it
-        return self._finish_record({"exit_code": code, "error": "", "oom_killed": oom})
-
-    def _cgroup_dirs(self) -> list[str]:
-        """The container's cgroup directories (a start's, never an exec's: the container lives on)."""
-        if self.exec_mode:
-            return []
-        return list(dict.fromkeys(os.path.dirname(p) for p in self.req.get("cgroup_procs", [])))
-
-    def run(self) -> NoReturn:
-        record: dict[str, Any] | None = None
-        while record is None:
-            for key, _events in self.sel.select():
-                tag = key.data
-                if tag == "output":
-                    self._output(key.fd)  # type: ignore[arg-type]
-                elif tag == "exit":
-                    record = self._exited()
-                    break
-                elif tag == "listen":
-                    try:
-                        sock, _ = self.listener.accept()  # type: ignore[union-attr]
-                    except (BlockingIOError, InterruptedError):
-                        continue
-                    self._add_client(sock)
-                elif tag == "client":
-                    client = self.clients.get(key.fd)  # type: ignore[arg-type]
-                    if client is not None and _events & selectors.EVENT_WRITE:
-                        self._client_writable(client)
-                    client = self.clients.get(key.fd)  # type: ignore[arg-type]
-                    if client is not None and _events & selectors.EVENT_READ and not client.eof:
-                        self._client_readable(client)
-        line = json.dumps(record).encode() + b"\n"
-        for client in list(self.clients.values()):
-            try:
-                client.sock.setblocking(True)
-                client.sock.settimeout(5)
-                if client.op == "wait":
-                    client.out += line
-                if client.out:
-                    client.sock.sendall(client.out)
-            except OSError:
-                pass
-            client.sock.close()
-        os._exit(0)
-
-
-def _send_line(sock: socket.socket, data: dict[str, Any]) -> None:
-    try:
-        sock.sendall(json.dumps(data).encode() + b"\n")
-    except OSError:
-        pass
-
-
-def _resize(fd: int, height: int, width: int) -> None:
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
-
-
-def _oom_count(files: list[str]) -> int:
-    total = 0
-    for path in files:
-        try:
-            with open(path) as fh:
-                for line in fh:
-                    key, _, value = line.partition(" ")
-                    if key == "oom_kill":
-                        total += int(value)
-        except OSError:
-            pass
-    return total
 
 
 _own_start = -1  # a spare monitor's own start time, read while it waits
@@ -598,7 +323,7 @@ def _spare_failed(sock: socket.socket, ready: process.Prefork | None, err: BaseE
     with contextlib.suppress(Exception):
         _msg, fds = recv_msg(sock, 4096, nowait=True)
         for fd in fds:
-            _send_line(socket.socket(fileno=fd), {"error": f"monitor: {why}", "exit_code": 1})
+            send_line(socket.socket(fileno=fd), {"error": f"monitor: {why}", "exit_code": 1})
     os._exit(0)
 
 
@@ -607,7 +332,7 @@ def monitor_main(conn: socket.socket) -> NoReturn:
     try:
         _become_monitor()
     except BaseException as err:  # noqa: BLE001 - report to the launcher, never a traceback on its terminal
-        _send_line(conn, {"error": f"monitor: {type(err).__name__}: {err}", "exit_code": 1})
+        send_line(conn, {"error": f"monitor: {type(err).__name__}: {err}", "exit_code": 1})
         os._exit(1)
     _run(conn, None)
 
@@ -621,7 +346,7 @@ def _run(conn: socket.socket, ready: process.Prefork | None) -> NoReturn:
         mon = _Monitor(req, conn, early, ready)
         mon.start()
     except BaseException as err:  # noqa: BLE001 - report to the launcher, never a traceback on its terminal
-        _send_line(conn, {"error": f"monitor: {type(err).__name__}: {err}", "exit_code": 1})
+        send_line(conn, {"error": f"monitor: {type(err).__name__}: {err}", "exit_code": 1})
         if ready is not None and ready.sock.fileno() != -1:  # its waiting child was never handed the start
             ready.discard()
         os._exit(1)
