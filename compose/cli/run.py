@@ -55,7 +55,8 @@ def run(
     from compose.cli._envfile import read_env_files
     from compose.cli.exec import parse_env
     from compose.cli.session import open_session
-    from compose.cli.up import _builder, confirm_volumes, located
+    from compose.cli._steps import builder
+    from compose.cli.up import confirm_volumes, located
     from compose.errors import UserError
     from compose.engine import containers as C
     from compose.engine.createbody import ContainerSpec, create_body, endpoint_config, ordered_networks
@@ -82,7 +83,7 @@ def run(
         plan = plan_run(project, observed, service, opts)
     except UserError as err:
         raise located(session, err) from None
-    session.run(plan, build=_builder(session))
+    session.run(plan, build=builder(session))
     slug = new_slug()
     tty = not no_tty and sys.stdin.isatty() and not detach
     spec = ContainerSpec(number=1, config_hash="", oneoff=True, slug=slug, api_socket=engine_socket(),

@@ -44,7 +44,7 @@ def scale(
     chosen = ServiceGraph(session.project).subgraph(wanted, with_deps=not no_deps).services
     observed = observe(session.client, session.project, services=chosen)
     plan = plan_up(session.project, observed, opts)
-    from compose.cli.up import _builder
+    from compose.cli._steps import builder
 
-    session.run(plan, build=_builder(session))
+    session.run(plan, build=builder(session))
     return 0

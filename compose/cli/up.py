@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from compose.cli._steps import builder, stop_all
+
 if TYPE_CHECKING:
     from compose.cli.session import Session
     from compose.errors import UserError
@@ -136,11 +138,11 @@ def attach_logs(session: "Session", services: list[str], since: int, *, abort_on
                 code = exit_code
             if abort_on_exit or abort_on_failure and exit_code != 0:
                 print("Aborting on container exit...", flush=True)
-                _stop_all(session, services, timeout)
+                stop_all(session, services, timeout)
                 return code if exit_code_from else exit_code
     except KeyboardInterrupt:
         print("Gracefully stopping... (press Ctrl+C again to force)", flush=True)
-        _stop_all(session, services, timeout)
+        stop_all(session, services, timeout)
         return 130
     return code
 
@@ -161,24 +163,9 @@ def _wait_unattached(session: "Session", services: list[str], timeout: int | Non
             C.wait(session.client, c.id)
     except KeyboardInterrupt:
         print("Gracefully stopping... (press Ctrl+C again to force)", flush=True)
-        _stop_all(session, services, timeout)
+        stop_all(session, services, timeout)
         return 130
     return 0
-
-
-def _stop_all(session: "Session", services: list[str], timeout: int | None) -> None:
-    from compose.observe import observe
-    from compose.plan import plan_stop
-
-    observed = observe(session.client, session.project, images=False)
-    try:
-        session.run(plan_stop(session.project, observed, services, timeout))
-    except KeyboardInterrupt:  # the second Ctrl-C: kill what still runs
-        from compose.cli._each import for_each_container
-        from compose.engine import containers as C
-
-        running = session.containers(services, all=False)
-        for_each_container(session, running, ("Killing", "Killed"), lambda cid: C.kill(session.client, cid))
 
 
 def up(
@@ -281,7 +268,7 @@ def up(
     except UserError as err:
         raise located(session, err) from None
     _report_untouched(session, plan, observed, chosen)
-    session.run(plan, build=_builder(session), renew_anon_volumes=renew_anon_volumes)
+    session.run(plan, build=builder(session), renew_anon_volumes=renew_anon_volumes)
     if no_start:
         return 0
     from compose.execute import dry_run
@@ -331,17 +318,3 @@ def _report_untouched(session: "Session", plan: "Plan", observed: "Observed", ch
     for c in observed.containers:
         if c.service in chosen and c.running and c.name not in touched:
             session.display(Event("Container", c.name, Status.DONE, "Running"))
-
-
-def _builder(session: "Session"):  # type: ignore[no-untyped-def]
-    """The BUILD_IMAGE step's callable: F's ``compose.build`` request, built through ``compose.engine.build``."""
-    import os
-
-    from compose.build import build_request
-    from compose.engine.build import build_image
-
-    def run(service: str, _ref: str) -> None:
-        request = build_request(session.name, session.project.services[service], dict(os.environ))
-        build_image(session.client, request, None)
-
-    return run

@@ -65,7 +65,7 @@ def start_watch(session: "Session", services: list[str] | None, *, prune: bool =
                 rebuilds: "queue.Queue[tuple[str, bool]] | None" = None) -> tuple["Watcher", threading.Thread]:
     """Watch in a background thread (for ``up --watch``); ``watcher.stop()`` then ``thread.join()`` ends it.
     ``rebuilds`` receives ``(service, done)`` before and after each rebuild."""
-    from compose.cli.up import _builder
+    from compose.cli._steps import builder
     from compose.display import make_display
     from compose.watch.actions import initial_sync, watch_loop
 
@@ -78,7 +78,7 @@ def start_watch(session: "Session", services: list[str] | None, *, prune: bool =
     watcher = _watcher(session, rules)
     initial_sync(session, rules, quiet=quiet)
     thread = threading.Thread(target=watch_loop, name="watch", daemon=True,
-                              args=(session, rules, watcher, _builder(session)),
+                              args=(session, rules, watcher, builder(session)),
                               kwargs={"prune": prune, "quiet": quiet, "fresh_display": lambda: make_display(progress),
                                       "on_rebuild": (lambda svc, done: rebuilds.put((svc, done))) if rebuilds else None})
     thread.start()
@@ -95,7 +95,7 @@ def up_watching(session: "Session", services: list[str], since: int, *, watched:
     from functools import partial
 
     from compose.cli.logprinter import LogPrinter, Source
-    from compose.cli.up import _stop_all
+    from compose.cli._steps import stop_all
     from compose.engine import containers as C
     from compose.engine.logs import log_lines
     from compose.errors import UserError
@@ -159,7 +159,7 @@ def up_watching(session: "Session", services: list[str], since: int, *, watched:
         print("Gracefully stopping... (press Ctrl+C again to force)", flush=True)
         watcher.stop()
         thread.join(timeout=60)
-        _stop_all(session, services, timeout)
+        stop_all(session, services, timeout)
         return 130
     finally:
         watcher.stop()
@@ -178,7 +178,7 @@ def watch(
     import signal
 
     from compose.cli.session import open_session
-    from compose.cli.up import _builder
+    from compose.cli._steps import builder
     from compose.display import make_display
     from compose.observe import observe
     from compose.plan import UpOptions, plan_up
@@ -191,7 +191,7 @@ def watch(
     if not no_up:
         opts = UpOptions(services=wanted or None, known_services=session.known_services())
         observed = observe(session.client, session.project)
-        session.run(plan_up(session.project, observed, opts), build=_builder(session))
+        session.run(plan_up(session.project, observed, opts), build=builder(session))
     watcher = _watcher(session, rules)
 
     def _stop(signum: int, frame: object) -> None:
@@ -202,7 +202,7 @@ def watch(
     try:
         initial_sync(session, rules, quiet=quiet)
         print("Watch enabled", flush=True)
-        watch_loop(session, rules, watcher, _builder(session), prune=prune, quiet=quiet,
+        watch_loop(session, rules, watcher, builder(session), prune=prune, quiet=quiet,
                    fresh_display=lambda: make_display(progress))
     finally:
         watcher.close()
