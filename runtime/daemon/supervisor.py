@@ -127,7 +127,7 @@ class Supervisor:
             rec["LastExitCode"] = code
             self.records.save(rec)
             self.engine.publish_container(rec, "die", {"exitCode": str(code)})
-            result = {"StatusCode": code, "Error": {"Message": str(err)}}
+            result = _wait_result(code, str(err) or type(err).__name__)
             for fut in self._exit_waiters.pop(cid, []):
                 if not fut.done():
                     fut.set_result(result)
@@ -255,10 +255,10 @@ class Supervisor:
         self.engine.publish_container(rec, "destroy")
         for fut in self._remove_waiters.pop(cid, []):
             if not fut.done():
-                fut.set_result({"StatusCode": self._last_code(cid, rec), "Error": None})
+                fut.set_result(_wait_result(self._last_code(cid, rec), ""))
         for fut in self._exit_waiters.pop(cid, []):
             if not fut.done():
-                fut.set_result({"StatusCode": self._last_code(cid, rec), "Error": None})
+                fut.set_result(_wait_result(self._last_code(cid, rec), ""))
 
     def _last_code(self, cid: str, rec: dict[str, Any]) -> int:
         return int(rec.get("LastExitCode", 0))
