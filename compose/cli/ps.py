@@ -1,5 +1,6 @@
 """``pycompose ps``: the project's containers (``-a`` with stopped ones, ``-q`` IDs, ``--services``,
-``--status``, ``--filter status=X``, ``--no-trunc``, ``--format table|json``)."""
+``--status``, ``--filter status=X``, ``--no-trunc``, ``--format table|json|TEMPLATE``: Go-style ``{{.Field}}``
+templates as ``docker compose ps`` reads them, see ``_template``)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,13 @@ from compose.cli._typer import typer
 if TYPE_CHECKING:
     from compose.engine.containers import ContainerInfo
 
-__all__ = ["register", "ps", "parse_filter", "publishers", "format_ports", "table"]
+__all__ = ["register", "ps", "parse_filter", "publishers", "format_ports", "table", "HEADERS"]
+
+# the fields a --format template may name, with their table headers (docker compose ps's)
+HEADERS = {"ID": "CONTAINER ID", "Name": "NAME", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
+           "Project": "PROJECT", "Service": "SERVICE", "CreatedAt": "CREATED AT", "RunningFor": "CREATED",
+           "State": "STATE", "Status": "STATUS", "Health": "HEALTH", "ExitCode": "EXIT CODE", "Ports": "PORTS",
+           "Labels": "LABELS"}
 
 
 def register(app: typer.Typer) -> None:
@@ -63,6 +70,22 @@ def _record(c: "ContainerInfo", project: str) -> dict[str, Any]:
             "Labels": ",".join(f"{k}={v}" for k, v in sorted(c.labels.items()))}
 
 
+def _command(c: "ContainerInfo", no_trunc: bool) -> str:
+    """The command as the table shows it: quoted, cut at 22 characters unless ``no_trunc``."""
+    command = c.command if no_trunc or len(c.command) <= 22 else c.command[:21] + "…"
+    return json.dumps(command, ensure_ascii=False)
+
+
+def _template_row(c: "ContainerInfo", project: str, no_trunc: bool) -> dict[str, str]:
+    """A container's fields for a ``--format`` template, as text (the docker CLI's formatter's values)."""
+    record = _record(c, project)
+    return {"ID": c.id if no_trunc else c.id[:12], "Name": c.name, "Names": c.name, "Image": c.image,
+            "Command": _command(c, no_trunc), "Project": project, "Service": c.service,
+            "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c.created)),
+            "RunningFor": _ago(c.created), "State": c.state, "Status": c.status, "Health": record["Health"],
+            "ExitCode": str(record["ExitCode"]), "Ports": format_ports(c), "Labels": record["Labels"]}
+
+
 def parse_filter(value: str | None) -> list[str]:
     """The statuses ``--filter status=X`` asks for: the one key ``docker compose ps`` knows."""
     from compose.errors import UserError
@@ -84,7 +107,8 @@ def ps(
     services: Annotated[Optional[list[str]], typer.Argument(metavar="SERVICE", show_default=False)] = None,
     all_: Annotated[bool, typer.Option("--all", "-a", help="Show all stopped containers.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only display IDs.")] = False,
-    output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    output_format: Annotated[str, typer.Option("--format", help="table, json or a Go-style template "
+                                                                    "('{{.Name}} {{.State}}').")] = "table",
     list_services: Annotated[bool, typer.Option("--services", help="Display services.")] = False,
     status: Annotated[Optional[list[str]], typer.Option("--status", help="Filter by status (created, running, "
                                                         "paused, restarting, exited, dead).")] = None,
@@ -96,8 +120,9 @@ def ps(
     from compose.cli._light import open_light_session
     from compose.errors import UserError
 
-    if output_format not in ("table", "json"):
-        raise UserError.single(f"--format {output_format}: expected table or json")
+    if output_format not in ("table", "json") and "{{" not in output_format:
+        raise UserError.single(f"--format {output_format}: expected table, json or a template such as "
+                               "'{{.Name}} {{.State}}'")
     status = list(status or []) + parse_filter(filter_)
     session = open_light_session(ctx, list(services or []), bare_ok=True)
     found = session.containers(list(services or []), all=all_ or bool(status))
@@ -111,11 +136,15 @@ def ps(
         print("".join(f"{c.id}\n" for c in found), end="")
     elif output_format == "json":
         print("".join(json.dumps(_record(c, session.name)) + "\n" for c in found), end="")
+    elif output_format != "table":
+        from compose.cli._template import render_rows
+
+        print(render_rows(output_format, [_template_row(c, session.name, no_trunc) for c in found], HEADERS, ""),
+              end="")
     else:
         rows = [["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]]
         for c in found:
-            command = c.command if no_trunc or len(c.command) <= 22 else c.command[:21] + "…"
-            rows.append([c.name, c.image, json.dumps(command, ensure_ascii=False), c.service, _ago(c.created), c.status,
+            rows.append([c.name, c.image, _command(c, no_trunc), c.service, _ago(c.created), c.status,
                          format_ports(c)])
         print(table(rows), end="")
     return 0

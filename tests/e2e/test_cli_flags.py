@@ -59,6 +59,15 @@ services:
     for value, words in (("status", "KEY=VAL"), ("name=x", "unknown filter name"), ("source=x", "not implemented")):
         failed = project.compose("ps", "--filter", value, check=False)
         assert failed.code == 1 and words in failed.err, (value, failed)
+    # Go-style templates, as docker compose ps reads them
+    rows = project.compose("ps", "-a", "--format", "{{.Service}} {{.State}} {{.ExitCode}}").out.splitlines()
+    assert sorted(rows) == ["busy running 0", "done exited 3"]
+    table_out = project.compose("ps", "--format", "table {{.Service}}\t{{.ID}}").out.splitlines()
+    assert table_out[0].split() == ["SERVICE", "CONTAINER", "ID"]
+    assert table_out[1].split() == ["busy", project.container("busy").id[:12]]
+    for fmt, words in (("{{.Bogus}}", "no field 'Bogus'"), ("yaml", "expected table, json or a template")):
+        failed = project.compose("ps", "--format", fmt, check=False)
+        assert failed.code == 1 and words in failed.err, (fmt, failed)
 
 
 def test_abort_on_container_failure_waits_for_a_failure(engine, project):  # noqa: F811
