@@ -360,7 +360,19 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions | None = None)
     _orphans(plan, project, observed, opts.remove_orphans, opts.known_services, opts.timeout)
     if opts.all_resources:
         _unused_resources(plan, project, observed)
+    _images_first(plan)
     return plan
+
+
+def _images_first(plan: Plan) -> None:
+    """Every pull and build before anything else, as Docker Compose ensures the images first: an image that
+    cannot be had (a typo, a failed build) leaves no network, volume or container made meanwhile."""
+    images = {k for k, st in plan.steps.items() if st.op in (Op.PULL_IMAGE, Op.BUILD_IMAGE)}
+    if images:
+        for key, st in plan.steps.items():
+            # a step that waits (not optionally) for another step waits for the images through it
+            if key not in images and not (st.after - images - st.optional):
+                st.after |= images
 
 
 def _unused_resources(plan: Plan, project: Project, observed: Observed) -> None:
@@ -511,6 +523,7 @@ def plan_run(project: Project, observed: Observed, service: str, opts: UpOptions
     _resources(plan, project, project.services[service], observed)
     _image_step(plan, project, project.services[service], observed, opts)
     _volume_image_steps(plan, project, project.services[service], observed, opts)
+    _images_first(plan)
     if deps:
         for dep in graph.dependencies(service):
             edge = graph.edge(service, dep)

@@ -80,6 +80,26 @@ def test_missing_image_is_pulled_first(tmp_path):
     assert "CREATE_CONTAINER hello-web-1: missing <- PULL_IMAGE busybox:local" in text
 
 
+def test_every_pull_and_build_comes_before_anything_is_made(tmp_path):
+    """As Docker Compose ensures the images first: one service's image that cannot be had leaves no network,
+    volume or container of another made meanwhile."""
+    (tmp_path / "Dockerfile").write_text("FROM busybox:local\n")
+    project = _project(tmp_path, HELLO.replace("    image: busybox:local\n    depends_on",
+                                               "    image: hello-client\n    build: .\n    depends_on"))
+    text = str(plan_up(project, Observed(images={})))
+    assert text == textwrap.dedent("""\
+        PULL_IMAGE busybox:local: image missing
+        BUILD_IMAGE hello-client: image missing
+        CREATE_NETWORK hello_front: missing <- BUILD_IMAGE hello-client, PULL_IMAGE busybox:local
+        CREATE_VOLUME hello_data: missing <- BUILD_IMAGE hello-client, PULL_IMAGE busybox:local
+        CREATE_CONTAINER hello-client-1: missing <- BUILD_IMAGE hello-client, CREATE_NETWORK hello_front
+        CREATE_CONTAINER hello-web-1: missing <- CREATE_NETWORK hello_front, CREATE_VOLUME hello_data, PULL_IMAGE busybox:local
+        START_CONTAINER hello-web-1: created <- CREATE_CONTAINER hello-web-1
+        WAIT_HEALTHY hello-web-1: client depends on web (service_healthy) <- START_CONTAINER hello-web-1
+        START_CONTAINER hello-client-1: created <- CREATE_CONTAINER hello-client-1, WAIT_HEALTHY hello-web-1
+        """)
+
+
 def test_pull_never_with_missing_image_is_a_user_error(tmp_path):
     project = _project(tmp_path, HELLO)
     with pytest.raises(UserError, match="not present and pull_policy is never"):
@@ -485,7 +505,7 @@ def test_image_volume_missing_is_pulled_before_the_create(tmp_path):
     assert str(plan) == textwrap.dedent("""\
         PULL_IMAGE reg.example:5000/data:1: image volume missing
         CREATE_CONTAINER imgvol-app-1: missing <- PULL_IMAGE reg.example:5000/data:1
-        CREATE_CONTAINER imgvol-assets-1: missing
+        CREATE_CONTAINER imgvol-assets-1: missing <- PULL_IMAGE reg.example:5000/data:1
         START_CONTAINER imgvol-app-1: created <- CREATE_CONTAINER imgvol-app-1
         START_CONTAINER imgvol-assets-1: created <- CREATE_CONTAINER imgvol-assets-1
         """)

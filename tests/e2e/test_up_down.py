@@ -419,3 +419,24 @@ def test_a_foreign_interface_named_like_the_default_bridge_is_a_clear_error(tmp_
             ipr.link("del", ifname=f"{prefix}d0")
         if d is not None:
             cleanup(d)
+
+
+def test_an_image_that_cannot_be_pulled_leaves_nothing_made(engine, project):
+    """As Docker Compose ensures the images first: a pull that fails (here a registry on a loopback port nothing
+    listens on) fails ``up`` with the pull's error before any network, volume or container is made."""
+    project.write("""
+services:
+  fine:
+    image: busybox:local
+    command: ["sleep", "100"]
+    volumes: [data:/data]
+  broken:
+    image: 127.0.0.1:9/nosuch:1
+volumes:
+  data: {}
+""")
+    failed = project.compose("up", "-d", check=False)
+    assert failed.code == 1 and "pull 127.0.0.1:9/nosuch:1" in failed.err, failed
+    assert project.containers() == []
+    assert _networks(project.engine, f"{project.name}_") == []
+    assert [v.name for v in project.engine.client().volumes.list() if v.name.startswith(f"{project.name}_")] == []
