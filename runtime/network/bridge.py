@@ -114,7 +114,7 @@ def create_bridge(ipr: IPRoute, name: str, gateways: Sequence[ipaddress.IPv4Inte
             write_sysctl_in(None, f"net/ipv6/conf/{name}/disable_ipv6", "0")
         for gw in gateways:
             ipr.addr("add", index=index, address=str(gw.ip), prefixlen=gw.network.prefixlen,
-                     **({"nodad": True} if gw.version == 6 else {}))
+                     **({"flags": 0x02} if gw.version == 6 else {}))  # IFA_F_NODAD (pyroute2 ignores nodad=)
         ipr.link("set", index=index, state="up", **({"IFLA_IFALIAS": mark.text()} if mark else {}))
     except BaseException:
         delete_bridge(ipr, name)
