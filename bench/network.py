@@ -67,6 +67,7 @@ def _sink_server(netns: str, port: int, ready: threading.Event, stop: threading.
     srv.close()
 
 
+PUBLISH_IP = os.environ.get("PYCOMPOSE_BENCH_PUBLISH_IP", "127.0.0.1")  # --publish-ip: "" = every address
 STEPS = ("network create", "sandbox create", "connect", "publish", "unpublish", "disconnect", "sandbox destroy",
          "network remove")
 
@@ -81,7 +82,7 @@ def _round(svc: NetworkService, prefix: str, i: int) -> list[float]:
     t2 = time.perf_counter()
     svc.connect(net.name, cid, ns, name=f"c{i}")
     t3 = time.perf_counter()
-    svc.publish(cid, [PortBinding(80, host_ip="127.0.0.1")])
+    svc.publish(cid, [PortBinding(80, host_ip=PUBLISH_IP)])
     t4 = time.perf_counter()
     svc.unpublish(cid)
     t5 = time.perf_counter()
@@ -220,13 +221,18 @@ def _compare(tree: str, rounds: int) -> None:
 
 
 def main() -> None:
+    global PUBLISH_IP
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=20, help="repetitions of each step")
     ap.add_argument("--mb", type=int, default=200, help="megabytes pushed through the proxy")
     ap.add_argument("--compare", metavar="DIR", help="another pycompose checkout to measure side by side")
     ap.add_argument("--scaling", action="store_true", help="connect/disconnect/destroy vs endpoints on the network")
+    ap.add_argument("--publish-ip", default=PUBLISH_IP,
+                    help='host IP of the published port (default 127.0.0.1: the proxy alone; "" = every address, '
+                         "as -p 80, with kernel DNAT beside the proxy)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    PUBLISH_IP = os.environ["PYCOMPOSE_BENCH_PUBLISH_IP"] = args.publish_ip  # a --compare worker inherits it
     if args.worker:
         return _worker(args.n if args.scaling else 0)
     if args.compare:

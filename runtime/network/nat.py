@@ -6,7 +6,11 @@ Per network, in one nft transaction:
   an internal network drops everything entering or leaving it through any other interface (no way out);
   ``enable_icc=false`` drops bridged traffic between its containers (seen only with br_netfilter);
 - postrouting chain: traffic from its subnets leaving through another interface is masqueraded (non-internal).
-Every rule carries the comment ``pycompose:<network id>``; removing a network deletes its rules by handle and
+Per container with published ports, in one transaction too (planned by :mod:`runtime.network.portnat`, written by
+:mod:`runtime.network.nftports`): DNAT rules in the
+``prerouting`` and ``output`` nat chains and their accepts at the head of ``forward``, with the comment
+``pycompose:port:<container id>``.
+Every network rule carries the comment ``pycompose:<network id>``; removing a network deletes its rules by handle and
 the table itself once it is empty. No other table is ever read or written. All edits hold the host lock.
 Scripts run in-process through libnftables (``nftlib``), or through the ``nft`` command where it is missing.
 """
@@ -21,6 +25,8 @@ from runtime.errors import Unsupported
 from runtime.network.hostlock import host_lock
 from runtime.network.ipam import IPNetwork
 from runtime.network.nftlib import run_nft
+from runtime.network.nftports import NftPorts
+from runtime.network.portnat import PortRules, owner_of, port_comment
 
 __all__ = ["BridgeRules", "Firewall", "DEFAULT_TABLE"]
 
@@ -48,6 +54,9 @@ class Firewall:
         """``nft`` names an ``nft`` command to run instead of libnftables in-process (the default)."""
         self.table = table
         self._command = nft
+        self._ports = NftPorts(table, lambda script: self._run(["-f", "-"], script),
+                               lambda script, as_json: run_nft(script, json=as_json, handles=True,
+                                                               command=self._command, check=False))
 
     def _run(self, args: Sequence[str], script: str | None = None) -> str:
         """``args`` as for the ``nft`` command: ``["-f", "-"]`` with ``script``, or one command's words."""
@@ -86,6 +95,44 @@ class Firewall:
         with host_lock():
             self._run(["-f", "-"], self.render(rules))
 
+    # -- published ports (runtime.network.nftports) ------------------------------------------------------------
+    def render_ports(self, rules: PortRules) -> str:
+        """The nft script adding a container's DNAT rules ("" when it has none)."""
+        return self._ports.render(rules)
+
+    def add_ports(self, rules: PortRules) -> None:
+        """Install a container's DNAT rules (one transaction; nothing when it has no forwards)."""
+        self._ports.add(rules)
+
+    def remove_ports(self, container_id: str) -> None:
+        """Delete a container's DNAT rules."""
+        self._ports.remove(container_id)
+
+    def port_owners(self) -> set[str]:
+        """The containers that have DNAT rules in our table."""
+        return {cid for o in self.listing() if "rule" in o and (cid := owner_of(o["rule"].get("comment")))}
+
+    def port_rules_of(self, container_id: str) -> list[dict[str, Any]]:
+        comment = port_comment(container_id)
+        return [o["rule"] for o in self.listing() if "rule" in o and o["rule"].get("comment") == comment]
+
+    def _delete_tagged(self, comment: str, bridge: str | None) -> None:
+        objs = self.listing()
+        if not objs:
+            return
+        t = f"inet {self.table}"
+        lines = [f"delete rule {t} {o['rule']['chain']} handle {o['rule']['handle']}"
+                 for o in objs if "rule" in o and o["rule"].get("comment") == comment]
+        members: list[str] = next((o["set"].get("elem", []) for o in objs
+                                   if "set" in o and o["set"]["name"] == "bridges"), [])
+        if bridge is not None and bridge in members:
+            lines.append(f"delete element {t} bridges {{ {_q(bridge)} }}")
+        others = [o for o in objs if "rule" in o and o["rule"].get("comment") != comment]
+        if not others and set(members) <= ({bridge} if bridge is not None else set()):
+            lines = [f"delete table {t}"]
+        if lines:
+            self._run(["-f", "-"], "\n".join(lines) + "\n")
+
     def listing(self) -> list[dict[str, Any]]:
         """Our table as nft's JSON objects (``[]`` when it does not exist)."""
         try:
@@ -110,18 +157,4 @@ class Firewall:
     def remove(self, network_id: str, bridge: str) -> None:
         """Delete the network's rules and set element; drop the table when nothing of anyone is left in it."""
         with host_lock():
-            objs = self.listing()
-            if not objs:
-                return
-            t = f"inet {self.table}"
-            comment = self._comment(network_id)
-            lines = [f"delete rule {t} {o['rule']['chain']} handle {o['rule']['handle']}"
-                     for o in objs if "rule" in o and o["rule"].get("comment") == comment]
-            members: list[str] = next((o["set"].get("elem", []) for o in objs if "set" in o and o["set"]["name"] == "bridges"), [])
-            if bridge in members:
-                lines.append(f"delete element {t} bridges {{ {_q(bridge)} }}")
-            others = [o for o in objs if "rule" in o and o["rule"].get("comment") != comment]
-            if not others and set(members) <= {bridge}:
-                lines = [f"delete table {t}"]
-            if lines:
-                self._run(["-f", "-"], "\n".join(lines) + "\n")
+            self._delete_tagged(self._comment(network_id), bridge)

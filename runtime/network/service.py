@@ -51,6 +51,7 @@ from runtime.network.model import (
 from runtime.network.firewall import make_firewall
 from runtime.network.nat import DEFAULT_TABLE
 from runtime.network.netns import NetnsStore, is_netns_file
+from runtime.network.portnat import PortRules, plan_port_rules
 from runtime.network.ports import BoundPort, PortBinding, PortTargets, bind_ports, close_sockets, ports_to_engine
 from runtime.network.publisher import Publisher
 from runtime.network.reaper import LinkReaper
@@ -577,11 +578,11 @@ class NetworkService:
         if targets is None or not set(targets.addresses()) & set(_addresses(gone)):
             return
         ports = self.publisher.published(container_id)
-        self.publisher.unpublish(container_id)
+        self.unpublish(container_id)
         target = self._port_target(container_id)
         if target is not None:
-            self.publisher.publish(container_id, [PortBinding(p.container_port, p.protocol, p.host_ip, p.host_port)
-                                                  for p in ports], PortTargets(*_addresses(target)))
+            self._publish(container_id, [PortBinding(p.container_port, p.protocol, p.host_ip, p.host_port)
+                                         for p in ports], target)
 
     # -- published ports -------------------------------------------------------------------------------
 
@@ -602,7 +603,26 @@ class NetworkService:
         if default_ip:
             bindings = [b if b.host_ip else PortBinding(b.container_port, b.protocol, default_ip, b.host_port,
                                                         b.host_port_end) for b in bindings]
-        return self.publisher.publish(container_id, bindings, PortTargets(*_addresses(target)))
+        return self._publish(container_id, bindings, target)
+
+    def _publish(self, container_id: str, bindings: Iterable[PortBinding], target: Endpoint) -> _List[BoundPort]:
+        """The proxy, then the kernel DNAT beside it (one nft transaction); the proxy goes again if that fails."""
+        targets = PortTargets(*_addresses(target))
+        bound = self.publisher.publish(container_id, bindings, targets)
+        try:
+            self.firewall.add_ports(self._port_rules(container_id, target, bound, targets))
+        except BaseException:
+            self.publisher.unpublish(container_id)
+            raise
+        return bound
+
+    def _port_rules(self, container_id: str, target: Endpoint, bound: Iterable[BoundPort], targets: PortTargets
+                    ) -> PortRules:
+        """The DNAT rules of the container's published ports: none on an internal network (proxy only)."""
+        net = self._networks.get(target.network_id)
+        if net is None or net.internal or not net.bridge:
+            return PortRules(container_id, "", ())
+        return plan_port_rules(container_id, net.bridge, bound, targets)
 
     def _port_target(self, container_id: str) -> Endpoint | None:
         """The endpoint published ports forward to: the default-route one, else the first non-internal one
@@ -612,6 +632,12 @@ class NetworkService:
             next((e for e in eps if (e.ipv4 or e.ipv6) and not self._networks[e.network_id].internal), None)
 
     def unpublish(self, container_id: str) -> bool:
+        """Remove the container's DNAT rules and stop its proxy. False when nothing was published."""
+        targets = self.publisher.targets(container_id)
+        if targets is None:
+            return False
+        if plan_port_rules(container_id, "", self.publisher.published(container_id), targets).forwards:
+            self.firewall.remove_ports(container_id)  # none to find for ports on loopback alone
         return self.publisher.unpublish(container_id)
 
     def published(self, container_id: str) -> _List[BoundPort]:
@@ -673,7 +699,22 @@ class NetworkService:
                     log.warning("deleting veth %s, left cut off by an engine stopped before deleting it", name)
                     self.reaper.delete_later(name)
         self.publisher.restore()
+        self._restore_port_rules()
         self.publisher.prepare()
+
+    def _restore_port_rules(self) -> None:
+        """DNAT rules agree with the proxies left: rules of a container without one go, a proxy's missing
+        rules (a flushed table) come back."""
+        live = set(self.publisher.containers())
+        have = self.firewall.port_owners()
+        for cid in have - live:
+            self.firewall.remove_ports(cid)
+        for cid in live - have:
+            targets = self.publisher.targets(cid)
+            wanted = set(targets.addresses()) if targets is not None else set()
+            ep = next((e for e in self.endpoints_of(cid) if wanted & set(_addresses(e))), None)
+            if targets is not None and ep is not None:
+                self.firewall.add_ports(self._port_rules(cid, ep, self.publisher.published(cid), targets))
 
 
 def _addresses(ep: Endpoint) -> tuple[str, str]:
