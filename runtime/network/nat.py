@@ -65,19 +65,20 @@ class Firewall:
     def _comment(self, network_id: str) -> str:
         return f"pycompose:{network_id}"
 
-    def _base(self) -> list[str]:
+    def _base(self, have: frozenset[str] | set[str] = frozenset()) -> list[str]:
+        """The table, set and base chains, but for the chains in ``have`` (there already: naming an existing
+        base chain again makes the kernel wait a grace period, ~15 ms)."""
         t = f"inet {self.table}"
-        return [
-            f"add table {t}",
-            f"add set {t} bridges {{ type ifname; }}",
-            f"add chain {t} forward {{ type filter hook forward priority filter - 1; policy accept; }}",
-            f"add chain {t} postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}",
-        ]
+        chains = {"forward": "type filter hook forward priority filter - 1; policy accept;",
+                  "postrouting": "type nat hook postrouting priority srcnat; policy accept;"}
+        return [f"add table {t}", f"add set {t} bridges {{ type ifname; }}"] + \
+            [f"add chain {t} {name} {{ {spec} }}" for name, spec in chains.items() if name not in have]
 
-    def render(self, rules: BridgeRules) -> str:
-        """The nft script adding ``rules`` (public so tests and debugging can read it)."""
+    def render(self, rules: BridgeRules, have: frozenset[str] | set[str] = frozenset()) -> str:
+        """The nft script adding ``rules`` (public so tests and debugging can read it); ``have``: the base
+        chains that exist."""
         t, br, c = f"inet {self.table}", _q(rules.bridge), _q(self._comment(rules.network_id))
-        lines = self._base() + [f"add element {t} bridges {{ {br} }}"]
+        lines = self._base(have) + [f"add element {t} bridges {{ {br} }}"]
         if rules.internal:
             lines += [f"add rule {t} forward iifname {br} oifname != {br} drop comment {c}",
                       f"add rule {t} forward oifname {br} iifname != {br} drop comment {c}"]
@@ -93,7 +94,7 @@ class Firewall:
 
     def add(self, rules: BridgeRules) -> None:
         with host_lock():
-            self._run(["-f", "-"], self.render(rules))
+            self._run(["-f", "-"], self.render(rules, self._ports.chains()))
 
     # -- published ports (runtime.network.nftports) ------------------------------------------------------------
     def render_ports(self, rules: PortRules) -> str:

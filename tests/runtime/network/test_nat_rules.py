@@ -37,6 +37,34 @@ def test_render_options():
     assert "masquerade" not in script and 'forward iifname "br-o" oifname "br-o" drop' in script
 
 
+def test_render_names_only_the_base_chains_missing():
+    rules = BridgeRules("o", "br-o", (ipaddress.ip_network("10.1.0.0/24"),))
+    fresh = Firewall("t").render(rules)
+    assert "add chain inet t forward {" in fresh and "add chain inet t postrouting {" in fresh
+    known = Firewall("t").render(rules, {"forward", "postrouting", "prerouting"})
+    assert "add chain" not in known  # naming an existing base chain makes the kernel wait ~15 ms
+    assert "add table inet t" in known and 'add element inet t bridges { "br-o" }' in known
+
+
+@pytest.mark.root
+def test_second_network_leaves_the_base_chains_alone(tmp_path):
+    """The chains a first network made are not named again (read with ``list chains``), and still work."""
+    fw = Firewall("pct" + secrets.token_hex(3))
+    a = BridgeRules("a" * 64, f"{fw.table}a", (ipaddress.ip_network("10.251.0.0/24"),))
+    b = BridgeRules("b" * 64, f"{fw.table}b", (ipaddress.ip_network("10.251.1.0/24"),))
+    try:
+        fw.add(a)
+        handles = {o["chain"]["name"]: o["chain"]["handle"] for o in fw.listing() if "chain" in o}
+        assert fw.render(b, fw._ports.chains()).count("add chain") == 0  # noqa: SLF001
+        fw.add(b)
+        assert {o["chain"]["name"]: o["chain"]["handle"] for o in fw.listing() if "chain" in o} == handles
+        assert fw.rules_of(b.network_id) and sorted(fw.bridges()) == sorted([a.bridge, b.bridge])
+    finally:
+        fw.remove(a.network_id, a.bridge)
+        fw.remove(b.network_id, b.bridge)
+    assert fw.listing() == []
+
+
 @pytest.mark.root
 @pytest.mark.parametrize("through", ["libnftables", "nft command"])
 def test_add_and_remove_two_networks_then_the_table_is_gone(through):
