@@ -636,9 +636,24 @@ class NetworkService:
         targets = self.publisher.targets(container_id)
         if targets is None:
             return False
-        if plan_port_rules(container_id, "", self.publisher.published(container_id), targets).forwards:
-            self.firewall.remove_ports(container_id)  # none to find for ports on loopback alone
-        return self.publisher.unpublish(container_id)
+        if not plan_port_rules(container_id, "", self.publisher.published(container_id), targets).forwards:
+            return self.publisher.unpublish(container_id)  # no DNAT rules for ports on loopback alone
+        # The rules' removal waits out a kernel grace period (~15 ms): the proxy stops meanwhile.
+        failed: _List[BaseException] = []
+
+        def _remove_rules() -> None:
+            try:
+                self.firewall.remove_ports(container_id)
+            except BaseException as err:  # noqa: BLE001 - raised in the caller's thread below
+                failed.append(err)
+        worker = threading.Thread(target=_remove_rules, name="unpublish-rules")
+        worker.start()
+        try:
+            return self.publisher.unpublish(container_id)
+        finally:
+            worker.join()
+            if failed:
+                raise failed[0]
 
     def published(self, container_id: str) -> _List[BoundPort]:
         return self.publisher.published(container_id)
