@@ -12,7 +12,9 @@ kernel rules (the firewall backends render them: ``nat.Firewall.add_ports``, ``i
   another of our networks dialling the host's address still reaches it.
 
 A port bound on a loopback address, or of a family the container has no address of (an IPv6 client of an
-IPv4-only container), stays proxy-only; so does every port of a container on an internal network. Each rule
+IPv4-only container), stays proxy-only; so does every port of a container on an internal network, and every
+port of a family the host does not forward (``ip-forward: false`` on a host without forwarding): DNAT'd
+packets would be dropped there, while the proxy, a local process, still serves them. Each rule
 carries the comment ``pycompose:port:<container id>`` by which it is found and removed.
 """
 from __future__ import annotations
@@ -20,10 +22,12 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from runtime.network.ports import BoundPort, PortTargets
 
-__all__ = ["Forward", "PortRules", "plan_port_rules", "port_comment", "owner_of", "PORT_COMMENT_PREFIX"]
+__all__ = ["Forward", "PortRules", "plan_port_rules", "port_comment", "owner_of", "forwarded_families",
+           "PORT_COMMENT_PREFIX"]
 
 PORT_COMMENT_PREFIX = "pycompose:port:"
 
@@ -67,15 +71,32 @@ def _is_loopback(host_ip: str) -> bool:
     return bool(host_ip) and ipaddress.ip_address(host_ip).is_loopback
 
 
-def plan_port_rules(container_id: str, bridge: str, bound: Iterable[BoundPort], targets: PortTargets
-                    ) -> PortRules:
+_FORWARDING = {4: "/proc/sys/net/ipv4/ip_forward", 6: "/proc/sys/net/ipv6/conf/all/forwarding"}
+
+
+def forwarded_families() -> frozenset[int]:
+    """The IP versions this host (the caller's netns) forwards."""
+    out = set()
+    for version, path in _FORWARDING.items():
+        try:
+            if Path(path).read_text().strip() == "1":
+                out.add(version)
+        except OSError:
+            pass
+    return frozenset(out)
+
+
+def plan_port_rules(container_id: str, bridge: str, bound: Iterable[BoundPort], targets: PortTargets,
+                    families: Iterable[int] = (4, 6)) -> PortRules:
     """The forwards of ``bound`` (as the publisher bound them) to the container's address of each socket's
-    family; loopback host addresses and families without a container address are left out."""
+    family; loopback host addresses, families without a container address and families not in ``families``
+    (the forwarded ones) are left out."""
     out = []
+    families = frozenset(families)
     for port in bound:
         v6 = ":" in port.host_ip
         target = targets.ipv6 if v6 else targets.ipv4
-        if not target or _is_loopback(port.host_ip):
+        if not target or _is_loopback(port.host_ip) or (6 if v6 else 4) not in families:
             continue
         host = "" if port.host_ip in ("0.0.0.0", "::") else port.host_ip
         out.append(Forward(port.protocol, host, port.host_port, target, port.container_port))

@@ -51,7 +51,7 @@ from runtime.network.model import (
 from runtime.network.firewall import make_firewall
 from runtime.network.nat import DEFAULT_TABLE
 from runtime.network.netns import NetnsStore, is_netns_file
-from runtime.network.portnat import PortRules, plan_port_rules
+from runtime.network.portnat import PortRules, forwarded_families, plan_port_rules
 from runtime.network.ports import BoundPort, PortBinding, PortTargets, bind_ports, close_sockets, ports_to_engine
 from runtime.network.publisher import Publisher
 from runtime.network.reaper import LinkReaper
@@ -622,7 +622,7 @@ class NetworkService:
         net = self._networks.get(target.network_id)
         if net is None or net.internal or not net.bridge:
             return PortRules(container_id, "", ())
-        return plan_port_rules(container_id, net.bridge, bound, targets)
+        return plan_port_rules(container_id, net.bridge, bound, targets, forwarded_families())
 
     def _port_target(self, container_id: str) -> Endpoint | None:
         """The endpoint published ports forward to: the default-route one, else the first non-internal one

@@ -13,7 +13,8 @@ forwarding can be on there without touching the real host - and runs the real ``
 - hairpin: a container on the same network (left to the proxy) and one on another network (DNAT'd, let
   through our isolation rules by the forward accepts) both reach the port through their gateway;
 - the rules carry our comment, survive a new service on the same data root (a daemon restart), come back when
-  missing, and those of a container without a proxy go; after unpublish and removal nothing of ours is left.
+  missing, and those of a container without a proxy go; after unpublish and removal nothing of ours is left;
+- with IPv6 forwarding off, IPv6 gets no DNAT (the proxy serves it, as before) while IPv4 still does.
 
 The same runs with the backend forced to iptables (the fallback for hosts without nftables).
 """
@@ -152,6 +153,12 @@ svc2.publisher.close()
 
 assert svc.unpublish(web)
 out["after_unpublish"] = [[str(r) for r in svc.firewall.port_rules_of(web)], dial(client_ns, "198.51.100.1", port)]
+# a host that does not forward IPv6: no IPv6 DNAT (its packets would be dropped), the proxy serves as before
+with open("/proc/sys/net/ipv6/conf/all/forwarding", "w") as fh:
+    fh.write("0")
+port = next(b.host_port for b in svc.publish(web, [PortBinding(80)]) if b.host_ip == "::")
+out["no_ipv6_forwarding"] = [dial(client_ns, "fd5c:0:0:1::1", port), dial(client_ns, "198.51.100.1", port)]
+svc.unpublish(web)
 sock.close()
 for name in sandboxes:
     svc.destroy_sandbox(name[0] * 64)
@@ -209,6 +216,7 @@ def test_published_port_keeps_the_client_address(tmp_path: Path, backend: str):
     assert got["after_restart"] == [True, "198.51.100.2"], got
     assert got["restored"] == [["w" * 64], "fd5c:0:0:1::2"], got
     assert got["after_unpublish"] == [[], "error: ConnectionRefusedError"], got
+    assert got["no_ipv6_forwarding"] == [gw6, "198.51.100.2"], got
     assert got["left"] == [] and got["netns_left"] == [], got
 
 
