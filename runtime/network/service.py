@@ -48,6 +48,7 @@ from runtime.network.model import (
     OPT_BRIDGE_NAME, OPT_DEFAULT_BRIDGE, OPT_HOST_BINDING, OPT_ICC, OPT_IFACE_PREFIX, OPT_MASQUERADE, OPT_MTU,
     Endpoint, Network, NetworkEvent,
 )
+from runtime.network.conntrack import forget_udp_flows
 from runtime.network.firewall import make_firewall
 from runtime.network.nat import DEFAULT_TABLE
 from runtime.network.netns import NetnsStore, is_netns_file
@@ -636,7 +637,8 @@ class NetworkService:
         targets = self.publisher.targets(container_id)
         if targets is None:
             return False
-        if not plan_port_rules(container_id, "", self.publisher.published(container_id), targets).forwards:
+        forwards = plan_port_rules(container_id, "", self.publisher.published(container_id), targets).forwards
+        if not forwards:
             return self.publisher.unpublish(container_id)  # no DNAT rules for ports on loopback alone
         # The rules' removal waits out a kernel grace period (~15 ms): the proxy stops meanwhile.
         failed: _List[BaseException] = []
@@ -654,6 +656,7 @@ class NetworkService:
             worker.join()
             if failed:
                 raise failed[0]
+            forget_udp_flows(forwards)  # the rules are gone: flows DNAT'd to the container are NAT'd afresh
 
     def published(self, container_id: str) -> _List[BoundPort]:
         return self.publisher.published(container_id)

@@ -14,6 +14,8 @@ forwarding can be on there without touching the real host - and runs the real ``
   through our isolation rules by the forward accepts) both reach the port through their gateway;
 - the rules carry our comment, survive a new service on the same data root (a daemon restart), come back when
   missing, and those of a container without a proxy go; after unpublish and removal nothing of ours is left;
+- a UDP flow kept by a client (same source port) reaches the container the port is published for next: the
+  old flow's conntrack entry is forgotten with the old rules, as Docker does;
 - with IPv6 forwarding off, IPv6 gets no DNAT (the proxy serves it, as before) while IPv4 still does.
 
 The same runs with the backend forced to iptables (the fallback for hosts without nftables).
@@ -153,6 +155,46 @@ svc2.publisher.close()
 
 assert svc.unpublish(web)
 out["after_unpublish"] = [[str(r) for r in svc.firewall.port_rules_of(web)], dial(client_ns, "198.51.100.1", port)]
+# UDP: a client that keeps one flow (same source port) to a port published again for another container is
+# DNAT'd to the new one: the old flow's conntrack entry went with the old rules
+def udp_listener(sandbox, tag):
+    def make():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("0.0.0.0", 5300))
+        return s
+    s = run_in_netns(sandbox, make)
+
+    def serve():
+        while True:
+            try:
+                data, peer = s.recvfrom(100)
+                s.sendto(tag + b" " + peer[0].encode(), peer)
+            except OSError:
+                return
+    threading.Thread(target=serve, daemon=True).start()
+    return s
+
+udp = [udp_listener(sandboxes["web"], b"web"), udp_listener(sandboxes["peer"], b"peer")]
+flow = run_in_netns(client_ns, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+flow.bind(("198.51.100.2", 0))
+flow.settimeout(3)
+
+def ask(port):
+    try:
+        flow.sendto(b"?", ("198.51.100.1", port))
+        return flow.recvfrom(100)[0].decode()
+    except OSError as err:
+        return "error: " + repr(err)
+
+udp_port = svc.publish(web, [PortBinding(5300, "udp")])[0].host_port
+out["udp"] = [ask(udp_port)]
+svc.unpublish(web)
+svc.publish("p" * 64, [PortBinding(5300, "udp", host_port=udp_port)])
+out["udp"].append(ask(udp_port))
+svc.unpublish("p" * 64)
+for s in udp + [flow]:
+    s.close()
+
 # a host that does not forward IPv6: no IPv6 DNAT (its packets would be dropped), the proxy serves as before
 with open("/proc/sys/net/ipv6/conf/all/forwarding", "w") as fh:
     fh.write("0")
@@ -217,6 +259,7 @@ def test_published_port_keeps_the_client_address(tmp_path: Path, backend: str):
     assert got["restored"] == [["w" * 64], "fd5c:0:0:1::2"], got
     assert got["after_unpublish"] == [[], "error: ConnectionRefusedError"], got
     assert got["no_ipv6_forwarding"] == [gw6, "198.51.100.2"], got
+    assert got["udp"] == ["web 198.51.100.2", "peer 198.51.100.2"], got  # the flow follows the new rules
     assert got["left"] == [] and got["netns_left"] == [], got
 
 
