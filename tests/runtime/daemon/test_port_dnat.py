@@ -1,17 +1,18 @@
 """Published ports through the engine keep the client's address (kernel DNAT beside the proxy, as Docker).
 
 A ``client`` netns hangs off the host by a veth pair (host side named with the daemon's prefix) in a /30 of
-198.18.0.0/15 that no host route or address overlaps. A container runs ``nc -ll -p 80 -e cat``; the client
-connects to the host-side veth address on the published port and, while the connection is open, ``netstat
--tn`` inside the container shows the client's address as the peer (through the proxy it would be the bridge
-gateway). The DNAT rules are in our table while the container runs, survive a SIGKILLed and restarted daemon
-(and still serve), and are gone once the container is removed. IPv6 and the iptables backend are covered in
+198.18.0.0/15 (chosen at random) that no host route or address overlaps. A container runs ``nc -ll -p 80 -e
+cat``; the client connects to the host-side veth address on the published port and, while the connection is
+open, ``netstat -tn`` inside the container shows the client's address as the peer (through the proxy it would
+be the bridge gateway). The DNAT rules are in our table while the container runs, survive a SIGKILLed and
+restarted daemon (and still serve), and are gone once the container is removed. IPv6 and the iptables backend are covered in
 ``tests/runtime/network/test_port_dnat.py`` (a stand-in host, where IPv6 forwarding may be turned on).
 """
 from __future__ import annotations
 
 import ipaddress
 import os
+import secrets
 import signal
 import socket
 from collections.abc import Iterator
@@ -29,10 +30,13 @@ pytestmark = pytest.mark.root
 
 
 def _free_slash30() -> ipaddress.IPv4Network:
+    """A random /30 of 198.18.0.0/15 (so runs at the same time do not pick the same one) overlapping nothing."""
     taken = [n for n in host_networks() if n.version == 4]
-    for net in ipaddress.ip_network("198.18.0.0/15").subnets(new_prefix=30):
-        if not any(net.overlaps(t) for t in taken):
-            return net
+    for _ in range(64):
+        net = ipaddress.ip_network("198.18.0.0/15").network_address + 4 * secrets.randbelow(1 << 15)
+        candidate = ipaddress.ip_network(f"{net}/30")
+        if not any(candidate.overlaps(t) for t in taken):
+            return candidate
     pytest.skip("no free /30 in 198.18.0.0/15")
 
 

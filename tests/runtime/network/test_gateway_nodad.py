@@ -19,7 +19,8 @@ _IFA_F_TENTATIVE = 0x40
 def test_ipv6_gateway_is_not_tentative(net):
     if not host_has_ipv6():
         pytest.skip("the host has no IPv6")
-    n = net.create(enable_ipv6=True, ipam={"Config": [{"Subnet": f"fd{secrets.token_hex(1)}:{secrets.token_hex(2)}::/64"}]})
+    ula = f"fd{secrets.token_hex(1)}:{secrets.token_hex(2)}::/64"
+    n = net.create(enable_ipv6=True, ipam={"Config": [{"Subnet": ula}]})
     gw = str(n.pool(6).gateway)
     with IPRoute() as ipr:
         (addr,) = [a for a in ipr.get_addr(family=10, index=ipr.link_lookup(ifname=n.bridge)[0])

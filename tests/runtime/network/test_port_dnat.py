@@ -290,6 +290,7 @@ def test_iptables_rules_rendered_like_dockers():
                                      "-j", "DNAT", "--to-destination", "[fd00::2]:80"]) in rules
     assert (4, "filter", "PYC-t-FWD", ["-o", "br-x", "-d", "172.18.0.2", "-p", "tcp", "-m", "tcp", "--dport", "80",
                                        "-m", "conntrack", "--ctstate", "DNAT", *c, "-j", "ACCEPT"]) in rules
-    assert fw._dnat_jumps(4)[1] == ("OUTPUT", ["!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL",  # noqa: SLF001
-                                               "-m", "comment", "--comment", "pycompose:t", "-j", "PYC-t-DNAT"])
+    jumps = fw._dnat_jumps(4)  # noqa: SLF001
+    assert jumps[1] == ("OUTPUT", ["!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL",
+                                   "-m", "comment", "--comment", "pycompose:t", "-j", "PYC-t-DNAT"])
 
