@@ -4,7 +4,8 @@ Every host socket is bound (and TCP ones listen) before anything else happens, s
 clear :class:`Conflict` and nothing is left half made. The bound sockets are then handed to a userland proxy
 process (:mod:`runtime.network.proxy`), which forwards to the container. Binding on the host address keeps
 ``127.0.0.1`` working without ``route_localnet`` and gives hairpin for free: a container that dials the host
-(gateway or any host address) on a published port reaches the proxy through the host's own stack.
+(gateway or any host address) on a published port reaches the proxy through the host's own stack. Beside the
+proxy, kernel DNAT serves what comes from elsewhere with the client's address kept (:mod:`runtime.network.portnat`).
 
 A port published without a host address listens on ``0.0.0.0`` and, when the host has IPv6, on ``[::]`` (a
 v6-only socket, same port), as Docker does. Each host socket forwards to the container's address of its own
