@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from compose.errors import UserError
 from compose.model import Project, Service
+from compose.servicedeps import generations
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -203,6 +204,11 @@ class ServiceGraph:
         """Services ``name`` needs directly."""
         return {t for t in self._out[name] if self._kind[t] == "service"}
 
+    def service_edges(self) -> dict[str, dict[str, tuple[str, bool]]]:
+        """Every service -> {service it needs: (condition, required)} (``compose.servicedeps.Edges``)."""
+        return {n: {t: (str(self._out[n][t]["condition"]), bool(self._out[n][t]["required"]))
+                    for t in sorted(self.dependencies(n))} for n in self._kind if self._kind[n] == "service"}
+
     def dependents(self, name: str) -> set[str]:
         """Services that need ``name`` directly."""
         return set(self._in[name])
@@ -227,23 +233,4 @@ class ServiceGraph:
         return None
 
 
-def _generations(view: dict[str, set[str]]) -> list[set[str]]:
-    """Kahn's algorithm by levels: first the services that need nothing, then those that need only the ones
-    before, and so on. Services on a cycle (or behind one) are left out."""
-    waiting = {n: len(needs) for n, needs in view.items()}
-    needed_by: dict[str, list[str]] = {n: [] for n in view}
-    for a, needs in view.items():
-        for b in needs:
-            needed_by[b].append(a)
-    level = {n for n, count in waiting.items() if count == 0}
-    out: list[set[str]] = []
-    while level:
-        out.append(level)
-        nxt: set[str] = set()
-        for b in level:
-            for a in needed_by[b]:
-                waiting[a] -= 1
-                if waiting[a] == 0:
-                    nxt.add(a)
-        level = nxt
-    return out
+_generations = generations  # (in compose.servicedeps: the light commands order services without the model)

@@ -28,6 +28,7 @@ from compose.naming import container_name
 from compose.observe import Observed
 from compose.plansteps import Op, Plan, Step
 from compose.plansteps import remove_container_steps as _remove_container
+from compose.servicedeps import plan_start_over, plan_stop_over, wait_steps
 
 __all__ = ["Op", "Step", "Plan", "UpOptions", "DownOptions", "plan_up", "plan_down", "plan_stop", "plan_start", "plan_run",
            "volume_images", "volumes_to_confirm"]
@@ -293,15 +294,7 @@ def _image_changed(project: Project, service: Service, current: ContainerInfo, o
 
 def _wait_steps(plan: Plan, dep: str, sp: _ServicePlan, condition: str, dependent: str) -> set[str]:
     """Steps the dependent's start waits for, by condition, over every container of ``dep``."""
-    if condition == "service_started":
-        return set(sp.starts.values())
-    op = Op.WAIT_HEALTHY if condition == "service_healthy" else Op.WAIT_COMPLETED
-    out = set()
-    for cname in sp.live:
-        start = sp.starts.get(cname)
-        out.add(plan.add(op, cname, f"{dependent} depends on {dep} ({condition})", {start} if start else set(),
-                         service=dep))
-    return out
+    return wait_steps(plan, dep, sp.starts, sp.live, condition, dependent)
 
 
 def plan_up(project: Project, observed: Observed, opts: UpOptions | None = None) -> Plan:
@@ -461,18 +454,8 @@ def plan_stop(project: Project, observed: Observed, services: list[str] | None =
                          container_id=c.id, args={"timeout": timeout})
         return plan
     graph = _project_graph(project)
-    chosen = set(services or project.services)
-    steps_of: dict[str, set[str]] = {}
-    for name in [s for level in graph.reverse_levels() for s in sorted(level)]:
-        after = set().union(*(steps_of.get(d, set()) for d in graph.dependents(name)))
-        steps_of[name] = set()
-        if name not in chosen:
-            continue
-        for c in observed.service_containers(name):
-            if c.running:
-                steps_of[name].add(plan.add(op, c.name, op.name.split("_")[0].lower(), after, service=name,
-                                            number=c.number, container_id=c.id, args={"timeout": timeout}))
-    return plan
+    return plan_stop_over(graph.levels(), graph.service_edges(), observed.service_containers,
+                          set(services or project.services), timeout, op)
 
 
 def plan_start(project: Project, observed: Observed, services: list[str] | None = None) -> Plan:
@@ -486,23 +469,8 @@ def plan_start(project: Project, observed: Observed, services: list[str] | None 
                          container_id=c.id)
         return plan
     graph = _project_graph(project)
-    chosen = set(services or project.services)
-    per: dict[str, _ServicePlan] = {}
-    for name in [s for level in graph.levels() for s in sorted(level)]:
-        sp = per[name] = _ServicePlan()
-        for c in observed.service_containers(name):
-            if name in chosen and not c.running:
-                sp.starts[c.name] = plan.add(Op.START_CONTAINER, c.name, c.state or "stopped", service=name,
-                                             number=c.number, container_id=c.id)
-            sp.live.append(c.name)
-        for dep in graph.dependencies(name):
-            edge = graph.edge(name, dep)
-            waits = _wait_steps(plan, dep, per[dep], edge["condition"], name) if sp.starts else set()
-            for start in sp.starts.values():
-                plan.steps[start].after |= waits
-                if not edge["required"]:
-                    plan.steps[start].optional |= waits
-    return plan
+    return plan_start_over(graph.levels(), graph.service_edges(), observed.service_containers,
+                           set(services or project.services))
 
 
 def plan_run(project: Project, observed: Observed, service: str, opts: UpOptions | None = None) -> Plan:
