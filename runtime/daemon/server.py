@@ -253,8 +253,9 @@ class HttpServer:
         assert task is not None
         self._tasks.add(task)
         try:
-            while await self._one(reader, writer):
-                pass
+            pending: bytes | None = b""
+            while pending is not None:
+                pending = await self._one(reader, writer, pending)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
         except Exception:  # a bug in a handler must never take the daemon down
@@ -263,10 +264,11 @@ class HttpServer:
             self._tasks.discard(task)
             writer.close()
 
-    async def _read_request(self, reader: asyncio.StreamReader,
-                            writer: asyncio.StreamWriter) -> Request | None:
+    async def _read_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                            pending: bytes = b"") -> Request | None:
+        """The next request; ``pending``: its first bytes, read already (see ``_stream``)."""
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
+            head = pending + await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError:
             return None
         except asyncio.LimitOverrunError:
@@ -297,14 +299,16 @@ class HttpServer:
                 raise _BadRequest("bad Content-Length") from None
         return req
 
-    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                   pending: bytes = b"") -> bytes | None:
+        """Serve one request; None when the connection ends, else the next request's bytes read already."""
         try:
-            req = await self._read_request(reader, writer)
+            req = await self._read_request(reader, writer, pending)
         except _BadRequest as err:
             await self._write(writer, Response(400, json.dumps({"message": str(err)}).encode()), close=True)
-            return False
+            return None
         if req is None:
-            return False
+            return None
         keep = req.headers.get("connection", "").lower() != "close"
         _log.debug("%s %s %s", req.method, req.path, req.query)
         try:
@@ -315,17 +319,18 @@ class HttpServer:
             reply = self._on_error(err)
         if isinstance(reply, Hijack):
             await self._hijack(req, reply)
-            return False
+            return None
         try:
             await req.drain()
         except _BadRequest:
             keep = False
         if isinstance(reply, Stream):
-            return await self._stream(reader, writer, reply) and keep
+            after = await self._stream(reader, writer, reply)
+            return after if keep else None
         await self._write(writer, reply, close=not keep, head_only=req.method == "HEAD")
         if trace.enabled():
             trace.mark("http.replied." + req.path.rstrip("/").rpartition("/")[2])
-        return keep
+        return b"" if keep else None
 
     async def _write(self, writer: asyncio.StreamWriter, resp: Response, close: bool = False,
                      head_only: bool = False) -> None:
@@ -336,8 +341,11 @@ class HttpServer:
         writer.write(_head(resp.status, headers) + (b"" if head_only else resp.body))
         await writer.drain()
 
-    async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reply: Stream) -> bool:
-        """Send a chunked body; stop early when the client hangs up. True when the connection may be reused."""
+    async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      reply: Stream) -> bytes | None:
+        """Send a chunked body; stop early when the client hangs up. None when the connection ends, else what was
+        read of the client's next request meanwhile (it may send that as soon as the body's last chunk reached it,
+        before this side saw its pump finish: that byte is the next request's, never a hang-up)."""
         headers = {**self._base, "Content-Type": reply.content_type, "Transfer-Encoding": "chunked",
                    **reply.headers}
         writer.write(_head(reply.status, headers))
@@ -346,6 +354,8 @@ class HttpServer:
         hangup = asyncio.ensure_future(reader.read(1))
         try:
             await asyncio.wait({pump, hangup}, return_when=asyncio.FIRST_COMPLETED)
+            if not pump.done() and hangup.exception() is None and hangup.result():
+                await asyncio.wait({pump})  # a request sent ahead of the end of this answer: finish the answer
         finally:
             for task in (pump, hangup):
                 if not task.done():
@@ -357,7 +367,13 @@ class HttpServer:
                     await aclose()
                 except RuntimeError:
                     pass
-        return pump.done() and not pump.cancelled() and pump.exception() is None and not hangup.done()
+        if not pump.done() or pump.cancelled() or pump.exception() is not None:
+            return None
+        if not hangup.done() or hangup.cancelled():
+            return b""
+        if hangup.exception() is not None:
+            return None
+        return hangup.result() or None  # b"": the client hung up
 
     @staticmethod
     async def _pump(writer: asyncio.StreamWriter, chunks: AsyncIterator[bytes]) -> None:
