@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runtime.daemon.events import parse_time
+from runtime.daemon.headread import until_read
 from runtime.daemon.logs import LogQuery, log_stream
 from runtime.daemon.router import Router
 from runtime.daemon.server import Hijack, Reply, Request, Response, Stream
@@ -125,6 +126,7 @@ def register(router: Router, engine: Engine) -> None:
             pending = sup.attach_at_start(cid, flags)
 
         async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await until_read(writer)  # nothing behind the head before the client has read it (headread.py)
             if replay:
                 q = LogQuery(stdout=flags["stdout"], stderr=flags["stderr"], tty=tty)
                 async for chunk in log_stream(Path(rec["LogPath"]), q, lambda: False):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime.daemon.bodycheck import EXEC, EXEC_START, check_body
 from runtime.daemon.container_io import monitor_resize, pipe_streams
+from runtime.daemon.headread import until_read
 from runtime.daemon.router import Router
 from runtime.daemon.server import Hijack, Reply, Request, Response, json_response
 from runtime.stream import STDERR, frame
@@ -139,10 +140,13 @@ def register(router: Router, engine: Engine) -> None:
             return Response(200, content_type="application/json")
 
         async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            # The process starts only now, after the 101 head went out: a client (docker-py) that reads the head
-            # through a buffer would otherwise swallow output sent right behind it.
+            # The process starts at once, but its output (or a failure) goes out only once the client has read the
+            # 101 head: a client (docker-py) that reads the head through a buffer would otherwise swallow what came
+            # right behind it (runtime/daemon/headread.py). Until then it waits in the monitor's socket.
+            launching = asyncio.ensure_future(launch())
+            await until_read(writer)
             try:
-                proc = await launch()
+                proc = await launching
             except EngineError as err:  # as Docker: the failure goes into the stream, the code into inspect
                 text = f"exec failed: {err}\r\n".encode()
                 writer.write(text if ex.spec.tty else frame(STDERR, text))
