@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from compose.containersteps import parallel_limit
 from compose.engine import containers as C
 from compose.engine.client import engine_socket
 from compose.engine.createbody import ContainerSpec, create_body, endpoint_config, ordered_networks
@@ -42,13 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["Context", "execute", "rehearse", "dry_run", "DRY_RUN", "DRY_RUN_ENV", "run_plan", "wait_healthy",
            "parallel_limit", "create_container",
            "inherit_anonymous_volumes"]
-
-
-def parallel_limit() -> int:
-    try:
-        return max(1, int(os.environ.get("COMPOSE_PARALLEL_LIMIT", "32")))
-    except ValueError:
-        return 32
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """What the light commands (``ps``, ``logs``, ``exec``, ``cp``, ``top`` ...) need of a project, kept between runs.
 
-Those commands need only the project's name, directory, files, service names and warnings, yet loading and
+Those commands need only the project's name, directory, files, service names and warnings (``stop``, ``start``
+and ``restart`` also the services' dependency edges and which have hooks), yet loading and
 validating the project (ruamel, jsonschema, the model: ~50 ms of a ~200 ms command) is what they cost most.
 ``lookup(fields)`` returns the ``Summary`` a previous full load left, or None; ``record(fields)`` is a context
 manager around a full load that notes every file the load opened (an audit hook on ``open``), and ``store``
@@ -36,7 +37,7 @@ from typing import Any
 
 __all__ = ["Summary", "cache_dir", "enabled", "lookup", "record", "store"]
 
-_VERSION = 1
+_VERSION = 2  # 2: each service's depends_on edges and hooks (the light stop/start/restart)
 _KEEP = 200
 _VOLATILE = frozenset({"_", "OLDPWD", "SHLVL", "PYCOMPOSE_TRACE"})  # never read by a load
 _CODE = (".py", ".pyc", ".so")
@@ -53,6 +54,10 @@ class Summary:
     services: list[str]
     disabled_services: list[str]
     warnings: list[str] = field(default_factory=list)  # as ``str(Problem)``: located, printed as they were
+    # service -> {service it needs: [condition, required]} (``compose.servicedeps.Edges``, depends_on, links,
+    # network_mode...: ``ServiceGraph.service_edges``); the services with pre_stop/post_start hooks
+    depends: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    hooks: list[str] = field(default_factory=list)
 
 
 def enabled(environ: Mapping[str, str] | None = None) -> bool:

@@ -108,11 +108,16 @@ def _cache_fields(opts: Any, services: list[str]) -> dict[str, Any] | None:
 
 
 def _summary_of(loaded: "LoadedProject") -> "Summary":
+    from compose.graph import ServiceGraph
     from compose.loadcache import Summary
 
-    return Summary(name=loaded.project.name, project_dir=str(loaded.load.project_dir), files=list(loaded.load.files),
-                   services=list(loaded.project.services), disabled_services=list(loaded.load.disabled_services),
-                   warnings=[str(w) for w in loaded.warnings])
+    project = loaded.project
+    edges = ServiceGraph(project).service_edges()
+    return Summary(name=project.name, project_dir=str(loaded.load.project_dir), files=list(loaded.load.files),
+                   services=list(project.services), disabled_services=list(loaded.load.disabled_services),
+                   warnings=[str(w) for w in loaded.warnings],
+                   depends={n: {d: [c, r] for d, (c, r) in needs.items()} for n, needs in edges.items()},
+                   hooks=[n for n, s in project.services.items() if s.pre_stop or s.post_start])
 
 
 def _env_file_paths(loaded: "LoadedProject") -> list[str]:

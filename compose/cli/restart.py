@@ -19,12 +19,7 @@ def restart(
                                                    metavar="SECONDS")] = None,
     no_deps: Annotated[bool, typer.Option("--no-deps", help="Don't restart dependent services.")] = False,
 ) -> int:
-    from compose.cli.session import open_session
-    from compose.observe import observe
-    from compose.plan import Op, plan_stop
+    from compose.cli._ordered import run_ordered
 
-    wanted = list(services or [])
-    session = open_session(ctx, wanted, bare_ok=True)
-    observed = observe(session.client, session.project, images=False)
-    session.run(plan_stop(session.project, observed, wanted or None, timeout, op=Op.RESTART_CONTAINER))
+    run_ordered(ctx, services, "restart", timeout=timeout)  # (--no-deps: only the named services are restarted)
     return 0

@@ -18,15 +18,13 @@ def start(
     wait: Annotated[bool, typer.Option("--wait", help="Wait for services to be running|healthy.")] = False,
     wait_timeout: Annotated[Optional[float], typer.Option("--wait-timeout", metavar="SECONDS")] = None,
 ) -> int:
-    from compose.cli.session import open_session
-    from compose.cli.up import wait_services
-    from compose.observe import observe
-    from compose.plan import plan_start
+    from compose.cli._ordered import run_ordered
 
     wanted = list(services or [])
-    session = open_session(ctx, wanted, bare_ok=True)
-    observed = observe(session.client, session.project, images=False)
-    session.run(plan_start(session.project, observed, wanted or None))
+    session = run_ordered(ctx, wanted, "start", full_only=wait)  # --wait needs the project: the full path
     if wait:
+        from compose.cli.up import wait_services
+
+        assert session is not None
         wait_services(session, wanted or list(session.project.services), wait_timeout)
     return 0

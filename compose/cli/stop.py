@@ -18,12 +18,7 @@ def stop(
     timeout: Annotated[Optional[int], typer.Option("--timeout", "-t", help="Shutdown timeout in seconds.",
                                                    metavar="SECONDS")] = None,
 ) -> int:
-    from compose.cli.session import open_session
-    from compose.observe import observe
-    from compose.plan import plan_stop
+    from compose.cli._ordered import run_ordered
 
-    wanted = list(services or [])
-    session = open_session(ctx, wanted, bare_ok=True)
-    observed = observe(session.client, session.project, images=False)
-    session.run(plan_stop(session.project, observed, wanted or None, timeout))
+    run_ordered(ctx, services, "stop", timeout=timeout)
     return 0

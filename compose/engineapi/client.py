@@ -72,11 +72,11 @@ class Client:
         return f"/v{API_VERSION}{path}" + (f"?{query}" if query else "")
 
     def _open(self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None, *,
-              stream: bool = False) -> Response:
+              stream: bool = False, extra_time: float = 0.0) -> Response:
         target = self._target(path, params)
         data = None if body is None else json.dumps(body).encode()
         started = time.perf_counter()
-        res = request(self.path, method, target, data, timeout=None if stream else self.timeout)
+        res = request(self.path, method, target, data, timeout=None if stream else self.timeout + extra_time)
         if trace.enabled():
             trace.request(method, target, res.status, time.perf_counter() - started)
         if res.status >= 400:
@@ -127,6 +127,19 @@ class Client:
 
     def top(self, container: str, ps_args: str | None = None) -> dict[str, Any]:
         return self._json("GET", f"/containers/{quote(container)}/top", {"ps_args": ps_args}) or {}
+
+    def start(self, container: str) -> None:
+        self._call("POST", f"/containers/{quote(container)}/start")
+
+    def stop(self, container: str, timeout: int | None = None) -> None:
+        """As docker-py: no ``t`` (the container's StopTimeout) when ``timeout`` is None; the read deadline is the
+        client's plus the stop timeout (10 s when unknown)."""
+        params = {} if timeout is None else {"t": timeout}
+        self._open("POST", f"/containers/{quote(container)}/stop", params,
+                   extra_time=10 if timeout is None else timeout).read()
+
+    def restart(self, container: str, timeout: int = 10) -> None:
+        self._open("POST", f"/containers/{quote(container)}/restart", {"t": timeout}, extra_time=timeout).read()
 
     def kill(self, container: str, signal: str | int | None = None) -> None:
         self._call("POST", f"/containers/{quote(container)}/kill", {"signal": signal})

@@ -1,5 +1,5 @@
 """The everyday commands (``ps``, ``logs``, ``exec``, ``top``, ``port``, ``images``, ``version``, ``ls``, ``config -q``,
-``cp`` both ways, ``export``, ``kill``, ``pause``, ``unpause``), run against our engine, do their work without
+``cp`` both ways, ``export``, ``kill``, ``pause``, ``unpause``, ``stop``, ``start``, ``restart``), run against our engine, do their work without
 importing docker-py (requests, urllib3) or typer/click: each runs in a fresh interpreter that reports what it
 loaded; its output is checked too."""
 from __future__ import annotations
@@ -36,7 +36,8 @@ services:
 
 def _light(project, tmp_path, *args: str) -> tuple[int, str, str, list[str]]:
     """``pycompose ARGS`` in a fresh interpreter: (exit code, stdout, stderr, the heavy modules it loaded)."""
-    report = tmp_path / "report.json"
+    report = tmp_path.parent / f"{tmp_path.name}.report.json"  # not in the project's directory: its mtime is
+    # watched by the project cache, and stop/start/restart take the light path only on a cache hit
     report.unlink(missing_ok=True)
     proc = subprocess.run([sys.executable, "-c", _RUN, str(report), *args], cwd=project.dir,
                           env=_environ(project.engine), capture_output=True, text=True, timeout=120)
@@ -75,6 +76,10 @@ def test_everyday_commands_load_neither_docker_py_nor_typer(engine, project, tmp
         ("kill", "-s", "SIGCONT", "box"): lambda out: True,  # (checked below: still running)
         ("pause", "box"): lambda out: True,
         ("unpause", "box"): lambda out: True,
+        ("restart", "-t", "0", "box"): lambda out: True,  # (the order against the full path: test_stop_start_order)
+        ("stop", "-t", "0", "box"): lambda out: True,
+        ("start", "box"): lambda out: True,
+        ("restart", "--no-deps", "-t", "0", "box"): lambda out: True,
     }
     for args, check in checks.items():
         code, out, err, heavy = _light(project, tmp_path, *args)
@@ -83,6 +88,8 @@ def test_everyday_commands_load_neither_docker_py_nor_typer(engine, project, tmp
         assert check(out), (args, out)
         if args[0] == "pause":
             assert project.container("box").attrs["State"]["Paused"] is True
+        if args[0] == "stop":
+            assert project.container("box").attrs["State"]["Status"] == "exited"
     assert project.container("box").attrs["State"]["Status"] == "running"
 
 
