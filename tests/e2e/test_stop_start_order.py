@@ -179,3 +179,49 @@ def test_a_failed_start_reads_as_on_the_full_path(engine, project, cache_dir):  
     assert light == full, (light, full)
     assert light[0] == 1 and any("failed, not required" in line for line in light[1]), light
     assert not any(a == "start" and s == "api" for a, s in light[2]), light
+
+
+def test_hooks_take_the_full_path(engine, project, cache_dir):  # noqa: F811
+    """pre_stop/post_start hooks run on the full path only: with the summary cached, restart still runs them."""
+    out = project.dir / "out"
+    out.mkdir()
+    project.write("""
+services:
+  app:
+    image: busybox:local
+    command: ["sleep", "3600"]
+    volumes: ["./out:/shared"]
+    pre_stop:
+      - command: sh -c 'echo pre-stop >> /shared/hooks'
+    post_start:
+      - command: sh -c 'echo post-start >> /shared/hooks'
+""")
+    project.compose("up", "-d")
+    full = _run(project, cache_dir, False, "restart", "-t", "0")
+    light = _run(project, cache_dir, True, "restart", "-t", "0")  # (the summary was valid: the hooks sent it on)
+    assert light == full and light[0] == 0, (light, full)
+    assert (out / "hooks").read_text().split() == ["post-start"] + ["pre-stop", "post-start"] * 2
+
+
+def test_start_with_a_healthy_condition_waits_as_before(engine, project, cache_dir):  # noqa: F811
+    """``start`` of a service whose depends_on asks for service_healthy takes the full path (the wait needs the
+    healthcheck's settings): with the summary cached, the dependent still starts only once db is healthy."""
+    project.write("""
+services:
+  db:
+    image: busybox:local
+    command: ["sleep", "3600"]
+    healthcheck: {test: ["CMD", "true"], interval: 1s, start_period: 0s, start_interval: 0.1s}
+  api:
+    image: busybox:local
+    command: ["sleep", "3600"]
+    depends_on: {db: {condition: service_healthy}}
+""")
+    for light in (False, True):
+        project.compose("up", "-d")
+        project.compose("stop", "-t", "0")
+        code, lines, events = _run(project, cache_dir, light, "start")
+        assert code == 0, lines
+        assert any("Healthy" in line for line in lines), lines
+        order = [s for a, s in events if a in ("start", "health_status: healthy")]
+        assert order[:3] == ["db", "db", "api"], events
