@@ -6,7 +6,8 @@ dependency edges (the same functions ``compose.plan`` calls with ``compose.graph
 ``compose.containersteps``. Full (``compose.plan`` over the loaded project, run by ``compose.execute``) for: a
 first run or edited files, ``-f -``, a bare ``-p NAME``, another host, ``--dry-run``, a chosen service with
 ``pre_stop``/``post_start`` hooks, a dependency cycle (reported by the full path), ``start`` of a service whose
-``depends_on`` asks for ``service_healthy``/``service_completed_successfully`` and ``start --wait``.
+``depends_on`` asks for ``service_healthy``/``service_completed_successfully``, ``start --wait``, and a project
+with no service enabled (``compose.plan`` then takes every labelled container).
 """
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ def light_plan_fits(summary: "Summary", wanted: list[str], command: str) -> bool
     from compose.servicedeps import generations
 
     edges = _edges(summary)
-    if edges is None or os.environ.get("PYCOMPOSE_DRY_RUN") == "1":
-        return False
+    if edges is None or not edges or os.environ.get("PYCOMPOSE_DRY_RUN") == "1":
+        return False  # (no service enabled: compose.plan then acts on every labelled container, unordered)
     if sum(len(level) for level in generations({n: set(e) for n, e in edges.items()})) != len(edges):
         return False  # a cycle: the full path names it
     chosen = set(wanted or summary.services)

@@ -225,3 +225,16 @@ services:
         assert any("Healthy" in line for line in lines), lines
         order = [s for a, s in events if a in ("start", "health_status: healthy")]
         assert order[:3] == ["db", "db", "api"], events
+
+
+def test_no_service_enabled_stops_every_labelled_container_as_before(engine, project, cache_dir):  # noqa: F811
+    """With every service behind a profile, ``compose.plan`` stops all of the project's running containers
+    (it knows them by their labels only): with the summary cached, stop still does."""
+    project.write("""
+services:
+  extra: {image: busybox:local, command: ["sleep", "3600"], profiles: [debug]}
+""")
+    project.profiles = ("debug",)
+    project.compose("--profile", "debug", "up", "-d")
+    code, lines, events = _run(project, cache_dir, True, "stop", "-t", "0")
+    assert code == 0 and ("stop", "extra") in events, (lines, events)
