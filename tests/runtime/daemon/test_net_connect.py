@@ -114,7 +114,7 @@ def test_connect_running_updates_hosts_and_dns_at_once(engine):
         assert _resolves(box, "peer") == [peer_ip, peer_ip6]
         assert _resolves(box, "pp") == [peer_ip, peer_ip6] and _resolves(peer, "pp") == []  # the link is box's
         assert _resolves(peer, "alpha") == [ip4, ip6] and _resolves(peer, "box") == [ip4, ip6]
-        assert _exec(box, "ping", "-c", "1", "-W", "2", "peer")[0] == 0
+        assert _exec(box, "ping", "-c", "1", "-W", "10", "peer")[0] == 0
         assert _resolves(box, "outside.example") == ["10.9.8.7"]  # other names go to the upstream stub
 
         side.disconnect(box)
@@ -217,7 +217,7 @@ def test_cli_connect_disconnect_round_trip(engine):
         assert fixed in engine.cli("inspect", "-f", f"{{{{.NetworkSettings.Networks.{net}.IPAddress}}}}",
                                    "client").stdout
         assert f"{fixed}\t" in engine.cli("exec", "client", "cat", "/etc/hosts").stdout
-        assert engine.cli("exec", "web", "ping", "-c", "1", "-W", "2", "cl").returncode == 0
+        assert engine.cli("exec", "web", "ping", "-c", "1", "-W", "10", "cl").returncode == 0
         engine.cli("network", "disconnect", net, "client")
         assert engine.cli(*fetch, check=False).returncode != 0
         assert engine.cli(*via_link, check=False).returncode != 0

@@ -174,7 +174,7 @@ def test_disconnect_takes_eth0_away_at_once_and_a_reconnect_gets_it_back(net):
     cid, ns = net.sandbox()
     ep = net.svc.connect(n.name, cid, ns)
     gateway = str(n.pool(4).gateway)
-    assert run_in(ns, ["busybox", "ping", "-c", "1", "-W", "1", gateway]).returncode == 0
+    assert run_in(ns, ["busybox", "ping", "-c", "1", "-W", "10", gateway]).returncode == 0
     net.svc.disconnect(n.name, cid)
     with rtnl.Rtnl(ns) as inside:
         names = inside.link_names()
@@ -184,7 +184,7 @@ def test_disconnect_takes_eth0_away_at_once_and_a_reconnect_gets_it_back(net):
     # connecting again right away: eth0 again, the same address, and it works
     again = net.svc.connect(n.name, cid, ns, ipv4_address=ep.ip)
     assert again.ifname == "eth0" and again.ip == ep.ip
-    assert run_in(ns, ["busybox", "ping", "-c", "1", "-W", "1", gateway]).returncode == 0
+    assert run_in(ns, ["busybox", "ping", "-c", "1", "-W", "10", gateway]).returncode == 0
     assert net.svc.reaper.drain(30) and _host_link(ep.host_veth) is None
     with rtnl.Rtnl(ns) as inside:
         assert sorted(inside.link_names()) == ["eth0", "lo"]
