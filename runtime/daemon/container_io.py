@@ -9,48 +9,67 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runtime.daemon.detachkeys import EscapeMatcher, to_bytes
 from runtime.daemon.events import parse_time
 from runtime.daemon.headread import until_read
 from runtime.daemon.logs import LogQuery, log_stream
 from runtime.daemon.router import Router
 from runtime.daemon.server import Hijack, Reply, Request, Response, Stream
 from runtime.daemon.unixconn import connect_unix
-from runtime.errors import InvalidArgument, InvalidState
+from runtime.errors import EngineError, InvalidArgument, InvalidState
 
 if TYPE_CHECKING:
     from runtime.daemon.app import Engine
 
-__all__ = ["register", "pipe_streams"]
+__all__ = ["register", "pipe_streams", "detach_keys"]
 
 _RAW = "application/vnd.docker.raw-stream"
 _MUX = "application/vnd.docker.multiplexed-stream"
 
 
-async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, half_close: bool) -> None:
+async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, half_close: bool,
+                escape: EscapeMatcher | None = None) -> bool:
+    """Copy until the end of ``reader``; True when ``escape`` saw the detach keys (then the copy stops there and
+    ``writer`` is not half-closed: the process keeps its input open, as under Docker)."""
+    detached = False
     try:
         while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
+            if escape is not None:
+                data, detached = escape.feed(data)
+            if data:
+                writer.write(data)
+                await writer.drain()
+            if detached:
+                return True
     except (ConnectionError, OSError):
         pass
     finally:
-        if half_close:
+        if half_close and not detached:
             with contextlib.suppress(OSError, RuntimeError):
                 if writer.can_write_eof():
                     writer.write_eof()
+    return False
 
 
 async def pipe_streams(client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-                       process: tuple[asyncio.StreamReader, asyncio.StreamWriter], stdin: bool) -> None:
-    """Output of the process to the client until it ends; the client's input to the process when ``stdin``."""
+                       process: tuple[asyncio.StreamReader, asyncio.StreamWriter], stdin: bool,
+                       escape: EscapeMatcher | None = None) -> bool:
+    """Output of the process to the client until it ends; the client's input to the process when ``stdin``. With
+    ``escape`` (a tty's attach: runtime/daemon/detachkeys.py) the client's input is watched for the detach keys;
+    True when they ended the attach (the process runs on)."""
     c_reader, c_writer = client
     p_reader, p_writer = process
     out = asyncio.ensure_future(_copy(p_reader, c_writer, half_close=False))
-    inp = asyncio.ensure_future(_copy(c_reader, p_writer, half_close=True)) if stdin else None
+    inp = asyncio.ensure_future(_copy(c_reader, p_writer, half_close=True, escape=escape)) if stdin else None
+    detached = False
     try:
         # a client half-close (docker's CLI always closes its write side once its input ends) is not a hangup:
         # the output goes on until the process ends or a write to the client fails
-        await out
+        if inp is not None and escape is not None:
+            await asyncio.wait((out, inp), return_when=asyncio.FIRST_COMPLETED)
+            detached = inp.done() and not inp.cancelled() and inp.exception() is None and inp.result()
+        if not detached:
+            await out
     finally:
         for task in (out, inp):
             if task is not None and not task.done():
@@ -59,6 +78,18 @@ async def pipe_streams(client: tuple[asyncio.StreamReader, asyncio.StreamWriter]
         p_writer.close()
         with contextlib.suppress(OSError):
             await c_writer.drain()
+    return detached
+
+
+def detach_keys(spec: str, message: str, error: type[EngineError] = InvalidArgument) -> EscapeMatcher:
+    """The matcher for a ``detachKeys``/``DetachKeys`` value (empty: ctrl-p,ctrl-q); ``error(message)`` (``{}``
+    in it stands for the value) is the refusal of an invalid one."""
+    if not spec:
+        return EscapeMatcher()
+    try:
+        return EscapeMatcher(to_bytes(spec))
+    except ValueError:
+        raise error(message.format(spec)) from None
 
 
 async def _monitor_attach(state_dir: str, flags: dict[str, bool]
@@ -114,6 +145,8 @@ def register(router: Router, engine: Engine) -> None:
                       content_type=_RAW if tty else _MUX)
 
     async def attach(req: Request) -> Reply:
+        # as Docker: the keys are checked first (a 400 even for an unknown container), then watched on a tty's input
+        keys = detach_keys(req.arg("detachKeys") or "", "Invalid detach keys ({}) provided")
         rec = engine.records.find(req.params["id"])
         cid = rec["Id"]
         flags = {"stdin": req.flag("stdin"), "stdout": req.flag("stdout"), "stderr": req.flag("stderr")}
@@ -146,7 +179,8 @@ def register(router: Router, engine: Engine) -> None:
                     proc = await _monitor_attach(state.state_dir, flags)
             if proc is None:
                 return
-            await pipe_streams((reader, writer), proc, flags["stdin"])
+            if await pipe_streams((reader, writer), proc, flags["stdin"], keys if tty else None):
+                engine.publish_container(rec, "detach")
 
         return Hijack(run, _RAW if tty else _MUX)
 

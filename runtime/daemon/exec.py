@@ -3,12 +3,14 @@ attached over the hijacked connection (Docker's multiplexed stream, raw for a tt
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runtime.daemon.bodycheck import EXEC, EXEC_START, check_body
-from runtime.daemon.container_io import monitor_resize, pipe_streams
+from runtime.daemon.container_io import detach_keys, monitor_resize, pipe_streams
+from runtime.daemon.detachkeys import EscapeMatcher
 from runtime.daemon.headread import until_read
 from runtime.daemon.router import Router
 from runtime.daemon.server import Hijack, Reply, Request, Response, json_response
@@ -31,7 +33,7 @@ class ExecRecord:
     attach_stdin: bool
     attach_stdout: bool
     attach_stderr: bool
-    detach_keys: str = ""
+    detach_keys: bytes = b""  # as parsed; inspect shows them as Docker's []byte does (base64)
     running: bool = False
     started: bool = False
     exit_code: int | None = None
@@ -41,8 +43,9 @@ class ExecRecord:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def to_api(self) -> dict[str, Any]:
-        return {"CanRemove": False, "ContainerID": self.container_id, "DetachKeys": self.detach_keys,
-                "ExitCode": self.exit_code, "ID": self.id, "OpenStderr": self.attach_stderr,
+        return {"CanRemove": False, "ContainerID": self.container_id,
+                "DetachKeys": base64.b64encode(self.detach_keys).decode(), "ExitCode": self.exit_code, "ID": self.id,
+                "OpenStderr": self.attach_stderr,
                 "OpenStdin": self.attach_stdin, "OpenStdout": self.attach_stdout, "Running": self.running,
                 "Pid": self.pid, "ProcessConfig": {"arguments": list(self.spec.args[1:]),
                                                    "entrypoint": self.spec.args[0], "privileged": self.spec.privileged,
@@ -68,6 +71,10 @@ def register(router: Router, engine: Engine) -> None:
             raise Conflict(f"Container {rec['Id']} is paused, unpause the container before exec")
         if live.status != "running" or not init_running(sup.svc.inspect(rec["Id"]).state_dir):
             raise not_running(rec["Id"])
+        # Go decodes field names case-insensitively and docker-py sends "detachKeys"; an invalid value is a plain
+        # error (500) in Docker's exec create, not the 400 of attach
+        spec_keys = str(next((v for k, v in body.items() if k.lower() == "detachkeys" and v), ""))
+        keys = detach_keys(spec_keys, "Invalid escape keys ({}) provided", EngineError)
         env = body.get("Env") or []
         if not all(isinstance(e, str) and "=" in e for e in env):
             raise InvalidArgument("invalid environment variable in Env: want KEY=VALUE")
@@ -80,7 +87,7 @@ def register(router: Router, engine: Engine) -> None:
         exec_id = secrets.token_hex(32)
         engine.execs[exec_id] = ExecRecord(exec_id, rec["Id"], spec, bool(body.get("AttachStdin")),
                                            bool(body.get("AttachStdout")), bool(body.get("AttachStderr")),
-                                           body.get("DetachKeys") or "")
+                                           keys.keys if spec_keys else b"")
         rec.setdefault("ExecIDs", []).append(exec_id)
         engine.records.save(rec)
         engine.publish_container(rec, f"exec_create: {' '.join(spec.args)}", {"execID": exec_id})
@@ -159,10 +166,16 @@ def register(router: Router, engine: Engine) -> None:
             conn.setblocking(False)
             streams = await asyncio.open_unix_connection(sock=conn, limit=1 << 20)
             proc.conn = None
-            try:
-                await pipe_streams((reader, writer), streams, ex.attach_stdin)
+            detached = False
+            try:  # a tty's input is watched for the detach keys (runtime/daemon/detachkeys.py), as Docker does
+                escape = EscapeMatcher(ex.detach_keys) if ex.spec.tty else None
+                detached = await pipe_streams((reader, writer), streams, ex.attach_stdin, escape)
             finally:
-                await _reap(ex)
+                if detached:  # the exec runs on; the connection ends now
+                    engine.publish_container(rec, "exec_detach", {"execID": ex.id})
+                    asyncio.ensure_future(_reap(ex))
+                else:
+                    await _reap(ex)
 
         return Hijack(run, "application/vnd.docker.raw-stream" if ex.spec.tty else
                       "application/vnd.docker.multiplexed-stream")
