@@ -345,6 +345,51 @@ services:
         os.close(master)
 
 
+def test_attach_tty_custom_detach_keys_reach_the_engine(engine, project):  # noqa: F811
+    """The engine watches a tty's input for detach keys as Docker's daemon does; attach sends it its own
+    (``detachKeys``), so the default ctrl-p,ctrl-q are plain input under ``--detach-keys ctrl-x,y``."""
+    import pty
+    import select
+    import termios
+    import time
+
+    project.write("""
+services:
+  raw:
+    image: busybox:local
+    tty: true
+    stdin_open: true
+    command: ["sh", "-c", "stty raw -echo; exec cat"]
+""")
+    project.compose("up", "-d")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(PYCOMPOSE), "attach", "--detach-keys", "ctrl-x,y", "raw"], cwd=project.dir,
+                            env=_environ(engine), stdin=slave, stdout=slave, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    os.close(slave)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 30
+        while termios.tcgetattr(master)[3] & termios.ECHO:  # poll (with a deadline) until attach made it raw
+            assert time.monotonic() < deadline and proc.poll() is None, "the terminal never went raw"
+            time.sleep(0.01)
+        os.write(master, b"ab\x10\x11cd")
+        while b"ab\x10\x11cd" not in seen:  # cat sends it back: the engine did not take ctrl-p,ctrl-q
+            ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
+            assert ready, f"no echo in {seen!r}"
+            seen += os.read(master, 4096)
+        os.write(master, b"\x18y")
+        assert proc.wait(timeout=30) == 0
+        raw = project.container("raw")
+        raw.reload()
+        assert raw.status == "running"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+        os.close(master)
+
 def test_bad_input_is_one_line(engine, project):  # noqa: F811
     project.write(_SLEEPER)
     cases = [(("attach", "nosuch"), "no such service: nosuch"), (("stats", "--no-stream", "nosuch"), "no such service"),
