@@ -42,18 +42,27 @@ class EscapeMatcher:
     def feed(self, data: bytes) -> tuple[bytes, bool]:
         keys, pos = self.keys, self.pos
         if pos == 0 and keys[0] not in data:
-            return data, False  # the common case: nothing to look at byte by byte
+            return data, False  # the common case: nothing to look at
         out = bytearray()
-        for b in data:
+        i, end = 0, len(data)
+        while i < end:
+            if pos == 0:  # jump to the next possible start (a paste full of them stays a loop of finds)
+                j = data.find(keys[0], i)
+                if j < 0:
+                    out += data[i:]
+                    break
+                out += data[i:j]
+                i = j
+            b = data[i]
+            i += 1
             if b == keys[pos]:
                 pos += 1
                 if pos == len(keys):
                     self.pos = pos
                     return bytes(out), True
                 continue
-            if pos:
-                out += keys[:pos]  # the partial sequence broke: it goes on in full, the breaking byte after it
-                pos = 0
+            out += keys[:pos]  # the partial sequence broke: it goes on in full, the breaking byte after it
             out.append(b)
+            pos = 0
         self.pos = pos
         return bytes(out), False
