@@ -161,4 +161,20 @@ def remove_tree(top: Path, timeout: float) -> None:
         try:
             wait_for(gone, timeout, f"cgroup {path} to be removable")
         except InvalidState as err:
-            raise InvalidState(f"cannot remove cgroup {path}: still busy") from err
+            raise InvalidState(f"cannot remove cgroup {path}: still busy ({_occupants(path)})") from err
+
+
+def _occupants(path: Path) -> str:
+    """Who keeps a cgroup busy, for the error: its processes (pid, name, state) or its child cgroups."""
+    who = []
+    for pid in read_pids(path)[:8]:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+                stat = fh.read()
+            who.append(f"{pid} {stat[stat.index('(') : stat.rindex(')') + 1]} {stat[stat.rindex(')') + 2]}")
+        except (OSError, ValueError, IndexError):
+            who.append(str(pid))
+    if who:
+        return "processes: " + ", ".join(who)
+    children = [d for d in os.listdir(path) if (path / d).is_dir()] if path.is_dir() else []
+    return f"child cgroups: {', '.join(children[:8])}" if children else "no process or child cgroup left in it"

@@ -102,6 +102,19 @@ def test_destroy_refuses_while_processes_remain(manager, park):
     assert manager.exists()
 
 
+def test_a_busy_cgroup_that_cannot_go_names_who_is_in_it(manager, park):
+    """The error says which process keeps it (a CI teardown once failed with no more than "still busy")."""
+    from runtime.cgroups.fs import remove_tree
+    from runtime.errors import InvalidState
+
+    p = park(ECHO)
+    manager.add(p.pid)
+    some = next(iter(dict.fromkeys(manager.paths().values())))
+    with pytest.raises(InvalidState, match=rf"still busy \(processes: {p.pid} \(python[^)]*\) S\)"):
+        remove_tree(some, 0.1)
+    assert manager.exists()
+
+
 def test_nested_cgroups_are_listed_and_removed(manager, park):
     p = park(ECHO)
     for d in dict.fromkeys(manager.paths().values()):

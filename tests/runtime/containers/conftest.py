@@ -12,11 +12,18 @@ from runtime.cgroups import remove_parent
 from runtime.containers import ContainerService
 
 
+_FAILED_REMOVALS: dict[str, list[str]] = {}  # cgroup parent -> removals the svc teardown could not make
+
+
 @pytest.fixture
 def cgroup_parent() -> Iterator[str]:
     parent = f"pycompose-test-{secrets.token_hex(3)}"
     yield parent
-    remove_parent(parent)
+    failed = _FAILED_REMOVALS.pop(parent, [])
+    try:
+        remove_parent(parent)
+    except Exception as err:  # a busy parent: say what the removals before it ran into
+        raise AssertionError(f"{err}; failed removals before it: {failed or 'none'}") from err
 
 
 @pytest.fixture
@@ -28,8 +35,8 @@ def svc(tmp_path: Path, cgroup_parent: str) -> Iterator[ContainerService]:
         for state in service.list():
             try:
                 service.remove(state.id, force=True)
-            except Exception:  # noqa: BLE001 - teardown must go on
-                pass
+            except Exception as err:  # noqa: BLE001 - teardown must go on (told if the cgroup parent stays busy)
+                _FAILED_REMOVALS.setdefault(cgroup_parent, []).append(f"{state.id[:12]}: {err!r}")
         service.close()
 
 

@@ -26,13 +26,17 @@ def engine(tmp_path: Path, net) -> Iterator[tuple[object, object]]:
     try:
         yield svc, net
     finally:
+        failed = []
         for state in svc.list():
             try:
                 svc.remove(state.id, force=True)
-            except Exception:  # noqa: BLE001 - teardown goes on
-                pass
+            except Exception as err:  # noqa: BLE001 - teardown goes on (told if the cgroup parent stays busy)
+                failed.append(f"{state.id[:12]}: {err!r}")
         svc.close()
-        remove_parent(parent)
+        try:
+            remove_parent(parent)
+        except Exception as err:
+            raise AssertionError(f"{err}; failed removals before it: {failed or 'none'}") from err
 
 
 def _start(svc, net, rootfs: Path, network: str, *args: str, name: str) -> tuple[str, object]:
