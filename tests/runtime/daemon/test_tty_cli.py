@@ -70,11 +70,13 @@ class _Terminal:
                 os.kill(self.pid, 9)
                 os.waitpid(self.pid, 0)
                 raise AssertionError("the docker CLI did not end")
-            select.select([self.fd], [], [], 0.05)  # drain while waiting, so the CLI never blocks on a full pty
-            try:
-                os.read(self.fd, 4096)
-            except OSError:
-                pass
+            # drain while waiting, so the CLI never blocks on a full pty (read only what is there: a read of an
+            # empty pty would block past the deadline)
+            if select.select([self.fd], [], [], 0.05)[0]:
+                try:
+                    os.read(self.fd, 4096)
+                except OSError:
+                    pass
         os.close(self.fd)
         return os.waitstatus_to_exitcode(status)
 
