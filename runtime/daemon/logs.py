@@ -113,13 +113,16 @@ def _encode(entry: LogEntry, q: LogQuery) -> bytes:
 async def log_stream(path: Path, q: LogQuery, running: Callable[[], bool],
                      stopped: Callable[[], Awaitable[None]] | None = None) -> AsyncIterator[bytes]:
     """The log as the Engine API sends it; with ``follow`` new lines until ``stopped()`` completes."""
+    # asked before the snapshot: a container that stopped before it has all its lines in it (its monitor writes
+    # them before its exit record); asked after, the lines of one that ended in between would be lost
+    follow = q.follow and running()
     entries, position, inode = await asyncio.to_thread(_snapshot, path)
     if q.tail is not None and q.tail >= 0:  # Docker takes the tail of the file first, then filters
         entries = list(deque(entries, maxlen=q.tail)) if q.tail else []
     for entry in entries:
         if _wanted(entry, q):
             yield _encode(entry, q)
-    if not q.follow or not running() or q.until_ns is not None and q.until_ns <= time.time_ns():
+    if not follow or q.until_ns is not None and q.until_ns <= time.time_ns():
         return  # as Docker: no following past ``until``
     # follow: read what is appended after the snapshot (and the new file after a rotation)
     done = asyncio.ensure_future(stopped()) if stopped is not None else None

@@ -86,3 +86,19 @@ def test_until_filters_and_ends_a_follow(tmp_path):
 
 async def _drain(gen):
     return [c async for c in gen]
+
+
+def test_follow_of_a_container_that_ends_as_it_is_asked_loses_no_line(tmp_path):
+    """``docker run`` (docker-py's too) follows the log of a container that may end at once: its last lines are
+    written (then its exit recorded) between the request and the reader's look at the file. Here the container
+    writes its line and ends while the reader asks whether it runs: the line is still sent."""
+    log = tmp_path / "c-json.log"
+    log.write_text("")
+
+    def running() -> bool:  # the container's last line lands, then it has exited
+        with open(log, "a") as fh:
+            fh.write(_line("last words\n"))
+        return False
+
+    chunks = asyncio.run(_collect(log, LogQuery(follow=True, tty=True), running=running))
+    assert b"".join(chunks) == b"last words\n"
