@@ -12,8 +12,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from compose.engine import containers as C
-from compose.errors import Problem, UserError
-from compose.events import WORDS, Event, Sink, Status
+from compose.errors import UserError
+from compose.events import Sink, Status, step_event
 from compose.plansteps import Op, Plan, Step
 
 if TYPE_CHECKING:
@@ -29,11 +29,6 @@ def parallel_limit() -> int:
         return max(1, int(os.environ.get("COMPOSE_PARALLEL_LIMIT", "32")))
     except ValueError:
         return 32
-
-
-def _event(step: Step, status: Status, text: str | None = None) -> Event:
-    kind, working, done = WORDS[step.op.name]
-    return Event(kind, step.target, status, text or (working if status is Status.WORKING else done))
 
 
 def _call(client: Any, step: Step) -> None:
@@ -58,14 +53,14 @@ def run_container_steps(plan: Plan, client: Any, sink: Sink, limit: int | None =
     def one(step: Step) -> bool:
         if errors:
             return False
-        sink(_event(step, Status.WORKING))
+        sink(step_event(step, Status.WORKING))
         try:
             _call(client, step)
         except UserError as err:
-            sink(_event(step, Status.ERROR, str(err)))
+            sink(step_event(step, Status.ERROR, str(err)))
             errors.append(err)
             return False
-        sink(_event(step, Status.DONE))
+        sink(step_event(step, Status.DONE))
         return True
 
     if len(steps) == 1:  # no pool (concurrent.futures costs a few ms to import) for one call
@@ -73,10 +68,7 @@ def run_container_steps(plan: Plan, client: Any, sink: Sink, limit: int | None =
     elif steps:
         _schedule(plan, steps, one, limit or parallel_limit(), errors, sink)
     if errors:
-        problems: list[Problem] = []
-        for err in errors:
-            problems.extend(err.problems)
-        raise UserError(problems)
+        raise UserError.together(errors)
 
 
 def _ready(plan: Plan, step: Step, ok: dict[str, bool], sink: Sink) -> bool | None:
@@ -89,7 +81,7 @@ def _ready(plan: Plan, step: Step, ok: dict[str, bool], sink: Sink) -> bool | No
         if not ok[dep]:
             if dep not in step.optional:
                 return False
-            sink(_event(step, Status.WARNING, f"{plan.steps[dep].target} failed, not required"))
+            sink(step_event(step, Status.WARNING, f"{plan.steps[dep].target} failed, not required"))
     return True
 
 

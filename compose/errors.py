@@ -5,6 +5,7 @@ it as one line per problem, ``file:line:col: key.path: message`` and exits 1. An
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 __all__ = ["Location", "Problem", "UserError", "format_path"]
@@ -52,6 +53,11 @@ class UserError(Exception):
     @classmethod
     def single(cls, message: str, path: tuple[str | int, ...] = (), location: Location | None = None) -> "UserError":
         return cls([Problem(message, path, location)])
+
+    @classmethod
+    def together(cls, errors: Iterable[UserError]) -> UserError:
+        """One error with the problems of ``errors``, in order (the failures of steps run side by side)."""
+        return cls([p for err in errors for p in err.problems])
 
     def __str__(self) -> str:
         return "\n".join(str(p) for p in self.problems)

@@ -6,8 +6,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
-__all__ = ["Status", "Event", "Sink", "null_sink", "WORDS"]
+if TYPE_CHECKING:
+    from compose.plansteps import Step
+
+__all__ = ["Status", "Event", "Sink", "null_sink", "WORDS", "step_event"]
 
 
 class Status(Enum):
@@ -54,3 +58,11 @@ WORDS: dict[str, tuple[str, str, str]] = {
     "PAUSE_CONTAINER": ("Container", "Pausing", "Paused"),
     "UNPAUSE_CONTAINER": ("Container", "Unpausing", "Unpaused"),
 }
+
+
+def step_event(step: "Step", status: Status, text: str | None = None) -> Event:
+    """The event of a plan step (``text`` instead of the step's word, e.g. an error)."""
+    kind, working, done = WORDS[step.op.name]
+    if step.args.get("recreate") and step.op.name in ("CREATE_NETWORK", "CREATE_VOLUME"):  # a diverged one, removed
+        working, done = "Recreate", "Recreated"  # as Docker Compose reports it
+    return Event(kind, step.target, status, text or (working if status is Status.WORKING else done))

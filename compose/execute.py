@@ -29,8 +29,8 @@ from compose.engine.errors import translated
 from compose.engine.images import image_id, pull, remove_image
 from compose.engine.networks import create_network, remove_network
 from compose.engine.volumes import create_volume, remove_volume
-from compose.errors import Problem, UserError
-from compose.events import WORDS, Event, Sink, Status, null_sink
+from compose.errors import UserError
+from compose.events import Event, Sink, Status, null_sink, step_event
 from compose.hooks import run_hooks
 from compose.model import Project, Service
 from compose.naming import network_name
@@ -238,13 +238,6 @@ def _hooks(ctx: Context, step: Step, kind: str) -> None:
         run_hooks(ctx.client, step.container_id or step.target, service, kind)
 
 
-def _event(step: Step, status: Status, text: str | None = None) -> Event:
-    kind, working, done = WORDS[step.op.name]
-    if step.args.get("recreate") and step.op in (Op.CREATE_NETWORK, Op.CREATE_VOLUME):  # a diverged one, removed
-        working, done = "Recreate", "Recreated"  # as Docker Compose reports it
-    return Event(kind, step.target, status, text or (working if status is Status.WORKING else done))
-
-
 async def run_plan(plan: Plan, ctx: Context, limit: int | None = None) -> None:
     loop = asyncio.get_running_loop()
     limit = limit or parallel_limit()
@@ -261,20 +254,20 @@ async def run_plan(plan: Plan, ctx: Context, limit: int | None = None) -> None:
                 if not await asyncio.shield(done[dep]):
                     if dep not in step.optional:
                         return
-                    ctx.sink(_event(step, Status.WARNING, f"{plan.steps[dep].target} failed, not required"))
+                    ctx.sink(step_event(step, Status.WARNING, f"{plan.steps[dep].target} failed, not required"))
             if errors:
                 return
             async with gate:
                 if errors:
                     return
-                ctx.sink(_event(step, Status.WORKING))
+                ctx.sink(step_event(step, Status.WORKING))
                 try:
                     await loop.run_in_executor(pool, _run_step, ctx, step)
                 except UserError as err:
-                    ctx.sink(_event(step, Status.ERROR, str(err)))
+                    ctx.sink(step_event(step, Status.ERROR, str(err)))
                     errors.append(err)
                     return
-                ctx.sink(_event(step, Status.DONE))
+                ctx.sink(step_event(step, Status.DONE))
                 ok = True
         finally:
             if not done[step.key].done():
@@ -283,10 +276,7 @@ async def run_plan(plan: Plan, ctx: Context, limit: int | None = None) -> None:
     with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="engine") as pool:
         await asyncio.gather(*(one(s) for s in plan.order()))
     if errors:
-        problems: list[Problem] = []
-        for err in errors:
-            problems.extend(err.problems)
-        raise UserError(problems)
+        raise UserError.together(errors)
 
 
 DRY_RUN = "DRY-RUN MODE - "
@@ -298,7 +288,7 @@ def rehearse(plan: Plan, sink: Sink) -> None:
     ``DRY-RUN MODE - `` as Docker Compose shows them; nothing is called on the engine."""
     for step in plan.order():
         for status in (Status.WORKING, Status.DONE):
-            event = _event(step, status)
+            event = step_event(step, status)
             sink(Event(f"{DRY_RUN} {event.kind}", event.name, event.status, event.text))
 
 

@@ -134,7 +134,7 @@ class ServiceGraph:
         cycle = self._find_cycle(view)
         if cycle:
             raise UserError.single("dependency cycle: " + " -> ".join(cycle))
-        return _generations(view)
+        return generations(view)
 
     def reverse_levels(self, services: Iterable[str] | None = None) -> list[set[str]]:
         """Stop order: dependents first, then what they depend on."""
@@ -219,7 +219,7 @@ class ServiceGraph:
 
     @staticmethod
     def _find_cycle(view: dict[str, set[str]]) -> list[str] | None:
-        if sum(len(level) for level in _generations(view)) == len(view):
+        if sum(len(level) for level in generations(view)) == len(view):
             return None
         import networkx as nx  # only to name the cycle for the error
 
@@ -232,5 +232,3 @@ class ServiceGraph:
             return [edge[0] for edge in edges] + [start]
         return None
 
-
-_generations = generations  # (in compose.servicedeps: the light commands order services without the model)

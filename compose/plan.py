@@ -292,11 +292,6 @@ def _image_changed(project: Project, service: Service, current: ContainerInfo, o
     return bool(now and made_from.startswith("sha256:") and made_from != now)
 
 
-def _wait_steps(plan: Plan, dep: str, sp: _ServicePlan, condition: str, dependent: str) -> set[str]:
-    """Steps the dependent's start waits for, by condition, over every container of ``dep``."""
-    return wait_steps(plan, dep, sp.starts, sp.live, condition, dependent)
-
-
 def plan_up(project: Project, observed: Observed, opts: UpOptions | None = None) -> Plan:
     opts = opts or UpOptions()
     plan = Plan()
@@ -336,7 +331,7 @@ def plan_up(project: Project, observed: Observed, opts: UpOptions | None = None)
         for dep in graph.dependencies(name):
             edge = graph.edge(name, dep)
             restarts = bool(edge.get("restart") and per[dep].changed and sp.untouched)
-            waits = _wait_steps(plan, dep, per[dep], edge["condition"], name) if (
+            waits = wait_steps(plan, dep, per[dep].starts, per[dep].live, edge["condition"], name) if (
                 sp.starts or restarts) and not opts.no_start else set()
             for start in sp.starts.values():
                 plan.steps[start].after |= waits
@@ -499,5 +494,5 @@ def plan_run(project: Project, observed: Observed, service: str, opts: UpOptions
             sp.starts = {st.target: k for k, st in plan.steps.items()
                          if st.op is Op.START_CONTAINER and st.service == dep}
             sp.live = sorted(set(sp.live) | set(sp.starts))
-            _wait_steps(plan, dep, sp, edge["condition"], service)
+            wait_steps(plan, dep, sp.starts, sp.live, edge["condition"], service)
     return plan

@@ -74,8 +74,8 @@ def attach_session(client: "docker.APIClient", container: str, *, stdin: bool, t
     """Run the attached session until the container's output ends (True) or the user detaches (False)."""
     params: dict[str, Any] = {"stdin": 1 if stdin else 0, "stdout": 1, "stderr": 1, "stream": 1}
     if detach_keys:  # the engine watches a tty's input too (as Docker's daemon): the same keys, as the CLI sends them
-        params["detachKeys"] = ",".join("DEL" if b == 127 else "ctrl-" + "@abcdefghijklmnopqrstuvwxyz[\\]^_"[b]
-                                        if b < 32 else chr(b) for b in detach_keys)
+        params["detachKeys"] = ",".join("ctrl-" + "@abcdefghijklmnopqrstuvwxyz[\\]^_"[b] if b < 32 else chr(b)
+                                        for b in detach_keys)
     with translated(f"attach to {container}"):
         sock = client.attach_socket(container, params=params)
     raw: socket.socket = getattr(sock, "_sock", sock)
