@@ -308,14 +308,18 @@ class ContainerService:
         return self._cgroup(state.id, state.spec)
 
     @staticmethod
-    def _cgroup_files(mgr: Any) -> tuple[builtins.list[str], builtins.list[str]]:
+    def _procs_files(mgr: Any) -> builtins.list[str]:
+        """The ``cgroup.procs`` file of each of the container's cgroup directories (one per hierarchy)."""
+        return [str(p / "cgroup.procs") for p in dict.fromkeys(mgr.paths().values())]
+
+    @staticmethod
+    def _oom_files(mgr: Any) -> builtins.list[str]:
+        """The files that count the container's OOM kills, once its cgroup exists: the memory controller's (v1)
+        or the unified hierarchy's (v2, key ""): two lookups in cgroupfs per start, not two per hierarchy."""
         paths = mgr.paths()
-        files = [str(p / "cgroup.procs") for p in dict.fromkeys(paths.values())]
-        # the OOM files are the memory controller's (v1) or the unified hierarchy's (v2, key ""): two lookups
-        # in cgroupfs per start, not two per hierarchy
         homes = dict.fromkeys(paths[key] for key in ("memory", "") if key in paths)
-        oom = [str(p / name) for p in homes for name in ("memory.events", "memory.oom_control") if (p / name).exists()]
-        return files, oom
+        return [str(p / name) for p in homes for name in ("memory.events", "memory.oom_control")
+                if (p / name).exists()]
 
     # --- start ---------------------------------------------------------------------------------------------------
     def start(self, ref: str, *, attach: dict[str, bool] | None = None,
@@ -344,7 +348,7 @@ class ContainerService:
             plan = security_plan(spec)
             trace.mark("svc.security_plan", cid)
             mgr = self._cgroup(cid, spec)
-            procs_files = [str(p / "cgroup.procs") for p in dict.fromkeys(mgr.paths().values())]
+            procs_files = self._procs_files(mgr)
             cfg, loaded = self._loaded(cid)  # the spec as config.json holds it: no second dataclasses.asdict
             spec_json = cfg["spec"] if loaded is spec else spec_to_dict(spec)
             request = {"mode": "start", "id": cid, "state_dir": str(d), "spec": spec_json,
@@ -373,7 +377,7 @@ class ContainerService:
         def make_cgroup() -> builtins.list[str]:
             mgr.create(device_policy(spec))
             mgr.apply(cgroup_resources(spec))
-            return self._cgroup_files(mgr)[1]
+            return self._oom_files(mgr)
 
         try:
             reply = converse(conn, words, cid=cid, make_cgroup=make_cgroup, procs_files=procs_files,
@@ -529,9 +533,8 @@ class ContainerService:
         if state.status == "paused":
             raise Conflict(f"Container {state.id} is paused, unpause the container before exec")
         mgr = self._cgroup(state.id, state.spec)
-        procs_files, _ = self._cgroup_files(mgr)
         return execs.launch(self._forkserver, container_id=state.id, state_dir=state.state_dir,
-                            container_spec=state.spec, pid=st["pid"], cgroup_procs=procs_files, spec=spec,
+                            container_spec=state.spec, pid=st["pid"], cgroup_procs=self._procs_files(mgr), spec=spec,
                             security=security_plan(state.spec, spec.privileged), helper=self._helper,
                             attach=attach, console_size=console_size)
 

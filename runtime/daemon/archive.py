@@ -134,6 +134,8 @@ def container_changes(upper: Path, lowers: list[str]) -> list[dict[str, Any]]:
         return out
     made = runtime_made(upper, lowers)
     for dirpath, dirs, files in os.walk(upper):
+        below: list[str] = []  # the directories to walk into: not the runtime's, not whiteouts
+        subdirs = set(dirs)
         for name in sorted(dirs + files):
             full = os.path.join(dirpath, name)
             rel = os.path.relpath(full, upper)
@@ -141,13 +143,13 @@ def container_changes(upper: Path, lowers: list[str]) -> list[dict[str, Any]]:
                 continue
             if _whiteout(os.lstat(full)):
                 kind = _CHANGE_DELETED
-            elif any(os.path.lexists(os.path.join(lower, rel)) for lower in lowers):
-                kind = _CHANGE_MODIFIED
             else:
-                kind = _CHANGE_ADDED
+                if name in subdirs:
+                    below.append(name)
+                kind = _CHANGE_MODIFIED if any(os.path.lexists(os.path.join(lower, rel)) for lower in lowers) \
+                    else _CHANGE_ADDED
             out.append({"Path": "/" + rel, "Kind": kind})
-        dirs[:] = [d for d in dirs if os.path.relpath(os.path.join(dirpath, d), upper) not in made
-                   and not _whiteout(os.lstat(os.path.join(dirpath, d)))]
+        dirs[:] = below
     return sorted(out, key=lambda c: c["Path"])
 
 
