@@ -25,7 +25,7 @@ from runtime.errors import Unsupported
 from runtime.network.hostlock import host_lock
 from runtime.network.ipam import IPNetwork
 from runtime.network.nftlib import run_nft
-from runtime.network.nftports import NftPorts
+from runtime.network.nftports import BASE_CHAINS, NftPorts, quote
 from runtime.network.portnat import PortRules, owner_of, port_comment
 
 __all__ = ["BridgeRules", "Firewall", "DEFAULT_TABLE"]
@@ -41,10 +41,6 @@ class BridgeRules:
     internal: bool = False
     masquerade: bool = True
     icc: bool = True
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', "") + '"'
 
 
 class Firewall:
@@ -69,15 +65,14 @@ class Firewall:
         """The table, set and base chains, but for the chains in ``have`` (there already: naming an existing
         base chain again makes the kernel wait a grace period, ~15 ms)."""
         t = f"inet {self.table}"
-        chains = {"forward": "type filter hook forward priority filter - 1; policy accept;",
-                  "postrouting": "type nat hook postrouting priority srcnat; policy accept;"}
         return [f"add table {t}", f"add set {t} bridges {{ type ifname; }}"] + \
-            [f"add chain {t} {name} {{ {spec} }}" for name, spec in chains.items() if name not in have]
+            [f"add chain {t} {name} {{ {BASE_CHAINS[name]} }}" for name in ("forward", "postrouting")
+             if name not in have]
 
     def render(self, rules: BridgeRules, have: frozenset[str] | set[str] = frozenset()) -> str:
         """The nft script adding ``rules`` (public so tests and debugging can read it); ``have``: the base
         chains that exist."""
-        t, br, c = f"inet {self.table}", _q(rules.bridge), _q(self._comment(rules.network_id))
+        t, br, c = f"inet {self.table}", quote(rules.bridge), quote(self._comment(rules.network_id))
         lines = self._base(have) + [f"add element {t} bridges {{ {br} }}"]
         if rules.internal:
             lines += [f"add rule {t} forward iifname {br} oifname != {br} drop comment {c}",
@@ -117,23 +112,6 @@ class Firewall:
         comment = port_comment(container_id)
         return [o["rule"] for o in self.listing() if "rule" in o and o["rule"].get("comment") == comment]
 
-    def _delete_tagged(self, comment: str, bridge: str | None) -> None:
-        objs = self.listing()
-        if not objs:
-            return
-        t = f"inet {self.table}"
-        lines = [f"delete rule {t} {o['rule']['chain']} handle {o['rule']['handle']}"
-                 for o in objs if "rule" in o and o["rule"].get("comment") == comment]
-        members: list[str] = next((o["set"].get("elem", []) for o in objs
-                                   if "set" in o and o["set"]["name"] == "bridges"), [])
-        if bridge is not None and bridge in members:
-            lines.append(f"delete element {t} bridges {{ {_q(bridge)} }}")
-        others = [o for o in objs if "rule" in o and o["rule"].get("comment") != comment]
-        if not others and set(members) <= ({bridge} if bridge is not None else set()):
-            lines = [f"delete table {t}"]
-        if lines:
-            self._run(["-f", "-"], "\n".join(lines) + "\n")
-
     def listing(self) -> list[dict[str, Any]]:
         """Our table as nft's JSON objects (``[]`` when it does not exist)."""
         try:
@@ -158,4 +136,19 @@ class Firewall:
     def remove(self, network_id: str, bridge: str) -> None:
         """Delete the network's rules and set element; drop the table when nothing of anyone is left in it."""
         with host_lock():
-            self._delete_tagged(self._comment(network_id), bridge)
+            objs = self.listing()
+            if not objs:
+                return
+            t = f"inet {self.table}"
+            comment = self._comment(network_id)
+            lines = [f"delete rule {t} {o['rule']['chain']} handle {o['rule']['handle']}"
+                     for o in objs if "rule" in o and o["rule"].get("comment") == comment]
+            members: list[str] = next((o["set"].get("elem", []) for o in objs
+                                       if "set" in o and o["set"]["name"] == "bridges"), [])
+            if bridge in members:
+                lines.append(f"delete element {t} bridges {{ {quote(bridge)} }}")
+            others = [o for o in objs if "rule" in o and o["rule"].get("comment") != comment]
+            if not others and set(members) <= {bridge}:
+                lines = [f"delete table {t}"]
+            if lines:
+                self._run(["-f", "-"], "\n".join(lines) + "\n")

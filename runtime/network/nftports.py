@@ -22,10 +22,18 @@ from collections.abc import Callable
 from runtime.network.hostlock import host_lock
 from runtime.network.portnat import PortRules, port_comment
 
-__all__ = ["NftPorts"]
+__all__ = ["NftPorts", "BASE_CHAINS", "quote"]
+
+# Our table's base chains, for network and port rules alike: one spec each (naming a base chain that exists with
+# another spec is an error, and naming it with the same one makes the kernel wait a grace period)
+BASE_CHAINS = {"forward": "type filter hook forward priority filter - 1; policy accept;",
+               "postrouting": "type nat hook postrouting priority srcnat; policy accept;",
+               "prerouting": "type nat hook prerouting priority dstnat; policy accept;",
+               "output": "type nat hook output priority -100; policy accept;"}
 
 
-def _q(name: str) -> str:
+def quote(name: str) -> str:
+    """An interface name or comment as an nft string."""
     return '"' + name.replace('"', "") + '"'
 
 
@@ -44,11 +52,8 @@ class NftPorts:
     def base(self, have: frozenset[str] | set[str] = frozenset()) -> list[str]:
         """The table and the base chains the rules go in, but for the chains in ``have`` (already there)."""
         t = f"inet {self.table}"
-        chains = {"forward": "type filter hook forward priority filter - 1; policy accept;",
-                  "prerouting": "type nat hook prerouting priority dstnat; policy accept;",
-                  "output": "type nat hook output priority -100; policy accept;"}
-        return [f"add table {t}"] + [f"add chain {t} {name} {{ {spec} }}" for name, spec in chains.items()
-                                     if name not in have]
+        return [f"add table {t}"] + [f"add chain {t} {name} {{ {BASE_CHAINS[name]} }}"
+                                     for name in ("forward", "prerouting", "output") if name not in have]
 
     def chains(self) -> set[str]:
         """The names of our table's chains (a listing of chains alone: well under a millisecond)."""
@@ -62,7 +67,7 @@ class NftPorts:
         """The container's rules, without the base chains ([] when it has no forwards)."""
         if not rules.forwards:
             return []
-        t, br, c = f"inet {self.table}", _q(rules.bridge), _q(port_comment(rules.container_id))
+        t, br, c = f"inet {self.table}", quote(rules.bridge), quote(port_comment(rules.container_id))
         lines = []
         accepts: dict[str, None] = {}
         for f in rules.forwards:
