@@ -6,9 +6,12 @@ import io
 import json
 import os
 import queue
+import select
 import subprocess
 import tarfile
+import termios
 import threading
+import time
 
 import pytest
 
@@ -299,12 +302,38 @@ services:
     assert echo.exec_run(["cat", "/tmp/f"]).output == b"to all\n"
 
 
-def test_attach_with_a_terminal(engine, project):  # noqa: F811
-    import pty
-    import select
-    import termios
-    import time
+class _Terminal:
+    """``pycompose attach ARGS`` on a pty of its own: what it printed so far, waited for up to a deadline."""
 
+    def __init__(self, engine, project, *args: str) -> None:
+        import pty
+
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen([str(PYCOMPOSE), "attach", *args], cwd=project.dir, env=_environ(engine),
+                                     stdin=slave, stdout=slave, stderr=subprocess.PIPE, start_new_session=True)
+        os.close(slave)
+        self.seen = b""
+
+    def until_raw(self, deadline: float) -> None:
+        while termios.tcgetattr(self.master)[3] & termios.ECHO:  # poll (with a deadline) until attach made it raw
+            assert time.monotonic() < deadline and self.proc.poll() is None, "the terminal never went raw"
+            time.sleep(0.01)
+
+    def read_until(self, word: bytes, deadline: float) -> None:
+        while word not in self.seen:
+            ready, _, _ = select.select([self.master], [], [], max(0.0, deadline - time.monotonic()))
+            assert ready, f"no {word!r} in {self.seen!r}"
+            self.seen += os.read(self.master, 4096)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stderr.close()
+        os.close(self.master)
+
+
+def test_attach_with_a_terminal(engine, project):  # noqa: F811
     project.write("""
 services:
   shell:
@@ -314,45 +343,20 @@ services:
     command: ["sh"]
 """)
     project.compose("up", "-d")
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([str(PYCOMPOSE), "attach", "shell"], cwd=project.dir, env=_environ(engine),
-                            stdin=slave, stdout=slave, stderr=subprocess.PIPE, start_new_session=True)
-    os.close(slave)
-    seen = b""
-
-    def read_until(word: bytes) -> None:
-        nonlocal seen
-        deadline = time.monotonic() + 30
-        while word not in seen:
-            ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
-            assert ready, f"no {word!r} in {seen!r}"
-            seen += os.read(master, 4096)
-
+    term = _Terminal(engine, project, "shell")
     try:
-        deadline = time.monotonic() + 30
-        while termios.tcgetattr(master)[3] & termios.ECHO:  # poll (with a deadline) until attach made it raw
-            assert time.monotonic() < deadline and proc.poll() is None, "the terminal never went raw"
-            time.sleep(0.01)
-        os.write(master, b"echo hi-$((40+2))\r")
-        read_until(b"hi-42")  # the shell's echo, through the container's terminal
-        os.write(master, b"exit 5\r")
-        assert proc.wait(timeout=30) == 5
+        term.until_raw(time.monotonic() + 30)
+        os.write(term.master, b"echo hi-$((40+2))\r")
+        term.read_until(b"hi-42", time.monotonic() + 30)  # the shell's echo, through the container's terminal
+        os.write(term.master, b"exit 5\r")
+        assert term.proc.wait(timeout=30) == 5
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
-        os.close(master)
+        term.close()
 
 
 def test_attach_tty_custom_detach_keys_reach_the_engine(engine, project):  # noqa: F811
     """The engine watches a tty's input for detach keys as Docker's daemon does; attach sends it its own
     (``detachKeys``), so the default ctrl-p,ctrl-q are plain input under ``--detach-keys ctrl-x,y``."""
-    import pty
-    import select
-    import termios
-    import time
-
     project.write("""
 services:
   raw:
@@ -362,33 +366,20 @@ services:
     command: ["sh", "-c", "stty raw -echo; exec cat"]
 """)
     project.compose("up", "-d")
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([str(PYCOMPOSE), "attach", "--detach-keys", "ctrl-x,y", "raw"], cwd=project.dir,
-                            env=_environ(engine), stdin=slave, stdout=slave, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    os.close(slave)
-    seen = b""
+    term = _Terminal(engine, project, "--detach-keys", "ctrl-x,y", "raw")
     try:
         deadline = time.monotonic() + 30
-        while termios.tcgetattr(master)[3] & termios.ECHO:  # poll (with a deadline) until attach made it raw
-            assert time.monotonic() < deadline and proc.poll() is None, "the terminal never went raw"
-            time.sleep(0.01)
-        os.write(master, b"ab\x10\x11cd")
-        while b"ab\x10\x11cd" not in seen:  # cat sends it back: the engine did not take ctrl-p,ctrl-q
-            ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
-            assert ready, f"no echo in {seen!r}"
-            seen += os.read(master, 4096)
-        os.write(master, b"\x18y")
-        assert proc.wait(timeout=30) == 0
+        term.until_raw(deadline)
+        os.write(term.master, b"ab\x10\x11cd")
+        term.read_until(b"ab\x10\x11cd", deadline)  # cat sends it back: the engine did not take ctrl-p,ctrl-q
+        os.write(term.master, b"\x18y")
+        assert term.proc.wait(timeout=30) == 0
         raw = project.container("raw")
         raw.reload()
         assert raw.status == "running"
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
-        os.close(master)
+        term.close()
+
 
 def test_bad_input_is_one_line(engine, project):  # noqa: F811
     project.write(_SLEEPER)

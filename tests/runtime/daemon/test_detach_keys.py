@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import socket
 import termios
 import time
@@ -173,27 +172,6 @@ def test_exec_tty_detaches_and_runs_on(engine):
 
 # ---- the real docker CLI on a pty ----
 
-def _ended(term: _Terminal, timeout: float = 30) -> int:
-    """The CLI's exit code once it ends by itself (within ``timeout``, else it is killed and the test fails)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status = os.waitpid(term.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            os.kill(term.pid, 9)
-            os.waitpid(term.pid, 0)
-            os.close(term.fd)
-            raise AssertionError(f"the docker CLI did not end; the terminal shows {term.out!r}")
-        if select.select([term.fd], [], [], 0.05)[0]:  # drain while waiting, so the CLI never blocks on the pty
-            try:
-                term.out += os.read(term.fd, 4096)
-            except OSError:
-                pass
-    os.close(term.fd)
-    return os.waitstatus_to_exitcode(status)
-
-
 def _running(engine, name: str) -> bool:
     return engine.cli("inspect", "-f", "{{.State.Status}}", name).stdout.strip() == "running"
 
@@ -206,7 +184,7 @@ def test_cli_run_it_and_attach_detach(engine):
         term.read_until(b"ab")
         os.write(term.fd, b"\x11")
     finally:
-        code = _ended(term)
+        code = term.close()
     assert code == 0, term.out
     assert _running(engine, "det-cli")
     term = _Terminal(engine, ["attach", "--detach-keys", "ctrl-x,y", "det-cli"])
@@ -218,7 +196,7 @@ def test_cli_run_it_and_attach_detach(engine):
         term.read_until(b"\x18cd\x10\x11\n")
         os.write(term.fd, b"\x18y")
     finally:
-        code = _ended(term)
+        code = term.close()
     # docker attach reports the detach as an error, with Docker's daemon too (nerdctl issue #3571 quotes it)
     assert code == 1 and term.out.endswith(b"read escape sequence\r\n"), (code, term.out)
     assert _running(engine, "det-cli")
@@ -235,7 +213,7 @@ def test_cli_exec_it_detach(engine):
         term.read_until(b"ef")
         os.write(term.fd, b"\x10\x11")
     finally:
-        code = _ended(term)
+        code = term.close()
     assert code == 1 and term.out.endswith(b"read escape sequence\r\n"), (code, term.out)  # as docker attach
     assert _running(engine, "det-exec")
     top = engine.cli("top", "det-exec").stdout

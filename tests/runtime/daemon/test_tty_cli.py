@@ -60,24 +60,28 @@ class _Terminal:
     def type(self, line: str) -> None:
         os.write(self.fd, line.encode() + b"\r")
 
-    def close(self) -> int:
-        deadline = time.monotonic() + 30
-        while True:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                os.kill(self.pid, 9)
-                os.waitpid(self.pid, 0)
-                raise AssertionError("the docker CLI did not end")
-            # drain while waiting, so the CLI never blocks on a full pty (read only what is there: a read of an
-            # empty pty would block past the deadline)
-            if select.select([self.fd], [], [], 0.05)[0]:
-                try:
-                    os.read(self.fd, 4096)
-                except OSError:
-                    pass
-        os.close(self.fd)
+    def close(self, timeout: float = 30) -> int:
+        """The CLI's exit code once it ends by itself (within ``timeout``, else it is killed and the test fails);
+        what it prints meanwhile is kept in ``out``."""
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() > deadline:
+                    os.kill(self.pid, 9)
+                    os.waitpid(self.pid, 0)
+                    raise AssertionError(f"the docker CLI did not end; the terminal shows {self.out!r}")
+                # drain while waiting, so the CLI never blocks on a full pty (read only what is there: a read of
+                # an empty pty would block past the deadline)
+                if select.select([self.fd], [], [], 0.05)[0]:
+                    try:
+                        self.out += os.read(self.fd, 4096)
+                    except OSError:
+                        pass
+        finally:
+            os.close(self.fd)
         return os.waitstatus_to_exitcode(status)
 
 
